@@ -1,0 +1,264 @@
+import { readFile } from 'node:fs/promises';
+import { LineCounter, parseDocument, isMap, isSeq, type Node, type Document } from 'yaml';
+import { AppError, type Finding } from '../errors.js';
+import { WEEKDAYS, type Clinic, type Weekday, type Weekly } from '../domain.js';
+import { isE164 } from '../phone.js';
+
+const HHMM = /^([01]\d|2[0-3]):[0-5]\d$|^24:00$/;
+const ID = /^[a-z0-9][a-z0-9-]{0,62}$/;
+const KNOWN_KEYS = new Set([
+  'id',
+  'name',
+  'phoneNumbers',
+  'officePhone',
+  'timezone',
+  'businessHours',
+  'languages',
+  'authTokenEnv',
+  'defaultRegion',
+  'rateLimitPerMinute',
+  'autoReply',
+]);
+
+/** True when `tz` is an IANA time zone this Node knows. */
+export function isTimeZone(tz: string): boolean {
+  try {
+    new Intl.DateTimeFormat('en-US', { timeZone: tz });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+export interface ClinicsFile {
+  clinics: Clinic[];
+  /** Clinic by its E.164 Twilio number. */
+  byNumber: Map<string, Clinic>;
+  byId: Map<string, Clinic>;
+}
+
+/**
+ * Parses and validates the clinics file. Collects every problem, then throws one
+ * CONFIG_INVALID AppError whose findings name file:line:col and the field.
+ * @param text - the file's content
+ * @param file - its path, for messages
+ */
+export function parseClinics(text: string, file: string): ClinicsFile {
+  const lineCounter = new LineCounter();
+  const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
+  const findings: Finding[] = [];
+  const at = (node: Node | null | undefined, message: string): void => {
+    const offset = node?.range?.[0] ?? 0;
+    const pos = lineCounter.linePos(offset);
+    findings.push({ file, line: pos.line, col: pos.col, message, severity: 'error' });
+  };
+  for (const err of doc.errors) {
+    const pos = lineCounter.linePos(err.pos[0]);
+    findings.push({ file, line: pos.line, col: pos.col, message: err.message.split('\n')[0] ?? 'YAML syntax error', severity: 'error' });
+  }
+  if (findings.length > 0) {
+    throw new AppError('CONFIG_INVALID', `invalid clinics file ${file}`, { findings });
+  }
+  const root = rootList(doc);
+  if (!root) {
+    at(doc.contents, 'expected a list of clinics, or a map with a "clinics" list');
+    throw new AppError('CONFIG_INVALID', `invalid clinics file ${file}`, { findings });
+  }
+  const clinics: Clinic[] = [];
+  const numbers = new Map<string, string>();
+  const ids = new Set<string>();
+  root.items.forEach((item, index) => {
+    const where = `clinics[${index}]`;
+    if (!isMap(item)) {
+      at(item as Node, `${where}: expected a map`);
+      return;
+    }
+    const get = (key: string): Node | undefined => item.get(key, true) as Node | undefined;
+    const value = (key: string): unknown => (get(key) as { toJSON?: () => unknown } | undefined)?.toJSON?.() ?? undefined;
+    for (const pair of item.items) {
+      const key = String((pair.key as { value?: unknown } | null)?.value ?? '');
+      if (!KNOWN_KEYS.has(key)) {
+        at(pair.key as Node, `${where}: unknown field "${key}"`);
+      }
+    }
+    const id = value('id');
+    const name = value('name');
+    const timezone = value('timezone');
+    const phoneNumbers = value('phoneNumbers');
+    let ok = true;
+    if (typeof id !== 'string' || !ID.test(id)) {
+      at(get('id') ?? item, `${where}.id: required, lower-case letters, digits and dashes`);
+      ok = false;
+    } else if (ids.has(id)) {
+      at(get('id'), `${where}.id: "${id}" is used by another clinic`);
+      ok = false;
+    } else {
+      ids.add(id);
+    }
+    if (typeof name !== 'string' || name.trim() === '') {
+      at(get('name') ?? item, `${where}.name: required text`);
+      ok = false;
+    }
+    if (typeof timezone !== 'string' || !isTimeZone(timezone)) {
+      at(get('timezone') ?? item, `${where}.timezone: required IANA time zone (e.g. America/Chicago)`);
+      ok = false;
+    }
+    const phones: string[] = [];
+    if (!Array.isArray(phoneNumbers) || phoneNumbers.length === 0) {
+      at(get('phoneNumbers') ?? item, `${where}.phoneNumbers: required list of E.164 numbers`);
+      ok = false;
+    } else {
+      const seq = get('phoneNumbers');
+      phoneNumbers.forEach((n: unknown, i) => {
+        const node = isSeq(seq) ? (seq.items[i] as Node) : seq;
+        if (typeof n !== 'string' || !isE164(n)) {
+          at(node, `${where}.phoneNumbers[${i}]: "${String(n)}" is not E.164 (e.g. +13125550100)`);
+          ok = false;
+        } else if (numbers.has(n)) {
+          at(node, `${where}.phoneNumbers[${i}]: ${n} already belongs to clinic "${numbers.get(n) ?? ''}"`);
+          ok = false;
+        } else {
+          numbers.set(n, typeof id === 'string' ? id : where);
+          phones.push(n);
+        }
+      });
+    }
+    const officePhone = value('officePhone');
+    if (officePhone !== undefined && typeof officePhone !== 'string') {
+      at(get('officePhone'), `${where}.officePhone: expected text`);
+      ok = false;
+    }
+    const languages = value('languages') ?? ['en'];
+    if (!Array.isArray(languages) || !languages.every((l) => typeof l === 'string' && /^[a-z]{2}$/.test(l))) {
+      at(get('languages'), `${where}.languages: expected a list of two-letter language codes`);
+      ok = false;
+    }
+    const authTokenEnv = value('authTokenEnv');
+    if (authTokenEnv !== undefined && (typeof authTokenEnv !== 'string' || !/^[A-Z_][A-Z0-9_]*$/.test(authTokenEnv))) {
+      at(get('authTokenEnv'), `${where}.authTokenEnv: expected an environment variable name`);
+      ok = false;
+    }
+    const defaultRegion = value('defaultRegion') ?? 'US';
+    if (typeof defaultRegion !== 'string' || !/^[A-Z]{2}$/.test(defaultRegion)) {
+      at(get('defaultRegion'), `${where}.defaultRegion: expected a two-letter country code`);
+      ok = false;
+    }
+    const rate = value('rateLimitPerMinute') ?? 10;
+    if (typeof rate !== 'number' || !Number.isInteger(rate) || rate < 1) {
+      at(get('rateLimitPerMinute'), `${where}.rateLimitPerMinute: expected a whole number of at least 1`);
+      ok = false;
+    }
+    const autoReply = value('autoReply') ?? true;
+    if (typeof autoReply !== 'boolean') {
+      at(get('autoReply'), `${where}.autoReply: expected true or false`);
+      ok = false;
+    }
+    const hoursNode = get('businessHours');
+    const businessHours = hoursNode ? parseHours(hoursNode, `${where}.businessHours`, at) : undefined;
+    if (hoursNode && !businessHours) {
+      ok = false;
+    }
+    if (ok) {
+      const clinic: Clinic = {
+        id: id as string,
+        name: (name as string).trim(),
+        phoneNumbers: phones,
+        timezone: timezone as string,
+        languages: languages as string[],
+        defaultRegion: defaultRegion as string,
+        rateLimitPerMinute: rate as number,
+        autoReply: autoReply as boolean,
+      };
+      if (typeof officePhone === 'string') {
+        clinic.officePhone = officePhone;
+      }
+      if (typeof authTokenEnv === 'string') {
+        clinic.authTokenEnv = authTokenEnv;
+      }
+      if (businessHours) {
+        clinic.businessHours = businessHours;
+      }
+      clinics.push(clinic);
+    }
+  });
+  if (findings.length > 0) {
+    throw new AppError('CONFIG_INVALID', `invalid clinics file ${file}`, { findings });
+  }
+  return indexClinics(clinics);
+}
+
+/** Builds the look-up maps of a validated list of clinics. */
+export function indexClinics(clinics: Clinic[]): ClinicsFile {
+  const byNumber = new Map<string, Clinic>();
+  const byId = new Map<string, Clinic>();
+  for (const clinic of clinics) {
+    byId.set(clinic.id, clinic);
+    for (const n of clinic.phoneNumbers) {
+      byNumber.set(n, clinic);
+    }
+  }
+  return { clinics, byNumber, byId };
+}
+
+function rootList(doc: Document): { items: unknown[] } | null {
+  const contents = doc.contents;
+  if (isSeq(contents)) {
+    return contents;
+  }
+  if (isMap(contents)) {
+    const list = contents.get('clinics', true);
+    if (isSeq(list)) {
+      return list;
+    }
+  }
+  return null;
+}
+
+function parseHours(
+  node: Node,
+  where: string,
+  at: (node: Node | null | undefined, message: string) => void,
+): Partial<Record<Weekday, Weekly[]>> | undefined {
+  if (!isMap(node)) {
+    at(node, `${where}: expected a map of weekday to hours, e.g. mon: "08:00-17:00"`);
+    return undefined;
+  }
+  const out: Partial<Record<Weekday, Weekly[]>> = {};
+  let ok = true;
+  for (const pair of node.items) {
+    const day = String((pair.key as { value?: unknown } | null)?.value ?? '').toLowerCase() as Weekday;
+    if (!WEEKDAYS.includes(day)) {
+      at(pair.key as Node, `${where}: unknown weekday "${day}" (mon, tue, wed, thu, fri, sat, sun)`);
+      ok = false;
+      continue;
+    }
+    const raw = (pair.value as { toJSON?: () => unknown } | null)?.toJSON?.();
+    const spans = (Array.isArray(raw) ? raw : [raw]).filter((s) => s !== null && s !== 'closed');
+    const parsed: Weekly[] = [];
+    for (const span of spans) {
+      const m = typeof span === 'string' ? /^\s*(\S+)\s*-\s*(\S+)\s*$/.exec(span) : null;
+      if (!m || !HHMM.test(m[1] ?? '') || !HHMM.test(m[2] ?? '') || (m[1] ?? '') >= (m[2] ?? '')) {
+        at(pair.value as Node, `${where}.${day}: expected "HH:MM-HH:MM" (24-hour, opening before closing) or "closed"`);
+        ok = false;
+        continue;
+      }
+      parsed.push({ open: m[1] as string, close: m[2] as string });
+    }
+    out[day] = parsed;
+  }
+  return ok ? out : undefined;
+}
+
+/** Reads and parses the clinics file at `path`. */
+export async function loadClinicsFile(path: string): Promise<ClinicsFile> {
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (cause) {
+    throw new AppError('CONFIG_INVALID', `cannot read clinics file ${path}`, {
+      cause,
+      findings: [{ file: path, line: 1, col: 1, message: `cannot read: ${(cause as Error).message}`, severity: 'error' }],
+    });
+  }
+  return parseClinics(text, path);
+}

@@ -1,0 +1,71 @@
+/**
+ * The one error type of the service. Branch on `code`, never on `instanceof`
+ * (json-rules-engine's own errors arrive as plain Errors with a `code`).
+ */
+
+/** Every code the service raises, with its HTTP status and whether its message may be shown to the caller. */
+export const ERROR_CODES = {
+  BAD_REQUEST: { status: 400, expose: true },
+  MISSING_SIGNATURE: { status: 400, expose: true },
+  BAD_SIGNATURE: { status: 403, expose: true },
+  UNSUPPORTED_MEDIA_TYPE: { status: 415, expose: true },
+  PAYLOAD_TOO_LARGE: { status: 413, expose: true },
+  NOT_FOUND: { status: 404, expose: true },
+  CONFIG_INVALID: { status: 500, expose: false },
+  RULES_INVALID: { status: 500, expose: false },
+  STORE_UNAVAILABLE: { status: 503, expose: false },
+  STORE_ERROR: { status: 500, expose: false },
+  IMPORT_INVALID: { status: 400, expose: true },
+  SPOOL_ERROR: { status: 500, expose: false },
+  INTERNAL: { status: 500, expose: false },
+} as const satisfies Record<string, { status: number; expose: boolean }>;
+
+export type ErrorCode = keyof typeof ERROR_CODES;
+
+/** One finding in a file: where, and why. */
+export interface Finding {
+  file: string;
+  line: number;
+  col: number;
+  message: string;
+  severity?: 'error' | 'warning';
+}
+
+export interface AppErrorOptions {
+  cause?: unknown;
+  /** Findings with file positions (config and rules errors). */
+  findings?: Finding[];
+}
+
+export class AppError extends Error {
+  readonly code: ErrorCode;
+  readonly status: number;
+  readonly expose: boolean;
+  readonly findings: Finding[];
+
+  /**
+   * @param code - one of ERROR_CODES
+   * @param message - short and free of PHI; shown to callers only when the code is exposed
+   * @param options - cause and findings
+   */
+  constructor(code: ErrorCode, message: string, options: AppErrorOptions = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = 'AppError';
+    this.code = code;
+    this.status = ERROR_CODES[code].status;
+    this.expose = ERROR_CODES[code].expose;
+    this.findings = options.findings ?? [];
+  }
+}
+
+/** True when `err` carries one of our codes (works across module copies). */
+export function isAppError(err: unknown): err is AppError {
+  return err instanceof Error && typeof (err as { code?: unknown }).code === 'string' && (err as { code: string }).code in ERROR_CODES;
+}
+
+/** Formats findings as `file:line:col: message`, one a line. */
+export function formatFindings(findings: readonly Finding[]): string {
+  return findings
+    .map((f) => `${f.file}:${f.line}:${f.col}: ${f.severity === 'warning' ? 'warning: ' : ''}${f.message}`)
+    .join('\n');
+}

@@ -1,0 +1,181 @@
+import type {
+  Appointment,
+  AppointmentStatus,
+  AppointmentTransition,
+  InboxItem,
+  MessageCompletion,
+  MessageRecord,
+  OptOutRecord,
+  Patient,
+  SenderState,
+} from '../../domain.js';
+import type { ClaimResult, MessageQuery, RateWindow, Store, UpsertSummary } from '../store.js';
+import { isDeepStrictEqual } from 'node:util';
+
+const clone = <T>(value: T): T => structuredClone(value);
+const senderKey = (clinicId: string, phone: string): string => `${clinicId}\u0000${phone}`;
+
+/**
+ * The embedded store: everything in process memory, gone at exit. Deep-clones on the
+ * way in and out so callers can never change stored state by accident, as the MongoDB
+ * adapter cannot either.
+ */
+export class MemoryStore implements Store {
+  readonly kind = 'memory' as const;
+  private readonly messages = new Map<string, MessageRecord>();
+  private readonly patients = new Map<string, Patient>();
+  private readonly appointments = new Map<string, Appointment>();
+  private readonly optOuts = new Map<string, OptOutRecord>();
+  private readonly rate = new Map<string, { key: string; count: number; expiresAt: Date }>();
+  private readonly inbox = new Map<string, InboxItem>();
+  private closed = false;
+
+  async init(): Promise<void> {}
+
+  async ping(): Promise<void> {}
+
+  async close(): Promise<void> {
+    this.closed = true;
+  }
+
+  async claimMessage(record: MessageRecord): Promise<ClaimResult> {
+    const existing = this.messages.get(record.messageSid);
+    if (existing) {
+      return { claimed: false, existing: clone(existing) };
+    }
+    this.messages.set(record.messageSid, clone(record));
+    return { claimed: true };
+  }
+
+  async completeMessage(messageSid: string, completion: MessageCompletion): Promise<void> {
+    const existing = this.messages.get(messageSid);
+    if (existing) {
+      Object.assign(existing, clone(completion));
+    }
+  }
+
+  async getMessage(messageSid: string): Promise<MessageRecord | null> {
+    const found = this.messages.get(messageSid);
+    return found ? clone(found) : null;
+  }
+
+  async *listMessages(query: MessageQuery): AsyncIterable<MessageRecord> {
+    const rows = [...this.messages.values()]
+      .filter((m) => m.clinicId === query.clinicId && m.receivedAt >= query.since && m.receivedAt < query.until)
+      .sort((a, b) => a.receivedAt.getTime() - b.receivedAt.getTime() || a.messageSid.localeCompare(b.messageSid));
+    for (const row of rows) {
+      yield clone(row);
+    }
+  }
+
+  async findPatientsByPhone(clinicId: string, phone: string): Promise<Patient[]> {
+    return [...this.patients.values()]
+      .filter((p) => p.clinicId === clinicId && p.phone === phone)
+      .sort((a, b) => a.id.localeCompare(b.id))
+      .map(clone);
+  }
+
+  private upcoming(clinicId: string, patientIds: readonly string[], now: Date, statuses?: readonly AppointmentStatus[]): Appointment | null {
+    let best: Appointment | null = null;
+    for (const a of this.appointments.values()) {
+      if (a.clinicId !== clinicId || !patientIds.includes(a.patientId) || a.startsAt < now) {
+        continue;
+      }
+      if (statuses ? !statuses.includes(a.status) : a.status === 'cancelled') {
+        continue;
+      }
+      if (!best || a.startsAt < best.startsAt || (a.startsAt.getTime() === best.startsAt.getTime() && a.id < best.id)) {
+        best = a;
+      }
+    }
+    return best;
+  }
+
+  async findNextAppointment(clinicId: string, patientIds: readonly string[], now: Date): Promise<Appointment | null> {
+    const found = this.upcoming(clinicId, patientIds, now);
+    return found ? clone(found) : null;
+  }
+
+  async transitionNextAppointment(
+    clinicId: string,
+    patientIds: readonly string[],
+    now: Date,
+    from: readonly AppointmentStatus[],
+    to: AppointmentStatus,
+  ): Promise<AppointmentTransition> {
+    const found = this.upcoming(clinicId, patientIds, now, from);
+    if (!found) {
+      return { before: null, after: null };
+    }
+    const before = clone(found);
+    found.status = to;
+    found.updatedAt = new Date(now);
+    return { before, after: clone(found) };
+  }
+
+  async touchSender(clinicId: string, phone: string, window: RateWindow): Promise<SenderState> {
+    const key = senderKey(clinicId, phone);
+    const current = this.rate.get(key);
+    const counter = current && current.key === window.key ? current : { key: window.key, count: 0, expiresAt: window.expiresAt };
+    counter.count += 1;
+    this.rate.set(key, counter);
+    return { count: counter.count, optedOut: this.optOuts.get(key)?.optedOut ?? false };
+  }
+
+  async getOptOut(clinicId: string, phone: string): Promise<OptOutRecord | null> {
+    const found = this.optOuts.get(senderKey(clinicId, phone));
+    return found ? clone(found) : null;
+  }
+
+  async setOptOut(record: OptOutRecord): Promise<void> {
+    this.optOuts.set(senderKey(record.clinicId, record.phone), clone(record));
+  }
+
+  async addInboxItem(item: InboxItem): Promise<void> {
+    if (!this.inbox.has(item.id)) {
+      this.inbox.set(item.id, clone(item));
+    }
+  }
+
+  async listInbox(clinicId: string): Promise<InboxItem[]> {
+    return [...this.inbox.values()]
+      .filter((i) => i.clinicId === clinicId)
+      .sort((a, b) => a.createdAt.getTime() - b.createdAt.getTime() || a.id.localeCompare(b.id))
+      .map(clone);
+  }
+
+  async upsertPatients(patients: readonly Patient[]): Promise<UpsertSummary> {
+    return upsertInto(this.patients, patients);
+  }
+
+  async upsertAppointments(appointments: readonly Appointment[]): Promise<UpsertSummary> {
+    return upsertInto(this.appointments, appointments);
+  }
+
+  async getAppointment(id: string): Promise<Appointment | null> {
+    const found = this.appointments.get(id);
+    return found ? clone(found) : null;
+  }
+
+  /** True once close() was called (tests). */
+  get isClosed(): boolean {
+    return this.closed;
+  }
+}
+
+function upsertInto<T extends { id: string }>(map: Map<string, T>, rows: readonly T[]): UpsertSummary {
+  const summary: UpsertSummary = { inserted: 0, updated: 0, unchanged: 0 };
+  for (const row of rows) {
+    const existing = map.get(row.id);
+    if (!existing) {
+      summary.inserted += 1;
+    } else if (isDeepStrictEqual(existing, row)) {
+      summary.unchanged += 1;
+      continue;
+    } else {
+      summary.updated += 1;
+    }
+    map.set(row.id, clone(row));
+  }
+  return summary;
+}

@@ -1,0 +1,80 @@
+import type {
+  Appointment,
+  AppointmentStatus,
+  AppointmentTransition,
+  InboxItem,
+  MessageCompletion,
+  MessageRecord,
+  OptOutRecord,
+  Patient,
+  SenderState,
+} from '../domain.js';
+
+export type ClaimResult = { claimed: true } | { claimed: false; existing: MessageRecord };
+
+export interface UpsertSummary {
+  inserted: number;
+  updated: number;
+  unchanged: number;
+}
+
+export interface MessageQuery {
+  clinicId: string;
+  since: Date;
+  until: Date;
+}
+
+/** The rate window a message counts in: a key and when its counter may be forgotten. */
+export interface RateWindow {
+  key: string;
+  expiresAt: Date;
+}
+
+/**
+ * The Store port, in domain terms. Adapters: memory/ (embedded, tests and demo) and
+ * mongo/ (production). Both pass test/contract/store.contract.ts. Every method returns
+ * plain objects the caller may keep and mutate.
+ */
+export interface Store {
+  readonly kind: 'memory' | 'mongo';
+  /** Creates indexes. Safe to call again. */
+  init(): Promise<void>;
+  /** Resolves when the database answers; rejects with STORE_UNAVAILABLE otherwise. */
+  ping(): Promise<void>;
+  close(): Promise<void>;
+
+  /** Inserts the first record of a MessageSid; a second claim gets the stored record. */
+  claimMessage(record: MessageRecord): Promise<ClaimResult>;
+  completeMessage(messageSid: string, completion: MessageCompletion): Promise<void>;
+  getMessage(messageSid: string): Promise<MessageRecord | null>;
+  listMessages(query: MessageQuery): AsyncIterable<MessageRecord>;
+
+  findPatientsByPhone(clinicId: string, phone: string): Promise<Patient[]>;
+  /** The soonest appointment at or after `now` among the patients, not cancelled. */
+  findNextAppointment(clinicId: string, patientIds: readonly string[], now: Date): Promise<Appointment | null>;
+  /**
+   * Atomically moves the soonest upcoming appointment whose status is one of `from`
+   * to `to` and returns it as it was before and after (both null: none).
+   */
+  transitionNextAppointment(
+    clinicId: string,
+    patientIds: readonly string[],
+    now: Date,
+    from: readonly AppointmentStatus[],
+    to: AppointmentStatus,
+  ): Promise<AppointmentTransition>;
+
+  /** Counts one message in the sender's rate window and reads the opt-out state. */
+  touchSender(clinicId: string, phone: string, window: RateWindow): Promise<SenderState>;
+  /** Reads the opt-out state without counting (simulate, audits). */
+  getOptOut(clinicId: string, phone: string): Promise<OptOutRecord | null>;
+  setOptOut(record: OptOutRecord): Promise<void>;
+
+  /** Idempotent by item id. */
+  addInboxItem(item: InboxItem): Promise<void>;
+  listInbox(clinicId: string): Promise<InboxItem[]>;
+
+  upsertPatients(patients: readonly Patient[]): Promise<UpsertSummary>;
+  upsertAppointments(appointments: readonly Appointment[]): Promise<UpsertSummary>;
+  getAppointment(id: string): Promise<Appointment | null>;
+}

@@ -1,0 +1,166 @@
+// Command ferretdb-launcher runs an embedded FerretDB v1.24 (SQLite handler)
+// on a loopback address so that tests and CI get a MongoDB wire-protocol
+// compatible server without Docker, PostgreSQL or a real mongod.
+//
+// Usage:
+//
+//	go build -o ferretdb-launcher . && ./ferretdb-launcher -listen 127.0.0.1:27018 -dir /tmp/data
+//
+// Once the TCP listener is bound it prints exactly one line to stdout:
+//
+//	ready mongodb://127.0.0.1:27018/
+//
+// All logs go to stderr. SIGINT/SIGTERM trigger a clean shutdown (listener
+// closed, open connections drained, SQLite databases closed).
+//
+// Why not `go install github.com/FerretDB/FerretDB/cmd/ferretdb`?
+// That binary's main module is github.com/FerretDB/FerretDB, and in that case
+// build/version reads the generated build/version/version.txt, which only
+// exists in release builds, so it panics at start-up.
+//
+// The embeddable package used here does not have that problem: build/version's
+// init() only reads the generated *.txt files when
+// debug.ReadBuildInfo().Main.Path == "github.com/FerretDB/FerretDB". Our main
+// module has a different path, so init() returns early after reading
+// mongodb.txt (which is always shipped in the module zip) and reports the
+// version as "unknown" (ferretdb.New sets Package to "embedded"). No
+// workaround is needed as long as this launcher lives in its own module.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/url"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"syscall"
+	"time"
+
+	"github.com/FerretDB/FerretDB/ferretdb"
+)
+
+func main() {
+	os.Exit(run())
+}
+
+func run() int {
+	listen := flag.String("listen", "127.0.0.1:27018", "TCP address to listen on (must be loopback; port 0 = pick a free port)")
+	dir := flag.String("dir", "", "directory for SQLite data files (created if missing); default: a fresh temp dir removed on exit")
+	keep := flag.Bool("keep", false, "keep the default temp data dir on exit (ignored when -dir is set)")
+	logLevel := flag.String("log-level", "warn", "log level: debug, info, warn, error")
+	allowNonLoopback := flag.Bool("allow-non-loopback", false, "allow listening on a non-loopback address")
+	shutdownTimeout := flag.Duration("shutdown-timeout", 10*time.Second, "max time to wait for a clean shutdown")
+	flag.Parse()
+
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(*logLevel)); err != nil {
+		fmt.Fprintf(os.Stderr, "ferretdb-launcher: invalid -log-level %q: %s\n", *logLevel, err)
+		return 2
+	}
+
+	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+
+	if err := checkLoopback(*listen); err != nil && !*allowNonLoopback {
+		fmt.Fprintf(os.Stderr, "ferretdb-launcher: %s\n", err)
+		return 2
+	}
+
+	dataDir := *dir
+	if dataDir == "" {
+		d, err := os.MkdirTemp("", "ferretdb-data-")
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "ferretdb-launcher: %s\n", err)
+			return 1
+		}
+
+		dataDir = d
+
+		if !*keep {
+			defer os.RemoveAll(d)
+		}
+	} else if err := os.MkdirAll(dataDir, 0o755); err != nil {
+		fmt.Fprintf(os.Stderr, "ferretdb-launcher: %s\n", err)
+		return 1
+	}
+
+	absDir, err := filepath.Abs(dataDir)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "ferretdb-launcher: %s\n", err)
+		return 1
+	}
+
+	// The SQLite handler wants a "file:" URI pointing to an existing directory,
+	// with the path ending in "/" (see internal/backends/sqlite/metadata/pool/uri.go).
+	sqliteURL := (&url.URL{Scheme: "file", Path: filepath.ToSlash(absDir) + "/"}).String()
+
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+
+	// In v1.24 ferretdb.New binds the listener itself, so "address in use"
+	// and similar errors are reported here, and MongoDBURI() does not block.
+	f, err := ferretdb.New(&ferretdb.Config{
+		Listener:  ferretdb.ListenerConfig{TCP: *listen},
+		Logger:    logger,
+		Handler:   "sqlite",
+		SQLiteURL: sqliteURL,
+	})
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "ferretdb-launcher: %s\n", err)
+		return 1
+	}
+
+	done := make(chan struct{})
+
+	go func() {
+		defer close(done)
+
+		if err := f.Run(ctx); err != nil {
+			logger.Error("FerretDB run failed", slog.String("error", err.Error()))
+		}
+	}()
+
+	fmt.Fprintf(os.Stderr, "ferretdb-launcher: pid %d, data dir %s\n", os.Getpid(), absDir)
+	fmt.Printf("ready %s\n", f.MongoDBURI())
+
+	select {
+	case <-done:
+		// Run only returns after ctx is canceled, but be defensive.
+		return 0
+	case <-ctx.Done():
+	}
+
+	fmt.Fprintln(os.Stderr, "ferretdb-launcher: shutting down...")
+
+	select {
+	case <-done:
+		fmt.Fprintln(os.Stderr, "ferretdb-launcher: stopped")
+		return 0
+	case <-time.After(*shutdownTimeout):
+		fmt.Fprintln(os.Stderr, "ferretdb-launcher: shutdown timed out")
+		return 1
+	}
+}
+
+// checkLoopback returns an error unless addr's host is a loopback IP or "localhost".
+func checkLoopback(addr string) error {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return fmt.Errorf("invalid -listen %q: %w", addr, err)
+	}
+
+	if host == "localhost" {
+		return nil
+	}
+
+	ip := net.ParseIP(host)
+	if ip == nil || !ip.IsLoopback() {
+		return errors.New("refusing to listen on non-loopback address " + addr + " (use -allow-non-loopback)")
+	}
+
+	return nil
+}
