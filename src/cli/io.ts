@@ -1,0 +1,19 @@
+/** What a CLI command may touch of the outside world: passed in, so tests can capture it. */
+export interface CliIO {
+  env: NodeJS.ProcessEnv;
+  cwd: string;
+  out(line: string): void;
+  err(line: string): void;
+}
+
+export type CliCommand = (args: string[], io: CliIO) => Promise<number>;
+
+/** The real process's IO. */
+export function processIO(): CliIO {
+  return {
+    env: process.env,
+    cwd: process.cwd(),
+    out: (line) => process.stdout.write(`${line}\n`),
+    err: (line) => process.stderr.write(`${line}\n`),
+  };
+}
