@@ -13,6 +13,12 @@
 // All logs go to stderr. SIGINT/SIGTERM trigger a clean shutdown (listener
 // closed, open connections drained, SQLite databases closed).
 //
+// By default (-serialize=true) FerretDB itself listens on a random loopback
+// port and -listen is served by a small proxy that runs one command at a time
+// across all connections, because FerretDB 1.x updates are not atomic under
+// concurrency (lost $inc updates, E11000 on concurrent upserts). See
+// serialize.go. Use -serialize=false to expose FerretDB directly.
+//
 // Why not `go install github.com/FerretDB/FerretDB/cmd/ferretdb`?
 // That binary's main module is github.com/FerretDB/FerretDB, and in that case
 // build/version reads the generated build/version/version.txt, which only
@@ -38,6 +44,8 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -54,6 +62,7 @@ func run() int {
 	keep := flag.Bool("keep", false, "keep the default temp data dir on exit (ignored when -dir is set)")
 	logLevel := flag.String("log-level", "warn", "log level: debug, info, warn, error")
 	allowNonLoopback := flag.Bool("allow-non-loopback", false, "allow listening on a non-loopback address")
+	serialize := flag.Bool("serialize", true, "run one command at a time across all connections (gives atomic single-document updates; see serialize.go)")
 	shutdownTimeout := flag.Duration("shutdown-timeout", 10*time.Second, "max time to wait for a clean shutdown")
 	flag.Parse()
 
@@ -101,10 +110,25 @@ func run() int {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 
+	ferretListen := *listen
+
+	var proxyLn net.Listener
+
+	if *serialize {
+		// bind the public address first so that "address already in use" is reported early
+		if proxyLn, err = net.Listen("tcp", *listen); err != nil {
+			fmt.Fprintf(os.Stderr, "ferretdb-launcher: %s\n", err)
+			return 1
+		}
+		defer proxyLn.Close()
+
+		ferretListen = "127.0.0.1:0"
+	}
+
 	// In v1.24 ferretdb.New binds the listener itself, so "address in use"
 	// and similar errors are reported here, and MongoDBURI() does not block.
 	f, err := ferretdb.New(&ferretdb.Config{
-		Listener:  ferretdb.ListenerConfig{TCP: *listen},
+		Listener:  ferretdb.ListenerConfig{TCP: ferretListen},
 		Logger:    logger,
 		Handler:   "sqlite",
 		SQLiteURL: sqliteURL,
@@ -114,18 +138,48 @@ func run() int {
 		return 1
 	}
 
+	var wg sync.WaitGroup
+
 	done := make(chan struct{})
 
+	wg.Add(1)
+
 	go func() {
-		defer close(done)
+		defer wg.Done()
 
 		if err := f.Run(ctx); err != nil {
 			logger.Error("FerretDB run failed", slog.String("error", err.Error()))
 		}
 	}()
 
-	fmt.Fprintf(os.Stderr, "ferretdb-launcher: pid %d, data dir %s\n", os.Getpid(), absDir)
-	fmt.Printf("ready %s\n", f.MongoDBURI())
+	uri := f.MongoDBURI()
+
+	if *serialize {
+		backendAddr := strings.TrimSuffix(strings.TrimPrefix(uri, "mongodb://"), "/")
+		p := newSerializingProxy(proxyLn, backendAddr, logger)
+
+		wg.Add(1)
+
+		go func() {
+			defer wg.Done()
+			p.run(ctx)
+
+			if ctx.Err() == nil {
+				logger.Error("proxy listener stopped unexpectedly; shutting down")
+				stop()
+			}
+		}()
+
+		uri = (&url.URL{Scheme: "mongodb", Host: proxyLn.Addr().String(), Path: "/"}).String()
+	}
+
+	go func() {
+		wg.Wait()
+		close(done)
+	}()
+
+	fmt.Fprintf(os.Stderr, "ferretdb-launcher: pid %d, data dir %s, serialize=%t\n", os.Getpid(), absDir, *serialize)
+	fmt.Printf("ready %s\n", uri)
 
 	select {
 	case <-done:

@@ -16,6 +16,7 @@
 #   FERRETDB_BIN_DIR   where the launcher binary is cached (default ~/.cache/clinic-sms-ferretdb)
 #   FERRETDB_TIMEOUT   seconds to wait for the server (default 60)
 #   FERRETDB_LOG_LEVEL launcher log level: debug|info|warn|error (default info)
+#   FERRETDB_SERIALIZE true|false: run one command at a time (default true; see serialize.go)
 #   FERRETDB_REBUILD=1 force a rebuild of the launcher
 set -euo pipefail
 
@@ -34,7 +35,7 @@ needs_build=0
 if [[ "${FERRETDB_REBUILD:-0}" == 1 || ! -x "$BIN" ]]; then
   needs_build=1
 else
-  for f in "$SRC_DIR/main.go" "$SRC_DIR/go.mod" "$SRC_DIR/go.sum"; do
+  for f in "$SRC_DIR"/*.go "$SRC_DIR/go.mod" "$SRC_DIR/go.sum"; do
     if [[ "$f" -nt "$BIN" ]]; then needs_build=1; fi
   done
 fi
@@ -77,7 +78,8 @@ DATA_DIR="$RUN_DIR/data"
 LOG_FILE="$RUN_DIR/ferretdb.log"
 mkdir -p "$DATA_DIR"
 
-launch=("$BIN" -listen "$HOST:$PORT" -dir "$DATA_DIR" -log-level "$LOG_LEVEL")
+launch=("$BIN" -listen "$HOST:$PORT" -dir "$DATA_DIR" -log-level "$LOG_LEVEL"
+        -serialize="${FERRETDB_SERIALIZE:-true}")
 # Own session (if setsid exists) so terminal Ctrl-C / job control does not hit it;
 # stdout/stderr go to the log so `$(...)` in the caller does not wait for us.
 if command -v setsid >/dev/null 2>&1; then

@@ -8,11 +8,20 @@ set -euo pipefail
 
 log() { printf 'ferretdb/stop.sh: %s\n' "$*" >&2; }
 
+# alive: process exists and is not a zombie (the launcher is reparented after
+# start.sh exits; if nothing reaps it promptly, kill -0 alone would keep succeeding).
+alive() {
+  kill -0 "$1" 2>/dev/null || return 1
+  local st
+  st="$(ps -o stat= -p "$1" 2>/dev/null || true)"
+  [[ "$st" != Z* ]]
+}
+
 PID="${1:-${FERRETDB_PID:-}}"
 [[ -n "$PID" ]] || { log "no pid given and FERRETDB_PID is not set"; exit 1; }
 [[ "$PID" =~ ^[0-9]+$ ]] || { log "invalid pid: $PID"; exit 1; }
 
-if kill -0 "$PID" 2>/dev/null; then
+if alive "$PID"; then
   # Guard against pid reuse: only signal our launcher (comm is truncated to 15 chars).
   comm="$(ps -o comm= -p "$PID" 2>/dev/null || true)"
   if [[ -n "$comm" && "$comm" != ferretdb-launch* ]]; then
@@ -22,10 +31,10 @@ if kill -0 "$PID" 2>/dev/null; then
 
   kill -TERM "$PID" 2>/dev/null || true
   for _ in $(seq 1 100); do # up to ~10s for a clean shutdown
-    kill -0 "$PID" 2>/dev/null || break
+    alive "$PID" || break
     sleep 0.1
   done
-  if kill -0 "$PID" 2>/dev/null; then
+  if alive "$PID"; then
     log "pid $PID did not exit after SIGTERM, sending SIGKILL"
     kill -KILL "$PID" 2>/dev/null || true
   fi
