@@ -72,7 +72,7 @@ export interface Appointment {
   updatedAt?: Date;
 }
 
-export type MessageStatus = 'received' | 'processed' | 'duplicate' | 'unknown-number' | 'rate-limited' | 'error' | 'replayed' | 'unknown-clinic';
+export type MessageStatus = 'received' | 'processed' | 'duplicate' | 'unknown-number' | 'rate-limited' | 'error' | 'replayed' | 'rejected';
 
 export interface ActionRecord {
   type: string;

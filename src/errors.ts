@@ -60,7 +60,8 @@ export class AppError extends Error {
 
 /** True when `err` carries one of our codes (works across module copies). */
 export function isAppError(err: unknown): err is AppError {
-  return err instanceof Error && typeof (err as { code?: unknown }).code === 'string' && (err as { code: string }).code in ERROR_CODES;
+  const code = err instanceof Error ? (err as unknown as { code?: unknown }).code : undefined;
+  return typeof code === 'string' && Object.hasOwn(ERROR_CODES, code);
 }
 
 /** Formats findings as `file:line:col: message`, one a line. */

@@ -1,0 +1,182 @@
+import { AppError } from '../errors.js';
+
+/** The service's settings, all from environment variables (secrets only ever from there). */
+export interface Config {
+  port: number;
+  host: string;
+  nodeEnv: string;
+  /** Origin Twilio calls, e.g. https://api.example.com (no trailing slash); null: from the request. */
+  publicBaseUrl: string | null;
+  trustProxy: boolean;
+  /** Default auth token(s): the current one first, then one accepted during rotation. */
+  authTokens: string[];
+  signatureValidation: boolean;
+  mongodbUri: string | null;
+  clinicsFile: string;
+  rulesDir: string;
+  seedFile: string | null;
+  spoolDir: string;
+  logLevel: string;
+  /** Largest request body accepted, bytes. */
+  bodyLimitBytes: number;
+  /** How long a shutdown waits for requests in flight, ms. */
+  shutdownGraceMs: number;
+  /** Watch rules and clinics files and reload on change. */
+  watchRules: boolean;
+  /** True when no token was given outside production and the well-known DEV_AUTH_TOKEN is in use. */
+  devToken: boolean;
+}
+
+/** The token `npm start` and `npm run try` share on a development machine with no TWILIO_AUTH_TOKEN. Never accepted in production. */
+export const DEV_AUTH_TOKEN = 'clinic-sms-local-dev-token';
+
+interface Setting<K extends keyof Config> {
+  key: K;
+  env: string;
+  doc: string;
+  parse: (raw: string | undefined, problems: string[]) => Config[K];
+}
+
+const int =
+  (env: string, fallback: number, min: number, max: number) =>
+  (raw: string | undefined, problems: string[]): number => {
+    if (raw === undefined || raw === '') {
+      return fallback;
+    }
+    const n = Number(raw);
+    if (!Number.isInteger(n) || n < min || n > max) {
+      problems.push(`${env} must be a whole number from ${min} to ${max}, got "${raw}"`);
+      return fallback;
+    }
+    return n;
+  };
+
+const text =
+  (fallback: string) =>
+  (raw: string | undefined): string =>
+    raw === undefined || raw === '' ? fallback : raw;
+
+const optional = (raw: string | undefined): string | null => (raw === undefined || raw === '' ? null : raw);
+
+const flag =
+  (env: string, fallback: boolean, on: string[], off: string[]) =>
+  (raw: string | undefined, problems: string[]): boolean => {
+    if (raw === undefined || raw === '') {
+      return fallback;
+    }
+    const v = raw.toLowerCase();
+    if (on.includes(v)) {
+      return true;
+    }
+    if (off.includes(v)) {
+      return false;
+    }
+    problems.push(`${env} must be one of ${[...on, ...off].join(', ')}, got "${raw}"`);
+    return fallback;
+  };
+
+/** One schema: each key with its env var, default and doc line (README's table mirrors it). */
+export const SETTINGS: { [K in keyof Config]: Setting<K> } = {
+  port: { key: 'port', env: 'PORT', doc: 'listen port', parse: int('PORT', 3000, 0, 65535) },
+  host: { key: 'host', env: 'HOST', doc: 'listen address', parse: text('0.0.0.0') },
+  nodeEnv: { key: 'nodeEnv', env: 'NODE_ENV', doc: 'production enables the safety checks', parse: text('development') },
+  publicBaseUrl: {
+    key: 'publicBaseUrl',
+    env: 'PUBLIC_BASE_URL',
+    doc: 'origin Twilio calls, used to rebuild the signed URL',
+    parse: (raw, problems) => {
+      const v = optional(raw);
+      if (v === null) {
+        return null;
+      }
+      try {
+        const u = new URL(v);
+        if ((u.protocol !== 'https:' && u.protocol !== 'http:') || u.search || u.hash) {
+          throw new Error('bad');
+        }
+        return `${u.protocol}//${u.host}${u.pathname.replace(/\/+$/, '')}`;
+      } catch {
+        problems.push(`PUBLIC_BASE_URL must be an http(s) origin like https://api.example.com, got "${v}"`);
+        return null;
+      }
+    },
+  },
+  trustProxy: { key: 'trustProxy', env: 'TRUST_PROXY', doc: 'trust X-Forwarded-Proto/Host', parse: flag('TRUST_PROXY', false, ['1', 'true', 'on', 'yes'], ['0', 'false', 'off', 'no']) },
+  authTokens: {
+    key: 'authTokens',
+    env: 'TWILIO_AUTH_TOKEN',
+    doc: 'auth token for signature checks (TWILIO_AUTH_TOKEN_PREVIOUS is also accepted during rotation)',
+    parse: (raw) => (optional(raw) === null ? [] : [raw as string]),
+  },
+  signatureValidation: {
+    key: 'signatureValidation',
+    env: 'TWILIO_SIGNATURE_VALIDATION',
+    doc: '"off" only for local trials; refused in production',
+    parse: flag('TWILIO_SIGNATURE_VALIDATION', true, ['on', '1', 'true'], ['off', '0', 'false']),
+  },
+  mongodbUri: { key: 'mongodbUri', env: 'MONGODB_URI', doc: 'MongoDB connection string; unset: embedded store', parse: optional },
+  clinicsFile: { key: 'clinicsFile', env: 'CLINICS_FILE', doc: 'clinics configuration', parse: text('config/clinics.yaml') },
+  rulesDir: { key: 'rulesDir', env: 'RULES_DIR', doc: 'rules folder', parse: text('rules') },
+  seedFile: {
+    key: 'seedFile',
+    env: 'SEED_FILE',
+    doc: 'patients/appointments loaded into the embedded store ("none" to load nothing)',
+    parse: (raw) => (raw === 'none' ? null : text('config/demo-data.yaml')(raw)),
+  },
+  spoolDir: { key: 'spoolDir', env: 'SPOOL_DIR', doc: 'durable spool for messages that could not be stored', parse: text('var/spool') },
+  logLevel: { key: 'logLevel', env: 'LOG_LEVEL', doc: 'pino level', parse: text('info') },
+  bodyLimitBytes: { key: 'bodyLimitBytes', env: 'BODY_LIMIT_BYTES', doc: 'largest webhook body, bytes', parse: int('BODY_LIMIT_BYTES', 32 * 1024, 1024, 1024 * 1024) },
+  shutdownGraceMs: { key: 'shutdownGraceMs', env: 'SHUTDOWN_GRACE_MS', doc: 'how long SIGTERM waits for requests in flight', parse: int('SHUTDOWN_GRACE_MS', 10_000, 0, 120_000) },
+  devToken: { key: 'devToken', env: 'CLINIC_SMS_DEV_TOKEN_IN_USE', doc: 'set by the loader, not by you', parse: () => false },
+  watchRules: { key: 'watchRules', env: 'WATCH_RULES', doc: 'reload rules and clinics when their files change', parse: flag('WATCH_RULES', true, ['1', 'true', 'on'], ['0', 'false', 'off']) },
+};
+
+function deepFreeze<T>(value: T): T {
+  if (value && typeof value === 'object') {
+    for (const v of Object.values(value)) {
+      deepFreeze(v);
+    }
+    Object.freeze(value);
+  }
+  return value;
+}
+
+/**
+ * Reads the config from `env`. Pure: collects every problem and throws one
+ * CONFIG_INVALID error listing them all; returns a deep-frozen object.
+ * @param env - usually process.env
+ */
+export function loadConfig(env: Record<string, string | undefined>): Readonly<Config> {
+  const problems: string[] = [];
+  const out = {} as Record<string, unknown>;
+  for (const setting of Object.values(SETTINGS) as Setting<keyof Config>[]) {
+    out[setting.key] = setting.parse(env[setting.env], problems);
+  }
+  const config = out as unknown as Config;
+  const previous = optional(env.TWILIO_AUTH_TOKEN_PREVIOUS);
+  if (previous !== null) {
+    config.authTokens = [...config.authTokens, previous];
+  }
+  const production = config.nodeEnv === 'production';
+  config.devToken = false;
+  if (config.authTokens.length === 0 && !production) {
+    config.authTokens = [DEV_AUTH_TOKEN];
+    config.devToken = true;
+  }
+  if (production && !config.signatureValidation) {
+    problems.push('TWILIO_SIGNATURE_VALIDATION=off is refused when NODE_ENV=production');
+  }
+  if (production && config.mongodbUri === null) {
+    problems.push('NODE_ENV=production needs MONGODB_URI: the embedded store keeps nothing across restarts');
+  }
+  if (problems.length > 0) {
+    throw new AppError('CONFIG_INVALID', `invalid configuration:\n  ${problems.join('\n  ')}`);
+  }
+  return deepFreeze(config);
+}
+
+/** A config for tests: defaults plus overrides, no environment read. */
+export function loadTestConfig(overrides: Partial<Config> = {}): Readonly<Config> {
+  const base = loadConfig({ TWILIO_AUTH_TOKEN: 'test-auth-token', SEED_FILE: 'none', LOG_LEVEL: 'silent', WATCH_RULES: 'off' });
+  return deepFreeze({ ...structuredClone(base), ...overrides });
+}

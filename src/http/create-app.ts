@@ -1,0 +1,172 @@
+import { randomUUID } from 'node:crypto';
+import { performance } from 'node:perf_hooks';
+import Koa, { type Context, type Next } from 'koa';
+import Router from '@koa/router';
+import bodyParser from 'koa-bodyparser';
+import type { Config } from '../config/load-config.js';
+import type { InboundMessage } from '../domain.js';
+import { AppError } from '../errors.js';
+import type { Logger } from '../logger.js';
+import type { Metrics } from '../metrics.js';
+import { systemErrorText } from '../rules/evaluate.js';
+import { handleMessage } from '../service/handle-message.js';
+import type { LiveConfig } from '../service/live-config.js';
+import type { Store } from '../store/store.js';
+import { flatQs, type FormParams } from '../twilio/form-params.js';
+import { toInboundMessage } from '../twilio/inbound-message.js';
+import { renderTwiml } from '../twilio/twiml.js';
+import { isValidSignature, signedUrl } from '../twilio/verify-signature.js';
+import { errorMiddleware, type WebhookState } from './error-middleware.js';
+
+export const WEBHOOK_PATH = '/v1/clinic/webhooks/twilio/sms';
+
+export interface ReadinessReport {
+  ready: boolean;
+  reasons: string[];
+  details: Record<string, unknown>;
+}
+
+/** Where messages go when the database cannot take them (the outage spool). */
+export interface SpoolSink {
+  append(message: InboundMessage, receivedAt: Date): Promise<void>;
+}
+
+export interface AppDeps {
+  config: Readonly<Config>;
+  live: LiveConfig;
+  store: Store;
+  logger: Logger;
+  metrics: Metrics;
+  clock?: () => Date;
+  readiness: () => Promise<ReadinessReport>;
+  spool?: SpoolSink;
+  /** Counts requests in flight (graceful shutdown waits for them). */
+  inFlight?: { enter(): void; leave(): void };
+}
+
+const REQUEST_ID = /^[\w.:-]{1,100}$/;
+
+/**
+ * Builds the Koa app. Only main.ts listens; tests use app.callback().
+ * @param deps - everything the routes need, already constructed
+ */
+export function createApp(deps: AppDeps): Koa {
+  const clock = deps.clock ?? ((): Date => new Date());
+  const app = new Koa({ proxy: deps.config.trustProxy });
+  const router = new Router();
+
+  app.on('error', (err: unknown, ctx?: Context) => {
+    const e = err as { code?: string; message?: string; cause?: { code?: unknown; message?: string } };
+    // Messages of our own errors carry no PHI; causes from drivers may, so only their code is logged.
+    deps.logger.error(
+      { err: { code: e.code, msg: e.message, causeCode: e.cause?.code }, requestId: (ctx?.state as WebhookState | undefined)?.requestId },
+      'request failed',
+    );
+  });
+
+  app.use(async function requestContext(ctx: Context, next: Next): Promise<void> {
+    const started = performance.now();
+    const given = ctx.get('X-Request-Id');
+    const requestId = REQUEST_ID.test(given) ? given : randomUUID();
+    const state = ctx.state as WebhookState;
+    state.requestId = requestId;
+    ctx.set('X-Request-Id', requestId);
+    deps.inFlight?.enter();
+    try {
+      await next();
+    } finally {
+      deps.inFlight?.leave();
+      const seconds = (performance.now() - started) / 1000;
+      if (ctx.path === WEBHOOK_PATH) {
+        const outcome = state.outcome ?? String(ctx.status);
+        deps.metrics.requests.inc({ outcome });
+        deps.metrics.duration.observe({ outcome }, seconds);
+      }
+      deps.logger.info(
+        { requestId, method: ctx.method, path: ctx.path, status: ctx.status, outcome: state.outcome, ms: Math.round(seconds * 100_000) / 100 },
+        'request',
+      );
+    }
+  });
+  app.use(errorMiddleware());
+
+  router.get('/healthz', (ctx) => {
+    ctx.body = { status: 'ok' };
+  });
+
+  router.get('/readyz', async (ctx) => {
+    const report = await deps.readiness();
+    ctx.status = report.ready ? 200 : 503;
+    ctx.body = report;
+  });
+
+  router.get('/metrics', async (ctx) => {
+    ctx.type = deps.metrics.registry.contentType;
+    ctx.body = await deps.metrics.registry.metrics();
+  });
+
+  const parseForm = bodyParser({
+    enableTypes: ['form'],
+    formLimit: `${deps.config.bodyLimitBytes}b`,
+    // co-body hands the text to this parser instead of qs: flat keys, string values, no arrays.
+    qs: flatQs,
+    queryString: {},
+  } as unknown as bodyParser.Options);
+
+  router.post(
+    WEBHOOK_PATH,
+    async function requireForm(ctx: Context, next: Next): Promise<void> {
+      if (!ctx.is('application/x-www-form-urlencoded')) {
+        throw new AppError('UNSUPPORTED_MEDIA_TYPE', 'expected application/x-www-form-urlencoded');
+      }
+      await next();
+    },
+    parseForm,
+    async function twilioWebhook(ctx: Context): Promise<void> {
+      const state = ctx.state as WebhookState;
+      const form = ctx.request.body as FormParams | undefined;
+      if (!form || typeof form !== 'object' || !('values' in form)) {
+        throw new AppError('BAD_REQUEST', 'empty form');
+      }
+      const snapshot = deps.live.snapshot();
+      const to = form.values.To?.[0] ?? '';
+      const clinic = snapshot.clinics.byNumber.get(to.trim());
+      if (deps.config.signatureValidation) {
+        const signature = ctx.get('X-Twilio-Signature');
+        if (signature === '') {
+          deps.metrics.signatureFailures.inc({ reason: 'missing' });
+          throw new AppError('MISSING_SIGNATURE', 'missing X-Twilio-Signature');
+        }
+        const url = signedUrl(deps.config.publicBaseUrl, { originalUrl: ctx.originalUrl, host: ctx.host, protocol: ctx.protocol });
+        const tokens = clinic ? (snapshot.tokens.get(clinic.id) ?? []) : snapshot.allTokens;
+        if (!isValidSignature(tokens, signature, url, form)) {
+          deps.metrics.signatureFailures.inc({ reason: 'invalid' });
+          throw new AppError('BAD_SIGNATURE', 'invalid X-Twilio-Signature');
+        }
+      }
+      const message = toInboundMessage(form);
+      state.verified = true;
+      state.systemErrorText = systemErrorText(clinic ? snapshot.rules.get(clinic.id) : undefined);
+      const receivedAt = clock();
+      let result;
+      try {
+        const logger = deps.logger.child({ requestId: state.requestId });
+        result = await handleMessage({ store: deps.store, logger, metrics: deps.metrics, clock }, snapshot, message, 'webhook', receivedAt);
+      } catch (err) {
+        if ((err as { code?: unknown }).code === 'STORE_UNAVAILABLE' && deps.spool) {
+          await deps.spool.append(message, receivedAt);
+          state.outcome = 'spooled';
+        }
+        throw err;
+      }
+      state.outcome = result.status;
+      ctx.status = 200;
+      ctx.type = 'text/xml';
+      ctx.body = renderTwiml(result.reply);
+    },
+  );
+
+  app.use(router.routes());
+  app.use(router.allowedMethods());
+  return app;
+}

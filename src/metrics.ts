@@ -1,0 +1,52 @@
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+/** Every metric of one service instance, on a registry of its own (no global state). */
+export interface Metrics {
+  registry: Registry;
+  requests: Counter<'outcome'>;
+  duration: Histogram<'outcome'>;
+  signatureFailures: Counter<'reason'>;
+  unknownClinic: Counter;
+  rateLimited: Counter<'clinic'>;
+  duplicates: Counter;
+  spoolDepth: Gauge;
+  spoolReplayed: Counter<'result'>;
+  storeUp: Gauge;
+  rulesReloads: Counter<'result'>;
+  rulesReloadErrors: Counter;
+  rulesVersion: Gauge<'clinic' | 'version'>;
+  actions: Counter<'action' | 'outcome'>;
+}
+
+/**
+ * @param options.defaults - also collect Node's process metrics (off in tests: they hold timers)
+ */
+export function createMetrics(options: { defaults?: boolean } = {}): Metrics {
+  const registry = new Registry();
+  if (options.defaults) {
+    collectDefaultMetrics({ register: registry });
+  }
+  const registers = [registry];
+  return {
+    registry,
+    requests: new Counter({ name: 'sms_webhook_requests_total', help: 'Webhook requests by outcome', labelNames: ['outcome'], registers }),
+    duration: new Histogram({
+      name: 'sms_webhook_duration_seconds',
+      help: 'Webhook latency by outcome',
+      labelNames: ['outcome'],
+      buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+      registers,
+    }),
+    signatureFailures: new Counter({ name: 'sms_signature_failures_total', help: 'Requests refused by the signature check', labelNames: ['reason'], registers }),
+    unknownClinic: new Counter({ name: 'sms_unknown_clinic_total', help: 'Messages to a number no clinic owns', registers }),
+    rateLimited: new Counter({ name: 'sms_rate_limited_total', help: 'Messages not answered because the sender is over the rate limit', labelNames: ['clinic'], registers }),
+    duplicates: new Counter({ name: 'sms_duplicate_deliveries_total', help: 'Repeated deliveries of a MessageSid', registers }),
+    spoolDepth: new Gauge({ name: 'sms_spool_depth', help: 'Messages waiting in the outage spool', registers }),
+    spoolReplayed: new Counter({ name: 'sms_spool_replayed_total', help: 'Spooled messages replayed, by result', labelNames: ['result'], registers }),
+    storeUp: new Gauge({ name: 'sms_store_up', help: '1 when the database answered the last check', registers }),
+    rulesReloads: new Counter({ name: 'rules_reloads_total', help: 'Rules and clinics reloads, by result', labelNames: ['result'], registers }),
+    rulesReloadErrors: new Counter({ name: 'rules_reload_errors_total', help: 'Reloads refused because a file was invalid', registers }),
+    rulesVersion: new Gauge({ name: 'rules_loaded_version', help: 'Rules version live per clinic (value 1, version as label)', labelNames: ['clinic', 'version'], registers }),
+    actions: new Counter({ name: 'sms_actions_total', help: 'Actions run, by action and outcome', labelNames: ['action', 'outcome'], registers }),
+  };
+}

@@ -1,0 +1,176 @@
+import { performance } from 'node:perf_hooks';
+import type { InboundMessage, MessageRecord, MessageStatus } from '../domain.js';
+import { AppError, isAppError } from '../errors.js';
+import type { Logger } from '../logger.js';
+import type { Metrics } from '../metrics.js';
+import { maskPhone } from '../phone.js';
+import { ALWAYS_PROCESSED_ACTIONS, applyDecision, decide } from '../rules/evaluate.js';
+import type { Store, RateWindow } from '../store/store.js';
+import type { Snapshot } from './live-config.js';
+
+export interface PipelineDeps {
+  store: Store;
+  logger: Logger;
+  metrics: Metrics;
+  clock: () => Date;
+  /** How long a repeated delivery waits for the first one to finish, ms. */
+  duplicateWaitMs?: number;
+}
+
+export interface PipelineResult {
+  status: MessageStatus;
+  /** The text to send back (null: an empty <Response/>). */
+  reply: string | null;
+  clinicId: string | null;
+}
+
+/** A fixed one-minute window: the key and when its counter is no longer needed. */
+export function rateWindow(now: Date): RateWindow {
+  const minute = Math.floor(now.getTime() / 60_000);
+  return { key: String(minute), expiresAt: new Date((minute + 2) * 60_000) };
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+/**
+ * The path of one signature-checked message: claim its MessageSid, resolve the clinic,
+ * count it against the sender's rate limit, decide with the clinic's rules, run the
+ * actions, and complete the audit record. Throws on store or rules failures (after
+ * recording the error when it can); the HTTP layer turns that into the system-error reply.
+ * @param deps - store, logger, metrics, clock
+ * @param snapshot - clinics and rules live when the request arrived
+ * @param message - the normalized message
+ * @param mode - 'webhook', or 'replay' of a spooled message (no reply is sent; a half-done record is taken over)
+ */
+export async function handleMessage(
+  deps: PipelineDeps,
+  snapshot: Snapshot,
+  message: InboundMessage,
+  mode: 'webhook' | 'replay' = 'webhook',
+  receivedAt: Date = deps.clock(),
+): Promise<PipelineResult> {
+  const started = performance.now();
+  const log = deps.logger.child({ sid: message.messageSid, sender: maskPhone(message.from), mode });
+  const clinic = snapshot.clinics.byNumber.get(message.to) ?? null;
+  const record: MessageRecord = {
+    messageSid: message.messageSid,
+    clinicId: clinic?.id ?? null,
+    message,
+    receivedAt,
+    status: 'received',
+    patientIds: [],
+    rulesFired: [],
+    actions: [],
+    reply: null,
+    via: mode,
+  };
+
+  const claim = await deps.store.claimMessage(record);
+  if (!claim.claimed) {
+    const existing = claim.existing;
+    // A record left in error (or, for a replay, one that never finished) is taken over:
+    // the actions are idempotent by MessageSid, so running them again is safe.
+    const takeOver = existing.status === 'error' || (mode === 'replay' && existing.status === 'received');
+    if (!takeOver) {
+      deps.metrics.duplicates.inc();
+      log.info({ firstStatus: existing.status }, 'repeated delivery: answering with the stored reply');
+      const settled = existing.status === 'received' ? await waitForCompletion(deps, existing) : existing;
+      return { status: 'duplicate', reply: settled.reply, clinicId: existing.clinicId };
+    }
+    log.info({ firstStatus: existing.status }, 'taking over an unfinished record');
+  }
+
+  if (!clinic) {
+    deps.metrics.unknownClinic.inc();
+    log.error({ clinicNumber: maskPhone(message.to) }, 'message to a number no clinic owns');
+    await deps.store.completeMessage(message.messageSid, {
+      status: 'rejected',
+      error: 'unknown-clinic',
+      patientIds: [],
+      rulesFired: [],
+      actions: [],
+      reply: null,
+      completedAt: deps.clock(),
+    });
+    return { status: 'rejected', reply: null, clinicId: null };
+  }
+
+  try {
+    const rules = snapshot.rules.get(clinic.id);
+    if (!rules) {
+      throw new AppError('RULES_INVALID', `no rules loaded for clinic ${clinic.id}`);
+    }
+    const now = deps.clock();
+    const tStore = performance.now();
+    const [sender, patients] = await Promise.all([
+      deps.store.touchSender(clinic.id, message.from, rateWindow(now)),
+      deps.store.findPatientsByPhone(clinic.id, message.from),
+    ]);
+    const storeMs = performance.now() - tStore;
+    const input = { clinic, message, patients, optedOut: sender.optedOut, now, store: deps.store };
+    const tRules = performance.now();
+    const decision = await decide(rules, input);
+    const patientIds = patients.map((p) => p.id);
+    const rateLimited = sender.count > clinic.rateLimitPerMinute && !decision.events.some((e) => ALWAYS_PROCESSED_ACTIONS.has(e.type));
+    if (rateLimited) {
+      deps.metrics.rateLimited.inc({ clinic: clinic.id });
+      log.warn({ clinic: clinic.id, count: sender.count }, 'sender over the rate limit: no reply');
+      await deps.store.completeMessage(message.messageSid, {
+        status: 'rate-limited',
+        patientIds,
+        rulesFired: [],
+        actions: [],
+        reply: null,
+        completedAt: deps.clock(),
+        timings: { totalMs: round(performance.now() - started) },
+      });
+      return { status: 'rate-limited', reply: null, clinicId: clinic.id };
+    }
+    const outcome = await applyDecision(rules, decision, input);
+    const rulesMs = performance.now() - tRules;
+    for (const action of outcome.actions) {
+      deps.metrics.actions.inc({ action: action.type, outcome: action.outcome });
+    }
+    const status: MessageStatus = mode === 'replay' ? 'replayed' : patients.length === 0 ? 'unknown-number' : 'processed';
+    // A replayed message's patient already got the system-error text: nothing more is sent.
+    const reply = mode === 'replay' ? null : outcome.reply;
+    await deps.store.completeMessage(message.messageSid, {
+      status,
+      patientIds,
+      rulesFired: outcome.rulesFired,
+      actions: outcome.actions,
+      reply,
+      completedAt: deps.clock(),
+      timings: { totalMs: round(performance.now() - started), storeMs: round(storeMs), rulesMs: round(rulesMs) },
+    });
+    log.info({ clinic: clinic.id, status, rules: outcome.rulesFired, actions: outcome.actions.map((a) => `${a.type}:${a.outcome}`) }, 'message handled');
+    return { status, reply, clinicId: clinic.id };
+  } catch (err) {
+    const code = isAppError(err) ? err.code : ((err as { code?: unknown }).code as string | undefined) ?? 'INTERNAL';
+    // Best effort: the record says it failed, unless the store itself is what failed.
+    await deps.store
+      .completeMessage(message.messageSid, {
+        status: 'error',
+        error: String(code),
+        patientIds: [],
+        rulesFired: [],
+        actions: [],
+        reply: null,
+        completedAt: deps.clock(),
+      })
+      .catch(() => undefined);
+    throw err;
+  }
+}
+
+async function waitForCompletion(deps: PipelineDeps, first: MessageRecord): Promise<MessageRecord> {
+  const deadline = Date.now() + (deps.duplicateWaitMs ?? 4000);
+  let current = first;
+  while (current.status === 'received' && Date.now() < deadline) {
+    await sleep(25);
+    current = (await deps.store.getMessage(first.messageSid)) ?? current;
+  }
+  return current;
+}
+
+const round = (ms: number): number => Math.round(ms * 100) / 100;
