@@ -1,0 +1,134 @@
+import type { Appointment, InboxItem, MessageRecord, OptOutRecord, Patient } from '../../domain.js';
+
+/**
+ * How domain objects are kept in MongoDB: plain documents whose `_id` is the domain id
+ * (so the primary key doubles as the idempotency key), Dates as BSON dates, and
+ * `_id` stripped on the way out. Only the message's free-form `extra` map changes
+ * shape: Twilio may add any parameter, and field names with `.` or a leading `$` are
+ * not portable across MongoDB-compatible servers, so it is stored as key/value pairs.
+ */
+
+export interface PatientDoc extends Patient {
+  _id: string;
+}
+
+export interface AppointmentDoc extends Appointment {
+  _id: string;
+}
+
+export interface InboxDoc extends InboxItem {
+  _id: string;
+}
+
+export interface MessageDoc extends Omit<MessageRecord, 'message'> {
+  _id: string;
+  message: Omit<MessageRecord['message'], 'extra'> & { extra: { k: string; v: string }[] };
+}
+
+/**
+ * One document per sender (clinic + phone) in `optOuts`: the opt-out state once the
+ * sender has opted out or in, and the rate counters of the sender's current window,
+ * so one findOneAndUpdate both counts a message and reads the opt-out state.
+ */
+export interface SenderDoc {
+  _id: string;
+  clinicId: string;
+  phone: string;
+  /** Absent until the sender first opts out or in. */
+  optedOut?: boolean;
+  changedAt?: Date;
+  messageSid?: string;
+  keyword?: string;
+  /** Message count by rate window key (see rateField). */
+  rate?: Record<string, number>;
+}
+
+/** The `_id` of a sender document. Clinic ids and E.164 numbers never contain a colon. */
+export const senderId = (clinicId: string, phone: string): string => `${clinicId}:${phone}`;
+
+/**
+ * The field name of a rate window's counter under `rate`. Window keys are ours (e.g.
+ * "2026-05-01T10:05") but `.` would make a nested path and `$` an operator, so both
+ * are replaced.
+ */
+export const rateField = (windowKey: string): string => windowKey.replace(/[.$]/g, '_');
+
+/** Drops keys whose value is undefined, so stored and compared shapes match. */
+export function compact<T extends object>(value: T): T {
+  const out: Record<string, unknown> = {};
+  for (const [key, v] of Object.entries(value)) {
+    if (v !== undefined) {
+      out[key] = v;
+    }
+  }
+  return out as T;
+}
+
+/** Removes `_id` from a document read back. */
+export function stripId<T extends { _id: unknown }>(doc: T): Omit<T, '_id'> {
+  const { _id: _ignored, ...rest } = doc;
+  return rest;
+}
+
+export function patientToDoc(p: Patient): PatientDoc {
+  return compact({ _id: p.id, id: p.id, clinicId: p.clinicId, firstName: p.firstName, lastName: p.lastName, phone: p.phone, language: p.language });
+}
+
+export function docToPatient(doc: PatientDoc): Patient {
+  return stripId(doc);
+}
+
+export function appointmentToDoc(a: Appointment): AppointmentDoc {
+  return compact({
+    _id: a.id,
+    id: a.id,
+    clinicId: a.clinicId,
+    patientId: a.patientId,
+    startsAt: a.startsAt,
+    provider: a.provider,
+    status: a.status,
+    updatedAt: a.updatedAt,
+  });
+}
+
+export function docToAppointment(doc: AppointmentDoc): Appointment {
+  return stripId(doc);
+}
+
+export function messageToDoc(record: MessageRecord): MessageDoc {
+  const { extra, ...message } = record.message;
+  return compact({
+    ...record,
+    _id: record.messageSid,
+    message: { ...compact(message), extra: Object.entries(extra).map(([k, v]) => ({ k, v })) },
+  });
+}
+
+export function docToMessage(doc: MessageDoc): MessageRecord {
+  const { extra, ...message } = stripId(doc).message;
+  const rest = stripId(doc);
+  return { ...rest, message: { ...message, extra: Object.fromEntries(extra.map(({ k, v }) => [k, v])) } };
+}
+
+export function inboxToDoc(item: InboxItem): InboxDoc {
+  return compact({ ...item, _id: item.id });
+}
+
+export function docToInbox(doc: InboxDoc): InboxItem {
+  return stripId(doc);
+}
+
+/** The opt-out record of a sender document, or null when the sender never opted out or in. */
+export function docToOptOut(doc: SenderDoc | null): OptOutRecord | null {
+  if (!doc || typeof doc.optedOut !== 'boolean') {
+    return null;
+  }
+  return compact({
+    clinicId: doc.clinicId,
+    phone: doc.phone,
+    optedOut: doc.optedOut,
+    changedAt: doc.changedAt ?? new Date(0),
+    messageSid: doc.messageSid,
+    keyword: doc.keyword,
+  });
+}

@@ -1,0 +1,50 @@
+import { MongoError, MongoServerError } from 'mongodb';
+import { AppError, isAppError } from '../../errors.js';
+
+/** Server error code of a duplicate key on a unique index. */
+export const DUPLICATE_KEY = 11000;
+
+/** True for a duplicate-key error from an insert or an upsert. */
+export function isDuplicateKey(err: unknown): boolean {
+  return err instanceof MongoServerError && err.code === DUPLICATE_KEY;
+}
+
+/**
+ * Driver errors that mean "the database does not answer (now)": server selection,
+ * network and timeout errors. Branches on the error's name, because the driver's class
+ * hierarchy is the only stable signal it gives (labels vary with the server).
+ */
+const UNAVAILABLE_NAMES = new Set([
+  'MongoServerSelectionError',
+  'MongoNetworkError',
+  'MongoNetworkTimeoutError',
+  'MongoTopologyClosedError',
+  'MongoNotConnectedError',
+  'MongoOperationTimeoutError',
+  'MongoWaitQueueTimeoutError',
+  'MongoPoolClearedError',
+  'MongoPoolClosedError',
+]);
+
+/** MaxTimeMSExpired: the server gave up inside our time budget. */
+const MAX_TIME_EXPIRED = 50;
+
+/**
+ * Turns whatever the driver threw into our one error type: STORE_UNAVAILABLE when the
+ * database cannot be reached in time, STORE_ERROR for anything else.
+ * @param err - what the driver threw
+ * @param operation - the store method, for the message (no PHI)
+ */
+export function toStoreError(err: unknown, operation: string): AppError {
+  if (isAppError(err)) {
+    return err;
+  }
+  const name = err instanceof Error ? err.name : '';
+  const code = err instanceof MongoError ? err.code : undefined;
+  if (UNAVAILABLE_NAMES.has(name) || code === MAX_TIME_EXPIRED) {
+    return new AppError('STORE_UNAVAILABLE', `database unavailable during ${operation}`, { cause: err });
+  }
+  // Not the driver's message: a duplicate-key message quotes the key, which may be a phone.
+  const codeName = err instanceof MongoServerError ? ` (${String(err.codeName ?? err.code)})` : '';
+  return new AppError('STORE_ERROR', `database error during ${operation}${codeName}`, { cause: err });
+}

@@ -1,0 +1,375 @@
+import { isDeepStrictEqual } from 'node:util';
+import type { AnyBulkWriteOperation, Collection, Db, MongoClient } from 'mongodb';
+import type {
+  Appointment,
+  AppointmentStatus,
+  AppointmentTransition,
+  InboxItem,
+  MessageCompletion,
+  MessageRecord,
+  OptOutRecord,
+  Patient,
+  SenderState,
+} from '../../domain.js';
+import { maskPhone } from '../../phone.js';
+import type { ClaimResult, MessageQuery, RateWindow, Store, UpsertSummary } from '../store.js';
+import {
+  appointmentToDoc,
+  compact,
+  docToAppointment,
+  docToInbox,
+  docToMessage,
+  docToOptOut,
+  docToPatient,
+  inboxToDoc,
+  messageToDoc,
+  patientToDoc,
+  rateField,
+  senderId,
+  type AppointmentDoc,
+  type InboxDoc,
+  type MessageDoc,
+  type PatientDoc,
+  type SenderDoc,
+} from './documents.js';
+import { COLLECTIONS, ensureIndexes } from './indexes.js';
+import { isDuplicateKey, toStoreError } from './mongo-errors.js';
+import { SILENT_LOGGER, type StoreLogger } from './store-logger.js';
+
+export interface MongoStoreOptions {
+  client: MongoClient;
+  dbName: string;
+  logger?: StoreLogger;
+  /** Server-side time limit of each query (maxTimeMS). */
+  maxTimeMS?: number;
+  /** Close the client with the store (true when the store made it). */
+  ownsClient?: boolean;
+  /** Documents per round trip in upserts. */
+  batchSize?: number;
+}
+
+/**
+ * The production Store: MongoDB through the official driver. Single-document atomic
+ * operations only (no transactions, nothing relies on TTL), so it also runs on
+ * MongoDB-compatible servers such as FerretDB. See docs/store.md.
+ */
+export class MongoStore implements Store {
+  readonly kind = 'mongo' as const;
+  readonly client: MongoClient;
+  private readonly db: Db;
+  private readonly logger: StoreLogger;
+  private readonly maxTimeMS: number;
+  private readonly ownsClient: boolean;
+  private readonly batchSize: number;
+  /** Off-the-hot-path writes still running; close() waits for them. */
+  private readonly background = new Set<Promise<void>>();
+
+  constructor(options: MongoStoreOptions) {
+    this.client = options.client;
+    this.db = options.client.db(options.dbName);
+    this.logger = options.logger ?? SILENT_LOGGER;
+    this.maxTimeMS = options.maxTimeMS ?? 3000;
+    this.ownsClient = options.ownsClient ?? false;
+    this.batchSize = options.batchSize ?? 1000;
+  }
+
+  private get patients(): Collection<PatientDoc> {
+    return this.db.collection<PatientDoc>(COLLECTIONS.patients);
+  }
+
+  private get appointments(): Collection<AppointmentDoc> {
+    return this.db.collection<AppointmentDoc>(COLLECTIONS.appointments);
+  }
+
+  private get messages(): Collection<MessageDoc> {
+    return this.db.collection<MessageDoc>(COLLECTIONS.messages);
+  }
+
+  private get senders(): Collection<SenderDoc> {
+    return this.db.collection<SenderDoc>(COLLECTIONS.optOuts);
+  }
+
+  private get inbox(): Collection<InboxDoc> {
+    return this.db.collection<InboxDoc>(COLLECTIONS.inbox);
+  }
+
+  /** Runs one operation and maps driver errors to AppError. */
+  private async run<T>(operation: string, fn: () => Promise<T>): Promise<T> {
+    try {
+      return await fn();
+    } catch (err) {
+      throw toStoreError(err, operation);
+    }
+  }
+
+  async init(): Promise<void> {
+    await this.run('init', () => ensureIndexes(this.db, this.logger));
+  }
+
+  async ping(): Promise<void> {
+    await this.run('ping', async () => {
+      await this.db.command({ ping: 1 });
+    });
+  }
+
+  /** Resolves when the off-the-hot-path writes started so far are done (tests, shutdown). */
+  async settle(): Promise<void> {
+    await Promise.allSettled([...this.background]);
+  }
+
+  async close(): Promise<void> {
+    await this.settle();
+    if (this.ownsClient) {
+      await this.client.close();
+    }
+  }
+
+  async claimMessage(record: MessageRecord): Promise<ClaimResult> {
+    return this.run('claimMessage', async () => {
+      try {
+        await this.messages.insertOne(messageToDoc(record));
+        return { claimed: true };
+      } catch (err) {
+        if (!isDuplicateKey(err)) {
+          throw err;
+        }
+      }
+      const existing = await this.messages.findOne({ _id: record.messageSid }, { maxTimeMS: this.maxTimeMS });
+      if (!existing) {
+        // Only possible if the record was deleted between the two commands.
+        throw new Error('claimed message vanished');
+      }
+      return { claimed: false, existing: docToMessage(existing) };
+    });
+  }
+
+  async completeMessage(messageSid: string, completion: MessageCompletion): Promise<void> {
+    await this.run('completeMessage', async () => {
+      await this.messages.updateOne({ _id: messageSid }, { $set: compact(completion) });
+    });
+  }
+
+  async getMessage(messageSid: string): Promise<MessageRecord | null> {
+    return this.run('getMessage', async () => {
+      const doc = await this.messages.findOne({ _id: messageSid }, { maxTimeMS: this.maxTimeMS });
+      return doc ? docToMessage(doc) : null;
+    });
+  }
+
+  async *listMessages(query: MessageQuery): AsyncIterable<MessageRecord> {
+    // No maxTimeMS: an export may legitimately run long; each batch is bounded by socketTimeoutMS.
+    const cursor = this.messages
+      .find({ clinicId: query.clinicId, receivedAt: { $gte: query.since, $lt: query.until } })
+      .sort({ receivedAt: 1, messageSid: 1 });
+    try {
+      for await (const doc of cursor) {
+        yield docToMessage(doc);
+      }
+    } catch (err) {
+      throw toStoreError(err, 'listMessages');
+    } finally {
+      await cursor.close().catch(() => {});
+    }
+  }
+
+  async findPatientsByPhone(clinicId: string, phone: string): Promise<Patient[]> {
+    return this.run('findPatientsByPhone', async () => {
+      const docs = await this.patients.find({ clinicId, phone }, { maxTimeMS: this.maxTimeMS }).sort({ id: 1 }).toArray();
+      return docs.map(docToPatient);
+    });
+  }
+
+  async findNextAppointment(clinicId: string, patientIds: readonly string[], now: Date): Promise<Appointment | null> {
+    if (patientIds.length === 0) {
+      return null;
+    }
+    return this.run('findNextAppointment', async () => {
+      const doc = await this.appointments.findOne(
+        { clinicId, patientId: { $in: [...patientIds] }, startsAt: { $gte: now }, status: { $ne: 'cancelled' } },
+        { sort: { startsAt: 1, id: 1 }, maxTimeMS: this.maxTimeMS },
+      );
+      return doc ? docToAppointment(doc) : null;
+    });
+  }
+
+  async transitionNextAppointment(
+    clinicId: string,
+    patientIds: readonly string[],
+    now: Date,
+    from: readonly AppointmentStatus[],
+    to: AppointmentStatus,
+  ): Promise<AppointmentTransition> {
+    if (patientIds.length === 0 || from.length === 0) {
+      return { before: null, after: null };
+    }
+    return this.run('transitionNextAppointment', async () => {
+      const updatedAt = new Date(now);
+      // One findAndModify picks the soonest match and moves it, so two concurrent
+      // CONFIRMs can never both move it from the same status.
+      const doc = await this.appointments.findOneAndUpdate(
+        { clinicId, patientId: { $in: [...patientIds] }, startsAt: { $gte: now }, status: { $in: [...from] } },
+        { $set: { status: to, updatedAt } },
+        { sort: { startsAt: 1, id: 1 }, returnDocument: 'before', maxTimeMS: this.maxTimeMS },
+      );
+      if (!doc) {
+        return { before: null, after: null };
+      }
+      const before = docToAppointment(doc);
+      return { before, after: { ...before, status: to, updatedAt } };
+    });
+  }
+
+  async touchSender(clinicId: string, phone: string, window: RateWindow): Promise<SenderState> {
+    return this.run('touchSender', async () => {
+      const field = rateField(window.key);
+      const doc = await this.upsertRetry(() =>
+        this.senders.findOneAndUpdate(
+          { _id: senderId(clinicId, phone) },
+          { $inc: { [`rate.${field}`]: 1 }, $setOnInsert: { clinicId, phone } },
+          { upsert: true, returnDocument: 'after', maxTimeMS: this.maxTimeMS },
+        ),
+      );
+      if (!doc) {
+        throw new Error('upsert returned no document');
+      }
+      const stale = Object.keys(doc.rate ?? {}).filter((key) => key !== field);
+      if (stale.length > 0) {
+        this.forgetRateWindows(doc._id, stale, phone);
+      }
+      return { count: doc.rate?.[field] ?? 1, optedOut: doc.optedOut === true };
+    });
+  }
+
+  /**
+   * Removes counters of past windows, off the hot path: the reply does not wait for it,
+   * and a failure only leaves a few stale numbers that the next message retries.
+   */
+  private forgetRateWindows(id: string, keys: string[], phone: string): void {
+    const unset = Object.fromEntries(keys.map((key) => [`rate.${key}`, '' as const]));
+    const task = this.senders
+      .updateOne({ _id: id }, { $unset: unset })
+      .then(
+        () => undefined,
+        (err: unknown) => {
+          this.logger.warn({ phone: maskPhone(phone), code: toStoreError(err, 'forgetRateWindows').code }, 'could not drop stale rate counters');
+        },
+      )
+      .finally(() => {
+        this.background.delete(task);
+      });
+    this.background.add(task);
+  }
+
+  /**
+   * Runs an upsert once more when it lost an insert race: two upserts of a new _id can
+   * both miss and one then fails on the unique index. MongoDB 4.2+ retries that itself;
+   * other servers may not.
+   */
+  private async upsertRetry<T>(fn: () => Promise<T>): Promise<T> {
+    try {
+      return await fn();
+    } catch (err) {
+      if (isDuplicateKey(err)) {
+        return fn();
+      }
+      throw err;
+    }
+  }
+
+  async getOptOut(clinicId: string, phone: string): Promise<OptOutRecord | null> {
+    return this.run('getOptOut', async () => {
+      const doc = await this.senders.findOne({ _id: senderId(clinicId, phone) }, { maxTimeMS: this.maxTimeMS, projection: { rate: 0 } });
+      return docToOptOut(doc);
+    });
+  }
+
+  async setOptOut(record: OptOutRecord): Promise<void> {
+    await this.run('setOptOut', async () => {
+      // $set/$unset of the opt-out fields only, so the rate counters stay as they are.
+      const set: Partial<SenderDoc> = { clinicId: record.clinicId, phone: record.phone, optedOut: record.optedOut, changedAt: record.changedAt };
+      const unset: Record<string, ''> = {};
+      for (const key of ['messageSid', 'keyword'] as const) {
+        if (record[key] === undefined) {
+          unset[key] = '';
+        } else {
+          set[key] = record[key];
+        }
+      }
+      await this.upsertRetry(() =>
+        this.senders.updateOne(
+          { _id: senderId(record.clinicId, record.phone) },
+          Object.keys(unset).length > 0 ? { $set: set, $unset: unset } : { $set: set },
+          { upsert: true },
+        ),
+      );
+    });
+  }
+
+  async addInboxItem(item: InboxItem): Promise<void> {
+    await this.run('addInboxItem', async () => {
+      try {
+        await this.inbox.insertOne(inboxToDoc(item));
+      } catch (err) {
+        if (!isDuplicateKey(err)) {
+          throw err;
+        }
+      }
+    });
+  }
+
+  async listInbox(clinicId: string): Promise<InboxItem[]> {
+    return this.run('listInbox', async () => {
+      const docs = await this.inbox.find({ clinicId }, { maxTimeMS: this.maxTimeMS }).sort({ createdAt: 1, id: 1 }).toArray();
+      return docs.map(docToInbox);
+    });
+  }
+
+  async upsertPatients(patients: readonly Patient[]): Promise<UpsertSummary> {
+    return this.run('upsertPatients', () => this.upsertMany(this.patients, patients.map(patientToDoc)));
+  }
+
+  async upsertAppointments(appointments: readonly Appointment[]): Promise<UpsertSummary> {
+    return this.run('upsertAppointments', () => this.upsertMany(this.appointments, appointments.map(appointmentToDoc)));
+  }
+
+  /**
+   * Upserts by `_id` in batches: one find of the batch's ids, then one ordered bulk
+   * write of only the new and changed documents. Comparing here rather than trusting
+   * the server's nModified keeps the summary the same on every MongoDB-compatible
+   * server, and unchanged rows cost no write.
+   */
+  private async upsertMany<D extends { _id: string }>(collection: Collection<D>, docs: readonly D[]): Promise<UpsertSummary> {
+    const summary: UpsertSummary = { inserted: 0, updated: 0, unchanged: 0 };
+    for (let start = 0; start < docs.length; start += this.batchSize) {
+      const batch = docs.slice(start, start + this.batchSize);
+      const ids = [...new Set(batch.map((d) => d._id))];
+      const found = await collection.find({ _id: { $in: ids } } as never).toArray();
+      const current = new Map<string, unknown>(found.map((d) => [(d as unknown as D)._id, d]));
+      const writes: AnyBulkWriteOperation<D>[] = [];
+      for (const doc of batch) {
+        const existing = current.get(doc._id);
+        if (existing === undefined) {
+          summary.inserted += 1;
+        } else if (isDeepStrictEqual(existing, doc)) {
+          summary.unchanged += 1;
+          continue;
+        } else {
+          summary.updated += 1;
+        }
+        current.set(doc._id, doc);
+        writes.push({ replaceOne: { filter: { _id: doc._id } as never, replacement: doc as never, upsert: true } });
+      }
+      if (writes.length > 0) {
+        await collection.bulkWrite(writes, { ordered: true });
+      }
+    }
+    return summary;
+  }
+
+  async getAppointment(id: string): Promise<Appointment | null> {
+    return this.run('getAppointment', async () => {
+      const doc = await this.appointments.findOne({ _id: id }, { maxTimeMS: this.maxTimeMS });
+      return doc ? docToAppointment(doc) : null;
+    });
+  }
+}

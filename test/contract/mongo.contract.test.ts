@@ -1,0 +1,111 @@
+import { expect } from 'chai';
+import { createServer, type Server } from 'node:net';
+import type { AddressInfo } from 'node:net';
+import { createMongoStore } from '../../src/store/mongo/create-mongo-store.js';
+import { openStore } from '../../src/store/open-store.js';
+import { getTestMongo, openTestMongoStore, type TestMongoStore } from '../support/mongo.js';
+import { describeStoreContract } from './store.contract.js';
+import { aMessage, anAppointment, aPatient, newClinicId, newPhone } from './store-fixtures.js';
+
+describeStoreContract('mongo', async () => {
+  const server = await getTestMongo();
+  if (!server) {
+    return null;
+  }
+  const handle = await openTestMongoStore(server, { label: 'contract' });
+  return { store: handle.store, dispose: () => handle.dispose() };
+});
+
+describe('MongoStore on the wire', function () {
+  let handle: TestMongoStore | undefined;
+
+  before(async function () {
+    const server = await getTestMongo();
+    if (!server) {
+      this.skip();
+    }
+    handle = await openTestMongoStore(server, { label: 'wire', monitor: true });
+  });
+
+  after(async function () {
+    await handle?.dispose();
+  });
+
+  it('when a known patient texts CONFIRM, then the webhook sequence costs exactly 5 database commands', async function () {
+    const { store, commands } = handle!;
+    const clinicId = newClinicId();
+    const phone = newPhone();
+    const patient = aPatient({ clinicId, phone });
+    const appointment = anAppointment({ clinicId, patientId: patient.id, startsAt: new Date('2026-12-01T15:00:00Z') });
+    await store.upsertPatients([patient]);
+    await store.upsertAppointments([appointment]);
+    const now = new Date('2026-11-30T12:00:00Z');
+    commands!.reset();
+
+    const record = aMessage({ clinicId, receivedAt: now });
+    expect(await store.claimMessage(record)).to.deep.equal({ claimed: true });
+    expect(await store.touchSender(clinicId, phone, { key: '2026-11-30T12:00', expiresAt: new Date(now.getTime() + 60_000) })).to.deep.equal({
+      count: 1,
+      optedOut: false,
+    });
+    const patients = await store.findPatientsByPhone(clinicId, phone);
+    const moved = await store.transitionNextAppointment(clinicId, patients.map((p) => p.id), now, ['scheduled'], 'confirmed');
+    expect(moved.after?.status).to.equal('confirmed');
+    await store.completeMessage(record.messageSid, { status: 'processed', patientIds: [patient.id], rulesFired: ['confirm'], actions: [], reply: 'ok' });
+
+    expect(commands!.names).to.deep.equal(['insert', 'findAndModify', 'find', 'findAndModify', 'update']);
+  });
+
+  it('when the window moved on, then stale counters are dropped off the hot path and the count restarts', async function () {
+    const { store, commands } = handle!;
+    const clinicId = newClinicId();
+    const phone = newPhone();
+    await store.touchSender(clinicId, phone, { key: 'w1', expiresAt: new Date() });
+    commands!.reset();
+    expect(await store.touchSender(clinicId, phone, { key: 'w2', expiresAt: new Date() })).to.deep.equal({ count: 1, optedOut: false });
+    // The answer came after one command; the clean-up follows in the background.
+    expect(commands!.names[0]).to.equal('findAndModify');
+    await store.settle();
+    const raw = await store.client.db(handle!.dbName).collection('optOuts').findOne({ clinicId, phone });
+    expect(raw?.rate).to.deep.equal({ w2: 1 });
+  });
+});
+
+describe('MongoStore when the database is down', function () {
+  let closedPort: number;
+  let listener: Server;
+
+  before(async function () {
+    // A port that was just free: bind, note it, close. Nothing listens there after.
+    listener = createServer();
+    await new Promise<void>((resolve) => listener.listen(0, '127.0.0.1', resolve));
+    closedPort = (listener.address() as AddressInfo).port;
+    await new Promise<void>((resolve) => listener.close(() => resolve()));
+  });
+
+  it('when the store points at a closed port, then it starts, ping() rejects with STORE_UNAVAILABLE within ~6 s, and the process lives on', async function () {
+    this.timeout(15000);
+    const store = await openStore({ mongodbUri: `mongodb://127.0.0.1:${closedPort}/down` });
+    expect(store.kind).to.equal('mongo');
+    try {
+      const started = Date.now();
+      const err = await store.ping().then(
+        () => null,
+        (e: unknown) => e,
+      );
+      const elapsed = Date.now() - started;
+      expect(err).to.have.property('code', 'STORE_UNAVAILABLE');
+      expect(elapsed).to.be.below(6000);
+      await expect(store.init()).to.be.rejected.and.eventually.have.property('code', 'STORE_UNAVAILABLE');
+      await expect(store.claimMessage(aMessage({ clinicId: 'c-down' }))).to.be.rejected.and.eventually.have.property('code', 'STORE_UNAVAILABLE');
+    } finally {
+      await store.close();
+    }
+  });
+
+  it('when the URI is malformed, then the store refuses with CONFIG_INVALID and does not echo the URI', function () {
+    expect(() => createMongoStore({ uri: 'mongodb://user:s3cret@/nohost' }))
+      .to.throw()
+      .that.satisfies((e: { code: string; message: string }) => e.code === 'CONFIG_INVALID' && !e.message.includes('s3cret'));
+  });
+});

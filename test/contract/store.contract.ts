@@ -1,0 +1,327 @@
+import { expect } from 'chai';
+import type { Store } from '../../src/store/store.js';
+import { aMessage, anAppointment, anInboxItem, anOptOut, aPatient, newClinicId, newPhone, newSid } from './store-fixtures.js';
+
+export interface StoreUnderTest {
+  store: Store;
+  dispose(): Promise<void>;
+}
+
+/** Makes the store for one run of the suite; null skips the suite (no server). */
+export type MakeStore = () => Promise<StoreUnderTest | null>;
+
+const NOW = new Date('2026-06-01T12:00:00Z');
+const at = (iso: string): Date => new Date(iso);
+const window = (key: string): { key: string; expiresAt: Date } => ({ key, expiresAt: new Date(NOW.getTime() + 60_000) });
+
+/**
+ * The behaviour every Store adapter must have. Run against the memory store always and
+ * against MongoDB when a server is available (test/support/mongo.ts). The tests share
+ * one store per run and keep apart by using a clinic id of their own.
+ * @param name - the adapter, for the suite title
+ * @param makeStore - makes the store (initialised) and its disposal
+ */
+export function describeStoreContract(name: string, makeStore: MakeStore): void {
+  describe(`Store contract: ${name}`, function () {
+    let handle: StoreUnderTest | null = null;
+    let store: Store;
+
+    before(async function () {
+      handle = await makeStore();
+      if (!handle) {
+        this.skip();
+      }
+      store = handle.store;
+    });
+
+    after(async function () {
+      await handle?.dispose();
+    });
+
+    describe('lifecycle', function () {
+      it('when init() is called again, then it succeeds and ping() answers', async function () {
+        await store.init();
+        await store.init();
+        await store.ping();
+      });
+    });
+
+    describe('messages', function () {
+      it('when a MessageSid is claimed twice, then the second claim gets the stored record', async function () {
+        const clinicId = newClinicId();
+        const record = aMessage({ clinicId });
+        expect(await store.claimMessage(record)).to.deep.equal({ claimed: true });
+        const again = await store.claimMessage({ ...record, receivedAt: new Date(), status: 'replayed', via: 'replay' });
+        expect(again.claimed).to.equal(false);
+        expect(again).to.have.property('existing').that.deep.equals(record);
+      });
+
+      it('when many claims of one MessageSid run at once, then exactly one wins', async function () {
+        const clinicId = newClinicId();
+        const record = aMessage({ clinicId });
+        const results = await Promise.all(Array.from({ length: 12 }, () => store.claimMessage({ ...record, receivedAt: new Date() })));
+        expect(results.filter((r) => r.claimed)).to.have.length(1);
+        for (const r of results.filter((x) => !x.claimed)) {
+          expect(r).to.have.nested.property('existing.messageSid', record.messageSid);
+        }
+      });
+
+      it('when a record is completed, then getMessage returns it with the completion and Dates intact', async function () {
+        const clinicId = newClinicId();
+        const record = aMessage({ clinicId });
+        await store.claimMessage(record);
+        const completedAt = at('2026-05-01T10:00:01.789Z');
+        await store.completeMessage(record.messageSid, {
+          status: 'processed',
+          patientIds: ['p-1'],
+          rulesFired: ['confirm'],
+          actions: [{ type: 'confirm-appointment', outcome: 'confirmed', ruleName: 'confirm', detail: { appointmentId: 'a-1', late: false, n: 2, none: null } }],
+          reply: 'Thanks!',
+          completedAt,
+          timings: { total: 12.5 },
+        });
+        const stored = await store.getMessage(record.messageSid);
+        expect(stored).to.deep.equal({
+          ...record,
+          status: 'processed',
+          patientIds: ['p-1'],
+          rulesFired: ['confirm'],
+          actions: [{ type: 'confirm-appointment', outcome: 'confirmed', ruleName: 'confirm', detail: { appointmentId: 'a-1', late: false, n: 2, none: null } }],
+          reply: 'Thanks!',
+          completedAt,
+          timings: { total: 12.5 },
+        });
+        expect(stored?.receivedAt).to.be.instanceOf(Date);
+        expect(stored?.receivedAt.getTime()).to.equal(record.receivedAt.getTime());
+        expect(stored?.completedAt?.getTime()).to.equal(completedAt.getTime());
+        expect(stored?.message.extra).to.deep.equal({ FromCity: 'CHICAGO', 'Odd.Param': 'x', $dollar: 'y' });
+      });
+
+      it('when a MessageSid was never claimed, then getMessage returns null and completing it changes nothing', async function () {
+        const sid = newSid();
+        await store.completeMessage(sid, { status: 'processed', patientIds: [], rulesFired: [], actions: [], reply: null });
+        expect(await store.getMessage(sid)).to.equal(null);
+      });
+
+      it('when messages are listed, then only the clinic and [since, until) come back, by receivedAt then MessageSid', async function () {
+        const clinicId = newClinicId();
+        const other = newClinicId();
+        const m = (sid: string, iso: string, clinic = clinicId) => aMessage({ clinicId: clinic, messageSid: sid, receivedAt: at(iso) });
+        const rows = [
+          m('SM03', '2026-05-01T10:00:00Z'),
+          m('SM01', '2026-05-01T10:00:00Z'),
+          m('SM02', '2026-05-01T09:00:00Z'),
+          m('SM04', '2026-05-01T11:00:00Z'), // == until: excluded
+          m('SM05', '2026-05-01T08:59:59.999Z'), // before since
+          m('SM06', '2026-05-01T09:30:00Z', other),
+          m('SM07', '2026-05-01T09:00:00Z'), // == since: included
+        ].map((r) => ({ ...r, messageSid: `${r.messageSid}-${clinicId}` }));
+        for (const r of rows) {
+          await store.claimMessage(r);
+        }
+        const seen: string[] = [];
+        for await (const r of store.listMessages({ clinicId, since: at('2026-05-01T09:00:00Z'), until: at('2026-05-01T11:00:00Z') })) {
+          expect(r.receivedAt).to.be.instanceOf(Date);
+          seen.push(r.messageSid.slice(0, 4));
+        }
+        expect(seen).to.deep.equal(['SM02', 'SM07', 'SM01', 'SM03']);
+      });
+    });
+
+    describe('patients and appointments', function () {
+      it('when patients share a phone, then findPatientsByPhone returns those of the clinic, by id', async function () {
+        const clinicId = newClinicId();
+        const phone = newPhone();
+        const b = aPatient({ clinicId, id: `${clinicId}-b`, phone });
+        const a = aPatient({ clinicId, id: `${clinicId}-a`, phone, language: 'es' });
+        await store.upsertPatients([b, a, aPatient({ clinicId, phone: newPhone() }), aPatient({ clinicId: newClinicId(), phone })]);
+        expect(await store.findPatientsByPhone(clinicId, phone)).to.deep.equal([a, b]);
+        expect(await store.findPatientsByPhone(clinicId, newPhone())).to.deep.equal([]);
+      });
+
+      it('when upserting, then the summary counts inserted, updated and unchanged rows', async function () {
+        const clinicId = newClinicId();
+        const p1 = aPatient({ clinicId });
+        const p2 = aPatient({ clinicId, language: 'es' });
+        const p3 = aPatient({ clinicId });
+        expect(await store.upsertPatients([p1, p2, p3])).to.deep.equal({ inserted: 3, updated: 0, unchanged: 0 });
+        expect(await store.upsertPatients([p1, p2, p3])).to.deep.equal({ inserted: 0, updated: 0, unchanged: 3 });
+        const p4 = aPatient({ clinicId });
+        const p2b = { ...p2, lastName: 'Díaz-Ruiz' };
+        expect(await store.upsertPatients([p1, p2b, p3, p4])).to.deep.equal({ inserted: 1, updated: 1, unchanged: 2 });
+        const { language: _dropped, ...p2c } = p2b;
+        expect(await store.upsertPatients([p2c])).to.deep.equal({ inserted: 0, updated: 1, unchanged: 0 });
+        expect(await store.findPatientsByPhone(clinicId, p1.phone)).to.deep.include(p2c);
+
+        const a1 = anAppointment({ clinicId, patientId: p1.id, provider: 'Dr. Lee' });
+        const a2 = anAppointment({ clinicId, patientId: p1.id });
+        expect(await store.upsertAppointments([a1, a2])).to.deep.equal({ inserted: 2, updated: 0, unchanged: 0 });
+        expect(await store.upsertAppointments([a1, { ...a2, status: 'confirmed' }])).to.deep.equal({ inserted: 0, updated: 1, unchanged: 1 });
+        expect(await store.getAppointment(a1.id)).to.deep.equal(a1);
+        expect(await store.getAppointment('a-missing')).to.equal(null);
+      });
+
+      it('when the next appointment is asked for, then the soonest upcoming, not cancelled, among the patients comes back', async function () {
+        const clinicId = newClinicId();
+        const [p1, p2, p3] = [aPatient({ clinicId }), aPatient({ clinicId }), aPatient({ clinicId })];
+        const past = anAppointment({ clinicId, patientId: p1.id, startsAt: at('2026-05-31T12:00:00Z') });
+        const cancelled = anAppointment({ clinicId, patientId: p2.id, startsAt: at('2026-06-01T13:00:00Z'), status: 'cancelled' });
+        const soonest = anAppointment({ clinicId, patientId: p2.id, startsAt: at('2026-06-02T09:00:00Z'), status: 'confirmed' });
+        const later = anAppointment({ clinicId, patientId: p1.id, startsAt: at('2026-06-03T09:00:00Z') });
+        const otherPatient = anAppointment({ clinicId, patientId: p3.id, startsAt: at('2026-06-01T12:30:00Z') });
+        await store.upsertAppointments([past, cancelled, soonest, later, otherPatient]);
+        expect(await store.findNextAppointment(clinicId, [p1.id, p2.id], NOW)).to.deep.equal(soonest);
+        expect(await store.findNextAppointment(clinicId, [], NOW)).to.equal(null);
+        expect(await store.findNextAppointment(newClinicId(), [p1.id], NOW)).to.equal(null);
+      });
+
+      it('when the next appointment is transitioned, then the soonest upcoming one in a `from` status moves, skipping past and cancelled ones', async function () {
+        const clinicId = newClinicId();
+        const [p1, p2, p3] = [aPatient({ clinicId }), aPatient({ clinicId }), aPatient({ clinicId })];
+        const past = anAppointment({ clinicId, patientId: p1.id, startsAt: at('2026-06-01T11:59:59Z') });
+        const cancelled = anAppointment({ clinicId, patientId: p2.id, startsAt: at('2026-06-01T12:30:00Z'), status: 'cancelled' });
+        const tieB = anAppointment({ clinicId, patientId: p2.id, id: `${clinicId}-b`, startsAt: at('2026-06-02T09:00:00Z') });
+        const tieA = anAppointment({ clinicId, patientId: p1.id, id: `${clinicId}-a`, startsAt: at('2026-06-02T09:00:00Z') });
+        const later = anAppointment({ clinicId, patientId: p1.id, startsAt: at('2026-06-09T09:00:00Z'), provider: 'Dr. Lee' });
+        const notTheirs = anAppointment({ clinicId, patientId: p3.id, startsAt: at('2026-06-01T12:10:00Z') });
+        await store.upsertAppointments([past, cancelled, tieB, tieA, later, notTheirs]);
+
+        const first = await store.transitionNextAppointment(clinicId, [p1.id, p2.id], NOW, ['scheduled'], 'confirmed');
+        expect(first.before).to.deep.equal(tieA);
+        expect(first.after).to.deep.equal({ ...tieA, status: 'confirmed', updatedAt: NOW });
+        expect(await store.getAppointment(tieA.id)).to.deep.equal(first.after);
+
+        const second = await store.transitionNextAppointment(clinicId, [p1.id, p2.id], NOW, ['scheduled'], 'confirmed');
+        expect(second.before?.id).to.equal(tieB.id);
+        const third = await store.transitionNextAppointment(clinicId, [p1.id, p2.id], NOW, ['scheduled', 'confirmed'], 'cancel-requested');
+        expect(third.before).to.deep.equal({ ...tieA, status: 'confirmed', updatedAt: NOW });
+        const fourth = await store.transitionNextAppointment(clinicId, [p1.id, p2.id], NOW, ['scheduled'], 'confirmed');
+        expect(fourth.after).to.deep.equal({ ...later, status: 'confirmed', updatedAt: NOW });
+        expect(await store.transitionNextAppointment(clinicId, [p1.id, p2.id], NOW, ['scheduled'], 'confirmed')).to.deep.equal({ before: null, after: null });
+        expect(await store.getAppointment(past.id)).to.deep.equal(past);
+        expect(await store.getAppointment(cancelled.id)).to.deep.equal(cancelled);
+        expect(await store.getAppointment(notTheirs.id)).to.deep.equal(notTheirs);
+      });
+
+      it('when two transitions of one appointment race, then only one moves it', async function () {
+        const clinicId = newClinicId();
+        const p = aPatient({ clinicId });
+        const a = anAppointment({ clinicId, patientId: p.id });
+        await store.upsertAppointments([a]);
+        const results = await Promise.all(
+          Array.from({ length: 6 }, () => store.transitionNextAppointment(clinicId, [p.id], NOW, ['scheduled'], 'confirmed')),
+        );
+        expect(results.filter((r) => r.before !== null)).to.have.length(1);
+      });
+    });
+
+    describe('senders: rate counters and opt-out', function () {
+      it('when a sender is touched, then the count grows within a window and restarts in a new one', async function () {
+        const clinicId = newClinicId();
+        const phone = newPhone();
+        const w1 = window('2026-06-01T12:00:00.000Z');
+        expect(await store.touchSender(clinicId, phone, w1)).to.deep.equal({ count: 1, optedOut: false });
+        expect(await store.touchSender(clinicId, phone, w1)).to.deep.equal({ count: 2, optedOut: false });
+        expect(await store.touchSender(clinicId, newPhone(), w1)).to.deep.equal({ count: 1, optedOut: false });
+        expect(await store.touchSender(newClinicId(), phone, w1)).to.deep.equal({ count: 1, optedOut: false });
+        const w2 = window('2026-06-01T12:01:00.000Z');
+        expect(await store.touchSender(clinicId, phone, w2)).to.deep.equal({ count: 1, optedOut: false });
+        expect(await store.touchSender(clinicId, phone, w2)).to.deep.equal({ count: 2, optedOut: false });
+      });
+
+      it('when many touches of one sender run at once, then none is lost', async function () {
+        const clinicId = newClinicId();
+        const phone = newPhone();
+        const w = window('w-concurrent');
+        const results = await Promise.all(Array.from({ length: 20 }, () => store.touchSender(clinicId, phone, w)));
+        expect(results.map((r) => r.count).sort((a, b) => a - b)).to.deep.equal(Array.from({ length: 20 }, (_, i) => i + 1));
+        expect(await store.touchSender(clinicId, phone, w)).to.deep.equal({ count: 21, optedOut: false });
+      });
+
+      it('when a sender was only counted, then getOptOut returns null', async function () {
+        const clinicId = newClinicId();
+        const phone = newPhone();
+        await store.touchSender(clinicId, phone, window('w'));
+        expect(await store.getOptOut(clinicId, phone)).to.equal(null);
+        expect(await store.getOptOut(clinicId, newPhone())).to.equal(null);
+      });
+
+      it('when a sender opts out and back in, then the record round-trips and the counters are not disturbed', async function () {
+        const clinicId = newClinicId();
+        const phone = newPhone();
+        const w = window('2026-06-01T12:00');
+        await store.touchSender(clinicId, phone, w);
+        await store.touchSender(clinicId, phone, w);
+        const out = anOptOut({ clinicId, phone });
+        await store.setOptOut(out);
+        expect(await store.getOptOut(clinicId, phone)).to.deep.equal(out);
+        expect(await store.touchSender(clinicId, phone, w)).to.deep.equal({ count: 3, optedOut: true });
+
+        const back = { clinicId, phone, optedOut: false, changedAt: at('2026-06-01T12:00:30.5Z') };
+        await store.setOptOut(back);
+        expect(await store.getOptOut(clinicId, phone)).to.deep.equal(back);
+        expect(await store.touchSender(clinicId, phone, w)).to.deep.equal({ count: 4, optedOut: false });
+      });
+
+      it('when a sender opts out before ever being counted, then the first touch sees it', async function () {
+        const clinicId = newClinicId();
+        const phone = newPhone();
+        await store.setOptOut(anOptOut({ clinicId, phone }));
+        expect(await store.touchSender(clinicId, phone, window('w'))).to.deep.equal({ count: 1, optedOut: true });
+      });
+    });
+
+    describe('inbox', function () {
+      it('when an item is added twice, then it is kept once, as first added', async function () {
+        const clinicId = newClinicId();
+        const item = anInboxItem({ clinicId, appointmentId: 'a-1' });
+        await store.addInboxItem(item);
+        await store.addInboxItem({ ...item, body: 'changed' });
+        const older = anInboxItem({ clinicId, createdAt: at('2026-04-30T10:00:00Z'), kind: 'cancel-request' });
+        await store.addInboxItem(older);
+        await store.addInboxItem(anInboxItem({ clinicId: newClinicId() }));
+        expect(await store.listInbox(clinicId)).to.deep.equal([older, item]);
+      });
+    });
+
+    describe('copies', function () {
+      it('when a returned or written object is mutated, then the stored state does not change', async function () {
+        const clinicId = newClinicId();
+        const patient = aPatient({ clinicId, phone: newPhone() });
+        const written = { ...patient };
+        await store.upsertPatients([written]);
+        written.firstName = 'Mutated';
+        const [read] = await store.findPatientsByPhone(clinicId, patient.phone);
+        expect(read).to.deep.equal(patient);
+        read!.lastName = 'Mutated';
+        expect(await store.findPatientsByPhone(clinicId, patient.phone)).to.deep.equal([patient]);
+
+        const appt = anAppointment({ clinicId, patientId: patient.id });
+        await store.upsertAppointments([appt]);
+        const gotAppt = await store.getAppointment(appt.id);
+        gotAppt!.startsAt.setUTCFullYear(2000);
+        gotAppt!.status = 'cancelled';
+        expect(await store.getAppointment(appt.id)).to.deep.equal(appt);
+
+        const record = aMessage({ clinicId });
+        await store.claimMessage(record);
+        const gotMessage = await store.getMessage(record.messageSid);
+        gotMessage!.message.extra.FromCity = 'Mutated';
+        gotMessage!.receivedAt.setUTCFullYear(2000);
+        expect(await store.getMessage(record.messageSid)).to.deep.equal(record);
+
+        const item = anInboxItem({ clinicId });
+        await store.addInboxItem(item);
+        const [gotItem] = await store.listInbox(clinicId);
+        gotItem!.patientIds.push('p-x');
+        expect(await store.listInbox(clinicId)).to.deep.equal([item]);
+
+        const out = anOptOut({ clinicId, phone: patient.phone });
+        await store.setOptOut(out);
+        const gotOut = await store.getOptOut(clinicId, patient.phone);
+        gotOut!.changedAt.setUTCFullYear(2000);
+        expect(await store.getOptOut(clinicId, patient.phone)).to.deep.equal(out);
+      });
+    });
+  });
+}
