@@ -182,6 +182,7 @@ export function parseClinics(text: string, file: string): ClinicsFile {
     }
   });
   if (findings.length > 0) {
+    findings.sort((a, b) => a.line - b.line || a.col - b.col);
     throw new AppError('CONFIG_INVALID', `invalid clinics file ${file}`, { findings });
   }
   return indexClinics(clinics);

@@ -1,0 +1,46 @@
+import { expect } from 'chai';
+import { DEV_AUTH_TOKEN, loadConfig } from '../../../src/config/load-config.js';
+
+describe('loadConfig', () => {
+  it('when the environment is empty, then the documented defaults apply and the dev token is used', () => {
+    const config = loadConfig({});
+    expect(config).to.deep.include({ port: 3000, host: '0.0.0.0', clinicsFile: 'config/clinics.yaml', rulesDir: 'rules', seedFile: 'config/demo-data.yaml', spoolDir: 'var/spool', mongodbUri: null, signatureValidation: true, devToken: true });
+    expect(config.authTokens).to.deep.equal([DEV_AUTH_TOKEN]);
+  });
+
+  it('when several settings are wrong, then every problem is reported at once', () => {
+    expect(() => loadConfig({ PORT: 'eighty', TRUST_PROXY: 'maybe', PUBLIC_BASE_URL: 'ftp://x' }))
+      .to.throw(/PORT must be[\s\S]*PUBLIC_BASE_URL must be[\s\S]*TRUST_PROXY must be/)
+      .with.property('code', 'CONFIG_INVALID');
+  });
+
+  it('when NODE_ENV=production and validation is off, then it refuses to start', () => {
+    expect(() => loadConfig({ NODE_ENV: 'production', MONGODB_URI: 'mongodb://db/', TWILIO_AUTH_TOKEN: 't', TWILIO_SIGNATURE_VALIDATION: 'off' })).to.throw(
+      /TWILIO_SIGNATURE_VALIDATION=off is refused/,
+    );
+  });
+
+  it('when NODE_ENV=production without MONGODB_URI, then it refuses to start', () => {
+    expect(() => loadConfig({ NODE_ENV: 'production', TWILIO_AUTH_TOKEN: 't' })).to.throw(/needs MONGODB_URI/);
+  });
+
+  it('when NODE_ENV=production without a token, then the dev token is not used', () => {
+    const config = loadConfig({ NODE_ENV: 'production', MONGODB_URI: 'mongodb://db/' });
+    expect(config.authTokens).to.deep.equal([]);
+    expect(config.devToken).to.equal(false);
+  });
+
+  it('when a previous token is set, then both tokens are accepted, current first', () => {
+    expect(loadConfig({ TWILIO_AUTH_TOKEN: 'new', TWILIO_AUTH_TOKEN_PREVIOUS: 'old' }).authTokens).to.deep.equal(['new', 'old']);
+  });
+
+  it('when PUBLIC_BASE_URL has a trailing slash, then it is dropped', () => {
+    expect(loadConfig({ PUBLIC_BASE_URL: 'https://api.example.com/' }).publicBaseUrl).to.equal('https://api.example.com');
+  });
+
+  it('when loaded, then the config is frozen', () => {
+    const config = loadConfig({});
+    expect(Object.isFrozen(config)).to.equal(true);
+    expect(Object.isFrozen(config.authTokens)).to.equal(true);
+  });
+});
