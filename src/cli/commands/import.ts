@@ -1,0 +1,81 @@
+import { readFile } from 'node:fs/promises';
+import { resolve } from 'node:path';
+import { loadClinicsFile } from '../../config/clinics-file.js';
+import { AppError } from '../../errors.js';
+import { checkDataFile, importRows, type ImportProgress } from '../../import/import-data.js';
+import { openStore } from '../../store/open-store.js';
+import type { CliCommand } from '../io.js';
+
+const USAGE = 'usage: clinic-sms import <file.yaml|file.json|file.csv> [--dry-run]';
+/** Files with more rows than this get progress lines. */
+const PROGRESS_ABOVE = 1000;
+
+/**
+ * `clinic-sms import <file>`: checks every row of a patients/appointments file, then
+ * upserts them into MongoDB (MONGODB_URI) by id. Nothing is written when any row is bad.
+ * `--dry-run` checks the file only and needs no database.
+ */
+export const importCommand: CliCommand = async (args, io) => {
+  const dryRun = args.includes('--dry-run');
+  const positional = args.filter((a) => a !== '--dry-run');
+  if (positional.length !== 1 || positional[0]!.startsWith('-')) {
+    io.err(USAGE);
+    return 2;
+  }
+  const file = positional[0]!;
+  const uri = io.env.MONGODB_URI?.trim();
+  if (!uri && !dryRun) {
+    io.err('error: MONGODB_URI is not set. Import writes to MongoDB; the embedded store keeps nothing once this command exits.');
+    io.err('       Set MONGODB_URI (e.g. MONGODB_URI=mongodb://127.0.0.1:27017/clinic-sms), or use --dry-run to check the file only.');
+    return 2;
+  }
+  const clinics = await loadClinicsFile(resolve(io.cwd, io.env.CLINICS_FILE ?? 'config/clinics.yaml'));
+  let text: string;
+  try {
+    text = await readFile(resolve(io.cwd, file), 'utf8');
+  } catch (cause) {
+    throw new AppError('IMPORT_INVALID', `cannot read ${file}`, {
+      cause,
+      findings: [{ file, line: 1, col: 1, message: `cannot read: ${(cause as NodeJS.ErrnoException).code ?? 'error'}`, severity: 'error' }],
+    });
+  }
+  const started = Date.now();
+  const rows = checkDataFile(text, file, clinics.byId);
+  io.out(`${file}: ${rows.patients.length} patients, ${rows.appointments.length} appointments, all valid`);
+  if (dryRun) {
+    io.out('dry run: nothing written');
+    return 0;
+  }
+
+  const store = await openStore({ mongodbUri: uri });
+  let writing = false;
+  try {
+    await store.ping();
+    await store.init();
+    const onProgress = (p: ImportProgress): void => {
+      if (p.total > PROGRESS_ABOVE) {
+        io.err(`  ${p.kind}: ${p.done}/${p.total}`);
+      }
+    };
+    writing = true;
+    const summary = await importRows(rows, { store, onProgress });
+    for (const kind of ['patients', 'appointments'] as const) {
+      const s = summary[kind];
+      io.out(`${kind}: ${s.inserted} inserted, ${s.updated} updated, ${s.unchanged} unchanged`);
+    }
+    io.out(`done in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+    return 0;
+  } catch (err) {
+    if ((err as { code?: unknown }).code === 'STORE_UNAVAILABLE') {
+      io.err(
+        writing
+          ? 'error: lost MongoDB during the import; some rows may be written. Run the same import again: rows are upserted by id.'
+          : 'error: cannot reach MongoDB (MONGODB_URI); nothing was imported. Is the server running?',
+      );
+      return 1;
+    }
+    throw err;
+  } finally {
+    await store.close();
+  }
+};

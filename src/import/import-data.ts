@@ -1,0 +1,125 @@
+import { readFile } from 'node:fs/promises';
+import { extname } from 'node:path';
+import type { Clinic } from '../domain.js';
+import { AppError, type Finding } from '../errors.js';
+import type { Store, UpsertSummary } from '../store/store.js';
+import { parseCsvRows } from './parse-csv.js';
+import { parseStructuredRows } from './parse-structured.js';
+import type { RawRow } from './raw-row.js';
+import { validateRows, type ValidatedRows } from './validate-rows.js';
+
+export interface ImportProgress {
+  kind: 'patients' | 'appointments';
+  done: number;
+  total: number;
+}
+
+export interface ImportOptions {
+  store: Store;
+  clinics: ReadonlyMap<string, Clinic>;
+  /** Called after each chunk is written. */
+  onProgress?: (progress: ImportProgress) => void;
+  /** Rows per write (default 1000). */
+  chunkSize?: number;
+  /** Validate only; write nothing. */
+  dryRun?: boolean;
+}
+
+export interface ImportSummary {
+  patients: UpsertSummary;
+  appointments: UpsertSummary;
+}
+
+const EMPTY = (): UpsertSummary => ({ inserted: 0, updated: 0, unchanged: 0 });
+
+/**
+ * Parses a data file by its extension (.yaml/.yml, .json, .csv) into rows with positions.
+ * @param text - the file's content
+ * @param file - its path: names the format and the findings
+ */
+export function parseDataFile(text: string, file: string): { rows: RawRow[]; findings: Finding[] } {
+  const ext = extname(file).toLowerCase();
+  if (ext === '.csv') {
+    return parseCsvRows(text, file);
+  }
+  if (ext === '.yaml' || ext === '.yml' || ext === '.json') {
+    return parseStructuredRows(text, file);
+  }
+  return { rows: [], findings: [{ file, line: 1, col: 1, message: `unknown file type "${ext}" (expected .yaml, .yml, .json or .csv)`, severity: 'error' }] };
+}
+
+/**
+ * Parses and validates a data file's text; throws IMPORT_INVALID listing every bad row.
+ * @param text - the file's content
+ * @param file - its path
+ * @param clinics - known clinics by id
+ */
+export function checkDataFile(text: string, file: string, clinics: ReadonlyMap<string, Clinic>): ValidatedRows {
+  const parsed = parseDataFile(text, file);
+  if (parsed.findings.length > 0) {
+    throw new AppError('IMPORT_INVALID', `invalid data file ${file}`, { findings: parsed.findings });
+  }
+  const validated = validateRows(parsed.rows, file, clinics);
+  if (validated.findings.some((f) => f.severity !== 'warning')) {
+    throw new AppError('IMPORT_INVALID', `invalid data file ${file}: ${validated.findings.length} problem(s), nothing imported`, {
+      findings: validated.findings,
+    });
+  }
+  return validated;
+}
+
+/**
+ * Imports patients and appointments, all or nothing: every row is validated first and
+ * nothing is written if any row is bad. Rows are upserted by id (re-import updates),
+ * patients before appointments, in chunks.
+ * @param text - the file's content
+ * @param file - its path (format and messages)
+ * @param options - store, clinics, progress callback
+ */
+export async function importData(text: string, file: string, options: ImportOptions): Promise<ImportSummary> {
+  return importRows(checkDataFile(text, file, options.clinics), options);
+}
+
+/**
+ * Writes rows that checkDataFile accepted: upserts by id, patients first, in chunks.
+ * @param rows - from checkDataFile
+ * @param options - store, progress callback
+ */
+export async function importRows(rows: Pick<ValidatedRows, 'patients' | 'appointments'>, options: Omit<ImportOptions, 'clinics'>): Promise<ImportSummary> {
+  const { patients, appointments } = rows;
+  const summary: ImportSummary = { patients: EMPTY(), appointments: EMPTY() };
+  if (options.dryRun) {
+    return summary;
+  }
+  const chunkSize = options.chunkSize ?? 1000;
+  const write = async <T>(kind: ImportProgress['kind'], rows: readonly T[], upsert: (chunk: readonly T[]) => Promise<UpsertSummary>): Promise<void> => {
+    for (let start = 0; start < rows.length; start += chunkSize) {
+      const result = await upsert(rows.slice(start, start + chunkSize));
+      summary[kind].inserted += result.inserted;
+      summary[kind].updated += result.updated;
+      summary[kind].unchanged += result.unchanged;
+      options.onProgress?.({ kind, done: Math.min(start + chunkSize, rows.length), total: rows.length });
+    }
+  };
+  await write('patients', patients, (chunk) => options.store.upsertPatients(chunk));
+  await write('appointments', appointments, (chunk) => options.store.upsertAppointments(chunk));
+  return summary;
+}
+
+/**
+ * Reads and imports a data file (see importData).
+ * @param file - path of a .yaml, .yml, .json or .csv file
+ * @param options - store, clinics, progress callback
+ */
+export async function importDataFile(file: string, options: ImportOptions): Promise<ImportSummary> {
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (cause) {
+    throw new AppError('IMPORT_INVALID', `cannot read ${file}`, {
+      cause,
+      findings: [{ file, line: 1, col: 1, message: `cannot read: ${(cause as NodeJS.ErrnoException).code ?? (cause as Error).message}`, severity: 'error' }],
+    });
+  }
+  return importData(text, file, options);
+}
