@@ -1,0 +1,37 @@
+import type { ActionRecord, Appointment, Clinic, InboundMessage, Patient } from '../domain.js';
+import type { Store } from '../store/store.js';
+
+/** What an action gets: the message, who sent it, the store, and the cached next appointment. */
+export interface ActionContext {
+  clinic: Clinic;
+  message: InboundMessage;
+  patients: readonly Patient[];
+  /** The opt-out state before this message. */
+  optedOut: boolean;
+  now: Date;
+  store: Store;
+  /** Compute the outcome without writing anything (rules simulate). */
+  dryRun: boolean;
+  ruleName: string;
+  /** The normalized first word. */
+  keyword: string;
+  /** The soonest upcoming appointment among the patients, looked up once per message and shared with the rule facts. */
+  nextAppointment(): Promise<Appointment | null>;
+}
+
+export interface ActionResult {
+  /** One of the action's declared outcomes; rules may pick a reply template by it. */
+  outcome: string;
+  detail?: ActionRecord['detail'];
+  /** The appointment the action concerned (its state after), for merge fields. */
+  appointment?: Appointment | null;
+}
+
+export interface ActionDefinition {
+  name: string;
+  /** One line for rules/README.md and `rules check`. */
+  doc: string;
+  /** Every outcome run() may return. */
+  outcomes: readonly string[];
+  run(ctx: ActionContext): Promise<ActionResult>;
+}

@@ -1,0 +1,251 @@
+import { createHash } from 'node:crypto';
+import type { Clinic } from '../domain.js';
+import type { Finding } from '../errors.js';
+import { normalizeText } from './normalize.js';
+import type { ParsedRule, ParsedRulesFile, ReplySpec } from './rules-file.js';
+import type { ParsedTemplate } from './templates.js';
+
+export interface SourcePosition {
+  file: string;
+  line: number;
+  col: number;
+}
+
+/** One rule, ready to hand to a fresh json-rules-engine Engine (deep-frozen; cloned per message). */
+export interface CompiledRule {
+  readonly name: string;
+  readonly priority: number;
+  readonly halt: boolean;
+  readonly description: string | undefined;
+  /** The action (event type). */
+  readonly action: string;
+  readonly reply: ReplySpec | null;
+  /** json-rules-engine rule properties. */
+  readonly definition: Readonly<{ name: string; priority: number; conditions: unknown; event: { type: string } }>;
+  /** Keyword index keys the message must have one of; null: always run. */
+  readonly requires: readonly string[] | null;
+  readonly facts: readonly string[];
+  readonly source: SourcePosition;
+}
+
+export interface CompiledTemplate {
+  readonly name: string;
+  /** By language; "*" serves every language. */
+  readonly texts: Readonly<Record<string, ParsedTemplate>>;
+  readonly source: SourcePosition;
+}
+
+export interface VocabularyEntry {
+  readonly command: string;
+  readonly language: string;
+}
+
+export interface CompiledRules {
+  clinicId: string;
+  /** Content hash of the files and the clinic's languages. */
+  version: string;
+  clinic: Clinic;
+  /** Highest priority first; equal priorities in file order (default rules, then the clinic's). */
+  rules: readonly CompiledRule[];
+  /** Keyword index: rule positions in `rules` by "command:X" / "keyword:X", and those that always run. */
+  index: { byKey: ReadonlyMap<string, readonly number[]>; always: readonly number[] };
+  templates: ReadonlyMap<string, CompiledTemplate>;
+  /** Normalized phrase (one or more words) to keyword, for the clinic's languages (English always). */
+  vocabulary: ReadonlyMap<string, VocabularyEntry>;
+  maxPhraseWords: number;
+  /** Every keyword name defined, in any language. */
+  commands: ReadonlySet<string>;
+  languages: readonly string[];
+  files: readonly string[];
+  /** Rules the clinic file disabled. */
+  disabled: readonly string[];
+}
+
+export interface CompileResult {
+  rules: CompiledRules | null;
+  findings: Finding[];
+}
+
+/**
+ * Merges rules/default.yaml with a clinic's file and compiles the result: a clinic rule
+ * with a default rule's name replaces it, `disable` removes default rules by name,
+ * templates override by key, keyword variants add up. Runs the checks that need both
+ * files: template and keyword names, disables that name no rule, keyword variant
+ * clashes, and that STOP still opts out.
+ * @param defaults - parsed rules/default.yaml
+ * @param clinicFile - parsed rules/clinics/<id>.yaml, or null when the clinic has none
+ * @param clinic - the clinic
+ */
+export function compileClinicRules(defaults: ParsedRulesFile, clinicFile: ParsedRulesFile | null, clinic: Clinic): CompileResult {
+  const findings: Finding[] = [...defaults.findings, ...(clinicFile?.findings ?? [])];
+  if (!defaults.data || (clinicFile && !clinicFile.data) || findings.some((f) => f.severity !== 'warning')) {
+    return { rules: null, findings };
+  }
+  const files = [defaults, ...(clinicFile ? [clinicFile] : [])];
+  const error = (file: ParsedRulesFile, path: ReadonlyArray<string | number>, message: string, key = false): void => {
+    findings.push(file.source.findingAt(path, message, { key }));
+  };
+  const languages = [...new Set(['en', ...clinic.languages])];
+
+  // Keywords: union of variants; a phrase may belong to one keyword only.
+  const commands = new Set<string>();
+  const vocabulary = new Map<string, VocabularyEntry>();
+  const owner = new Map<string, string>();
+  for (const file of files) {
+    for (const [command, byLanguage] of Object.entries(file.data?.keywords ?? {})) {
+      commands.add(command);
+      for (const [language, variants] of Object.entries(byLanguage)) {
+        variants.forEach((variant, i) => {
+          const phrase = normalizeText(variant);
+          const other = owner.get(phrase);
+          if (other !== undefined && other !== command) {
+            if (file === clinicFile) {
+              error(file, ['keywords', command, language, i], `keywords.${command}.${language}[${i}]: "${phrase}" is already a variant of ${other} in ${defaults.file}`);
+            }
+            return;
+          }
+          owner.set(phrase, command);
+          if (languages.includes(language)) {
+            vocabulary.set(phrase, { command, language });
+          }
+        });
+      }
+    }
+  }
+
+  // Templates: by key, the clinic's replacing the default's whole entry.
+  const templates = new Map<string, CompiledTemplate>();
+  for (const file of files) {
+    for (const entry of file.templates) {
+      const texts: Record<string, ParsedTemplate> = {};
+      for (const [language, t] of Object.entries(entry.texts)) {
+        texts[language] = t.parsed;
+      }
+      const pos = file.source.findingAt(['templates', entry.name], '');
+      templates.set(entry.name, { name: entry.name, texts, source: { file: file.file, line: pos.line, col: pos.col } });
+    }
+  }
+  if (!templates.has('system-error')) {
+    error(defaults, ['templates'], 'templates: "system-error" is required', true);
+  }
+
+  // Rules: defaults minus disabled, replaced by name, then the clinic's new ones.
+  const merged: Array<{ rule: ParsedRule; file: ParsedRulesFile }> = defaults.rules.map((rule) => ({ rule, file: defaults }));
+  const disabled: string[] = [];
+  if (clinicFile?.data) {
+    (clinicFile.data.disable ?? []).forEach((name, i) => {
+      const at = merged.findIndex((m) => m.rule.data.name === name);
+      if (at < 0) {
+        error(clinicFile, ['disable', i], `disable[${i}]: no rule named "${name}" in ${defaults.file}`);
+        return;
+      }
+      merged.splice(at, 1);
+      disabled.push(name);
+    });
+    for (const rule of clinicFile.rules) {
+      if (disabled.includes(rule.data.name)) {
+        error(clinicFile, ['rules', rule.index, 'name'], `rules[${rule.index}].name: "${rule.data.name}" is also disabled in this file`);
+        continue;
+      }
+      const at = merged.findIndex((m) => m.rule.data.name === rule.data.name);
+      if (at >= 0) {
+        merged[at] = { rule, file: clinicFile };
+      } else {
+        merged.push({ rule, file: clinicFile });
+      }
+    }
+  }
+
+  for (const { rule, file } of merged) {
+    for (const ref of rule.analysis.commandRefs) {
+      if (!commands.has(ref.value)) {
+        error(file, ref.path, `rules[${rule.index}]: unknown keyword "${ref.value}" (defined: ${[...commands].sort().join(', ')})`);
+      }
+    }
+    const reply = rule.data.event.params?.reply;
+    const names = reply === undefined ? [] : typeof reply === 'string' ? [['', reply] as const] : Object.entries(reply);
+    for (const [outcome, name] of names) {
+      if (!templates.has(name)) {
+        const path = ['rules', rule.index, 'event', 'params', 'reply', ...(outcome === '' ? [] : [outcome])];
+        error(file, path, `rules[${rule.index}].event.params.reply: unknown template "${name}"`);
+      }
+    }
+  }
+
+  const stop = merged.some(
+    ({ rule }) => rule.data.event.type === 'opt-out' && (rule.analysis.requires === null || rule.analysis.requires.includes('command:STOP')),
+  );
+  if (!stop) {
+    const where = clinicFile ?? defaults;
+    const disabledAt = clinicFile?.data?.disable?.findIndex((n) => defaults.rules.some((r) => r.data.name === n && r.data.event.type === 'opt-out'));
+    error(
+      where,
+      disabledAt !== undefined && disabledAt >= 0 ? ['disable', disabledAt] : [],
+      'no rule opts out on STOP any more: carriers and the FCC require it (keep an opt-out rule matching message.command STOP)',
+    );
+  }
+
+  if (findings.some((f) => f.severity !== 'warning')) {
+    return { rules: null, findings };
+  }
+
+  const ordered = merged
+    .map((m, order) => ({ ...m, order }))
+    .sort((a, b) => (b.rule.data.priority ?? 1) - (a.rule.data.priority ?? 1) || a.order - b.order);
+  const rules: CompiledRule[] = ordered.map(({ rule, file }) => {
+    const priority = rule.data.priority ?? 1;
+    const pos = file.source.findingAt(['rules', rule.index], '');
+    return deepFreeze({
+      name: rule.data.name,
+      priority,
+      halt: rule.data.halt === true,
+      description: rule.data.description,
+      action: rule.data.event.type,
+      reply: rule.data.event.params?.reply ?? null,
+      definition: { name: rule.data.name, priority, conditions: structuredClone(rule.data.conditions), event: { type: rule.data.event.type } },
+      requires: rule.analysis.requires,
+      facts: [...new Set(rule.analysis.facts)],
+      source: { file: file.file, line: pos.line, col: pos.col },
+    });
+  });
+  const byKey = new Map<string, number[]>();
+  const always: number[] = [];
+  rules.forEach((rule, i) => {
+    if (rule.requires === null) {
+      always.push(i);
+      return;
+    }
+    for (const key of rule.requires) {
+      byKey.set(key, [...(byKey.get(key) ?? []), i]);
+    }
+  });
+  const version = createHash('sha256')
+    .update([defaults.hash, clinicFile?.hash ?? '-', languages.join(',')].join('\n'))
+    .digest('hex')
+    .slice(0, 16);
+  const compiled: CompiledRules = {
+    clinicId: clinic.id,
+    version,
+    clinic,
+    rules,
+    index: { byKey, always },
+    templates,
+    vocabulary,
+    maxPhraseWords: Math.max(1, ...[...vocabulary.keys()].map((p) => p.split(' ').length)),
+    commands,
+    languages,
+    files: files.map((f) => f.file),
+    disabled,
+  };
+  return { rules: Object.freeze(compiled), findings };
+}
+
+function deepFreeze<T>(value: T): T {
+  if (value && typeof value === 'object' && !Object.isFrozen(value)) {
+    Object.freeze(value);
+    for (const child of Object.values(value as Record<string, unknown>)) {
+      deepFreeze(child);
+    }
+  }
+  return value;
+}

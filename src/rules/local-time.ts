@@ -1,0 +1,98 @@
+import { WEEKDAYS, type Clinic, type Weekday } from '../domain.js';
+
+export interface LocalTime {
+  hour: number;
+  minute: number;
+  weekday: Weekday;
+  /** 'HH:MM', 24-hour. */
+  clock: string;
+}
+
+const FORMATTERS = new Map<string, Intl.DateTimeFormat>();
+
+function formatter(timeZone: string): Intl.DateTimeFormat {
+  let found = FORMATTERS.get(timeZone);
+  if (!found) {
+    found = new Intl.DateTimeFormat('en-US', { timeZone, hourCycle: 'h23', weekday: 'short', hour: '2-digit', minute: '2-digit' });
+    FORMATTERS.set(timeZone, found);
+  }
+  return found;
+}
+
+/**
+ * The wall-clock time at `now` in `timeZone`.
+ * @param now - an instant
+ * @param timeZone - IANA name, e.g. America/Chicago
+ */
+export function localTime(now: Date, timeZone: string): LocalTime {
+  const parts = formatter(timeZone).formatToParts(now);
+  const get = (type: string): string => parts.find((p) => p.type === type)?.value ?? '';
+  const hour = Number(get('hour')) % 24;
+  const minute = Number(get('minute'));
+  const weekday = get('weekday').toLowerCase().slice(0, 3) as Weekday;
+  if (!WEEKDAYS.includes(weekday)) {
+    throw new Error(`unexpected weekday "${weekday}"`);
+  }
+  const clock = `${String(hour).padStart(2, '0')}:${String(minute).padStart(2, '0')}`;
+  return { hour, minute, weekday, clock };
+}
+
+/**
+ * True when the clinic is open at `now`. A clinic without businessHours is always
+ * open; a weekday missing from its businessHours is closed all day.
+ */
+export function isWithinBusinessHours(clinic: Clinic, now: Date): boolean {
+  if (!clinic.businessHours) {
+    return true;
+  }
+  const local = localTime(now, clinic.timezone);
+  const spans = clinic.businessHours[local.weekday] ?? [];
+  return spans.some((span) => span.open <= local.clock && local.clock < span.close);
+}
+
+const APPOINTMENT_FORMATTERS = new Map<string, Intl.DateTimeFormat>();
+
+/**
+ * An appointment time as patients read it, in the clinic's time zone:
+ * "Tue, Dec 1, 9:00 AM CST" (en) or "mar, 1 dic, 9:00 a.m. CST" (es).
+ */
+export function formatAppointmentTime(at: Date, timeZone: string, language: string): string {
+  const key = `${timeZone}|${language}|time`;
+  let found = APPOINTMENT_FORMATTERS.get(key);
+  if (!found) {
+    found = new Intl.DateTimeFormat(localeOf(language), {
+      timeZone,
+      weekday: 'short',
+      month: 'short',
+      day: 'numeric',
+      hour: 'numeric',
+      minute: '2-digit',
+      timeZoneName: 'short',
+    });
+    APPOINTMENT_FORMATTERS.set(key, found);
+  }
+  return plainSpaces(found.format(at));
+}
+
+/** An appointment date alone: "Tuesday, December 1". */
+export function formatAppointmentDate(at: Date, timeZone: string, language: string): string {
+  const key = `${timeZone}|${language}|date`;
+  let found = APPOINTMENT_FORMATTERS.get(key);
+  if (!found) {
+    found = new Intl.DateTimeFormat(localeOf(language), { timeZone, weekday: 'long', month: 'long', day: 'numeric' });
+    APPOINTMENT_FORMATTERS.set(key, found);
+  }
+  return plainSpaces(found.format(at));
+}
+
+/**
+ * ICU writes U+202F / U+00A0 before "AM": one such character turns a whole SMS into
+ * UCS-2 (70 characters a segment instead of 160), so use plain spaces.
+ */
+function plainSpaces(text: string): string {
+  return text.replace(/[\u00a0\u202f\u2009]/gu, ' ');
+}
+
+function localeOf(language: string): string {
+  return language === 'es' ? 'es-US' : 'en-US';
+}

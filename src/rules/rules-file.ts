@@ -1,0 +1,183 @@
+import { createHash } from 'node:crypto';
+import { getAction } from '../actions/index.js';
+import type { Finding } from '../errors.js';
+import { analyzeConditions, type ConditionAnalysis } from './conditions.js';
+import { normalizeText } from './normalize.js';
+import { schemaFindings } from './rules-schema.js';
+import { CLINIC_MERGE_FIELDS, parseTemplate, type ParsedTemplate } from './templates.js';
+import { parseYamlSource, type JsonPath, type YamlSource } from './yaml-source.js';
+
+export type ReplySpec = string | Readonly<Record<string, string>>;
+
+export interface RuleData {
+  name: string;
+  description?: string;
+  priority?: number;
+  halt?: boolean;
+  conditions: Record<string, unknown>;
+  event: { type: string; params?: { reply?: ReplySpec } };
+}
+
+export interface RulesFileData {
+  version?: 1;
+  keywords?: Record<string, Record<string, string[]>>;
+  templates?: Record<string, string | Record<string, string>>;
+  rules?: RuleData[];
+  disable?: string[];
+}
+
+/** One rule of a file, checked on its own, with what compiling needs. */
+export interface ParsedRule {
+  data: RuleData;
+  index: number;
+  analysis: ConditionAnalysis;
+}
+
+/** One template of a file: per language (key "*" when one text serves every language). */
+export interface ParsedTemplateEntry {
+  name: string;
+  texts: Record<string, { text: string; parsed: ParsedTemplate }>;
+}
+
+export interface ParsedRulesFile {
+  file: string;
+  kind: 'default' | 'clinic';
+  source: YamlSource;
+  /** sha256 of the file's text. */
+  hash: string;
+  /** Null when the file cannot be used at all (syntax or schema errors). */
+  data: RulesFileData | null;
+  rules: ParsedRule[];
+  templates: ParsedTemplateEntry[];
+  /** Every problem found in this file on its own (cross-file checks come at compile). */
+  findings: Finding[];
+}
+
+/**
+ * Parses and checks one rules file on its own: YAML syntax, the JSON Schema, facts,
+ * operators, value types, actions and their reply outcomes, template merge fields,
+ * duplicate names and keyword variants. Never throws for bad content.
+ * @param text - the file's content
+ * @param file - its path, used in findings
+ * @param kind - 'default' for rules/default.yaml, 'clinic' for rules/clinics/<id>.yaml
+ */
+export function parseRulesFile(text: string, file: string, kind: 'default' | 'clinic'): ParsedRulesFile {
+  const source = parseYamlSource(text, file);
+  const hash = createHash('sha256').update(text).digest('hex');
+  const result: ParsedRulesFile = { file, kind, source, hash, data: null, rules: [], templates: [], findings: [...source.syntaxFindings] };
+  if (result.findings.some((f) => f.severity !== 'warning')) {
+    return result;
+  }
+  const data = source.data ?? {};
+  const schema = schemaFindings({ ...source, data });
+  result.findings.push(...schema);
+  if (schema.length > 0) {
+    return sortFindings(result);
+  }
+  const typed = data as RulesFileData;
+  result.data = typed;
+  const at = (path: JsonPath, message: string, opts?: { key?: boolean; offset?: number }): void => {
+    result.findings.push(source.findingAt(path, message, opts));
+  };
+  if (kind === 'default' && typed.disable !== undefined) {
+    at(['disable'], 'disable: only clinic files can disable rules (remove the rule from default.yaml instead)', { key: true });
+  }
+  checkKeywords(typed, at);
+  result.templates = checkTemplates(typed, at);
+  const names = new Map<string, number>();
+  (typed.rules ?? []).forEach((rule, index) => {
+    const base: JsonPath = ['rules', index];
+    const previous = names.get(rule.name);
+    if (previous !== undefined) {
+      at([...base, 'name'], `rules[${index}].name: "${rule.name}" is already used by rules[${previous}] in this file`);
+    } else {
+      names.set(rule.name, index);
+    }
+    const analysis = analyzeConditions(rule.conditions, [...base, 'conditions']);
+    for (const p of analysis.problems) {
+      at(p.path, p.message, p.key ? { key: true } : undefined);
+    }
+    checkEvent(rule, base, at);
+    result.rules.push({ data: rule, index, analysis });
+  });
+  return sortFindings(result);
+}
+
+function checkKeywords(data: RulesFileData, at: (path: JsonPath, message: string) => void): void {
+  const owner = new Map<string, string>();
+  for (const [command, byLanguage] of Object.entries(data.keywords ?? {})) {
+    for (const [language, variants] of Object.entries(byLanguage)) {
+      variants.forEach((variant, i) => {
+        const path = ['keywords', command, language, i];
+        const phrase = normalizeText(variant);
+        if (phrase === '') {
+          at(path, `keywords.${command}.${language}[${i}]: "${variant}" has no letters or digits`);
+          return;
+        }
+        const other = owner.get(phrase);
+        if (other !== undefined && other !== command) {
+          at(path, `keywords.${command}.${language}[${i}]: "${phrase}" is already a variant of ${other}`);
+        }
+        owner.set(phrase, command);
+      });
+    }
+  }
+}
+
+function checkTemplates(data: RulesFileData, at: (path: JsonPath, message: string, opts?: { offset?: number }) => void): ParsedTemplateEntry[] {
+  const out: ParsedTemplateEntry[] = [];
+  for (const [name, value] of Object.entries(data.templates ?? {})) {
+    const entry: ParsedTemplateEntry = { name, texts: {} };
+    const texts: Array<[string, string, JsonPath]> =
+      typeof value === 'string' ? [['*', value, ['templates', name]]] : Object.entries(value).map(([l, t]) => [l, t, ['templates', name, l]]);
+    for (const [language, text, path] of texts) {
+      const { template, problems } = parseTemplate(text);
+      for (const p of problems) {
+        at(path, `templates.${name}: ${p.message}`, { offset: p.offset });
+      }
+      if (name === 'system-error') {
+        for (const field of template.fields.filter((f) => !CLINIC_MERGE_FIELDS.has(f))) {
+          at(path, `templates.system-error: {{${field}}} is not known when an error happens (use ${[...CLINIC_MERGE_FIELDS].join(', ')})`);
+        }
+      }
+      if (text.trim() === '') {
+        at(path, `templates.${name}: empty text (to send no reply, use the no-reply action)`);
+      }
+      entry.texts[language] = { text, parsed: template };
+    }
+    out.push(entry);
+  }
+  return out;
+}
+
+function checkEvent(rule: RuleData, base: JsonPath, at: (path: JsonPath, message: string) => void): void {
+  const where = `${base[0]}[${base[1]}].event`;
+  const action = getAction(rule.event.type);
+  if (!action) {
+    at([...base, 'event', 'type'], `${where}.type: unknown action "${rule.event.type}"`);
+    return;
+  }
+  const reply = rule.event.params?.reply;
+  if (reply === undefined) {
+    return;
+  }
+  if (action.name === 'no-reply') {
+    at([...base, 'event', 'params', 'reply'], `${where}.params.reply: the no-reply action sends no reply`);
+    return;
+  }
+  if (typeof reply === 'object') {
+    for (const outcome of Object.keys(reply)) {
+      if (outcome !== 'default' && !action.outcomes.includes(outcome)) {
+        at(
+          [...base, 'event', 'params', 'reply', outcome],
+          `${where}.params.reply: "${outcome}" is not an outcome of ${action.name} (${[...action.outcomes, 'default'].join(', ')})`,
+        );
+      }
+    }
+  }
+}
+
+function sortFindings(result: ParsedRulesFile): ParsedRulesFile {
+  result.findings.sort((a, b) => a.line - b.line || a.col - b.col);
+  return result;
+}
