@@ -1,0 +1,194 @@
+import { performance } from 'node:perf_hooks';
+import { maskPhone } from '../phone.js';
+import { handleMessage, type PipelineDeps } from '../service/handle-message.js';
+import type { Snapshot } from '../service/live-config.js';
+import type { Spool } from './spool.js';
+
+export interface ReplayerOptions {
+  spool: Spool;
+  /** Store, logger, metrics and clock of the message pipeline. */
+  pipeline: PipelineDeps;
+  /** The clinics and rules live now (replays use today's rules). */
+  snapshot: () => Snapshot;
+  /** First wait after a failed attempt, ms. */
+  minDelayMs?: number;
+  /** Longest wait between attempts while the store is down, ms. */
+  maxDelayMs?: number;
+}
+
+export interface ReplayReport {
+  /** Entries found in the spool at the start of the pass. */
+  found: number;
+  /** Entries whose record is stored and that left the spool. */
+  replayed: number;
+  /** Entries that failed for another reason than an unreachable store (kept, retried later). */
+  failed: number;
+  /** Entries still in the spool after the pass. */
+  left: number;
+  /** True when the pass stopped (or never started) because the store did not answer. */
+  storeDown: boolean;
+  ms: number;
+}
+
+export interface ReplayOptions {
+  /** Stop starting new entries after this time (performance.now() clock). */
+  deadline?: number;
+}
+
+const isUnavailable = (err: unknown): boolean => (err as { code?: unknown } | null)?.code === 'STORE_UNAVAILABLE';
+const codeOf = (err: unknown): string => String((err as { code?: unknown } | null)?.code ?? 'INTERNAL');
+
+/**
+ * Replays the outage spool through the pipeline once the store answers again: pings it
+ * with exponential backoff while the spool holds anything, re-runs init() (the database
+ * may be a fresh one), then feeds each entry to handleMessage in 'replay' mode (rules and
+ * actions run, no reply is sent, idempotent by MessageSid) and removes an entry only after
+ * its record is stored. Entries of one sender stay in order: after a failure the sender's
+ * later entries wait for the next pass.
+ */
+export class SpoolReplayer {
+  private readonly spool: Spool;
+  private readonly pipeline: PipelineDeps;
+  private readonly snapshot: () => Snapshot;
+  private readonly minDelayMs: number;
+  private readonly maxDelayMs: number;
+  private readonly log: PipelineDeps['logger'];
+  private running: Promise<void> | null = null;
+  private stopped = false;
+  private wake: (() => void) | null = null;
+  private exclusive: Promise<unknown> = Promise.resolve();
+  private needsInit = true;
+
+  constructor(options: ReplayerOptions) {
+    this.spool = options.spool;
+    this.pipeline = options.pipeline;
+    this.snapshot = options.snapshot;
+    this.minDelayMs = options.minDelayMs ?? 250;
+    this.maxDelayMs = options.maxDelayMs ?? 5000;
+    this.log = options.pipeline.logger.child({ component: 'spool-replayer' });
+  }
+
+  /** Starts the background loop (idempotent). */
+  start(): void {
+    if (this.running || this.stopped) {
+      return;
+    }
+    this.running = this.loop().catch((err: unknown) => {
+      this.log.error({ code: codeOf(err) }, 'spool replayer stopped unexpectedly');
+    });
+  }
+
+  /** Something was spooled: make sure the loop is awake. */
+  notify(): void {
+    this.wake?.();
+  }
+
+  /** Stops the loop after the entry in hand; resolves when it has. */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    this.wake?.();
+    await this.running;
+    this.running = null;
+  }
+
+  /**
+   * One pass over the spool, now (the loop, `clinic-sms spool replay`, shutdown's flush).
+   * Passes never overlap.
+   * @param options - an optional deadline for starting entries
+   */
+  replayNow(options: ReplayOptions = {}): Promise<ReplayReport> {
+    const next = this.exclusive.then(() => this.pass(options));
+    this.exclusive = next.catch(() => undefined);
+    return next;
+  }
+
+  private async loop(): Promise<void> {
+    let delay = this.minDelayMs;
+    while (!this.stopped) {
+      if (this.spool.depth() === 0) {
+        delay = this.minDelayMs;
+        await this.sleep(null);
+        continue;
+      }
+      const report = await this.replayNow({ deadline: Number.POSITIVE_INFINITY });
+      if (report.left === 0 || (report.replayed > 0 && !report.storeDown && report.failed === 0)) {
+        delay = this.minDelayMs;
+        continue;
+      }
+      await this.sleep(delay);
+      delay = Math.min(delay * 2, this.maxDelayMs);
+    }
+  }
+
+  /** Waits `ms` (null: until notified), or less when notified or stopped. */
+  private sleep(ms: number | null): Promise<void> {
+    return new Promise((resolve) => {
+      const done = (): void => {
+        clearTimeout(timer);
+        this.wake = null;
+        resolve();
+      };
+      const timer = ms === null ? undefined : setTimeout(done, ms);
+      timer?.unref();
+      this.wake = done;
+    });
+  }
+
+  private async pass(options: ReplayOptions): Promise<ReplayReport> {
+    const started = performance.now();
+    const fromLoop = options.deadline === Number.POSITIVE_INFINITY;
+    const deadline = options.deadline ?? Number.POSITIVE_INFINITY;
+    const report: ReplayReport = { found: 0, replayed: 0, failed: 0, left: this.spool.depth(), storeDown: false, ms: 0 };
+    const finish = (): ReplayReport => {
+      report.left = this.spool.depth();
+      report.ms = Math.round(performance.now() - started);
+      if (report.found > 0) {
+        this.log.info({ found: report.found, replayed: report.replayed, failed: report.failed, left: report.left, storeDown: report.storeDown, ms: report.ms }, 'spool replay pass');
+      }
+      return report;
+    };
+    try {
+      await this.pipeline.store.ping();
+      if (this.needsInit) {
+        await this.pipeline.store.init();
+        this.needsInit = false;
+      }
+    } catch (err) {
+      this.needsInit = true;
+      report.storeDown = true;
+      if (!isUnavailable(err)) {
+        this.log.error({ code: codeOf(err) }, 'store check before replay failed');
+      }
+      return finish();
+    }
+    const entries = await this.spool.list();
+    report.found = entries.length;
+    const blocked = new Set<string>();
+    for (const entry of entries) {
+      if ((fromLoop && this.stopped) || performance.now() > deadline) {
+        break;
+      }
+      const sender = `${entry.message.to}\u0000${entry.message.from}`;
+      if (blocked.has(sender)) {
+        continue;
+      }
+      try {
+        const result = await handleMessage(this.pipeline, this.snapshot(), entry.message, 'replay', entry.receivedAt);
+        await this.spool.remove(entry.id);
+        report.replayed += 1;
+        this.pipeline.metrics.spoolReplayed.inc({ result: result.status });
+      } catch (err) {
+        if (isUnavailable(err)) {
+          this.needsInit = true;
+          report.storeDown = true;
+          break;
+        }
+        blocked.add(sender);
+        report.failed += 1;
+        this.pipeline.metrics.spoolReplayed.inc({ result: 'failed' });
+        this.log.error({ spoolId: entry.id, sender: maskPhone(entry.message.from), code: codeOf(err) }, 'spooled message could not be replayed; kept for the next pass');
+      }
+    }
+    return finish();
+  }
+}
