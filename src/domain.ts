@@ -99,6 +99,9 @@ export interface MessageRecord {
   error?: string;
   /** How the record got here: the webhook, or a replay from the spool. */
   via: 'webhook' | 'replay';
+  /** Repeated deliveries of this MessageSid, each answered with the stored reply (absent: none). */
+  duplicateDeliveries?: number;
+  lastDuplicateAt?: Date;
 }
 
 export type MessageCompletion = Pick<MessageRecord, 'status' | 'patientIds' | 'rulesFired' | 'actions' | 'reply'> &

@@ -74,6 +74,10 @@ export async function handleMessage(
     if (!takeOver) {
       deps.metrics.duplicates.inc();
       log.info({ firstStatus: existing.status }, 'repeated delivery: answering with the stored reply');
+      if (mode === 'webhook') {
+        // The repeat is a request too: the audit trail notes it on the one record of the MessageSid.
+        await deps.store.recordDuplicate?.(message.messageSid, receivedAt);
+      }
       const settled = existing.status === 'received' ? await waitForCompletion(deps, existing) : existing;
       return { status: 'duplicate', reply: settled.reply, clinicId: existing.clinicId };
     }
@@ -103,7 +107,8 @@ export async function handleMessage(
     const now = deps.clock();
     const tStore = performance.now();
     const [sender, patients] = await Promise.all([
-      deps.store.touchSender(clinic.id, message.from, rateWindow(now)),
+      // The window of the minute the message arrived: a replay counts a flood sent during an outage as it was sent.
+      deps.store.touchSender(clinic.id, message.from, rateWindow(receivedAt)),
       deps.store.findPatientsByPhone(clinic.id, message.from),
     ]);
     const storeMs = performance.now() - tStore;
@@ -147,7 +152,12 @@ export async function handleMessage(
     return { status, reply, clinicId: clinic.id };
   } catch (err) {
     const code = isAppError(err) ? err.code : ((err as { code?: unknown }).code as string | undefined) ?? 'INTERNAL';
-    // Best effort: the record says it failed, unless the store itself is what failed.
+    // Best effort: the record says it failed, unless the store itself is what failed. When it
+    // is unreachable, trying again would only spend the caller's time budget (the webhook must
+    // answer within 5 s and spool the message); a replay takes the unfinished record over.
+    if (code === 'STORE_UNAVAILABLE') {
+      throw err;
+    }
     await deps.store
       .completeMessage(message.messageSid, {
         status: 'error',

@@ -47,6 +47,12 @@ export interface Store {
   claimMessage(record: MessageRecord): Promise<ClaimResult>;
   completeMessage(messageSid: string, completion: MessageCompletion): Promise<void>;
   getMessage(messageSid: string): Promise<MessageRecord | null>;
+  /**
+   * Notes a repeated delivery on the MessageSid's record (duplicateDeliveries + 1,
+   * lastDuplicateAt), so the audit trail shows every request. Optional until every
+   * adapter has it; callers use `?.`.
+   */
+  recordDuplicate?(messageSid: string, at: Date): Promise<void>;
   listMessages(query: MessageQuery): AsyncIterable<MessageRecord>;
 
   findPatientsByPhone(clinicId: string, phone: string): Promise<Patient[]>;

@@ -54,6 +54,14 @@ export class MemoryStore implements Store {
     }
   }
 
+  async recordDuplicate(messageSid: string, at: Date): Promise<void> {
+    const existing = this.messages.get(messageSid);
+    if (existing) {
+      existing.duplicateDeliveries = (existing.duplicateDeliveries ?? 0) + 1;
+      existing.lastDuplicateAt = new Date(at);
+    }
+  }
+
   async getMessage(messageSid: string): Promise<MessageRecord | null> {
     const found = this.messages.get(messageSid);
     return found ? clone(found) : null;
