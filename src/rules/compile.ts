@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import type { Clinic } from '../domain.js';
 import type { Finding } from '../errors.js';
 import { normalizeText } from './normalize.js';
-import type { ParsedRule, ParsedRulesFile, ReplySpec } from './rules-file.js';
+import type { ParsedRule, ParsedRulesFile, ReplySpec, RulesFileData } from './rules-file.js';
 import type { ParsedTemplate } from './templates.js';
 
 export interface SourcePosition {
@@ -78,9 +78,12 @@ export interface CompileResult {
  */
 export function compileClinicRules(defaults: ParsedRulesFile, clinicFile: ParsedRulesFile | null, clinic: Clinic): CompileResult {
   const findings: Finding[] = [...defaults.findings, ...(clinicFile?.findings ?? [])];
-  if (!defaults.data || (clinicFile && !clinicFile.data) || findings.some((f) => f.severity !== 'warning')) {
+  // Cross-file checks run even when a file has other errors, so every finding shows at once;
+  // only YAML syntax errors leave nothing to check.
+  if (defaults.unusable || clinicFile?.unusable) {
     return { rules: null, findings };
   }
+  const raw = (f: ParsedRulesFile): RulesFileData => (f.data ?? (isRecord(f.source.data) ? f.source.data : {})) as RulesFileData;
   const files = [defaults, ...(clinicFile ? [clinicFile] : [])];
   const error = (file: ParsedRulesFile, path: ReadonlyArray<string | number>, message: string, key = false): void => {
     findings.push(file.source.findingAt(path, message, { key }));
@@ -92,10 +95,14 @@ export function compileClinicRules(defaults: ParsedRulesFile, clinicFile: Parsed
   const vocabulary = new Map<string, VocabularyEntry>();
   const owner = new Map<string, string>();
   for (const file of files) {
-    for (const [command, byLanguage] of Object.entries(file.data?.keywords ?? {})) {
+    const keywords = raw(file).keywords;
+    for (const [command, byLanguage] of Object.entries(isRecord(keywords) ? keywords : {})) {
       commands.add(command);
-      for (const [language, variants] of Object.entries(byLanguage)) {
-        variants.forEach((variant, i) => {
+      for (const [language, variants] of Object.entries(isRecord(byLanguage) ? byLanguage : {})) {
+        (Array.isArray(variants) ? variants : []).forEach((variant: unknown, i) => {
+          if (typeof variant !== 'string') {
+            return;
+          }
           const phrase = normalizeText(variant);
           const other = owner.get(phrase);
           if (other !== undefined && other !== command) {
@@ -132,8 +139,12 @@ export function compileClinicRules(defaults: ParsedRulesFile, clinicFile: Parsed
   // Rules: defaults minus disabled, replaced by name, then the clinic's new ones.
   const merged: Array<{ rule: ParsedRule; file: ParsedRulesFile }> = defaults.rules.map((rule) => ({ rule, file: defaults }));
   const disabled: string[] = [];
-  if (clinicFile?.data) {
-    (clinicFile.data.disable ?? []).forEach((name, i) => {
+  if (clinicFile) {
+    const disable: unknown = raw(clinicFile).disable;
+    (Array.isArray(disable) ? disable : []).forEach((name: unknown, i) => {
+      if (typeof name !== 'string') {
+        return;
+      }
       const at = merged.findIndex((m) => m.rule.data.name === name);
       if (at < 0) {
         error(clinicFile, ['disable', i], `disable[${i}]: no rule named "${name}" in ${defaults.file}`);
@@ -162,10 +173,13 @@ export function compileClinicRules(defaults: ParsedRulesFile, clinicFile: Parsed
         error(file, ref.path, `rules[${rule.index}]: unknown keyword "${ref.value}" (defined: ${[...commands].sort().join(', ')})`);
       }
     }
-    const reply = rule.data.event.params?.reply;
+    const reply = isRecord(rule.data.event) && isRecord(rule.data.event.params) ? rule.data.event.params.reply : undefined;
+    if (reply !== undefined && typeof reply !== 'string' && !isRecord(reply)) {
+      continue;
+    }
     const names = reply === undefined ? [] : typeof reply === 'string' ? [['', reply] as const] : Object.entries(reply);
     for (const [outcome, name] of names) {
-      if (!templates.has(name)) {
+      if (typeof name === 'string' && !templates.has(name)) {
         const path = ['rules', rule.index, 'event', 'params', 'reply', ...(outcome === '' ? [] : [outcome])];
         error(file, path, `rules[${rule.index}].event.params.reply: unknown template "${name}"`);
       }
@@ -173,11 +187,14 @@ export function compileClinicRules(defaults: ParsedRulesFile, clinicFile: Parsed
   }
 
   const stop = merged.some(
-    ({ rule }) => rule.data.event.type === 'opt-out' && (rule.analysis.requires === null || rule.analysis.requires.includes('command:STOP')),
+    ({ rule }) => rule.data.event?.type === 'opt-out' && (rule.analysis.requires === null || rule.analysis.requires.includes('command:STOP')),
   );
   if (!stop) {
     const where = clinicFile ?? defaults;
-    const disabledAt = clinicFile?.data?.disable?.findIndex((n) => defaults.rules.some((r) => r.data.name === n && r.data.event.type === 'opt-out'));
+    const disable: unknown = clinicFile ? raw(clinicFile).disable : undefined;
+    const disabledAt = Array.isArray(disable)
+      ? disable.findIndex((n) => defaults.rules.some((r) => r.data.name === n && r.data.event?.type === 'opt-out'))
+      : undefined;
     error(
       where,
       disabledAt !== undefined && disabledAt >= 0 ? ['disable', disabledAt] : [],
@@ -238,6 +255,10 @@ export function compileClinicRules(defaults: ParsedRulesFile, clinicFile: Parsed
     disabled,
   };
   return { rules: Object.freeze(compiled), findings };
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
 function deepFreeze<T>(value: T): T {

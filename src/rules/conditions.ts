@@ -108,13 +108,14 @@ function leaf(node: Record<string, unknown>, path: JsonPath, out: ConditionAnaly
     out.problems.push({ path: at, message: `${where}: ${message}`, key });
     return null;
   };
+  if ('condition' in node) {
+    return problem('shared condition references are not supported: write the condition out', [...path, 'condition'], true);
+  }
   for (const key of Object.keys(node)) {
     if (key === 'path') {
       problem('"path" expressions are not allowed: every fact is a plain value, see rules/README.md', [...path, key], true);
     } else if (key === 'params') {
       problem('fact "params" are not supported', [...path, key], true);
-    } else if (key === 'condition') {
-      problem('shared condition references are not supported: write the condition out', [...path, key], true);
     } else if (!LEAF_KEYS.has(key)) {
       problem(`unknown field "${key}" (a condition has fact, operator, value)`, [...path, key], true);
     }

@@ -110,6 +110,7 @@ async function readText(file: string): Promise<string | null | Error> {
 function unreadable(file: string, kind: 'default' | 'clinic', err: Error | null): ParsedRulesFile {
   const parsed = parseRulesFile('', file, kind);
   parsed.data = null;
+  parsed.unusable = true;
   parsed.findings = [{ file, line: 1, col: 1, message: `cannot read: ${err ? err.message : 'file not found'}`, severity: 'error' }];
   return parsed;
 }

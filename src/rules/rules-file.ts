@@ -49,6 +49,8 @@ export interface ParsedRulesFile {
   data: RulesFileData | null;
   rules: ParsedRule[];
   templates: ParsedTemplateEntry[];
+  /** True when the file could not be read or has YAML syntax errors: nothing in it can be checked further. */
+  unusable: boolean;
   /** Every problem found in this file on its own (cross-file checks come at compile). */
   findings: Finding[];
 }
@@ -64,50 +66,83 @@ export interface ParsedRulesFile {
 export function parseRulesFile(text: string, file: string, kind: 'default' | 'clinic'): ParsedRulesFile {
   const source = parseYamlSource(text, file);
   const hash = createHash('sha256').update(text).digest('hex');
-  const result: ParsedRulesFile = { file, kind, source, hash, data: null, rules: [], templates: [], findings: [...source.syntaxFindings] };
+  const result: ParsedRulesFile = {
+    file,
+    kind,
+    source,
+    hash,
+    data: null,
+    rules: [],
+    templates: [],
+    unusable: false,
+    findings: [...source.syntaxFindings],
+  };
   if (result.findings.some((f) => f.severity !== 'warning')) {
+    result.unusable = true;
     return result;
   }
   const data = source.data ?? {};
   const schema = schemaFindings({ ...source, data });
   result.findings.push(...schema);
-  if (schema.length > 0) {
+  if (!isRecord(data)) {
     return sortFindings(result);
   }
+  // The semantic checks run even after schema errors, on whatever parts are well formed,
+  // so an admin sees every problem at once; the file is only used when both pass.
   const typed = data as RulesFileData;
-  result.data = typed;
   const at = (path: JsonPath, message: string, opts?: { key?: boolean; offset?: number }): void => {
     result.findings.push(source.findingAt(path, message, opts));
   };
   if (kind === 'default' && typed.disable !== undefined) {
     at(['disable'], 'disable: only clinic files can disable rules (remove the rule from default.yaml instead)', { key: true });
   }
-  checkKeywords(typed, at);
-  result.templates = checkTemplates(typed, at);
+  if (isRecord(typed.keywords)) {
+    checkKeywords(typed, at);
+  }
+  if (isRecord(typed.templates)) {
+    result.templates = checkTemplates(typed, at);
+  }
   const names = new Map<string, number>();
-  (typed.rules ?? []).forEach((rule, index) => {
+  (Array.isArray(typed.rules) ? typed.rules : []).forEach((rule: unknown, index) => {
+    if (!isRecord(rule)) {
+      return;
+    }
     const base: JsonPath = ['rules', index];
-    const previous = names.get(rule.name);
-    if (previous !== undefined) {
-      at([...base, 'name'], `rules[${index}].name: "${rule.name}" is already used by rules[${previous}] in this file`);
-    } else {
-      names.set(rule.name, index);
+    const name = typeof rule.name === 'string' ? rule.name : '';
+    const previous = names.get(name);
+    if (name !== '' && previous !== undefined) {
+      at([...base, 'name'], `rules[${index}].name: "${name}" is already used by rules[${previous}] in this file`);
+    } else if (name !== '') {
+      names.set(name, index);
     }
     const analysis = analyzeConditions(rule.conditions, [...base, 'conditions']);
-    for (const p of analysis.problems) {
-      at(p.path, p.message, p.key ? { key: true } : undefined);
+    if (rule.conditions !== undefined) {
+      for (const p of analysis.problems) {
+        at(p.path, p.message, p.key ? { key: true } : undefined);
+      }
     }
-    checkEvent(rule, base, at);
-    result.rules.push({ data: rule, index, analysis });
+    if (isRecord(rule.event) && typeof rule.event.type === 'string') {
+      checkEvent(rule as unknown as RuleData, base, at);
+    }
+    result.rules.push({ data: rule as unknown as RuleData, index, analysis });
   });
+  if (schema.length === 0) {
+    result.data = typed;
+  }
   return sortFindings(result);
 }
 
 function checkKeywords(data: RulesFileData, at: (path: JsonPath, message: string) => void): void {
   const owner = new Map<string, string>();
   for (const [command, byLanguage] of Object.entries(data.keywords ?? {})) {
+    if (!isRecord(byLanguage)) {
+      continue;
+    }
     for (const [language, variants] of Object.entries(byLanguage)) {
-      variants.forEach((variant, i) => {
+      (Array.isArray(variants) ? variants : []).forEach((variant: unknown, i) => {
+        if (typeof variant !== 'string') {
+          return;
+        }
         const path = ['keywords', command, language, i];
         const phrase = normalizeText(variant);
         if (phrase === '') {
@@ -128,9 +163,16 @@ function checkTemplates(data: RulesFileData, at: (path: JsonPath, message: strin
   const out: ParsedTemplateEntry[] = [];
   for (const [name, value] of Object.entries(data.templates ?? {})) {
     const entry: ParsedTemplateEntry = { name, texts: {} };
-    const texts: Array<[string, string, JsonPath]> =
-      typeof value === 'string' ? [['*', value, ['templates', name]]] : Object.entries(value).map(([l, t]) => [l, t, ['templates', name, l]]);
+    const texts: Array<[string, unknown, JsonPath]> =
+      typeof value === 'string'
+        ? [['*', value, ['templates', name]]]
+        : isRecord(value)
+          ? Object.entries(value).map(([l, t]) => [l, t, ['templates', name, l]])
+          : [];
     for (const [language, text, path] of texts) {
+      if (typeof text !== 'string') {
+        continue;
+      }
       const { template, problems } = parseTemplate(text);
       for (const p of problems) {
         at(path, `templates.${name}: ${p.message}`, { offset: p.offset });
@@ -157,7 +199,7 @@ function checkEvent(rule: RuleData, base: JsonPath, at: (path: JsonPath, message
     at([...base, 'event', 'type'], `${where}.type: unknown action "${rule.event.type}"`);
     return;
   }
-  const reply = rule.event.params?.reply;
+  const reply: unknown = isRecord(rule.event.params) ? rule.event.params.reply : undefined;
   if (reply === undefined) {
     return;
   }
@@ -165,7 +207,7 @@ function checkEvent(rule: RuleData, base: JsonPath, at: (path: JsonPath, message
     at([...base, 'event', 'params', 'reply'], `${where}.params.reply: the no-reply action sends no reply`);
     return;
   }
-  if (typeof reply === 'object') {
+  if (isRecord(reply)) {
     for (const outcome of Object.keys(reply)) {
       if (outcome !== 'default' && !action.outcomes.includes(outcome)) {
         at(
@@ -175,6 +217,10 @@ function checkEvent(rule: RuleData, base: JsonPath, at: (path: JsonPath, message
       }
     }
   }
+}
+
+function isRecord(value: unknown): value is Record<string, any> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
 function sortFindings(result: ParsedRulesFile): ParsedRulesFile {

@@ -1,73 +1,109 @@
+import type { Appointment, InboundMessage, Patient } from '../../domain.js';
 import type { Finding } from '../../errors.js';
-import { normalizeText } from '../normalize.js';
+import { MemoryStore } from '../../store/memory/memory-store.js';
+import type { CompiledRules } from '../compile.js';
+import { decide } from '../evaluate.js';
 import { ACTIONS_FOR_KIND, CARRIER_BEHAVIOUR, CARRIER_WORDS, type CarrierWordKind } from './carrier-keywords.js';
 import { filesOf, warningAt, type ClinicCheckContext } from './check-context.js';
 
 /** Actions that change consent or an appointment: what a carrier word must not trigger by surprise. */
 const STATE_CHANGING = new Set(['opt-out', 'opt-in', 'confirm-appointment', 'cancel-appointment', 'reschedule-appointment']);
 
+interface Scenario {
+  label: string;
+  known: boolean;
+  optedOut: boolean;
+}
+
+/** The senders a bare carrier word is tried from, by kind: where carriers act on it. */
+const SCENARIOS: Readonly<Record<CarrierWordKind, readonly Scenario[]>> = {
+  'opt-out': [
+    { label: 'a patient', known: true, optedOut: false },
+    { label: 'an unknown number', known: false, optedOut: false },
+  ],
+  'opt-in': [
+    { label: 'an opted-out patient', known: true, optedOut: true },
+    { label: 'a subscribed patient', known: true, optedOut: false },
+  ],
+  help: [{ label: 'a patient', known: true, optedOut: false }],
+};
+
 /**
- * Keyword variants (and rules keyed on a bare word) that carriers or Twilio treat as
- * opt-out, opt-in or help words, used here for something else: a rule set that
- * answers CANCEL by cancelling an appointment still gets the number opted out by Twilio.
+ * Words carriers and Twilio act on by themselves (STOP, CANCEL, YES, HELP, ...) that the
+ * rules use for something else. Each word is sent, alone, through the real rules
+ * (decide(), a scratch in-memory store) from the senders carriers care about: a bare
+ * CANCEL that cancels an appointment, or an END that no rule opts out on, is reported;
+ * "CANCEL APPT" is not a carrier word and is not.
  */
-export function carrierWordWarnings(ctx: ClinicCheckContext): Finding[] {
+export async function carrierWordWarnings(ctx: ClinicCheckContext): Promise<Finding[]> {
   const findings: Finding[] = [];
-  const { compiled } = ctx;
-  const actionsFor = (key: string): string[] => compiled.rules.filter((r) => r.requires?.includes(key)).map((r) => r.action);
-  for (const file of filesOf(ctx)) {
-    for (const [command, byLanguage] of Object.entries(file.data?.keywords ?? {})) {
-      for (const [language, variants] of Object.entries(byLanguage)) {
-        if (!compiled.languages.includes(language)) {
-          continue;
-        }
-        variants.forEach((variant, i) => {
-          const word = normalizeText(variant);
-          const kind = CARRIER_WORDS.get(word);
-          if (!kind || compiled.vocabulary.get(word)?.command !== command) {
-            return;
-          }
-          const problem = misuse(kind, actionsFor(`command:${command}`));
-          if (problem) {
-            findings.push(
-              warningAt(file, ['keywords', command, language, i], `keywords.${command}.${language}[${i}]: "${word}" ${problem}; ${CARRIER_BEHAVIOUR[kind]}`),
-            );
-          }
-        });
+  for (const [word, kind] of CARRIER_WORDS) {
+    for (const scenario of SCENARIOS[kind]) {
+      const actions = await actionsFor(ctx.compiled, word, scenario);
+      const problem = misuse(kind, actions.map((a) => a.action));
+      if (!problem) {
+        continue;
       }
-    }
-  }
-  for (const rule of compiled.rules) {
-    for (const key of rule.requires ?? []) {
-      const word = key.startsWith('keyword:') ? key.slice('keyword:'.length) : '';
-      const kind = CARRIER_WORDS.get(word);
-      const problem = kind ? misuse(kind, [rule.action]) : null;
-      if (kind && problem) {
-        findings.push({
-          file: rule.source.file,
-          line: rule.source.line,
-          col: rule.source.col,
-          severity: 'warning',
-          message: `rule "${rule.name}": keyword "${word}" ${problem}; ${CARRIER_BEHAVIOUR[kind]}`,
-        });
-      }
+      const by = actions.filter((a) => STATE_CHANGING.has(a.action)).map((a) => `rule "${a.rule}"`);
+      findings.push(
+        locate(ctx, word, `a bare "${word}" from ${scenario.label} ${problem}${by.length > 0 ? ` (${by.join(', ')})` : ''}; ${CARRIER_BEHAVIOUR[kind]}`),
+      );
+      break;
     }
   }
   return findings;
 }
 
-/** Why the actions that a carrier word triggers are a surprise, or null when they are what carriers do. */
+async function actionsFor(rules: CompiledRules, word: string, scenario: Scenario): Promise<Array<{ rule: string; action: string }>> {
+  const store = new MemoryStore();
+  const now = new Date('2030-01-09T16:00:00Z');
+  const clinic = rules.clinic;
+  const from = '+13125550000';
+  const patients: Patient[] = scenario.known ? [{ id: 'p-check', clinicId: clinic.id, firstName: 'Sample', lastName: 'Patient', phone: from }] : [];
+  const appointments: Appointment[] = scenario.known
+    ? [{ id: 'a-check', clinicId: clinic.id, patientId: 'p-check', startsAt: new Date(now.getTime() + 48 * 3_600_000), status: 'scheduled' }]
+    : [];
+  await store.upsertPatients(patients);
+  await store.upsertAppointments(appointments);
+  const message: InboundMessage = {
+    messageSid: 'SMcheck',
+    from,
+    to: clinic.phoneNumbers[0] ?? '',
+    body: word,
+    numMedia: 0,
+    media: [],
+    extra: {},
+  };
+  const decision = await decide(rules, { clinic, message, patients, optedOut: scenario.optedOut, now, store });
+  return decision.events.map((e) => ({ rule: e.ruleName, action: e.type }));
+}
+
+/** Why the actions a carrier word triggers are a surprise, or null when they are what carriers do. */
 function misuse(kind: CarrierWordKind, actions: readonly string[]): string | null {
-  if (actions.length === 0) {
-    return null;
-  }
   const expected = ACTIONS_FOR_KIND[kind];
   const other = [...new Set(actions.filter((a) => STATE_CHANGING.has(a) && !expected.includes(a)))];
   if (other.length > 0) {
-    return `is a carrier ${kind} word but here it runs ${other.join(', ')}`;
+    return `runs ${other.join(', ')}`;
   }
   if (!actions.some((a) => expected.includes(a))) {
-    return `is a carrier ${kind} word but no rule here runs ${expected.join(' or ')} on it (only ${[...new Set(actions)].join(', ')})`;
+    return `runs no ${expected.join(' or ')} action${actions.length > 0 ? ` (only ${[...new Set(actions)].join(', ')})` : ''}`;
   }
   return null;
+}
+
+/** The keyword variant that lists `word` (the clinic's file first), else the keywords section, else the file's top. */
+function locate(ctx: ClinicCheckContext, word: string, reason: string): Finding {
+  const files = filesOf(ctx).reverse();
+  for (const file of files) {
+    for (const [command, byLanguage] of Object.entries(file.data?.keywords ?? {})) {
+      for (const [language, variants] of Object.entries(byLanguage)) {
+        const i = variants.findIndex((v) => v.trim().toUpperCase() === word);
+        if (i >= 0) {
+          return warningAt(file, ['keywords', command, language, i], `keywords.${command}.${language}[${i}]: ${reason}`);
+        }
+      }
+    }
+  }
+  const file = files.find((f) => f.data?.keywords !== undefined) ?? files[0] ?? ctx.defaults;
+  return warningAt(file, file.data?.keywords ? ['keywords'] : [], `keywords: ${reason}`, file.data?.keywords !== undefined);
 }

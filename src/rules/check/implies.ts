@@ -32,7 +32,7 @@ export function implies(b: unknown, a: unknown): boolean {
   if (isLeaf(a) && isLeaf(b)) {
     return leafImplies(b, a);
   }
-  if ('not' in a && isLeaf(b) && isLeaf(a.not)) {
+  if ('not' in a && isLeaf(b) && isObject(a.not) && isLeaf(a.not)) {
     return leafExcludes(b, a.not);
   }
   return false;
