@@ -1,0 +1,172 @@
+import { createServer, type Server } from 'node:http';
+import { expect } from 'chai';
+import request from 'supertest';
+import { AppError } from '../../src/errors.js';
+import { MemoryStore } from '../../src/store/memory/memory-store.js';
+import type { Store } from '../../src/store/store.js';
+import { getTestMongo, openTestMongoStore } from '../support/mongo.js';
+import { WEBHOOK_PATH, addPatient, buildTestApp, inboundParams, signedRequest, uniquePhone, type TestApp } from '../support/test-app.js';
+
+interface StoreKind {
+  name: string;
+  /** A fresh store and how to dispose of it; null when this kind is not available here. */
+  make(): Promise<{ store: Store; dispose(): Promise<void> } | null>;
+}
+
+const STORES: StoreKind[] = [
+  { name: 'memory store', make: async () => ({ store: new MemoryStore(), dispose: async () => undefined }) },
+  {
+    name: 'MongoDB store',
+    make: async () => {
+      const server = await getTestMongo();
+      return server ? openTestMongoStore(server, { label: 'retries' }) : null;
+    },
+  },
+];
+
+const tomorrow = (): Date => new Date(Date.now() + 86_400_000);
+
+for (const kind of STORES) {
+  describe(`repeated deliveries of one MessageSid (${kind.name})`, function () {
+    let t: TestApp;
+    let server: Server;
+    let dispose: () => Promise<void>;
+
+    beforeEach(async function () {
+      const made = await kind.make();
+      if (!made) {
+        this.skip();
+      }
+      dispose = made.dispose;
+      t = await buildTestApp({ store: made.store });
+      server = createServer(t.app.callback());
+      await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    });
+
+    afterEach(async () => {
+      if (server) {
+        await new Promise<void>((resolve) => server.close(() => resolve()));
+      }
+      await dispose?.();
+    });
+
+    const post = (params: Record<string, string>): request.Test => {
+      const { body, signature } = signedRequest(params);
+      return request(server).post(WEBHOOK_PATH).type('form').set('X-Twilio-Signature', signature).send(body);
+    };
+
+    it('when a CONFIRM is delivered again after the first finished, then each repeat gets the first reply and nothing runs twice', async () => {
+      const phone = uniquePhone();
+      const patient = await addPatient(t.store, { phone, firstName: 'Ana' }, [{ startsAt: tomorrow() }]);
+      const params = inboundParams({ From: phone, Body: 'CONFIRM' });
+
+      const first = await post(params);
+      const second = await post(params);
+      const third = await post(params);
+
+      expect(first.text).to.contain('is confirmed');
+      expect(second.status).to.equal(200);
+      expect(second.text).to.equal(first.text);
+      expect(third.text).to.equal(first.text);
+      const record = await t.store.getMessage(params.MessageSid as string);
+      expect(record?.status).to.equal('processed');
+      expect(record?.actions.map((a) => `${a.type}:${a.outcome}`)).to.deep.equal(['confirm-appointment:confirmed']);
+      expect(record?.duplicateDeliveries).to.equal(2);
+      expect(record?.lastDuplicateAt).to.be.instanceOf(Date);
+      expect((await t.store.getAppointment(`a-${patient.id}-0`))?.status).to.equal('confirmed');
+      expect(await t.metrics.registry.getSingleMetricAsString('sms_duplicate_deliveries_total')).to.match(/ 2$/m);
+    });
+
+    it('when CONFIRM is delivered 5 times at once, then all get the same reply, the appointment is confirmed once, and there is one record', async () => {
+      const phone = uniquePhone();
+      const patient = await addPatient(t.store, { phone, firstName: 'Ana' }, [{ startsAt: tomorrow() }]);
+      const params = inboundParams({ From: phone, Body: 'CONFIRM' });
+
+      const replies = await Promise.all(Array.from({ length: 5 }, () => post(params)));
+
+      expect(replies.map((r) => r.status)).to.deep.equal([200, 200, 200, 200, 200]);
+      expect(new Set(replies.map((r) => r.text)).size).to.equal(1);
+      expect(replies[0]?.text).to.contain('is confirmed');
+      const record = await t.store.getMessage(params.MessageSid as string);
+      expect(record?.actions).to.have.length(1);
+      expect(record?.actions[0]).to.include({ type: 'confirm-appointment', outcome: 'confirmed' });
+      expect(record?.duplicateDeliveries).to.equal(4);
+      const appointment = await t.store.getAppointment(`a-${patient.id}-0`);
+      expect(appointment?.status).to.equal('confirmed');
+      const records = [];
+      for await (const r of t.store.listMessages({ clinicId: 'downtown', since: new Date(Date.now() - 60_000), until: new Date(Date.now() + 60_000) })) {
+        if (r.message.from === phone) {
+          records.push(r);
+        }
+      }
+      expect(records).to.have.length(1);
+    });
+
+    it('when a CANCEL request is delivered 5 times at once, then the staff inbox gets one cancel request', async () => {
+      const phone = uniquePhone();
+      const patient = await addPatient(t.store, { phone }, [{ startsAt: tomorrow() }]);
+      const params = inboundParams({ From: phone, Body: 'CANCEL my appointment' });
+
+      const replies = await Promise.all(Array.from({ length: 5 }, () => post(params)));
+
+      expect(new Set(replies.map((r) => r.text)).size).to.equal(1);
+      expect(replies[0]?.text).to.contain('request to cancel');
+      const inbox = (await t.store.listInbox('downtown')).filter((i) => i.messageSid === params.MessageSid);
+      expect(inbox.map((i) => i.kind)).to.deep.equal(['cancel-request']);
+      expect((await t.store.getAppointment(`a-${patient.id}-0`))?.status).to.equal('cancel-requested');
+    });
+
+    it('when a free-text message is delivered 5 times at once, then staff see it once', async () => {
+      const phone = uniquePhone();
+      await addPatient(t.store, { phone });
+      const params = inboundParams({ From: phone, Body: 'Is parking free?' });
+
+      await Promise.all(Array.from({ length: 5 }, () => post(params)));
+
+      expect((await t.store.listInbox('downtown')).filter((i) => i.messageSid === params.MessageSid)).to.have.length(1);
+    });
+
+    it('when STOP is delivered 3 times at once, then every delivery gets the opt-out confirmation and the sender is opted out once', async () => {
+      const phone = uniquePhone();
+      const params = inboundParams({ From: phone, Body: 'STOP' });
+
+      const replies = await Promise.all(Array.from({ length: 3 }, () => post(params)));
+
+      expect(new Set(replies.map((r) => r.text)).size).to.equal(1);
+      expect(replies[0]?.text).to.contain('You are unsubscribed');
+      expect(await t.store.getOptOut('downtown', phone)).to.include({ optedOut: true, messageSid: params.MessageSid });
+    });
+  });
+}
+
+describe('a repeated delivery after the first one failed', () => {
+  it('when the first delivery hit an error, then the repeat takes the record over and processes the message once', async () => {
+    class FlakyStore extends MemoryStore {
+      failures = 1;
+      override async findPatientsByPhone(...args: Parameters<MemoryStore['findPatientsByPhone']>): ReturnType<MemoryStore['findPatientsByPhone']> {
+        if (this.failures > 0) {
+          this.failures -= 1;
+          throw new AppError('STORE_ERROR', 'transient');
+        }
+        return super.findPatientsByPhone(...args);
+      }
+    }
+    const t = await buildTestApp({ store: new FlakyStore() });
+    const phone = uniquePhone();
+    const patient = await addPatient(t.store, { phone }, [{ startsAt: tomorrow() }]);
+    const params = inboundParams({ From: phone, Body: 'CONFIRM' });
+    const { body, signature } = signedRequest(params);
+    const send = (): request.Test => request(t.app.callback()).post(WEBHOOK_PATH).type('form').set('X-Twilio-Signature', signature).send(body);
+
+    const first = await send();
+    expect(first.text).to.contain('technical difficulties');
+    expect((await t.store.getMessage(params.MessageSid as string))?.status).to.equal('error');
+
+    const second = await send();
+    expect(second.text).to.contain('is confirmed');
+    const record = await t.store.getMessage(params.MessageSid as string);
+    expect(record?.status).to.equal('processed');
+    expect(record?.actions.map((a) => a.outcome)).to.deep.equal(['confirmed']);
+    expect((await t.store.getAppointment(`a-${patient.id}-0`))?.status).to.equal('confirmed');
+  });
+});
