@@ -1,0 +1,351 @@
+import { watch, type FSWatcher } from 'node:fs';
+import { stat } from 'node:fs/promises';
+import { basename, dirname, join, resolve } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import type { Config } from '../config/load-config.js';
+import { loadClinicsFile, type ClinicsFile } from '../config/clinics-file.js';
+import { AppError, isAppError, type Finding } from '../errors.js';
+import type { Logger } from '../logger.js';
+import type { Metrics } from '../metrics.js';
+import { compileClinicRules, type CompiledRules } from '../rules/compile.js';
+import { parseClinicRulesFile, parseDefaultRulesFile, rulesFilePaths } from '../rules/load-rules.js';
+import { resolveTokens, type LiveConfig, type Snapshot } from './live-config.js';
+
+export type ReloadResult =
+  /** Every clinic got its new rules. */
+  | { status: 'ok'; changed: string[]; ms: number }
+  /** Some clinics kept their last good rules because their own file is invalid; the others got their changes. */
+  | { status: 'partial'; changed: string[]; kept: string[]; findings: Finding[]; ms: number }
+  /** Nothing changed: the clinics file or rules/default.yaml is invalid (or a new clinic has no valid rules). */
+  | { status: 'refused'; findings: Finding[]; ms: number };
+
+export interface RulesReloadDeps {
+  config: Readonly<Config>;
+  /** Where per-clinic token variables are read. */
+  env: Record<string, string | undefined>;
+  live: LiveConfig;
+  logger: Logger;
+  metrics: Metrics;
+  clock?: () => Date;
+}
+
+/**
+ * Builds the next snapshot from the files on disk, per clinic: a clinic whose own rules
+ * file is invalid keeps its last good rules while the others get their changes; an
+ * invalid clinics file or rules/default.yaml (or a new clinic without valid rules)
+ * changes nothing. Swaps the result in whole: a request holds the snapshot it started
+ * with, so no request ever sees half a reload.
+ * @returns what happened; never throws for bad file content
+ */
+export async function reloadRules(deps: RulesReloadDeps): Promise<ReloadResult> {
+  const started = performance.now();
+  const now = (deps.clock ?? ((): Date => new Date()))();
+  const ms = (): number => Math.round((performance.now() - started) * 100) / 100;
+  const current = deps.live.snapshot();
+  const refuse = (findings: Finding[]): ReloadResult => {
+    deps.live.recordFailure(findings, now);
+    deps.metrics.rulesReloads.inc({ result: 'refused' });
+    deps.metrics.rulesReloadErrors.inc();
+    logFindings(deps.logger, findings, 'rules reload refused: the last good rules stay live');
+    return { status: 'refused', findings, ms: ms() };
+  };
+
+  let clinics: ClinicsFile;
+  try {
+    clinics = await loadClinicsFile(deps.config.clinicsFile);
+  } catch (err) {
+    if (!isAppError(err)) {
+      throw err;
+    }
+    return refuse(findingsOf(err, deps.config.clinicsFile));
+  }
+  const defaults = await parseDefaultRulesFile(deps.config.rulesDir);
+  if (defaults.findings.some(isError)) {
+    return refuse(defaults.findings.filter(isError));
+  }
+
+  const rules = new Map<string, CompiledRules>();
+  const kept: string[] = [];
+  const clinicFindings: Finding[] = [];
+  for (const clinic of clinics.clinics) {
+    const clinicFile = await parseClinicRulesFile(deps.config.rulesDir, clinic.id);
+    const result = compileClinicRules(defaults, clinicFile, clinic);
+    const errors = result.findings.filter(isError);
+    if (result.rules && errors.length === 0) {
+      rules.set(clinic.id, result.rules);
+      continue;
+    }
+    const ownFile = rulesFilePaths(deps.config.rulesDir, clinic.id).clinicFile;
+    const last = current.rules.get(clinic.id);
+    if (!errors.every((f) => f.file === ownFile)) {
+      // The error is in rules/default.yaml as this clinic sees it: everything stays as it was.
+      return refuse(errors);
+    }
+    if (!last) {
+      return refuse([...errors, { file: deps.config.clinicsFile, line: 1, col: 1, severity: 'error', message: `clinic "${clinic.id}" has no valid rules yet, so the clinics file change waits` }]);
+    }
+    rules.set(clinic.id, last);
+    kept.push(clinic.id);
+    clinicFindings.push(...errors);
+  }
+
+  const { tokens, missing, all } = resolveTokens(clinics.clinics, deps.config.authTokens, deps.env);
+  if (deps.config.signatureValidation && missing.length > 0) {
+    return refuse(missing.map((m) => ({ file: deps.config.clinicsFile, line: 1, col: 1, message: m, severity: 'error' as const })));
+  }
+  const next: Snapshot = { clinics, rules, tokens, allTokens: all, loadedAt: now };
+  const changed = [...rules]
+    .filter(([id, r]) => current.rules.get(id)?.version !== r.version)
+    .map(([id]) => id)
+    .concat([...current.rules.keys()].filter((id) => !rules.has(id)));
+  deps.live.swap(next);
+  setVersionGauge(deps.metrics, rules);
+  if (kept.length > 0) {
+    deps.live.recordFailure(clinicFindings, now);
+    deps.metrics.rulesReloads.inc({ result: 'partial' });
+    deps.metrics.rulesReloadErrors.inc();
+    logFindings(deps.logger, clinicFindings, `rules reload: clinic${kept.length === 1 ? '' : 's'} ${kept.join(', ')} kept the last good rules`);
+    if (changed.length > 0) {
+      deps.logger.info({ changed, versions: versionsOf(rules) }, 'rules reloaded for the other clinics');
+    }
+    return { status: 'partial', changed, kept, findings: clinicFindings, ms: ms() };
+  }
+  deps.metrics.rulesReloads.inc({ result: 'ok' });
+  if (changed.length > 0) {
+    deps.logger.info({ changed, versions: versionsOf(rules), ms: ms() }, 'rules reloaded');
+  }
+  return { status: 'ok', changed, ms: ms() };
+}
+
+/** Sets rules_loaded_version{clinic, version} to 1 for the live version of each clinic, and forgets the old ones. */
+export function setVersionGauge(metrics: Metrics, rules: ReadonlyMap<string, CompiledRules>): void {
+  metrics.rulesVersion.reset();
+  for (const [clinic, compiled] of rules) {
+    metrics.rulesVersion.set({ clinic, version: compiled.version }, 1);
+  }
+}
+
+export interface RulesWatcherOptions {
+  /** Quiet time after the last change before reloading, ms (editors write a file in steps). */
+  debounceMs?: number;
+  /** How often file sizes and times are compared too, ms, for file systems where fs.watch misses events (0: never). */
+  pollMs?: number;
+  /** Called after each reload (tests, latency measurement). */
+  onReload?: (result: ReloadResult) => void;
+}
+
+export interface RulesWatcher {
+  /** Reloads now (SIGHUP); a reload already running is followed by exactly one more. */
+  reload(reason: string): Promise<ReloadResult>;
+  close(): void;
+}
+
+/**
+ * Watches RULES_DIR (and its clinics/ folder) and the folder of CLINICS_FILE, and
+ * reloads after a quiet period. Folders are watched rather than files, so editors that
+ * save by writing a new file and renaming it over the old one (vim, IntelliJ, sed -i)
+ * and Kubernetes ConfigMap updates (a ..data symlink swap) are all seen. Reloads never
+ * overlap. A size/time poll backs fs.watch up where it misses events (network mounts).
+ */
+export function watchRules(deps: RulesReloadDeps, options: RulesWatcherOptions = {}): RulesWatcher {
+  const debounceMs = options.debounceMs ?? 150;
+  const pollMs = options.pollMs ?? 5000;
+  const rulesDir = resolve(deps.config.rulesDir);
+  const clinicsFile = resolve(deps.config.clinicsFile);
+  const watchers = new Map<string, FSWatcher>();
+  let timer: NodeJS.Timeout | undefined;
+  let poller: NodeJS.Timeout | undefined;
+  let running: Promise<ReloadResult> | null = null;
+  let again = false;
+  let closed = false;
+  let signature = '';
+
+  const run = (reason: string): Promise<ReloadResult> => {
+    if (running) {
+      again = true;
+      return running;
+    }
+    deps.logger.debug({ reason }, 'rules reload');
+    running = (async (): Promise<ReloadResult> => {
+      let result: ReloadResult;
+      try {
+        result = await reloadRules(deps);
+      } catch (err) {
+        // Not bad content (that is a finding) but e.g. an unreadable folder: keep what is live.
+        const finding: Finding = { file: deps.config.rulesDir, line: 1, col: 1, severity: 'error', message: `reload failed: ${(err as Error).message}` };
+        deps.live.recordFailure([finding], new Date());
+        deps.metrics.rulesReloadErrors.inc();
+        deps.metrics.rulesReloads.inc({ result: 'refused' });
+        deps.logger.error({ err: { code: (err as { code?: unknown }).code, msg: (err as Error).message } }, 'rules reload failed');
+        result = { status: 'refused', findings: [finding], ms: 0 };
+      }
+      signature = await fileSignature(rulesDir, clinicsFile);
+      refreshWatchers();
+      options.onReload?.(result);
+      return result;
+    })().finally(() => {
+      running = null;
+      if (again && !closed) {
+        again = false;
+        void run('changed during reload');
+      }
+    });
+    return running;
+  };
+
+  const schedule = (reason: string): void => {
+    if (closed) {
+      return;
+    }
+    clearTimeout(timer);
+    timer = setTimeout(() => void run(reason), debounceMs);
+    timer.unref();
+  };
+
+  const watchDir = (dir: string, accept: (name: string | null) => boolean): void => {
+    if (watchers.has(dir)) {
+      return;
+    }
+    try {
+      const w = watch(dir, { persistent: false }, (_event, name) => {
+        if (accept(name === null ? null : String(name))) {
+          schedule(`change in ${dir}`);
+        }
+      });
+      w.on('error', () => {
+        w.close();
+        watchers.delete(dir);
+        schedule(`watch of ${dir} ended`);
+      });
+      watchers.set(dir, w);
+    } catch {
+      // Missing folder (rules/clinics not created yet): the next reload or poll tries again.
+    }
+  };
+
+  const refreshWatchers = (): void => {
+    if (closed) {
+      return;
+    }
+    watchDir(rulesDir, () => true);
+    watchDir(join(rulesDir, 'clinics'), () => true);
+    watchDir(dirname(clinicsFile), (name) => name === null || name === basename(clinicsFile) || name.startsWith('..'));
+  };
+
+  refreshWatchers();
+  void fileSignature(rulesDir, clinicsFile).then((s) => {
+    signature = s;
+  });
+  if (pollMs > 0) {
+    poller = setInterval(() => {
+      void fileSignature(rulesDir, clinicsFile).then((s) => {
+        if (s !== signature && !running) {
+          schedule('files changed (poll)');
+        }
+      });
+    }, pollMs);
+    poller.unref();
+  }
+
+  return {
+    reload: (reason) => {
+      clearTimeout(timer);
+      return run(reason);
+    },
+    close() {
+      closed = true;
+      clearTimeout(timer);
+      clearInterval(poller);
+      for (const w of watchers.values()) {
+        w.close();
+      }
+      watchers.clear();
+    },
+  };
+}
+
+/** Sizes and modification times of the watched files: cheap to compare on each poll. */
+async function fileSignature(rulesDir: string, clinicsFile: string): Promise<string> {
+  const { readdir } = await import('node:fs/promises');
+  const files = [clinicsFile, join(rulesDir, 'default.yaml')];
+  try {
+    for (const name of await readdir(join(rulesDir, 'clinics'))) {
+      files.push(join(rulesDir, 'clinics', name));
+    }
+  } catch {
+    // no clinics folder
+  }
+  const parts = await Promise.all(
+    files.sort().map(async (f) => {
+      try {
+        const s = await stat(f);
+        return `${f}:${s.size}:${s.mtimeMs}`;
+      } catch {
+        return `${f}:-`;
+      }
+    }),
+  );
+  return parts.join('|');
+}
+
+function isError(f: Finding): boolean {
+  return f.severity !== 'warning';
+}
+
+function findingsOf(err: AppError, file: string): Finding[] {
+  return err.findings.length > 0 ? err.findings : [{ file, line: 1, col: 1, message: err.message, severity: 'error' }];
+}
+
+function versionsOf(rules: ReadonlyMap<string, CompiledRules>): Record<string, string> {
+  return Object.fromEntries([...rules].map(([id, r]) => [id, r.version]));
+}
+
+/** One log line a finding: where and why. Rules files are configuration: no patient data in them. */
+function logFindings(logger: Logger, findings: readonly Finding[], msg: string): void {
+  logger.error({ findings: findings.length }, msg);
+  for (const f of findings) {
+    logger.error({ file: f.file, line: f.line, col: f.col, reason: f.message }, `${f.file}:${f.line}:${f.col}: ${f.message}`);
+  }
+}
+
+export interface RulesReloadHandle {
+  /** Reloads now, as SIGHUP does. */
+  reload(reason: string): Promise<ReloadResult>;
+  /** Stops watching and forgets the SIGHUP handler. */
+  close(): void;
+}
+
+/**
+ * The running service's reload wiring: sets the version gauge for what is live, watches
+ * the files when `watch` is on, and reloads on SIGHUP either way.
+ * @param signals - where SIGHUP arrives (process)
+ */
+export function startRulesReload(
+  deps: RulesReloadDeps,
+  options: RulesWatcherOptions & { watch: boolean; signals?: Pick<NodeJS.Process, 'on' | 'off'> },
+): RulesReloadHandle {
+  setVersionGauge(deps.metrics, deps.live.snapshot().rules);
+  const watcher = options.watch ? watchRules(deps, options) : null;
+  let manual: Promise<ReloadResult> | null = null;
+  const reload = (reason: string): Promise<ReloadResult> => {
+    if (watcher) {
+      return watcher.reload(reason);
+    }
+    manual ??= reloadRules(deps).finally(() => {
+      manual = null;
+    });
+    return manual;
+  };
+  const onSighup = (): void => {
+    deps.logger.info('SIGHUP: reloading rules and clinics');
+    void reload('SIGHUP');
+  };
+  options.signals?.on('SIGHUP', onSighup);
+  return {
+    reload,
+    close() {
+      options.signals?.off('SIGHUP', onSighup);
+      watcher?.close();
+    },
+  };
+}
