@@ -71,9 +71,9 @@ export interface World {
  */
 export async function makeWorld(
   people: Array<{ firstName: string; language?: string; appointments?: Array<Partial<Appointment> & { startsAt: Date }> }>,
-  opts: { clinic?: Clinic; phone?: string } = {},
+  opts: { clinic?: Clinic; phone?: string; store?: MemoryStore } = {},
 ): Promise<World> {
-  const store = new MemoryStore();
+  const store = opts.store ?? new MemoryStore();
   const clinic = opts.clinic ?? makeClinic();
   const phone = opts.phone ?? `+1312555${String(1000 + (counter % 9000)).padStart(4, '0')}`;
   const patients: Patient[] = people.map((p) => {
@@ -127,4 +127,22 @@ export async function send(
   const decision = await decide(rules, input);
   const outcome = await applyDecision(rules, decision, input, { dryRun: opts.dryRun === true });
   return { decision, outcome, input };
+}
+
+/**
+ * The real memory store with the latency of a real database on the appointment
+ * look-up, so that overlapping messages interleave the way they do in production.
+ */
+export class SlowStore extends MemoryStore {
+  lookups = 0;
+  constructor(private readonly delayMs: (call: number) => number) {
+    super();
+  }
+
+  override async findNextAppointment(...args: Parameters<MemoryStore['findNextAppointment']>): ReturnType<MemoryStore['findNextAppointment']> {
+    this.lookups += 1;
+    const call = this.lookups;
+    await new Promise((resolve) => setTimeout(resolve, this.delayMs(call)));
+    return super.findNextAppointment(...args);
+  }
 }
