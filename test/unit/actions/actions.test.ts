@@ -1,0 +1,157 @@
+import { expect } from 'chai';
+import { ACTIONS, getAction, type ActionContext } from '../../../src/actions/index.js';
+import type { Appointment } from '../../../src/domain.js';
+import { OPEN_NOW, makeMessage, makeWorld, type World } from '../../support/rules-builders.js';
+
+const future = new Date('2026-12-01T15:00:00Z');
+
+function contextFor(world: World, overrides: Partial<ActionContext> = {}): ActionContext {
+  let lookup: Promise<Appointment | null> | undefined;
+  return {
+    clinic: world.clinic,
+    message: makeMessage('body text', { from: world.phone, media: [{ url: 'https://api.twilio.com/m/1', contentType: 'image/jpeg' }], numMedia: 1 }),
+    patients: world.patients,
+    optedOut: false,
+    now: OPEN_NOW,
+    store: world.store,
+    dryRun: false,
+    ruleName: 'test-rule',
+    keyword: 'BODY',
+    nextAppointment: () => {
+      lookup ??= world.store.findNextAppointment(
+        world.clinic.id,
+        world.patients.map((p) => p.id),
+        OPEN_NOW,
+      );
+      return lookup;
+    },
+    ...overrides,
+  };
+}
+
+async function run(name: string, ctx: ActionContext): Promise<{ outcome: string; appointment?: Appointment | null }> {
+  const action = getAction(name);
+  if (!action) {
+    throw new Error(`no action ${name}`);
+  }
+  const result = await action.run(ctx);
+  expect(action.outcomes).to.include(result.outcome);
+  return result;
+}
+
+describe('actions registry', () => {
+  it('when the registry is listed, then it holds exactly the documented actions', () => {
+    expect([...ACTIONS.keys()]).to.deep.equal([
+      'opt-out',
+      'opt-in',
+      'help',
+      'confirm-appointment',
+      'cancel-appointment',
+      'reschedule-appointment',
+      'route-to-staff',
+      'reply-only',
+      'no-reply',
+    ]);
+  });
+
+  it('when opt-out runs, then the number (not a patient) is opted out with the message sid and keyword', async () => {
+    const world = await makeWorld([{ firstName: 'Ana' }]);
+    const ctx = contextFor(world);
+    expect((await run('opt-out', ctx)).outcome).to.equal('opted-out');
+    expect(await world.store.getOptOut(world.clinic.id, world.phone)).to.deep.include({
+      optedOut: true,
+      phone: world.phone,
+      messageSid: ctx.message.messageSid,
+      keyword: 'BODY',
+    });
+    expect((await run('opt-out', contextFor(world, { optedOut: true }))).outcome).to.equal('already-opted-out');
+  });
+
+  it('when opt-in runs, then the opt-out is cleared', async () => {
+    const world = await makeWorld([]);
+    await run('opt-out', contextFor(world));
+    expect((await run('opt-in', contextFor(world, { optedOut: true }))).outcome).to.equal('opted-in');
+    expect((await world.store.getOptOut(world.clinic.id, world.phone))?.optedOut).to.equal(false);
+    expect((await run('opt-in', contextFor(world))).outcome).to.equal('already-opted-in');
+  });
+
+  it('when help, reply-only and no-reply run, then nothing is written', async () => {
+    const world = await makeWorld([{ firstName: 'Ana' }]);
+    expect((await run('help', contextFor(world))).outcome).to.equal('help');
+    expect((await run('reply-only', contextFor(world))).outcome).to.equal('replied');
+    expect((await run('no-reply', contextFor(world))).outcome).to.equal('no-reply');
+    expect(await world.store.listInbox(world.clinic.id)).to.deep.equal([]);
+    expect(await world.store.getOptOut(world.clinic.id, world.phone)).to.equal(null);
+  });
+
+  it('when route-to-staff runs twice for one message (a replay), then there is one inbox item with the message and its media', async () => {
+    const world = await makeWorld([{ firstName: 'Ana' }, { firstName: 'Ben' }]);
+    const ctx = contextFor(world);
+    await run('route-to-staff', ctx);
+    await run('route-to-staff', ctx);
+    const inbox = await world.store.listInbox(world.clinic.id);
+    expect(inbox).to.have.length(1);
+    expect(inbox[0]).to.deep.include({
+      id: `${ctx.message.messageSid}:message`,
+      kind: 'message',
+      body: 'body text',
+      media: [{ url: 'https://api.twilio.com/m/1', contentType: 'image/jpeg' }],
+      patientIds: world.patients.map((p) => p.id),
+    });
+  });
+
+  it('when confirm-appointment runs, then scheduled becomes confirmed and a second run reports already-confirmed', async () => {
+    const world = await makeWorld([{ firstName: 'Ana', appointments: [{ startsAt: future }] }]);
+    const first = await run('confirm-appointment', contextFor(world));
+    expect(first.outcome).to.equal('confirmed');
+    expect(first.appointment?.status).to.equal('confirmed');
+    expect((await run('confirm-appointment', contextFor(world))).outcome).to.equal('already-confirmed');
+  });
+
+  it('when cancel-appointment runs on a replay of the same message, then the inbox has one cancel request naming the appointment', async () => {
+    const world = await makeWorld([{ firstName: 'Ana', appointments: [{ startsAt: future }] }]);
+    const ctx = contextFor(world);
+    expect((await run('cancel-appointment', ctx)).outcome).to.equal('cancel-requested');
+    expect((await run('cancel-appointment', contextFor(world, { message: ctx.message }))).outcome).to.equal('already-requested');
+    const inbox = await world.store.listInbox(world.clinic.id);
+    expect(inbox.map((i) => [i.id, i.kind])).to.deep.equal([[`${ctx.message.messageSid}:cancel-request`, 'cancel-request']]);
+    expect(inbox[0]?.appointmentId).to.be.a('string');
+  });
+
+  it('when reschedule-appointment meets a cancel request, then it reports change-pending and changes nothing', async () => {
+    const world = await makeWorld([{ firstName: 'Ana', appointments: [{ startsAt: future, status: 'cancel-requested' }] }]);
+    const result = await run('reschedule-appointment', contextFor(world));
+    expect(result.outcome).to.equal('change-pending');
+    expect(result.appointment?.status).to.equal('cancel-requested');
+    expect(await world.store.listInbox(world.clinic.id)).to.deep.equal([]);
+  });
+
+  it('when an appointment action runs in dry-run mode, then it reports the outcome without writing', async () => {
+    const world = await makeWorld([{ firstName: 'Ana', appointments: [{ startsAt: future }] }]);
+    const result = await run('reschedule-appointment', contextFor(world, { dryRun: true }));
+    expect(result.outcome).to.equal('reschedule-requested');
+    expect(result.appointment?.status).to.equal('reschedule-requested');
+    const stored = await world.store.findNextAppointment(world.clinic.id, [world.patients[0]!.id], OPEN_NOW);
+    expect(stored?.status).to.equal('scheduled');
+    expect(await world.store.listInbox(world.clinic.id)).to.deep.equal([]);
+    await run('opt-out', contextFor(world, { dryRun: true }));
+    expect(await world.store.getOptOut(world.clinic.id, world.phone)).to.equal(null);
+  });
+
+  it('when the appointment changed between the look-up and the update, then the outcome reflects the state now', async () => {
+    const world = await makeWorld([{ firstName: 'Ana', appointments: [{ startsAt: future }] }]);
+    const ctx = contextFor(world);
+    await ctx.nextAppointment(); // cached as scheduled
+    await world.store.transitionNextAppointment(world.clinic.id, [world.patients[0]!.id], OPEN_NOW, ['scheduled'], 'confirmed');
+    expect((await run('confirm-appointment', ctx)).outcome).to.equal('already-confirmed');
+  });
+
+  it('when a shared phone has appointments for two patients, then the soonest among them is the one changed', async () => {
+    const world = await makeWorld([
+      { firstName: 'Carla', appointments: [{ startsAt: new Date('2026-12-09T15:00:00Z') }] },
+      { firstName: 'Dylan', appointments: [{ startsAt: new Date('2026-12-02T15:00:00Z') }] },
+    ]);
+    const result = await run('confirm-appointment', contextFor(world));
+    expect(result.appointment?.patientId).to.equal(world.patients[1]!.id);
+  });
+});
