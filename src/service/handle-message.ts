@@ -95,6 +95,7 @@ export async function handleMessage(
       actions: [],
       reply: null,
       completedAt: deps.clock(),
+      timings: { totalMs: round(performance.now() - started) },
     });
     return { status: 'rejected', reply: null, clinicId: null };
   }
@@ -167,6 +168,7 @@ export async function handleMessage(
         actions: [],
         reply: null,
         completedAt: deps.clock(),
+        timings: { totalMs: round(performance.now() - started) },
       })
       .catch(() => undefined);
     throw err;
