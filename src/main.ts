@@ -8,9 +8,14 @@ import { createMetrics, type Metrics } from './metrics.js';
 import { buildSnapshot } from './service/build-snapshot.js';
 import { LiveConfig } from './service/live-config.js';
 import { createReadiness } from './service/readiness.js';
+import { startRulesReload } from './service/rules-reload.js';
+import { createInFlight, gracefulShutdown, type ShutdownReport } from './service/shutdown.js';
+import { SpoolReplayer } from './spool/replayer.js';
+import { Spool } from './spool/spool.js';
 import { openStore } from './store/open-store.js';
 import type { Store } from './store/store.js';
 import { loadSeed } from './store/seed.js';
+import { initializeStore } from './service/store-init.js';
 
 export interface RunningService {
   server: Server;
@@ -19,21 +24,29 @@ export interface RunningService {
   live: LiveConfig;
   logger: Logger;
   metrics: Metrics;
-  /** Stops accepting, waits for requests in flight, closes the store. */
-  stop(): Promise<void>;
+  /** The outage spool (SPOOL_DIR). */
+  spool: Spool;
+  /** Stops accepting, waits for requests in flight (SHUTDOWN_GRACE_MS), flushes the spool, closes the store. */
+  stop(): Promise<ShutdownReport>;
+}
+
+export interface StartOptions {
+  /** A store to use instead of the one MONGODB_URI chooses (tests). */
+  store?: Store;
 }
 
 /**
  * The composition root: config -> store -> clinics and rules -> app -> listen.
  * @param env - the environment (process.env in production)
  */
-export async function startService(env: Record<string, string | undefined>): Promise<RunningService> {
+export async function startService(env: Record<string, string | undefined>, options: StartOptions = {}): Promise<RunningService> {
   const config = loadConfig(env);
   const logger = createLogger(config.logLevel);
   const metrics = createMetrics({ defaults: true });
   const snapshot = await buildSnapshot(config, env);
   const live = new LiveConfig(snapshot);
-  const store = await openStore({ mongodbUri: config.mongodbUri, logger });
+  const store = options.store ?? (await openStore({ mongodbUri: config.mongodbUri ?? undefined, logger }));
+  const storeInit = initializeStore(store, logger);
   if (store.kind === 'memory' && config.seedFile) {
     const summary = await loadSeed(store, config.seedFile, snapshot.clinics);
     logger.info({ seedFile: config.seedFile, ...summary }, 'embedded store seeded');
@@ -47,15 +60,26 @@ export async function startService(env: Record<string, string | undefined>): Pro
   if (!config.signatureValidation) {
     logger.warn('TWILIO_SIGNATURE_VALIDATION=off: anyone can post to the webhook; for local trials only');
   }
-  let inFlight = 0;
+  // --- outage spool and replayer (issue 5): messages the store cannot take wait on disk ---
+  const spool = await Spool.open({ dir: config.spoolDir, logger, onDepth: (depth) => metrics.spoolDepth.set(depth) });
+  const replayer = new SpoolReplayer({ spool, pipeline: { store, logger, metrics, clock: () => new Date() }, snapshot: () => live.snapshot() });
+  const spoolSink = {
+    async append(message: Parameters<Spool['append']>[0], receivedAt: Date): Promise<void> {
+      await spool.append(message, receivedAt);
+      replayer.notify();
+    },
+  };
+  const inFlight = createInFlight();
+  // --- end outage spool ---
   const app = createApp({
     config,
     live,
     store,
     logger,
     metrics,
-    readiness: createReadiness({ store, live, metrics }),
-    inFlight: { enter: () => (inFlight += 1), leave: () => (inFlight -= 1) },
+    readiness: createReadiness({ store, live, metrics, spoolDepth: () => spool.depth() }),
+    spool: spoolSink,
+    inFlight,
   });
   const server = await new Promise<Server>((resolve, reject) => {
     const s = app.listen(config.port, config.host, () => resolve(s));
@@ -63,6 +87,13 @@ export async function startService(env: Record<string, string | undefined>): Pro
   });
   const address = server.address();
   logger.info({ address: typeof address === 'object' && address ? `${address.address}:${address.port}` : address, store: store.kind, clinics: snapshot.clinics.clinics.length }, 'listening');
+  // --- rules hot reload (issue 6): watch RULES_DIR and CLINICS_FILE (WATCH_RULES), reload on SIGHUP ---
+  const rulesReload = startRulesReload({ config, env, live, logger, metrics }, { watch: config.watchRules, signals: process });
+  // --- end rules hot reload ---
+  // --- outage spool: replays what an earlier run left, and whatever the next outage brings ---
+  replayer.start();
+  let stopping: Promise<ShutdownReport> | undefined;
+  // --- end outage spool ---
   return {
     server,
     config,
@@ -70,17 +101,20 @@ export async function startService(env: Record<string, string | undefined>): Pro
     live,
     logger,
     metrics,
-    async stop() {
-      await new Promise<void>((resolve) => server.close(() => resolve()));
-      await store.close();
-      void inFlight;
+    spool,
+    stop() {
+      storeInit.stop();
+      rulesReload.close();
+      stopping ??= gracefulShutdown({ server, inFlight, graceMs: config.shutdownGraceMs, store, logger, replayer, spool });
+      return stopping;
     },
   };
 }
 
-async function main(): Promise<void> {
+/** Starts the service for a process: signals, exit codes, start-up errors on stderr. */
+export async function runMain(env: Record<string, string | undefined>): Promise<void> {
   try {
-    const service = await startService(process.env);
+    const service = await startService(env);
     const shutdown = (signal: string): void => {
       service.logger.info({ signal }, 'shutting down');
       service.stop().then(
@@ -101,5 +135,5 @@ async function main(): Promise<void> {
 }
 
 if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  void main();
+  void runMain(process.env);
 }

@@ -220,7 +220,7 @@ describe('POST /v1/clinic/webhooks/twilio/sms', () => {
     it('when From is not a known patient, then the reply is the seed text word for word', async () => {
       const t = await buildTestApp();
       const res = await post(t.app, inboundParams({ From: uniquePhone(), Body: 'Hello, is anyone there?' }));
-      expect(res.text).to.equal(`<?xml version="1.0" encoding="UTF-8"?><Response><Message>${UNKNOWN_NUMBER.replace("'", '&apos;')}</Message></Response>`);
+      expect(res.text).to.equal(`<?xml version="1.0" encoding="UTF-8"?><Response><Message>${UNKNOWN_NUMBER}</Message></Response>`);
     });
 
     it('when From is written with spaces around it, then the patient is still found', async () => {
@@ -244,7 +244,7 @@ describe('POST /v1/clinic/webhooks/twilio/sms', () => {
       const params = inboundParams({ From: uniquePhone() });
       const res = await post(t.app, params);
       expect(res.status).to.equal(200);
-      expect(res.text).to.equal(`<?xml version="1.0" encoding="UTF-8"?><Response><Message>${SYSTEM_ERROR.replace("'", '&apos;')}</Message></Response>`);
+      expect(res.text).to.equal(`<?xml version="1.0" encoding="UTF-8"?><Response><Message>${SYSTEM_ERROR}</Message></Response>`);
       expect(res.text).not.to.contain('secret');
       expect((await t.store.getMessage(params.MessageSid as string))?.status).to.equal('error');
     });
@@ -326,7 +326,7 @@ describe('POST /v1/clinic/webhooks/twilio/sms', () => {
       expect(text).not.to.contain('secret-media');
       expect(text).to.contain(`***${digits.slice(-2)}`);
       for (const record of t.logs.records()) {
-        expect(record).to.have.property('requestId').or.to.have.property('sid').or.to.have.property('msg');
+        expect(record).to.satisfy((r: Record<string, unknown>) => 'requestId' in r || 'sid' in r || r.msg === 'listening');
       }
     });
   });
