@@ -219,7 +219,7 @@ function checkEvent(rule: RuleData, base: JsonPath, at: (path: JsonPath, message
   }
 }
 
-function isRecord(value: unknown): value is Record<string, any> {
+function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
