@@ -24,7 +24,20 @@ const UNAVAILABLE_NAMES = new Set([
   'MongoWaitQueueTimeoutError',
   'MongoPoolClearedError',
   'MongoPoolClosedError',
+  'PoolClearedOnNetworkError',
 ]);
+
+/** The error and what it wraps (bulk write errors carry the network error in errorResponse). */
+function chain(err: unknown): unknown[] {
+  const out: unknown[] = [];
+  let current: unknown = err;
+  while (current instanceof Error && out.length < 5) {
+    out.push(current);
+    const next = (current as { errorResponse?: unknown }).errorResponse;
+    current = next instanceof Error ? next : current.cause;
+  }
+  return out;
+}
 
 /** MaxTimeMSExpired: the server gave up inside our time budget. */
 const MAX_TIME_EXPIRED = 50;
@@ -39,9 +52,8 @@ export function toStoreError(err: unknown, operation: string): AppError {
   if (isAppError(err)) {
     return err;
   }
-  const name = err instanceof Error ? err.name : '';
   const code = err instanceof MongoError ? err.code : undefined;
-  if (UNAVAILABLE_NAMES.has(name) || code === MAX_TIME_EXPIRED) {
+  if (chain(err).some((e) => UNAVAILABLE_NAMES.has((e as Error).name)) || code === MAX_TIME_EXPIRED) {
     return new AppError('STORE_UNAVAILABLE', `database unavailable during ${operation}`, { cause: err });
   }
   // Not the driver's message: a duplicate-key message quotes the key, which may be a phone.
