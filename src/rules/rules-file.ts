@@ -79,7 +79,7 @@ export function parseRulesFile(text: string, file: string, kind: 'default' | 'cl
   };
   if (result.findings.some((f) => f.severity !== 'warning')) {
     result.unusable = true;
-    return result;
+    return sortFindings(result);
   }
   const data = source.data ?? {};
   const schema = schemaFindings({ ...source, data });

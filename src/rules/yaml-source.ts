@@ -32,7 +32,8 @@ export function parseYamlSource(text: string, file: string): YamlSource {
     file,
     ...position(err.pos[0]),
     message: (err.message.split('\n')[0] ?? 'YAML syntax error').replace(/ at line \d+, column \d+:?$/, ''),
-    severity: doc.errors.includes(err as never) ? 'error' : 'warning',
+    // yaml's warnings are unresolved tags (!!js/function and the like): refused too.
+    severity: 'error',
   }));
   const data = syntaxFindings.some((f) => f.severity === 'error') ? undefined : (doc.toJS({ maxAliasCount: 100 }) as unknown);
   return {

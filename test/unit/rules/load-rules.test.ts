@@ -195,6 +195,13 @@ rules:
     ]);
   });
 
+  it('when a file uses a YAML tag or a duplicate key, then it is refused with the position', () => {
+    const file = parseRulesFile('templates:\n  help: !!js/function "function () {}"\n  help: "again"\n', 'x.yaml', 'default');
+    expect(file.unusable).to.equal(true);
+    expect(file.findings.map((f) => `${f.line}:${f.col}`)).to.deep.equal(['2:9', '3:3']);
+    expect(file.findings.map((f) => f.message).join('\n')).to.match(/tag/i).and.match(/unique|duplicate/i);
+  });
+
   it('when default.yaml uses disable, then it is rejected (only clinic files disable)', () => {
     const file = parseRulesFile('disable: [help]\n', 'x.yaml', 'default');
     expect(file.findings.map((f) => `${f.line}:${f.col}: ${f.message}`)).to.deep.equal([
