@@ -43,7 +43,12 @@ export interface Simulation {
   rulesVersion: string;
   files: readonly string[];
   message: { from: string; to: string; body: string; media: readonly string[]; at: string; local: string };
-  sender: { patients: Array<{ id: string; firstName: string }>; optedOut: boolean };
+  sender: {
+    patients: Array<{ id: string; firstName: string }>;
+    optedOut: boolean;
+    /** The soonest upcoming appointment among them, as it is now (before any action). */
+    nextAppointment: { id: string; patientId: string; startsAt: string; status: string } | null;
+  };
   facts: Record<string, unknown>;
   rules: SimulatedRule[];
   actions: Array<{ rule: string; action: string; outcome: string; detail?: Record<string, unknown> }>;
@@ -87,6 +92,7 @@ export async function simulate(request: SimulateRequest): Promise<Simulation> {
     media: media.map((contentType, i) => ({ url: `https://api.twilio.com/simulated/ME${i}`, contentType })),
     extra: {},
   };
+  const next = patients.length === 0 ? null : await store.findNextAppointment(clinic.id, patients.map((p) => p.id), now);
   const input = { clinic, message, patients, optedOut, now, store };
   const decision = await decide(rules, input);
   const outcome = await applyDecision(rules, decision, input, { dryRun: true });
@@ -122,7 +128,11 @@ export async function simulate(request: SimulateRequest): Promise<Simulation> {
       at: now.toISOString(),
       local: `${local.weekday} ${local.clock} ${clinic.timezone}`,
     },
-    sender: { patients: patients.map((p) => ({ id: p.id, firstName: p.firstName })), optedOut },
+    sender: {
+      patients: patients.map((p) => ({ id: p.id, firstName: p.firstName })),
+      optedOut,
+      nextAppointment: next ? { id: next.id, patientId: next.patientId, startsAt: next.startsAt.toISOString(), status: next.status } : null,
+    },
     facts: decision.facts,
     rules: simulated,
     actions: outcome.actions.map((a) => ({ rule: a.ruleName, action: a.type, outcome: a.outcome, ...(a.detail ? { detail: a.detail } : {}) })),
@@ -280,6 +290,8 @@ export function formatSimulation(sim: Simulation): string {
   lines.push(
     `sender   ${sim.sender.patients.length === 0 ? 'unknown number' : `${sim.sender.patients.length} patient(s): ${sim.sender.patients.map((p) => p.firstName).join(', ')}`}${sim.sender.optedOut ? ', opted out' : ''}`,
   );
+  const next = sim.sender.nextAppointment;
+  lines.push(`next     ${next ? `appointment ${next.id} (patient ${next.patientId}) at ${next.startsAt}, ${next.status}` : 'no upcoming appointment'}`);
   lines.push('', 'facts');
   for (const [name, value] of Object.entries(sim.facts)) {
     lines.push(`  ${name.padEnd(26)} ${JSON.stringify(value)}`);

@@ -1,0 +1,183 @@
+import { isAbsolute, relative, resolve } from 'node:path';
+import { formatFindings } from '../../errors.js';
+import type { CliCommand, CliIO } from '../io.js';
+
+const USAGE = [
+  'usage: clinic-sms rules <check|test|simulate> [options]',
+  '  rules check [dir] [--clinics FILE] [--strict] [--max-segments N] [--json]',
+  '      checks the clinics file and every rules file; exit 1 on errors (and on warnings with --strict)',
+  '  rules test <files...> [--rules DIR] [--clinics FILE] [--json]',
+  '      runs YAML test cases against the rules; exit 1 when a case fails',
+  '  rules simulate --clinic ID --from NUMBER --body TEXT [--at TIME] [--media TYPE]... [--rules DIR] [--clinics FILE] [--json]',
+  '      shows what a message would do, writing nothing (SEED_FILE or MONGODB_URI, read-only)',
+];
+
+/** Parsed command line: positional arguments, and options by name (repeatable). */
+export interface ParsedArgs {
+  positional: string[];
+  options: Map<string, string[]>;
+  flags: Set<string>;
+}
+
+/**
+ * Splits `args` into positionals, `--name value` options and `--flag` switches.
+ * @param args - the arguments after the subcommand
+ * @param flagNames - options that take no value
+ */
+export function parseArgs(args: readonly string[], flagNames: readonly string[]): ParsedArgs {
+  const out: ParsedArgs = { positional: [], options: new Map(), flags: new Set() };
+  for (let i = 0; i < args.length; i += 1) {
+    const arg = args[i] as string;
+    if (!arg.startsWith('--') || arg === '--') {
+      out.positional.push(arg);
+      continue;
+    }
+    const eq = arg.indexOf('=');
+    const name = arg.slice(2, eq < 0 ? undefined : eq);
+    if (flagNames.includes(name)) {
+      out.flags.add(name);
+      continue;
+    }
+    const value = eq >= 0 ? arg.slice(eq + 1) : args[i + 1];
+    if (value === undefined) {
+      throw new UsageError(`--${name} needs a value`);
+    }
+    if (eq < 0) {
+      i += 1;
+    }
+    out.options.set(name, [...(out.options.get(name) ?? []), value]);
+  }
+  return out;
+}
+
+class UsageError extends Error {}
+
+/** A path as the admin gave it, resolved against the CLI's working directory, shown relative when possible. */
+function pathArg(io: CliIO, path: string): string {
+  if (isAbsolute(path)) {
+    return path;
+  }
+  const absolute = resolve(io.cwd, path);
+  const rel = relative(process.cwd(), absolute);
+  return rel === '' ? '.' : rel.startsWith('..') ? absolute : rel;
+}
+
+function one(parsed: ParsedArgs, name: string): string | undefined {
+  const values = parsed.options.get(name);
+  if (values && values.length > 1) {
+    throw new UsageError(`--${name} given more than once`);
+  }
+  return values?.[0];
+}
+
+function known(parsed: ParsedArgs, names: readonly string[]): void {
+  for (const name of parsed.options.keys()) {
+    if (!names.includes(name)) {
+      throw new UsageError(`unknown option --${name}`);
+    }
+  }
+}
+
+async function check(args: string[], io: CliIO): Promise<number> {
+  const parsed = parseArgs(args, ['strict', 'json']);
+  known(parsed, ['clinics', 'max-segments']);
+  if (parsed.positional.length > 1) {
+    throw new UsageError('rules check takes at most one folder');
+  }
+  const maxSegments = Number(one(parsed, 'max-segments') ?? '1');
+  if (!Number.isInteger(maxSegments) || maxSegments < 1) {
+    throw new UsageError('--max-segments must be a whole number of at least 1');
+  }
+  const rulesDir = pathArg(io, parsed.positional[0] ?? io.env.RULES_DIR ?? 'rules');
+  const clinicsFile = pathArg(io, one(parsed, 'clinics') ?? io.env.CLINICS_FILE ?? 'config/clinics.yaml');
+  const { checkRules } = await import('../../rules/check/check-rules.js');
+  const report = await checkRules({ rulesDir, clinicsFile, maxSegments });
+  const strict = parsed.flags.has('strict');
+  const failed = report.errors > 0 || (strict && report.warnings > 0);
+  if (parsed.flags.has('json')) {
+    io.out(JSON.stringify({ ok: !failed, errors: report.errors, warnings: report.warnings, files: report.files, clinics: report.clinics, findings: report.findings }, null, 2));
+    return failed ? 1 : 0;
+  }
+  if (report.findings.length > 0) {
+    io.err(formatFindings(report.findings));
+  }
+  const counts = `${report.errors} error${report.errors === 1 ? '' : 's'}, ${report.warnings} warning${report.warnings === 1 ? '' : 's'}`;
+  const summary = `rules check: ${counts} in ${report.files.length} files; clinics ready: ${report.clinics.join(', ') || 'none'}`;
+  if (failed) {
+    io.err(`${summary}${report.errors === 0 && strict ? ' (--strict: warnings fail the check)' : ''}`);
+    return 1;
+  }
+  io.out(report.findings.length === 0 ? `rules check: OK, ${report.files.length} files; clinics ready: ${report.clinics.join(', ')}` : summary);
+  return 0;
+}
+
+async function test(args: string[], io: CliIO): Promise<number> {
+  const parsed = parseArgs(args, ['json']);
+  known(parsed, ['rules', 'clinics']);
+  if (parsed.positional.length === 0) {
+    throw new UsageError('rules test needs at least one test file');
+  }
+  const { runTestFiles, formatTestReport } = await import('../../rules/test-runner/run-tests.js');
+  const report = await runTestFiles(
+    parsed.positional.map((f) => pathArg(io, f)),
+    {
+      rulesDir: pathArg(io, one(parsed, 'rules') ?? io.env.RULES_DIR ?? 'rules'),
+      clinicsFile: pathArg(io, one(parsed, 'clinics') ?? io.env.CLINICS_FILE ?? 'config/clinics.yaml'),
+    },
+  );
+  if (parsed.flags.has('json')) {
+    io.out(JSON.stringify(report, null, 2));
+  } else {
+    const text = formatTestReport(report);
+    (report.ok ? io.out : io.err)(text);
+  }
+  return report.ok ? 0 : 1;
+}
+
+async function simulate(args: string[], io: CliIO): Promise<number> {
+  const parsed = parseArgs(args, ['json']);
+  known(parsed, ['clinic', 'from', 'body', 'at', 'media', 'rules', 'clinics']);
+  const clinicId = one(parsed, 'clinic');
+  const from = one(parsed, 'from');
+  const body = one(parsed, 'body');
+  if (!clinicId || !from || body === undefined) {
+    throw new UsageError('rules simulate needs --clinic, --from and --body');
+  }
+  const { simulateFromEnv, formatSimulation } = await import('../../rules/simulate.js');
+  const at = one(parsed, 'at');
+  const result = await simulateFromEnv({
+    env: io.env,
+    rulesDir: pathArg(io, one(parsed, 'rules') ?? io.env.RULES_DIR ?? 'rules'),
+    clinicsFile: pathArg(io, one(parsed, 'clinics') ?? io.env.CLINICS_FILE ?? 'config/clinics.yaml'),
+    seedFile: io.env.SEED_FILE === 'none' ? null : pathArg(io, io.env.SEED_FILE || 'config/demo-data.yaml'),
+    clinicId,
+    from,
+    body,
+    media: parsed.options.get('media') ?? [],
+    ...(at === undefined ? {} : { at }),
+  });
+  io.out(parsed.flags.has('json') ? JSON.stringify(result, null, 2) : formatSimulation(result));
+  return 0;
+}
+
+const SUBCOMMANDS: Record<string, CliCommand> = { check, test, simulate };
+
+/** `clinic-sms rules check|test|simulate`. */
+export const rules: CliCommand = async (args, io) => {
+  const [name, ...rest] = args;
+  const sub = name ? SUBCOMMANDS[name] : undefined;
+  if (!sub) {
+    USAGE.forEach((l) => io.err(l));
+    return name === undefined || name === '--help' || name === '-h' ? 0 : 2;
+  }
+  try {
+    return await sub(rest, io);
+  } catch (err) {
+    if (err instanceof UsageError) {
+      io.err(`error: ${err.message}`);
+      USAGE.forEach((l) => io.err(l));
+      return 2;
+    }
+    throw err;
+  }
+};
