@@ -4,7 +4,7 @@ import { AppError, isAppError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { Metrics } from '../metrics.js';
 import { maskPhone } from '../phone.js';
-import { ALWAYS_PROCESSED_ACTIONS, applyDecision, decide } from '../rules/evaluate.js';
+import { ALWAYS_PROCESSED_ACTIONS, applyDecision, decide, keepActions } from '../rules/evaluate.js';
 import type { Store, RateWindow } from '../store/store.js';
 import type { Snapshot } from './live-config.js';
 
@@ -117,7 +117,8 @@ export async function handleMessage(
     const tRules = performance.now();
     const decision = await decide(rules, input);
     const patientIds = patients.map((p) => p.id);
-    const rateLimited = sender.count > clinic.rateLimitPerMinute && !decision.events.some((e) => ALWAYS_PROCESSED_ACTIONS.has(e.type));
+    const overLimit = sender.count > clinic.rateLimitPerMinute;
+    const rateLimited = overLimit && !decision.events.some((e) => ALWAYS_PROCESSED_ACTIONS.has(e.type));
     if (rateLimited) {
       deps.metrics.rateLimited.inc({ clinic: clinic.id });
       log.warn({ clinic: clinic.id, count: sender.count }, 'sender over the rate limit: no reply');
@@ -132,7 +133,8 @@ export async function handleMessage(
       });
       return { status: 'rate-limited', reply: null, clinicId: clinic.id };
     }
-    const outcome = await applyDecision(rules, decision, input);
+    // Over the limit, STOP/START/HELP are still honoured, and nothing else the rules asked for runs.
+    const outcome = await applyDecision(rules, overLimit ? keepActions(decision, ALWAYS_PROCESSED_ACTIONS) : decision, input);
     const rulesMs = performance.now() - tRules;
     for (const action of outcome.actions) {
       deps.metrics.actions.inc({ action: action.type, outcome: action.outcome });
