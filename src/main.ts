@@ -9,7 +9,7 @@ import { buildSnapshot } from './service/build-snapshot.js';
 import { LiveConfig } from './service/live-config.js';
 import { createReadiness } from './service/readiness.js';
 import { startRulesReload } from './service/rules-reload.js';
-import { createInFlight, gracefulShutdown, type ShutdownReport } from './service/shutdown.js';
+import { createInFlight, gracefulShutdown, trackConnections, type ShutdownReport } from './service/shutdown.js';
 import { SpoolReplayer } from './spool/replayer.js';
 import { Spool } from './spool/spool.js';
 import { openStore } from './store/open-store.js';
@@ -92,6 +92,7 @@ export async function startService(env: Record<string, string | undefined>, opti
   // --- end rules hot reload ---
   // --- outage spool: replays what an earlier run left, and whatever the next outage brings ---
   replayer.start();
+  const connections = trackConnections(server);
   let stopping: Promise<ShutdownReport> | undefined;
   // --- end outage spool ---
   return {
@@ -105,7 +106,7 @@ export async function startService(env: Record<string, string | undefined>, opti
     stop() {
       storeInit.stop();
       rulesReload.close();
-      stopping ??= gracefulShutdown({ server, inFlight, graceMs: config.shutdownGraceMs, store, logger, replayer, spool });
+      stopping ??= gracefulShutdown({ server, connections, inFlight, graceMs: config.shutdownGraceMs, store, logger, replayer, spool });
       return stopping;
     },
   };

@@ -1,4 +1,5 @@
-import type { Server } from 'node:http';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import type { Logger } from '../logger.js';
 import type { SpoolReplayer } from '../spool/replayer.js';
@@ -46,8 +47,75 @@ export function createInFlight(): InFlight {
   };
 }
 
+/** Knows the server's connections, so shutdown can let each finish its request and close. */
+export interface ConnectionTracker {
+  /**
+   * From now on every response closes its connection when done, those in progress
+   * included, and connections idle after a kept-alive response are closed now.
+   */
+  closeConnectionsAfterResponse(): void;
+}
+
+interface ConnectionState {
+  served: number;
+  active: boolean;
+}
+
+/**
+ * Node's server.close() only stops new connections: a kept-alive connection may still
+ * bring new requests, and server.closeIdleConnections() also closes connections that
+ * were accepted but whose request has not arrived yet (an accepted request lost). So
+ * shutdown marks every response `Connection: close` and closes at once only connections
+ * idle after a response; the others close themselves once their request is answered.
+ * @param server - the listening server (attach before requests arrive)
+ */
+export function trackConnections(server: Server): ConnectionTracker {
+  const sockets = new Map<Socket, ConnectionState>();
+  const open = new Set<ServerResponse>();
+  let closing = false;
+  server.on('connection', (socket: Socket) => {
+    sockets.set(socket, { served: 0, active: false });
+    socket.once('close', () => sockets.delete(socket));
+  });
+  server.on('request', (req: IncomingMessage, res: ServerResponse) => {
+    const state = sockets.get(req.socket);
+    if (state) {
+      state.active = true;
+    }
+    if (closing) {
+      res.setHeader('Connection', 'close');
+    } else {
+      open.add(res);
+    }
+    res.once('close', () => {
+      open.delete(res);
+      if (state) {
+        state.active = false;
+        state.served += 1;
+      }
+    });
+  });
+  return {
+    closeConnectionsAfterResponse() {
+      closing = true;
+      for (const res of open) {
+        if (!res.headersSent) {
+          res.setHeader('Connection', 'close');
+        }
+      }
+      for (const [socket, state] of sockets) {
+        if (!state.active && state.served > 0) {
+          socket.destroy();
+        }
+      }
+    },
+  };
+}
+
 export interface ShutdownDeps {
   server: Server;
+  /** The server's connections (optional: without it, connections are closed as they go idle). */
+  connections?: ConnectionTracker;
   inFlight: InFlight;
   /** How long requests in flight may take to finish (config.shutdownGraceMs). */
   graceMs: number;
@@ -60,7 +128,7 @@ export interface ShutdownDeps {
 }
 
 export interface ShutdownReport {
-  /** True when every request in flight finished within the grace period. */
+  /** True when every accepted connection finished (its request answered) within the grace period. */
   drained: boolean;
   /** Requests cut off when the grace period ran out. */
   abandoned: number;
@@ -85,6 +153,7 @@ export async function gracefulShutdown(deps: ShutdownDeps): Promise<ShutdownRepo
   const started = performance.now();
   const log = deps.logger.child({ component: 'shutdown' });
   let closed = false;
+  deps.connections?.closeConnectionsAfterResponse();
   const serverClosed = new Promise<void>((resolve) => {
     deps.server.close(() => {
       closed = true;
@@ -93,20 +162,26 @@ export async function gracefulShutdown(deps: ShutdownDeps): Promise<ShutdownRepo
   });
   log.info({ inFlight: deps.inFlight.count(), graceMs: deps.graceMs }, 'shutdown: no new connections; waiting for requests in flight');
 
-  const drained = await deps.inFlight.idle(deps.graceMs);
+  const graceEnds = performance.now() + deps.graceMs;
+  if (deps.connections) {
+    // Every connection closes itself once its request is answered.
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([serverClosed, new Promise<void>((resolve) => (timer = setTimeout(resolve, deps.graceMs)))]);
+    clearTimeout(timer);
+  } else {
+    await deps.inFlight.idle(deps.graceMs);
+    while (!closed && performance.now() < graceEnds) {
+      deps.server.closeIdleConnections();
+      await Promise.race([serverClosed, sleep(20)]);
+    }
+  }
   const abandoned = deps.inFlight.count();
+  const drained = closed;
   const drainMs = Math.round(performance.now() - started);
-  if (!drained) {
-    log.warn({ abandoned, graceMs: deps.graceMs }, 'shutdown: grace period over; closing the connections of unfinished requests');
-    deps.server.closeAllConnections();
-  }
-  // Kept-alive connections become idle once their last response is out: close them as they do.
-  const lingerUntil = performance.now() + 1000;
-  while (!closed && performance.now() < lingerUntil) {
-    deps.server.closeIdleConnections();
-    await Promise.race([serverClosed, sleep(20)]);
-  }
   if (!closed) {
+    if (abandoned > 0) {
+      log.warn({ abandoned, graceMs: deps.graceMs }, 'shutdown: grace period over; closing the connections of unfinished requests');
+    }
     deps.server.closeAllConnections();
     await serverClosed;
   }

@@ -58,7 +58,12 @@ describe('audit trail', () => {
   it('when requests of every kind pass the signature check, then each ends in exactly one complete record', async () => {
     const store = new FaultyStore();
     const spool = await Spool.open({ dir, logger: createLogger('silent') });
-    const t = await buildTestApp({ store, spool, spoolDepth: () => spool.depth() });
+    const sink = {
+      async append(...args: Parameters<Spool['append']>): Promise<void> {
+        await spool.append(...args);
+      },
+    };
+    const t = await buildTestApp({ store, spool: sink, spoolDepth: () => spool.depth() });
     const known = uniquePhone();
     const patient = await addPatient(t.store, { phone: known, firstName: 'Ana' }, [{ startsAt: new Date(Date.now() + 86_400_000) }]);
     const stranger = uniquePhone();
