@@ -23,8 +23,9 @@ export interface ParsedArgs {
  * Splits `args` into positionals, `--name value` options and `--flag` switches.
  * @param args - the arguments after the subcommand
  * @param flagNames - options that take no value
+ * @param optionNames - options that take a value
  */
-export function parseArgs(args: readonly string[], flagNames: readonly string[]): ParsedArgs {
+export function parseArgs(args: readonly string[], flagNames: readonly string[], optionNames: readonly string[]): ParsedArgs {
   const out: ParsedArgs = { positional: [], options: new Map(), flags: new Set() };
   for (let i = 0; i < args.length; i += 1) {
     const arg = args[i] as string;
@@ -37,6 +38,9 @@ export function parseArgs(args: readonly string[], flagNames: readonly string[])
     if (flagNames.includes(name)) {
       out.flags.add(name);
       continue;
+    }
+    if (!optionNames.includes(name)) {
+      throw new UsageError(`unknown option --${name}`);
     }
     const value = eq >= 0 ? arg.slice(eq + 1) : args[i + 1];
     if (value === undefined) {
@@ -70,17 +74,8 @@ function one(parsed: ParsedArgs, name: string): string | undefined {
   return values?.[0];
 }
 
-function known(parsed: ParsedArgs, names: readonly string[]): void {
-  for (const name of parsed.options.keys()) {
-    if (!names.includes(name)) {
-      throw new UsageError(`unknown option --${name}`);
-    }
-  }
-}
-
 async function check(args: string[], io: CliIO): Promise<number> {
-  const parsed = parseArgs(args, ['strict', 'json']);
-  known(parsed, ['clinics', 'max-segments']);
+  const parsed = parseArgs(args, ['strict', 'json'], ['clinics', 'max-segments']);
   if (parsed.positional.length > 1) {
     throw new UsageError('rules check takes at most one folder');
   }
@@ -112,8 +107,7 @@ async function check(args: string[], io: CliIO): Promise<number> {
 }
 
 async function test(args: string[], io: CliIO): Promise<number> {
-  const parsed = parseArgs(args, ['json']);
-  known(parsed, ['rules', 'clinics']);
+  const parsed = parseArgs(args, ['json'], ['rules', 'clinics']);
   if (parsed.positional.length === 0) {
     throw new UsageError('rules test needs at least one test file');
   }
@@ -135,8 +129,7 @@ async function test(args: string[], io: CliIO): Promise<number> {
 }
 
 async function simulate(args: string[], io: CliIO): Promise<number> {
-  const parsed = parseArgs(args, ['json']);
-  known(parsed, ['clinic', 'from', 'body', 'at', 'media', 'rules', 'clinics']);
+  const parsed = parseArgs(args, ['json'], ['clinic', 'from', 'body', 'at', 'media', 'rules', 'clinics']);
   const clinicId = one(parsed, 'clinic');
   const from = one(parsed, 'from');
   const body = one(parsed, 'body');

@@ -25,7 +25,7 @@ export function spanishWarnings(ctx: ClinicCheckContext): Finding[] {
       warningAt(
         first,
         ['keywords', command],
-        `keywords.${command}: clinic "${ctx.clinic.id}" lists es but ${command} has no Spanish variant (add es: [...]); Spanish speakers' ${command} goes unrecognised`,
+        `keywords.${command}: no Spanish variant (add es: [...]) though the clinic lists es; a Spanish ${command} goes unrecognised`,
         true,
       ),
     );
@@ -40,7 +40,7 @@ export function spanishWarnings(ctx: ClinicCheckContext): Finding[] {
       warningAt(
         file,
         ['templates', template.name],
-        `templates.${template.name}: clinic "${ctx.clinic.id}" lists es but this template has no es text (Spanish speakers get ${languages.includes('en') ? 'the en text' : languages[0]})`,
+        `templates.${template.name}: no es text though the clinic lists es (Spanish speakers get ${languages.includes('en') ? 'the en text' : languages[0]})`,
         true,
       ),
     );

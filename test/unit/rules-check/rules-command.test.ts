@@ -1,0 +1,56 @@
+import { expect } from 'chai';
+import { runCli } from '../../../src/cli/index.js';
+import type { CliIO } from '../../../src/cli/io.js';
+
+function captureIO(env: Record<string, string> = {}): CliIO & { stdout: string[]; stderr: string[] } {
+  const stdout: string[] = [];
+  const stderr: string[] = [];
+  return { env, cwd: process.cwd(), stdout, stderr, out: (l) => stdout.push(l), err: (l) => stderr.push(l) };
+}
+
+const DIR = 'test/fixtures/rules-check';
+
+describe('clinic-sms rules check', () => {
+  it('when the files are valid, then it prints OK and exits 0', async () => {
+    const io = captureIO();
+    expect(await runCli(['rules', 'check', `${DIR}/good`, '--clinics', `${DIR}/clinics.yaml`], io)).to.equal(0);
+    expect(io.stdout).to.deep.equal(['rules check: OK, 2 files; clinics ready: alpha, beta']);
+  });
+
+  it('when there are errors, then every finding is printed as file:line:col: reason and it exits 1', async () => {
+    const io = captureIO();
+    expect(await runCli(['rules', 'check', `${DIR}/errors`, '--clinics', `${DIR}/clinics.yaml`], io)).to.equal(1);
+    const text = io.stderr.join('\n');
+    expect(text).to.include(`${DIR}/errors/default.yaml:22:20: rules[2].event.type: unknown action "send-email"`);
+    expect(text).to.match(/rules check: 8 errors, 0 warnings in 4 files; clinics ready: none$/);
+  });
+
+  it('when there are only warnings, then it exits 0, and 1 with --strict', async () => {
+    const args = ['rules', 'check', `${DIR}/warnings`, '--clinics', `${DIR}/clinics.yaml`];
+    const io = captureIO();
+    expect(await runCli(args, io)).to.equal(0);
+    expect(io.stderr.join('\n')).to.include('warning: keywords.CANCEL.en[0]');
+    const strict = captureIO();
+    expect(await runCli([...args, '--strict'], strict)).to.equal(1);
+    expect(strict.stderr.at(-1)).to.match(/--strict: warnings fail the check\)$/);
+  });
+
+  it('when RULES_DIR and CLINICS_FILE are set, then they are the defaults', async () => {
+    const io = captureIO({ RULES_DIR: `${DIR}/good`, CLINICS_FILE: `${DIR}/clinics.yaml` });
+    expect(await runCli(['rules', 'check'], io)).to.equal(0);
+  });
+
+  it('when --json is given, then the report is JSON with every finding', async () => {
+    const io = captureIO();
+    expect(await runCli(['rules', 'check', `${DIR}/errors`, '--clinics', `${DIR}/clinics.yaml`, '--json'], io)).to.equal(1);
+    const report = JSON.parse(io.stdout.join('\n')) as { ok: boolean; errors: number; findings: Array<{ file: string; line: number; col: number }> };
+    expect(report.ok).to.equal(false);
+    expect(report.findings).to.have.length(report.errors);
+  });
+
+  it('when an option is unknown, then it prints the usage and exits 2', async () => {
+    const io = captureIO();
+    expect(await runCli(['rules', 'check', '--strcit'], io)).to.equal(2);
+    expect(io.stderr[0]).to.equal('error: unknown option --strcit');
+  });
+});
