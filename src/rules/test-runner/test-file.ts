@@ -136,6 +136,8 @@ export function parseTestFile(text: string, file: string): TestFile {
       if (raw.message !== undefined) {
         v.fail([...path, 'message'], `tests[${i}]: give "message" or "messages", not both`);
       }
+    } else if (raw.message === undefined) {
+      v.fail(path, `tests[${i}]: missing "message" (the text the patient sends; "" for media only)`);
     } else {
       const one = typeof raw.message === 'number' ? String(raw.message) : v.text(raw.message, [...path, 'message'], `tests[${i}].message`, true);
       messages = one === undefined ? [] : [one];
