@@ -156,6 +156,12 @@ export class MongoStore implements Store {
     });
   }
 
+  async recordDuplicate(messageSid: string, at: Date): Promise<void> {
+    await this.run('recordDuplicate', async () => {
+      await this.messages.updateOne({ _id: messageSid }, { $inc: { duplicateDeliveries: 1 }, $set: { lastDuplicateAt: at } });
+    });
+  }
+
   async getMessage(messageSid: string): Promise<MessageRecord | null> {
     return this.run('getMessage', async () => {
       const doc = await this.messages.findOne({ _id: messageSid }, { maxTimeMS: this.maxTimeMS });
