@@ -56,6 +56,19 @@ describe('MongoStore on the wire', function () {
     expect(commands!.names).to.deep.equal(['insert', 'findAndModify', 'find', 'findAndModify', 'update']);
   });
 
+  it('when init() has run, then every required index exists, and a server refusing TTL indexes does not fail it', async function () {
+    const db = handle!.store.client.db(handle!.dbName);
+    const names = async (collection: string): Promise<string[]> => (await db.collection(collection).indexes()).map((i) => String(i.name)).sort();
+    expect(await names('patients')).to.include('clinic_phone');
+    expect(await names('appointments')).to.include('clinic_patient_start');
+    expect(await names('messages')).to.include.members(['messageSid_unique', 'clinic_receivedAt']);
+    expect(await names('optOuts')).to.include('clinic_phone_unique');
+    expect(await names('inbox')).to.include.members(['id_unique', 'clinic_createdAt']);
+    const collections = (await db.listCollections({}, { nameOnly: true }).toArray()).map((c) => c.name);
+    expect(collections).to.include.members(['patients', 'appointments', 'messages', 'optOuts', 'inbox', 'rateLimits']);
+    await handle!.store.init();
+  });
+
   it('when the window moved on, then stale counters are dropped off the hot path and the count restarts', async function () {
     const { store, commands } = handle!;
     const clinicId = newClinicId();
@@ -68,6 +81,14 @@ describe('MongoStore on the wire', function () {
     await store.settle();
     const raw = await store.client.db(handle!.dbName).collection('optOuts').findOne({ clinicId, phone });
     expect(raw?.rate).to.deep.equal({ w2: 1 });
+  });
+});
+
+describe('openStore', function () {
+  it('when no MongoDB URI is given, then the embedded store is used', async function () {
+    const store = await openStore({ mongodbUri: '  ' });
+    expect(store.kind).to.equal('memory');
+    await store.close();
   });
 });
 
