@@ -42,6 +42,33 @@ export interface AppDeps {
   spool?: SpoolSink;
   /** Counts requests in flight (graceful shutdown waits for them). */
   inFlight?: { enter(): void; leave(): void };
+  /** How long the pipeline may run before the message is spooled and the system-error reply sent, ms. */
+  pipelineDeadlineMs?: number;
+}
+
+/**
+ * The webhook must answer within 5 s when the database cannot be reached. A database that
+ * is down fails fast (server selection, 2.5 s), but one that hangs holds a query until the
+ * socket timeout (5 s) and the driver then retries: past this deadline the message is
+ * treated as "store unavailable", spooled, and answered. Longer than a duplicate's wait
+ * for the first delivery (4 s), so a repeat is still answered with the first reply.
+ */
+export const PIPELINE_DEADLINE_MS = 4500;
+
+/**
+ * Rejects with STORE_UNAVAILABLE when `work` is not done within `ms`, and aborts
+ * `controller` so the work stops at its next step (replay is idempotent).
+ */
+function withDeadline<T>(work: Promise<T>, ms: number, controller: AbortController): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => {
+      controller.abort();
+      reject(new AppError('STORE_UNAVAILABLE', `the message pipeline did not finish within ${ms} ms`));
+    }, ms);
+  });
+  work.catch(() => undefined); // Its late failure, if any, is not this request's any more.
+  return Promise.race([work, deadline]).finally(() => clearTimeout(timer));
 }
 
 const REQUEST_ID = /^[\w.:-]{1,100}$/;
@@ -151,7 +178,12 @@ export function createApp(deps: AppDeps): Koa {
       let result;
       try {
         const logger = deps.logger.child({ requestId: state.requestId });
-        result = await handleMessage({ store: deps.store, logger, metrics: deps.metrics, clock }, snapshot, message, 'webhook', receivedAt);
+        const controller = new AbortController();
+        result = await withDeadline(
+          handleMessage({ store: deps.store, logger, metrics: deps.metrics, clock, signal: controller.signal }, snapshot, message, 'webhook', receivedAt),
+          deps.pipelineDeadlineMs ?? PIPELINE_DEADLINE_MS,
+          controller,
+        );
       } catch (err) {
         if ((err as { code?: unknown }).code === 'STORE_UNAVAILABLE' && deps.spool) {
           await deps.spool.append(message, receivedAt);

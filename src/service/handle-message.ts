@@ -15,6 +15,13 @@ export interface PipelineDeps {
   clock: () => Date;
   /** How long a repeated delivery waits for the first one to finish, ms. */
   duplicateWaitMs?: number;
+  /**
+   * Aborted when the caller gave up (the webhook's deadline: the message was spooled and
+   * the system-error text sent). The pipeline then stops at its next step without writing
+   * a completion, so the record never claims a reply that was not sent; the replay takes
+   * the unfinished record over.
+   */
+  signal?: AbortSignal;
 }
 
 export interface PipelineResult {
@@ -65,7 +72,13 @@ export async function handleMessage(
     via: mode,
   };
 
+  const checkpoint = (): void => {
+    if (deps.signal?.aborted) {
+      throw new AppError('STORE_UNAVAILABLE', 'the caller gave up on this message (spooled for replay)');
+    }
+  };
   const claim = await deps.store.claimMessage(record);
+  checkpoint();
   if (!claim.claimed) {
     const existing = claim.existing;
     // A record left in error (or, for a replay, one that never finished) is taken over:
@@ -119,6 +132,7 @@ export async function handleMessage(
     const patientIds = patients.map((p) => p.id);
     const overLimit = sender.count > clinic.rateLimitPerMinute;
     const rateLimited = overLimit && !decision.events.some((e) => ALWAYS_PROCESSED_ACTIONS.has(e.type));
+    checkpoint();
     if (rateLimited) {
       deps.metrics.rateLimited.inc({ clinic: clinic.id });
       log.warn({ clinic: clinic.id, count: sender.count }, 'sender over the rate limit: no reply');
@@ -142,6 +156,7 @@ export async function handleMessage(
     const status: MessageStatus = mode === 'replay' ? 'replayed' : patients.length === 0 ? 'unknown-number' : 'processed';
     // A replayed message's patient already got the system-error text: nothing more is sent.
     const reply = mode === 'replay' ? null : outcome.reply;
+    checkpoint();
     await deps.store.completeMessage(message.messageSid, {
       status,
       patientIds,

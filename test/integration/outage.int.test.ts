@@ -75,7 +75,21 @@ class OwnFerret {
     });
   }
 
+  /** Freezes the server (SIGSTOP): connections stay open, nothing is answered, as with a hung database. */
+  freeze(): void {
+    process.kill(this.restarted?.pid ?? this.pid, 'SIGSTOP');
+  }
+
+  thaw(): void {
+    process.kill(this.restarted?.pid ?? this.pid, 'SIGCONT');
+  }
+
   async dispose(): Promise<void> {
+    try {
+      this.thaw();
+    } catch {
+      // already gone
+    }
     await this.stop().catch(() => undefined);
     if (path.basename(this.runDir).startsWith('clinic-sms-ferretdb.')) {
       await fs.rm(this.runDir, { recursive: true, force: true });
@@ -153,6 +167,21 @@ describe('database outage (real FerretDB stopped and started again)', function (
     await ferret?.dispose();
   });
 
+  const serviceEnv = (db: OwnFerret): Record<string, string> => ({
+    PORT: '0',
+    HOST: '127.0.0.1',
+    TWILIO_AUTH_TOKEN: AUTH_TOKEN,
+    NORTHSIDE_AUTH_TOKEN: NORTHSIDE_TOKEN,
+    PUBLIC_BASE_URL,
+    CLINICS_FILE: 'test/fixtures/clinics.yaml',
+    RULES_DIR: 'rules',
+    SEED_FILE: 'none',
+    LOG_LEVEL: 'silent',
+    WATCH_RULES: 'off',
+    SPOOL_DIR: spoolDir,
+    MONGODB_URI: db.uri(`outage_${Date.now().toString(36)}_${Math.random().toString(36).slice(2, 6)}`),
+  });
+
   beforeEach(async () => {
     spoolDir = await fs.mkdtemp(path.join(os.tmpdir(), 'clinic-sms-outage-'));
   });
@@ -163,20 +192,7 @@ describe('database outage (real FerretDB stopped and started again)', function (
 
   it('when the database goes away, then webhooks answer the system-error TwiML within 5 s and spool; after it returns, every message is in `messages` as replayed and a STOP is honoured', async () => {
     const db = ferret as OwnFerret;
-    service = await startService({
-      PORT: '0',
-      HOST: '127.0.0.1',
-      TWILIO_AUTH_TOKEN: AUTH_TOKEN,
-      NORTHSIDE_AUTH_TOKEN: NORTHSIDE_TOKEN,
-      PUBLIC_BASE_URL,
-      CLINICS_FILE: 'test/fixtures/clinics.yaml',
-      RULES_DIR: 'rules',
-      SEED_FILE: 'none',
-      LOG_LEVEL: 'silent',
-      WATCH_RULES: 'off',
-      SPOOL_DIR: spoolDir,
-      MONGODB_URI: db.uri(`outage_${Date.now().toString(36)}`),
-    });
+    service = await startService(serviceEnv(db));
     const port = (service.server.address() as AddressInfo).port;
     const store = service.store;
     await waitFor(async () => (await get(port, '/readyz')).status === 200, 15_000);
@@ -237,5 +253,43 @@ describe('database outage (real FerretDB stopped and started again)', function (
     const report = await service.stop();
     service = null;
     expect(report).to.include({ drained: true, spoolLeft: 0 });
+  });
+
+  it('when the database hangs (frozen, connections open), then answers still come within 5 s, and what was spooled is replayed once it thaws', async () => {
+    const db = ferret as OwnFerret;
+    service = await startService(serviceEnv(db));
+    const port = (service.server.address() as AddressInfo).port;
+    const store = service.store;
+    await waitFor(async () => (await get(port, '/readyz')).status === 200, 15_000);
+    const stopper = uniquePhone();
+    const confirmer = uniquePhone();
+    await addPatient(store, { phone: stopper });
+    const patient = await addPatient(store, { phone: confirmer }, [{ startsAt: new Date(Date.now() + 86_400_000) }]);
+    expect((await post(port, inboundParams({ From: confirmer, Body: 'HELP' }))).status).to.equal(200);
+
+    db.freeze();
+    let replies: Reply[];
+    const during = [inboundParams({ From: stopper, Body: 'STOP' }), inboundParams({ From: confirmer, Body: 'CONFIRM' }), inboundParams({ From: confirmer, Body: 'thanks' })];
+    try {
+      replies = await Promise.all(during.map((m) => post(port, m)));
+    } finally {
+      db.thaw();
+    }
+    console.log(`      hung-database answers: ${replies.map((r) => Math.round(r.ms)).join(', ')} ms`);
+    expect(replies.every((r) => r.status === 200 && r.text === SYSTEM_ERROR)).to.equal(true);
+    expect(Math.max(...replies.map((r) => r.ms))).to.be.below(5000);
+
+    const replayMs = await waitFor(() => service?.spool.depth() === 0, 30_000);
+    console.log(`      replay after thaw: ${Math.round(replayMs)} ms`);
+    for (const m of during) {
+      const record = await store.getMessage(m.MessageSid as string);
+      expect(record?.status, m.Body).to.equal('replayed');
+      expect(record?.reply, m.Body).to.equal(null);
+    }
+    expect((await store.getOptOut('downtown', stopper))?.optedOut).to.equal(true);
+    expect((await store.getAppointment(`a-${patient.id}-0`))?.status).to.equal('confirmed');
+    const report = await service.stop();
+    service = null;
+    expect(report).to.include({ spoolLeft: 0 });
   });
 });
