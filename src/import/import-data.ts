@@ -19,7 +19,7 @@ export interface ImportOptions {
   clinics: ReadonlyMap<string, Clinic>;
   /** Called after each chunk is written. */
   onProgress?: (progress: ImportProgress) => void;
-  /** Rows per write (default 1000). */
+  /** Rows per write (default 2500). */
   chunkSize?: number;
   /** Validate only; write nothing. */
   dryRun?: boolean;
@@ -91,7 +91,7 @@ export async function importRows(rows: Pick<ValidatedRows, 'patients' | 'appoint
   if (options.dryRun) {
     return summary;
   }
-  const chunkSize = options.chunkSize ?? 1000;
+  const chunkSize = options.chunkSize ?? 2500;
   const write = async <T>(kind: ImportProgress['kind'], rows: readonly T[], upsert: (chunk: readonly T[]) => Promise<UpsertSummary>): Promise<void> => {
     for (let start = 0; start < rows.length; start += chunkSize) {
       const result = await upsert(rows.slice(start, start + chunkSize));

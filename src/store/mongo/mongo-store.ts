@@ -77,7 +77,7 @@ export class MongoStore implements Store {
     this.logger = options.logger ?? SILENT_LOGGER;
     this.maxTimeMS = options.maxTimeMS ?? 3000;
     this.ownsClient = options.ownsClient ?? false;
-    this.batchSize = options.batchSize ?? 1000;
+    this.batchSize = options.batchSize ?? 2500;
   }
 
   private get patients(): Collection<PatientDoc> {
@@ -357,7 +357,8 @@ export class MongoStore implements Store {
     for (let start = 0; start < docs.length; start += this.batchSize) {
       const batch = docs.slice(start, start + this.batchSize);
       const ids = [...new Set(batch.map((d) => d._id))];
-      const found = await collection.find({ _id: { $in: ids } } as never, { maxTimeMS: this.maxTimeMS }).toArray();
+      // One reply for the whole batch: a getMore costs FerretDB another scan.
+      const found = await collection.find({ _id: { $in: ids } } as never, { maxTimeMS: this.maxTimeMS, batchSize: ids.length }).toArray();
       const current = new Map<string, unknown>(found.map((d) => [(d as unknown as D)._id, d]));
       const inserts = new Map<string, D>();
       const replacements = new Map<string, D>();
