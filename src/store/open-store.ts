@@ -1,10 +1,16 @@
 import type { Store } from './store.js';
+import type { StorePurpose } from './mongo/create-mongo-store.js';
 import type { StoreLogger } from './mongo/store-logger.js';
 
 export interface OpenStoreOptions {
   /** Unset or empty: the embedded (memory) store. */
   mongodbUri?: string | undefined;
   logger?: StoreLogger;
+  /**
+   * 'service' (default): every wait bounded so a webhook never waits more than ~5 s;
+   * 'batch': longer socket and query limits for command-line batches (import, export).
+   */
+  purpose?: StorePurpose;
 }
 
 /**
@@ -21,5 +27,5 @@ export async function openStore(options: OpenStoreOptions = {}): Promise<Store> 
     return new MemoryStore();
   }
   const { createMongoStore } = await import('./mongo/create-mongo-store.js');
-  return createMongoStore(options.logger ? { uri, logger: options.logger } : { uri });
+  return createMongoStore({ uri, purpose: options.purpose ?? 'service', ...(options.logger ? { logger: options.logger } : {}) });
 }

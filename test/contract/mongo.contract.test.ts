@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { createServer, type Server } from 'node:net';
+import { connect, createServer, type Server, type Socket } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { createMongoStore } from '../../src/store/mongo/create-mongo-store.js';
 import { openStore } from '../../src/store/open-store.js';
@@ -81,6 +81,79 @@ describe('MongoStore on the wire', function () {
     await store.settle();
     const raw = await store.client.db(handle!.dbName).collection('optOuts').findOne({ clinicId, phone });
     expect(raw?.rate).to.deep.equal({ w2: 1 });
+  });
+});
+
+/**
+ * A TCP relay to the test server that can be told to stop answering, like a database
+ * that hangs: connections stay open, replies never come.
+ */
+async function startRelay(target: URL): Promise<{ port: number; hang(): void; close(): Promise<void> }> {
+  let hanging = false;
+  const sockets = new Set<Socket>();
+  const server = createServer((client) => {
+    const upstream = connect(Number(target.port), target.hostname);
+    sockets.add(client).add(upstream);
+    client.on('data', (chunk) => {
+      if (!hanging) {
+        upstream.write(chunk);
+      }
+    });
+    upstream.on('data', (chunk) => {
+      if (!hanging) {
+        client.write(chunk);
+      }
+    });
+    for (const s of [client, upstream]) {
+      s.on('error', () => {});
+      s.on('close', () => {
+        client.destroy();
+        upstream.destroy();
+      });
+    }
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    port: (server.address() as AddressInfo).port,
+    hang: () => {
+      hanging = true;
+    },
+    close: async () => {
+      for (const s of sockets) {
+        s.destroy();
+      }
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}
+
+describe('MongoStore when the database hangs mid-way', function () {
+  it('when the server stops answering, then the next operation (a retried read) rejects with STORE_UNAVAILABLE within ~5 s', async function () {
+    this.timeout(20000);
+    const server = await getTestMongo();
+    if (!server) {
+      this.skip();
+    }
+    const target = new URL(server.uri.replace(/^mongodb:/, 'http:'));
+    if (!/^mongodb:\/\/[^,/]+(\/|$)/.test(server.uri)) {
+      this.skip(); // a replica set or SRV URI: one relay cannot stand in for it
+    }
+    const relay = await startRelay(target);
+    const store = createMongoStore({ uri: `mongodb://127.0.0.1:${relay.port}/`, dbName: 't_hang' });
+    try {
+      await store.ping();
+      relay.hang();
+      const started = Date.now();
+      const err = await store.getAppointment('a-1').then(
+        () => null,
+        (e: unknown) => e,
+      );
+      expect(err).to.have.property('code', 'STORE_UNAVAILABLE');
+      expect(Date.now() - started).to.be.below(5500);
+    } finally {
+      await store.close();
+      await relay.close();
+    }
   });
 });
 

@@ -47,7 +47,7 @@ export const importCommand: CliCommand = async (args, io) => {
     return 0;
   }
 
-  const store = await openStore({ mongodbUri: uri });
+  const store = await openStore({ mongodbUri: uri, purpose: 'batch' });
   let writing = false;
   try {
     await store.ping();

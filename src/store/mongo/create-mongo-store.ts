@@ -7,22 +7,40 @@ import type { StoreLogger } from './store-logger.js';
 export const DEFAULT_DB_NAME = 'clinic-sms';
 
 /**
- * Time budget of every wait on the database. Twilio gives up at 15 s and the webhook
- * makes a handful of commands, so each wait is bounded well below that:
+ * Time budget of every wait on the database for the service. Twilio gives up at 15 s
+ * and the webhook must not wait more than about 5 s on the database:
  * - serverSelectionTimeoutMS: how long an operation waits for a reachable server
  *   (the database is down: fail fast, the webhook spools the message);
- * - connectTimeoutMS: one TCP + handshake attempt;
+ * - connectTimeoutMS: one TCP connect + handshake (also the monitor's socket timeout);
  * - socketTimeoutMS: one reply on an open connection (a hung server);
  * - waitQueueTimeoutMS: waiting for a pooled connection under load;
  * - maxTimeMS (per query, MongoStore): the server stops a slow query itself.
+ * The driver retries a read once after a network error (retryReads), after a new
+ * server selection: a hung server costs socketTimeoutMS + serverSelectionTimeoutMS,
+ * 4.5 s, which is the worst case the test in mongo.contract.test.ts measures.
  */
 export const MONGO_TIMEOUTS = {
-  serverSelectionTimeoutMS: 2500,
-  connectTimeoutMS: 2500,
-  socketTimeoutMS: 5000,
-  waitQueueTimeoutMS: 2500,
-  maxTimeMS: 3000,
+  serverSelectionTimeoutMS: 2000,
+  connectTimeoutMS: 2000,
+  socketTimeoutMS: 2500,
+  waitQueueTimeoutMS: 2000,
+  maxTimeMS: 2000,
 } as const;
+
+/**
+ * The budget of batch commands (import, export, spool replay): nobody waits on the
+ * other end, and a big batch on a slow server may take a while.
+ */
+export const MONGO_BATCH_TIMEOUTS = {
+  serverSelectionTimeoutMS: 5000,
+  connectTimeoutMS: 5000,
+  socketTimeoutMS: 120_000,
+  waitQueueTimeoutMS: 10_000,
+  maxTimeMS: 120_000,
+} as const;
+
+/** Which time budget a store gets. */
+export type StorePurpose = 'service' | 'batch';
 
 /** The database named in the URI's path, if any. */
 export function dbNameFromUri(uri: string): string | undefined {
@@ -35,6 +53,8 @@ export interface CreateMongoStoreOptions {
   /** Defaults to the URI's database, then DEFAULT_DB_NAME. */
   dbName?: string;
   logger?: StoreLogger;
+  /** 'service' (default): the webhook's tight budget; 'batch': command-line batches. */
+  purpose?: StorePurpose;
   /** Extra driver options (tests: monitorCommands). Cannot loosen the time budget by accident: they are applied first. */
   clientOptions?: MongoClientOptions;
 }
@@ -45,7 +65,7 @@ export interface CreateMongoStoreOptions {
  * Throws CONFIG_INVALID only for a malformed URI.
  */
 export function createMongoStore(options: CreateMongoStoreOptions): MongoStore {
-  const { maxTimeMS, ...timeouts } = MONGO_TIMEOUTS;
+  const { maxTimeMS, ...timeouts } = options.purpose === 'batch' ? MONGO_BATCH_TIMEOUTS : MONGO_TIMEOUTS;
   let client: MongoClient;
   try {
     client = new MongoClient(options.uri, {
