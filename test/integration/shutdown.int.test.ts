@@ -11,6 +11,7 @@ import { AppError } from '../../src/errors.js';
 import type { MessageRecord } from '../../src/domain.js';
 import { Spool } from '../../src/spool/spool.js';
 import { createLogger } from '../../src/logger.js';
+import { dropTestDb, freshDbName, getTestMongo, uriWithDb } from '../support/mongo.js';
 import { AUTH_TOKEN, NORTHSIDE_TOKEN, PUBLIC_BASE_URL, WEBHOOK_PATH, inboundParams, signedRequest, uniquePhone } from '../support/test-app.js';
 
 /** The embedded store behind a slow network: every patient lookup takes `latencyMs`. */
@@ -113,6 +114,7 @@ describe('graceful shutdown', () => {
     const after = await send(port, inboundParams({ From: uniquePhone() }));
 
     const results = await Promise.all(replies);
+    console.log(`      drain: ${messages.length} requests in flight, stop() took ${drainMs} ms (${JSON.stringify(report)})`);
     expect(results.map((r) => r.status)).to.deep.equal(Array(messages.length).fill(200));
     expect(results.every((r) => r.text.includes('<Message>'))).to.equal(true);
     for (const m of messages) {
@@ -173,49 +175,60 @@ describe('graceful shutdown', () => {
 
   it('when the real process gets SIGTERM under load, then no accepted request is lost and it exits 0', async function () {
     this.timeout(60_000);
-    const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], { env: { ...process.env, ...env({ LOG_LEVEL: 'info' }) }, stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    let err = '';
-    child.stdout.on('data', (c: Buffer) => (out += c.toString()));
-    child.stderr.on('data', (c: Buffer) => (err += c.toString()));
-    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-    await waitFor(() => /"msg":"listening"/.test(out) || child.exitCode !== null, 30_000);
-    const listening = JSON.parse(out.split('\n').find((l) => l.includes('"msg":"listening"')) ?? '{}') as { address?: string };
-    const port = Number(listening.address?.split(':').pop());
-    expect(port, err).to.be.greaterThan(0);
+    // On MongoDB when there is one (real round trips keep many requests in flight), else the embedded store.
+    const mongo = await getTestMongo();
+    const dbName = freshDbName('shutdown');
+    const childEnv = { ...process.env, MONGODB_URI: '', ...env({ LOG_LEVEL: 'info', ...(mongo ? { MONGODB_URI: uriWithDb(mongo.uri, dbName) } : {}) }) };
+    const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], { env: childEnv, stdio: ['ignore', 'pipe', 'pipe'] });
+    try {
+      let out = '';
+      let err = '';
+      child.stdout.on('data', (c: Buffer) => (out += c.toString()));
+      child.stderr.on('data', (c: Buffer) => (err += c.toString()));
+      const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+      await waitFor(() => /"msg":"listening"/.test(out) || child.exitCode !== null, 30_000);
+      const listening = JSON.parse(out.split('\n').find((l) => l.includes('"msg":"listening"')) ?? '{}') as { address?: string };
+      const port = Number(listening.address?.split(':').pop());
+      expect(port, err).to.be.greaterThan(0);
 
-    const messages = Array.from({ length: 150 }, (_, i) => inboundParams({ From: uniquePhone(), Body: `load ${i}` }));
-    const replies = messages.map((m) => send(port, m));
-    await waitFor(() => (out.match(/"msg":"request"/g) ?? []).length >= 10);
-    child.kill('SIGTERM');
-    const code = await exited;
-    const results = await Promise.all(replies);
+      const messages = Array.from({ length: 150 }, (_, i) => inboundParams({ From: uniquePhone(), Body: `load ${i}` }));
+      const replies = messages.map((m) => send(port, m));
+      await waitFor(() => (out.match(/"msg":"request"/g) ?? []).length >= 10);
+      child.kill('SIGTERM');
+      const code = await exited;
+      const results = await Promise.all(replies);
 
-    expect(code, err).to.equal(0);
-    const summary = JSON.parse(out.split('\n').find((l) => l.includes('"msg":"shutdown complete"')) ?? '{}') as { drained?: boolean; abandoned?: number };
-    // Server side: every connection it accepted ended on its own, its request answered.
-    expect(summary).to.include({ drained: true, abandoned: 0 });
-    const logged = new Set(
-      out
-        .split('\n')
-        .filter((l) => l.includes('"msg":"request"'))
-        .map((l) => JSON.parse(l) as { requestId: string; status: number })
-        .filter((r) => r.status === 200)
-        .map((r) => r.requestId),
-    );
-    const answered = results.filter((r) => r.status === 200);
-    expect(answered.length).to.be.at.least(10);
-    expect(answered.every((r) => r.text.includes('<Message>'))).to.equal(true);
-    expect(answered.length).to.equal(logged.size);
-    // Client side: the rest never reached the service (refused, or reset by the kernel from the
-    // listen backlog when the listener closed): none of them was seen, so none was lost.
-    messages.forEach((m, i) => {
-      const r = results[i] as Reply;
-      if (r.status !== 200) {
-        expect(r.error).to.be.oneOf(['ECONNREFUSED', 'ECONNRESET']);
-        expect(logged.has(m.MessageSid as string)).to.equal(false);
-        expect(out).to.not.contain(m.MessageSid as string);
+      expect(code, err).to.equal(0);
+      const summary = JSON.parse(out.split('\n').find((l) => l.includes('"msg":"shutdown complete"')) ?? '{}') as { drained?: boolean; abandoned?: number; drainMs?: number };
+      // Server side: every connection it accepted ended on its own, its request answered.
+      expect(summary).to.include({ drained: true, abandoned: 0 });
+      const logged = new Set(
+        out
+          .split('\n')
+          .filter((l) => l.includes('"msg":"request"'))
+          .map((l) => JSON.parse(l) as { requestId: string; status: number })
+          .filter((r) => r.status === 200)
+          .map((r) => r.requestId),
+      );
+      const answered = results.filter((r) => r.status === 200);
+      console.log(`      SIGTERM (${mongo ? 'MongoDB' : 'embedded store'}): ${answered.length} answered, ${messages.length - answered.length} never reached the service; drain ${summary.drainMs} ms`);
+      expect(answered.length).to.be.at.least(10);
+      expect(answered.every((r) => r.text.includes('<Message>'))).to.equal(true);
+      expect(answered.length).to.equal(logged.size);
+      // Client side: the rest never reached the service (refused, or reset by the kernel from the
+      // listen backlog when the listener closed): none of them was seen, so none was lost.
+      messages.forEach((m, i) => {
+        const r = results[i] as Reply;
+        if (r.status !== 200) {
+          expect(r.error).to.be.oneOf(['ECONNREFUSED', 'ECONNRESET']);
+          expect(logged.has(m.MessageSid as string)).to.equal(false);
+          expect(out).to.not.contain(m.MessageSid as string);
+        }
+      });
+    } finally {
+      if (mongo) {
+        await dropTestDb(mongo, dbName);
       }
-    });
+    }
   });
 });
