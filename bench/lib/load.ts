@@ -1,0 +1,108 @@
+/**
+ * Drives a server with autocannon on loopback. Each request is taken from the request
+ * mix (pre-generated before the clock starts, so signing costs the load generator
+ * nothing while measuring; made on the fly only if the pool runs dry).
+ */
+import type { EventEmitter } from 'node:events';
+import autocannon from 'autocannon';
+import { WEBHOOK_PATH, type RequestMix, type SignedRequest } from './request-mix.js';
+import { round } from './stats.js';
+
+export interface LoadOptions {
+  connections: number;
+  durationS: number;
+  /** Requests per second over all connections (sustained runs); unset: as fast as it goes. */
+  overallRate?: number;
+  /** Requests to sign before the clock starts. */
+  prefill: number;
+}
+
+export interface LoadResult {
+  /** Completed requests per second (all responses / elapsed). */
+  rps: number;
+  requests: number;
+  durationS: number;
+  latencyMs: { p50: number; p90: number; p99: number; max: number; mean: number };
+  /** Connection errors and timeouts. */
+  errors: number;
+  timeouts: number;
+  non2xx: number;
+  /** Requests signed on the fly because the pool ran dry. */
+  signedDuringRun: number;
+}
+
+/**
+ * Signs `count` requests of the mix ahead of a run.
+ * @param mix - the request stream
+ * @param count - how many
+ */
+export function prefill(mix: RequestMix, count: number): SignedRequest[] {
+  const pool: SignedRequest[] = new Array<SignedRequest>(count);
+  for (let i = 0; i < count; i++) {
+    pool[i] = mix.next();
+  }
+  return pool;
+}
+
+/**
+ * One autocannon run against 127.0.0.1:port.
+ * @param port - the server's port
+ * @param mix - the request stream
+ * @param options - connections, duration, rate, prefill
+ */
+export async function runLoad(port: number, mix: RequestMix, options: LoadOptions): Promise<LoadResult> {
+  const pool = prefill(mix, options.prefill);
+  let cursor = 0;
+  let onTheFly = 0;
+  const take = (): SignedRequest => {
+    if (cursor < pool.length) {
+      return pool[cursor++] as SignedRequest;
+    }
+    onTheFly += 1;
+    return mix.next();
+  };
+  const latencies: number[] = [];
+  const instance = autocannon({
+    url: `http://127.0.0.1:${port}${WEBHOOK_PATH}`,
+    connections: options.connections,
+    duration: options.durationS,
+    ...(options.overallRate !== undefined ? { overallRate: options.overallRate } : {}),
+    timeout: 10,
+    requests: [
+      {
+        method: 'POST',
+        path: WEBHOOK_PATH,
+        setupRequest: (req) => {
+          const next = take();
+          return {
+            ...req,
+            method: 'POST',
+            path: WEBHOOK_PATH,
+            body: next.body,
+            headers: { 'content-type': 'application/x-www-form-urlencoded', 'x-twilio-signature': next.signature },
+          };
+        },
+      },
+    ],
+  });
+  // autocannon's histogram keeps whole milliseconds; its response event has the exact time.
+  (instance as unknown as EventEmitter).on('response', (_client: unknown, _status: number, _bytes: number, responseTime: number) => {
+    latencies.push(responseTime);
+  });
+  const result = await instance;
+  const total = result.requests.total;
+  latencies.sort((a, b) => a - b);
+  const at = (q: number): number => round(latencies[Math.min(latencies.length - 1, Math.max(0, Math.ceil(q * latencies.length) - 1))] ?? NaN, 2);
+  const mean = latencies.reduce((s, x) => s + x, 0) / Math.max(1, latencies.length);
+  const seconds = result.duration;
+  return {
+    rps: total / seconds,
+    requests: total,
+    durationS: seconds,
+    latencyMs: { p50: at(0.5), p90: at(0.9), p99: at(0.99), max: round(latencies[latencies.length - 1] ?? NaN, 2), mean: round(mean, 2) },
+    errors: result.errors,
+    timeouts: result.timeouts,
+    non2xx: result.non2xx,
+    signedDuringRun: onTheFly,
+  };
+}

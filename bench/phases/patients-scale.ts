@@ -1,0 +1,65 @@
+/**
+ * 100,000 patients in the store: import time, then findPatientsByPhone latency for
+ * known and unknown phones, one look-up at a time (what one message costs, without
+ * queueing). On MongoDB when MONGODB_URI is set; the embedded store is measured too.
+ */
+import { performance } from 'node:perf_hooks';
+import { MemoryStore } from '../../src/store/memory/memory-store.js';
+import type { Store } from '../../src/store/store.js';
+import { openBenchDb } from '../lib/mongo-db.js';
+import { quantile, round } from '../lib/stats.js';
+import { seededRandom } from '../lib/request-mix.js';
+import { makePeople } from '../lib/world.js';
+
+export interface LookupResult {
+  store: 'mongo' | 'memory';
+  patients: number;
+  importMs: number;
+  lookups: number;
+  knownMs: { p50: number; p99: number; max: number };
+  unknownMs: { p50: number; p99: number; max: number };
+}
+
+async function timeLookups(store: Store, clinicId: string, phones: string[]): Promise<{ p50: number; p99: number; max: number }> {
+  const times: number[] = [];
+  for (const phone of phones) {
+    const t = performance.now();
+    await store.findPatientsByPhone(clinicId, phone);
+    times.push(performance.now() - t);
+  }
+  return { p50: round(quantile(times, 0.5), 3), p99: round(quantile(times, 0.99), 3), max: round(quantile(times, 1), 3) };
+}
+
+export async function runPatientsScale(options: { patients: number; lookups: number; mongoUri?: string | undefined; log: (l: string) => void }): Promise<LookupResult[]> {
+  const clinics = [{ id: 'clinic-0000' }, { id: 'clinic-0001' }];
+  const people = makePeople(clinics, Math.ceil(options.patients / clinics.length), 0.1);
+  const random = seededRandom(11);
+  const pick = (): number => Math.floor(random() * people.patients.length);
+  const known = Array.from({ length: options.lookups }, () => people.patients[pick()] as { clinicId: string; phone: string });
+  const unknown = Array.from({ length: Math.ceil(options.lookups / 4) }, (_, i) => `+1773${String(5_000_000 + i).padStart(7, '0')}`);
+  const out: LookupResult[] = [];
+  const measure = async (kind: 'mongo' | 'memory', store: Store, importMs: number): Promise<void> => {
+    // Warm-up: the first queries pay for connections and plans.
+    await timeLookups(store, 'clinic-0000', unknown.slice(0, 20));
+    const knownMs = await timeLookups(store, 'clinic-0000', known.map((p) => p.phone));
+    const unknownMs = await timeLookups(store, 'clinic-0000', unknown);
+    const r: LookupResult = { store: kind, patients: people.patients.length, importMs: round(importMs, 0), lookups: known.length, knownMs, unknownMs };
+    out.push(r);
+    options.log(`  ${kind}: ${r.patients} patients imported in ${r.importMs} ms; findPatientsByPhone known p50 ${knownMs.p50} ms p99 ${knownMs.p99} ms; unknown p50 ${unknownMs.p50} ms p99 ${unknownMs.p99} ms`);
+  };
+  if (options.mongoUri) {
+    const t = performance.now();
+    const db = await openBenchDb(options.mongoUri, 'patients', { patients: people.patients, appointments: [] });
+    const importMs = performance.now() - t;
+    try {
+      await measure('mongo', db.store, importMs);
+    } finally {
+      await db.drop();
+    }
+  }
+  const memory = new MemoryStore();
+  const t = performance.now();
+  await memory.upsertPatients(people.patients);
+  await measure('memory', memory, performance.now() - t);
+  return out;
+}

@@ -1,0 +1,108 @@
+/**
+ * Sustained load: the full service (embedded store) at a fixed rate (80% of the measured
+ * maximum) for a while, memory sampled every few seconds (RSS, heap, and heap after a
+ * full GC, which is what is really kept). The embedded store keeps every audit record
+ * by design, so its heap grows with each message; the samples report that growth per
+ * message, next to the size of the records it keeps.
+ */
+import { join } from 'node:path';
+import { runLoad, type LoadResult } from '../lib/load.js';
+import { startServerChild } from '../lib/server-child.js';
+import { serviceEnv } from '../lib/bench-env.js';
+import { outcomeCounts } from '../lib/scrape.js';
+import { mb, round } from '../lib/stats.js';
+import type { World } from '../lib/world.js';
+import { mixFor } from './compare.js';
+import type { MemorySample } from '../servers/child-ipc.js';
+
+export interface SustainedSample {
+  atS: number;
+  rssMb: number;
+  heapUsedMb: number;
+  heapAfterGcMb: number | null;
+  /** Webhook requests answered so far. */
+  requests: number;
+}
+
+export interface SustainedResult {
+  store: 'memory' | 'mongo';
+  rate: number;
+  durationS: number;
+  load: LoadResult;
+  samples: SustainedSample[];
+  /** Heap after GC: growth per answered request between the first sample after warm-up and the last. */
+  heapGrowthBytesPerRequest: number | null;
+  rssGrowthMbAfterWarmup: number;
+  outcomes: Record<string, number>;
+}
+
+export interface SustainedOptions {
+  world: World;
+  rate: number;
+  durationS: number;
+  sampleEveryS: number;
+  warmupS: number;
+  connections: number;
+  mongoUri?: string;
+  log: (l: string) => void;
+}
+
+export async function runSustained(options: SustainedOptions): Promise<SustainedResult> {
+  const { world } = options;
+  const child = await startServerChild('full-service', {
+    env: serviceEnv(world, options.mongoUri ? { mongodbUri: options.mongoUri } : {}),
+    logFile: join(world.dir, 'sustained.log'),
+  });
+  try {
+    const mix = mixFor(world, 900);
+    const samples: SustainedSample[] = [];
+    const started = Date.now();
+    const sample = async (): Promise<void> => {
+      const m: MemorySample = await child.memory(true);
+      const outcomes = await outcomeCounts(child.port);
+      samples.push({
+        atS: round((Date.now() - started) / 1000, 1),
+        rssMb: mb(m.rss),
+        heapUsedMb: mb(m.heapUsed),
+        heapAfterGcMb: m.heapUsedAfterGc === null ? null : mb(m.heapUsedAfterGc),
+        requests: Object.values(outcomes).reduce((s, x) => s + x, 0),
+      });
+    };
+    await sample();
+    const timer = setInterval(() => void sample(), options.sampleEveryS * 1000);
+    let load: LoadResult;
+    try {
+      load = await runLoad(child.port, mix, {
+        connections: options.connections,
+        durationS: options.durationS,
+        overallRate: options.rate,
+        prefill: Math.ceil(options.rate * options.durationS * 1.05),
+      });
+    } finally {
+      clearInterval(timer);
+    }
+    await sample();
+    const warm = samples.find((s) => s.atS >= options.warmupS) ?? samples[0];
+    const last = samples[samples.length - 1] as SustainedSample;
+    const growth =
+      warm && warm.heapAfterGcMb !== null && last.heapAfterGcMb !== null && last.requests > warm.requests
+        ? ((last.heapAfterGcMb - warm.heapAfterGcMb) * 1024 * 1024) / (last.requests - warm.requests)
+        : null;
+    const result: SustainedResult = {
+      store: options.mongoUri ? 'mongo' : 'memory',
+      rate: options.rate,
+      durationS: options.durationS,
+      load,
+      samples,
+      heapGrowthBytesPerRequest: growth === null ? null : round(growth, 0),
+      rssGrowthMbAfterWarmup: round(last.rssMb - (warm?.rssMb ?? last.rssMb), 1),
+      outcomes: await outcomeCounts(child.port),
+    };
+    options.log(
+      `  ${options.durationS} s at ${options.rate} req/s (${result.store}): ${round(load.rps, 0)} req/s done, p50 ${load.latencyMs.p50} ms, p99 ${load.latencyMs.p99} ms, max ${load.latencyMs.max} ms, errors ${load.errors + load.timeouts}, non-2xx ${load.non2xx}; heap after GC +${result.heapGrowthBytesPerRequest ?? '?'} B/request after warm-up`,
+    );
+    return result;
+  } finally {
+    await child.stop();
+  }
+}

@@ -1,0 +1,29 @@
+/**
+ * Variant (b): the least a correct webhook does: parse the form (koa-bodyparser),
+ * check X-Twilio-Signature (twilio.validateRequest over PUBLIC_BASE_URL + path) and
+ * answer a fixed TwiML reply.
+ */
+import Koa from 'koa';
+import bodyParser from 'koa-bodyparser';
+import twilio from 'twilio';
+import { closeServer, serveParent } from './child-ipc.js';
+
+const token = process.env.TWILIO_AUTH_TOKEN ?? '';
+const base = process.env.PUBLIC_BASE_URL ?? '';
+const TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response><Message>Thank you for your message. We will respond shortly.</Message></Response>';
+
+const app = new Koa();
+app.use(bodyParser({ enableTypes: ['form'], formLimit: '32kb' }));
+app.use((ctx) => {
+  const params = ctx.request.body as Record<string, string>;
+  if (!twilio.validateRequest(token, ctx.get('X-Twilio-Signature'), `${base}${ctx.originalUrl}`, params)) {
+    ctx.status = 403;
+    ctx.body = 'bad signature';
+    return;
+  }
+  ctx.type = 'text/xml';
+  ctx.body = TWIML;
+});
+const server = app.listen(Number(process.env.PORT ?? 0), process.env.HOST ?? '127.0.0.1', () => {
+  serveParent(server, () => closeServer(server));
+});
