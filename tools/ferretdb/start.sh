@@ -76,6 +76,7 @@ fi
 RUN_DIR="$(mktemp -d "${TMPDIR:-/tmp}/clinic-sms-ferretdb.XXXXXX")"
 DATA_DIR="$RUN_DIR/data"
 LOG_FILE="$RUN_DIR/ferretdb.log"
+: >"$LOG_FILE"
 mkdir -p "$DATA_DIR"
 
 launch=("$BIN" -listen "$HOST:$PORT" -dir "$DATA_DIR" -log-level "$LOG_LEVEL"
