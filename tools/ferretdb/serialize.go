@@ -164,14 +164,70 @@ func (p *serializingProxy) handle(ctx context.Context, client net.Conn) {
 }
 
 func (p *serializingProxy) roundTrip(backend net.Conn, req []byte) ([]byte, error) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
+	// Handshakes and pings touch no data: they bypass the lock, so the driver's
+	// server monitor keeps answering while a long command runs (otherwise its
+	// hello times out after connectTimeoutMS and the driver clears the pool).
+	if !isMonitoringCommand(req) {
+		p.mu.Lock()
+		defer p.mu.Unlock()
+	}
 
 	if _, err := backend.Write(req); err != nil {
 		return nil, err
 	}
 
 	return readMessage(backend)
+}
+
+// monitoringCommands run without the lock.
+var monitoringCommands = map[string]bool{"hello": true, "isMaster": true, "ismaster": true, "ping": true}
+
+// isMonitoringCommand reads the command name of an OP_MSG (2013) or OP_QUERY (2004)
+// request: the first key of its command document.
+func isMonitoringCommand(req []byte) bool {
+	if len(req) < msgHeaderLen+5 {
+		return false
+	}
+
+	var doc []byte
+
+	switch binary.LittleEndian.Uint32(req[12:16]) {
+	case 2013: // OP_MSG: flagBits, then section kind 0 holds the command document
+		if req[msgHeaderLen+4] != 0 {
+			return false
+		}
+
+		doc = req[msgHeaderLen+5:]
+	case 2004: // OP_QUERY: flags, fullCollectionName, numberToSkip, numberToReturn, query
+		rest := req[msgHeaderLen+4:]
+
+		end := 0
+		for end < len(rest) && rest[end] != 0 {
+			end++
+		}
+
+		if end+9 > len(rest) {
+			return false
+		}
+
+		doc = rest[end+9:]
+	default:
+		return false
+	}
+
+	// BSON document: int32 length, then the first element: type byte, cstring name.
+	if len(doc) < 6 {
+		return false
+	}
+
+	name := doc[5:]
+
+	end := 0
+	for end < len(name) && name[end] != 0 {
+		end++
+	}
+
+	return end < len(name) && monitoringCommands[string(name[:end])]
 }
 
 // readMessage reads one complete MongoDB wire protocol message (header included).
