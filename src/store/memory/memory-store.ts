@@ -28,6 +28,9 @@ export class MemoryStore implements Store {
   private readonly optOuts = new Map<string, OptOutRecord>();
   private readonly rate = new Map<string, { key: string; count: number; expiresAt: Date }>();
   private readonly inbox = new Map<string, InboxItem>();
+  /** Patient ids by clinic and phone, appointment ids by patient: each message looks up one sender, not every row. */
+  private readonly patientIdsByPhone = new Map<string, Set<string>>();
+  private readonly appointmentIdsByPatient = new Map<string, Set<string>>();
   private closed = false;
 
   async init(): Promise<void> {}
@@ -77,16 +80,18 @@ export class MemoryStore implements Store {
   }
 
   async findPatientsByPhone(clinicId: string, phone: string): Promise<Patient[]> {
-    return [...this.patients.values()]
-      .filter((p) => p.clinicId === clinicId && p.phone === phone)
+    const ids = this.patientIdsByPhone.get(senderKey(clinicId, phone)) ?? [];
+    return [...ids]
+      .map((id) => this.patients.get(id) as Patient)
       .sort((a, b) => a.id.localeCompare(b.id))
       .map(clone);
   }
 
   private upcoming(clinicId: string, patientIds: readonly string[], now: Date, statuses?: readonly AppointmentStatus[]): Appointment | null {
     let best: Appointment | null = null;
-    for (const a of this.appointments.values()) {
-      if (a.clinicId !== clinicId || !patientIds.includes(a.patientId) || a.startsAt < now) {
+    const ids = patientIds.flatMap((p) => [...(this.appointmentIdsByPatient.get(p) ?? [])]);
+    for (const a of ids.map((id) => this.appointments.get(id) as Appointment)) {
+      if (a.clinicId !== clinicId || a.startsAt < now) {
         continue;
       }
       if (statuses ? !statuses.includes(a.status) : a.status === 'cancelled') {
@@ -153,11 +158,15 @@ export class MemoryStore implements Store {
   }
 
   async upsertPatients(patients: readonly Patient[]): Promise<UpsertSummary> {
-    return upsertInto(this.patients, patients);
+    return upsertInto(this.patients, patients, (before, after) => {
+      reindex(this.patientIdsByPhone, before && senderKey(before.clinicId, before.phone), senderKey(after.clinicId, after.phone), after.id);
+    });
   }
 
   async upsertAppointments(appointments: readonly Appointment[]): Promise<UpsertSummary> {
-    return upsertInto(this.appointments, appointments);
+    return upsertInto(this.appointments, appointments, (before, after) => {
+      reindex(this.appointmentIdsByPatient, before?.patientId, after.patientId, after.id);
+    });
   }
 
   async getAppointment(id: string): Promise<Appointment | null> {
@@ -171,7 +180,21 @@ export class MemoryStore implements Store {
   }
 }
 
-function upsertInto<T extends { id: string }>(map: Map<string, T>, rows: readonly T[]): UpsertSummary {
+/** Moves `id` from the `before` key's set to the `after` key's set of an index. */
+function reindex(index: Map<string, Set<string>>, before: string | undefined, after: string, id: string): void {
+  if (before !== undefined && before !== after) {
+    const set = index.get(before);
+    set?.delete(id);
+    if (set?.size === 0) {
+      index.delete(before);
+    }
+  }
+  const set = index.get(after) ?? new Set<string>();
+  set.add(id);
+  index.set(after, set);
+}
+
+function upsertInto<T extends { id: string }>(map: Map<string, T>, rows: readonly T[], onWrite: (before: T | undefined, after: T) => void): UpsertSummary {
   const summary: UpsertSummary = { inserted: 0, updated: 0, unchanged: 0 };
   for (const row of rows) {
     const existing = map.get(row.id);
@@ -183,6 +206,7 @@ function upsertInto<T extends { id: string }>(map: Map<string, T>, rows: readonl
     } else {
       summary.updated += 1;
     }
+    onWrite(existing, row);
     map.set(row.id, clone(row));
   }
   return summary;
