@@ -3,26 +3,10 @@ import { expect } from 'chai';
 import request from 'supertest';
 import { AppError } from '../../src/errors.js';
 import { MemoryStore } from '../../src/store/memory/memory-store.js';
-import type { Store } from '../../src/store/store.js';
-import { getTestMongo, openTestMongoStore } from '../support/mongo.js';
+import { storeKinds } from '../support/store-kinds.js';
 import { WEBHOOK_PATH, addPatient, buildTestApp, inboundParams, signedRequest, uniquePhone, type TestApp } from '../support/test-app.js';
 
-interface StoreKind {
-  name: string;
-  /** A fresh store and how to dispose of it; null when this kind is not available here. */
-  make(): Promise<{ store: Store; dispose(): Promise<void> } | null>;
-}
-
-const STORES: StoreKind[] = [
-  { name: 'memory store', make: async () => ({ store: new MemoryStore(), dispose: async () => undefined }) },
-  {
-    name: 'MongoDB store',
-    make: async () => {
-      const server = await getTestMongo();
-      return server ? openTestMongoStore(server, { label: 'retries' }) : null;
-    },
-  },
-];
+const STORES = storeKinds('retries');
 
 const tomorrow = (): Date => new Date(Date.now() + 86_400_000);
 

@@ -2,13 +2,15 @@ import { expect } from 'chai';
 import request from 'supertest';
 import { MemoryStore } from '../../src/store/memory/memory-store.js';
 import { AppError } from '../../src/errors.js';
+import { storeKinds } from '../support/store-kinds.js';
 import {
   AUTH_TOKEN,
   NORTHSIDE_TOKEN,
   WEBHOOK_PATH,
   WEBHOOK_URL,
   addPatient,
-  buildTestApp,
+  buildTestApp as buildAppOn,
+  type TestAppOptions,
   inboundParams,
   signedRequest,
   uniquePhone,
@@ -18,12 +20,44 @@ import { formEncode, sign } from '../support/twilio-sign.js';
 const UNKNOWN_NUMBER = "We don't recognize this phone number. Please contact our office directly.";
 const SYSTEM_ERROR = "We're experiencing technical difficulties. Please try again later or call our office.";
 
-async function post(app: Awaited<ReturnType<typeof buildTestApp>>['app'], params: Record<string, string | string[]>, token = AUTH_TOKEN) {
+const STORES = storeKinds('webhook');
+
+async function post(app: Awaited<ReturnType<typeof buildAppOn>>['app'], params: Record<string, string | string[]>, token = AUTH_TOKEN) {
   const { body, signature } = signedRequest(params, { token });
   return request(app.callback()).post(WEBHOOK_PATH).type('form').set('X-Twilio-Signature', signature).send(body);
 }
 
-describe('POST /v1/clinic/webhooks/twilio/sms', () => {
+for (const kind of STORES) {
+describe(`POST /v1/clinic/webhooks/twilio/sms (${kind.name})`, function () {
+  const disposers: Array<() => Promise<void>> = [];
+  let available = true;
+
+  before(async function () {
+    const probe = await kind.make();
+    if (!probe) {
+      available = false;
+      this.skip();
+    }
+    await probe.dispose();
+  });
+
+  after(async () => {
+    await Promise.all(disposers.splice(0).map((d) => d()));
+  });
+
+  /** A real app on a fresh store of this kind (unless the test brings its own store). */
+  async function buildTestApp(options: TestAppOptions = {}) {
+    if (options.store || !available) {
+      return buildAppOn(options);
+    }
+    const made = await kind.make();
+    if (!made) {
+      throw new Error(`${kind.name} went away`);
+    }
+    disposers.push(made.dispose);
+    return buildAppOn({ ...options, store: made.store });
+  }
+
   describe('signature', () => {
     it('when the request is signed over PUBLIC_BASE_URL + path, then it answers 200 TwiML', async () => {
       const t = await buildTestApp();
@@ -331,3 +365,4 @@ describe('POST /v1/clinic/webhooks/twilio/sms', () => {
     });
   });
 });
+}
