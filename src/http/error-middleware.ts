@@ -47,7 +47,7 @@ export function errorMiddleware() {
       const err = toAppError(raw);
       const state = ctx.state as WebhookState;
       if (state.verified) {
-        state.outcome = 'error';
+        state.outcome = state.outcome === 'spooled' ? 'spooled' : 'error';
         ctx.status = 200;
         ctx.type = 'text/xml';
         ctx.body = renderTwiml(state.systemErrorText ?? SYSTEM_ERROR_TEXT);
