@@ -72,6 +72,18 @@ export async function handleMessage(
     via: mode,
   };
 
+  /** Completes the record of a message on which no rule ran (rejected, rate-limited, error). */
+  const finishEmpty = (status: MessageStatus, extra: { patientIds?: string[]; error?: string } = {}): Promise<void> =>
+    deps.store.completeMessage(message.messageSid, {
+      status,
+      patientIds: extra.patientIds ?? [],
+      rulesFired: [],
+      actions: [],
+      reply: null,
+      completedAt: deps.clock(),
+      timings: { totalMs: round(performance.now() - started) },
+      ...(extra.error === undefined ? {} : { error: extra.error }),
+    });
   const checkpoint = (): void => {
     if (deps.signal?.aborted) {
       throw new AppError('STORE_UNAVAILABLE', 'the caller gave up on this message (spooled for replay)');
@@ -100,16 +112,7 @@ export async function handleMessage(
   if (!clinic) {
     deps.metrics.unknownClinic.inc();
     log.error({ clinicNumber: maskPhone(message.to) }, 'message to a number no clinic owns');
-    await deps.store.completeMessage(message.messageSid, {
-      status: 'rejected',
-      error: 'unknown-clinic',
-      patientIds: [],
-      rulesFired: [],
-      actions: [],
-      reply: null,
-      completedAt: deps.clock(),
-      timings: { totalMs: round(performance.now() - started) },
-    });
+    await finishEmpty('rejected', { error: 'unknown-clinic' });
     return { status: 'rejected', reply: null, clinicId: null };
   }
 
@@ -136,15 +139,7 @@ export async function handleMessage(
     if (rateLimited) {
       deps.metrics.rateLimited.inc({ clinic: clinic.id });
       log.warn({ clinic: clinic.id, count: sender.count }, 'sender over the rate limit: no reply');
-      await deps.store.completeMessage(message.messageSid, {
-        status: 'rate-limited',
-        patientIds,
-        rulesFired: [],
-        actions: [],
-        reply: null,
-        completedAt: deps.clock(),
-        timings: { totalMs: round(performance.now() - started) },
-      });
+      await finishEmpty('rate-limited', { patientIds });
       return { status: 'rate-limited', reply: null, clinicId: clinic.id };
     }
     // Over the limit, STOP/START/HELP are still honoured, and nothing else the rules asked for runs.
@@ -176,18 +171,7 @@ export async function handleMessage(
     if (code === 'STORE_UNAVAILABLE') {
       throw err;
     }
-    await deps.store
-      .completeMessage(message.messageSid, {
-        status: 'error',
-        error: String(code),
-        patientIds: [],
-        rulesFired: [],
-        actions: [],
-        reply: null,
-        completedAt: deps.clock(),
-        timings: { totalMs: round(performance.now() - started) },
-      })
-      .catch(() => undefined);
+    await finishEmpty('error', { error: String(code) }).catch(() => undefined);
     throw err;
   }
 }
