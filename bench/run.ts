@@ -70,16 +70,19 @@ async function main(argv: string[]): Promise<number> {
       log('\n== (a) bare Koa, (b) minimal handler, (c) full service, (d) on MongoDB');
       const variants = await runCompare({ world, mongoUri, connections: settings.connections, rounds: settings.rounds, durationS: settings.durationS, warmupS: settings.warmupS, log });
       const rps = (k: string): number => variants.find((v) => v.key === k)?.rps ?? NaN;
+      const cpu = (k: string): number => variants.find((v) => v.key === k)?.cpuMicrosPerRequest ?? NaN;
       results.compare = {
         variants,
         ratios: {
           cOverB: round(rps('c') / rps('b'), 3),
           cOverA: round(rps('c') / rps('a'), 3),
           infoOverWarn: round(rps('c-info') / rps('c'), 3),
+          cpuCOverB: round(cpu('c') / cpu('b'), 2),
+          cpuCOverA: round(cpu('c') / cpu('a'), 2),
           ...(mongoUri ? { dOverC: round(rps('d') / rps('c'), 3) } : {}),
         },
       };
-      log(`  c/b = ${results.compare.ratios.cOverB}, c/a = ${results.compare.ratios.cOverA}`);
+      log(`  c/b = ${results.compare.ratios.cOverB}, c/a = ${results.compare.ratios.cOverA}; server CPU per request c/b = ${results.compare.ratios.cpuCOverB}x, c/a = ${results.compare.ratios.cpuCOverA}x`);
     }
     if (args.phases.has('profile')) {
       log('\n== CPU profile of (c)');

@@ -18,14 +18,16 @@ export function renderResults(r: BenchResults): string {
       `${r.settings.connections} connections, ${r.settings.rounds} rounds of ${r.settings.durationS} s per variant taken in turns (after ${r.settings.warmupS} s of warm-up each); req/s and p50/p99 are medians over the rounds, max is the largest. Servers log at LOG_LEVEL=warn except the "info" row.`,
       '',
     );
-    lines.push('| variant | req/s | p50 ms | p99 ms | max ms | errors | non-2xx | requests | RSS MB |', '|---|---:|---:|---:|---:|---:|---:|---:|---:|');
+    lines.push('| variant | req/s | p50 ms | p99 ms | max ms | errors | non-2xx | requests | server CPU µs/request | RSS MB |', '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
     for (const v of r.compare.variants) {
-      lines.push(`| ${v.label} | ${fmt(v.rps, 0)} | ${fmt(v.latencyMs.p50)} | ${fmt(v.latencyMs.p99)} | ${fmt(v.latencyMs.max)} | ${v.errors + v.timeouts} | ${v.non2xx} | ${v.requests} | ${fmt(v.rssMb, 0)} |`);
+      lines.push(
+        `| ${v.label} | ${fmt(v.rps, 0)} | ${fmt(v.latencyMs.p50)} | ${fmt(v.latencyMs.p99)} | ${fmt(v.latencyMs.max)} | ${v.errors + v.timeouts} | ${v.non2xx} | ${v.requests} | ${fmt(v.cpuMicrosPerRequest, 0)} | ${fmt(v.rssMb, 0)} |`,
+      );
     }
     const ratios = r.compare.ratios;
     lines.push(
       '',
-      `Ratios: **c/b = ${fmt(ratios.cOverB)}**, **c/a = ${fmt(ratios.cOverA)}**${ratios.dOverC !== undefined ? `, d/c = ${fmt(ratios.dOverC)}` : ''}; logging at info costs ${fmt((1 - ratios.infoOverWarn) * 100, 0)}% of (c)'s throughput (info/warn = ${fmt(ratios.infoOverWarn)}).`,
+      `Ratios of req/s: **c/b = ${fmt(ratios.cOverB)}**, **c/a = ${fmt(ratios.cOverA)}**${ratios.dOverC !== undefined ? `, d/c = ${fmt(ratios.dOverC)}` : ''}. Server CPU per request: (c) costs ${fmt(ratios.cpuCOverB, 1)}x (b) and ${fmt(ratios.cpuCOverA, 1)}x (a). Logging at info costs ${fmt((1 - ratios.infoOverWarn) * 100, 0)}% of (c)'s throughput (info/warn = ${fmt(ratios.infoOverWarn)}).`,
     );
     const c = r.compare.variants.find((v) => v.key === 'c');
     if (c?.outcomes) {

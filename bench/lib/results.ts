@@ -12,7 +12,7 @@ export interface BenchResults {
   mode: 'quick' | 'full';
   machine: MachineInfo;
   settings: Record<string, unknown>;
-  compare?: { variants: VariantSummary[]; ratios: { cOverB: number; cOverA: number; dOverC?: number; infoOverWarn: number } };
+  compare?: { variants: VariantSummary[]; ratios: { cOverB: number; cOverA: number; dOverC?: number; infoOverWarn: number; cpuCOverB: number; cpuCOverA: number } };
   profile?: ProfileSummary;
   rulesScale?: RulesScaleResult[];
   clinicsScale?: ClinicsScaleResult;

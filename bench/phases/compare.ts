@@ -29,6 +29,8 @@ export interface VariantSummary {
   /** Webhook outcomes from /metrics (full service only). */
   outcomes?: Record<string, number>;
   rssMb?: number;
+  /** Server CPU time (user + system) per answered request, microseconds: the cost, whatever the noise. */
+  cpuMicrosPerRequest: number;
   rounds: LoadResult[];
 }
 
@@ -61,6 +63,7 @@ interface Running {
   mix: RequestMix;
   db?: BenchDb;
   rounds: LoadResult[];
+  cpuPerRequest: number[];
   lastRps: number;
 }
 
@@ -100,7 +103,7 @@ export async function runCompare(options: CompareOptions): Promise<VariantSummar
           ...(key === 'c' && options.cNodeFlags ? { nodeFlags: options.cNodeFlags } : {}),
         });
       }
-      const r: Running = { key, child, mix: mixFor(world, 100 + i), rounds: [], lastRps: GUESS[key], ...(db ? { db } : {}) };
+      const r: Running = { key, child, mix: mixFor(world, 100 + i), rounds: [], cpuPerRequest: [], lastRps: GUESS[key], ...(db ? { db } : {}) };
       running.push(r);
       const warm = await runLoad(child.port, r.mix, { connections: options.connections, durationS: options.warmupS, prefill: 0 });
       log(`  warm-up ${LABELS[key]}: ${round(warm.rps, 0)} req/s`);
@@ -110,15 +113,18 @@ export async function runCompare(options: CompareOptions): Promise<VariantSummar
     }
     for (let round_ = 1; round_ <= options.rounds; round_++) {
       for (const r of running) {
+        const cpuBefore = (await r.child.memory()).cpuMicros;
         const res = await runLoad(r.child.port, r.mix, {
           connections: options.connections,
           durationS: options.durationS,
           prefill: Math.min(200_000, Math.ceil(r.lastRps * options.durationS * 1.3)),
         });
+        const cpu = ((await r.child.memory()).cpuMicros - cpuBefore) / Math.max(1, res.requests);
         r.rounds.push(res);
+        r.cpuPerRequest.push(cpu);
         r.lastRps = res.rps;
         log(
-          `  round ${round_} ${LABELS[r.key]}: ${round(res.rps, 0)} req/s, p50 ${res.latencyMs.p50} ms, p99 ${res.latencyMs.p99} ms, max ${res.latencyMs.max} ms, errors ${res.errors + res.timeouts}, non-2xx ${res.non2xx}`,
+          `  round ${round_} ${LABELS[r.key]}: ${round(res.rps, 0)} req/s, server CPU ${round(cpu, 0)} µs/request, p50 ${res.latencyMs.p50} ms, p99 ${res.latencyMs.p99} ms, max ${res.latencyMs.max} ms, errors ${res.errors + res.timeouts}, non-2xx ${res.non2xx}`,
         );
       }
     }
@@ -138,6 +144,7 @@ export async function runCompare(options: CompareOptions): Promise<VariantSummar
         non2xx: r.rounds.reduce((s, x) => s + x.non2xx, 0),
         requests: r.rounds.reduce((s, x) => s + x.requests, 0),
         rssMb: round((await r.child.memory()).rss / 1024 / 1024, 1),
+        cpuMicrosPerRequest: round(median(r.cpuPerRequest), 0),
         rounds: r.rounds,
       };
       if (r.child.kind === 'full-service') {

@@ -1,7 +1,8 @@
 /**
  * Sustained load: the full service (embedded store) at a fixed rate (80% of the measured
- * maximum) for a while, memory sampled every few seconds (RSS, heap, and heap after a
- * full GC, which is what is really kept). The embedded store keeps every audit record
+ * maximum) for a while, after a warm-up at the same rate. Memory is sampled every few
+ * seconds (RSS, heap) and, with a full GC first, right before and right after the
+ * measured run (heap after GC is what is really kept; no GC is forced during the run). The embedded store keeps every audit record
  * by design, so its heap grows with each message; the samples report that growth per
  * message, next to the size of the records it keeps.
  */
@@ -56,20 +57,25 @@ export async function runSustained(options: SustainedOptions): Promise<Sustained
   try {
     const mix = mixFor(world, 900);
     const samples: SustainedSample[] = [];
-    const started = Date.now();
-    const sample = async (): Promise<void> => {
-      const m: MemorySample = await child.memory(true);
+    let started = Date.now();
+    const sample = async (gc: boolean): Promise<SustainedSample> => {
+      const m: MemorySample = await child.memory(gc);
       const outcomes = await outcomeCounts(child.port);
-      samples.push({
+      const s: SustainedSample = {
         atS: round((Date.now() - started) / 1000, 1),
         rssMb: mb(m.rss),
         heapUsedMb: mb(m.heapUsed),
         heapAfterGcMb: m.heapUsedAfterGc === null ? null : mb(m.heapUsedAfterGc),
-        requests: Object.values(outcomes).reduce((s, x) => s + x, 0),
-      });
+        requests: Object.values(outcomes).reduce((sum, x) => sum + x, 0),
+      };
+      samples.push(s);
+      return s;
     };
-    await sample();
-    const timer = setInterval(() => void sample(), options.sampleEveryS * 1000);
+    // Warm-up at the same rate, then a full GC between runs (no load), so the measured run has no forced GC pauses.
+    await runLoad(child.port, mix, { connections: options.connections, durationS: options.warmupS, overallRate: options.rate, prefill: Math.ceil(options.rate * options.warmupS) });
+    started = Date.now();
+    const warm = await sample(true);
+    const timer = setInterval(() => void sample(false), options.sampleEveryS * 1000);
     let load: LoadResult;
     try {
       load = await runLoad(child.port, mix, {
@@ -81,11 +87,9 @@ export async function runSustained(options: SustainedOptions): Promise<Sustained
     } finally {
       clearInterval(timer);
     }
-    await sample();
-    const warm = samples.find((s) => s.atS >= options.warmupS) ?? samples[0];
-    const last = samples[samples.length - 1] as SustainedSample;
+    const last = await sample(true);
     const growth =
-      warm && warm.heapAfterGcMb !== null && last.heapAfterGcMb !== null && last.requests > warm.requests
+      warm.heapAfterGcMb !== null && last.heapAfterGcMb !== null && last.requests > warm.requests
         ? ((last.heapAfterGcMb - warm.heapAfterGcMb) * 1024 * 1024) / (last.requests - warm.requests)
         : null;
     const result: SustainedResult = {
@@ -95,7 +99,7 @@ export async function runSustained(options: SustainedOptions): Promise<Sustained
       load,
       samples,
       heapGrowthBytesPerRequest: growth === null ? null : round(growth, 0),
-      rssGrowthMbAfterWarmup: round(last.rssMb - (warm?.rssMb ?? last.rssMb), 1),
+      rssGrowthMbAfterWarmup: round(last.rssMb - warm.rssMb, 1),
       outcomes: await outcomeCounts(child.port),
     };
     options.log(

@@ -4,6 +4,8 @@
  * stops on request. Only for bench/servers/*.
  */
 import type { Server } from 'node:http';
+import { writeFile } from 'node:fs/promises';
+import { Session } from 'node:inspector/promises';
 
 export interface ReadyMessage {
   type: 'ready';
@@ -23,6 +25,8 @@ export interface MemorySample {
   external: number;
   /** heapUsed after a full GC (null when gc is not exposed or not asked for). */
   heapUsedAfterGc: number | null;
+  /** CPU time the process used so far (user + system), microseconds. */
+  cpuMicros: number;
 }
 
 export type CommandHandler = (name: string, args: unknown) => Promise<unknown>;
@@ -49,10 +53,20 @@ export function serveParent(server: Server, stop: () => Promise<void>, onCommand
         gc();
         after = process.memoryUsage().heapUsed;
       }
-      const sample: MemorySample = { rss: before.rss, heapUsed: before.heapUsed, heapTotal: before.heapTotal, external: before.external, heapUsedAfterGc: after };
+      const cpu = process.cpuUsage();
+      const sample: MemorySample = {
+        rss: before.rss,
+        heapUsed: before.heapUsed,
+        heapTotal: before.heapTotal,
+        external: before.external,
+        heapUsedAfterGc: after,
+        cpuMicros: cpu.user + cpu.system,
+      };
       send({ type: 'memory', id: raw.id, sample });
     } else if (raw.type === 'command') {
-      const handler = onCommand ?? (async (name: string) => Promise.reject(new Error(`unknown command ${name}`)));
+      const handler = raw.name.startsWith('cpu-profile-')
+        ? cpuProfileCommand
+        : (onCommand ?? (async (name: string) => Promise.reject(new Error(`unknown command ${name}`))));
       handler(raw.name, raw.args).then(
         (result) => send({ type: 'command', id: raw.id, result }),
         (err: unknown) => send({ type: 'command', id: raw.id, error: (err as Error).message }),
@@ -66,6 +80,32 @@ export function serveParent(server: Server, stop: () => Promise<void>, onCommand
   });
   process.on('disconnect', () => process.exit(0));
   send({ type: 'ready', port, startMs: Math.round(process.uptime() * 1000), ...(info ? { info } : {}) } satisfies ReadyMessage);
+}
+
+let session: Session | null = null;
+
+/**
+ * `cpu-profile-start` and `cpu-profile-stop` ({ file }): a CPU profile of just the
+ * measured part (no start-up, no warm-up), written as a .cpuprofile.
+ */
+async function cpuProfileCommand(name: string, args: unknown): Promise<unknown> {
+  if (name === 'cpu-profile-start') {
+    session = new Session();
+    session.connect();
+    await session.post('Profiler.enable');
+    await session.post('Profiler.setSamplingInterval', { interval: 200 });
+    await session.post('Profiler.start');
+    return { started: true };
+  }
+  if (name === 'cpu-profile-stop' && session) {
+    const { profile } = await session.post('Profiler.stop');
+    session.disconnect();
+    session = null;
+    const file = (args as { file: string }).file;
+    await writeFile(file, JSON.stringify(profile));
+    return { file };
+  }
+  throw new Error(`unknown command ${name}`);
 }
 
 /** Closes a server, ending idle keep-alive sockets. */
