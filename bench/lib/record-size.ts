@@ -1,15 +1,24 @@
 /**
- * What the embedded store keeps per message: heap (after a full GC) per completed audit
- * record of the usual shape. The sustained run compares its heap growth per request
- * with this, to tell what the store keeps by design from a leak.
+ * What the embedded store keeps per message by design (the audit record, staff inbox
+ * items, opt-outs, rate counters): heap after a full GC per message, running the same
+ * mix of messages through the pipeline (handleMessage) in this process on a fresh
+ * MemoryStore. The sustained run compares the server's heap growth per request with it:
+ * growth well above it would be a leak outside the store.
  */
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
-import type { MessageRecord } from '../../src/domain.js';
+import { loadConfig } from '../../src/config/load-config.js';
+import { createLogger } from '../../src/logger.js';
+import { createMetrics } from '../../src/metrics.js';
+import { buildSnapshot } from '../../src/service/build-snapshot.js';
+import { handleMessage } from '../../src/service/handle-message.js';
 import { MemoryStore } from '../../src/store/memory/memory-store.js';
+import { loadSeed } from '../../src/store/seed.js';
 import { parseForm } from '../../src/twilio/form-params.js';
 import { toInboundMessage } from '../../src/twilio/inbound-message.js';
-import { createRequestMix, type MixTarget } from './request-mix.js';
+import { serviceEnv } from './bench-env.js';
+import type { RequestMix } from './request-mix.js';
+import type { World } from './world.js';
 
 function getGc(): () => void {
   setFlagsFromString('--expose-gc');
@@ -17,42 +26,28 @@ function getGc(): () => void {
 }
 
 /**
- * Bytes of heap per stored message record.
- * @param target - a mix target, for realistic bodies
- * @param count - records to store
+ * Heap bytes the embedded store keeps per message of the mix.
+ * @param world - clinics, rules and seed
+ * @param mix - the requests (as the sustained run sends them)
+ * @param count - messages to run
  */
-export async function bytesPerStoredMessage(target: MixTarget, count = 20_000): Promise<number> {
+export async function bytesKeptPerMessage(world: World, mix: RequestMix, count = 20_000): Promise<number> {
   const gc = getGc();
-  const mix = createRequestMix(target, { seed: 3, shares: { duplicate: 0 } });
+  const env = serviceEnv(world, { logLevel: 'silent' });
+  const config = loadConfig(env);
+  const snapshot = await buildSnapshot(config, env);
   const store = new MemoryStore();
+  await loadSeed(store, world.seedFile, snapshot.clinics);
+  const deps = { store, logger: createLogger('silent'), metrics: createMetrics(), clock: () => new Date() };
+  const messages = Array.from({ length: count }, () => toInboundMessage(parseForm(mix.next().body)));
+  // One message first, so lazily built things (formatters, compiled code) are not counted.
+  await handleMessage(deps, snapshot, toInboundMessage(parseForm(mix.next().body)));
   gc();
   const before = process.memoryUsage().heapUsed;
-  for (let i = 0; i < count; i++) {
-    const req = mix.next();
-    const message = toInboundMessage(parseForm(req.body));
-    const record: MessageRecord = {
-      messageSid: req.messageSid,
-      clinicId: 'clinic-0000',
-      message,
-      receivedAt: new Date(),
-      status: 'received',
-      patientIds: [],
-      rulesFired: [],
-      actions: [],
-      reply: null,
-      via: 'webhook',
-    };
-    await store.claimMessage(record);
-    await store.completeMessage(req.messageSid, {
-      status: 'processed',
-      patientIds: ['p-clinic-0000-12'],
-      rulesFired: ['confirm-appointment'],
-      actions: [{ type: 'confirm-appointment', outcome: 'confirmed', ruleName: 'confirm-appointment', detail: { appointmentId: 'a-clinic-0000-12', from: 'scheduled', to: 'confirmed' } }],
-      reply: "Thank you. Pat12's appointment on Tue, Dec 1, 9:00 AM CST is confirmed.",
-      completedAt: new Date(),
-      timings: { totalMs: 1.23, storeMs: 0.2, rulesMs: 0.8 },
-    });
+  for (const message of messages) {
+    await handleMessage(deps, snapshot, message);
   }
+  messages.length = 0;
   gc();
   const after = process.memoryUsage().heapUsed;
   await store.close();

@@ -24,6 +24,15 @@ export function renderResults(r: BenchResults): string {
         `| ${v.label} | ${fmt(v.rps, 0)} | ${fmt(v.latencyMs.p50)} | ${fmt(v.latencyMs.p99)} | ${fmt(v.latencyMs.max)} | ${v.errors + v.timeouts} | ${v.non2xx} | ${v.requests} | ${fmt(v.cpuMicrosPerRequest, 0)} | ${fmt(v.rssMb, 0)} |`,
       );
     }
+    const pacedRows = r.compare.variants.filter((v) => v.paced);
+    if (pacedRows.length > 0) {
+      lines.push('', `At the same offered load, ${pacedRows[0]?.paced?.rate} req/s (half of (c)'s maximum), 10 connections:`, '');
+      lines.push('| variant | req/s done | p50 ms | p99 ms | max ms | errors | non-2xx |', '|---|---:|---:|---:|---:|---:|---:|');
+      for (const v of pacedRows) {
+        const p = v.paced as NonNullable<typeof v.paced>;
+        lines.push(`| ${v.label} | ${fmt(p.rps, 0)} | ${fmt(p.latencyMs.p50)} | ${fmt(p.latencyMs.p99)} | ${fmt(p.latencyMs.max)} | ${p.errors} | ${p.non2xx} |`);
+      }
+    }
     const ratios = r.compare.ratios;
     lines.push(
       '',

@@ -29,6 +29,8 @@ export interface VariantSummary {
   /** Webhook outcomes from /metrics (full service only). */
   outcomes?: Record<string, number>;
   rssMb?: number;
+  /** Latency at the same offered load for a, b and c (half of (c)'s maximum): no queueing to speak of. */
+  paced?: { rate: number; rps: number; latencyMs: { p50: number; p99: number; max: number }; errors: number; non2xx: number };
   /** Server CPU time (user + system) per answered request, microseconds: the cost, whatever the noise. */
   cpuMicrosPerRequest: number;
   rounds: LoadResult[];
@@ -128,6 +130,14 @@ export async function runCompare(options: CompareOptions): Promise<VariantSummar
         );
       }
     }
+    const cRunning = running.find((r) => r.key === 'c');
+    const pacedRate = cRunning ? Math.max(50, Math.round(median(cRunning.rounds.map((x) => x.rps)) * 0.5)) : 0;
+    const paced = new Map<VariantKey, VariantSummary['paced']>();
+    for (const r of running.filter((x) => ['a', 'b', 'c'].includes(x.key) && pacedRate > 0)) {
+      const res = await runLoad(r.child.port, r.mix, { connections: options.connections, durationS: options.durationS, overallRate: pacedRate, prefill: Math.ceil(pacedRate * options.durationS * 1.05) });
+      paced.set(r.key, { rate: pacedRate, rps: round(res.rps, 0), latencyMs: { p50: res.latencyMs.p50, p99: res.latencyMs.p99, max: res.latencyMs.max }, errors: res.errors + res.timeouts, non2xx: res.non2xx });
+      log(`  at ${pacedRate} req/s ${LABELS[r.key]}: p50 ${res.latencyMs.p50} ms, p99 ${res.latencyMs.p99} ms, max ${res.latencyMs.max} ms, errors ${res.errors + res.timeouts}, non-2xx ${res.non2xx}`);
+    }
     const out: VariantSummary[] = [];
     for (const r of running) {
       const summary: VariantSummary = {
@@ -146,6 +156,7 @@ export async function runCompare(options: CompareOptions): Promise<VariantSummar
         rssMb: round((await r.child.memory()).rss / 1024 / 1024, 1),
         cpuMicrosPerRequest: round(median(r.cpuPerRequest), 0),
         rounds: r.rounds,
+        ...(paced.has(r.key) ? { paced: paced.get(r.key) } : {}),
       };
       if (r.child.kind === 'full-service') {
         summary.outcomes = await outcomeCounts(r.child.port);

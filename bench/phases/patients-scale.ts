@@ -20,9 +20,9 @@ export interface LookupResult {
   unknownMs: { p50: number; p99: number; max: number };
 }
 
-async function timeLookups(store: Store, clinicId: string, phones: string[]): Promise<{ p50: number; p99: number; max: number }> {
+async function timeLookups(store: Store, senders: ReadonlyArray<{ clinicId: string; phone: string }>): Promise<{ p50: number; p99: number; max: number }> {
   const times: number[] = [];
-  for (const phone of phones) {
+  for (const { clinicId, phone } of senders) {
     const t = performance.now();
     await store.findPatientsByPhone(clinicId, phone);
     times.push(performance.now() - t);
@@ -30,20 +30,26 @@ async function timeLookups(store: Store, clinicId: string, phones: string[]): Pr
   return { p50: round(quantile(times, 0.5), 3), p99: round(quantile(times, 0.99), 3), max: round(quantile(times, 1), 3) };
 }
 
-export async function runPatientsScale(options: { patients: number; lookups: number; mongoUri?: string | undefined; log: (l: string) => void }): Promise<LookupResult[]> {
+export async function runPatientsScale(options: {
+  patients: number;
+  lookups: number;
+  mongoLookups: number;
+  mongoUri?: string | undefined;
+  log: (l: string) => void;
+}): Promise<LookupResult[]> {
   const clinics = [{ id: 'clinic-0000' }, { id: 'clinic-0001' }];
   const people = makePeople(clinics, Math.ceil(options.patients / clinics.length), 0.1);
   const random = seededRandom(11);
   const pick = (): number => Math.floor(random() * people.patients.length);
   const known = Array.from({ length: options.lookups }, () => people.patients[pick()] as { clinicId: string; phone: string });
-  const unknown = Array.from({ length: Math.ceil(options.lookups / 4) }, (_, i) => `+1773${String(5_000_000 + i).padStart(7, '0')}`);
+  const unknown = Array.from({ length: Math.ceil(options.lookups / 4) }, (_, i) => ({ clinicId: 'clinic-0000', phone: `+1773${String(5_000_000 + i).padStart(7, '0')}` }));
   const out: LookupResult[] = [];
-  const measure = async (kind: 'mongo' | 'memory', store: Store, importMs: number): Promise<void> => {
+  const measure = async (kind: 'mongo' | 'memory', store: Store, importMs: number, lookups: number): Promise<void> => {
     // Warm-up: the first queries pay for connections and plans.
-    await timeLookups(store, 'clinic-0000', unknown.slice(0, 20));
-    const knownMs = await timeLookups(store, 'clinic-0000', known.map((p) => p.phone));
-    const unknownMs = await timeLookups(store, 'clinic-0000', unknown);
-    const r: LookupResult = { store: kind, patients: people.patients.length, importMs: round(importMs, 0), lookups: known.length, knownMs, unknownMs };
+    await timeLookups(store, unknown.slice(0, Math.min(5, lookups)));
+    const knownMs = await timeLookups(store, known.slice(0, lookups));
+    const unknownMs = await timeLookups(store, unknown.slice(0, Math.ceil(lookups / 4)));
+    const r: LookupResult = { store: kind, patients: people.patients.length, importMs: round(importMs, 0), lookups, knownMs, unknownMs };
     out.push(r);
     options.log(`  ${kind}: ${r.patients} patients imported in ${r.importMs} ms; findPatientsByPhone known p50 ${knownMs.p50} ms p99 ${knownMs.p99} ms; unknown p50 ${unknownMs.p50} ms p99 ${unknownMs.p99} ms`);
   };
@@ -52,7 +58,7 @@ export async function runPatientsScale(options: { patients: number; lookups: num
     const db = await openBenchDb(options.mongoUri, 'patients', { patients: people.patients, appointments: [] });
     const importMs = performance.now() - t;
     try {
-      await measure('mongo', db.store, importMs);
+      await measure('mongo', db.store, importMs, options.mongoLookups);
     } finally {
       await db.drop();
     }
@@ -60,6 +66,6 @@ export async function runPatientsScale(options: { patients: number; lookups: num
   const memory = new MemoryStore();
   const t = performance.now();
   await memory.upsertPatients(people.patients);
-  await measure('memory', memory, performance.now() - t);
+  await measure('memory', memory, performance.now() - t, options.lookups);
   return out;
 }
