@@ -5,6 +5,19 @@
 export const APPOINTMENT_STATUSES = ['scheduled', 'confirmed', 'cancel-requested', 'reschedule-requested', 'cancelled'] as const;
 export type AppointmentStatus = (typeof APPOINTMENT_STATUSES)[number];
 
+/**
+ * Where each status stands on the way from booked to cancelled. Patient messages only
+ * ever move an appointment up this chain (CONFIRM, then RESCHEDULE, then CANCEL; never
+ * back), which is what lets one atomic update both decide and make the move.
+ */
+export const APPOINTMENT_STATUS_RANK: Readonly<Record<AppointmentStatus, number>> = {
+  scheduled: 0,
+  confirmed: 1,
+  'reschedule-requested': 2,
+  'cancel-requested': 3,
+  cancelled: 4,
+};
+
 export interface MediaItem {
   url: string;
   contentType: string;

@@ -1,11 +1,10 @@
-import type { Appointment, AppointmentStatus, InboxKind } from '../domain.js';
+import { APPOINTMENT_STATUS_RANK, type Appointment, type AppointmentStatus, type InboxKind } from '../domain.js';
 import type { ActionContext, ActionDefinition, ActionResult } from './types.js';
 
 interface TransitionSpec {
   name: string;
   doc: string;
-  /** Statuses the appointment may move from. */
-  from: readonly AppointmentStatus[];
+  /** The status it moves to, from any status ranked below (APPOINTMENT_STATUS_RANK). */
   to: AppointmentStatus;
   /** The outcome when the move happens. */
   done: string;
@@ -19,7 +18,9 @@ const NO_APPOINTMENT = 'no-appointment';
 
 /**
  * Builds an action that moves the soonest upcoming appointment among all patients on
- * the number (a family phone) from one status to another, and reports why not.
+ * the number (a family phone) up to a status, and reports why not when it already is
+ * there or beyond. The move is one atomic store command that also reads the state, so
+ * the outcome always describes what this message did.
  */
 function transitionAction(spec: TransitionSpec): ActionDefinition {
   const outcomes = [...new Set([spec.done, ...Object.values(spec.blocked), NO_APPOINTMENT])];
@@ -28,27 +29,28 @@ function transitionAction(spec: TransitionSpec): ActionDefinition {
     doc: spec.doc,
     outcomes,
     async run(ctx): Promise<ActionResult> {
-      const next = await ctx.nextAppointment();
-      if (!next) {
-        return { outcome: NO_APPOINTMENT, appointment: null };
-      }
-      if (!spec.from.includes(next.status)) {
-        return blockedResult(spec, next);
-      }
       if (ctx.dryRun) {
-        return doneResult(spec, next, { ...next, status: spec.to });
+        // Nothing is written: the outcome the move would have, from the (shared) look-up.
+        const next = await ctx.nextAppointment();
+        if (!next) {
+          return { outcome: NO_APPOINTMENT, appointment: null };
+        }
+        return APPOINTMENT_STATUS_RANK[next.status] < APPOINTMENT_STATUS_RANK[spec.to]
+          ? doneResult(spec, next, { ...next, status: spec.to })
+          : blockedResult(spec, next);
       }
       const ids = ctx.patients.map((p) => p.id);
-      const moved = await ctx.store.transitionNextAppointment(ctx.clinic.id, ids, ctx.now, spec.from, spec.to);
-      if (!moved.before || !moved.after) {
-        // Changed by someone else between the look-up and the update: report the state now.
-        const fresh = await ctx.store.findNextAppointment(ctx.clinic.id, ids, ctx.now);
-        return fresh ? blockedResult(spec, fresh) : { outcome: NO_APPOINTMENT, appointment: null };
+      const { before, after } = await ctx.store.advanceNextAppointment(ctx.clinic.id, ids, ctx.now, spec.to);
+      if (!before || !after) {
+        return { outcome: NO_APPOINTMENT, appointment: null };
+      }
+      if (before.status === after.status) {
+        return blockedResult(spec, after);
       }
       if (spec.inbox) {
-        await addRequest(ctx, spec.inbox, moved.after);
+        await addRequest(ctx, spec.inbox, after);
       }
-      return doneResult(spec, moved.before, moved.after);
+      return doneResult(spec, before, after);
     },
   };
 }
@@ -81,7 +83,6 @@ async function addRequest(ctx: ActionContext, kind: InboxKind, appointment: Appo
 export const confirmAppointmentAction = transitionAction({
   name: 'confirm-appointment',
   doc: 'confirms the soonest upcoming appointment among the patients on the number',
-  from: ['scheduled'],
   to: 'confirmed',
   done: 'confirmed',
   blocked: { confirmed: 'already-confirmed', 'cancel-requested': 'change-pending', 'reschedule-requested': 'change-pending' },
@@ -90,7 +91,6 @@ export const confirmAppointmentAction = transitionAction({
 export const cancelAppointmentAction = transitionAction({
   name: 'cancel-appointment',
   doc: 'marks the soonest upcoming appointment cancel-requested and puts a cancel request in the staff inbox',
-  from: ['scheduled', 'confirmed', 'reschedule-requested'],
   to: 'cancel-requested',
   done: 'cancel-requested',
   blocked: { 'cancel-requested': 'already-requested' },
@@ -100,7 +100,6 @@ export const cancelAppointmentAction = transitionAction({
 export const rescheduleAppointmentAction = transitionAction({
   name: 'reschedule-appointment',
   doc: 'marks the soonest upcoming appointment reschedule-requested and puts a reschedule request in the staff inbox',
-  from: ['scheduled', 'confirmed'],
   to: 'reschedule-requested',
   done: 'reschedule-requested',
   blocked: { 'reschedule-requested': 'already-requested', 'cancel-requested': 'change-pending' },

@@ -203,7 +203,7 @@ const WRITES = new Set([
   'init',
   'claimMessage',
   'completeMessage',
-  'transitionNextAppointment',
+  'advanceNextAppointment',
   'touchSender',
   'setOptOut',
   'addInboxItem',

@@ -59,16 +59,15 @@ export interface Store {
   /** The soonest appointment at or after `now` among the patients, not cancelled. */
   findNextAppointment(clinicId: string, patientIds: readonly string[], now: Date): Promise<Appointment | null>;
   /**
-   * Atomically moves the soonest upcoming appointment whose status is one of `from`
-   * to `to` and returns it as it was before and after (both null: none).
+   * Atomically advances the soonest upcoming (startsAt >= now), not cancelled appointment
+   * among the patients to `to` if its status ranks below `to` (APPOINTMENT_STATUS_RANK),
+   * with updatedAt = now; otherwise it stays as it is. Returns it as it was before and
+   * after: the statuses differ when it moved and are equal when it did not (both null:
+   * none upcoming). Nothing else is looked at: a later appointment never moves in its
+   * place. At an unchanged status updatedAt keeps the earlier of its value and `now`
+   * (the first request for the status; only differs under clock skew).
    */
-  transitionNextAppointment(
-    clinicId: string,
-    patientIds: readonly string[],
-    now: Date,
-    from: readonly AppointmentStatus[],
-    to: AppointmentStatus,
-  ): Promise<AppointmentTransition>;
+  advanceNextAppointment(clinicId: string, patientIds: readonly string[], now: Date, to: AppointmentStatus): Promise<AppointmentTransition>;
 
   /** Counts one message in the sender's rate window and reads the opt-out state. */
   touchSender(clinicId: string, phone: string, window: RateWindow): Promise<SenderState>;

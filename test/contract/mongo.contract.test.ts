@@ -1,11 +1,19 @@
 import { expect } from 'chai';
 import { connect, createServer, type Server, type Socket } from 'node:net';
 import type { AddressInfo } from 'node:net';
+import { loadTestConfig } from '../../src/config/load-config.js';
+import { createLogger } from '../../src/logger.js';
+import { createMetrics } from '../../src/metrics.js';
+import { buildSnapshot } from '../../src/service/build-snapshot.js';
+import { handleMessage } from '../../src/service/handle-message.js';
 import { createMongoStore } from '../../src/store/mongo/create-mongo-store.js';
 import { openStore } from '../../src/store/open-store.js';
 import { getTestMongo, openTestMongoStore, type TestMongoStore } from '../support/mongo.js';
 import { describeStoreContract } from './store.contract.js';
-import { aMessage, anAppointment, aPatient, newClinicId, newPhone } from './store-fixtures.js';
+import { aMessage, anAppointment, aPatient, newClinicId, newPhone, newSid } from './store-fixtures.js';
+
+/** The fixture clinic `downtown` (test/fixtures/clinics.yaml): always open, no business hours. */
+const DOWNTOWN_NUMBER = '+13125550100';
 
 describeStoreContract('mongo', async () => {
   const server = await getTestMongo();
@@ -31,29 +39,83 @@ describe('MongoStore on the wire', function () {
     await handle?.dispose();
   });
 
-  it('when a known patient texts CONFIRM, then the webhook sequence costs exactly 5 database commands', async function () {
+  /** Runs one message through the real pipeline (fixture clinics, default rules) and returns its reply and the commands it cost. */
+  async function commandsOf(body: string, from: string, now: Date): Promise<{ reply: string | null; commands: string[] }> {
     const { store, commands } = handle!;
-    const clinicId = newClinicId();
+    const config = loadTestConfig({ authTokens: ['test-token'], clinicsFile: 'test/fixtures/clinics.yaml', rulesDir: 'rules' });
+    const snapshot = await buildSnapshot(config, { NORTHSIDE_AUTH_TOKEN: 'northside-token' }, now);
+    const deps = { store, logger: createLogger('silent'), metrics: createMetrics(), clock: () => now };
+    const sid = newSid();
+    const message = { messageSid: sid, from, to: DOWNTOWN_NUMBER, body, numMedia: 0, media: [], extra: {} };
+    commands!.reset();
+    const result = await handleMessage(deps, snapshot, message);
+    const names = [...commands!.names];
+    await store.settle();
+    expect(commands!.names, 'nothing runs after the reply').to.deep.equal(names);
+    return { reply: result.reply, commands: names };
+  }
+
+  it('when a known patient texts CONFIRM, then the pipeline costs exactly 5 database commands and the appointment is confirmed', async function () {
+    const { store } = handle!;
     const phone = newPhone();
-    const patient = aPatient({ clinicId, phone });
-    const appointment = anAppointment({ clinicId, patientId: patient.id, startsAt: new Date('2026-12-01T15:00:00Z') });
+    const patient = aPatient({ clinicId: 'downtown', phone });
+    const appointment = anAppointment({ clinicId: 'downtown', patientId: patient.id, startsAt: new Date('2026-12-01T15:00:00Z') });
     await store.upsertPatients([patient]);
     await store.upsertAppointments([appointment]);
-    const now = new Date('2026-11-30T12:00:00Z');
-    commands!.reset();
+    const now = new Date('2026-11-30T18:00:00Z');
+    await commandsOf('hello', phone, now); // warms the connection pool and creates the sender document
 
-    const record = aMessage({ clinicId, receivedAt: now });
-    expect(await store.claimMessage(record)).to.deep.equal({ claimed: true });
-    expect(await store.touchSender(clinicId, phone, { key: '2026-11-30T12:00', expiresAt: new Date(now.getTime() + 60_000) })).to.deep.equal({
-      count: 1,
-      optedOut: false,
+    const confirm = await commandsOf('CONFIRM', phone, now);
+    expect(confirm.commands).to.deep.equal(['insert', 'findAndModify', 'find', 'findAndModify', 'update']);
+    expect(confirm.reply).to.match(/confirmed/i);
+    expect((await store.getAppointment(appointment.id))?.status).to.equal('confirmed');
+
+    const again = await commandsOf('CONFIRM', phone, now);
+    expect(again.commands).to.deep.equal(['insert', 'findAndModify', 'find', 'findAndModify', 'update']);
+    expect(again.reply).to.not.equal(confirm.reply);
+  });
+
+  it('when a known patient texts HELP, then the pipeline costs exactly 4 database commands', async function () {
+    const { store } = handle!;
+    const phone = newPhone();
+    await store.upsertPatients([aPatient({ clinicId: 'downtown', phone })]);
+    const now = new Date('2026-11-30T18:00:00Z');
+    await commandsOf('hello', phone, now);
+    const help = await commandsOf('HELP', phone, now);
+    expect(help.commands).to.deep.equal(['insert', 'findAndModify', 'find', 'update']);
+    expect(help.reply).to.be.a('string');
+  });
+
+  it('when appointments of the earlier shape (status a string, top-level updatedAt) are there, then init() upgrades them and they behave as before', async function () {
+    const { store, dbName } = handle!;
+    const clinicId = newClinicId();
+    const raw = store.client.db(dbName).collection('appointments');
+    const base = { clinicId, patientId: 'p-legacy' };
+    const stamp = new Date('2026-05-30T08:00:00Z');
+    await raw.insertMany([
+      { _id: `${clinicId}-1` as never, id: `${clinicId}-1`, ...base, startsAt: new Date('2026-12-01T09:00:00Z'), status: 'cancelled' },
+      { _id: `${clinicId}-2` as never, id: `${clinicId}-2`, ...base, startsAt: new Date('2026-12-02T09:00:00Z'), status: 'confirmed', updatedAt: stamp, provider: 'Dr. Lee' },
+      { _id: `${clinicId}-3` as never, id: `${clinicId}-3`, ...base, startsAt: new Date('2026-12-03T09:00:00Z'), status: 'scheduled' },
+    ]);
+    await store.init();
+    await store.init();
+    const second = { id: `${clinicId}-2`, ...base, startsAt: new Date('2026-12-02T09:00:00Z'), status: 'confirmed', updatedAt: stamp, provider: 'Dr. Lee' };
+    expect(await store.getAppointment(`${clinicId}-2`)).to.deep.equal(second);
+    expect(await raw.findOne({ _id: `${clinicId}-2` as never })).to.deep.equal({
+      _id: `${clinicId}-2`,
+      id: `${clinicId}-2`,
+      ...base,
+      startsAt: second.startsAt,
+      provider: 'Dr. Lee',
+      status: { order: -1, name: 'confirmed', since: stamp },
     });
-    const patients = await store.findPatientsByPhone(clinicId, phone);
-    const moved = await store.transitionNextAppointment(clinicId, patients.map((p) => p.id), now, ['scheduled'], 'confirmed');
-    expect(moved.after?.status).to.equal('confirmed');
-    await store.completeMessage(record.messageSid, { status: 'processed', patientIds: [patient.id], rulesFired: ['confirm'], actions: [], reply: 'ok' });
-
-    expect(commands!.names).to.deep.equal(['insert', 'findAndModify', 'find', 'findAndModify', 'update']);
+    // $min compares embedded documents key by key: the order of the keys is part of the shape.
+    expect(Object.keys((await raw.findOne({ _id: `${clinicId}-2` as never }))?.status as object)).to.deep.equal(['order', 'name', 'since']);
+    const now = new Date('2026-11-30T12:00:00Z');
+    expect(await store.findNextAppointment(clinicId, ['p-legacy'], now)).to.deep.equal(second);
+    expect(await store.advanceNextAppointment(clinicId, ['p-legacy'], now, 'confirmed')).to.deep.equal({ before: second, after: second });
+    const cancel = await store.advanceNextAppointment(clinicId, ['p-legacy'], now, 'cancel-requested');
+    expect(cancel.after).to.deep.equal({ ...second, status: 'cancel-requested', updatedAt: now });
   });
 
   it('when init() has run, then every required index exists, and a server refusing TTL indexes does not fail it', async function () {

@@ -185,7 +185,7 @@ export function describeStoreContract(name: string, makeStore: MakeStore): void 
         expect(await store.findNextAppointment(newClinicId(), [p1.id], NOW)).to.equal(null);
       });
 
-      it('when the next appointment is transitioned, then the soonest upcoming one in a `from` status moves, skipping past and cancelled ones', async function () {
+      it('when the next appointment is advanced, then the soonest upcoming one among the patients moves, skipping past, cancelled and other patients\' ones', async function () {
         const clinicId = newClinicId();
         const [p1, p2, p3] = [aPatient({ clinicId }), aPatient({ clinicId }), aPatient({ clinicId })];
         const past = anAppointment({ clinicId, patientId: p1.id, startsAt: at('2026-06-01T11:59:59Z') });
@@ -196,32 +196,103 @@ export function describeStoreContract(name: string, makeStore: MakeStore): void 
         const notTheirs = anAppointment({ clinicId, patientId: p3.id, startsAt: at('2026-06-01T12:10:00Z') });
         await store.upsertAppointments([past, cancelled, tieB, tieA, later, notTheirs]);
 
-        const first = await store.transitionNextAppointment(clinicId, [p1.id, p2.id], NOW, ['scheduled'], 'confirmed');
-        expect(first.before).to.deep.equal(tieA);
-        expect(first.after).to.deep.equal({ ...tieA, status: 'confirmed', updatedAt: NOW });
+        const first = await store.advanceNextAppointment(clinicId, [p1.id, p2.id], NOW, 'confirmed');
+        expect(first).to.deep.equal({ before: tieA, after: { ...tieA, status: 'confirmed', updatedAt: NOW } });
         expect(await store.getAppointment(tieA.id)).to.deep.equal(first.after);
 
-        const second = await store.transitionNextAppointment(clinicId, [p1.id, p2.id], NOW, ['scheduled'], 'confirmed');
-        expect(second.before?.id).to.equal(tieB.id);
-        const third = await store.transitionNextAppointment(clinicId, [p1.id, p2.id], NOW, ['scheduled', 'confirmed'], 'cancel-requested');
-        expect(third.before).to.deep.equal({ ...tieA, status: 'confirmed', updatedAt: NOW });
-        const fourth = await store.transitionNextAppointment(clinicId, [p1.id, p2.id], NOW, ['scheduled'], 'confirmed');
-        expect(fourth.after).to.deep.equal({ ...later, status: 'confirmed', updatedAt: NOW });
-        expect(await store.transitionNextAppointment(clinicId, [p1.id, p2.id], NOW, ['scheduled'], 'confirmed')).to.deep.equal({ before: null, after: null });
-        expect(await store.getAppointment(past.id)).to.deep.equal(past);
-        expect(await store.getAppointment(cancelled.id)).to.deep.equal(cancelled);
-        expect(await store.getAppointment(notTheirs.id)).to.deep.equal(notTheirs);
+        const again = await store.advanceNextAppointment(clinicId, [p1.id, p2.id], at('2026-06-01T12:05:00Z'), 'confirmed');
+        expect(again).to.deep.equal({ before: first.after, after: first.after });
+
+        const cancel = await store.advanceNextAppointment(clinicId, [p2.id, p1.id], NOW, 'cancel-requested');
+        expect(cancel.after).to.deep.equal({ ...tieA, status: 'cancel-requested', updatedAt: NOW });
+        const reschedule = await store.advanceNextAppointment(clinicId, [p1.id, p2.id], NOW, 'reschedule-requested');
+        expect(reschedule).to.deep.equal({ before: cancel.after, after: cancel.after });
+
+        for (const untouched of [past, cancelled, tieB, later, notTheirs]) {
+          expect(await store.getAppointment(untouched.id)).to.deep.equal(untouched);
+        }
+        expect(await store.advanceNextAppointment(clinicId, [], NOW, 'confirmed')).to.deep.equal({ before: null, after: null });
+        expect(await store.advanceNextAppointment(newClinicId(), [p1.id], NOW, 'confirmed')).to.deep.equal({ before: null, after: null });
+        expect(await store.advanceNextAppointment(clinicId, [p3.id], at('2026-06-01T12:10:01Z'), 'confirmed')).to.deep.equal({ before: null, after: null });
       });
 
-      it('when two transitions of one appointment race, then only one moves it', async function () {
+      it('when the soonest appointment already ranks at or above the target, then nothing moves, not even a later one', async function () {
+        const clinicId = newClinicId();
+        const p = aPatient({ clinicId });
+        const soonest = anAppointment({ clinicId, patientId: p.id, startsAt: at('2026-06-02T09:00:00Z'), status: 'cancel-requested' });
+        const later = anAppointment({ clinicId, patientId: p.id, startsAt: at('2026-06-03T09:00:00Z') });
+        await store.upsertAppointments([soonest, later]);
+        for (const to of ['confirmed', 'reschedule-requested', 'cancel-requested'] as const) {
+          expect(await store.advanceNextAppointment(clinicId, [p.id], NOW, to)).to.deep.equal({ before: soonest, after: soonest });
+        }
+        expect(await store.getAppointment(soonest.id)).to.deep.equal(soonest);
+        expect(await store.getAppointment(later.id)).to.deep.equal(later);
+      });
+
+      it('when the soonest appointment of a family phone is another patient\'s, then that one moves', async function () {
+        const clinicId = newClinicId();
+        const [parent, child] = [aPatient({ clinicId }), aPatient({ clinicId })];
+        const parents = anAppointment({ clinicId, patientId: parent.id, startsAt: at('2026-06-05T09:00:00Z') });
+        const childs = anAppointment({ clinicId, patientId: child.id, startsAt: at('2026-06-04T09:00:00Z'), status: 'confirmed' });
+        await store.upsertAppointments([parents, childs]);
+        const moved = await store.advanceNextAppointment(clinicId, [parent.id, child.id], NOW, 'reschedule-requested');
+        expect(moved.before).to.deep.equal(childs);
+        expect(moved.after).to.deep.equal({ ...childs, status: 'reschedule-requested', updatedAt: NOW });
+        expect(await store.getAppointment(parents.id)).to.deep.equal(parents);
+      });
+
+      it('when an imported appointment is already at the target, then its updatedAt (or its lack of one) is kept, and a re-import of it is unchanged', async function () {
+        const clinicId = newClinicId();
+        const p = aPatient({ clinicId });
+        const stamped = anAppointment({ clinicId, patientId: p.id, startsAt: at('2026-06-02T09:00:00Z'), status: 'confirmed', updatedAt: at('2026-05-30T08:00:00Z') });
+        const plain = anAppointment({ clinicId, patientId: p.id, startsAt: at('2026-06-03T09:00:00Z'), status: 'confirmed' });
+        await store.upsertAppointments([stamped, plain]);
+        expect(await store.advanceNextAppointment(clinicId, [p.id], NOW, 'confirmed')).to.deep.equal({ before: stamped, after: stamped });
+        expect(await store.advanceNextAppointment(clinicId, [p.id], at('2026-06-02T10:00:00Z'), 'confirmed')).to.deep.equal({ before: plain, after: plain });
+        expect(await store.upsertAppointments([stamped, plain])).to.deep.equal({ inserted: 0, updated: 0, unchanged: 2 });
+        const moved = await store.advanceNextAppointment(clinicId, [p.id], at('2026-06-02T10:00:00Z'), 'cancel-requested');
+        expect(await store.upsertAppointments([moved.after!])).to.deep.equal({ inserted: 0, updated: 0, unchanged: 1 });
+      });
+
+      it('when an advance to the same status carries an earlier time (clock skew), then the status stays and updatedAt keeps the earlier time', async function () {
         const clinicId = newClinicId();
         const p = aPatient({ clinicId });
         const a = anAppointment({ clinicId, patientId: p.id });
         await store.upsertAppointments([a]);
-        const results = await Promise.all(
-          Array.from({ length: 6 }, () => store.transitionNextAppointment(clinicId, [p.id], NOW, ['scheduled'], 'confirmed')),
-        );
-        expect(results.filter((r) => r.before !== null)).to.have.length(1);
+        const first = await store.advanceNextAppointment(clinicId, [p.id], at('2026-06-01T12:00:05Z'), 'confirmed');
+        const skewed = await store.advanceNextAppointment(clinicId, [p.id], NOW, 'confirmed');
+        expect(skewed.before).to.deep.equal(first.after);
+        expect(skewed.after).to.deep.equal({ ...a, status: 'confirmed', updatedAt: NOW });
+        expect(await store.getAppointment(a.id)).to.deep.equal(skewed.after);
+      });
+
+      it('when advances of one appointment race, then exactly one sees the move', async function () {
+        const clinicId = newClinicId();
+        const p = aPatient({ clinicId });
+        const a = anAppointment({ clinicId, patientId: p.id });
+        await store.upsertAppointments([a]);
+        const results = await Promise.all(Array.from({ length: 6 }, () => store.advanceNextAppointment(clinicId, [p.id], NOW, 'confirmed')));
+        const moves = results.filter((r) => r.before?.status !== r.after?.status);
+        expect(moves).to.have.length(1);
+        expect(moves[0]?.before?.status).to.equal('scheduled');
+        for (const r of results) {
+          expect(r.after).to.deep.equal({ ...a, status: 'confirmed', updatedAt: NOW });
+        }
+        expect(await store.getAppointment(a.id)).to.deep.equal({ ...a, status: 'confirmed', updatedAt: NOW });
+      });
+
+      it('when a CONFIRM and a CANCEL race on one appointment, then it ends cancel-requested whichever ran first', async function () {
+        const clinicId = newClinicId();
+        const p = aPatient({ clinicId });
+        const a = anAppointment({ clinicId, patientId: p.id });
+        await store.upsertAppointments([a]);
+        const [confirm, cancel] = await Promise.all([
+          store.advanceNextAppointment(clinicId, [p.id], NOW, 'confirmed'),
+          store.advanceNextAppointment(clinicId, [p.id], NOW, 'cancel-requested'),
+        ]);
+        expect(cancel.before?.status).to.not.equal(cancel.after?.status);
+        expect(confirm.after?.status).to.be.oneOf(['confirmed', 'cancel-requested']);
+        expect((await store.getAppointment(a.id))?.status).to.equal('cancel-requested');
       });
     });
 

@@ -9,6 +9,7 @@ import type {
   Patient,
   SenderState,
 } from '../../domain.js';
+import { APPOINTMENT_STATUS_RANK } from '../../domain.js';
 import type { ClaimResult, MessageQuery, RateWindow, Store, UpsertSummary } from '../store.js';
 import { isDeepStrictEqual } from 'node:util';
 
@@ -87,14 +88,14 @@ export class MemoryStore implements Store {
       .map(clone);
   }
 
-  private upcoming(clinicId: string, patientIds: readonly string[], now: Date, statuses?: readonly AppointmentStatus[]): Appointment | null {
+  private upcoming(clinicId: string, patientIds: readonly string[], now: Date): Appointment | null {
     let best: Appointment | null = null;
     const ids = patientIds.flatMap((p) => [...(this.appointmentIdsByPatient.get(p) ?? [])]);
     for (const a of ids.map((id) => this.appointments.get(id) as Appointment)) {
       if (a.clinicId !== clinicId || a.startsAt < now) {
         continue;
       }
-      if (statuses ? !statuses.includes(a.status) : a.status === 'cancelled') {
+      if (a.status === 'cancelled') {
         continue;
       }
       if (!best || a.startsAt < best.startsAt || (a.startsAt.getTime() === best.startsAt.getTime() && a.id < best.id)) {
@@ -109,20 +110,20 @@ export class MemoryStore implements Store {
     return found ? clone(found) : null;
   }
 
-  async transitionNextAppointment(
-    clinicId: string,
-    patientIds: readonly string[],
-    now: Date,
-    from: readonly AppointmentStatus[],
-    to: AppointmentStatus,
-  ): Promise<AppointmentTransition> {
-    const found = this.upcoming(clinicId, patientIds, now, from);
+  async advanceNextAppointment(clinicId: string, patientIds: readonly string[], now: Date, to: AppointmentStatus): Promise<AppointmentTransition> {
+    const found = this.upcoming(clinicId, patientIds, now);
     if (!found) {
       return { before: null, after: null };
     }
     const before = clone(found);
-    found.status = to;
-    found.updatedAt = new Date(now);
+    const rank = APPOINTMENT_STATUS_RANK[found.status];
+    if (rank < APPOINTMENT_STATUS_RANK[to]) {
+      found.status = to;
+      found.updatedAt = new Date(now);
+    } else if (rank === APPOINTMENT_STATUS_RANK[to] && found.updatedAt && now < found.updatedAt) {
+      // As the MongoDB adapter's $min: at the same status the earlier request time stays.
+      found.updatedAt = new Date(now);
+    }
     return { before, after: clone(found) };
   }
 

@@ -1,19 +1,37 @@
-import type { Appointment, InboxItem, MessageRecord, OptOutRecord, Patient } from '../../domain.js';
+import { APPOINTMENT_STATUS_RANK, type Appointment, type AppointmentStatus, type InboxItem, type MessageRecord, type OptOutRecord, type Patient } from '../../domain.js';
 
 /**
  * How domain objects are kept in MongoDB: plain documents whose `_id` is the domain id
  * (so the primary key doubles as the idempotency key), Dates as BSON dates, and
  * `_id` stripped on the way out. Only the message's free-form `extra` map changes
  * shape: Twilio may add any parameter, and field names with `.` or a leading `$` are
- * not portable across MongoDB-compatible servers, so it is stored as key/value pairs.
+ * not portable across MongoDB-compatible servers, so it is stored as key/value pairs,
+ * and an appointment's status and updatedAt are kept together as one comparable
+ * value (AppointmentStatusDoc).
  */
 
 export interface PatientDoc extends Patient {
   _id: string;
 }
 
-export interface AppointmentDoc extends Appointment {
+/**
+ * An appointment's status as stored: `{ order, name, since }`, in that key order.
+ * `order` is minus the status's rank (APPOINTMENT_STATUS_RANK), so by BSON comparison
+ * (numbers, then the name, then the date; a missing `since` is smaller) a later status
+ * is the *smaller* value, and at the same status the earlier `since` is. That makes
+ * "advance to `to` unless already there or beyond, keeping the time of the first move"
+ * a single `$min: { status: <to> }`: one atomic command that needs no pipeline update
+ * (FerretDB has none). `since` is the domain's updatedAt.
+ */
+export interface AppointmentStatusDoc {
+  order: number;
+  name: AppointmentStatus;
+  since?: Date;
+}
+
+export interface AppointmentDoc extends Omit<Appointment, 'status' | 'updatedAt'> {
   _id: string;
+  status: AppointmentStatusDoc;
 }
 
 export interface InboxDoc extends InboxItem {
@@ -78,6 +96,26 @@ export function docToPatient(doc: PatientDoc): Patient {
   return stripId(doc);
 }
 
+/** The stored form of a status (see AppointmentStatusDoc); keys in comparison order. */
+export function statusToDoc(status: AppointmentStatus, since: Date | undefined): AppointmentStatusDoc {
+  // `0 - rank`, not `-rank`: -0 would be stored as a double -0 by MongoDB and read back unequal to 0.
+  return compact({ order: 0 - APPOINTMENT_STATUS_RANK[status], name: status, since });
+}
+
+/**
+ * What `$min: { status: target }` leaves, by the BSON comparison for these shapes
+ * (same order: same name; then a missing `since` is smaller than any date).
+ */
+export function minStatus(current: AppointmentStatusDoc, target: AppointmentStatusDoc): AppointmentStatusDoc {
+  if (current.order !== target.order) {
+    return current.order < target.order ? current : target;
+  }
+  if (current.since === undefined || target.since === undefined) {
+    return current.since === undefined ? current : target;
+  }
+  return current.since <= target.since ? current : target;
+}
+
 export function appointmentToDoc(a: Appointment): AppointmentDoc {
   return compact({
     _id: a.id,
@@ -86,13 +124,13 @@ export function appointmentToDoc(a: Appointment): AppointmentDoc {
     patientId: a.patientId,
     startsAt: a.startsAt,
     provider: a.provider,
-    status: a.status,
-    updatedAt: a.updatedAt,
+    status: statusToDoc(a.status, a.updatedAt),
   });
 }
 
 export function docToAppointment(doc: AppointmentDoc): Appointment {
-  return stripId(doc);
+  const { status, ...rest } = stripId(doc);
+  return compact({ ...rest, status: status.name, updatedAt: status.since });
 }
 
 export function messageToDoc(record: MessageRecord): MessageDoc {

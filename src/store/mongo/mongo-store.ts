@@ -1,5 +1,5 @@
 import { isDeepStrictEqual } from 'node:util';
-import type { AnyBulkWriteOperation, Collection, Db, MongoClient } from 'mongodb';
+import type { AnyBulkWriteOperation, Collection, Db, Filter, MongoClient } from 'mongodb';
 import type {
   Appointment,
   AppointmentStatus,
@@ -22,10 +22,12 @@ import {
   docToOptOut,
   docToPatient,
   inboxToDoc,
+  minStatus,
   messageToDoc,
   patientToDoc,
   rateField,
   senderId,
+  statusToDoc,
   type AppointmentDoc,
   type InboxDoc,
   type MessageDoc,
@@ -35,6 +37,7 @@ import {
 import { COLLECTIONS, ensureIndexes } from './indexes.js';
 import { isDuplicateKey, toStoreError } from './mongo-errors.js';
 import { SILENT_LOGGER, type StoreLogger } from './store-logger.js';
+import { upgradeAppointmentDocuments } from './upgrade-documents.js';
 
 /**
  * Replacements per bulk write. FerretDB 1.24 (SQLite) keeps one SQLite connection per
@@ -53,6 +56,11 @@ export interface MongoStoreOptions {
   ownsClient?: boolean;
   /** Documents per round trip in upserts. */
   batchSize?: number;
+}
+
+/** Appointments at or after `now` of the patients, not cancelled (the order is the caller's). */
+function upcomingFilter(clinicId: string, patientIds: readonly string[], now: Date): Filter<AppointmentDoc> {
+  return { clinicId, patientId: { $in: [...patientIds] }, startsAt: { $gte: now }, 'status.name': { $ne: 'cancelled' } };
 }
 
 /**
@@ -110,7 +118,10 @@ export class MongoStore implements Store {
   }
 
   async init(): Promise<void> {
-    await this.run('init', () => ensureIndexes(this.db, this.logger));
+    await this.run('init', async () => {
+      await ensureIndexes(this.db, this.logger);
+      await upgradeAppointmentDocuments(this.db, this.logger);
+    });
   }
 
   async ping(): Promise<void> {
@@ -198,37 +209,31 @@ export class MongoStore implements Store {
     }
     return this.run('findNextAppointment', async () => {
       const doc = await this.appointments.findOne(
-        { clinicId, patientId: { $in: [...patientIds] }, startsAt: { $gte: now }, status: { $ne: 'cancelled' } },
+        upcomingFilter(clinicId, patientIds, now),
         { sort: { startsAt: 1, id: 1 }, maxTimeMS: this.maxTimeMS },
       );
       return doc ? docToAppointment(doc) : null;
     });
   }
 
-  async transitionNextAppointment(
-    clinicId: string,
-    patientIds: readonly string[],
-    now: Date,
-    from: readonly AppointmentStatus[],
-    to: AppointmentStatus,
-  ): Promise<AppointmentTransition> {
-    if (patientIds.length === 0 || from.length === 0) {
+  async advanceNextAppointment(clinicId: string, patientIds: readonly string[], now: Date, to: AppointmentStatus): Promise<AppointmentTransition> {
+    if (patientIds.length === 0) {
       return { before: null, after: null };
     }
-    return this.run('transitionNextAppointment', async () => {
-      const updatedAt = new Date(now);
-      // One findAndModify picks the soonest match and moves it, so two concurrent
-      // CONFIRMs can never both move it from the same status.
+    return this.run('advanceNextAppointment', async () => {
+      // One findAndModify picks the soonest upcoming appointment and, by `$min` on the
+      // stored status (see AppointmentStatusDoc), moves it only if it is below `to`: two
+      // concurrent CONFIRMs can never both move it, and a blocked one writes nothing.
+      const target = statusToDoc(to, new Date(now));
       const doc = await this.appointments.findOneAndUpdate(
-        { clinicId, patientId: { $in: [...patientIds] }, startsAt: { $gte: now }, status: { $in: [...from] } },
-        { $set: { status: to, updatedAt } },
+        upcomingFilter(clinicId, patientIds, now),
+        { $min: { status: target } },
         { sort: { startsAt: 1, id: 1 }, returnDocument: 'before', maxTimeMS: this.maxTimeMS },
       );
       if (!doc) {
         return { before: null, after: null };
       }
-      const before = docToAppointment(doc);
-      return { before, after: { ...before, status: to, updatedAt } };
+      return { before: docToAppointment(doc), after: docToAppointment({ ...doc, status: minStatus(doc.status, target) }) };
     });
   }
 

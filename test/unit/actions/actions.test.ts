@@ -126,6 +126,26 @@ describe('actions registry', () => {
     expect(await world.store.listInbox(world.clinic.id)).to.deep.equal([]);
   });
 
+  it('when confirm-appointment meets a soonest cancel request and a later scheduled appointment, then it reports change-pending and neither moves', async () => {
+    const world = await makeWorld([
+      { firstName: 'Ana', appointments: [{ id: 'a-soon', startsAt: future, status: 'cancel-requested' }, { id: 'a-later', startsAt: new Date('2026-12-08T15:00:00Z') }] },
+    ]);
+    const ctx = contextFor(world);
+    const result = await run('confirm-appointment', ctx);
+    expect(result.outcome).to.equal('change-pending');
+    expect(result.appointment?.status).to.equal('cancel-requested');
+    const stored = await Promise.all(['a-soon', 'a-later'].map((id) => world.store.getAppointment(id)));
+    expect(stored.map((a) => a?.status)).to.deep.equal(['cancel-requested', 'scheduled']);
+  });
+
+  it('when an appointment action runs in dry-run mode on an appointment already past its target, then it reports the blocked outcome', async () => {
+    const world = await makeWorld([{ firstName: 'Ana', appointments: [{ id: 'a-1', startsAt: future, status: 'reschedule-requested' }] }]);
+    expect((await run('confirm-appointment', contextFor(world, { dryRun: true }))).outcome).to.equal('change-pending');
+    expect((await run('reschedule-appointment', contextFor(world, { dryRun: true }))).outcome).to.equal('already-requested');
+    expect((await run('cancel-appointment', contextFor(world, { dryRun: true }))).outcome).to.equal('cancel-requested');
+    expect((await world.store.getAppointment('a-1'))?.status).to.equal('reschedule-requested');
+  });
+
   it('when an appointment action runs in dry-run mode, then it reports the outcome without writing', async () => {
     const world = await makeWorld([{ firstName: 'Ana', appointments: [{ startsAt: future }] }]);
     const result = await run('reschedule-appointment', contextFor(world, { dryRun: true }));
@@ -142,7 +162,7 @@ describe('actions registry', () => {
     const world = await makeWorld([{ firstName: 'Ana', appointments: [{ startsAt: future }] }]);
     const ctx = contextFor(world);
     await ctx.nextAppointment(); // cached as scheduled
-    await world.store.transitionNextAppointment(world.clinic.id, [world.patients[0]!.id], OPEN_NOW, ['scheduled'], 'confirmed');
+    await world.store.advanceNextAppointment(world.clinic.id, [world.patients[0]!.id], OPEN_NOW, 'confirmed');
     expect((await run('confirm-appointment', ctx)).outcome).to.equal('already-confirmed');
   });
 
