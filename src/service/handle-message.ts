@@ -96,6 +96,23 @@ export async function handleMessage(
     // A record left in error (or, for a replay, one that never finished) is taken over:
     // the actions are idempotent by MessageSid, so running them again is safe.
     const takeOver = existing.status === 'error' || (mode === 'replay' && existing.status === 'received');
+    if (!takeOver && mode === 'replay') {
+      // The webhook gave up on this message (and spooled it) while its pipeline went on to
+      // finish once the database answered: the actions ran once, but the patient got the
+      // system-error text, not the reply the record names. Make the record say so.
+      if (existing.reply !== null) {
+        await deps.store.completeMessage(message.messageSid, {
+          status: existing.status,
+          patientIds: existing.patientIds,
+          rulesFired: existing.rulesFired,
+          actions: existing.actions,
+          reply: null,
+          error: 'reply-not-sent',
+        });
+      }
+      log.info({ firstStatus: existing.status }, 'replay: already handled');
+      return { status: 'duplicate', reply: null, clinicId: existing.clinicId };
+    }
     if (!takeOver) {
       deps.metrics.duplicates.inc();
       log.info({ firstStatus: existing.status }, 'repeated delivery: answering with the stored reply');

@@ -283,7 +283,10 @@ describe('database outage (real FerretDB stopped and started again)', function (
     console.log(`      replay after thaw: ${Math.round(replayMs)} ms`);
     for (const m of during) {
       const record = await store.getMessage(m.MessageSid as string);
-      expect(record?.status, m.Body).to.equal('replayed');
+      // A frozen database may still run a command sent before the webhook gave up: then
+      // that pipeline finishes the record itself ('processed'), and the replay only notes
+      // that its reply was never sent. Either way: one record, no reply claimed.
+      expect(record?.status, m.Body).to.be.oneOf(['replayed', 'processed']);
       expect(record?.reply, m.Body).to.equal(null);
     }
     expect((await store.getOptOut('downtown', stopper))?.optedOut).to.equal(true);
