@@ -36,7 +36,7 @@ export function renderResults(r: BenchResults): string {
     const ratios = r.compare.ratios;
     lines.push(
       '',
-      `Ratios of req/s: **c/b = ${fmt(ratios.cOverB)}**, **c/a = ${fmt(ratios.cOverA)}**${ratios.dOverC !== undefined ? `, d/c = ${fmt(ratios.dOverC)}` : ''}. Server CPU per request: (c) costs ${fmt(ratios.cpuCOverB, 1)}x (b) and ${fmt(ratios.cpuCOverA, 1)}x (a). Logging at info costs ${fmt((1 - ratios.infoOverWarn) * 100, 0)}% of (c)'s throughput (info/warn = ${fmt(ratios.infoOverWarn)}).`,
+      `Ratios of req/s: **c/b = ${fmt(ratios.cOverB)}**, **c/a = ${fmt(ratios.cOverA)}**${ratios.dOverC !== undefined ? `, d/c = ${fmt(ratios.dOverC, 3)}` : ''}. Server CPU per request: (c) costs ${fmt(ratios.cpuCOverB, 1)}x (b) and ${fmt(ratios.cpuCOverA, 1)}x (a). Logging at info costs ${fmt((1 - ratios.infoOverWarn) * 100, 0)}% of (c)'s throughput (info/warn = ${fmt(ratios.infoOverWarn)}).`,
     );
     const c = r.compare.variants.find((v) => v.key === 'c');
     if (c?.outcomes) {
@@ -107,7 +107,7 @@ export function renderResults(r: BenchResults): string {
       }
       lines.push(
         '',
-        `Heap after GC grew ${s.heapGrowthBytesPerRequest ?? '?'} B per answered request after warm-up${s.store === 'memory' && r.storedRecordBytes !== undefined ? `; the embedded store keeps ~${r.storedRecordBytes} B per audit record (measured by storing records of the same shape)` : ''}. RSS after warm-up: ${s.rssGrowthMbAfterWarmup >= 0 ? '+' : ''}${s.rssGrowthMbAfterWarmup} MB.`,
+        `Heap after GC grew ${s.heapGrowthBytesPerRequest ?? '?'} B per answered request after warm-up${s.store === 'memory' && r.storedRecordBytes !== undefined ? `; the embedded store keeps ~${r.storedRecordBytes} B per message (measured by running the same mix through handleMessage on a fresh MemoryStore)` : ''}. RSS after warm-up: ${s.rssGrowthMbAfterWarmup >= 0 ? '+' : ''}${s.rssGrowthMbAfterWarmup} MB.`,
         '',
       );
     }

@@ -76,7 +76,7 @@ export function checkTargets(r: Omit<BenchResults, 'targets'>): TargetCheck[] {
     const growth = s.heapGrowthBytesPerRequest;
     out.push({
       target: `sustained (${s.store}): no memory growth beyond warm-up (beyond what the store keeps by design)`,
-      measured: `heap after GC ${growth === null ? '?' : `${growth >= 0 ? '+' : ''}${growth}`} B/request after warm-up${s.store === 'memory' ? ` (the embedded store keeps ~${stored} B per audit record)` : ''}; RSS ${s.rssGrowthMbAfterWarmup >= 0 ? '+' : ''}${s.rssGrowthMbAfterWarmup} MB`,
+      measured: `heap after GC ${growth === null ? '?' : `${growth >= 0 ? '+' : ''}${growth}`} B/request after warm-up${s.store === 'memory' ? ` (the embedded store keeps ~${stored} B per message)` : ''}; RSS ${s.rssGrowthMbAfterWarmup >= 0 ? '+' : ''}${s.rssGrowthMbAfterWarmup} MB`,
       met: growth === null ? null : growth <= stored * 1.15 + 64,
     });
   }
