@@ -74,7 +74,8 @@ export async function decide(rules: CompiledRules, input: EvaluationInput): Prom
   const candidates = selectRules(rules, ctx);
   const engine = new Engine([], { allowUndefinedFacts: false, allowUndefinedConditions: false, replaceFactsInEventParams: false });
   for (const i of candidates) {
-    engine.addRule(structuredClone((rules.rules[i] as CompiledRule).definition) as RuleProperties);
+    // The definitions are deep-frozen and json-rules-engine copies what it needs: no clone per message.
+    engine.addRule((rules.rules[i] as CompiledRule).definition as RuleProperties);
   }
   for (const [name, compute] of Object.entries(APPOINTMENT_FACTS)) {
     engine.addFact(name, async () => compute(await ctx.nextAppointment(), input));
