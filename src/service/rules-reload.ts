@@ -4,7 +4,7 @@ import { basename, dirname, join, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import type { Config } from '../config/load-config.js';
 import { loadClinicsFile, type ClinicsFile } from '../config/clinics-file.js';
-import type { AppError} from '../errors.js';
+import type { AppError } from '../errors.js';
 import { isAppError, type Finding } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { Metrics } from '../metrics.js';
