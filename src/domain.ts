@@ -58,6 +58,8 @@ export interface Clinic {
   businessHours?: Partial<Record<Weekday, Weekly[]>>;
   languages: string[];
   authTokenEnv?: string;
+  /** The Twilio account the clinic's numbers live in: picks its token for a message whose To no clinic owns. */
+  accountSid?: string;
   /** Default region for numbers written without a country code (ISO 3166 alpha-2). */
   defaultRegion: string;
   /** Messages a minute per sender before replies stop. */

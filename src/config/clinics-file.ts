@@ -15,6 +15,7 @@ const KNOWN_KEYS = new Set([
   'businessHours',
   'languages',
   'authTokenEnv',
+  'accountSid',
   'defaultRegion',
   'rateLimitPerMinute',
   'autoReply',
@@ -138,6 +139,11 @@ export function parseClinics(text: string, file: string): ClinicsFile {
       at(get('authTokenEnv'), `${where}.authTokenEnv: expected an environment variable name`);
       ok = false;
     }
+    const accountSid = value('accountSid');
+    if (accountSid !== undefined && (typeof accountSid !== 'string' || !/^AC[0-9a-f]{32}$/.test(accountSid))) {
+      at(get('accountSid'), `${where}.accountSid: expected AC followed by 32 hex digits`);
+      ok = false;
+    }
     const defaultRegion = value('defaultRegion') ?? 'US';
     if (typeof defaultRegion !== 'string' || !/^[A-Z]{2}$/.test(defaultRegion)) {
       at(get('defaultRegion'), `${where}.defaultRegion: expected a two-letter country code`);
@@ -174,6 +180,9 @@ export function parseClinics(text: string, file: string): ClinicsFile {
       }
       if (typeof authTokenEnv === 'string') {
         clinic.authTokenEnv = authTokenEnv;
+      }
+      if (typeof accountSid === 'string') {
+        clinic.accountSid = accountSid;
       }
       if (businessHours) {
         clinic.businessHours = businessHours;

@@ -165,7 +165,9 @@ export function createApp(deps: AppDeps): Koa {
           throw new AppError('MISSING_SIGNATURE', 'missing X-Twilio-Signature');
         }
         const url = signedUrl(deps.config.publicBaseUrl, { originalUrl: ctx.originalUrl, host: ctx.host, protocol: ctx.protocol });
-        const tokens = clinic ? (snapshot.tokens.get(clinic.id) ?? []) : snapshot.allTokens;
+        // The token is the To number's clinic's; for a number no clinic owns, the account's (by AccountSid), else any of ours.
+        const accountSid = form.values.AccountSid?.[0] ?? '';
+        const tokens = clinic ? (snapshot.tokens.get(clinic.id) ?? []) : (snapshot.tokensByAccount.get(accountSid) ?? snapshot.allTokens);
         if (!isValidSignature(tokens, signature, url, form)) {
           deps.metrics.signatureFailures.inc({ reason: 'invalid' });
           throw new AppError('BAD_SIGNATURE', 'invalid X-Twilio-Signature');

@@ -13,11 +13,11 @@ import { resolveTokens, type Snapshot } from './live-config.js';
 export async function buildSnapshot(config: Readonly<Config>, env: Record<string, string | undefined>, now: Date = new Date()): Promise<Snapshot> {
   const clinics = await loadClinicsFile(config.clinicsFile);
   const rules = await loadRules({ rulesDir: config.rulesDir, clinics: clinics.clinics });
-  const { tokens, missing, all } = resolveTokens(clinics.clinics, config.authTokens, env);
+  const { tokens, byAccount, missing, all } = resolveTokens(clinics.clinics, config.authTokens, env);
   if (config.signatureValidation && missing.length > 0) {
     throw new AppError('CONFIG_INVALID', `no auth token for signature checks:\n  ${missing.join('\n  ')}`, {
       findings: missing.map((m) => ({ file: config.clinicsFile, line: 1, col: 1, message: m, severity: 'error' as const })),
     });
   }
-  return { clinics, rules, tokens, allTokens: all, loadedAt: now };
+  return { clinics, rules, tokens, tokensByAccount: byAccount, allTokens: all, loadedAt: now };
 }

@@ -9,7 +9,9 @@ export interface Snapshot {
   readonly rules: ReadonlyMap<string, CompiledRules>;
   /** Auth tokens by clinic id (the clinic's own, or the default ones). */
   readonly tokens: ReadonlyMap<string, readonly string[]>;
-  /** Every token any clinic uses, for messages to a number no clinic owns. */
+  /** Tokens by Twilio AccountSid (clinics that name theirs), for messages to a number no clinic owns. */
+  readonly tokensByAccount: ReadonlyMap<string, readonly string[]>;
+  /** Every token any clinic uses, for messages to a number no clinic owns from an account no clinic names. */
   readonly allTokens: readonly string[];
   readonly loadedAt: Date;
 }
@@ -58,8 +60,9 @@ export function resolveTokens(
   clinics: readonly Clinic[],
   defaults: readonly string[],
   env: Record<string, string | undefined>,
-): { tokens: Map<string, string[]>; missing: string[]; all: string[] } {
+): { tokens: Map<string, string[]>; byAccount: Map<string, string[]>; missing: string[]; all: string[] } {
   const tokens = new Map<string, string[]>();
+  const byAccount = new Map<string, string[]>();
   const missing: string[] = [];
   const all = new Set<string>(defaults);
   for (const clinic of clinics) {
@@ -71,6 +74,9 @@ export function resolveTokens(
     }
     own.forEach((t) => all.add(t));
     tokens.set(clinic.id, own);
+    if (clinic.accountSid) {
+      byAccount.set(clinic.accountSid, [...new Set([...(byAccount.get(clinic.accountSid) ?? []), ...own])]);
+    }
   }
-  return { tokens, missing, all: [...all] };
+  return { tokens, byAccount, missing, all: [...all] };
 }

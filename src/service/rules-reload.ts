@@ -90,11 +90,11 @@ export async function reloadRules(deps: RulesReloadDeps): Promise<ReloadResult> 
     clinicFindings.push(...errors);
   }
 
-  const { tokens, missing, all } = resolveTokens(clinics.clinics, deps.config.authTokens, deps.env);
+  const { tokens, byAccount, missing, all } = resolveTokens(clinics.clinics, deps.config.authTokens, deps.env);
   if (deps.config.signatureValidation && missing.length > 0) {
     return refuse(missing.map((m) => ({ file: deps.config.clinicsFile, line: 1, col: 1, message: m, severity: 'error' as const })));
   }
-  const next: Snapshot = { clinics, rules, tokens, allTokens: all, loadedAt: now };
+  const next: Snapshot = { clinics, rules, tokens, tokensByAccount: byAccount, allTokens: all, loadedAt: now };
   const changed = [...rules]
     .filter(([id, r]) => current.rules.get(id)?.version !== r.version)
     .map(([id]) => id)

@@ -20,7 +20,7 @@ describe('rules/tests (rules test cases for the default rules)', () => {
 
   before(async () => {
     const clinics = await loadClinicsFile('config/clinics.yaml');
-    snapshot = { clinics, rules: await loadRules({ rulesDir: 'rules', clinics: clinics.clinics }), tokens: new Map(), allTokens: [], loadedAt: new Date() };
+    snapshot = { clinics, rules: await loadRules({ rulesDir: 'rules', clinics: clinics.clinics }), tokens: new Map(), tokensByAccount: new Map(), allTokens: [], loadedAt: new Date() };
   });
 
   it('when the folder is read, then it holds test files', () => {

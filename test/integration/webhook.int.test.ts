@@ -166,6 +166,15 @@ describe(`POST /v1/clinic/webhooks/twilio/sms (${kind.name})`, function () {
       expect((await post(t.app, params, NORTHSIDE_TOKEN)).status).to.equal(200);
     });
 
+    it("when To belongs to no clinic but AccountSid names a clinic's account, then that account's token is the one that signs", async () => {
+      const t = await buildTestApp();
+      const params = inboundParams({ To: '+13125559998', From: uniquePhone(), AccountSid: 'ACabcdefabcdefabcdefabcdefabcdefab' });
+      expect((await post(t.app, params, AUTH_TOKEN)).status).to.equal(403);
+      const res = await post(t.app, params, NORTHSIDE_TOKEN);
+      expect(res.status).to.equal(200);
+      expect(res.text).to.equal('<?xml version="1.0" encoding="UTF-8"?><Response/>');
+    });
+
     it('when signature validation is off, then unsigned requests are served', async () => {
       const t = await buildTestApp({ config: { signatureValidation: false } });
       const res = await request(t.app.callback()).post(WEBHOOK_PATH).type('form').send(formEncode(inboundParams({ From: uniquePhone() })));

@@ -117,7 +117,7 @@ export async function runTestFiles(files: readonly string[], options: RunOptions
 async function loadSnapshot(rulesDir: string, clinicsFile: string): Promise<Snapshot> {
   const clinics: ClinicsFile = await loadClinicsFile(clinicsFile);
   const rules = await loadRules({ rulesDir, clinics: clinics.clinics });
-  return { clinics, rules, tokens: new Map(), allTokens: [], loadedAt: new Date() };
+  return { clinics, rules, tokens: new Map(), tokensByAccount: new Map(), allTokens: [], loadedAt: new Date() };
 }
 
 /**

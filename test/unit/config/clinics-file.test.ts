@@ -44,6 +44,12 @@ describe('clinics file', () => {
     ]);
   });
 
+  it('when accountSid is not a Twilio account SID, then it is refused with its position', () => {
+    expect(findingsOf('- {id: a, name: A, timezone: UTC, phoneNumbers: ["+13125550100"], accountSid: AC12}\n')).to.deep.equal([
+      '1:79 clinics[0].accountSid: expected AC followed by 32 hex digits',
+    ]);
+  });
+
   it('when one number is listed by two clinics, then it is refused', () => {
     const findings = findingsOf(
       'clinics:\n  - {id: a, name: A, timezone: UTC, phoneNumbers: ["+13125550100"]}\n  - {id: b, name: B, timezone: UTC, phoneNumbers: ["+13125550100"]}\n',
