@@ -6,7 +6,7 @@ const USAGE = [
   'usage: clinic-sms rules <check|test|simulate> [options]',
   '  rules check [dir] [--clinics FILE] [--strict] [--max-segments N] [--json]',
   '      checks the clinics file and every rules file; exit 1 on errors (and on warnings with --strict)',
-  '  rules test <files...> [--rules DIR] [--clinics FILE] [--json]',
+  '  rules test <files or folders...> [--rules DIR] [--clinics FILE] [--json]',
   '      runs YAML test cases against the rules; exit 1 when a case fails',
   '  rules simulate --clinic ID --from NUMBER --body TEXT [--at TIME] [--media TYPE]... [--rules DIR] [--clinics FILE] [--json]',
   '      shows what a message would do, writing nothing (SEED_FILE or MONGODB_URI, read-only)',
@@ -106,6 +106,23 @@ async function check(args: string[], io: CliIO): Promise<number> {
   return 0;
 }
 
+/** A folder stands for the `*.yaml` / `*.yml` files in it (sorted), so `rules test rules/tests` runs them all. */
+async function expandTestPaths(paths: readonly string[]): Promise<string[]> {
+  const { readdir, stat } = await import('node:fs/promises');
+  const { join } = await import('node:path');
+  const out: string[] = [];
+  for (const p of paths) {
+    const info = await stat(p).catch(() => null);
+    if (info?.isDirectory()) {
+      const names = (await readdir(p)).filter((n) => /\.ya?ml$/.test(n)).sort();
+      out.push(...names.map((n) => join(p, n)));
+    } else {
+      out.push(p);
+    }
+  }
+  return out;
+}
+
 async function test(args: string[], io: CliIO): Promise<number> {
   const parsed = parseArgs(args, ['json'], ['rules', 'clinics']);
   if (parsed.positional.length === 0) {
@@ -113,7 +130,7 @@ async function test(args: string[], io: CliIO): Promise<number> {
   }
   const { runTestFiles, formatTestReport } = await import('../../rules/test-runner/run-tests.js');
   const report = await runTestFiles(
-    parsed.positional.map((f) => pathArg(io, f)),
+    await expandTestPaths(parsed.positional.map((f) => pathArg(io, f))),
     {
       rulesDir: pathArg(io, one(parsed, 'rules') ?? io.env.RULES_DIR ?? 'rules'),
       clinicsFile: pathArg(io, one(parsed, 'clinics') ?? io.env.CLINICS_FILE ?? 'config/clinics.yaml'),

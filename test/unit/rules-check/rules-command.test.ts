@@ -54,3 +54,12 @@ describe('clinic-sms rules check', () => {
     expect(io.stderr[0]).to.equal('error: unknown option --strcit');
   });
 });
+
+describe('clinic-sms rules test', () => {
+  it('when given a folder, then every YAML test file in it runs (the shipped rules/tests all pass)', async () => {
+    const io = captureIO();
+    expect(await runCli(['rules', 'test', 'rules/tests'], io)).to.equal(0);
+    expect(io.stdout.join('\n')).to.match(/^rules test: all \d+ cases passed$/m);
+    expect(io.stdout.join('\n')).to.include('keywords.test.yaml').and.to.include('senders.test.yaml');
+  });
+});
