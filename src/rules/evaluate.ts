@@ -1,4 +1,4 @@
-import { Engine, type RuleProperties, type RuleResult } from 'json-rules-engine';
+import { Engine, Fact, type RuleProperties, type RuleResult } from 'json-rules-engine';
 import { getAction, type ActionResult } from '../actions/index.js';
 import type { ActionRecord, Appointment, Clinic, InboundMessage, Patient } from '../domain.js';
 import { AppError } from '../errors.js';
@@ -78,7 +78,8 @@ export async function decide(rules: CompiledRules, input: EvaluationInput): Prom
     engine.addRule((rules.rules[i] as CompiledRule).definition as RuleProperties);
   }
   for (const [name, compute] of Object.entries(APPOINTMENT_FACTS)) {
-    engine.addFact(name, async () => compute(await ctx.nextAppointment(), input));
+    // The message context caches the look-up itself; json-rules-engine's cache would only hash keys.
+    engine.addFact(name, async () => compute(await ctx.nextAppointment(), input), { cache: false });
   }
   const halting = new Set(candidates.map((i) => rules.rules[i] as CompiledRule).filter((r) => r.halt).map((r) => r.name));
   engine.on('success', (_event, _almanac, result: RuleResult) => {
@@ -86,7 +87,13 @@ export async function decide(rules: CompiledRules, input: EvaluationInput): Prom
       engine.stop();
     }
   });
-  const run = await engine.run({ ...ctx.facts });
+  // Facts as uncached Fact instances: each plain runtime fact would otherwise get its cache
+  // key hashed (hash-it) on every message, for a value that is already known.
+  const facts0: Record<string, Fact> = {};
+  for (const [name, value] of Object.entries(ctx.facts)) {
+    facts0[name] = new Fact(name, value, { cache: false });
+  }
+  const run = await engine.run(facts0);
   const byName = new Map<string, RuleResult>();
   for (const result of [...run.results, ...run.failureResults]) {
     byName.set(result.name, result);
