@@ -25,6 +25,21 @@ function formatter(timeZone: string): Intl.DateTimeFormat {
  * @param timeZone - IANA name, e.g. America/Chicago
  */
 export function localTime(now: Date, timeZone: string): LocalTime {
+  // Wall-clock minutes change once a minute (every time zone's offset is whole minutes):
+  // the last answer per zone is reused within the same UTC minute (formatToParts is costly).
+  const minuteKey = Math.floor(now.getTime() / 60_000);
+  const cached = LAST.get(timeZone);
+  if (cached && cached.minuteKey === minuteKey) {
+    return { ...cached.time };
+  }
+  const time = computeLocalTime(now, timeZone);
+  LAST.set(timeZone, { minuteKey, time });
+  return { ...time };
+}
+
+const LAST = new Map<string, { minuteKey: number; time: LocalTime }>();
+
+function computeLocalTime(now: Date, timeZone: string): LocalTime {
   const parts = formatter(timeZone).formatToParts(now);
   const get = (type: string): string => parts.find((p) => p.type === type)?.value ?? '';
   const hour = Number(get('hour')) % 24;
