@@ -1,6 +1,5 @@
 import { cancelAppointmentAction, confirmAppointmentAction, rescheduleAppointmentAction } from './appointment-actions.js';
-import { optInAction } from './opt-in.js';
-import { optOutAction } from './opt-out.js';
+import { optInAction, optOutAction } from './consent.js';
 import { helpAction, noReplyAction, replyOnlyAction } from './reply-only.js';
 import { routeToStaffAction } from './route-to-staff.js';
 import type { ActionDefinition } from './types.js';
