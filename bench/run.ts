@@ -5,14 +5,16 @@
  * results section of docs/benchmarks.md. See docs/benchmarks.md for the method.
  */
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
-import { dirname, join, resolve } from 'node:path';
+import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { performance } from 'node:perf_hooks';
 import { parseArgs, PHASES } from './lib/args.js';
+import { BENCH_TSCONFIG, buildServers } from './lib/build.js';
 import { machineInfo } from './lib/machine.js';
 import { bytesKeptPerMessage } from './lib/record-size.js';
 import { renderResults } from './lib/report.js';
 import { checkTargets, type BenchResults } from './lib/results.js';
+import { runtimeLabel, type ServerRuntime } from './lib/server-child.js';
 import { round } from './lib/stats.js';
 import { createWorld } from './lib/world.js';
 import { runClinicsScale } from './phases/clinics-scale.js';
@@ -63,14 +65,22 @@ async function main(argv: string[]): Promise<number> {
   const machine = machineInfo();
   log(`clinic-sms bench (${q ? 'quick' : 'full'}): ${[...args.phases].join(', ')}`);
   log(`${machine.nproc} CPUs (${machine.cpuModel}), ${machine.memoryGb} GB, Node ${machine.node}, commit ${machine.commit}${machine.dirty ? ' (dirty)' : ''}`);
+  let runtime: ServerRuntime = { kind: 'tsx' };
+  if (args.tsx) {
+    log('servers: the .ts sources under tsx (--tsx), no build');
+  } else {
+    const build = await buildServers(ROOT);
+    runtime = build.runtime;
+    log(`servers: compiled with tsc -p ${BENCH_TSCONFIG} in ${round(build.ms / 1000, 1)} s, run under node from ${relative(ROOT, build.runtime.outDir)}`);
+  }
   log(mongoUri ? 'MongoDB: MONGODB_URI is set: variant (d), look-ups and command counts run on it' : 'MongoDB: MONGODB_URI is not set: (d), MongoDB look-ups and command counts are skipped');
 
-  const results: Omit<BenchResults, 'targets'> = { mode: q ? 'quick' : 'full', machine, settings: { ...settings, mongo: mongoUri ? 'MONGODB_URI set' : 'none' }, elapsedS: 0 };
+  const results: Omit<BenchResults, 'targets'> = { mode: q ? 'quick' : 'full', machine, settings: { ...settings, runtime: runtimeLabel(runtime), mongo: mongoUri ? 'MONGODB_URI set' : 'none' }, elapsedS: 0 };
   const world = await createWorld({ clinics: settings.clinics, patientsPerClinic: settings.patientsPerClinic });
   try {
     if (args.phases.has('compare')) {
       log('\n== (a) bare Koa, (b) minimal handler, (c) full service, (d) on MongoDB');
-      const variants = await runCompare({ world, mongoUri, connections: settings.connections, rounds: settings.rounds, durationS: settings.durationS, warmupS: settings.warmupS, log });
+      const variants = await runCompare({ runtime, world, mongoUri, connections: settings.connections, rounds: settings.rounds, durationS: settings.durationS, warmupS: settings.warmupS, log });
       const rps = (k: string): number => variants.find((v) => v.key === k)?.rps ?? NaN;
       const cpu = (k: string): number => variants.find((v) => v.key === k)?.cpuMicrosPerRequest ?? NaN;
       results.compare = {
@@ -88,11 +98,12 @@ async function main(argv: string[]): Promise<number> {
     }
     if (args.phases.has('profile')) {
       log('\n== CPU profile of (c)');
-      results.profile = await runProfile({ world, connections: settings.connections, durationS: settings.profileS, root: ROOT, log });
+      results.profile = await runProfile({ runtime, world, connections: settings.connections, durationS: settings.profileS, root: ROOT, log });
     }
     if (args.phases.has('rules')) {
       log('\n== rules per clinic: 10, 50, 200');
       results.rulesScale = await runRulesScale({
+        runtime,
         counts: settings.rulesCounts,
         clinics: settings.clinics,
         patientsPerClinic: settings.patientsPerClinic,
@@ -105,7 +116,7 @@ async function main(argv: string[]): Promise<number> {
     }
     if (args.phases.has('clinics')) {
       log(`\n== ${settings.manyClinics} clinics: start-up, memory, reload`);
-      results.clinicsScale = await runClinicsScale({ clinics: settings.manyClinics, reloadSamples: settings.reloadSamples, log });
+      results.clinicsScale = await runClinicsScale({ runtime, clinics: settings.manyClinics, reloadSamples: settings.reloadSamples, log });
     }
     if (args.phases.has('patients')) {
       log(`\n== ${settings.patients} patients: findPatientsByPhone`);
@@ -124,7 +135,7 @@ async function main(argv: string[]): Promise<number> {
       const cMax = results.compare?.variants.find((v) => v.key === 'c')?.rps ?? 1000;
       const rate = Math.round(cMax * settings.sustainedShare);
       log(`\n== sustained load: ${settings.sustainedS} s at ${rate} req/s (${settings.sustainedShare * 100}% of (c)'s ${cMax} req/s)`);
-      const common = { world, durationS: settings.sustainedS, sampleEveryS: settings.sustainedSampleS, warmupS: settings.sustainedWarmupS, connections: settings.connections, log };
+      const common = { runtime, world, durationS: settings.sustainedS, sampleEveryS: settings.sustainedSampleS, warmupS: settings.sustainedWarmupS, connections: settings.connections, log };
       results.sustained = [await runSustained({ ...common, rate })];
       const dMax = results.compare?.variants.find((v) => v.key === 'd')?.rps;
       if (mongoUri && dMax && settings.mongoSustainedS > 0) {

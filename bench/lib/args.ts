@@ -1,4 +1,4 @@
-/** `npm run bench -- [--quick] [--only=compare,rules,...] [--profile] [--no-write]` */
+/** `npm run bench -- [--quick] [--only=compare,rules,...] [--profile] [--no-write] [--tsx]` */
 
 export const PHASES = ['compare', 'profile', 'rules', 'clinics', 'patients', 'commands', 'sustained'] as const;
 export type Phase = (typeof PHASES)[number];
@@ -8,6 +8,8 @@ export interface BenchArgs {
   phases: Set<Phase>;
   /** Write bench/results/<mode>.json (and docs/benchmarks.md for a full run of every phase). */
   write: boolean;
+  /** Run the server children's .ts sources through tsx instead of compiling them first (the default: compiled JavaScript under node, as in production). */
+  tsx: boolean;
 }
 
 export function parseArgs(argv: readonly string[]): BenchArgs {
@@ -29,9 +31,9 @@ export function parseArgs(argv: readonly string[]): BenchArgs {
     phases.add('profile');
   }
   for (const a of argv) {
-    if (!['--quick', '--profile', '--no-write'].includes(a) && !a.startsWith('--only=')) {
-      throw new Error(`unknown option ${a}; usage: npm run bench -- [--quick] [--only=${PHASES.join(',')}] [--profile] [--no-write]`);
+    if (!['--quick', '--profile', '--no-write', '--tsx'].includes(a) && !a.startsWith('--only=')) {
+      throw new Error(`unknown option ${a}; usage: npm run bench -- [--quick] [--only=${PHASES.join(',')}] [--profile] [--no-write] [--tsx]`);
     }
   }
-  return { quick, phases, write: !argv.includes('--no-write') };
+  return { quick, phases, write: !argv.includes('--no-write'), tsx: argv.includes('--tsx') };
 }

@@ -1,6 +1,7 @@
 /** Summarizes a V8 .cpuprofile (node --cpu-prof): the functions with the most self time. */
 import { readdir, readFile, stat } from 'node:fs/promises';
-import { join, relative } from 'node:path';
+import { isAbsolute, join, relative, sep } from 'node:path';
+import { fileURLToPath } from 'node:url';
 
 interface ProfileNode {
   id: number;
@@ -37,8 +38,12 @@ export interface ProfileSummary {
  * @param file - the profile
  * @param root - paths are shown relative to this
  * @param top - how many to keep
+ * @param buildDir - where the profiled code was compiled to (bench/lib/build.ts), if it was:
+ *   its files are shown relative to it, so var/bench-build/src/x.js reads src/x.js and
+ *   falls in the same area as src/x.ts would (line numbers are those of the .js)
  */
-export async function summarizeProfile(file: string, root: string, top = 20): Promise<ProfileSummary> {
+export async function summarizeProfile(file: string, root: string, top = 20, buildDir: string | null = null): Promise<ProfileSummary> {
+  const pathOf = (url: string): string => sourcePath(url, root, buildDir);
   const profile = JSON.parse(await readFile(file, 'utf8')) as CpuProfile;
   const totalMs = (profile.endTime - profile.startTime) / 1000;
   const totalHits = profile.nodes.reduce((s, n) => s + (n.hitCount ?? 0), 0) || 1;
@@ -51,7 +56,7 @@ export async function summarizeProfile(file: string, root: string, top = 20): Pr
       continue;
     }
     const { functionName, url, lineNumber } = node.callFrame;
-    const path = url.startsWith('file://') ? relative(root, decodeURIComponent(url.slice(7))) : url;
+    const path = pathOf(url);
     const where = path ? `${path}:${lineNumber + 1}` : '';
     const key = `${functionName}|${where}`;
     const entry = byFunction.get(key) ?? { name: functionName || '(anonymous)', where, selfMs: 0, selfPct: 0 };
@@ -77,8 +82,7 @@ export async function summarizeProfile(file: string, root: string, top = 20): Pr
     const seen = new Set<string>();
     for (let id: number | undefined = node.id; id !== undefined; id = parent.get(id)) {
       const n = byId.get(id) as ProfileNode;
-      const url = n.callFrame.url;
-      const path = url.startsWith('file://') ? relative(root, decodeURIComponent(url.slice(7))) : url;
+      const path = pathOf(n.callFrame.url);
       if (!path.startsWith('src/')) {
         continue;
       }
@@ -110,6 +114,21 @@ export async function summarizeProfile(file: string, root: string, top = 20): Pr
       .sort((a, b) => b.selfPct - a.selfPct)
       .slice(0, 15),
   };
+}
+
+/** A profile URL as a path relative to the root, or to the build folder for compiled files. */
+function sourcePath(url: string, root: string, buildDir: string | null): string {
+  if (!url.startsWith('file://')) {
+    return url;
+  }
+  const absolute = fileURLToPath(url);
+  if (buildDir !== null) {
+    const inBuild = relative(buildDir, absolute);
+    if (inBuild !== '..' && !inBuild.startsWith(`..${sep}`) && !isAbsolute(inBuild)) {
+      return inBuild;
+    }
+  }
+  return relative(root, absolute);
 }
 
 function areaOf(functionName: string, path: string): string {

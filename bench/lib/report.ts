@@ -3,13 +3,19 @@ import type { BenchResults } from './results.js';
 
 const fmt = (n: number | null | undefined, digits = 2): string => (n === null || n === undefined || Number.isNaN(n) ? '–' : String(Math.round(n * 10 ** digits) / 10 ** digits));
 
+/** How the server children ran (results from before the setting existed ran under tsx). */
+function runtimeOf(r: BenchResults): string {
+  const runtime = typeof r.settings.runtime === 'string' ? r.settings.runtime : 'tsx';
+  return runtime === 'tsx' ? 'under tsx (the .ts sources)' : `as ${runtime}`;
+}
+
 export function renderResults(r: BenchResults): string {
   const m = r.machine;
   const lines: string[] = [];
   lines.push(
     `Run: ${m.date.slice(0, 16).replace('T', ' ')} UTC, \`npm run bench${r.mode === 'quick' ? ' -- --quick' : ''}\` (${r.mode}, ${Math.round(r.elapsedS)} s). ` +
       `Machine: ${m.nproc} CPUs (${m.cpuModel}), ${m.memoryGb} GB memory, ${m.os}; load average at start ${m.loadAverageAtStart.join(' / ')}. ` +
-      `Node ${m.node}. Commit \`${m.commit}\`${m.dirty ? ' (with uncommitted changes in the tree)' : ''}.`,
+      `Node ${m.node}; servers ran ${runtimeOf(r)}. Commit \`${m.commit}\`${m.dirty ? ' (with uncommitted changes in the tree)' : ''}.`,
     '',
   );
   if (r.compare) {

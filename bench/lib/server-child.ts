@@ -4,17 +4,31 @@
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import { openSync, closeSync } from 'node:fs';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { performance } from 'node:perf_hooks';
 import type { MemorySample, ReadyMessage } from '../servers/child-ipc.js';
 
 export type ServerKind = 'bare-koa' | 'minimal-handler' | 'full-service';
 
+/**
+ * How every server child of a run is started, the same way for all of them so the ratios
+ * stay fair: `compiled` runs the JavaScript that bench/lib/build.ts emitted (outDir holds
+ * bench/servers/*.js and src/**) under plain node, as `npm run start:prod` does; `tsx`
+ * runs the .ts sources through tsx (`npm run bench -- --tsx`).
+ */
+export type ServerRuntime = { kind: 'compiled'; outDir: string } | { kind: 'tsx' };
+
+/** How the results and the docs name a runtime. */
+export function runtimeLabel(runtime: ServerRuntime): string {
+  return runtime.kind === 'compiled' ? 'compiled (tsc) under node' : 'tsx';
+}
+
 export interface ServerChild {
   kind: ServerKind;
   pid: number;
   port: number;
-  /** ms from fork() to the ready message (Node + tsx start included). */
+  /** ms from fork() to the ready message (Node start included, and tsx's under --tsx). */
   spawnToReadyMs: number;
   ready: ReadyMessage;
   memory(gc?: boolean): Promise<MemorySample>;
@@ -24,6 +38,7 @@ export interface ServerChild {
 }
 
 export interface StartChildOptions {
+  runtime: ServerRuntime;
   env: Record<string, string | undefined>;
   /** Extra node flags (e.g. --cpu-prof). --expose-gc is always on. */
   nodeFlags?: string[];
@@ -32,22 +47,25 @@ export interface StartChildOptions {
   timeoutMs?: number;
 }
 
-const SCRIPTS: Record<ServerKind, string> = {
-  'bare-koa': fileURLToPath(new URL('../servers/bare-koa.ts', import.meta.url)),
-  'minimal-handler': fileURLToPath(new URL('../servers/minimal-handler.ts', import.meta.url)),
-  'full-service': fileURLToPath(new URL('../servers/full-service.ts', import.meta.url)),
-};
+/** The script a child runs and the node flags it needs for it. */
+function entryFor(kind: ServerKind, runtime: ServerRuntime): { script: string; execArgv: string[] } {
+  if (runtime.kind === 'compiled') {
+    return { script: join(runtime.outDir, 'bench', 'servers', `${kind}.js`), execArgv: [] };
+  }
+  return { script: fileURLToPath(new URL(`../servers/${kind}.ts`, import.meta.url)), execArgv: ['--import', 'tsx'] };
+}
 
 /**
  * Starts a server child and waits until it listens.
  * @param kind - which server
- * @param options - its environment, node flags, log file
+ * @param options - how it runs, its environment, node flags, log file
  */
 export async function startServerChild(kind: ServerKind, options: StartChildOptions): Promise<ServerChild> {
   const out = options.logFile ? openSync(options.logFile, 'a') : 'ignore';
+  const entry = entryFor(kind, options.runtime);
   const t0 = performance.now();
-  const child: ChildProcess = fork(SCRIPTS[kind], [], {
-    execArgv: ['--import', 'tsx', '--expose-gc', ...(options.nodeFlags ?? [])],
+  const child: ChildProcess = fork(entry.script, [], {
+    execArgv: [...entry.execArgv, '--expose-gc', ...(options.nodeFlags ?? [])],
     env: { HOST: '127.0.0.1', PORT: '0', ...options.env } as NodeJS.ProcessEnv,
     stdio: ['ignore', out, out, 'ipc'],
   });

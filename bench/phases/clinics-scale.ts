@@ -5,14 +5,14 @@
  * measured alongside, so the part the clinics add is visible.
  */
 import { join } from 'node:path';
-import { startServerChild } from '../lib/server-child.js';
+import { startServerChild, type ServerRuntime } from '../lib/server-child.js';
 import { serviceEnv } from '../lib/bench-env.js';
 import { mb, median, quantile, round } from '../lib/stats.js';
 import { createWorld } from '../lib/world.js';
 
 export interface StartMeasure {
   clinics: number;
-  /** fork() to listening, Node and tsx start included. */
+  /** fork() to listening, Node start included (and tsx's under --tsx). */
   spawnToReadyMs: number;
   /** Process start to listening (process.uptime() in the child). */
   processStartMs: number;
@@ -36,9 +36,9 @@ interface ReloadAnswer {
   status?: string;
 }
 
-async function measureStart(clinics: number, log: (l: string) => void): Promise<{ m: StartMeasure; child: Awaited<ReturnType<typeof startServerChild>>; remove: () => Promise<void> }> {
+async function measureStart(runtime: ServerRuntime, clinics: number, log: (l: string) => void): Promise<{ m: StartMeasure; child: Awaited<ReturnType<typeof startServerChild>>; remove: () => Promise<void> }> {
   const world = await createWorld({ clinics, patientsPerClinic: 0 });
-  const child = await startServerChild('full-service', { env: serviceEnv(world, { seed: false }), logFile: join(world.dir, 'server.log') });
+  const child = await startServerChild('full-service', { runtime, env: serviceEnv(world, { seed: false }), logFile: join(world.dir, 'server.log') });
   const before = await child.memory(false);
   const after = await child.memory(true);
   const m: StartMeasure = {
@@ -54,11 +54,11 @@ async function measureStart(clinics: number, log: (l: string) => void): Promise<
   return { m, child, remove: () => world.remove() };
 }
 
-export async function runClinicsScale(options: { clinics: number; reloadSamples: number; log: (l: string) => void }): Promise<ClinicsScaleResult> {
-  const small = await measureStart(4, options.log);
+export async function runClinicsScale(options: { runtime: ServerRuntime; clinics: number; reloadSamples: number; log: (l: string) => void }): Promise<ClinicsScaleResult> {
+  const small = await measureStart(options.runtime, 4, options.log);
   await small.child.stop();
   await small.remove();
-  const large = await measureStart(options.clinics, options.log);
+  const large = await measureStart(options.runtime, options.clinics, options.log);
   try {
     const times: number[] = [];
     for (let i = 0; i < options.reloadSamples; i++) {

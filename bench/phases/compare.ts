@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { runLoad, type LoadResult } from '../lib/load.js';
 import { createRequestMix, type RequestMix } from '../lib/request-mix.js';
 import { outcomeCounts } from '../lib/scrape.js';
-import { startServerChild, type ServerChild } from '../lib/server-child.js';
+import { startServerChild, type ServerChild, type ServerRuntime } from '../lib/server-child.js';
 import { baseEnv, serviceEnv } from '../lib/bench-env.js';
 import { median, round } from '../lib/stats.js';
 import { openBenchDb, type BenchDb } from '../lib/mongo-db.js';
@@ -38,6 +38,8 @@ export interface VariantSummary {
 
 export interface CompareOptions {
   world: World;
+  /** How every child runs (the same for all variants). */
+  runtime: ServerRuntime;
   mongoUri?: string | undefined;
   connections: number;
   rounds: number;
@@ -84,7 +86,7 @@ export function mixFor(world: World, seed: number): RequestMix {
 }
 
 export async function runCompare(options: CompareOptions): Promise<VariantSummary[]> {
-  const { world, log } = options;
+  const { world, log, runtime } = options;
   const keys: VariantKey[] = ['a', 'b', 'c', 'c-info', ...(options.mongoUri ? (['d'] as const) : [])];
   const running: Running[] = [];
   try {
@@ -92,14 +94,15 @@ export async function runCompare(options: CompareOptions): Promise<VariantSummar
       let child: ServerChild;
       let db: BenchDb | undefined;
       if (key === 'a') {
-        child = await startServerChild('bare-koa', { env: baseEnv() });
+        child = await startServerChild('bare-koa', { runtime, env: baseEnv() });
       } else if (key === 'b') {
-        child = await startServerChild('minimal-handler', { env: baseEnv() });
+        child = await startServerChild('minimal-handler', { runtime, env: baseEnv() });
       } else if (key === 'd') {
         db = await openBenchDb(options.mongoUri as string, 'compare', world);
-        child = await startServerChild('full-service', { env: serviceEnv(world, { mongodbUri: db.uri }), logFile: join(world.dir, 'd.log') });
+        child = await startServerChild('full-service', { runtime, env: serviceEnv(world, { mongodbUri: db.uri }), logFile: join(world.dir, 'd.log') });
       } else {
         child = await startServerChild('full-service', {
+          runtime,
           env: serviceEnv(world, { logLevel: key === 'c-info' ? 'info' : 'warn' }),
           logFile: join(world.dir, `${key}.log`),
           ...(key === 'c' && options.cNodeFlags ? { nodeFlags: options.cNodeFlags } : {}),

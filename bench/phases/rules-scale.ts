@@ -6,7 +6,7 @@
  */
 import { join } from 'node:path';
 import { runLoad, type LoadResult } from '../lib/load.js';
-import { startServerChild, type ServerChild } from '../lib/server-child.js';
+import { startServerChild, type ServerChild, type ServerRuntime } from '../lib/server-child.js';
 import { serviceEnv } from '../lib/bench-env.js';
 import { median, round } from '../lib/stats.js';
 import { createWorld, type World } from '../lib/world.js';
@@ -26,6 +26,7 @@ export interface RulesScaleResult {
 }
 
 export interface RulesScaleOptions {
+  runtime: ServerRuntime;
   counts: number[];
   clinics: number;
   patientsPerClinic: number;
@@ -43,7 +44,7 @@ export async function runRulesScale(options: RulesScaleOptions): Promise<RulesSc
     for (const n of options.counts) {
       const world = await createWorld({ clinics: options.clinics, patientsPerClinic: options.patientsPerClinic, rulesPerClinic: n });
       worlds.push(world);
-      const child = await startServerChild('full-service', { env: serviceEnv(world), logFile: join(world.dir, 'server.log') });
+      const child = await startServerChild('full-service', { runtime: options.runtime, env: serviceEnv(world), logFile: join(world.dir, 'server.log') });
       // The same traffic for every variant: no generated keywords in it.
       const mix = mixFor({ ...world, extraKeywords: [] }, 500);
       const run = { n, world, child, rounds: [] as LoadResult[], mix, lastRps: 2000 };

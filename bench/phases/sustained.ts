@@ -8,7 +8,7 @@
  */
 import { join } from 'node:path';
 import { runLoad, type LoadResult } from '../lib/load.js';
-import { startServerChild } from '../lib/server-child.js';
+import { startServerChild, type ServerRuntime } from '../lib/server-child.js';
 import { serviceEnv } from '../lib/bench-env.js';
 import { outcomeCounts } from '../lib/scrape.js';
 import { mb, round } from '../lib/stats.js';
@@ -38,6 +38,7 @@ export interface SustainedResult {
 }
 
 export interface SustainedOptions {
+  runtime: ServerRuntime;
   world: World;
   rate: number;
   durationS: number;
@@ -51,6 +52,7 @@ export interface SustainedOptions {
 export async function runSustained(options: SustainedOptions): Promise<SustainedResult> {
   const { world } = options;
   const child = await startServerChild('full-service', {
+    runtime: options.runtime,
     env: serviceEnv(world, options.mongoUri ? { mongodbUri: options.mongoUri } : {}),
     logFile: join(world.dir, 'sustained.log'),
   });
