@@ -55,20 +55,34 @@ export interface AppDeps {
  */
 export const PIPELINE_DEADLINE_MS = 4500;
 
+/** Set when the webhook gave up on a message: its pipeline stops at the next step. */
+interface GiveUp {
+  aborted: boolean;
+}
+
 /**
- * Rejects with STORE_UNAVAILABLE when `work` is not done within `ms`, and aborts
- * `controller` so the work stops at its next step (replay is idempotent).
+ * Rejects with STORE_UNAVAILABLE when `work` is not done within `ms`, and marks `giveUp`
+ * so the work stops at its next step (replay is idempotent). A plain flag and one timer:
+ * an AbortController per request cost more than the rest of this function.
  */
-function withDeadline<T>(work: Promise<T>, ms: number, controller: AbortController): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const deadline = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => {
-      controller.abort();
+function withDeadline<T>(work: Promise<T>, ms: number, giveUp: GiveUp): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const timer = setTimeout(() => {
+      giveUp.aborted = true;
       reject(new AppError('STORE_UNAVAILABLE', `the message pipeline did not finish within ${ms} ms`));
     }, ms);
+    // After the deadline, a late result or failure is not this request's any more (settling twice is a no-op).
+    work.then(
+      (value) => {
+        clearTimeout(timer);
+        resolve(value);
+      },
+      (err: unknown) => {
+        clearTimeout(timer);
+        reject(err);
+      },
+    );
   });
-  work.catch(() => undefined); // Its late failure, if any, is not this request's any more.
-  return Promise.race([work, deadline]).finally(() => clearTimeout(timer));
 }
 
 const REQUEST_ID = /^[\w.:-]{1,100}$/;
@@ -179,12 +193,11 @@ export function createApp(deps: AppDeps): Koa {
       const receivedAt = clock();
       let result;
       try {
-        const logger = deps.logger.child({ requestId: state.requestId });
-        const controller = new AbortController();
+        const giveUp: GiveUp = { aborted: false };
         result = await withDeadline(
-          handleMessage({ store: deps.store, logger, metrics: deps.metrics, clock, signal: controller.signal }, snapshot, message, 'webhook', receivedAt),
+          handleMessage({ store: deps.store, logger: deps.logger, metrics: deps.metrics, clock, signal: giveUp, requestId: state.requestId }, snapshot, message, 'webhook', receivedAt),
           deps.pipelineDeadlineMs ?? PIPELINE_DEADLINE_MS,
-          controller,
+          giveUp,
         );
       } catch (err) {
         if ((err as { code?: unknown }).code === 'STORE_UNAVAILABLE' && deps.spool) {

@@ -1,7 +1,7 @@
 import { performance } from 'node:perf_hooks';
 import type { InboundMessage, MessageRecord, MessageStatus } from '../domain.js';
 import { AppError, isAppError } from '../errors.js';
-import type { Logger } from '../logger.js';
+import { lazyChild, type Logger } from '../logger.js';
 import type { Metrics } from '../metrics.js';
 import { maskPhone } from '../phone.js';
 import { ALWAYS_PROCESSED_ACTIONS, applyDecision, decide, keepActions } from '../rules/evaluate.js';
@@ -21,7 +21,9 @@ export interface PipelineDeps {
    * a completion, so the record never claims a reply that was not sent; the replay takes
    * the unfinished record over.
    */
-  signal?: AbortSignal;
+  signal?: { readonly aborted: boolean };
+  /** The HTTP request's id, for the pipeline's log lines. */
+  requestId?: string;
 }
 
 export interface PipelineResult {
@@ -57,7 +59,12 @@ export async function handleMessage(
   receivedAt: Date = deps.clock(),
 ): Promise<PipelineResult> {
   const started = performance.now();
-  const log = deps.logger.child({ sid: message.messageSid, sender: maskPhone(message.from), mode });
+  const log = lazyChild(deps.logger, () => ({
+    ...(deps.requestId === undefined ? {} : { requestId: deps.requestId }),
+    sid: message.messageSid,
+    sender: maskPhone(message.from),
+    mode,
+  }));
   const clinic = snapshot.clinics.byNumber.get(message.to) ?? null;
   const record: MessageRecord = {
     messageSid: message.messageSid,

@@ -12,8 +12,9 @@ import type {
 import { APPOINTMENT_STATUS_RANK } from '../../domain.js';
 import type { ClaimResult, MessageQuery, RateWindow, Store, UpsertSummary } from '../store.js';
 import { isDeepStrictEqual } from 'node:util';
+import { cloneData } from './clone-data.js';
 
-const clone = <T>(value: T): T => structuredClone(value);
+const clone = cloneData;
 const senderKey = (clinicId: string, phone: string): string => `${clinicId}\u0000${phone}`;
 
 /**
