@@ -6,6 +6,7 @@ import type { Store } from '../store/store.js';
 import type { CompiledRules, CompiledRule, CompiledTemplate } from './compile.js';
 import { formatAppointmentDate, formatAppointmentTime } from './local-time.js';
 import { APPOINTMENT_FACTS, createMessageContext, type MessageContext } from './message-facts.js';
+import { prefilterRules } from './prefilter.js';
 import { renderTemplate, type MergeField, type ParsedTemplate } from './templates.js';
 
 export interface EvaluationInput {
@@ -30,9 +31,12 @@ export interface RuleReport {
   name: string;
   priority: number;
   matched: boolean;
-  /** Why a rule was not evaluated: its keywords are not in the message, or a higher-priority rule halted. */
-  skipped?: 'keyword-index' | 'halted';
-  /** json-rules-engine's condition results (fact values and each condition's result). */
+  /**
+   * Why a rule was not evaluated: its keywords are not in the message, the message's known
+   * facts already make it false (prefilter), or a higher-priority rule halted.
+   */
+  skipped?: 'keyword-index' | 'known-facts' | 'halted';
+  /** json-rules-engine's condition results (fact values and each condition's result); with decide()'s explain only. */
   conditions?: unknown;
 }
 
@@ -62,24 +66,47 @@ export const SYSTEM_ERROR_SEED = "We're experiencing technical difficulties. Ple
 /** Per-message state a Decision carries to applyDecision (the cached appointment look-up). */
 const CONTEXTS = new WeakMap<Decision, MessageContext>();
 
+/** How decide() runs. */
+export interface DecideOptions {
+  /**
+   * Report every rule the keyword index leaves, with json-rules-engine's condition results
+   * (rules simulate). Off on the message path: rules the known facts already settle are not
+   * handed to the engine, and no condition results are copied out.
+   */
+  explain?: boolean;
+}
+
 /**
  * Runs the clinic's rules on one message in an Engine of its own (an Engine's run
  * status is shared by overlapping run() calls, which loses lower-priority events), after
- * the keyword index has left out rules whose keywords the message lacks.
+ * the keyword index has left out rules whose keywords the message lacks and, unless
+ * explaining, the prefilter those the message's known facts make false or a halting
+ * rule makes unreachable.
  * @param rules - the clinic's compiled rules
  * @param input - the message and what is known about its sender
+ * @param options - explain: every candidate rule is evaluated and reported with its conditions
  */
-export async function decide(rules: CompiledRules, input: EvaluationInput): Promise<Decision> {
+export async function decide(rules: CompiledRules, input: EvaluationInput, options: DecideOptions = {}): Promise<Decision> {
+  const explain = options.explain === true;
   const ctx = createMessageContext(rules, input);
-  const candidates = selectRules(rules, ctx);
+  const indexed = selectRules(rules, ctx);
+  const { kept: candidates, settledFalse } = explain ? { kept: indexed, settledFalse: [] } : prefilterRules(rules.rules, indexed, ctx.facts);
   const engine = new Engine([], { allowUndefinedFacts: false, allowUndefinedConditions: false, replaceFactsInEventParams: false });
+  // Only the facts the evaluated rules name (all of them when explaining): each is an almanac entry.
+  const factNames = new Set<string>();
   for (const i of candidates) {
+    const rule = rules.rules[i] as CompiledRule;
     // The definitions are deep-frozen and json-rules-engine copies what it needs: no clone per message.
-    engine.addRule((rules.rules[i] as CompiledRule).definition as RuleProperties);
+    engine.addRule(rule.definition as RuleProperties);
+    for (const name of rule.facts) {
+      factNames.add(name);
+    }
   }
   for (const [name, compute] of Object.entries(APPOINTMENT_FACTS)) {
-    // The message context caches the look-up itself; json-rules-engine's cache would only hash keys.
-    engine.addFact(name, async () => compute(await ctx.nextAppointment(), input), { cache: false });
+    if (explain || factNames.has(name)) {
+      // The message context caches the look-up itself; json-rules-engine's cache would only hash keys.
+      engine.addFact(name, async () => compute(await ctx.nextAppointment(), input), { cache: false });
+    }
   }
   const halting = new Set(candidates.map((i) => rules.rules[i] as CompiledRule).filter((r) => r.halt).map((r) => r.name));
   engine.on('success', (_event, _almanac, result: RuleResult) => {
@@ -91,18 +118,28 @@ export async function decide(rules: CompiledRules, input: EvaluationInput): Prom
   // key hashed (hash-it) on every message, for a value that is already known.
   const facts0: Record<string, Fact> = {};
   for (const [name, value] of Object.entries(ctx.facts)) {
-    facts0[name] = new Fact(name, value, { cache: false });
+    if (explain || factNames.has(name)) {
+      facts0[name] = new Fact(name, value, { cache: false });
+    }
   }
   const run = await engine.run(facts0);
   const byName = new Map<string, RuleResult>();
-  for (const result of [...run.results, ...run.failureResults]) {
+  for (const result of run.results) {
+    byName.set(result.name, result);
+  }
+  for (const result of run.failureResults) {
     byName.set(result.name, result);
   }
   const candidateSet = new Set(candidates);
+  const indexedSet = new Set(indexed);
+  const settledSet = new Set(settledFalse);
   const events: FiredEvent[] = [];
   const ruleResults: RuleReport[] = rules.rules.map((rule, i) => {
+    if (settledSet.has(i)) {
+      return { name: rule.name, priority: rule.priority, matched: false, skipped: 'known-facts' };
+    }
     if (!candidateSet.has(i)) {
-      return { name: rule.name, priority: rule.priority, matched: false, skipped: 'keyword-index' };
+      return { name: rule.name, priority: rule.priority, matched: false, skipped: indexedSet.has(i) ? 'halted' : 'keyword-index' };
     }
     const result = byName.get(rule.name);
     if (!result) {
@@ -112,7 +149,9 @@ export async function decide(rules: CompiledRules, input: EvaluationInput): Prom
     if (matched) {
       events.push({ ruleName: rule.name, priority: rule.priority, type: rule.action, params: rule.reply === null ? {} : { reply: rule.reply } });
     }
-    return { name: rule.name, priority: rule.priority, matched, conditions: result.toJSON(false).conditions };
+    return explain
+      ? { name: rule.name, priority: rule.priority, matched, conditions: result.toJSON(false).conditions }
+      : { name: rule.name, priority: rule.priority, matched };
   });
   const facts: Record<string, unknown> = { ...ctx.facts };
   const appointment = ctx.peekAppointment();

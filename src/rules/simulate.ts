@@ -94,7 +94,7 @@ export async function simulate(request: SimulateRequest): Promise<Simulation> {
   };
   const next = patients.length === 0 ? null : await store.findNextAppointment(clinic.id, patients.map((p) => p.id), now);
   const input = { clinic, message, patients, optedOut, now, store };
-  const decision = await decide(rules, input);
+  const decision = await decide(rules, input, { explain: true });
   const outcome = await applyDecision(rules, decision, input, { dryRun: true });
   const local = localTime(now, clinic.timezone);
   const byName = new Map(rules.rules.map((r) => [r.name, r]));

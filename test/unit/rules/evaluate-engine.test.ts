@@ -75,7 +75,8 @@ describe('evaluation on json-rules-engine', () => {
 
     it('when a message has no keyword, then no rule that requires a keyword is handed to the engine', async () => {
       const world = await makeWorld([{ firstName: 'Ana' }]);
-      const decision = await decide(rules, inputFor(world, 'Where do I park?'));
+      // explain: the keyword index alone (the known-facts prefilter has its own tests).
+      const decision = await decide(rules, inputFor(world, 'Where do I park?'), { explain: true });
       expect(decision.evaluated).to.deep.equal(['unknown-number', 'after-hours-message', 'message-to-staff']);
       const skipped = decision.ruleResults.filter((r) => r.skipped === 'keyword-index').map((r) => r.name);
       expect(skipped).to.include.members(['opt-out', 'opt-in', 'help', 'confirm-appointment', 'cancel-appointment', 'reschedule-appointment', 'office-hours']);
@@ -83,13 +84,13 @@ describe('evaluation on json-rules-engine', () => {
 
     it('when a message is HELP, then only HELP rules and rules without keyword conditions are run', async () => {
       const world = await makeWorld([{ firstName: 'Ana' }]);
-      const decision = await decide(rules, inputFor(world, 'help'));
+      const decision = await decide(rules, inputFor(world, 'help'), { explain: true });
       expect(decision.evaluated).to.deep.equal(['help', 'unknown-number', 'after-hours-message', 'message-to-staff']);
     });
 
     it('when a bare CANCEL arrives, then both the keyword-indexed opt-out and the CANCEL rules are candidates, and opt-out wins', async () => {
       const world = await makeWorld([{ firstName: 'Ana' }]);
-      const decision = await decide(rules, inputFor(world, 'CANCEL'));
+      const decision = await decide(rules, inputFor(world, 'CANCEL'), { explain: true });
       expect(decision.evaluated).to.include.members(['opt-out', 'cancel-appointment', 'media-with-keyword']);
       expect(decision.events.map((e) => e.ruleName)).to.deep.equal(['opt-out']);
     });
@@ -185,7 +186,7 @@ templates: { done: "{{patient.firstName}} {{appointment.date}}", system-error: "
 
     it('when a halting rule matches, then lower-priority rules are reported as halted with json-rules-engine\'s condition results for the rest', async () => {
       const world = await makeWorld([{ firstName: 'Ana', appointments: [{ startsAt: future }] }]);
-      const decision = await decide(rules, inputFor(world, 'confirm'));
+      const decision = await decide(rules, inputFor(world, 'confirm'), { explain: true });
       const byName = new Map(decision.ruleResults.map((r) => [r.name, r]));
       expect(byName.get('confirm-appointment')).to.include({ matched: true });
       expect(byName.get('after-hours-message')).to.include({ matched: false, skipped: 'halted' });
