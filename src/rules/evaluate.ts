@@ -308,8 +308,13 @@ async function fillTemplate(
   const owner = appointment ? input.patients.find((p) => p.id === appointment.patientId) : undefined;
   values['patient.firstName'] = (owner ?? input.patients[0])?.firstName ?? '';
   if (appointment) {
-    values['appointment.time'] = formatAppointmentTime(appointment.startsAt, input.clinic.timezone, language);
-    values['appointment.date'] = formatAppointmentDate(appointment.startsAt, input.clinic.timezone, language);
+    // ICU date formatting is the dearest part of a reply: only what the template shows.
+    if (parsed.fields.includes('appointment.time')) {
+      values['appointment.time'] = formatAppointmentTime(appointment.startsAt, input.clinic.timezone, language);
+    }
+    if (parsed.fields.includes('appointment.date')) {
+      values['appointment.date'] = formatAppointmentDate(appointment.startsAt, input.clinic.timezone, language);
+    }
     values['appointment.provider'] = appointment.provider ?? '';
   }
   return renderTemplate(parsed, values);
