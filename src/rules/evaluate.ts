@@ -102,8 +102,9 @@ export async function decide(rules: CompiledRules, input: EvaluationInput, optio
       factNames.add(name);
     }
   }
-  for (const [name, compute] of Object.entries(APPOINTMENT_FACTS)) {
+  for (const name of APPOINTMENT_FACT_NAMES) {
     if (explain || factNames.has(name)) {
+      const compute = APPOINTMENT_FACTS[name as keyof typeof APPOINTMENT_FACTS] as (typeof APPOINTMENT_FACTS)[keyof typeof APPOINTMENT_FACTS];
       // The message context caches the look-up itself; json-rules-engine's cache would only hash keys.
       engine.addFact(name, async () => compute(await ctx.nextAppointment(), input), { cache: false });
     }
@@ -117,9 +118,10 @@ export async function decide(rules: CompiledRules, input: EvaluationInput, optio
   // Facts as uncached Fact instances: each plain runtime fact would otherwise get its cache
   // key hashed (hash-it) on every message, for a value that is already known.
   const facts0: Record<string, Fact> = {};
-  for (const [name, value] of Object.entries(ctx.facts)) {
-    if (explain || factNames.has(name)) {
-      facts0[name] = new Fact(name, value, { cache: false });
+  const known = ctx.facts as Record<string, unknown>;
+  for (const name of explain ? Object.keys(known) : factNames) {
+    if (Object.hasOwn(known, name)) {
+      facts0[name] = new Fact(name, known[name], { cache: false });
     }
   }
   const run = await engine.run(facts0);
@@ -165,6 +167,19 @@ export async function decide(rules: CompiledRules, input: EvaluationInput, optio
   return decision;
 }
 
+const APPOINTMENT_FACT_NAMES = Object.keys(APPOINTMENT_FACTS);
+const BY_NAME = new WeakMap<CompiledRules, ReadonlyMap<string, CompiledRule>>();
+
+/** The clinic's rules by name, made once per compiled rule set. */
+function rulesByName(rules: CompiledRules): ReadonlyMap<string, CompiledRule> {
+  let found = BY_NAME.get(rules);
+  if (!found) {
+    found = new Map(rules.rules.map((r) => [r.name, r]));
+    BY_NAME.set(rules, found);
+  }
+  return found;
+}
+
 /** Rule positions to hand to the engine: those the message's keyword can satisfy, and those without a keyword condition. */
 function selectRules(rules: CompiledRules, ctx: MessageContext): number[] {
   const chosen = new Set<number>(rules.index.always);
@@ -205,7 +220,7 @@ export async function applyDecision(
   opts: { dryRun?: boolean } = {},
 ): Promise<Outcome> {
   const ctx = CONTEXTS.get(decision) ?? createMessageContext(rules, input);
-  const byName = new Map(rules.rules.map((r) => [r.name, r]));
+  const byName = rulesByName(rules);
   const done: Array<{ event: FiredEvent; result: ActionResult }> = [];
   const actions: ActionRecord[] = [];
   for (const event of decision.events) {

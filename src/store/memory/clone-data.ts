@@ -29,7 +29,11 @@ function copy(value: unknown): unknown {
   }
   // Like structuredClone: a plain object out (also for a null-prototype one in), undefined values kept.
   const out: Record<string, unknown> = {};
-  for (const key of Object.keys(value)) {
+  // for-in with an own-property check: no key array per object (plain data has no inherited enumerables).
+  for (const key in value) {
+    if (!Object.hasOwn(value, key)) {
+      continue;
+    }
     const v = copy((value as Record<string, unknown>)[key]);
     if (key === '__proto__') {
       // A form field may be called __proto__: it stays an own property, never the prototype.
