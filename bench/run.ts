@@ -134,7 +134,7 @@ async function main(argv: string[]): Promise<number> {
       results.storedRecordBytes = await bytesKeptPerMessage(world, mixFor(world, 901));
       const cMax = results.compare?.variants.find((v) => v.key === 'c')?.rps ?? 1000;
       const rate = Math.round(cMax * settings.sustainedShare);
-      log(`\n== sustained load: ${settings.sustainedS} s at ${rate} req/s (${settings.sustainedShare * 100}% of (c)'s ${cMax} req/s)`);
+      log(`\n== sustained load: ${settings.sustainedS} s paced at ${rate} req/s (${settings.sustainedShare * 100}% of (c)'s ${cMax} req/s)`);
       const common = { runtime, world, durationS: settings.sustainedS, sampleEveryS: settings.sustainedSampleS, warmupS: settings.sustainedWarmupS, connections: settings.connections, log };
       results.sustained = [await runSustained({ ...common, rate })];
       const dMax = results.compare?.variants.find((v) => v.key === 'd')?.rps;

@@ -1,17 +1,23 @@
 /**
- * Drives a server with autocannon on loopback. Each request is taken from the request
- * mix (pre-generated before the clock starts, so signing costs the load generator
+ * Drives a server on loopback: as fast as it goes with autocannon (closed loop), or at a
+ * fixed rate with the paced driver in paced-load.ts (open loop; autocannon's per-second
+ * quota per connection makes its fixed-rate runs bursty). Each request is taken from the
+ * request mix (pre-generated before the clock starts, so signing costs the load generator
  * nothing while measuring; made on the fly only if the pool runs dry).
  */
 import type { EventEmitter } from 'node:events';
 import autocannon from 'autocannon';
 import { WEBHOOK_PATH, type RequestMix, type SignedRequest } from './request-mix.js';
+import { runPacedLoad } from './paced-load.js';
 import { round } from './stats.js';
 
 export interface LoadOptions {
   connections: number;
   durationS: number;
-  /** Requests per second over all connections (sustained runs); unset: as fast as it goes. */
+  /**
+   * Requests per second over all connections, sent at even intervals by the paced driver and
+   * timed from each request's scheduled send time; unset: as fast as it goes (autocannon).
+   */
   overallRate?: number;
   /** Requests to sign before the clock starts. */
   prefill: number;
@@ -45,7 +51,7 @@ export function prefill(mix: RequestMix, count: number): SignedRequest[] {
 }
 
 /**
- * One autocannon run against 127.0.0.1:port.
+ * One run against 127.0.0.1:port: paced when `overallRate` is set, else autocannon.
  * @param port - the server's port
  * @param mix - the request stream
  * @param options - connections, duration, rate, prefill
@@ -61,12 +67,24 @@ export async function runLoad(port: number, mix: RequestMix, options: LoadOption
     onTheFly += 1;
     return mix.next();
   };
+  if (options.overallRate !== undefined) {
+    const paced = await runPacedLoad(port, take, { connections: options.connections, durationS: options.durationS, rate: options.overallRate, timeoutS: 10 });
+    return {
+      rps: paced.rps,
+      requests: paced.requests,
+      durationS: paced.durationS,
+      latencyMs: paced.latencyMs,
+      errors: paced.errors,
+      timeouts: paced.timeouts,
+      non2xx: paced.non2xx,
+      signedDuringRun: onTheFly,
+    };
+  }
   const latencies: number[] = [];
   const instance = autocannon({
     url: `http://127.0.0.1:${port}${WEBHOOK_PATH}`,
     connections: options.connections,
     duration: options.durationS,
-    ...(options.overallRate !== undefined ? { overallRate: options.overallRate } : {}),
     timeout: 10,
     requests: [
       {

@@ -32,7 +32,7 @@ export function renderResults(r: BenchResults): string {
     }
     const pacedRows = r.compare.variants.filter((v) => v.paced);
     if (pacedRows.length > 0) {
-      lines.push('', `At the same offered load, ${pacedRows[0]?.paced?.rate} req/s (half of (c)'s maximum), 10 connections:`, '');
+      lines.push('', `At the same offered load, paced evenly at ${pacedRows[0]?.paced?.rate} req/s (half of (c)'s maximum; open loop, latency from each request's scheduled send time), 10 connections:`, '');
       lines.push('| variant | req/s done | p50 ms | p99 ms | max ms | errors | non-2xx |', '|---|---:|---:|---:|---:|---:|---:|');
       for (const v of pacedRows) {
         const p = v.paced as NonNullable<typeof v.paced>;
@@ -102,7 +102,7 @@ export function renderResults(r: BenchResults): string {
   }
   if (r.sustained) {
     for (const s of r.sustained) {
-      lines.push(`### Sustained: ${s.durationS} s at ${s.rate} req/s (${s.store === 'memory' ? 'embedded store' : 'MongoDB'})`, '');
+      lines.push(`### Sustained: ${s.durationS} s paced at ${s.rate} req/s (${s.store === 'memory' ? 'embedded store' : 'MongoDB'})`, '');
       lines.push(
         `Done: ${fmt(s.load.rps, 0)} req/s, ${s.load.requests} requests, p50 ${fmt(s.load.latencyMs.p50)} ms, p90 ${fmt(s.load.latencyMs.p90)} ms, p99 ${fmt(s.load.latencyMs.p99)} ms, max ${fmt(s.load.latencyMs.max)} ms; errors ${s.load.errors + s.load.timeouts}, non-2xx ${s.load.non2xx}. Outcomes: ${Object.entries(s.outcomes).map(([k, n]) => `${k} ${n}`).join(', ')}.`,
         '',

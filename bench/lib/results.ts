@@ -41,7 +41,7 @@ export function checkTargets(r: Omit<BenchResults, 'targets'>): TargetCheck[] {
     out.push({ target: '(c) >= 50% of (b) req/s', measured: `${Math.round(r.compare.ratios.cOverB * 100)}%`, met: yes(r.compare.ratios.cOverB >= 0.5) });
     out.push({ target: '(c) p99 <= 5 ms at 10 connections (at saturation)', measured: `${c.latencyMs.p99} ms`, met: c.latencyMs.p99 <= 5 });
     if (c.paced) {
-      out.push({ target: `(c) p99 <= 5 ms at 10 connections (at ${c.paced.rate} req/s, half of its maximum)`, measured: `${c.paced.latencyMs.p99} ms`, met: c.paced.latencyMs.p99 <= 5 });
+      out.push({ target: `(c) p99 <= 5 ms at 10 connections (paced at ${c.paced.rate} req/s, half of its maximum)`, measured: `${c.paced.latencyMs.p99} ms`, met: c.paced.latencyMs.p99 <= 5 });
     }
     const bad = c.errors + c.timeouts + c.non2xx;
     out.push({ target: '(c) no errors', measured: `${bad} errors/timeouts/non-2xx in ${c.requests} requests`, met: bad === 0 });
@@ -71,7 +71,7 @@ export function checkTargets(r: Omit<BenchResults, 'targets'>): TargetCheck[] {
   }
   for (const s of r.sustained ?? []) {
     const bad = s.load.errors + s.load.timeouts + s.load.non2xx;
-    out.push({ target: `sustained ${s.durationS} s at ${s.rate} req/s (${s.store}): no errors`, measured: `${bad} in ${s.load.requests} requests`, met: bad === 0 });
+    out.push({ target: `sustained ${s.durationS} s paced at ${s.rate} req/s (${s.store}): no errors`, measured: `${bad} in ${s.load.requests} requests`, met: bad === 0 });
     const stored = s.store === 'memory' ? (r.storedRecordBytes ?? 0) : 0;
     const growth = s.heapGrowthBytesPerRequest;
     out.push({

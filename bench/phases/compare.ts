@@ -139,7 +139,7 @@ export async function runCompare(options: CompareOptions): Promise<VariantSummar
     for (const r of running.filter((x) => ['a', 'b', 'c'].includes(x.key) && pacedRate > 0)) {
       const res = await runLoad(r.child.port, r.mix, { connections: options.connections, durationS: options.durationS, overallRate: pacedRate, prefill: Math.ceil(pacedRate * options.durationS * 1.05) });
       paced.set(r.key, { rate: pacedRate, rps: round(res.rps, 0), latencyMs: { p50: res.latencyMs.p50, p99: res.latencyMs.p99, max: res.latencyMs.max }, errors: res.errors + res.timeouts, non2xx: res.non2xx });
-      log(`  at ${pacedRate} req/s ${LABELS[r.key]}: p50 ${res.latencyMs.p50} ms, p99 ${res.latencyMs.p99} ms, max ${res.latencyMs.max} ms, errors ${res.errors + res.timeouts}, non-2xx ${res.non2xx}`);
+      log(`  paced at ${pacedRate} req/s ${LABELS[r.key]}: ${round(res.rps, 0)} req/s done, p50 ${res.latencyMs.p50} ms, p99 ${res.latencyMs.p99} ms, max ${res.latencyMs.max} ms, errors ${res.errors + res.timeouts}, non-2xx ${res.non2xx}`);
     }
     const out: VariantSummary[] = [];
     for (const r of running) {

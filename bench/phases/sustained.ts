@@ -105,7 +105,7 @@ export async function runSustained(options: SustainedOptions): Promise<Sustained
       outcomes: await outcomeCounts(child.port),
     };
     options.log(
-      `  ${options.durationS} s at ${options.rate} req/s (${result.store}): ${round(load.rps, 0)} req/s done, p50 ${load.latencyMs.p50} ms, p99 ${load.latencyMs.p99} ms, max ${load.latencyMs.max} ms, errors ${load.errors + load.timeouts}, non-2xx ${load.non2xx}; heap after GC +${result.heapGrowthBytesPerRequest ?? '?'} B/request after warm-up`,
+      `  ${options.durationS} s paced at ${options.rate} req/s (${result.store}): ${round(load.rps, 0)} req/s done, p50 ${load.latencyMs.p50} ms, p99 ${load.latencyMs.p99} ms, max ${load.latencyMs.max} ms, errors ${load.errors + load.timeouts}, non-2xx ${load.non2xx}; heap after GC +${result.heapGrowthBytesPerRequest ?? '?'} B/request after warm-up`,
     );
     return result;
   } finally {
