@@ -126,6 +126,8 @@ export interface SenderState {
   /** Messages counted in the current rate window, this one included. */
   count: number;
   optedOut: boolean;
+  /** The clinic's patients on this phone (a family may share one), by id: what findPatientsByPhone returns. */
+  patients: Patient[];
 }
 
 export interface OptOutRecord {

@@ -147,11 +147,11 @@ export async function handleMessage(
     }
     const now = deps.clock();
     const tStore = performance.now();
-    const [sender, patients] = await Promise.all([
-      // The window of the minute the message arrived: a replay counts a flood sent during an outage as it was sent.
-      deps.store.touchSender(clinic.id, message.from, rateWindow(receivedAt)),
-      deps.store.findPatientsByPhone(clinic.id, message.from),
-    ]);
+    // One command: the message is counted (in the window of the minute it arrived: a replay
+    // counts a flood sent during an outage as it was sent), and the sender's opt-out state
+    // and patients come back with the count.
+    const sender = await deps.store.touchSender(clinic.id, message.from, rateWindow(receivedAt));
+    const patients = sender.patients;
     const storeMs = performance.now() - tStore;
     const input = { clinic, message, patients, optedOut: sender.optedOut, now, store: deps.store };
     const tRules = performance.now();

@@ -69,7 +69,10 @@ export interface Store {
    */
   advanceNextAppointment(clinicId: string, patientIds: readonly string[], now: Date, to: AppointmentStatus): Promise<AppointmentTransition>;
 
-  /** Counts one message in the sender's rate window and reads the opt-out state. */
+  /**
+   * Counts one message in the sender's rate window and reads, in the same step, the
+   * opt-out state and the clinic's patients on the phone (as findPatientsByPhone gives them).
+   */
   touchSender(clinicId: string, phone: string, window: RateWindow): Promise<SenderState>;
   /** Reads the opt-out state without counting (simulate, audits). */
   getOptOut(clinicId: string, phone: string): Promise<OptOutRecord | null>;

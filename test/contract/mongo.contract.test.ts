@@ -55,7 +55,7 @@ describe('MongoStore on the wire', function () {
     return { reply: result.reply, commands: names };
   }
 
-  it('when a known patient texts CONFIRM, then the pipeline costs exactly 5 database commands and the appointment is confirmed', async function () {
+  it('when a known patient texts CONFIRM, then the pipeline costs exactly 4 database commands and the appointment is confirmed', async function () {
     const { store } = handle!;
     const phone = newPhone();
     const patient = aPatient({ clinicId: 'downtown', phone });
@@ -66,23 +66,24 @@ describe('MongoStore on the wire', function () {
     await commandsOf('hello', phone, now); // warms the connection pool and creates the sender document
 
     const confirm = await commandsOf('CONFIRM', phone, now);
-    expect(confirm.commands).to.deep.equal(['insert', 'findAndModify', 'find', 'findAndModify', 'update']);
+    // claim, sender (count + opt-out + patients), the appointment, completion.
+    expect(confirm.commands).to.deep.equal(['insert', 'findAndModify', 'findAndModify', 'update']);
     expect(confirm.reply).to.match(/confirmed/i);
     expect((await store.getAppointment(appointment.id))?.status).to.equal('confirmed');
 
     const again = await commandsOf('CONFIRM', phone, now);
-    expect(again.commands).to.deep.equal(['insert', 'findAndModify', 'find', 'findAndModify', 'update']);
+    expect(again.commands).to.deep.equal(['insert', 'findAndModify', 'findAndModify', 'update']);
     expect(again.reply).to.not.equal(confirm.reply);
   });
 
-  it('when a known patient texts HELP, then the pipeline costs exactly 4 database commands', async function () {
+  it('when a known patient texts HELP, then the pipeline costs exactly 3 database commands', async function () {
     const { store } = handle!;
     const phone = newPhone();
     await store.upsertPatients([aPatient({ clinicId: 'downtown', phone })]);
     const now = new Date('2026-11-30T18:00:00Z');
     await commandsOf('hello', phone, now);
     const help = await commandsOf('HELP', phone, now);
-    expect(help.commands).to.deep.equal(['insert', 'findAndModify', 'find', 'update']);
+    expect(help.commands).to.deep.equal(['insert', 'findAndModify', 'update']);
     expect(help.reply).to.be.a('string');
   });
 
@@ -131,13 +132,51 @@ describe('MongoStore on the wire', function () {
     await handle!.store.init();
   });
 
+  it('when a sender document has no roster (written before rosters, or a number first seen now), then one message reads patients and keeps the roster, and the next reads none', async function () {
+    const { store, commands, dbName } = handle!;
+    const senders = store.client.db(dbName).collection('optOuts');
+    const clinicId = newClinicId();
+    const phone = newPhone();
+    const patient = aPatient({ clinicId, phone });
+    await store.upsertPatients([patient]);
+    await senders.updateOne({ clinicId, phone }, { $unset: { roster: '' } });
+    const w = { key: 'w-roster', expiresAt: new Date() };
+
+    commands!.reset();
+    expect((await store.touchSender(clinicId, phone, w)).patients).to.deep.equal([patient]);
+    expect(commands!.names).to.deep.equal(['findAndModify', 'find']);
+    await store.settle();
+    expect(Object.values((await senders.findOne({ clinicId, phone }))?.roster as object)).to.deep.equal([patient]);
+    commands!.reset();
+    expect((await store.touchSender(clinicId, phone, w)).patients).to.deep.equal([patient]);
+    expect(commands!.names).to.deep.equal(['findAndModify']);
+
+    const stranger = newPhone();
+    expect((await store.touchSender(clinicId, stranger, w)).patients).to.deep.equal([]);
+    await store.settle();
+    commands!.reset();
+    expect((await store.touchSender(clinicId, stranger, w)).patients).to.deep.equal([]);
+    expect(commands!.names).to.deep.equal(['findAndModify']);
+  });
+
+  it('when a patient id holds dots, dollars or non-ASCII, then the roster still stores and returns it', async function () {
+    const { store } = handle!;
+    const clinicId = newClinicId();
+    const phone = newPhone();
+    const odd = [aPatient({ clinicId, phone, id: `${clinicId}.a$b.0` }), aPatient({ clinicId, phone, id: `${clinicId}-ñ-予約` })];
+    await store.upsertPatients(odd);
+    expect((await store.touchSender(clinicId, phone, { key: 'w-odd', expiresAt: new Date() })).patients).to.deep.equal(await store.findPatientsByPhone(clinicId, phone));
+    expect((await store.findPatientsByPhone(clinicId, phone)).length).to.equal(2);
+  });
+
   it('when the window moved on, then stale counters are dropped off the hot path and the count restarts', async function () {
     const { store, commands } = handle!;
     const clinicId = newClinicId();
     const phone = newPhone();
     await store.touchSender(clinicId, phone, { key: 'w1', expiresAt: new Date() });
+    await store.settle(); // the new number's (empty) roster is stored in the background
     commands!.reset();
-    expect(await store.touchSender(clinicId, phone, { key: 'w2', expiresAt: new Date() })).to.deep.equal({ count: 1, optedOut: false });
+    expect(await store.touchSender(clinicId, phone, { key: 'w2', expiresAt: new Date() })).to.deep.equal({ count: 1, optedOut: false, patients: [] });
     // The answer came after one command; the clean-up follows in the background.
     expect(commands!.names[0]).to.equal('findAndModify');
     await store.settle();

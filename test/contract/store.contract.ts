@@ -149,6 +149,42 @@ export function describeStoreContract(name: string, makeStore: MakeStore): void 
         expect(await store.findPatientsByPhone(clinicId, newPhone())).to.deep.equal([]);
       });
 
+      it('when a sender is touched, then the patients on the phone come back with the count, as findPatientsByPhone gives them', async function () {
+        const clinicId = newClinicId();
+        const phone = newPhone();
+        const b = aPatient({ clinicId, id: `${clinicId}-B`, phone });
+        const a = aPatient({ clinicId, id: `${clinicId}-a`, phone, language: 'es' });
+        await store.upsertPatients([a, b, aPatient({ clinicId, phone: newPhone() }), aPatient({ clinicId: newClinicId(), phone })]);
+        const touched = await store.touchSender(clinicId, phone, window('w-roster'));
+        expect(touched.patients).to.deep.equal(await store.findPatientsByPhone(clinicId, phone));
+        expect(touched.patients.map((p) => p.id)).to.deep.equal([b.id, a.id]); // code-unit order, as MongoDB sorts
+        expect((await store.touchSender(clinicId, newPhone(), window('w-roster'))).patients).to.deep.equal([]);
+      });
+
+      it('when an import edits a patient, moves one to another phone or adds one, then the next touch of each phone says so', async function () {
+        const clinicId = newClinicId();
+        const home = newPhone();
+        const cell = newPhone();
+        const w = window('w-moves');
+        const mum = aPatient({ clinicId, id: `${clinicId}-1`, phone: home, firstName: 'Ana' });
+        const kid = aPatient({ clinicId, id: `${clinicId}-2`, phone: home, firstName: 'Ben' });
+        await store.upsertPatients([mum, kid]);
+        expect((await store.touchSender(clinicId, home, w)).patients).to.deep.equal([mum, kid]);
+        expect((await store.touchSender(clinicId, cell, w)).patients).to.deep.equal([]);
+
+        const renamed = { ...mum, firstName: 'Anita' };
+        const moved = { ...kid, phone: cell };
+        const baby = aPatient({ clinicId, id: `${clinicId}-3`, phone: home, firstName: 'Cy' });
+        await store.upsertPatients([renamed, moved, baby]);
+        expect((await store.touchSender(clinicId, home, w)).patients).to.deep.equal([renamed, baby]);
+        expect((await store.touchSender(clinicId, cell, w)).patients).to.deep.equal([moved]);
+        expect(await store.findPatientsByPhone(clinicId, home)).to.deep.equal([renamed, baby]);
+
+        await store.upsertPatients([{ ...moved, phone: home }]);
+        expect((await store.touchSender(clinicId, cell, w)).patients).to.deep.equal([]);
+        expect((await store.touchSender(clinicId, home, w)).patients.map((p) => p.firstName)).to.deep.equal(['Anita', 'Ben', 'Cy']);
+      });
+
       it('when upserting, then the summary counts inserted, updated and unchanged rows', async function () {
         const clinicId = newClinicId();
         const p1 = aPatient({ clinicId });
@@ -301,13 +337,13 @@ export function describeStoreContract(name: string, makeStore: MakeStore): void 
         const clinicId = newClinicId();
         const phone = newPhone();
         const w1 = window('2026-06-01T12:00:00.000Z');
-        expect(await store.touchSender(clinicId, phone, w1)).to.deep.equal({ count: 1, optedOut: false });
-        expect(await store.touchSender(clinicId, phone, w1)).to.deep.equal({ count: 2, optedOut: false });
-        expect(await store.touchSender(clinicId, newPhone(), w1)).to.deep.equal({ count: 1, optedOut: false });
-        expect(await store.touchSender(newClinicId(), phone, w1)).to.deep.equal({ count: 1, optedOut: false });
+        expect(await store.touchSender(clinicId, phone, w1)).to.deep.equal({ count: 1, optedOut: false, patients: [] });
+        expect(await store.touchSender(clinicId, phone, w1)).to.deep.equal({ count: 2, optedOut: false, patients: [] });
+        expect(await store.touchSender(clinicId, newPhone(), w1)).to.deep.equal({ count: 1, optedOut: false, patients: [] });
+        expect(await store.touchSender(newClinicId(), phone, w1)).to.deep.equal({ count: 1, optedOut: false, patients: [] });
         const w2 = window('2026-06-01T12:01:00.000Z');
-        expect(await store.touchSender(clinicId, phone, w2)).to.deep.equal({ count: 1, optedOut: false });
-        expect(await store.touchSender(clinicId, phone, w2)).to.deep.equal({ count: 2, optedOut: false });
+        expect(await store.touchSender(clinicId, phone, w2)).to.deep.equal({ count: 1, optedOut: false, patients: [] });
+        expect(await store.touchSender(clinicId, phone, w2)).to.deep.equal({ count: 2, optedOut: false, patients: [] });
       });
 
       it('when many touches of one sender run at once, then none is lost', async function () {
@@ -316,7 +352,7 @@ export function describeStoreContract(name: string, makeStore: MakeStore): void 
         const w = window('w-concurrent');
         const results = await Promise.all(Array.from({ length: 20 }, () => store.touchSender(clinicId, phone, w)));
         expect(results.map((r) => r.count).sort((a, b) => a - b)).to.deep.equal(Array.from({ length: 20 }, (_, i) => i + 1));
-        expect(await store.touchSender(clinicId, phone, w)).to.deep.equal({ count: 21, optedOut: false });
+        expect(await store.touchSender(clinicId, phone, w)).to.deep.equal({ count: 21, optedOut: false, patients: [] });
       });
 
       it('when a sender was only counted, then getOptOut returns null', async function () {
@@ -336,19 +372,19 @@ export function describeStoreContract(name: string, makeStore: MakeStore): void 
         const out = anOptOut({ clinicId, phone });
         await store.setOptOut(out);
         expect(await store.getOptOut(clinicId, phone)).to.deep.equal(out);
-        expect(await store.touchSender(clinicId, phone, w)).to.deep.equal({ count: 3, optedOut: true });
+        expect(await store.touchSender(clinicId, phone, w)).to.deep.equal({ count: 3, optedOut: true, patients: [] });
 
         const back = { clinicId, phone, optedOut: false, changedAt: at('2026-06-01T12:00:30.5Z') };
         await store.setOptOut(back);
         expect(await store.getOptOut(clinicId, phone)).to.deep.equal(back);
-        expect(await store.touchSender(clinicId, phone, w)).to.deep.equal({ count: 4, optedOut: false });
+        expect(await store.touchSender(clinicId, phone, w)).to.deep.equal({ count: 4, optedOut: false, patients: [] });
       });
 
       it('when a sender opts out before ever being counted, then the first touch sees it', async function () {
         const clinicId = newClinicId();
         const phone = newPhone();
         await store.setOptOut(anOptOut({ clinicId, phone }));
-        expect(await store.touchSender(clinicId, phone, window('w'))).to.deep.equal({ count: 1, optedOut: true });
+        expect(await store.touchSender(clinicId, phone, window('w'))).to.deep.equal({ count: 1, optedOut: true, patients: [] });
       });
     });
 

@@ -29,11 +29,11 @@ class FaultyStore extends MemoryStore {
     }
     return super.claimMessage(record);
   }
-  override async findPatientsByPhone(...args: Parameters<MemoryStore['findPatientsByPhone']>): ReturnType<MemoryStore['findPatientsByPhone']> {
+  override async touchSender(...args: Parameters<MemoryStore['touchSender']>): ReturnType<MemoryStore['touchSender']> {
     if (this.brokenRules) {
       throw new AppError('STORE_ERROR', 'query failed');
     }
-    return super.findPatientsByPhone(...args);
+    return super.touchSender(...args);
   }
 }
 

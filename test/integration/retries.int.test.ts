@@ -127,12 +127,12 @@ describe('a repeated delivery after the first one failed', () => {
   it('when the first delivery hit an error, then the repeat takes the record over and processes the message once', async () => {
     class FlakyStore extends MemoryStore {
       failures = 1;
-      override async findPatientsByPhone(...args: Parameters<MemoryStore['findPatientsByPhone']>): ReturnType<MemoryStore['findPatientsByPhone']> {
+      override async touchSender(...args: Parameters<MemoryStore['touchSender']>): ReturnType<MemoryStore['touchSender']> {
         if (this.failures > 0) {
           this.failures -= 1;
           throw new AppError('STORE_ERROR', 'transient');
         }
-        return super.findPatientsByPhone(...args);
+        return super.touchSender(...args);
       }
     }
     const t = await buildTestApp({ store: new FlakyStore() });

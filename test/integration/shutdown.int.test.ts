@@ -21,10 +21,10 @@ class SlowStore extends MemoryStore {
   constructor(private readonly latencyMs: number) {
     super();
   }
-  override async findPatientsByPhone(...args: Parameters<MemoryStore['findPatientsByPhone']>): ReturnType<MemoryStore['findPatientsByPhone']> {
+  override async touchSender(...args: Parameters<MemoryStore['touchSender']>): ReturnType<MemoryStore['touchSender']> {
     this.entered += 1;
     await new Promise((r) => setTimeout(r, this.latencyMs));
-    return super.findPatientsByPhone(...args);
+    return super.touchSender(...args);
   }
   override async claimMessage(record: MessageRecord): ReturnType<MemoryStore['claimMessage']> {
     if (this.down) {

@@ -271,7 +271,7 @@ describe(`POST /v1/clinic/webhooks/twilio/sms (${kind.name})`, function () {
   describe('failures after the signature check', () => {
     it('when the store throws, then the answer is the system-error TwiML and nothing internal leaks', async () => {
       class BrokenStore extends MemoryStore {
-        override async findPatientsByPhone(): Promise<never> {
+        override async touchSender(): Promise<never> {
           throw new AppError('STORE_ERROR', 'boom: secret internal detail');
         }
       }

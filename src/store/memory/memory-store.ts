@@ -82,10 +82,17 @@ export class MemoryStore implements Store {
   }
 
   async findPatientsByPhone(clinicId: string, phone: string): Promise<Patient[]> {
-    const ids = this.patientIdsByPhone.get(senderKey(clinicId, phone)) ?? [];
+    return this.patientsOn(senderKey(clinicId, phone));
+  }
+
+  private patientsOn(key: string): Patient[] {
+    const ids = this.patientIdsByPhone.get(key);
+    if (!ids) {
+      return [];
+    }
     return [...ids]
       .map((id) => this.patients.get(id) as Patient)
-      .sort((a, b) => a.id.localeCompare(b.id))
+      .sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))
       .map(clone);
   }
 
@@ -134,7 +141,7 @@ export class MemoryStore implements Store {
     const counter = current && current.key === window.key ? current : { key: window.key, count: 0, expiresAt: window.expiresAt };
     counter.count += 1;
     this.rate.set(key, counter);
-    return { count: counter.count, optedOut: this.optOuts.get(key)?.optedOut ?? false };
+    return { count: counter.count, optedOut: this.optOuts.get(key)?.optedOut ?? false, patients: this.patientsOn(key) };
   }
 
   async getOptOut(clinicId: string, phone: string): Promise<OptOutRecord | null> {

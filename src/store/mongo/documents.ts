@@ -59,6 +59,33 @@ export interface SenderDoc {
   keyword?: string;
   /** Message count by rate window key (see rateField). */
   rate?: Record<string, number>;
+  /**
+   * The clinic's patients on this phone, keyed by rosterKey(id): a copy of what `patients`
+   * holds, so the one findOneAndUpdate that counts a message also says who sent it.
+   * Absent until built (by an import that touches the phone, or by the first message,
+   * from `patients`); an empty object means no patient has this phone.
+   */
+  roster?: Record<string, Patient>;
+}
+
+/** A roster field name for a patient id: hex, so dots, dollars and digits in ids cannot make a path. */
+export const rosterKey = (patientId: string): string => `p${Buffer.from(patientId, 'utf8').toString('hex')}`;
+
+/** Code-unit order of ids, as MongoDB sorts strings (and findPatientsByPhone returns patients). */
+export const byId = (a: { id: string }, b: { id: string }): number => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
+
+export function toRoster(patients: readonly Patient[]): Record<string, Patient> {
+  const roster: Record<string, Patient> = {};
+  for (const p of patients) {
+    roster[rosterKey(p.id)] = docToPatient(patientToDoc(p));
+  }
+  return roster;
+}
+
+export function rosterToPatients(roster: Record<string, Patient>): Patient[] {
+  return Object.values(roster)
+    .map((p) => docToPatient(p as PatientDoc))
+    .sort(byId);
 }
 
 /** The `_id` of a sender document. Clinic ids and E.164 numbers never contain a colon. */

@@ -26,8 +26,10 @@ import {
   messageToDoc,
   patientToDoc,
   rateField,
+  rosterToPatients,
   senderId,
   statusToDoc,
+  toRoster,
   type AppointmentDoc,
   type InboxDoc,
   type MessageDoc,
@@ -254,8 +256,41 @@ export class MongoStore implements Store {
       if (stale.length > 0) {
         this.forgetRateWindows(doc._id, stale, phone);
       }
-      return { count: doc.rate?.[field] ?? 1, optedOut: doc.optedOut === true };
+      let patients: Patient[];
+      if (doc.roster) {
+        patients = rosterToPatients(doc.roster);
+      } else {
+        // No roster yet (a number first seen now, or documents from before rosters): ask
+        // `patients`, and keep the answer for the next message.
+        patients = (await this.patients.find({ clinicId, phone }, { maxTimeMS: this.maxTimeMS }).sort({ id: 1 }).toArray()).map(docToPatient);
+        this.fillRoster(doc._id, patients, phone);
+      }
+      return { count: doc.rate?.[field] ?? 1, optedOut: doc.optedOut === true, patients };
     });
+  }
+
+  /**
+   * Stores the roster a message had to look up, off the hot path, only where none exists:
+   * an import that rebuilt it meanwhile has the newer answer and keeps it.
+   */
+  private fillRoster(id: string, patients: readonly Patient[], phone: string): void {
+    this.inBackground(
+      this.senders.updateOne({ _id: id, roster: { $exists: false } }, { $set: { roster: toRoster(patients) } }).then(() => undefined),
+      phone,
+      'could not store the roster of a sender',
+    );
+  }
+
+  /** Runs a write the reply does not wait for; close() waits for it, a failure is only logged. */
+  private inBackground(work: Promise<void>, phone: string, what: string): void {
+    const task = work
+      .catch((err: unknown) => {
+        this.logger.warn({ phone: maskPhone(phone), code: toStoreError(err, what).code }, what);
+      })
+      .finally(() => {
+        this.background.delete(task);
+      });
+    this.background.add(task);
   }
 
   /**
@@ -264,18 +299,11 @@ export class MongoStore implements Store {
    */
   private forgetRateWindows(id: string, keys: string[], phone: string): void {
     const unset = Object.fromEntries(keys.map((key) => [`rate.${key}`, '' as const]));
-    const task = this.senders
-      .updateOne({ _id: id }, { $unset: unset })
-      .then(
-        () => undefined,
-        (err: unknown) => {
-          this.logger.warn({ phone: maskPhone(phone), code: toStoreError(err, 'forgetRateWindows').code }, 'could not drop stale rate counters');
-        },
-      )
-      .finally(() => {
-        this.background.delete(task);
-      });
-    this.background.add(task);
+    this.inBackground(
+      this.senders.updateOne({ _id: id }, { $unset: unset }).then(() => undefined),
+      phone,
+      'could not drop stale rate counters',
+    );
   }
 
   /**
@@ -296,7 +324,7 @@ export class MongoStore implements Store {
 
   async getOptOut(clinicId: string, phone: string): Promise<OptOutRecord | null> {
     return this.run('getOptOut', async () => {
-      const doc = await this.senders.findOne({ _id: senderId(clinicId, phone) }, { maxTimeMS: this.maxTimeMS, projection: { rate: 0 } });
+      const doc = await this.senders.findOne({ _id: senderId(clinicId, phone) }, { maxTimeMS: this.maxTimeMS, projection: { rate: 0, roster: 0 } });
       return docToOptOut(doc);
     });
   }
@@ -343,7 +371,65 @@ export class MongoStore implements Store {
   }
 
   async upsertPatients(patients: readonly Patient[]): Promise<UpsertSummary> {
-    return this.run('upsertPatients', () => this.upsertMany(this.patients, patients.map(patientToDoc)));
+    return this.run('upsertPatients', () =>
+      this.upsertMany(this.patients, patients.map(patientToDoc), (phones) => this.rebuildRosters(phones)),
+    );
+  }
+
+  /**
+   * Rebuilds the roster of each sender whose patients a batch changed (inserted, edited, or
+   * moved to or from the phone), from `patients` after the batch's writes: the roster is a
+   * copy, and rebuilding it whole (rather than patching entries) leaves it right whatever
+   * it held before, including a roster a message filled from an older read.
+   */
+  private async rebuildRosters(phones: ReadonlyMap<string, { clinicId: string; phone: string }>): Promise<void> {
+    const byClinic = new Map<string, string[]>();
+    for (const { clinicId, phone } of phones.values()) {
+      byClinic.set(clinicId, [...(byClinic.get(clinicId) ?? []), phone]);
+    }
+    const rosters = new Map<string, { clinicId: string; phone: string; roster: Record<string, Patient> }>();
+    for (const [clinicId, list] of byClinic) {
+      const docs = await this.patients.find({ clinicId, phone: { $in: list } }, { maxTimeMS: this.maxTimeMS, batchSize: 10_000 }).toArray();
+      const onPhone = new Map<string, Patient[]>(list.map((phone) => [phone, []]));
+      for (const doc of docs) {
+        onPhone.get(doc.phone)?.push(docToPatient(doc));
+      }
+      for (const [phone, found] of onPhone) {
+        rosters.set(senderId(clinicId, phone), { clinicId, phone, roster: toRoster(found) });
+      }
+    }
+    // Senders no message has created yet are inserted whole, in one command (a first import's
+    // case); the others get their roster replaced.
+    const ids = [...rosters.keys()];
+    const existing = new Set(
+      (await this.senders.find({ _id: { $in: ids } }, { maxTimeMS: this.maxTimeMS, projection: { _id: 1 }, batchSize: ids.length }).toArray()).map((d) => d._id),
+    );
+    const fresh = ids.filter((id) => !existing.has(id));
+    const replace = (id: string): AnyBulkWriteOperation<SenderDoc> => {
+      const { clinicId, phone, roster } = rosters.get(id) as { clinicId: string; phone: string; roster: Record<string, Patient> };
+      return { updateOne: { filter: { _id: id }, update: { $set: { roster }, $setOnInsert: { clinicId, phone } }, upsert: true } };
+    };
+    const writes = ids.filter((id) => existing.has(id)).map(replace);
+    if (fresh.length > 0) {
+      try {
+        await this.senders.insertMany(
+          fresh.map((id) => {
+            const { clinicId, phone, roster } = rosters.get(id) as { clinicId: string; phone: string; roster: Record<string, Patient> };
+            return { _id: id, clinicId, phone, roster };
+          }),
+          { ordered: false },
+        );
+      } catch (err) {
+        if (!isDuplicateKey(err)) {
+          throw err;
+        }
+        // A message created some of them meanwhile: write those (all, idempotently) as replacements.
+        writes.push(...fresh.map(replace));
+      }
+    }
+    for (let i = 0; i < writes.length; i += REPLACE_BULK) {
+      await this.upsertRetry(() => this.senders.bulkWrite(writes.slice(i, i + REPLACE_BULK), { ordered: false }));
+    }
   }
 
   async upsertAppointments(appointments: readonly Appointment[]): Promise<UpsertSummary> {
@@ -357,7 +443,11 @@ export class MongoStore implements Store {
    * MongoDB-compatible server, and unchanged rows cost no write. Replacements go in
    * small bulks (see REPLACE_BULK).
    */
-  private async upsertMany<D extends { _id: string }>(collection: Collection<D>, docs: readonly D[]): Promise<UpsertSummary> {
+  private async upsertMany<D extends { _id: string }>(
+    collection: Collection<D>,
+    docs: readonly D[],
+    afterBatch?: (senders: ReadonlyMap<string, { clinicId: string; phone: string }>) => Promise<void>,
+  ): Promise<UpsertSummary> {
     const summary: UpsertSummary = { inserted: 0, updated: 0, unchanged: 0 };
     for (let start = 0; start < docs.length; start += this.batchSize) {
       const batch = docs.slice(start, start + this.batchSize);
@@ -367,8 +457,20 @@ export class MongoStore implements Store {
       const current = new Map<string, unknown>(found.map((d) => [(d as unknown as D)._id, d]));
       const inserts = new Map<string, D>();
       const replacements = new Map<string, D>();
+      // The senders (clinic + phone) a written row was or now is on: their rosters change.
+      const senders = new Map<string, { clinicId: string; phone: string }>();
+      const noteSender = (row: unknown): void => {
+        const { clinicId, phone } = (row ?? {}) as { clinicId?: unknown; phone?: unknown };
+        if (typeof clinicId === 'string' && typeof phone === 'string') {
+          senders.set(senderId(clinicId, phone), { clinicId, phone });
+        }
+      };
       for (const doc of batch) {
         const existing = current.get(doc._id);
+        if (existing === undefined || !isDeepStrictEqual(existing, doc)) {
+          noteSender(existing);
+          noteSender(doc);
+        }
         if (existing === undefined) {
           summary.inserted += 1;
           inserts.set(doc._id, doc);
@@ -400,6 +502,9 @@ export class MongoStore implements Store {
       }));
       for (let i = 0; i < writes.length; i += REPLACE_BULK) {
         await collection.bulkWrite(writes.slice(i, i + REPLACE_BULK), { ordered: true });
+      }
+      if (afterBatch && senders.size > 0) {
+        await afterBatch(senders);
       }
     }
     return summary;
