@@ -12,6 +12,7 @@ import type {
 import { APPOINTMENT_STATUS_RANK } from '../../domain.js';
 import type { ClaimResult, MessageQuery, RateWindow, Store, UpsertSummary } from '../store.js';
 import { isDeepStrictEqual } from 'node:util';
+import { deserialize, serialize } from 'node:v8';
 import { cloneData } from './clone-data.js';
 
 const clone = cloneData;
@@ -24,7 +25,8 @@ const senderKey = (clinicId: string, phone: string): string => `${clinicId}\u000
  */
 export class MemoryStore implements Store {
   readonly kind = 'memory' as const;
-  private readonly messages = new Map<string, MessageRecord>();
+  /** Records in flight as objects, finished ones serialized (see keepMessage). */
+  private readonly messages = new Map<string, MessageRecord | Buffer>();
   private readonly patients = new Map<string, Patient>();
   private readonly appointments = new Map<string, Appointment>();
   private readonly optOuts = new Map<string, OptOutRecord>();
@@ -44,36 +46,61 @@ export class MemoryStore implements Store {
   }
 
   async claimMessage(record: MessageRecord): Promise<ClaimResult> {
-    const existing = this.messages.get(record.messageSid);
+    const existing = this.loadMessage(record.messageSid);
     if (existing) {
-      return { claimed: false, existing: clone(existing) };
+      return { claimed: false, existing: existing.copy ? existing.record : clone(existing.record) };
     }
     this.messages.set(record.messageSid, clone(record));
     return { claimed: true };
   }
 
   async completeMessage(messageSid: string, completion: MessageCompletion): Promise<void> {
-    const existing = this.messages.get(messageSid);
+    const existing = this.loadMessage(messageSid);
     if (existing) {
-      Object.assign(existing, clone(completion));
+      Object.assign(existing.record, clone(completion));
+      this.keepMessage(existing.record);
     }
   }
 
   async recordDuplicate(messageSid: string, at: Date): Promise<void> {
-    const existing = this.messages.get(messageSid);
+    const existing = this.loadMessage(messageSid);
     if (existing) {
-      existing.duplicateDeliveries = (existing.duplicateDeliveries ?? 0) + 1;
-      existing.lastDuplicateAt = new Date(at);
+      existing.record.duplicateDeliveries = (existing.record.duplicateDeliveries ?? 0) + 1;
+      existing.record.lastDuplicateAt = new Date(at);
+      this.keepMessage(existing.record);
     }
   }
 
   async getMessage(messageSid: string): Promise<MessageRecord | null> {
-    const found = this.messages.get(messageSid);
-    return found ? clone(found) : null;
+    const found = this.loadMessage(messageSid);
+    return found ? (found.copy ? found.record : clone(found.record)) : null;
+  }
+
+  /**
+   * A stored record: the live object while its message is in flight, or a fresh copy of
+   * a finished one (`copy`), which is kept serialized.
+   */
+  private loadMessage(messageSid: string): { record: MessageRecord; copy: boolean } | undefined {
+    const stored = this.messages.get(messageSid);
+    if (stored === undefined) {
+      return undefined;
+    }
+    return Buffer.isBuffer(stored) ? { record: deserialize(stored) as MessageRecord, copy: true } : { record: stored, copy: false };
+  }
+
+  /**
+   * Keeps a finished record as one serialized buffer (V8's structured clone format: Dates
+   * and all stay as they were). The audit trail is the one thing this store keeps growing;
+   * as buffers it costs the garbage collector one object a message instead of dozens, which
+   * is what made full collections, and the request stalls during them, grow with it.
+   */
+  private keepMessage(record: MessageRecord): void {
+    this.messages.set(record.messageSid, record.status === 'received' ? record : serialize(record));
   }
 
   async *listMessages(query: MessageQuery): AsyncIterable<MessageRecord> {
-    const rows = [...this.messages.values()]
+    const rows = [...this.messages.keys()]
+      .map((sid) => (this.loadMessage(sid) as { record: MessageRecord }).record)
       .filter((m) => m.clinicId === query.clinicId && m.receivedAt >= query.since && m.receivedAt < query.until)
       .sort((a, b) => a.receivedAt.getTime() - b.receivedAt.getTime() || a.messageSid.localeCompare(b.messageSid));
     for (const row of rows) {
