@@ -12,8 +12,8 @@ import type {
 import { APPOINTMENT_STATUS_RANK } from '../../domain.js';
 import type { ClaimResult, MessageQuery, RateWindow, Store, UpsertSummary } from '../store.js';
 import { isDeepStrictEqual } from 'node:util';
-import { deserialize, serialize } from 'node:v8';
 import { cloneData } from './clone-data.js';
+import { packRecord, unpackRecord } from './packed-record.js';
 
 const clone = cloneData;
 const senderKey = (clinicId: string, phone: string): string => `${clinicId}\u0000${phone}`;
@@ -26,7 +26,7 @@ const senderKey = (clinicId: string, phone: string): string => `${clinicId}\u000
 export class MemoryStore implements Store {
   readonly kind = 'memory' as const;
   /** Records in flight as objects, finished ones serialized (see keepMessage). */
-  private readonly messages = new Map<string, MessageRecord | Buffer>();
+  private readonly messages = new Map<string, MessageRecord | string>();
   private readonly patients = new Map<string, Patient>();
   private readonly appointments = new Map<string, Appointment>();
   private readonly optOuts = new Map<string, OptOutRecord>();
@@ -85,17 +85,17 @@ export class MemoryStore implements Store {
     if (stored === undefined) {
       return undefined;
     }
-    return Buffer.isBuffer(stored) ? { record: deserialize(stored) as MessageRecord, copy: true } : { record: stored, copy: false };
+    return typeof stored === 'string' ? { record: unpackRecord<MessageRecord>(stored), copy: true } : { record: stored, copy: false };
   }
 
   /**
-   * Keeps a finished record as one serialized buffer (V8's structured clone format: Dates
-   * and all stay as they were). The audit trail is the one thing this store keeps growing;
-   * as buffers it costs the garbage collector one object a message instead of dozens, which
-   * is what made full collections, and the request stalls during them, grow with it.
+   * Keeps a finished record as one string (packed-record.ts). The audit trail is the one
+   * thing this store keeps growing: as object graphs, dozens of objects a message made full
+   * collections, and the request stalls during them, grow with it; as buffers, the external
+   * memory and array buffers a message did the same.
    */
   private keepMessage(record: MessageRecord): void {
-    this.messages.set(record.messageSid, record.status === 'received' ? record : serialize(record));
+    this.messages.set(record.messageSid, record.status === 'received' ? record : packRecord(record));
   }
 
   async *listMessages(query: MessageQuery): AsyncIterable<MessageRecord> {
