@@ -14,6 +14,7 @@ import type { ClaimResult, MessageQuery, RateWindow, Store, UpsertSummary } from
 import { isDeepStrictEqual } from 'node:util';
 import { cloneData } from './clone-data.js';
 import { packRecord, unpackRecord } from './packed-record.js';
+import { ShardedMap } from './sharded-map.js';
 
 const clone = cloneData;
 const senderKey = (clinicId: string, phone: string): string => `${clinicId}\u0000${phone}`;
@@ -25,13 +26,15 @@ const senderKey = (clinicId: string, phone: string): string => `${clinicId}\u000
  */
 export class MemoryStore implements Store {
   readonly kind = 'memory' as const;
-  /** Records in flight as objects, finished ones serialized (see keepMessage). */
-  private readonly messages = new Map<string, MessageRecord | string>();
+  // The tables that grow with every message or new sender are sharded (sharded-map.ts): one
+  // big Map stalls the event loop each time it grows.
+  /** Records in flight as objects, finished ones packed (see keepMessage). */
+  private readonly messages = new ShardedMap<MessageRecord | string>();
   private readonly patients = new Map<string, Patient>();
   private readonly appointments = new Map<string, Appointment>();
-  private readonly optOuts = new Map<string, OptOutRecord>();
-  private readonly rate = new Map<string, { key: string; count: number; expiresAt: Date }>();
-  private readonly inbox = new Map<string, InboxItem>();
+  private readonly optOuts = new ShardedMap<OptOutRecord>();
+  private readonly rate = new ShardedMap<{ key: string; count: number; expiresAt: Date }>();
+  private readonly inbox = new ShardedMap<InboxItem>();
   /** Patient ids by clinic and phone, appointment ids by patient: each message looks up one sender, not every row. */
   private readonly patientIdsByPhone = new Map<string, Set<string>>();
   private readonly appointmentIdsByPatient = new Map<string, Set<string>>();
@@ -78,7 +81,7 @@ export class MemoryStore implements Store {
 
   /**
    * A stored record: the live object while its message is in flight, or a fresh copy of
-   * a finished one (`copy`), which is kept serialized.
+   * a finished one (`copy`), which is kept packed.
    */
   private loadMessage(messageSid: string): { record: MessageRecord; copy: boolean } | undefined {
     const stored = this.messages.get(messageSid);
