@@ -112,6 +112,9 @@ export function renderResults(r: BenchResults): string {
       }
       lines.push('');
     }
+    for (const p of r.patientsScale.filter((x) => x.partial !== undefined)) {
+      lines.push(`Failed parts on ${p.store} (shown as –): ${p.partial}.`, '');
+    }
   }
   if (r.dbCommands) {
     lines.push('### Database commands per message (MongoDB command monitoring)', '');
