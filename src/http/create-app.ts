@@ -124,7 +124,15 @@ export function createApp(deps: AppDeps): Koa {
         deps.metrics.duration.observe({ outcome }, seconds);
       }
       deps.logger.info(
-        { requestId, method: ctx.method, path: ctx.path, status: ctx.status, outcome: state.outcome, ms: Math.round(seconds * 100_000) / 100 },
+        {
+          requestId,
+          method: ctx.method,
+          path: ctx.path,
+          status: ctx.status,
+          outcome: state.outcome,
+          ...(state.message ? { clinic: state.clinicId, ...state.message } : {}),
+          ms: Math.round(seconds * 100_000) / 100,
+        },
         'request',
       );
     }
@@ -207,6 +215,8 @@ export function createApp(deps: AppDeps): Koa {
         throw err;
       }
       state.outcome = result.status;
+      state.clinicId = result.clinicId;
+      state.message = result.summary;
       ctx.status = 200;
       ctx.type = 'text/xml';
       ctx.body = renderTwiml(result.reply);

@@ -10,6 +10,9 @@ export interface WebhookState {
   systemErrorText?: string;
   outcome?: string;
   requestId?: string;
+  /** The handled message's clinic and summary (MessageSid, masked sender, rules, actions), for the request's log line. */
+  clinicId?: string | null;
+  message?: { sid: string; sender: string; rules: string[]; actions: string[] } | undefined;
 }
 
 export const SYSTEM_ERROR_TEXT = "We're experiencing technical difficulties. Please try again later or call our office.";

@@ -31,6 +31,8 @@ export interface PipelineResult {
   /** The text to send back (null: an empty <Response/>). */
   reply: string | null;
   clinicId: string | null;
+  /** What ran, for the webhook's one log line a request (no PHI: rule and action names). */
+  summary?: { sid: string; sender: string; rules: string[]; actions: string[] };
 }
 
 /** A fixed one-minute window: the key and when its counter is no longer needed. */
@@ -185,8 +187,12 @@ export async function handleMessage(
       completedAt: deps.clock(),
       timings: { totalMs: round(performance.now() - started), storeMs: round(storeMs), rulesMs: round(rulesMs) },
     });
-    log.info({ clinic: clinic.id, status, rules: outcome.rulesFired, actions: outcome.actions.map((a) => `${a.type}:${a.outcome}`) }, 'message handled');
-    return { status, reply, clinicId: clinic.id };
+    const summary = { sid: message.messageSid, sender: maskPhone(message.from), rules: outcome.rulesFired, actions: outcome.actions.map((a) => `${a.type}:${a.outcome}`) };
+    if (mode !== 'webhook') {
+      // A webhook request's line (create-app.ts) carries this summary: one line a request.
+      log.info({ clinic: clinic.id, status, rules: summary.rules, actions: summary.actions }, 'message handled');
+    }
+    return { status, reply, clinicId: clinic.id, summary };
   } catch (err) {
     const code = isAppError(err) ? err.code : ((err as { code?: unknown }).code as string | undefined) ?? 'INTERNAL';
     // Best effort: the record says it failed, unless the store itself is what failed. When it

@@ -350,7 +350,15 @@ describe(`POST /v1/clinic/webhooks/twilio/sms (${kind.name})`, function () {
       await post(t.app, inboundParams({ From: phone, To: '+13125559999', Body: 'lost xyzzy' }));
       await post(t.app, inboundParams({ From: phone, NumMedia: '1', MediaUrl0: 'https://api.twilio.com/secret-media', MediaContentType0: 'image/png' }));
       const text = t.logs.text();
-      expect(t.logs.lines.length).to.be.greaterThan(10);
+      // One line a request, carrying what the pipeline did (MessageSid, masked sender, rules, actions).
+      const requestLines = t.logs.records().filter((r) => r.msg === 'request');
+      expect(requestLines).to.have.length(bodies.length + 3);
+      const confirmLine = requestLines[0] as Record<string, unknown>;
+      expect(confirmLine).to.include({ outcome: 'processed', sender: `***${phone.slice(-2)}` });
+      expect(confirmLine.rules).to.deep.equal(['confirm-appointment']);
+      expect(confirmLine.actions).to.deep.equal(['confirm-appointment:confirmed']);
+      expect(confirmLine.sid).to.match(/^SM[0-9a-f]{32}$/);
+      expect(t.logs.records().filter((r) => r.msg === 'message handled')).to.have.length(0);
       const digits = phone.slice(2);
       expect(text).not.to.contain(digits);
       expect(text).not.to.contain(digits.slice(-7));
