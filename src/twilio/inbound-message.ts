@@ -57,7 +57,7 @@ export function toInboundMessage(form: FormParams): InboundMessage {
   const media = readMedia(form, one('NumMedia'));
   const extra: Record<string, string> = {};
   for (const key of Object.keys(form.values)) {
-    if (!KNOWN.has(key) && !MEDIA_KEY.test(key)) {
+    if (!KNOWN.has(key) && !(key.startsWith('Media') && MEDIA_KEY.test(key))) {
       extra[key] = one(key) as string;
     }
   }
@@ -85,7 +85,7 @@ export function toInboundMessage(form: FormParams): InboundMessage {
 function readMedia(form: FormParams, rawCount: string | undefined): MediaItem[] {
   const present = new Map<number, { url?: string; type?: string }>();
   for (const key of Object.keys(form.values)) {
-    const m = MEDIA_KEY.exec(key);
+    const m = key.startsWith('Media') ? MEDIA_KEY.exec(key) : null;
     if (!m) {
       continue;
     }
