@@ -16,6 +16,7 @@ import { renderResults } from './lib/report.js';
 import { checkTargets, type BenchResults } from './lib/results.js';
 import { runtimeLabel, type ServerRuntime } from './lib/server-child.js';
 import { round } from './lib/stats.js';
+import { DEFAULT_MEMORY_MAX_MESSAGES } from '../src/store/memory/memory-store.js';
 import { createWorld } from './lib/world.js';
 import { runClinicsScale } from './phases/clinics-scale.js';
 import { mixFor, runCompare } from './phases/compare.js';
@@ -131,11 +132,16 @@ async function main(argv: string[]): Promise<number> {
       }
     }
     if (args.phases.has('sustained')) {
-      results.storedRecordBytes = await bytesKeptPerMessage(world, mixFor(world, 901));
+      results.storeKeeps = await bytesKeptPerMessage(world, mixFor(world, 901), DEFAULT_MEMORY_MAX_MESSAGES);
+      log(`  the embedded store keeps ~${results.storeKeeps.filling} B per message below its bound, ~${results.storeKeeps.atBound} B at it`);
       const cMax = results.compare?.variants.find((v) => v.key === 'c')?.rps ?? 1000;
       const rate = Math.round(cMax * settings.sustainedShare);
       log(`\n== sustained load: ${settings.sustainedS} s paced at ${rate} req/s (${settings.sustainedShare * 100}% of (c)'s ${cMax} req/s)`);
-      const common = { runtime, world, durationS: settings.sustainedS, sampleEveryS: settings.sustainedSampleS, warmupS: settings.sustainedWarmupS, connections: settings.connections, log };
+      // Warm-up lasts until the embedded store holds as many finished messages as it keeps
+      // (MEMORY_STORE_MAX_MESSAGES, default), so what the minute measures is its steady state.
+      const warmupS = Math.max(settings.sustainedWarmupS, Math.ceil((DEFAULT_MEMORY_MAX_MESSAGES * 1.1) / rate));
+      log(`  warm-up ${warmupS} s: the embedded store fills to its ${DEFAULT_MEMORY_MAX_MESSAGES} finished messages`);
+      const common = { runtime, world, durationS: settings.sustainedS, sampleEveryS: settings.sustainedSampleS, warmupS, connections: settings.connections, log };
       results.sustained = [await runSustained({ ...common, rate })];
       const dMax = results.compare?.variants.find((v) => v.key === 'd')?.rps;
       if (mongoUri && dMax && settings.mongoSustainedS > 0) {

@@ -45,14 +45,23 @@ export async function startService(env: Record<string, string | undefined>, opti
   const metrics = createMetrics({ defaults: true });
   const snapshot = await buildSnapshot(config, env);
   const live = new LiveConfig(snapshot);
-  const store = options.store ?? (await openStore({ mongodbUri: config.mongodbUri ?? undefined, logger }));
+  const store =
+    options.store ??
+    (await openStore({
+      mongodbUri: config.mongodbUri ?? undefined,
+      logger,
+      memory: { maxMessages: config.memoryStoreMaxMessages, onDrop: (table) => metrics.embeddedStoreDropped.inc({ table }) },
+    }));
   const storeInit = initializeStore(store, logger);
   if (store.kind === 'memory' && config.seedFile) {
     const summary = await loadSeed(store, config.seedFile, snapshot.clinics);
     logger.info({ seedFile: config.seedFile, ...summary }, 'embedded store seeded');
   }
   if (store.kind === 'memory') {
-    logger.warn('using the embedded store: nothing is kept across restarts (set MONGODB_URI for production)');
+    logger.warn(
+      { maxMessages: 'maxMessages' in store ? store.maxMessages : undefined },
+      'using the embedded store: nothing is kept across restarts, and only the newest MEMORY_STORE_MAX_MESSAGES finished messages (set MONGODB_URI for production)',
+    );
   }
   if (config.devToken) {
     logger.warn('TWILIO_AUTH_TOKEN is not set: using the local development token (refused in production)');

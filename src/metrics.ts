@@ -16,6 +16,7 @@ export interface Metrics {
   rulesReloadErrors: Counter;
   rulesVersion: Gauge<'clinic' | 'version'>;
   actions: Counter<'action' | 'outcome'>;
+  embeddedStoreDropped: Counter<'table'>;
 }
 
 /**
@@ -48,5 +49,11 @@ export function createMetrics(options: { defaults?: boolean } = {}): Metrics {
     rulesReloadErrors: new Counter({ name: 'rules_reload_errors_total', help: 'Reloads refused because a file was invalid', registers }),
     rulesVersion: new Gauge({ name: 'rules_loaded_version', help: 'Rules version live per clinic (value 1, version as label)', labelNames: ['clinic', 'version'], registers }),
     actions: new Counter({ name: 'sms_actions_total', help: 'Actions run, by action and outcome', labelNames: ['action', 'outcome'], registers }),
+    embeddedStoreDropped: new Counter({
+      name: 'sms_embedded_store_dropped_total',
+      help: 'Finished messages, and their inbox items, the embedded store let go of to stay within MEMORY_STORE_MAX_MESSAGES',
+      labelNames: ['table'],
+      registers,
+    }),
   };
 }

@@ -21,6 +21,8 @@ export interface LoadOptions {
   overallRate?: number;
   /** Requests to sign before the clock starts. */
   prefill: number;
+  /** Requests signed earlier, used instead of signing `prefill` now (back-to-back runs leave the server no idle gap). */
+  pool?: SignedRequest[];
 }
 
 export interface LoadResult {
@@ -57,7 +59,7 @@ export function prefill(mix: RequestMix, count: number): SignedRequest[] {
  * @param options - connections, duration, rate, prefill
  */
 export async function runLoad(port: number, mix: RequestMix, options: LoadOptions): Promise<LoadResult> {
-  const pool = prefill(mix, options.prefill);
+  const pool = options.pool ?? prefill(mix, options.prefill);
   let cursor = 0;
   let onTheFly = 0;
   const take = (): SignedRequest => {

@@ -1,9 +1,11 @@
 /**
- * What the embedded store keeps per message by design (the audit record, staff inbox
- * items, opt-outs, rate counters): heap after a full GC per message, running the same
- * mix of messages through the pipeline (handleMessage) in this process on a fresh
- * MemoryStore. The sustained run compares the server's heap growth per request with it:
- * growth well above it would be a leak outside the store.
+ * What the embedded store keeps per message, in this process on a MemoryStore of its own,
+ * running the same mix through the pipeline (handleMessage), heap after a full GC:
+ * - while it fills: the audit record, inbox items, rate counter and opt-out a message leaves
+ *   (what the MEMORY_STORE_MAX_MESSAGES bound holds, per message);
+ * - once full, at its bound: what still grows by design (opt-outs of new numbers, and rate
+ *   counters until their window is swept). The sustained run compares the server's heap growth
+ *   per request with that: growth well above it would be a leak outside the store.
  */
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
@@ -25,30 +27,49 @@ function getGc(): () => void {
   return runInNewContext('gc') as () => void;
 }
 
+export interface KeptBytes {
+  /** Heap per message while the store fills (below its bound). */
+  filling: number;
+  /** Heap per message once the store holds its bound. */
+  atBound: number;
+  /** The bound (finished messages). */
+  maxMessages: number;
+}
+
 /**
- * Heap bytes the embedded store keeps per message of the mix.
+ * Heap bytes the embedded store keeps per message of the mix, below and at its bound.
  * @param world - clinics, rules and seed
  * @param mix - the requests (as the sustained run sends them)
- * @param count - messages to run
+ * @param maxMessages - the store's bound
+ * @param count - messages measured in each part
  */
-export async function bytesKeptPerMessage(world: World, mix: RequestMix, count = 20_000): Promise<number> {
+export async function bytesKeptPerMessage(world: World, mix: RequestMix, maxMessages: number, count = 20_000): Promise<KeptBytes> {
   const gc = getGc();
   const env = serviceEnv(world, { logLevel: 'silent' });
   const config = loadConfig(env);
   const snapshot = await buildSnapshot(config, env);
-  const store = new MemoryStore();
+  const store = new MemoryStore({ maxMessages });
   await loadSeed(store, world.seedFile, snapshot.clinics);
   const deps = { store, logger: createLogger('silent'), metrics: createMetrics(), clock: () => new Date() };
-  // One message first, so lazily built things (formatters, compiled code) are not counted.
-  await handleMessage(deps, snapshot, toInboundMessage(parseForm(mix.next().body)));
-  gc();
-  const before = process.memoryUsage().heapUsed;
   // Each message is made just in time: made ahead, the originals would be in `before` and freed by `after`.
-  for (let i = 0; i < count; i++) {
-    await handleMessage(deps, snapshot, toInboundMessage(parseForm(mix.next().body)));
-  }
-  gc();
-  const after = process.memoryUsage().heapUsed;
+  const run = async (n: number): Promise<void> => {
+    for (let i = 0; i < n; i++) {
+      await handleMessage(deps, snapshot, toInboundMessage(parseForm(mix.next().body)));
+    }
+  };
+  const measure = async (n: number): Promise<number> => {
+    gc();
+    const before = process.memoryUsage().heapUsed;
+    await run(n);
+    gc();
+    return Math.round((process.memoryUsage().heapUsed - before) / n);
+  };
+  // One message first, so lazily built things (formatters, compiled code) are not counted.
+  await run(1);
+  const filling = await measure(Math.min(count, maxMessages));
+  // Fill to the bound (and past it a little), then measure at it.
+  await run(Math.max(0, Math.ceil(maxMessages * 1.1) - count));
+  const atBound = await measure(count);
   await store.close();
-  return Math.round((after - before) / count);
+  return { filling, atBound, maxMessages };
 }

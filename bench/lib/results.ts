@@ -7,6 +7,7 @@ import type { LookupResult } from '../phases/patients-scale.js';
 import type { CommandCount } from '../phases/db-commands.js';
 import type { SustainedResult } from '../phases/sustained.js';
 import type { ProfileSummary } from './cpu-profile.js';
+import type { KeptBytes } from './record-size.js';
 
 export interface BenchResults {
   mode: 'quick' | 'full';
@@ -19,7 +20,8 @@ export interface BenchResults {
   patientsScale?: LookupResult[];
   dbCommands?: CommandCount[];
   sustained?: SustainedResult[];
-  storedRecordBytes?: number;
+  /** What the embedded store keeps per message, below and at its bound (in-process). */
+  storeKeeps?: KeptBytes;
   targets: TargetCheck[];
   elapsedS: number;
 }
@@ -72,12 +74,13 @@ export function checkTargets(r: Omit<BenchResults, 'targets'>): TargetCheck[] {
   for (const s of r.sustained ?? []) {
     const bad = s.load.errors + s.load.timeouts + s.load.non2xx;
     out.push({ target: `sustained ${s.durationS} s paced at ${s.rate} req/s (${s.store}): no errors`, measured: `${bad} in ${s.load.requests} requests`, met: bad === 0 });
-    const stored = s.store === 'memory' ? (r.storedRecordBytes ?? 0) : 0;
+    // By design, at its bound the embedded store still keeps opt-outs of new numbers and this window's rate counters.
+    const byDesign = s.store === 'memory' ? Math.max(0, r.storeKeeps?.atBound ?? 0) : 0;
     const growth = s.heapGrowthBytesPerRequest;
     out.push({
-      target: `sustained (${s.store}): no memory growth beyond warm-up (beyond what the store keeps by design)`,
-      measured: `heap after GC ${growth === null ? '?' : `${growth >= 0 ? '+' : ''}${growth}`} B/request after warm-up${s.store === 'memory' ? ` (the embedded store keeps ~${stored} B per message)` : ''}; RSS ${s.rssGrowthMbAfterWarmup >= 0 ? '+' : ''}${s.rssGrowthMbAfterWarmup} MB`,
-      met: growth === null ? null : growth <= stored * 1.15 + 64,
+      target: `sustained (${s.store}): no memory growth beyond warm-up`,
+      measured: `heap after GC ${growth === null ? '?' : `${growth >= 0 ? '+' : ''}${growth}`} B/request after warm-up${s.store === 'memory' && r.storeKeeps ? ` (at its bound of ${r.storeKeeps.maxMessages} messages the embedded store keeps ~${r.storeKeeps.atBound} B per message by design: opt-outs, current rate counters; ~${r.storeKeeps.filling} B while filling)` : ''}; RSS ${s.rssGrowthMbAfterWarmup >= 0 ? '+' : ''}${s.rssGrowthMbAfterWarmup} MB`,
+      met: growth === null ? null : growth <= byDesign * 1.15 + 64,
     });
   }
   return out;

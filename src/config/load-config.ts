@@ -21,6 +21,8 @@ export interface Config {
   bodyLimitBytes: number;
   /** How long a shutdown waits for requests in flight, ms. */
   shutdownGraceMs: number;
+  /** Finished messages the embedded store keeps; older ones are dropped with their inbox items. */
+  memoryStoreMaxMessages: number;
   /** Watch rules and clinics files and reload on change. */
   watchRules: boolean;
   /** True when no token was given outside production and the well-known DEV_AUTH_TOKEN is in use. */
@@ -127,6 +129,12 @@ export const SETTINGS: { [K in keyof Config]: Setting<K> } = {
   logLevel: { key: 'logLevel', env: 'LOG_LEVEL', doc: 'pino level', parse: text('info') },
   bodyLimitBytes: { key: 'bodyLimitBytes', env: 'BODY_LIMIT_BYTES', doc: 'largest webhook body, bytes', parse: int('BODY_LIMIT_BYTES', 32 * 1024, 1024, 1024 * 1024) },
   shutdownGraceMs: { key: 'shutdownGraceMs', env: 'SHUTDOWN_GRACE_MS', doc: 'how long SIGTERM waits for requests in flight', parse: int('SHUTDOWN_GRACE_MS', 10_000, 0, 120_000) },
+  memoryStoreMaxMessages: {
+    key: 'memoryStoreMaxMessages',
+    env: 'MEMORY_STORE_MAX_MESSAGES',
+    doc: 'finished messages the embedded store keeps; the oldest go first, with their staff inbox items',
+    parse: int('MEMORY_STORE_MAX_MESSAGES', 50_000, 1, 10_000_000),
+  },
   devToken: { key: 'devToken', env: 'CLINIC_SMS_DEV_TOKEN_IN_USE', doc: 'set by the loader, not by you', parse: () => false },
   watchRules: { key: 'watchRules', env: 'WATCH_RULES', doc: 'reload rules and clinics when their files change', parse: flag('WATCH_RULES', true, ['1', 'true', 'on'], ['0', 'false', 'off']) },
 };

@@ -1,4 +1,5 @@
 import type { Store } from './store.js';
+import type { MemoryStoreOptions } from './memory/memory-store.js';
 import type { StorePurpose } from './mongo/create-mongo-store.js';
 import type { StoreLogger } from './mongo/store-logger.js';
 
@@ -11,6 +12,8 @@ export interface OpenStoreOptions {
    * 'batch': longer socket and query limits for command-line batches (import, export).
    */
   purpose?: StorePurpose;
+  /** The embedded store's bound (when no URI is given). */
+  memory?: MemoryStoreOptions;
 }
 
 /**
@@ -24,7 +27,7 @@ export async function openStore(options: OpenStoreOptions = {}): Promise<Store> 
   const uri = options.mongodbUri?.trim();
   if (!uri) {
     const { MemoryStore } = await import('./memory/memory-store.js');
-    return new MemoryStore();
+    return new MemoryStore(options.memory);
   }
   const { createMongoStore } = await import('./mongo/create-mongo-store.js');
   return createMongoStore({ uri, purpose: options.purpose ?? 'service', ...(options.logger ? { logger: options.logger } : {}) });

@@ -6,7 +6,7 @@ import path from 'node:path';
 import { expect } from 'chai';
 import request from 'supertest';
 import { startService, type RunningService } from '../../src/main.js';
-import { AUTH_TOKEN, PUBLIC_BASE_URL } from '../support/test-app.js';
+import { AUTH_TOKEN, PUBLIC_BASE_URL, WEBHOOK_PATH, inboundParams, signedRequest, uniquePhone } from '../support/test-app.js';
 
 /** A loopback port that nothing listens on (bound, read, released). */
 async function closedPort(): Promise<number> {
@@ -66,5 +66,33 @@ describe('start-up', () => {
     } finally {
       await fs.rm(dir, { recursive: true, force: true });
     }
+  });
+
+  it('when MEMORY_STORE_MAX_MESSAGES is set, then the embedded store keeps that many finished messages and /metrics counts the ones dropped', async () => {
+    service = await startService({
+      PORT: '0',
+      HOST: '127.0.0.1',
+      TWILIO_AUTH_TOKEN: AUTH_TOKEN,
+      PUBLIC_BASE_URL,
+      CLINICS_FILE: 'test/fixtures/clinics.yaml',
+      NORTHSIDE_AUTH_TOKEN: 'x'.repeat(32),
+      SEED_FILE: 'none',
+      SPOOL_DIR: spoolDir,
+      LOG_LEVEL: 'silent',
+      WATCH_RULES: 'off',
+      MEMORY_STORE_MAX_MESSAGES: '2',
+    });
+    const sids: string[] = [];
+    for (let i = 0; i < 3; i++) {
+      const params = inboundParams({ From: uniquePhone(), Body: 'HELP' });
+      sids.push(params.MessageSid as string);
+      const { body, signature } = signedRequest(params);
+      const res = await request(service.server).post(WEBHOOK_PATH).type('form').set('X-Twilio-Signature', signature).send(body);
+      expect(res.status).to.equal(200);
+    }
+    expect(await service.store.getMessage(sids[0] as string)).to.equal(null);
+    expect((await service.store.getMessage(sids[2] as string))?.status).to.equal('unknown-number');
+    const metrics = await request(service.server).get('/metrics');
+    expect(metrics.text).to.match(/^sms_embedded_store_dropped_total\{table="messages"\} 1$/m);
   });
 });

@@ -14,18 +14,51 @@ import type { ClaimResult, MessageQuery, RateWindow, Store, UpsertSummary } from
 import { isDeepStrictEqual } from 'node:util';
 import { cloneData } from './clone-data.js';
 import { packRecord, unpackRecord } from './packed-record.js';
+import { RetentionRing } from './retention-ring.js';
 import { ShardedMap } from './sharded-map.js';
 
 const clone = cloneData;
 const senderKey = (clinicId: string, phone: string): string => `${clinicId}\u0000${phone}`;
 
+/** How many finished messages the embedded store keeps by default (their inbox items go with them). */
+export const DEFAULT_MEMORY_MAX_MESSAGES = 50_000;
+
+/** What the embedded store lets go of to stay within its bound. */
+export type DroppedTable = 'messages' | 'inbox';
+
+export interface MemoryStoreOptions {
+  /**
+   * Finished audit records kept: past it the oldest are dropped, with the staff inbox items
+   * their messages made. Messages in flight are never dropped. Default DEFAULT_MEMORY_MAX_MESSAGES.
+   */
+  maxMessages?: number;
+  /** Told of each record or inbox item dropped (a metric). */
+  onDrop?: (table: DroppedTable) => void;
+}
+
+/** A touchSender in this many sweeps one shard of the rate counters for expired windows. */
+const SWEEP_EVERY = 64;
+
 /**
  * The embedded store: everything in process memory, gone at exit. Deep-clones on the
  * way in and out so callers can never change stored state by accident, as the MongoDB
  * adapter cannot either.
+ *
+ * Its memory is bounded, so a demo left running (or a benchmark) does not grow until the
+ * process dies: it keeps the newest `maxMessages` finished audit records and the staff inbox
+ * items of those messages, and rate counters only for their window (as the MongoDB TTL index
+ * does). Opt-out state and patients are never dropped. Production runs on MongoDB, which
+ * keeps everything.
  */
 export class MemoryStore implements Store {
   readonly kind = 'memory' as const;
+  readonly maxMessages: number;
+  private readonly finished: RetentionRing;
+  private readonly onDrop: (table: DroppedTable) => void;
+  /** The latest rate window seen (its expiry, ms), and where the next sweep of expired counters starts. */
+  private latestWindowExpiry = 0;
+  private touches = 0;
+  private sweepShard = 0;
   // The tables that grow with every message or new sender are sharded (sharded-map.ts): one
   // big Map stalls the event loop each time it grows.
   /** Records in flight as objects, finished ones packed (see keepMessage). */
@@ -35,10 +68,21 @@ export class MemoryStore implements Store {
   private readonly optOuts = new ShardedMap<OptOutRecord>();
   private readonly rate = new ShardedMap<{ key: string; count: number; expiresAt: Date }>();
   private readonly inbox = new ShardedMap<InboxItem>();
+  /** Inbox item ids by MessageSid: they go when their message's record goes. */
+  private readonly inboxIdsByMessage = new ShardedMap<string[]>();
   /** Patient ids by clinic and phone, appointment ids by patient: each message looks up one sender, not every row. */
   private readonly patientIdsByPhone = new Map<string, Set<string>>();
   private readonly appointmentIdsByPatient = new Map<string, Set<string>>();
   private closed = false;
+
+  /**
+   * @param options - how many finished messages to keep, and who hears of each one dropped
+   */
+  constructor(options: MemoryStoreOptions = {}) {
+    this.maxMessages = options.maxMessages ?? DEFAULT_MEMORY_MAX_MESSAGES;
+    this.finished = new RetentionRing(this.maxMessages);
+    this.onDrop = options.onDrop ?? ((): void => undefined);
+  }
 
   async init(): Promise<void> {}
 
@@ -98,7 +142,31 @@ export class MemoryStore implements Store {
    * memory and array buffers a message did the same.
    */
   private keepMessage(record: MessageRecord): void {
-    this.messages.set(record.messageSid, record.status === 'received' ? record : packRecord(record));
+    if (record.status === 'received') {
+      this.messages.set(record.messageSid, record);
+      return;
+    }
+    const firstFinish = typeof this.messages.get(record.messageSid) !== 'string';
+    this.messages.set(record.messageSid, packRecord(record));
+    if (firstFinish) {
+      // Counted once, when it first finishes: a later duplicate or completion rewrites it in place.
+      const oldest = this.finished.add(record.messageSid);
+      if (oldest !== undefined && typeof this.messages.get(oldest) === 'string') {
+        this.dropMessage(oldest);
+      }
+    }
+  }
+
+  /** Lets go of a finished message's record and the inbox items it made. */
+  private dropMessage(messageSid: string): void {
+    this.messages.delete(messageSid);
+    this.onDrop('messages');
+    for (const id of this.inboxIdsByMessage.get(messageSid) ?? []) {
+      if (this.inbox.delete(id)) {
+        this.onDrop('inbox');
+      }
+    }
+    this.inboxIdsByMessage.delete(messageSid);
   }
 
   async *listMessages(query: MessageQuery): AsyncIterable<MessageRecord> {
@@ -171,7 +239,24 @@ export class MemoryStore implements Store {
     const counter = current && current.key === window.key ? current : { key: window.key, count: 0, expiresAt: window.expiresAt };
     counter.count += 1;
     this.rate.set(key, counter);
+    this.sweepRate(window);
     return { count: counter.count, optedOut: this.optOuts.get(key)?.optedOut ?? false, patients: this.patientsOn(key) };
+  }
+
+  /**
+   * Now and then drops the counters of windows that are over, one shard at a time, as
+   * MongoDB's TTL index removes them: a counter is read only in its own minute, and one whose
+   * window expired by the newest window's start is not read again.
+   */
+  private sweepRate(window: RateWindow): void {
+    this.latestWindowExpiry = Math.max(this.latestWindowExpiry, window.expiresAt.getTime());
+    this.touches += 1;
+    if (this.touches % SWEEP_EVERY !== 0) {
+      return;
+    }
+    const cutoff = this.latestWindowExpiry - 2 * 60_000;
+    this.rate.sweepShard(this.sweepShard, (counter) => counter.expiresAt.getTime() <= cutoff);
+    this.sweepShard = (this.sweepShard + 1) % this.rate.shardCount;
   }
 
   async getOptOut(clinicId: string, phone: string): Promise<OptOutRecord | null> {
@@ -186,6 +271,12 @@ export class MemoryStore implements Store {
   async addInboxItem(item: InboxItem): Promise<void> {
     if (!this.inbox.has(item.id)) {
       this.inbox.set(item.id, clone(item));
+      const ids = this.inboxIdsByMessage.get(item.messageSid);
+      if (ids) {
+        ids.push(item.id);
+      } else {
+        this.inboxIdsByMessage.set(item.messageSid, [item.id]);
+      }
     }
   }
 

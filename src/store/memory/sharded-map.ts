@@ -35,6 +35,27 @@ export class ShardedMap<V> {
     return this.shard(key).delete(key);
   }
 
+  /** How many shards (for sweepShard). */
+  get shardCount(): number {
+    return SHARDS;
+  }
+
+  /**
+   * Deletes the entries of one shard that `stale` picks: a sweep a little at a time.
+   * @param index - the shard, 0 to shardCount - 1
+   * @param stale - true for an entry to delete
+   */
+  sweepShard(index: number, stale: (value: V) => boolean): void {
+    const shard = this.shards[index];
+    if (shard) {
+      for (const [key, value] of shard) {
+        if (stale(value)) {
+          shard.delete(key);
+        }
+      }
+    }
+  }
+
   get size(): number {
     let n = 0;
     for (const m of this.shards) {

@@ -34,6 +34,13 @@ describe('loadConfig', () => {
     expect(loadConfig({ TWILIO_AUTH_TOKEN: 'new', TWILIO_AUTH_TOKEN_PREVIOUS: 'old' }).authTokens).to.deep.equal(['new', 'old']);
   });
 
+  it('when MEMORY_STORE_MAX_MESSAGES is unset, a whole number, or not one, then it defaults, applies, or is refused', () => {
+    expect(loadConfig({}).memoryStoreMaxMessages).to.equal(50_000);
+    expect(loadConfig({ MEMORY_STORE_MAX_MESSAGES: '1200' }).memoryStoreMaxMessages).to.equal(1200);
+    expect(() => loadConfig({ MEMORY_STORE_MAX_MESSAGES: '0' })).to.throw(/MEMORY_STORE_MAX_MESSAGES must be a whole number from 1/);
+    expect(() => loadConfig({ MEMORY_STORE_MAX_MESSAGES: 'lots' })).to.throw(/MEMORY_STORE_MAX_MESSAGES/);
+  });
+
   it('when PUBLIC_BASE_URL has a trailing slash, then it is dropped', () => {
     expect(loadConfig({ PUBLIC_BASE_URL: 'https://api.example.com/' }).publicBaseUrl).to.equal('https://api.example.com');
   });

@@ -1,0 +1,142 @@
+import { expect } from 'chai';
+import type { InboxItem, MessageRecord } from '../../../src/domain.js';
+import { MemoryStore, type DroppedTable } from '../../../src/store/memory/memory-store.js';
+import { RetentionRing } from '../../../src/store/memory/retention-ring.js';
+
+const received = (sid: string): MessageRecord => ({
+  messageSid: sid,
+  clinicId: 'downtown',
+  message: { messageSid: sid, from: '+13125550001', to: '+13125550100', body: 'CONFIRM', numMedia: 0, media: [], extra: {} },
+  receivedAt: new Date(Date.UTC(2030, 0, 1)),
+  status: 'received',
+  patientIds: [],
+  rulesFired: [],
+  actions: [],
+  reply: null,
+  via: 'webhook',
+});
+
+const finish = (store: MemoryStore, sid: string, reply = `reply ${sid}`): Promise<void> =>
+  store.completeMessage(sid, { status: 'processed', patientIds: [], rulesFired: ['confirm'], actions: [], reply });
+
+async function handled(store: MemoryStore, sid: string): Promise<void> {
+  expect((await store.claimMessage(received(sid))).claimed).to.equal(true);
+  await finish(store, sid);
+}
+
+const inboxItem = (id: string, messageSid: string): InboxItem => ({
+  id,
+  clinicId: 'downtown',
+  kind: 'message',
+  messageSid,
+  from: '+13125550001',
+  patientIds: [],
+  body: 'call me',
+  media: [],
+  createdAt: new Date(Date.UTC(2030, 0, 1)),
+  status: 'open',
+});
+
+const window = (minute: number): { key: string; expiresAt: Date } => ({ key: String(minute), expiresAt: new Date((minute + 2) * 60_000) });
+
+describe('RetentionRing', () => {
+  it('when more keys are added than it holds, then each addition hands back the oldest, in order', () => {
+    const ring = new RetentionRing(3);
+    expect(['a', 'b', 'c'].map((k) => ring.add(k))).to.deep.equal([undefined, undefined, undefined]);
+    expect(['d', 'e', 'f', 'g'].map((k) => ring.add(k))).to.deep.equal(['a', 'b', 'c', 'd']);
+  });
+
+  it('when the capacity is not a whole number of at least 1, then it is refused', () => {
+    expect(() => new RetentionRing(0)).to.throw(RangeError);
+    expect(() => new RetentionRing(2.5)).to.throw(RangeError);
+  });
+});
+
+describe('MemoryStore bound (MEMORY_STORE_MAX_MESSAGES)', () => {
+  it('when more messages finish than it keeps, then the oldest finished records go first and each drop is reported', async () => {
+    const dropped: DroppedTable[] = [];
+    const store = new MemoryStore({ maxMessages: 3, onDrop: (t) => dropped.push(t) });
+    for (const sid of ['SM1', 'SM2', 'SM3', 'SM4', 'SM5']) {
+      await handled(store, sid);
+    }
+    expect(await store.getMessage('SM1')).to.equal(null);
+    expect(await store.getMessage('SM2')).to.equal(null);
+    expect((await store.getMessage('SM3'))?.reply).to.equal('reply SM3');
+    expect((await store.getMessage('SM5'))?.reply).to.equal('reply SM5');
+    expect(dropped).to.deep.equal(['messages', 'messages']);
+  });
+
+  it('when messages are still in flight, then they are never dropped, however many others finish', async () => {
+    const store = new MemoryStore({ maxMessages: 2 });
+    await store.claimMessage(received('SMslow'));
+    for (const sid of ['SM1', 'SM2', 'SM3', 'SM4']) {
+      await handled(store, sid);
+    }
+    expect((await store.getMessage('SMslow'))?.status).to.equal('received');
+    await finish(store, 'SMslow', 'late reply');
+    expect((await store.getMessage('SMslow'))?.reply).to.equal('late reply');
+  });
+
+  it('when a kept record is delivered again or completed again, then it is counted once and keeps its place', async () => {
+    const store = new MemoryStore({ maxMessages: 2 });
+    await handled(store, 'SM1');
+    await handled(store, 'SM2');
+    // Rewrites of SM1 must not enter it twice: if they did, SM2 would be pushed out by SM3 alone.
+    await store.recordDuplicate('SM1', new Date(Date.UTC(2030, 0, 1, 0, 1)));
+    await finish(store, 'SM1', 'reply SM1 again');
+    await handled(store, 'SM3');
+    expect(await store.getMessage('SM1')).to.equal(null);
+    expect((await store.getMessage('SM2'))?.reply).to.equal('reply SM2');
+    expect((await store.claimMessage(received('SM3'))).claimed).to.equal(false);
+  });
+
+  it('when a dropped MessageSid is delivered again, then it is claimed as new (the bound is what the embedded store remembers)', async () => {
+    const store = new MemoryStore({ maxMessages: 1 });
+    await handled(store, 'SM1');
+    await handled(store, 'SM2');
+    expect((await store.claimMessage(received('SM1'))).claimed).to.equal(true);
+  });
+
+  it("when a message's record is dropped, then the staff inbox items it made go with it, and no others", async () => {
+    const dropped: DroppedTable[] = [];
+    const store = new MemoryStore({ maxMessages: 2, onDrop: (t) => dropped.push(t) });
+    await store.claimMessage(received('SM1'));
+    await store.addInboxItem(inboxItem('SM1:message', 'SM1'));
+    await store.addInboxItem(inboxItem('SM1:cancel-request', 'SM1'));
+    await store.addInboxItem(inboxItem('SM1:message', 'SM1'));
+    await finish(store, 'SM1');
+    await store.claimMessage(received('SM2'));
+    await store.addInboxItem(inboxItem('SM2:message', 'SM2'));
+    await finish(store, 'SM2');
+    expect((await store.listInbox('downtown')).map((i) => i.id).sort()).to.deep.equal(['SM1:cancel-request', 'SM1:message', 'SM2:message']);
+    await handled(store, 'SM3');
+    expect((await store.listInbox('downtown')).map((i) => i.id)).to.deep.equal(['SM2:message']);
+    expect(dropped.sort()).to.deep.equal(['inbox', 'inbox', 'messages']);
+  });
+
+  it("when rate windows pass, then expired senders' counters are swept and the current window still counts", async () => {
+    const store = new MemoryStore();
+    // 2,000 senders in minute 100: every shard gets some.
+    for (let i = 0; i < 2000; i++) {
+      await store.touchSender('downtown', `+1312555${String(i).padStart(4, '0')}`, window(100));
+    }
+    const rate = (store as unknown as { rate: { size: number } }).rate;
+    expect(rate.size).to.equal(2000);
+    // Minute 103: one sender keeps writing, long enough for every shard to be swept.
+    for (let i = 0; i < 64 * 256; i++) {
+      await store.touchSender('downtown', '+13125559999', window(103));
+    }
+    expect(rate.size).to.equal(1);
+    expect((await store.touchSender('downtown', '+13125559999', window(103))).count).to.equal(64 * 256 + 1);
+  });
+
+  it('when a counter is from the minute before the newest, then it is kept (a sender counting across the minute is not reset early)', async () => {
+    const store = new MemoryStore();
+    await store.touchSender('downtown', '+13125550001', window(100));
+    for (let i = 0; i < 64 * 256; i++) {
+      await store.touchSender('downtown', '+13125559999', window(101));
+    }
+    const rate = (store as unknown as { rate: { size: number } }).rate;
+    expect(rate.size).to.equal(2);
+  });
+});
