@@ -14,6 +14,7 @@ import type { ClaimResult, MessageQuery, RateWindow, Store, UpsertSummary } from
 import { isDeepStrictEqual } from 'node:util';
 import { cloneData } from './clone-data.js';
 import { packRecord, unpackRecord } from './packed-record.js';
+import { RecordArena } from './record-arena.js';
 import { RetentionRing } from './retention-ring.js';
 import { ShardedMap } from './sharded-map.js';
 
@@ -61,8 +62,9 @@ export class MemoryStore implements Store {
   private sweepShard = 0;
   // The tables that grow with every message or new sender are sharded (sharded-map.ts): one
   // big Map stalls the event loop each time it grows.
-  /** Records in flight as objects, finished ones packed (see keepMessage). */
-  private readonly messages = new ShardedMap<MessageRecord | string>();
+  /** Records in flight as objects, finished ones by their handle in the arena (see keepMessage). */
+  private readonly messages = new ShardedMap<MessageRecord | number>();
+  private readonly arena = new RecordArena();
   private readonly patients = new Map<string, Patient>();
   private readonly appointments = new Map<string, Appointment>();
   private readonly optOuts = new ShardedMap<OptOutRecord>();
@@ -125,33 +127,38 @@ export class MemoryStore implements Store {
 
   /**
    * A stored record: the live object while its message is in flight, or a fresh copy of
-   * a finished one (`copy`), which is kept packed.
+   * a finished one (`copy`), which is kept in the arena.
    */
   private loadMessage(messageSid: string): { record: MessageRecord; copy: boolean } | undefined {
     const stored = this.messages.get(messageSid);
     if (stored === undefined) {
       return undefined;
     }
-    return typeof stored === 'string' ? { record: unpackRecord<MessageRecord>(stored), copy: true } : { record: stored, copy: false };
+    return typeof stored === 'number' ? { record: unpackRecord<MessageRecord>(this.arena.get(stored)), copy: true } : { record: stored, copy: false };
   }
 
   /**
-   * Keeps a finished record as one string (packed-record.ts). The audit trail is the one
-   * thing this store keeps growing: as object graphs, dozens of objects a message made full
-   * collections, and the request stalls during them, grow with it; as buffers, the external
-   * memory and array buffers a message did the same.
+   * Keeps a record: in flight, as the object itself; finished, as JSON text (packed-record.ts)
+   * in the record arena, outside the V8 heap (record-arena.ts). The audit trail is what this
+   * store holds most of: as object graphs or strings, the records made the collector's work
+   * grow with them, and requests stalled during full collections.
    */
   private keepMessage(record: MessageRecord): void {
+    const previous = this.messages.get(record.messageSid);
     if (record.status === 'received') {
       this.messages.set(record.messageSid, record);
+      if (typeof previous === 'number') {
+        this.arena.release(previous);
+      }
       return;
     }
-    const firstFinish = typeof this.messages.get(record.messageSid) !== 'string';
-    this.messages.set(record.messageSid, packRecord(record));
-    if (firstFinish) {
+    this.messages.set(record.messageSid, this.arena.put(packRecord(record)));
+    if (typeof previous === 'number') {
+      this.arena.release(previous);
+    } else {
       // Counted once, when it first finishes: a later duplicate or completion rewrites it in place.
       const oldest = this.finished.add(record.messageSid);
-      if (oldest !== undefined && typeof this.messages.get(oldest) === 'string') {
+      if (oldest !== undefined) {
         this.dropMessage(oldest);
       }
     }
@@ -159,7 +166,12 @@ export class MemoryStore implements Store {
 
   /** Lets go of a finished message's record and the inbox items it made. */
   private dropMessage(messageSid: string): void {
+    const stored = this.messages.get(messageSid);
+    if (typeof stored !== 'number') {
+      return;
+    }
     this.messages.delete(messageSid);
+    this.arena.release(stored);
     this.onDrop('messages');
     for (const id of this.inboxIdsByMessage.get(messageSid) ?? []) {
       if (this.inbox.delete(id)) {

@@ -1,11 +1,9 @@
 import type { MessageRecord } from '../../domain.js';
 
 /**
- * Finished audit records as JSON text, Dates tagged: `{"$date": <ms>}`. One flat string per
- * record is the cheapest thing to keep for the garbage collector (no pointers to trace, no
- * external memory to account for), and the embedded store keeps one per message for as
- * long as the process lives. Undefined values are left out, as the MongoDB adapter leaves
- * them out (`ignoreUndefined`).
+ * Finished audit records as JSON text, Dates tagged: `{"$date": <ms>}`, which the embedded
+ * store keeps in its record arena (record-arena.ts), outside the V8 heap. Undefined values
+ * are left out, as the MongoDB adapter leaves them out (`ignoreUndefined`).
  *
  * A record's Dates are its own fields (receivedAt, completedAt, lastDuplicateAt), so those
  * are tagged directly and the rest goes through JSON.stringify as it is: a replacer called
