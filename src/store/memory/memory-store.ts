@@ -12,7 +12,8 @@ import type {
 import { APPOINTMENT_STATUS_RANK } from '../../domain.js';
 import type { ClaimResult, MessageQuery, RateWindow, Store, UpsertSummary } from '../store.js';
 import { isDeepStrictEqual } from 'node:util';
-import { cloneData } from './clone-data.js';
+import { cloneData, keepData } from './clone-data.js';
+import { ownString } from './own-string.js';
 import { packRecord, unpackRecord } from './packed-record.js';
 import { RecordArena } from './record-arena.js';
 import { RetentionRing } from './retention-ring.js';
@@ -99,7 +100,7 @@ export class MemoryStore implements Store {
     if (existing) {
       return { claimed: false, existing: existing.copy ? existing.record : clone(existing.record) };
     }
-    this.messages.set(record.messageSid, clone(record));
+    this.messages.set(ownString(record.messageSid), clone(record));
     return { claimed: true };
   }
 
@@ -157,7 +158,7 @@ export class MemoryStore implements Store {
       this.arena.release(previous);
     } else {
       // Counted once, when it first finishes: a later duplicate or completion rewrites it in place.
-      const oldest = this.finished.add(record.messageSid);
+      const oldest = this.finished.add(ownString(record.messageSid));
       if (oldest !== undefined) {
         this.dropMessage(oldest);
       }
@@ -277,17 +278,18 @@ export class MemoryStore implements Store {
   }
 
   async setOptOut(record: OptOutRecord): Promise<void> {
-    this.optOuts.set(senderKey(record.clinicId, record.phone), clone(record));
+    this.optOuts.set(senderKey(record.clinicId, record.phone), keepData(record));
   }
 
   async addInboxItem(item: InboxItem): Promise<void> {
     if (!this.inbox.has(item.id)) {
-      this.inbox.set(item.id, clone(item));
-      const ids = this.inboxIdsByMessage.get(item.messageSid);
+      const kept = keepData(item);
+      this.inbox.set(kept.id, kept);
+      const ids = this.inboxIdsByMessage.get(kept.messageSid);
       if (ids) {
-        ids.push(item.id);
+        ids.push(kept.id);
       } else {
-        this.inboxIdsByMessage.set(item.messageSid, [item.id]);
+        this.inboxIdsByMessage.set(kept.messageSid, [kept.id]);
       }
     }
   }
@@ -349,7 +351,8 @@ function upsertInto<T extends { id: string }>(map: Map<string, T>, rows: readonl
       summary.updated += 1;
     }
     onWrite(existing, row);
-    map.set(row.id, clone(row));
+    const kept = keepData(row);
+    map.set(kept.id, kept);
   }
   return summary;
 }
