@@ -2,19 +2,9 @@ import { expect } from 'chai';
 import type { InboxItem, MessageRecord } from '../../../src/domain.js';
 import { MemoryStore, type DroppedTable } from '../../../src/store/memory/memory-store.js';
 import { RetentionRing } from '../../../src/store/memory/retention-ring.js';
+import { aMessage, anInboxItem } from '../../contract/store-fixtures.js';
 
-const received = (sid: string): MessageRecord => ({
-  messageSid: sid,
-  clinicId: 'downtown',
-  message: { messageSid: sid, from: '+13125550001', to: '+13125550100', body: 'CONFIRM', numMedia: 0, media: [], extra: {} },
-  receivedAt: new Date(Date.UTC(2030, 0, 1)),
-  status: 'received',
-  patientIds: [],
-  rulesFired: [],
-  actions: [],
-  reply: null,
-  via: 'webhook',
-});
+const received = (sid: string): MessageRecord => aMessage({ clinicId: 'downtown', messageSid: sid });
 
 const finish = (store: MemoryStore, sid: string, reply = `reply ${sid}`): Promise<void> =>
   store.completeMessage(sid, { status: 'processed', patientIds: [], rulesFired: ['confirm'], actions: [], reply });
@@ -24,18 +14,7 @@ async function handled(store: MemoryStore, sid: string): Promise<void> {
   await finish(store, sid);
 }
 
-const inboxItem = (id: string, messageSid: string): InboxItem => ({
-  id,
-  clinicId: 'downtown',
-  kind: 'message',
-  messageSid,
-  from: '+13125550001',
-  patientIds: [],
-  body: 'call me',
-  media: [],
-  createdAt: new Date(Date.UTC(2030, 0, 1)),
-  status: 'open',
-});
+const inboxItem = (id: string, messageSid: string): InboxItem => anInboxItem({ clinicId: 'downtown', id, messageSid });
 
 const window = (minute: number): { key: string; expiresAt: Date } => ({ key: String(minute), expiresAt: new Date((minute + 2) * 60_000) });
 
