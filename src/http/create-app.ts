@@ -123,18 +123,21 @@ export function createApp(deps: AppDeps): Koa {
         deps.metrics.requests.inc({ outcome });
         deps.metrics.duration.observe({ outcome }, seconds);
       }
-      deps.logger.info(
-        {
-          requestId,
-          method: ctx.method,
-          path: ctx.path,
-          status: ctx.status,
-          outcome: state.outcome,
-          ...(state.message ? { clinic: state.clinicId, ...state.message } : {}),
-          ms: Math.round(seconds * 100_000) / 100,
-        },
-        'request',
-      );
+      // The line's fields are gathered only when it is written (not at LOG_LEVEL=warn).
+      if (deps.logger.isLevelEnabled('info')) {
+        deps.logger.info(
+          {
+            requestId,
+            method: ctx.method,
+            path: ctx.path,
+            status: ctx.status,
+            outcome: state.outcome,
+            ...(state.message ? { clinic: state.clinicId, ...state.message } : {}),
+            ms: Math.round(seconds * 100_000) / 100,
+          },
+          'request',
+        );
+      }
     }
   });
   app.use(errorMiddleware());
