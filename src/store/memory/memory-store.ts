@@ -100,7 +100,11 @@ export class MemoryStore implements Store {
     if (existing) {
       return { claimed: false, existing: existing.copy ? existing.record : clone(existing.record) };
     }
-    this.messages.set(ownString(record.messageSid), clone(record));
+    // One owned copy of the MessageSid serves as the table's key, the record's own field and,
+    // once it finishes, its place in the retention ring.
+    const kept = clone(record);
+    kept.messageSid = ownString(record.messageSid);
+    this.messages.set(kept.messageSid, kept);
     return { claimed: true };
   }
 
@@ -158,7 +162,8 @@ export class MemoryStore implements Store {
       this.arena.release(previous);
     } else {
       // Counted once, when it first finishes: a later duplicate or completion rewrites it in place.
-      const oldest = this.finished.add(ownString(record.messageSid));
+      // `record` is the in-flight object claimMessage stored, so its MessageSid is the owned key.
+      const oldest = this.finished.add(record.messageSid);
       if (oldest !== undefined) {
         this.dropMessage(oldest);
       }

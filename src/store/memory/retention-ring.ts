@@ -3,7 +3,8 @@
  * the oldest, for its owner to drop. What bounds the embedded store's memory.
  */
 export class RetentionRing {
-  private readonly keys: Array<string | undefined>;
+  /** Grows by push until full (a packed array: `new Array(n)` of a large n would be a slow dictionary). */
+  private readonly keys: string[] = [];
   private next = 0;
 
   /**
@@ -13,7 +14,6 @@ export class RetentionRing {
     if (!Number.isInteger(capacity) || capacity < 1) {
       throw new RangeError(`capacity must be a whole number of at least 1, got ${capacity}`);
     }
-    this.keys = new Array<string | undefined>(capacity);
   }
 
   /**
@@ -21,6 +21,10 @@ export class RetentionRing {
    * @param key - the newest key
    */
   add(key: string): string | undefined {
+    if (this.keys.length < this.capacity) {
+      this.keys.push(key);
+      return undefined;
+    }
     const oldest = this.keys[this.next];
     this.keys[this.next] = key;
     this.next = this.next + 1 === this.capacity ? 0 : this.next + 1;
