@@ -131,13 +131,13 @@ export function renderResults(r: BenchResults): string {
         `Done: ${fmt(s.load.rps, 0)} req/s, ${s.load.requests} requests, p50 ${fmt(s.load.latencyMs.p50)} ms, p90 ${fmt(s.load.latencyMs.p90)} ms, p99 ${fmt(s.load.latencyMs.p99)} ms, max ${fmt(s.load.latencyMs.max)} ms; errors ${s.load.errors + s.load.timeouts}, non-2xx ${s.load.non2xx}. Outcomes: ${Object.entries(s.outcomes).map(([k, n]) => `${k} ${n}`).join(', ')}.`,
         '',
       );
-      lines.push('| at s | requests answered | RSS MB | heap used MB | heap after full GC MB |', '|---:|---:|---:|---:|---:|');
+      lines.push('| at s | requests answered | RSS MB | heap used MB | heap after full GC MB | full GCs so far |', '|---:|---:|---:|---:|---:|---:|');
       for (const x of s.samples) {
-        lines.push(`| ${fmt(x.atS, 1)} | ${x.requests} | ${fmt(x.rssMb, 1)} | ${fmt(x.heapUsedMb, 1)} | ${fmt(x.heapAfterGcMb, 1)} |`);
+        lines.push(`| ${fmt(x.atS, 1)} | ${x.requests} | ${fmt(x.rssMb, 1)} | ${fmt(x.heapUsedMb, 1)} | ${fmt(x.heapAfterGcMb, 1)} | ${x.fullGcs ?? '–'} |`);
       }
       lines.push(
         '',
-        `Heap after GC grew ${s.heapGrowthBytesPerRequest ?? '?'} B per answered request after warm-up${s.store === 'memory' && r.storeKeeps !== undefined ? `; the embedded store keeps ~${r.storeKeeps.filling} B per message while it fills to its bound of ${r.storeKeeps.maxMessages} finished messages, and ~${r.storeKeeps.atBound} B per message once there (opt-outs of new numbers, rate counters until their window is swept; measured by running the same mix through handleMessage on a MemoryStore in the bench process)` : ''}. RSS after warm-up: ${s.rssGrowthMbAfterWarmup >= 0 ? '+' : ''}${s.rssGrowthMbAfterWarmup} MB.`,
+        `Heap after GC grew ${s.heapGrowthBytesPerRequest ?? '?'} B per answered request after warm-up${s.store === 'memory' && r.storeKeeps !== undefined ? `; the embedded store keeps ~${r.storeKeeps.filling} B per message while it fills to its bound of ${r.storeKeeps.maxMessages} finished messages, and ~${r.storeKeeps.atBound} B per message once there (opt-outs of new numbers, rate counters until their window is swept; measured by running the same mix through handleMessage on a MemoryStore in the bench process)` : ''}. RSS after warm-up: ${s.rssGrowthMbAfterWarmup >= 0 ? '+' : ''}${s.rssGrowthMbAfterWarmup} MB. Full collections V8 started on its own during the run: ${s.fullGcsPerMinute ?? '?'} a minute (the first and the last sample forced one each; HEAP_GROWING_PERCENT=${s.heapGrowingPercent}).`,
         '',
       );
     }

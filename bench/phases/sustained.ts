@@ -8,6 +8,7 @@
  * still keeps by design at its bound (record-size.ts).
  */
 import { join } from 'node:path';
+import { loadConfig } from '../../src/config/load-config.js';
 import { prefill, runLoad, type LoadResult } from '../lib/load.js';
 import { startServerChild, type ServerRuntime } from '../lib/server-child.js';
 import { serviceEnv } from '../lib/bench-env.js';
@@ -24,6 +25,8 @@ export interface SustainedSample {
   heapAfterGcMb: number | null;
   /** Webhook requests answered so far. */
   requests: number;
+  /** Full collections the server made so far (forced ones included). */
+  fullGcs: number;
 }
 
 export interface SustainedResult {
@@ -35,6 +38,13 @@ export interface SustainedResult {
   /** Heap after GC: growth per answered request between the first sample after warm-up and the last. */
   heapGrowthBytesPerRequest: number | null;
   rssGrowthMbAfterWarmup: number;
+  /**
+   * Full collections V8 started on its own during the measured run, per minute: counted
+   * between the first and the last sample taken during it (those force none).
+   */
+  fullGcsPerMinute: number | null;
+  /** The server's HEAP_GROWING_PERCENT (the service's default unless the bench's environment sets it). */
+  heapGrowingPercent: number;
   outcomes: Record<string, number>;
 }
 
@@ -53,11 +63,18 @@ export interface SustainedOptions {
 /** Seconds at the rate between the first forced GC and the measured run. */
 const REWARM_S = 5;
 
+function fullGcsPerMinute(during: SustainedSample[]): number | null {
+  const first = during[0];
+  const last = during.at(-1);
+  return first && last && last.atS > first.atS ? round(((last.fullGcs - first.fullGcs) * 60) / (last.atS - first.atS), 1) : null;
+}
+
 export async function runSustained(options: SustainedOptions): Promise<SustainedResult> {
   const { world } = options;
+  const env = serviceEnv(world, options.mongoUri ? { mongodbUri: options.mongoUri } : {});
   const child = await startServerChild('full-service', {
     runtime: options.runtime,
-    env: serviceEnv(world, options.mongoUri ? { mongodbUri: options.mongoUri } : {}),
+    env,
     logFile: join(world.dir, 'sustained.log'),
   });
   try {
@@ -73,6 +90,7 @@ export async function runSustained(options: SustainedOptions): Promise<Sustained
         heapUsedMb: mb(m.heapUsed),
         heapAfterGcMb: m.heapUsedAfterGc === null ? null : mb(m.heapUsedAfterGc),
         requests: Object.values(outcomes).reduce((sum, x) => sum + x, 0),
+        fullGcs: m.fullGcs,
       };
       samples.push(s);
       return s;
@@ -89,7 +107,8 @@ export async function runSustained(options: SustainedOptions): Promise<Sustained
     // server comes back slower for a moment: at 80% of its maximum that builds a backlog the whole
     // minute would carry. A few seconds more at the same rate first; the memory measure counts them.
     await runLoad(child.port, mix, { connections: options.connections, durationS: REWARM_S, overallRate: options.rate, prefill: 0, pool: rewarmPool });
-    const timer = setInterval(() => void sample(false), options.sampleEveryS * 1000);
+    const during: SustainedSample[] = [];
+    const timer = setInterval(() => void sample(false).then((s) => during.push(s)), options.sampleEveryS * 1000);
     let load: LoadResult;
     try {
       load = await runLoad(child.port, mix, {
@@ -115,10 +134,12 @@ export async function runSustained(options: SustainedOptions): Promise<Sustained
       samples,
       heapGrowthBytesPerRequest: growth === null ? null : round(growth, 0),
       rssGrowthMbAfterWarmup: round(last.rssMb - warm.rssMb, 1),
+      fullGcsPerMinute: fullGcsPerMinute(during),
+      heapGrowingPercent: loadConfig(env).heapGrowingPercent,
       outcomes: await outcomeCounts(child.port),
     };
     options.log(
-      `  ${options.durationS} s paced at ${options.rate} req/s (${result.store}): ${round(load.rps, 0)} req/s done, p50 ${load.latencyMs.p50} ms, p99 ${load.latencyMs.p99} ms, max ${load.latencyMs.max} ms, errors ${load.errors + load.timeouts}, non-2xx ${load.non2xx}; heap after GC +${result.heapGrowthBytesPerRequest ?? '?'} B/request after warm-up`,
+      `  ${options.durationS} s paced at ${options.rate} req/s (${result.store}): ${round(load.rps, 0)} req/s done, p50 ${load.latencyMs.p50} ms, p99 ${load.latencyMs.p99} ms, max ${load.latencyMs.max} ms, errors ${load.errors + load.timeouts}, non-2xx ${load.non2xx}; heap after GC +${result.heapGrowthBytesPerRequest ?? '?'} B/request after warm-up; ${result.fullGcsPerMinute ?? '?'} full GCs a minute`,
     );
     return result;
   } finally {

@@ -6,6 +6,7 @@
 import type { Server } from 'node:http';
 import { writeFile } from 'node:fs/promises';
 import { Session } from 'node:inspector/promises';
+import { PerformanceObserver, constants, type PerformanceEntry } from 'node:perf_hooks';
 
 export interface ReadyMessage {
   type: 'ready';
@@ -27,6 +28,8 @@ export interface MemorySample {
   heapUsedAfterGc: number | null;
   /** CPU time the process used so far (user + system), microseconds. */
   cpuMicros: number;
+  /** Full (mark-compact) collections since the server listened, forced ones included. */
+  fullGcs: number;
 }
 
 export type CommandHandler = (name: string, args: unknown) => Promise<unknown>;
@@ -44,6 +47,14 @@ function send(message: unknown): void {
 export function serveParent(server: Server, stop: () => Promise<void>, onCommand?: CommandHandler, info?: Record<string, unknown>): void {
   const address = server.address();
   const port = typeof address === 'object' && address ? address.port : 0;
+  let fullGcs = 0;
+  new PerformanceObserver((list) => {
+    for (const entry of list.getEntries()) {
+      if ((entry as PerformanceEntry & { detail?: { kind?: number } }).detail?.kind === constants.NODE_PERFORMANCE_GC_MAJOR) {
+        fullGcs += 1;
+      }
+    }
+  }).observe({ entryTypes: ['gc'] });
   process.on('message', (raw: ParentMessage) => {
     if (raw.type === 'memory') {
       const before = process.memoryUsage();
@@ -61,6 +72,7 @@ export function serveParent(server: Server, stop: () => Promise<void>, onCommand
         external: before.external,
         heapUsedAfterGc: after,
         cpuMicros: cpu.user + cpu.system,
+        fullGcs,
       };
       send({ type: 'memory', id: raw.id, sample });
     } else if (raw.type === 'command') {
