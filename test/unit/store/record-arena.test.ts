@@ -27,6 +27,22 @@ describe('RecordArena', () => {
     expect(arena.get(live[1999] as number)).to.equal(`19999:${text}`);
   });
 
+  it('when entries are released as fast as they are put (the store at its bound), then emptied chunks are reused instead of new ones allocated', () => {
+    const arena = new RecordArena();
+    const text = 'r'.repeat(1000);
+    const live: number[] = [];
+    for (let i = 0; i < 50_000; i++) {
+      live.push(arena.put(`${i}:${text}`));
+      if (live.length > 2000) {
+        arena.release(live.shift() as number);
+      }
+    }
+    // 50 MB went through the arena; 2 MB of it live at a time.
+    expect(arena.allocatedChunks).to.be.at.most(5);
+    expect(arena.get(live[0] as number)).to.equal(`48000:${text}`);
+    expect(arena.get(live[1999] as number)).to.equal(`49999:${text}`);
+  });
+
   it('when a released slot is reused, then older handles in other chunks still read their own text', () => {
     const arena = new RecordArena();
     const big = arena.put('b'.repeat(400_000));
