@@ -7,7 +7,6 @@ import { createLogger, type Logger } from './logger.js';
 import { createMetrics, type Metrics } from './metrics.js';
 import { buildSnapshot } from './service/build-snapshot.js';
 import { LiveConfig } from './service/live-config.js';
-import { setHeapGrowth } from './service/heap-growth.js';
 import { createReadiness } from './service/readiness.js';
 import { startRulesReload } from './service/rules-reload.js';
 import { createInFlight, gracefulShutdown, trackConnections, type ShutdownReport } from './service/shutdown.js';
@@ -34,8 +33,6 @@ export interface RunningService {
 export interface StartOptions {
   /** A store to use instead of the one MONGODB_URI chooses (tests). */
   store?: Store;
-  /** Sets V8 flags (HEAP_GROWING_PERCENT); v8.setFlagsFromString unless a test records them. */
-  setV8Flags?: (flags: string) => void;
 }
 
 /**
@@ -97,18 +94,8 @@ export async function startService(env: Record<string, string | undefined>, opti
     const s = app.listen(config.port, config.host, () => resolve(s));
     s.once('error', reject);
   });
-  // Once listening: start-up's garbage (parsed rules files) is collected under V8's own sizing.
-  setHeapGrowth(config.heapGrowingPercent, options.setV8Flags);
   const address = server.address();
-  logger.info(
-    {
-      address: typeof address === 'object' && address ? `${address.address}:${address.port}` : address,
-      store: store.kind,
-      clinics: snapshot.clinics.clinics.length,
-      heapGrowingPercent: config.heapGrowingPercent,
-    },
-    'listening',
-  );
+  logger.info({ address: typeof address === 'object' && address ? `${address.address}:${address.port}` : address, store: store.kind, clinics: snapshot.clinics.clinics.length }, 'listening');
   // --- rules hot reload (issue 6): watch RULES_DIR and CLINICS_FILE (WATCH_RULES), reload on SIGHUP ---
   const rulesReload = startRulesReload({ config, env, live, logger, metrics }, { watch: config.watchRules, signals: process });
   // --- end rules hot reload ---

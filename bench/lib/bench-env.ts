@@ -10,8 +10,7 @@ export interface ServiceEnvOptions {
 
 export function baseEnv(): Record<string, string> {
   const env: Record<string, string> = { TWILIO_AUTH_TOKEN: BENCH_TOKEN, PUBLIC_BASE_URL: BENCH_BASE_URL };
-  // HEAP_GROWING_PERCENT passes through, to compare V8's own heap sizing with the service's default.
-  for (const key of ['PATH', 'HOME', 'TMPDIR', 'TZ', 'HEAP_GROWING_PERCENT']) {
+  for (const key of ['PATH', 'HOME', 'TMPDIR', 'TZ']) {
     const v = process.env[key];
     if (v !== undefined) {
       env[key] = v;

@@ -6,9 +6,12 @@
  * nothing while measuring; made on the fly only if the pool runs dry).
  */
 import type { EventEmitter } from 'node:events';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import autocannon from 'autocannon';
 import { WEBHOOK_PATH, type RequestMix, type SignedRequest } from './request-mix.js';
 import { runPacedLoad } from './paced-load.js';
+import { RequestBytesPool } from './request-pool.js';
 import { round } from './stats.js';
 
 export interface LoadOptions {
@@ -23,6 +26,8 @@ export interface LoadOptions {
   prefill: number;
   /** Requests signed earlier, used instead of signing `prefill` now (back-to-back runs leave the server no idle gap). */
   pool?: SignedRequest[];
+  /** For paced runs: requests rendered earlier as bytes (request-pool.ts), used instead of `pool` and `prefill`. */
+  bytesPool?: RequestBytesPool;
 }
 
 export interface LoadResult {
@@ -37,6 +42,22 @@ export interface LoadResult {
   non2xx: number;
   /** Requests signed on the fly because the pool ran dry. */
   signedDuringRun: number;
+}
+
+let gc: (() => void) | undefined;
+
+/**
+ * A full collection in the load generator (this process) right before a run. Its own full
+ * collections during a run paused it for 50–580 ms with the heap the earlier phases left (the
+ * bench runs without --expose-gc, so the flag is turned on here), and a paused load generator
+ * times its requests late: the pause was counted as the server's latency.
+ */
+export function collectLoadGeneratorGarbage(): void {
+  if (!gc) {
+    setFlagsFromString('--expose-gc');
+    gc = runInNewContext('gc') as () => void;
+  }
+  gc();
 }
 
 /**
@@ -59,18 +80,25 @@ export function prefill(mix: RequestMix, count: number): SignedRequest[] {
  * @param options - connections, duration, rate, prefill
  */
 export async function runLoad(port: number, mix: RequestMix, options: LoadOptions): Promise<LoadResult> {
-  const pool = options.pool ?? prefill(mix, options.prefill);
-  let cursor = 0;
   let onTheFly = 0;
-  const take = (): SignedRequest => {
-    if (cursor < pool.length) {
-      return pool[cursor++] as SignedRequest;
-    }
-    onTheFly += 1;
-    return mix.next();
-  };
   if (options.overallRate !== undefined) {
-    const paced = await runPacedLoad(port, take, { connections: options.connections, durationS: options.durationS, rate: options.overallRate, timeoutS: 10 });
+    // Paced: the requests as bytes outside the load generator's heap (request-pool.ts).
+    const bytes = options.bytesPool ?? new RequestBytesPool(`127.0.0.1:${port}`, mix, options.pool ? 0 : options.prefill);
+    collectLoadGeneratorGarbage();
+    const signed = options.pool ?? [];
+    let next = 0;
+    const takeBytes = (): SignedRequest | Buffer => {
+      const b = bytes.take();
+      if (b) {
+        return b;
+      }
+      if (next < signed.length) {
+        return signed[next++] as SignedRequest;
+      }
+      onTheFly += 1;
+      return mix.next();
+    };
+    const paced = await runPacedLoad(port, takeBytes, { connections: options.connections, durationS: options.durationS, rate: options.overallRate, timeoutS: 10 });
     return {
       rps: paced.rps,
       requests: paced.requests,
@@ -82,7 +110,17 @@ export async function runLoad(port: number, mix: RequestMix, options: LoadOption
       signedDuringRun: onTheFly,
     };
   }
+  const pool = options.pool ?? prefill(mix, options.prefill);
+  let cursor = 0;
+  const take = (): SignedRequest => {
+    if (cursor < pool.length) {
+      return pool[cursor++] as SignedRequest;
+    }
+    onTheFly += 1;
+    return mix.next();
+  };
   const latencies: number[] = [];
+  collectLoadGeneratorGarbage();
   const instance = autocannon({
     url: `http://127.0.0.1:${port}${WEBHOOK_PATH}`,
     connections: options.connections,

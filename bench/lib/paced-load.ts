@@ -169,10 +169,10 @@ interface Conn {
 /**
  * Runs `rate x durationS` requests against 127.0.0.1:port at uniform intervals.
  * @param port - the server's port
- * @param next - the next request to send (the mix, or a pre-signed pool)
+ * @param next - the next request to send: signed (the mix), or already rendered as bytes (request-pool.ts)
  * @param options - connections, duration, rate, timeout
  */
-export async function runPacedLoad(port: number, next: () => SignedRequest, options: PacedOptions): Promise<PacedResult> {
+export async function runPacedLoad(port: number, next: () => SignedRequest | Buffer, options: PacedOptions): Promise<PacedResult> {
   const host = `127.0.0.1:${port}`;
   const timeoutNs = (options.timeoutS ?? 10) * 1e9;
   const intervalNs = 1e9 / options.rate;
@@ -305,7 +305,8 @@ export async function runPacedLoad(port: number, next: () => SignedRequest, opti
       const at = waiting[waitingHead++] as number;
       c.scheduledNs = at;
       c.sentNs = now();
-      (c.socket as Socket).write(requestBytes(host, next()));
+      const req = next();
+      (c.socket as Socket).write(Buffer.isBuffer(req) ? req : requestBytes(host, req));
     }
     if (waitingHead > 4096 && waitingHead * 2 > waiting.length) {
       waiting.splice(0, waitingHead);

@@ -137,7 +137,7 @@ export function renderResults(r: BenchResults): string {
       }
       lines.push(
         '',
-        `Heap after GC grew ${s.heapGrowthBytesPerRequest ?? '?'} B per answered request after warm-up${s.store === 'memory' && r.storeKeeps !== undefined ? `; the embedded store keeps ~${r.storeKeeps.filling} B per message while it fills to its bound of ${r.storeKeeps.maxMessages} finished messages, and ~${r.storeKeeps.atBound} B per message once there (opt-outs of new numbers, rate counters until their window is swept; measured by running the same mix through handleMessage on a MemoryStore in the bench process)` : ''}. RSS after warm-up: ${s.rssGrowthMbAfterWarmup >= 0 ? '+' : ''}${s.rssGrowthMbAfterWarmup} MB. Full collections V8 started on its own during the run: ${s.fullGcsPerMinute ?? '?'} a minute (the first and the last sample forced one each; HEAP_GROWING_PERCENT=${s.heapGrowingPercent}).`,
+        `Heap after GC grew ${s.heapGrowthBytesPerRequest ?? '?'} B per answered request after warm-up${s.store === 'memory' && r.storeKeeps !== undefined ? `; the embedded store keeps ~${r.storeKeeps.filling} B per message while it fills to its bound of ${r.storeKeeps.maxMessages} finished messages, and ~${r.storeKeeps.atBound} B per message once there (opt-outs of new numbers, rate counters until their window is swept; measured by running the same mix through handleMessage on a MemoryStore in the bench process)` : ''}. RSS after warm-up: ${s.rssGrowthMbAfterWarmup >= 0 ? '+' : ''}${s.rssGrowthMbAfterWarmup} MB. Full collections V8 started on its own during the run: ${s.fullGcsPerMinute ?? '?'} a minute (the first and the last sample forced one each).`,
         '',
       );
     }

@@ -8,8 +8,8 @@
  * still keeps by design at its bound (record-size.ts).
  */
 import { join } from 'node:path';
-import { loadConfig } from '../../src/config/load-config.js';
-import { prefill, runLoad, type LoadResult } from '../lib/load.js';
+import { runLoad, type LoadResult } from '../lib/load.js';
+import { RequestBytesPool } from '../lib/request-pool.js';
 import { startServerChild, type ServerRuntime } from '../lib/server-child.js';
 import { serviceEnv } from '../lib/bench-env.js';
 import { outcomeCounts } from '../lib/scrape.js';
@@ -43,8 +43,6 @@ export interface SustainedResult {
    * between the first and the last sample taken during it (those force none).
    */
   fullGcsPerMinute: number | null;
-  /** The server's HEAP_GROWING_PERCENT (the service's default unless the bench's environment sets it). */
-  heapGrowingPercent: number;
   outcomes: Record<string, number>;
 }
 
@@ -99,14 +97,16 @@ export async function runSustained(options: SustainedOptions): Promise<Sustained
     await runLoad(child.port, mix, { connections: options.connections, durationS: options.warmupS, overallRate: options.rate, prefill: Math.ceil(options.rate * options.warmupS) });
     // Signed now, so the re-warm and the measured minute run back to back: an idle server lets V8
     // start a memory-reducing collection, and the load would come back in the middle of it.
-    const rewarmPool = prefill(mix, Math.ceil(options.rate * REWARM_S));
-    const measuredPool = prefill(mix, Math.ceil(options.rate * options.durationS * 1.05));
+    // As bytes outside the bench's heap: as objects, their full collections here paused the load generator.
+    const host = `127.0.0.1:${child.port}`;
+    const rewarmPool = new RequestBytesPool(host, mix, Math.ceil(options.rate * REWARM_S));
+    const measuredPool = new RequestBytesPool(host, mix, Math.ceil(options.rate * options.durationS * 1.05));
     started = Date.now();
     const warm = await sample(true);
     // A forced full GC costs the JIT its warmth (V8 drops type feedback and old bytecode), and the
     // server comes back slower for a moment: at 80% of its maximum that builds a backlog the whole
     // minute would carry. A few seconds more at the same rate first; the memory measure counts them.
-    await runLoad(child.port, mix, { connections: options.connections, durationS: REWARM_S, overallRate: options.rate, prefill: 0, pool: rewarmPool });
+    await runLoad(child.port, mix, { connections: options.connections, durationS: REWARM_S, overallRate: options.rate, prefill: 0, bytesPool: rewarmPool });
     const during: SustainedSample[] = [];
     const timer = setInterval(() => void sample(false).then((s) => during.push(s)), options.sampleEveryS * 1000);
     let load: LoadResult;
@@ -116,7 +116,7 @@ export async function runSustained(options: SustainedOptions): Promise<Sustained
         durationS: options.durationS,
         overallRate: options.rate,
         prefill: 0,
-        pool: measuredPool,
+        bytesPool: measuredPool,
       });
     } finally {
       clearInterval(timer);
@@ -135,7 +135,6 @@ export async function runSustained(options: SustainedOptions): Promise<Sustained
       heapGrowthBytesPerRequest: growth === null ? null : round(growth, 0),
       rssGrowthMbAfterWarmup: round(last.rssMb - warm.rssMb, 1),
       fullGcsPerMinute: fullGcsPerMinute(during),
-      heapGrowingPercent: loadConfig(env).heapGrowingPercent,
       outcomes: await outcomeCounts(child.port),
     };
     options.log(

@@ -23,11 +23,6 @@ export interface Config {
   shutdownGraceMs: number;
   /** Finished messages the embedded store keeps; older ones are dropped with their inbox items. */
   memoryStoreMaxMessages: number;
-  /**
-   * How far V8 lets the heap grow past what survived the last full collection before it starts
-   * the next one: (1 + percent / 100) times the live size. 0 leaves it to V8's heuristics.
-   */
-  heapGrowingPercent: number;
   /** Watch rules and clinics files and reload on change. */
   watchRules: boolean;
   /** True when no token was given outside production and the well-known DEV_AUTH_TOKEN is in use. */
@@ -139,12 +134,6 @@ export const SETTINGS: { [K in keyof Config]: Setting<K> } = {
     env: 'MEMORY_STORE_MAX_MESSAGES',
     doc: 'finished messages the embedded store keeps; the oldest go first, with their staff inbox items',
     parse: int('MEMORY_STORE_MAX_MESSAGES', 50_000, 1, 10_000_000),
-  },
-  heapGrowingPercent: {
-    key: 'heapGrowingPercent',
-    env: 'HEAP_GROWING_PERCENT',
-    doc: "how far the heap may grow past its live size before V8's next full collection, percent (0: V8's heuristics)",
-    parse: int('HEAP_GROWING_PERCENT', 300, 0, 1000),
   },
   devToken: { key: 'devToken', env: 'CLINIC_SMS_DEV_TOKEN_IN_USE', doc: 'set by the loader, not by you', parse: () => false },
   watchRules: { key: 'watchRules', env: 'WATCH_RULES', doc: 'reload rules and clinics when their files change', parse: flag('WATCH_RULES', true, ['1', 'true', 'on'], ['0', 'false', 'off']) },

@@ -95,15 +95,4 @@ describe('start-up', () => {
     const metrics = await request(service.server).get('/metrics');
     expect(metrics.text).to.match(/^sms_embedded_store_dropped_total\{table="messages"\} 1$/m);
   });
-
-  it('when the service is listening, then V8 is told how far the heap may grow from HEAP_GROWING_PERCENT (300 unless set)', async () => {
-    const base = { PORT: '0', HOST: '127.0.0.1', CLINICS_FILE: 'test/fixtures/clinics.yaml', NORTHSIDE_AUTH_TOKEN: 'x'.repeat(32), SEED_FILE: 'none', SPOOL_DIR: spoolDir, LOG_LEVEL: 'silent', WATCH_RULES: 'off' };
-    for (const [env, expected] of [[{}, '--heap-growing-percent=300'], [{ HEAP_GROWING_PERCENT: '0' }, '--heap-growing-percent=0']] as const) {
-      const set: string[] = [];
-      service = await startService({ ...base, ...env }, { setV8Flags: (flags) => set.push(flags) });
-      expect(set).to.deep.equal([expected]);
-      await service.stop();
-      service = null;
-    }
-  });
 });

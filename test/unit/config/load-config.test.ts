@@ -41,15 +41,6 @@ describe('loadConfig', () => {
     expect(() => loadConfig({ MEMORY_STORE_MAX_MESSAGES: 'lots' })).to.throw(/MEMORY_STORE_MAX_MESSAGES/);
   });
 
-  it('when HEAP_GROWING_PERCENT is unset, a whole number from 0 to 1000, or anything else, then it defaults to 300, applies, or is refused', () => {
-    expect(loadConfig({}).heapGrowingPercent).to.equal(300);
-    expect(loadConfig({ HEAP_GROWING_PERCENT: '0' }).heapGrowingPercent).to.equal(0);
-    expect(loadConfig({ HEAP_GROWING_PERCENT: '150' }).heapGrowingPercent).to.equal(150);
-    expect(() => loadConfig({ HEAP_GROWING_PERCENT: '1001' })).to.throw(/HEAP_GROWING_PERCENT must be a whole number from 0 to 1000, got "1001"/);
-    expect(() => loadConfig({ HEAP_GROWING_PERCENT: '-5' })).to.throw(/HEAP_GROWING_PERCENT/);
-    expect(() => loadConfig({ HEAP_GROWING_PERCENT: '2.5' })).to.throw(/HEAP_GROWING_PERCENT/);
-  });
-
   it('when PUBLIC_BASE_URL has a trailing slash, then it is dropped', () => {
     expect(loadConfig({ PUBLIC_BASE_URL: 'https://api.example.com/' }).publicBaseUrl).to.equal('https://api.example.com');
   });
