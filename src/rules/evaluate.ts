@@ -105,30 +105,13 @@ export async function decide(rules: CompiledRules, input: EvaluationInput, optio
   const ctx = createMessageContext(rules, input);
   const indexed = selectRules(rules, ctx);
   const { kept: candidates, settledFalse } = explain ? { kept: indexed, settledFalse: [] } : prefilterRules(rules.rules, indexed, ctx.facts);
-  const engine = new Engine([], { allowUndefinedFacts: false, allowUndefinedConditions: false, replaceFactsInEventParams: false });
   // Only the facts the evaluated rules name (all of them when explaining): each is an almanac entry.
   const factNames = new Set<string>();
   for (const i of candidates) {
-    const rule = rules.rules[i] as CompiledRule;
-    // The definitions are deep-frozen and json-rules-engine copies what it needs: no clone per message.
-    engine.addRule(rule.definition as RuleProperties);
-    for (const name of rule.facts) {
+    for (const name of (rules.rules[i] as CompiledRule).facts) {
       factNames.add(name);
     }
   }
-  for (const name of APPOINTMENT_FACT_NAMES) {
-    if (explain || factNames.has(name)) {
-      const compute = APPOINTMENT_FACTS[name as keyof typeof APPOINTMENT_FACTS] as (typeof APPOINTMENT_FACTS)[keyof typeof APPOINTMENT_FACTS];
-      // The message context caches the look-up itself; json-rules-engine's cache would only hash keys.
-      engine.addFact(name, async () => compute(await ctx.nextAppointment(), input), { cache: false });
-    }
-  }
-  const halting = new Set(candidates.map((i) => rules.rules[i] as CompiledRule).filter((r) => r.halt).map((r) => r.name));
-  engine.on('success', (_event, _almanac, result: RuleResult) => {
-    if (halting.has(result.name)) {
-      engine.stop();
-    }
-  });
   // Facts as uncached Fact instances: each plain runtime fact would otherwise get its cache
   // key hashed (hash-it) on every message, for a value that is already known.
   const facts0: Record<string, Fact> = {};
@@ -138,7 +121,17 @@ export async function decide(rules: CompiledRules, input: EvaluationInput, optio
       facts0[name] = new Fact(name, known[name], { cache: false });
     }
   }
+  for (const name of APPOINTMENT_FACT_NAMES) {
+    if (explain || factNames.has(name)) {
+      const compute = APPOINTMENT_FACTS[name as keyof typeof APPOINTMENT_FACTS] as (typeof APPOINTMENT_FACTS)[keyof typeof APPOINTMENT_FACTS];
+      // The message context caches the look-up itself; json-rules-engine's cache would only hash keys.
+      facts0[name] = new Fact(name, async () => compute(await ctx.nextAppointment(), input), { cache: false });
+    }
+  }
+  const engine = takeEngine(rules, candidates);
   const run = await engine.run(facts0);
+  // Back to the pool only after a run that finished: a failed one may have left it mid-run.
+  giveBackEngine(rules, candidates, engine);
   const byName = new Map<string, RuleResult>();
   for (const result of run.results) {
     byName.set(result.name, result);
@@ -180,6 +173,65 @@ export async function decide(rules: CompiledRules, input: EvaluationInput, optio
 }
 
 const APPOINTMENT_FACT_NAMES = Object.keys(APPOINTMENT_FACTS);
+
+/** Idle Engines a candidate set keeps; more are made when more messages run at once. */
+const MAX_IDLE_ENGINES = 16;
+/** Candidate sets a rule set pools Engines for; past it, an Engine is made for the message and dropped. */
+const MAX_POOLED_SETS = 256;
+/** Per compiled rule set (dropped with it on reload): idle Engines by candidate set. */
+const ENGINE_POOLS = new WeakMap<CompiledRules, Map<string, Engine[]>>();
+
+/**
+ * An Engine holding exactly `candidates`' rules, for one message's run. Each message has its
+ * Engine to itself while it runs (an Engine's run status is shared by overlapping run()
+ * calls, which loses lower-priority events), but an Engine whose run finished is handed to a
+ * later message with the same candidate set. Building one per message (its operators,
+ * Rule and Condition objects) cost CPU, and V8 pretenured those allocation sites, so every
+ * message left them as garbage in the old generation.
+ */
+function takeEngine(rules: CompiledRules, candidates: readonly number[]): Engine {
+  const idle = ENGINE_POOLS.get(rules)?.get(candidates.join(','));
+  return idle?.pop() ?? buildEngine(rules, candidates);
+}
+
+function giveBackEngine(rules: CompiledRules, candidates: readonly number[], engine: Engine): void {
+  let pools = ENGINE_POOLS.get(rules);
+  if (!pools) {
+    pools = new Map();
+    ENGINE_POOLS.set(rules, pools);
+  }
+  const key = candidates.join(',');
+  let idle = pools.get(key);
+  if (!idle) {
+    if (pools.size >= MAX_POOLED_SETS) {
+      return;
+    }
+    idle = [];
+    pools.set(key, idle);
+  }
+  if (idle.length < MAX_IDLE_ENGINES) {
+    idle.push(engine);
+  }
+}
+
+function buildEngine(rules: CompiledRules, candidates: readonly number[]): Engine {
+  const engine = new Engine([], { allowUndefinedFacts: false, allowUndefinedConditions: false, replaceFactsInEventParams: false });
+  const halting = new Set<string>();
+  for (const i of candidates) {
+    const rule = rules.rules[i] as CompiledRule;
+    // The definitions are deep-frozen and json-rules-engine copies what it needs: no clone.
+    engine.addRule(rule.definition as RuleProperties);
+    if (rule.halt) {
+      halting.add(rule.name);
+    }
+  }
+  engine.on('success', (_event, _almanac, result: RuleResult) => {
+    if (halting.has(result.name)) {
+      engine.stop();
+    }
+  });
+  return engine;
+}
 const BY_NAME = new WeakMap<CompiledRules, ReadonlyMap<string, CompiledRule>>();
 
 /** The clinic's rules by name, made once per compiled rule set. */

@@ -59,6 +59,64 @@ describe('evaluation on json-rules-engine', () => {
       expect(counts.filter((n) => n < 2).length).to.be.greaterThan(0);
     });
 
+    it('when Engines are handed on from finished messages, then later messages, one by one and overlapping, still get every event and only their own', async () => {
+      const store = new SlowStore((call) => (call % 4) * 5);
+      const withAppointment = await makeWorld([{ firstName: 'Ana', appointments: [{ startsAt: future }] }], { store });
+      const without = await makeWorld([{ firstName: 'Bo' }]);
+      for (let i = 0; i < 3; i++) {
+        expect((await decide(rules, inputFor(withAppointment, 'hello'))).events.map((e) => e.ruleName)).to.deep.equal(['high', 'low']);
+        expect((await decide(rules, inputFor(without, 'hello'))).events.map((e) => e.ruleName)).to.deep.equal(['low']);
+      }
+      const mixed = await Promise.all(Array.from({ length: 24 }, (_, i) => decide(rules, inputFor(i % 2 === 0 ? withAppointment : without, 'hello'))));
+      mixed.forEach((decision, i) => {
+        expect(decision.events.map((e) => e.ruleName)).to.deep.equal(i % 2 === 0 ? ['high', 'low'] : ['low']);
+      });
+    });
+
+    it('when a halting rule stopped an Engine that a later message gets, then that message is evaluated in full', async () => {
+      const halting = compileFromText(
+        [
+          'version: 1',
+          'keywords:',
+          '  STOP:',
+          '    en: [STOP]',
+          'rules:',
+          '  - name: opt-out',
+          '    priority: 100',
+          '    halt: true',
+          '    conditions:',
+          '      all:',
+          '        - { fact: message.command, operator: equal, value: STOP }',
+          '    event: { type: opt-out }',
+          '  - name: booked',
+          '    priority: 10',
+          '    halt: true',
+          '    conditions:',
+          '      all:',
+          '        - { fact: appointment.exists, operator: equal, value: true }',
+          '    event: { type: reply-only, params: { reply: booked } }',
+          '  - name: anyone',
+          '    priority: 5',
+          '    conditions:',
+          '      all:',
+          '        - { fact: patients.known, operator: equal, value: true }',
+          '    event: { type: reply-only, params: { reply: anyone } }',
+          'templates:',
+          '  booked: "booked"',
+          '  anyone: "anyone"',
+          '  system-error: "error"',
+          '',
+        ].join('\n'),
+        null,
+      );
+      const withAppointment = await makeWorld([{ firstName: 'Ana', appointments: [{ startsAt: future }] }]);
+      const without = await makeWorld([{ firstName: 'Bo' }]);
+      for (let i = 0; i < 3; i++) {
+        expect((await decide(halting, inputFor(withAppointment, 'hello'))).events.map((e) => e.ruleName)).to.deep.equal(['booked']);
+        expect((await decide(halting, inputFor(without, 'hello'))).events.map((e) => e.ruleName)).to.deep.equal(['anyone']);
+      }
+    });
+
     it('when decide() runs, then the compiled definitions are not changed', async () => {
       const world = await makeWorld([{ firstName: 'Ana' }]);
       const before = JSON.stringify(rules.rules);
