@@ -111,7 +111,9 @@ export class MemoryStore implements Store {
   async completeMessage(messageSid: string, completion: MessageCompletion): Promise<void> {
     const existing = this.loadMessage(messageSid);
     if (existing) {
-      Object.assign(existing.record, clone(completion));
+      // A finished record is written out as JSON at once (keepMessage), which copies it: only
+      // one that stays an object in flight needs its own copy of the caller's values.
+      Object.assign(existing.record, completion.status === 'received' ? clone(completion) : completion);
       this.keepMessage(existing.record);
     }
   }
@@ -206,6 +208,12 @@ export class MemoryStore implements Store {
     if (!ids) {
       return [];
     }
+    if (ids.size === 1) {
+      // Most phones have one patient: no sort.
+      for (const id of ids) {
+        return [clone(this.patients.get(id) as Patient)];
+      }
+    }
     return [...ids]
       .map((id) => this.patients.get(id) as Patient)
       .sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))
@@ -214,16 +222,16 @@ export class MemoryStore implements Store {
 
   private upcoming(clinicId: string, patientIds: readonly string[], now: Date): Appointment | null {
     let best: Appointment | null = null;
-    const ids = patientIds.flatMap((p) => [...(this.appointmentIdsByPatient.get(p) ?? [])]);
-    for (const a of ids.map((id) => this.appointments.get(id) as Appointment)) {
-      if (a.clinicId !== clinicId || a.startsAt < now) {
-        continue;
-      }
-      if (a.status === 'cancelled') {
-        continue;
-      }
-      if (!best || a.startsAt < best.startsAt || (a.startsAt.getTime() === best.startsAt.getTime() && a.id < best.id)) {
-        best = a;
+    // Plain loops: no arrays of ids or rows per message.
+    for (const patientId of patientIds) {
+      for (const id of this.appointmentIdsByPatient.get(patientId) ?? []) {
+        const a = this.appointments.get(id) as Appointment;
+        if (a.clinicId !== clinicId || a.startsAt < now || a.status === 'cancelled') {
+          continue;
+        }
+        if (!best || a.startsAt < best.startsAt || (a.startsAt.getTime() === best.startsAt.getTime() && a.id < best.id)) {
+          best = a;
+        }
       }
     }
     return best;

@@ -39,14 +39,18 @@ type NestedFields = { [K in keyof MessageRecord]-?: MessageRecord[K] extends Dat
 export const RECORD_DATES_ARE_TOP_LEVEL: HasDate<NestedFields> extends false ? true : never = true;
 
 export function unpackRecord<T>(text: string): T {
-  return JSON.parse(text, (_key, v: unknown) => {
+  // packRecord tags only top-level Dates (RECORD_DATES_ARE_TOP_LEVEL), so only the top level is
+  // looked at: a reviver called for every value cost several times the parse.
+  const record = JSON.parse(text) as Record<string, unknown>;
+  for (const key in record) {
+    const v = record[key];
     if (typeof v === 'object' && v !== null && !Array.isArray(v)) {
       const tagged = v as { $date?: unknown };
       // Only the tag's exact shape: a form field called "$date" holds a string, never a number.
       if (typeof tagged.$date === 'number' && Object.keys(v).length === 1) {
-        return new Date(tagged.$date);
+        record[key] = new Date(tagged.$date);
       }
     }
-    return v;
-  }) as T;
+  }
+  return record as T;
 }

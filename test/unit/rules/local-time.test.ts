@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { localTime } from '../../../src/rules/local-time.js';
+import { formatAppointmentDate, formatAppointmentTime, localTime } from '../../../src/rules/local-time.js';
 
 describe('clinic-local time', () => {
   it('when asked again within the same minute, then the answer is the same, and a new minute is computed afresh', () => {
@@ -18,5 +18,15 @@ describe('clinic-local time', () => {
     const at = new Date('2026-06-02T10:00:00Z');
     localTime(at, 'UTC').hour = 99;
     expect(localTime(at, 'UTC').hour).to.equal(10);
+  });
+
+  it('when one appointment time is formatted again, then each zone, language and form keeps its own text', () => {
+    const at = new Date('2026-12-01T15:00:00Z');
+    expect(formatAppointmentTime(at, 'America/Chicago', 'en')).to.equal('Tue, Dec 1, 9:00 AM CST');
+    expect(formatAppointmentTime(new Date(at), 'America/Chicago', 'en')).to.equal('Tue, Dec 1, 9:00 AM CST');
+    expect(formatAppointmentTime(at, 'America/New_York', 'en')).to.equal('Tue, Dec 1, 10:00 AM EST');
+    expect(formatAppointmentTime(at, 'America/Chicago', 'es')).to.equal('mar, 1 de dic, 9:00 a.m. CST');
+    expect(formatAppointmentDate(at, 'America/Chicago', 'en')).to.equal('Tuesday, December 1');
+    expect(formatAppointmentTime(new Date('2026-12-01T16:00:00Z'), 'America/Chicago', 'en')).to.equal('Tue, Dec 1, 10:00 AM CST');
   });
 });
