@@ -97,7 +97,7 @@ function formatAt(key: string, make: () => Intl.DateTimeFormat, at: Date): strin
 
 /**
  * An appointment time as patients read it, in the clinic's time zone:
- * "Tue, Dec 1, 9:00 AM CST" (en) or "mar, 1 dic, 9:00 a.m. CST" (es).
+ * "Tue, Dec 1, 9:00 AM CST" (en) or "mar, 1 de dic, 9:00 a.m. CST" (es).
  */
 export function formatAppointmentTime(at: Date, timeZone: string, language: string): string {
   const make = (): Intl.DateTimeFormat =>

@@ -427,6 +427,22 @@ export function describeStoreContract(name: string, makeStore: MakeStore): void 
         gotMessage!.receivedAt.setUTCFullYear(2000);
         expect(await store.getMessage(record.messageSid)).to.deep.equal(record);
 
+        const completion = {
+          status: 'processed' as const,
+          patientIds: [patient.id],
+          rulesFired: ['help'],
+          actions: [{ type: 'help', outcome: 'replied', ruleName: 'help' }],
+          reply: 'Reply HELP for help.',
+          completedAt: new Date('2026-06-01T15:00:00Z'),
+        };
+        await store.completeMessage(record.messageSid, completion);
+        const completed = await store.getMessage(record.messageSid);
+        completion.patientIds.push('p-x');
+        completion.actions[0]!.outcome = 'Mutated';
+        completion.completedAt.setUTCFullYear(2000);
+        expect(await store.getMessage(record.messageSid)).to.deep.equal(completed);
+        expect(completed).to.deep.include({ status: 'processed', patientIds: [patient.id], completedAt: new Date('2026-06-01T15:00:00Z') });
+
         const item = anInboxItem({ clinicId });
         await store.addInboxItem(item);
         const [gotItem] = await store.listInbox(clinicId);
