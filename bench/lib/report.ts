@@ -32,11 +32,18 @@ export function renderResults(r: BenchResults): string {
     }
     const pacedRows = r.compare.variants.filter((v) => v.paced);
     if (pacedRows.length > 0) {
-      lines.push('', `At the same offered load, paced evenly at ${pacedRows[0]?.paced?.rate} req/s (half of (c)'s maximum; open loop, latency from each request's scheduled send time), 10 connections:`, '');
-      lines.push('| variant | req/s done | p50 ms | p99 ms | max ms | errors | non-2xx |', '|---|---:|---:|---:|---:|---:|---:|');
+      const rounds = pacedRows[0]?.paced?.p99ByRound.length ?? 0;
+      lines.push(
+        '',
+        `At the same offered load, paced evenly at ${pacedRows[0]?.paced?.rate} req/s (half of (c)'s maximum; open loop, latency from each request's scheduled send time), 10 connections, ${rounds} rounds of ${r.settings.durationS} s per variant taken in turns; req/s, p50 and p99 are medians over the rounds, max is the largest:`,
+        '',
+      );
+      lines.push('| variant | req/s done | p50 ms | p99 ms | p99 of each round ms | max ms | errors | non-2xx |', '|---|---:|---:|---:|---|---:|---:|---:|');
       for (const v of pacedRows) {
         const p = v.paced as NonNullable<typeof v.paced>;
-        lines.push(`| ${v.label} | ${fmt(p.rps, 0)} | ${fmt(p.latencyMs.p50)} | ${fmt(p.latencyMs.p99)} | ${fmt(p.latencyMs.max)} | ${p.errors} | ${p.non2xx} |`);
+        lines.push(
+          `| ${v.label} | ${fmt(p.rps, 0)} | ${fmt(p.latencyMs.p50)} | ${fmt(p.latencyMs.p99)} | ${p.p99ByRound.map((x) => fmt(x)).join(', ')} | ${fmt(p.latencyMs.max)} | ${p.errors} | ${p.non2xx} |`,
+        );
       }
     }
     const ratios = r.compare.ratios;

@@ -30,10 +30,25 @@ export interface VariantSummary {
   outcomes?: Record<string, number>;
   rssMb?: number;
   /** Latency at the same offered load for a, b and c (half of (c)'s maximum): no queueing to speak of. */
-  paced?: { rate: number; rps: number; latencyMs: { p50: number; p99: number; max: number }; errors: number; non2xx: number };
+  paced?: PacedSummary;
   /** Server CPU time (user + system) per answered request, microseconds: the cost, whatever the noise. */
   cpuMicrosPerRequest: number;
   rounds: LoadResult[];
+}
+
+/**
+ * The paced runs of one variant: as many rounds as the saturated ones, taken in turns with the
+ * other variants; p50 and p99 are medians over the rounds (a paced p99 rests on a few dozen
+ * slow requests, which this shared machine can produce by itself), max the largest.
+ */
+export interface PacedSummary {
+  rate: number;
+  rps: number;
+  latencyMs: { p50: number; p99: number; max: number };
+  /** Each round's p99, in the order run. */
+  p99ByRound: number[];
+  errors: number;
+  non2xx: number;
 }
 
 export interface CompareOptions {
@@ -135,11 +150,20 @@ export async function runCompare(options: CompareOptions): Promise<VariantSummar
     }
     const cRunning = running.find((r) => r.key === 'c');
     const pacedRate = cRunning ? Math.max(50, Math.round(median(cRunning.rounds.map((x) => x.rps)) * 0.5)) : 0;
-    const paced = new Map<VariantKey, VariantSummary['paced']>();
-    for (const r of running.filter((x) => ['a', 'b', 'c'].includes(x.key) && pacedRate > 0)) {
-      const res = await runLoad(r.child.port, r.mix, { connections: options.connections, durationS: options.durationS, overallRate: pacedRate, prefill: Math.ceil(pacedRate * options.durationS * 1.05) });
-      paced.set(r.key, { rate: pacedRate, rps: round(res.rps, 0), latencyMs: { p50: res.latencyMs.p50, p99: res.latencyMs.p99, max: res.latencyMs.max }, errors: res.errors + res.timeouts, non2xx: res.non2xx });
-      log(`  paced at ${pacedRate} req/s ${LABELS[r.key]}: ${round(res.rps, 0)} req/s done, p50 ${res.latencyMs.p50} ms, p99 ${res.latencyMs.p99} ms, max ${res.latencyMs.max} ms, errors ${res.errors + res.timeouts}, non-2xx ${res.non2xx}`);
+    const pacedRuns = new Map<VariantKey, LoadResult[]>();
+    const pacedVariants = running.filter((x) => ['a', 'b', 'c'].includes(x.key) && pacedRate > 0);
+    for (let round_ = 1; round_ <= options.rounds; round_++) {
+      for (const r of pacedVariants) {
+        const res = await runLoad(r.child.port, r.mix, { connections: options.connections, durationS: options.durationS, overallRate: pacedRate, prefill: Math.ceil(pacedRate * options.durationS * 1.05) });
+        pacedRuns.set(r.key, [...(pacedRuns.get(r.key) ?? []), res]);
+        log(
+          `  paced round ${round_} at ${pacedRate} req/s ${LABELS[r.key]}: ${round(res.rps, 0)} req/s done, p50 ${res.latencyMs.p50} ms, p99 ${res.latencyMs.p99} ms, max ${res.latencyMs.max} ms, errors ${res.errors + res.timeouts}, non-2xx ${res.non2xx}`,
+        );
+      }
+    }
+    const paced = new Map<VariantKey, PacedSummary>();
+    for (const [key, runs] of pacedRuns) {
+      paced.set(key, summarizePaced(pacedRate, runs));
     }
     const out: VariantSummary[] = [];
     for (const r of running) {
@@ -173,4 +197,20 @@ export async function runCompare(options: CompareOptions): Promise<VariantSummar
       await r.db?.drop();
     }
   }
+}
+
+/** One variant's paced rounds as one row: medians of rps, p50 and p99, the largest max, errors summed. */
+export function summarizePaced(rate: number, runs: readonly LoadResult[]): PacedSummary {
+  return {
+    rate,
+    rps: round(median(runs.map((x) => x.rps)), 0),
+    latencyMs: {
+      p50: median(runs.map((x) => x.latencyMs.p50)),
+      p99: median(runs.map((x) => x.latencyMs.p99)),
+      max: Math.max(...runs.map((x) => x.latencyMs.max)),
+    },
+    p99ByRound: runs.map((x) => x.latencyMs.p99),
+    errors: runs.reduce((s, x) => s + x.errors + x.timeouts, 0),
+    non2xx: runs.reduce((s, x) => s + x.non2xx, 0),
+  };
 }
