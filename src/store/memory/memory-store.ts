@@ -70,9 +70,12 @@ export class MemoryStore implements Store {
   private readonly appointments = new Map<string, Appointment>();
   private readonly optOuts = new ShardedMap<OptOutRecord>();
   private readonly rate = new ShardedMap<{ key: string; count: number; expiresAt: Date }>();
-  private readonly inbox = new ShardedMap<InboxItem>();
-  /** Inbox item ids by MessageSid: they go when their message's record goes. */
-  private readonly inboxIdsByMessage = new ShardedMap<string[]>();
+  /**
+   * Staff inbox items, packed in the arena like finished records, by the MessageSid that made
+   * them (one handle, or several): they go when their message's record goes. As objects they
+   * were most of what the store's bound turned into old-generation garbage.
+   */
+  private readonly inbox = new ShardedMap<number | number[]>();
   /** Patient ids by clinic and phone, appointment ids by patient: each message looks up one sender, not every row. */
   private readonly patientIdsByPhone = new Map<string, Set<string>>();
   private readonly appointmentIdsByPatient = new Map<string, Set<string>>();
@@ -181,12 +184,11 @@ export class MemoryStore implements Store {
     this.messages.delete(messageSid);
     this.arena.release(stored);
     this.onDrop('messages');
-    for (const id of this.inboxIdsByMessage.get(messageSid) ?? []) {
-      if (this.inbox.delete(id)) {
-        this.onDrop('inbox');
-      }
+    for (const handle of this.inboxHandles(messageSid)) {
+      this.arena.release(handle);
+      this.onDrop('inbox');
     }
-    this.inboxIdsByMessage.delete(messageSid);
+    this.inbox.delete(messageSid);
   }
 
   async *listMessages(query: MessageQuery): AsyncIterable<MessageRecord> {
@@ -294,24 +296,45 @@ export class MemoryStore implements Store {
     this.optOuts.set(senderKey(record.clinicId, record.phone), keepData(record));
   }
 
+  /**
+   * Adds a staff inbox item once: an item's id is its MessageSid and kind (InboxItem), so a
+   * repeat can only be among the items of the same message.
+   */
   async addInboxItem(item: InboxItem): Promise<void> {
-    if (!this.inbox.has(item.id)) {
-      const kept = keepData(item);
-      this.inbox.set(kept.id, kept);
-      const ids = this.inboxIdsByMessage.get(kept.messageSid);
-      if (ids) {
-        ids.push(kept.id);
-      } else {
-        this.inboxIdsByMessage.set(kept.messageSid, [kept.id]);
-      }
+    const handles = this.inboxHandles(item.messageSid);
+    if (handles.some((h) => this.inboxItemAt(h).id === item.id)) {
+      return;
+    }
+    const handle = this.arena.put(packRecord(item));
+    if (handles.length === 0) {
+      // Its own copy of the MessageSid as the key: the item's may be cut from a request body.
+      this.inbox.set(ownString(item.messageSid), handle);
+    } else {
+      this.inbox.set(item.messageSid, [...handles, handle]);
     }
   }
 
   async listInbox(clinicId: string): Promise<InboxItem[]> {
-    return [...this.inbox.values()]
-      .filter((i) => i.clinicId === clinicId)
-      .sort((a, b) => a.createdAt.getTime() - b.createdAt.getTime() || a.id.localeCompare(b.id))
-      .map(clone);
+    const items: InboxItem[] = [];
+    for (const kept of this.inbox.values()) {
+      for (const handle of typeof kept === 'number' ? [kept] : kept) {
+        const item = this.inboxItemAt(handle);
+        if (item.clinicId === clinicId) {
+          items.push(item);
+        }
+      }
+    }
+    return items.sort((a, b) => a.createdAt.getTime() - b.createdAt.getTime() || a.id.localeCompare(b.id));
+  }
+
+  private inboxHandles(messageSid: string): number[] {
+    const kept = this.inbox.get(messageSid);
+    return kept === undefined ? [] : typeof kept === 'number' ? [kept] : kept;
+  }
+
+  /** A fresh copy of the item kept under `handle`. */
+  private inboxItemAt(handle: number): InboxItem {
+    return unpackRecord<InboxItem>(this.arena.get(handle));
   }
 
   async upsertPatients(patients: readonly Patient[]): Promise<UpsertSummary> {

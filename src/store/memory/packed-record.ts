@@ -1,16 +1,17 @@
-import type { MessageRecord } from '../../domain.js';
+import type { InboxItem, MessageRecord } from '../../domain.js';
 
 /**
- * Finished audit records as JSON text, Dates tagged: `{"$date": <ms>}`, which the embedded
- * store keeps in its record arena (record-arena.ts), outside the V8 heap. Undefined values
- * are left out, as the MongoDB adapter leaves them out (`ignoreUndefined`).
+ * Documents the embedded store keeps in its record arena (record-arena.ts), outside the V8
+ * heap, as JSON text with Dates tagged: `{"$date": <ms>}`. Those are finished audit records
+ * and staff inbox items. Undefined values are left out, as the MongoDB adapter leaves them
+ * out (`ignoreUndefined`).
  *
- * A record's Dates are its own fields (receivedAt, completedAt, lastDuplicateAt), so those
- * are tagged directly and the rest goes through JSON.stringify as it is: a replacer called
- * for every key cost more than the stringify. A Date deeper down would come back as a
- * string, so the type check refuses one (RECORD_DATES_ARE_TOP_LEVEL below).
+ * Both keep their Dates as their own fields (receivedAt, completedAt, lastDuplicateAt;
+ * createdAt), so those are tagged directly and the rest goes through JSON.stringify as it is:
+ * a replacer called for every key cost more than the stringify. A Date deeper down would come
+ * back as a string, so the type checks refuse one (DATES_ARE_TOP_LEVEL below).
  */
-export function packRecord(record: MessageRecord): string {
+export function packRecord(record: MessageRecord | InboxItem): string {
   const top: Record<string, unknown> = {};
   for (const key in record) {
     const v = (record as unknown as Record<string, unknown>)[key];
@@ -30,16 +31,18 @@ type HasDate<T> = T extends Date
         : false
       : false;
 
+/** The fields of T below its top level, where packRecord would not tag a Date. */
+type NestedFields<T> = { [K in keyof T]-?: T[K] extends Date | undefined ? never : T[K] }[keyof T];
+
 /**
- * Compile-time guard for packRecord's shortcut: a Date field added below the top level of
- * MessageRecord fails the type check here, instead of coming back from the embedded store
- * as a string.
+ * Compile-time guards for packRecord's shortcut: a Date field added below the top level of a
+ * packed document type fails the type check here, instead of coming back from the embedded
+ * store as a string.
  */
-type NestedFields = { [K in keyof MessageRecord]-?: MessageRecord[K] extends Date | undefined ? never : MessageRecord[K] }[keyof MessageRecord];
-export const RECORD_DATES_ARE_TOP_LEVEL: HasDate<NestedFields> extends false ? true : never = true;
+export const DATES_ARE_TOP_LEVEL: [HasDate<NestedFields<MessageRecord>>, HasDate<NestedFields<InboxItem>>] extends [false, false] ? true : never = true;
 
 export function unpackRecord<T>(text: string): T {
-  // packRecord tags only top-level Dates (RECORD_DATES_ARE_TOP_LEVEL), so only the top level is
+  // packRecord tags only top-level Dates (DATES_ARE_TOP_LEVEL), so only the top level is
   // looked at: a reviver called for every value cost several times the parse.
   const record = JSON.parse(text) as Record<string, unknown>;
   for (const key in record) {
