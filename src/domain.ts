@@ -1,6 +1,7 @@
 /**
  * Plain domain types shared by every layer. No behaviour, no imports of frameworks.
  */
+import type { EventEndpointConfig } from './events/endpoint-config.js';
 
 export const APPOINTMENT_STATUSES = ['scheduled', 'confirmed', 'cancel-requested', 'reschedule-requested', 'cancelled'] as const;
 export type AppointmentStatus = (typeof APPOINTMENT_STATUSES)[number];
@@ -65,6 +66,8 @@ export interface Clinic {
   /** Messages a minute per sender before replies stop. */
   rateLimitPerMinute: number;
   autoReply: boolean;
+  /** Where the clinic's events go (clinics file `events:`; docs/events.md). */
+  events?: readonly EventEndpointConfig[];
 }
 
 export interface Patient {

@@ -3,6 +3,7 @@ import { LineCounter, parseDocument, isMap, isSeq, type Node, type Document } fr
 import { AppError, type Finding } from '../errors.js';
 import { WEEKDAYS, type Clinic, type Weekday, type Weekly } from '../domain.js';
 import { isE164 } from '../phone.js';
+import { parseEventEndpoints } from '../events/endpoint-config.js';
 
 const HHMM = /^([01]\d|2[0-3]):[0-5]\d$|^24:00$/;
 const ID = /^[a-z0-9][a-z0-9-]{0,62}$/;
@@ -19,6 +20,7 @@ const KNOWN_KEYS = new Set([
   'defaultRegion',
   'rateLimitPerMinute',
   'autoReply',
+  'events',
 ]);
 
 /** True when `tz` is an IANA time zone this Node knows. */
@@ -164,6 +166,12 @@ export function parseClinics(text: string, file: string): ClinicsFile {
     if (hoursNode && !businessHours) {
       ok = false;
     }
+    const eventsNode = get('events');
+    const position = (node: Node): { file: string; line: number; col: number } => ({ file, ...lineCounter.linePos(node.range?.[0] ?? 0) });
+    const events = eventsNode ? parseEventEndpoints(eventsNode, `${where}.events`, at, position) : undefined;
+    if (eventsNode && !events) {
+      ok = false;
+    }
     if (ok) {
       const clinic: Clinic = {
         id: id as string,
@@ -186,6 +194,9 @@ export function parseClinics(text: string, file: string): ClinicsFile {
       }
       if (businessHours) {
         clinic.businessHours = businessHours;
+      }
+      if (events && events.length > 0) {
+        clinic.events = events;
       }
       clinics.push(clinic);
     }
