@@ -75,7 +75,7 @@ export function parseEventEndpoints(
       }
     }
     const url = value('url');
-    let parsed: URL | null = null;
+    let parsed: URL | null;
     try {
       parsed = typeof url === 'string' ? new URL(url) : null;
     } catch {
