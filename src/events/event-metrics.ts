@@ -14,11 +14,19 @@ export interface EventMetrics {
 
 /**
  * @param registry - the service's registry (src/metrics.ts)
+ * @param refresh - reads the stored state into the gauges when /metrics is scraped
  */
-export function createEventMetrics(registry: Registry): EventMetrics {
+export function createEventMetrics(registry: Registry, refresh?: () => Promise<unknown>): EventMetrics {
   const registers = [registry];
   return {
-    deliveries: new Gauge({ name: 'sms_events', help: 'Event deliveries by clinic, type and status, as stored', labelNames: ['clinic', 'type', 'status'], registers }),
+    deliveries: new Gauge({
+      name: 'sms_events',
+      help: 'Event deliveries by clinic, type and status, as stored',
+      labelNames: ['clinic', 'type', 'status'],
+      registers,
+      // A failed read leaves the last values: a scrape never fails on the database.
+      ...(refresh ? { collect: async (): Promise<void> => void (await refresh().catch(() => undefined)) } : {}),
+    }),
     oldestPendingAge: new Gauge({ name: 'sms_events_oldest_pending_age_seconds', help: 'Age of the oldest pending event delivery (0: none)', registers }),
     latency: new Histogram({
       name: 'sms_event_delivery_latency_seconds',
