@@ -2,6 +2,7 @@
  * Plain domain types shared by every layer. No behaviour, no imports of frameworks.
  */
 import type { EventEndpointConfig } from './events/endpoint-config.js';
+import type { OutboxEvent } from './events/event-types.js';
 
 export const APPOINTMENT_STATUSES = ['scheduled', 'confirmed', 'cancel-requested', 'reschedule-requested', 'cancelled'] as const;
 export type AppointmentStatus = (typeof APPOINTMENT_STATUSES)[number];
@@ -120,10 +121,15 @@ export interface MessageRecord {
   /** Repeated deliveries of this MessageSid, each answered with the stored reply (absent: none). */
   duplicateDeliveries?: number;
   lastDuplicateAt?: Date;
+  /**
+   * The events the message produced (docs/events.md), written by its completion: the
+   * durable outbox. A background relay copies them to the events collection.
+   */
+  outbox?: OutboxEvent[];
 }
 
 export type MessageCompletion = Pick<MessageRecord, 'status' | 'patientIds' | 'rulesFired' | 'actions' | 'reply'> &
-  Partial<Pick<MessageRecord, 'timings' | 'error' | 'completedAt' | 'clinicId'>>;
+  Partial<Pick<MessageRecord, 'timings' | 'error' | 'completedAt' | 'clinicId' | 'outbox'>>;
 
 export interface SenderState {
   /** Messages counted in the current rate window, this one included. */

@@ -16,6 +16,10 @@ import { openStore } from './store/open-store.js';
 import type { Store } from './store/store.js';
 import { loadSeed } from './store/seed.js';
 import { initializeStore } from './service/store-init.js';
+import type { OutboxEvent } from './events/event-types.js';
+import { EventsService, memoryEventsStorage, type EventsServiceOptions } from './events/events-service.js';
+import { MemoryStore } from './store/memory/memory-store.js';
+import type { MongoStore } from './store/mongo/mongo-store.js';
 
 export interface RunningService {
   server: Server;
@@ -26,6 +30,8 @@ export interface RunningService {
   metrics: Metrics;
   /** The outage spool (SPOOL_DIR). */
   spool: Spool;
+  /** The events relay and dispatcher (src/events/). */
+  events: EventsService;
   /** Stops accepting, waits for requests in flight (SHUTDOWN_GRACE_MS), flushes the spool, closes the store. */
   stop(): Promise<ShutdownReport>;
 }
@@ -33,6 +39,8 @@ export interface RunningService {
 export interface StartOptions {
   /** A store to use instead of the one MONGODB_URI chooses (tests). */
   store?: Store;
+  /** The events' loop timings (tests shorten them). */
+  events?: Pick<EventsServiceOptions, 'pollMs' | 'timeoutMs' | 'leaseMs' | 'retryDelaysMs' | 'statsMaxAgeMs'>;
 }
 
 /**
@@ -45,12 +53,18 @@ export async function startService(env: Record<string, string | undefined>, opti
   const metrics = createMetrics({ defaults: true });
   const snapshot = await buildSnapshot(config, env);
   const live = new LiveConfig(snapshot);
+  // The embedded store hands each completion's events to the events part (its outbox).
+  let onOutbox: (messageSid: string, events: OutboxEvent[]) => void = () => undefined;
   const store =
     options.store ??
     (await openStore({
       mongodbUri: config.mongodbUri ?? undefined,
       logger,
-      memory: { maxMessages: config.memoryStoreMaxMessages, onDrop: (table) => metrics.embeddedStoreDropped.inc({ table }) },
+      memory: {
+        maxMessages: config.memoryStoreMaxMessages,
+        onDrop: (table) => metrics.embeddedStoreDropped.inc({ table }),
+        onOutbox: (sid, events) => onOutbox(sid, events),
+      },
     }));
   const storeInit = initializeStore(store, logger);
   if (store.kind === 'memory' && config.seedFile) {
@@ -80,13 +94,27 @@ export async function startService(env: Record<string, string | undefined>, opti
   };
   const inFlight = createInFlight();
   // --- end outage spool ---
+  // --- events (issue 15): the relay and dispatcher deliver what completions left in the outbox ---
+  const storage =
+    store.kind === 'mongo' ? (await import('./events/mongo-outbox-store.js')).mongoEventsStorage((store as MongoStore).db) : memoryEventsStorage();
+  const events = new EventsService({ storage, clinics: () => live.snapshot().clinics.clinics, env, logger, registry: metrics.registry, ...options.events });
+  onOutbox = (sid, outbox) => {
+    storage.memorySource?.add(sid, outbox);
+    events.notify();
+  };
+  if (options.store instanceof MemoryStore) {
+    options.store.setOutboxListener(onOutbox);
+  }
+  // Background services: started in this order, stopped in reverse (Medplum's initAppServices / shutdownApp).
+  const services: { start(): void; stop(): Promise<void> }[] = [{ start: () => events.start(), stop: () => events.stop(config.shutdownGraceMs) }];
+  // --- end events ---
   const app = createApp({
     config,
     live,
     store,
     logger,
     metrics,
-    readiness: createReadiness({ store, live, metrics, spoolDepth: () => spool.depth() }),
+    readiness: createReadiness({ store, live, metrics, spoolDepth: () => spool.depth(), eventsOldestPendingAge: () => events.oldestPendingAgeSeconds() }),
     spool: spoolSink,
     inFlight,
   });
@@ -101,6 +129,7 @@ export async function startService(env: Record<string, string | undefined>, opti
   // --- end rules hot reload ---
   // --- outage spool: replays what an earlier run left, and whatever the next outage brings ---
   replayer.start();
+  services.forEach((s) => s.start());
   const connections = trackConnections(server);
   let stopping: Promise<ShutdownReport> | undefined;
   // --- end outage spool ---
@@ -112,10 +141,11 @@ export async function startService(env: Record<string, string | undefined>, opti
     logger,
     metrics,
     spool,
+    events,
     stop() {
       storeInit.stop();
       rulesReload.close();
-      stopping ??= gracefulShutdown({ server, connections, inFlight, graceMs: config.shutdownGraceMs, store, logger, replayer, spool });
+      stopping ??= gracefulShutdown({ server, connections, inFlight, graceMs: config.shutdownGraceMs, store, logger, replayer, spool, services });
       return stopping;
     },
   };

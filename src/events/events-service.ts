@@ -1,11 +1,9 @@
-import type { Db } from 'mongodb';
 import type { Clinic } from '../domain.js';
 import type { FieldLogger } from '../logger.js';
 import { EventDispatcher } from './dispatcher.js';
 import { resolveEndpoints, type EventEndpoint } from './endpoint-config.js';
 import { createEventMetrics, recordStats, type EventMetrics } from './event-metrics.js';
 import { MemoryEventOutboxStore, MemoryOutboxSource } from './memory-outbox-store.js';
-import { MongoEventOutboxStore, MongoOutboxSource } from './mongo-outbox-store.js';
 import type { EventOutboxStore } from './outbox-store.js';
 import { OutboxRelay, type OutboxSource } from './relay.js';
 import type { Registry } from 'prom-client';
@@ -23,20 +21,6 @@ export interface EventsStorage {
 export function memoryEventsStorage(): EventsStorage {
   const memorySource = new MemoryOutboxSource();
   return { store: new MemoryEventOutboxStore(), source: memorySource, memorySource, init: async () => undefined };
-}
-
-/** The MongoDB events part, on the service's database. */
-export function mongoEventsStorage(db: Db): EventsStorage {
-  const store = new MongoEventOutboxStore(db);
-  const source = new MongoOutboxSource(db);
-  return {
-    store,
-    source,
-    async init() {
-      await store.init();
-      await source.init();
-    },
-  };
 }
 
 export interface EventsServiceOptions {
@@ -66,6 +50,7 @@ export class EventsService {
   private readonly relay: OutboxRelay;
   private readonly dispatcher: EventDispatcher;
   private cachedStats: { at: number; oldestPendingAgeS: number } | null = null;
+  private stopped = false;
 
   constructor(private readonly options: EventsServiceOptions) {
     this.metrics = createEventMetrics(options.registry, () => this.oldestPendingAgeSeconds());
@@ -93,6 +78,23 @@ export class EventsService {
   start(): void {
     this.relay.start();
     this.dispatcher.start();
+    void this.initUntilDone();
+  }
+
+  /**
+   * Creates the indexes, again every few seconds while the database is down (the loops
+   * work without them, only slower).
+   */
+  private async initUntilDone(): Promise<void> {
+    while (!this.stopped) {
+      try {
+        await this.options.storage.init();
+        return;
+      } catch (err) {
+        this.options.logger.warn({ code: (err as { code?: unknown }).code }, 'events: index creation failed; retrying');
+        await new Promise((resolve) => setTimeout(resolve, 5000).unref());
+      }
+    }
   }
 
   /** A message was completed with events (wakes the relay; MongoDB's relay also finds them by polling). */
@@ -100,14 +102,23 @@ export class EventsService {
     this.relay.notify();
   }
 
-  /** Stops the relay, then lets the attempts in flight finish (each at most the request timeout). */
-  async stop(): Promise<void> {
+  /**
+   * Stops the relay, then lets the attempts in flight finish for up to `graceMs`; the
+   * ones still running then are dropped unwritten, and their leases run out so that
+   * another instance (or the next start) delivers them.
+   */
+  async stop(graceMs = 5000): Promise<void> {
+    this.stopped = true;
     await this.relay.stop();
-    await this.dispatcher.stop();
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([this.dispatcher.stop(), new Promise((resolve) => (timer = setTimeout(resolve, graceMs)))]);
+    clearTimeout(timer);
+    await this.dispatcher.kill();
   }
 
   /** Test hook: stop as a crashed process would (no attempt written back). */
   async kill(): Promise<void> {
+    this.stopped = true;
     await this.relay.stop();
     await this.dispatcher.kill();
   }

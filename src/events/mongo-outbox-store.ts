@@ -4,6 +4,7 @@ import { isDuplicateKey, toStoreError } from '../store/mongo/mongo-errors.js';
 import type { OutboxEvent } from './event-types.js';
 import { applyResult } from './memory-outbox-store.js';
 import type { OutboxSource, PendingOutbox } from './relay.js';
+import type { EventsStorage } from './events-service.js';
 import { EPOCH, type AttemptResult, type DeliveryQuery, type DeliveryStatus, type EventDelivery, type EventOutboxStore, type LeasedDelivery, type OutboxStats } from './outbox-store.js';
 
 export const EVENTS_COLLECTION = 'events';
@@ -245,4 +246,18 @@ export class MongoOutboxSource implements OutboxSource {
       throw toStoreError(err, 'events.clearOutbox');
     }
   }
+}
+
+/** The MongoDB events part, on the service's database (loaded only with MONGODB_URI, like the driver). */
+export function mongoEventsStorage(db: Db): EventsStorage {
+  const store = new MongoEventOutboxStore(db);
+  const source = new MongoOutboxSource(db);
+  return {
+    store,
+    source,
+    async init() {
+      await store.init();
+      await source.init();
+    },
+  };
 }

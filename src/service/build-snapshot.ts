@@ -1,6 +1,7 @@
 import type { Config } from '../config/load-config.js';
 import { loadClinicsFile } from '../config/clinics-file.js';
 import { AppError } from '../errors.js';
+import { checkEventEndpoints } from '../events/endpoint-config.js';
 import { loadRules } from '../rules/load-rules.js';
 import { resolveTokens, type Snapshot } from './live-config.js';
 
@@ -18,6 +19,10 @@ export async function buildSnapshot(config: Readonly<Config>, env: Record<string
     throw new AppError('CONFIG_INVALID', `no auth token for signature checks:\n  ${missing.join('\n  ')}`, {
       findings: missing.map((m) => ({ file: config.clinicsFile, line: 1, col: 1, message: m, severity: 'error' as const })),
     });
+  }
+  const eventFindings = checkEventEndpoints(clinics.clinics, env, config.nodeEnv === 'production');
+  if (eventFindings.length > 0) {
+    throw new AppError('CONFIG_INVALID', `invalid events endpoints in ${config.clinicsFile}`, { findings: eventFindings });
   }
   return { clinics, rules, tokens, tokensByAccount: byAccount, allTokens: all, loadedAt: now };
 }

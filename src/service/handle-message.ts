@@ -1,6 +1,7 @@
 import { performance } from 'node:perf_hooks';
 import type { InboundMessage, MessageRecord, MessageStatus } from '../domain.js';
 import { AppError, isAppError } from '../errors.js';
+import { produceEvents } from '../events/produce-events.js';
 import { lazyChild, type Logger } from '../logger.js';
 import type { Metrics } from '../metrics.js';
 import { maskPhone } from '../phone.js';
@@ -178,6 +179,8 @@ export async function handleMessage(
     // A replayed message's patient already got the system-error text: nothing more is sent.
     const reply = mode === 'replay' ? null : outcome.reply;
     checkpoint();
+    // The events ride in the completion write: the durable outbox, no extra command.
+    const outbox = produceEvents({ clinicId: clinic.id, messageSid: message.messageSid, from: message.from, patientIds, receivedAt, at: now, actions: outcome.actions });
     await deps.store.completeMessage(message.messageSid, {
       status,
       patientIds,
@@ -186,6 +189,7 @@ export async function handleMessage(
       reply,
       completedAt: deps.clock(),
       timings: { totalMs: round(performance.now() - started), storeMs: round(storeMs), rulesMs: round(rulesMs) },
+      ...(outbox.length > 0 ? { outbox } : {}),
     });
     const summary = { sid: message.messageSid, sender: maskPhone(message.from), rules: outcome.rulesFired, actions: outcome.actions.map((a) => `${a.type}:${a.outcome}`) };
     if (mode !== 'webhook') {

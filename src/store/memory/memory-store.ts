@@ -17,6 +17,8 @@ export interface MemoryStoreOptions {
   maxMessages?: number;
   /** Told of each record or inbox item dropped (a metric). */
   onDrop?: (table: DroppedTable) => void;
+  /** Handed the events of each completion that has some (the events relay's source: src/events/). */
+  onOutbox?: (messageSid: string, events: NonNullable<MessageCompletion['outbox']>) => void;
 }
 
 const senderKey = (clinicId: string, phone: string): string => `${clinicId}\u0000${phone}`;
@@ -37,6 +39,7 @@ export class MemoryStore implements Store {
   readonly kind = 'memory' as const;
   readonly maxMessages: number;
   private readonly onDrop: (table: DroppedTable) => void;
+  private onOutbox: MemoryStoreOptions['onOutbox'];
   private readonly messages = new Map<string, MessageRecord>();
   /** MessageSids of finished messages, oldest first: what the bound drops. */
   private readonly finished = new Set<string>();
@@ -59,6 +62,12 @@ export class MemoryStore implements Store {
   constructor(options: MemoryStoreOptions = {}) {
     this.maxMessages = options.maxMessages ?? DEFAULT_MEMORY_MAX_MESSAGES;
     this.onDrop = options.onDrop ?? ((): void => undefined);
+    this.onOutbox = options.onOutbox;
+  }
+
+  /** Sets where completions' events go (a store made before the service that relays them). */
+  setOutboxListener(listener: NonNullable<MemoryStoreOptions['onOutbox']>): void {
+    this.onOutbox = listener;
   }
 
   async init(): Promise<void> {}
@@ -88,6 +97,9 @@ export class MemoryStore implements Store {
     if (existing) {
       Object.assign(existing, structuredClone(completion));
       this.noteFinished(existing);
+      if (completion.outbox && completion.outbox.length > 0) {
+        this.onOutbox?.(messageSid, completion.outbox);
+      }
     }
   }
 

@@ -171,7 +171,8 @@ export function messageToDoc(record: MessageRecord): MessageDoc {
 
 export function docToMessage(doc: MessageDoc): MessageRecord {
   const { extra, ...message } = stripId(doc).message;
-  const rest = stripId(doc);
+  // outboxPending is the events relay's flag, not part of the record.
+  const { outboxPending: _pending, ...rest } = stripId(doc) as MessageDoc & { outboxPending?: true };
   return { ...rest, message: { ...message, extra: Object.fromEntries(extra.map(({ k, v }) => [k, v])) } };
 }
 

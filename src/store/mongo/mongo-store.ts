@@ -73,7 +73,8 @@ function upcomingFilter(clinicId: string, patientIds: readonly string[], now: Da
 export class MongoStore implements Store {
   readonly kind = 'mongo' as const;
   readonly client: MongoClient;
-  private readonly db: Db;
+  /** The database (the events part, src/events/, keeps its collections beside the Store's). */
+  readonly db: Db;
   private readonly logger: StoreLogger;
   private readonly maxTimeMS: number;
   private readonly ownsClient: boolean;
@@ -165,7 +166,13 @@ export class MongoStore implements Store {
 
   async completeMessage(messageSid: string, completion: MessageCompletion): Promise<void> {
     await this.run('completeMessage', async () => {
-      await this.messages.updateOne({ _id: messageSid }, { $set: compact(completion) });
+      // The events ride in this one write (no extra command on the hot path), flagged
+      // pending for the relay (src/events/relay.ts), which finds them by a sparse index.
+      const set = compact(completion) as Partial<MessageDoc> & { outboxPending?: true };
+      if (completion.outbox && completion.outbox.length > 0) {
+        set.outboxPending = true;
+      }
+      await this.messages.updateOne({ _id: messageSid }, { $set: set });
     });
   }
 
