@@ -9,6 +9,7 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<CliCommand
   rules: { summary: 'rules check|test|simulate: check, test and try YAML rules', load: async () => (await import('./commands/rules.js')).rules },
   import: { summary: 'import <file>: load patients and appointments (YAML, JSON, CSV)', load: async () => (await import('./commands/import.js')).importCommand },
   spool: { summary: 'spool replay|status: replay messages kept during a database outage', load: async () => (await import('./commands/spool.js')).spool },
+  events: { summary: 'events list|replay|send-test: the events sent to practice systems', load: async () => (await import('./commands/events.js')).events },
   export: { summary: 'export --clinic ID --since DATE --until DATE [--format csv|jsonl]: audit records', load: async () => (await import('./commands/export.js')).exportCommand },
 };
 
