@@ -204,19 +204,32 @@ describe('the production process (compiled, no npm wrapper): signals', function 
     expect(service.lines.find((l) => l.msg === 'request' && l.status === 200)).to.not.equal(undefined);
   });
 
-  it('when `clinic-sms serve` runs from the compiled bin and gets SIGTERM, then it drains and exits 0', async () => {
+  it('when `clinic-sms serve` runs from the compiled bin, then the image health check passes; on SIGTERM it drains, exits 0 and the health check fails', async () => {
     const service = start(['bin/clinic-sms.js', 'serve']);
     const listening = await service.waitForLog(byMsg('listening'));
     // No shell or npm in between: the PID the supervisor holds is the service's own.
     expect(listening.pid).to.equal(service.child.pid);
     const reply = await post(portOf(listening), inboundParams({ From: uniquePhone(), Body: 'hello' }));
     expect(reply.status).to.equal(200);
+    // The image's HEALTHCHECK command, run as Docker runs it.
+    expect(await healthcheck(portOf(listening))).to.equal(0);
 
     service.child.kill('SIGTERM');
     expect(await service.exited, service.stderr()).to.equal(0);
     expect(service.lines.find(byMsg('shutdown complete'))).to.include({ drained: true, abandoned: 0 });
+    expect(await healthcheck(portOf(listening))).to.equal(1);
   });
 });
+
+/** Runs the Dockerfile's HEALTHCHECK command (exec form) against a port; resolves its exit code. */
+async function healthcheck(port: number): Promise<number | null> {
+  const dockerfile = await fs.readFile('Dockerfile', 'utf8');
+  const exec = /^HEALTHCHECK [^\n]*\\\n\s*CMD (\[.*\])$/m.exec(dockerfile)?.[1];
+  const [program, ...args] = JSON.parse(exec ?? 'null') as string[];
+  expect(program).to.equal('node');
+  const child = spawn(process.execPath, args, { env: { PORT: String(port) }, stdio: 'ignore' });
+  return new Promise((resolve) => child.once('exit', resolve));
+}
 
 /** One signed webhook POST. */
 function post(port: number, params: Record<string, string>): Promise<{ status: number | undefined; text: string }> {
