@@ -56,7 +56,7 @@ async function main(argv: string[]): Promise<void> {
     commit: git('rev-parse', '--short', 'HEAD') + (git('status', '--porcelain', '--untracked-files=no') ? ' (dirty)' : ''),
     loadAverage: loadavg().map((x) => round(x, 1)),
   };
-  const settings = { connections: 10, rounds: args.rounds, durationS: args.durationS, warmupS: args.quick ? 1 : 3, log };
+  const settings = { connections: 10, rounds: args.rounds, durationS: args.durationS, warmupS: args.quick ? 2 : 3, log };
   log(`clinic-sms bench (${args.quick ? 'quick' : 'full'}): ${[...args.phases].join(', ')}; ${args.rounds} round(s) of ${args.durationS} s, sustained ${args.sustainedS} s`);
   log(`${machine.date}, ${machine.nproc} CPUs (${machine.cpu}), load ${machine.loadAverage.join(' / ')}, Node ${machine.node}, commit ${machine.commit}`);
   log(`built dist/ and var/bench-build/ in ${round((await buildAll(ROOT)) / 1000, 1)} s`);

@@ -78,7 +78,7 @@ export function seededRandom(seed: number): () => number {
 }
 
 /** X-Twilio-Signature as Twilio computes it (base64 HMAC-SHA1 of the URL and the sorted params). */
-export function twilioSignature(authToken: string, url: string, params: Readonly<Record<string, string>>): string {
+function twilioSignature(authToken: string, url: string, params: Readonly<Record<string, string>>): string {
   return twilio.getExpectedTwilioSignature(authToken, url, params);
 }
 
