@@ -2,7 +2,8 @@
  * Drives a server on loopback with autocannon, as fast as it answers (closed loop). The
  * requests are signed before the clock starts and handed out in order across connections,
  * so every request keeps its own MessageSid; if they run out, the rest are signed during
- * the run (and counted, so a short pool shows).
+ * the run (and counted, so a short pool shows), or, for servers that do not look at the
+ * MessageSid (the peers), the signed ones are sent again.
  */
 import type { EventEmitter } from 'node:events';
 import autocannon from 'autocannon';
@@ -37,12 +38,16 @@ export function median(values: readonly number[]): number {
  * @param signed - the requests, signed ahead (see presign)
  * @param mix - where more come from if they run out
  */
-export async function runLoad(port: number, options: { connections: number; durationS: number; signed: SignedRequest[]; mix: RequestMix }): Promise<LoadResult> {
+export async function runLoad(port: number, options: { connections: number; durationS: number; signed: SignedRequest[]; mix: RequestMix; reuse?: boolean }): Promise<LoadResult> {
   let cursor = 0;
   let signedDuringRun = 0;
   const take = (): SignedRequest => {
     if (cursor < options.signed.length) {
       return options.signed[cursor++] as SignedRequest;
+    }
+    if (options.reuse === true && options.signed.length > 0) {
+      cursor = 1;
+      return options.signed[0] as SignedRequest;
     }
     signedDuringRun += 1;
     return options.mix.next();

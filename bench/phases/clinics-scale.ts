@@ -1,7 +1,8 @@
 /**
  * Many clinics, each with its own rules file: time from fork to listening, resident
  * memory, and the whole reload that SIGHUP (and the file watcher) runs, timed from the
- * signal until rules_reloads_total moves on /metrics. A 4-clinic start is measured
+ * signal until rules_reloads_total moves on /metrics (polled every 20 ms: a scrape with
+ * 1,000 clinics' rules-version gauges is not free, and polling harder slows the reload). A 4-clinic start is measured
  * alongside, so the part the clinics add shows.
  */
 import { performance } from 'node:perf_hooks';
@@ -26,10 +27,10 @@ async function timeReload(server: ServerChild): Promise<number> {
   const t0 = performance.now();
   process.kill(server.pid, 'SIGHUP');
   while ((await reloadsSoFar(server.port)) === before) {
-    if (performance.now() - t0 > 30_000) {
-      throw new Error('no reload within 30 s of SIGHUP');
+    if (performance.now() - t0 > 120_000) {
+      throw new Error('no reload within 120 s of SIGHUP');
     }
-    await new Promise((r) => setTimeout(r, 2));
+    await new Promise((r) => setTimeout(r, 20));
   }
   return performance.now() - t0;
 }

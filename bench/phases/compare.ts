@@ -21,7 +21,7 @@ export async function runCompare(root: string, world: World, settings: RoundsSet
     for (const [i, v] of VARIANTS.entries()) {
       const server = await startServer(root, v.kind, v.kind === 'full-service' ? serviceEnv(world) : peerEnv());
       servers.push(server);
-      contenders.push({ name: v.name, server, mix: mixFor(world, 100 + i) });
+      contenders.push({ name: v.name, server, mix: mixFor(world, 100 + i), reuse: v.kind !== 'full-service' });
     }
     return await runRounds(contenders, settings);
   } finally {
