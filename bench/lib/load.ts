@@ -30,7 +30,8 @@ export const round = (n: number, digits = 2): number => Math.round(n * 10 ** dig
 
 export function median(values: readonly number[]): number {
   const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.floor((sorted.length - 1) / 2)] ?? NaN;
+  const mid = (sorted.length - 1) / 2;
+  return (((sorted[Math.floor(mid)] ?? NaN) + (sorted[Math.ceil(mid)] ?? NaN)) / 2);
 }
 
 /**

@@ -14,6 +14,8 @@ export interface RulesScaleRow {
   errors: number;
   /** rps(this) / rps(10 rules). */
   throughputRatio: number;
+  /** Server CPU per request, this over 10 rules (the steadier cost ratio on a shared machine). */
+  cpuRatio: number;
 }
 
 export async function runRulesScale(root: string, counts: readonly number[], world: { clinics: number; patientsPerClinic: number }, settings: RoundsSettings): Promise<RulesScaleRow[]> {
@@ -31,12 +33,14 @@ export async function runRulesScale(root: string, counts: readonly number[], wor
     }
     const results = await runRounds(contenders, settings);
     const base = results[0]?.rps ?? NaN;
+    const baseCpu = results[0]?.cpuMicrosPerRequest ?? NaN;
     return results.map((r, i) => ({
       rulesPerClinic: counts[i] as number,
       rps: r.rps,
       p99Ms: r.latencyMs.p99,
       errors: r.errors,
       throughputRatio: Math.round((r.rps / base) * 100) / 100,
+      cpuRatio: Math.round((r.cpuMicrosPerRequest / baseCpu) * 100) / 100,
     }));
   } finally {
     await Promise.all(servers.map((s) => s.stop()));
