@@ -42,12 +42,19 @@ export function isValidSignature(tokens: readonly string[], signature: string, u
 }
 
 /**
- * True when the form holds a parameter with an empty name and an empty value. Twilio's
- * algorithm concatenates name and value, so such a pair adds nothing to what is signed: it
- * could be added to any signed request unseen, and is therefore refused.
+ * True when the form holds a pair Twilio's algorithm cannot see, which could therefore be
+ * added to any signed request unseen: a parameter with an empty name and an empty value
+ * (name and value are concatenated, so it adds nothing to what is signed), or the same name
+ * and value twice (repeated values are signed once, as a set).
  */
-function hasUnsignablePair(form: FormParams): boolean {
-  return form.values['']?.includes('') ?? false;
+function hasUnsignedPair(form: FormParams): boolean {
+  if (form.values['']?.includes('')) {
+    return true;
+  }
+  return form.repeated.some((key) => {
+    const list = form.values[key] as string[];
+    return new Set(list).size !== list.length;
+  });
 }
 
 /**
@@ -97,7 +104,7 @@ export function verifyTwilioSignature<C extends SignedRequestContext>(
         throw new AppError('MISSING_SIGNATURE', 'missing X-Twilio-Signature');
       }
       const url = signedUrl(options.publicBaseUrl, { originalUrl: ctx.originalUrl, host: ctx.host, protocol: ctx.protocol });
-      if (hasUnsignablePair(form) || !isValidSignature(options.tokensFor(form, ctx), signature, url, form)) {
+      if (hasUnsignedPair(form) || !isValidSignature(options.tokensFor(form, ctx), signature, url, form)) {
         options.onRefused?.('invalid');
         throw new AppError('BAD_SIGNATURE', 'invalid X-Twilio-Signature');
       }
