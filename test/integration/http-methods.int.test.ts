@@ -2,6 +2,7 @@ import http from 'node:http';
 import net from 'node:net';
 import type Router from '@koa/router';
 import { expect } from 'chai';
+import { createHttpServer, serverLimits } from '../../src/http/server-limits.js';
 import { buildTestApp, type TestApp } from '../support/test-app.js';
 import { listenOnPort0, sendRaw, type Listening } from '../support/http-client.js';
 
@@ -37,7 +38,8 @@ describe('HTTP methods on every route', () => {
 
   before(async () => {
     t = await buildTestApp();
-    listening = await listenOnPort0(http.createServer(t.app.callback()));
+    // The server main.ts runs, with its production limits.
+    listening = await listenOnPort0(createHttpServer(t.app.callback(), serverLimits(t.config)));
   });
 
   after(async () => {
@@ -84,8 +86,11 @@ describe('HTTP methods on every route', () => {
     expect(res.status).to.equal(404);
   });
 
-  it('when CONNECT is sent, then the connection gets no 5xx (node closes a tunnel request nobody accepts)', async () => {
-    const text = await rawConnect(listening.port, '/healthz');
-    expect(text).not.to.match(/^HTTP\/1\.1 5/);
+  it('when CONNECT is sent to any route, then it answers 405 with Allow instead of dropping the connection', async () => {
+    for (const route of routesOf(t)) {
+      const text = await rawConnect(listening.port, route.path);
+      expect(text, `CONNECT ${route.path}`).to.match(/^HTTP\/1\.1 405 /);
+      expect(text, `CONNECT ${route.path}`).to.include(`\r\nAllow: ${route.methods.join(', ')}\r\n`);
+    }
   });
 });
