@@ -1,6 +1,6 @@
 import { isAbsolute, relative, resolve } from 'node:path';
 import { formatFindings } from '../../errors.js';
-import type { CliCommand, CliIO } from '../io.js';
+import { wantsHelp, type CliCommand, type CliIO } from '../io.js';
 
 const USAGE = [
   'usage: clinic-sms rules <check|test|simulate> [options]',
@@ -176,9 +176,18 @@ const SUBCOMMANDS: Record<string, CliCommand> = { check, test, simulate };
 export const rules: CliCommand = async (args, io) => {
   const [name, ...rest] = args;
   const sub = name ? SUBCOMMANDS[name] : undefined;
+  if (wantsHelp(sub ? rest : args)) {
+    // `rules check --help`: the general line and that subcommand's two.
+    const at = sub ? USAGE.findIndex((l) => l.startsWith(`  rules ${name} `)) : -1;
+    (at < 0 ? USAGE : [USAGE[0] as string, ...USAGE.slice(at, at + 2)]).forEach((l) => io.out(l));
+    return 0;
+  }
   if (!sub) {
+    if (name !== undefined) {
+      io.err(`error: unknown subcommand "rules ${name}"`);
+    }
     USAGE.forEach((l) => io.err(l));
-    return name === undefined || name === '--help' || name === '-h' ? 0 : 2;
+    return 2;
   }
   try {
     return await sub(rest, io);
