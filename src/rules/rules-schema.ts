@@ -104,7 +104,14 @@ export function schemaFindings(source: YamlSource): Finding[] {
   }
   const findings: Finding[] = [];
   const seen = new Set<string>();
-  for (const err of validate.errors ?? []) {
+  const errors = validate.errors ?? [];
+  // An "expected a text or a map" hint adds nothing when a finding inside that value says what is wrong.
+  const explainedInside = (err: ErrorObject): boolean =>
+    errors.some((other) => other.instancePath.startsWith(`${err.instancePath}/`) && other.keyword === 'enum');
+  for (const err of errors) {
+    if (err.keyword === 'anyOf' && explainedInside(err)) {
+      continue;
+    }
     const finding = toFinding(source, err);
     if (finding) {
       const key = `${finding.line}:${finding.col}:${finding.message}`;
