@@ -13,7 +13,9 @@
 #   FERRETDB_PORT      port to listen on (default 27018; 0 = any free port).
 #                      If unset and 27018 is busy, a free port is picked automatically.
 #   FERRETDB_HOST      loopback address (default 127.0.0.1)
-#   FERRETDB_BIN_DIR   where the launcher binary is cached (default ~/.cache/clinic-sms-ferretdb)
+#   FERRETDB_BIN_DIR   where launcher binaries are cached (default ~/.cache/clinic-sms-ferretdb),
+#                      one per hash of the launcher's sources (*.go, go.mod, go.sum), so a
+#                      clone with other sources never reuses a binary by file timestamps
 #   FERRETDB_TIMEOUT   seconds to wait for the server (default 60)
 #   FERRETDB_LOG_LEVEL launcher log level: debug|info|warn|error (default info)
 #   FERRETDB_SERIALIZE true|false: run one command at a time (default true; see serialize.go)
@@ -25,7 +27,15 @@ die() { log "ERROR: $*"; exit 1; }
 
 SRC_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 BIN_DIR="${FERRETDB_BIN_DIR:-${HOME:-/tmp}/.cache/clinic-sms-ferretdb}"
-BIN="$BIN_DIR/ferretdb-launcher"
+# The cache key: sha256 over the sources' names and contents, in a fixed order.
+sources_hash() {
+  (cd "$SRC_DIR" && for f in $(LC_ALL=C ls -- *.go go.mod go.sum); do
+    printf '%s\n' "$f"
+    sha256sum -- "$f" | cut -d' ' -f1
+  done) | sha256sum | cut -c1-16
+}
+SRC_HASH="$(sources_hash)"
+BIN="$BIN_DIR/ferretdb-launcher-$SRC_HASH"
 HOST="${FERRETDB_HOST:-127.0.0.1}"
 TIMEOUT="${FERRETDB_TIMEOUT:-60}"
 LOG_LEVEL="${FERRETDB_LOG_LEVEL:-info}"
@@ -34,10 +44,6 @@ LOG_LEVEL="${FERRETDB_LOG_LEVEL:-info}"
 needs_build=0
 if [[ "${FERRETDB_REBUILD:-0}" == 1 || ! -x "$BIN" ]]; then
   needs_build=1
-else
-  for f in "$SRC_DIR"/*.go "$SRC_DIR/go.mod" "$SRC_DIR/go.sum"; do
-    if [[ "$f" -nt "$BIN" ]]; then needs_build=1; fi
-  done
 fi
 
 if [[ $needs_build == 1 ]]; then
