@@ -6,7 +6,8 @@
 #   ... run tests using $MONGODB_URI ...
 #   bash tools/ferretdb/stop.sh
 #
-# stdout: only `export VAR=value` lines (MONGODB_URI, FERRETDB_PID, FERRETDB_RUN_DIR, FERRETDB_LOG).
+# stdout: only `export VAR=value` lines (MONGODB_URI, FERRETDB_PID, FERRETDB_RUN_DIR, FERRETDB_LOG,
+#         FERRETDB_BIN: the launcher binary, to restart it by hand).
 # stderr: everything else (build output, progress, logs on failure).
 #
 # Environment:
@@ -134,3 +135,4 @@ printf 'export MONGODB_URI=%q\n' "$URI"
 printf 'export FERRETDB_PID=%q\n' "$PID"
 printf 'export FERRETDB_RUN_DIR=%q\n' "$RUN_DIR"
 printf 'export FERRETDB_LOG=%q\n' "$LOG_FILE"
+printf 'export FERRETDB_BIN=%q\n' "$BIN"

@@ -60,7 +60,7 @@ describe('tools/ferretdb/start.sh: the launcher cache', () => {
     const run = start(path.join(work, 'a'), bin);
     expect(run.status, run.stderr).to.equal(0);
     expect(run.stderr).to.not.include('building');
-    expect(run.stdout).to.include(`export MONGODB_URI=mongodb://127.0.0.1:${port}/`);
+    expect(run.stdout).to.include(`export MONGODB_URI=mongodb://127.0.0.1:${port}/`).and.include(`export FERRETDB_BIN=${target}`);
     const pid = Number(/FERRETDB_PID=(\d+)/.exec(run.stdout)?.[1]);
     process.kill(pid, 'SIGTERM');
     await fs.rm(/FERRETDB_RUN_DIR=(\S+)/.exec(run.stdout)?.[1] ?? '', { recursive: true, force: true });
