@@ -150,18 +150,26 @@ async function sendTest(args: string[], io: CliIO): Promise<number> {
   return failures === 0 ? 0 : 1;
 }
 
+const isHelp = (a: string | undefined): boolean => a === '--help' || a === '-h' || a === 'help';
+
 /** `clinic-sms events list|replay|send-test`. */
 export const events: CliCommand = async (args, io) => {
   const [sub, ...rest] = args;
-  switch (sub) {
-    case 'list':
-      return list(rest, io);
-    case 'replay':
-      return replay(rest, io);
-    case 'send-test':
-      return sendTest(rest, io);
-    default:
+  const run = sub === 'list' ? list : sub === 'replay' ? replay : sub === 'send-test' ? sendTest : undefined;
+  if (!run || rest.some(isHelp)) {
+    // Asked-for help is the answer (stdout, exit 0); anything else unknown is a mistake (stderr, 2).
+    const asked = run !== undefined || isHelp(sub);
+    USAGE.forEach((l) => (asked ? io.out(l) : io.err(l)));
+    return asked ? 0 : 2;
+  }
+  try {
+    return await run(rest, io);
+  } catch (err) {
+    if ((err as { code?: unknown }).code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION' || (err as { code?: unknown }).code === 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE' || (err as { code?: unknown }).code === 'ERR_PARSE_ARGS_UNEXPECTED_POSITIONAL') {
+      io.err(`error: ${(err as Error).message.split('\n')[0] ?? ''}`);
       USAGE.forEach((l) => io.err(l));
       return 2;
+    }
+    throw err;
   }
 };
