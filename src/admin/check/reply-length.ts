@@ -1,7 +1,7 @@
 import type { Clinic } from '../../domain.js';
 import type { Finding } from '../../errors.js';
-import { formatAppointmentDate, formatAppointmentTime } from '../local-time.js';
-import { renderTemplate, type MergeField } from '../templates.js';
+import { formatAppointmentDate, formatAppointmentTime } from '../../rules/local-time.js';
+import { renderTemplate, type MergeField } from '../../rules/templates.js';
 import { fileNamed, warningAt, type ClinicCheckContext } from './check-context.js';
 import { countSegments, describeNonGsm } from './sms-segments.js';
 

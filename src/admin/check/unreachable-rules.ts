@@ -1,5 +1,5 @@
 import type { Finding } from '../../errors.js';
-import type { CompiledRule } from '../compile.js';
+import type { CompiledRule } from '../../rules/compile.js';
 import { fileNamed, type ClinicCheckContext } from './check-context.js';
 import { implies } from './implies.js';
 

@@ -9,7 +9,7 @@ import { createMetrics } from '../../metrics.js';
 import { handleMessage } from '../../service/handle-message.js';
 import type { Snapshot } from '../../service/live-config.js';
 import { MemoryStore } from '../../store/memory/memory-store.js';
-import { loadRules } from '../load-rules.js';
+import { loadRules } from '../../rules/load-rules.js';
 import { parseTestFile, resolveTime, type ReplyExpectation, type TestCase } from './test-file.js';
 
 export interface RunOptions {
