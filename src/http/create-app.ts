@@ -8,7 +8,7 @@ import type { InboundMessage } from '../domain.js';
 import { AppError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { Metrics } from '../metrics.js';
-import { systemErrorText } from '../rules/evaluate.js';
+import { systemErrorText } from '../rules/reply.js';
 import { handleMessage } from '../service/handle-message.js';
 import type { LiveConfig } from '../service/live-config.js';
 import type { Store } from '../store/store.js';

@@ -1,4 +1,5 @@
 import type { Context, Next } from 'koa';
+import { SYSTEM_ERROR_TEXT } from '../domain.js';
 import { AppError, isAppError } from '../errors.js';
 import { renderTwiml } from '../twilio/twiml.js';
 
@@ -14,8 +15,6 @@ export interface WebhookState {
   clinicId?: string | null;
   message?: { sid: string; sender: string; rules: string[]; actions: string[] } | undefined;
 }
-
-export const SYSTEM_ERROR_TEXT = "We're experiencing technical difficulties. Please try again later or call our office.";
 
 /** Maps what body parsers and Koa throw (status-carrying errors) onto our codes. */
 function toAppError(err: unknown): AppError {

@@ -4,7 +4,8 @@ import { AppError, isAppError } from '../errors.js';
 import { lazyChild, type Logger } from '../logger.js';
 import type { Metrics } from '../metrics.js';
 import { maskPhone } from '../phone.js';
-import { ALWAYS_PROCESSED_ACTIONS, applyDecision, decide, keepActions } from '../rules/evaluate.js';
+import { decide } from '../rules/evaluate.js';
+import { ALWAYS_PROCESSED_ACTIONS, applyDecision, keepActions } from './apply-decision.js';
 import type { Store, RateWindow } from '../store/store.js';
 import type { Snapshot } from './live-config.js';
 
