@@ -6,6 +6,7 @@ import { createApp } from './http/create-app.js';
 import { createLogger, type Logger } from './logger.js';
 import { createMetrics, type Metrics } from './metrics.js';
 import { buildSnapshot } from './service/build-snapshot.js';
+import { handleMessage } from './service/handle-message.js';
 import { LiveConfig } from './service/live-config.js';
 import { createReadiness } from './service/readiness.js';
 import { startRulesReload } from './service/rules-reload.js';
@@ -14,7 +15,7 @@ import { SpoolReplayer } from './spool/replayer.js';
 import { Spool } from './spool/spool.js';
 import { openStore } from './store/open-store.js';
 import type { Store } from './store/store.js';
-import { loadSeed } from './store/seed.js';
+import { loadSeed } from './import/seed.js';
 import { initializeStore } from './service/store-init.js';
 
 export interface RunningService {
@@ -71,7 +72,8 @@ export async function startService(env: Record<string, string | undefined>, opti
   }
   // --- outage spool and replayer (issue 5): messages the store cannot take wait on disk ---
   const spool = await Spool.open({ dir: config.spoolDir, logger, onDepth: (depth) => metrics.spoolDepth.set(depth) });
-  const replayer = new SpoolReplayer({ spool, pipeline: { store, logger, metrics, clock: () => new Date() }, snapshot: () => live.snapshot() });
+  const pipeline = { store, logger, metrics, clock: () => new Date() };
+  const replayer = new SpoolReplayer({ spool, store, logger, metrics, replay: (message, receivedAt) => handleMessage(pipeline, live.snapshot(), message, 'replay', receivedAt) });
   const spoolSink = {
     async append(message: Parameters<Spool['append']>[0], receivedAt: Date): Promise<void> {
       await spool.append(message, receivedAt);

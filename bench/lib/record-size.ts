@@ -15,7 +15,7 @@ import { createMetrics } from '../../src/metrics.js';
 import { buildSnapshot } from '../../src/service/build-snapshot.js';
 import { handleMessage } from '../../src/service/handle-message.js';
 import { MemoryStore } from '../../src/store/memory/memory-store.js';
-import { loadSeed } from '../../src/store/seed.js';
+import { loadSeed } from '../../src/import/seed.js';
 import { parseForm } from '../../src/twilio/form-params.js';
 import { toInboundMessage } from '../../src/twilio/inbound-message.js';
 import { serviceEnv } from './bench-env.js';

@@ -11,6 +11,7 @@ import type { Metrics } from '../metrics.js';
 import { systemErrorText } from '../rules/reply.js';
 import { handleMessage } from '../service/handle-message.js';
 import type { LiveConfig } from '../service/live-config.js';
+import type { ReadinessReport } from '../service/readiness.js';
 import type { Store } from '../store/store.js';
 import { flatQs, type FormParams } from '../twilio/form-params.js';
 import { toInboundMessage } from '../twilio/inbound-message.js';
@@ -19,12 +20,6 @@ import { isValidSignature, signedUrl } from '../twilio/verify-signature.js';
 import { errorMiddleware, type WebhookState } from './error-middleware.js';
 
 export const WEBHOOK_PATH = '/v1/clinic/webhooks/twilio/sms';
-
-export interface ReadinessReport {
-  ready: boolean;
-  reasons: string[];
-  details: Record<string, unknown>;
-}
 
 /** Where messages go when the database cannot take them (the outage spool). */
 export interface SpoolSink {
