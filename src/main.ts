@@ -70,7 +70,7 @@ export async function startService(env: Record<string, string | undefined>, opti
   if (!config.signatureValidation) {
     logger.warn('TWILIO_SIGNATURE_VALIDATION=off: anyone can post to the webhook; for local trials only');
   }
-  // --- outage spool and replayer (issue 5): messages the store cannot take wait on disk ---
+  // Messages the store cannot take wait on disk in the outage spool until the replayer gets them in.
   const spool = await Spool.open({ dir: config.spoolDir, logger, onDepth: (depth) => metrics.spoolDepth.set(depth) });
   const pipeline = { store, logger, metrics, clock: () => new Date() };
   const replayer = new SpoolReplayer({ spool, store, logger, metrics, replay: (message, receivedAt) => handleMessage(pipeline, live.snapshot(), message, 'replay', receivedAt) });
@@ -81,7 +81,6 @@ export async function startService(env: Record<string, string | undefined>, opti
     },
   };
   const inFlight = createInFlight();
-  // --- end outage spool ---
   const app = createApp({
     config,
     live,
@@ -98,14 +97,12 @@ export async function startService(env: Record<string, string | undefined>, opti
   });
   const address = server.address();
   logger.info({ address: typeof address === 'object' && address ? `${address.address}:${address.port}` : address, store: store.kind, clinics: snapshot.clinics.clinics.length }, 'listening');
-  // --- rules hot reload (issue 6): watch RULES_DIR and CLINICS_FILE (WATCH_RULES), reload on SIGHUP ---
+  // Rules hot reload: watch RULES_DIR and CLINICS_FILE (WATCH_RULES), reload on SIGHUP.
   const rulesReload = startRulesReload({ config, env, live, logger, metrics }, { watch: config.watchRules, signals: process });
-  // --- end rules hot reload ---
-  // --- outage spool: replays what an earlier run left, and whatever the next outage brings ---
+  // Replays what an earlier run left in the spool, and whatever the next outage brings.
   replayer.start();
   const connections = trackConnections(server);
   let stopping: Promise<ShutdownReport> | undefined;
-  // --- end outage spool ---
   return {
     server,
     config,
