@@ -4,6 +4,9 @@
 import type { EventEndpointConfig } from './events/endpoint-config.js';
 import type { OutboxEvent } from './events/event-types.js';
 
+/** The reply when a message cannot be handled and the clinic's own system-error template is not known. */
+export const SYSTEM_ERROR_TEXT = "We're experiencing technical difficulties. Please try again later or call our office.";
+
 export const APPOINTMENT_STATUSES = ['scheduled', 'confirmed', 'cancel-requested', 'reschedule-requested', 'cancelled'] as const;
 export type AppointmentStatus = (typeof APPOINTMENT_STATUSES)[number];
 

@@ -62,8 +62,24 @@ export class AppError extends Error {
 
 /** True when `err` carries one of our codes (works across module copies). */
 export function isAppError(err: unknown): err is AppError {
-  const code = err instanceof Error ? (err as unknown as { code?: unknown }).code : undefined;
+  const code = err instanceof Error ? errorCode(err) : undefined;
   return typeof code === 'string' && Object.hasOwn(ERROR_CODES, code);
+}
+
+/** The `code` a thrown value carries: ours, Node's ("ENOENT"), the MongoDB driver's (a number); else undefined. */
+export function errorCode(err: unknown): string | number | undefined {
+  const code = typeof err === 'object' && err !== null ? (err as { code?: unknown }).code : undefined;
+  return typeof code === 'string' || typeof code === 'number' ? code : undefined;
+}
+
+/** A finding about a file as a whole (it cannot be read, it is not used), placed at its start. */
+export function fileFinding(file: string, message: string, severity: Finding['severity'] = 'error', code?: Finding['code']): Finding {
+  return { file, line: 1, col: 1, message, severity, ...(code === undefined ? {} : { code }) };
+}
+
+/** An AppError's findings, or, when it has none, its message as a finding about `file`. */
+export function findingsOf(err: AppError, file: string): Finding[] {
+  return err.findings.length > 0 ? err.findings : [fileFinding(file, err.message)];
 }
 
 /** Formats findings as `file:line:col: message`, one a line. */

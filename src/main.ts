@@ -7,6 +7,7 @@ import { createHttpServer, serverLimits } from './http/server-limits.js';
 import { createLogger, type Logger } from './logger.js';
 import { createMetrics, type Metrics } from './metrics.js';
 import { buildSnapshot } from './service/build-snapshot.js';
+import { handleMessage } from './service/handle-message.js';
 import { LiveConfig } from './service/live-config.js';
 import { createReadiness } from './service/readiness.js';
 import { startRulesReload } from './service/rules-reload.js';
@@ -15,7 +16,7 @@ import { SpoolReplayer } from './spool/replayer.js';
 import { Spool } from './spool/spool.js';
 import { openStore } from './store/open-store.js';
 import type { Store } from './store/store.js';
-import { loadSeed } from './store/seed.js';
+import { loadSeed } from './import/seed.js';
 import { initializeStore } from './service/store-init.js';
 import type { OutboxEvent } from './events/event-types.js';
 import { EventsService, memoryEventsStorage, type EventsServiceOptions } from './events/events-service.js';
@@ -84,9 +85,10 @@ export async function startService(env: Record<string, string | undefined>, opti
   if (!config.signatureValidation) {
     logger.warn('TWILIO_SIGNATURE_VALIDATION=off: anyone can post to the webhook; for local trials only');
   }
-  // --- outage spool and replayer (issue 5): messages the store cannot take wait on disk ---
+  // Messages the store cannot take wait on disk in the outage spool until the replayer gets them in.
   const spool = await Spool.open({ dir: config.spoolDir, logger, onDepth: (depth) => metrics.spoolDepth.set(depth) });
-  const replayer = new SpoolReplayer({ spool, pipeline: { store, logger, metrics, clock: () => new Date() }, snapshot: () => live.snapshot() });
+  const pipeline = { store, logger, metrics, clock: () => new Date() };
+  const replayer = new SpoolReplayer({ spool, store, logger, metrics, replay: (message, receivedAt) => handleMessage(pipeline, live.snapshot(), message, 'replay', receivedAt) });
   const spoolSink = {
     async append(message: Parameters<Spool['append']>[0], receivedAt: Date): Promise<void> {
       await spool.append(message, receivedAt);
@@ -94,8 +96,7 @@ export async function startService(env: Record<string, string | undefined>, opti
     },
   };
   const inFlight = createInFlight();
-  // --- end outage spool ---
-  // --- events (issue 15): the relay and dispatcher deliver what completions left in the outbox ---
+  // Events: the relay and dispatcher deliver what completions left in the outbox (docs/events.md).
   const storage =
     store.kind === 'mongo' ? (await import('./events/mongo-outbox-store.js')).mongoEventsStorage((store as MongoStore).db) : memoryEventsStorage();
   const events = new EventsService({ storage, clinics: () => live.snapshot().clinics.clinics, env, logger, registry: metrics.registry, ...options.events });
@@ -108,7 +109,6 @@ export async function startService(env: Record<string, string | undefined>, opti
   }
   // Background services: started in this order, stopped in reverse (Medplum's initAppServices / shutdownApp).
   const services: { start(): void; stop(): Promise<void> }[] = [{ start: () => events.start(), stop: () => events.stop(config.shutdownGraceMs) }];
-  // --- end events ---
   const app = createApp({
     config,
     live,
@@ -128,15 +128,13 @@ export async function startService(env: Record<string, string | undefined>, opti
     { pid: process.pid, address: typeof address === 'object' && address ? `${address.address}:${address.port}` : address, store: store.kind, clinics: snapshot.clinics.clinics.length },
     'listening',
   );
-  // --- rules hot reload (issue 6): watch RULES_DIR and CLINICS_FILE (WATCH_RULES), reload on SIGHUP ---
+  // Rules hot reload: watch RULES_DIR and CLINICS_FILE (WATCH_RULES), reload on SIGHUP.
   const rulesReload = startRulesReload({ config, env, live, logger, metrics }, { watch: config.watchRules, signals: process });
-  // --- end rules hot reload ---
-  // --- outage spool: replays what an earlier run left, and whatever the next outage brings ---
+  // Replays what an earlier run left in the spool, and whatever the next outage brings.
   replayer.start();
   services.forEach((s) => s.start());
   const connections = trackConnections(server);
   let stopping: Promise<ShutdownReport> | undefined;
-  // --- end outage spool ---
   return {
     server,
     config,

@@ -6,8 +6,9 @@ import Router from '@koa/router';
 import type { Config } from '../config/load-config.js';
 import type { Logger } from '../logger.js';
 import type { Metrics } from '../metrics.js';
-import { systemErrorText } from '../rules/evaluate.js';
+import { systemErrorText } from '../rules/reply.js';
 import type { LiveConfig } from '../service/live-config.js';
+import type { ReadinessReport } from '../service/readiness.js';
 import type { Store } from '../store/store.js';
 import { selectTokens } from '../twilio/select-tokens.js';
 import { verifyTwilioSignature } from '../twilio/verify-signature.js';
@@ -18,12 +19,6 @@ import { readForm, refuseEncodedBody, requireForm } from './form-body.js';
 import { webhookState } from './webhook-state.js';
 
 export const WEBHOOK_PATH = '/v1/clinic/webhooks/twilio/sms';
-
-export interface ReadinessReport {
-  ready: boolean;
-  reasons: string[];
-  details: Record<string, unknown>;
-}
 
 export type { SpoolSink } from './deadline.js';
 

@@ -1,11 +1,10 @@
 import type { Context, Next } from 'koa';
+import { SYSTEM_ERROR_TEXT } from '../domain.js';
 import { AppError, isAppError } from '../errors.js';
 import { renderTwiml } from '../twilio/twiml.js';
 import { webhookState } from './webhook-state.js';
 
 export type { WebhookState } from './webhook-state.js';
-
-export const SYSTEM_ERROR_TEXT = "We're experiencing technical difficulties. Please try again later or call our office.";
 
 /** Maps what body parsers and Koa throw (status-carrying errors) onto our codes. */
 function toAppError(err: unknown): AppError {

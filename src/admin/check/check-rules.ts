@@ -1,10 +1,10 @@
 import { readdir } from 'node:fs/promises';
 import { basename, extname, join } from 'node:path';
 import { loadClinicsFile, type ClinicsFile } from '../../config/clinics-file.js';
-import { isAppError, type Finding } from '../../errors.js';
-import { compileClinicRules } from '../compile.js';
-import { parseClinicRulesFile, parseDefaultRulesFile } from '../load-rules.js';
-import type { ParsedRulesFile } from '../rules-file.js';
+import { errorCode, fileFinding, findingsOf, isAppError, type Finding } from '../../errors.js';
+import { compileClinicRules } from '../../rules/compile.js';
+import { parseClinicRulesFile, parseDefaultRulesFile } from '../../rules/load-rules.js';
+import type { ParsedRulesFile } from '../../rules/rules-file.js';
 import { carrierWordWarnings } from './carrier-words.js';
 import { isAccepted, type CheckWarning, type ClinicCheckContext } from './check-context.js';
 import { replyLengthWarnings } from './reply-length.js';
@@ -61,7 +61,7 @@ export async function checkRules(options: CheckOptions): Promise<CheckReport> {
     if (!isAppError(err)) {
       throw err;
     }
-    collector.addAll(err.findings.length > 0 ? err.findings : [{ file: options.clinicsFile, line: 1, col: 1, message: err.message, severity: 'error' }]);
+    collector.addAll(findingsOf(err, options.clinicsFile));
   }
   const defaults = await parseDefaultRulesFile(options.rulesDir);
   const files = [options.clinicsFile, defaults.file];
@@ -70,7 +70,7 @@ export async function checkRules(options: CheckOptions): Promise<CheckReport> {
     const file = join(options.rulesDir, 'clinics', entry);
     files.push(file);
     if (extname(entry) !== '.yaml') {
-      collector.add({ file, line: 1, col: 1, severity: 'warning', code: 'unused-file', message: `ignored: clinic rules files are named <clinic-id>.yaml` });
+      collector.add(fileFinding(file, 'ignored: clinic rules files are named <clinic-id>.yaml', 'warning', 'unused-file'));
       continue;
     }
     const parsed = await parseClinicRulesFile(options.rulesDir, basename(entry, '.yaml'));
@@ -87,7 +87,7 @@ export async function checkRules(options: CheckOptions): Promise<CheckReport> {
   if (clinics) {
     for (const [id, parsed] of clinicFiles) {
       if (!clinics.byId.has(id)) {
-        collector.add({ file: parsed.file, line: 1, col: 1, severity: 'warning', code: 'unused-file', message: `no clinic "${id}" in ${options.clinicsFile}: this file is not used` });
+        collector.add(fileFinding(parsed.file, `no clinic "${id}" in ${options.clinicsFile}: this file is not used`, 'warning', 'unused-file'));
       }
     }
     const clinicIds = clinics.clinics.map((c) => c.id);
@@ -121,7 +121,7 @@ async function listClinicFiles(rulesDir: string): Promise<string[]> {
       .map((e) => e.name)
       .sort();
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') {
+    if (errorCode(err) === 'ENOENT') {
       return [];
     }
     throw err;

@@ -4,7 +4,7 @@ import type { CliIO } from '../../../src/cli/io.js';
 import { loadClinicsFile, type ClinicsFile } from '../../../src/config/clinics-file.js';
 import type { CompiledRules } from '../../../src/rules/compile.js';
 import { loadRules } from '../../../src/rules/load-rules.js';
-import { formatSimulation, readOnly, simulate, simulateFromEnv } from '../../../src/rules/simulate.js';
+import { formatSimulation, readOnly, simulate, simulateFromEnv } from '../../../src/admin/simulate.js';
 import { MemoryStore } from '../../../src/store/memory/memory-store.js';
 
 const RULES = 'test/fixtures/rules-check/good';

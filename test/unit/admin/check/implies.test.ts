@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { implies } from '../../../src/rules/check/implies.js';
+import { implies } from '../../../../src/admin/check/implies.js';
 
 const leaf = (fact: string, operator: string, value: unknown): Record<string, unknown> => ({ fact, operator, value });
 

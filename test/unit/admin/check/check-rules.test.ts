@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { checkRules, type CheckReport } from '../../../src/rules/check/check-rules.js';
+import { checkRules, type CheckReport } from '../../../../src/admin/check/check-rules.js';
 
 const DIR = 'test/fixtures/rules-check';
 const CLINICS = `${DIR}/clinics.yaml`;

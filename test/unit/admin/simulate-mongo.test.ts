@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { simulateFromEnv } from '../../../src/rules/simulate.js';
+import { simulateFromEnv } from '../../../src/admin/simulate.js';
 import { getTestMongo, openTestMongoStore, type TestMongoStore } from '../../support/mongo.js';
 
 /** Every collection with its document count: equal before and after means nothing was written. */

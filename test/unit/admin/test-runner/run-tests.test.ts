@@ -1,6 +1,6 @@
 import { expect } from 'chai';
-import { runTestFiles, formatTestReport } from '../../../src/rules/test-runner/run-tests.js';
-import { parseTestFile, resolveTime } from '../../../src/rules/test-runner/test-file.js';
+import { runTestFiles, formatTestReport } from '../../../../src/admin/test-runner/run-tests.js';
+import { parseTestFile, resolveTime } from '../../../../src/admin/test-runner/test-file.js';
 
 const DIR = 'test/fixtures/rules-test-runner';
 const OPTIONS = { rulesDir: 'rules', clinicsFile: 'config/clinics.yaml' };

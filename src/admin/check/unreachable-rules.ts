@@ -1,4 +1,4 @@
-import type { CompiledRule } from '../compile.js';
+import type { CompiledRule } from '../../rules/compile.js';
 import { fileNamed, type CheckWarning, type ClinicCheckContext } from './check-context.js';
 import { implies } from './implies.js';
 

@@ -1,6 +1,6 @@
 import type { Clinic } from '../../domain.js';
-import { formatAppointmentDate, formatAppointmentTime } from '../local-time.js';
-import { renderTemplate, type MergeField } from '../templates.js';
+import { formatAppointmentDate, formatAppointmentTime } from '../../rules/local-time.js';
+import { renderTemplate, type MergeField } from '../../rules/templates.js';
 import { fileNamed, warningAt, type CheckWarning, type ClinicCheckContext } from './check-context.js';
 import { countSegments, describeNonGsm } from './sms-segments.js';
 

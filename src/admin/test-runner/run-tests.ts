@@ -2,14 +2,13 @@ import { randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { isDeepStrictEqual } from 'node:util';
 import type { Appointment, InboundMessage, Patient } from '../../domain.js';
-import { loadClinicsFile, type ClinicsFile } from '../../config/clinics-file.js';
-import { formatFindings, isAppError, type Finding } from '../../errors.js';
+import { errorCode, fileFinding, findingsOf, formatFindings, isAppError, type Finding } from '../../errors.js';
 import { createLogger } from '../../logger.js';
 import { createMetrics } from '../../metrics.js';
+import { buildSnapshot } from '../../service/build-snapshot.js';
 import { handleMessage } from '../../service/handle-message.js';
 import type { Snapshot } from '../../service/live-config.js';
 import { MemoryStore } from '../../store/memory/memory-store.js';
-import { loadRules } from '../load-rules.js';
 import { parseTestFile, resolveTime, type ReplyExpectation, type TestCase } from './test-file.js';
 
 export interface RunOptions {
@@ -76,7 +75,7 @@ export async function runTestFiles(files: readonly string[], options: RunOptions
     try {
       text = await readFile(file, 'utf8');
     } catch (err) {
-      result.findings.push({ file, line: 1, col: 1, severity: 'error', message: `cannot read: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}` });
+      result.findings.push(fileFinding(file, `cannot read: ${errorCode(err) ?? (err as Error).message}`));
       continue;
     }
     const parsed = parseTestFile(text, file);
@@ -88,7 +87,8 @@ export async function runTestFiles(files: readonly string[], options: RunOptions
     const clinicsFile = parsed.clinicsFile ?? options.clinicsFile;
     const key = `${rulesDir}\u0000${clinicsFile}`;
     if (!snapshots.has(key)) {
-      snapshots.set(key, loadSnapshot(rulesDir, clinicsFile));
+      // No tokens: the cases run past the HTTP edge, where signatures are checked.
+      snapshots.set(key, buildSnapshot({ rulesDir, clinicsFile, authTokens: [], signatureValidation: false }, {}));
     }
     let snapshot: Snapshot;
     try {
@@ -97,7 +97,7 @@ export async function runTestFiles(files: readonly string[], options: RunOptions
       if (!isAppError(err)) {
         throw err;
       }
-      result.findings.push(...(err.findings.length > 0 ? err.findings : [{ file, line: 1, col: 1, severity: 'error' as const, message: err.message }]));
+      result.findings.push(...findingsOf(err, file));
       continue;
     }
     for (const testCase of parsed.cases) {
@@ -112,12 +112,6 @@ export async function runTestFiles(files: readonly string[], options: RunOptions
   }
   report.ok = report.failed === 0 && report.invalidFiles === 0 && report.passed > 0;
   return report;
-}
-
-async function loadSnapshot(rulesDir: string, clinicsFile: string): Promise<Snapshot> {
-  const clinics: ClinicsFile = await loadClinicsFile(clinicsFile);
-  const rules = await loadRules({ rulesDir, clinics: clinics.clinics });
-  return { clinics, rules, tokens: new Map(), tokensByAccount: new Map(), allTokens: [], loadedAt: new Date() };
 }
 
 /**
@@ -170,7 +164,7 @@ export async function runCase(testCase: TestCase, snapshot: Snapshot): Promise<C
   try {
     outcome = await handleMessage(deps, snapshot, message, 'webhook', at);
   } catch (err) {
-    result.error = `the pipeline failed: ${(err as { code?: string }).code ?? ''} ${(err as Error).message}`.trim();
+    result.error = `the pipeline failed: ${errorCode(err) ?? ''} ${(err as Error).message}`.trim();
     return result;
   }
   const record = await store.getMessage(message.messageSid);

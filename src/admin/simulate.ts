@@ -6,10 +6,11 @@ import { AppError } from '../errors.js';
 import { maskPhone, toE164 } from '../phone.js';
 import type { Store } from '../store/store.js';
 import { renderTwiml } from '../twilio/twiml.js';
-import type { CompiledRules } from './compile.js';
-import { applyDecision, decide, type RuleReport } from './evaluate.js';
-import { loadRules } from './load-rules.js';
-import { localTime } from './local-time.js';
+import type { CompiledRules } from '../rules/compile.js';
+import { decide, type RuleReport } from '../rules/evaluate.js';
+import { applyDecision } from '../service/apply-decision.js';
+import { loadRules } from '../rules/load-rules.js';
+import { localTime } from '../rules/local-time.js';
 import { resolveTime } from './test-runner/test-file.js';
 
 export interface SimulateRequest {

@@ -1,6 +1,6 @@
 import type { ClinicsFile } from '../config/clinics-file.js';
-import { importDataFile, type ImportSummary } from '../import/import-data.js';
-import type { Store } from './store.js';
+import { importDataFile, type ImportSummary } from './import-data.js';
+import type { Store } from '../store/store.js';
 
 /**
  * Loads SEED_FILE (the import format) into the embedded store: same validation as

@@ -1,7 +1,7 @@
 import type { Appointment, InboundMessage, Patient } from '../../domain.js';
 import { MemoryStore } from '../../store/memory/memory-store.js';
-import type { CompiledRules } from '../compile.js';
-import { decide } from '../evaluate.js';
+import type { CompiledRules } from '../../rules/compile.js';
+import { decide } from '../../rules/evaluate.js';
 import { ACTIONS_FOR_KIND, CARRIER_BEHAVIOUR, CARRIER_WORDS, type CarrierWordKind } from './carrier-keywords.js';
 import { filesOf, warningAt, type CheckWarning, type ClinicCheckContext } from './check-context.js';
 

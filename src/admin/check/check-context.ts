@@ -1,9 +1,9 @@
 import type { Clinic } from '../../domain.js';
 import type { Finding } from '../../errors.js';
-import type { CompiledRules } from '../compile.js';
-import type { ParsedRulesFile } from '../rules-file.js';
-import type { WarningCode } from '../warning-codes.js';
-import type { JsonPath } from '../yaml-source.js';
+import type { CompiledRules } from '../../rules/compile.js';
+import type { ParsedRulesFile } from '../../rules/rules-file.js';
+import type { WarningCode } from '../../rules/warning-codes.js';
+import type { JsonPath } from '../../rules/yaml-source.js';
 
 /** What a warning check sees of one clinic: its merged rules and the files they came from. */
 export interface ClinicCheckContext {

@@ -2,7 +2,7 @@ import { dirname, isAbsolute, join } from 'node:path';
 import { APPOINTMENT_STATUSES, type AppointmentStatus, type InboxKind } from '../../domain.js';
 import type { Finding } from '../../errors.js';
 import { isE164 } from '../../phone.js';
-import { parseYamlSource, type JsonPath, type YamlSource } from '../yaml-source.js';
+import { parseYamlSource, type JsonPath, type YamlSource } from '../../rules/yaml-source.js';
 
 /** When a case does not say: Wednesday 9 January 2030, 10:00 in the clinic's time zone. */
 export const DEFAULT_AT = '2030-01-09 10:00';
