@@ -11,10 +11,11 @@ import tseslint from 'typescript-eslint';
  *   http                        Koa app, routes, error middleware
  *   admin                       rules check, rules test, rules simulate
  *   service                     the message pipeline, live config, reload, readiness, shutdown
- *   spool, import               the outage spool and its replayer; data files and the seed
+ *   spool, import, events       the outage spool and its replayer; data files and the seed;
+ *                               signed events (outbox relay, dispatcher, their store port)
  *   rules, actions              the rules engine; the actions rules may name
  *   store                       the Store port and its adapters
- *   twilio, config              Twilio's wire formats; environment and clinics file
+ *   twilio, config              Twilio's wire formats; environment and clinics file (events endpoints too)
  *   domain, errors, logger, metrics, phone   the leaves everyone uses
  *
  * A name ending in .ts is a file of src/, any other a folder. An import names a layer when
@@ -28,7 +29,7 @@ const LAYERS = [
   ['http'],
   ['admin'],
   ['service'],
-  ['spool', 'import'],
+  ['spool', 'import', 'events'],
   ['rules', 'actions'],
   ['store'],
   ['twilio', 'config'],

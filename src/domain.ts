@@ -1,8 +1,6 @@
 /**
  * Plain domain types shared by every layer. No behaviour, no imports of frameworks.
  */
-import type { EventEndpointConfig } from './events/endpoint-config.js';
-import type { OutboxEvent } from './events/event-types.js';
 
 /** The reply when a message cannot be handled and the clinic's own system-error template is not known. */
 export const SYSTEM_ERROR_TEXT = "We're experiencing technical difficulties. Please try again later or call our office.";
@@ -173,4 +171,55 @@ export interface AppointmentTransition {
   /** The appointment as it was before (null: none upcoming). */
   before: Appointment | null;
   after: Appointment | null;
+}
+
+/** Every event type a message can produce (`ping` is only sent by `events send-test`; docs/events.md). */
+export const EVENT_TYPES = [
+  'appointment.confirmed',
+  'appointment.cancel_requested',
+  'appointment.reschedule_requested',
+  'consent.opted_out',
+  'consent.opted_in',
+  'message.routed',
+] as const;
+export type EventType = (typeof EVENT_TYPES)[number];
+
+/** A value an event's thin `data` may hold: ids, statuses, times (ISO text), counts. */
+export type EventValue = string | number | boolean | null | readonly string[];
+
+/**
+ * One event a message produced, as it rides in the message's completion write (the
+ * outbox) and later in each delivery. `data` is thin: ids, statuses and times; the
+ * sender's phone only in consent events; never a body or a name.
+ */
+export interface OutboxEvent {
+  /** Deterministic: eventId(messageSid, type, subject); the `webhook-id` of every attempt. */
+  id: string;
+  type: EventType;
+  clinicId: string;
+  messageSid: string;
+  /** When it happened (the envelope's `timestamp`). */
+  occurredAt: Date;
+  /** When the message arrived: the start of the delivery latency measured to the receiver's 2xx. */
+  receivedAt: Date;
+  data: Record<string, EventValue>;
+}
+
+/** Where a setting is written, for the start-up findings that need the environment. */
+export interface SourcePosition {
+  file: string;
+  line: number;
+  col: number;
+}
+
+/** One `events:` entry of a clinic, as written in the clinics file. */
+export interface EventEndpointConfig {
+  url: string;
+  /** The variable holding the `whsec_` secret; `<secretEnv>_PREVIOUS` holds the one being rotated out. */
+  secretEnv: string;
+  /** The types it receives; null: every type. */
+  types: EventType[] | null;
+  /** `http:` allowed in production. */
+  allowInsecure: boolean;
+  at: SourcePosition;
 }

@@ -3,7 +3,7 @@ import { LineCounter, parseDocument, isMap, isSeq, type Node, type Document } fr
 import { AppError, fileFinding, type Finding } from '../errors.js';
 import { WEEKDAYS, type Clinic, type Weekday, type Weekly } from '../domain.js';
 import { isE164 } from '../phone.js';
-import { parseEventEndpoints } from '../events/endpoint-config.js';
+import { parseEventEndpoints } from './event-endpoints.js';
 
 const HHMM = /^([01]\d|2[0-3]):[0-5]\d$|^24:00$/;
 const ID = /^[a-z0-9][a-z0-9-]{0,62}$/;

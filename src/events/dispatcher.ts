@@ -1,5 +1,5 @@
 import type { FieldLogger } from '../logger.js';
-import type { EventEndpoint } from './endpoint-config.js';
+import type { EventEndpoint } from '../config/event-endpoints.js';
 import type { EventMetrics } from './event-metrics.js';
 import type { EventOutboxStore, LeasedDelivery, AttemptResult } from './outbox-store.js';
 import { PollLoop } from './poll-loop.js';

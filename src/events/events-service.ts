@@ -1,7 +1,7 @@
 import type { Clinic } from '../domain.js';
 import type { FieldLogger } from '../logger.js';
 import { EventDispatcher } from './dispatcher.js';
-import { resolveEndpoints, type EventEndpoint } from './endpoint-config.js';
+import { resolveEndpoints, type EventEndpoint } from '../config/event-endpoints.js';
 import { createEventMetrics, recordStats, type EventMetrics } from './event-metrics.js';
 import { MemoryEventOutboxStore, MemoryOutboxSource } from './memory-outbox-store.js';
 import type { EventOutboxStore } from './outbox-store.js';

@@ -1,5 +1,5 @@
 import type { FieldLogger } from '../logger.js';
-import { wants, type EventEndpoint } from './endpoint-config.js';
+import { wants, type EventEndpoint } from '../config/event-endpoints.js';
 import { envelopeOf, type OutboxEvent } from './event-types.js';
 import { EPOCH, type EventDelivery, type EventOutboxStore } from './outbox-store.js';
 import { PollLoop } from './poll-loop.js';

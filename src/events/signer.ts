@@ -24,16 +24,3 @@ export function signEvent(secrets: readonly string[], id: string, at: Date, body
   const signature = secrets.map((s) => new Webhook(s).sign(id, at, body)).join(' ');
   return { 'webhook-id': id, 'webhook-timestamp': String(Math.floor(at.getTime() / 1000)), 'webhook-signature': signature };
 }
-
-/** True when `secret` is `whsec_` followed by base64 the library accepts as a key. */
-export function isValidSecret(secret: string): boolean {
-  if (!/^whsec_[A-Za-z0-9+/]+=*$/.test(secret)) {
-    return false;
-  }
-  try {
-    new Webhook(secret).sign('msg_check', new Date(0), '');
-    return true;
-  } catch {
-    return false;
-  }
-}

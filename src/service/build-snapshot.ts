@@ -1,7 +1,7 @@
 import { loadClinicsFile, type ClinicsFile } from '../config/clinics-file.js';
 import type { Config } from '../config/load-config.js';
 import { AppError, fileFinding, formatFindings, type Finding } from '../errors.js';
-import { checkEventEndpoints } from '../events/endpoint-config.js';
+import { checkEventEndpoints } from '../config/event-endpoints.js';
 import { compileClinicRules, type CompiledRules } from '../rules/compile.js';
 import { loadRules, parseClinicRulesFile, parseDefaultRulesFile, rulesFilePaths } from '../rules/load-rules.js';
 import { resolveTokens, type Snapshot } from './live-config.js';

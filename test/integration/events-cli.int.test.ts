@@ -4,7 +4,7 @@ import path from 'node:path';
 import { expect } from 'chai';
 import { runCli } from '../../src/cli/index.js';
 import type { CliIO } from '../../src/cli/io.js';
-import { endpointId } from '../../src/events/endpoint-config.js';
+import { endpointId } from '../../src/config/event-endpoints.js';
 import { MongoEventOutboxStore } from '../../src/events/mongo-outbox-store.js';
 import { aDelivery, anEndpoint, newSecret } from '../support/event-builders.js';
 import { startEventReceiver } from '../support/event-receiver.js';

@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import { Webhook } from 'standardwebhooks';
 import { EventDispatcher, type DispatcherOptions } from '../../src/events/dispatcher.js';
-import type { EventEndpoint } from '../../src/events/endpoint-config.js';
+import type { EventEndpoint } from '../../src/config/event-endpoints.js';
 import { createEventMetrics } from '../../src/events/event-metrics.js';
 import type { EventOutboxStore } from '../../src/events/outbox-store.js';
 import { createLogger } from '../../src/logger.js';

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { endpointId, type EventEndpoint } from '../../src/events/endpoint-config.js';
+import { endpointId, type EventEndpoint } from '../../src/config/event-endpoints.js';
 import { eventId, type EventType, type OutboxEvent } from '../../src/events/event-types.js';
 import type { EventDelivery } from '../../src/events/outbox-store.js';
 import { toDelivery } from '../../src/events/relay.js';

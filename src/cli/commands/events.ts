@@ -1,7 +1,7 @@
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { loadClinicsFile } from '../../config/clinics-file.js';
-import { endpointId, resolveEndpoints } from '../../events/endpoint-config.js';
+import { endpointId, resolveEndpoints } from '../../config/event-endpoints.js';
 import { isEventType } from '../../events/event-types.js';
 import { DELIVERY_STATUSES, type DeliveryStatus, type EventDelivery, type EventOutboxStore } from '../../events/outbox-store.js';
 import { postEvent } from '../../events/post-event.js';

@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import { parseClinics } from '../../../src/config/clinics-file.js';
-import { checkEventEndpoints, resolveEndpoints } from '../../../src/events/endpoint-config.js';
+import { checkEventEndpoints, resolveEndpoints } from '../../../src/config/event-endpoints.js';
 import { eventId } from '../../../src/events/event-types.js';
 import { nextDelayMs, parseRetryAfter, RETRY_DELAYS_MS } from '../../../src/events/retry-schedule.js';
 import { newSecret } from '../../support/event-builders.js';

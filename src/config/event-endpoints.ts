@@ -1,27 +1,8 @@
 import { createHash } from 'node:crypto';
 import { isMap, isSeq, type Node } from 'yaml';
 import type { Finding } from '../errors.js';
-import { EVENT_TYPES, isEventType, type EventType } from './event-types.js';
-import { isValidSecret } from './signer.js';
-
-/** Where a setting is written, for the start-up findings that need the environment. */
-export interface SourcePosition {
-  file: string;
-  line: number;
-  col: number;
-}
-
-/** One `events:` entry of a clinic, as written in the clinics file. */
-export interface EventEndpointConfig {
-  url: string;
-  /** The variable holding the `whsec_` secret; `<secretEnv>_PREVIOUS` holds the one being rotated out. */
-  secretEnv: string;
-  /** The types it receives; null: every type. */
-  types: EventType[] | null;
-  /** `http:` allowed in production. */
-  allowInsecure: boolean;
-  at: SourcePosition;
-}
+import { Webhook } from 'standardwebhooks';
+import { EVENT_TYPES, type EventEndpointConfig, type EventType, type SourcePosition } from '../domain.js';
 
 /** An endpoint ready to deliver to: its secrets read from the environment. */
 export interface EventEndpoint {
@@ -191,4 +172,22 @@ export function resolveEndpoints(clinic: ClinicEvents, env: Record<string, strin
 /** True when the endpoint receives events of `type`. */
 export function wants(endpoint: Pick<EventEndpoint, 'types'>, type: EventType): boolean {
   return endpoint.types === null || endpoint.types.includes(type);
+}
+
+/** True when `value` names one of EVENT_TYPES. */
+export function isEventType(value: unknown): value is EventType {
+  return typeof value === 'string' && (EVENT_TYPES as readonly string[]).includes(value);
+}
+
+/** True when `secret` is `whsec_` followed by base64 the signing library accepts as a key. */
+export function isValidSecret(secret: string): boolean {
+  if (!/^whsec_[A-Za-z0-9+/]+=*$/.test(secret)) {
+    return false;
+  }
+  try {
+    new Webhook(secret).sign('msg_check', new Date(0), '');
+    return true;
+  } catch {
+    return false;
+  }
 }
