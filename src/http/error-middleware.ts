@@ -13,12 +13,14 @@ export interface WebhookState {
   /** The handled message's clinic and summary (MessageSid, masked sender, rules, actions), for the request's log line. */
   clinicId?: string | null;
   message?: { sid: string; sender: string; rules: string[]; actions: string[] } | undefined;
+  /** A JSON API route (the staff API): errors answer `{ error: { code, message } }`. */
+  json?: boolean;
 }
 
 export const SYSTEM_ERROR_TEXT = "We're experiencing technical difficulties. Please try again later or call our office.";
 
 /** Maps what body parsers and Koa throw (status-carrying errors) onto our codes. */
-function toAppError(err: unknown): AppError {
+export function toAppError(err: unknown): AppError {
   if (isAppError(err)) {
     return err;
   }
@@ -54,6 +56,12 @@ export function errorMiddleware() {
         ctx.status = 200;
         ctx.type = 'text/xml';
         ctx.body = renderTwiml(state.systemErrorText ?? SYSTEM_ERROR_TEXT);
+      } else if (state.json) {
+        ctx.status = err.status;
+        ctx.body = { error: { code: err.code, message: err.expose ? err.message : 'internal error' } };
+        if (err.status === 401) {
+          ctx.set('WWW-Authenticate', 'Bearer');
+        }
       } else {
         state.outcome ??= err.code === 'BAD_SIGNATURE' || err.code === 'MISSING_SIGNATURE' ? 'forbidden' : 'rejected';
         ctx.status = err.status;
