@@ -16,6 +16,11 @@ import { openStore } from './store/open-store.js';
 import type { Store } from './store/store.js';
 import { loadSeed } from './store/seed.js';
 import { initializeStore } from './service/store-init.js';
+import { loadKeysFile } from './auth/api-keys-file.js';
+import { KeyRing } from './auth/key-ring.js';
+import { startKeysReload } from './auth/keys-reload.js';
+import { createStaffApi, openStaffStores } from './conversations/staff-api.js';
+import { DEFAULT_DB_NAME, dbNameFromUri } from './store/mongo/create-mongo-store.js';
 
 export interface RunningService {
   server: Server;
@@ -80,6 +85,17 @@ export async function startService(env: Record<string, string | undefined>, opti
   };
   const inFlight = createInFlight();
   // --- end outage spool ---
+  // --- staff API (issue 16): keys, conversations, access trail ---
+  const production = config.nodeEnv === 'production';
+  const keys = await loadKeysFile(config.keysFile, { production });
+  if (keys.missing) {
+    logger.warn({ keysFile: config.keysFile }, 'no staff API keys file: the staff API refuses every request (401)');
+  }
+  const ring = new KeyRing(keys.keys);
+  const staffStores = openStaffStores(store, (config.mongodbUri && dbNameFromUri(config.mongodbUri)) ?? DEFAULT_DB_NAME);
+  const staffInit = initializeStore({ kind: store.kind, init: async () => Promise.all([staffStores.conversations.init(), staffStores.accessLog.init()]).then(() => undefined) }, logger);
+  const staff = createStaffApi({ config, live, store, stores: staffStores, ring, logger });
+  // --- end staff API ---
   const app = createApp({
     config,
     live,
@@ -89,6 +105,7 @@ export async function startService(env: Record<string, string | undefined>, opti
     readiness: createReadiness({ store, live, metrics, spoolDepth: () => spool.depth() }),
     spool: spoolSink,
     inFlight,
+    routers: [staff.router],
   });
   const server = await new Promise<Server>((resolve, reject) => {
     const s = app.listen(config.port, config.host, () => resolve(s));
@@ -98,6 +115,7 @@ export async function startService(env: Record<string, string | undefined>, opti
   logger.info({ address: typeof address === 'object' && address ? `${address.address}:${address.port}` : address, store: store.kind, clinics: snapshot.clinics.clinics.length }, 'listening');
   // --- rules hot reload (issue 6): watch RULES_DIR and CLINICS_FILE (WATCH_RULES), reload on SIGHUP ---
   const rulesReload = startRulesReload({ config, env, live, logger, metrics }, { watch: config.watchRules, signals: process });
+  const keysReload = startKeysReload({ file: config.keysFile, ring, logger, production, watch: config.watchRules, signals: process });
   // --- end rules hot reload ---
   // --- outage spool: replays what an earlier run left, and whatever the next outage brings ---
   replayer.start();
@@ -114,7 +132,9 @@ export async function startService(env: Record<string, string | undefined>, opti
     spool,
     stop() {
       storeInit.stop();
+      staffInit.stop();
       rulesReload.close();
+      keysReload.close();
       stopping ??= gracefulShutdown({ server, connections, inFlight, graceMs: config.shutdownGraceMs, store, logger, replayer, spool });
       return stopping;
     },

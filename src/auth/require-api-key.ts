@@ -95,7 +95,8 @@ export function recordAccess(deps: { accessLog: AccessLogStore; clock: () => Dat
       clinicId: (ctx.params as { clinicId?: string }).clinicId ?? null,
       method: ctx.method,
       route,
-      conversationId: state.conversationId ?? null,
+      // The id as asked for, known or not (who tried what), cut short.
+      conversationId: state.conversationId ?? (ctx.params as { id?: string }).id?.slice(0, 100) ?? null,
       status,
     });
     if (failure !== undefined) {
