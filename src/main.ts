@@ -112,7 +112,10 @@ export async function startService(env: Record<string, string | undefined>, opti
     s.once('error', reject);
   });
   const address = server.address();
-  logger.info({ address: typeof address === 'object' && address ? `${address.address}:${address.port}` : address, store: store.kind, clinics: snapshot.clinics.clinics.length }, 'listening');
+  logger.info(
+    { pid: process.pid, address: typeof address === 'object' && address ? `${address.address}:${address.port}` : address, store: store.kind, clinics: snapshot.clinics.clinics.length },
+    'listening',
+  );
   // --- rules hot reload (issue 6): watch RULES_DIR and CLINICS_FILE (WATCH_RULES), reload on SIGHUP ---
   const rulesReload = startRulesReload({ config, env, live, logger, metrics }, { watch: config.watchRules, signals: process });
   const keysReload = startKeysReload({ file: config.keysFile, ring, logger, production, watch: config.watchRules, signals: process });

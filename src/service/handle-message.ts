@@ -127,7 +127,7 @@ export async function handleMessage(
       log.info({ firstStatus: existing.status }, 'repeated delivery: answering with the stored reply');
       if (mode === 'webhook') {
         // The repeat is a request too: the audit trail notes it on the one record of the MessageSid.
-        await deps.store.recordDuplicate?.(message.messageSid, receivedAt);
+        await deps.store.recordDuplicate(message.messageSid, receivedAt);
       }
       const settled = existing.status === 'received' ? await waitForCompletion(deps, existing) : existing;
       return { status: 'duplicate', reply: settled.reply, clinicId: existing.clinicId };

@@ -49,10 +49,9 @@ export interface Store {
   getMessage(messageSid: string): Promise<MessageRecord | null>;
   /**
    * Notes a repeated delivery on the MessageSid's record (duplicateDeliveries + 1,
-   * lastDuplicateAt), so the audit trail shows every request. Optional until every
-   * adapter has it; callers use `?.`.
+   * lastDuplicateAt), so the audit trail shows every request.
    */
-  recordDuplicate?(messageSid: string, at: Date): Promise<void>;
+  recordDuplicate(messageSid: string, at: Date): Promise<void>;
   listMessages(query: MessageQuery): AsyncIterable<MessageRecord>;
 
   findPatientsByPhone(clinicId: string, phone: string): Promise<Patient[]>;

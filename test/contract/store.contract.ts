@@ -102,9 +102,9 @@ export function describeStoreContract(name: string, makeStore: MakeStore): void 
         const record = aMessage({ clinicId });
         await store.claimMessage(record);
         expect(store.recordDuplicate, 'recordDuplicate').to.be.a('function');
-        await Promise.all([1, 2, 3].map(() => store.recordDuplicate!(record.messageSid, at('2026-05-01T10:00:05.250Z'))));
+        await Promise.all([1, 2, 3].map(() => store.recordDuplicate(record.messageSid, at('2026-05-01T10:00:05.250Z'))));
         expect(await store.getMessage(record.messageSid)).to.deep.equal({ ...record, duplicateDeliveries: 3, lastDuplicateAt: at('2026-05-01T10:00:05.250Z') });
-        await store.recordDuplicate!(newSid(), new Date());
+        await store.recordDuplicate(newSid(), new Date());
       });
 
       it('when a MessageSid was never claimed, then getMessage returns null and completing it changes nothing', async function () {
