@@ -20,7 +20,6 @@ import { loadKeysFile } from './auth/api-keys-file.js';
 import { KeyRing } from './auth/key-ring.js';
 import { startKeysReload } from './auth/keys-reload.js';
 import { createStaffApi, openStaffStores } from './conversations/staff-api.js';
-import { DEFAULT_DB_NAME, dbNameFromUri } from './store/mongo/create-mongo-store.js';
 
 export interface RunningService {
   server: Server;
@@ -92,7 +91,7 @@ export async function startService(env: Record<string, string | undefined>, opti
     logger.warn({ keysFile: config.keysFile }, 'no staff API keys file: the staff API refuses every request (401)');
   }
   const ring = new KeyRing(keys.keys);
-  const staffStores = openStaffStores(store, (config.mongodbUri && dbNameFromUri(config.mongodbUri)) ?? DEFAULT_DB_NAME);
+  const staffStores = await openStaffStores(store);
   const staffInit = initializeStore({ kind: store.kind, init: async () => Promise.all([staffStores.conversations.init(), staffStores.accessLog.init()]).then(() => undefined) }, logger);
   const staff = createStaffApi({ config, live, store, stores: staffStores, ring, logger });
   // --- end staff API ---

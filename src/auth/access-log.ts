@@ -1,6 +1,3 @@
-import type { Collection, MongoClient } from 'mongodb';
-import { toStoreError } from '../store/mongo/mongo-errors.js';
-
 /**
  * Who asked for what, one record per staff API request (HIPAA asks who looked at what).
  * Route patterns and ids only: never a phone number, name or body.
@@ -49,46 +46,6 @@ export class MemoryAccessLog implements AccessLogStore {
     const rows = this.records.filter((r) => matches(r, query)).sort((a, b) => a.at.getTime() - b.at.getTime());
     for (const row of rows) {
       yield structuredClone(row);
-    }
-  }
-}
-
-export const ACCESS_LOG_COLLECTION = 'accessLog';
-
-/** The production trail: one insert per request. */
-export class MongoAccessLog implements AccessLogStore {
-  private readonly collection: Collection<AccessRecord>;
-
-  constructor(options: { client: MongoClient; dbName: string }) {
-    this.collection = options.client.db(options.dbName).collection<AccessRecord>(ACCESS_LOG_COLLECTION);
-  }
-
-  async init(): Promise<void> {
-    try {
-      await this.collection.createIndex({ clinicId: 1, at: 1 }, { name: 'clinic_at' });
-      await this.collection.createIndex({ at: 1 }, { name: 'at' });
-    } catch (err) {
-      throw toStoreError(err, 'accessLog.init');
-    }
-  }
-
-  async append(record: AccessRecord): Promise<void> {
-    try {
-      // A copy: insertOne adds _id to the object it is given.
-      await this.collection.insertOne({ ...record });
-    } catch (err) {
-      throw toStoreError(err, 'accessLog.append');
-    }
-  }
-
-  async *list(query: AccessQuery): AsyncIterable<AccessRecord> {
-    const filter = { at: { $gte: query.since, $lt: query.until }, ...(query.clinicId === undefined ? {} : { clinicId: query.clinicId }) };
-    try {
-      for await (const doc of this.collection.find(filter, { projection: { _id: 0 } }).sort({ at: 1 })) {
-        yield doc;
-      }
-    } catch (err) {
-      throw toStoreError(err, 'accessLog.list');
     }
   }
 }

@@ -1,5 +1,5 @@
 import type Router from '@koa/router';
-import { MemoryAccessLog, MongoAccessLog, type AccessLogStore } from '../auth/access-log.js';
+import { MemoryAccessLog, type AccessLogStore } from '../auth/access-log.js';
 import type { KeyRing } from '../auth/key-ring.js';
 import type { FailedKeyAttempts } from '../auth/require-api-key.js';
 import type { Config } from '../config/load-config.js';
@@ -11,7 +11,7 @@ import { createStaffRouter } from './conversation-routes.js';
 import type { ConversationStore } from './conversation-store.js';
 import type { MediaLinks } from './media-links.js';
 import { MemoryConversationStore } from './memory-conversation-store.js';
-import { MongoConversationStore } from './mongo-conversation-store.js';
+import type { MongoStore } from '../store/mongo/mongo-store.js';
 import { addStatusCallbackRoute } from './status-callback-route.js';
 import { createTwilioSender, type SmsSender } from './twilio-messages.js';
 
@@ -23,13 +23,15 @@ export interface StaffStores {
 
 /**
  * The store parts beside the main store: the embedded ones read the main store's audit
- * records; the MongoDB ones share its client and database.
+ * records; the MongoDB ones share its client and database (and are imported only then, so
+ * the embedded store never loads the driver).
  * @param store - the main store
- * @param dbName - the MongoDB database (as the main store uses it)
  */
-export function openStaffStores(store: Store, dbName: string): StaffStores {
-  if (store.kind === 'mongo' && 'client' in store) {
-    const client = (store as unknown as { client: ConstructorParameters<typeof MongoAccessLog>[0]['client'] }).client;
+export async function openStaffStores(store: Store): Promise<StaffStores> {
+  if (store.kind === 'mongo') {
+    const { client, dbName } = store as MongoStore;
+    const { MongoConversationStore } = await import('./mongo-conversation-store.js');
+    const { MongoAccessLog } = await import('../auth/mongo-access-log.js');
     return { conversations: new MongoConversationStore({ client, dbName }), accessLog: new MongoAccessLog({ client, dbName }) };
   }
   return { conversations: new MemoryConversationStore(store), accessLog: new MemoryAccessLog() };

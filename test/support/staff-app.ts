@@ -78,7 +78,7 @@ export async function buildStaffApp(made: { store: Store; dbName: string; dispos
   const live = new LiveConfig(await buildSnapshot(full, env));
   const store = made.store;
   await store.init();
-  const stores = openStaffStores(store, made.dbName);
+  const stores = await openStaffStores(store);
   await stores.conversations.init();
   await stores.accessLog.init();
   const ring = new KeyRing();
