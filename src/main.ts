@@ -18,6 +18,10 @@ import { openStore } from './store/open-store.js';
 import type { Store } from './store/store.js';
 import { loadSeed } from './import/seed.js';
 import { initializeStore } from './service/store-init.js';
+import { loadKeysFile } from './auth/api-keys-file.js';
+import { KeyRing } from './auth/key-ring.js';
+import { startKeysReload } from './auth/keys-reload.js';
+import { createStaffApi, openStaffStores } from './conversations/staff-api.js';
 
 export interface RunningService {
   server: Server;
@@ -82,6 +86,16 @@ export async function startService(env: Record<string, string | undefined>, opti
     },
   };
   const inFlight = createInFlight();
+  // The staff API: keys, conversations, access trail.
+  const production = config.nodeEnv === 'production';
+  const keys = await loadKeysFile(config.keysFile, { production });
+  if (keys.missing) {
+    logger.warn({ keysFile: config.keysFile }, 'no staff API keys file: the staff API refuses every request (401)');
+  }
+  const ring = new KeyRing(keys.keys);
+  const staffStores = await openStaffStores(store);
+  const staffInit = initializeStore({ kind: store.kind, init: async () => Promise.all([staffStores.conversations.init(), staffStores.accessLog.init()]).then(() => undefined) }, logger);
+  const staff = createStaffApi({ config, live, store, stores: staffStores, ring, logger });
   const app = createApp({
     config,
     live,
@@ -91,6 +105,7 @@ export async function startService(env: Record<string, string | undefined>, opti
     readiness: createReadiness({ store, live, metrics, spoolDepth: () => spool.depth() }),
     spool: spoolSink,
     inFlight,
+    routers: [staff.router],
   });
   const server = await new Promise<Server>((resolve, reject) => {
     const s = createHttpServer(app.callback(), serverLimits(config)).listen(config.port, config.host, () => resolve(s));
@@ -103,6 +118,7 @@ export async function startService(env: Record<string, string | undefined>, opti
   );
   // Rules hot reload: watch RULES_DIR and CLINICS_FILE (WATCH_RULES), reload on SIGHUP.
   const rulesReload = startRulesReload({ config, env, live, logger, metrics }, { watch: config.watchRules, signals: process });
+  const keysReload = startKeysReload({ file: config.keysFile, ring, logger, production, watch: config.watchRules, signals: process });
   // Replays what an earlier run left in the spool, and whatever the next outage brings.
   replayer.start();
   const connections = trackConnections(server);
@@ -117,7 +133,9 @@ export async function startService(env: Record<string, string | undefined>, opti
     spool,
     stop() {
       storeInit.stop();
+      staffInit.stop();
       rulesReload.close();
+      keysReload.close();
       stopping ??= gracefulShutdown({ server, connections, inFlight, graceMs: config.shutdownGraceMs, store, logger, replayer, spool });
       return stopping;
     },

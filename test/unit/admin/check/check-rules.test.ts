@@ -203,7 +203,7 @@ describe('rules check', () => {
     });
 
     it('when accept names something that is not a warning code, then it is an error at the code', async () => {
-      const { parseRulesFile } = await import('../../../src/rules/rules-file.js');
+      const { parseRulesFile } = await import('../../../../src/rules/rules-file.js');
       const parsed = parseRulesFile('version: 1\ntemplates:\n  hi:\n    en: "Hi"\n    accept: [too-long]\n  bare:\n    accept: [reply-length]\n', 'x.yaml', 'clinic');
       expect(parsed.findings.map((f) => `${f.line}:${f.col}: ${f.message}`)).to.deep.equal([
         '5:14: templates.hi.accept[0]: not a warning code (unreachable-rule, carrier-word, reply-length, missing-spanish, unknown-number-shadow, unused-file)',
