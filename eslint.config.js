@@ -8,8 +8,11 @@ import tseslint from 'typescript-eslint';
  *
  *   cli                         the clinic-sms commands
  *   main.ts                     the composition root
- *   http                        Koa app, routes, error middleware
  *   admin                       rules check, rules test, rules simulate
+ *   auth, conversations,        feature folders (Medplum style): each holds its routes, its
+ *   events, media               service and its store part; main.ts mounts their routers and
+ *                               hands the pipeline the ports they implement
+ *   http                        Koa app, webhook route, error middleware
  *   service                     the message pipeline, live config, reload, readiness, shutdown
  *   spool, import               the outage spool and its replayer; data files and the seed
  *   rules, actions              the rules engine; the actions rules may name
@@ -25,8 +28,9 @@ import tseslint from 'typescript-eslint';
 const LAYERS = [
   ['cli'],
   ['main.ts'],
-  ['http'],
   ['admin'],
+  ['auth', 'conversations', 'events', 'media'],
+  ['http'],
   ['service'],
   ['spool', 'import'],
   ['rules', 'actions'],
