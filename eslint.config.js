@@ -8,11 +8,16 @@ import tseslint from 'typescript-eslint';
  *
  *   cli                         the clinic-sms commands
  *   main.ts                     the composition root
- *   http                        Koa app, routes, error middleware
  *   admin                       rules check, rules test, rules simulate
+ *   auth, conversations, media  feature folders (Medplum style): each holds its routes, its
+ *                               service and its store part; main.ts mounts their routers and
+ *                               hands the pipeline the ports they implement
+ *   http                        Koa app, webhook route, error middleware
  *   service                     the message pipeline, live config, reload, readiness, shutdown
  *   spool, import, events       the outage spool and its replayer; data files and the seed;
- *                               signed events (outbox relay, dispatcher, their store port)
+ *                               signed events (a feature folder with its own store part, but
+ *                               no routes, and the pipeline writes the events it produces in
+ *                               its completion: so below service, not with the routed features)
  *   rules, actions              the rules engine; the actions rules may name
  *   store                       the Store port and its adapters
  *   twilio, config              Twilio's wire formats; environment and clinics file (events endpoints too)
@@ -26,8 +31,9 @@ import tseslint from 'typescript-eslint';
 const LAYERS = [
   ['cli'],
   ['main.ts'],
-  ['http'],
   ['admin'],
+  ['auth', 'conversations', 'media'],
+  ['http'],
   ['service'],
   ['spool', 'import', 'events'],
   ['rules', 'actions'],

@@ -22,6 +22,10 @@ import type { OutboxEvent } from './events/event-types.js';
 import { EventsService, memoryEventsStorage, type EventsServiceOptions } from './events/events-service.js';
 import { MemoryStore } from './store/memory/memory-store.js';
 import type { MongoStore } from './store/mongo/mongo-store.js';
+import { loadKeysFile } from './auth/api-keys-file.js';
+import { KeyRing } from './auth/key-ring.js';
+import { startKeysReload } from './auth/keys-reload.js';
+import { createStaffApi, openStaffStores } from './conversations/staff-api.js';
 
 export interface RunningService {
   server: Server;
@@ -98,7 +102,7 @@ export async function startService(env: Record<string, string | undefined>, opti
   const inFlight = createInFlight();
   // Events: the relay and dispatcher deliver what completions left in the outbox (docs/events.md).
   const storage =
-    store.kind === 'mongo' ? (await import('./events/mongo-outbox-store.js')).mongoEventsStorage((store as MongoStore).db) : memoryEventsStorage();
+    store.kind === 'mongo' ? (await import('./events/mongo-outbox-store.js')).mongoEventsStorage((store as MongoStore).client.db((store as MongoStore).dbName)) : memoryEventsStorage();
   const events = new EventsService({ storage, clinics: () => live.snapshot().clinics.clinics, env, logger, registry: metrics.registry, ...options.events });
   onOutbox = (sid, outbox) => {
     storage.memorySource?.add(sid, outbox);
@@ -109,6 +113,16 @@ export async function startService(env: Record<string, string | undefined>, opti
   }
   // Background services: started in this order, stopped in reverse (Medplum's initAppServices / shutdownApp).
   const services: { start(): void; stop(): Promise<void> }[] = [{ start: () => events.start(), stop: () => events.stop(config.shutdownGraceMs) }];
+  // The staff API: keys, conversations, access trail.
+  const production = config.nodeEnv === 'production';
+  const keys = await loadKeysFile(config.keysFile, { production });
+  if (keys.missing) {
+    logger.warn({ keysFile: config.keysFile }, 'no staff API keys file: the staff API refuses every request (401)');
+  }
+  const ring = new KeyRing(keys.keys);
+  const staffStores = await openStaffStores(store);
+  const staffInit = initializeStore({ kind: store.kind, init: async () => Promise.all([staffStores.conversations.init(), staffStores.accessLog.init()]).then(() => undefined) }, logger);
+  const staff = createStaffApi({ config, live, store, stores: staffStores, ring, logger });
   const app = createApp({
     config,
     live,
@@ -118,6 +132,7 @@ export async function startService(env: Record<string, string | undefined>, opti
     readiness: createReadiness({ store, live, metrics, spoolDepth: () => spool.depth(), eventsOldestPendingAge: () => events.oldestPendingAgeSeconds() }),
     spool: spoolSink,
     inFlight,
+    routers: [staff.router],
   });
   const server = await new Promise<Server>((resolve, reject) => {
     const s = createHttpServer(app.callback(), serverLimits(config)).listen(config.port, config.host, () => resolve(s));
@@ -130,6 +145,7 @@ export async function startService(env: Record<string, string | undefined>, opti
   );
   // Rules hot reload: watch RULES_DIR and CLINICS_FILE (WATCH_RULES), reload on SIGHUP.
   const rulesReload = startRulesReload({ config, env, live, logger, metrics }, { watch: config.watchRules, signals: process });
+  const keysReload = startKeysReload({ file: config.keysFile, ring, logger, production, watch: config.watchRules, signals: process });
   // Replays what an earlier run left in the spool, and whatever the next outage brings.
   replayer.start();
   services.forEach((s) => s.start());
@@ -146,7 +162,9 @@ export async function startService(env: Record<string, string | undefined>, opti
     events,
     stop() {
       storeInit.stop();
+      staffInit.stop();
       rulesReload.close();
+      keysReload.close();
       stopping ??= gracefulShutdown({ server, connections, inFlight, graceMs: config.shutdownGraceMs, store, logger, replayer, spool, services });
       return stopping;
     },

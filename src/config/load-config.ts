@@ -35,6 +35,12 @@ export interface Config {
   maxConnectionsPerAddress: number;
   /** True when no token was given outside production and the well-known DEV_AUTH_TOKEN is in use. */
   devToken: boolean;
+  /** Staff API keys (hashes only). */
+  keysFile: string;
+  /** Twilio REST base for sending (tests point it at a local fake); no trailing slash. */
+  twilioApiBaseUrl: string;
+  /** The Twilio account that sends for clinics that name no accountSid (null: those clinics cannot send). */
+  twilioAccountSid: string | null;
 }
 
 /** The token `npm start` and `npm run try` share on a development machine with no TWILIO_AUTH_TOKEN. Never accepted in production. */
@@ -167,6 +173,38 @@ export const SETTINGS: { [K in keyof Config]: Setting<K> } = {
     doc: 'connections one client address may hold open (more are closed as they open); 0: no limit; behind a proxy all share its address',
     parse: int('MAX_CONNECTIONS_PER_ADDRESS', 100, 0, 1_000_000),
   },
+  keysFile: { key: 'keysFile', env: 'KEYS_FILE', doc: 'staff API keys (hashes only)', parse: text('config/api-keys.yaml') },
+  twilioApiBaseUrl: {
+    key: 'twilioApiBaseUrl',
+    env: 'TWILIO_API_BASE_URL',
+    doc: 'Twilio REST base for sending texts; https required in production',
+    parse: (raw, problems) => {
+      const v = text('https://api.twilio.com')(raw);
+      try {
+        const u = new URL(v);
+        if ((u.protocol !== 'https:' && u.protocol !== 'http:') || u.search || u.hash || u.username) {
+          throw new Error('bad');
+        }
+        return `${u.protocol}//${u.host}${u.pathname.replace(/\/+$/, '')}`;
+      } catch {
+        problems.push(`TWILIO_API_BASE_URL must be an http(s) URL like https://api.twilio.com, got "${v}"`);
+        return 'https://api.twilio.com';
+      }
+    },
+  },
+  twilioAccountSid: {
+    key: 'twilioAccountSid',
+    env: 'TWILIO_ACCOUNT_SID',
+    doc: 'the account that sends staff replies for clinics naming no accountSid',
+    parse: (raw, problems) => {
+      const v = optional(raw);
+      if (v !== null && !/^AC[0-9a-f]{32}$/.test(v)) {
+        problems.push('TWILIO_ACCOUNT_SID must be AC followed by 32 hex digits');
+        return null;
+      }
+      return v;
+    },
+  },
   devToken: { key: 'devToken', env: 'CLINIC_SMS_DEV_TOKEN_IN_USE', doc: 'set by the loader, not by you', parse: () => false },
   watchRules: { key: 'watchRules', env: 'WATCH_RULES', doc: 'reload rules and clinics when their files change', parse: flag('WATCH_RULES', true, ['1', 'true', 'on'], ['0', 'false', 'off']) },
 };
@@ -211,6 +249,9 @@ export function loadConfig(env: Record<string, string | undefined>): Readonly<Co
   }
   if (production && config.mongodbUri === null) {
     problems.push('NODE_ENV=production needs MONGODB_URI: the embedded store keeps nothing across restarts');
+  }
+  if (production && !config.twilioApiBaseUrl.startsWith('https://')) {
+    problems.push('TWILIO_API_BASE_URL must be https:// when NODE_ENV=production');
   }
   if (problems.length > 0) {
     throw new AppError('CONFIG_INVALID', `invalid configuration:\n  ${problems.join('\n  ')}`);

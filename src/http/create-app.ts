@@ -35,6 +35,8 @@ export interface AppDeps {
   inFlight?: { enter(): void; leave(): void };
   /** How long the pipeline may run before the message is spooled and the system-error reply sent, ms. */
   pipelineDeadlineMs?: number;
+  /** Feature routers (the staff API), mounted inside the request context and the error middleware. */
+  routers?: readonly Router[];
 }
 
 /**
@@ -112,6 +114,7 @@ export function createApp(deps: AppDeps): Koa {
     }
   });
   app.use(errorMiddleware());
+  deps.routers?.forEach((feature) => app.use(feature.routes()));
 
   router.get('/healthz', (ctx) => {
     ctx.body = { status: 'ok' };

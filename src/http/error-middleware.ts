@@ -7,7 +7,7 @@ import { webhookState } from './webhook-state.js';
 export type { WebhookState } from './webhook-state.js';
 
 /** Maps what body parsers and Koa throw (status-carrying errors) onto our codes. */
-function toAppError(err: unknown): AppError {
+export function toAppError(err: unknown): AppError {
   if (isAppError(err)) {
     return err;
   }
@@ -43,6 +43,12 @@ export function errorMiddleware() {
         ctx.status = 200;
         ctx.type = 'text/xml';
         ctx.body = renderTwiml(state.systemErrorText ?? SYSTEM_ERROR_TEXT);
+      } else if (state.json) {
+        ctx.status = err.status;
+        ctx.body = { error: { code: err.code, message: err.expose ? err.message : 'internal error' } };
+        if (err.status === 401) {
+          ctx.set('WWW-Authenticate', 'Bearer');
+        }
       } else {
         state.outcome ??= err.code === 'BAD_SIGNATURE' || err.code === 'MISSING_SIGNATURE' ? 'forbidden' : 'rejected';
         ctx.status = err.status;

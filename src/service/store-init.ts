@@ -12,7 +12,7 @@ export interface StoreInitializer {
  * Creates the store's indexes, now or as soon as the database answers: the service
  * starts while MongoDB is unreachable, and retries with backoff (1 s doubling to 30 s).
  */
-export function initializeStore(store: Store, logger: Logger): StoreInitializer {
+export function initializeStore(store: Pick<Store, 'init' | 'kind'>, logger: Logger): StoreInitializer {
   let finished = false;
   let stopped = false;
   let timer: NodeJS.Timeout | undefined;

@@ -31,7 +31,7 @@ async function withEventsStore<T>(uri: string, fn: (store: EventOutboxStore) => 
   const store = (await openStore({ mongodbUri: uri, purpose: 'batch' })) as MongoStore;
   try {
     const { MongoEventOutboxStore } = await import('../../events/mongo-outbox-store.js');
-    return await fn(new MongoEventOutboxStore(store.db));
+    return await fn(new MongoEventOutboxStore(store.client.db(store.dbName)));
   } finally {
     await store.close();
   }
