@@ -65,6 +65,12 @@ export interface Clinic {
   /** Messages a minute per sender before replies stop. */
   rateLimitPerMinute: number;
   autoReply: boolean;
+  /** Delete Twilio's copy of a media file once ours is kept (default false; README, 'Media'). */
+  deleteMediaFromTwilio?: boolean;
+  /** A Twilio API key (SK…) to fetch media with instead of the account's auth token. */
+  apiKeySid?: string;
+  /** The environment variable holding that API key's secret. */
+  apiKeySecretEnv?: string;
 }
 
 export interface Patient {
@@ -117,6 +123,12 @@ export interface MessageRecord {
   /** Repeated deliveries of this MessageSid, each answered with the stored reply (absent: none). */
   duplicateDeliveries?: number;
   lastDuplicateAt?: Date;
+  /**
+   * Set on the claim of a message with media to a known clinic (it rides in the claim's
+   * insert: no extra command), removed once the media relay has made the message's media
+   * jobs (src/media/media-relay.ts).
+   */
+  mediaPending?: true;
 }
 
 export type MessageCompletion = Pick<MessageRecord, 'status' | 'patientIds' | 'rulesFired' | 'actions' | 'reply'> &

@@ -19,6 +19,9 @@ const KNOWN_KEYS = new Set([
   'defaultRegion',
   'rateLimitPerMinute',
   'autoReply',
+  'deleteMediaFromTwilio',
+  'apiKeySid',
+  'apiKeySecretEnv',
 ]);
 
 /** True when `tz` is an IANA time zone this Node knows. */
@@ -159,6 +162,25 @@ export function parseClinics(text: string, file: string): ClinicsFile {
       at(get('autoReply'), `${where}.autoReply: expected true or false`);
       ok = false;
     }
+    const deleteMedia = value('deleteMediaFromTwilio') ?? false;
+    if (typeof deleteMedia !== 'boolean') {
+      at(get('deleteMediaFromTwilio'), `${where}.deleteMediaFromTwilio: expected true or false`);
+      ok = false;
+    }
+    const apiKeySid = value('apiKeySid');
+    if (apiKeySid !== undefined && (typeof apiKeySid !== 'string' || !/^SK[0-9a-f]{32}$/.test(apiKeySid))) {
+      at(get('apiKeySid'), `${where}.apiKeySid: expected SK followed by 32 hex digits`);
+      ok = false;
+    }
+    const apiKeySecretEnv = value('apiKeySecretEnv');
+    if (apiKeySecretEnv !== undefined && (typeof apiKeySecretEnv !== 'string' || !/^[A-Z_][A-Z0-9_]*$/.test(apiKeySecretEnv))) {
+      at(get('apiKeySecretEnv'), `${where}.apiKeySecretEnv: expected an environment variable name`);
+      ok = false;
+    }
+    if ((apiKeySid === undefined) !== (apiKeySecretEnv === undefined)) {
+      at(get('apiKeySid') ?? get('apiKeySecretEnv'), `${where}: apiKeySid and apiKeySecretEnv go together`);
+      ok = false;
+    }
     const hoursNode = get('businessHours');
     const businessHours = hoursNode ? parseHours(hoursNode, `${where}.businessHours`, at) : undefined;
     if (hoursNode && !businessHours) {
@@ -186,6 +208,13 @@ export function parseClinics(text: string, file: string): ClinicsFile {
       }
       if (businessHours) {
         clinic.businessHours = businessHours;
+      }
+      if (deleteMedia === true) {
+        clinic.deleteMediaFromTwilio = true;
+      }
+      if (typeof apiKeySid === 'string' && typeof apiKeySecretEnv === 'string') {
+        clinic.apiKeySid = apiKeySid;
+        clinic.apiKeySecretEnv = apiKeySecretEnv;
       }
       clinics.push(clinic);
     }

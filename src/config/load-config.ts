@@ -25,6 +25,10 @@ export interface Config {
   memoryStoreMaxMessages: number;
   /** Watch rules and clinics files and reload on change. */
   watchRules: boolean;
+  /** Twilio's REST base (media fetch and delete); tests point it at a local fake. */
+  twilioApiBaseUrl: string;
+  /** Where the embedded store keeps media files. */
+  mediaDir: string;
   /** True when no token was given outside production and the well-known DEV_AUTH_TOKEN is in use. */
   devToken: boolean;
 }
@@ -135,6 +139,25 @@ export const SETTINGS: { [K in keyof Config]: Setting<K> } = {
     doc: 'finished messages the embedded store keeps; the oldest go first, with their staff inbox items',
     parse: int('MEMORY_STORE_MAX_MESSAGES', 50_000, 1, 10_000_000),
   },
+  twilioApiBaseUrl: {
+    key: 'twilioApiBaseUrl',
+    env: 'TWILIO_API_BASE_URL',
+    doc: 'Twilio REST base (tests point it at a local fake); https required in production',
+    parse: (raw, problems) => {
+      const v = text('https://api.twilio.com')(raw);
+      try {
+        const u = new URL(v);
+        if ((u.protocol !== 'https:' && u.protocol !== 'http:') || u.pathname !== '/' || u.search || u.hash || u.username || u.password) {
+          throw new Error('bad');
+        }
+        return u.origin;
+      } catch {
+        problems.push(`TWILIO_API_BASE_URL must be an http(s) origin like https://api.twilio.com, got "${v}"`);
+        return 'https://api.twilio.com';
+      }
+    },
+  },
+  mediaDir: { key: 'mediaDir', env: 'MEDIA_DIR', doc: 'media files kept by the embedded store', parse: text('var/media') },
   devToken: { key: 'devToken', env: 'CLINIC_SMS_DEV_TOKEN_IN_USE', doc: 'set by the loader, not by you', parse: () => false },
   watchRules: { key: 'watchRules', env: 'WATCH_RULES', doc: 'reload rules and clinics when their files change', parse: flag('WATCH_RULES', true, ['1', 'true', 'on'], ['0', 'false', 'off']) },
 };
@@ -176,6 +199,9 @@ export function loadConfig(env: Record<string, string | undefined>): Readonly<Co
   }
   if (production && config.mongodbUri === null) {
     problems.push('NODE_ENV=production needs MONGODB_URI: the embedded store keeps nothing across restarts');
+  }
+  if (production && !config.twilioApiBaseUrl.startsWith('https://')) {
+    problems.push('TWILIO_API_BASE_URL must be https:// when NODE_ENV=production');
   }
   if (problems.length > 0) {
     throw new AppError('CONFIG_INVALID', `invalid configuration:\n  ${problems.join('\n  ')}`);

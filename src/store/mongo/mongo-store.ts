@@ -175,6 +175,19 @@ export class MongoStore implements Store {
     });
   }
 
+  async pendingMedia(limit: number): Promise<MessageRecord[]> {
+    return this.run('pendingMedia', async () => {
+      const docs = await this.messages.find({ mediaPending: true }, { maxTimeMS: this.maxTimeMS }).sort({ receivedAt: 1 }).limit(limit).toArray();
+      return docs.map(docToMessage);
+    });
+  }
+
+  async clearMediaPending(messageSid: string): Promise<void> {
+    await this.run('clearMediaPending', async () => {
+      await this.messages.updateOne({ _id: messageSid }, { $unset: { mediaPending: '' } });
+    });
+  }
+
   async getMessage(messageSid: string): Promise<MessageRecord | null> {
     return this.run('getMessage', async () => {
       const doc = await this.messages.findOne({ _id: messageSid }, { maxTimeMS: this.maxTimeMS });
