@@ -81,6 +81,11 @@ export class MongoStore implements Store {
   /** Off-the-hot-path writes still running; close() waits for them. */
   private readonly background = new Set<Promise<void>>();
 
+  /** The service's database, for the feature folders' own store parts (media, events). */
+  get database(): Db {
+    return this.db;
+  }
+
   constructor(options: MongoStoreOptions) {
     this.client = options.client;
     this.db = options.client.db(options.dbName);
