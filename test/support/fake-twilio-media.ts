@@ -8,7 +8,7 @@ export interface FakeMedia {
   contentType: string;
   /** Answer 404 this many times before serving (Twilio's media lagging the webhook). */
   notFoundTimes?: number;
-  /** Send no Content-Length, in 64 KB chunks paced a millisecond apart (a large stream). */
+  /** Send no Content-Length, in 16 KB chunks paced 2 ms apart (a large stream). */
   chunked?: boolean;
   /** The CDN never answers this many requests (a download a dead worker left behind). */
   hangTimes?: number;
@@ -116,7 +116,7 @@ export class FakeTwilioMedia {
     res.on('close', () => {
       send.closedEarly = !res.writableFinished;
     });
-    const CHUNK = 64 * 1024;
+    const CHUNK = 16 * 1024;
     // Paced, so the kernel's socket buffers never hold the rest: what was sent is what the client read.
     const pump = (): void => {
       if (res.destroyed) {
@@ -129,9 +129,9 @@ export class FakeTwilioMedia {
       const chunk = item.bytes.subarray(send.sent, send.sent + CHUNK);
       send.sent += chunk.length;
       if (res.write(chunk)) {
-        setTimeout(pump, 1);
+        setTimeout(pump, 2);
       } else {
-        res.once('drain', pump);
+        res.once('drain', () => setTimeout(pump, 2));
       }
     };
     pump();
