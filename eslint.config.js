@@ -3,7 +3,7 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['node_modules/', 'dist/', 'var/', 'tools/', 'bench/results/', 'eslint.config.js', 'bin/', '**/*.cjs', 'dbg-*.ts'] },
+  { ignores: ['node_modules/', 'dist/', 'var/', 'tools/', 'eslint.config.js', 'bin/', '**/*.cjs', 'dbg-*.ts'] },
   js.configs.recommended,
   ...tseslint.configs.strict,
   {

@@ -1,203 +1,130 @@
 /**
- * `npm run bench` (full, under ~10 minutes) and `npm run bench -- --quick` (a few seconds
- * per run). Measures the service next to baselines in one run, then how it scales, and
- * writes bench/results/<latest|quick>.json and, for a full run of every phase, the
- * results section of docs/benchmarks.md. See docs/benchmarks.md for the method.
+ * npm run bench -- [--quick] [--only=compare,rules,clinics,sustained] [--rounds=N] [--duration=S] [--sustained=S]
+ *
+ * Builds the service (npm run build) and the comparison servers, measures them on
+ * loopback with autocannon, prints a Markdown table for docs/benchmarks.md and writes the
+ * numbers to var/bench/latest.json. See docs/benchmarks.md for the method and targets.
  */
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
-import { dirname, join, relative, resolve } from 'node:path';
+import { execFileSync } from 'node:child_process';
+import { mkdir, writeFile } from 'node:fs/promises';
+import { availableParallelism, cpus, loadavg } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { performance } from 'node:perf_hooks';
-import { parseArgs, PHASES } from './lib/args.js';
-import { BENCH_TSCONFIG, buildServers } from './lib/build.js';
-import { machineInfo } from './lib/machine.js';
-import { bytesKeptPerMessage } from './lib/record-size.js';
-import { renderResults } from './lib/report.js';
-import { checkTargets, type BenchResults } from './lib/results.js';
-import { runtimeLabel, type ServerRuntime } from './lib/server-child.js';
-import { round } from './lib/stats.js';
-import { DEFAULT_MEMORY_MAX_MESSAGES } from '../src/store/memory/memory-store.js';
+import { round } from './lib/load.js';
+import { buildAll } from './lib/servers.js';
 import { createWorld } from './lib/world.js';
 import { runClinicsScale } from './phases/clinics-scale.js';
-import { mixFor, runCompare } from './phases/compare.js';
-import { runDbCommands } from './phases/db-commands.js';
-import { runPatientsScale } from './phases/patients-scale.js';
-import { runProfile } from './phases/profile.js';
+import { runCompare } from './phases/compare.js';
 import { runRulesScale } from './phases/rules-scale.js';
 import { runSustained } from './phases/sustained.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
-const RESULTS_START = '<!-- bench:results:start -->';
-const RESULTS_END = '<!-- bench:results:end -->';
+const PHASES = ['compare', 'rules', 'clinics', 'sustained'] as const;
+const log = (line: string): void => void process.stdout.write(`${line}\n`);
 
-async function main(argv: string[]): Promise<number> {
-  const args = parseArgs(argv);
-  const q = args.quick;
-  const settings = {
-    connections: 10,
-    rounds: q ? 1 : 3,
-    durationS: q ? 3 : 8,
-    warmupS: q ? 1 : 3,
-    clinics: 4,
-    patientsPerClinic: 500,
-    rulesCounts: [10, 50, 200],
-    rulesDurationS: q ? 3 : 6,
-    rulesRounds: q ? 1 : 3,
-    manyClinics: 1000,
-    reloadSamples: q ? 5 : 20,
-    patients: q ? 20_000 : 100_000,
-    lookups: q ? 300 : 2000,
-    // Each FerretDB look-up scans the collection (no index use on its SQLite backend): a few only.
-    mongoLookups: q ? 10 : 12,
-    sustainedS: q ? 10 : 60,
-    sustainedSampleS: q ? 2 : 5,
-    sustainedWarmupS: q ? 4 : 10,
-    sustainedShare: 0.8,
-    // FerretDB here answers ~10 req/s (see docs/benchmarks.md): too few requests in a minute to show a trend, so no sustained (d) run by default.
-    mongoSustainedS: 0,
-    profileS: q ? 4 : 8,
-    logLevel: 'warn (one (c) variant at info)',
-  };
-  const mongoUri = process.env.MONGODB_URI?.trim() || undefined;
-  const started = performance.now();
-  const log = (line: string): void => {
-    process.stdout.write(`${line}\n`);
-  };
-  const machine = machineInfo();
-  log(`clinic-sms bench (${q ? 'quick' : 'full'}): ${[...args.phases].join(', ')}`);
-  log(`${machine.nproc} CPUs (${machine.cpuModel}), ${machine.memoryGb} GB, Node ${machine.node}, commit ${machine.commit}${machine.dirty ? ' (dirty)' : ''}`);
-  let runtime: ServerRuntime = { kind: 'tsx' };
-  if (args.tsx) {
-    log('servers: the .ts sources under tsx (--tsx), no build');
-  } else {
-    const build = await buildServers(ROOT);
-    runtime = build.runtime;
-    log(`servers: compiled with tsc -p ${BENCH_TSCONFIG} in ${round(build.ms / 1000, 1)} s, run under node from ${relative(ROOT, build.runtime.outDir)}`);
+function parseArgs(argv: readonly string[]): { quick: boolean; phases: Set<string>; rounds: number; durationS: number; sustainedS: number } {
+  const value = (name: string): string | undefined => argv.find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3);
+  for (const a of argv) {
+    if (a !== '--quick' && !/^--(only|rounds|duration|sustained)=/.test(a)) {
+      throw new Error(`unknown option ${a}; usage: npm run bench -- [--quick] [--only=${PHASES.join(',')}] [--rounds=N] [--duration=S] [--sustained=S]`);
+    }
   }
-  log(mongoUri ? 'MongoDB: MONGODB_URI is set: variant (d), look-ups and command counts run on it' : 'MongoDB: MONGODB_URI is not set: (d), MongoDB look-ups and command counts are skipped');
+  const quick = argv.includes('--quick');
+  const phases = new Set(value('only')?.split(',') ?? PHASES);
+  const unknown = [...phases].filter((p) => !(PHASES as readonly string[]).includes(p));
+  if (unknown.length > 0) {
+    throw new Error(`unknown phase(s) ${unknown.join(', ')}; phases: ${PHASES.join(', ')}`);
+  }
+  const num = (name: string, fallback: number): number => {
+    const n = Number(value(name) ?? fallback);
+    if (!Number.isFinite(n) || n <= 0) {
+      throw new Error(`--${name} must be a positive number`);
+    }
+    return n;
+  };
+  return { quick, phases, rounds: num('rounds', quick ? 1 : 3), durationS: num('duration', quick ? 3 : 8), sustainedS: num('sustained', quick ? 10 : 60) };
+}
 
-  const results: Omit<BenchResults, 'targets'> = { mode: q ? 'quick' : 'full', machine, settings: { ...settings, runtime: runtimeLabel(runtime), mongo: mongoUri ? 'MONGODB_URI set' : 'none' }, elapsedS: 0 };
-  const world = await createWorld({ clinics: settings.clinics, patientsPerClinic: settings.patientsPerClinic });
+async function main(argv: string[]): Promise<void> {
+  const args = parseArgs(argv);
+  const git = (...a: string[]): string => execFileSync('git', a, { cwd: ROOT, encoding: 'utf8' }).trim();
+  const machine = {
+    date: new Date().toISOString().slice(0, 16).replace('T', ' ') + ' UTC',
+    nproc: availableParallelism(),
+    cpu: cpus()[0]?.model.trim() ?? 'unknown',
+    node: process.version,
+    commit: git('rev-parse', '--short', 'HEAD') + (git('status', '--porcelain', '--untracked-files=no') ? ' (dirty)' : ''),
+    loadAverage: loadavg().map((x) => round(x, 1)),
+  };
+  const settings = { connections: 10, rounds: args.rounds, durationS: args.durationS, warmupS: args.quick ? 2 : 3, log };
+  log(`clinic-sms bench (${args.quick ? 'quick' : 'full'}): ${[...args.phases].join(', ')}; ${args.rounds} round(s) of ${args.durationS} s, sustained ${args.sustainedS} s`);
+  log(`${machine.date}, ${machine.nproc} CPUs (${machine.cpu}), load ${machine.loadAverage.join(' / ')}, Node ${machine.node}, commit ${machine.commit}`);
+  log(`built dist/ and var/bench-build/ in ${round((await buildAll(ROOT)) / 1000, 1)} s`);
+
+  const results: Record<string, unknown> = { machine, settings: { ...settings, log: undefined, sustainedS: args.sustainedS } };
+  const table: string[] = [];
+  const world = await createWorld({ clinics: 4, patientsPerClinic: 500 });
   try {
     if (args.phases.has('compare')) {
-      log('\n== (a) bare Koa, (b) minimal handler, (c) full service, (d) on MongoDB');
-      const variants = await runCompare({ runtime, world, mongoUri, connections: settings.connections, rounds: settings.rounds, durationS: settings.durationS, warmupS: settings.warmupS, log });
-      const rps = (k: string): number => variants.find((v) => v.key === k)?.rps ?? NaN;
-      const cpu = (k: string): number => variants.find((v) => v.key === k)?.cpuMicrosPerRequest ?? NaN;
-      results.compare = {
-        variants,
-        ratios: {
-          cOverB: round(rps('c') / rps('b'), 3),
-          cOverA: round(rps('c') / rps('a'), 3),
-          infoOverWarn: round(rps('c-info') / rps('c'), 3),
-          cpuCOverB: round(cpu('c') / cpu('b'), 2),
-          cpuCOverA: round(cpu('c') / cpu('a'), 2),
-          ...(mongoUri ? { dOverC: round(rps('d') / rps('c'), 3) } : {}),
-        },
-      };
-      log(`  c/b = ${results.compare.ratios.cOverB}, c/a = ${results.compare.ratios.cOverA}; server CPU per request c/b = ${results.compare.ratios.cpuCOverB}x, c/a = ${results.compare.ratios.cpuCOverA}x`);
-    }
-    if (args.phases.has('profile')) {
-      log('\n== CPU profile of (c)');
-      results.profile = await runProfile({ runtime, world, connections: settings.connections, durationS: settings.profileS, root: ROOT, log });
+      log('\n== service next to bare Koa, the minimal handler and express-quickstart');
+      const variants = await runCompare(ROOT, world, settings);
+      const by = (name: string) => variants.find((v) => v.name === name);
+      const service = by('service');
+      const peer = by('express-quickstart');
+      const ratio = (name: string): number => round((service?.rps ?? NaN) / (by(name)?.rps ?? NaN));
+      // The same comparison by server CPU per request, which the neighbours on a shared machine disturb least.
+      const cpuRatio = round((peer?.cpuMicrosPerRequest ?? NaN) / (service?.cpuMicrosPerRequest ?? NaN));
+      results.compare = { variants, ratios: { overExpressQuickstart: ratio('express-quickstart'), cpuExpressOverService: cpuRatio, overMinimal: ratio('minimal handler'), overBareKoa: ratio('bare Koa') } };
+      table.push('| server | req/s | p50 ms | p99 ms | max ms | CPU µs/req | RSS MB | errors |', '|---|---:|---:|---:|---:|---:|---:|---:|');
+      for (const v of variants) {
+        table.push(`| ${v.name} | ${v.rps} | ${v.latencyMs.p50} | ${v.latencyMs.p99} | ${v.latencyMs.max} | ${v.cpuMicrosPerRequest} | ${v.rssMb} | ${v.errors} |`);
+      }
+      table.push(
+        '',
+        `- service / express-quickstart: **${ratio('express-quickstart')}** req/s (target ≥ 1.0); service p99 **${service?.latencyMs.p99} ms** at 10 connections (target ≤ 5 ms; the peer: ${peer?.latencyMs.p99} ms)`,
+        `- by CPU per request, express-quickstart / service: ${cpuRatio} (above 1: the service costs less per request)`,
+        `- service / minimal handler: ${ratio('minimal handler')}; service / bare Koa: ${ratio('bare Koa')}`,
+      );
     }
     if (args.phases.has('rules')) {
-      log('\n== rules per clinic: 10, 50, 200');
-      results.rulesScale = await runRulesScale({
-        runtime,
-        counts: settings.rulesCounts,
-        clinics: settings.clinics,
-        patientsPerClinic: settings.patientsPerClinic,
-        connections: settings.connections,
-        rounds: settings.rulesRounds,
-        durationS: settings.rulesDurationS,
-        warmupS: settings.warmupS,
-        log,
-      });
+      log('\n== rules per clinic');
+      const counts = args.quick ? [10, 200] : [10, 50, 200];
+      const rows = await runRulesScale(ROOT, counts, { clinics: 4, patientsPerClinic: 500 }, settings);
+      results.rulesScale = rows;
+      table.push('', `- rules per clinic (req/s, ratio to 10): ${rows.map((r) => `${r.rulesPerClinic}: ${r.rps} (${r.throughputRatio}; CPU per request ${r.cpuRatio}x)`).join(', ')}; 200 rules / 10 target ≥ 0.77 (cost ≤ 1.3x)`);
     }
     if (args.phases.has('clinics')) {
-      log(`\n== ${settings.manyClinics} clinics: start-up, memory, reload`);
-      results.clinicsScale = await runClinicsScale({ runtime, clinics: settings.manyClinics, reloadSamples: settings.reloadSamples, log });
-    }
-    if (args.phases.has('patients')) {
-      log(`\n== ${settings.patients} patients: findPatientsByPhone`);
-      results.patientsScale = await runPatientsScale({ patients: settings.patients, lookups: settings.lookups, mongoLookups: settings.mongoLookups, mongoUri, log });
-    }
-    if (args.phases.has('commands') && mongoUri) {
-      log('\n== database commands per message (MongoDB)');
-      try {
-        results.dbCommands = await runDbCommands({ mongoUri, log });
-      } catch (err) {
-        log(`  failed: ${(err as Error).message}`);
+      log('\n== clinics: start-up, memory, reload');
+      const rows = await runClinicsScale(ROOT, [4, 1000], args.quick ? 3 : 10);
+      results.clinicsScale = rows;
+      for (const r of rows) {
+        log(`  ${r.clinics} clinics: listening ${r.startMs} ms after fork, RSS ${r.rssMb} MB, whole reload p50 ${r.reloadMs?.p50} ms, max ${r.reloadMs?.max} ms`);
       }
+      const big = rows.at(-1);
+      table.push(`- ${big?.clinics} clinics: listening ${big?.startMs} ms after fork (target < 3 s), RSS ${big?.rssMb} MB (target < 300 MB), whole reload p50 ${big?.reloadMs?.p50} ms, max ${big?.reloadMs?.max} ms`);
     }
     if (args.phases.has('sustained')) {
-      results.storeKeeps = await bytesKeptPerMessage(world, mixFor(world, 901), DEFAULT_MEMORY_MAX_MESSAGES);
-      log(`  the embedded store keeps ~${results.storeKeeps.filling} B per message below its bound, ~${results.storeKeeps.atBound} B at it`);
-      const cMax = results.compare?.variants.find((v) => v.key === 'c')?.rps ?? 1000;
-      const rate = Math.round(cMax * settings.sustainedShare);
-      log(`\n== sustained load: ${settings.sustainedS} s paced at ${rate} req/s (${settings.sustainedShare * 100}% of (c)'s ${cMax} req/s)`);
-      // Warm-up lasts until the embedded store holds as many finished messages as it keeps
-      // (MEMORY_STORE_MAX_MESSAGES, default), so what the minute measures is its steady state.
-      const warmupS = Math.max(settings.sustainedWarmupS, Math.ceil((DEFAULT_MEMORY_MAX_MESSAGES * 1.1) / rate));
-      log(`  warm-up ${warmupS} s: the embedded store fills to its ${DEFAULT_MEMORY_MAX_MESSAGES} finished messages`);
-      const common = { runtime, world, durationS: settings.sustainedS, sampleEveryS: settings.sustainedSampleS, warmupS, connections: settings.connections, log };
-      results.sustained = [await runSustained({ ...common, rate })];
-      const dMax = results.compare?.variants.find((v) => v.key === 'd')?.rps;
-      if (mongoUri && dMax && settings.mongoSustainedS > 0) {
-        const { openBenchDb } = await import('./lib/mongo-db.js');
-        const db = await openBenchDb(mongoUri, 'sustained', world);
-        try {
-          const dRate = Math.max(1, Math.round(dMax * settings.sustainedShare));
-          log(`  and on MongoDB: ${settings.mongoSustainedS} s at ${dRate} req/s`);
-          results.sustained.push(await runSustained({ ...common, durationS: settings.mongoSustainedS, rate: dRate, mongoUri: db.uri }));
-        } finally {
-          await db.drop();
-        }
-      }
+      log(`\n== sustained: ${args.sustainedS} s at 10 connections`);
+      const s = await runSustained(ROOT, world, { durationS: args.sustainedS, warmupS: args.quick ? 3 : 10, connections: 10 });
+      results.sustained = s;
+      const line =
+        `- sustained ${s.durationS} s: ${round(s.load.rps, 0)} req/s, p99 ${s.load.latencyMs.p99} ms, max ${s.load.latencyMs.max} ms, errors ${s.load.errors}; ` +
+        `last fifth / first fifth ${s.lastOverFirst}; heap after GC ${s.heapAfterGcMb.before} → ${s.heapAfterGcMb.after} MB, RSS ${s.rssMb.before} → ${s.rssMb.after} MB (max ${s.rssMb.max})`;
+      log(line);
+      table.push(line);
     }
   } finally {
     await world.remove();
   }
-  results.elapsedS = round((performance.now() - started) / 1000, 0);
-  const full: BenchResults = { ...results, targets: checkTargets(results) };
-  log('\n== targets');
-  for (const t of full.targets) {
-    log(`  [${t.met === null ? ' - ' : t.met ? 'met' : 'MISSED'}] ${t.target}: ${t.measured}`);
-  }
-  log(`\ndone in ${full.elapsedS} s`);
-  if (args.write) {
-    const file = join(ROOT, 'bench', 'results', q ? 'quick.json' : 'latest.json');
-    await mkdir(dirname(file), { recursive: true });
-    await writeFile(file, `${JSON.stringify(full, null, 2)}\n`);
-    log(`results: ${file}`);
-    if (!q && PHASES.every((p) => args.phases.has(p))) {
-      await writeDocs(join(ROOT, 'docs', 'benchmarks.md'), renderResults(full));
-      log('docs/benchmarks.md: results section rewritten');
-    }
-  }
-  return 0;
-}
-
-/** Replaces the generated section of docs/benchmarks.md (between the markers), keeping the prose. */
-async function writeDocs(file: string, section: string): Promise<void> {
-  let text: string;
-  try {
-    text = await readFile(file, 'utf8');
-  } catch {
-    text = `# Benchmarks\n\n${RESULTS_START}\n${RESULTS_END}\n`;
-  }
-  if (text.indexOf(RESULTS_START) < 0 || text.indexOf(RESULTS_END) < text.indexOf(RESULTS_START)) {
-    text = `${text.trimEnd()}\n\n${RESULTS_START}\n${RESULTS_END}\n`;
-  }
-  const start = text.indexOf(RESULTS_START);
-  const end = text.indexOf(RESULTS_END);
+  log(`\n== for docs/benchmarks.md\n\n${machine.date}, ${machine.nproc} CPUs (${machine.cpu}), Node ${machine.node}, commit ${machine.commit}\n\n${table.join('\n')}`);
+  const file = join(ROOT, 'var', 'bench', 'latest.json');
   await mkdir(dirname(file), { recursive: true });
-  await writeFile(file, `${text.slice(0, start + RESULTS_START.length)}\n${section}\n${text.slice(end)}`);
+  await writeFile(file, `${JSON.stringify(results, null, 2)}\n`);
+  log(`\nresults: ${file}`);
 }
 
 main(process.argv.slice(2)).then(
-  (code) => process.exit(code),
+  () => process.exit(0),
   (err: unknown) => {
     process.stderr.write(`bench: ${(err as Error).stack ?? String(err)}\n`);
     process.exit(1);

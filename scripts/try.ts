@@ -1,29 +1,83 @@
 /**
  * Sends one message to a running clinic-sms exactly as Twilio would (signed), and prints the TwiML.
- *   npm run try -- --from +13125550134 --body HELP [--to +13125550100] [--url http://localhost:3000]
- *                  [--media https://example.test/x.jpg] [--sid SM...] [--token TOKEN]
  * The token is --token, else TWILIO_AUTH_TOKEN, else the local development token `npm start` uses.
  * The signed URL is PUBLIC_BASE_URL + path when set (as the server rebuilds it), else --url + path.
  */
 import { randomBytes } from 'node:crypto';
+import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import twilio from 'twilio';
-import { DEV_AUTH_TOKEN } from '../src/config/load-config.js';
+import { DEV_AUTH_TOKEN, SETTINGS } from '../src/config/load-config.js';
 
 const PATH = '/v1/clinic/webhooks/twilio/sms';
 
-async function main(): Promise<number> {
-  const { values } = parseArgs({
-    options: {
-      from: { type: 'string', default: '+13125550134' },
-      to: { type: 'string', default: '+13125550100' },
-      body: { type: 'string', default: 'HELP' },
-      url: { type: 'string', default: `http://localhost:${process.env.PORT ?? '3000'}` },
-      media: { type: 'string', multiple: true, default: [] },
-      sid: { type: 'string' },
-      token: { type: 'string' },
-    },
-  });
+export const USAGE = [
+  'usage: npm run try -- [--from N] [--body TEXT] [--to N] [--url URL] [--media URL]... [--sid SID] [--token TOKEN]',
+  '  Sends one message to a running clinic-sms, signed as Twilio signs it, and prints the status and TwiML.',
+  '  --from    sender (default +13125550142, Ben, a demo patient who gets English replies)',
+  '  --body    message text (default HELP)',
+  '  --to      clinic number (default +13125550100, the demo clinic downtown)',
+  '  --url     the server (default http://HOST:PORT from the same PORT and HOST as the server,',
+  '            3000 and 0.0.0.0; 0.0.0.0 or :: means this machine, 127.0.0.1)',
+  '  --media   a photo URL (repeatable)',
+  '  --token   auth token (default TWILIO_AUTH_TOKEN, else the local development token)',
+  '  Exit status: 0 on a 2xx answer, 1 otherwise, 2 on a bad option.',
+];
+
+/**
+ * The server's own address as `npm start` would listen with this environment: the same
+ * PORT and HOST defaults; a wildcard HOST is reached on loopback.
+ * @param env - the environment
+ */
+export function serverUrl(env: Record<string, string | undefined>): string {
+  const problems: string[] = [];
+  const port = SETTINGS.port.parse(env.PORT, problems);
+  const host = SETTINGS.host.parse(env.HOST, problems);
+  if (problems.length > 0) {
+    throw new Error(problems.join('; '));
+  }
+  const reachable = host === '0.0.0.0' || host === '::' || host === '[::]' ? '127.0.0.1' : host;
+  return `http://${reachable.includes(':') && !reachable.startsWith('[') ? `[${reachable}]` : reachable}:${port}`;
+}
+
+export interface TryIO {
+  env: Record<string, string | undefined>;
+  out(text: string): void;
+  err(text: string): void;
+}
+
+/**
+ * One `npm run try` invocation.
+ * @param argv - the arguments after the script name
+ * @param io - environment and output
+ * @returns the exit status
+ */
+export async function runTry(argv: string[], io: TryIO): Promise<number> {
+  let values;
+  try {
+    ({ values } = parseArgs({
+      args: argv,
+      options: {
+        help: { type: 'boolean', short: 'h', default: false },
+        from: { type: 'string', default: '+13125550142' },
+        to: { type: 'string', default: '+13125550100' },
+        body: { type: 'string', default: 'HELP' },
+        url: { type: 'string' },
+        media: { type: 'string', multiple: true, default: [] },
+        sid: { type: 'string' },
+        token: { type: 'string' },
+      },
+    }));
+  } catch (err) {
+    io.err(`try: ${(err as Error).message}`);
+    USAGE.forEach((l) => io.err(l));
+    return 2;
+  }
+  if (values.help) {
+    USAGE.forEach((l) => io.out(l));
+    return 0;
+  }
+  const url = (values.url ?? serverUrl(io.env)).replace(/\/+$/, '');
   const sid = values.sid ?? `${values.media.length > 0 ? 'MM' : 'SM'}${randomBytes(16).toString('hex')}`;
   const params: Record<string, string> = {
     MessageSid: sid,
@@ -36,28 +90,41 @@ async function main(): Promise<number> {
     NumSegments: '1',
     ApiVersion: '2010-04-01',
   };
-  values.media.forEach((url, i) => {
-    params[`MediaUrl${i}`] = url;
+  values.media.forEach((media, i) => {
+    params[`MediaUrl${i}`] = media;
     params[`MediaContentType${i}`] = 'image/jpeg';
   });
-  const token = values.token ?? process.env.TWILIO_AUTH_TOKEN ?? DEV_AUTH_TOKEN;
-  const base = (process.env.PUBLIC_BASE_URL ?? values.url).replace(/\/+$/, '');
+  const token = values.token ?? io.env.TWILIO_AUTH_TOKEN ?? DEV_AUTH_TOKEN;
+  const base = (io.env.PUBLIC_BASE_URL ?? url).replace(/\/+$/, '');
   const signature = twilio.getExpectedTwilioSignature(token, `${base}${PATH}`, params);
-  const res = await fetch(`${values.url.replace(/\/+$/, '')}${PATH}`, {
-    method: 'POST',
-    headers: { 'Content-Type': 'application/x-www-form-urlencoded', 'X-Twilio-Signature': signature },
-    body: new URLSearchParams(params).toString(),
-  });
-  process.stdout.write(`${res.status} ${res.headers.get('content-type') ?? ''}\n${await res.text()}\n`);
+  let res: Response;
+  try {
+    res = await fetch(`${url}${PATH}`, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/x-www-form-urlencoded', 'X-Twilio-Signature': signature },
+      body: new URLSearchParams(params).toString(),
+    });
+  } catch (err) {
+    const cause = (err as { cause?: { code?: string } }).cause?.code;
+    io.err(`try: cannot reach ${url}${cause ? ` (${cause})` : ''}: is the server running (npm start)? Set --url, or the PORT/HOST it listens on.`);
+    return 1;
+  }
+  io.out(`${res.status} ${res.headers.get('content-type') ?? ''}\n${await res.text()}`);
   return res.ok ? 0 : 1;
 }
 
-main().then(
-  (code) => {
-    process.exitCode = code;
-  },
-  (err: unknown) => {
-    process.stderr.write(`try: ${(err as Error).message}\n`);
-    process.exitCode = 1;
-  },
-);
+if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
+  runTry(process.argv.slice(2), {
+    env: process.env,
+    out: (text) => process.stdout.write(`${text}\n`),
+    err: (text) => process.stderr.write(`${text}\n`),
+  }).then(
+    (code) => {
+      process.exitCode = code;
+    },
+    (err: unknown) => {
+      process.stderr.write(`try: ${(err as Error).message}\n`);
+      process.exitCode = 1;
+    },
+  );
+}

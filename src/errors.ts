@@ -29,6 +29,8 @@ export interface Finding {
   col: number;
   message: string;
   severity?: 'error' | 'warning';
+  /** A warning's code (rules check), which `accept:` can name. */
+  code?: string;
 }
 
 export interface AppErrorOptions {
@@ -67,6 +69,6 @@ export function isAppError(err: unknown): err is AppError {
 /** Formats findings as `file:line:col: message`, one a line. */
 export function formatFindings(findings: readonly Finding[]): string {
   return findings
-    .map((f) => `${f.file}:${f.line}:${f.col}: ${f.severity === 'warning' ? 'warning: ' : ''}${f.message}`)
+    .map((f) => `${f.file}:${f.line}:${f.col}: ${f.severity === 'warning' ? 'warning: ' : ''}${f.message}${f.code ? ` [${f.code}]` : ''}`)
     .join('\n');
 }

@@ -3,6 +3,7 @@ import type { Server } from 'node:http';
 import { loadConfig, type Config } from './config/load-config.js';
 import { formatFindings, isAppError } from './errors.js';
 import { createApp } from './http/create-app.js';
+import { createHttpServer, serverLimits } from './http/server-limits.js';
 import { createLogger, type Logger } from './logger.js';
 import { createMetrics, type Metrics } from './metrics.js';
 import { buildSnapshot } from './service/build-snapshot.js';
@@ -91,11 +92,14 @@ export async function startService(env: Record<string, string | undefined>, opti
     inFlight,
   });
   const server = await new Promise<Server>((resolve, reject) => {
-    const s = app.listen(config.port, config.host, () => resolve(s));
+    const s = createHttpServer(app.callback(), serverLimits(config)).listen(config.port, config.host, () => resolve(s));
     s.once('error', reject);
   });
   const address = server.address();
-  logger.info({ address: typeof address === 'object' && address ? `${address.address}:${address.port}` : address, store: store.kind, clinics: snapshot.clinics.clinics.length }, 'listening');
+  logger.info(
+    { pid: process.pid, address: typeof address === 'object' && address ? `${address.address}:${address.port}` : address, store: store.kind, clinics: snapshot.clinics.clinics.length },
+    'listening',
+  );
   // --- rules hot reload (issue 6): watch RULES_DIR and CLINICS_FILE (WATCH_RULES), reload on SIGHUP ---
   const rulesReload = startRulesReload({ config, env, live, logger, metrics }, { watch: config.watchRules, signals: process });
   // --- end rules hot reload ---

@@ -3,7 +3,8 @@
  * in a realistic mix (keywords from known patients, free text, unknown numbers, a few
  * media messages, a few deliberate duplicates). Pure: a seeded random source, no I/O.
  */
-import { createHmac, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
+import twilio from 'twilio';
 
 export const WEBHOOK_PATH = '/v1/clinic/webhooks/twilio/sms';
 
@@ -76,17 +77,9 @@ export function seededRandom(seed: number): () => number {
   };
 }
 
-/**
- * X-Twilio-Signature as Twilio computes it: base64 HMAC-SHA1 of the URL followed by each
- * param name and value, names sorted. (twilio.getExpectedTwilioSignature does the same;
- * the unit test checks they agree.)
- */
-export function twilioSignature(authToken: string, url: string, params: Readonly<Record<string, string>>): string {
-  let data = url;
-  for (const key of Object.keys(params).sort()) {
-    data += key + params[key];
-  }
-  return createHmac('sha1', authToken).update(Buffer.from(data, 'utf-8')).digest('base64');
+/** X-Twilio-Signature as Twilio computes it (base64 HMAC-SHA1 of the URL and the sorted params). */
+function twilioSignature(authToken: string, url: string, params: Readonly<Record<string, string>>): string {
+  return twilio.getExpectedTwilioSignature(authToken, url, params);
 }
 
 export function formEncode(params: Readonly<Record<string, string>>): string {

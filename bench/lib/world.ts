@@ -9,6 +9,7 @@ import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Appointment, Patient } from '../../src/domain.js';
+import { createRequestMix, WEBHOOK_PATH, type RequestMix } from './request-mix.js';
 
 export const BENCH_TOKEN = 'bench-auth-token-0123456789abcdef';
 export const BENCH_BASE_URL = 'https://sms.bench.test';
@@ -162,7 +163,7 @@ export async function createWorld(options: WorldOptions): Promise<World> {
  * @param perClinic - patients per clinic
  * @param familyShare - share of patients on the previous patient's phone
  */
-export function makePeople(clinics: ReadonlyArray<{ id: string }>, perClinic: number, familyShare: number): { patients: Patient[]; appointments: Appointment[] } {
+function makePeople(clinics: ReadonlyArray<{ id: string }>, perClinic: number, familyShare: number): { patients: Patient[]; appointments: Appointment[] } {
   const patients: Patient[] = [];
   const appointments: Appointment[] = [];
   const base = Date.now() + 30 * 86_400_000;
@@ -189,7 +190,7 @@ export function makePeople(clinics: ReadonlyArray<{ id: string }>, perClinic: nu
 }
 
 /** The known senders of a world, for the request mix. */
-export function knownSenders(world: Pick<World, 'clinics' | 'patients'>): Array<{ to: string; phone: string }> {
+function knownSenders(world: Pick<World, 'clinics' | 'patients'>): Array<{ to: string; phone: string }> {
   const numbers = new Map(world.clinics.map((c) => [c.id, c.number]));
   const seen = new Set<string>();
   const out: Array<{ to: string; phone: string }> = [];
@@ -201,4 +202,27 @@ export function knownSenders(world: Pick<World, 'clinics' | 'patients'>): Array<
     }
   }
   return out;
+}
+
+/** A seeded request mix for a world's clinics and patients. */
+export function mixFor(world: Pick<World, 'clinics' | 'patients' | 'extraKeywords'>, seed: number): RequestMix {
+  const target = { url: `${BENCH_BASE_URL}${WEBHOOK_PATH}`, authToken: BENCH_TOKEN, accountSid: BENCH_ACCOUNT_SID };
+  return createRequestMix({ ...target, clinicNumbers: world.clinics.map((c) => c.number), patients: knownSenders(world), extraKeywords: world.extraKeywords }, { seed });
+}
+
+/** What the peers need: the token and the public URL the requests are signed for. */
+export const peerEnv = (): Record<string, string> => ({ TWILIO_AUTH_TOKEN: BENCH_TOKEN, PUBLIC_BASE_URL: BENCH_BASE_URL });
+
+/** The full service's environment for a world: embedded store seeded with the world's people, no file watcher. */
+export function serviceEnv(world: Pick<World, 'dir' | 'clinicsFile' | 'rulesDir' | 'seedFile'>, extra: Record<string, string> = {}): Record<string, string> {
+  return {
+    ...peerEnv(),
+    CLINICS_FILE: world.clinicsFile,
+    RULES_DIR: world.rulesDir,
+    SEED_FILE: world.seedFile,
+    SPOOL_DIR: join(world.dir, `spool-${process.hrtime.bigint().toString(36)}`),
+    LOG_LEVEL: 'warn',
+    WATCH_RULES: 'off',
+    ...extra,
+  };
 }

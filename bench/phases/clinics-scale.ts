@@ -1,82 +1,56 @@
 /**
- * 1,000 clinics, each with its own rules file: start-up time, resident memory of the
- * server child, and reload times (one clinic through loadClinicRules; everything
- * through reloadRules, what the file watcher and SIGHUP run). A 4-clinic start is
- * measured alongside, so the part the clinics add is visible.
+ * Many clinics, each with its own rules file: time from fork to listening, resident
+ * memory, and the whole reload that SIGHUP (and the file watcher) runs, timed from the
+ * signal until rules_reloads_total moves on /metrics (polled every 20 ms: a scrape with
+ * 1,000 clinics' rules-version gauges is not free, and polling harder slows the reload). A 4-clinic start is measured
+ * alongside, so the part the clinics add shows.
  */
-import { join } from 'node:path';
-import { startServerChild, type ServerRuntime } from '../lib/server-child.js';
-import { serviceEnv } from '../lib/bench-env.js';
-import { mb, median, quantile, round } from '../lib/stats.js';
-import { createWorld } from '../lib/world.js';
+import { performance } from 'node:perf_hooks';
+import { median, round } from '../lib/load.js';
+import { startServer, type ServerChild } from '../lib/servers.js';
+import { createWorld, serviceEnv } from '../lib/world.js';
 
-export interface StartMeasure {
+export interface ClinicsScaleRow {
   clinics: number;
-  /** fork() to listening, Node start included (and tsx's under --tsx). */
-  spawnToReadyMs: number;
-  /** Process start to listening (process.uptime() in the child). */
-  processStartMs: number;
-  /** startService() alone: config, clinics, rules, store, listen. */
-  serviceStartMs: number;
+  startMs: number;
   rssMb: number;
-  rssAfterGcMb: number;
-  heapUsedAfterGcMb: number;
+  reloadMs: { p50: number; max: number } | null;
 }
 
-export interface ClinicsScaleResult {
-  baseline: StartMeasure;
-  large: StartMeasure;
-  reloadOneClinicMs: { p50: number; max: number; samples: number };
-  reloadAllMs: number;
-  reloadAllStatus: string;
+async function reloadsSoFar(port: number): Promise<number> {
+  const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+  return [...text.matchAll(/^rules_reloads_total\{[^}]*\} (\d+)/gm)].reduce((sum, m) => sum + Number(m[1]), 0);
 }
 
-interface ReloadAnswer {
-  ms: number;
-  status?: string;
-}
-
-async function measureStart(runtime: ServerRuntime, clinics: number, log: (l: string) => void): Promise<{ m: StartMeasure; child: Awaited<ReturnType<typeof startServerChild>>; remove: () => Promise<void> }> {
-  const world = await createWorld({ clinics, patientsPerClinic: 0 });
-  const child = await startServerChild('full-service', { runtime, env: serviceEnv(world, { seed: false }), logFile: join(world.dir, 'server.log') });
-  const before = await child.memory(false);
-  const after = await child.memory(true);
-  const m: StartMeasure = {
-    clinics,
-    spawnToReadyMs: round(child.spawnToReadyMs, 0),
-    processStartMs: child.ready.startMs,
-    serviceStartMs: Number((child.ready.info as { serviceStartMs: number }).serviceStartMs),
-    rssMb: mb(before.rss),
-    rssAfterGcMb: mb((await child.memory(false)).rss),
-    heapUsedAfterGcMb: mb(after.heapUsedAfterGc ?? after.heapUsed),
-  };
-  log(`  ${clinics} clinics: listening ${m.spawnToReadyMs} ms after fork (startService ${m.serviceStartMs} ms), RSS ${m.rssMb} MB`);
-  return { m, child, remove: () => world.remove() };
-}
-
-export async function runClinicsScale(options: { runtime: ServerRuntime; clinics: number; reloadSamples: number; log: (l: string) => void }): Promise<ClinicsScaleResult> {
-  const small = await measureStart(options.runtime, 4, options.log);
-  await small.child.stop();
-  await small.remove();
-  const large = await measureStart(options.runtime, options.clinics, options.log);
-  try {
-    const times: number[] = [];
-    for (let i = 0; i < options.reloadSamples; i++) {
-      const id = `clinic-${String((i * 97) % options.clinics).padStart(4, '0')}`;
-      times.push((await large.child.command<ReloadAnswer>('reload-one', { clinicId: id })).ms);
+async function timeReload(server: ServerChild): Promise<number> {
+  const before = await reloadsSoFar(server.port);
+  const t0 = performance.now();
+  process.kill(server.pid, 'SIGHUP');
+  while ((await reloadsSoFar(server.port)) === before) {
+    if (performance.now() - t0 > 120_000) {
+      throw new Error('no reload within 120 s of SIGHUP');
     }
-    const all = await large.child.command<ReloadAnswer>('reload-all');
-    const result: ClinicsScaleResult = {
-      baseline: small.m,
-      large: large.m,
-      reloadOneClinicMs: { p50: round(median(times), 2), max: round(quantile(times, 1), 2), samples: times.length },
-      reloadAllMs: round(all.ms, 0),
-      reloadAllStatus: all.status ?? '',
-    };
-    options.log(`  one clinic's reload: p50 ${result.reloadOneClinicMs.p50} ms, max ${result.reloadOneClinicMs.max} ms; whole reload (${options.clinics} clinics): ${result.reloadAllMs} ms (${result.reloadAllStatus})`);
-    return result;
-  } finally {
-    await large.child.stop();
-    await large.remove();
+    await new Promise((r) => setTimeout(r, 20));
   }
+  return performance.now() - t0;
+}
+
+export async function runClinicsScale(root: string, counts: readonly number[], reloads: number): Promise<ClinicsScaleRow[]> {
+  const out: ClinicsScaleRow[] = [];
+  for (const clinics of counts) {
+    const world = await createWorld({ clinics, patientsPerClinic: 0 });
+    const server = await startServer(root, 'full-service', { ...serviceEnv(world), SEED_FILE: 'none' });
+    try {
+      const rssMb = round((await server.stats()).rss / 2 ** 20, 0);
+      const times: number[] = [];
+      for (let i = 0; i < reloads; i++) {
+        times.push(await timeReload(server));
+      }
+      out.push({ clinics, startMs: round(server.startMs, 0), rssMb, reloadMs: times.length ? { p50: round(median(times), 0), max: round(Math.max(...times), 0) } : null });
+    } finally {
+      await server.stop();
+      await world.remove();
+    }
+  }
+  return out;
 }

@@ -1,94 +1,49 @@
 /**
- * Throughput of the full service (embedded store) with 10, 50 and 200 rules per clinic,
- * the same traffic for each (generated rules answer keywords of their own that the
- * traffic does not send: they are the non-matching rules the keyword index skips).
- * Variants take turns round after round; throughput is reported as a ratio to 10 rules.
+ * The full service with more rules per clinic (10, 50, 200), the same traffic for each:
+ * the generated rules answer keywords of their own that the traffic does not send, so
+ * they are the non-matching rules the keyword index should skip. Ratios are to 10 rules.
  */
-import { join } from 'node:path';
-import { runLoad, type LoadResult } from '../lib/load.js';
-import { startServerChild, type ServerChild, type ServerRuntime } from '../lib/server-child.js';
-import { serviceEnv } from '../lib/bench-env.js';
-import { median, round } from '../lib/stats.js';
-import { createWorld, type World } from '../lib/world.js';
-import { mixFor } from './compare.js';
+import { runRounds, type RoundsSettings } from '../lib/rounds.js';
+import { startServer, type ServerChild } from '../lib/servers.js';
+import { createWorld, mixFor, serviceEnv, type World } from '../lib/world.js';
 
-export interface RulesScaleResult {
+export interface RulesScaleRow {
   rulesPerClinic: number;
   rps: number;
-  latencyMs: { p50: number; p99: number; max: number };
+  p99Ms: number;
   errors: number;
-  non2xx: number;
-  /** rps(10) / rps(this): the cost relative to 10 rules. */
-  costRatioTo10: number;
-  /** rps(this) / rps(10). */
-  throughputRatioTo10: number;
-  rounds: LoadResult[];
+  /** rps(this) / rps(10 rules). */
+  throughputRatio: number;
+  /** Server CPU per request, this over 10 rules (the steadier cost ratio on a shared machine). */
+  cpuRatio: number;
 }
 
-export interface RulesScaleOptions {
-  runtime: ServerRuntime;
-  counts: number[];
-  clinics: number;
-  patientsPerClinic: number;
-  connections: number;
-  rounds: number;
-  durationS: number;
-  warmupS: number;
-  log: (line: string) => void;
-}
-
-export async function runRulesScale(options: RulesScaleOptions): Promise<RulesScaleResult[]> {
-  const runs: Array<{ n: number; world: World; child: ServerChild; rounds: LoadResult[]; mix: ReturnType<typeof mixFor>; lastRps: number }> = [];
+export async function runRulesScale(root: string, counts: readonly number[], world: { clinics: number; patientsPerClinic: number }, settings: RoundsSettings): Promise<RulesScaleRow[]> {
   const worlds: World[] = [];
+  const servers: ServerChild[] = [];
   try {
-    for (const n of options.counts) {
-      const world = await createWorld({ clinics: options.clinics, patientsPerClinic: options.patientsPerClinic, rulesPerClinic: n });
-      worlds.push(world);
-      const child = await startServerChild('full-service', { runtime: options.runtime, env: serviceEnv(world), logFile: join(world.dir, 'server.log') });
-      // The same traffic for every variant: no generated keywords in it.
-      const mix = mixFor({ ...world, extraKeywords: [] }, 500);
-      const run = { n, world, child, rounds: [] as LoadResult[], mix, lastRps: 2000 };
-      runs.push(run);
-      const warm = await runLoad(child.port, mix, { connections: options.connections, durationS: options.warmupS, prefill: 0 });
-      run.lastRps = warm.rps || run.lastRps;
-      options.log(`  warm-up ${n} rules: ${round(warm.rps, 0)} req/s`);
+    const contenders = [];
+    for (const n of counts) {
+      const w = await createWorld({ ...world, rulesPerClinic: n });
+      worlds.push(w);
+      const server = await startServer(root, 'full-service', serviceEnv(w));
+      servers.push(server);
+      // The same traffic for every variant: none of the generated keywords in it.
+      contenders.push({ name: `${n} rules/clinic`, server, mix: mixFor({ ...w, extraKeywords: [] }, 500) });
     }
-    for (let r = 1; r <= options.rounds; r++) {
-      for (const run of runs) {
-        const res = await runLoad(run.child.port, run.mix, {
-          connections: options.connections,
-          durationS: options.durationS,
-          prefill: Math.ceil(run.lastRps * options.durationS * 1.3),
-        });
-        run.rounds.push(res);
-        run.lastRps = res.rps;
-        options.log(`  round ${r}, ${run.n} rules/clinic: ${round(res.rps, 0)} req/s, p50 ${res.latencyMs.p50} ms, p99 ${res.latencyMs.p99} ms, errors ${res.errors + res.timeouts}, non-2xx ${res.non2xx}`);
-      }
-    }
-    const base = median((runs[0] as (typeof runs)[number]).rounds.map((x) => x.rps));
-    return runs.map((run) => {
-      const rps = median(run.rounds.map((x) => x.rps));
-      return {
-        rulesPerClinic: run.world.rulesPerClinic,
-        rps: round(rps, 0),
-        latencyMs: {
-          p50: median(run.rounds.map((x) => x.latencyMs.p50)),
-          p99: median(run.rounds.map((x) => x.latencyMs.p99)),
-          max: Math.max(...run.rounds.map((x) => x.latencyMs.max)),
-        },
-        errors: run.rounds.reduce((s, x) => s + x.errors + x.timeouts, 0),
-        non2xx: run.rounds.reduce((s, x) => s + x.non2xx, 0),
-        costRatioTo10: round(base / rps, 3),
-        throughputRatioTo10: round(rps / base, 3),
-        rounds: run.rounds,
-      };
-    });
+    const results = await runRounds(contenders, settings);
+    const base = results[0]?.rps ?? NaN;
+    const baseCpu = results[0]?.cpuMicrosPerRequest ?? NaN;
+    return results.map((r, i) => ({
+      rulesPerClinic: counts[i] as number,
+      rps: r.rps,
+      p99Ms: r.latencyMs.p99,
+      errors: r.errors,
+      throughputRatio: Math.round((r.rps / base) * 100) / 100,
+      cpuRatio: Math.round((r.cpuMicrosPerRequest / baseCpu) * 100) / 100,
+    }));
   } finally {
-    for (const run of runs) {
-      await run.child.stop();
-    }
-    for (const world of worlds) {
-      await world.remove();
-    }
+    await Promise.all(servers.map((s) => s.stop()));
+    await Promise.all(worlds.map((w) => w.remove()));
   }
 }

@@ -1,12 +1,12 @@
 /**
- * Variant (b): the least a correct webhook does: parse the form (koa-bodyparser),
- * check X-Twilio-Signature (twilio.validateRequest over PUBLIC_BASE_URL + path) and
- * answer a fixed TwiML reply.
+ * The least a correct webhook does, on Koa: parse the form (koa-bodyparser), check
+ * X-Twilio-Signature (twilio.validateRequest over PUBLIC_BASE_URL + path) and answer a
+ * fixed TwiML reply.
  */
 import Koa from 'koa';
 import bodyParser from 'koa-bodyparser';
 import twilio from 'twilio';
-import { closeServer, serveParent } from './child-ipc.js';
+import { closeServer, listenOn, serveParent } from './child.js';
 
 const token = process.env.TWILIO_AUTH_TOKEN ?? '';
 const base = process.env.PUBLIC_BASE_URL ?? '';
@@ -24,6 +24,4 @@ app.use((ctx) => {
   ctx.type = 'text/xml';
   ctx.body = TWIML;
 });
-const server = app.listen(Number(process.env.PORT ?? 0), process.env.HOST ?? '127.0.0.1', () => {
-  serveParent(server, () => closeServer(server));
-});
+const server = app.listen(...listenOn(), () => serveParent(server, () => closeServer(server)));

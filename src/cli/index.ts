@@ -12,10 +12,15 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<CliCommand
   export: { summary: 'export --clinic ID --since DATE --until DATE [--format csv|jsonl]: audit records', load: async () => (await import('./commands/export.js')).exportCommand },
 };
 
-function usage(io: CliIO): void {
-  io.err('usage: clinic-sms <command> [options]');
+/** Whether an argument asks for help. */
+export function isHelp(arg: string | undefined): boolean {
+  return arg === '--help' || arg === '-h' || arg === 'help';
+}
+
+function usage(write: (line: string) => void): void {
+  write('usage: clinic-sms <command> [options]   (clinic-sms <command> --help for its options)');
   for (const [name, { summary }] of Object.entries(COMMANDS)) {
-    io.err(`  ${name.padEnd(8)} ${summary}`);
+    write(`  ${name.padEnd(8)} ${summary}`);
   }
 }
 
@@ -28,8 +33,14 @@ export async function runCli(argv: string[], io: CliIO): Promise<number> {
   const [name, ...rest] = argv;
   const command = name ? COMMANDS[name] : undefined;
   if (!command) {
-    usage(io);
-    return name === undefined || name === '--help' || name === '-h' ? 0 : 2;
+    // Asked-for help is the answer (stdout, exit 0); a missing or unknown command is a mistake.
+    if (name === undefined || isHelp(name)) {
+      usage((l) => io.out(l));
+      return 0;
+    }
+    io.err(`error: unknown command "${name}"`);
+    usage((l) => io.err(l));
+    return 2;
   }
   try {
     return await (await command.load())(rest, io);

@@ -8,6 +8,11 @@ export interface CliIO {
 
 export type CliCommand = (args: string[], io: CliIO) => Promise<number>;
 
+/** True when the arguments ask for help (`--help` or `-h` anywhere): the command prints its usage to stdout and exits 0. */
+export function wantsHelp(args: readonly string[]): boolean {
+  return args.includes('--help') || args.includes('-h');
+}
+
 /** The real process's IO. */
 export function processIO(): CliIO {
   return {

@@ -29,6 +29,14 @@ export interface Config {
   twilioApiBaseUrl: string;
   /** Where the embedded store keeps media files. */
   mediaDir: string;
+  /** Time to receive a request's headers, ms. */
+  headersTimeoutMs: number;
+  /** Time to receive a whole request, ms. */
+  requestTimeoutMs: number;
+  /** How long an idle keep-alive connection stays open, ms. */
+  keepAliveTimeoutMs: number;
+  /** Connections one client address may hold open; 0: no limit. */
+  maxConnectionsPerAddress: number;
   /** True when no token was given outside production and the well-known DEV_AUTH_TOKEN is in use. */
   devToken: boolean;
 }
@@ -158,6 +166,30 @@ export const SETTINGS: { [K in keyof Config]: Setting<K> } = {
     },
   },
   mediaDir: { key: 'mediaDir', env: 'MEDIA_DIR', doc: 'media files kept by the embedded store', parse: text('var/media') },
+  headersTimeoutMs: {
+    key: 'headersTimeoutMs',
+    env: 'HTTP_HEADERS_TIMEOUT_MS',
+    doc: 'time to receive a request\'s headers (408 and close after it); Twilio gives up after 15 s',
+    parse: int('HTTP_HEADERS_TIMEOUT_MS', 10_000, 100, 120_000),
+  },
+  requestTimeoutMs: {
+    key: 'requestTimeoutMs',
+    env: 'HTTP_REQUEST_TIMEOUT_MS',
+    doc: 'time to receive a whole request, body included (408 and close after it)',
+    parse: int('HTTP_REQUEST_TIMEOUT_MS', 20_000, 100, 300_000),
+  },
+  keepAliveTimeoutMs: {
+    key: 'keepAliveTimeoutMs',
+    env: 'HTTP_KEEP_ALIVE_TIMEOUT_MS',
+    doc: 'how long an idle keep-alive connection stays open; behind a load balancer, more than its idle timeout',
+    parse: int('HTTP_KEEP_ALIVE_TIMEOUT_MS', 5_000, 100, 600_000),
+  },
+  maxConnectionsPerAddress: {
+    key: 'maxConnectionsPerAddress',
+    env: 'MAX_CONNECTIONS_PER_ADDRESS',
+    doc: 'connections one client address may hold open (more are closed as they open); 0: no limit; behind a proxy all share its address',
+    parse: int('MAX_CONNECTIONS_PER_ADDRESS', 100, 0, 1_000_000),
+  },
   devToken: { key: 'devToken', env: 'CLINIC_SMS_DEV_TOKEN_IN_USE', doc: 'set by the loader, not by you', parse: () => false },
   watchRules: { key: 'watchRules', env: 'WATCH_RULES', doc: 'reload rules and clinics when their files change', parse: flag('WATCH_RULES', true, ['1', 'true', 'on'], ['0', 'false', 'off']) },
 };
@@ -193,6 +225,9 @@ export function loadConfig(env: Record<string, string | undefined>): Readonly<Co
   if (config.authTokens.length === 0 && !production) {
     config.authTokens = [DEV_AUTH_TOKEN];
     config.devToken = true;
+  }
+  if (config.headersTimeoutMs > config.requestTimeoutMs) {
+    problems.push(`HTTP_HEADERS_TIMEOUT_MS (${config.headersTimeoutMs}) must not be more than HTTP_REQUEST_TIMEOUT_MS (${config.requestTimeoutMs})`);
   }
   if (production && !config.signatureValidation) {
     problems.push('TWILIO_SIGNATURE_VALIDATION=off is refused when NODE_ENV=production');

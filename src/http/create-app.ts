@@ -1,22 +1,21 @@
 import { randomUUID } from 'node:crypto';
+import { METHODS } from 'node:http';
 import { performance } from 'node:perf_hooks';
-import Koa, { type Context, type Next } from 'koa';
+import Koa, { type Context, type Middleware, type Next } from 'koa';
 import Router from '@koa/router';
-import bodyParser from 'koa-bodyparser';
 import type { Config } from '../config/load-config.js';
-import type { InboundMessage } from '../domain.js';
-import { AppError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { Metrics } from '../metrics.js';
 import { systemErrorText } from '../rules/evaluate.js';
-import { handleMessage } from '../service/handle-message.js';
 import type { LiveConfig } from '../service/live-config.js';
 import type { Store } from '../store/store.js';
-import { flatQs, type FormParams } from '../twilio/form-params.js';
-import { toInboundMessage } from '../twilio/inbound-message.js';
-import { renderTwiml } from '../twilio/twiml.js';
-import { isValidSignature, signedUrl } from '../twilio/verify-signature.js';
-import { errorMiddleware, type WebhookState } from './error-middleware.js';
+import { selectTokens } from '../twilio/select-tokens.js';
+import { verifyTwilioSignature } from '../twilio/verify-signature.js';
+import { answerMessage, normalizeMessage } from './answer-message.js';
+import { spoolWhenStoreUnavailable, withinDeadline, type SpoolSink } from './deadline.js';
+import { errorMiddleware } from './error-middleware.js';
+import { readForm, refuseEncodedBody, requireForm } from './form-body.js';
+import { webhookState } from './webhook-state.js';
 
 export const WEBHOOK_PATH = '/v1/clinic/webhooks/twilio/sms';
 
@@ -26,10 +25,7 @@ export interface ReadinessReport {
   details: Record<string, unknown>;
 }
 
-/** Where messages go when the database cannot take them (the outage spool). */
-export interface SpoolSink {
-  append(message: InboundMessage, receivedAt: Date): Promise<void>;
-}
+export type { SpoolSink } from './deadline.js';
 
 export interface AppDeps {
   config: Readonly<Config>;
@@ -55,37 +51,15 @@ export interface AppDeps {
  */
 export const PIPELINE_DEADLINE_MS = 4500;
 
-/** Set when the webhook gave up on a message: its pipeline stops at the next step. */
-interface GiveUp {
-  aborted: boolean;
-}
-
-/**
- * Rejects with STORE_UNAVAILABLE when `work` is not done within `ms`, and marks `giveUp`
- * so the work stops at its next step (replay is idempotent). A plain flag and one timer:
- * an AbortController per request cost more than the rest of this function.
- */
-function withDeadline<T>(work: Promise<T>, ms: number, giveUp: GiveUp): Promise<T> {
-  return new Promise<T>((resolve, reject) => {
-    const timer = setTimeout(() => {
-      giveUp.aborted = true;
-      reject(new AppError('STORE_UNAVAILABLE', `the message pipeline did not finish within ${ms} ms`));
-    }, ms);
-    // After the deadline, a late result or failure is not this request's any more (settling twice is a no-op).
-    work.then(
-      (value) => {
-        clearTimeout(timer);
-        resolve(value);
-      },
-      (err: unknown) => {
-        clearTimeout(timer);
-        reject(err);
-      },
-    );
-  });
-}
-
 const REQUEST_ID = /^[\w.:-]{1,100}$/;
+
+/** Takes the request's config snapshot once: its tokens, clinics and rules all come from it. */
+function pinSnapshot(live: LiveConfig): Middleware {
+  return async function pinSnapshot(ctx: Context, next: Next): Promise<void> {
+    webhookState(ctx).snapshot = live.snapshot();
+    await next();
+  };
+}
 
 /**
  * Builds the Koa app. Only main.ts listens; tests use app.callback().
@@ -94,13 +68,15 @@ const REQUEST_ID = /^[\w.:-]{1,100}$/;
 export function createApp(deps: AppDeps): Koa {
   const clock = deps.clock ?? ((): Date => new Date());
   const app = new Koa({ proxy: deps.config.trustProxy });
-  const router = new Router();
+  // Every method node's parser accepts counts as implemented, so one a route lacks (PROPFIND,
+  // TRACE, ...) gets 405 with Allow from allowedMethods(), not the router's default 501.
+  const router = new Router({ methods: [...METHODS] });
 
   app.on('error', (err: unknown, ctx?: Context) => {
     const e = err as { code?: string; message?: string; cause?: { code?: unknown; message?: string } };
     // Messages of our own errors carry no PHI; causes from drivers may, so only their code is logged.
     deps.logger.error(
-      { err: { code: e.code, msg: e.message, causeCode: e.cause?.code }, requestId: (ctx?.state as WebhookState | undefined)?.requestId },
+      { err: { code: e.code, msg: e.message, causeCode: e.cause?.code }, requestId: (ctx ? webhookState(ctx).requestId : undefined) },
       'request failed',
     );
   });
@@ -109,7 +85,7 @@ export function createApp(deps: AppDeps): Koa {
     const started = performance.now();
     const given = ctx.get('X-Request-Id');
     const requestId = REQUEST_ID.test(given) ? given : randomUUID();
-    const state = ctx.state as WebhookState;
+    const state = webhookState(ctx);
     state.requestId = requestId;
     ctx.set('X-Request-Id', requestId);
     deps.inFlight?.enter();
@@ -157,73 +133,22 @@ export function createApp(deps: AppDeps): Koa {
     ctx.body = await deps.metrics.registry.metrics();
   });
 
-  const parseForm = bodyParser({
-    enableTypes: ['form'],
-    formLimit: `${deps.config.bodyLimitBytes}b`,
-    // co-body hands the text to this parser instead of qs: flat keys, string values, no arrays.
-    qs: flatQs,
-    queryString: {},
-  } as unknown as bodyParser.Options);
-
   router.post(
     WEBHOOK_PATH,
-    async function requireForm(ctx: Context, next: Next): Promise<void> {
-      if (!ctx.is('application/x-www-form-urlencoded')) {
-        throw new AppError('UNSUPPORTED_MEDIA_TYPE', 'expected application/x-www-form-urlencoded');
-      }
-      await next();
-    },
-    parseForm,
-    async function twilioWebhook(ctx: Context): Promise<void> {
-      const state = ctx.state as WebhookState;
-      const form = ctx.request.body as FormParams | undefined;
-      if (!form || typeof form !== 'object' || !('values' in form)) {
-        throw new AppError('BAD_REQUEST', 'empty form');
-      }
-      const snapshot = deps.live.snapshot();
-      const to = form.values.To?.[0] ?? '';
-      const clinic = snapshot.clinics.byNumber.get(to.trim());
-      if (deps.config.signatureValidation) {
-        const signature = ctx.get('X-Twilio-Signature');
-        if (signature === '') {
-          deps.metrics.signatureFailures.inc({ reason: 'missing' });
-          throw new AppError('MISSING_SIGNATURE', 'missing X-Twilio-Signature');
-        }
-        const url = signedUrl(deps.config.publicBaseUrl, { originalUrl: ctx.originalUrl, host: ctx.host, protocol: ctx.protocol });
-        // The token is the To number's clinic's; for a number no clinic owns, the account's (by AccountSid), else any of ours.
-        const accountSid = form.values.AccountSid?.[0] ?? '';
-        const tokens = clinic ? (snapshot.tokens.get(clinic.id) ?? []) : (snapshot.tokensByAccount.get(accountSid) ?? snapshot.allTokens);
-        if (!isValidSignature(tokens, signature, url, form)) {
-          deps.metrics.signatureFailures.inc({ reason: 'invalid' });
-          throw new AppError('BAD_SIGNATURE', 'invalid X-Twilio-Signature');
-        }
-      }
-      const message = toInboundMessage(form);
-      state.verified = true;
-      state.systemErrorText = systemErrorText(clinic ? snapshot.rules.get(clinic.id) : undefined);
-      const receivedAt = clock();
-      let result;
-      try {
-        const giveUp: GiveUp = { aborted: false };
-        result = await withDeadline(
-          handleMessage({ store: deps.store, logger: deps.logger, metrics: deps.metrics, clock, signal: giveUp, requestId: state.requestId }, snapshot, message, 'webhook', receivedAt),
-          deps.pipelineDeadlineMs ?? PIPELINE_DEADLINE_MS,
-          giveUp,
-        );
-      } catch (err) {
-        if ((err as { code?: unknown }).code === 'STORE_UNAVAILABLE' && deps.spool) {
-          await deps.spool.append(message, receivedAt);
-          state.outcome = 'spooled';
-        }
-        throw err;
-      }
-      state.outcome = result.status;
-      state.clinicId = result.clinicId;
-      state.message = result.summary;
-      ctx.status = 200;
-      ctx.type = 'text/xml';
-      ctx.body = renderTwiml(result.reply);
-    },
+    refuseEncodedBody(),
+    requireForm(),
+    readForm(deps.config.bodyLimitBytes),
+    pinSnapshot(deps.live),
+    verifyTwilioSignature<Context>({
+      enabled: deps.config.signatureValidation,
+      publicBaseUrl: deps.config.publicBaseUrl,
+      tokensFor: (form, ctx) => selectTokens(webhookState(ctx).snapshot ?? deps.live.snapshot(), form),
+      onRefused: (reason) => deps.metrics.signatureFailures.inc({ reason }),
+    }),
+    normalizeMessage({ clock, systemErrorText }),
+    spoolWhenStoreUnavailable(deps.spool),
+    withinDeadline(deps.pipelineDeadlineMs ?? PIPELINE_DEADLINE_MS),
+    answerMessage({ store: deps.store, logger: deps.logger, metrics: deps.metrics, clock }),
   );
 
   app.use(router.routes());

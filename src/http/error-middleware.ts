@@ -1,19 +1,9 @@
 import type { Context, Next } from 'koa';
 import { AppError, isAppError } from '../errors.js';
 import { renderTwiml } from '../twilio/twiml.js';
+import { webhookState } from './webhook-state.js';
 
-/** ctx.state the webhook route fills in as it goes. */
-export interface WebhookState {
-  /** Set once the signature check passed: from then on every failure answers TwiML. */
-  verified?: boolean;
-  /** The system-error text for this request's clinic (seed text until known). */
-  systemErrorText?: string;
-  outcome?: string;
-  requestId?: string;
-  /** The handled message's clinic and summary (MessageSid, masked sender, rules, actions), for the request's log line. */
-  clinicId?: string | null;
-  message?: { sid: string; sender: string; rules: string[]; actions: string[] } | undefined;
-}
+export type { WebhookState } from './webhook-state.js';
 
 export const SYSTEM_ERROR_TEXT = "We're experiencing technical difficulties. Please try again later or call our office.";
 
@@ -48,7 +38,7 @@ export function errorMiddleware() {
       await next();
     } catch (raw) {
       const err = toAppError(raw);
-      const state = ctx.state as WebhookState;
+      const state = webhookState(ctx);
       if (state.verified) {
         state.outcome = state.outcome === 'spooled' ? 'spooled' : 'error';
         ctx.status = 200;

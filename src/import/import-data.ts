@@ -23,6 +23,8 @@ export interface ImportOptions {
   chunkSize?: number;
   /** Validate only; write nothing. */
   dryRun?: boolean;
+  /** Seed files only: resolve `startsAt: +Nd HH:MM` against this instant (relative-time.ts). */
+  relativeTo?: Date;
 }
 
 export interface ImportSummary {
@@ -53,13 +55,14 @@ export function parseDataFile(text: string, file: string): { rows: RawRow[]; fin
  * @param text - the file's content
  * @param file - its path
  * @param clinics - known clinics by id
+ * @param relativeTo - seed files only: resolve `startsAt: +Nd HH:MM` against this instant
  */
-export function checkDataFile(text: string, file: string, clinics: ReadonlyMap<string, Clinic>): ValidatedRows {
+export function checkDataFile(text: string, file: string, clinics: ReadonlyMap<string, Clinic>, relativeTo?: Date): ValidatedRows {
   const parsed = parseDataFile(text, file);
   if (parsed.findings.length > 0) {
     throw new AppError('IMPORT_INVALID', `invalid data file ${file}`, { findings: parsed.findings });
   }
-  const validated = validateRows(parsed.rows, file, clinics);
+  const validated = validateRows(parsed.rows, file, clinics, relativeTo ? { relativeTo } : {});
   if (validated.findings.some((f) => f.severity !== 'warning')) {
     throw new AppError('IMPORT_INVALID', `invalid data file ${file}: ${validated.findings.length} problem(s), nothing imported`, {
       findings: validated.findings,
@@ -77,7 +80,7 @@ export function checkDataFile(text: string, file: string, clinics: ReadonlyMap<s
  * @param options - store, clinics, progress callback
  */
 export async function importData(text: string, file: string, options: ImportOptions): Promise<ImportSummary> {
-  return importRows(checkDataFile(text, file, options.clinics), options);
+  return importRows(checkDataFile(text, file, options.clinics, options.relativeTo), options);
 }
 
 /**

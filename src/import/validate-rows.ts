@@ -2,6 +2,7 @@ import { APPOINTMENT_STATUSES, type Appointment, type AppointmentStatus, type Cl
 import type { Finding } from '../errors.js';
 import { toE164 } from '../phone.js';
 import type { Position, RawRow } from './raw-row.js';
+import { isRelativeTime, resolveRelativeTime } from './relative-time.js';
 
 const ID = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$/;
 const LANGUAGE = /^[a-z]{2}$/;
@@ -11,6 +12,11 @@ const MAX_TEXT = 200;
 
 const PATIENT_FIELDS = new Set(['id', 'clinicId', 'firstName', 'lastName', 'phone', 'language']);
 const APPOINTMENT_FIELDS = new Set(['id', 'clinicId', 'patientId', 'startsAt', 'provider', 'status']);
+
+export interface ValidateOptions {
+  /** Seed files only: resolve `startsAt: +Nd HH:MM` against this instant (see relative-time.ts). */
+  relativeTo?: Date;
+}
 
 export interface ValidatedRows {
   patients: Patient[];
@@ -28,8 +34,9 @@ export interface ValidatedRows {
  * @param rows - parsed rows
  * @param file - the file's path, for findings
  * @param clinics - known clinics by id
+ * @param options - relativeTo: allow the seed-file notation `+Nd HH:MM` for startsAt
  */
-export function validateRows(rows: readonly RawRow[], file: string, clinics: ReadonlyMap<string, Clinic>): ValidatedRows {
+export function validateRows(rows: readonly RawRow[], file: string, clinics: ReadonlyMap<string, Clinic>, options: ValidateOptions = {}): ValidatedRows {
   const findings: Finding[] = [];
   const patients: Patient[] = [];
   const appointments: Appointment[] = [];
@@ -133,9 +140,17 @@ export function validateRows(rows: readonly RawRow[], file: string, clinics: Rea
       if (!(APPOINTMENT_STATUSES as readonly string[]).includes(status)) {
         fail('status', `status: "${status}" is not one of ${APPOINTMENT_STATUSES.join(', ')}`);
       }
-      const startsAt = instant(row.fields.startsAt);
+      const relative = isRelativeTime(row.fields.startsAt);
+      const startsAt =
+        relative && options.relativeTo && clinic ? resolveRelativeTime(row.fields.startsAt as string, options.relativeTo, clinic.timezone) : instant(row.fields.startsAt);
       if (row.fields.startsAt === undefined || row.fields.startsAt === null || row.fields.startsAt === '') {
         fail(null, 'startsAt is required');
+      } else if (relative && !options.relativeTo) {
+        fail('startsAt', 'startsAt: "+Nd HH:MM" is for the demo seed file (SEED_FILE) only; an import needs a date-time with a zone, e.g. 2026-12-01T15:00:00Z');
+      } else if (relative) {
+        if (!startsAt && clinic) {
+          fail('startsAt', 'startsAt: "+Nd HH:MM" needs a clock time 00:00-23:59');
+        }
       } else if (!startsAt) {
         fail('startsAt', 'startsAt: expected a date-time with a zone, e.g. 2026-12-01T15:00:00Z or 2026-12-01T09:00:00-06:00');
       }

@@ -14,6 +14,8 @@ export interface RuleData {
   description?: string;
   priority?: number;
   halt?: boolean;
+  /** Warning codes of `rules check` accepted on purpose for this rule. */
+  accept?: string[];
   conditions: Record<string, unknown>;
   event: { type: string; params?: { reply?: ReplySpec } };
 }
@@ -21,7 +23,8 @@ export interface RuleData {
 export interface RulesFileData {
   version?: 1;
   keywords?: Record<string, Record<string, string[]>>;
-  templates?: Record<string, string | Record<string, string>>;
+  /** A text, or texts by language (plus `accept:`, warning codes accepted on purpose). */
+  templates?: Record<string, string | Record<string, string | string[]>>;
   rules?: RuleData[];
   disable?: string[];
 }
@@ -167,8 +170,13 @@ function checkTemplates(data: RulesFileData, at: (path: JsonPath, message: strin
       typeof value === 'string'
         ? [['*', value, ['templates', name]]]
         : isRecord(value)
-          ? Object.entries(value).map(([l, t]) => [l, t, ['templates', name, l]])
+          ? Object.entries(value)
+              .filter(([l]) => l !== 'accept')
+              .map(([l, t]) => [l, t, ['templates', name, l]])
           : [];
+    if (isRecord(value) && texts.length === 0) {
+      at(['templates', name], `templates.${name}: no text (accept: alone is not a template; give en: ...)`);
+    }
     for (const [language, text, path] of texts) {
       if (typeof text !== 'string') {
         continue;

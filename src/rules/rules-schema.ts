@@ -1,9 +1,12 @@
 import { Ajv, type ErrorObject } from 'ajv';
 import type { Finding } from '../errors.js';
+import { WARNING_CODES } from './warning-codes.js';
 import { formatPath, type JsonPath, type YamlSource } from './yaml-source.js';
 
 const NAME = '^[a-z0-9][a-z0-9-]*$';
 const LANGUAGE = '^[a-z]{2}$';
+/** `accept: [code, ...]` on a rule or a template: warnings of `rules check` accepted on purpose. */
+const ACCEPT = { type: 'array', items: { enum: WARNING_CODES } };
 
 /**
  * JSON Schema of one rules file (rules/default.yaml or rules/clinics/<id>.yaml). The
@@ -31,7 +34,13 @@ export const RULES_FILE_SCHEMA = {
       additionalProperties: {
         anyOf: [
           { type: 'string' },
-          { type: 'object', minProperties: 1, propertyNames: { pattern: LANGUAGE }, additionalProperties: { type: 'string' } },
+          {
+            type: 'object',
+            minProperties: 1,
+            propertyNames: { pattern: '^([a-z]{2}|accept)$' },
+            properties: { accept: ACCEPT },
+            additionalProperties: { type: 'string' },
+          },
         ],
       },
     },
@@ -48,6 +57,7 @@ export const RULES_FILE_SCHEMA = {
         description: { type: 'string' },
         priority: { type: 'integer', minimum: 1, maximum: 1000 },
         halt: { type: 'boolean' },
+        accept: ACCEPT,
         conditions: { type: 'object' },
         event: {
           type: 'object',
@@ -94,7 +104,14 @@ export function schemaFindings(source: YamlSource): Finding[] {
   }
   const findings: Finding[] = [];
   const seen = new Set<string>();
-  for (const err of validate.errors ?? []) {
+  const errors = validate.errors ?? [];
+  // An "expected a text or a map" hint adds nothing when a finding inside that value says what is wrong.
+  const explainedInside = (err: ErrorObject): boolean =>
+    errors.some((other) => other.instancePath.startsWith(`${err.instancePath}/`) && other.keyword === 'enum');
+  for (const err of errors) {
+    if (err.keyword === 'anyOf' && explainedInside(err)) {
+      continue;
+    }
     const finding = toFinding(source, err);
     if (finding) {
       const key = `${finding.line}:${finding.col}:${finding.message}`;
@@ -137,6 +154,8 @@ function toFinding(source: YamlSource, err: ErrorObject): Finding | null {
       return source.findingAt(path, `${where}: expected ${anyOfHint(path)}`);
     case 'const':
       return source.findingAt(path, `${where}: must be 1`);
+    case 'enum':
+      return source.findingAt(path, `${where}: not a warning code (${WARNING_CODES.join(', ')})`);
     default:
       if (path.length >= 2 && path[0] === 'templates' && err.schemaPath.includes('anyOf')) {
         return null;

@@ -257,7 +257,7 @@ export async function simulateFromEnv(options: SimulateFromEnvOptions): Promise<
     store = new MemoryStore();
     if (options.seedFile) {
       const { importDataFile } = await import('../import/import-data.js');
-      await importDataFile(options.seedFile, { store, clinics: clinics.byId });
+      await importDataFile(options.seedFile, { store, clinics: clinics.byId, relativeTo: new Date() });
       notes.push(`patients and appointments from ${options.seedFile} (SEED_FILE) in an embedded store`);
     } else {
       notes.push('no MONGODB_URI and no SEED_FILE: every number is unknown');

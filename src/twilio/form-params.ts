@@ -79,14 +79,23 @@ function decodePart(part: string): string | null {
   }
 }
 
-/** The params as twilio's validateRequest wants them (repeated keys as arrays, as Twilio would sign them). */
+/**
+ * The params as twilio's validateRequest wants them (repeated keys as arrays, as Twilio would
+ * sign them), in a null-prototype object: in a plain one, `out.__proto__ = 'x'` is silently
+ * dropped, and a `__proto__` parameter would be outside the signature.
+ */
 export function toSignatureParams(form: FormParams): Record<string, string | string[]> {
-  const out: Record<string, string | string[]> = {};
+  const out = Object.create(null) as Record<string, string | string[]>;
   for (const key in form.values) {
     const list = form.values[key] as string[];
     out[key] = list.length === 1 ? (list[0] as string) : [...list];
   }
   return out;
+}
+
+/** True when `body` is what parseForm returns (the body parser left a form). */
+export function isFormParams(body: unknown): body is FormParams {
+  return typeof body === 'object' && body !== null && 'values' in body && 'repeated' in body;
 }
 
 /** A value for koa-bodyparser's `qs` option: co-body calls `qs.parse(text)`. */

@@ -55,7 +55,8 @@ export function toInboundMessage(form: FormParams): InboundMessage {
     throw bad('MessagingServiceSid is not MG followed by 32 hex digits');
   }
   const media = readMedia(form, one('NumMedia'));
-  const extra: Record<string, string> = {};
+  // Null prototype: a parameter named __proto__ (signed like any other) stays an own key.
+  const extra = Object.create(null) as Record<string, string>;
   for (const key of Object.keys(form.values)) {
     if (!KNOWN.has(key) && !(key.startsWith('Media') && MEDIA_KEY.test(key))) {
       extra[key] = one(key) as string;

@@ -6,14 +6,17 @@
 #   ... run tests using $MONGODB_URI ...
 #   bash tools/ferretdb/stop.sh
 #
-# stdout: only `export VAR=value` lines (MONGODB_URI, FERRETDB_PID, FERRETDB_RUN_DIR, FERRETDB_LOG).
+# stdout: only `export VAR=value` lines (MONGODB_URI, FERRETDB_PID, FERRETDB_RUN_DIR, FERRETDB_LOG,
+#         FERRETDB_BIN: the launcher binary, to restart it by hand).
 # stderr: everything else (build output, progress, logs on failure).
 #
 # Environment:
 #   FERRETDB_PORT      port to listen on (default 27018; 0 = any free port).
 #                      If unset and 27018 is busy, a free port is picked automatically.
 #   FERRETDB_HOST      loopback address (default 127.0.0.1)
-#   FERRETDB_BIN_DIR   where the launcher binary is cached (default ~/.cache/clinic-sms-ferretdb)
+#   FERRETDB_BIN_DIR   where launcher binaries are cached (default ~/.cache/clinic-sms-ferretdb),
+#                      one per hash of the launcher's sources (*.go, go.mod, go.sum), so a
+#                      clone with other sources never reuses a binary by file timestamps
 #   FERRETDB_TIMEOUT   seconds to wait for the server (default 60)
 #   FERRETDB_LOG_LEVEL launcher log level: debug|info|warn|error (default info)
 #   FERRETDB_SERIALIZE true|false: run one command at a time (default true; see serialize.go)
@@ -25,7 +28,15 @@ die() { log "ERROR: $*"; exit 1; }
 
 SRC_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 BIN_DIR="${FERRETDB_BIN_DIR:-${HOME:-/tmp}/.cache/clinic-sms-ferretdb}"
-BIN="$BIN_DIR/ferretdb-launcher"
+# The cache key: sha256 over the sources' names and contents, in a fixed order.
+sources_hash() {
+  (cd "$SRC_DIR" && for f in $(LC_ALL=C ls -- *.go go.mod go.sum); do
+    printf '%s\n' "$f"
+    sha256sum -- "$f" | cut -d' ' -f1
+  done) | sha256sum | cut -c1-16
+}
+SRC_HASH="$(sources_hash)"
+BIN="$BIN_DIR/ferretdb-launcher-$SRC_HASH"
 HOST="${FERRETDB_HOST:-127.0.0.1}"
 TIMEOUT="${FERRETDB_TIMEOUT:-60}"
 LOG_LEVEL="${FERRETDB_LOG_LEVEL:-info}"
@@ -34,10 +45,6 @@ LOG_LEVEL="${FERRETDB_LOG_LEVEL:-info}"
 needs_build=0
 if [[ "${FERRETDB_REBUILD:-0}" == 1 || ! -x "$BIN" ]]; then
   needs_build=1
-else
-  for f in "$SRC_DIR"/*.go "$SRC_DIR/go.mod" "$SRC_DIR/go.sum"; do
-    if [[ "$f" -nt "$BIN" ]]; then needs_build=1; fi
-  done
 fi
 
 if [[ $needs_build == 1 ]]; then
@@ -128,3 +135,4 @@ printf 'export MONGODB_URI=%q\n' "$URI"
 printf 'export FERRETDB_PID=%q\n' "$PID"
 printf 'export FERRETDB_RUN_DIR=%q\n' "$RUN_DIR"
 printf 'export FERRETDB_LOG=%q\n' "$LOG_FILE"
+printf 'export FERRETDB_BIN=%q\n' "$BIN"

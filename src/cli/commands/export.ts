@@ -5,7 +5,7 @@ import type { MessageRecord } from '../../domain.js';
 import { AppError } from '../../errors.js';
 import { openStore } from '../../store/open-store.js';
 import type { MessageQuery, Store } from '../../store/store.js';
-import type { CliCommand } from '../io.js';
+import { wantsHelp, type CliCommand } from '../io.js';
 
 const USAGE = [
   'usage: clinic-sms export --clinic ID --since DATE --until DATE [--format csv|jsonl] [--out FILE]',
@@ -190,6 +190,10 @@ function openOut(file: string): Promise<WriteStream> {
  * go to stderr and carry no PHI.
  */
 export const exportCommand: CliCommand = async (args, io) => {
+  if (wantsHelp(args)) {
+    USAGE.forEach((l) => io.out(l));
+    return 0;
+  }
   const parsed = parseArgs(args);
   if (typeof parsed === 'string') {
     io.err(`error: ${parsed}`);

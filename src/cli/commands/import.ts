@@ -4,9 +4,14 @@ import { loadClinicsFile } from '../../config/clinics-file.js';
 import { AppError } from '../../errors.js';
 import { checkDataFile, importRows, type ImportProgress } from '../../import/import-data.js';
 import { openStore } from '../../store/open-store.js';
-import type { CliCommand } from '../io.js';
+import { wantsHelp, type CliCommand } from '../io.js';
 
 const USAGE = 'usage: clinic-sms import <file.yaml|file.json|file.csv> [--dry-run]';
+const HELP = [
+  USAGE,
+  '  Checks every row, then upserts patients and appointments into MongoDB (MONGODB_URI) by id;',
+  '  nothing is written when any row is bad. --dry-run checks the file only and needs no database.',
+];
 /** Files with more rows than this get progress lines. */
 const PROGRESS_ABOVE = 1000;
 
@@ -16,6 +21,10 @@ const PROGRESS_ABOVE = 1000;
  * `--dry-run` checks the file only and needs no database.
  */
 export const importCommand: CliCommand = async (args, io) => {
+  if (wantsHelp(args)) {
+    HELP.forEach((l) => io.out(l));
+    return 0;
+  }
   const dryRun = args.includes('--dry-run');
   const positional = args.filter((a) => a !== '--dry-run');
   if (positional.length !== 1 || positional[0]!.startsWith('-')) {

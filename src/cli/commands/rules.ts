@@ -1,6 +1,6 @@
 import { isAbsolute, relative, resolve } from 'node:path';
 import { formatFindings } from '../../errors.js';
-import type { CliCommand, CliIO } from '../io.js';
+import { wantsHelp, type CliCommand, type CliIO } from '../io.js';
 
 const USAGE = [
   'usage: clinic-sms rules <check|test|simulate> [options]',
@@ -90,19 +90,27 @@ async function check(args: string[], io: CliIO): Promise<number> {
   const strict = parsed.flags.has('strict');
   const failed = report.errors > 0 || (strict && report.warnings > 0);
   if (parsed.flags.has('json')) {
-    io.out(JSON.stringify({ ok: !failed, errors: report.errors, warnings: report.warnings, files: report.files, clinics: report.clinics, findings: report.findings }, null, 2));
+    io.out(
+      JSON.stringify(
+        { ok: !failed, errors: report.errors, warnings: report.warnings, accepted: report.accepted, files: report.files, clinics: report.clinics, findings: report.findings },
+        null,
+        2,
+      ),
+    );
     return failed ? 1 : 0;
   }
+  // Findings and the summary are one report, on one stream, in order; the exit status says whether it failed.
   if (report.findings.length > 0) {
-    io.err(formatFindings(report.findings));
+    io.out(formatFindings(report.findings));
   }
-  const counts = `${report.errors} error${report.errors === 1 ? '' : 's'}, ${report.warnings} warning${report.warnings === 1 ? '' : 's'}`;
+  const accepted = report.accepted > 0 ? `, ${report.accepted} accepted` : '';
+  const counts = `${report.errors} error${report.errors === 1 ? '' : 's'}, ${report.warnings} warning${report.warnings === 1 ? '' : 's'}${accepted}`;
   const summary = `rules check: ${counts} in ${report.files.length} files; clinics ready: ${report.clinics.join(', ') || 'none'}`;
   if (failed) {
-    io.err(`${summary}${report.errors === 0 && strict ? ' (--strict: warnings fail the check)' : ''}`);
+    io.out(`${summary}${report.errors === 0 && strict ? ' (--strict: warnings fail the check)' : ''}`);
     return 1;
   }
-  io.out(report.findings.length === 0 ? `rules check: OK, ${report.files.length} files; clinics ready: ${report.clinics.join(', ')}` : summary);
+  io.out(report.findings.length === 0 ? `rules check: OK, ${report.files.length} files${accepted}; clinics ready: ${report.clinics.join(', ')}` : summary);
   return 0;
 }
 
@@ -176,9 +184,18 @@ const SUBCOMMANDS: Record<string, CliCommand> = { check, test, simulate };
 export const rules: CliCommand = async (args, io) => {
   const [name, ...rest] = args;
   const sub = name ? SUBCOMMANDS[name] : undefined;
+  if (wantsHelp(sub ? rest : args)) {
+    // `rules check --help`: the general line and that subcommand's two.
+    const at = sub ? USAGE.findIndex((l) => l.startsWith(`  rules ${name} `)) : -1;
+    (at < 0 ? USAGE : [USAGE[0] as string, ...USAGE.slice(at, at + 2)]).forEach((l) => io.out(l));
+    return 0;
+  }
   if (!sub) {
+    if (name !== undefined) {
+      io.err(`error: unknown subcommand "rules ${name}"`);
+    }
     USAGE.forEach((l) => io.err(l));
-    return name === undefined || name === '--help' || name === '-h' ? 0 : 2;
+    return 2;
   }
   try {
     return await sub(rest, io);

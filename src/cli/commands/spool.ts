@@ -8,7 +8,7 @@ import { buildSnapshot } from '../../service/build-snapshot.js';
 import { SpoolReplayer } from '../../spool/replayer.js';
 import { Spool } from '../../spool/spool.js';
 import { openStore } from '../../store/open-store.js';
-import type { CliCommand, CliIO } from '../io.js';
+import { wantsHelp, type CliCommand, type CliIO } from '../io.js';
 
 const USAGE = [
   'usage: clinic-sms spool status    list the messages kept during a database outage (SPOOL_DIR)',
@@ -77,6 +77,10 @@ async function replay(io: CliIO): Promise<number> {
 /** `clinic-sms spool status|replay`. */
 export const spool: CliCommand = async (args, io) => {
   const [sub, ...rest] = args;
+  if (wantsHelp(args)) {
+    USAGE.forEach((l) => io.out(l));
+    return 0;
+  }
   if (rest.length > 0 || (sub !== 'status' && sub !== 'replay')) {
     USAGE.forEach((l) => io.err(l));
     return 2;

@@ -1,10 +1,9 @@
 import type { Appointment, InboundMessage, Patient } from '../../domain.js';
-import type { Finding } from '../../errors.js';
 import { MemoryStore } from '../../store/memory/memory-store.js';
 import type { CompiledRules } from '../compile.js';
 import { decide } from '../evaluate.js';
 import { ACTIONS_FOR_KIND, CARRIER_BEHAVIOUR, CARRIER_WORDS, type CarrierWordKind } from './carrier-keywords.js';
-import { filesOf, warningAt, type ClinicCheckContext } from './check-context.js';
+import { filesOf, warningAt, type CheckWarning, type ClinicCheckContext } from './check-context.js';
 
 /** Actions that change consent or an appointment: what a carrier word must not trigger by surprise. */
 const STATE_CHANGING = new Set(['opt-out', 'opt-in', 'confirm-appointment', 'cancel-appointment', 'reschedule-appointment']);
@@ -35,8 +34,8 @@ const SCENARIOS: Readonly<Record<CarrierWordKind, readonly Scenario[]>> = {
  * CANCEL that cancels an appointment, or an END that no rule opts out on, is reported;
  * "CANCEL APPT" is not a carrier word and is not.
  */
-export async function carrierWordWarnings(ctx: ClinicCheckContext): Promise<Finding[]> {
-  const findings: Finding[] = [];
+export async function carrierWordWarnings(ctx: ClinicCheckContext): Promise<CheckWarning[]> {
+  const findings: CheckWarning[] = [];
   for (const [word, kind] of CARRIER_WORDS) {
     for (const scenario of SCENARIOS[kind]) {
       const actions = await actionsFor(ctx.compiled, word, scenario);
@@ -44,10 +43,14 @@ export async function carrierWordWarnings(ctx: ClinicCheckContext): Promise<Find
       if (!problem) {
         continue;
       }
-      const by = actions.filter((a) => STATE_CHANGING.has(a.action)).map((a) => `rule "${a.rule}"`);
-      findings.push(
-        locate(ctx, word, `a bare "${word}" from ${scenario.label} ${problem}${by.length > 0 ? ` (${by.join(', ')})` : ''}; ${CARRIER_BEHAVIOUR[kind]}`),
-      );
+      const rules = [...new Set(actions.filter((a) => STATE_CHANGING.has(a.action)).map((a) => a.rule))];
+      const by = rules.map((rule) => `rule "${rule}"`);
+      findings.push({
+        code: 'carrier-word',
+        // The rules that use the word for something else may accept it on purpose (YES confirms).
+        concerns: { rules },
+        ...locate(ctx, word, `a bare "${word}" from ${scenario.label} ${problem}${by.length > 0 ? ` (${by.join(', ')})` : ''}; ${CARRIER_BEHAVIOUR[kind]}`),
+      });
       break;
     }
   }
@@ -92,7 +95,7 @@ function misuse(kind: CarrierWordKind, actions: readonly string[]): string | nul
 }
 
 /** The keyword variant that lists `word` (the clinic's file first), else the keywords section, else the file's top. */
-function locate(ctx: ClinicCheckContext, word: string, reason: string): Finding {
+function locate(ctx: ClinicCheckContext, word: string, reason: string): ReturnType<typeof warningAt> {
   const files = filesOf(ctx).reverse();
   for (const file of files) {
     for (const [command, byLanguage] of Object.entries(file.data?.keywords ?? {})) {

@@ -6,9 +6,10 @@ import { compileClinicRules } from '../compile.js';
 import { parseClinicRulesFile, parseDefaultRulesFile } from '../load-rules.js';
 import type { ParsedRulesFile } from '../rules-file.js';
 import { carrierWordWarnings } from './carrier-words.js';
-import type { ClinicCheckContext } from './check-context.js';
+import { isAccepted, type CheckWarning, type ClinicCheckContext } from './check-context.js';
 import { replyLengthWarnings } from './reply-length.js';
 import { spanishWarnings } from './spanish-keywords.js';
+import { unknownNumberShadowWarnings } from './unknown-number-shadow.js';
 import { unreachableRuleWarnings } from './unreachable-rules.js';
 
 export interface CheckOptions {
@@ -25,6 +26,8 @@ export interface CheckReport {
   findings: Finding[];
   errors: number;
   warnings: number;
+  /** Warnings the rules accept on purpose (`accept:` on the rule or template): counted, not listed. */
+  accepted: number;
   /** Files looked at. */
   files: string[];
   /** Clinics whose rules compiled. */
@@ -32,13 +35,14 @@ export interface CheckReport {
 }
 
 /** A warning check run on each clinic's merged rules. */
-export type ClinicCheck = (ctx: ClinicCheckContext, options: CheckOptions) => Finding[] | Promise<Finding[]>;
+export type ClinicCheck = (ctx: ClinicCheckContext, options: CheckOptions) => CheckWarning[] | Promise<CheckWarning[]>;
 
 export const CLINIC_CHECKS: readonly ClinicCheck[] = [
   (ctx) => unreachableRuleWarnings(ctx),
   (ctx) => carrierWordWarnings(ctx),
   (ctx, options) => replyLengthWarnings(ctx, options.maxSegments ?? 1),
   (ctx) => spanishWarnings(ctx),
+  (ctx) => unknownNumberShadowWarnings(ctx),
 ];
 
 /**
@@ -49,6 +53,7 @@ export const CLINIC_CHECKS: readonly ClinicCheck[] = [
  */
 export async function checkRules(options: CheckOptions): Promise<CheckReport> {
   const collector = new FindingCollector();
+  const accepted = new FindingCollector();
   let clinics: ClinicsFile | null = null;
   try {
     clinics = await loadClinicsFile(options.clinicsFile);
@@ -65,7 +70,7 @@ export async function checkRules(options: CheckOptions): Promise<CheckReport> {
     const file = join(options.rulesDir, 'clinics', entry);
     files.push(file);
     if (extname(entry) !== '.yaml') {
-      collector.add({ file, line: 1, col: 1, severity: 'warning', message: `ignored: clinic rules files are named <clinic-id>.yaml` });
+      collector.add({ file, line: 1, col: 1, severity: 'warning', code: 'unused-file', message: `ignored: clinic rules files are named <clinic-id>.yaml` });
       continue;
     }
     const parsed = await parseClinicRulesFile(options.rulesDir, basename(entry, '.yaml'));
@@ -82,7 +87,7 @@ export async function checkRules(options: CheckOptions): Promise<CheckReport> {
   if (clinics) {
     for (const [id, parsed] of clinicFiles) {
       if (!clinics.byId.has(id)) {
-        collector.add({ file: parsed.file, line: 1, col: 1, severity: 'warning', message: `no clinic "${id}" in ${options.clinicsFile}: this file is not used` });
+        collector.add({ file: parsed.file, line: 1, col: 1, severity: 'warning', code: 'unused-file', message: `no clinic "${id}" in ${options.clinicsFile}: this file is not used` });
       }
     }
     const clinicIds = clinics.clinics.map((c) => c.id);
@@ -96,13 +101,16 @@ export async function checkRules(options: CheckOptions): Promise<CheckReport> {
       compiledClinics.push(clinic.id);
       const ctx: ClinicCheckContext = { clinic, compiled: result.rules, defaults, clinicFile };
       for (const check of CLINIC_CHECKS) {
-        collector.addForClinic(await check(ctx, options), clinic.id, defaults.file, clinicIds);
+        const warnings = await check(ctx, options);
+        const strip = ({ concerns: _concerns, ...finding }: CheckWarning): Finding => finding;
+        collector.addForClinic(warnings.filter((w) => !isAccepted(ctx, w)).map(strip), clinic.id, defaults.file, clinicIds);
+        accepted.addForClinic(warnings.filter((w) => isAccepted(ctx, w)).map(strip), clinic.id, defaults.file, clinicIds);
       }
     }
   }
   const findings = collector.sorted();
   const errors = findings.filter((f) => f.severity !== 'warning').length;
-  return { findings, errors, warnings: findings.length - errors, files, clinics: compiledClinics };
+  return { findings, errors, warnings: findings.length - errors, accepted: accepted.sorted().length, files, clinics: compiledClinics };
 }
 
 async function listClinicFiles(rulesDir: string): Promise<string[]> {

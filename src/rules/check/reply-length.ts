@@ -1,8 +1,7 @@
 import type { Clinic } from '../../domain.js';
-import type { Finding } from '../../errors.js';
 import { formatAppointmentDate, formatAppointmentTime } from '../local-time.js';
 import { renderTemplate, type MergeField } from '../templates.js';
-import { fileNamed, warningAt, type ClinicCheckContext } from './check-context.js';
+import { fileNamed, warningAt, type CheckWarning, type ClinicCheckContext } from './check-context.js';
 import { countSegments, describeNonGsm } from './sms-segments.js';
 
 /** An appointment time whose text is long in both languages (Wednesday, September). */
@@ -34,8 +33,8 @@ export function typicalMergeValues(clinic: Clinic, language: string): Record<Mer
  * typical values: each extra segment is billed, and some phones show parts apart.
  * @param maxSegments - segments a reply may take before the warning (default 1)
  */
-export function replyLengthWarnings(ctx: ClinicCheckContext, maxSegments = 1): Finding[] {
-  const findings: Finding[] = [];
+export function replyLengthWarnings(ctx: ClinicCheckContext, maxSegments = 1): CheckWarning[] {
+  const findings: CheckWarning[] = [];
   for (const template of ctx.compiled.templates.values()) {
     const file = fileNamed(ctx, template.source.file);
     for (const [language, parsed] of Object.entries(template.texts)) {
@@ -50,13 +49,15 @@ export function replyLengthWarnings(ctx: ClinicCheckContext, maxSegments = 1): F
       const why = describeNonGsm(count);
       const limit = `${count.singleLimit} ${count.encoding} characters fit one segment, ${count.partLimit} each part of a longer one`;
       const path = language === '*' ? ['templates', template.name] : ['templates', template.name, language];
-      findings.push(
-        warningAt(
+      findings.push({
+        code: 'reply-length',
+        concerns: { template: template.name },
+        ...warningAt(
           file,
           path,
           `templates.${template.name}${language === '*' ? '' : `.${language}`}: ${count.segments} SMS segments (${count.units} ${count.encoding} characters${why ? `, ${why}` : ''}) with typical merge values; ${limit}`,
         ),
-      );
+      });
     }
   }
   return findings;

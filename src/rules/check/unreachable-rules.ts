@@ -1,6 +1,5 @@
-import type { Finding } from '../../errors.js';
 import type { CompiledRule } from '../compile.js';
-import { fileNamed, type ClinicCheckContext } from './check-context.js';
+import { fileNamed, type CheckWarning, type ClinicCheckContext } from './check-context.js';
 import { implies } from './implies.js';
 
 /**
@@ -8,8 +7,8 @@ import { implies } from './implies.js';
  * this one would (same or wider conditions), so the engine stops before it runs.
  * Rules of equal priority run together in json-rules-engine and are not affected.
  */
-export function unreachableRuleWarnings(ctx: ClinicCheckContext): Finding[] {
-  const findings: Finding[] = [];
+export function unreachableRuleWarnings(ctx: ClinicCheckContext): CheckWarning[] {
+  const findings: CheckWarning[] = [];
   const rules = ctx.compiled.rules;
   rules.forEach((rule, i) => {
     const blocker = rules
@@ -24,6 +23,8 @@ export function unreachableRuleWarnings(ctx: ClinicCheckContext): Finding[] {
       line: rule.source.line,
       col: rule.source.col,
       severity: 'warning',
+      code: 'unreachable-rule',
+      concerns: { rules: [rule.name] },
       message: `rule "${rule.name}" can never fire: rule "${blocker.name}" (priority ${blocker.priority}, halts, ${where(blocker)}) matches every message it matches and stops lower priorities first`,
     });
   });

@@ -89,4 +89,25 @@ describe('import: row validation', function () {
     expect(findings[0]).to.deep.include({ file: 'data.csv', line: appt.positions.patientId!.line });
     expect(findings[0]!.message).to.equal('appointment "a-1": patient "p-9" belongs to clinic "downtown", not "london"');
   });
+
+  it('when an import (no relativeTo) has startsAt "+1d 15:00", then it is refused at that field: practice files keep absolute times', function () {
+    const appt = appointment({ startsAt: '+1d 15:00' });
+    const { findings, appointments } = validateRows([patient(), appt], 'data.yaml', CLINICS);
+    expect(appointments).to.deep.equal([]);
+    expect(findings).to.have.length(1);
+    expect(findings[0]).to.deep.include({ line: appt.positions.startsAt!.line });
+    expect(findings[0]!.message).to.include('is for the demo seed file (SEED_FILE) only');
+  });
+
+  it('when a seed (relativeTo) has startsAt "+Nd HH:MM", then it is that wall-clock time N days later in the clinic zone, across a DST change', function () {
+    const relativeTo = new Date('2026-03-07T23:30:00Z'); // Saturday 17:30 in Chicago (CST, -6)
+    const { findings, appointments } = validateRows(
+      [patient(), appointment({ startsAt: '+0d 18:00' }), appointment({ id: 'a-2', startsAt: '+2d 09:00' }), appointment({ id: 'a-3', startsAt: '+1d 24:00' })],
+      'seed.yaml',
+      CLINICS,
+      { relativeTo },
+    );
+    expect(appointments.map((a) => a.startsAt.toISOString())).to.deep.equal(['2026-03-08T00:00:00.000Z', '2026-03-09T14:00:00.000Z']); // Monday is CDT, -5
+    expect(findings.map((f) => f.message)).to.deep.equal(['appointment "a-3": startsAt: "+Nd HH:MM" needs a clock time 00:00-23:59']);
+  });
 });

@@ -171,4 +171,50 @@ describe('rules check', () => {
       expect(find(report, 'gamma')).to.equal(`${DIR}/warnings/clinics/gamma.yaml:1:1: warning: no clinic "gamma" in ${CLINICS}: this file is not used`);
     });
   });
+
+  describe('accepted warnings and the unknown-number rule', () => {
+    let report: CheckReport;
+    before(async () => {
+      report = await checkRules({ rulesDir: `${DIR}/accepted`, clinicsFile: CLINICS });
+    });
+
+    it('when a keyword rule for every sender has a priority below the unknown-number rule, then it is a warning at the rule naming both priorities', () => {
+      expect(find(report, 'never answers unknown numbers')).to.match(
+        new RegExp(`^${DIR}/accepted/default.yaml:54:5: warning: rule "hours" \\(priority 50\\) never answers unknown numbers: rule "unknown-number" \\(priority 90, halts\\)`),
+      );
+      expect(report.findings.find((f) => f.message.includes('never answers'))?.code).to.equal('unknown-number-shadow');
+    });
+
+    it('when a keyword rule is above the unknown-number rule, tests patients.known, or needs a patient, then it is not reported', () => {
+      for (const rule of ['directions', 'confirm', 'to-staff', 'opt-out', 'help']) {
+        expect(lines(report).some((l) => l.includes(`rule "${rule}" (priority`)), rule).to.equal(false);
+      }
+    });
+
+    it('when a rule or template accepts a warning code, then that warning is counted as accepted and not listed', () => {
+      expect(lines(report).some((l) => l.includes('"parking"') || l.includes(`${DIR}/accepted/default.yaml`) && l.includes('templates.hours'))).to.equal(false);
+      // parking (for both clinics: one warning) and the default hours text (alpha; beta has its own text).
+      expect(report.accepted).to.equal(2);
+      expect(report.warnings).to.equal(2);
+    });
+
+    it('when a clinic replaces an accepting template without accept, then its own text is reported again', () => {
+      expect(find(report, 'templates.hours')).to.match(new RegExp(`^${DIR}/accepted/clinics/beta.yaml:4:10: warning: templates.hours: 2 SMS segments`));
+    });
+
+    it('when accept names something that is not a warning code, then it is an error at the code', async () => {
+      const { parseRulesFile } = await import('../../../src/rules/rules-file.js');
+      const parsed = parseRulesFile('version: 1\ntemplates:\n  hi:\n    en: "Hi"\n    accept: [too-long]\n  bare:\n    accept: [reply-length]\n', 'x.yaml', 'clinic');
+      expect(parsed.findings.map((f) => `${f.line}:${f.col}: ${f.message}`)).to.deep.equal([
+        '5:14: templates.hi.accept[0]: not a warning code (unreachable-rule, carrier-word, reply-length, missing-spanish, unknown-number-shadow, unused-file)',
+        '7:5: templates.bare: no text (accept: alone is not a template; give en: ...)',
+      ]);
+    });
+
+    it('when the shipped rules are checked, then every warning is accepted in the files: --strict passes', async () => {
+      const shipped = await checkRules({ rulesDir: 'rules', clinicsFile: 'config/clinics.yaml' });
+      expect(lines(shipped)).to.deep.equal([]);
+      expect(shipped.accepted).to.be.greaterThan(0);
+    });
+  });
 });

@@ -17,10 +17,11 @@ describe('clinic-sms rules check', () => {
     expect(io.stdout).to.deep.equal(['rules check: OK, 2 files; clinics ready: alpha, beta']);
   });
 
-  it('when there are errors, then every finding is printed as file:line:col: reason and it exits 1', async () => {
+  it('when there are errors, then every finding is printed as file:line:col: reason, then the summary, all on stdout in that order, and it exits 1', async () => {
     const io = captureIO();
     expect(await runCli(['rules', 'check', `${DIR}/errors`, '--clinics', `${DIR}/clinics.yaml`], io)).to.equal(1);
-    const text = io.stderr.join('\n');
+    expect(io.stderr).to.deep.equal([]);
+    const text = io.stdout.join('\n');
     expect(text).to.include(`${DIR}/errors/default.yaml:22:20: rules[2].event.type: unknown action "send-email"`);
     expect(text).to.match(/rules check: 8 errors, 0 warnings in 4 files; clinics ready: none$/);
   });
@@ -29,10 +30,27 @@ describe('clinic-sms rules check', () => {
     const args = ['rules', 'check', `${DIR}/warnings`, '--clinics', `${DIR}/clinics.yaml`];
     const io = captureIO();
     expect(await runCli(args, io)).to.equal(0);
-    expect(io.stderr.join('\n')).to.include('warning: keywords.CANCEL.en[0]');
+    expect(io.stdout.join('\n')).to.include('warning: keywords.CANCEL.en[0]');
+    expect(io.stdout.at(-1)).to.match(/^rules check: 0 errors, \d+ warnings in 4 files/);
     const strict = captureIO();
     expect(await runCli([...args, '--strict'], strict)).to.equal(1);
-    expect(strict.stderr.at(-1)).to.match(/--strict: warnings fail the check\)$/);
+    expect(strict.stderr).to.deep.equal([]);
+    expect(strict.stdout.at(-1)).to.match(/--strict: warnings fail the check\)$/);
+  });
+
+  it('when warnings are accepted in the files, then the summary counts them ("N accepted") and lists none of them', async () => {
+    const io = captureIO();
+    expect(await runCli(['rules', 'check', `${DIR}/accepted`, '--clinics', `${DIR}/clinics.yaml`], io)).to.equal(0);
+    expect(io.stdout.at(-1)).to.equal('rules check: 0 errors, 2 warnings, 2 accepted in 3 files; clinics ready: alpha, beta');
+    expect(io.stdout.slice(0, -1).every((l) => !l.includes('"parking"'))).to.equal(true);
+    expect(io.stdout.join('\n').split('\n')[0]).to.match(/ \[reply-length\]$/);
+  });
+
+  it('when the shipped rules are checked with --strict, then it passes: every warning is accepted next to its line', async () => {
+    const io = captureIO();
+    expect(await runCli(['rules', 'check', '--strict', 'rules', '--clinics', 'config/clinics.yaml'], io)).to.equal(0);
+    expect(io.stdout).to.have.length(1);
+    expect(io.stdout[0]).to.match(/^rules check: OK, 3 files, \d+ accepted; clinics ready: downtown, lakeside$/);
   });
 
   it('when RULES_DIR and CLINICS_FILE are set, then they are the defaults', async () => {

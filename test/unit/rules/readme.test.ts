@@ -1,10 +1,13 @@
 import { expect } from 'chai';
-import { readFileSync } from 'node:fs';
+import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ACTIONS } from '../../../src/actions/index.js';
 import { FACT_NAMES, OPERATORS } from '../../../src/rules/fact-catalog.js';
 import { MERGE_FIELDS } from '../../../src/rules/templates.js';
 import { compileClinicRules, parseRulesFile } from '../../../src/rules/load-rules.js';
+import { checkRules } from '../../../src/rules/check/check-rules.js';
+import { formatTestReport, runTestFiles } from '../../../src/rules/test-runner/run-tests.js';
 import { RULES_DIR, makeClinic, realRules } from '../../support/rules-builders.js';
 
 const readme = readFileSync(join(RULES_DIR, 'README.md'), 'utf8');
@@ -46,5 +49,48 @@ describe('rules/README.md', () => {
       expect(result.findings, block).to.deep.equal([]);
       expect(result.rules).to.not.equal(null);
     }
+  });
+
+  it('when the shape of a rule is shown, then it names version: 1, and the test section says status comes from the sender', () => {
+    const shape = readme.slice(readme.indexOf('## The shape of a rule'), readme.indexOf('### How rules run'));
+    expect(shape).to.match(/^version: 1 /m);
+    expect(readme).to.include('it comes from the **sender**,\nnot from the rules that fired');
+  });
+
+  describe('the walk-through', () => {
+    const walk = readme.slice(readme.indexOf('## Walk-through'));
+    const blocks = (lang: string): string[] => [...walk.matchAll(new RegExp('```' + lang + '\\n([\\s\\S]*?)```', 'g'))].map((m) => m[1] ?? '');
+    let dir: string;
+
+    before(() => {
+      // rules/ with the walk-through's edit (keyword, rule and template) made in downtown's file.
+      dir = mkdtempSync(join(tmpdir(), 'clinic-sms-walk-through-'));
+      cpSync(RULES_DIR, join(dir, 'rules'), { recursive: true });
+      const [edit = '', template = ''] = blocks('yml');
+      const [keywords = '', rules = ''] = edit.replace(/^keywords:\n/, '').split(/^rules:\n/m);
+      const file = join(dir, 'rules', 'clinics', 'downtown.yaml');
+      const text = readFileSync(file, 'utf8')
+        .replace(/( {4}es: \[HORARIO, HORAS\]\n)/, `$1${keywords}`)
+        .replace(/( {8}reply: office-hours\n)/, `$1${rules}`);
+      writeFileSync(file, `${text}${template.replace(/^templates:\n/, '')}`);
+      writeFileSync(join(dir, 'running-late.test.yaml'), blocks('yml').find((b) => b.startsWith('# rules/tests/running-late.test.yaml')) ?? '');
+    });
+
+    after(() => rmSync(dir, { recursive: true, force: true }));
+
+    it('when the shown test file runs against the edited rules, then the FAIL output is the one the guide shows', async () => {
+      const report = await runTestFiles([join(dir, 'running-late.test.yaml')], { rulesDir: join(dir, 'rules'), clinicsFile: 'config/clinics.yaml' });
+      const actual = formatTestReport(report).split(join(dir, 'running-late.test.yaml')).join('rules/tests/running-late.test.yaml');
+      const shown = blocks('console').find((b) => b.startsWith('$ npm run rules -- test')) ?? '';
+      expect(actual).to.equal(shown.split('\n').slice(1).join('\n').trimEnd());
+    });
+
+    it('when the edited rules are checked, then the findings and summary are the ones the guide shows', async () => {
+      const report = await checkRules({ rulesDir: join(dir, 'rules'), clinicsFile: 'config/clinics.yaml' });
+      const warning = report.findings.map((f) => `${f.file.replace(`${dir}/`, '')}:${f.line}:${f.col}: warning: ${f.message} [${f.code ?? ''}]`);
+      const shown = blocks('console').filter((b) => b.startsWith('$ npm run rules -- check'))[1] ?? '';
+      expect(warning).to.deep.equal([shown.split('\n')[1]]);
+      expect(shown).to.include(`0 errors, ${report.warnings} warning, ${report.accepted} accepted in 3 files`);
+    });
   });
 });

@@ -1,0 +1,67 @@
+import type { Context, Middleware, Next } from 'koa';
+import { AppError } from '../errors.js';
+import type { Logger } from '../logger.js';
+import type { Metrics } from '../metrics.js';
+import { handleMessage } from '../service/handle-message.js';
+import type { Snapshot } from '../service/live-config.js';
+import type { Store } from '../store/store.js';
+import { isFormParams } from '../twilio/form-params.js';
+import { toInboundMessage } from '../twilio/inbound-message.js';
+import { renderTwiml } from '../twilio/twiml.js';
+import { webhookState } from './webhook-state.js';
+
+type ClinicRules = Snapshot['rules'] extends ReadonlyMap<string, infer R> ? R : never;
+
+/**
+ * Middleware: the signature-checked form becomes an InboundMessage (400 with a short reason
+ * when malformed). From here on the request is Twilio's and well-formed: any failure answers
+ * the clinic's system-error TwiML.
+ * @param deps - the clock that stamps its arrival, and where the clinic's system-error text comes from
+ */
+export function normalizeMessage(deps: { clock: () => Date; systemErrorText: (rules: ClinicRules | undefined) => string }): Middleware {
+  return async function normalizeMessage(ctx: Context, next: Next): Promise<void> {
+    const state = webhookState(ctx);
+    const form = ctx.request.body;
+    if (!isFormParams(form) || !state.snapshot) {
+      throw new AppError('BAD_REQUEST', 'empty form');
+    }
+    const message = toInboundMessage(form);
+    const clinic = state.snapshot.clinics.byNumber.get(message.to);
+    state.inbound = message;
+    state.verified = true;
+    state.systemErrorText = deps.systemErrorText(clinic ? state.snapshot.rules.get(clinic.id) : undefined);
+    state.receivedAt = deps.clock();
+    await next();
+  };
+}
+
+/**
+ * Middleware, the route's last step: runs the message pipeline and answers its TwiML. When
+ * the deadline already answered for it, a late result is dropped.
+ * @param deps - what the pipeline needs
+ */
+export function answerMessage(deps: { store: Store; logger: Logger; metrics: Metrics; clock: () => Date }): Middleware {
+  return async function answerMessage(ctx: Context): Promise<void> {
+    const state = webhookState(ctx);
+    if (!state.inbound || !state.snapshot || !state.receivedAt) {
+      throw new AppError('INTERNAL', 'the webhook route is missing a step');
+    }
+    const signal = state.giveUp ?? { aborted: false };
+    const result = await handleMessage(
+      { store: deps.store, logger: deps.logger, metrics: deps.metrics, clock: deps.clock, signal, requestId: state.requestId },
+      state.snapshot,
+      state.inbound,
+      'webhook',
+      state.receivedAt,
+    );
+    if (signal.aborted) {
+      return;
+    }
+    state.outcome = result.status;
+    state.clinicId = result.clinicId;
+    state.message = result.summary;
+    ctx.status = 200;
+    ctx.type = 'text/xml';
+    ctx.body = renderTwiml(result.reply);
+  };
+}

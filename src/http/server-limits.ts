@@ -1,0 +1,108 @@
+import http from 'node:http';
+import type { Duplex } from 'node:stream';
+import type { Config } from '../config/load-config.js';
+
+/** How long one client may take, and how many connections one address may hold open. */
+export interface ServerLimits {
+  /** Time to receive a request's headers, ms (node's default is 60 s). */
+  headersTimeoutMs: number;
+  /** Time to receive a whole request, body included, ms (node's default is 300 s). */
+  requestTimeoutMs: number;
+  /** How long an idle keep-alive connection stays open between requests, ms. */
+  keepAliveTimeoutMs: number;
+  /** Connections one remote address may hold open at once; 0: no limit. */
+  maxConnectionsPerAddress: number;
+  /**
+   * How often node looks for requests past their timeouts, ms. Node's default (30 s) would let a
+   * 10 s header timeout run to 40 s; a scan a second costs one pass over the open connections.
+   */
+  checkIntervalMs: number;
+}
+
+/**
+ * The limits the config asks for.
+ * @param config - HTTP_HEADERS_TIMEOUT_MS, HTTP_REQUEST_TIMEOUT_MS, HTTP_KEEP_ALIVE_TIMEOUT_MS, MAX_CONNECTIONS_PER_ADDRESS
+ */
+export function serverLimits(config: Pick<Config, 'headersTimeoutMs' | 'requestTimeoutMs' | 'keepAliveTimeoutMs' | 'maxConnectionsPerAddress'>): ServerLimits {
+  return {
+    headersTimeoutMs: config.headersTimeoutMs,
+    requestTimeoutMs: config.requestTimeoutMs,
+    keepAliveTimeoutMs: config.keepAliveTimeoutMs,
+    maxConnectionsPerAddress: config.maxConnectionsPerAddress,
+    checkIntervalMs: 1000,
+  };
+}
+
+/**
+ * An HTTP server that does not let slow or greedy clients hold it. Twilio gives up on a webhook
+ * after 15 s, so a request still arriving after 20 s (or headers after 10 s) is never Twilio's:
+ * node answers 408 and closes. Connections beyond the per-address limit are closed as they open.
+ * Only main.ts listens; tests use this with short limits on port 0.
+ * @param handler - app.callback()
+ * @param limits - see ServerLimits
+ */
+export function createHttpServer(handler: http.RequestListener, limits: ServerLimits): http.Server {
+  const server = http.createServer(
+    {
+      headersTimeout: limits.headersTimeoutMs,
+      requestTimeout: limits.requestTimeoutMs,
+      connectionsCheckingInterval: limits.checkIntervalMs,
+    },
+    handler,
+  );
+  server.keepAliveTimeout = limits.keepAliveTimeoutMs;
+  limitConnectionsPerAddress(server, limits.maxConnectionsPerAddress);
+  server.on('connect', answerConnect(handler));
+  return server;
+}
+
+/**
+ * Closes a new connection when its address already holds `max` open (a small counter per
+ * address, dropped when it reaches zero). Behind a proxy every connection has the proxy's
+ * address: raise the limit or set 0 there.
+ */
+function limitConnectionsPerAddress(server: http.Server, max: number): void {
+  if (max <= 0) {
+    return;
+  }
+  const open = new Map<string, number>();
+  server.on('connection', (socket: Duplex & { remoteAddress?: string }) => {
+    const address = socket.remoteAddress;
+    if (address === undefined) {
+      return;
+    }
+    const count = open.get(address) ?? 0;
+    if (count >= max) {
+      socket.destroy();
+      return;
+    }
+    open.set(address, count + 1);
+    socket.once('close', () => {
+      const left = (open.get(address) ?? 1) - 1;
+      if (left === 0) {
+        open.delete(address);
+      } else {
+        open.set(address, left);
+      }
+    });
+  });
+}
+
+/**
+ * Node hands CONNECT to the 'connect' event and, with no listener, drops the connection without
+ * an answer. Routed through the app like any method, it gets 405 with Allow (or 404), then the
+ * connection closes: no route here is a tunnel.
+ */
+function answerConnect(handler: http.RequestListener): (req: http.IncomingMessage, socket: Duplex) => void {
+  return (req, socket) => {
+    const res = new http.ServerResponse(req);
+    res.shouldKeepAlive = false;
+    res.assignSocket(socket as never);
+    res.once('finish', () => {
+      res.detachSocket(socket as never);
+      socket.end();
+    });
+    socket.once('error', () => socket.destroy());
+    handler(req, res);
+  };
+}

@@ -1,0 +1,141 @@
+/**
+ * The database-command budget of one message, over the wire: the whole service
+ * (startService, the composition root production runs) on a MongoDB store whose client
+ * has command monitoring on, one signed webhook request at a time. A message's cost is
+ * every command it starts, from the request until the store has settled after the reply.
+ * A change that adds a command to one of these paths fails here.
+ *
+ * To budget another path, add a case to CASES: what the sender has on file, what they
+ * text, what the reply must say (so the case really took that path) and the budget.
+ */
+import { promises as fs } from 'node:fs';
+import type { AddressInfo } from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { expect } from 'chai';
+import { startService, type RunningService } from '../../src/main.js';
+import type { Store } from '../../src/store/store.js';
+import { getTestMongo, openTestMongoStore, type TestMongoStore } from '../support/mongo.js';
+import { AUTH_TOKEN, NORTHSIDE_TOKEN, PUBLIC_BASE_URL, WEBHOOK_PATH, addPatient, inboundParams, signedRequest, uniquePhone } from '../support/test-app.js';
+
+interface BudgetCase {
+  /** Completes "when a known patient texts ..." in the test name. */
+  name: string;
+  body: string;
+  /** What the sender has on file before the message (a patient is always there). */
+  setup(store: Store, phone: string): Promise<void>;
+  /** The reply that shows the message took the path budgeted here. */
+  reply: RegExp;
+  /** At most this many database commands. */
+  budget: number;
+}
+
+const inTwoDays = (): Date => new Date(Date.now() + 2 * 86_400_000);
+
+const CASES: BudgetCase[] = [
+  {
+    name: 'HELP',
+    body: 'HELP',
+    setup: async (store, phone) => void (await addPatient(store, { phone })),
+    reply: /help|call/i,
+    // claim the message, count the sender (opt-out and patients in the same command), complete.
+    budget: 3,
+  },
+  {
+    name: 'CONFIRM for an upcoming appointment',
+    body: 'CONFIRM',
+    setup: async (store, phone) => void (await addPatient(store, { phone }, [{ startsAt: inTwoDays() }])),
+    reply: /confirmed/i,
+    // claim, count the sender, confirm the appointment, complete.
+    budget: 4,
+  },
+  {
+    name: 'free text (routed to the staff inbox)',
+    body: 'Running 10 minutes late, sorry!',
+    setup: async (store, phone) => void (await addPatient(store, { phone }, [{ startsAt: inTwoDays() }])),
+    reply: /will respond shortly/i,
+    // claim, count the sender, insert into the inbox, complete: what routing costs today;
+    // later ways of routing (events, conversations) must not cost more.
+    budget: 4,
+  },
+];
+
+describe('database commands per message, over the wire (MongoDB)', function () {
+  let handle: TestMongoStore | undefined;
+  let service: RunningService | undefined;
+  let spoolDir: string;
+  let port: number;
+
+  before(async function () {
+    const server = await getTestMongo();
+    if (!server) {
+      this.skip();
+    }
+    handle = await openTestMongoStore(server, { label: 'budget', monitor: true });
+    spoolDir = await fs.mkdtemp(path.join(os.tmpdir(), 'clinic-sms-budget-'));
+    service = await startService(
+      {
+        PORT: '0',
+        HOST: '127.0.0.1',
+        TWILIO_AUTH_TOKEN: AUTH_TOKEN,
+        NORTHSIDE_AUTH_TOKEN: NORTHSIDE_TOKEN,
+        PUBLIC_BASE_URL,
+        CLINICS_FILE: 'test/fixtures/clinics.yaml',
+        RULES_DIR: 'rules',
+        SEED_FILE: 'none',
+        LOG_LEVEL: 'silent',
+        WATCH_RULES: 'off',
+        SPOOL_DIR: spoolDir,
+      },
+      { store: handle.store },
+    );
+    port = (service.server.address() as AddressInfo).port;
+    await quiet();
+  });
+
+  after(async function () {
+    if (handle) {
+      handle.commands?.stop();
+      await handle.store.client.db(handle.dbName).dropDatabase();
+    }
+    await service?.stop(); // closes the store
+    if (spoolDir) {
+      await fs.rm(spoolDir, { recursive: true, force: true });
+    }
+  });
+
+  /** Waits until the service has started no command for a while (its start-up creates indexes in the background). */
+  async function quiet(): Promise<void> {
+    let seen = -1;
+    while (seen !== handle!.commands!.count) {
+      seen = handle!.commands!.count;
+      await new Promise((r) => setTimeout(r, 150));
+    }
+  }
+
+  /** One signed webhook POST; returns the reply and every command it cost. */
+  async function send(body: string, from: string): Promise<{ reply: string; commands: string[] }> {
+    const { body: form, signature } = signedRequest(inboundParams({ Body: body, From: from }));
+    handle!.commands!.reset();
+    const res = await fetch(`http://127.0.0.1:${port}${WEBHOOK_PATH}`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded', 'x-twilio-signature': signature },
+      body: form,
+    });
+    const reply = await res.text();
+    expect(res.status, reply).to.equal(200);
+    await handle!.store.settle();
+    return { reply, commands: [...handle!.commands!.names] };
+  }
+
+  for (const c of CASES) {
+    it(`when a known patient texts ${c.name}, then it costs at most ${c.budget} database commands`, async function () {
+      const phone = uniquePhone();
+      await c.setup(handle!.store, phone);
+      await send('hello', phone); // a number's first message also stores its roster: not the path budgeted here
+      const { reply, commands } = await send(c.body, phone);
+      expect(reply).to.match(c.reply);
+      expect(commands.length, `commands: ${commands.join(', ')}`).to.be.at.most(c.budget);
+    });
+  }
+});

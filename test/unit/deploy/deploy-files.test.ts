@@ -1,0 +1,207 @@
+import { existsSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { expect } from 'chai';
+import YAML from 'yaml';
+
+// The deployment files cannot be run here (no container runtime, no image registry), so
+// these tests hold them to what the README promises: which processes run, with which
+// volumes, health checks and signals.
+
+interface ComposeService {
+  build?: string | { context: string };
+  image?: string;
+  command?: string[] | string;
+  environment?: Record<string, string>;
+  volumes?: string[];
+  depends_on?: Record<string, { condition: string }>;
+  healthcheck?: { test: string[] | string; interval?: string; start_period?: string };
+  stop_grace_period?: string;
+  ports?: string[];
+}
+
+interface Compose {
+  services: Record<string, ComposeService>;
+  volumes: Record<string, unknown>;
+}
+
+const readCompose = (): Compose => YAML.parse(readFileSync('compose.yaml', 'utf8'), { merge: true }) as Compose;
+const testOf = (s: ComposeService): string => [s.healthcheck?.test ?? []].flat().join(' ');
+const seconds = (d: string | undefined): number => Number(/^(\d+)s$/.exec(d ?? '')?.[1] ?? NaN);
+
+/** `name:/target[:ro]` split into its parts. */
+function mounts(s: ComposeService): Array<{ source: string; target: string; readOnly: boolean }> {
+  return (s.volumes ?? []).map((v) => {
+    const [source = '', target = '', mode] = v.split(':');
+    return { source, target, readOnly: mode === 'ro' };
+  });
+}
+
+/** Dockerfile instructions with line continuations joined and comments dropped. */
+function dockerInstructions(text: string): Array<{ op: string; args: string; stage: number }> {
+  const joined = text
+    .split('\n')
+    .filter((l) => !/^\s*#/.test(l))
+    .join('\n')
+    .replace(/\\\n/g, ' ');
+  let stage = -1;
+  return joined
+    .split('\n')
+    .map((l) => l.trim())
+    .filter((l) => l !== '')
+    .map((l) => {
+      const [op = '', ...rest] = l.split(/\s+/);
+      if (op.toUpperCase() === 'FROM') {
+        stage += 1;
+      }
+      return { op: op.toUpperCase(), args: rest.join(' '), stage };
+    });
+}
+
+/** systemd unit `Key=value` lines (a key may repeat). */
+function unitEntries(text: string): Array<[string, string]> {
+  return text
+    .split('\n')
+    .filter((l) => /^[A-Za-z]+=/.test(l))
+    .map((l) => {
+      const i = l.indexOf('=');
+      return [l.slice(0, i), l.slice(i + 1)];
+    });
+}
+
+describe('deployment files', () => {
+  describe('compose.yaml', () => {
+    const compose = readCompose();
+    const apps = Object.entries(compose.services).filter(([, s]) => s.build !== undefined);
+
+    it('when parsed, then it runs two service instances built from the Dockerfile, a proxy and MongoDB', () => {
+      expect(Object.keys(compose.services).sort()).to.deep.equal(['app1', 'app2', 'mongo', 'proxy']);
+      expect(apps.map(([name]) => name).sort()).to.deep.equal(['app1', 'app2']);
+      for (const [, app] of apps) {
+        expect(app.build).to.equal('.');
+        expect(app.environment?.NODE_ENV).to.equal('production');
+      }
+    });
+
+    it('when each instance is read, then it has its own named spool volume at SPOOL_DIR, declared at the top level', () => {
+      const spoolVolumes = apps.map(([name, app]) => {
+        const spoolDir = app.environment?.SPOOL_DIR;
+        expect(spoolDir, name).to.be.a('string');
+        const spool = mounts(app).find((m) => m.target === spoolDir);
+        expect(spool, `${name} mounts nothing at ${String(spoolDir)}`).to.not.equal(undefined);
+        expect(spool!.readOnly).to.equal(false);
+        expect(spool!.source, 'a named volume, not a host folder').to.match(/^[a-z][\w-]*$/);
+        expect(compose.volumes).to.have.property(spool!.source);
+        return spool!.source;
+      });
+      expect(new Set(spoolVolumes).size, 'no two instances share a spool').to.equal(apps.length);
+    });
+
+    it('when each instance is read, then config/ and rules/ are mounted read-only where CLINICS_FILE and RULES_DIR point', () => {
+      for (const [name, app] of apps) {
+        const byTarget = new Map(mounts(app).map((m) => [m.target, m]));
+        const configDir = path.posix.dirname(app.environment?.CLINICS_FILE ?? '');
+        expect(byTarget.get(configDir), name).to.deep.include({ source: './config', readOnly: true });
+        expect(byTarget.get(app.environment?.RULES_DIR ?? ''), name).to.deep.include({ source: './rules', readOnly: true });
+      }
+    });
+
+    it("when the health checks are read, then each instance checks /healthz with node's fetch and MongoDB initiates and checks its replica set", () => {
+      const mongo = compose.services.mongo!;
+      const command = [mongo.command ?? []].flat();
+      const replSet = command[command.indexOf('--replSet') + 1];
+      expect(replSet).to.equal('rs0');
+      expect(testOf(mongo)).to.include('rs.initiate(').and.include(`_id: '${replSet}'`).and.include("host: 'mongo:27017'");
+      expect(testOf(mongo)).to.include('isWritablePrimary');
+      for (const [name, app] of apps) {
+        expect(testOf(app), name).to.include("fetch('http://127.0.0.1:3000/healthz')");
+        expect(app.depends_on?.mongo, name).to.deep.equal({ condition: 'service_healthy' });
+        const uri = new URL(app.environment?.MONGODB_URI ?? '');
+        expect(uri.host, name).to.equal('mongo:27017');
+        expect(uri.searchParams.get('replicaSet'), name).to.equal(replSet);
+      }
+    });
+
+    it('when an instance is stopped, then compose waits longer than the drain and the spool flush before SIGKILL', () => {
+      for (const [name, app] of apps) {
+        // SHUTDOWN_GRACE_MS (10 s by default) plus up to 5 s of spool flush.
+        expect(seconds(app.stop_grace_period), name).to.be.at.least(15);
+      }
+    });
+
+    it('when the proxy is read, then its Caddyfile sends to every instance and PUBLIC_BASE_URL is the https origin it serves', () => {
+      const proxy = compose.services.proxy!;
+      const caddyfile = mounts(proxy).find((m) => m.target === '/etc/caddy/Caddyfile');
+      expect(caddyfile).to.not.equal(undefined);
+      const text = readFileSync(caddyfile!.source, 'utf8');
+      const upstream = /reverse_proxy ([^{\n]+)/.exec(text)?.[1]?.trim().split(/\s+/);
+      expect(upstream?.sort()).to.deep.equal(apps.map(([name]) => `${name}:3000`).sort());
+      expect(text).to.include('{$SITE_ADDRESS:localhost} {');
+      for (const [, app] of apps) {
+        expect(app.environment?.PUBLIC_BASE_URL).to.equal(`https://${String(proxy.environment?.SITE_ADDRESS)}`);
+      }
+    });
+  });
+
+  describe('Dockerfile', () => {
+    const steps = dockerInstructions(readFileSync('Dockerfile', 'utf8'));
+    const runtime = Math.max(...steps.map((s) => s.stage));
+    const inRuntime = steps.filter((s) => s.stage === runtime);
+    const last = (op: string): string | undefined => inRuntime.filter((s) => s.op === op).pop()?.args;
+
+    it('when read, then it builds with all dependencies and runs on an official Node LTS slim image with production dependencies only', () => {
+      const image = /^ARG NODE_IMAGE=(\S+)$/m.exec(readFileSync('Dockerfile', 'utf8'))?.[1];
+      expect(image).to.match(/^node:(22|24)-slim$/);
+      const froms = steps.filter((s) => s.op === 'FROM').map((s) => s.args);
+      expect(froms).to.deep.equal(['${NODE_IMAGE} AS build', '${NODE_IMAGE} AS runtime']);
+      const build = steps.filter((s) => s.stage === 0 && s.op === 'RUN').map((s) => s.args);
+      expect(build).to.include('npm ci --no-audit --no-fund').and.include('npm run build');
+      expect(inRuntime.filter((s) => s.op === 'RUN').some((s) => s.args.startsWith('npm ci --omit=dev'))).to.equal(true);
+      expect(inRuntime.some((s) => s.op === 'COPY' && s.args === '--from=build /app/dist ./dist')).to.equal(true);
+    });
+
+    it('when read, then it runs `node dist/src/main.js` under tini as the non-root node user, with a /healthz check and the spool as a volume', () => {
+      expect(last('ENTRYPOINT')).to.equal('["/usr/bin/tini", "--"]');
+      expect(last('CMD')).to.equal('["node", "dist/src/main.js"]');
+      expect(last('USER')).to.equal('1000:1000');
+      expect(last('HEALTHCHECK')).to.include("fetch('http://127.0.0.1:' + (process.env.PORT || 3000) + '/healthz')");
+      const spoolDir = /SPOOL_DIR=(\S+)/.exec(last('ENV') ?? '')?.[1];
+      expect(last('VOLUME')).to.equal(`["${String(spoolDir)}"]`);
+      for (const [, app] of Object.entries(readCompose().services).filter(([, s]) => s.build !== undefined)) {
+        expect(app.environment?.SPOOL_DIR).to.equal(spoolDir);
+      }
+    });
+
+    it('when the build context is read, then .dockerignore keeps out dependencies, builds, local config, rules and env files', () => {
+      const ignored = readFileSync('.dockerignore', 'utf8').split('\n').map((l) => l.trim());
+      expect(ignored).to.include.members(['.git', 'node_modules', 'dist', 'var', 'config', 'rules', '.env', '.env.*']);
+      expect(ignored).to.not.include('src');
+    });
+  });
+
+  describe('systemd unit', () => {
+    const file = 'deploy/systemd/clinic-sms@.service';
+    const entries = unitEntries(readFileSync(file, 'utf8'));
+    const get = (key: string): string[] => entries.filter(([k]) => k === key).map(([, v]) => v);
+
+    it('when read, then systemd starts node on the compiled service itself, stops it with SIGTERM and reloads with SIGHUP', () => {
+      expect(get('Type')).to.deep.equal(['exec']);
+      expect(get('ExecStart')).to.deep.equal(['/usr/bin/node /opt/clinic-sms/dist/src/main.js']);
+      expect(get('ExecReload')).to.deep.equal(['/bin/kill -HUP $MAINPID']);
+      expect(get('KillSignal')).to.deep.equal(['SIGTERM']);
+      expect(Number(get('TimeoutStopSec')[0])).to.be.at.least(15);
+      expect(existsSync('src/main.ts')).to.equal(true);
+    });
+
+    it('when read, then it is hardened and the spool of its instance is the only writable path', () => {
+      expect(get('NoNewPrivileges')).to.deep.equal(['yes']);
+      expect(get('ProtectSystem')).to.deep.equal(['strict']);
+      expect(get('CapabilityBoundingSet')).to.deep.equal(['']);
+      expect(get('MemoryDenyWriteExecute'), 'V8 needs W+X memory').to.deep.equal([]);
+      const spool = get('Environment').find((e) => e.startsWith('SPOOL_DIR='))?.slice('SPOOL_DIR='.length) ?? '';
+      const writable = get('ReadWritePaths');
+      expect(writable).to.have.length(1);
+      expect(spool.startsWith(`${writable[0]}/`)).to.equal(true);
+      expect(writable[0]).to.include('%i');
+    });
+  });
+});
