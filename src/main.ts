@@ -17,6 +17,7 @@ import { openStore } from './store/open-store.js';
 import type { Store } from './store/store.js';
 import { loadSeed } from './store/seed.js';
 import { initializeStore } from './service/store-init.js';
+import { startMedia, type RunningMedia } from './media/start-media.js';
 
 export interface RunningService {
   server: Server;
@@ -27,6 +28,8 @@ export interface RunningService {
   metrics: Metrics;
   /** The outage spool (SPOOL_DIR). */
   spool: Spool;
+  /** Media fetching (background) and the thread's media look-up. */
+  media: RunningMedia;
   /** Stops accepting, waits for requests in flight (SHUTDOWN_GRACE_MS), flushes the spool, closes the store. */
   stop(): Promise<ShutdownReport>;
 }
@@ -81,6 +84,9 @@ export async function startService(env: Record<string, string | undefined>, opti
   };
   const inFlight = createInFlight();
   // --- end outage spool ---
+  // --- media (issue 17): background jobs fetch MediaUrlN; the serving route needs the staff API's key checks ---
+  const media = startMedia({ config, env, store, logger, clinic: (id) => live.snapshot().clinics.byId.get(id) });
+  // --- end media ---
   const app = createApp({
     config,
     live,
@@ -90,6 +96,7 @@ export async function startService(env: Record<string, string | undefined>, opti
     readiness: createReadiness({ store, live, metrics, spoolDepth: () => spool.depth() }),
     spool: spoolSink,
     inFlight,
+    routers: media.routers,
   });
   const server = await new Promise<Server>((resolve, reject) => {
     const s = createHttpServer(app.callback(), serverLimits(config)).listen(config.port, config.host, () => resolve(s));
@@ -116,10 +123,11 @@ export async function startService(env: Record<string, string | undefined>, opti
     logger,
     metrics,
     spool,
+    media,
     stop() {
       storeInit.stop();
       rulesReload.close();
-      stopping ??= gracefulShutdown({ server, connections, inFlight, graceMs: config.shutdownGraceMs, store, logger, replayer, spool });
+      stopping ??= media.stop().then(() => gracefulShutdown({ server, connections, inFlight, graceMs: config.shutdownGraceMs, store, logger, replayer, spool }));
       return stopping;
     },
   };

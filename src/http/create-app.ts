@@ -38,6 +38,8 @@ export interface AppDeps {
   spool?: SpoolSink;
   /** Counts requests in flight (graceful shutdown waits for them). */
   inFlight?: { enter(): void; leave(): void };
+  /** Feature folders' routers (media), mounted after the app's own routes. */
+  routers?: readonly Router[];
   /** How long the pipeline may run before the message is spooled and the system-error reply sent, ms. */
   pipelineDeadlineMs?: number;
 }
@@ -153,5 +155,9 @@ export function createApp(deps: AppDeps): Koa {
 
   app.use(router.routes());
   app.use(router.allowedMethods());
+  for (const feature of deps.routers ?? []) {
+    app.use(feature.routes());
+    app.use(feature.allowedMethods());
+  }
   return app;
 }

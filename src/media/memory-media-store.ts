@@ -67,6 +67,8 @@ export class MemoryMediaStore implements MediaStore {
 
   async saveFile(_meta: MediaFileMeta, bytes: Buffer): Promise<string> {
     const fileId = randomUUID();
+    // Made here too: a job may run before init() (it is retried at start when the disk is slow).
+    await mkdir(this.dir, { recursive: true, mode: 0o700 });
     const temp = join(this.dir, `${fileId}.part`);
     await writeFile(temp, bytes, { mode: 0o600 });
     await rename(temp, join(this.dir, fileId));

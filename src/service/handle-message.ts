@@ -80,6 +80,10 @@ export async function handleMessage(
     reply: null,
     via: mode,
   };
+  if (clinic && message.media.length > 0) {
+    // The media relay finds it by this flag: no command is added to the webhook's path.
+    record.mediaPending = true;
+  }
 
   /** Completes the record of a message on which no rule ran (rejected, rate-limited, error). */
   const finishEmpty = (status: MessageStatus, extra: { patientIds?: string[]; error?: string } = {}): Promise<void> =>
