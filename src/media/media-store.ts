@@ -119,14 +119,13 @@ export interface MediaStore {
   listForMessages(clinicId: string, messageSids: readonly string[]): Promise<MediaRecord[]>;
 }
 
-const OPTIONAL_UPDATE_FIELDS = ['reason', 'lastError', 'file', 'twilioDeletedAt', 'twilioDeleteError'] as const;
-
 /** The record after an attempt: the lease released, optional fields the update lacks removed. */
 export function applyUpdate(record: MediaRecord, update: MediaUpdate): MediaRecord {
-  const out: MediaRecord = { ...record, ...update, lockedUntil: EPOCH };
-  for (const field of OPTIONAL_UPDATE_FIELDS) {
-    if (update[field] === undefined) {
-      delete out[field];
+  const { reason: _r, lastError: _l, file: _f, twilioDeletedAt: _d, twilioDeleteError: _e, ...kept } = record;
+  const out: MediaRecord = { ...kept, ...update, lockedUntil: EPOCH };
+  for (const key of Object.keys(out) as (keyof MediaRecord)[]) {
+    if (out[key] === undefined) {
+      Reflect.deleteProperty(out, key);
     }
   }
   return out;

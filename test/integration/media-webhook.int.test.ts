@@ -44,14 +44,12 @@ function staffGuard(trail: AccessRow[]): ((ctx: Context, next: Next) => Promise<
     ['key-read-downtown', { id: 'k1', clinicId: 'downtown', scopes: ['conversations:read'] }],
     ['key-write-downtown', { id: 'k2', clinicId: 'downtown', scopes: ['conversations:write'] }],
   ]);
-  let key: { id: string } | undefined;
   return [
     async function accessTrail(ctx, next) {
-      key = undefined;
       try {
         await next();
       } finally {
-        trail.push({ keyId: key?.id ?? null, clinicId: (ctx.params as { clinicId: string }).clinicId, route: MEDIA_ROUTE, status: ctx.status });
+        trail.push({ keyId: (ctx.state as { key?: { id: string } }).key?.id ?? null, clinicId: (ctx.params as { clinicId: string }).clinicId, route: MEDIA_ROUTE, status: ctx.status });
       }
     },
     async function apiKey(ctx, next) {
@@ -60,7 +58,7 @@ function staffGuard(trail: AccessRow[]): ((ctx: Context, next: Next) => Promise<
         ctx.status = 401;
         return;
       }
-      key = found;
+      (ctx.state as { key?: { id: string } }).key = found;
       if (found.clinicId !== (ctx.params as { clinicId: string }).clinicId) {
         throw new AppError('NOT_FOUND', 'not found');
       }
