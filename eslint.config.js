@@ -2,6 +2,57 @@
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
+/**
+ * Imports run one way, top to bottom: a module of src/ may import its own layer and the
+ * layers below it, never one above (type-only imports and import() included).
+ *
+ *   cli                         the clinic-sms commands
+ *   main.ts                     the composition root
+ *   http                        Koa app, routes, error middleware
+ *   admin                       rules check, rules test, rules simulate
+ *   service                     the message pipeline, live config, reload, readiness, shutdown
+ *   spool, import               the outage spool and its replayer; data files and the seed
+ *   rules, actions              the rules engine; the actions rules may name
+ *   store                       the Store port and its adapters
+ *   twilio, config              Twilio's wire formats; environment and clinics file
+ *   domain, errors, logger, metrics, phone   the leaves everyone uses
+ *
+ * A name ending in .ts is a file of src/, any other a folder. An import names a layer when
+ * its first segment after the ./ and ../ steps is that folder (or file), which holds because
+ * src/'s folders have no subfolder named like a layer. test/unit/layers.test.ts holds the
+ * rule to failing on an upward import.
+ */
+const LAYERS = [
+  ['cli'],
+  ['main.ts'],
+  ['http'],
+  ['admin'],
+  ['service'],
+  ['spool', 'import'],
+  ['rules', 'actions'],
+  ['store'],
+  ['twilio', 'config'],
+  ['domain.ts', 'errors.ts', 'logger.ts', 'metrics.ts', 'phone.ts'],
+];
+
+/** The lint rules that keep each layer from importing the layers above it. */
+function layerRules() {
+  return LAYERS.slice(1).flatMap((layer, i) => {
+    const above = LAYERS.slice(0, i + 1).flat();
+    // "/" written \x2F: the selector syntax of no-restricted-syntax ends a regex at any "/".
+    const names = above.map((m) => (m.endsWith('.ts') ? `${m.slice(0, -3)}\\.js$` : `${m}(?:\\x2F|$)`)).join('|');
+    const source = `^(?:\\.\\.?\\x2F)+(?:${names})`;
+    const message = `imports run one way (eslint.config.js LAYERS): ${layer.join(', ')} may not import ${above.join(', ')}`;
+    return layer.map((m) => ({
+      files: [m.endsWith('.ts') ? `src/${m}` : `src/${m}/**/*.ts`],
+      rules: {
+        'no-restricted-imports': ['error', { patterns: [{ regex: source, message }] }],
+        'no-restricted-syntax': ['error', { selector: `ImportExpression[source.value=/${source}/]`, message }],
+      },
+    }));
+  });
+}
+
 export default tseslint.config(
   { ignores: ['node_modules/', 'dist/', 'var/', 'tools/', 'eslint.config.js', 'bin/', '**/*.cjs', 'dbg-*.ts'] },
   js.configs.recommended,
@@ -22,6 +73,7 @@ export default tseslint.config(
       'no-restricted-properties': ['error', { object: 'describe', property: 'only' }, { object: 'it', property: 'only' }],
     },
   },
+  ...layerRules(),
   {
     files: ['test/**/*.ts', 'bench/**/*.ts', 'scripts/**/*.ts'],
     rules: {

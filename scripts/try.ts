@@ -2,11 +2,16 @@
  * Sends one message to a running clinic-sms exactly as Twilio would (signed), and prints the TwiML.
  * The token is --token, else TWILIO_AUTH_TOKEN, else the local development token `npm start` uses.
  * The signed URL is PUBLIC_BASE_URL + path when set (as the server rebuilds it), else --url + path.
+ *
+ * The staff API (README, "For front-desk tools"), with --key or the demo key:
+ *   npm run try -- --list [--clinic downtown]
+ *   npm run try -- --reply "We will call you today" --conversation cv_... [--idempotency-key K]
  */
 import { randomBytes } from 'node:crypto';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import twilio from 'twilio';
+import { DEMO_KEY } from '../src/auth/api-keys-file.js';
 import { DEV_AUTH_TOKEN, SETTINGS } from '../src/config/load-config.js';
 
 const PATH = '/v1/clinic/webhooks/twilio/sms';
@@ -21,6 +26,8 @@ export const USAGE = [
   '            3000 and 0.0.0.0; 0.0.0.0 or :: means this machine, 127.0.0.1)',
   '  --media   a photo URL (repeatable)',
   '  --token   auth token (default TWILIO_AUTH_TOKEN, else the local development token)',
+  '  Staff API: --list (open conversations) or --reply TEXT --conversation cv_... [--idempotency-key K],',
+  '            with --clinic ID (default downtown) and --key KEY (default CLINIC_SMS_API_KEY, else the demo key)',
   '  Exit status: 0 on a 2xx answer, 1 otherwise, 2 on a bad option.',
 ];
 
@@ -66,6 +73,12 @@ export async function runTry(argv: string[], io: TryIO): Promise<number> {
         media: { type: 'string', multiple: true, default: [] },
         sid: { type: 'string' },
         token: { type: 'string' },
+        list: { type: 'boolean', default: false },
+        reply: { type: 'string' },
+        conversation: { type: 'string' },
+        clinic: { type: 'string', default: 'downtown' },
+        key: { type: 'string' },
+        'idempotency-key': { type: 'string' },
       },
     }));
   } catch (err) {
@@ -78,6 +91,9 @@ export async function runTry(argv: string[], io: TryIO): Promise<number> {
     return 0;
   }
   const url = (values.url ?? serverUrl(io.env)).replace(/\/+$/, '');
+  if (values.list || values.reply !== undefined) {
+    return staffApi({ ...values, url }, io);
+  }
   const sid = values.sid ?? `${values.media.length > 0 ? 'MM' : 'SM'}${randomBytes(16).toString('hex')}`;
   const params: Record<string, string> = {
     MessageSid: sid,
@@ -110,6 +126,29 @@ export async function runTry(argv: string[], io: TryIO): Promise<number> {
     return 1;
   }
   io.out(`${res.status} ${res.headers.get('content-type') ?? ''}\n${await res.text()}`);
+  return res.ok ? 0 : 1;
+}
+
+/** Lists open conversations or sends a staff reply through a running server's staff API. */
+async function staffApi(
+  values: { url: string; list: boolean; reply?: string; conversation?: string; clinic: string; key?: string; 'idempotency-key'?: string },
+  io: TryIO,
+): Promise<number> {
+  const base = `${values.url}/v1/clinics/${encodeURIComponent(values.clinic)}/conversations`;
+  const headers: Record<string, string> = { Authorization: `Bearer ${values.key ?? io.env.CLINIC_SMS_API_KEY ?? DEMO_KEY}` };
+  let res: Response;
+  if (values.reply !== undefined) {
+    if (values.conversation === undefined) {
+      io.err('try: --reply needs --conversation cv_... (see --list)');
+      return 2;
+    }
+    headers['Content-Type'] = 'application/json';
+    headers['Idempotency-Key'] = values['idempotency-key'] ?? randomBytes(16).toString('hex');
+    res = await fetch(`${base}/${encodeURIComponent(values.conversation)}/replies`, { method: 'POST', headers, body: JSON.stringify({ text: values.reply }) });
+  } else {
+    res = await fetch(`${base}?status=open`, { headers });
+  }
+  io.out(`${res.status} ${res.headers.get('content-type') ?? ''}\n${JSON.stringify(await res.json(), null, 2)}`);
   return res.ok ? 0 : 1;
 }
 

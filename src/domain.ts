@@ -2,6 +2,9 @@
  * Plain domain types shared by every layer. No behaviour, no imports of frameworks.
  */
 
+/** The reply when a message cannot be handled and the clinic's own system-error template is not known. */
+export const SYSTEM_ERROR_TEXT = "We're experiencing technical difficulties. Please try again later or call our office.";
+
 export const APPOINTMENT_STATUSES = ['scheduled', 'confirmed', 'cancel-requested', 'reschedule-requested', 'cancelled'] as const;
 export type AppointmentStatus = (typeof APPOINTMENT_STATUSES)[number];
 

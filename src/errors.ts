@@ -11,6 +11,12 @@ export const ERROR_CODES = {
   UNSUPPORTED_MEDIA_TYPE: { status: 415, expose: true },
   PAYLOAD_TOO_LARGE: { status: 413, expose: true },
   NOT_FOUND: { status: 404, expose: true },
+  UNAUTHORIZED: { status: 401, expose: true },
+  FORBIDDEN: { status: 403, expose: true },
+  OPTED_OUT: { status: 409, expose: true },
+  IDEMPOTENCY_CONFLICT: { status: 409, expose: true },
+  TWILIO_FAILED: { status: 502, expose: false },
+  TWILIO_NOT_CONFIGURED: { status: 503, expose: false },
   CONFIG_INVALID: { status: 500, expose: false },
   RULES_INVALID: { status: 500, expose: false },
   STORE_UNAVAILABLE: { status: 503, expose: false },
@@ -62,8 +68,24 @@ export class AppError extends Error {
 
 /** True when `err` carries one of our codes (works across module copies). */
 export function isAppError(err: unknown): err is AppError {
-  const code = err instanceof Error ? (err as unknown as { code?: unknown }).code : undefined;
+  const code = err instanceof Error ? errorCode(err) : undefined;
   return typeof code === 'string' && Object.hasOwn(ERROR_CODES, code);
+}
+
+/** The `code` a thrown value carries: ours, Node's ("ENOENT"), the MongoDB driver's (a number); else undefined. */
+export function errorCode(err: unknown): string | number | undefined {
+  const code = typeof err === 'object' && err !== null ? (err as { code?: unknown }).code : undefined;
+  return typeof code === 'string' || typeof code === 'number' ? code : undefined;
+}
+
+/** A finding about a file as a whole (it cannot be read, it is not used), placed at its start. */
+export function fileFinding(file: string, message: string, severity: Finding['severity'] = 'error', code?: Finding['code']): Finding {
+  return { file, line: 1, col: 1, message, severity, ...(code === undefined ? {} : { code }) };
+}
+
+/** An AppError's findings, or, when it has none, its message as a finding about `file`. */
+export function findingsOf(err: AppError, file: string): Finding[] {
+  return err.findings.length > 0 ? err.findings : [fileFinding(file, err.message)];
 }
 
 /** Formats findings as `file:line:col: message`, one a line. */

@@ -7,6 +7,7 @@ import { createHttpServer, serverLimits } from './http/server-limits.js';
 import { createLogger, type Logger } from './logger.js';
 import { createMetrics, type Metrics } from './metrics.js';
 import { buildSnapshot } from './service/build-snapshot.js';
+import { handleMessage } from './service/handle-message.js';
 import { LiveConfig } from './service/live-config.js';
 import { createReadiness } from './service/readiness.js';
 import { startRulesReload } from './service/rules-reload.js';
@@ -15,9 +16,15 @@ import { SpoolReplayer } from './spool/replayer.js';
 import { Spool } from './spool/spool.js';
 import { openStore } from './store/open-store.js';
 import type { Store } from './store/store.js';
-import { loadSeed } from './store/seed.js';
+import { loadSeed } from './import/seed.js';
 import { initializeStore } from './service/store-init.js';
 import { startMedia, type RunningMedia } from './media/start-media.js';
+import { loadKeysFile } from './auth/api-keys-file.js';
+import { KeyRing } from './auth/key-ring.js';
+import { startKeysReload } from './auth/keys-reload.js';
+import { createStaffApi, openStaffStores } from './conversations/staff-api.js';
+import { authenticateApiKey, recordAccess, requireScope } from './auth/require-api-key.js';
+import { MEDIA_ROUTE } from './media/media-routes.js';
 
 export interface RunningService {
   server: Server;
@@ -73,9 +80,10 @@ export async function startService(env: Record<string, string | undefined>, opti
   if (!config.signatureValidation) {
     logger.warn('TWILIO_SIGNATURE_VALIDATION=off: anyone can post to the webhook; for local trials only');
   }
-  // --- outage spool and replayer (issue 5): messages the store cannot take wait on disk ---
+  // Messages the store cannot take wait on disk in the outage spool until the replayer gets them in.
   const spool = await Spool.open({ dir: config.spoolDir, logger, onDepth: (depth) => metrics.spoolDepth.set(depth) });
-  const replayer = new SpoolReplayer({ spool, pipeline: { store, logger, metrics, clock: () => new Date() }, snapshot: () => live.snapshot() });
+  const pipeline = { store, logger, metrics, clock: () => new Date() };
+  const replayer = new SpoolReplayer({ spool, store, logger, metrics, replay: (message, receivedAt) => handleMessage(pipeline, live.snapshot(), message, 'replay', receivedAt) });
   const spoolSink = {
     async append(message: Parameters<Spool['append']>[0], receivedAt: Date): Promise<void> {
       await spool.append(message, receivedAt);
@@ -83,10 +91,25 @@ export async function startService(env: Record<string, string | undefined>, opti
     },
   };
   const inFlight = createInFlight();
-  // --- end outage spool ---
-  // --- media (issue 17): background jobs fetch MediaUrlN; the serving route needs the staff API's key checks ---
-  const media = startMedia({ config, env, store, logger, clinic: (id) => live.snapshot().clinics.byId.get(id) });
-  // --- end media ---
+  // The staff API: keys, conversations, access trail.
+  const production = config.nodeEnv === 'production';
+  const keys = await loadKeysFile(config.keysFile, { production });
+  if (keys.missing) {
+    logger.warn({ keysFile: config.keysFile }, 'no staff API keys file: the staff API refuses every request (401)');
+  }
+  const ring = new KeyRing(keys.keys);
+  const staffStores = await openStaffStores(store);
+  const staffInit = initializeStore({ kind: store.kind, init: async () => Promise.all([staffStores.conversations.init(), staffStores.accessLog.init()]).then(() => undefined) }, logger);
+  // Media (issue 17): background jobs fetch MediaUrlN; the route is guarded like the staff API.
+  const media = startMedia({
+    config,
+    env,
+    store,
+    logger,
+    clinic: (id) => live.snapshot().clinics.byId.get(id),
+    guard: [recordAccess({ accessLog: staffStores.accessLog, clock: () => new Date() }, MEDIA_ROUTE), authenticateApiKey({ ring: () => ring }), requireScope('conversations:read')],
+  });
+  const staff = createStaffApi({ config, live, store, stores: staffStores, ring, logger, media: media.service });
   const app = createApp({
     config,
     live,
@@ -96,7 +119,7 @@ export async function startService(env: Record<string, string | undefined>, opti
     readiness: createReadiness({ store, live, metrics, spoolDepth: () => spool.depth() }),
     spool: spoolSink,
     inFlight,
-    routers: media.routers,
+    routers: [staff.router, ...media.routers],
   });
   const server = await new Promise<Server>((resolve, reject) => {
     const s = createHttpServer(app.callback(), serverLimits(config)).listen(config.port, config.host, () => resolve(s));
@@ -107,14 +130,13 @@ export async function startService(env: Record<string, string | undefined>, opti
     { pid: process.pid, address: typeof address === 'object' && address ? `${address.address}:${address.port}` : address, store: store.kind, clinics: snapshot.clinics.clinics.length },
     'listening',
   );
-  // --- rules hot reload (issue 6): watch RULES_DIR and CLINICS_FILE (WATCH_RULES), reload on SIGHUP ---
+  // Rules hot reload: watch RULES_DIR and CLINICS_FILE (WATCH_RULES), reload on SIGHUP.
   const rulesReload = startRulesReload({ config, env, live, logger, metrics }, { watch: config.watchRules, signals: process });
-  // --- end rules hot reload ---
-  // --- outage spool: replays what an earlier run left, and whatever the next outage brings ---
+  const keysReload = startKeysReload({ file: config.keysFile, ring, logger, production, watch: config.watchRules, signals: process });
+  // Replays what an earlier run left in the spool, and whatever the next outage brings.
   replayer.start();
   const connections = trackConnections(server);
   let stopping: Promise<ShutdownReport> | undefined;
-  // --- end outage spool ---
   return {
     server,
     config,
@@ -126,7 +148,9 @@ export async function startService(env: Record<string, string | undefined>, opti
     media,
     stop() {
       storeInit.stop();
+      staffInit.stop();
       rulesReload.close();
+      keysReload.close();
       stopping ??= media.stop().then(() => gracefulShutdown({ server, connections, inFlight, graceMs: config.shutdownGraceMs, store, logger, replayer, spool }));
       return stopping;
     },

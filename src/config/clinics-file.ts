@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { LineCounter, parseDocument, isMap, isSeq, type Node, type Document } from 'yaml';
-import { AppError, type Finding } from '../errors.js';
+import { AppError, fileFinding, type Finding } from '../errors.js';
 import { WEEKDAYS, type Clinic, type Weekday, type Weekly } from '../domain.js';
 import { isE164 } from '../phone.js';
 
@@ -296,7 +296,7 @@ export async function loadClinicsFile(path: string): Promise<ClinicsFile> {
   } catch (cause) {
     throw new AppError('CONFIG_INVALID', `cannot read clinics file ${path}`, {
       cause,
-      findings: [{ file: path, line: 1, col: 1, message: `cannot read: ${(cause as Error).message}`, severity: 'error' }],
+      findings: [fileFinding(path, `cannot read: ${(cause as Error).message}`)],
     });
   }
   return parseClinics(text, path);

@@ -25,8 +25,6 @@ export interface Config {
   memoryStoreMaxMessages: number;
   /** Watch rules and clinics files and reload on change. */
   watchRules: boolean;
-  /** Twilio's REST base (media fetch and delete); tests point it at a local fake. */
-  twilioApiBaseUrl: string;
   /** Where the embedded store keeps media files. */
   mediaDir: string;
   /** Time to receive a request's headers, ms. */
@@ -39,6 +37,12 @@ export interface Config {
   maxConnectionsPerAddress: number;
   /** True when no token was given outside production and the well-known DEV_AUTH_TOKEN is in use. */
   devToken: boolean;
+  /** Staff API keys (hashes only). */
+  keysFile: string;
+  /** Twilio REST base for sending (tests point it at a local fake); no trailing slash. */
+  twilioApiBaseUrl: string;
+  /** The Twilio account that sends for clinics that name no accountSid (null: those clinics cannot send). */
+  twilioAccountSid: string | null;
 }
 
 /** The token `npm start` and `npm run try` share on a development machine with no TWILIO_AUTH_TOKEN. Never accepted in production. */
@@ -147,24 +151,6 @@ export const SETTINGS: { [K in keyof Config]: Setting<K> } = {
     doc: 'finished messages the embedded store keeps; the oldest go first, with their staff inbox items',
     parse: int('MEMORY_STORE_MAX_MESSAGES', 50_000, 1, 10_000_000),
   },
-  twilioApiBaseUrl: {
-    key: 'twilioApiBaseUrl',
-    env: 'TWILIO_API_BASE_URL',
-    doc: 'Twilio REST base (tests point it at a local fake); https required in production',
-    parse: (raw, problems) => {
-      const v = text('https://api.twilio.com')(raw);
-      try {
-        const u = new URL(v);
-        if ((u.protocol !== 'https:' && u.protocol !== 'http:') || u.pathname !== '/' || u.search || u.hash || u.username || u.password) {
-          throw new Error('bad');
-        }
-        return u.origin;
-      } catch {
-        problems.push(`TWILIO_API_BASE_URL must be an http(s) origin like https://api.twilio.com, got "${v}"`);
-        return 'https://api.twilio.com';
-      }
-    },
-  },
   mediaDir: { key: 'mediaDir', env: 'MEDIA_DIR', doc: 'media files kept by the embedded store', parse: text('var/media') },
   headersTimeoutMs: {
     key: 'headersTimeoutMs',
@@ -189,6 +175,38 @@ export const SETTINGS: { [K in keyof Config]: Setting<K> } = {
     env: 'MAX_CONNECTIONS_PER_ADDRESS',
     doc: 'connections one client address may hold open (more are closed as they open); 0: no limit; behind a proxy all share its address',
     parse: int('MAX_CONNECTIONS_PER_ADDRESS', 100, 0, 1_000_000),
+  },
+  keysFile: { key: 'keysFile', env: 'KEYS_FILE', doc: 'staff API keys (hashes only)', parse: text('config/api-keys.yaml') },
+  twilioApiBaseUrl: {
+    key: 'twilioApiBaseUrl',
+    env: 'TWILIO_API_BASE_URL',
+    doc: 'Twilio REST base for sending texts and fetching media; https required in production',
+    parse: (raw, problems) => {
+      const v = text('https://api.twilio.com')(raw);
+      try {
+        const u = new URL(v);
+        if ((u.protocol !== 'https:' && u.protocol !== 'http:') || u.search || u.hash || u.username) {
+          throw new Error('bad');
+        }
+        return `${u.protocol}//${u.host}${u.pathname.replace(/\/+$/, '')}`;
+      } catch {
+        problems.push(`TWILIO_API_BASE_URL must be an http(s) URL like https://api.twilio.com, got "${v}"`);
+        return 'https://api.twilio.com';
+      }
+    },
+  },
+  twilioAccountSid: {
+    key: 'twilioAccountSid',
+    env: 'TWILIO_ACCOUNT_SID',
+    doc: 'the account that sends staff replies for clinics naming no accountSid',
+    parse: (raw, problems) => {
+      const v = optional(raw);
+      if (v !== null && !/^AC[0-9a-f]{32}$/.test(v)) {
+        problems.push('TWILIO_ACCOUNT_SID must be AC followed by 32 hex digits');
+        return null;
+      }
+      return v;
+    },
   },
   devToken: { key: 'devToken', env: 'CLINIC_SMS_DEV_TOKEN_IN_USE', doc: 'set by the loader, not by you', parse: () => false },
   watchRules: { key: 'watchRules', env: 'WATCH_RULES', doc: 'reload rules and clinics when their files change', parse: flag('WATCH_RULES', true, ['1', 'true', 'on'], ['0', 'false', 'off']) },

@@ -6,8 +6,9 @@ import Router from '@koa/router';
 import type { Config } from '../config/load-config.js';
 import type { Logger } from '../logger.js';
 import type { Metrics } from '../metrics.js';
-import { systemErrorText } from '../rules/evaluate.js';
+import { systemErrorText } from '../rules/reply.js';
 import type { LiveConfig } from '../service/live-config.js';
+import type { ReadinessReport } from '../service/readiness.js';
 import type { Store } from '../store/store.js';
 import { selectTokens } from '../twilio/select-tokens.js';
 import { verifyTwilioSignature } from '../twilio/verify-signature.js';
@@ -18,12 +19,6 @@ import { readForm, refuseEncodedBody, requireForm } from './form-body.js';
 import { webhookState } from './webhook-state.js';
 
 export const WEBHOOK_PATH = '/v1/clinic/webhooks/twilio/sms';
-
-export interface ReadinessReport {
-  ready: boolean;
-  reasons: string[];
-  details: Record<string, unknown>;
-}
 
 export type { SpoolSink } from './deadline.js';
 
@@ -38,10 +33,10 @@ export interface AppDeps {
   spool?: SpoolSink;
   /** Counts requests in flight (graceful shutdown waits for them). */
   inFlight?: { enter(): void; leave(): void };
-  /** Feature folders' routers (media), mounted after the app's own routes. */
-  routers?: readonly Router[];
   /** How long the pipeline may run before the message is spooled and the system-error reply sent, ms. */
   pipelineDeadlineMs?: number;
+  /** Feature routers (the staff API, media), mounted inside the request context and the error middleware. */
+  routers?: readonly Router[];
 }
 
 /**
@@ -119,6 +114,7 @@ export function createApp(deps: AppDeps): Koa {
     }
   });
   app.use(errorMiddleware());
+  deps.routers?.forEach((feature) => app.use(feature.routes()));
 
   router.get('/healthz', (ctx) => {
     ctx.body = { status: 'ok' };
@@ -155,9 +151,5 @@ export function createApp(deps: AppDeps): Koa {
 
   app.use(router.routes());
   app.use(router.allowedMethods());
-  for (const feature of deps.routers ?? []) {
-    app.use(feature.routes());
-    app.use(feature.allowedMethods());
-  }
   return app;
 }

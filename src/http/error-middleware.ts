@@ -1,14 +1,13 @@
 import type { Context, Next } from 'koa';
+import { SYSTEM_ERROR_TEXT } from '../domain.js';
 import { AppError, isAppError } from '../errors.js';
 import { renderTwiml } from '../twilio/twiml.js';
 import { webhookState } from './webhook-state.js';
 
 export type { WebhookState } from './webhook-state.js';
 
-export const SYSTEM_ERROR_TEXT = "We're experiencing technical difficulties. Please try again later or call our office.";
-
 /** Maps what body parsers and Koa throw (status-carrying errors) onto our codes. */
-function toAppError(err: unknown): AppError {
+export function toAppError(err: unknown): AppError {
   if (isAppError(err)) {
     return err;
   }
@@ -44,6 +43,12 @@ export function errorMiddleware() {
         ctx.status = 200;
         ctx.type = 'text/xml';
         ctx.body = renderTwiml(state.systemErrorText ?? SYSTEM_ERROR_TEXT);
+      } else if (state.json) {
+        ctx.status = err.status;
+        ctx.body = { error: { code: err.code, message: err.expose ? err.message : 'internal error' } };
+        if (err.status === 401) {
+          ctx.set('WWW-Authenticate', 'Bearer');
+        }
       } else {
         state.outcome ??= err.code === 'BAD_SIGNATURE' || err.code === 'MISSING_SIGNATURE' ? 'forbidden' : 'rejected';
         ctx.status = err.status;

@@ -20,6 +20,8 @@ export interface WebhookState {
   /** The handled message's clinic and summary (MessageSid, masked sender, rules, actions), for the request's log line. */
   clinicId?: string | null;
   message?: { sid: string; sender: string; rules: string[]; actions: string[] } | undefined;
+  /** A JSON API route (the staff API): errors answer `{ error: { code, message } }`. */
+  json?: boolean;
 }
 
 /** ctx.state as the webhook's steps see it. */

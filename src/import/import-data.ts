@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { extname } from 'node:path';
 import type { Clinic } from '../domain.js';
-import { AppError, type Finding } from '../errors.js';
+import { AppError, errorCode, fileFinding, type Finding } from '../errors.js';
 import type { Store, UpsertSummary } from '../store/store.js';
 import { parseCsvRows } from './parse-csv.js';
 import { parseStructuredRows } from './parse-structured.js';
@@ -47,7 +47,7 @@ export function parseDataFile(text: string, file: string): { rows: RawRow[]; fin
   if (ext === '.yaml' || ext === '.yml' || ext === '.json') {
     return parseStructuredRows(text, file);
   }
-  return { rows: [], findings: [{ file, line: 1, col: 1, message: `unknown file type "${ext}" (expected .yaml, .yml, .json or .csv)`, severity: 'error' }] };
+  return { rows: [], findings: [fileFinding(file, `unknown file type "${ext}" (expected .yaml, .yml, .json or .csv)`)] };
 }
 
 /**
@@ -121,7 +121,7 @@ export async function importDataFile(file: string, options: ImportOptions): Prom
   } catch (cause) {
     throw new AppError('IMPORT_INVALID', `cannot read ${file}`, {
       cause,
-      findings: [{ file, line: 1, col: 1, message: `cannot read: ${(cause as NodeJS.ErrnoException).code ?? (cause as Error).message}`, severity: 'error' }],
+      findings: [fileFinding(file, `cannot read: ${errorCode(cause) ?? (cause as Error).message}`)],
     });
   }
   return importData(text, file, options);

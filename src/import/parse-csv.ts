@@ -1,4 +1,4 @@
-import type { Finding } from '../errors.js';
+import { fileFinding, type Finding } from '../errors.js';
 import type { Position, RawRow, RowKind } from './raw-row.js';
 
 interface CsvRecord {
@@ -111,7 +111,7 @@ export function parseCsvRows(text: string, file: string): { rows: RawRow[]; find
   }
   const [header, ...body] = records;
   if (!header) {
-    findings.push({ file, line: 1, col: 1, message: 'empty file: expected a header row (e.g. id,clinicId,firstName,lastName,phone)', severity: 'error' });
+    findings.push(fileFinding(file, 'empty file: expected a header row (e.g. id,clinicId,firstName,lastName,phone)'));
     return { rows: [], findings };
   }
   const names = header.cells.map((c) => c.value.trim());

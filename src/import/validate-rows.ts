@@ -1,7 +1,7 @@
 import { APPOINTMENT_STATUSES, type Appointment, type AppointmentStatus, type Clinic, type Patient } from '../domain.js';
 import type { Finding } from '../errors.js';
 import { toE164 } from '../phone.js';
-import type { Position, RawRow } from './raw-row.js';
+import type { RawRow } from './raw-row.js';
 import { isRelativeTime, resolveRelativeTime } from './relative-time.js';
 
 const ID = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$/;
@@ -41,133 +41,177 @@ export function validateRows(rows: readonly RawRow[], file: string, clinics: Rea
   const patients: Patient[] = [];
   const appointments: Appointment[] = [];
   const seen = { patient: new Map<string, number>(), appointment: new Map<string, number>() };
-  const patientClinic = new Map<string, string>();
-  const pendingRefs: { row: RawRow; appointment: Appointment }[] = [];
-
+  const placed: Array<{ row: RawRow; appointment: Appointment }> = [];
   for (const row of rows) {
-    const problems: Finding[] = [];
-    const where = (field: string): Position => row.positions[field] ?? row.at;
-    const fail = (field: string | null, message: string): void => {
-      problems.push({ file, ...(field ? where(field) : row.at), message: `${row.kind} ${label(row)}: ${message}`, severity: 'error' });
-    };
-    const text = (field: string, required: boolean): string | undefined => {
-      const value = row.fields[field];
-      if (value === undefined || value === null || value === '') {
-        if (required) {
-          fail(null, `${field} is required`);
-        }
-        return undefined;
-      }
-      if (typeof value !== 'string' || value.trim() === '') {
-        fail(field, `${field}: expected text`);
-        return undefined;
-      }
-      if (value.length > MAX_TEXT) {
-        fail(field, `${field}: longer than ${MAX_TEXT} characters`);
-        return undefined;
-      }
-      return value.trim();
-    };
-    const id = (field: string): string | undefined => {
-      const value = row.fields[field];
-      // Whole numbers are ids too (YAML reads `id: 1001` as a number).
-      const asText = typeof value === 'number' && Number.isSafeInteger(value) && value >= 0 ? String(value) : value;
-      if (asText === undefined || asText === null || asText === '') {
-        fail(null, `${field} is required`);
-        return undefined;
-      }
-      if (typeof asText !== 'string' || !ID.test(asText)) {
-        fail(field, `${field}: expected an id of letters, digits, ".", "_", ":" or "-" (at most 128)`);
-        return undefined;
-      }
-      return asText;
-    };
-
-    const known = row.kind === 'patient' ? PATIENT_FIELDS : APPOINTMENT_FIELDS;
-    for (const name of Object.keys(row.fields)) {
-      if (!known.has(name)) {
-        fail(name, `unknown field "${name}" (expected ${[...known].join(', ')})`);
-      }
-    }
-    const rowId = id('id');
-    const clinicId = id('clinicId');
-    const clinic = clinicId === undefined ? undefined : clinics.get(clinicId);
-    if (clinicId !== undefined && !clinic) {
-      fail('clinicId', `clinicId: no clinic "${clinicId}" in the clinics file`);
-    }
-    if (rowId !== undefined) {
-      const first = seen[row.kind].get(rowId);
-      if (first !== undefined) {
-        fail('id', `id "${rowId}" already used on line ${first}`);
-      } else {
-        seen[row.kind].set(rowId, row.at.line);
-      }
-    }
-
+    const check = rowChecker(row, file);
+    const common = checkCommonFields(check, row, clinics, seen[row.kind]);
     if (row.kind === 'patient') {
-      const firstName = text('firstName', true);
-      const lastName = text('lastName', true);
-      const language = text('language', false);
-      if (language !== undefined && !LANGUAGE.test(language)) {
-        fail('language', 'language: expected a two-letter code, e.g. es');
-      }
-      const rawPhone = row.fields.phone;
-      let phone: string | undefined;
-      if (rawPhone === undefined || rawPhone === null || rawPhone === '') {
-        fail(null, 'phone is required');
-      } else if (typeof rawPhone !== 'string') {
-        // A YAML number has lost any leading 0 or +; make the author say what they mean.
-        fail('phone', 'phone: write it as quoted text, e.g. "(555) 123-4567"');
-      } else {
-        const region = clinic?.defaultRegion ?? 'US';
-        phone = toE164(rawPhone, region) ?? undefined;
-        if (phone === undefined) {
-          fail('phone', `phone: "${rawPhone}" is not a possible phone number (read in region ${region})`);
-        }
-      }
-      if (problems.length === 0) {
-        const patient: Patient = { id: rowId!, clinicId: clinicId!, firstName: firstName!, lastName: lastName!, phone: phone! };
-        if (language !== undefined) {
-          patient.language = language;
-        }
+      const patient = patientOf(check, row, common);
+      if (patient) {
         patients.push(patient);
-        patientClinic.set(patient.id, patient.clinicId);
       }
     } else {
-      const patientId = id('patientId');
-      const provider = text('provider', false);
-      const status = text('status', false) ?? 'scheduled';
-      if (!(APPOINTMENT_STATUSES as readonly string[]).includes(status)) {
-        fail('status', `status: "${status}" is not one of ${APPOINTMENT_STATUSES.join(', ')}`);
-      }
-      const relative = isRelativeTime(row.fields.startsAt);
-      const startsAt =
-        relative && options.relativeTo && clinic ? resolveRelativeTime(row.fields.startsAt as string, options.relativeTo, clinic.timezone) : instant(row.fields.startsAt);
-      if (row.fields.startsAt === undefined || row.fields.startsAt === null || row.fields.startsAt === '') {
-        fail(null, 'startsAt is required');
-      } else if (relative && !options.relativeTo) {
-        fail('startsAt', 'startsAt: "+Nd HH:MM" is for the demo seed file (SEED_FILE) only; an import needs a date-time with a zone, e.g. 2026-12-01T15:00:00Z');
-      } else if (relative) {
-        if (!startsAt && clinic) {
-          fail('startsAt', 'startsAt: "+Nd HH:MM" needs a clock time 00:00-23:59');
-        }
-      } else if (!startsAt) {
-        fail('startsAt', 'startsAt: expected a date-time with a zone, e.g. 2026-12-01T15:00:00Z or 2026-12-01T09:00:00-06:00');
-      }
-      if (problems.length === 0) {
-        const appointment: Appointment = { id: rowId!, clinicId: clinicId!, patientId: patientId!, startsAt: startsAt!, status: status as AppointmentStatus };
-        if (provider !== undefined) {
-          appointment.provider = provider;
-        }
+      const appointment = appointmentOf(check, row, common, options);
+      if (appointment) {
         appointments.push(appointment);
-        pendingRefs.push({ row, appointment });
+        placed.push({ row, appointment });
       }
     }
-    findings.push(...problems);
+    findings.push(...check.problems);
   }
-
   // After all rows: an appointment may come before its patient in the file.
-  for (const { row, appointment } of pendingRefs) {
+  findings.push(...crossClinicFindings(placed, patients, file));
+  findings.sort((a, b) => a.line - b.line || a.col - b.col);
+  return { patients, appointments, findings };
+}
+
+/** One row's problems, and the field readers that report them. */
+interface RowChecker {
+  problems: Finding[];
+  /** A problem at `field` (null: at the row). */
+  fail(field: string | null, message: string): void;
+  /** Trimmed text, undefined when absent or bad. */
+  text(field: string, required: boolean): string | undefined;
+  /** A required id, undefined when absent or bad. */
+  id(field: string): string | undefined;
+}
+
+function rowChecker(row: RawRow, file: string): RowChecker {
+  const problems: Finding[] = [];
+  const fail = (field: string | null, message: string): void => {
+    problems.push({ file, ...(field ? (row.positions[field] ?? row.at) : row.at), message: `${row.kind} ${label(row)}: ${message}`, severity: 'error' });
+  };
+  const text = (field: string, required: boolean): string | undefined => {
+    const value = row.fields[field];
+    if (value === undefined || value === null || value === '') {
+      if (required) {
+        fail(null, `${field} is required`);
+      }
+      return undefined;
+    }
+    if (typeof value !== 'string' || value.trim() === '') {
+      fail(field, `${field}: expected text`);
+      return undefined;
+    }
+    if (value.length > MAX_TEXT) {
+      fail(field, `${field}: longer than ${MAX_TEXT} characters`);
+      return undefined;
+    }
+    return value.trim();
+  };
+  const id = (field: string): string | undefined => {
+    const value = row.fields[field];
+    // Whole numbers are ids too (YAML reads `id: 1001` as a number).
+    const asText = typeof value === 'number' && Number.isSafeInteger(value) && value >= 0 ? String(value) : value;
+    if (asText === undefined || asText === null || asText === '') {
+      fail(null, `${field} is required`);
+      return undefined;
+    }
+    if (typeof asText !== 'string' || !ID.test(asText)) {
+      fail(field, `${field}: expected an id of letters, digits, ".", "_", ":" or "-" (at most 128)`);
+      return undefined;
+    }
+    return asText;
+  };
+  return { problems, fail, text, id };
+}
+
+/** What every row has: known fields only, an id unique in the file, a known clinic. */
+interface CommonFields {
+  rowId: string | undefined;
+  clinicId: string | undefined;
+  clinic: Clinic | undefined;
+}
+
+function checkCommonFields(check: RowChecker, row: RawRow, clinics: ReadonlyMap<string, Clinic>, seen: Map<string, number>): CommonFields {
+  const known = row.kind === 'patient' ? PATIENT_FIELDS : APPOINTMENT_FIELDS;
+  for (const name of Object.keys(row.fields)) {
+    if (!known.has(name)) {
+      check.fail(name, `unknown field "${name}" (expected ${[...known].join(', ')})`);
+    }
+  }
+  const rowId = check.id('id');
+  const clinicId = check.id('clinicId');
+  const clinic = clinicId === undefined ? undefined : clinics.get(clinicId);
+  if (clinicId !== undefined && !clinic) {
+    check.fail('clinicId', `clinicId: no clinic "${clinicId}" in the clinics file`);
+  }
+  if (rowId !== undefined) {
+    const first = seen.get(rowId);
+    if (first !== undefined) {
+      check.fail('id', `id "${rowId}" already used on line ${first}`);
+    } else {
+      seen.set(rowId, row.at.line);
+    }
+  }
+  return { rowId, clinicId, clinic };
+}
+
+/** The patient a row describes, or null when the row has problems. */
+function patientOf(check: RowChecker, row: RawRow, { rowId, clinicId, clinic }: CommonFields): Patient | null {
+  const firstName = check.text('firstName', true);
+  const lastName = check.text('lastName', true);
+  const language = check.text('language', false);
+  if (language !== undefined && !LANGUAGE.test(language)) {
+    check.fail('language', 'language: expected a two-letter code, e.g. es');
+  }
+  const rawPhone = row.fields.phone;
+  let phone: string | undefined;
+  if (rawPhone === undefined || rawPhone === null || rawPhone === '') {
+    check.fail(null, 'phone is required');
+  } else if (typeof rawPhone !== 'string') {
+    // A YAML number has lost any leading 0 or +; make the author say what they mean.
+    check.fail('phone', 'phone: write it as quoted text, e.g. "(555) 123-4567"');
+  } else {
+    const region = clinic?.defaultRegion ?? 'US';
+    phone = toE164(rawPhone, region) ?? undefined;
+    if (phone === undefined) {
+      check.fail('phone', `phone: "${rawPhone}" is not a possible phone number (read in region ${region})`);
+    }
+  }
+  if (check.problems.length > 0) {
+    return null;
+  }
+  return { id: rowId!, clinicId: clinicId!, firstName: firstName!, lastName: lastName!, phone: phone!, ...(language === undefined ? {} : { language }) };
+}
+
+/** The appointment a row describes, or null when the row has problems. */
+function appointmentOf(check: RowChecker, row: RawRow, { rowId, clinicId, clinic }: CommonFields, options: ValidateOptions): Appointment | null {
+  const patientId = check.id('patientId');
+  const provider = check.text('provider', false);
+  const status = check.text('status', false) ?? 'scheduled';
+  if (!(APPOINTMENT_STATUSES as readonly string[]).includes(status)) {
+    check.fail('status', `status: "${status}" is not one of ${APPOINTMENT_STATUSES.join(', ')}`);
+  }
+  const relative = isRelativeTime(row.fields.startsAt);
+  const startsAt =
+    relative && options.relativeTo && clinic ? resolveRelativeTime(row.fields.startsAt as string, options.relativeTo, clinic.timezone) : instant(row.fields.startsAt);
+  if (row.fields.startsAt === undefined || row.fields.startsAt === null || row.fields.startsAt === '') {
+    check.fail(null, 'startsAt is required');
+  } else if (relative && !options.relativeTo) {
+    check.fail('startsAt', 'startsAt: "+Nd HH:MM" is for the demo seed file (SEED_FILE) only; an import needs a date-time with a zone, e.g. 2026-12-01T15:00:00Z');
+  } else if (relative) {
+    if (!startsAt && clinic) {
+      check.fail('startsAt', 'startsAt: "+Nd HH:MM" needs a clock time 00:00-23:59');
+    }
+  } else if (!startsAt) {
+    check.fail('startsAt', 'startsAt: expected a date-time with a zone, e.g. 2026-12-01T15:00:00Z or 2026-12-01T09:00:00-06:00');
+  }
+  if (check.problems.length > 0) {
+    return null;
+  }
+  const appointment: Appointment = { id: rowId!, clinicId: clinicId!, patientId: patientId!, startsAt: startsAt!, status: status as AppointmentStatus };
+  if (provider !== undefined) {
+    appointment.provider = provider;
+  }
+  return appointment;
+}
+
+/** An appointment whose patient is in the file must be in that patient's clinic. */
+function crossClinicFindings(placed: ReadonlyArray<{ row: RawRow; appointment: Appointment }>, patients: readonly Patient[], file: string): Finding[] {
+  const patientClinic = new Map(patients.map((p) => [p.id, p.clinicId]));
+  const findings: Finding[] = [];
+  for (const { row, appointment } of placed) {
     const owner = patientClinic.get(appointment.patientId);
     if (owner !== undefined && owner !== appointment.clinicId) {
       findings.push({
@@ -178,8 +222,7 @@ export function validateRows(rows: readonly RawRow[], file: string, clinics: Rea
       });
     }
   }
-  findings.sort((a, b) => a.line - b.line || a.col - b.col);
-  return { patients, appointments, findings };
+  return findings;
 }
 
 function label(row: RawRow): string {

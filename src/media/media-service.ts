@@ -1,4 +1,5 @@
-import type { Clinic } from '../domain.js';
+import { mediaIdOf, type MediaLinks, type ThreadMedia } from '../conversations/media-links.js';
+import type { Clinic, MessageRecord } from '../domain.js';
 import type { FieldLogger } from '../logger.js';
 import type { Store } from '../store/store.js';
 import { MediaRelay } from './media-relay.js';
@@ -53,7 +54,7 @@ export interface MediaServiceOptions {
  * media. Nothing here is on the webhook's path: the webhook only marks the claim of a
  * message with media (`mediaPending`), and background loops do the rest.
  */
-export class MediaService {
+export class MediaService implements MediaLinks {
   readonly worker: MediaWorker;
   private readonly relay: MediaRelay;
 
@@ -112,6 +113,38 @@ export class MediaService {
       const list = out.get(r.messageSid) ?? [];
       list.push(toMediaView(r));
       out.set(r.messageSid, list);
+    }
+    return out;
+  }
+
+  /**
+   * The thread's media (MediaLinks, src/conversations): each item of each message with its
+   * state; an item the relay has not reached yet is `pending`.
+   * @param clinicId - the clinic whose thread it is
+   * @param records - the thread's inbound messages
+   */
+  async linksFor(clinicId: string, records: readonly MessageRecord[]): Promise<Map<string, ThreadMedia[]>> {
+    const withMedia = records.filter((r) => r.message.media.length > 0);
+    const kept = new Map((await this.options.media.listForMessages(clinicId, withMedia.map((r) => r.messageSid))).map((m) => [m.id, m]));
+    const out = new Map<string, ThreadMedia[]>();
+    for (const record of withMedia) {
+      out.set(
+        record.messageSid,
+        record.message.media.map((item, index) => {
+          const id = mediaIdOf(record.messageSid, index);
+          const m = kept.get(id);
+          const link: ThreadMedia = {
+            id,
+            href: `/v1/clinics/${encodeURIComponent(clinicId)}/media/${encodeURIComponent(id)}`,
+            contentType: m?.file?.contentType ?? item.contentType,
+            state: m?.state ?? 'pending',
+          };
+          if (m?.reason !== undefined) {
+            link.reason = m.reason;
+          }
+          return link;
+        }),
+      );
     }
     return out;
   }

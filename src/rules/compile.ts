@@ -83,18 +83,69 @@ export function compileClinicRules(defaults: ParsedRulesFile, clinicFile: Parsed
   if (defaults.unusable || clinicFile?.unusable) {
     return { rules: null, findings };
   }
-  const raw = (f: ParsedRulesFile): RulesFileData => (f.data ?? (isRecord(f.source.data) ? f.source.data : {})) as RulesFileData;
   const files = [defaults, ...(clinicFile ? [clinicFile] : [])];
   const error = (file: ParsedRulesFile, path: ReadonlyArray<string | number>, message: string, key = false): void => {
     findings.push(file.source.findingAt(path, message, { key }));
   };
   const languages = [...new Set(['en', ...clinic.languages])];
+  const { commands, vocabulary } = mergeKeywords(defaults, clinicFile, languages, error);
+  const templates = mergeTemplates(files);
+  if (!templates.has('system-error')) {
+    error(defaults, ['templates'], 'templates: "system-error" is required', true);
+  }
+  const { merged, disabled } = mergeRules(defaults, clinicFile, error);
+  checkReferences(merged, commands, templates, error);
+  checkStopStillOptsOut(defaults, clinicFile, merged, error);
+  if (findings.some((f) => f.severity !== 'warning')) {
+    return { rules: null, findings };
+  }
+  const rules = compileRules(merged);
+  const version = createHash('sha256')
+    .update([defaults.hash, clinicFile?.hash ?? '-', languages.join(',')].join('\n'))
+    .digest('hex')
+    .slice(0, 16);
+  const compiled: CompiledRules = {
+    clinicId: clinic.id,
+    version,
+    clinic,
+    rules,
+    index: keywordIndex(rules),
+    templates,
+    vocabulary,
+    maxPhraseWords: Math.max(1, ...[...vocabulary.keys()].map((p) => p.split(' ').length)),
+    commands,
+    languages,
+    files: files.map((f) => f.file),
+    disabled,
+  };
+  return { rules: Object.freeze(compiled), findings };
+}
 
-  // Keywords: union of variants; a phrase may belong to one keyword only.
+/** Reports an error at `path` of `file`. */
+type ReportError = (file: ParsedRulesFile, path: ReadonlyArray<string | number>, message: string, key?: boolean) => void;
+
+/** A rule of the merged set, with the file it came from. */
+interface MergedRule {
+  rule: ParsedRule;
+  file: ParsedRulesFile;
+}
+
+/** The file's data, or, when it failed the schema, what the YAML holds (for the cross-file checks). */
+function raw(file: ParsedRulesFile): RulesFileData {
+  return (file.data ?? (isRecord(file.source.data) ? file.source.data : {})) as RulesFileData;
+}
+
+/** Keywords: the union of both files' variants; a phrase may belong to one keyword only. */
+function mergeKeywords(
+  defaults: ParsedRulesFile,
+  clinicFile: ParsedRulesFile | null,
+  languages: readonly string[],
+  error: ReportError,
+): { commands: Set<string>; vocabulary: Map<string, VocabularyEntry> } {
   const commands = new Set<string>();
   const vocabulary = new Map<string, VocabularyEntry>();
   const owner = new Map<string, string>();
-  for (const file of files) {
+  for (const file of [defaults, ...(clinicFile ? [clinicFile] : [])]) {
     const keywords = raw(file).keywords;
     for (const [command, byLanguage] of Object.entries(isRecord(keywords) ? keywords : {})) {
       commands.add(command);
@@ -119,8 +170,11 @@ export function compileClinicRules(defaults: ParsedRulesFile, clinicFile: Parsed
       }
     }
   }
+  return { commands, vocabulary };
+}
 
-  // Templates: by key, the clinic's replacing the default's whole entry.
+/** Templates by key, the clinic's replacing the default's whole entry. */
+function mergeTemplates(files: readonly ParsedRulesFile[]): Map<string, CompiledTemplate> {
   const templates = new Map<string, CompiledTemplate>();
   for (const file of files) {
     for (const entry of file.templates) {
@@ -132,41 +186,46 @@ export function compileClinicRules(defaults: ParsedRulesFile, clinicFile: Parsed
       templates.set(entry.name, { name: entry.name, texts, source: { file: file.file, line: pos.line, col: pos.col } });
     }
   }
-  if (!templates.has('system-error')) {
-    error(defaults, ['templates'], 'templates: "system-error" is required', true);
-  }
+  return templates;
+}
 
-  // Rules: defaults minus disabled, replaced by name, then the clinic's new ones.
-  const merged: Array<{ rule: ParsedRule; file: ParsedRulesFile }> = defaults.rules.map((rule) => ({ rule, file: defaults }));
+/** Rules: the defaults minus those disabled, replaced by name, then the clinic's new ones. */
+function mergeRules(defaults: ParsedRulesFile, clinicFile: ParsedRulesFile | null, error: ReportError): { merged: MergedRule[]; disabled: string[] } {
+  const merged: MergedRule[] = defaults.rules.map((rule) => ({ rule, file: defaults }));
   const disabled: string[] = [];
-  if (clinicFile) {
-    const disable: unknown = raw(clinicFile).disable;
-    (Array.isArray(disable) ? disable : []).forEach((name: unknown, i) => {
-      if (typeof name !== 'string') {
-        return;
-      }
-      const at = merged.findIndex((m) => m.rule.data.name === name);
-      if (at < 0) {
-        error(clinicFile, ['disable', i], `disable[${i}]: no rule named "${name}" in ${defaults.file}`);
-        return;
-      }
-      merged.splice(at, 1);
-      disabled.push(name);
-    });
-    for (const rule of clinicFile.rules) {
-      if (disabled.includes(rule.data.name)) {
-        error(clinicFile, ['rules', rule.index, 'name'], `rules[${rule.index}].name: "${rule.data.name}" is also disabled in this file`);
-        continue;
-      }
-      const at = merged.findIndex((m) => m.rule.data.name === rule.data.name);
-      if (at >= 0) {
-        merged[at] = { rule, file: clinicFile };
-      } else {
-        merged.push({ rule, file: clinicFile });
-      }
+  if (!clinicFile) {
+    return { merged, disabled };
+  }
+  const disable: unknown = raw(clinicFile).disable;
+  (Array.isArray(disable) ? disable : []).forEach((name: unknown, i) => {
+    if (typeof name !== 'string') {
+      return;
+    }
+    const at = merged.findIndex((m) => m.rule.data.name === name);
+    if (at < 0) {
+      error(clinicFile, ['disable', i], `disable[${i}]: no rule named "${name}" in ${defaults.file}`);
+      return;
+    }
+    merged.splice(at, 1);
+    disabled.push(name);
+  });
+  for (const rule of clinicFile.rules) {
+    if (disabled.includes(rule.data.name)) {
+      error(clinicFile, ['rules', rule.index, 'name'], `rules[${rule.index}].name: "${rule.data.name}" is also disabled in this file`);
+      continue;
+    }
+    const at = merged.findIndex((m) => m.rule.data.name === rule.data.name);
+    if (at >= 0) {
+      merged[at] = { rule, file: clinicFile };
+    } else {
+      merged.push({ rule, file: clinicFile });
     }
   }
+  return { merged, disabled };
+}
 
+/** Every keyword and reply template a merged rule names exists. */
+function checkReferences(merged: readonly MergedRule[], commands: ReadonlySet<string>, templates: ReadonlyMap<string, CompiledTemplate>, error: ReportError): void {
   for (const { rule, file } of merged) {
     for (const ref of rule.analysis.commandRefs) {
       if (!commands.has(ref.value)) {
@@ -185,31 +244,33 @@ export function compileClinicRules(defaults: ParsedRulesFile, clinicFile: Parsed
       }
     }
   }
+}
 
+/** Carriers and the FCC require STOP to opt out: some merged rule must still do it. */
+function checkStopStillOptsOut(defaults: ParsedRulesFile, clinicFile: ParsedRulesFile | null, merged: readonly MergedRule[], error: ReportError): void {
   const stop = merged.some(
     ({ rule }) => rule.data.event?.type === 'opt-out' && (rule.analysis.requires === null || rule.analysis.requires.includes('command:STOP')),
   );
-  if (!stop) {
-    const where = clinicFile ?? defaults;
-    const disable: unknown = clinicFile ? raw(clinicFile).disable : undefined;
-    const disabledAt = Array.isArray(disable)
-      ? disable.findIndex((n) => defaults.rules.some((r) => r.data.name === n && r.data.event?.type === 'opt-out'))
-      : undefined;
-    error(
-      where,
-      disabledAt !== undefined && disabledAt >= 0 ? ['disable', disabledAt] : [],
-      'no rule opts out on STOP any more: carriers and the FCC require it (keep an opt-out rule matching message.command STOP)',
-    );
+  if (stop) {
+    return;
   }
+  const disable: unknown = clinicFile ? raw(clinicFile).disable : undefined;
+  const disabledAt = Array.isArray(disable)
+    ? disable.findIndex((n) => defaults.rules.some((r) => r.data.name === n && r.data.event?.type === 'opt-out'))
+    : undefined;
+  error(
+    clinicFile ?? defaults,
+    disabledAt !== undefined && disabledAt >= 0 ? ['disable', disabledAt] : [],
+    'no rule opts out on STOP any more: carriers and the FCC require it (keep an opt-out rule matching message.command STOP)',
+  );
+}
 
-  if (findings.some((f) => f.severity !== 'warning')) {
-    return { rules: null, findings };
-  }
-
+/** The merged rules, highest priority first (equal priorities in file order), deep-frozen. */
+function compileRules(merged: readonly MergedRule[]): CompiledRule[] {
   const ordered = merged
     .map((m, order) => ({ ...m, order }))
     .sort((a, b) => (b.rule.data.priority ?? 1) - (a.rule.data.priority ?? 1) || a.order - b.order);
-  const rules: CompiledRule[] = ordered.map(({ rule, file }) => {
+  return ordered.map(({ rule, file }) => {
     const priority = rule.data.priority ?? 1;
     const pos = file.source.findingAt(['rules', rule.index], '');
     return deepFreeze({
@@ -225,6 +286,14 @@ export function compileClinicRules(defaults: ParsedRulesFile, clinicFile: Parsed
       source: { file: file.file, line: pos.line, col: pos.col },
     });
   });
+}
+
+/**
+ * The keyword index: rule positions by "command:X" / "keyword:X", and those without a keyword
+ * condition. A message is handed only the rules of its keyword and those: why 200 rules cost
+ * about what 10 do.
+ */
+function keywordIndex(rules: readonly CompiledRule[]): CompiledRules['index'] {
   const byKey = new Map<string, number[]>();
   const always: number[] = [];
   rules.forEach((rule, i) => {
@@ -236,25 +305,7 @@ export function compileClinicRules(defaults: ParsedRulesFile, clinicFile: Parsed
       byKey.set(key, [...(byKey.get(key) ?? []), i]);
     }
   });
-  const version = createHash('sha256')
-    .update([defaults.hash, clinicFile?.hash ?? '-', languages.join(',')].join('\n'))
-    .digest('hex')
-    .slice(0, 16);
-  const compiled: CompiledRules = {
-    clinicId: clinic.id,
-    version,
-    clinic,
-    rules,
-    index: { byKey, always },
-    templates,
-    vocabulary,
-    maxPhraseWords: Math.max(1, ...[...vocabulary.keys()].map((p) => p.split(' ').length)),
-    commands,
-    languages,
-    files: files.map((f) => f.file),
-    disabled,
-  };
-  return { rules: Object.freeze(compiled), findings };
+  return { byKey, always };
 }
 
 function isRecord(value: unknown): value is Record<string, unknown> {

@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Clinic } from '../domain.js';
-import { AppError, formatFindings, type Finding } from '../errors.js';
+import { AppError, errorCode, fileFinding, formatFindings, type Finding } from '../errors.js';
 import { compileClinicRules, type CompiledRules } from './compile.js';
 import { parseRulesFile, type ParsedRulesFile } from './rules-file.js';
 
@@ -100,7 +100,7 @@ async function readText(file: string): Promise<string | null | Error> {
   try {
     return await readFile(file, 'utf8');
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') {
+    if (errorCode(err) === 'ENOENT') {
       return null;
     }
     return err as Error;
@@ -111,6 +111,6 @@ function unreadable(file: string, kind: 'default' | 'clinic', err: Error | null)
   const parsed = parseRulesFile('', file, kind);
   parsed.data = null;
   parsed.unusable = true;
-  parsed.findings = [{ file, line: 1, col: 1, message: `cannot read: ${err ? err.message : 'file not found'}`, severity: 'error' }];
+  parsed.findings = [fileFinding(file, `cannot read: ${err ? err.message : 'file not found'}`)];
   return parsed;
 }

@@ -1,9 +1,21 @@
-import type { Appointment } from '../domain.js';
+import type { Appointment, Clinic, InboundMessage, Patient } from '../domain.js';
+import type { Store } from '../store/store.js';
 import type { CompiledRules, VocabularyEntry } from './compile.js';
 import type { FactName } from './fact-catalog.js';
 import { isWithinBusinessHours, localTime } from './local-time.js';
 import { normalizeText } from './normalize.js';
-import type { EvaluationInput } from './evaluate.js';
+
+/** One message and what is known about its sender: what the rules decide on. */
+export interface EvaluationInput {
+  clinic: Clinic;
+  message: InboundMessage;
+  patients: Patient[];
+  /** The sender's opt-out state before this message. */
+  optedOut: boolean;
+  now: Date;
+  /** Read for the lazy appointment facts; the actions write to it. */
+  store: Store;
+}
 
 /** Everything known about one message before the rules run, and its lazy appointment look-up. */
 export interface MessageContext {

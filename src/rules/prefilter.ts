@@ -1,25 +1,5 @@
-import { Engine } from 'json-rules-engine';
 import type { CompiledRule } from './compile.js';
-
-/** json-rules-engine's operator as its OperatorMap hands it out (validator and comparison in one call). */
-interface EngineOperator {
-  evaluate(factValue: unknown, jsonValue: unknown): boolean;
-}
-interface OperatorLookup {
-  get(name: string): EngineOperator | null;
-}
-
-let operators: OperatorLookup | undefined;
-
-/**
- * json-rules-engine's own operators (built-ins and decorators such as "not:in"), taken from an
- * Engine made once: a condition the prefilter settles is compared exactly as the engine
- * compares it. The map is not in the package's types, so it is read through this one cast.
- */
-function engineOperators(): OperatorLookup {
-  operators ??= (new Engine() as unknown as { operators: OperatorLookup }).operators;
-  return operators;
-}
+import { builtInOperator } from './operators.js';
 
 /**
  * What a condition tree is, given only the facts known before the engine runs: true, false,
@@ -74,8 +54,8 @@ export function knownResult(condition: unknown, known: Readonly<Record<string, u
   if (typeof value === 'object' && value !== null && !Array.isArray(value) && 'fact' in value) {
     return undefined;
   }
-  const op = engineOperators().get(node.operator);
-  return op ? op.evaluate(known[node.fact], value) : undefined;
+  const compare = builtInOperator(node.operator);
+  return compare ? compare(known[node.fact], value) : undefined;
 }
 
 /**

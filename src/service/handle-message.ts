@@ -1,11 +1,13 @@
 import { performance } from 'node:perf_hooks';
-import type { InboundMessage, MessageRecord, MessageStatus } from '../domain.js';
-import { AppError, isAppError } from '../errors.js';
-import { lazyChild, type Logger } from '../logger.js';
+import type { Clinic, InboundMessage, MessageRecord, MessageStatus, SenderState } from '../domain.js';
+import { AppError, errorCode } from '../errors.js';
+import { lazyChild, type FieldLogger, type Logger } from '../logger.js';
 import type { Metrics } from '../metrics.js';
 import { maskPhone } from '../phone.js';
-import { ALWAYS_PROCESSED_ACTIONS, applyDecision, decide, keepActions } from '../rules/evaluate.js';
+import type { CompiledRules } from '../rules/compile.js';
+import { decide, type Decision, type EvaluationInput } from '../rules/evaluate.js';
 import type { Store, RateWindow } from '../store/store.js';
+import { ALWAYS_PROCESSED_ACTIONS, applyDecision, keepActions, type Outcome } from './apply-decision.js';
 import type { Snapshot } from './live-config.js';
 
 export interface PipelineDeps {
@@ -43,32 +45,126 @@ export function rateWindow(now: Date): RateWindow {
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
+type Mode = 'webhook' | 'replay';
+
+/** One message on its way through the pipeline. */
+interface Run {
+  deps: PipelineDeps;
+  message: InboundMessage;
+  mode: Mode;
+  receivedAt: Date;
+  /** performance.now() at the start, for the record's timings. */
+  started: number;
+  log: FieldLogger;
+}
+
 /**
- * The path of one signature-checked message: claim its MessageSid, resolve the clinic,
- * count it against the sender's rate limit, decide with the clinic's rules, run the
- * actions, and complete the audit record. Throws on store or rules failures (after
- * recording the error when it can); the HTTP layer turns that into the system-error reply.
+ * Everything that differs between a message from the webhook and one replayed from the
+ * outage spool (whose patient already got the system-error text).
+ */
+const MODES: Readonly<Record<Mode, {
+  /** Whether this run takes over a record left in `status` (the actions are idempotent by MessageSid). */
+  takesOver(status: MessageStatus): boolean;
+  /** The answer to a repeat of a message whose record is not taken over. */
+  answerRepeat(run: Run, existing: MessageRecord): Promise<PipelineResult>;
+  /** The status a handled message is recorded with. */
+  handledStatus(patients: number): MessageStatus;
+  /** Whether the rules' reply is sent (and so recorded). */
+  sendsReply: boolean;
+  /** Whether the pipeline writes its own 'message handled' line (a webhook request's line is the HTTP layer's). */
+  logsOutcome: boolean;
+}>> = {
+  webhook: {
+    takesOver: (status) => status === 'error',
+    answerRepeat: answerRepeatedDelivery,
+    handledStatus: (patients) => (patients === 0 ? 'unknown-number' : 'processed'),
+    sendsReply: true,
+    logsOutcome: false,
+  },
+  replay: {
+    // A record still 'received' is one whose webhook gave up on it (and spooled it).
+    takesOver: (status) => status === 'error' || status === 'received',
+    answerRepeat: answerReplayOfFinished,
+    handledStatus: () => 'replayed',
+    sendsReply: false,
+    logsOutcome: true,
+  },
+};
+
+/**
+ * The path of one signature-checked message: claim its MessageSid (or take over a record
+ * left unfinished), reject a message to a number no clinic owns, count the sender against
+ * the rate limit, decide with the clinic's rules, run the actions, and complete the audit
+ * record. Throws on store or rules failures (after recording the error when it can); the
+ * HTTP layer turns that into the system-error reply.
  * @param deps - store, logger, metrics, clock
  * @param snapshot - clinics and rules live when the request arrived
  * @param message - the normalized message
- * @param mode - 'webhook', or 'replay' of a spooled message (no reply is sent; a half-done record is taken over)
+ * @param mode - 'webhook', or 'replay' of a spooled message (see MODES)
  */
 export async function handleMessage(
   deps: PipelineDeps,
   snapshot: Snapshot,
   message: InboundMessage,
-  mode: 'webhook' | 'replay' = 'webhook',
+  mode: Mode = 'webhook',
   receivedAt: Date = deps.clock(),
 ): Promise<PipelineResult> {
-  const started = performance.now();
+  const run = startRun(deps, message, mode, receivedAt);
+  const clinic = snapshot.clinics.byNumber.get(message.to) ?? null;
+  const repeat = await claimOrTakeOver(run, clinic);
+  if (repeat) {
+    return repeat;
+  }
+  if (!clinic) {
+    return rejectUnknownClinic(run);
+  }
+  try {
+    const rules = snapshot.rules.get(clinic.id);
+    if (!rules) {
+      throw new AppError('RULES_INVALID', `no rules loaded for clinic ${clinic.id}`);
+    }
+    const now = deps.clock();
+    const { sender, storeMs } = await countSender(run, clinic);
+    const tRules = performance.now();
+    const input = { clinic, message, patients: sender.patients, optedOut: sender.optedOut, now, store: deps.store };
+    const decision = await decide(rules, input);
+    const overLimit = sender.count > clinic.rateLimitPerMinute;
+    checkpoint(run);
+    if (overLimit && !decision.events.some((e) => ALWAYS_PROCESSED_ACTIONS.has(e.type))) {
+      return await finishRateLimited(run, clinic, sender);
+    }
+    const outcome = await act(run, rules, overLimit ? keepActions(decision, ALWAYS_PROCESSED_ACTIONS) : decision, input);
+    return await complete(run, clinic, sender, outcome, { storeMs, rulesMs: performance.now() - tRules });
+  } catch (err) {
+    await recordFailure(run, err);
+    throw err;
+  }
+}
+
+function startRun(deps: PipelineDeps, message: InboundMessage, mode: Mode, receivedAt: Date): Run {
   const log = lazyChild(deps.logger, () => ({
     ...(deps.requestId === undefined ? {} : { requestId: deps.requestId }),
     sid: message.messageSid,
     sender: maskPhone(message.from),
     mode,
   }));
-  const clinic = snapshot.clinics.byNumber.get(message.to) ?? null;
-  const record: MessageRecord = {
+  return { deps, message, mode, receivedAt, started: performance.now(), log };
+}
+
+/** Stops at the next step when the caller gave up, so the record never claims a reply that was not sent. */
+function checkpoint(run: Run): void {
+  if (run.deps.signal?.aborted) {
+    throw new AppError('STORE_UNAVAILABLE', 'the caller gave up on this message (spooled for replay)');
+  }
+}
+
+/**
+ * Claims the MessageSid with a new record, or takes over one left unfinished (see MODES).
+ * @returns null when this run owns the record; else the answer to a repeat
+ */
+async function claimOrTakeOver(run: Run, clinic: Clinic | null): Promise<PipelineResult | null> {
+  const { deps, message, mode, receivedAt } = run;
+  const claim = await deps.store.claimMessage({
     messageSid: message.messageSid,
     clinicId: clinic?.id ?? null,
     message,
@@ -79,135 +175,131 @@ export async function handleMessage(
     actions: [],
     reply: null,
     via: mode,
-  };
-  if (clinic && message.media.length > 0) {
-    // The media relay finds it by this flag: no command is added to the webhook's path.
-    record.mediaPending = true;
+    // The media relay finds a message with media by this flag: no command is added to the webhook's path.
+    ...(clinic && message.media.length > 0 ? { mediaPending: true as const } : {}),
+  });
+  checkpoint(run);
+  if (claim.claimed) {
+    return null;
   }
+  if (!MODES[mode].takesOver(claim.existing.status)) {
+    return MODES[mode].answerRepeat(run, claim.existing);
+  }
+  run.log.info({ firstStatus: claim.existing.status }, 'taking over an unfinished record');
+  return null;
+}
 
-  /** Completes the record of a message on which no rule ran (rejected, rate-limited, error). */
-  const finishEmpty = (status: MessageStatus, extra: { patientIds?: string[]; error?: string } = {}): Promise<void> =>
-    deps.store.completeMessage(message.messageSid, {
-      status,
-      patientIds: extra.patientIds ?? [],
-      rulesFired: [],
-      actions: [],
+/** A repeated delivery from Twilio: answered with the first delivery's reply, once it is known. */
+async function answerRepeatedDelivery(run: Run, existing: MessageRecord): Promise<PipelineResult> {
+  run.deps.metrics.duplicates.inc();
+  run.log.info({ firstStatus: existing.status }, 'repeated delivery: answering with the stored reply');
+  // The repeat is a request too: the audit trail notes it on the one record of the MessageSid.
+  await run.deps.store.recordDuplicate(run.message.messageSid, run.receivedAt);
+  const settled = existing.status === 'received' ? await waitForCompletion(run.deps, existing) : existing;
+  return { status: 'duplicate', reply: settled.reply, clinicId: existing.clinicId };
+}
+
+/**
+ * A replay of a message that is already handled. When the webhook gave up on it (and spooled
+ * it) while its pipeline went on to finish once the database answered, the actions ran once
+ * but the patient got the system-error text, not the reply the record names: the record is
+ * made to say so.
+ */
+async function answerReplayOfFinished(run: Run, existing: MessageRecord): Promise<PipelineResult> {
+  if (existing.reply !== null) {
+    await run.deps.store.completeMessage(run.message.messageSid, {
+      status: existing.status,
+      patientIds: existing.patientIds,
+      rulesFired: existing.rulesFired,
+      actions: existing.actions,
       reply: null,
-      completedAt: deps.clock(),
-      timings: { totalMs: round(performance.now() - started) },
-      ...(extra.error === undefined ? {} : { error: extra.error }),
+      error: 'reply-not-sent',
     });
-  const checkpoint = (): void => {
-    if (deps.signal?.aborted) {
-      throw new AppError('STORE_UNAVAILABLE', 'the caller gave up on this message (spooled for replay)');
-    }
-  };
-  const claim = await deps.store.claimMessage(record);
-  checkpoint();
-  if (!claim.claimed) {
-    const existing = claim.existing;
-    // A record left in error (or, for a replay, one that never finished) is taken over:
-    // the actions are idempotent by MessageSid, so running them again is safe.
-    const takeOver = existing.status === 'error' || (mode === 'replay' && existing.status === 'received');
-    if (!takeOver && mode === 'replay') {
-      // The webhook gave up on this message (and spooled it) while its pipeline went on to
-      // finish once the database answered: the actions ran once, but the patient got the
-      // system-error text, not the reply the record names. Make the record say so.
-      if (existing.reply !== null) {
-        await deps.store.completeMessage(message.messageSid, {
-          status: existing.status,
-          patientIds: existing.patientIds,
-          rulesFired: existing.rulesFired,
-          actions: existing.actions,
-          reply: null,
-          error: 'reply-not-sent',
-        });
-      }
-      log.info({ firstStatus: existing.status }, 'replay: already handled');
-      return { status: 'duplicate', reply: null, clinicId: existing.clinicId };
-    }
-    if (!takeOver) {
-      deps.metrics.duplicates.inc();
-      log.info({ firstStatus: existing.status }, 'repeated delivery: answering with the stored reply');
-      if (mode === 'webhook') {
-        // The repeat is a request too: the audit trail notes it on the one record of the MessageSid.
-        await deps.store.recordDuplicate(message.messageSid, receivedAt);
-      }
-      const settled = existing.status === 'received' ? await waitForCompletion(deps, existing) : existing;
-      return { status: 'duplicate', reply: settled.reply, clinicId: existing.clinicId };
-    }
-    log.info({ firstStatus: existing.status }, 'taking over an unfinished record');
   }
+  run.log.info({ firstStatus: existing.status }, 'replay: already handled');
+  return { status: 'duplicate', reply: null, clinicId: existing.clinicId };
+}
 
-  if (!clinic) {
-    deps.metrics.unknownClinic.inc();
-    log.error({ clinicNumber: maskPhone(message.to) }, 'message to a number no clinic owns');
-    await finishEmpty('rejected', { error: 'unknown-clinic' });
-    return { status: 'rejected', reply: null, clinicId: null };
-  }
+async function rejectUnknownClinic(run: Run): Promise<PipelineResult> {
+  run.deps.metrics.unknownClinic.inc();
+  run.log.error({ clinicNumber: maskPhone(run.message.to) }, 'message to a number no clinic owns');
+  await finishEmpty(run, 'rejected', { error: 'unknown-clinic' });
+  return { status: 'rejected', reply: null, clinicId: null };
+}
 
-  try {
-    const rules = snapshot.rules.get(clinic.id);
-    if (!rules) {
-      throw new AppError('RULES_INVALID', `no rules loaded for clinic ${clinic.id}`);
-    }
-    const now = deps.clock();
-    const tStore = performance.now();
-    // One command: the message is counted (in the window of the minute it arrived: a replay
-    // counts a flood sent during an outage as it was sent), and the sender's opt-out state
-    // and patients come back with the count.
-    const sender = await deps.store.touchSender(clinic.id, message.from, rateWindow(receivedAt));
-    const patients = sender.patients;
-    const storeMs = performance.now() - tStore;
-    const input = { clinic, message, patients, optedOut: sender.optedOut, now, store: deps.store };
-    const tRules = performance.now();
-    const decision = await decide(rules, input);
-    const patientIds = patients.map((p) => p.id);
-    const overLimit = sender.count > clinic.rateLimitPerMinute;
-    const rateLimited = overLimit && !decision.events.some((e) => ALWAYS_PROCESSED_ACTIONS.has(e.type));
-    checkpoint();
-    if (rateLimited) {
-      deps.metrics.rateLimited.inc({ clinic: clinic.id });
-      log.warn({ clinic: clinic.id, count: sender.count }, 'sender over the rate limit: no reply');
-      await finishEmpty('rate-limited', { patientIds });
-      return { status: 'rate-limited', reply: null, clinicId: clinic.id };
-    }
-    // Over the limit, STOP/START/HELP are still honoured, and nothing else the rules asked for runs.
-    const outcome = await applyDecision(rules, overLimit ? keepActions(decision, ALWAYS_PROCESSED_ACTIONS) : decision, input);
-    const rulesMs = performance.now() - tRules;
-    for (const action of outcome.actions) {
-      deps.metrics.actions.inc({ action: action.type, outcome: action.outcome });
-    }
-    const status: MessageStatus = mode === 'replay' ? 'replayed' : patients.length === 0 ? 'unknown-number' : 'processed';
-    // A replayed message's patient already got the system-error text: nothing more is sent.
-    const reply = mode === 'replay' ? null : outcome.reply;
-    checkpoint();
-    await deps.store.completeMessage(message.messageSid, {
-      status,
-      patientIds,
-      rulesFired: outcome.rulesFired,
-      actions: outcome.actions,
-      reply,
-      completedAt: deps.clock(),
-      timings: { totalMs: round(performance.now() - started), storeMs: round(storeMs), rulesMs: round(rulesMs) },
-    });
-    const summary = { sid: message.messageSid, sender: maskPhone(message.from), rules: outcome.rulesFired, actions: outcome.actions.map((a) => `${a.type}:${a.outcome}`) };
-    if (mode !== 'webhook') {
-      // A webhook request's line (create-app.ts) carries this summary: one line a request.
-      log.info({ clinic: clinic.id, status, rules: summary.rules, actions: summary.actions }, 'message handled');
-    }
-    return { status, reply, clinicId: clinic.id, summary };
-  } catch (err) {
-    const code = isAppError(err) ? err.code : ((err as { code?: unknown }).code as string | undefined) ?? 'INTERNAL';
-    // Best effort: the record says it failed, unless the store itself is what failed. When it
-    // is unreachable, trying again would only spend the caller's time budget (the webhook must
-    // answer within 5 s and spool the message); a replay takes the unfinished record over.
-    if (code === 'STORE_UNAVAILABLE') {
-      throw err;
-    }
-    await finishEmpty('error', { error: String(code) }).catch(() => undefined);
-    throw err;
+/**
+ * One command: the message is counted (in the window of the minute it arrived: a replay
+ * counts a flood sent during an outage as it was sent), and the sender's opt-out state and
+ * patients come back with the count.
+ */
+async function countSender(run: Run, clinic: Clinic): Promise<{ sender: SenderState; storeMs: number }> {
+  const t = performance.now();
+  const sender = await run.deps.store.touchSender(clinic.id, run.message.from, rateWindow(run.receivedAt));
+  return { sender, storeMs: performance.now() - t };
+}
+
+/** Over the limit, and no STOP/START/HELP among the events: nothing the rules asked for runs. */
+async function finishRateLimited(run: Run, clinic: Clinic, sender: SenderState): Promise<PipelineResult> {
+  run.deps.metrics.rateLimited.inc({ clinic: clinic.id });
+  run.log.warn({ clinic: clinic.id, count: sender.count }, 'sender over the rate limit: no reply');
+  await finishEmpty(run, 'rate-limited', { patientIds: sender.patients.map((p) => p.id) });
+  return { status: 'rate-limited', reply: null, clinicId: clinic.id };
+}
+
+async function act(run: Run, rules: CompiledRules, decision: Decision, input: EvaluationInput): Promise<Outcome> {
+  const outcome = await applyDecision(rules, decision, input);
+  for (const action of outcome.actions) {
+    run.deps.metrics.actions.inc({ action: action.type, outcome: action.outcome });
   }
+  return outcome;
+}
+
+/** Completes the audit record of a handled message, and says what ran. */
+async function complete(run: Run, clinic: Clinic, sender: SenderState, outcome: Outcome, timings: { storeMs: number; rulesMs: number }): Promise<PipelineResult> {
+  const mode = MODES[run.mode];
+  const status = mode.handledStatus(sender.patients.length);
+  const reply = mode.sendsReply ? outcome.reply : null;
+  checkpoint(run);
+  await run.deps.store.completeMessage(run.message.messageSid, {
+    status,
+    patientIds: sender.patients.map((p) => p.id),
+    rulesFired: outcome.rulesFired,
+    actions: outcome.actions,
+    reply,
+    completedAt: run.deps.clock(),
+    timings: { totalMs: round(performance.now() - run.started), storeMs: round(timings.storeMs), rulesMs: round(timings.rulesMs) },
+  });
+  const summary = { sid: run.message.messageSid, sender: maskPhone(run.message.from), rules: outcome.rulesFired, actions: outcome.actions.map((a) => `${a.type}:${a.outcome}`) };
+  if (mode.logsOutcome) {
+    run.log.info({ clinic: clinic.id, status, rules: summary.rules, actions: summary.actions }, 'message handled');
+  }
+  return { status, reply, clinicId: clinic.id, summary };
+}
+
+/**
+ * Best effort: the record says it failed, unless the store itself is what failed. When it
+ * is unreachable, trying again would only spend the caller's time budget (the webhook must
+ * answer within 5 s and spool the message); a replay takes the unfinished record over.
+ */
+async function recordFailure(run: Run, err: unknown): Promise<void> {
+  const code = String(errorCode(err) ?? 'INTERNAL');
+  if (code !== 'STORE_UNAVAILABLE') {
+    await finishEmpty(run, 'error', { error: code }).catch(() => undefined);
+  }
+}
+
+/** Completes the record of a message on which no rule ran (rejected, rate-limited, error). */
+function finishEmpty(run: Run, status: MessageStatus, extra: { patientIds?: string[]; error?: string } = {}): Promise<void> {
+  return run.deps.store.completeMessage(run.message.messageSid, {
+    status,
+    patientIds: extra.patientIds ?? [],
+    rulesFired: [],
+    actions: [],
+    reply: null,
+    completedAt: run.deps.clock(),
+    timings: { totalMs: round(performance.now() - run.started) },
+    ...(extra.error === undefined ? {} : { error: extra.error }),
+  });
 }
 
 async function waitForCompletion(deps: PipelineDeps, first: MessageRecord): Promise<MessageRecord> {

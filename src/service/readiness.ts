@@ -1,8 +1,14 @@
-import type { ReadinessReport } from '../http/create-app.js';
+import { formatFindings } from '../errors.js';
 import type { Metrics } from '../metrics.js';
 import type { Store } from '../store/store.js';
 import type { LiveConfig } from './live-config.js';
-import { formatFindings } from '../errors.js';
+
+/** What /readyz answers: ready or not, why not, and the details (store, rules versions, spool depth). */
+export interface ReadinessReport {
+  ready: boolean;
+  reasons: string[];
+  details: Record<string, unknown>;
+}
 
 export interface ReadinessDeps {
   store: Store;

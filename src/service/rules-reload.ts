@@ -3,14 +3,12 @@ import { stat } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import type { Config } from '../config/load-config.js';
-import { loadClinicsFile, type ClinicsFile } from '../config/clinics-file.js';
-import type { AppError } from '../errors.js';
-import { isAppError, type Finding } from '../errors.js';
+import { errorCode, fileFinding, findingsOf, isAppError, type Finding } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { Metrics } from '../metrics.js';
-import { compileClinicRules, type CompiledRules } from '../rules/compile.js';
-import { parseClinicRulesFile, parseDefaultRulesFile, rulesFilePaths } from '../rules/load-rules.js';
-import { resolveTokens, type LiveConfig, type Snapshot } from './live-config.js';
+import type { CompiledRules } from '../rules/compile.js';
+import { rebuildSnapshot, type Rebuilt } from './build-snapshot.js';
+import type { LiveConfig } from './live-config.js';
 
 export type ReloadResult =
   /** Every clinic got its new rules. */
@@ -51,50 +49,17 @@ export async function reloadRules(deps: RulesReloadDeps): Promise<ReloadResult> 
     return { status: 'refused', findings, ms: ms() };
   };
 
-  let clinics: ClinicsFile;
+  let rebuilt: Rebuilt;
   try {
-    clinics = await loadClinicsFile(deps.config.clinicsFile);
+    rebuilt = await rebuildSnapshot(deps.config, deps.env, current, now);
   } catch (err) {
     if (!isAppError(err)) {
       throw err;
     }
     return refuse(findingsOf(err, deps.config.clinicsFile));
   }
-  const defaults = await parseDefaultRulesFile(deps.config.rulesDir);
-  if (defaults.findings.some(isError)) {
-    return refuse(defaults.findings.filter(isError));
-  }
-
-  const rules = new Map<string, CompiledRules>();
-  const kept: string[] = [];
-  const clinicFindings: Finding[] = [];
-  for (const clinic of clinics.clinics) {
-    const clinicFile = await parseClinicRulesFile(deps.config.rulesDir, clinic.id);
-    const result = compileClinicRules(defaults, clinicFile, clinic);
-    const errors = result.findings.filter(isError);
-    if (result.rules && errors.length === 0) {
-      rules.set(clinic.id, result.rules);
-      continue;
-    }
-    const ownFile = rulesFilePaths(deps.config.rulesDir, clinic.id).clinicFile;
-    const last = current.rules.get(clinic.id);
-    if (!errors.every((f) => f.file === ownFile)) {
-      // The error is in rules/default.yaml as this clinic sees it: everything stays as it was.
-      return refuse(errors);
-    }
-    if (!last) {
-      return refuse([...errors, { file: deps.config.clinicsFile, line: 1, col: 1, severity: 'error', message: `clinic "${clinic.id}" has no valid rules yet, so the clinics file change waits` }]);
-    }
-    rules.set(clinic.id, last);
-    kept.push(clinic.id);
-    clinicFindings.push(...errors);
-  }
-
-  const { tokens, byAccount, missing, all } = resolveTokens(clinics.clinics, deps.config.authTokens, deps.env);
-  if (deps.config.signatureValidation && missing.length > 0) {
-    return refuse(missing.map((m) => ({ file: deps.config.clinicsFile, line: 1, col: 1, message: m, severity: 'error' as const })));
-  }
-  const next: Snapshot = { clinics, rules, tokens, tokensByAccount: byAccount, allTokens: all, loadedAt: now };
+  const { snapshot: next, kept, keptFindings: clinicFindings } = rebuilt;
+  const rules = next.rules;
   const changed = [...rules]
     .filter(([id, r]) => current.rules.get(id)?.version !== r.version)
     .map(([id]) => id)
@@ -173,11 +138,11 @@ export function watchRules(deps: RulesReloadDeps, options: RulesWatcherOptions =
         result = await reloadRules(deps);
       } catch (err) {
         // Not bad content (that is a finding) but e.g. an unreadable folder: keep what is live.
-        const finding: Finding = { file: deps.config.rulesDir, line: 1, col: 1, severity: 'error', message: `reload failed: ${(err as Error).message}` };
+        const finding = fileFinding(deps.config.rulesDir, `reload failed: ${(err as Error).message}`);
         deps.live.recordFailure([finding], new Date());
         deps.metrics.rulesReloadErrors.inc();
         deps.metrics.rulesReloads.inc({ result: 'refused' });
-        deps.logger.error({ err: { code: (err as { code?: unknown }).code, msg: (err as Error).message } }, 'rules reload failed');
+        deps.logger.error({ err: { code: errorCode(err), msg: (err as Error).message } }, 'rules reload failed');
         result = { status: 'refused', findings: [finding], ms: 0 };
       }
       signature = await fileSignature(rulesDir, clinicsFile);
@@ -287,14 +252,6 @@ async function fileSignature(rulesDir: string, clinicsFile: string): Promise<str
     }),
   );
   return parts.join('|');
-}
-
-function isError(f: Finding): boolean {
-  return f.severity !== 'warning';
-}
-
-function findingsOf(err: AppError, file: string): Finding[] {
-  return err.findings.length > 0 ? err.findings : [{ file, line: 1, col: 1, message: err.message, severity: 'error' }];
 }
 
 function versionsOf(rules: ReadonlyMap<string, CompiledRules>): Record<string, string> {

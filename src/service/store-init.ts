@@ -1,3 +1,4 @@
+import { errorCode } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { Store } from '../store/store.js';
 
@@ -26,7 +27,7 @@ export function initializeStore(store: Pick<Store, 'init' | 'kind'>, logger: Log
         if (stopped) {
           return;
         }
-        logger.warn({ code: (err as { code?: unknown }).code, retryInMs: delay }, `${what} not ready yet; will retry`);
+        logger.warn({ code: errorCode(err), retryInMs: delay }, `${what} not ready yet; will retry`);
         timer = setTimeout(attempt, delay);
         timer.unref();
         delay = Math.min(delay * 2, 30_000);

@@ -1,15 +1,25 @@
 import { performance } from 'node:perf_hooks';
+import type { InboundMessage } from '../domain.js';
+import { errorCode } from '../errors.js';
+import type { Logger } from '../logger.js';
+import type { Metrics } from '../metrics.js';
 import { maskPhone } from '../phone.js';
-import { handleMessage, type PipelineDeps } from '../service/handle-message.js';
-import type { Snapshot } from '../service/live-config.js';
+import type { Store } from '../store/store.js';
 import type { Spool } from './spool.js';
+
+/**
+ * Runs one spooled message through the message pipeline in replay mode (rules and actions
+ * run with the rules live now, no reply is sent) and resolves to the record's status.
+ */
+export type ReplayHandler = (message: InboundMessage, receivedAt: Date) => Promise<{ status: string }>;
 
 export interface ReplayerOptions {
   spool: Spool;
-  /** Store, logger, metrics and clock of the message pipeline. */
-  pipeline: PipelineDeps;
-  /** The clinics and rules live now (replays use today's rules). */
-  snapshot: () => Snapshot;
+  /** The store the replays write to: pinged before a pass, and init()ed again after an outage. */
+  store: Pick<Store, 'ping' | 'init'>;
+  replay: ReplayHandler;
+  logger: Logger;
+  metrics: Pick<Metrics, 'spoolReplayed'>;
   /** First wait after a failed attempt, ms. */
   minDelayMs?: number;
   /** Longest wait between attempts while the store is down, ms. */
@@ -35,24 +45,25 @@ export interface ReplayOptions {
   deadline?: number;
 }
 
-const isUnavailable = (err: unknown): boolean => (err as { code?: unknown } | null)?.code === 'STORE_UNAVAILABLE';
-const codeOf = (err: unknown): string => String((err as { code?: unknown } | null)?.code ?? 'INTERNAL');
+const isUnavailable = (err: unknown): boolean => errorCode(err) === 'STORE_UNAVAILABLE';
+const codeOf = (err: unknown): string => String(errorCode(err) ?? 'INTERNAL');
 
 /**
  * Replays the outage spool through the pipeline once the store answers again: pings it
  * with exponential backoff while the spool holds anything, re-runs init() (the database
- * may be a fresh one), then feeds each entry to handleMessage in 'replay' mode (rules and
- * actions run, no reply is sent, idempotent by MessageSid) and removes an entry only after
+ * may be a fresh one), then hands each entry to the replay handler (the pipeline in
+ * 'replay' mode: rules and actions run, no reply is sent, idempotent by MessageSid) and removes an entry only after
  * its record is stored. Entries of one sender stay in order: after a failure the sender's
  * later entries wait for the next pass.
  */
 export class SpoolReplayer {
   private readonly spool: Spool;
-  private readonly pipeline: PipelineDeps;
-  private readonly snapshot: () => Snapshot;
+  private readonly store: ReplayerOptions['store'];
+  private readonly replay: ReplayHandler;
+  private readonly metrics: ReplayerOptions['metrics'];
   private readonly minDelayMs: number;
   private readonly maxDelayMs: number;
-  private readonly log: PipelineDeps['logger'];
+  private readonly log: Logger;
   private running: Promise<void> | null = null;
   private stopped = false;
   private wake: (() => void) | null = null;
@@ -61,11 +72,12 @@ export class SpoolReplayer {
 
   constructor(options: ReplayerOptions) {
     this.spool = options.spool;
-    this.pipeline = options.pipeline;
-    this.snapshot = options.snapshot;
+    this.store = options.store;
+    this.replay = options.replay;
+    this.metrics = options.metrics;
     this.minDelayMs = options.minDelayMs ?? 250;
     this.maxDelayMs = options.maxDelayMs ?? 5000;
-    this.log = options.pipeline.logger.child({ component: 'spool-replayer' });
+    this.log = options.logger.child({ component: 'spool-replayer' });
   }
 
   /** Starts the background loop (idempotent). */
@@ -148,9 +160,9 @@ export class SpoolReplayer {
       return report;
     };
     try {
-      await this.pipeline.store.ping();
+      await this.store.ping();
       if (this.needsInit) {
-        await this.pipeline.store.init();
+        await this.store.init();
         this.needsInit = false;
       }
     } catch (err) {
@@ -173,10 +185,10 @@ export class SpoolReplayer {
         continue;
       }
       try {
-        const result = await handleMessage(this.pipeline, this.snapshot(), entry.message, 'replay', entry.receivedAt);
+        const result = await this.replay(entry.message, entry.receivedAt);
         await this.spool.remove(entry.id);
         report.replayed += 1;
-        this.pipeline.metrics.spoolReplayed.inc({ result: result.status });
+        this.metrics.spoolReplayed.inc({ result: result.status });
       } catch (err) {
         if (isUnavailable(err)) {
           this.needsInit = true;
@@ -185,7 +197,7 @@ export class SpoolReplayer {
         }
         blocked.add(sender);
         report.failed += 1;
-        this.pipeline.metrics.spoolReplayed.inc({ result: 'failed' });
+        this.metrics.spoolReplayed.inc({ result: 'failed' });
         this.log.error({ spoolId: entry.id, sender: maskPhone(entry.message.from), code: codeOf(err) }, 'spooled message could not be replayed; kept for the next pass');
       }
     }

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import type { InboundMessage } from '../domain.js';
-import { AppError } from '../errors.js';
+import { AppError, errorCode } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { compareEntries, decodeEntry, encodeEntry, entryId, type SpoolEntry } from './spool-entry.js';
 
@@ -25,7 +25,7 @@ export const QUARANTINE_DIR = 'quarantine';
 /** Temporary files this process is writing right now (another Spool on the same directory must leave them alone). */
 const WRITING = new Set<string>();
 
-const isCode = (err: unknown, code: string): boolean => (err as { code?: unknown } | null)?.code === code;
+const isCode = (err: unknown, code: string): boolean => errorCode(err) === code;
 
 function processAlive(pid: number): boolean {
   try {
@@ -204,7 +204,7 @@ export class Spool {
       text = await fs.readFile(path.join(this.dir, name), 'utf8');
     } catch (err) {
       if (!isCode(err, 'ENOENT')) {
-        this.logger.error({ file: name, code: (err as { code?: unknown }).code }, 'cannot read a spool file; left in place');
+        this.logger.error({ file: name, code: errorCode(err) }, 'cannot read a spool file; left in place');
       }
       return null;
     }
@@ -272,7 +272,7 @@ export class Spool {
       this.logger.error({ file: name, reason, movedTo: path.relative(this.dir, target) }, 'unreadable spool file quarantined');
     } catch (err) {
       if (!isCode(err, 'ENOENT')) {
-        this.logger.error({ file: name, reason, code: (err as { code?: unknown }).code }, 'unreadable spool file could not be quarantined; skipped');
+        this.logger.error({ file: name, reason, code: errorCode(err) }, 'unreadable spool file could not be quarantined; skipped');
       }
     }
   }

@@ -8,6 +8,7 @@ import { exportCommand, exportRecords, parseRange, recordToCsvRow, CSV_COLUMNS }
 import type { MessageRecord } from '../../src/domain.js';
 import { AppError } from '../../src/errors.js';
 import { createLogger } from '../../src/logger.js';
+import { handleMessage } from '../../src/service/handle-message.js';
 import { SpoolReplayer } from '../../src/spool/replayer.js';
 import { Spool } from '../../src/spool/spool.js';
 import { MemoryStore } from '../../src/store/memory/memory-store.js';
@@ -93,7 +94,8 @@ describe('audit trail', () => {
     sent.outage = inboundParams({ From: known, Body: 'STOP' });
     expect((await post(t, sent.outage)).text).to.contain('technical difficulties');
     store.down = false;
-    await new SpoolReplayer({ spool, pipeline: { store, logger: createLogger('silent'), metrics: t.metrics, clock: () => new Date() }, snapshot: () => t.live.snapshot() }).replayNow();
+    const pipeline = { store, logger: createLogger('silent'), metrics: t.metrics, clock: () => new Date() };
+    await new SpoolReplayer({ ...pipeline, spool, replay: (message, at) => handleMessage(pipeline, t.live.snapshot(), message, 'replay', at) }).replayNow();
 
     const bySid = new Map<string, MessageRecord>();
     for (const clinicId of ['downtown', 'northside']) {

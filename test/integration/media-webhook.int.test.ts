@@ -1,8 +1,11 @@
 import { expect } from 'chai';
-import type { Context, Next } from 'koa';
+import type { Middleware } from 'koa';
+import { MemoryAccessLog } from '../../src/auth/access-log.js';
+import { createApiKey } from '../../src/auth/api-key.js';
+import { KeyRing } from '../../src/auth/key-ring.js';
+import { authenticateApiKey, recordAccess, requireScope } from '../../src/auth/require-api-key.js';
 import request from 'supertest';
 import { loadTestConfig } from '../../src/config/load-config.js';
-import { AppError } from '../../src/errors.js';
 import { createLogger } from '../../src/logger.js';
 import { MEDIA_ROUTE, mediaRoutes } from '../../src/media/media-routes.js';
 import { MediaService } from '../../src/media/media-service.js';
@@ -28,47 +31,9 @@ function mediaParams(items: { url: string; contentType: string }[]): Record<stri
   return out;
 }
 
-interface AccessRow {
-  keyId: string | null;
-  clinicId: string;
-  route: string;
-  status: number;
-}
-
-/**
- * A stand-in for the staff API's guard (access trail, Bearer key, conversations:read
- * scope, 404 across clinics) until src/auth is on main: the route takes it as a dependency.
- */
-function staffGuard(trail: AccessRow[]): ((ctx: Context, next: Next) => Promise<void>)[] {
-  const keys = new Map([
-    ['key-read-downtown', { id: 'k1', clinicId: 'downtown', scopes: ['conversations:read'] }],
-    ['key-write-downtown', { id: 'k2', clinicId: 'downtown', scopes: ['conversations:write'] }],
-  ]);
-  return [
-    async function accessTrail(ctx, next) {
-      try {
-        await next();
-      } finally {
-        trail.push({ keyId: (ctx.state as { key?: { id: string } }).key?.id ?? null, clinicId: (ctx.params as { clinicId: string }).clinicId, route: MEDIA_ROUTE, status: ctx.status });
-      }
-    },
-    async function apiKey(ctx, next) {
-      const found = keys.get(/^Bearer (\S+)$/.exec(ctx.get('Authorization'))?.[1] ?? '');
-      if (!found) {
-        ctx.status = 401;
-        return;
-      }
-      (ctx.state as { key?: { id: string } }).key = found;
-      if (found.clinicId !== (ctx.params as { clinicId: string }).clinicId) {
-        throw new AppError('NOT_FOUND', 'not found');
-      }
-      if (!found.scopes.includes('conversations:read')) {
-        ctx.status = 403;
-        return;
-      }
-      await next();
-    },
-  ];
+/** The staff API's guard, as main.ts puts it in front of the media route. */
+function staffGuard(accessLog: MemoryAccessLog, ring: KeyRing): Middleware[] {
+  return [recordAccess({ accessLog, clock: () => new Date() }, MEDIA_ROUTE), authenticateApiKey({ ring: () => ring }), requireScope('conversations:read')];
 }
 
 for (const kind of mediaKinds('media_webhook')) {
@@ -77,7 +42,11 @@ for (const kind of mediaKinds('media_webhook')) {
     let fake: FakeTwilioMedia;
     let t: TestApp;
     let service: MediaService;
-    const trail: AccessRow[] = [];
+    let accessLog: MemoryAccessLog;
+    const ring = new KeyRing();
+    const readKey = createApiKey({ id: 'k-read', clinicId: 'downtown', name: 'front desk', scopes: ['conversations:read'] }, new Date());
+    const writeKey = createApiKey({ id: 'k-write', clinicId: 'downtown', name: 'bot', scopes: ['conversations:write'] }, new Date());
+    ring.swap([readKey.entry, writeKey.entry]);
 
     beforeEach(async function () {
       const made = await kind.make();
@@ -88,9 +57,9 @@ for (const kind of mediaKinds('media_webhook')) {
       fake = new FakeTwilioMedia();
       await fake.start();
       fake.credentials.add(`${ACCOUNT_SID}:${AUTH_TOKEN}`);
-      trail.length = 0;
+      accessLog = new MemoryAccessLog();
       t = await buildTestApp({ store: stores.store });
-      t.app.use(mediaRoutes({ media: stores.media, guard: staffGuard(trail) }).routes());
+      t.app.use(mediaRoutes({ media: stores.media, guard: staffGuard(accessLog, ring) }).routes());
       service = new MediaService({
         store: stores.store,
         media: stores.media,
@@ -151,7 +120,7 @@ for (const kind of mediaKinds('media_webhook')) {
         ['refused', 'type application/x-msdownload not allowed (declared image/jpeg)'],
       ]);
       const api = request(t.app.callback());
-      const photo = await api.get(views[0]?.href ?? '').set('Authorization', 'Bearer key-read-downtown').buffer(true).parse((res, cb) => {
+      const photo = await api.get(views[0]?.href ?? '').set('Authorization', `Bearer ${readKey.key}`).buffer(true).parse((res, cb) => {
         const chunks: Buffer[] = [];
         res.on('data', (c: Buffer) => chunks.push(c));
         res.on('end', () => cb(null, Buffer.concat(chunks)));
@@ -165,22 +134,27 @@ for (const kind of mediaKinds('media_webhook')) {
         'cache-control': 'private, no-store',
         'content-disposition': `inline; filename="${sid}-0"`,
       });
-      const pdf = await api.get(views[1]?.href ?? '').set('Authorization', 'Bearer key-read-downtown');
+      const pdf = await api.get(views[1]?.href ?? '').set('Authorization', `Bearer ${readKey.key}`);
       expect(pdf.status).to.equal(200);
       expect(pdf.headers).to.include({ 'content-type': 'application/pdf', 'content-disposition': `attachment; filename="${sid}-1"` });
-      expect((await api.get(`/v1/clinics/downtown/media/${sid}-2`).set('Authorization', 'Bearer key-read-downtown')).status, 'refused: nothing to serve').to.equal(404);
+      expect((await api.get(`/v1/clinics/downtown/media/${sid}-2`).set('Authorization', `Bearer ${readKey.key}`)).status, 'refused: nothing to serve').to.equal(404);
       expect((await api.get(views[0]?.href ?? '')).status).to.equal(401);
-      expect((await api.get(views[0]?.href ?? '').set('Authorization', 'Bearer key-write-downtown')).status).to.equal(403);
-      expect((await api.get(`/v1/clinics/northside/media/${sid}-0`).set('Authorization', 'Bearer key-read-downtown')).status, "another clinic's media").to.equal(404);
-      expect((await api.get(`/v1/clinics/downtown/media/..%2F..%2Fetc`).set('Authorization', 'Bearer key-read-downtown')).status).to.equal(404);
-      expect(trail.map((r) => [r.keyId, r.status])).to.deep.equal([
-        ['k1', 200],
-        ['k1', 200],
-        ['k1', 404],
-        [null, 401],
-        ['k2', 403],
-        ['k1', 404],
-        ['k1', 404],
+      expect((await api.get(views[0]?.href ?? '').set('Authorization', `Bearer ${writeKey.key}`)).status).to.equal(403);
+      expect((await api.get(`/v1/clinics/northside/media/${sid}-0`).set('Authorization', `Bearer ${readKey.key}`)).status, "another clinic's media").to.equal(404);
+      expect((await api.get(`/v1/clinics/downtown/media/..%2F..%2Fetc`).set('Authorization', `Bearer ${readKey.key}`)).status).to.equal(404);
+      const trail = [];
+      for await (const r of accessLog.list({ since: new Date(0), until: new Date(Date.now() + 60_000) })) {
+        trail.push([r.keyId, r.status, r.route]);
+      }
+      expect(trail).to.deep.equal(
+        [['k-read', 200], ['k-read', 200], ['k-read', 404], [null, 401], ['k-write', 403], ['k-read', 404], ['k-read', 404]].map((row) => [...row, MEDIA_ROUTE]),
+      );
+
+      const links = (await service.linksFor('downtown', [(await stores.store.getMessage(sid))!])).get(sid);
+      expect(links?.map((l) => [l.state, l.contentType, l.reason ?? null])).to.deep.equal([
+        ['stored', 'image/png', null],
+        ['stored', 'application/pdf', null],
+        ['refused', 'image/jpeg', 'type application/x-msdownload not allowed (declared image/jpeg)'],
       ]);
     });
   });

@@ -11,12 +11,12 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { expect } from 'chai';
 import { startService, type RunningService } from '../../src/main.js';
-import { SYSTEM_ERROR_SEED } from '../../src/rules/evaluate.js';
+import { SYSTEM_ERROR_TEXT } from '../../src/domain.js';
 import { renderTwiml } from '../../src/twilio/twiml.js';
 import { AUTH_TOKEN, NORTHSIDE_TOKEN, PUBLIC_BASE_URL, WEBHOOK_PATH, addPatient, inboundParams, signedRequest, uniquePhone } from '../support/test-app.js';
 
 const run = promisify(execFile);
-const SYSTEM_ERROR = renderTwiml(SYSTEM_ERROR_SEED);
+const SYSTEM_ERROR = renderTwiml(SYSTEM_ERROR_TEXT);
 
 /** A FerretDB of this test's own, so stopping it disturbs nobody else's. */
 class OwnFerret {

@@ -8,7 +8,7 @@ import { runTry, serverUrl } from '../../scripts/try.js';
 import { loadClinicsFile } from '../../src/config/clinics-file.js';
 import { startService, type RunningService } from '../../src/main.js';
 import { MemoryStore } from '../../src/store/memory/memory-store.js';
-import { loadSeed } from '../../src/store/seed.js';
+import { loadSeed } from '../../src/import/seed.js';
 
 /** The `npm run try -- ...` lines of the README's quick start, as argument lists (double quotes only). */
 function readmeTryCommands(): string[][] {

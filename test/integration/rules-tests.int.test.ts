@@ -3,8 +3,8 @@ import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadClinicsFile } from '../../src/config/clinics-file.js';
 import { loadRules } from '../../src/rules/load-rules.js';
-import { runCase } from '../../src/rules/test-runner/run-tests.js';
-import { parseTestFile } from '../../src/rules/test-runner/test-file.js';
+import { runCase } from '../../src/admin/test-runner/run-tests.js';
+import { parseTestFile } from '../../src/admin/test-runner/test-file.js';
 import type { Snapshot } from '../../src/service/live-config.js';
 
 // The admins' YAML test cases for the default rules (rules/tests/), one mocha test each,

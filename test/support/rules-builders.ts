@@ -6,7 +6,8 @@ import { fileURLToPath } from 'node:url';
 import type { Appointment, Clinic, InboundMessage, Patient } from '../../src/domain.js';
 import { MemoryStore } from '../../src/store/memory/memory-store.js';
 import { compileClinicRules, parseRulesFile, loadClinicRules, type CompiledRules } from '../../src/rules/load-rules.js';
-import { applyDecision, decide, type Decision, type EvaluationInput, type Outcome } from '../../src/rules/evaluate.js';
+import { decide, type Decision, type EvaluationInput } from '../../src/rules/evaluate.js';
+import { applyDecision, type Outcome } from '../../src/service/apply-decision.js';
 
 export const RULES_DIR = fileURLToPath(new URL('../../rules', import.meta.url));
 export const FIXTURES_DIR = fileURLToPath(new URL('../fixtures/rules', import.meta.url));

@@ -2,7 +2,7 @@ import { createWriteStream, type WriteStream } from 'node:fs';
 import { resolve } from 'node:path';
 import { loadClinicsFile } from '../../config/clinics-file.js';
 import type { MessageRecord } from '../../domain.js';
-import { AppError } from '../../errors.js';
+import { AppError, errorCode } from '../../errors.js';
 import { openStore } from '../../store/open-store.js';
 import type { MessageQuery, Store } from '../../store/store.js';
 import { wantsHelp, type CliCommand } from '../io.js';
@@ -233,7 +233,7 @@ export const exportCommand: CliCommand = async (args, io) => {
     io.err(`exported ${n} record(s) of clinic ${clinicId}, ${range.since.toISOString()} to ${range.until.toISOString()} (exclusive), as ${format}${outFile ? ` to ${outFile}` : ''}`);
     return 0;
   } catch (err) {
-    if ((err as { code?: unknown }).code === 'STORE_UNAVAILABLE') {
+    if (errorCode(err) === 'STORE_UNAVAILABLE') {
       io.err('error: cannot reach MongoDB (MONGODB_URI); the export is incomplete.');
       return 1;
     }

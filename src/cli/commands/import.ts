@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { loadClinicsFile } from '../../config/clinics-file.js';
-import { AppError } from '../../errors.js';
+import { AppError, errorCode, fileFinding } from '../../errors.js';
 import { checkDataFile, importRows, type ImportProgress } from '../../import/import-data.js';
 import { openStore } from '../../store/open-store.js';
 import { wantsHelp, type CliCommand } from '../io.js';
@@ -45,7 +45,7 @@ export const importCommand: CliCommand = async (args, io) => {
   } catch (cause) {
     throw new AppError('IMPORT_INVALID', `cannot read ${file}`, {
       cause,
-      findings: [{ file, line: 1, col: 1, message: `cannot read: ${(cause as NodeJS.ErrnoException).code ?? 'error'}`, severity: 'error' }],
+      findings: [fileFinding(file, `cannot read: ${errorCode(cause) ?? 'error'}`)],
     });
   }
   const started = Date.now();
@@ -75,7 +75,7 @@ export const importCommand: CliCommand = async (args, io) => {
     io.out(`done in ${((Date.now() - started) / 1000).toFixed(1)} s`);
     return 0;
   } catch (err) {
-    if ((err as { code?: unknown }).code === 'STORE_UNAVAILABLE') {
+    if (errorCode(err) === 'STORE_UNAVAILABLE') {
       io.err(
         writing
           ? 'error: lost MongoDB during the import; some rows may be written. Run the same import again: rows are upserted by id.'

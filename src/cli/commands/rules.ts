@@ -85,7 +85,7 @@ async function check(args: string[], io: CliIO): Promise<number> {
   }
   const rulesDir = pathArg(io, parsed.positional[0] ?? io.env.RULES_DIR ?? 'rules');
   const clinicsFile = pathArg(io, one(parsed, 'clinics') ?? io.env.CLINICS_FILE ?? 'config/clinics.yaml');
-  const { checkRules } = await import('../../rules/check/check-rules.js');
+  const { checkRules } = await import('../../admin/check/check-rules.js');
   const report = await checkRules({ rulesDir, clinicsFile, maxSegments });
   const strict = parsed.flags.has('strict');
   const failed = report.errors > 0 || (strict && report.warnings > 0);
@@ -136,7 +136,7 @@ async function test(args: string[], io: CliIO): Promise<number> {
   if (parsed.positional.length === 0) {
     throw new UsageError('rules test needs at least one test file');
   }
-  const { runTestFiles, formatTestReport } = await import('../../rules/test-runner/run-tests.js');
+  const { runTestFiles, formatTestReport } = await import('../../admin/test-runner/run-tests.js');
   const report = await runTestFiles(
     await expandTestPaths(parsed.positional.map((f) => pathArg(io, f))),
     {
@@ -161,7 +161,7 @@ async function simulate(args: string[], io: CliIO): Promise<number> {
   if (!clinicId || !from || body === undefined) {
     throw new UsageError('rules simulate needs --clinic, --from and --body');
   }
-  const { simulateFromEnv, formatSimulation } = await import('../../rules/simulate.js');
+  const { simulateFromEnv, formatSimulation } = await import('../../admin/simulate.js');
   const at = one(parsed, 'at');
   const result = await simulateFromEnv({
     env: io.env,

@@ -5,6 +5,7 @@ import { createLogger } from '../../logger.js';
 import { createMetrics } from '../../metrics.js';
 import { maskPhone } from '../../phone.js';
 import { buildSnapshot } from '../../service/build-snapshot.js';
+import { handleMessage } from '../../service/handle-message.js';
 import { SpoolReplayer } from '../../spool/replayer.js';
 import { Spool } from '../../spool/spool.js';
 import { openStore } from '../../store/open-store.js';
@@ -61,7 +62,8 @@ async function replay(io: CliIO): Promise<number> {
   const spool = await Spool.open({ dir: config.spoolDir, logger });
   const store = await openStore({ mongodbUri: config.mongodbUri, logger });
   try {
-    const replayer = new SpoolReplayer({ spool, pipeline: { store, logger, metrics: createMetrics(), clock: () => new Date() }, snapshot: () => snapshot });
+    const pipeline = { store, logger, metrics: createMetrics(), clock: () => new Date() };
+    const replayer = new SpoolReplayer({ ...pipeline, spool, replay: (message, receivedAt) => handleMessage(pipeline, snapshot, message, 'replay', receivedAt) });
     const report = await replayer.replayNow();
     if (report.storeDown) {
       io.err(`error: cannot reach MongoDB (MONGODB_URI); ${report.replayed} replayed, ${report.left} still in the spool.`);

@@ -1,4 +1,5 @@
 import type { CreateIndexesOptions, Db, IndexSpecification } from 'mongodb';
+import { errorCode } from '../../errors.js';
 import type { StoreLogger } from './store-logger.js';
 
 export const COLLECTIONS = {
@@ -55,7 +56,7 @@ export async function ensureIndexes(db: Db, logger: StoreLogger): Promise<void> 
       try {
         await db.createCollection(name);
       } catch (err) {
-        if ((err as { code?: unknown }).code !== NAMESPACE_EXISTS) {
+        if (errorCode(err) !== NAMESPACE_EXISTS) {
           throw err;
         }
       }
@@ -69,7 +70,7 @@ export async function ensureIndexes(db: Db, logger: StoreLogger): Promise<void> 
         throw err;
       }
       logger.warn(
-        { collection: plan.collection, index: plan.options.name, code: (err as { code?: unknown }).code },
+        { collection: plan.collection, index: plan.options.name, code: errorCode(err) },
         'optional index refused by the server; continuing without it',
       );
     }

@@ -73,6 +73,8 @@ function upcomingFilter(clinicId: string, patientIds: readonly string[], now: Da
 export class MongoStore implements Store {
   readonly kind = 'mongo' as const;
   readonly client: MongoClient;
+  /** The database, for feature store parts that share the client (conversations, access trail). */
+  readonly dbName: string;
   private readonly db: Db;
   private readonly logger: StoreLogger;
   private readonly maxTimeMS: number;
@@ -88,6 +90,7 @@ export class MongoStore implements Store {
 
   constructor(options: MongoStoreOptions) {
     this.client = options.client;
+    this.dbName = options.dbName;
     this.db = options.client.db(options.dbName);
     this.logger = options.logger ?? SILENT_LOGGER;
     this.maxTimeMS = options.maxTimeMS ?? 3000;

@@ -55,6 +55,6 @@ describe('media URL policy', () => {
     expect(() => loadConfig({ ...base, TWILIO_API_BASE_URL: 'http://127.0.0.1:4555' })).to.throw(/TWILIO_API_BASE_URL must be https/);
     expect(loadConfig({ ...base }).twilioApiBaseUrl).to.equal('https://api.twilio.com');
     expect(loadConfig({ TWILIO_API_BASE_URL: 'http://127.0.0.1:4555/' }).twilioApiBaseUrl).to.equal('http://127.0.0.1:4555');
-    expect(() => loadConfig({ TWILIO_API_BASE_URL: 'ftp://x' })).to.throw(/TWILIO_API_BASE_URL must be an http\(s\) origin/);
+    expect(() => loadConfig({ TWILIO_API_BASE_URL: 'ftp://x' })).to.throw(/TWILIO_API_BASE_URL must be an http\(s\)/);
   });
 });

@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { systemErrorText } from '../../../src/rules/evaluate.js';
+import { systemErrorText } from '../../../src/rules/reply.js';
 import type { CompiledRules } from '../../../src/rules/load-rules.js';
 import { CLOSED_NOW, OPEN_NOW, makeClinic, makeWorld, realRules, send } from '../../support/rules-builders.js';
 

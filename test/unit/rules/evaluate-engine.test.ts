@@ -2,7 +2,8 @@ import { expect } from 'chai';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Engine, type RuleProperties } from 'json-rules-engine';
-import { ALWAYS_PROCESSED_ACTIONS, applyDecision, decide, keepActions, type EvaluationInput } from '../../../src/rules/evaluate.js';
+import { decide, type EvaluationInput } from '../../../src/rules/evaluate.js';
+import { ALWAYS_PROCESSED_ACTIONS, applyDecision, keepActions } from '../../../src/service/apply-decision.js';
 import { FACTS } from '../../../src/rules/fact-catalog.js';
 import { APPOINTMENT_FACTS, createMessageContext } from '../../../src/rules/message-facts.js';
 import type { CompiledRules } from '../../../src/rules/load-rules.js';
@@ -59,7 +60,7 @@ describe('evaluation on json-rules-engine', () => {
       expect(counts.filter((n) => n < 2).length).to.be.greaterThan(0);
     });
 
-    it('when Engines are handed on from finished messages, then later messages, one by one and overlapping, still get every event and only their own', async () => {
+    it('when messages of senders with and without an appointment follow one another and overlap, then each gets every event and only its own', async () => {
       const store = new SlowStore((call) => (call % 4) * 5);
       const withAppointment = await makeWorld([{ firstName: 'Ana', appointments: [{ startsAt: future }] }], { store });
       const without = await makeWorld([{ firstName: 'Bo' }]);
@@ -73,7 +74,7 @@ describe('evaluation on json-rules-engine', () => {
       });
     });
 
-    it('when a halting rule stopped an Engine that a later message gets, then that message is evaluated in full', async () => {
+    it('when a halting rule stopped the run of one message, then the next message is evaluated in full', async () => {
       const halting = compileFromText(
         [
           'version: 1',

@@ -6,8 +6,8 @@ import { ACTIONS } from '../../../src/actions/index.js';
 import { FACT_NAMES, OPERATORS } from '../../../src/rules/fact-catalog.js';
 import { MERGE_FIELDS } from '../../../src/rules/templates.js';
 import { compileClinicRules, parseRulesFile } from '../../../src/rules/load-rules.js';
-import { checkRules } from '../../../src/rules/check/check-rules.js';
-import { formatTestReport, runTestFiles } from '../../../src/rules/test-runner/run-tests.js';
+import { checkRules } from '../../../src/admin/check/check-rules.js';
+import { formatTestReport, runTestFiles } from '../../../src/admin/test-runner/run-tests.js';
 import { RULES_DIR, makeClinic, realRules } from '../../support/rules-builders.js';
 
 const readme = readFileSync(join(RULES_DIR, 'README.md'), 'utf8');

@@ -9,6 +9,7 @@ import { AppError } from '../../../src/errors.js';
 import { createLogger } from '../../../src/logger.js';
 import { createMetrics, type Metrics } from '../../../src/metrics.js';
 import { buildSnapshot } from '../../../src/service/build-snapshot.js';
+import { handleMessage } from '../../../src/service/handle-message.js';
 import type { Snapshot } from '../../../src/service/live-config.js';
 import { SpoolReplayer } from '../../../src/spool/replayer.js';
 import { Spool } from '../../../src/spool/spool.js';
@@ -70,8 +71,10 @@ describe('SpoolReplayer', () => {
     snapshot = await buildSnapshot(config, { NORTHSIDE_AUTH_TOKEN: 'n' });
     replayer = new SpoolReplayer({
       spool,
-      pipeline: { store, logger, metrics, clock: () => new Date() },
-      snapshot: () => snapshot,
+      store,
+      logger,
+      metrics,
+      replay: (m, at) => handleMessage({ store, logger, metrics, clock: () => new Date() }, snapshot, m, 'replay', at),
       minDelayMs: 20,
       maxDelayMs: 80,
     });
@@ -191,7 +194,8 @@ describe('SpoolReplayer', () => {
     await spool.append(failing, new Date(t0));
     await spool.append(later, new Date(t0 + 1));
     await spool.append(other, new Date(t0 + 2));
-    const r = new SpoolReplayer({ spool, pipeline: { store, logger: createLogger('info', logs), metrics, clock: () => new Date() }, snapshot: () => broken });
+    const pipeline = { store, logger: createLogger('info', logs), metrics, clock: () => new Date() };
+    const r = new SpoolReplayer({ ...pipeline, spool, replay: (m, at) => handleMessage(pipeline, broken, m, 'replay', at) });
 
     const report = await r.replayNow();
 

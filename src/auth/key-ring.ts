@@ -1,0 +1,38 @@
+import { hashApiKey, keyIdOf, sameDigest, type ApiKey } from './api-key.js';
+
+/** A digest no key has, compared against when the id is unknown so that every refusal costs the same. */
+const NO_KEY = '0'.repeat(64);
+
+/**
+ * The keys in force, swapped whole when KEYS_FILE is reloaded (a request holds the ring it
+ * started with). Authentication hashes the presented key and compares digests in constant
+ * time; an unknown id, a revoked key and a wrong secret are refused alike.
+ */
+export class KeyRing {
+  private byId: ReadonlyMap<string, ApiKey>;
+
+  constructor(keys: readonly ApiKey[] = []) {
+    this.byId = new Map(keys.map((k) => [k.id, k]));
+  }
+
+  /** Replaces every key at once. */
+  swap(keys: readonly ApiKey[]): void {
+    this.byId = new Map(keys.map((k) => [k.id, k]));
+  }
+
+  get size(): number {
+    return this.byId.size;
+  }
+
+  /**
+   * The key a Bearer token stands for, or null.
+   * @param presented - the token as sent
+   */
+  authenticate(presented: string): ApiKey | null {
+    const id = keyIdOf(presented);
+    const key = id === null ? undefined : this.byId.get(id);
+    const digest = hashApiKey(presented);
+    const matches = sameDigest(digest, key?.sha256 ?? NO_KEY);
+    return key && matches && !key.revoked ? key : null;
+  }
+}

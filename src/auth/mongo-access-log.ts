@@ -1,0 +1,43 @@
+import type { Collection, MongoClient } from 'mongodb';
+import { toStoreError } from '../store/mongo/mongo-errors.js';
+import type { AccessLogStore, AccessQuery, AccessRecord } from './access-log.js';
+
+export const ACCESS_LOG_COLLECTION = 'accessLog';
+
+/** The production trail: one insert per request. */
+export class MongoAccessLog implements AccessLogStore {
+  private readonly collection: Collection<AccessRecord>;
+
+  constructor(options: { client: MongoClient; dbName: string }) {
+    this.collection = options.client.db(options.dbName).collection<AccessRecord>(ACCESS_LOG_COLLECTION);
+  }
+
+  async init(): Promise<void> {
+    try {
+      await this.collection.createIndex({ clinicId: 1, at: 1 }, { name: 'clinic_at' });
+      await this.collection.createIndex({ at: 1 }, { name: 'at' });
+    } catch (err) {
+      throw toStoreError(err, 'accessLog.init');
+    }
+  }
+
+  async append(record: AccessRecord): Promise<void> {
+    try {
+      // A copy: insertOne adds _id to the object it is given.
+      await this.collection.insertOne({ ...record });
+    } catch (err) {
+      throw toStoreError(err, 'accessLog.append');
+    }
+  }
+
+  async *list(query: AccessQuery): AsyncIterable<AccessRecord> {
+    const filter = { at: { $gte: query.since, $lt: query.until }, ...(query.clinicId === undefined ? {} : { clinicId: query.clinicId }) };
+    try {
+      for await (const doc of this.collection.find(filter, { projection: { _id: 0 } }).sort({ at: 1 })) {
+        yield doc;
+      }
+    } catch (err) {
+      throw toStoreError(err, 'accessLog.list');
+    }
+  }
+}

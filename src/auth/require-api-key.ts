@@ -1,0 +1,106 @@
+import type { Context, Next } from 'koa';
+import { AppError } from '../errors.js';
+import { toAppError } from '../http/error-middleware.js';
+import type { AccessLogStore } from './access-log.js';
+import type { ApiKey, Scope } from './api-key.js';
+import type { KeyRing } from './key-ring.js';
+
+/** What the staff API's middleware leave on ctx.state. */
+export interface StaffState {
+  requestId?: string;
+  json?: boolean;
+  key?: ApiKey;
+  /** The conversation a request concerned, for its access record. */
+  conversationId?: string;
+}
+
+/**
+ * Where a limit on failed key attempts per client address plugs in (not built yet): `check`
+ * throws (429) for an address that failed too often; `failed` counts one more failure.
+ * Addresses come from ctx.ip, which honours TRUST_PROXY (Koa's app.proxy).
+ */
+export interface FailedKeyAttempts {
+  check(address: string, now: Date): Promise<void> | void;
+  failed(address: string, now: Date): Promise<void> | void;
+}
+
+const BEARER = /^Bearer[ ]+(\S+)\s*$/i;
+
+/**
+ * Authenticates `Authorization: Bearer <key>`: 401 when there is none or it matches no
+ * key in force (unknown, revoked and wrong keys are refused alike, in constant time).
+ * @param deps - the key ring; optionally the failed-attempt limit
+ */
+export function authenticateApiKey(deps: { ring: () => KeyRing; attempts?: FailedKeyAttempts; clock?: () => Date }) {
+  const clock = deps.clock ?? ((): Date => new Date());
+  return async function apiKey(ctx: Context, next: Next): Promise<void> {
+    const header = ctx.get('Authorization');
+    if (header === '') {
+      throw new AppError('UNAUTHORIZED', 'missing API key (Authorization: Bearer <key>)');
+    }
+    await deps.attempts?.check(ctx.ip, clock());
+    const presented = BEARER.exec(header)?.[1];
+    const key = presented === undefined ? null : deps.ring().authenticate(presented);
+    if (!key) {
+      await deps.attempts?.failed(ctx.ip, clock());
+      throw new AppError('UNAUTHORIZED', 'invalid API key');
+    }
+    (ctx.state as StaffState).key = key;
+    await next();
+  };
+}
+
+/**
+ * Lets the request through when its key belongs to the URL's clinic and has `scope`.
+ * Another clinic's resources answer 404, exactly as a clinic that does not exist.
+ * @param scope - what the route needs
+ */
+export function requireScope(scope: Scope) {
+  return async function scopeCheck(ctx: Context, next: Next): Promise<void> {
+    const key = (ctx.state as StaffState).key;
+    if (!key || key.clinicId !== (ctx.params as { clinicId?: string }).clinicId) {
+      throw new AppError('NOT_FOUND', 'not found');
+    }
+    if (!key.scopes.includes(scope)) {
+      throw new AppError('FORBIDDEN', `this key lacks the ${scope} scope`);
+    }
+    await next();
+  };
+}
+
+/**
+ * Writes one access record per request, refusals included, before the response leaves:
+ * when the trail cannot be written the request fails (503), so nothing is ever shown
+ * without a record of who saw it.
+ * @param deps - the trail and the clock
+ * @param route - the route pattern recorded (no ids or numbers in it)
+ */
+export function recordAccess(deps: { accessLog: AccessLogStore; clock: () => Date }, route: string) {
+  return async function accessTrail(ctx: Context, next: Next): Promise<void> {
+    const state = ctx.state as StaffState;
+    state.json = true;
+    let status: number;
+    let failure: unknown;
+    try {
+      await next();
+      status = ctx.status;
+    } catch (err) {
+      failure = err;
+      status = toAppError(err).status;
+    }
+    await deps.accessLog.append({
+      at: deps.clock(),
+      requestId: state.requestId ?? '',
+      keyId: state.key?.id ?? null,
+      clinicId: (ctx.params as { clinicId?: string }).clinicId ?? null,
+      method: ctx.method,
+      route,
+      // The id as asked for, known or not (who tried what), cut short.
+      conversationId: state.conversationId ?? (ctx.params as { id?: string }).id?.slice(0, 100) ?? null,
+      status,
+    });
+    if (failure !== undefined) {
+      throw failure;
+    }
+  };
+}

@@ -1,0 +1,290 @@
+import { createHash, randomBytes } from 'node:crypto';
+import type { Clinic, MessageRecord } from '../domain.js';
+import { AppError } from '../errors.js';
+import type { Store } from '../store/store.js';
+import {
+  DELIVERY_RANK,
+  effectiveStatus,
+  preview,
+  type Conversation,
+  type ConversationStatus,
+  type DeliveryStatus,
+  type ListPosition,
+  type StaffEntry,
+} from './conversation.js';
+import type { ConversationStore } from './conversation-store.js';
+import { PENDING_MEDIA_LINKS, type MediaLinks, type ThreadMedia } from './media-links.js';
+import type { SmsSender } from './twilio-messages.js';
+
+/** How many of each kind of thread entry a thread shows (the newest). */
+export const THREAD_LIMIT = 200;
+
+export interface ConversationServiceDeps {
+  conversations: ConversationStore;
+  /** The main store: opt-out state. */
+  store: Pick<Store, 'getOptOut'>;
+  sender: SmsSender;
+  /** The clinic and its Twilio credentials as live now (null: no such clinic). */
+  clinic(clinicId: string): { clinic: Clinic; accountSid: string | null; authToken: string | null } | null;
+  clock: () => Date;
+  media?: MediaLinks;
+}
+
+/** A conversation as the API shows it. */
+export interface ConversationView {
+  id: string;
+  phone: string;
+  status: ConversationStatus;
+  snoozedUntil: Date | null;
+  assignee: string | null;
+  waitingSince: Date | null;
+  lastActivityAt: Date;
+  lastMessage: { direction: 'inbound' | 'outbound' | 'note'; preview: string };
+  patients: { id: string; displayName: string }[];
+  createdAt: Date;
+}
+
+export type ThreadEntryView =
+  | {
+      type: 'inbound';
+      id: string;
+      at: Date;
+      text: string;
+      media: ThreadMedia[];
+      /** What the service did with it: status, rules fired, actions and outcomes, the automatic reply. */
+      handling: { status: string; rulesFired: string[]; actions: { type: string; outcome: string; rule: string }[]; autoReply: string | null };
+    }
+  | { type: 'note'; id: string; at: Date; text: string; author: string }
+  | { type: 'outbound'; id: string; at: Date; text: string; author: string; twilioSid: string | null; deliveryStatus: DeliveryStatus; deliveryErrorCode: string | null };
+
+export interface ListOptions {
+  status?: ConversationStatus;
+  assignee?: string;
+  limit: number;
+  cursor?: string;
+}
+
+/** Encodes the list position a page ended at: opaque to callers. */
+export function encodeCursor(position: ListPosition): string {
+  return Buffer.from(JSON.stringify([position.at.getTime(), position.id]), 'utf8').toString('base64url');
+}
+
+/** Decodes a cursor; BAD_REQUEST when it is not one of ours. */
+export function decodeCursor(cursor: string): ListPosition {
+  try {
+    const value: unknown = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
+    if (Array.isArray(value) && value.length === 2 && Number.isSafeInteger(value[0]) && typeof value[1] === 'string' && value[1].length <= 100) {
+      return { at: new Date(value[0] as number), id: value[1] };
+    }
+  } catch {
+    // falls through
+  }
+  throw new AppError('BAD_REQUEST', 'invalid cursor');
+}
+
+const digest = (text: string): string => createHash('sha256').update(text, 'utf8').digest('hex');
+/** A new opaque id: a prefix and 128 random bits. */
+export const newId = (prefix: 'cv' | 'en'): string => `${prefix}_${randomBytes(16).toString('hex')}`;
+
+function toView(c: Conversation, now: Date): ConversationView {
+  const status = effectiveStatus(c, now);
+  return {
+    id: c.id,
+    phone: c.phone,
+    status,
+    snoozedUntil: status === 'snoozed' ? c.snoozedUntil : null,
+    assignee: c.assignee,
+    waitingSince: c.waitingSince,
+    lastActivityAt: c.last.at,
+    lastMessage: { direction: c.last.direction, preview: c.last.preview },
+    patients: c.patients,
+    createdAt: c.createdAt,
+  };
+}
+
+function entryView(e: StaffEntry): ThreadEntryView {
+  if (e.kind === 'note') {
+    return { type: 'note', id: e.id, at: e.at, text: e.text, author: e.author };
+  }
+  return {
+    type: 'outbound',
+    id: e.id,
+    at: e.at,
+    text: e.text,
+    author: e.author,
+    twilioSid: e.twilioSid ?? null,
+    deliveryStatus: e.delivery?.status ?? 'sending-requested',
+    deliveryErrorCode: e.delivery?.errorCode ?? null,
+  };
+}
+
+function inboundView(r: MessageRecord, media: ThreadMedia[]): ThreadEntryView {
+  return {
+    type: 'inbound',
+    id: r.messageSid,
+    at: r.receivedAt,
+    text: r.message.body,
+    media,
+    handling: { status: r.status, rulesFired: r.rulesFired, actions: r.actions.map((a) => ({ type: a.type, outcome: a.outcome, rule: a.ruleName })), autoReply: r.reply },
+  };
+}
+
+/**
+ * What front-desk staff can do with conversations: list, read a thread, change status and
+ * assignee, write notes, and answer by SMS. Every clinic-scoped look-up answers NOT_FOUND
+ * for another clinic's conversation exactly as for one that does not exist.
+ */
+export class ConversationService {
+  private readonly media: MediaLinks;
+
+  constructor(private readonly deps: ConversationServiceDeps) {
+    this.media = deps.media ?? PENDING_MEDIA_LINKS;
+  }
+
+  async list(clinicId: string, options: ListOptions): Promise<{ conversations: ConversationView[]; nextCursor: string | null }> {
+    const now = this.deps.clock();
+    const page = await this.deps.conversations.list({
+      clinicId,
+      limit: options.limit,
+      now,
+      ...(options.status === undefined ? {} : { status: options.status }),
+      ...(options.assignee === undefined ? {} : { assignee: options.assignee }),
+      ...(options.cursor === undefined ? {} : { after: decodeCursor(options.cursor) }),
+    });
+    return { conversations: page.conversations.map((c) => toView(c, now)), nextCursor: page.next ? encodeCursor(page.next) : null };
+  }
+
+  async thread(clinicId: string, id: string): Promise<{ conversation: ConversationView; entries: ThreadEntryView[] }> {
+    const conversation = await this.mustGet(clinicId, id);
+    const [inbound, staff] = await Promise.all([
+      this.deps.conversations.inboundMessages(clinicId, conversation.phone, THREAD_LIMIT),
+      this.deps.conversations.entries(conversation.id, THREAD_LIMIT),
+    ]);
+    const media = await this.media.linksFor(clinicId, inbound);
+    const entries = [...inbound.map((r) => inboundView(r, media.get(r.messageSid) ?? [])), ...staff.map(entryView)].sort((a, b) => a.at.getTime() - b.at.getTime());
+    return { conversation: toView(conversation, this.deps.clock()), entries };
+  }
+
+  async setStatus(clinicId: string, id: string, status: ConversationStatus, snoozedUntil: Date | null): Promise<ConversationView> {
+    const now = this.deps.clock();
+    if (status === 'snoozed' && (snoozedUntil === null || snoozedUntil <= now)) {
+      throw new AppError('BAD_REQUEST', 'snoozed needs snoozedUntil in the future');
+    }
+    if (status !== 'snoozed' && snoozedUntil !== null) {
+      throw new AppError('BAD_REQUEST', 'snoozedUntil goes only with status snoozed');
+    }
+    // Resolving, or handing the turn to the patient, answers whatever was waiting.
+    const answered = status === 'resolved' || status === 'pending';
+    return this.mustUpdate(clinicId, id, { status, snoozedUntil, ...(answered ? { answered } : {}) }, now);
+  }
+
+  async setAssignee(clinicId: string, id: string, assignee: string | null): Promise<ConversationView> {
+    return this.mustUpdate(clinicId, id, { assignee }, this.deps.clock());
+  }
+
+  async addNote(clinicId: string, id: string, text: string, author: string): Promise<ThreadEntryView> {
+    const conversation = await this.mustGet(clinicId, id);
+    const now = this.deps.clock();
+    const entry: StaffEntry = { id: newId('en'), conversationId: conversation.id, clinicId, kind: 'note', text, at: now, author };
+    await this.deps.conversations.addEntry(entry);
+    await this.deps.conversations.update(clinicId, conversation.id, { last: { at: now, direction: 'note', preview: preview(text) } }, now);
+    return entryView(entry);
+  }
+
+  /**
+   * Texts the patient from the clinic number they last wrote to. With an idempotency key
+   * the reply is written first (so a retry finds it) and sent once; a retry gets the first
+   * result. Refused with OPTED_OUT when the number opted out (nothing sent).
+   */
+  async reply(clinicId: string, id: string, text: string, author: string, options: { idempotencyKey?: string; statusCallback?: string }): Promise<{ entry: ThreadEntryView; replayed: boolean }> {
+    const conversation = await this.mustGet(clinicId, id);
+    const live = this.deps.clinic(clinicId);
+    if (!live) {
+      throw new AppError('NOT_FOUND', 'not found');
+    }
+    const optOut = await this.deps.store.getOptOut(clinicId, conversation.phone);
+    if (optOut?.optedOut) {
+      throw new AppError('OPTED_OUT', 'the patient has opted out of texts (STOP); nothing was sent');
+    }
+    if (!live.accountSid || !live.authToken) {
+      throw new AppError('TWILIO_NOT_CONFIGURED', `clinic ${clinicId} has no Twilio account SID and auth token for sending`);
+    }
+    const now = this.deps.clock();
+    const entry: StaffEntry = {
+      id: newId('en'),
+      conversationId: conversation.id,
+      clinicId,
+      kind: 'outbound',
+      text,
+      at: now,
+      author,
+      delivery: { rank: DELIVERY_RANK['sending-requested'], status: 'sending-requested', at: now },
+      ...(options.idempotencyKey === undefined ? {} : { idempotency: { key: digest(options.idempotencyKey), request: digest(`${conversation.id}\n${text}`) } }),
+    };
+    const added = await this.deps.conversations.addEntry(entry);
+    if (!added.added) {
+      const existing = added.existing;
+      if (existing.idempotency?.request !== entry.idempotency?.request) {
+        throw new AppError('IDEMPOTENCY_CONFLICT', 'this Idempotency-Key was used for a different request');
+      }
+      if (existing.twilioSid === undefined) {
+        throw new AppError('IDEMPOTENCY_CONFLICT', 'a request with this Idempotency-Key is still in progress');
+      }
+      return { entry: entryView(existing), replayed: true };
+    }
+    let sent: { sid: string; status: string };
+    try {
+      sent = await this.deps.sender.send({
+        accountSid: live.accountSid,
+        authToken: live.authToken,
+        from: live.clinic.phoneNumbers.includes(conversation.clinicNumber) ? conversation.clinicNumber : (live.clinic.phoneNumbers[0] ?? conversation.clinicNumber),
+        to: conversation.phone,
+        body: text,
+        ...(options.statusCallback === undefined ? {} : { statusCallback: options.statusCallback }),
+      });
+    } catch (err) {
+      // Twilio did not take it: the same Idempotency-Key may try again.
+      await this.deps.conversations.removeEntry(entry.id);
+      throw err;
+    }
+    const status = (Object.hasOwn(DELIVERY_RANK, sent.status) ? sent.status : 'queued') as DeliveryStatus;
+    const delivery = { rank: DELIVERY_RANK[status], status, at: this.deps.clock() };
+    await this.deps.conversations.markSent(entry.id, sent.sid, delivery);
+    await this.deps.conversations.update(clinicId, conversation.id, { answered: true, last: { at: now, direction: 'outbound', preview: preview(text) } }, now);
+    return { entry: entryView({ ...entry, twilioSid: sent.sid, delivery }), replayed: false };
+  }
+
+  /**
+   * Twilio's delivery status for a text we sent. Statuses we do not know and SIDs that are
+   * not ours are ignored (Twilio gets 200 either way).
+   */
+  async deliveryReport(report: { messageSid: string; status: string; errorCode?: string }): Promise<boolean> {
+    if (!Object.hasOwn(DELIVERY_RANK, report.status)) {
+      return false;
+    }
+    const status = report.status as DeliveryStatus;
+    const updated = await this.deps.conversations.updateDelivery(report.messageSid, {
+      rank: DELIVERY_RANK[status],
+      status,
+      at: this.deps.clock(),
+      ...(report.errorCode ? { errorCode: report.errorCode } : {}),
+    });
+    return updated !== null;
+  }
+
+  private async mustGet(clinicId: string, id: string): Promise<Conversation> {
+    const found = await this.deps.conversations.get(clinicId, id);
+    if (!found) {
+      throw new AppError('NOT_FOUND', 'not found');
+    }
+    return found;
+  }
+
+  private async mustUpdate(clinicId: string, id: string, change: Parameters<ConversationStore['update']>[2], now: Date): Promise<ConversationView> {
+    const updated = await this.deps.conversations.update(clinicId, id, change, now);
+    if (!updated) {
+      throw new AppError('NOT_FOUND', 'not found');
+    }
+    return toView(updated, now);
+  }
+}

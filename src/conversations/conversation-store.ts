@@ -1,0 +1,40 @@
+import type { MessageRecord } from '../domain.js';
+import type { Conversation, ConversationChange, Delivery, ListPosition, ListQuery, RoutedMessage, StaffEntry } from './conversation.js';
+
+export type AddEntryResult = { added: true } | { added: false; existing: StaffEntry };
+
+/**
+ * The conversations feature's own store part. Adapters: memory-conversation-store.ts
+ * (embedded) and mongo-conversation-store.ts (production); both pass
+ * test/contract/conversation-store.contract.ts. Returns plain objects the caller may keep.
+ */
+export interface ConversationStore {
+  /** Creates indexes. Safe to call again. */
+  init(): Promise<void>;
+  /**
+   * The message-pipeline write, one database command: creates the conversation of
+   * clinic + phone (with `newId`) or updates it: status open (reopening a resolved,
+   * pending or snoozed one), waitingSince the earlier of its value and the message's
+   * time, `last` the newer of the two, patients and clinic number refreshed. Replaying
+   * the same message changes nothing more.
+   */
+  recordRouted(message: RoutedMessage, newId: string): Promise<void>;
+  get(clinicId: string, id: string): Promise<Conversation | null>;
+  /** Newest activity first (then id, descending); `status` open includes snoozes that ran out. */
+  list(query: ListQuery): Promise<{ conversations: Conversation[]; next: ListPosition | null }>;
+  /** Applies a staff change; null when the clinic has no such conversation. */
+  update(clinicId: string, id: string, change: ConversationChange, now: Date): Promise<Conversation | null>;
+
+  /** Adds a note or outbound text; an entry whose idempotency key is taken is not added, and the existing one comes back. */
+  addEntry(entry: StaffEntry): Promise<AddEntryResult>;
+  /** Records Twilio's answer for an outbound entry. */
+  markSent(entryId: string, twilioSid: string, delivery: Delivery): Promise<void>;
+  /** Drops an outbound entry Twilio refused (so the same Idempotency-Key may try again). */
+  removeEntry(entryId: string): Promise<void>;
+  /** Moves the delivery state of the entry with this SID forward (never back); null when no entry has it. */
+  updateDelivery(twilioSid: string, delivery: Delivery): Promise<StaffEntry | null>;
+  /** The newest `limit` notes and outbound texts of a conversation, oldest first. */
+  entries(conversationId: string, limit: number): Promise<StaffEntry[]>;
+  /** The newest `limit` audit records of inbound messages from the phone, oldest first. */
+  inboundMessages(clinicId: string, phone: string, limit: number): Promise<MessageRecord[]>;
+}

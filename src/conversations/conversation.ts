@@ -1,0 +1,154 @@
+/**
+ * The staff conversation model: one conversation per clinic and sender phone (Chatwoot's
+ * conversation, Artera's shared inbox). Plain types, no behaviour.
+ */
+
+export const CONVERSATION_STATUSES = ['open', 'pending', 'resolved', 'snoozed'] as const;
+/** open: staff should look; pending: waiting on the patient; resolved: done; snoozed: until snoozedUntil. */
+export type ConversationStatus = (typeof CONVERSATION_STATUSES)[number];
+
+/** A patient on the conversation's phone, as staff see them in the list. */
+export interface PatientName {
+  id: string;
+  displayName: string;
+}
+
+/** The newest thing that reached staff or that staff did, for the list. */
+export interface LastActivity {
+  at: Date;
+  direction: 'inbound' | 'outbound' | 'note';
+  /** The first PREVIEW_LENGTH characters. */
+  preview: string;
+}
+
+export const PREVIEW_LENGTH = 100;
+
+export interface Conversation {
+  /** Opaque and random: never derived from the phone number, which must not leak through URLs or logs. */
+  id: string;
+  clinicId: string;
+  /** The sender, E.164. */
+  phone: string;
+  /** The clinic number the patient last texted; replies go out from it. */
+  clinicNumber: string;
+  status: ConversationStatus;
+  snoozedUntil: Date | null;
+  assignee: string | null;
+  /** The oldest inbound message that reached staff and no staff action has answered yet (null: none). */
+  waitingSince: Date | null;
+  last: LastActivity;
+  patients: PatientName[];
+  createdAt: Date;
+}
+
+/** One inbound message that reaches staff (routed by a rule, unknown number, over the rate limit). */
+export interface RoutedMessage {
+  clinicId: string;
+  phone: string;
+  clinicNumber: string;
+  messageSid: string;
+  at: Date;
+  body: string;
+  patients: PatientName[];
+}
+
+export type DeliveryStatus =
+  | 'sending-requested'
+  | 'queued'
+  | 'accepted'
+  | 'scheduled'
+  | 'sending'
+  | 'sent'
+  | 'delivered'
+  | 'undelivered'
+  | 'failed'
+  | 'read'
+  | 'canceled';
+
+/**
+ * Where a delivery status stands: callbacks may arrive out of order (Twilio sends `sent`
+ * and `delivered` moments apart), so a status only ever replaces one of a lower rank.
+ */
+export const DELIVERY_RANK: Readonly<Record<DeliveryStatus, number>> = {
+  'sending-requested': 0,
+  queued: 1,
+  accepted: 1,
+  scheduled: 1,
+  sending: 2,
+  sent: 3,
+  delivered: 4,
+  undelivered: 4,
+  failed: 4,
+  canceled: 4,
+  read: 5,
+};
+
+/** The delivery state of an outbound text, stored so that a larger value is a later state. */
+export interface Delivery {
+  rank: number;
+  status: DeliveryStatus;
+  at: Date;
+  errorCode?: string;
+}
+
+/** A staff note (never sent) or an outbound text, kept in `conversationEntries`. */
+export interface StaffEntry {
+  /** Opaque public id. */
+  id: string;
+  conversationId: string;
+  clinicId: string;
+  kind: 'note' | 'outbound';
+  text: string;
+  at: Date;
+  /** The API key that wrote it (its id). */
+  author: string;
+  /** Outbound only: Twilio's Message SID once Twilio took the message. */
+  twilioSid?: string;
+  delivery?: Delivery;
+  /** Outbound only: the Idempotency-Key's digest and the request's text digest, for replays. */
+  idempotency?: { key: string; request: string };
+}
+
+/** The list's sort position: newest activity first, then id. */
+export interface ListPosition {
+  at: Date;
+  id: string;
+}
+
+export interface ListQuery {
+  clinicId: string;
+  status?: ConversationStatus;
+  assignee?: string;
+  limit: number;
+  /** Only conversations after this position (the cursor). */
+  after?: ListPosition;
+  /** A snoozed conversation whose snoozedUntil has passed counts as open. */
+  now: Date;
+}
+
+/** What staff may change on a conversation; absent keys stay as they are. */
+export interface ConversationChange {
+  status?: ConversationStatus;
+  snoozedUntil?: Date | null;
+  assignee?: string | null;
+  /** Staff answered: nothing is waiting any more. */
+  answered?: boolean;
+  /** The activity this change is (replies and notes); kept only if newer than the current one. */
+  last?: LastActivity;
+}
+
+/** The status staff see: a snooze whose time has passed is open again (as Chatwoot does). */
+export function effectiveStatus(c: Pick<Conversation, 'status' | 'snoozedUntil'>, now: Date): ConversationStatus {
+  return c.status === 'snoozed' && c.snoozedUntil !== null && c.snoozedUntil <= now ? 'open' : c.status;
+}
+
+/** A short preview of a text for the list. */
+export function preview(text: string): string {
+  const flat = text.replace(/\s+/g, ' ').trim();
+  return flat.length > PREVIEW_LENGTH ? `${flat.slice(0, PREVIEW_LENGTH - 1)}…` : flat;
+}
+
+/** The key that makes an outbound entry idempotent per clinic (else its own id). */
+export function entryKey(entry: StaffEntry): string {
+  return entry.idempotency ? `idem:${entry.clinicId}:${entry.idempotency.key}` : entry.id;
+}

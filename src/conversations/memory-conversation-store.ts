@@ -1,0 +1,167 @@
+import type { MessageRecord } from '../domain.js';
+import type { Store } from '../store/store.js';
+import { effectiveStatus, entryKey, preview, type Conversation, type ConversationChange, type Delivery, type ListPosition, type ListQuery, type RoutedMessage, type StaffEntry } from './conversation.js';
+import type { AddEntryResult, ConversationStore } from './conversation-store.js';
+
+/** Newest first, then id descending: the list's order. */
+function compareActivity(a: ListPosition, b: ListPosition): number {
+  return b.at.getTime() - a.at.getTime() || (a.id < b.id ? 1 : a.id > b.id ? -1 : 0);
+}
+
+/**
+ * The embedded adapter: plain Maps, copies in and out. Inbound messages are read from the
+ * main store's audit records (listMessages), filtered by sender: simple beats fast here.
+ */
+export class MemoryConversationStore implements ConversationStore {
+  private readonly conversations = new Map<string, Conversation>();
+  private readonly byId = new Map<string, string>();
+  private readonly staffEntries = new Map<string, StaffEntry>();
+
+  /** @param messages - the main store, whose audit records hold the inbound messages */
+  constructor(private readonly messages: Pick<Store, 'listMessages'>) {}
+
+  async init(): Promise<void> {}
+
+  async recordRouted(message: RoutedMessage, newId: string): Promise<void> {
+    const key = `${message.clinicId}:${message.phone}`;
+    const current = this.conversations.get(key);
+    const next: Conversation = current ?? {
+      id: newId,
+      clinicId: message.clinicId,
+      phone: message.phone,
+      clinicNumber: message.clinicNumber,
+      status: 'open',
+      snoozedUntil: null,
+      assignee: null,
+      waitingSince: null,
+      last: { at: new Date(0), direction: 'inbound', preview: '' },
+      patients: [],
+      createdAt: message.at,
+    };
+    next.status = 'open';
+    next.snoozedUntil = null;
+    next.clinicNumber = message.clinicNumber;
+    next.patients = structuredClone(message.patients);
+    next.waitingSince = next.waitingSince === null || message.at < next.waitingSince ? message.at : next.waitingSince;
+    if (message.at >= next.last.at) {
+      next.last = { at: message.at, direction: 'inbound', preview: preview(message.body) };
+    }
+    this.conversations.set(key, structuredClone(next));
+    this.byId.set(next.id, key);
+  }
+
+  async get(clinicId: string, id: string): Promise<Conversation | null> {
+    const found = this.find(clinicId, id);
+    return found ? structuredClone(found) : null;
+  }
+
+  async list(query: ListQuery): Promise<{ conversations: Conversation[]; next: ListPosition | null }> {
+    const rows = [...this.conversations.values()]
+      .filter((c) => c.clinicId === query.clinicId)
+      .filter((c) => query.status === undefined || effectiveStatus(c, query.now) === query.status)
+      .filter((c) => query.assignee === undefined || c.assignee === query.assignee)
+      .filter((c) => query.after === undefined || compareActivity(query.after, { at: c.last.at, id: c.id }) < 0)
+      .sort((a, b) => compareActivity({ at: a.last.at, id: a.id }, { at: b.last.at, id: b.id }));
+    const page = rows.slice(0, query.limit);
+    const end = page.at(-1);
+    return {
+      conversations: structuredClone(page),
+      next: rows.length > query.limit && end ? { at: end.last.at, id: end.id } : null,
+    };
+  }
+
+  async update(clinicId: string, id: string, change: ConversationChange, _now: Date): Promise<Conversation | null> {
+    const found = this.find(clinicId, id);
+    if (!found) {
+      return null;
+    }
+    if (change.status !== undefined) {
+      found.status = change.status;
+    }
+    if (change.snoozedUntil !== undefined) {
+      found.snoozedUntil = change.snoozedUntil;
+    }
+    if (change.assignee !== undefined) {
+      found.assignee = change.assignee;
+    }
+    if (change.answered) {
+      found.waitingSince = null;
+    }
+    if (change.last && change.last.at >= found.last.at) {
+      found.last = structuredClone(change.last);
+    }
+    return structuredClone(found);
+  }
+
+  async addEntry(entry: StaffEntry): Promise<AddEntryResult> {
+    const key = entryKey(entry);
+    const existing = this.staffEntries.get(key);
+    if (existing) {
+      return { added: false, existing: structuredClone(existing) };
+    }
+    this.staffEntries.set(key, structuredClone(entry));
+    return { added: true };
+  }
+
+  async markSent(entryId: string, twilioSid: string, delivery: Delivery): Promise<void> {
+    const entry = [...this.staffEntries.values()].find((e) => e.id === entryId);
+    if (entry) {
+      entry.twilioSid = twilioSid;
+      entry.delivery = maxDelivery(entry.delivery, delivery);
+    }
+  }
+
+  async removeEntry(entryId: string): Promise<void> {
+    for (const [key, entry] of this.staffEntries) {
+      if (entry.id === entryId) {
+        this.staffEntries.delete(key);
+      }
+    }
+  }
+
+  async updateDelivery(twilioSid: string, delivery: Delivery): Promise<StaffEntry | null> {
+    const entry = [...this.staffEntries.values()].find((e) => e.twilioSid === twilioSid);
+    if (!entry) {
+      return null;
+    }
+    entry.delivery = maxDelivery(entry.delivery, delivery);
+    return structuredClone(entry);
+  }
+
+  async entries(conversationId: string, limit: number): Promise<StaffEntry[]> {
+    const all = [...this.staffEntries.values()]
+      .filter((e) => e.conversationId === conversationId)
+      .sort((a, b) => a.at.getTime() - b.at.getTime() || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+    return structuredClone(all.slice(-limit));
+  }
+
+  async inboundMessages(clinicId: string, phone: string, limit: number): Promise<MessageRecord[]> {
+    const found: MessageRecord[] = [];
+    for await (const record of this.messages.listMessages({ clinicId, since: new Date(0), until: new Date(8.64e15) })) {
+      if (record.message.from === phone) {
+        found.push(record);
+      }
+    }
+    return found.slice(-limit);
+  }
+
+  private find(clinicId: string, id: string): Conversation | undefined {
+    const key = this.byId.get(id);
+    const found = key === undefined ? undefined : this.conversations.get(key);
+    return found?.clinicId === clinicId ? found : undefined;
+  }
+}
+
+/** The later of two delivery states, as the MongoDB adapter's `$max` picks it (rank, then status, then time). */
+export function maxDelivery(current: Delivery | undefined, next: Delivery): Delivery {
+  if (!current) {
+    return structuredClone(next);
+  }
+  if (current.rank !== next.rank) {
+    return structuredClone(current.rank > next.rank ? current : next);
+  }
+  if (current.status !== next.status) {
+    return structuredClone(current.status > next.status ? current : next);
+  }
+  return structuredClone(current.at >= next.at ? current : next);
+}

@@ -1,0 +1,227 @@
+import type { Collection, Db, Filter, MongoClient } from 'mongodb';
+import type { MessageRecord } from '../domain.js';
+import { docToMessage, type MessageDoc } from '../store/mongo/documents.js';
+import { COLLECTIONS } from '../store/mongo/indexes.js';
+import { isDuplicateKey, toStoreError } from '../store/mongo/mongo-errors.js';
+import { entryKey, preview, type Conversation, type ConversationChange, type Delivery, type ListPosition, type ListQuery, type RoutedMessage, type StaffEntry } from './conversation.js';
+import type { AddEntryResult, ConversationStore } from './conversation-store.js';
+
+export const CONVERSATION_COLLECTIONS = { conversations: 'conversations', entries: 'conversationEntries' } as const;
+
+/** A conversation as stored: `_id` is clinic + phone (so the pipeline's upsert needs no look-up), `waitingSince` absent when nothing waits (so `$min` can set it). */
+interface ConversationDoc extends Omit<Conversation, 'waitingSince'> {
+  _id: string;
+  waitingSince?: Date;
+}
+
+interface EntryDoc extends StaffEntry {
+  _id: string;
+}
+
+export interface MongoConversationStoreOptions {
+  client: MongoClient;
+  dbName: string;
+  /** Server-side limit of each query. */
+  maxTimeMS?: number;
+}
+
+function toConversation(doc: ConversationDoc): Conversation {
+  const { _id: _ignored, waitingSince, ...rest } = doc;
+  // FerretDB may leave out a null written by $setOnInsert: absent reads as null.
+  return { ...rest, assignee: rest.assignee ?? null, snoozedUntil: rest.snoozedUntil ?? null, waitingSince: waitingSince ?? null };
+}
+
+function toEntry(doc: EntryDoc): StaffEntry {
+  const { _id: _ignored, ...rest } = doc;
+  return rest;
+}
+
+/**
+ * The production adapter. Every method is one command (two for addEntry's replay), so the
+ * pipeline's write costs what the old inbox insert did. Runs on MongoDB-compatible
+ * servers without transactions (FerretDB): `$min`/`$max` on dates and subdocuments only.
+ */
+export class MongoConversationStore implements ConversationStore {
+  private readonly db: Db;
+  private readonly maxTimeMS: number;
+
+  constructor(options: MongoConversationStoreOptions) {
+    this.db = options.client.db(options.dbName);
+    this.maxTimeMS = options.maxTimeMS ?? 2000;
+  }
+
+  private get conversations(): Collection<ConversationDoc> {
+    return this.db.collection<ConversationDoc>(CONVERSATION_COLLECTIONS.conversations);
+  }
+
+  private get staffEntries(): Collection<EntryDoc> {
+    return this.db.collection<EntryDoc>(CONVERSATION_COLLECTIONS.entries);
+  }
+
+  private async run<T>(operation: string, fn: () => Promise<T>): Promise<T> {
+    try {
+      return await fn();
+    } catch (err) {
+      throw toStoreError(err, operation);
+    }
+  }
+
+  async init(): Promise<void> {
+    await this.run('conversations.init', async () => {
+      await this.conversations.createIndex({ id: 1 }, { name: 'id_unique', unique: true });
+      await this.conversations.createIndex({ clinicId: 1, 'last.at': -1, id: -1 }, { name: 'clinic_last' });
+      await this.conversations.createIndex({ clinicId: 1, status: 1, 'last.at': -1, id: -1 }, { name: 'clinic_status_last' });
+      await this.staffEntries.createIndex({ id: 1 }, { name: 'id_unique', unique: true });
+      await this.staffEntries.createIndex({ conversationId: 1, at: -1, id: -1 }, { name: 'conversation_at' });
+      await this.staffEntries.createIndex({ twilioSid: 1 }, { name: 'twilioSid' });
+      // The thread reads the audit records of one sender instead of copying them.
+      await this.db.collection(COLLECTIONS.messages).createIndex({ clinicId: 1, 'message.from': 1, receivedAt: -1 }, { name: 'clinic_from_receivedAt' });
+    });
+  }
+
+  async recordRouted(message: RoutedMessage, newId: string): Promise<void> {
+    await this.run('conversations.recordRouted', async () => {
+      await this.conversations.updateOne(
+        { _id: `${message.clinicId}:${message.phone}` },
+        {
+          $setOnInsert: { id: newId, clinicId: message.clinicId, phone: message.phone, assignee: null, createdAt: message.at },
+          $set: { status: 'open', snoozedUntil: null, clinicNumber: message.clinicNumber, patients: message.patients },
+          $min: { waitingSince: message.at },
+          // Key order matters: documents compare field by field, so the later `at` wins.
+          $max: { last: { at: message.at, direction: 'inbound', preview: preview(message.body) } },
+        },
+        { upsert: true, maxTimeMS: this.maxTimeMS },
+      );
+    });
+  }
+
+  async get(clinicId: string, id: string): Promise<Conversation | null> {
+    return this.run('conversations.get', async () => {
+      const doc = await this.conversations.findOne({ id, clinicId }, { maxTimeMS: this.maxTimeMS });
+      return doc ? toConversation(doc) : null;
+    });
+  }
+
+  async list(query: ListQuery): Promise<{ conversations: Conversation[]; next: ListPosition | null }> {
+    const and: Filter<ConversationDoc>[] = [{ clinicId: query.clinicId }];
+    if (query.status === 'open') {
+      and.push({ $or: [{ status: 'open' }, { status: 'snoozed', snoozedUntil: { $lte: query.now } }] });
+    } else if (query.status === 'snoozed') {
+      and.push({ status: 'snoozed', snoozedUntil: { $gt: query.now } });
+    } else if (query.status !== undefined) {
+      and.push({ status: query.status });
+    }
+    if (query.assignee !== undefined) {
+      and.push({ assignee: query.assignee });
+    }
+    if (query.after) {
+      and.push({ $or: [{ 'last.at': { $lt: query.after.at } }, { 'last.at': query.after.at, id: { $lt: query.after.id } }] });
+    }
+    return this.run('conversations.list', async () => {
+      const docs = await this.conversations
+        .find({ $and: and }, { maxTimeMS: this.maxTimeMS })
+        .sort({ 'last.at': -1, id: -1 })
+        .limit(query.limit + 1)
+        .toArray();
+      const page = docs.slice(0, query.limit).map(toConversation);
+      const end = page.at(-1);
+      return { conversations: page, next: docs.length > query.limit && end ? { at: end.last.at, id: end.id } : null };
+    });
+  }
+
+  async update(clinicId: string, id: string, change: ConversationChange, _now: Date): Promise<Conversation | null> {
+    const set: Record<string, unknown> = {};
+    if (change.status !== undefined) {
+      set.status = change.status;
+    }
+    if (change.snoozedUntil !== undefined) {
+      set.snoozedUntil = change.snoozedUntil;
+    }
+    if (change.assignee !== undefined) {
+      set.assignee = change.assignee;
+    }
+    const update: Record<string, unknown> = {};
+    if (Object.keys(set).length > 0) {
+      update.$set = set;
+    }
+    if (change.answered) {
+      update.$unset = { waitingSince: '' };
+    }
+    if (change.last) {
+      update.$max = { last: { at: change.last.at, direction: change.last.direction, preview: change.last.preview } };
+    }
+    return this.run('conversations.update', async () => {
+      if (Object.keys(update).length === 0) {
+        return this.get(clinicId, id);
+      }
+      const doc = await this.conversations.findOneAndUpdate({ id, clinicId }, update, { returnDocument: 'after', maxTimeMS: this.maxTimeMS });
+      return doc ? toConversation(doc) : null;
+    });
+  }
+
+  async addEntry(entry: StaffEntry): Promise<AddEntryResult> {
+    const _id = entryKey(entry);
+    return this.run('conversations.addEntry', async () => {
+      try {
+        await this.staffEntries.insertOne({ ...entry, _id });
+        return { added: true };
+      } catch (err) {
+        if (!isDuplicateKey(err)) {
+          throw err;
+        }
+        const existing = await this.staffEntries.findOne({ _id }, { maxTimeMS: this.maxTimeMS });
+        if (!existing) {
+          throw err;
+        }
+        return { added: false, existing: toEntry(existing) };
+      }
+    });
+  }
+
+  async markSent(entryId: string, twilioSid: string, delivery: Delivery): Promise<void> {
+    await this.run('conversations.markSent', async () => {
+      await this.staffEntries.updateOne({ id: entryId }, { $set: { twilioSid }, $max: { delivery: deliveryDoc(delivery) } }, { maxTimeMS: this.maxTimeMS });
+    });
+  }
+
+  async removeEntry(entryId: string): Promise<void> {
+    await this.run('conversations.removeEntry', async () => {
+      await this.staffEntries.deleteOne({ id: entryId }, { maxTimeMS: this.maxTimeMS });
+    });
+  }
+
+  async updateDelivery(twilioSid: string, delivery: Delivery): Promise<StaffEntry | null> {
+    return this.run('conversations.updateDelivery', async () => {
+      const doc = await this.staffEntries.findOneAndUpdate(
+        { twilioSid },
+        { $max: { delivery: deliveryDoc(delivery) } },
+        { returnDocument: 'after', maxTimeMS: this.maxTimeMS },
+      );
+      return doc ? toEntry(doc) : null;
+    });
+  }
+
+  async entries(conversationId: string, limit: number): Promise<StaffEntry[]> {
+    return this.run('conversations.entries', async () => {
+      const docs = await this.staffEntries.find({ conversationId }, { maxTimeMS: this.maxTimeMS }).sort({ at: -1, id: -1 }).limit(limit).toArray();
+      return docs.reverse().map(toEntry);
+    });
+  }
+
+  async inboundMessages(clinicId: string, phone: string, limit: number): Promise<MessageRecord[]> {
+    return this.run('conversations.inboundMessages', async () => {
+      const docs = await this.db
+        .collection<MessageDoc>(COLLECTIONS.messages)
+        .find({ clinicId, 'message.from': phone }, { maxTimeMS: this.maxTimeMS })
+        .sort({ receivedAt: -1, messageSid: -1 })
+        .limit(limit)
+        .toArray();
+      return docs.reverse().map(docToMessage);
+    });
+  }
+}
+
+/** Field order is the comparison order of `$max` (see DELIVERY_RANK). */
+function deliveryDoc(d: Delivery): Delivery {
+  return d.errorCode === undefined ? { rank: d.rank, status: d.status, at: d.at } : { rank: d.rank, status: d.status, at: d.at, errorCode: d.errorCode };
+}

@@ -1,0 +1,92 @@
+import type Router from '@koa/router';
+import { MemoryAccessLog, type AccessLogStore } from '../auth/access-log.js';
+import type { KeyRing } from '../auth/key-ring.js';
+import type { FailedKeyAttempts } from '../auth/require-api-key.js';
+import type { Config } from '../config/load-config.js';
+import type { Logger } from '../logger.js';
+import type { LiveConfig } from '../service/live-config.js';
+import type { Store } from '../store/store.js';
+import { ConversationService } from './conversation-service.js';
+import { createStaffRouter } from './conversation-routes.js';
+import type { ConversationStore } from './conversation-store.js';
+import type { MediaLinks } from './media-links.js';
+import { MemoryConversationStore } from './memory-conversation-store.js';
+import type { MongoStore } from '../store/mongo/mongo-store.js';
+import { addStatusCallbackRoute } from './status-callback-route.js';
+import { createTwilioSender, type SmsSender } from './twilio-messages.js';
+
+/** The staff feature's store parts. */
+export interface StaffStores {
+  conversations: ConversationStore;
+  accessLog: AccessLogStore;
+}
+
+/**
+ * The store parts beside the main store: the embedded ones read the main store's audit
+ * records; the MongoDB ones share its client and database (and are imported only then, so
+ * the embedded store never loads the driver).
+ * @param store - the main store
+ */
+export async function openStaffStores(store: Store): Promise<StaffStores> {
+  if (store.kind === 'mongo') {
+    const { client, dbName } = store as MongoStore;
+    const { MongoConversationStore } = await import('./mongo-conversation-store.js');
+    const { MongoAccessLog } = await import('../auth/mongo-access-log.js');
+    return { conversations: new MongoConversationStore({ client, dbName }), accessLog: new MongoAccessLog({ client, dbName }) };
+  }
+  return { conversations: new MemoryConversationStore(store), accessLog: new MemoryAccessLog() };
+}
+
+export interface StaffApiDeps {
+  config: Readonly<Config>;
+  live: LiveConfig;
+  store: Store;
+  stores: StaffStores;
+  ring: KeyRing;
+  logger: Logger;
+  clock?: () => Date;
+  /** Defaults to the `twilio` client at TWILIO_API_BASE_URL. */
+  sender?: SmsSender;
+  media?: MediaLinks;
+  attempts?: FailedKeyAttempts;
+}
+
+/**
+ * Builds the staff API: the service and its router (conversations routes and Twilio's
+ * delivery-status callback), for createApp's `routers`.
+ */
+export function createStaffApi(deps: StaffApiDeps): { router: Router; service: ConversationService } {
+  const clock = deps.clock ?? ((): Date => new Date());
+  const service = new ConversationService({
+    conversations: deps.stores.conversations,
+    store: deps.store,
+    sender: deps.sender ?? createTwilioSender({ baseUrl: deps.config.twilioApiBaseUrl }),
+    clock,
+    ...(deps.media ? { media: deps.media } : {}),
+    clinic(clinicId) {
+      const snapshot = deps.live.snapshot();
+      const clinic = snapshot.clinics.byId.get(clinicId);
+      if (!clinic) {
+        return null;
+      }
+      return { clinic, accountSid: clinic.accountSid ?? deps.config.twilioAccountSid, authToken: snapshot.tokens.get(clinic.id)?.[0] ?? null };
+    },
+  });
+  const router = createStaffRouter({
+    service,
+    ring: () => deps.ring,
+    accessLog: deps.stores.accessLog,
+    clock,
+    publicBaseUrl: deps.config.publicBaseUrl,
+    ...(deps.attempts ? { attempts: deps.attempts } : {}),
+  });
+  addStatusCallbackRoute(router, {
+    service,
+    snapshot: () => deps.live.snapshot(),
+    signatureValidation: deps.config.signatureValidation,
+    publicBaseUrl: deps.config.publicBaseUrl,
+    bodyLimitBytes: deps.config.bodyLimitBytes,
+    logger: deps.logger,
+  });
+  return { router, service };
+}

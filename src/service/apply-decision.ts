@@ -1,0 +1,55 @@
+import { getAction } from '../actions/index.js';
+import type { ActionRecord } from '../domain.js';
+import { AppError } from '../errors.js';
+import type { CompiledRules } from '../rules/compile.js';
+import type { Decision, EvaluationInput } from '../rules/evaluate.js';
+import { composeReply, type ActionDone } from '../rules/reply.js';
+
+export interface Outcome {
+  rulesFired: string[];
+  actions: ActionRecord[];
+  reply: string | null;
+}
+
+/** Actions processed even when the sender is rate-limited: consent and HELP must always work. */
+export const ALWAYS_PROCESSED_ACTIONS: ReadonlySet<string> = new Set(['opt-out', 'opt-in', 'help']);
+
+/**
+ * A copy of `decision` with only the events whose action is in `types` (e.g.
+ * ALWAYS_PROCESSED_ACTIONS for a rate-limited sender).
+ */
+export function keepActions(decision: Decision, types: ReadonlySet<string>): Decision {
+  return { ...decision, events: decision.events.filter((e) => types.has(e.type)) };
+}
+
+/**
+ * Runs the decision's actions in priority order, then composes the reply from what they did
+ * (rules/reply.ts).
+ * @param opts - dryRun: actions compute their outcome without writing (simulate)
+ */
+export async function applyDecision(rules: CompiledRules, decision: Decision, input: EvaluationInput, opts: { dryRun?: boolean } = {}): Promise<Outcome> {
+  const done: ActionDone[] = [];
+  const actions: ActionRecord[] = [];
+  for (const event of decision.events) {
+    const action = getAction(event.type);
+    if (!action) {
+      throw new AppError('INTERNAL', `rule ${event.ruleName} names unknown action ${event.type}`);
+    }
+    const result = await action.run({
+      clinic: input.clinic,
+      message: input.message,
+      patients: input.patients,
+      optedOut: input.optedOut,
+      now: input.now,
+      store: input.store,
+      dryRun: opts.dryRun === true,
+      ruleName: event.ruleName,
+      keyword: decision.context.keyword,
+      nextAppointment: decision.context.nextAppointment,
+    });
+    done.push({ event, outcome: result.outcome, appointment: result.appointment });
+    actions.push({ type: event.type, outcome: result.outcome, ruleName: event.ruleName, ...(result.detail ? { detail: result.detail } : {}) });
+  }
+  const reply = await composeReply(rules, done, input, decision.context);
+  return { rulesFired: decision.events.map((e) => e.ruleName), actions, reply };
+}

@@ -1,0 +1,247 @@
+import { randomUUID } from 'node:crypto';
+import { expect } from 'chai';
+import type { ConversationStore } from '../../src/conversations/conversation-store.js';
+import { DELIVERY_RANK, type RoutedMessage, type StaffEntry } from '../../src/conversations/conversation.js';
+import type { Store } from '../../src/store/store.js';
+import { aMessage, newClinicId, newPhone } from './store-fixtures.js';
+
+export interface ConversationStoreUnderTest {
+  conversations: ConversationStore;
+  /** The main store whose audit records the thread reads. */
+  store: Store;
+  dispose(): Promise<void>;
+}
+
+const at = (iso: string): Date => new Date(iso);
+const newId = (): string => `cv_${randomUUID().replace(/-/g, '')}`;
+
+function routed(overrides: Partial<RoutedMessage> & { clinicId: string; phone: string }): RoutedMessage {
+  return {
+    clinicNumber: '+13125550100',
+    messageSid: `SM${randomUUID().replace(/-/g, '')}`,
+    at: at('2026-06-01T10:00:00Z'),
+    body: 'Can someone call me about my results?',
+    patients: [{ id: 'p-1', displayName: 'Ana D.' }],
+    ...overrides,
+  };
+}
+
+function anEntry(overrides: Partial<StaffEntry> & { conversationId: string; clinicId: string }): StaffEntry {
+  return { id: `en_${randomUUID().replace(/-/g, '')}`, kind: 'note', text: 'called back', at: at('2026-06-01T11:00:00Z'), author: 'k-1', ...overrides };
+}
+
+/**
+ * The behaviour every ConversationStore adapter must have: on the embedded store always,
+ * on MongoDB when a server is found. Tests keep apart by clinic id.
+ * @param name - the adapter, for the title
+ * @param make - makes the stores (initialised); null skips the suite
+ */
+export function describeConversationStoreContract(name: string, make: () => Promise<ConversationStoreUnderTest | null>): void {
+  describe(`ConversationStore contract: ${name}`, function () {
+    let handle: ConversationStoreUnderTest | null = null;
+    let conversations: ConversationStore;
+
+    before(async function () {
+      handle = await make();
+      if (!handle) {
+        this.skip();
+      }
+      conversations = handle.conversations;
+    });
+
+    after(async function () {
+      await handle?.dispose();
+    });
+
+    /** The id of the conversation of clinic + phone, through the list. */
+    async function idOf(clinicId: string): Promise<string> {
+      const { conversations: page } = await conversations.list({ clinicId, limit: 10, now: at('2026-06-01T00:00:00Z') });
+      expect(page).to.have.length(1);
+      return page[0]!.id;
+    }
+
+    it('when init() is called again, then it succeeds', async function () {
+      await conversations.init();
+      await conversations.init();
+    });
+
+    it('when a routed message arrives from a new phone, then one open conversation holds it: waitingSince, preview, patients', async function () {
+      const clinicId = newClinicId();
+      const phone = newPhone();
+      const id = newId();
+      await conversations.recordRouted(routed({ clinicId, phone }), id);
+      const c = await conversations.get(clinicId, id);
+      expect(c).to.deep.equal({
+        id,
+        clinicId,
+        phone,
+        clinicNumber: '+13125550100',
+        status: 'open',
+        snoozedUntil: null,
+        assignee: null,
+        waitingSince: at('2026-06-01T10:00:00Z'),
+        last: { at: at('2026-06-01T10:00:00Z'), direction: 'inbound', preview: 'Can someone call me about my results?' },
+        patients: [{ id: 'p-1', displayName: 'Ana D.' }],
+        createdAt: at('2026-06-01T10:00:00Z'),
+      });
+    });
+
+    it('when a second routed message comes from the same phone, then it is the same conversation: the older wait and the newer preview stay', async function () {
+      const clinicId = newClinicId();
+      const phone = newPhone();
+      const first = newId();
+      await conversations.recordRouted(routed({ clinicId, phone, at: at('2026-06-01T10:00:00Z'), body: 'first' }), first);
+      await conversations.recordRouted(routed({ clinicId, phone, at: at('2026-06-01T10:05:00Z'), body: 'second' }), newId());
+      // A replay of an older message (after an outage) moves neither back.
+      await conversations.recordRouted(routed({ clinicId, phone, at: at('2026-06-01T09:00:00Z'), body: 'replayed' }), newId());
+      const c = await conversations.get(clinicId, first);
+      expect(c?.waitingSince).to.deep.equal(at('2026-06-01T09:00:00Z'));
+      expect(c?.last).to.deep.equal({ at: at('2026-06-01T10:05:00Z'), direction: 'inbound', preview: 'second' });
+      expect(await idOf(clinicId)).to.equal(first);
+    });
+
+    it('when a routed message reaches a resolved or snoozed conversation, then it is open again and the assignee stays', async function () {
+      for (const status of ['resolved', 'snoozed', 'pending'] as const) {
+        const clinicId = newClinicId();
+        const phone = newPhone();
+        const id = newId();
+        await conversations.recordRouted(routed({ clinicId, phone }), id);
+        await conversations.update(clinicId, id, { status, snoozedUntil: status === 'snoozed' ? at('2026-07-01T00:00:00Z') : null, assignee: 'Maria', answered: true }, at('2026-06-01T10:01:00Z'));
+        expect((await conversations.get(clinicId, id))?.waitingSince).to.equal(null);
+        await conversations.recordRouted(routed({ clinicId, phone, at: at('2026-06-01T10:10:00Z') }), newId());
+        const c = await conversations.get(clinicId, id);
+        expect(c, status).to.include({ status: 'open', snoozedUntil: null, assignee: 'Maria' });
+        expect(c?.waitingSince, status).to.deep.equal(at('2026-06-01T10:10:00Z'));
+      }
+    });
+
+    it("when another clinic's id is asked for, then get and update answer null, as for an id that does not exist", async function () {
+      const clinicId = newClinicId();
+      const id = newId();
+      await conversations.recordRouted(routed({ clinicId, phone: newPhone() }), id);
+      expect(await conversations.get(newClinicId(), id)).to.equal(null);
+      expect(await conversations.get(clinicId, newId())).to.equal(null);
+      expect(await conversations.update(newClinicId(), id, { status: 'resolved' }, at('2026-06-01T11:00:00Z'))).to.equal(null);
+      expect((await conversations.get(clinicId, id))?.status).to.equal('open');
+    });
+
+    it('when staff change a conversation, then status, snooze, assignee and the newer activity are kept and the wait ends only when answered', async function () {
+      const clinicId = newClinicId();
+      const id = newId();
+      await conversations.recordRouted(routed({ clinicId, phone: newPhone() }), id);
+      const assigned = await conversations.update(clinicId, id, { assignee: 'front desk 2' }, at('2026-06-01T10:30:00Z'));
+      expect(assigned).to.include({ assignee: 'front desk 2', status: 'open' });
+      expect(assigned?.waitingSince).to.deep.equal(at('2026-06-01T10:00:00Z'));
+      const older = { at: at('2026-06-01T09:00:00Z'), direction: 'note' as const, preview: 'old' };
+      expect((await conversations.update(clinicId, id, { last: older }, at('2026-06-01T10:30:00Z')))?.last.preview).to.equal('Can someone call me about my results?');
+      const replied = await conversations.update(
+        clinicId,
+        id,
+        { status: 'pending', answered: true, last: { at: at('2026-06-01T10:31:00Z'), direction: 'outbound', preview: 'We will call you' } },
+        at('2026-06-01T10:31:00Z'),
+      );
+      expect(replied).to.include({ status: 'pending', waitingSince: null });
+      expect(replied?.last).to.deep.equal({ at: at('2026-06-01T10:31:00Z'), direction: 'outbound', preview: 'We will call you' });
+      const unassigned = await conversations.update(clinicId, id, { assignee: null }, at('2026-06-01T10:32:00Z'));
+      expect(unassigned?.assignee).to.equal(null);
+      expect(await conversations.get(clinicId, id)).to.deep.equal(unassigned);
+    });
+
+    it('when conversations are listed, then newest activity comes first, a cursor walks every page once, and status and assignee filter', async function () {
+      const clinicId = newClinicId();
+      const ids: string[] = [];
+      // Five conversations, two sharing one time (the id breaks the tie).
+      const times = ['2026-06-01T10:00:00Z', '2026-06-01T10:01:00Z', '2026-06-01T10:01:00Z', '2026-06-01T10:02:00Z', '2026-06-01T10:03:00Z'];
+      for (const t of times) {
+        const id = newId();
+        ids.push(id);
+        await conversations.recordRouted(routed({ clinicId, phone: newPhone(), at: at(t) }), id);
+      }
+      const now = at('2026-06-02T00:00:00Z');
+      const seen: string[] = [];
+      let after: { at: Date; id: string } | undefined;
+      for (let page = 0; page < 5; page++) {
+        const result = await conversations.list({ clinicId, limit: 2, now, ...(after ? { after } : {}) });
+        seen.push(...result.conversations.map((c) => c.id));
+        if (!result.next) {
+          break;
+        }
+        after = result.next;
+      }
+      const tied = [ids[1]!, ids[2]!].sort().reverse();
+      expect(seen).to.deep.equal([ids[4], ids[3], ...tied, ids[0]]);
+
+      await conversations.update(clinicId, ids[0]!, { status: 'resolved' }, now);
+      await conversations.update(clinicId, ids[3]!, { status: 'snoozed', snoozedUntil: at('2026-06-03T00:00:00Z'), assignee: 'Maria' }, now);
+      await conversations.update(clinicId, ids[4]!, { status: 'snoozed', snoozedUntil: at('2026-06-01T12:00:00Z') }, now);
+      const list = async (q: { status?: 'open' | 'resolved' | 'snoozed'; assignee?: string }): Promise<string[]> =>
+        (await conversations.list({ clinicId, limit: 10, now, ...q })).conversations.map((c) => c.id);
+      expect(await list({ status: 'resolved' })).to.deep.equal([ids[0]]);
+      expect(await list({ status: 'snoozed' })).to.deep.equal([ids[3]]);
+      // A snooze that ran out counts as open.
+      expect(await list({ status: 'open' })).to.deep.equal([ids[4], ...tied]);
+      expect(await list({ assignee: 'Maria' })).to.deep.equal([ids[3]]);
+      expect(await list({})).to.have.length(5);
+      expect((await conversations.list({ clinicId: newClinicId(), limit: 10, now })).conversations).to.deep.equal([]);
+    });
+
+    it('when notes and outbound texts are added, then entries returns the newest, oldest first, and an idempotency key is used once', async function () {
+      const clinicId = newClinicId();
+      const conversationId = newId();
+      for (let i = 0; i < 4; i++) {
+        expect(await conversations.addEntry(anEntry({ clinicId, conversationId, text: `n${i}`, at: new Date(at('2026-06-01T11:00:00Z').getTime() + i * 1000) }))).to.deep.equal({
+          added: true,
+        });
+      }
+      expect((await conversations.entries(conversationId, 3)).map((e) => e.text)).to.deep.equal(['n1', 'n2', 'n3']);
+      const reply = anEntry({ clinicId, conversationId, kind: 'outbound', text: 'hi', idempotency: { key: 'k1', request: 'r1' }, delivery: { rank: 0, status: 'sending-requested', at: at('2026-06-01T12:00:00Z') } });
+      expect(await conversations.addEntry(reply)).to.deep.equal({ added: true });
+      const again = await conversations.addEntry({ ...reply, id: newId(), text: 'other' });
+      expect(again).to.deep.equal({ added: false, existing: reply });
+      // Another clinic may use the same key.
+      expect(await conversations.addEntry({ ...reply, id: newId(), clinicId: newClinicId() })).to.deep.equal({ added: true });
+    });
+
+    it('when delivery statuses arrive out of order, then the state only moves forward', async function () {
+      const clinicId = newClinicId();
+      const conversationId = newId();
+      const sid = `SM${randomUUID().replace(/-/g, '')}`;
+      const entry = anEntry({ clinicId, conversationId, kind: 'outbound', delivery: { rank: 0, status: 'sending-requested', at: at('2026-06-01T12:00:00Z') } });
+      await conversations.addEntry(entry);
+      await conversations.markSent(entry.id, sid, { rank: DELIVERY_RANK.queued, status: 'queued', at: at('2026-06-01T12:00:01Z') });
+      const delivered = await conversations.updateDelivery(sid, { rank: DELIVERY_RANK.delivered, status: 'delivered', at: at('2026-06-01T12:00:05Z') });
+      expect(delivered?.delivery).to.deep.equal({ rank: 4, status: 'delivered', at: at('2026-06-01T12:00:05Z') });
+      const late = await conversations.updateDelivery(sid, { rank: DELIVERY_RANK.sent, status: 'sent', at: at('2026-06-01T12:00:06Z') });
+      expect(late?.delivery?.status).to.equal('delivered');
+      expect(late?.twilioSid).to.equal(sid);
+      expect(await conversations.updateDelivery(`SM${randomUUID().replace(/-/g, '')}`, { rank: 3, status: 'sent', at: at('2026-06-01T12:00:06Z') })).to.equal(null);
+      const failed = anEntry({ clinicId, conversationId, kind: 'outbound', idempotency: { key: 'gone', request: 'r' } });
+      await conversations.addEntry(failed);
+      await conversations.removeEntry(failed.id);
+      expect((await conversations.entries(conversationId, 10)).map((e) => e.id)).to.deep.equal([entry.id]);
+      expect(await conversations.addEntry({ ...failed, id: newId() })).to.have.property('added', true);
+    });
+
+    it("when the thread's inbound messages are read, then they are that clinic's records from that phone, newest `limit`, oldest first", async function () {
+      const clinicId = newClinicId();
+      const phone = newPhone();
+      const store = handle!.store;
+      const mine = [];
+      for (let i = 0; i < 3; i++) {
+        const record = aMessage({ clinicId, receivedAt: new Date(at('2026-06-01T10:00:00Z').getTime() + i * 60_000) });
+        record.message.from = phone;
+        mine.push(record);
+        await store.claimMessage(record);
+      }
+      const other = aMessage({ clinicId });
+      other.message.from = newPhone();
+      await store.claimMessage(other);
+      const elsewhere = aMessage({ clinicId: newClinicId() });
+      elsewhere.message.from = phone;
+      await store.claimMessage(elsewhere);
+      expect((await conversations.inboundMessages(clinicId, phone, 10)).map((m) => m.messageSid)).to.deep.equal(mine.map((m) => m.messageSid));
+      expect((await conversations.inboundMessages(clinicId, phone, 2)).map((m) => m.messageSid)).to.deep.equal(mine.slice(1).map((m) => m.messageSid));
+      expect(await conversations.inboundMessages(clinicId, phone, 1)).to.deep.equal([mine[2]]);
+    });
+  });
+}
