@@ -8,6 +8,8 @@ import tseslint from 'typescript-eslint';
  *
  *   cli                         the clinic-sms commands
  *   main.ts                     the composition root
+ *   conversations, media        feature folders: the staff API; MMS media (each its routes, service, store part)
+ *   auth                        staff API keys, their middleware and the access trail
  *   http                        Koa app, routes, error middleware
  *   admin                       rules check, rules test, rules simulate
  *   service                     the message pipeline, live config, reload, readiness, shutdown
@@ -25,6 +27,8 @@ import tseslint from 'typescript-eslint';
 const LAYERS = [
   ['cli'],
   ['main.ts'],
+  ['conversations', 'media'],
+  ['auth'],
   ['http'],
   ['admin'],
   ['service'],
