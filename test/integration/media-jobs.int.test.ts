@@ -151,11 +151,13 @@ for (const kind of mediaKinds('media_jobs')) {
       const big = Buffer.alloc(6 * 1024 * 1024, 0xff);
       PNG_BYTES.copy(big);
       await claimWith([serve(sid, big, 'image/png', { chunked: true })], sid);
-      service().notify();
-      const [r] = await settled(sid, 1);
-      expect(r).to.include({ state: 'refused', reason: `larger than ${5 * 1024 * 1024} bytes` });
+      // A paced 6 MB stream takes about a second; a loaded machine must not turn it into a timeout.
+      service(stores.media, { timeoutMs: 15_000, leaseMs: 20_000 }).notify();
+      const [r] = await settled(sid, 1, false, 20_000);
+      expect(r).to.include({ state: 'refused', reason: `larger than ${5 * 1024 * 1024} bytes`, attempts: 1 });
       expect(r?.file).to.equal(undefined);
       await sleep(50);
+      expect(fake.cdnSends).to.have.length(1);
       const [send] = fake.cdnSends;
       expect(send?.closedEarly).to.equal(true);
       expect(send?.sent).to.be.below(big.length);
@@ -237,7 +239,7 @@ for (const kind of mediaKinds('media_jobs')) {
     it('when the worker dies mid-download, then after its lease runs out a restarted instance takes the job and keeps the file', async function () {
       const sid = sidOf('MM');
       await claimWith([serve(sid, PNG_BYTES, 'image/png', { hangTimes: 1 })], sid);
-      const first = service(stores.media, { leaseMs: 600, timeoutMs: 500 });
+      const first = service(stores.media, { leaseMs: 1500, timeoutMs: 1000 });
       first.notify();
       const deadline = Date.now() + 3000;
       while (fake.apiRequests.length === 0 && Date.now() < deadline) {
@@ -248,11 +250,11 @@ for (const kind of mediaKinds('media_jobs')) {
       const killedAt = Date.now();
       expect((await stores.media.listForMessages(clinic.id, [sid]))[0]).to.include({ state: 'pending', attempts: 0 });
       // A new process: a MediaStore opened afresh on the same data.
-      const second = service(stores.reopen(), { leaseMs: 600, timeoutMs: 500 });
+      const second = service(stores.reopen(), { leaseMs: 1500, timeoutMs: 1000 });
       second.notify();
       const [r] = await settled(sid, 1);
       expect(r).to.include({ state: 'stored', attempts: 1 });
-      expect(Date.now() - killedAt, 'taken only once the lease ran out').to.be.above(400);
+      expect(Date.now() - killedAt, 'taken only once the lease ran out').to.be.above(900);
       expect(fake.apiRequests.map((a) => a.status)).to.deep.equal([307, 307]);
     });
   });
