@@ -70,6 +70,12 @@ export interface Clinic {
   autoReply: boolean;
   /** Where the clinic's events go (clinics file `events:`; docs/events.md). */
   events?: readonly EventEndpointConfig[];
+  /** Delete Twilio's copy of a media file once ours is kept (default false; README, 'Media'). */
+  deleteMediaFromTwilio?: boolean;
+  /** A Twilio API key (SK…) to fetch media with instead of the account's auth token. */
+  apiKeySid?: string;
+  /** The environment variable holding that API key's secret. */
+  apiKeySecretEnv?: string;
 }
 
 export interface Patient {
@@ -127,6 +133,12 @@ export interface MessageRecord {
    * durable outbox. A background relay copies them to the events collection.
    */
   outbox?: OutboxEvent[];
+  /**
+   * Set on the claim of a message with media to a known clinic (it rides in the claim's
+   * insert: no extra command), removed once the media relay has made the message's media
+   * jobs (src/media/media-relay.ts).
+   */
+  mediaPending?: true;
 }
 
 export type MessageCompletion = Pick<MessageRecord, 'status' | 'patientIds' | 'rulesFired' | 'actions' | 'reply'> &

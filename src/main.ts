@@ -22,10 +22,13 @@ import type { OutboxEvent } from './events/event-types.js';
 import { EventsService, memoryEventsStorage, type EventsServiceOptions } from './events/events-service.js';
 import { MemoryStore } from './store/memory/memory-store.js';
 import type { MongoStore } from './store/mongo/mongo-store.js';
+import { startMedia, type RunningMedia } from './media/start-media.js';
 import { loadKeysFile } from './auth/api-keys-file.js';
 import { KeyRing } from './auth/key-ring.js';
 import { startKeysReload } from './auth/keys-reload.js';
 import { createStaffApi, openStaffStores } from './conversations/staff-api.js';
+import { authenticateApiKey, recordAccess, requireScope } from './auth/require-api-key.js';
+import { MEDIA_ROUTE } from './media/media-routes.js';
 
 export interface RunningService {
   server: Server;
@@ -38,6 +41,8 @@ export interface RunningService {
   spool: Spool;
   /** The events relay and dispatcher (src/events/). */
   events: EventsService;
+  /** Media fetching (background) and the thread's media look-up. */
+  media: RunningMedia;
   /** Stops accepting, waits for requests in flight (SHUTDOWN_GRACE_MS), flushes the spool, closes the store. */
   stop(): Promise<ShutdownReport>;
 }
@@ -122,7 +127,18 @@ export async function startService(env: Record<string, string | undefined>, opti
   const ring = new KeyRing(keys.keys);
   const staffStores = await openStaffStores(store);
   const staffInit = initializeStore({ kind: store.kind, init: async () => Promise.all([staffStores.conversations.init(), staffStores.accessLog.init()]).then(() => undefined) }, logger);
-  const staff = createStaffApi({ config, live, store, stores: staffStores, ring, logger });
+  // Media: background jobs fetch MediaUrlN; the route is guarded like the staff API.
+  const media = startMedia({
+    config,
+    env,
+    store,
+    logger,
+    clinic: (id) => live.snapshot().clinics.byId.get(id),
+    guard: [recordAccess({ accessLog: staffStores.accessLog, clock: () => new Date() }, MEDIA_ROUTE), authenticateApiKey({ ring: () => ring }), requireScope('conversations:read')],
+  });
+  // startMedia starts its relay and workers itself; the shutdown list stops them.
+  services.push({ start: () => undefined, stop: () => media.stop() });
+  const staff = createStaffApi({ config, live, store, stores: staffStores, ring, logger, media: media.service });
   const app = createApp({
     config,
     live,
@@ -132,7 +148,7 @@ export async function startService(env: Record<string, string | undefined>, opti
     readiness: createReadiness({ store, live, metrics, spoolDepth: () => spool.depth(), eventsOldestPendingAge: () => events.oldestPendingAgeSeconds() }),
     spool: spoolSink,
     inFlight,
-    routers: [staff.router],
+    routers: [staff.router, ...media.routers],
   });
   const server = await new Promise<Server>((resolve, reject) => {
     const s = createHttpServer(app.callback(), serverLimits(config)).listen(config.port, config.host, () => resolve(s));
@@ -160,6 +176,7 @@ export async function startService(env: Record<string, string | undefined>, opti
     metrics,
     spool,
     events,
+    media,
     stop() {
       storeInit.stop();
       staffInit.stop();

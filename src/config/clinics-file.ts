@@ -21,6 +21,9 @@ const KNOWN_KEYS = new Set([
   'rateLimitPerMinute',
   'autoReply',
   'events',
+  'deleteMediaFromTwilio',
+  'apiKeySid',
+  'apiKeySecretEnv',
 ]);
 
 /** True when `tz` is an IANA time zone this Node knows. */
@@ -161,6 +164,25 @@ export function parseClinics(text: string, file: string): ClinicsFile {
       at(get('autoReply'), `${where}.autoReply: expected true or false`);
       ok = false;
     }
+    const deleteMedia = value('deleteMediaFromTwilio') ?? false;
+    if (typeof deleteMedia !== 'boolean') {
+      at(get('deleteMediaFromTwilio'), `${where}.deleteMediaFromTwilio: expected true or false`);
+      ok = false;
+    }
+    const apiKeySid = value('apiKeySid');
+    if (apiKeySid !== undefined && (typeof apiKeySid !== 'string' || !/^SK[0-9a-f]{32}$/.test(apiKeySid))) {
+      at(get('apiKeySid'), `${where}.apiKeySid: expected SK followed by 32 hex digits`);
+      ok = false;
+    }
+    const apiKeySecretEnv = value('apiKeySecretEnv');
+    if (apiKeySecretEnv !== undefined && (typeof apiKeySecretEnv !== 'string' || !/^[A-Z_][A-Z0-9_]*$/.test(apiKeySecretEnv))) {
+      at(get('apiKeySecretEnv'), `${where}.apiKeySecretEnv: expected an environment variable name`);
+      ok = false;
+    }
+    if ((apiKeySid === undefined) !== (apiKeySecretEnv === undefined)) {
+      at(get('apiKeySid') ?? get('apiKeySecretEnv'), `${where}: apiKeySid and apiKeySecretEnv go together`);
+      ok = false;
+    }
     const hoursNode = get('businessHours');
     const businessHours = hoursNode ? parseHours(hoursNode, `${where}.businessHours`, at) : undefined;
     if (hoursNode && !businessHours) {
@@ -197,6 +219,13 @@ export function parseClinics(text: string, file: string): ClinicsFile {
       }
       if (events && events.length > 0) {
         clinic.events = events;
+      }
+      if (deleteMedia === true) {
+        clinic.deleteMediaFromTwilio = true;
+      }
+      if (typeof apiKeySid === 'string' && typeof apiKeySecretEnv === 'string') {
+        clinic.apiKeySid = apiKeySid;
+        clinic.apiKeySecretEnv = apiKeySecretEnv;
       }
       clinics.push(clinic);
     }

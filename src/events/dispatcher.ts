@@ -2,7 +2,7 @@ import type { FieldLogger } from '../logger.js';
 import type { EventEndpoint } from '../config/event-endpoints.js';
 import type { EventMetrics } from './event-metrics.js';
 import type { EventOutboxStore, LeasedDelivery, AttemptResult } from './outbox-store.js';
-import { PollLoop } from './poll-loop.js';
+import { PollLoop } from '../poll-loop.js';
 import { postEvent, type PostResult } from './post-event.js';
 import { RETRY_DELAYS_MS, nextDelayMs, parseRetryAfter } from './retry-schedule.js';
 import { signEvent } from './signer.js';

@@ -2,7 +2,7 @@ import type { FieldLogger } from '../logger.js';
 import { wants, type EventEndpoint } from '../config/event-endpoints.js';
 import { envelopeOf, type OutboxEvent } from './event-types.js';
 import { EPOCH, type EventDelivery, type EventOutboxStore } from './outbox-store.js';
-import { PollLoop } from './poll-loop.js';
+import { PollLoop } from '../poll-loop.js';
 
 /** A finished message whose events have not been copied to the events collection yet. */
 export interface PendingOutbox {

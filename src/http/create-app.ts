@@ -35,7 +35,7 @@ export interface AppDeps {
   inFlight?: { enter(): void; leave(): void };
   /** How long the pipeline may run before the message is spooled and the system-error reply sent, ms. */
   pipelineDeadlineMs?: number;
-  /** Feature routers (the staff API), mounted inside the request context and the error middleware. */
+  /** Feature routers (the staff API, media), mounted inside the request context and the error middleware. */
   routers?: readonly Router[];
 }
 

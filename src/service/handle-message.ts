@@ -176,6 +176,8 @@ async function claimOrTakeOver(run: Run, clinic: Clinic | null): Promise<Pipelin
     actions: [],
     reply: null,
     via: mode,
+    // The media relay finds a message with media by this flag: no command is added to the webhook's path.
+    ...(clinic && message.media.length > 0 ? { mediaPending: true as const } : {}),
   });
   checkpoint(run);
   if (claim.claimed) {

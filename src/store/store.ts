@@ -53,6 +53,10 @@ export interface Store {
    */
   recordDuplicate(messageSid: string, at: Date): Promise<void>;
   listMessages(query: MessageQuery): AsyncIterable<MessageRecord>;
+  /** Up to `limit` records claimed with `mediaPending`, oldest first (the media relay's input). */
+  pendingMedia(limit: number): Promise<MessageRecord[]>;
+  /** Removes `mediaPending` from the record (its media jobs exist now). */
+  clearMediaPending(messageSid: string): Promise<void>;
 
   findPatientsByPhone(clinicId: string, phone: string): Promise<Patient[]>;
   /** The soonest appointment at or after `now` among the patients, not cancelled. */

@@ -138,6 +138,31 @@ export function describeStoreContract(name: string, makeStore: MakeStore): void 
       });
     });
 
+    describe('messages waiting for their media jobs', function () {
+      it('when a record is claimed with mediaPending, then pendingMedia lists it until clearMediaPending, and the record keeps everything else', async function () {
+        const clinicId = newClinicId();
+        const withMedia = aMessage({ clinicId, mediaPending: true });
+        const plain = aMessage({ clinicId });
+        await store.claimMessage(withMedia);
+        await store.claimMessage(plain);
+        const pending = (await store.pendingMedia(1000)).filter((m) => m.clinicId === clinicId);
+        expect(pending.map((m) => m.messageSid)).to.deep.equal([withMedia.messageSid]);
+        expect(pending[0]).to.deep.equal(withMedia);
+        await store.clearMediaPending(withMedia.messageSid);
+        expect((await store.pendingMedia(1000)).filter((m) => m.clinicId === clinicId)).to.deep.equal([]);
+        const { mediaPending: _flag, ...rest } = withMedia;
+        expect(await store.getMessage(withMedia.messageSid)).to.deep.equal(rest);
+      });
+
+      it('when a second claim of the MessageSid comes, then the message is listed once', async function () {
+        const clinicId = newClinicId();
+        const record = aMessage({ clinicId, mediaPending: true });
+        await store.claimMessage(record);
+        await store.claimMessage(record);
+        expect((await store.pendingMedia(1000)).filter((m) => m.clinicId === clinicId)).to.have.length(1);
+      });
+    });
+
     describe('patients and appointments', function () {
       it('when patients share a phone, then findPatientsByPhone returns those of the clinic, by id', async function () {
         const clinicId = newClinicId();

@@ -43,6 +43,8 @@ export class MemoryStore implements Store {
   private readonly messages = new Map<string, MessageRecord>();
   /** MessageSids of finished messages, oldest first: what the bound drops. */
   private readonly finished = new Set<string>();
+  /** Records claimed with mediaPending, by MessageSid, kept apart so the bound never drops one. */
+  private readonly mediaPendingRecords = new Map<string, MessageRecord>();
   /** Staff inbox items by the MessageSid that made them, so they go with its record. */
   private readonly inbox = new Map<string, InboxItem[]>();
   private readonly optOuts = new Map<string, OptOutRecord>();
@@ -89,6 +91,9 @@ export class MemoryStore implements Store {
     }
     const kept = structuredClone(record);
     this.messages.set(kept.messageSid, kept);
+    if (kept.mediaPending) {
+      this.mediaPendingRecords.set(kept.messageSid, structuredClone(record));
+    }
     return { claimed: true };
   }
 
@@ -123,6 +128,18 @@ export class MemoryStore implements Store {
       .sort((a, b) => a.receivedAt.getTime() - b.receivedAt.getTime() || a.messageSid.localeCompare(b.messageSid));
     for (const row of rows) {
       yield structuredClone(row);
+    }
+  }
+
+  async pendingMedia(limit: number): Promise<MessageRecord[]> {
+    return structuredClone([...this.mediaPendingRecords.values()].slice(0, limit));
+  }
+
+  async clearMediaPending(messageSid: string): Promise<void> {
+    this.mediaPendingRecords.delete(messageSid);
+    const record = this.messages.get(messageSid);
+    if (record) {
+      delete record.mediaPending;
     }
   }
 

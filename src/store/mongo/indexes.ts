@@ -29,6 +29,8 @@ export const INDEXES: readonly IndexPlan[] = [
   { collection: COLLECTIONS.appointments, key: { clinicId: 1, patientId: 1, startsAt: 1 }, options: { name: 'clinic_patient_start' }, required: true },
   { collection: COLLECTIONS.messages, key: { messageSid: 1 }, options: { name: 'messageSid_unique', unique: true }, required: true },
   { collection: COLLECTIONS.messages, key: { clinicId: 1, receivedAt: 1 }, options: { name: 'clinic_receivedAt' }, required: true },
+  // The media relay's input: only records still waiting for their media jobs are in it.
+  { collection: COLLECTIONS.messages, key: { mediaPending: 1 }, options: { name: 'mediaPending', sparse: true }, required: true },
   { collection: COLLECTIONS.optOuts, key: { clinicId: 1, phone: 1 }, options: { name: 'clinic_phone_unique', unique: true }, required: true },
   { collection: COLLECTIONS.inbox, key: { id: 1 }, options: { name: 'id_unique', unique: true }, required: true },
   { collection: COLLECTIONS.inbox, key: { clinicId: 1, createdAt: 1 }, options: { name: 'clinic_createdAt' }, required: true },

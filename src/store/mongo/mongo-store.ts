@@ -83,6 +83,11 @@ export class MongoStore implements Store {
   /** Off-the-hot-path writes still running; close() waits for them. */
   private readonly background = new Set<Promise<void>>();
 
+  /** The service's database, for the feature folders' own store parts (media, events). */
+  get database(): Db {
+    return this.db;
+  }
+
   constructor(options: MongoStoreOptions) {
     this.client = options.client;
     this.dbName = options.dbName;
@@ -181,6 +186,19 @@ export class MongoStore implements Store {
   async recordDuplicate(messageSid: string, at: Date): Promise<void> {
     await this.run('recordDuplicate', async () => {
       await this.messages.updateOne({ _id: messageSid }, { $inc: { duplicateDeliveries: 1 }, $set: { lastDuplicateAt: at } });
+    });
+  }
+
+  async pendingMedia(limit: number): Promise<MessageRecord[]> {
+    return this.run('pendingMedia', async () => {
+      const docs = await this.messages.find({ mediaPending: true }, { maxTimeMS: this.maxTimeMS }).sort({ receivedAt: 1 }).limit(limit).toArray();
+      return docs.map(docToMessage);
+    });
+  }
+
+  async clearMediaPending(messageSid: string): Promise<void> {
+    await this.run('clearMediaPending', async () => {
+      await this.messages.updateOne({ _id: messageSid }, { $unset: { mediaPending: '' } });
     });
   }
 
