@@ -38,11 +38,16 @@ export function startHandleTrace(): void {
       if (type === 'PROMISE') {
         return;
       }
-      const stack = (new Error().stack ?? '')
+      const limit = Error.stackTraceLimit;
+      Error.stackTraceLimit = 40;
+      const raw = new Error().stack ?? '';
+      Error.stackTraceLimit = limit;
+      // Node's own bundled libraries (node:internal/deps, e.g. fetch's undici) stay: they can be the creator.
+      const stack = raw
         .split('\n')
         .slice(1)
-        .filter((line) => !line.includes('node:internal') && !line.includes('open-handles.ts') && !line.includes('node:async_hooks'))
-        .slice(0, 8)
+        .filter((line) => !/node:internal\/async_hooks|node:async_hooks|open-handles\.ts/.test(line))
+        .slice(0, 12)
         .join('\n');
       live.set(id, { type, stack, resource: new WeakRef(resource) });
     },
@@ -136,9 +141,15 @@ function traceReport(): string[] {
   tracer.hook.disable();
   const out: string[] = [];
   for (const { type, stack, resource } of tracer.live.values()) {
-    const alive = resource.deref() as { hasRef?: () => boolean } | undefined;
-    if (alive?.hasRef?.() === true) {
-      out.push(`${type} created\n${stack}`);
+    // A fired or cleared timer may still wait for its destroy callback: _destroyed says it is done.
+    const alive = resource.deref() as { hasRef?: () => boolean; _destroyed?: boolean; _idleTimeout?: number; _onTimeout?: unknown } | undefined;
+    if (alive?.hasRef?.() === true && alive._destroyed !== true) {
+      // A timer also shows its delay and the start of its callback: enough to find it when the stack is Node's own.
+      const timer =
+        typeof alive._onTimeout === 'function'
+          ? ` (every/after ${alive._idleTimeout} ms, callback: ${String(alive._onTimeout).replace(/\s+/g, ' ').slice(0, 160)})`
+          : '';
+      out.push(`${type}${timer} created\n${stack}`);
     }
   }
   return out.length > 0 ? ['where they were created:', ...out] : ['(the trace recorded no ref\'d resource still alive)'];
@@ -152,7 +163,10 @@ const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout
  * @param hook - the running root hook (`this.runnable()`)
  */
 export async function assertNoOpenHandles(hook: Mocha.Runnable): Promise<void> {
-  // Mocha's timer for this very hook would be counted as a leftover; the grace bounds the hook instead.
+  // Mocha's timer for this very hook would be counted as a leftover; the grace bounds the hook
+  // instead. Mocha starts that timer just after this function returns its promise, hence the
+  // wait for one microtask before clearing it.
+  await Promise.resolve();
   hook.clearTimeout();
   const deadline = Date.now() + GRACE_MS;
   let left = openHandleReport();
