@@ -65,7 +65,14 @@ function activeHandles(): unknown[] {
   return probe._getActiveHandles?.() ?? [];
 }
 
-const isStdio = (handle: unknown): boolean => handle === process.stdin || handle === process.stdout || handle === process.stderr;
+/** stdout, stderr, and stdin if something created it (read by fd: the process.stdin getter would create it). */
+function isStdio(handle: unknown): boolean {
+  if (handle === process.stdout || handle === process.stderr) {
+    return true;
+  }
+  const stream = handle as { fd?: unknown; _handle?: { fd?: unknown } } | null;
+  return stream?.fd === 0 || stream?._handle?.fd === 0;
+}
 
 function mongoPorts(): Set<number> {
   const ports = new Set<number>();
