@@ -4,6 +4,7 @@ import { KeyRing } from '../../src/auth/key-ring.js';
 import { loadTestConfig, type Config } from '../../src/config/load-config.js';
 import { createStaffApi, openStaffStores, type StaffStores } from '../../src/conversations/staff-api.js';
 import type { ConversationService } from '../../src/conversations/conversation-service.js';
+import { conversationRouting } from '../../src/conversations/staff-routing.js';
 import { createApp } from '../../src/http/create-app.js';
 import { createLogger } from '../../src/logger.js';
 import { createMetrics } from '../../src/metrics.js';
@@ -84,7 +85,7 @@ export async function buildStaffApp(made: { store: Store; dbName: string; dispos
   const ring = new KeyRing();
   const keys: ApiKey[] = [];
   const staff = createStaffApi({ config: full, live, store, stores, ring, logger });
-  const app = createApp({ config: full, live, store, logger, metrics, readiness: createReadiness({ store, live, metrics }), routers: [staff.router] });
+  const app = createApp({ config: full, live, store, staff: conversationRouting(stores.conversations), logger, metrics, readiness: createReadiness({ store, live, metrics }), routers: [staff.router] });
   return {
     app,
     store,
