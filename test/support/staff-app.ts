@@ -62,8 +62,13 @@ let keySeq = 0;
  * The real app with the staff API mounted, on the fixture clinics, logging into a capture.
  * @param made - the main store from a StaffStoreKind
  * @param config - overrides (e.g. twilioApiBaseUrl of a fake Twilio)
+ * @param options - clock: the webhook's clock (when messages arrive)
  */
-export async function buildStaffApp(made: { store: Store; dbName: string; dispose(): Promise<void> }, config: Partial<Config> = {}): Promise<StaffTestApp> {
+export async function buildStaffApp(
+  made: { store: Store; dbName: string; dispose(): Promise<void> },
+  config: Partial<Config> = {},
+  options: { clock?: () => Date } = {},
+): Promise<StaffTestApp> {
   const env = { NORTHSIDE_AUTH_TOKEN: NORTHSIDE_TOKEN };
   const full = loadTestConfig({
     authTokens: [AUTH_TOKEN],
@@ -85,7 +90,7 @@ export async function buildStaffApp(made: { store: Store; dbName: string; dispos
   const ring = new KeyRing();
   const keys: ApiKey[] = [];
   const staff = createStaffApi({ config: full, live, store, stores, ring, logger });
-  const app = createApp({ config: full, live, store, staff: conversationRouting(stores.conversations), logger, metrics, readiness: createReadiness({ store, live, metrics }), routers: [staff.router] });
+  const app = createApp({ config: full, live, store, staff: conversationRouting(stores.conversations), logger, metrics, ...(options.clock ? { clock: options.clock } : {}), readiness: createReadiness({ store, live, metrics }), routers: [staff.router] });
   return {
     app,
     store,
