@@ -47,7 +47,7 @@ export async function migrateLegacyInbox(db: Db, conversations: Pick<Conversatio
           clinicId: item.clinicId,
           phone: item.from,
           // Unknown when the audit record is gone: replies then go out from the clinic's first number.
-          clinicNumber: clinicNumbers.get(item.messageSid) ?? '',
+          clinicNumber: clinicNumbers.get(senderKey(item)) ?? '',
           messageSid: item.messageSid,
           at: item.createdAt,
           body: item.body,
@@ -70,14 +70,18 @@ async function patientsOf(db: Db, items: readonly LegacyInboxDoc[]): Promise<Map
   return new Map(docs.map((d) => [d.id, d]));
 }
 
+/** The clinic number each sender last texted (from the audit records), by clinic + phone: one look-up a sender, at start only. */
 async function clinicNumbersOf(db: Db, items: readonly LegacyInboxDoc[]): Promise<Map<string, string>> {
-  const sids = [...new Set(items.map((item) => item.messageSid))];
-  const docs =
-    sids.length === 0
-      ? []
-      : await db
-          .collection<{ messageSid: string; message: { to: string } }>(COLLECTIONS.messages)
-          .find({ messageSid: { $in: sids } }, { projection: { messageSid: 1, 'message.to': 1 } })
-          .toArray();
-  return new Map(docs.map((d) => [d.messageSid, d.message.to]));
+  const messages = db.collection<{ clinicId: string; receivedAt: Date; message: { from: string; to: string } }>(COLLECTIONS.messages);
+  const numbers = new Map<string, string>();
+  for (const key of new Set(items.map(senderKey))) {
+    const item = items.find((i) => senderKey(i) === key)!;
+    const last = await messages.findOne({ clinicId: item.clinicId, 'message.from': item.from }, { sort: { receivedAt: -1 }, projection: { 'message.to': 1 } });
+    if (last) {
+      numbers.set(key, last.message.to);
+    }
+  }
+  return numbers;
 }
+
+const senderKey = (item: Pick<LegacyInboxDoc, 'clinicId' | 'from'>): string => `${item.clinicId}:${item.from}`;
