@@ -161,21 +161,30 @@ export interface OptOutRecord {
   keyword?: string;
 }
 
-export type InboxKind = 'message' | 'cancel-request' | 'reschedule-request';
+/** Why a message reaches staff: a rule routed it, asked for a change staff make, or the pipeline could not answer it. */
+export const STAFF_REASONS = ['message', 'cancel-request', 'reschedule-request', 'unknown-number', 'over-limit'] as const;
+export type StaffReason = (typeof STAFF_REASONS)[number];
 
-export interface InboxItem {
-  /** Deterministic (messageSid + kind), so a replay never makes a second item. */
-  id: string;
+/** One inbound message put in front of staff. */
+export interface ToStaff {
   clinicId: string;
-  kind: InboxKind;
-  messageSid: string;
-  from: string;
-  patientIds: string[];
+  message: InboundMessage;
+  /** The clinic's patients on the sender's phone (none: an unknown number). */
+  patients: readonly Patient[];
+  at: Date;
+  reason: StaffReason;
+  /** The appointment a cancel or reschedule request concerns. */
   appointmentId?: string;
-  body: string;
-  media: MediaItem[];
-  createdAt: Date;
-  status: 'open' | 'done';
+}
+
+/**
+ * The port through which the message pipeline and the actions put a message in front of
+ * staff. The conversations feature implements it (the sender's conversation is opened or
+ * reopened, waiting since the message), at one store command a call; a replay of the same
+ * message changes nothing more. Defined here because the pipeline sits below the feature.
+ */
+export interface StaffRouting {
+  routed(item: ToStaff): Promise<void>;
 }
 
 /** The outcome of moving the next upcoming appointment to a new status. */

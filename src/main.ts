@@ -29,6 +29,7 @@ import { startKeysReload } from './auth/keys-reload.js';
 import { createStaffApi, openStaffStores } from './conversations/staff-api.js';
 import { authenticateApiKey, recordAccess, requireScope } from './auth/require-api-key.js';
 import { MEDIA_ROUTE } from './media/media-routes.js';
+import { conversationRouting } from './conversations/staff-routing.js';
 
 export interface RunningService {
   server: Server;
@@ -96,7 +97,10 @@ export async function startService(env: Record<string, string | undefined>, opti
   }
   // Messages the store cannot take wait on disk in the outage spool until the replayer gets them in.
   const spool = await Spool.open({ dir: config.spoolDir, logger, onDepth: (depth) => metrics.spoolDepth.set(depth) });
-  const pipeline = { store, logger, metrics, clock: () => new Date() };
+  // The staff feature's stores; the pipeline puts messages for staff in its conversations.
+  const staffStores = await openStaffStores(store);
+  const staffRouting = conversationRouting(staffStores.conversations);
+  const pipeline = { store, staff: staffRouting, logger, metrics, clock: () => new Date() };
   const replayer = new SpoolReplayer({ spool, store, logger, metrics, replay: (message, receivedAt) => handleMessage(pipeline, live.snapshot(), message, 'replay', receivedAt) });
   const spoolSink = {
     async append(message: Parameters<Spool['append']>[0], receivedAt: Date): Promise<void> {
@@ -125,7 +129,6 @@ export async function startService(env: Record<string, string | undefined>, opti
     logger.warn({ keysFile: config.keysFile }, 'no staff API keys file: the staff API refuses every request (401)');
   }
   const ring = new KeyRing(keys.keys);
-  const staffStores = await openStaffStores(store);
   const staffInit = initializeStore({ kind: store.kind, init: async () => Promise.all([staffStores.conversations.init(), staffStores.accessLog.init()]).then(() => undefined) }, logger);
   // Media: background jobs fetch MediaUrlN; the route is guarded like the staff API.
   const media = startMedia({
@@ -143,6 +146,7 @@ export async function startService(env: Record<string, string | undefined>, opti
     config,
     live,
     store,
+    staff: staffRouting,
     logger,
     metrics,
     readiness: createReadiness({ store, live, metrics, spoolDepth: () => spool.depth(), eventsOldestPendingAge: () => events.oldestPendingAgeSeconds() }),

@@ -21,7 +21,7 @@ export interface Config {
   bodyLimitBytes: number;
   /** How long a shutdown waits for requests in flight, ms. */
   shutdownGraceMs: number;
-  /** Finished messages the embedded store keeps; older ones are dropped with their inbox items. */
+  /** Finished messages the embedded store keeps; older ones are dropped. */
   memoryStoreMaxMessages: number;
   /** Watch rules and clinics files and reload on change. */
   watchRules: boolean;
@@ -148,7 +148,7 @@ export const SETTINGS: { [K in keyof Config]: Setting<K> } = {
   memoryStoreMaxMessages: {
     key: 'memoryStoreMaxMessages',
     env: 'MEMORY_STORE_MAX_MESSAGES',
-    doc: 'finished messages the embedded store keeps; the oldest go first, with their staff inbox items',
+    doc: 'finished messages the embedded store keeps; the oldest go first',
     parse: int('MEMORY_STORE_MAX_MESSAGES', 50_000, 1, 10_000_000),
   },
   mediaDir: { key: 'mediaDir', env: 'MEDIA_DIR', doc: 'media files kept by the embedded store', parse: text('var/media') },

@@ -4,6 +4,7 @@ import { performance } from 'node:perf_hooks';
 import Koa, { type Context, type Middleware, type Next } from 'koa';
 import Router from '@koa/router';
 import type { Config } from '../config/load-config.js';
+import type { StaffRouting } from '../domain.js';
 import type { Logger } from '../logger.js';
 import type { Metrics } from '../metrics.js';
 import { systemErrorText } from '../rules/reply.js';
@@ -26,6 +27,8 @@ export interface AppDeps {
   config: Readonly<Config>;
   live: LiveConfig;
   store: Store;
+  /** Where the pipeline puts messages for staff (the conversations feature implements it). */
+  staff: StaffRouting;
   logger: Logger;
   metrics: Metrics;
   clock?: () => Date;
@@ -146,7 +149,7 @@ export function createApp(deps: AppDeps): Koa {
     normalizeMessage({ clock, systemErrorText }),
     spoolWhenStoreUnavailable(deps.spool),
     withinDeadline(deps.pipelineDeadlineMs ?? PIPELINE_DEADLINE_MS),
-    answerMessage({ store: deps.store, logger: deps.logger, metrics: deps.metrics, clock }),
+    answerMessage({ store: deps.store, staff: deps.staff, logger: deps.logger, metrics: deps.metrics, clock }),
   );
 
   app.use(router.routes());

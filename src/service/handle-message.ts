@@ -1,5 +1,5 @@
 import { performance } from 'node:perf_hooks';
-import type { Clinic, InboundMessage, MessageRecord, MessageStatus, SenderState } from '../domain.js';
+import type { Clinic, InboundMessage, MessageRecord, MessageStatus, SenderState, StaffRouting } from '../domain.js';
 import { AppError, errorCode } from '../errors.js';
 import { produceEvents } from '../events/produce-events.js';
 import { lazyChild, type FieldLogger, type Logger } from '../logger.js';
@@ -10,9 +10,12 @@ import { decide, type Decision, type EvaluationInput } from '../rules/evaluate.j
 import type { Store, RateWindow } from '../store/store.js';
 import { ALWAYS_PROCESSED_ACTIONS, applyDecision, keepActions, type Outcome } from './apply-decision.js';
 import type { Snapshot } from './live-config.js';
+import { toStaff, trackRouting, unknownNumberReachesStaff } from './reach-staff.js';
 
 export interface PipelineDeps {
   store: Store;
+  /** Where messages for staff go: the conversations (routed by a rule, unknown number, over the rate limit). */
+  staff: StaffRouting;
   logger: Logger;
   metrics: Metrics;
   clock: () => Date;
@@ -132,7 +135,7 @@ export async function handleMessage(
     const overLimit = sender.count > clinic.rateLimitPerMinute;
     checkpoint(run);
     if (overLimit && !decision.events.some((e) => ALWAYS_PROCESSED_ACTIONS.has(e.type))) {
-      return await finishRateLimited(run, clinic, sender);
+      return await finishRateLimited(run, clinic, sender, input);
     }
     const outcome = await act(run, rules, overLimit ? keepActions(decision, ALWAYS_PROCESSED_ACTIONS) : decision, input);
     return await complete(run, clinic, sender, outcome, { storeMs, rulesMs: performance.now() - tRules }, now);
@@ -239,18 +242,26 @@ async function countSender(run: Run, clinic: Clinic): Promise<{ sender: SenderSt
   return { sender, storeMs: performance.now() - t };
 }
 
-/** Over the limit, and no STOP/START/HELP among the events: nothing the rules asked for runs. */
-async function finishRateLimited(run: Run, clinic: Clinic, sender: SenderState): Promise<PipelineResult> {
+/** Over the limit, and no STOP/START/HELP among the events: nothing the rules asked for runs, and staff see the message. */
+async function finishRateLimited(run: Run, clinic: Clinic, sender: SenderState, input: EvaluationInput): Promise<PipelineResult> {
   run.deps.metrics.rateLimited.inc({ clinic: clinic.id });
   run.log.warn({ clinic: clinic.id, count: sender.count }, 'sender over the rate limit: no reply');
+  await run.deps.staff.routed(toStaff(input, 'over-limit'));
+  checkpoint(run);
   await finishEmpty(run, 'rate-limited', { patientIds: sender.patients.map((p) => p.id) });
   return { status: 'rate-limited', reply: null, clinicId: clinic.id };
 }
 
+/** Runs the actions; a message from an unknown number then goes to staff too (reach-staff.ts). */
 async function act(run: Run, rules: CompiledRules, decision: Decision, input: EvaluationInput): Promise<Outcome> {
-  const outcome = await applyDecision(rules, decision, input);
+  const staff = trackRouting(run.deps.staff);
+  const outcome = await applyDecision(rules, decision, input, { staff });
   for (const action of outcome.actions) {
     run.deps.metrics.actions.inc({ action: action.type, outcome: action.outcome });
+  }
+  if (unknownNumberReachesStaff(input, outcome, staff)) {
+    checkpoint(run);
+    await staff.routed(toStaff(input, 'unknown-number'));
   }
   return outcome;
 }

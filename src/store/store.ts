@@ -2,7 +2,6 @@ import type {
   Appointment,
   AppointmentStatus,
   AppointmentTransition,
-  InboxItem,
   MessageCompletion,
   MessageRecord,
   OptOutRecord,
@@ -80,10 +79,6 @@ export interface Store {
   /** Reads the opt-out state without counting (simulate, audits). */
   getOptOut(clinicId: string, phone: string): Promise<OptOutRecord | null>;
   setOptOut(record: OptOutRecord): Promise<void>;
-
-  /** Idempotent by item id. */
-  addInboxItem(item: InboxItem): Promise<void>;
-  listInbox(clinicId: string): Promise<InboxItem[]>;
 
   upsertPatients(patients: readonly Patient[]): Promise<UpsertSummary>;
   upsertAppointments(appointments: readonly Appointment[]): Promise<UpsertSummary>;

@@ -12,6 +12,8 @@ import { newSecret } from '../support/event-builders.js';
 import { eventually, startEventReceiver, type EventReceiver } from '../support/event-receiver.js';
 import { dropTestDb, getTestMongo, openTestMongoStore } from '../support/mongo.js';
 import { AUTH_TOKEN, PUBLIC_BASE_URL, WEBHOOK_PATH, inboundParams, signedRequest, uniquePhone } from '../support/test-app.js';
+import { conversationRouting } from '../../src/conversations/staff-routing.js';
+import { MemoryConversationStore } from '../../src/conversations/memory-conversation-store.js';
 
 const DOWNTOWN = '+13125550100';
 
@@ -170,7 +172,7 @@ for (const kind of kinds) {
       const a = await patientWithAppointment(s);
       const arrived = new Date(Date.now() - 60_000);
       const message = { messageSid: `SM${'e'.repeat(24)}${a.phone.slice(-8)}`, from: a.phone, to: DOWNTOWN, body: 'CONFIRM', numMedia: 0, media: [], extra: {} };
-      await handleMessage({ store: s.store, logger: s.logger, metrics: s.metrics, clock: () => new Date() }, s.live.snapshot(), message, 'replay', arrived);
+      await handleMessage({ store: s.store, staff: conversationRouting(new MemoryConversationStore(s.store)), logger: s.logger, metrics: s.metrics, clock: () => new Date() }, s.live.snapshot(), message, 'replay', arrived);
       await eventually(() => receiver.received.length === 1, 10_000, 'the event');
       expect(receiver.received[0]!.body.data).to.include({ messageSid: message.messageSid, appointmentId: a.appointmentId });
       const latencyText = (): Promise<string> => s.metrics.registry.getSingleMetricAsString('sms_event_delivery_latency_seconds');

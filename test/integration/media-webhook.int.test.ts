@@ -18,6 +18,8 @@ import { mediaKinds, type MediaStores } from '../support/media-kinds.js';
 import { getTestMongo, openTestMongoStore } from '../support/mongo.js';
 import { AUTH_TOKEN, buildTestApp, inboundParams, signedRequest, WEBHOOK_PATH, type TestApp } from '../support/test-app.js';
 import { ACCOUNT_SID, newMessageSid } from '../support/twilio-sign.js';
+import { conversationRouting } from '../../src/conversations/staff-routing.js';
+import { MemoryConversationStore } from '../../src/conversations/memory-conversation-store.js';
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -170,7 +172,7 @@ describe('media on the webhook\'s path (MongoDB)', function () {
     try {
       const config = loadTestConfig({ authTokens: [AUTH_TOKEN], clinicsFile: 'test/fixtures/clinics.yaml', rulesDir: 'rules' });
       const snapshot = await buildSnapshot(config, { NORTHSIDE_AUTH_TOKEN: 'x' });
-      const deps = { store: handle.store, logger: createLogger('silent'), metrics: createMetrics(), clock: () => new Date() };
+      const deps = { store: handle.store, staff: conversationRouting(new MemoryConversationStore(handle.store)), logger: createLogger('silent'), metrics: createMetrics(), clock: () => new Date() };
       const run = async (media: { url: string; contentType: string }[], sid: string): Promise<string[]> => {
         handle.commands!.reset();
         await handleMessage(deps, snapshot, { messageSid: sid, accountSid: ACCOUNT_SID, from: '+13125550134', to: '+13125550100', body: 'hello, see attached', numMedia: media.length, media, extra: {} });

@@ -4,6 +4,7 @@ import { KeyRing } from '../../src/auth/key-ring.js';
 import { loadTestConfig, type Config } from '../../src/config/load-config.js';
 import { createStaffApi, openStaffStores, type StaffStores } from '../../src/conversations/staff-api.js';
 import type { ConversationService } from '../../src/conversations/conversation-service.js';
+import { conversationRouting } from '../../src/conversations/staff-routing.js';
 import { createApp } from '../../src/http/create-app.js';
 import { createLogger } from '../../src/logger.js';
 import { createMetrics } from '../../src/metrics.js';
@@ -61,8 +62,13 @@ let keySeq = 0;
  * The real app with the staff API mounted, on the fixture clinics, logging into a capture.
  * @param made - the main store from a StaffStoreKind
  * @param config - overrides (e.g. twilioApiBaseUrl of a fake Twilio)
+ * @param options - clock: the webhook's clock (when messages arrive)
  */
-export async function buildStaffApp(made: { store: Store; dbName: string; dispose(): Promise<void> }, config: Partial<Config> = {}): Promise<StaffTestApp> {
+export async function buildStaffApp(
+  made: { store: Store; dbName: string; dispose(): Promise<void> },
+  config: Partial<Config> = {},
+  options: { clock?: () => Date } = {},
+): Promise<StaffTestApp> {
   const env = { NORTHSIDE_AUTH_TOKEN: NORTHSIDE_TOKEN };
   const full = loadTestConfig({
     authTokens: [AUTH_TOKEN],
@@ -84,7 +90,7 @@ export async function buildStaffApp(made: { store: Store; dbName: string; dispos
   const ring = new KeyRing();
   const keys: ApiKey[] = [];
   const staff = createStaffApi({ config: full, live, store, stores, ring, logger });
-  const app = createApp({ config: full, live, store, logger, metrics, readiness: createReadiness({ store, live, metrics }), routers: [staff.router] });
+  const app = createApp({ config: full, live, store, staff: conversationRouting(stores.conversations), logger, metrics, ...(options.clock ? { clock: options.clock } : {}), readiness: createReadiness({ store, live, metrics }), routers: [staff.router] });
   return {
     app,
     store,

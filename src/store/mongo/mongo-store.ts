@@ -4,7 +4,6 @@ import type {
   Appointment,
   AppointmentStatus,
   AppointmentTransition,
-  InboxItem,
   MessageCompletion,
   MessageRecord,
   OptOutRecord,
@@ -17,11 +16,9 @@ import {
   appointmentToDoc,
   compact,
   docToAppointment,
-  docToInbox,
   docToMessage,
   docToOptOut,
   docToPatient,
-  inboxToDoc,
   minStatus,
   messageToDoc,
   patientToDoc,
@@ -31,7 +28,6 @@ import {
   statusToDoc,
   toRoster,
   type AppointmentDoc,
-  type InboxDoc,
   type MessageDoc,
   type PatientDoc,
   type SenderDoc,
@@ -114,9 +110,6 @@ export class MongoStore implements Store {
     return this.db.collection<SenderDoc>(COLLECTIONS.optOuts);
   }
 
-  private get inbox(): Collection<InboxDoc> {
-    return this.db.collection<InboxDoc>(COLLECTIONS.inbox);
-  }
 
   /** Runs one operation and maps driver errors to AppError. */
   private async run<T>(operation: string, fn: () => Promise<T>): Promise<T> {
@@ -375,25 +368,6 @@ export class MongoStore implements Store {
           { upsert: true },
         ),
       );
-    });
-  }
-
-  async addInboxItem(item: InboxItem): Promise<void> {
-    await this.run('addInboxItem', async () => {
-      try {
-        await this.inbox.insertOne(inboxToDoc(item));
-      } catch (err) {
-        if (!isDuplicateKey(err)) {
-          throw err;
-        }
-      }
-    });
-  }
-
-  async listInbox(clinicId: string): Promise<InboxItem[]> {
-    return this.run('listInbox', async () => {
-      const docs = await this.inbox.find({ clinicId }, { maxTimeMS: this.maxTimeMS }).sort({ createdAt: 1, id: 1 }).toArray();
-      return docs.map(docToInbox);
     });
   }
 
