@@ -1,15 +1,16 @@
 import { pathToFileURL } from 'node:url';
 import type { Server } from 'node:http';
-import { loadConfig, type Config } from './config/load-config.js';
+import type { Config } from './config/load-config.js';
 import { formatFindings, isAppError } from './errors.js';
 import { createApp } from './http/create-app.js';
 import { createHttpServer, serverLimits } from './http/server-limits.js';
+import type { DestinationStream } from 'pino';
 import { createLogger, type Logger } from './logger.js';
 import { createMetrics, type Metrics } from './metrics.js';
-import { buildSnapshot } from './service/build-snapshot.js';
 import { handleMessage } from './service/handle-message.js';
 import { LiveConfig } from './service/live-config.js';
-import { createReadiness } from './service/readiness.js';
+import { createReadiness, type Lifecycle } from './service/readiness.js';
+import { loadStartupConfig, logBrokenClinics } from './service/startup-config.js';
 import { startRulesReload } from './service/rules-reload.js';
 import { createInFlight, gracefulShutdown, trackConnections, type ShutdownReport } from './service/shutdown.js';
 import { SpoolReplayer } from './spool/replayer.js';
@@ -39,17 +40,22 @@ export interface RunningService {
 export interface StartOptions {
   /** A store to use instead of the one MONGODB_URI chooses (tests). */
   store?: Store;
+  /** Where log lines go instead of stdout (tests). */
+  logDestination?: DestinationStream;
 }
 
 /**
- * The composition root: config -> store -> clinics and rules -> app -> listen.
+ * The composition root: config, clinics, rules and keys (every problem reported at once)
+ * -> store -> app -> listen.
  * @param env - the environment (process.env in production)
  */
 export async function startService(env: Record<string, string | undefined>, options: StartOptions = {}): Promise<RunningService> {
-  const config = loadConfig(env);
-  const logger = createLogger(config.logLevel);
+  const { config, snapshot, more: keys } = await loadStartupConfig(env, (c) => loadKeysFile(c.keysFile, { production: c.nodeEnv === 'production' }));
+  const production = config.nodeEnv === 'production';
+  const logger = createLogger(config.logLevel, options.logDestination);
   const metrics = createMetrics({ defaults: true });
-  const snapshot = await buildSnapshot(config, env);
+  let lifecycle: Lifecycle = 'starting';
+  logBrokenClinics(logger, snapshot.broken ?? []);
   const live = new LiveConfig(snapshot);
   const store =
     options.store ??
@@ -87,8 +93,6 @@ export async function startService(env: Record<string, string | undefined>, opti
   };
   const inFlight = createInFlight();
   // The staff API: keys, conversations, access trail.
-  const production = config.nodeEnv === 'production';
-  const keys = await loadKeysFile(config.keysFile, { production });
   if (keys.missing) {
     logger.warn({ keysFile: config.keysFile }, 'no staff API keys file: the staff API refuses every request (401)');
   }
@@ -102,7 +106,7 @@ export async function startService(env: Record<string, string | undefined>, opti
     store,
     logger,
     metrics,
-    readiness: createReadiness({ store, live, metrics, spoolDepth: () => spool.depth() }),
+    readiness: createReadiness({ store, live, metrics, spool, lifecycle: () => lifecycle }),
     spool: spoolSink,
     inFlight,
     routers: [staff.router],
@@ -122,6 +126,7 @@ export async function startService(env: Record<string, string | undefined>, opti
   // Replays what an earlier run left in the spool, and whatever the next outage brings.
   replayer.start();
   const connections = trackConnections(server);
+  lifecycle = 'serving';
   let stopping: Promise<ShutdownReport> | undefined;
   return {
     server,
@@ -132,6 +137,7 @@ export async function startService(env: Record<string, string | undefined>, opti
     metrics,
     spool,
     stop() {
+      lifecycle = 'stopping';
       storeInit.stop();
       staffInit.stop();
       rulesReload.close();
@@ -157,7 +163,9 @@ export async function runMain(env: Record<string, string | undefined>): Promise<
     process.once('SIGINT', () => shutdown('SIGINT'));
   } catch (err) {
     if (isAppError(err)) {
-      process.stderr.write(`clinic-sms: ${err.message}\n${err.findings.length > 0 ? `${formatFindings(err.findings)}\n` : ''}`);
+      // With findings, the message's first line heads them (its rest, if any, repeats them).
+      const text = err.findings.length > 0 ? `${err.message.split('\n')[0] ?? ''}\n${formatFindings(err.findings)}` : err.message;
+      process.stderr.write(`clinic-sms: ${text}\n`);
     } else {
       process.stderr.write(`clinic-sms: ${(err as Error).stack ?? String(err)}\n`);
     }
