@@ -142,7 +142,9 @@ export async function startService(env: Record<string, string | undefined>, opti
       staffInit.stop();
       rulesReload.close();
       keysReload.close();
-      stopping ??= gracefulShutdown({ server, connections, inFlight, graceMs: config.shutdownGraceMs, store, logger, replayer, spool });
+      // A reload that was running finishes (and logs) before the drain begins, so the shutdown's
+      // lines come last and in order.
+      stopping ??= rulesReload.settled().then(() => gracefulShutdown({ server, connections, inFlight, graceMs: config.shutdownGraceMs, store, logger, replayer, spool }));
       return stopping;
     },
   };

@@ -157,6 +157,8 @@ export interface RulesWatcher {
   /** Reloads now (SIGHUP); a reload already running is followed by exactly one more. */
   reload(reason: string): Promise<ReloadResult>;
   close(): void;
+  /** Resolves once no reload is running. */
+  settled(): Promise<void>;
 }
 
 /**
@@ -271,6 +273,11 @@ export function watchRules(deps: RulesReloadDeps, options: RulesWatcherOptions =
       clearTimeout(timer);
       return run(reason);
     },
+    async settled() {
+      while (running) {
+        await running.catch(() => undefined);
+      }
+    },
     close() {
       closed = true;
       clearTimeout(timer);
@@ -324,6 +331,8 @@ export interface RulesReloadHandle {
   reload(reason: string): Promise<ReloadResult>;
   /** Stops watching and forgets the SIGHUP handler. */
   close(): void;
+  /** Resolves once no reload is running (shutdown waits, so a reload's lines never follow its own). */
+  settled(): Promise<void>;
 }
 
 /**
@@ -338,13 +347,16 @@ export function startRulesReload(
   setVersionGauge(deps.metrics, deps.live.snapshot());
   const watcher = options.watch ? watchRules(deps, options) : null;
   let manual: Promise<ReloadResult> | null = null;
+  let last: Promise<unknown> = Promise.resolve();
   const reload = (reason: string): Promise<ReloadResult> => {
     if (watcher) {
-      return watcher.reload(reason);
+      last = watcher.reload(reason);
+      return last as Promise<ReloadResult>;
     }
     manual ??= reloadRules(deps).finally(() => {
       manual = null;
     });
+    last = manual;
     return manual;
   };
   const onSighup = (): void => {
@@ -357,6 +369,9 @@ export function startRulesReload(
     close() {
       options.signals?.off('SIGHUP', onSighup);
       watcher?.close();
+    },
+    async settled() {
+      await Promise.all([last, watcher?.settled()]).catch(() => undefined);
     },
   };
 }

@@ -85,7 +85,9 @@ describe('start-up', () => {
     await fs.writeFile(path.join(dir, 'rules', 'default.yaml'), 'version: 1\nrules: 3\n');
     try {
       const err = (await startService({ CLINICS_FILE: file, RULES_DIR: path.join(dir, 'rules'), SEED_FILE: 'none', SPOOL_DIR: spoolDir, LOG_LEVEL: 'silent', WATCH_RULES: 'off', PORT: '0' }).then(
-        () => expect.fail('started'),
+        () => {
+          throw new Error('started although the clinics file is unusable');
+        },
         (e: unknown) => e,
       )) as { message: string; findings: Array<{ file: string; line: number }> };
       expect(err.message).to.match(/^invalid configuration \(\d+ problems\)$/);
@@ -119,7 +121,9 @@ describe('start-up', () => {
       expect(code).to.equal(1);
       expect(lines[0]).to.match(/^clinic-sms: invalid configuration \(\d+ problems\)$/);
       expect(new Set(lines).size, stderr).to.equal(lines.length);
-      const once = (pattern: RegExp): void => expect(lines.filter((l) => pattern.test(l)), `${String(pattern)} in\n${stderr}`).to.have.length(1);
+      const once = (pattern: RegExp): void => {
+        expect(lines.filter((l) => pattern.test(l)), `${String(pattern)} in\n${stderr}`).to.have.length(1);
+      };
       once(/^environment: NODE_ENV=production needs MONGODB_URI/);
       once(/^environment: TWILIO_AUTH_TOKEN is not set: no auth token to check the signatures of clinic downtown$/);
       once(new RegExp(`^${clinics.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}:13:15: clinics\\[1\\]\\.timezone`));
