@@ -9,7 +9,7 @@ import type { CompiledRules } from '../rules/compile.js';
 import { decide, type Decision, type EvaluationInput } from '../rules/evaluate.js';
 import type { Store, RateWindow } from '../store/store.js';
 import { ALWAYS_PROCESSED_ACTIONS, applyDecision, keepActions, type Outcome } from './apply-decision.js';
-import type { Snapshot } from './live-config.js';
+import { brokenClinicFor, type BrokenClinic, type Snapshot } from './live-config.js';
 import { toStaff, trackRouting, unknownNumberReachesStaff } from './reach-staff.js';
 
 export interface PipelineDeps {
@@ -115,9 +115,14 @@ export async function handleMessage(
 ): Promise<PipelineResult> {
   const run = startRun(deps, message, mode, receivedAt);
   const clinic = snapshot.clinics.byNumber.get(message.to) ?? null;
-  const repeat = await claimOrTakeOver(run, clinic);
+  // A clinic whose configuration is invalid: its messages are recorded under it, never lost.
+  const broken = clinic ? undefined : brokenClinicFor(snapshot, message.to);
+  const repeat = await claimOrTakeOver(run, clinic?.id ?? broken?.clinicId ?? null, clinic !== null);
   if (repeat) {
     return repeat;
+  }
+  if (broken) {
+    return failBrokenClinic(run, broken);
   }
   if (!clinic) {
     return rejectUnknownClinic(run);
@@ -164,13 +169,14 @@ function checkpoint(run: Run): void {
 
 /**
  * Claims the MessageSid with a new record, or takes over one left unfinished (see MODES).
+ * A message with media to a served clinic is marked for the media relay in the same insert.
  * @returns null when this run owns the record; else the answer to a repeat
  */
-async function claimOrTakeOver(run: Run, clinic: Clinic | null): Promise<PipelineResult | null> {
+async function claimOrTakeOver(run: Run, clinicId: string | null, knownClinic: boolean): Promise<PipelineResult | null> {
   const { deps, message, mode, receivedAt } = run;
   const claim = await deps.store.claimMessage({
     messageSid: message.messageSid,
-    clinicId: clinic?.id ?? null,
+    clinicId,
     message,
     receivedAt,
     status: 'received',
@@ -180,7 +186,7 @@ async function claimOrTakeOver(run: Run, clinic: Clinic | null): Promise<Pipelin
     reply: null,
     via: mode,
     // The media relay finds a message with media by this flag: no command is added to the webhook's path.
-    ...(clinic && message.media.length > 0 ? { mediaPending: true as const } : {}),
+    ...(knownClinic && message.media.length > 0 ? { mediaPending: true as const } : {}),
   });
   checkpoint(run);
   if (claim.claimed) {
@@ -222,6 +228,14 @@ async function answerReplayOfFinished(run: Run, existing: MessageRecord): Promis
   }
   run.log.info({ firstStatus: existing.status }, 'replay: already handled');
   return { status: 'duplicate', reply: null, clinicId: existing.clinicId };
+}
+
+/** Recorded as an error of the clinic, then thrown: the HTTP layer answers the system-error text. */
+async function failBrokenClinic(run: Run, broken: BrokenClinic): Promise<never> {
+  const err = new AppError('CONFIG_INVALID', `clinic ${broken.name} is not served: its configuration is invalid`);
+  run.log.error({ clinic: broken.name }, 'message to a clinic whose configuration is invalid: recorded, answered with the system-error text');
+  await recordFailure(run, err);
+  throw err;
 }
 
 async function rejectUnknownClinic(run: Run): Promise<PipelineResult> {

@@ -41,7 +41,8 @@ export interface TestAppOptions {
   store?: Store;
   clock?: () => Date;
   spool?: SpoolSink;
-  spoolDepth?: () => number;
+  /** The outage spool /readyz looks at (its depth, whether it is writable); absent: no spool. */
+  readySpool?: { depth(): number; writable(): Promise<boolean> };
 }
 
 /** A real app (real rules, real store adapter) on the fixture clinics, logging into a capture. */
@@ -72,7 +73,7 @@ export async function buildTestApp(options: TestAppOptions = {}): Promise<TestAp
     metrics,
     ...(options.clock ? { clock: options.clock } : {}),
     ...(options.spool ? { spool: options.spool } : {}),
-    readiness: createReadiness({ store, live, metrics, ...(options.spoolDepth ? { spoolDepth: options.spoolDepth } : {}) }),
+    readiness: createReadiness({ store, live, metrics, ...(options.readySpool ? { spool: options.readySpool } : {}) }),
   });
   return { app, store, conversations, routed: routing.items, live, metrics, logs, config, env };
 }
