@@ -159,7 +159,8 @@ export async function startService(env: Record<string, string | undefined>, opti
       metrics,
       spool,
       lifecycle: () => lifecycle,
-      checks: [{ name: 'events', check: async () => ({ details: { eventsOldestPendingAgeSeconds: Math.round(await events.oldestPendingAgeSeconds()) } }) }],
+      // The oldest pending event's age is shown, never a reason: with the database down it is unknown.
+      checks: [{ name: 'events', check: async () => ({ details: { eventsOldestPendingAgeSeconds: await events.oldestPendingAgeSeconds().then(Math.round, () => 'unknown') } }) }],
     }),
     spool: spoolSink,
     inFlight,
