@@ -126,7 +126,7 @@ export async function handleMessage(
     const now = deps.clock();
     const { sender, storeMs } = await countSender(run, clinic);
     const tRules = performance.now();
-    const input = { clinic, message, patients: sender.patients, optedOut: sender.optedOut, now, store: deps.store };
+    const input = { clinic, message, patients: sender.patients, optedOut: sender.optedOut, now, receivedAt: run.receivedAt, store: deps.store };
     const decision = await decide(rules, input);
     const overLimit = sender.count > clinic.rateLimitPerMinute;
     checkpoint(run);
@@ -184,6 +184,8 @@ async function claimOrTakeOver(run: Run, clinic: Clinic | null): Promise<Pipelin
     return MODES[mode].answerRepeat(run, claim.existing);
   }
   run.log.info({ firstStatus: claim.existing.status }, 'taking over an unfinished record');
+  // The message counts as sent when it first reached us, whichever delivery or replay finishes it.
+  run.receivedAt = claim.existing.receivedAt;
   return null;
 }
 

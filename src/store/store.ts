@@ -12,6 +12,12 @@ import type {
 
 export type ClaimResult = { claimed: true } | { claimed: false; existing: MessageRecord };
 
+/**
+ * What a consent change did: applied, or not, because the stored state comes from a
+ * newer message (`current`, whose changedAt is later than this change's).
+ */
+export type OptOutWrite = { applied: true } | { applied: false; current: OptOutRecord };
+
 export interface UpsertSummary {
   inserted: number;
   updated: number;
@@ -59,14 +65,15 @@ export interface Store {
   findNextAppointment(clinicId: string, patientIds: readonly string[], now: Date): Promise<Appointment | null>;
   /**
    * Atomically advances the soonest upcoming (startsAt >= now), not cancelled appointment
-   * among the patients to `to` if its status ranks below `to` (APPOINTMENT_STATUS_RANK),
-   * with updatedAt = now; otherwise it stays as it is. Returns it as it was before and
-   * after: the statuses differ when it moved and are equal when it did not (both null:
-   * none upcoming). Nothing else is looked at: a later appointment never moves in its
-   * place. At an unchanged status updatedAt keeps the earlier of its value and `now`
-   * (the first request for the status; only differs under clock skew).
+   * among the patients to `to` if its status ranks below `to` (APPOINTMENT_STATUS_RANK)
+   * and its last patient response (updatedAt) is not newer than `at`, the message's
+   * receive time; the move sets updatedAt = at. Otherwise it stays as it is. Returns it as
+   * it was before and after: the statuses differ when it moved and are equal when it did
+   * not (both null: none upcoming); `after.updatedAt > at` then says the message was
+   * stale. Nothing else is looked at: a later appointment never moves in its place, not
+   * even when the soonest one refuses a stale message.
    */
-  advanceNextAppointment(clinicId: string, patientIds: readonly string[], now: Date, to: AppointmentStatus): Promise<AppointmentTransition>;
+  advanceNextAppointment(clinicId: string, patientIds: readonly string[], now: Date, to: AppointmentStatus, at: Date): Promise<AppointmentTransition>;
 
   /**
    * Counts one message in the sender's rate window and reads, in the same step, the
@@ -75,7 +82,13 @@ export interface Store {
   touchSender(clinicId: string, phone: string, window: RateWindow): Promise<SenderState>;
   /** Reads the opt-out state without counting (simulate, audits). */
   getOptOut(clinicId: string, phone: string): Promise<OptOutRecord | null>;
-  setOptOut(record: OptOutRecord): Promise<void>;
+  /**
+   * Sets the opt-out state, in one atomic command, unless the stored state was set by a
+   * newer message (stored changedAt later than `record.changedAt`, the message's receive
+   * time): consent follows the order patients texted, not the order we processed. An
+   * equal time applies (a replay of the same message is idempotent).
+   */
+  setOptOut(record: OptOutRecord): Promise<OptOutWrite>;
 
   /** Idempotent by item id. */
   addInboxItem(item: InboxItem): Promise<void>;
