@@ -211,6 +211,7 @@ const WRITES = new Set([
   'upsertPatients',
   'upsertAppointments',
   'recordDuplicate',
+  'giveUpMessage',
 ]);
 
 /** The store with every write refused: simulate reads patients, appointments and opt-outs only. */

@@ -51,7 +51,19 @@ export interface Store {
 
   /** Inserts the first record of a MessageSid; a second claim gets the stored record. */
   claimMessage(record: MessageRecord): Promise<ClaimResult>;
-  completeMessage(messageSid: string, completion: MessageCompletion): Promise<void>;
+  /**
+   * Writes the record's completion. With `unlessGivenUp` (the webhook's own completion) it
+   * writes nothing when the record has `gaveUpAt` (giveUpMessage won the race), in the same
+   * atomic command. Resolves to whether it wrote.
+   */
+  completeMessage(messageSid: string, completion: MessageCompletion, options?: { unlessGivenUp?: boolean }): Promise<boolean>;
+  /**
+   * The webhook's deadline passed: atomically sets `gaveUpAt` on the record if it is still
+   * 'received' and not given up, so that it and the pipeline's completion (unlessGivenUp)
+   * cannot both win. Resolves to the record as it is afterwards (null: none): `gaveUpAt`
+   * set means the system-error text is the answer, otherwise the completion won.
+   */
+  giveUpMessage(messageSid: string, at: Date): Promise<MessageRecord | null>;
   getMessage(messageSid: string): Promise<MessageRecord | null>;
   /**
    * Notes a repeated delivery on the MessageSid's record (duplicateDeliveries + 1,

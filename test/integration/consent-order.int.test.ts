@@ -25,6 +25,7 @@ for (const kind of storeKinds('consent-order')) {
     let clock: Date;
 
     beforeEach(async function () {
+      dispose = undefined;
       const made = await kind.make();
       if (!made) {
         this.skip();

@@ -29,12 +29,12 @@ export function switchableStore<S extends Store>(store: S): { store: S; down: bo
 }
 
 /**
- * A real store whose every call first waits `delayMs()` (a database under load). The
+ * A real store whose every call first waits `delayMs(method)` (a database under load). The
  * delay is read per call, so a test can slow the store down or speed it up as it goes.
  * @param store - the real store
- * @param delayMs - the wait before each call, ms
+ * @param delayMs - the wait before a call of `method`, ms
  */
-export function slowStore<S extends Store>(store: S, delayMs: () => number): S {
+export function slowStore<S extends Store>(store: S, delayMs: (method: string) => number): S {
   return new Proxy(store, {
     get(target, prop) {
       const value: unknown = Reflect.get(target, prop, target);
@@ -42,7 +42,7 @@ export function slowStore<S extends Store>(store: S, delayMs: () => number): S {
         return isCall(value) ? value.bind(target) : value;
       }
       return async (...args: unknown[]): Promise<unknown> => {
-        const ms = delayMs();
+        const ms = delayMs(String(prop));
         if (ms > 0) {
           await new Promise((resolve) => setTimeout(resolve, ms));
         }

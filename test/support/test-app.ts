@@ -34,6 +34,8 @@ export interface TestAppOptions {
   clock?: () => Date;
   spool?: SpoolSink;
   spoolDepth?: () => number;
+  /** The webhook's answer deadline, ms (default PIPELINE_DEADLINE_MS). */
+  pipelineDeadlineMs?: number;
 }
 
 /** A real app (real rules, real store adapter) on the fixture clinics, logging into a capture. */
@@ -60,6 +62,7 @@ export async function buildTestApp(options: TestAppOptions = {}): Promise<TestAp
     metrics,
     ...(options.clock ? { clock: options.clock } : {}),
     ...(options.spool ? { spool: options.spool } : {}),
+    ...(options.pipelineDeadlineMs === undefined ? {} : { pipelineDeadlineMs: options.pipelineDeadlineMs }),
     readiness: createReadiness({ store, live, metrics, ...(options.spoolDepth ? { spoolDepth: options.spoolDepth } : {}) }),
   });
   return { app, store, live, metrics, logs, config, env };

@@ -83,12 +83,25 @@ export class MemoryStore implements Store {
     return { claimed: true };
   }
 
-  async completeMessage(messageSid: string, completion: MessageCompletion): Promise<void> {
+  async completeMessage(messageSid: string, completion: MessageCompletion, options: { unlessGivenUp?: boolean } = {}): Promise<boolean> {
     const existing = this.messages.get(messageSid);
-    if (existing) {
-      Object.assign(existing, structuredClone(completion));
-      this.noteFinished(existing);
+    if (!existing || (options.unlessGivenUp === true && existing.gaveUpAt !== undefined)) {
+      return false;
     }
+    Object.assign(existing, structuredClone(completion));
+    this.noteFinished(existing);
+    return true;
+  }
+
+  async giveUpMessage(messageSid: string, at: Date): Promise<MessageRecord | null> {
+    const existing = this.messages.get(messageSid);
+    if (!existing) {
+      return null;
+    }
+    if (existing.status === 'received' && existing.gaveUpAt === undefined) {
+      existing.gaveUpAt = new Date(at);
+    }
+    return structuredClone(existing);
   }
 
   async recordDuplicate(messageSid: string, at: Date): Promise<void> {

@@ -167,9 +167,24 @@ export class MongoStore implements Store {
     });
   }
 
-  async completeMessage(messageSid: string, completion: MessageCompletion): Promise<void> {
-    await this.run('completeMessage', async () => {
-      await this.messages.updateOne({ _id: messageSid }, { $set: compact(completion) });
+  async completeMessage(messageSid: string, completion: MessageCompletion, options: { unlessGivenUp?: boolean } = {}): Promise<boolean> {
+    return this.run('completeMessage', async () => {
+      const filter: Filter<MessageDoc> = options.unlessGivenUp === true ? { _id: messageSid, gaveUpAt: { $exists: false } } : { _id: messageSid };
+      const result = await this.messages.updateOne(filter, { $set: compact(completion) });
+      return result.matchedCount > 0;
+    });
+  }
+
+  async giveUpMessage(messageSid: string, at: Date): Promise<MessageRecord | null> {
+    return this.run('giveUpMessage', async () => {
+      // One findAndModify: the filter is the race with completeMessage({ unlessGivenUp }).
+      const given = await this.messages.findOneAndUpdate(
+        { _id: messageSid, status: 'received', gaveUpAt: { $exists: false } },
+        { $set: { gaveUpAt: at } },
+        { returnDocument: 'after', maxTimeMS: this.maxTimeMS },
+      );
+      const doc = given ?? (await this.messages.findOne({ _id: messageSid }, { maxTimeMS: this.maxTimeMS }));
+      return doc ? docToMessage(doc) : null;
     });
   }
 
