@@ -9,6 +9,8 @@ export interface ActionContext {
   /** The opt-out state before this message. */
   optedOut: boolean;
   now: Date;
+  /** When the message arrived (a patient's response is dated by it). */
+  receivedAt: Date;
   store: Store;
   /** Compute the outcome without writing anything (rules simulate). */
   dryRun: boolean;

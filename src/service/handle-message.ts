@@ -127,7 +127,7 @@ export async function handleMessage(
     const now = deps.clock();
     const { sender, storeMs } = await countSender(run, clinic);
     const tRules = performance.now();
-    const input = { clinic, message, patients: sender.patients, optedOut: sender.optedOut, now, store: deps.store };
+    const input = { clinic, message, patients: sender.patients, optedOut: sender.optedOut, now, receivedAt: run.receivedAt, store: deps.store };
     const decision = await decide(rules, input);
     const overLimit = sender.count > clinic.rateLimitPerMinute;
     checkpoint(run);

@@ -3,7 +3,8 @@
  * and appointments, and compiled rules from YAML text or the real rules folder.
  */
 import { fileURLToPath } from 'node:url';
-import type { Appointment, Clinic, InboundMessage, Patient } from '../../src/domain.js';
+import { givenAppointmentStatus } from '../../src/admin/test-runner/run-tests.js';
+import type { Appointment, AppointmentStatus, Clinic, InboundMessage, Patient } from '../../src/domain.js';
 import { MemoryStore } from '../../src/store/memory/memory-store.js';
 import { compileClinicRules, parseRulesFile, loadClinicRules, type CompiledRules } from '../../src/rules/load-rules.js';
 import { decide, type Decision, type EvaluationInput } from '../../src/rules/evaluate.js';
@@ -71,7 +72,7 @@ export interface World {
  * @param people - first name, optional language, and the patient's appointments
  */
 export async function makeWorld(
-  people: Array<{ firstName: string; language?: string; appointments?: Array<Partial<Appointment> & { startsAt: Date }> }>,
+  people: Array<{ firstName: string; language?: string; appointments?: Array<Omit<Partial<Appointment>, 'status'> & { startsAt: Date; status?: AppointmentStatus }> }>,
   opts: { clinic?: Clinic; phone?: string; store?: MemoryStore } = {},
 ): Promise<World> {
   const store = opts.store ?? new MemoryStore();
@@ -86,15 +87,16 @@ export async function makeWorld(
   });
   await store.upsertPatients(patients);
   const appointments: Appointment[] = people.flatMap((p, i) =>
-    (p.appointments ?? []).map((a) => ({
+    (p.appointments ?? []).map(({ status, ...a }) => ({
       id: `a-${uid()}`,
       clinicId: clinic.id,
       patientId: (patients[i] as Patient).id,
-      status: 'scheduled' as const,
       ...a,
+      // A given status a patient gives is their response (as the rules test runner seeds it).
+      ...givenAppointmentStatus(status ?? 'scheduled', a.startsAt),
     })),
   );
-  await store.upsertAppointments(appointments);
+  store.putAppointments(appointments);
   return { store, clinic, patients, phone };
 }
 

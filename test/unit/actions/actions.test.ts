@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import { ACTIONS, getAction, type ActionContext } from '../../../src/actions/index.js';
-import type { Appointment } from '../../../src/domain.js';
+import { appointmentStatus, type Appointment } from '../../../src/domain.js';
 import { OPEN_NOW, makeMessage, makeWorld, type World } from '../../support/rules-builders.js';
 
 const future = new Date('2026-12-01T15:00:00Z');
@@ -13,6 +13,7 @@ function contextFor(world: World, overrides: Partial<ActionContext> = {}): Actio
     patients: world.patients,
     optedOut: false,
     now: OPEN_NOW,
+    receivedAt: OPEN_NOW,
     store: world.store,
     dryRun: false,
     ruleName: 'test-rule',
@@ -104,15 +105,22 @@ describe('actions registry', () => {
     const world = await makeWorld([{ firstName: 'Ana', appointments: [{ startsAt: future }] }]);
     const first = await run('confirm-appointment', contextFor(world));
     expect(first.outcome).to.equal('confirmed');
-    expect(first.appointment?.status).to.equal('confirmed');
+    expect(first.appointment?.patientResponse).to.deep.equal({ kind: 'confirmed', at: OPEN_NOW, messageSid: first.appointment?.patientResponse?.messageSid });
+    expect(first.appointment && appointmentStatus(first.appointment)).to.equal('confirmed');
     expect((await run('confirm-appointment', contextFor(world))).outcome).to.equal('already-confirmed');
   });
 
-  it('when cancel-appointment runs on a replay of the same message, then the inbox has one cancel request naming the appointment', async () => {
+  it('when cancel-appointment runs on a replay of the same message, then the replay finds the request its own (by MessageSid), another message is already-requested, and the inbox has one cancel request naming the appointment', async () => {
     const world = await makeWorld([{ firstName: 'Ana', appointments: [{ startsAt: future }] }]);
     const ctx = contextFor(world);
-    expect((await run('cancel-appointment', ctx)).outcome).to.equal('cancel-requested');
-    expect((await run('cancel-appointment', contextFor(world, { message: ctx.message }))).outcome).to.equal('already-requested');
+    const first = await run('cancel-appointment', ctx);
+    expect(first.outcome).to.equal('cancel-requested');
+    expect(first.appointment?.patientResponse?.messageSid).to.equal(ctx.message.messageSid);
+    const replay = await getAction('cancel-appointment')!.run(contextFor(world, { message: ctx.message }));
+    expect(replay.outcome).to.equal('cancel-requested');
+    // What it was before the first attempt is not known on the replay.
+    expect(replay.detail).to.deep.equal({ appointmentId: first.appointment?.id, from: null, to: 'cancel-requested' });
+    expect((await run('cancel-appointment', contextFor(world))).outcome).to.equal('already-requested');
     const inbox = await world.store.listInbox(world.clinic.id);
     expect(inbox.map((i) => [i.id, i.kind])).to.deep.equal([[`${ctx.message.messageSid}:cancel-request`, 'cancel-request']]);
     expect(inbox[0]?.appointmentId).to.be.a('string');
@@ -122,7 +130,7 @@ describe('actions registry', () => {
     const world = await makeWorld([{ firstName: 'Ana', appointments: [{ startsAt: future, status: 'cancel-requested' }] }]);
     const result = await run('reschedule-appointment', contextFor(world));
     expect(result.outcome).to.equal('change-pending');
-    expect(result.appointment?.status).to.equal('cancel-requested');
+    expect(result.appointment && appointmentStatus(result.appointment)).to.equal('cancel-requested');
     expect(await world.store.listInbox(world.clinic.id)).to.deep.equal([]);
   });
 
@@ -133,9 +141,9 @@ describe('actions registry', () => {
     const ctx = contextFor(world);
     const result = await run('confirm-appointment', ctx);
     expect(result.outcome).to.equal('change-pending');
-    expect(result.appointment?.status).to.equal('cancel-requested');
+    expect(result.appointment && appointmentStatus(result.appointment)).to.equal('cancel-requested');
     const stored = await Promise.all(['a-soon', 'a-later'].map((id) => world.store.getAppointment(id)));
-    expect(stored.map((a) => a?.status)).to.deep.equal(['cancel-requested', 'scheduled']);
+    expect(stored.map((a) => a && appointmentStatus(a))).to.deep.equal(['cancel-requested', 'scheduled']);
   });
 
   it('when an appointment action runs in dry-run mode on an appointment already past its target, then it reports the blocked outcome', async () => {
@@ -143,16 +151,16 @@ describe('actions registry', () => {
     expect((await run('confirm-appointment', contextFor(world, { dryRun: true }))).outcome).to.equal('change-pending');
     expect((await run('reschedule-appointment', contextFor(world, { dryRun: true }))).outcome).to.equal('already-requested');
     expect((await run('cancel-appointment', contextFor(world, { dryRun: true }))).outcome).to.equal('cancel-requested');
-    expect((await world.store.getAppointment('a-1'))?.status).to.equal('reschedule-requested');
+    expect(appointmentStatus((await world.store.getAppointment('a-1'))!)).to.equal('reschedule-requested');
   });
 
   it('when an appointment action runs in dry-run mode, then it reports the outcome without writing', async () => {
     const world = await makeWorld([{ firstName: 'Ana', appointments: [{ startsAt: future }] }]);
     const result = await run('reschedule-appointment', contextFor(world, { dryRun: true }));
     expect(result.outcome).to.equal('reschedule-requested');
-    expect(result.appointment?.status).to.equal('reschedule-requested');
+    expect(result.appointment && appointmentStatus(result.appointment)).to.equal('reschedule-requested');
     const stored = await world.store.findNextAppointment(world.clinic.id, [world.patients[0]!.id], OPEN_NOW);
-    expect(stored?.status).to.equal('scheduled');
+    expect(stored).to.include({ status: 'scheduled' }).and.not.have.property('patientResponse');
     expect(await world.store.listInbox(world.clinic.id)).to.deep.equal([]);
     await run('opt-out', contextFor(world, { dryRun: true }));
     expect(await world.store.getOptOut(world.clinic.id, world.phone)).to.equal(null);
@@ -162,7 +170,7 @@ describe('actions registry', () => {
     const world = await makeWorld([{ firstName: 'Ana', appointments: [{ startsAt: future }] }]);
     const ctx = contextFor(world);
     await ctx.nextAppointment(); // cached as scheduled
-    await world.store.advanceNextAppointment(world.clinic.id, [world.patients[0]!.id], OPEN_NOW, 'confirmed');
+    await world.store.advanceNextAppointment(world.clinic.id, [world.patients[0]!.id], OPEN_NOW, 'confirmed', { at: OPEN_NOW, messageSid: 'SMother' });
     expect((await run('confirm-appointment', ctx)).outcome).to.equal('already-confirmed');
   });
 
