@@ -63,7 +63,8 @@ export const importCommand: CliCommand = async (args, io) => {
   }
   io.out(`${file}: ${rows.patients.length} patients, ${rows.appointments.length} appointments, all valid`);
   if (dryRun && !uri) {
-    io.out('dry run: nothing written; MONGODB_URI is not set, so the patients appointments name and the patient responses the import would retire were not checked');
+    io.out('dry run: nothing written');
+    io.err('note: MONGODB_URI is not set, so the patients appointments name and the patient responses the import would retire were not checked');
     return 0;
   }
 
