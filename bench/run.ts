@@ -124,7 +124,7 @@ async function main(argv: string[]): Promise<void> {
       const [answers, hangs] = e.runs;
       const line =
         `- events at ${e.ratePerS} messages/s for ${e.durationS} s (embedded store): webhook → receiver's 2xx p50 **${answers?.eventMs?.p50} ms**, p99 **${answers?.eventMs?.p99} ms** (${answers?.events} events); ` +
-        `webhook p99 ${answers?.webhookMs.p99} ms with the receiver answering, ${hangs?.webhookMs.p99} ms with it never answering: ratio **${e.p99Ratio}** (target ≤ 1.1)`;
+        `webhook p50/p99 ${answers?.webhookMs.p50}/${answers?.webhookMs.p99} ms with the receiver answering, ${hangs?.webhookMs.p50}/${hangs?.webhookMs.p99} ms with it never answering: p99 ratio **${e.p99Ratio}** (target ≤ 1.1); ${answers?.answered}+${hangs?.answered} of ${(answers?.sent ?? 0) + (hangs?.sent ?? 0)} webhooks answered 200`;
       log(line);
       table.push(line);
     }

@@ -89,7 +89,9 @@ async function clinicsWithEndpoint(world: World, url: string, tag: string): Prom
   const endpoint = `    events:\n      - url: ${url}\n        secretEnv: BENCH_EVENTS_SECRET\n        allowInsecure: true\n`;
   const text = (await readFile(world.clinicsFile, 'utf8')).trimEnd();
   const file = join(world.dir, `clinics-events-${tag}.yaml`);
-  await writeFile(file, `${text.replace(/\n {2}- id: /g, `\n${endpoint}  - id: `)}\n${endpoint}`);
+  // Each clinic's block ends where the next begins (the first follows `clinics:`), and the last at the end.
+  let seen = 0;
+  await writeFile(file, `${text.replace(/\n {2}- id: /g, (m) => (seen++ === 0 ? m : `\n${endpoint.trimEnd()}${m}`))}\n${endpoint}`);
   return file;
 }
 
