@@ -1,5 +1,5 @@
 /**
- * npm run bench -- [--quick] [--only=compare,rules,clinics,sustained] [--rounds=N] [--duration=S] [--sustained=S]
+ * npm run bench -- [--quick] [--only=compare,rules,clinics,sustained,events] [--rounds=N] [--duration=S] [--sustained=S]
  *
  * Builds the service (npm run build) and the comparison servers, measures them on
  * loopback with autocannon, prints a Markdown table for docs/benchmarks.md and writes the
@@ -15,12 +15,15 @@ import { buildAll } from './lib/servers.js';
 import { createWorld } from './lib/world.js';
 import { runClinicsScale } from './phases/clinics-scale.js';
 import { runCompare } from './phases/compare.js';
+import { runEvents } from './phases/events.js';
 import { runRulesScale } from './phases/rules-scale.js';
 import { runSustained } from './phases/sustained.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
-const PHASES = ['compare', 'rules', 'clinics', 'sustained'] as const;
+const PHASES = ['compare', 'rules', 'clinics', 'sustained', 'events'] as const;
 const log = (line: string): void => void process.stdout.write(`${line}\n`);
+/** The events phase's steady inbound rate (issue 15: 200 messages/s). */
+const EVENTS_RATE = 200;
 
 function parseArgs(argv: readonly string[]): { quick: boolean; phases: Set<string>; rounds: number; durationS: number; sustainedS: number } {
   const value = (name: string): string | undefined => argv.find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3);
@@ -110,6 +113,18 @@ async function main(argv: string[]): Promise<void> {
       const line =
         `- sustained ${s.durationS} s: ${round(s.load.rps, 0)} req/s, p99 ${s.load.latencyMs.p99} ms, max ${s.load.latencyMs.max} ms, errors ${s.load.errors}; ` +
         `last fifth / first fifth ${s.lastOverFirst}; heap after GC ${s.heapAfterGcMb.before} → ${s.heapAfterGcMb.after} MB, RSS ${s.rssMb.before} → ${s.rssMb.after} MB (max ${s.rssMb.max})`;
+      log(line);
+      table.push(line);
+    }
+    if (args.phases.has('events')) {
+      const durationS = args.quick ? 10 : 30;
+      log(`\n== events: ${EVENTS_RATE} messages/s for ${durationS} s, a receiver that answers at once, then one that never answers`);
+      const e = await runEvents(ROOT, world, { ratePerS: EVENTS_RATE, durationS, warmupS: args.quick ? 2 : 5 });
+      results.events = e;
+      const [answers, hangs] = e.runs;
+      const line =
+        `- events at ${e.ratePerS} messages/s for ${e.durationS} s (embedded store): webhook → receiver's 2xx p50 **${answers?.eventMs?.p50} ms**, p99 **${answers?.eventMs?.p99} ms** (${answers?.events} events); ` +
+        `webhook p50/p99 ${answers?.webhookMs.p50}/${answers?.webhookMs.p99} ms with the receiver answering, ${hangs?.webhookMs.p50}/${hangs?.webhookMs.p99} ms with it never answering: p99 ratio **${e.p99Ratio}** (target ≤ 1.1); ${answers?.answered}+${hangs?.answered} of ${(answers?.sent ?? 0) + (hangs?.sent ?? 0)} webhooks answered 200`;
       log(line);
       table.push(line);
     }

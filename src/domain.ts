@@ -1,12 +1,29 @@
 /**
- * Plain domain types shared by every layer. No behaviour, no imports of frameworks.
+ * Plain domain types shared by every layer, and the few pure rules that define them
+ * (the status rank, appointmentStatus). No I/O, no imports of frameworks.
  */
 
 /** The reply when a message cannot be handled and the clinic's own system-error template is not known. */
 export const SYSTEM_ERROR_TEXT = "We're experiencing technical difficulties. Please try again later or call our office.";
 
+/**
+ * The status a patient sees (the `appointment.status` fact, the rules tests' statuses):
+ * the patient's response over the practice's status, unless the practice cancelled
+ * (appointmentStatus).
+ */
 export const APPOINTMENT_STATUSES = ['scheduled', 'confirmed', 'cancel-requested', 'reschedule-requested', 'cancelled'] as const;
 export type AppointmentStatus = (typeof APPOINTMENT_STATUSES)[number];
+
+/**
+ * What the practice system says about an appointment (the import file's `status`):
+ * booked, confirmed at the office (a phone call), or cancelled. Only an import writes it.
+ */
+export const IMPORTED_STATUSES = ['scheduled', 'confirmed', 'cancelled'] as const;
+export type ImportedStatus = (typeof IMPORTED_STATUSES)[number];
+
+/** What a patient can say about an appointment by SMS. Only the appointment actions write it. */
+export const RESPONSE_KINDS = ['confirmed', 'reschedule-requested', 'cancel-requested'] as const;
+export type ResponseKind = (typeof RESPONSE_KINDS)[number];
 
 /**
  * Where each status stands on the way from booked to cancelled. Patient messages only
@@ -88,14 +105,53 @@ export interface Patient {
   language?: string;
 }
 
+/** A patient's standing answer about an appointment, by SMS. */
+export interface PatientResponse {
+  kind: ResponseKind;
+  /** When the message that said it arrived. */
+  at: Date;
+  /** The message that said it (absent only on responses upgraded from before patientResponse existed). */
+  messageSid?: string;
+}
+
+/** A response an import retired: the appointment moved or the practice cancelled it. */
+export interface RetiredResponse extends PatientResponse {
+  retiredAt: Date;
+  reason: 'moved' | 'cancelled';
+}
+
+/**
+ * An appointment, in two parts with one writer each (docs/DESIGN.md, "Appointments: who
+ * owns what"): the practice system's fields, which only an import writes, and the
+ * patient's response, which only the appointment actions write. What the patient sees
+ * is appointmentStatus().
+ */
 export interface Appointment {
   id: string;
   clinicId: string;
   patientId: string;
   startsAt: Date;
   provider?: string;
-  status: AppointmentStatus;
-  updatedAt?: Date;
+  /** The practice system's status, as last imported. */
+  status: ImportedStatus;
+  /** What the patient said by SMS; absent until they do, and after an import retired it. */
+  patientResponse?: PatientResponse;
+  /** Responses imports retired, oldest first (absent: none). */
+  responseHistory?: RetiredResponse[];
+}
+
+/**
+ * The status the patient sees and the rules decide on: the patient's response over the
+ * practice's status, unless the practice cancelled. A response only ever stands on an
+ * appointment that is not cancelled (a cancelling import retires it), and ranks at or
+ * above any other imported status, so "over" is also "the higher of the two".
+ * @param appointment - its imported status and response
+ */
+export function appointmentStatus(appointment: Pick<Appointment, 'status' | 'patientResponse'>): AppointmentStatus {
+  if (appointment.status === 'cancelled' || !appointment.patientResponse) {
+    return appointment.status;
+  }
+  return appointment.patientResponse.kind;
 }
 
 export type MessageStatus = 'received' | 'processed' | 'duplicate' | 'unknown-number' | 'rate-limited' | 'error' | 'replayed' | 'rejected';

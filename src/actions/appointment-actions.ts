@@ -1,11 +1,11 @@
-import { APPOINTMENT_STATUS_RANK, type Appointment, type AppointmentStatus, type StaffReason } from '../domain.js';
+import { APPOINTMENT_STATUS_RANK, appointmentStatus, type Appointment, type AppointmentStatus, type ResponseKind, type StaffReason } from '../domain.js';
 import type { ActionDefinition, ActionResult } from './types.js';
 
 interface TransitionSpec {
   name: string;
   doc: string;
-  /** The status it moves to, from any status ranked below (APPOINTMENT_STATUS_RANK). */
-  to: AppointmentStatus;
+  /** The response it records, over any status the patient sees that ranks below (APPOINTMENT_STATUS_RANK). */
+  to: ResponseKind;
   /** The outcome when the move happens. */
   done: string;
   /** Outcome by the current status when the soonest appointment cannot move. */
@@ -19,10 +19,13 @@ const NO_APPOINTMENT = 'no-appointment';
 const STALE = 'stale';
 
 /**
- * Builds an action that moves the soonest upcoming appointment among all patients on
- * the number (a family phone) up to a status, and reports why not when it already is
- * there or beyond. The move is one atomic store command that also reads the state, so
- * the outcome always describes what this message did.
+ * Builds an action that records a patient's response on the soonest upcoming appointment
+ * among all patients on the number (a family phone), and reports why not when the
+ * patient already sees that status or beyond. The move is one atomic store command that
+ * also reads the state, so the outcome always describes what this message did. A message
+ * older than the patient's standing response (a late replay) changes nothing and is
+ * audited as `stale`: responses follow the order patients texted. The response carries the message's sid, so a retry of a message whose move was written
+ * before its completion failed still finds the move was its own (docs/events.md).
  */
 function transitionAction(spec: TransitionSpec): ActionDefinition {
   const outcomes = [...new Set([spec.done, ...Object.values(spec.blocked), NO_APPOINTMENT, STALE])];
@@ -31,43 +34,49 @@ function transitionAction(spec: TransitionSpec): ActionDefinition {
     doc: spec.doc,
     outcomes,
     async run(ctx): Promise<ActionResult> {
+      const sid = ctx.message.messageSid;
       if (ctx.dryRun) {
         // Nothing is written: the outcome the move would have, from the (shared) look-up.
         const next = await ctx.nextAppointment();
         if (!next) {
           return { outcome: NO_APPOINTMENT, appointment: null };
         }
-        return APPOINTMENT_STATUS_RANK[next.status] < APPOINTMENT_STATUS_RANK[spec.to]
-          ? doneResult(spec, next, { ...next, status: spec.to })
+        return APPOINTMENT_STATUS_RANK[appointmentStatus(next)] < APPOINTMENT_STATUS_RANK[spec.to]
+          ? doneResult(spec, next, { ...next, patientResponse: { kind: spec.to, at: ctx.receivedAt, messageSid: sid } })
           : blockedResult(spec, next);
       }
       const ids = ctx.patients.map((p) => p.id);
-      const { before, after } = await ctx.store.advanceNextAppointment(ctx.clinic.id, ids, ctx.now, spec.to, ctx.receivedAt);
+      const { before, after } = await ctx.store.advanceNextAppointment(ctx.clinic.id, ids, ctx.now, spec.to, { at: ctx.receivedAt, messageSid: sid });
       if (!before || !after) {
         return { outcome: NO_APPOINTMENT, appointment: null };
       }
-      if (before.status === after.status && after.updatedAt && after.updatedAt > ctx.receivedAt) {
-        // The patient answered since this message was sent: their newer word stands.
-        return { outcome: STALE, appointment: after, detail: { appointmentId: after.id, status: after.status, newerAt: after.updatedAt.toISOString() } };
+      // This message's move: just made, or made by its own earlier attempt (same sid).
+      const retried = before.patientResponse?.messageSid === sid;
+      const standing = after.patientResponse;
+      if (!retried && standing && standing.at > ctx.receivedAt) {
+        // The patient answered since this message arrived (a late replay): their newer word stands.
+        return { outcome: STALE, appointment: after, detail: { appointmentId: after.id, status: appointmentStatus(after), newerAt: standing.at.toISOString() } };
       }
-      if (before.status === after.status) {
+      if (!retried && appointmentStatus(before) === appointmentStatus(after)) {
         return blockedResult(spec, after);
       }
       if (spec.toStaff) {
         await ctx.staff.routed({ clinicId: ctx.clinic.id, message: ctx.message, patients: ctx.patients, at: ctx.now, reason: spec.toStaff, appointmentId: after.id });
       }
-      return doneResult(spec, before, after);
+      // A retry whose first attempt made the move: what it was before is not known any more.
+      return doneResult(spec, retried ? null : before, after);
     },
   };
 }
 
-function doneResult(spec: TransitionSpec, before: Appointment, after: Appointment): ActionResult {
-  return { outcome: spec.done, appointment: after, detail: { appointmentId: after.id, from: before.status, to: after.status } };
+function doneResult(spec: TransitionSpec, before: Appointment | null, after: Appointment): ActionResult {
+  return { outcome: spec.done, appointment: after, detail: { appointmentId: after.id, from: before ? appointmentStatus(before) : null, to: appointmentStatus(after) } };
 }
 
 function blockedResult(spec: TransitionSpec, current: Appointment): ActionResult {
-  const outcome = spec.blocked[current.status] ?? 'change-pending';
-  return { outcome, appointment: current, detail: { appointmentId: current.id, status: current.status } };
+  const status: AppointmentStatus = appointmentStatus(current);
+  const outcome = spec.blocked[status] ?? 'change-pending';
+  return { outcome, appointment: current, detail: { appointmentId: current.id, status } };
 }
 
 export const confirmAppointmentAction = transitionAction({

@@ -11,7 +11,8 @@ export interface ActionContext {
   now: Date;
   /**
    * When the message reached us (its first delivery; kept through the outage spool):
-   * consent and appointment responses apply in this order, not in processing order.
+   * consent and appointment responses apply in this order, not in processing order, and
+   * a patient's response is dated by it.
    */
   receivedAt: Date;
   store: Store;

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { ClinicsFile } from '../config/clinics-file.js';
 import { loadClinicsFile } from '../config/clinics-file.js';
-import type { InboundMessage, StaffRouting } from '../domain.js';
+import { appointmentStatus, type InboundMessage, type StaffRouting } from '../domain.js';
 import { AppError } from '../errors.js';
 import { maskPhone, toE164 } from '../phone.js';
 import type { Store } from '../store/store.js';
@@ -132,7 +132,7 @@ export async function simulate(request: SimulateRequest): Promise<Simulation> {
     sender: {
       patients: patients.map((p) => ({ id: p.id, firstName: p.firstName })),
       optedOut,
-      nextAppointment: next ? { id: next.id, patientId: next.patientId, startsAt: next.startsAt.toISOString(), status: next.status } : null,
+      nextAppointment: next ? { id: next.id, patientId: next.patientId, startsAt: next.startsAt.toISOString(), status: appointmentStatus(next) } : null,
     },
     facts: decision.facts,
     rules: simulated,

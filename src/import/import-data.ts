@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { extname } from 'node:path';
 import type { Clinic } from '../domain.js';
 import { AppError, errorCode, fileFinding, type Finding } from '../errors.js';
-import type { Store, UpsertSummary } from '../store/store.js';
+import type { AppointmentUpsertSummary, Store, UpsertSummary } from '../store/store.js';
 import { parseCsvRows } from './parse-csv.js';
 import { parseStructuredRows } from './parse-structured.js';
 import type { RawRow } from './raw-row.js';
@@ -21,7 +21,7 @@ export interface ImportOptions {
   onProgress?: (progress: ImportProgress) => void;
   /** Rows per write (default 2500). */
   chunkSize?: number;
-  /** Validate only; write nothing. */
+  /** Check the rows against the store and count what the import would do; write nothing. */
   dryRun?: boolean;
   /** Seed files only: resolve `startsAt: +Nd HH:MM` against this instant (relative-time.ts). */
   relativeTo?: Date;
@@ -29,10 +29,8 @@ export interface ImportOptions {
 
 export interface ImportSummary {
   patients: UpsertSummary;
-  appointments: UpsertSummary;
+  appointments: AppointmentUpsertSummary;
 }
-
-const EMPTY = (): UpsertSummary => ({ inserted: 0, updated: 0, unchanged: 0 });
 
 /**
  * Parses a data file by its extension (.yaml/.yml, .json, .csv) into rows with positions.
@@ -84,28 +82,62 @@ export async function importData(text: string, file: string, options: ImportOpti
 }
 
 /**
- * Writes rows that checkDataFile accepted: upserts by id, patients first, in chunks.
+ * An error for each appointment that names a patient neither in the file nor in the store,
+ * or a stored patient of another clinic, at the row's patientId (file:line:col).
  * @param rows - from checkDataFile
- * @param options - store, progress callback
+ * @param store - where the other patients are
  */
-export async function importRows(rows: Pick<ValidatedRows, 'patients' | 'appointments'>, options: Omit<ImportOptions, 'clinics'>): Promise<ImportSummary> {
-  const { patients, appointments } = rows;
-  const summary: ImportSummary = { patients: EMPTY(), appointments: EMPTY() };
-  if (options.dryRun) {
-    return summary;
+export async function checkPatientReferences(rows: Pick<ValidatedRows, 'references'>, store: Store): Promise<Finding[]> {
+  if (rows.references.length === 0) {
+    return [];
   }
+  const stored = await store.findPatientClinics([...new Set(rows.references.map((r) => r.patientId))]);
+  const findings: Finding[] = [];
+  for (const ref of rows.references) {
+    const clinicId = stored.get(ref.patientId);
+    const problem =
+      clinicId === undefined
+        ? `no patient "${ref.patientId}" in the file or in the database`
+        : clinicId !== ref.clinicId
+          ? `patient "${ref.patientId}" belongs to clinic "${clinicId}", not "${ref.clinicId}"`
+          : null;
+    if (problem) {
+      findings.push({ ...ref.at, message: `appointment "${ref.appointmentId}": ${problem}`, severity: 'error' });
+    }
+  }
+  return findings;
+}
+
+/**
+ * Writes rows that checkDataFile accepted, once every appointment's patient is known
+ * (checkPatientReferences; IMPORT_INVALID otherwise, nothing written): upserts by id,
+ * patients first, in chunks. Appointments get only their practice-owned fields written
+ * (Store.upsertAppointments). A dry run writes nothing and counts what would happen,
+ * the patient responses the import would retire included.
+ * @param rows - from checkDataFile
+ * @param options - store, progress callback, dryRun
+ */
+export async function importRows(rows: Pick<ValidatedRows, 'patients' | 'appointments' | 'references'>, options: Omit<ImportOptions, 'clinics'>): Promise<ImportSummary> {
+  const { patients, appointments } = rows;
+  const findings = await checkPatientReferences(rows, options.store);
+  if (findings.length > 0) {
+    throw new AppError('IMPORT_INVALID', `invalid data file ${findings[0]!.file}: ${findings.length} appointment(s) name an unknown patient, nothing imported`, { findings });
+  }
+  const summary: ImportSummary = { patients: { inserted: 0, updated: 0, unchanged: 0 }, appointments: { inserted: 0, updated: 0, unchanged: 0, retiredResponses: 0 } };
   const chunkSize = options.chunkSize ?? 2500;
-  const write = async <T>(kind: ImportProgress['kind'], rows: readonly T[], upsert: (chunk: readonly T[]) => Promise<UpsertSummary>): Promise<void> => {
+  const dryRun = options.dryRun === true;
+  const at = new Date();
+  const write = async <T, S extends UpsertSummary>(kind: ImportProgress['kind'], rows: readonly T[], total: S, upsert: (chunk: readonly T[]) => Promise<S>): Promise<void> => {
     for (let start = 0; start < rows.length; start += chunkSize) {
       const result = await upsert(rows.slice(start, start + chunkSize));
-      summary[kind].inserted += result.inserted;
-      summary[kind].updated += result.updated;
-      summary[kind].unchanged += result.unchanged;
+      for (const key of Object.keys(total) as Array<keyof S>) {
+        (total[key] as number) += result[key] as number;
+      }
       options.onProgress?.({ kind, done: Math.min(start + chunkSize, rows.length), total: rows.length });
     }
   };
-  await write('patients', patients, (chunk) => options.store.upsertPatients(chunk));
-  await write('appointments', appointments, (chunk) => options.store.upsertAppointments(chunk));
+  await write('patients', patients, summary.patients, (chunk) => options.store.upsertPatients(chunk, { dryRun }));
+  await write('appointments', appointments, summary.appointments, (chunk) => options.store.upsertAppointments(chunk, { dryRun, at }));
   return summary;
 }
 

@@ -1,4 +1,4 @@
-import { APPOINTMENT_STATUSES, type Appointment, type AppointmentStatus, type Clinic, type Patient } from '../domain.js';
+import { IMPORTED_STATUSES, type Appointment, type Clinic, type ImportedStatus, type Patient, type SourcePosition } from '../domain.js';
 import type { Finding } from '../errors.js';
 import { toE164 } from '../phone.js';
 import type { RawRow } from './raw-row.js';
@@ -18,9 +18,28 @@ export interface ValidateOptions {
   relativeTo?: Date;
 }
 
+/** An appointment whose patient is not in the file: the store must hold that patient. */
+export interface PatientReference {
+  appointmentId: string;
+  patientId: string;
+  clinicId: string;
+  /** Where the row names the patient. */
+  at: SourcePosition;
+}
+
+/**
+ * Statuses of the earlier single-status format that a patient gives by SMS. The practice
+ * system cannot own them (docs/DESIGN.md, "Appointments: who owns what"): a file that
+ * still has them is read as `scheduled`, with a warning, and the patient's response the
+ * store holds, if any, stays.
+ */
+const PATIENT_REQUEST_STATUSES = new Set(['cancel-requested', 'reschedule-requested']);
+
 export interface ValidatedRows {
   patients: Patient[];
   appointments: Appointment[];
+  /** Appointments whose patient is not in the file (checkPatientReferences looks in the store). */
+  references: PatientReference[];
   /** Every problem; nothing may be written when one has severity error. */
   findings: Finding[];
 }
@@ -62,7 +81,11 @@ export function validateRows(rows: readonly RawRow[], file: string, clinics: Rea
   // After all rows: an appointment may come before its patient in the file.
   findings.push(...crossClinicFindings(placed, patients, file));
   findings.sort((a, b) => a.line - b.line || a.col - b.col);
-  return { patients, appointments, findings };
+  const inFile = new Set(patients.map((p) => p.id));
+  const references = placed
+    .filter(({ appointment }) => !inFile.has(appointment.patientId))
+    .map(({ row, appointment: a }) => ({ appointmentId: a.id, patientId: a.patientId, clinicId: a.clinicId, at: { file, ...(row.positions.patientId ?? row.at) } }));
+  return { patients, appointments, references, findings };
 }
 
 /** One row's problems, and the field readers that report them. */
@@ -70,6 +93,8 @@ interface RowChecker {
   problems: Finding[];
   /** A problem at `field` (null: at the row). */
   fail(field: string | null, message: string): void;
+  /** A warning at `field`: the row is still imported. */
+  warn(field: string, message: string): void;
   /** Trimmed text, undefined when absent or bad. */
   text(field: string, required: boolean): string | undefined;
   /** A required id, undefined when absent or bad. */
@@ -78,9 +103,10 @@ interface RowChecker {
 
 function rowChecker(row: RawRow, file: string): RowChecker {
   const problems: Finding[] = [];
-  const fail = (field: string | null, message: string): void => {
-    problems.push({ file, ...(field ? (row.positions[field] ?? row.at) : row.at), message: `${row.kind} ${label(row)}: ${message}`, severity: 'error' });
+  const fail = (field: string | null, message: string, severity: 'error' | 'warning' = 'error'): void => {
+    problems.push({ file, ...(field ? (row.positions[field] ?? row.at) : row.at), message: `${row.kind} ${label(row)}: ${message}`, severity });
   };
+  const warn = (field: string, message: string): void => fail(field, message, 'warning');
   const text = (field: string, required: boolean): string | undefined => {
     const value = row.fields[field];
     if (value === undefined || value === null || value === '') {
@@ -113,7 +139,7 @@ function rowChecker(row: RawRow, file: string): RowChecker {
     }
     return asText;
   };
-  return { problems, fail, text, id };
+  return { problems, fail: (field, message) => fail(field, message), warn, text, id };
 }
 
 /** What every row has: known fields only, an id unique in the file, a known clinic. */
@@ -179,9 +205,12 @@ function patientOf(check: RowChecker, row: RawRow, { rowId, clinicId, clinic }: 
 function appointmentOf(check: RowChecker, row: RawRow, { rowId, clinicId, clinic }: CommonFields, options: ValidateOptions): Appointment | null {
   const patientId = check.id('patientId');
   const provider = check.text('provider', false);
-  const status = check.text('status', false) ?? 'scheduled';
-  if (!(APPOINTMENT_STATUSES as readonly string[]).includes(status)) {
-    check.fail('status', `status: "${status}" is not one of ${APPOINTMENT_STATUSES.join(', ')}`);
+  let status = check.text('status', false) ?? 'scheduled';
+  if (PATIENT_REQUEST_STATUSES.has(status)) {
+    check.warn('status', `status: "${status}" is a patient's request, which only SMS records now (patientResponse); read as "scheduled"`);
+    status = 'scheduled';
+  } else if (!(IMPORTED_STATUSES as readonly string[]).includes(status)) {
+    check.fail('status', `status: "${status}" is not one of ${IMPORTED_STATUSES.join(', ')}`);
   }
   const relative = isRelativeTime(row.fields.startsAt);
   const startsAt =
@@ -197,10 +226,10 @@ function appointmentOf(check: RowChecker, row: RawRow, { rowId, clinicId, clinic
   } else if (!startsAt) {
     check.fail('startsAt', 'startsAt: expected a date-time with a zone, e.g. 2026-12-01T15:00:00Z or 2026-12-01T09:00:00-06:00');
   }
-  if (check.problems.length > 0) {
+  if (check.problems.some((p) => p.severity === 'error')) {
     return null;
   }
-  const appointment: Appointment = { id: rowId!, clinicId: clinicId!, patientId: patientId!, startsAt: startsAt!, status: status as AppointmentStatus };
+  const appointment: Appointment = { id: rowId!, clinicId: clinicId!, patientId: patientId!, startsAt: startsAt!, status: status as ImportedStatus };
   if (provider !== undefined) {
     appointment.provider = provider;
   }

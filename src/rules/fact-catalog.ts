@@ -48,7 +48,7 @@ export const FACTS = {
   'appointment.exists': { type: 'boolean', doc: 'true when any patient on the number has an upcoming, not cancelled appointment', lazy: true },
   'appointment.status': {
     type: 'string',
-    doc: 'status of the soonest upcoming appointment: scheduled, confirmed, cancel-requested, reschedule-requested ("" when none)',
+    doc: 'status of the soonest upcoming appointment as the patient sees it (their SMS answer over the practice status): scheduled, confirmed, cancel-requested, reschedule-requested ("" when none)',
     lazy: true,
   },
   'appointment.hoursUntil': { type: 'number', doc: 'hours from now until it starts (-1 when none)', lazy: true },

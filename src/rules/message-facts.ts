@@ -1,4 +1,4 @@
-import type { Appointment, Clinic, InboundMessage, Patient } from '../domain.js';
+import { appointmentStatus, type Appointment, type Clinic, type InboundMessage, type Patient } from '../domain.js';
 import type { Store } from '../store/store.js';
 import type { CompiledRules, VocabularyEntry } from './compile.js';
 import type { FactName } from './fact-catalog.js';
@@ -13,7 +13,7 @@ export interface EvaluationInput {
   /** The sender's opt-out state before this message. */
   optedOut: boolean;
   now: Date;
-  /** When the message reached us (default: now); see ActionContext.receivedAt. */
+  /** When the message reached us (absent: now; simulate and checks); see ActionContext.receivedAt. */
   receivedAt?: Date;
   /** Read for the lazy appointment facts; the actions write to it. */
   store: Store;
@@ -128,7 +128,7 @@ export function createMessageContext(rules: CompiledRules, input: EvaluationInpu
 /** The appointment facts, computed from the (lazy, cached) next appointment. */
 export const APPOINTMENT_FACTS: Record<`appointment.${string}`, (a: Appointment | null, input: EvaluationInput) => unknown> = {
   'appointment.exists': (a) => a !== null,
-  'appointment.status': (a) => a?.status ?? '',
+  'appointment.status': (a) => (a ? appointmentStatus(a) : ''),
   'appointment.hoursUntil': (a, input) => (a ? Math.floor((a.startsAt.getTime() - input.now.getTime()) / 3_600_000) : -1),
   'appointment.patientFirstName': (a, input) => (a ? (input.patients.find((p) => p.id === a.patientId)?.firstName ?? '') : ''),
 };

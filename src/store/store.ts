@@ -1,11 +1,11 @@
 import type {
   Appointment,
-  AppointmentStatus,
   AppointmentTransition,
   MessageCompletion,
   MessageRecord,
   OptOutRecord,
   Patient,
+  ResponseKind,
   SenderState,
 } from '../domain.js';
 
@@ -21,6 +21,25 @@ export interface UpsertSummary {
   inserted: number;
   updated: number;
   unchanged: number;
+}
+
+export interface AppointmentUpsertSummary extends UpsertSummary {
+  /** Patient responses the import moved into responseHistory (startsAt moved, or cancelled). */
+  retiredResponses: number;
+}
+
+export interface UpsertOptions {
+  /** Count what the upsert would do, and write nothing (import --dry-run). */
+  dryRun?: boolean;
+  /** When the import runs: a retired response's retiredAt (default: now). */
+  at?: Date;
+}
+
+/** The message behind a patient's response: it becomes the appointment's patientResponse. */
+export interface ResponseSource {
+  /** When the message arrived. */
+  at: Date;
+  messageSid: string;
 }
 
 export interface MessageQuery {
@@ -79,16 +98,21 @@ export interface Store {
   /** The soonest appointment at or after `now` among the patients, not cancelled. */
   findNextAppointment(clinicId: string, patientIds: readonly string[], now: Date): Promise<Appointment | null>;
   /**
-   * Atomically advances the soonest upcoming (startsAt >= now), not cancelled appointment
-   * among the patients to `to` if its status ranks below `to` (APPOINTMENT_STATUS_RANK)
-   * and its last patient response (updatedAt) is not newer than `at`, the message's
-   * receive time; the move sets updatedAt = at. Otherwise it stays as it is. Returns it as
-   * it was before and after: the statuses differ when it moved and are equal when it did
-   * not (both null: none upcoming); `after.updatedAt > at` then says the message was
-   * stale. Nothing else is looked at: a later appointment never moves in its place, not
-   * even when the soonest one refuses a stale message.
+   * Atomically records a patient's response `to` on the soonest upcoming (startsAt >= now),
+   * not cancelled appointment among the patients, if what the patient sees
+   * (appointmentStatus) ranks below `to` (APPOINTMENT_STATUS_RANK) and its stored patient
+   * response is not newer than `by.at`, the message's receive time (kept through the
+   * spool): responses follow the order patients texted. Its patientResponse then becomes
+   * `{ kind: to, at, messageSid }` from `by`. Otherwise it stays as it is. Returns it as it
+   * was before and after (both null: none upcoming); a response whose messageSid is the
+   * caller's shows that message made the change, even on a retry that changes nothing; a
+   * response newer than `by.at` shows the message was stale. Nothing else is looked at: a
+   * later appointment never moves in its place, not even when the soonest one refuses a
+   * stale message. At the same response kind the stored one stays (a later one is blocked,
+   * an earlier one stale); only at the same `at` does the smaller messageSid win (so both
+   * stores agree). Never touches the practice-owned fields.
    */
-  advanceNextAppointment(clinicId: string, patientIds: readonly string[], now: Date, to: AppointmentStatus, at: Date): Promise<AppointmentTransition>;
+  advanceNextAppointment(clinicId: string, patientIds: readonly string[], now: Date, to: ResponseKind, by: ResponseSource): Promise<AppointmentTransition>;
 
   /**
    * Counts one message in the sender's rate window and reads, in the same step, the
@@ -105,7 +129,15 @@ export interface Store {
    */
   setOptOut(record: OptOutRecord): Promise<OptOutWrite>;
 
-  upsertPatients(patients: readonly Patient[]): Promise<UpsertSummary>;
-  upsertAppointments(appointments: readonly Appointment[]): Promise<UpsertSummary>;
+  upsertPatients(patients: readonly Patient[], options?: Pick<UpsertOptions, 'dryRun'>): Promise<UpsertSummary>;
+  /**
+   * Imports appointments by id: writes only the practice-owned fields (upsertAppointment in
+   * appointment-upsert.ts); a patient's response stays unless the row moves startsAt or
+   * cancels, which retires it into responseHistory. Never erases a response written
+   * meanwhile by a message: the write is conditional on the response it read.
+   */
+  upsertAppointments(appointments: readonly Appointment[], options?: UpsertOptions): Promise<AppointmentUpsertSummary>;
+  /** The clinic of each of these patient ids that the store holds (absent: not stored). */
+  findPatientClinics(patientIds: readonly string[]): Promise<Map<string, string>>;
   getAppointment(id: string): Promise<Appointment | null>;
 }

@@ -2,6 +2,7 @@ import { expect } from 'chai';
 import { connect, createServer, type Server, type Socket } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { loadTestConfig } from '../../src/config/load-config.js';
+import { appointmentStatus } from '../../src/domain.js';
 import { createLogger } from '../../src/logger.js';
 import { createMetrics } from '../../src/metrics.js';
 import { buildSnapshot } from '../../src/service/build-snapshot.js';
@@ -73,9 +74,11 @@ describe('MongoStore on the wire', function () {
     // its _id unless a newer response stands (see advanceNextAppointment), completion.
     expect(confirm.commands).to.deep.equal(['insert', 'findAndModify', 'find', 'findAndModify', 'update']);
     expect(confirm.reply).to.match(/confirmed/i);
-    expect((await store.getAppointment(appointment.id))?.status).to.equal('confirmed');
+    expect(appointmentStatus((await store.getAppointment(appointment.id))!)).to.equal('confirmed');
 
-    const again = await commandsOf('CONFIRM', phone, now);
+    // A later CONFIRM, in the same rate window (at the very same instant the smaller
+    // MessageSid would take the response over: see Store.advanceNextAppointment).
+    const again = await commandsOf('CONFIRM', phone, new Date(now.getTime() + 1_000));
     // Already confirmed: the read says so, nothing is written.
     expect(again.commands).to.deep.equal(['insert', 'findAndModify', 'find', 'update']);
     expect(again.reply).to.not.equal(confirm.reply);
@@ -105,7 +108,8 @@ describe('MongoStore on the wire', function () {
     ]);
     await store.init();
     await store.init();
-    const second = { id: `${clinicId}-2`, ...base, startsAt: new Date('2026-12-02T09:00:00Z'), status: 'confirmed', updatedAt: stamp, provider: 'Dr. Lee' };
+    // A confirmed status with a time was a patient's CONFIRM: it is their response now.
+    const second = { id: `${clinicId}-2`, ...base, startsAt: new Date('2026-12-02T09:00:00Z'), status: 'scheduled', provider: 'Dr. Lee', patientResponse: { kind: 'confirmed', at: stamp } };
     expect(await store.getAppointment(`${clinicId}-2`)).to.deep.equal(second);
     expect(await raw.findOne({ _id: `${clinicId}-2` as never })).to.deep.equal({
       _id: `${clinicId}-2`,
@@ -114,14 +118,49 @@ describe('MongoStore on the wire', function () {
       startsAt: second.startsAt,
       provider: 'Dr. Lee',
       status: { order: -1, name: 'confirmed', since: stamp },
+      imported: 'scheduled',
     });
     // $min compares embedded documents key by key: the order of the keys is part of the shape.
     expect(Object.keys((await raw.findOne({ _id: `${clinicId}-2` as never }))?.status as object)).to.deep.equal(['order', 'name', 'since']);
+    expect(await store.getAppointment(`${clinicId}-1`)).to.deep.equal({ id: `${clinicId}-1`, ...base, startsAt: new Date('2026-12-01T09:00:00Z'), status: 'cancelled' });
     const now = new Date('2026-11-30T12:00:00Z');
     expect(await store.findNextAppointment(clinicId, ['p-legacy'], now)).to.deep.equal(second);
-    expect(await store.advanceNextAppointment(clinicId, ['p-legacy'], now, 'confirmed', now)).to.deep.equal({ before: second, after: second });
-    const cancel = await store.advanceNextAppointment(clinicId, ['p-legacy'], now, 'cancel-requested', now);
-    expect(cancel.after).to.deep.equal({ ...second, status: 'cancel-requested', updatedAt: now });
+    expect(await store.advanceNextAppointment(clinicId, ['p-legacy'], now, 'confirmed', { at: now, messageSid: 'SMlater' })).to.deep.equal({ before: second, after: second });
+    const cancel = await store.advanceNextAppointment(clinicId, ['p-legacy'], now, 'cancel-requested', { at: now, messageSid: 'SMcancel' });
+    expect(cancel.after).to.deep.equal({ ...second, patientResponse: { kind: 'cancel-requested', at: now, messageSid: 'SMcancel' } });
+  });
+
+  it('when appointments hold a patient response in their one status (the shape before patientResponse), then init() splits them, once, and a re-import keeps the response', async function () {
+    const { store, dbName } = handle!;
+    const clinicId = newClinicId();
+    const raw = store.client.db(dbName).collection('appointments');
+    const base = { clinicId, patientId: 'p-split' };
+    const stamp = new Date('2026-05-30T08:00:00Z');
+    const doc = (n: number, status: Record<string, unknown>): Record<string, unknown> => ({ _id: `${clinicId}-${n}`, id: `${clinicId}-${n}`, ...base, startsAt: new Date(`2026-12-0${n}T09:00:00Z`), status });
+    await raw.insertMany([
+      doc(1, { order: 0, name: 'scheduled' }),
+      doc(2, { order: -1, name: 'confirmed' }), // imported confirmed: the practice's
+      doc(3, { order: -1, name: 'confirmed', since: stamp }), // a CONFIRM by SMS
+      doc(4, { order: -3, name: 'cancel-requested', since: stamp }),
+      doc(5, { order: -2, name: 'reschedule-requested' }), // from an old import file: kept, time unknown
+      doc(6, { order: -4, name: 'cancelled' }),
+    ] as never[]);
+    await store.init();
+    const after = await raw.find({ clinicId }).sort({ _id: 1 }).toArray();
+    await store.init();
+    expect(await raw.find({ clinicId }).sort({ _id: 1 }).toArray(), 'a second init changes nothing').to.deep.equal(after);
+    const read = await Promise.all([1, 2, 3, 4, 5, 6].map((n) => store.getAppointment(`${clinicId}-${n}`)));
+    expect(read.map((a) => [a?.status, a?.patientResponse ?? null])).to.deep.equal([
+      ['scheduled', null],
+      ['confirmed', null],
+      ['scheduled', { kind: 'confirmed', at: stamp }],
+      ['scheduled', { kind: 'cancel-requested', at: stamp }],
+      ['scheduled', { kind: 'reschedule-requested', at: new Date(0) }],
+      ['cancelled', null],
+    ]);
+    expect(read.map((a) => appointmentStatus(a!))).to.deep.equal(['scheduled', 'confirmed', 'confirmed', 'cancel-requested', 'reschedule-requested', 'cancelled']);
+    expect(await store.upsertAppointments([{ ...read[3]!, provider: 'Dr. Ng' }])).to.deep.include({ updated: 1, retiredResponses: 0 });
+    expect((await store.getAppointment(`${clinicId}-4`))?.patientResponse).to.deep.equal({ kind: 'cancel-requested', at: stamp });
   });
 
   it('when a known patient texts something for staff, then the pipeline costs exactly 4 database commands, the conversation upsert in place of the old inbox insert', async function () {

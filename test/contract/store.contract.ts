@@ -1,5 +1,6 @@
 import { expect } from 'chai';
-import type { Store } from '../../src/store/store.js';
+import { appointmentStatus, type Appointment, type PatientResponse } from '../../src/domain.js';
+import type { ResponseSource, Store } from '../../src/store/store.js';
 import { aMessage, anAppointment, anOptOut, aPatient, newClinicId, newPhone, newSid } from './store-fixtures.js';
 
 export interface StoreUnderTest {
@@ -12,6 +13,8 @@ export type MakeStore = () => Promise<StoreUnderTest | null>;
 
 const NOW = new Date('2026-06-01T12:00:00Z');
 const at = (iso: string): Date => new Date(iso);
+/** The message behind a response: its sid, arrived at NOW unless said. */
+const by = (messageSid: string, iso?: string): ResponseSource => ({ messageSid, at: iso ? new Date(iso) : NOW });
 const window = (key: string): { key: string; expiresAt: Date } => ({ key, expiresAt: new Date(NOW.getTime() + 60_000) });
 
 /**
@@ -226,8 +229,8 @@ export function describeStoreContract(name: string, makeStore: MakeStore): void 
 
         const a1 = anAppointment({ clinicId, patientId: p1.id, provider: 'Dr. Lee' });
         const a2 = anAppointment({ clinicId, patientId: p1.id });
-        expect(await store.upsertAppointments([a1, a2])).to.deep.equal({ inserted: 2, updated: 0, unchanged: 0 });
-        expect(await store.upsertAppointments([a1, { ...a2, status: 'confirmed' }])).to.deep.equal({ inserted: 0, updated: 1, unchanged: 1 });
+        expect(await store.upsertAppointments([a1, a2])).to.deep.equal({ inserted: 2, updated: 0, unchanged: 0, retiredResponses: 0 });
+        expect(await store.upsertAppointments([a1, { ...a2, status: 'confirmed' }])).to.deep.equal({ inserted: 0, updated: 1, unchanged: 1, retiredResponses: 0 });
         expect(await store.getAppointment(a1.id)).to.deep.equal(a1);
         expect(await store.getAppointment('a-missing')).to.equal(null);
       });
@@ -246,7 +249,7 @@ export function describeStoreContract(name: string, makeStore: MakeStore): void 
         expect(await store.findNextAppointment(newClinicId(), [p1.id], NOW)).to.equal(null);
       });
 
-      it('when the next appointment is advanced, then the soonest upcoming one among the patients moves, skipping past, cancelled and other patients\' ones', async function () {
+      it('when the next appointment is advanced, then the soonest upcoming one among the patients gets the response, skipping past, cancelled and other patients\' ones', async function () {
         const clinicId = newClinicId();
         const [p1, p2, p3] = [aPatient({ clinicId }), aPatient({ clinicId }), aPatient({ clinicId })];
         const past = anAppointment({ clinicId, patientId: p1.id, startsAt: at('2026-06-01T11:59:59Z') });
@@ -257,97 +260,149 @@ export function describeStoreContract(name: string, makeStore: MakeStore): void 
         const notTheirs = anAppointment({ clinicId, patientId: p3.id, startsAt: at('2026-06-01T12:10:00Z') });
         await store.upsertAppointments([past, cancelled, tieB, tieA, later, notTheirs]);
 
-        const first = await store.advanceNextAppointment(clinicId, [p1.id, p2.id], NOW, 'confirmed', NOW);
-        expect(first).to.deep.equal({ before: tieA, after: { ...tieA, status: 'confirmed', updatedAt: NOW } });
+        const [sid1, sid2, sid3] = [newSid(), newSid(), newSid()];
+        const first = await store.advanceNextAppointment(clinicId, [p1.id, p2.id], NOW, 'confirmed', by(sid1));
+        expect(first).to.deep.equal({ before: tieA, after: { ...tieA, patientResponse: { kind: 'confirmed', at: NOW, messageSid: sid1 } } });
         expect(await store.getAppointment(tieA.id)).to.deep.equal(first.after);
 
-        const again = await store.advanceNextAppointment(clinicId, [p1.id, p2.id], at('2026-06-01T12:05:00Z'), 'confirmed', at('2026-06-01T12:05:00Z'));
+        const again = await store.advanceNextAppointment(clinicId, [p1.id, p2.id], at('2026-06-01T12:05:00Z'), 'confirmed', by(sid2, '2026-06-01T12:05:00Z'));
         expect(again).to.deep.equal({ before: first.after, after: first.after });
 
-        const cancel = await store.advanceNextAppointment(clinicId, [p2.id, p1.id], NOW, 'cancel-requested', NOW);
-        expect(cancel.after).to.deep.equal({ ...tieA, status: 'cancel-requested', updatedAt: NOW });
-        const reschedule = await store.advanceNextAppointment(clinicId, [p1.id, p2.id], NOW, 'reschedule-requested', NOW);
+        const cancel = await store.advanceNextAppointment(clinicId, [p2.id, p1.id], NOW, 'cancel-requested', by(sid3));
+        expect(cancel.after).to.deep.equal({ ...tieA, patientResponse: { kind: 'cancel-requested', at: NOW, messageSid: sid3 } });
+        const reschedule = await store.advanceNextAppointment(clinicId, [p1.id, p2.id], NOW, 'reschedule-requested', by(newSid()));
         expect(reschedule).to.deep.equal({ before: cancel.after, after: cancel.after });
 
         for (const untouched of [past, cancelled, tieB, later, notTheirs]) {
           expect(await store.getAppointment(untouched.id)).to.deep.equal(untouched);
         }
-        expect(await store.advanceNextAppointment(clinicId, [], NOW, 'confirmed', NOW)).to.deep.equal({ before: null, after: null });
-        expect(await store.advanceNextAppointment(newClinicId(), [p1.id], NOW, 'confirmed', NOW)).to.deep.equal({ before: null, after: null });
-        expect(await store.advanceNextAppointment(clinicId, [p3.id], at('2026-06-01T12:10:01Z'), 'confirmed', at('2026-06-01T12:10:01Z'))).to.deep.equal({ before: null, after: null });
+        expect(await store.advanceNextAppointment(clinicId, [], NOW, 'confirmed', by(newSid()))).to.deep.equal({ before: null, after: null });
+        expect(await store.advanceNextAppointment(newClinicId(), [p1.id], NOW, 'confirmed', by(newSid()))).to.deep.equal({ before: null, after: null });
+        expect(await store.advanceNextAppointment(clinicId, [p3.id], at('2026-06-01T12:10:01Z'), 'confirmed', by(newSid()))).to.deep.equal({ before: null, after: null });
       });
 
-      it('when the soonest appointment already ranks at or above the target, then nothing moves, not even a later one', async function () {
+      it('when the patient already sees the target or beyond on the soonest appointment, then nothing moves, not even a later one', async function () {
         const clinicId = newClinicId();
         const p = aPatient({ clinicId });
-        const soonest = anAppointment({ clinicId, patientId: p.id, startsAt: at('2026-06-02T09:00:00Z'), status: 'cancel-requested' });
+        const soonest = anAppointment({ clinicId, patientId: p.id, startsAt: at('2026-06-02T09:00:00Z') });
         const later = anAppointment({ clinicId, patientId: p.id, startsAt: at('2026-06-03T09:00:00Z') });
         await store.upsertAppointments([soonest, later]);
+        const { after: requested } = await store.advanceNextAppointment(clinicId, [p.id], NOW, 'cancel-requested', by(newSid()));
         for (const to of ['confirmed', 'reschedule-requested', 'cancel-requested'] as const) {
-          expect(await store.advanceNextAppointment(clinicId, [p.id], NOW, to, NOW)).to.deep.equal({ before: soonest, after: soonest });
+          // A later message: at the same kind the earlier response stays.
+          expect(await store.advanceNextAppointment(clinicId, [p.id], NOW, to, by(newSid(), '2026-06-01T12:01:00Z'))).to.deep.equal({ before: requested, after: requested });
         }
-        expect(await store.getAppointment(soonest.id)).to.deep.equal(soonest);
+        expect(await store.getAppointment(soonest.id)).to.deep.equal(requested);
         expect(await store.getAppointment(later.id)).to.deep.equal(later);
       });
 
-      it('when the soonest appointment of a family phone is another patient\'s, then that one moves', async function () {
+      it('when the practice confirmed an appointment (imported confirmed), then a CONFIRM records nothing and a cancel request is recorded over it', async function () {
+        const clinicId = newClinicId();
+        const p = aPatient({ clinicId });
+        const confirmed = anAppointment({ clinicId, patientId: p.id, startsAt: at('2026-06-02T09:00:00Z'), status: 'confirmed' });
+        await store.upsertAppointments([confirmed]);
+        expect(await store.advanceNextAppointment(clinicId, [p.id], NOW, 'confirmed', by(newSid()))).to.deep.equal({ before: confirmed, after: confirmed });
+        const sid = newSid();
+        const cancel = await store.advanceNextAppointment(clinicId, [p.id], NOW, 'cancel-requested', by(sid));
+        expect(cancel.after).to.deep.equal({ ...confirmed, patientResponse: { kind: 'cancel-requested', at: NOW, messageSid: sid } });
+        expect(appointmentStatus(cancel.after!)).to.equal('cancel-requested');
+      });
+
+      it('when the soonest appointment of a family phone is another patient\'s, then that one gets the response', async function () {
         const clinicId = newClinicId();
         const [parent, child] = [aPatient({ clinicId }), aPatient({ clinicId })];
         const parents = anAppointment({ clinicId, patientId: parent.id, startsAt: at('2026-06-05T09:00:00Z') });
         const childs = anAppointment({ clinicId, patientId: child.id, startsAt: at('2026-06-04T09:00:00Z'), status: 'confirmed' });
         await store.upsertAppointments([parents, childs]);
-        const moved = await store.advanceNextAppointment(clinicId, [parent.id, child.id], NOW, 'reschedule-requested', NOW);
+        const sid = newSid();
+        const moved = await store.advanceNextAppointment(clinicId, [parent.id, child.id], NOW, 'reschedule-requested', by(sid));
         expect(moved.before).to.deep.equal(childs);
-        expect(moved.after).to.deep.equal({ ...childs, status: 'reschedule-requested', updatedAt: NOW });
+        expect(moved.after).to.deep.equal({ ...childs, patientResponse: { kind: 'reschedule-requested', at: NOW, messageSid: sid } });
         expect(await store.getAppointment(parents.id)).to.deep.equal(parents);
       });
 
-      it('when an imported appointment is already at the target, then its updatedAt (or its lack of one) is kept, and a re-import of it is unchanged', async function () {
+      it('when an appointment already shows the target (a patient\'s earlier response, or the practice\'s confirmed), then that response (or its lack of one) is kept, and a re-import of it is unchanged', async function () {
         const clinicId = newClinicId();
         const p = aPatient({ clinicId });
-        const stamped = anAppointment({ clinicId, patientId: p.id, startsAt: at('2026-06-02T09:00:00Z'), status: 'confirmed', updatedAt: at('2026-05-30T08:00:00Z') });
+        const answered = anAppointment({ clinicId, patientId: p.id, startsAt: at('2026-06-02T09:00:00Z') });
         const plain = anAppointment({ clinicId, patientId: p.id, startsAt: at('2026-06-03T09:00:00Z'), status: 'confirmed' });
-        await store.upsertAppointments([stamped, plain]);
-        expect(await store.advanceNextAppointment(clinicId, [p.id], NOW, 'confirmed', NOW)).to.deep.equal({ before: stamped, after: stamped });
-        expect(await store.advanceNextAppointment(clinicId, [p.id], at('2026-06-02T10:00:00Z'), 'confirmed', at('2026-06-02T10:00:00Z'))).to.deep.equal({ before: plain, after: plain });
-        expect(await store.upsertAppointments([stamped, plain])).to.deep.equal({ inserted: 0, updated: 0, unchanged: 2 });
-        const moved = await store.advanceNextAppointment(clinicId, [p.id], at('2026-06-02T10:00:00Z'), 'cancel-requested', at('2026-06-02T10:00:00Z'));
-        expect(await store.upsertAppointments([moved.after!])).to.deep.equal({ inserted: 0, updated: 0, unchanged: 1 });
+        await store.upsertAppointments([answered, plain]);
+        const { after: stamped } = await store.advanceNextAppointment(clinicId, [p.id], NOW, 'confirmed', by(newSid(), '2026-05-30T08:00:00Z'));
+        expect(stamped?.patientResponse?.at).to.deep.equal(at('2026-05-30T08:00:00Z'));
+        expect(await store.advanceNextAppointment(clinicId, [p.id], NOW, 'confirmed', by(newSid()))).to.deep.equal({ before: stamped, after: stamped });
+        expect(await store.advanceNextAppointment(clinicId, [p.id], at('2026-06-02T10:00:00Z'), 'confirmed', by(newSid(), '2026-06-02T10:00:00Z'))).to.deep.equal({ before: plain, after: plain });
+        expect(await store.upsertAppointments([answered, plain])).to.deep.equal({ inserted: 0, updated: 0, unchanged: 2, retiredResponses: 0 });
+        expect(await store.getAppointment(answered.id)).to.deep.equal(stamped);
+        const moved = await store.advanceNextAppointment(clinicId, [p.id], at('2026-06-02T10:00:00Z'), 'cancel-requested', by(newSid(), '2026-06-02T10:00:00Z'));
+        expect(await store.upsertAppointments([moved.after!])).to.deep.equal({ inserted: 0, updated: 0, unchanged: 1, retiredResponses: 0 });
       });
 
-      it('when an advance carries a time older than the appointment\'s last response, then nothing moves, not even a later appointment, and after says the newer time', async function () {
+      it('when an advance carries a time older than the appointment\'s patient response, then nothing moves, not even a later appointment, and after says the newer time', async function () {
         const clinicId = newClinicId();
         const p = aPatient({ clinicId });
         const a = anAppointment({ clinicId, patientId: p.id, startsAt: at('2026-06-02T09:00:00Z') });
         const later = anAppointment({ clinicId, patientId: p.id, startsAt: at('2026-06-03T09:00:00Z') });
         await store.upsertAppointments([a, later]);
-        const newer = at('2026-06-01T12:00:05Z');
-        const confirmed = await store.advanceNextAppointment(clinicId, [p.id], NOW, 'confirmed', newer);
-        expect(confirmed.after).to.deep.equal({ ...a, status: 'confirmed', updatedAt: newer });
+        const newerSid = newSid();
+        const confirmed = await store.advanceNextAppointment(clinicId, [p.id], NOW, 'confirmed', by(newerSid, '2026-06-01T12:00:05Z'));
+        expect(confirmed.after).to.deep.equal({ ...a, patientResponse: { kind: 'confirmed', at: at('2026-06-01T12:00:05Z'), messageSid: newerSid } });
 
         // A CANCEL sent before that CONFIRM, handled after it (a replay from the spool).
-        const staleCancel = await store.advanceNextAppointment(clinicId, [p.id], NOW, 'cancel-requested', at('2026-06-01T11:59:00Z'));
+        const staleCancel = await store.advanceNextAppointment(clinicId, [p.id], NOW, 'cancel-requested', by(newSid(), '2026-06-01T11:59:00Z'));
         expect(staleCancel).to.deep.equal({ before: confirmed.after, after: confirmed.after });
-        const staleConfirm = await store.advanceNextAppointment(clinicId, [p.id], NOW, 'confirmed', at('2026-06-01T11:59:00Z'));
+        const staleConfirm = await store.advanceNextAppointment(clinicId, [p.id], NOW, 'confirmed', by(newSid(), '2026-06-01T11:59:00Z'));
         expect(staleConfirm).to.deep.equal({ before: confirmed.after, after: confirmed.after });
         expect(await store.getAppointment(a.id)).to.deep.equal(confirmed.after);
         expect(await store.getAppointment(later.id)).to.deep.equal(later);
 
-        // A response sent after the last one moves it, stamped with its own time.
-        const newest = at('2026-06-01T12:00:06Z');
-        const cancel = await store.advanceNextAppointment(clinicId, [p.id], NOW, 'cancel-requested', newest);
-        expect(cancel).to.deep.equal({ before: confirmed.after, after: { ...a, status: 'cancel-requested', updatedAt: newest } });
+        // A response sent after the last one moves it, stamped with its own time and sid.
+        const newestSid = newSid();
+        const cancel = await store.advanceNextAppointment(clinicId, [p.id], NOW, 'cancel-requested', by(newestSid, '2026-06-01T12:00:06Z'));
+        expect(cancel).to.deep.equal({ before: confirmed.after, after: { ...a, patientResponse: { kind: 'cancel-requested', at: at('2026-06-01T12:00:06Z'), messageSid: newestSid } } });
       });
 
-      it('when an advance to the status it already has carries a newer time, then updatedAt keeps the first response\'s time', async function () {
+      it('when an advance to the response it already has carries a newer time, then the response keeps the first message\'s time and sid', async function () {
         const clinicId = newClinicId();
         const p = aPatient({ clinicId });
         const a = anAppointment({ clinicId, patientId: p.id });
         await store.upsertAppointments([a]);
-        const first = await store.advanceNextAppointment(clinicId, [p.id], NOW, 'confirmed', NOW);
-        const again = await store.advanceNextAppointment(clinicId, [p.id], NOW, 'confirmed', at('2026-06-01T12:00:05Z'));
+        const sid = newSid();
+        const first = await store.advanceNextAppointment(clinicId, [p.id], NOW, 'confirmed', by(sid));
+        const again = await store.advanceNextAppointment(clinicId, [p.id], NOW, 'confirmed', by(newSid(), '2026-06-01T12:00:05Z'));
         expect(again).to.deep.equal({ before: first.after, after: first.after });
-        expect(await store.getAppointment(a.id)).to.deep.equal({ ...a, status: 'confirmed', updatedAt: NOW });
+        expect(await store.getAppointment(a.id)).to.deep.equal({ ...a, patientResponse: { kind: 'confirmed', at: NOW, messageSid: sid } });
+      });
+
+      it('when the message that recorded a response asks again (a retry), then nothing changes and the response still names it', async function () {
+        const clinicId = newClinicId();
+        const p = aPatient({ clinicId });
+        const a = anAppointment({ clinicId, patientId: p.id });
+        await store.upsertAppointments([a]);
+        const sid = newSid();
+        const first = await store.advanceNextAppointment(clinicId, [p.id], NOW, 'confirmed', by(sid));
+        const retry = await store.advanceNextAppointment(clinicId, [p.id], at('2026-06-01T12:00:30Z'), 'confirmed', by(sid, '2026-06-01T12:00:30Z'));
+        expect(retry).to.deep.equal({ before: first.after, after: first.after });
+        expect(retry.before?.patientResponse?.messageSid).to.equal(sid);
+      });
+
+      it('when a response of the same kind carries an earlier time (a late replay, or clock skew), then it is refused and the standing response is kept; at the same time the smaller MessageSid is kept on both stores', async function () {
+        const clinicId = newClinicId();
+        const p = aPatient({ clinicId });
+        const a = anAppointment({ clinicId, patientId: p.id });
+        await store.upsertAppointments([a]);
+        const first = await store.advanceNextAppointment(clinicId, [p.id], NOW, 'confirmed', by(newSid(), '2026-06-01T12:00:05Z'));
+        const skewed = await store.advanceNextAppointment(clinicId, [p.id], NOW, 'confirmed', by(newSid()));
+        expect(skewed).to.deep.equal({ before: first.after, after: first.after });
+        expect(await store.getAppointment(a.id)).to.deep.equal(first.after);
+
+        const b = anAppointment({ clinicId, patientId: p.id, startsAt: at('2026-06-02T09:00:00Z') });
+        await store.upsertAppointments([b]);
+        const [small, large] = [newSid(), newSid()].sort();
+        const tie = at('2026-06-01T12:30:00Z');
+        await store.advanceNextAppointment(clinicId, [p.id], at('2026-06-01T12:30:00Z'), 'confirmed', { at: tie, messageSid: large! });
+        const smaller = await store.advanceNextAppointment(clinicId, [p.id], at('2026-06-01T12:30:00Z'), 'confirmed', { at: tie, messageSid: small! });
+        expect(smaller.after).to.deep.equal({ ...b, patientResponse: { kind: 'confirmed', at: tie, messageSid: small } });
+        expect(await store.getAppointment(b.id)).to.deep.equal(smaller.after);
       });
 
       it('when advances of one appointment race, then exactly one sees the move', async function () {
@@ -355,14 +410,15 @@ export function describeStoreContract(name: string, makeStore: MakeStore): void 
         const p = aPatient({ clinicId });
         const a = anAppointment({ clinicId, patientId: p.id });
         await store.upsertAppointments([a]);
-        const results = await Promise.all(Array.from({ length: 6 }, () => store.advanceNextAppointment(clinicId, [p.id], NOW, 'confirmed', NOW)));
-        const moves = results.filter((r) => r.before?.status !== r.after?.status);
+        const sid = newSid();
+        const results = await Promise.all(Array.from({ length: 6 }, () => store.advanceNextAppointment(clinicId, [p.id], NOW, 'confirmed', by(sid))));
+        const moves = results.filter((r) => r.before?.patientResponse === undefined);
         expect(moves).to.have.length(1);
-        expect(moves[0]?.before?.status).to.equal('scheduled');
+        const expected = { ...a, patientResponse: { kind: 'confirmed', at: NOW, messageSid: sid } };
         for (const r of results) {
-          expect(r.after).to.deep.equal({ ...a, status: 'confirmed', updatedAt: NOW });
+          expect(r.after).to.deep.equal(expected);
         }
-        expect(await store.getAppointment(a.id)).to.deep.equal({ ...a, status: 'confirmed', updatedAt: NOW });
+        expect(await store.getAppointment(a.id)).to.deep.equal(expected);
       });
 
       it('when a CONFIRM and a CANCEL race on one appointment, then it ends cancel-requested whichever ran first', async function () {
@@ -371,12 +427,93 @@ export function describeStoreContract(name: string, makeStore: MakeStore): void 
         const a = anAppointment({ clinicId, patientId: p.id });
         await store.upsertAppointments([a]);
         const [confirm, cancel] = await Promise.all([
-          store.advanceNextAppointment(clinicId, [p.id], NOW, 'confirmed', NOW),
-          store.advanceNextAppointment(clinicId, [p.id], NOW, 'cancel-requested', NOW),
+          store.advanceNextAppointment(clinicId, [p.id], NOW, 'confirmed', by(newSid())),
+          store.advanceNextAppointment(clinicId, [p.id], NOW, 'cancel-requested', by(newSid())),
         ]);
-        expect(cancel.before?.status).to.not.equal(cancel.after?.status);
-        expect(confirm.after?.status).to.be.oneOf(['confirmed', 'cancel-requested']);
-        expect((await store.getAppointment(a.id))?.status).to.equal('cancel-requested');
+        expect(appointmentStatus(cancel.before!)).to.not.equal(appointmentStatus(cancel.after!));
+        expect(appointmentStatus(confirm.after!)).to.be.oneOf(['confirmed', 'cancel-requested']);
+        expect(appointmentStatus((await store.getAppointment(a.id))!)).to.equal('cancel-requested');
+      });
+    });
+
+    describe('re-imports and patient responses', function () {
+      /** A patient, an appointment of theirs, and a cancel request on it by a message. */
+      async function requested(): Promise<{ clinicId: string; a: Appointment; sid: string; response: PatientResponse }> {
+        const clinicId = newClinicId();
+        const p = aPatient({ clinicId });
+        const a = anAppointment({ clinicId, patientId: p.id, startsAt: at('2026-06-05T09:00:00Z'), provider: 'Dr. Lee' });
+        await store.upsertPatients([p]);
+        await store.upsertAppointments([a]);
+        const sid = newSid();
+        await store.advanceNextAppointment(clinicId, [p.id], NOW, 'cancel-requested', by(sid));
+        return { clinicId, a, sid, response: { kind: 'cancel-requested', at: NOW, messageSid: sid } };
+      }
+      const IMPORT_AT = at('2026-06-01T13:00:00Z');
+
+      it('when the same practice file is imported again, then the patient\'s response stays and nothing counts as updated', async function () {
+        const { a, response } = await requested();
+        expect(await store.upsertAppointments([a], { at: IMPORT_AT })).to.deep.equal({ inserted: 0, updated: 0, unchanged: 1, retiredResponses: 0 });
+        expect(await store.getAppointment(a.id)).to.deep.equal({ ...a, patientResponse: response });
+      });
+
+      it('when a re-import changes only the provider or confirms at the office, then the practice fields change and the response stays', async function () {
+        const { a, response } = await requested();
+        const edited = { ...a, provider: 'Dr. Ng', status: 'confirmed' as const };
+        expect(await store.upsertAppointments([edited], { at: IMPORT_AT })).to.deep.equal({ inserted: 0, updated: 1, unchanged: 0, retiredResponses: 0 });
+        const stored = await store.getAppointment(a.id);
+        expect(stored).to.deep.equal({ ...edited, patientResponse: response });
+        expect(appointmentStatus(stored!)).to.equal('cancel-requested');
+      });
+
+      it('when a row carries a patientResponse of its own, then the import ignores it: only SMS writes the response', async function () {
+        const { a, response } = await requested();
+        const forged = { ...a, provider: 'Dr. Ng', patientResponse: { kind: 'confirmed' as const, at: IMPORT_AT, messageSid: newSid() } };
+        await store.upsertAppointments([forged], { at: IMPORT_AT });
+        expect((await store.getAppointment(a.id))?.patientResponse).to.deep.equal(response);
+      });
+
+      it('when a re-import moves startsAt, then the response is retired into responseHistory, and the next message answers about the new time', async function () {
+        const { clinicId, a, response } = await requested();
+        const moved = { ...a, startsAt: at('2026-06-08T09:00:00Z') };
+        expect(await store.upsertAppointments([moved], { at: IMPORT_AT })).to.deep.equal({ inserted: 0, updated: 1, unchanged: 0, retiredResponses: 1 });
+        const stored = await store.getAppointment(a.id);
+        expect(stored).to.deep.equal({ ...moved, responseHistory: [{ ...response, retiredAt: IMPORT_AT, reason: 'moved' }] });
+        expect(appointmentStatus(stored!)).to.equal('scheduled');
+        const sid = newSid();
+        const confirm = await store.advanceNextAppointment(clinicId, [a.patientId], NOW, 'confirmed', by(sid));
+        expect(confirm.after?.patientResponse).to.deep.equal({ kind: 'confirmed', at: NOW, messageSid: sid });
+        expect(confirm.after?.responseHistory).to.deep.equal(stored?.responseHistory);
+      });
+
+      it('when a re-import cancels, then the response is retired with reason cancelled and the patient sees cancelled', async function () {
+        const { a, response } = await requested();
+        const cancelled = { ...a, status: 'cancelled' as const };
+        expect(await store.upsertAppointments([cancelled], { at: IMPORT_AT })).to.deep.equal({ inserted: 0, updated: 1, unchanged: 0, retiredResponses: 1 });
+        const stored = await store.getAppointment(a.id);
+        expect(stored).to.deep.equal({ ...cancelled, responseHistory: [{ ...response, retiredAt: IMPORT_AT, reason: 'cancelled' }] });
+        expect(appointmentStatus(stored!)).to.equal('cancelled');
+        expect(await store.upsertAppointments([cancelled], { at: IMPORT_AT })).to.deep.include({ unchanged: 1, retiredResponses: 0 });
+      });
+
+      it('when an import is a dry run, then it counts inserts, updates and the responses it would retire, and writes nothing', async function () {
+        const { clinicId, a, response } = await requested();
+        const other = await requested();
+        const fresh = anAppointment({ clinicId, patientId: a.patientId, startsAt: at('2026-06-20T09:00:00Z') });
+        const rows = [{ ...a, startsAt: at('2026-06-09T09:00:00Z') }, { ...other.a, provider: 'Dr. Ng' }, fresh];
+        expect(await store.upsertAppointments(rows, { dryRun: true, at: IMPORT_AT })).to.deep.equal({ inserted: 1, updated: 2, unchanged: 0, retiredResponses: 1 });
+        expect(await store.getAppointment(a.id)).to.deep.equal({ ...a, patientResponse: response });
+        expect(await store.getAppointment(fresh.id)).to.equal(null);
+        const p = aPatient({ clinicId, phone: newPhone() });
+        expect(await store.upsertPatients([p], { dryRun: true })).to.deep.equal({ inserted: 1, updated: 0, unchanged: 0 });
+        expect(await store.findPatientsByPhone(clinicId, p.phone)).to.deep.equal([]);
+      });
+
+      it('when patient ids are looked up, then the stored ones come back with their clinic and unknown ones are absent', async function () {
+        const clinicId = newClinicId();
+        const p = aPatient({ clinicId });
+        await store.upsertPatients([p]);
+        expect(await store.findPatientClinics([p.id, 'p-nobody'])).to.deep.equal(new Map([[p.id, clinicId]]));
+        expect(await store.findPatientClinics([])).to.deep.equal(new Map());
       });
     });
 

@@ -3,6 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { expect } from 'chai';
 import request from 'supertest';
+import { appointmentStatus } from '../../src/domain.js';
 import { createLogger } from '../../src/logger.js';
 import { handleMessage } from '../../src/service/handle-message.js';
 import { SpoolReplayer } from '../../src/spool/replayer.js';
@@ -116,9 +117,10 @@ for (const kind of storeKinds('consent-order')) {
       await replay();
 
       const soonest = await t.store.getAppointment(`a-${patient.id}-0`);
-      expect(soonest).to.include({ status: 'confirmed' });
-      expect(soonest?.updatedAt).to.deep.equal((await t.store.getMessage(confirm.MessageSid as string))?.receivedAt);
-      expect(await t.store.getAppointment(`a-${patient.id}-1`)).to.include({ status: 'scheduled' });
+      expect(soonest && appointmentStatus(soonest)).to.equal('confirmed');
+      expect(soonest?.patientResponse).to.deep.equal({ kind: 'confirmed', at: (await t.store.getMessage(confirm.MessageSid as string))?.receivedAt, messageSid: confirm.MessageSid });
+      const later = await t.store.getAppointment(`a-${patient.id}-1`);
+      expect(later).to.include({ status: 'scheduled' }).and.not.have.property('patientResponse');
       const cancelled = await t.store.getMessage(cancel.MessageSid as string);
       expect(cancelled?.actions.map((a) => `${a.type}:${a.outcome}`)).to.deep.equal(['cancel-appointment:stale']);
       // The stale cancel request does not reach staff as a request.

@@ -87,12 +87,12 @@ describe(`import of ${N.toLocaleString('en-US')} patients`, function () {
       const started = Date.now();
       const first = await importDataFile(join(dir, 'patients.yaml'), { store, clinics });
       const elapsed = Date.now() - started;
-      expect(first).to.deep.equal({ patients: { inserted: N, updated: 0, unchanged: 0 }, appointments: { inserted: N, updated: 0, unchanged: 0 } });
+      expect(first).to.deep.equal({ patients: { inserted: N, updated: 0, unchanged: 0 }, appointments: { inserted: N, updated: 0, unchanged: 0, retiredResponses: 0 } });
       expect(await store.findPatientsByPhone('lakeside', phoneOf(4_321))).to.deep.equal([
         { id: 'p-4321', clinicId: 'lakeside', firstName: 'First4321', lastName: 'Last4321', phone: '+13122004321' },
       ]);
       const again = await importDataFile(join(dir, 'patients-renamed.yaml'), { store, clinics });
-      expect(again).to.deep.equal({ patients: { inserted: 0, updated: 100, unchanged: N - 100 }, appointments: { inserted: 0, updated: 0, unchanged: N } });
+      expect(again).to.deep.equal({ patients: { inserted: 0, updated: 100, unchanged: N - 100 }, appointments: { inserted: 0, updated: 0, unchanged: N, retiredResponses: 0 } });
       console.log(`      (memory store: ${N} patients + ${N} appointments from YAML in ${seconds(elapsed)})`);
     });
 

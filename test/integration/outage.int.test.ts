@@ -11,7 +11,7 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { expect } from 'chai';
 import { startService, type RunningService } from '../../src/main.js';
-import { SYSTEM_ERROR_TEXT } from '../../src/domain.js';
+import { SYSTEM_ERROR_TEXT, appointmentStatus } from '../../src/domain.js';
 import { renderTwiml } from '../../src/twilio/twiml.js';
 import { AUTH_TOKEN, NORTHSIDE_TOKEN, PUBLIC_BASE_URL, WEBHOOK_PATH, addPatient, inboundParams, signedRequest, uniquePhone } from '../support/test-app.js';
 
@@ -243,7 +243,7 @@ describe('database outage (real FerretDB stopped and started again)', function (
     }
     expect((await store.getMessage(during[0]?.MessageSid as string))?.status).to.equal('replayed');
     expect(await store.getOptOut('downtown', stopper)).to.include({ optedOut: true, messageSid: during[0]?.MessageSid });
-    expect((await store.getAppointment(`a-${patient.id}-0`))?.status).to.equal('confirmed');
+    expect(appointmentStatus((await store.getAppointment(`a-${patient.id}-0`))!)).to.equal('confirmed');
     expect((await store.getMessage(during[3]?.MessageSid as string))?.message.media).to.deep.equal([{ url: 'https://api.twilio.com/m/ME9', contentType: 'image/jpeg' }]);
     expect((await store.getMessage(before.MessageSid as string))?.status).to.equal('processed');
     const readyAgain = await get(port, '/readyz');
@@ -293,7 +293,7 @@ describe('database outage (real FerretDB stopped and started again)', function (
       expect(record?.reply, m.Body).to.equal(null);
     }
     expect((await store.getOptOut('downtown', stopper))?.optedOut).to.equal(true);
-    expect((await store.getAppointment(`a-${patient.id}-0`))?.status).to.equal('confirmed');
+    expect(appointmentStatus((await store.getAppointment(`a-${patient.id}-0`))!)).to.equal('confirmed');
     const report = await service.stop();
     service = null;
     expect(report).to.include({ spoolLeft: 0 });

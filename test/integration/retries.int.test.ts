@@ -1,4 +1,5 @@
 import { createServer, type Server } from 'node:http';
+import { appointmentStatus } from '../../src/domain.js';
 import { expect } from 'chai';
 import request from 'supertest';
 import { AppError } from '../../src/errors.js';
@@ -58,7 +59,7 @@ for (const kind of STORES) {
       expect(record?.actions.map((a) => `${a.type}:${a.outcome}`)).to.deep.equal(['confirm-appointment:confirmed']);
       expect(record?.duplicateDeliveries).to.equal(2);
       expect(record?.lastDuplicateAt).to.be.instanceOf(Date);
-      expect((await t.store.getAppointment(`a-${patient.id}-0`))?.status).to.equal('confirmed');
+      expect(appointmentStatus((await t.store.getAppointment(`a-${patient.id}-0`))!)).to.equal('confirmed');
       expect(await t.metrics.registry.getSingleMetricAsString('sms_duplicate_deliveries_total')).to.match(/ 2$/m);
     });
 
@@ -77,7 +78,7 @@ for (const kind of STORES) {
       expect(record?.actions[0]).to.include({ type: 'confirm-appointment', outcome: 'confirmed' });
       expect(record?.duplicateDeliveries).to.equal(4);
       const appointment = await t.store.getAppointment(`a-${patient.id}-0`);
-      expect(appointment?.status).to.equal('confirmed');
+      expect(appointmentStatus(appointment!)).to.equal('confirmed');
       const records = [];
       for await (const r of t.store.listMessages({ clinicId: 'downtown', since: new Date(Date.now() - 60_000), until: new Date(Date.now() + 60_000) })) {
         if (r.message.from === phone) {
@@ -99,7 +100,7 @@ for (const kind of STORES) {
       const routed = t.routed.filter((r) => r.message.messageSid === params.MessageSid);
       expect(routed.map((r) => [r.reason, r.appointmentId])).to.deep.equal([['cancel-request', `a-${patient.id}-0`]]);
       expect((await conversationOf(t.conversations, 'downtown', phone))?.status).to.equal('open');
-      expect((await t.store.getAppointment(`a-${patient.id}-0`))?.status).to.equal('cancel-requested');
+      expect(appointmentStatus((await t.store.getAppointment(`a-${patient.id}-0`))!)).to.equal('cancel-requested');
     });
 
     it('when a free-text message is delivered 5 times at once, then staff see it once', async () => {
@@ -155,6 +156,38 @@ describe('a repeated delivery after the first one failed', () => {
     const record = await t.store.getMessage(params.MessageSid as string);
     expect(record?.status).to.equal('processed');
     expect(record?.actions.map((a) => a.outcome)).to.deep.equal(['confirmed']);
-    expect((await t.store.getAppointment(`a-${patient.id}-0`))?.status).to.equal('confirmed');
+    expect(appointmentStatus((await t.store.getAppointment(`a-${patient.id}-0`))!)).to.equal('confirmed');
+  });
+  it('when a CONFIRM moved the appointment but its completion failed, then the repeat finds the move its own (by MessageSid), answers confirmed and its completion carries the appointment.confirmed event', async () => {
+    class FlakyCompletion extends MemoryStore {
+      failures = 1;
+      override async completeMessage(...args: Parameters<MemoryStore['completeMessage']>): ReturnType<MemoryStore['completeMessage']> {
+        if (this.failures > 0 && args[1].status === 'processed') {
+          this.failures -= 1;
+          throw new AppError('STORE_ERROR', 'transient');
+        }
+        return super.completeMessage(...args);
+      }
+    }
+    const t = await buildTestApp({ store: new FlakyCompletion() });
+    const phone = uniquePhone();
+    const patient = await addPatient(t.store, { phone }, [{ startsAt: tomorrow() }]);
+    const params = inboundParams({ From: phone, Body: 'CONFIRM' });
+    const { body, signature } = signedRequest(params);
+    const send = (): request.Test => request(t.app.callback()).post(WEBHOOK_PATH).type('form').set('X-Twilio-Signature', signature).send(body);
+    const appointmentId = `a-${patient.id}-0`;
+
+    const first = await send();
+    expect(first.text).to.contain('technical difficulties');
+    expect((await t.store.getMessage(params.MessageSid as string))?.status).to.equal('error');
+    expect((await t.store.getAppointment(appointmentId))?.patientResponse?.messageSid, 'the move was written').to.equal(params.MessageSid);
+
+    const second = await send();
+    expect(second.text).to.contain('is confirmed');
+    const record = await t.store.getMessage(params.MessageSid as string);
+    expect(record?.actions).to.deep.equal([
+      { type: 'confirm-appointment', outcome: 'confirmed', ruleName: record?.actions[0]?.ruleName, detail: { appointmentId, from: null, to: 'confirmed' } },
+    ]);
+    expect(record?.outbox?.map((e) => [e.type, e.data.appointmentId, e.data.status, e.data.previousStatus])).to.deep.equal([['appointment.confirmed', appointmentId, 'confirmed', null]]);
   });
 });

@@ -4,7 +4,8 @@
  */
 import { fileURLToPath } from 'node:url';
 import { MemoryConversationStore } from '../../src/conversations/memory-conversation-store.js';
-import type { Appointment, Clinic, InboundMessage, Patient, StaffRouting, ToStaff } from '../../src/domain.js';
+import { givenAppointmentStatus } from '../../src/admin/test-runner/run-tests.js';
+import type { Appointment, AppointmentStatus, Clinic, InboundMessage, Patient, StaffRouting, ToStaff } from '../../src/domain.js';
 import { notingRouting } from './conversations.js';
 import { MemoryStore } from '../../src/store/memory/memory-store.js';
 import { compileClinicRules, parseRulesFile, loadClinicRules, type CompiledRules } from '../../src/rules/load-rules.js';
@@ -78,7 +79,7 @@ export interface World {
  * @param people - first name, optional language, and the patient's appointments
  */
 export async function makeWorld(
-  people: Array<{ firstName: string; language?: string; appointments?: Array<Partial<Appointment> & { startsAt: Date }> }>,
+  people: Array<{ firstName: string; language?: string; appointments?: Array<Omit<Partial<Appointment>, 'status'> & { startsAt: Date; status?: AppointmentStatus }> }>,
   opts: { clinic?: Clinic; phone?: string; store?: MemoryStore } = {},
 ): Promise<World> {
   const store = opts.store ?? new MemoryStore();
@@ -93,15 +94,17 @@ export async function makeWorld(
   });
   await store.upsertPatients(patients);
   const appointments: Appointment[] = people.flatMap((p, i) =>
-    (p.appointments ?? []).map((a) => ({
+    (p.appointments ?? []).map(({ status, ...a }) => ({
       id: `a-${uid()}`,
       clinicId: clinic.id,
       patientId: (patients[i] as Patient).id,
-      status: 'scheduled' as const,
       ...a,
+      // A given status a patient gives is their response (as the rules test runner seeds it),
+      // from a message a day before OPEN_NOW: older than the messages tests send, so not stale.
+      ...givenAppointmentStatus(status ?? 'scheduled', OPEN_NOW),
     })),
   );
-  await store.upsertAppointments(appointments);
+  store.putAppointments(appointments);
   const conversations = new MemoryConversationStore(store);
   const { staff, items } = notingRouting(conversations);
   return { store, conversations, staff, routed: items, clinic, patients, phone };

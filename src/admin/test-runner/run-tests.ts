@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { isDeepStrictEqual } from 'node:util';
-import type { Appointment, InboundMessage, Patient, StaffReason, StaffRouting } from '../../domain.js';
+import { RESPONSE_KINDS, appointmentStatus, type Appointment, type AppointmentStatus, type InboundMessage, type Patient, type StaffReason, type StaffRouting } from '../../domain.js';
 import { MemoryConversationStore } from '../../conversations/memory-conversation-store.js';
 import { conversationRouting } from '../../conversations/staff-routing.js';
 import { errorCode, fileFinding, findingsOf, formatFindings, isAppError, type Finding } from '../../errors.js';
@@ -138,7 +138,7 @@ export async function runCase(testCase: TestCase, snapshot: Snapshot): Promise<C
       clinicId: clinic.id,
       patientId: a.patientId,
       startsAt: 'iso' in a.startsAt ? resolveTime(a.startsAt.iso, clinic.timezone) : new Date(at.getTime() + a.startsAt.inMs),
-      status: a.status,
+      ...givenAppointmentStatus(a.status, at),
     };
     if (a.provider !== undefined) {
       appointment.provider = a.provider;
@@ -146,7 +146,7 @@ export async function runCase(testCase: TestCase, snapshot: Snapshot): Promise<C
     return appointment;
   });
   await store.upsertPatients(patients);
-  await store.upsertAppointments(appointments);
+  store.putAppointments(appointments);
   if (testCase.optedOut) {
     await store.setOptOut({ clinicId: clinic.id, phone: testCase.from, optedOut: true, changedAt: new Date(at.getTime() - 86_400_000), keyword: 'STOP' });
   }
@@ -174,7 +174,8 @@ export async function runCase(testCase: TestCase, snapshot: Snapshot): Promise<C
   const record = await store.getMessage(message.messageSid);
   const appointmentsAfter: Record<string, string> = {};
   for (const a of appointments) {
-    appointmentsAfter[a.id] = (await store.getAppointment(a.id))?.status ?? 'missing';
+    const stored = await store.getAppointment(a.id);
+    appointmentsAfter[a.id] = stored ? appointmentStatus(stored) : 'missing';
   }
   const actual: ActualOutcome = {
     status: outcome.status,
@@ -201,6 +202,21 @@ function noting(staff: StaffRouting, reasons: StaffReason[]): StaffRouting {
       reasons.push(item.reason);
     },
   };
+}
+
+/**
+ * A case's status as the store keeps it: what a patient says by SMS (confirmed, a
+ * request) as their response, from a message a day before the case's; scheduled and
+ * cancelled as the practice's.
+ * @param status - the status the patient sees
+ * @param at - the case's time
+ */
+export function givenAppointmentStatus(status: AppointmentStatus, at: Date): Pick<Appointment, 'status' | 'patientResponse'> {
+  const kind = RESPONSE_KINDS.find((k) => k === status);
+  if (kind === undefined) {
+    return { status: status as Appointment['status'] };
+  }
+  return { status: 'scheduled', patientResponse: { kind, at: new Date(at.getTime() - 86_400_000), messageSid: `SM${'0'.repeat(32)}` } };
 }
 
 function compare(testCase: TestCase, actual: ActualOutcome): Mismatch[] {

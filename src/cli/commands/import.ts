@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { loadClinicsFile } from '../../config/clinics-file.js';
-import { AppError, errorCode, fileFinding } from '../../errors.js';
+import { AppError, errorCode, fileFinding, formatFindings } from '../../errors.js';
 import { checkDataFile, importRows, type ImportProgress } from '../../import/import-data.js';
 import { openStore } from '../../store/open-store.js';
 import { wantsHelp, type CliCommand } from '../io.js';
@@ -10,15 +10,22 @@ const USAGE = 'usage: clinic-sms import <file.yaml|file.json|file.csv> [--dry-ru
 const HELP = [
   USAGE,
   '  Checks every row, then upserts patients and appointments into MongoDB (MONGODB_URI) by id;',
-  '  nothing is written when any row is bad. --dry-run checks the file only and needs no database.',
+  '  nothing is written when any row is bad. An appointment writes only what the practice system',
+  '  owns (startsAt, provider, status); a patient\'s SMS response stays, unless the import moves',
+  '  startsAt or cancels: then it is retired into the appointment\'s responseHistory.',
+  '  --dry-run writes nothing: with MONGODB_URI it also checks the patients appointments name and',
+  '  counts what the import would change, patient responses retired included; without, it checks',
+  '  the file only.',
 ];
 /** Files with more rows than this get progress lines. */
 const PROGRESS_ABOVE = 1000;
 
 /**
  * `clinic-sms import <file>`: checks every row of a patients/appointments file, then
- * upserts them into MongoDB (MONGODB_URI) by id. Nothing is written when any row is bad.
- * `--dry-run` checks the file only and needs no database.
+ * upserts them into MongoDB (MONGODB_URI) by id. Nothing is written when any row is bad, or
+ * when an appointment names a patient neither in the file nor in the database.
+ * `--dry-run` writes nothing: with MONGODB_URI it also counts what the import would do
+ * (patient responses retired included); without, it checks the file only.
  */
 export const importCommand: CliCommand = async (args, io) => {
   if (wantsHelp(args)) {
@@ -50,9 +57,14 @@ export const importCommand: CliCommand = async (args, io) => {
   }
   const started = Date.now();
   const rows = checkDataFile(text, file, clinics.byId);
+  const warnings = rows.findings.filter((f) => f.severity === 'warning');
+  if (warnings.length > 0) {
+    io.err(formatFindings(warnings));
+  }
   io.out(`${file}: ${rows.patients.length} patients, ${rows.appointments.length} appointments, all valid`);
-  if (dryRun) {
+  if (dryRun && !uri) {
     io.out('dry run: nothing written');
+    io.err('note: MONGODB_URI is not set, so the patients appointments name and the patient responses the import would retire were not checked');
     return 0;
   }
 
@@ -66,13 +78,15 @@ export const importCommand: CliCommand = async (args, io) => {
         io.err(`  ${p.kind}: ${p.done}/${p.total}`);
       }
     };
-    writing = true;
-    const summary = await importRows(rows, { store, onProgress });
+    writing = !dryRun;
+    const summary = await importRows(rows, { store, onProgress, dryRun });
+    const would = dryRun ? ' (dry run: would be)' : '';
     for (const kind of ['patients', 'appointments'] as const) {
       const s = summary[kind];
-      io.out(`${kind}: ${s.inserted} inserted, ${s.updated} updated, ${s.unchanged} unchanged`);
+      io.out(`${kind}: ${s.inserted} inserted, ${s.updated} updated, ${s.unchanged} unchanged${would}`);
     }
-    io.out(`done in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+    io.out(`patient responses retired: ${summary.appointments.retiredResponses}${would} (startsAt moved or cancelled; kept in responseHistory)`);
+    io.out(dryRun ? 'dry run: nothing written' : `done in ${((Date.now() - started) / 1000).toFixed(1)} s`);
     return 0;
   } catch (err) {
     if (errorCode(err) === 'STORE_UNAVAILABLE') {

@@ -1,7 +1,8 @@
 import { isDeepStrictEqual } from 'node:util';
-import type { Appointment, AppointmentStatus, AppointmentTransition, MessageCompletion, MessageRecord, OptOutRecord, Patient, SenderState } from '../../domain.js';
-import { APPOINTMENT_STATUS_RANK } from '../../domain.js';
-import type { ClaimResult, MessageQuery, OptOutWrite, RateWindow, Store, UpsertSummary } from '../store.js';
+import type { Appointment, AppointmentTransition, MessageCompletion, MessageRecord, OptOutRecord, Patient, ResponseKind, SenderState } from '../../domain.js';
+import { APPOINTMENT_STATUS_RANK, appointmentStatus } from '../../domain.js';
+import { upsertAppointment } from '../appointment-upsert.js';
+import type { AppointmentUpsertSummary, ClaimResult, MessageQuery, OptOutWrite, RateWindow, ResponseSource, Store, UpsertOptions, UpsertSummary } from '../store.js';
 
 /** How many finished messages the embedded store keeps by default. */
 export const DEFAULT_MEMORY_MAX_MESSAGES = 50_000;
@@ -206,16 +207,22 @@ export class MemoryStore implements Store {
     return found ? structuredClone(found) : null;
   }
 
-  async advanceNextAppointment(clinicId: string, patientIds: readonly string[], now: Date, to: AppointmentStatus, at: Date): Promise<AppointmentTransition> {
+  async advanceNextAppointment(clinicId: string, patientIds: readonly string[], now: Date, to: ResponseKind, by: ResponseSource): Promise<AppointmentTransition> {
     const found = this.upcoming(clinicId, patientIds, now);
     if (!found) {
       return { before: null, after: null };
     }
     const before = structuredClone(found);
-    const stale = found.updatedAt !== undefined && found.updatedAt > at;
-    if (!stale && APPOINTMENT_STATUS_RANK[found.status] < APPOINTMENT_STATUS_RANK[to]) {
-      found.status = to;
-      found.updatedAt = new Date(at);
+    const current = found.patientResponse;
+    const response = { kind: to, at: new Date(by.at), messageSid: by.messageSid };
+    // The patient answered since this message arrived (a late replay): their newer word stands.
+    const stale = current !== undefined && current.at > response.at;
+    const rank = APPOINTMENT_STATUS_RANK[appointmentStatus(found)];
+    if (!stale && rank < APPOINTMENT_STATUS_RANK[to]) {
+      found.patientResponse = response;
+    } else if (!stale && current?.kind === to && earlier(response, current)) {
+      // As the MongoDB adapter's $min: at the same response and time the smaller messageSid stays.
+      found.patientResponse = response;
     }
     return { before, after: structuredClone(found) };
   }
@@ -262,16 +269,58 @@ export class MemoryStore implements Store {
     return { applied: true };
   }
 
-  async upsertPatients(patients: readonly Patient[]): Promise<UpsertSummary> {
-    return upsertInto(this.patients, patients, (before, after) => {
+  async upsertPatients(patients: readonly Patient[], options: Pick<UpsertOptions, 'dryRun'> = {}): Promise<UpsertSummary> {
+    return upsertInto(this.patients, patients, options.dryRun === true, (before, after) => {
       reindex(this.patientIdsByPhone, before && senderKey(before.clinicId, before.phone), senderKey(after.clinicId, after.phone), after.id);
     });
   }
 
-  async upsertAppointments(appointments: readonly Appointment[]): Promise<UpsertSummary> {
-    return upsertInto(this.appointments, appointments, (before, after) => {
-      reindex(this.appointmentIdsByPatient, before?.patientId, after.patientId, after.id);
-    });
+  async upsertAppointments(appointments: readonly Appointment[], options: UpsertOptions = {}): Promise<AppointmentUpsertSummary> {
+    const summary: AppointmentUpsertSummary = { inserted: 0, updated: 0, unchanged: 0, retiredResponses: 0 };
+    const at = options.at ?? new Date();
+    // A dry run plans on copies, so a row repeated in the file sees the one before it.
+    const planned = new Map<string, Appointment>();
+    for (const row of appointments) {
+      const existing = planned.get(row.id) ?? this.appointments.get(row.id);
+      const { result, change, retired } = upsertAppointment(existing, row, at);
+      summary[change] += 1;
+      summary.retiredResponses += retired ? 1 : 0;
+      if (change === 'unchanged') {
+        continue;
+      }
+      const kept = structuredClone(result);
+      if (options.dryRun) {
+        planned.set(kept.id, kept);
+        continue;
+      }
+      reindex(this.appointmentIdsByPatient, existing?.patientId, kept.patientId, kept.id);
+      this.appointments.set(kept.id, kept);
+    }
+    return summary;
+  }
+
+  /**
+   * Stores appointments whole, the patient's response included: a given state for the
+   * rules test runner and tests, which no import or message could write in one step.
+   * @param appointments - as they are to be stored
+   */
+  putAppointments(appointments: readonly Appointment[]): void {
+    for (const appointment of appointments) {
+      const kept = structuredClone(appointment);
+      reindex(this.appointmentIdsByPatient, this.appointments.get(kept.id)?.patientId, kept.patientId, kept.id);
+      this.appointments.set(kept.id, kept);
+    }
+  }
+
+  async findPatientClinics(patientIds: readonly string[]): Promise<Map<string, string>> {
+    const found = new Map<string, string>();
+    for (const id of patientIds) {
+      const patient = this.patients.get(id);
+      if (patient) {
+        found.set(id, patient.clinicId);
+      }
+    }
+    return found;
   }
 
   async getAppointment(id: string): Promise<Appointment | null> {
@@ -294,10 +343,22 @@ function reindex(index: Map<string, Set<string>>, before: string | undefined, af
   index.set(after, set);
 }
 
-function upsertInto<T extends { id: string }>(map: Map<string, T>, rows: readonly T[], onWrite: (before: T | undefined, after: T) => void): UpsertSummary {
+/** The MongoDB order of `{ since, messageSid }` values: an earlier time, then a missing or smaller messageSid. */
+function earlier(a: { at: Date; messageSid?: string }, b: { at: Date; messageSid?: string }): boolean {
+  if (a.at.getTime() !== b.at.getTime()) {
+    return a.at < b.at;
+  }
+  if (a.messageSid === undefined || b.messageSid === undefined) {
+    return a.messageSid === undefined && b.messageSid !== undefined;
+  }
+  return a.messageSid < b.messageSid;
+}
+
+function upsertInto<T extends { id: string }>(map: Map<string, T>, rows: readonly T[], dryRun: boolean, onWrite: (before: T | undefined, after: T) => void): UpsertSummary {
   const summary: UpsertSummary = { inserted: 0, updated: 0, unchanged: 0 };
+  const planned = new Map<string, T>();
   for (const row of rows) {
-    const existing = map.get(row.id);
+    const existing = planned.get(row.id) ?? map.get(row.id);
     if (!existing) {
       summary.inserted += 1;
     } else if (isDeepStrictEqual(existing, row)) {
@@ -307,6 +368,10 @@ function upsertInto<T extends { id: string }>(map: Map<string, T>, rows: readonl
       summary.updated += 1;
     }
     const kept = structuredClone(row);
+    if (dryRun) {
+      planned.set(kept.id, kept);
+      continue;
+    }
     onWrite(existing, kept);
     map.set(kept.id, kept);
   }

@@ -1,4 +1,14 @@
-import { APPOINTMENT_STATUS_RANK, type Appointment, type AppointmentStatus, type MessageRecord, type OptOutRecord, type Patient } from '../../domain.js';
+import {
+  APPOINTMENT_STATUS_RANK,
+  type Appointment,
+  type AppointmentStatus,
+  type ImportedStatus,
+  type MessageRecord,
+  type OptOutRecord,
+  type Patient,
+  type ResponseKind,
+  type RetiredResponse,
+} from '../../domain.js';
 
 /**
  * How domain objects are kept in MongoDB: plain documents whose `_id` is the domain id
@@ -6,8 +16,8 @@ import { APPOINTMENT_STATUS_RANK, type Appointment, type AppointmentStatus, type
  * `_id` stripped on the way out. Only the message's free-form `extra` map changes
  * shape: Twilio may add any parameter, and field names with `.` or a leading `$` are
  * not portable across MongoDB-compatible servers, so it is stored as key/value pairs,
- * and an appointment's status and updatedAt are kept together as one comparable
- * value (AppointmentStatusDoc).
+ * and an appointment keeps what the patient sees as one comparable value
+ * (AppointmentStatusDoc).
  */
 
 export interface PatientDoc extends Patient {
@@ -15,23 +25,30 @@ export interface PatientDoc extends Patient {
 }
 
 /**
- * An appointment's status as stored: `{ order, name, since }`, in that key order.
- * `order` is minus the status's rank (APPOINTMENT_STATUS_RANK), so by BSON comparison
- * (numbers, then the name, then the date; a missing `since` is smaller) a later status
- * is the *smaller* value, and at the same status the earlier `since` is. That makes
- * "advance to `to` unless already there or beyond, keeping the time of the first move"
- * a single `$min: { status: <to> }`: one atomic command that needs no pipeline update
- * (FerretDB has none). `since` is the domain's updatedAt.
+ * What the patient sees of an appointment, as stored: `{ order, name, since?, messageSid? }`,
+ * in that key order. Without a patient response it is the imported status alone
+ * (`{ order, name }`); with one it is the response (`name` its kind, `since` its time,
+ * `messageSid` its message). `order` is minus the status's rank (APPOINTMENT_STATUS_RANK),
+ * so by BSON comparison (numbers, then the name, then the date, then the sid; a missing
+ * field is smaller) a later status is the *smaller* value, and at the same status the
+ * imported one, then the earlier response is. That makes "record the response `to` unless
+ * the patient already sees it or beyond, keeping the first one" a single
+ * `$min: { status: <to> }`: one atomic command that needs no pipeline update (FerretDB has
+ * none). The practice's own status is kept beside it in `imported`.
  */
 export interface AppointmentStatusDoc {
   order: number;
   name: AppointmentStatus;
   since?: Date;
+  messageSid?: string;
 }
 
-export interface AppointmentDoc extends Omit<Appointment, 'status' | 'updatedAt'> {
+export interface AppointmentDoc extends Omit<Appointment, 'status' | 'patientResponse'> {
   _id: string;
+  /** The practice system's status (Appointment.status). */
+  imported: ImportedStatus;
   status: AppointmentStatusDoc;
+  responseHistory?: RetiredResponse[];
 }
 
 export interface MessageDoc extends Omit<MessageRecord, 'message'> {
@@ -119,27 +136,42 @@ export function docToPatient(doc: PatientDoc): Patient {
   return stripId(doc);
 }
 
-/** The stored form of a status (see AppointmentStatusDoc); keys in comparison order. */
-export function statusToDoc(status: AppointmentStatus, since: Date | undefined): AppointmentStatusDoc {
+/** The stored form of the imported status alone (see AppointmentStatusDoc); keys in comparison order. */
+export function statusToDoc(status: AppointmentStatus): AppointmentStatusDoc {
   // `0 - rank`, not `-rank`: -0 would be stored as a double -0 by MongoDB and read back unequal to 0.
-  return compact({ order: 0 - APPOINTMENT_STATUS_RANK[status], name: status, since });
+  return { order: 0 - APPOINTMENT_STATUS_RANK[status], name: status };
+}
+
+/** The stored form of a patient's response (see AppointmentStatusDoc); keys in comparison order. */
+export function responseToDoc(kind: ResponseKind, at: Date, messageSid: string | undefined): AppointmentStatusDoc {
+  return compact({ ...statusToDoc(kind), since: at, messageSid });
 }
 
 /**
  * What `$min: { status: target }` leaves, by the BSON comparison for these shapes
- * (same order: same name; then a missing `since` is smaller than any date).
+ * (same order: same name; then a missing field is smaller than any value).
  */
 export function minStatus(current: AppointmentStatusDoc, target: AppointmentStatusDoc): AppointmentStatusDoc {
   if (current.order !== target.order) {
     return current.order < target.order ? current : target;
   }
-  if (current.since === undefined || target.since === undefined) {
-    return current.since === undefined ? current : target;
+  for (const key of ['since', 'messageSid'] as const) {
+    const [a, b] = [current[key], target[key]];
+    if (a === undefined || b === undefined) {
+      if (a !== undefined || b !== undefined) {
+        return a === undefined ? current : target;
+      }
+      continue;
+    }
+    if (a.valueOf() !== b.valueOf()) {
+      return a < b ? current : target;
+    }
   }
-  return current.since <= target.since ? current : target;
+  return current;
 }
 
 export function appointmentToDoc(a: Appointment): AppointmentDoc {
+  const response = a.status === 'cancelled' ? undefined : a.patientResponse;
   return compact({
     _id: a.id,
     id: a.id,
@@ -147,13 +179,17 @@ export function appointmentToDoc(a: Appointment): AppointmentDoc {
     patientId: a.patientId,
     startsAt: a.startsAt,
     provider: a.provider,
-    status: statusToDoc(a.status, a.updatedAt),
+    imported: a.status,
+    status: response ? responseToDoc(response.kind, response.at, response.messageSid) : statusToDoc(a.status),
+    responseHistory: a.responseHistory,
   });
 }
 
 export function docToAppointment(doc: AppointmentDoc): Appointment {
-  const { status, ...rest } = stripId(doc);
-  return compact({ ...rest, status: status.name, updatedAt: status.since });
+  const { status, imported, ...rest } = stripId(doc);
+  // A `since` marks a patient's response; the imported status alone never has one.
+  const response = status.since === undefined ? undefined : compact({ kind: status.name as ResponseKind, at: status.since, messageSid: status.messageSid });
+  return compact({ ...rest, status: imported, patientResponse: response });
 }
 
 export function messageToDoc(record: MessageRecord): MessageDoc {

@@ -2,17 +2,18 @@ import { isDeepStrictEqual } from 'node:util';
 import type { AnyBulkWriteOperation, Collection, Db, Filter, MongoClient } from 'mongodb';
 import type {
   Appointment,
-  AppointmentStatus,
   AppointmentTransition,
   MessageCompletion,
   MessageRecord,
   OptOutRecord,
   Patient,
+  ResponseKind,
   SenderState,
 } from '../../domain.js';
 import { maskPhone } from '../../phone.js';
 import { AppError } from '../../errors.js';
-import type { ClaimResult, MessageQuery, OptOutWrite, RateWindow, Store, UpsertSummary } from '../store.js';
+import { upsertAppointment } from '../appointment-upsert.js';
+import type { AppointmentUpsertSummary, ClaimResult, MessageQuery, OptOutWrite, RateWindow, ResponseSource, Store, UpsertOptions, UpsertSummary } from '../store.js';
 import {
   appointmentToDoc,
   compact,
@@ -24,9 +25,9 @@ import {
   messageToDoc,
   patientToDoc,
   rateField,
+  responseToDoc,
   rosterToPatients,
   senderId,
-  statusToDoc,
   toRoster,
   type AppointmentDoc,
   type MessageDoc,
@@ -254,19 +255,22 @@ export class MongoStore implements Store {
     });
   }
 
-  async advanceNextAppointment(clinicId: string, patientIds: readonly string[], now: Date, to: AppointmentStatus, at: Date): Promise<AppointmentTransition> {
+  async advanceNextAppointment(clinicId: string, patientIds: readonly string[], now: Date, to: ResponseKind, by: ResponseSource): Promise<AppointmentTransition> {
     if (patientIds.length === 0) {
       return { before: null, after: null };
     }
     return this.run('advanceNextAppointment', async () => {
-      const target = statusToDoc(to, new Date(at));
-      // Two commands, because "the soonest one" and "unless its last response is newer" cannot
-      // share one filter: a filter on `since` would skip a soonest appointment that refuses
-      // this (stale) message and move a later one in its place. So the soonest is read first,
-      // then moved by one findOneAndUpdate on its _id that holds both conditions: `since` not
-      // newer than `at` in the filter, and by `$min` on the stored status (see
-      // AppointmentStatusDoc) only if it ranks below `to`. Two concurrent CONFIRMs can never
-      // both move it. When it changed between the two (a newer response, a cancellation, a
+      const at = new Date(by.at);
+      const target = responseToDoc(to, at, by.messageSid);
+      // Two commands, because "the soonest one" and "unless its patient response is newer"
+      // cannot share one filter: a filter on `since` would skip a soonest appointment that
+      // refuses this (stale) message and record the response on a later one in its place.
+      // So the soonest is read first, then changed by one findOneAndUpdate on its _id that
+      // holds both conditions: `since` not newer than `by.at` in the filter, and by `$min`
+      // on the stored status (see AppointmentStatusDoc) only if what the patient sees ranks
+      // below `to` (or, at the same response and time, the smaller messageSid). Two
+      // concurrent CONFIRMs can never both record it, and the practice-owned fields are not
+      // in the update. When it changed between the two (a newer response, a cancellation, a
       // re-import), it is read again.
       for (let attempt = 0; attempt < 3; attempt += 1) {
         const soonest = await this.appointments.findOne(upcomingFilter(clinicId, patientIds, now), { sort: { startsAt: 1, id: 1 }, maxTimeMS: this.maxTimeMS });
@@ -274,8 +278,9 @@ export class MongoStore implements Store {
           return { before: null, after: null };
         }
         const stale = soonest.status.since !== undefined && soonest.status.since > at;
-        if (stale || soonest.status.order <= target.order) {
-          // Refused (a newer response) or blocked (already there or beyond): nothing to write.
+        if (stale || isDeepStrictEqual(minStatus(soonest.status, target), soonest.status)) {
+          // Refused (a newer response) or blocked (already there or beyond; a retry of the
+          // message that recorded it): nothing to write.
           const as = docToAppointment(soonest);
           return { before: as, after: as };
         }
@@ -425,10 +430,25 @@ export class MongoStore implements Store {
     });
   }
 
-  async upsertPatients(patients: readonly Patient[]): Promise<UpsertSummary> {
+  async upsertPatients(patients: readonly Patient[], options: Pick<UpsertOptions, 'dryRun'> = {}): Promise<UpsertSummary> {
     return this.run('upsertPatients', () =>
-      this.upsertMany(this.patients, patients.map(patientToDoc), (phones) => this.rebuildRosters(phones)),
+      this.upsertMany(this.patients, patients.map(patientToDoc), options.dryRun === true, (phones) => this.rebuildRosters(phones)),
     );
+  }
+
+  async findPatientClinics(patientIds: readonly string[]): Promise<Map<string, string>> {
+    return this.run('findPatientClinics', async () => {
+      const found = new Map<string, string>();
+      const ids = [...new Set(patientIds)];
+      for (let start = 0; start < ids.length; start += this.batchSize) {
+        const batch = ids.slice(start, start + this.batchSize);
+        const docs = await this.patients
+          .find({ _id: { $in: batch } }, { projection: { _id: 1, clinicId: 1 }, maxTimeMS: this.maxTimeMS, batchSize: batch.length })
+          .toArray();
+        docs.forEach((d) => found.set(d._id, d.clinicId));
+      }
+      return found;
+    });
   }
 
   /**
@@ -487,8 +507,91 @@ export class MongoStore implements Store {
     }
   }
 
-  async upsertAppointments(appointments: readonly Appointment[]): Promise<UpsertSummary> {
-    return this.run('upsertAppointments', () => this.upsertMany(this.appointments, appointments.map(appointmentToDoc)));
+  async upsertAppointments(appointments: readonly Appointment[], options: UpsertOptions = {}): Promise<AppointmentUpsertSummary> {
+    return this.run('upsertAppointments', async () => {
+      const summary: AppointmentUpsertSummary = { inserted: 0, updated: 0, unchanged: 0, retiredResponses: 0 };
+      const at = options.at ?? new Date();
+      for (let start = 0; start < appointments.length; start += this.batchSize) {
+        await this.upsertAppointmentBatch(appointments.slice(start, start + this.batchSize), at, options.dryRun === true, summary);
+      }
+      return summary;
+    });
+  }
+
+  /**
+   * One batch of an appointment import: one find of the batch's ids, the rows applied to
+   * what was read (upsertAppointment), one insertMany of the new ones and replacements of
+   * the changed ones. A replacement only lands if the stored status (the patient's
+   * response, AppointmentStatusDoc) is still the one read: a message that answered in
+   * between makes it miss, and the row is applied again to the new state, so an import
+   * never overwrites a response it did not see. The summary counts each row's first plan.
+   */
+  private async upsertAppointmentBatch(rows: readonly Appointment[], at: Date, dryRun: boolean, summary: AppointmentUpsertSummary): Promise<void> {
+    let pending = rows;
+    for (let round = 0; pending.length > 0; round += 1) {
+      if (round === 5) {
+        throw new Error('appointments kept changing during the import');
+      }
+      const ids = [...new Set(pending.map((r) => r.id))];
+      // One reply for the whole batch: a getMore costs FerretDB another scan.
+      const found = await this.appointments.find({ _id: { $in: ids } }, { maxTimeMS: this.maxTimeMS, batchSize: ids.length }).toArray();
+      const stored = new Map(found.map((d) => [d._id, d]));
+      const current = new Map(found.map((d) => [d._id, docToAppointment(d)]));
+      const inserts = new Map<string, AppointmentDoc>();
+      const replacements = new Map<string, { doc: AppointmentDoc; read: AppointmentDoc }>();
+      for (const row of pending) {
+        const plan = upsertAppointment(current.get(row.id), row, at);
+        if (round === 0) {
+          summary[plan.change] += 1;
+          summary.retiredResponses += plan.retired ? 1 : 0;
+        }
+        if (plan.change === 'unchanged') {
+          continue;
+        }
+        current.set(row.id, plan.result);
+        const doc = appointmentToDoc(plan.result);
+        const read = stored.get(row.id);
+        // A row repeated in one batch: the last one wins, as with sequential writes.
+        if (read) {
+          replacements.set(row.id, { doc, read });
+        } else {
+          inserts.set(row.id, doc);
+        }
+      }
+      if (dryRun) {
+        return;
+      }
+      const retry = new Set<string>();
+      if (inserts.size > 0) {
+        try {
+          await this.appointments.insertMany([...inserts.values()], { ordered: false });
+        } catch (err) {
+          if (!isDuplicateKey(err)) {
+            throw err;
+          }
+          // Someone else inserted some of them meanwhile: apply those rows again to what is there.
+          inserts.forEach((_doc, id) => retry.add(id));
+        }
+      }
+      const writes: AnyBulkWriteOperation<AppointmentDoc>[] = [...replacements.values()].map(({ doc, read }) => ({
+        replaceOne: { filter: { _id: doc._id, 'status.name': read.status.name, 'status.since': read.status.since ?? { $exists: false } }, replacement: doc },
+      }));
+      let matched = 0;
+      for (let i = 0; i < writes.length; i += REPLACE_BULK) {
+        matched += (await this.appointments.bulkWrite(writes.slice(i, i + REPLACE_BULK), { ordered: false })).matchedCount;
+      }
+      if (matched < writes.length) {
+        // Some response changed under us: find which by reading back, and apply those again.
+        const back = await this.appointments.find({ _id: { $in: [...replacements.keys()] } }, { maxTimeMS: this.maxTimeMS, batchSize: replacements.size }).toArray();
+        const now = new Map(back.map((d) => [d._id, d]));
+        replacements.forEach(({ doc }, id) => {
+          if (!isDeepStrictEqual(now.get(id), doc)) {
+            retry.add(id);
+          }
+        });
+      }
+      pending = pending.filter((r) => retry.has(r.id));
+    }
   }
 
   /**
@@ -501,6 +604,7 @@ export class MongoStore implements Store {
   private async upsertMany<D extends { _id: string }>(
     collection: Collection<D>,
     docs: readonly D[],
+    dryRun: boolean,
     afterBatch?: (senders: ReadonlyMap<string, { clinicId: string; phone: string }>) => Promise<void>,
   ): Promise<UpsertSummary> {
     const summary: UpsertSummary = { inserted: 0, updated: 0, unchanged: 0 };
@@ -538,6 +642,9 @@ export class MongoStore implements Store {
           (inserts.has(doc._id) ? inserts : replacements).set(doc._id, doc);
         }
         current.set(doc._id, doc);
+      }
+      if (dryRun) {
+        continue;
       }
       if (inserts.size > 0) {
         try {

@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import { ACTIONS, getAction, type ActionContext } from '../../../src/actions/index.js';
-import type { Appointment } from '../../../src/domain.js';
+import { appointmentStatus, type Appointment } from '../../../src/domain.js';
 import { conversationOf } from '../../support/conversations.js';
 import { OPEN_NOW, makeMessage, makeWorld, type World } from '../../support/rules-builders.js';
 
@@ -113,18 +113,29 @@ describe('actions registry', () => {
     const world = await makeWorld([{ firstName: 'Ana', appointments: [{ startsAt: future }] }]);
     const first = await run('confirm-appointment', contextFor(world));
     expect(first.outcome).to.equal('confirmed');
-    expect(first.appointment?.status).to.equal('confirmed');
+    expect(first.appointment?.patientResponse).to.deep.equal({ kind: 'confirmed', at: OPEN_NOW, messageSid: first.appointment?.patientResponse?.messageSid });
+    expect(first.appointment && appointmentStatus(first.appointment)).to.equal('confirmed');
     expect((await run('confirm-appointment', contextFor(world))).outcome).to.equal('already-confirmed');
   });
 
-  it('when cancel-appointment runs on a replay of the same message, then one cancel request naming the appointment reaches the open conversation', async () => {
+  it('when cancel-appointment runs on a replay of the same message, then the replay finds the request its own (by MessageSid), another message is already-requested, and one cancel request naming the appointment reaches the open conversation', async () => {
     const world = await makeWorld([{ firstName: 'Ana', appointments: [{ startsAt: future }] }]);
     const ctx = contextFor(world);
     const first = await run('cancel-appointment', ctx);
     expect(first.outcome).to.equal('cancel-requested');
-    expect((await run('cancel-appointment', contextFor(world, { message: ctx.message }))).outcome).to.equal('already-requested');
-    expect(world.routed.map((r) => [r.reason, r.message.messageSid, r.appointmentId])).to.deep.equal([['cancel-request', ctx.message.messageSid, first.appointment?.id]]);
+    expect(first.appointment?.patientResponse?.messageSid).to.equal(ctx.message.messageSid);
+    const replay = await getAction('cancel-appointment')!.run(contextFor(world, { message: ctx.message }));
+    expect(replay.outcome).to.equal('cancel-requested');
+    // What it was before the first attempt is not known on the replay.
+    expect(replay.detail).to.deep.equal({ appointmentId: first.appointment?.id, from: null, to: 'cancel-requested' });
+    expect((await run('cancel-appointment', contextFor(world))).outcome).to.equal('already-requested');
+    // The replay routes its own message again (the first attempt may have stopped before it):
+    // the same message, so the conversation holds one request, waiting since the first.
+    const request = ['cancel-request', ctx.message.messageSid, first.appointment?.id];
+    expect(world.routed.map((r) => [r.reason, r.message.messageSid, r.appointmentId])).to.deep.equal([request, request]);
     expect(first.appointment?.id).to.be.a('string');
+    const { conversations } = await world.conversations.list({ clinicId: world.clinic.id, limit: 1000, now: OPEN_NOW });
+    expect(conversations).to.have.length(1);
     expect(await conversationOf(world.conversations, world.clinic.id, world.phone, OPEN_NOW)).to.deep.include({ status: 'open', waitingSince: OPEN_NOW });
   });
 
@@ -132,7 +143,7 @@ describe('actions registry', () => {
     const world = await makeWorld([{ firstName: 'Ana', appointments: [{ startsAt: future, status: 'cancel-requested' }] }]);
     const result = await run('reschedule-appointment', contextFor(world));
     expect(result.outcome).to.equal('change-pending');
-    expect(result.appointment?.status).to.equal('cancel-requested');
+    expect(result.appointment && appointmentStatus(result.appointment)).to.equal('cancel-requested');
     expect(world.routed).to.deep.equal([]);
     expect(await conversationOf(world.conversations, world.clinic.id, world.phone)).to.equal(null);
   });
@@ -144,9 +155,9 @@ describe('actions registry', () => {
     const ctx = contextFor(world);
     const result = await run('confirm-appointment', ctx);
     expect(result.outcome).to.equal('change-pending');
-    expect(result.appointment?.status).to.equal('cancel-requested');
+    expect(result.appointment && appointmentStatus(result.appointment)).to.equal('cancel-requested');
     const stored = await Promise.all(['a-soon', 'a-later'].map((id) => world.store.getAppointment(id)));
-    expect(stored.map((a) => a?.status)).to.deep.equal(['cancel-requested', 'scheduled']);
+    expect(stored.map((a) => a && appointmentStatus(a))).to.deep.equal(['cancel-requested', 'scheduled']);
   });
 
   it('when an appointment action runs in dry-run mode on an appointment already past its target, then it reports the blocked outcome', async () => {
@@ -154,16 +165,16 @@ describe('actions registry', () => {
     expect((await run('confirm-appointment', contextFor(world, { dryRun: true }))).outcome).to.equal('change-pending');
     expect((await run('reschedule-appointment', contextFor(world, { dryRun: true }))).outcome).to.equal('already-requested');
     expect((await run('cancel-appointment', contextFor(world, { dryRun: true }))).outcome).to.equal('cancel-requested');
-    expect((await world.store.getAppointment('a-1'))?.status).to.equal('reschedule-requested');
+    expect(appointmentStatus((await world.store.getAppointment('a-1'))!)).to.equal('reschedule-requested');
   });
 
   it('when an appointment action runs in dry-run mode, then it reports the outcome without writing', async () => {
     const world = await makeWorld([{ firstName: 'Ana', appointments: [{ startsAt: future }] }]);
     const result = await run('reschedule-appointment', contextFor(world, { dryRun: true }));
     expect(result.outcome).to.equal('reschedule-requested');
-    expect(result.appointment?.status).to.equal('reschedule-requested');
+    expect(result.appointment && appointmentStatus(result.appointment)).to.equal('reschedule-requested');
     const stored = await world.store.findNextAppointment(world.clinic.id, [world.patients[0]!.id], OPEN_NOW);
-    expect(stored?.status).to.equal('scheduled');
+    expect(stored).to.include({ status: 'scheduled' }).and.not.have.property('patientResponse');
     expect(world.routed).to.deep.equal([]);
     expect(await conversationOf(world.conversations, world.clinic.id, world.phone)).to.equal(null);
     await run('opt-out', contextFor(world, { dryRun: true }));
@@ -174,7 +185,7 @@ describe('actions registry', () => {
     const world = await makeWorld([{ firstName: 'Ana', appointments: [{ startsAt: future }] }]);
     const ctx = contextFor(world);
     await ctx.nextAppointment(); // cached as scheduled
-    await world.store.advanceNextAppointment(world.clinic.id, [world.patients[0]!.id], OPEN_NOW, 'confirmed', OPEN_NOW);
+    await world.store.advanceNextAppointment(world.clinic.id, [world.patients[0]!.id], OPEN_NOW, 'confirmed', { at: OPEN_NOW, messageSid: 'SMother' });
     expect((await run('confirm-appointment', ctx)).outcome).to.equal('already-confirmed');
   });
 

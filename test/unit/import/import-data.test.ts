@@ -39,12 +39,12 @@ describe('import: all or nothing, upsert by id', function () {
     const store = new MemoryStore();
     expect(await importData(YAML, 'data.yaml', { store, clinics: CLINICS })).to.deep.equal({
       patients: { inserted: 2, updated: 0, unchanged: 0 },
-      appointments: { inserted: 1, updated: 0, unchanged: 0 },
+      appointments: { inserted: 1, updated: 0, unchanged: 0, retiredResponses: 0 },
     });
     const changed = YAML.replace('lastName: Okafor', 'lastName: Okafor-Smith').replace('15:00:00Z', '16:00:00Z');
     expect(await importData(changed, 'data.yaml', { store, clinics: CLINICS })).to.deep.equal({
       patients: { inserted: 0, updated: 1, unchanged: 1 },
-      appointments: { inserted: 0, updated: 1, unchanged: 0 },
+      appointments: { inserted: 0, updated: 1, unchanged: 0, retiredResponses: 0 },
     });
     expect(await store.findPatientsByPhone('downtown', '+13125550142')).to.deep.equal([
       { id: 'p-2', clinicId: 'downtown', firstName: 'Ben', lastName: 'Okafor-Smith', phone: '+13125550142' },

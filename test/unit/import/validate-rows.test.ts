@@ -75,7 +75,7 @@ describe('import: row validation', function () {
       `data.yaml:${rows[3]!.positions.id!.line}: patient "p-1": id "p-1" already used on line ${rows[0]!.at.line}`,
       `data.yaml:${rows[4]!.positions.startsAt!.line}: appointment "a-1": startsAt: expected a date-time with a zone, e.g. 2026-12-01T15:00:00Z or 2026-12-01T09:00:00-06:00`,
       `data.yaml:${rows[5]!.positions.startsAt!.line}: appointment "a-2": startsAt: expected a date-time with a zone, e.g. 2026-12-01T15:00:00Z or 2026-12-01T09:00:00-06:00`,
-      `data.yaml:${rows[5]!.positions.status!.line}: appointment "a-2": status: "done" is not one of scheduled, confirmed, cancel-requested, reschedule-requested, cancelled`,
+      `data.yaml:${rows[5]!.positions.status!.line}: appointment "a-2": status: "done" is not one of scheduled, confirmed, cancelled`,
       `data.yaml:${rows[6]!.at.line}: appointment "a-3": patientId is required`,
     ]);
     expect(patients).to.deep.equal([]);
