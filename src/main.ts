@@ -20,6 +20,7 @@ import { loadSeed } from './import/seed.js';
 import { initializeStore } from './service/store-init.js';
 import { loadKeysFile } from './auth/api-keys-file.js';
 import { KeyRing } from './auth/key-ring.js';
+import { MemoryFailedKeyAttempts } from './auth/failed-key-attempts.js';
 import { startKeysReload } from './auth/keys-reload.js';
 import { createStaffApi, openStaffStores } from './conversations/staff-api.js';
 
@@ -95,7 +96,9 @@ export async function startService(env: Record<string, string | undefined>, opti
   const ring = new KeyRing(keys.keys);
   const staffStores = await openStaffStores(store);
   const staffInit = initializeStore({ kind: store.kind, init: async () => Promise.all([staffStores.conversations.init(), staffStores.accessLog.init()]).then(() => undefined) }, logger);
-  const staff = createStaffApi({ config, live, store, stores: staffStores, ring, logger });
+  // Failed key attempts are counted per client address in this instance's memory (src/auth/failed-key-attempts.ts).
+  const attempts = new MemoryFailedKeyAttempts();
+  const staff = createStaffApi({ config, live, store, stores: staffStores, ring, logger, attempts });
   const app = createApp({
     config,
     live,

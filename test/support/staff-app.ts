@@ -1,6 +1,7 @@
 import type Koa from 'koa';
 import { createApiKey, type ApiKey, type Scope } from '../../src/auth/api-key.js';
 import { KeyRing } from '../../src/auth/key-ring.js';
+import type { FailedKeyAttempts } from '../../src/auth/require-api-key.js';
 import { loadTestConfig, type Config } from '../../src/config/load-config.js';
 import { createStaffApi, openStaffStores, type StaffStores } from '../../src/conversations/staff-api.js';
 import type { ConversationService } from '../../src/conversations/conversation-service.js';
@@ -61,8 +62,13 @@ let keySeq = 0;
  * The real app with the staff API mounted, on the fixture clinics, logging into a capture.
  * @param made - the main store from a StaffStoreKind
  * @param config - overrides (e.g. twilioApiBaseUrl of a fake Twilio)
+ * @param options - the failed-key limit (none unless given)
  */
-export async function buildStaffApp(made: { store: Store; dbName: string; dispose(): Promise<void> }, config: Partial<Config> = {}): Promise<StaffTestApp> {
+export async function buildStaffApp(
+  made: { store: Store; dbName: string; dispose(): Promise<void> },
+  config: Partial<Config> = {},
+  options: { attempts?: FailedKeyAttempts } = {},
+): Promise<StaffTestApp> {
   const env = { NORTHSIDE_AUTH_TOKEN: NORTHSIDE_TOKEN };
   const full = loadTestConfig({
     authTokens: [AUTH_TOKEN],
@@ -83,7 +89,7 @@ export async function buildStaffApp(made: { store: Store; dbName: string; dispos
   await stores.accessLog.init();
   const ring = new KeyRing();
   const keys: ApiKey[] = [];
-  const staff = createStaffApi({ config: full, live, store, stores, ring, logger });
+  const staff = createStaffApi({ config: full, live, store, stores, ring, logger, ...(options.attempts ? { attempts: options.attempts } : {}) });
   const app = createApp({ config: full, live, store, logger, metrics, readiness: createReadiness({ store, live, metrics }), routers: [staff.router] });
   return {
     app,
