@@ -1,5 +1,6 @@
 import { pathToFileURL } from 'node:url';
 import type { Server } from 'node:http';
+import type Koa from 'koa';
 import { loadConfig, type Config } from './config/load-config.js';
 import { formatFindings, isAppError } from './errors.js';
 import { createApp } from './http/create-app.js';
@@ -26,6 +27,8 @@ import { createStaffApi, openStaffStores } from './conversations/staff-api.js';
 
 export interface RunningService {
   server: Server;
+  /** The Koa app the server runs (its routers list the routes served). */
+  app: Koa;
   config: Readonly<Config>;
   store: Store;
   live: LiveConfig;
@@ -128,6 +131,7 @@ export async function startService(env: Record<string, string | undefined>, opti
   let stopping: Promise<ShutdownReport> | undefined;
   return {
     server,
+    app,
     config,
     store,
     live,
