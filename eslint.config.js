@@ -9,16 +9,19 @@ import tseslint from 'typescript-eslint';
  *   cli                         the clinic-sms commands
  *   main.ts                     the composition root
  *   admin                       rules check, rules test, rules simulate
- *   auth, conversations,        feature folders (Medplum style): each holds its routes, its
- *   events, media               service and its store part; main.ts mounts their routers and
+ *   auth, conversations, media  feature folders (Medplum style): each holds its routes, its
+ *                               service and its store part; main.ts mounts their routers and
  *                               hands the pipeline the ports they implement
  *   http                        Koa app, webhook route, error middleware
  *   service                     the message pipeline, live config, reload, readiness, shutdown
- *   spool, import               the outage spool and its replayer; data files and the seed
+ *   spool, import, events       the outage spool and its replayer; data files and the seed;
+ *                               signed events (a feature folder with its own store part, but
+ *                               no routes, and the pipeline writes the events it produces in
+ *                               its completion: so below service, not with the routed features)
  *   rules, actions              the rules engine; the actions rules may name
  *   store                       the Store port and its adapters
- *   twilio, config              Twilio's wire formats; environment and clinics file
- *   domain, errors, logger, metrics, phone   the leaves everyone uses
+ *   twilio, config              Twilio's wire formats; environment and clinics file (events endpoints too)
+ *   domain, errors, logger, metrics, phone, poll-loop   the leaves everyone uses
  *
  * A name ending in .ts is a file of src/, any other a folder. An import names a layer when
  * its first segment after the ./ and ../ steps is that folder (or file), which holds because
@@ -29,14 +32,14 @@ const LAYERS = [
   ['cli'],
   ['main.ts'],
   ['admin'],
-  ['auth', 'conversations', 'events', 'media'],
+  ['auth', 'conversations', 'media'],
   ['http'],
   ['service'],
-  ['spool', 'import'],
+  ['spool', 'import', 'events'],
   ['rules', 'actions'],
   ['store'],
   ['twilio', 'config'],
-  ['domain.ts', 'errors.ts', 'logger.ts', 'metrics.ts', 'phone.ts'],
+  ['domain.ts', 'errors.ts', 'logger.ts', 'metrics.ts', 'phone.ts', 'poll-loop.ts'],
 ];
 
 /** The lint rules that keep each layer from importing the layers above it. */

@@ -68,6 +68,14 @@ export interface Clinic {
   /** Messages a minute per sender before replies stop. */
   rateLimitPerMinute: number;
   autoReply: boolean;
+  /** Where the clinic's events go (clinics file `events:`; docs/events.md). */
+  events?: readonly EventEndpointConfig[];
+  /** Delete Twilio's copy of a media file once ours is kept (default false; README, 'Media'). */
+  deleteMediaFromTwilio?: boolean;
+  /** A Twilio API key (SK…) to fetch media with instead of the account's auth token. */
+  apiKeySid?: string;
+  /** The environment variable holding that API key's secret. */
+  apiKeySecretEnv?: string;
 }
 
 export interface Patient {
@@ -120,10 +128,21 @@ export interface MessageRecord {
   /** Repeated deliveries of this MessageSid, each answered with the stored reply (absent: none). */
   duplicateDeliveries?: number;
   lastDuplicateAt?: Date;
+  /**
+   * The events the message produced (docs/events.md), written by its completion: the
+   * durable outbox. A background relay copies them to the events collection.
+   */
+  outbox?: OutboxEvent[];
+  /**
+   * Set on the claim of a message with media to a known clinic (it rides in the claim's
+   * insert: no extra command), removed once the media relay has made the message's media
+   * jobs (src/media/media-relay.ts).
+   */
+  mediaPending?: true;
 }
 
 export type MessageCompletion = Pick<MessageRecord, 'status' | 'patientIds' | 'rulesFired' | 'actions' | 'reply'> &
-  Partial<Pick<MessageRecord, 'timings' | 'error' | 'completedAt' | 'clinicId'>>;
+  Partial<Pick<MessageRecord, 'timings' | 'error' | 'completedAt' | 'clinicId' | 'outbox'>>;
 
 export interface SenderState {
   /** Messages counted in the current rate window, this one included. */
@@ -142,21 +161,30 @@ export interface OptOutRecord {
   keyword?: string;
 }
 
-export type InboxKind = 'message' | 'cancel-request' | 'reschedule-request';
+/** Why a message reaches staff: a rule routed it, asked for a change staff make, or the pipeline could not answer it. */
+export const STAFF_REASONS = ['message', 'cancel-request', 'reschedule-request', 'unknown-number', 'over-limit'] as const;
+export type StaffReason = (typeof STAFF_REASONS)[number];
 
-export interface InboxItem {
-  /** Deterministic (messageSid + kind), so a replay never makes a second item. */
-  id: string;
+/** One inbound message put in front of staff. */
+export interface ToStaff {
   clinicId: string;
-  kind: InboxKind;
-  messageSid: string;
-  from: string;
-  patientIds: string[];
+  message: InboundMessage;
+  /** The clinic's patients on the sender's phone (none: an unknown number). */
+  patients: readonly Patient[];
+  at: Date;
+  reason: StaffReason;
+  /** The appointment a cancel or reschedule request concerns. */
   appointmentId?: string;
-  body: string;
-  media: MediaItem[];
-  createdAt: Date;
-  status: 'open' | 'done';
+}
+
+/**
+ * The port through which the message pipeline and the actions put a message in front of
+ * staff. The conversations feature implements it (the sender's conversation is opened or
+ * reopened, waiting since the message), at one store command a call; a replay of the same
+ * message changes nothing more. Defined here because the pipeline sits below the feature.
+ */
+export interface StaffRouting {
+  routed(item: ToStaff): Promise<void>;
 }
 
 /** The outcome of moving the next upcoming appointment to a new status. */
@@ -164,4 +192,55 @@ export interface AppointmentTransition {
   /** The appointment as it was before (null: none upcoming). */
   before: Appointment | null;
   after: Appointment | null;
+}
+
+/** Every event type a message can produce (`ping` is only sent by `events send-test`; docs/events.md). */
+export const EVENT_TYPES = [
+  'appointment.confirmed',
+  'appointment.cancel_requested',
+  'appointment.reschedule_requested',
+  'consent.opted_out',
+  'consent.opted_in',
+  'message.routed',
+] as const;
+export type EventType = (typeof EVENT_TYPES)[number];
+
+/** A value an event's thin `data` may hold: ids, statuses, times (ISO text), counts. */
+export type EventValue = string | number | boolean | null | readonly string[];
+
+/**
+ * One event a message produced, as it rides in the message's completion write (the
+ * outbox) and later in each delivery. `data` is thin: ids, statuses and times; the
+ * sender's phone only in consent events; never a body or a name.
+ */
+export interface OutboxEvent {
+  /** Deterministic: eventId(messageSid, type, subject); the `webhook-id` of every attempt. */
+  id: string;
+  type: EventType;
+  clinicId: string;
+  messageSid: string;
+  /** When it happened (the envelope's `timestamp`). */
+  occurredAt: Date;
+  /** When the message arrived: the start of the delivery latency measured to the receiver's 2xx. */
+  receivedAt: Date;
+  data: Record<string, EventValue>;
+}
+
+/** Where a setting is written, for the start-up findings that need the environment. */
+export interface SourcePosition {
+  file: string;
+  line: number;
+  col: number;
+}
+
+/** One `events:` entry of a clinic, as written in the clinics file. */
+export interface EventEndpointConfig {
+  url: string;
+  /** The variable holding the `whsec_` secret; `<secretEnv>_PREVIOUS` holds the one being rotated out. */
+  secretEnv: string;
+  /** The types it receives; null: every type. */
+  types: EventType[] | null;
+  /** `http:` allowed in production. */
+  allowInsecure: boolean;
+  at: SourcePosition;
 }

@@ -19,11 +19,19 @@ import { openStore } from './store/open-store.js';
 import type { Store } from './store/store.js';
 import { loadSeed } from './import/seed.js';
 import { initializeStore } from './service/store-init.js';
+import type { OutboxEvent } from './events/event-types.js';
+import { EventsService, memoryEventsStorage, type EventsServiceOptions } from './events/events-service.js';
+import { MemoryStore } from './store/memory/memory-store.js';
+import type { MongoStore } from './store/mongo/mongo-store.js';
+import { startMedia, type RunningMedia } from './media/start-media.js';
 import { loadKeysFile } from './auth/api-keys-file.js';
 import { KeyRing } from './auth/key-ring.js';
 import { MemoryFailedKeyAttempts } from './auth/failed-key-attempts.js';
 import { startKeysReload } from './auth/keys-reload.js';
 import { createStaffApi, openStaffStores } from './conversations/staff-api.js';
+import { authenticateApiKey, recordAccess, requireScope } from './auth/require-api-key.js';
+import { MEDIA_ROUTE } from './media/media-routes.js';
+import { conversationRouting } from './conversations/staff-routing.js';
 
 export interface RunningService {
   server: Server;
@@ -36,6 +44,10 @@ export interface RunningService {
   metrics: Metrics;
   /** The outage spool (SPOOL_DIR). */
   spool: Spool;
+  /** The events relay and dispatcher (src/events/). */
+  events: EventsService;
+  /** Media fetching (background) and the thread's media look-up. */
+  media: RunningMedia;
   /** Stops accepting, waits for requests in flight (SHUTDOWN_GRACE_MS), flushes the spool, closes the store. */
   stop(): Promise<ShutdownReport>;
 }
@@ -43,6 +55,8 @@ export interface RunningService {
 export interface StartOptions {
   /** A store to use instead of the one MONGODB_URI chooses (tests). */
   store?: Store;
+  /** The events' loop timings (tests shorten them). */
+  events?: Pick<EventsServiceOptions, 'pollMs' | 'timeoutMs' | 'leaseMs' | 'retryDelaysMs' | 'statsMaxAgeMs'>;
 }
 
 /**
@@ -55,12 +69,18 @@ export async function startService(env: Record<string, string | undefined>, opti
   const metrics = createMetrics({ defaults: true });
   const snapshot = await buildSnapshot(config, env);
   const live = new LiveConfig(snapshot);
+  // The embedded store hands each completion's events to the events part (its outbox).
+  let onOutbox: (messageSid: string, events: OutboxEvent[]) => void = () => undefined;
   const store =
     options.store ??
     (await openStore({
       mongodbUri: config.mongodbUri ?? undefined,
       logger,
-      memory: { maxMessages: config.memoryStoreMaxMessages, onDrop: (table) => metrics.embeddedStoreDropped.inc({ table }) },
+      memory: {
+        maxMessages: config.memoryStoreMaxMessages,
+        onDrop: (table) => metrics.embeddedStoreDropped.inc({ table }),
+        onOutbox: (sid, events) => onOutbox(sid, events),
+      },
     }));
   const storeInit = initializeStore(store, logger);
   if (store.kind === 'memory' && config.seedFile) {
@@ -81,7 +101,10 @@ export async function startService(env: Record<string, string | undefined>, opti
   }
   // Messages the store cannot take wait on disk in the outage spool until the replayer gets them in.
   const spool = await Spool.open({ dir: config.spoolDir, logger, onDepth: (depth) => metrics.spoolDepth.set(depth) });
-  const pipeline = { store, logger, metrics, clock: () => new Date() };
+  // The staff feature's stores; the pipeline puts messages for staff in its conversations.
+  const staffStores = await openStaffStores(store);
+  const staffRouting = conversationRouting(staffStores.conversations);
+  const pipeline = { store, staff: staffRouting, logger, metrics, clock: () => new Date() };
   const replayer = new SpoolReplayer({ spool, store, logger, metrics, replay: (message, receivedAt) => handleMessage(pipeline, live.snapshot(), message, 'replay', receivedAt) });
   const spoolSink = {
     async append(message: Parameters<Spool['append']>[0], receivedAt: Date): Promise<void> {
@@ -90,6 +113,19 @@ export async function startService(env: Record<string, string | undefined>, opti
     },
   };
   const inFlight = createInFlight();
+  // Events: the relay and dispatcher deliver what completions left in the outbox (docs/events.md).
+  const storage =
+    store.kind === 'mongo' ? (await import('./events/mongo-outbox-store.js')).mongoEventsStorage((store as MongoStore).client.db((store as MongoStore).dbName)) : memoryEventsStorage();
+  const events = new EventsService({ storage, clinics: () => live.snapshot().clinics.clinics, env, logger, registry: metrics.registry, ...options.events });
+  onOutbox = (sid, outbox) => {
+    storage.memorySource?.add(sid, outbox);
+    events.notify();
+  };
+  if (options.store instanceof MemoryStore) {
+    options.store.setOutboxListener(onOutbox);
+  }
+  // Background services: started in this order, stopped in reverse (Medplum's initAppServices / shutdownApp).
+  const services: { start(): void; stop(): Promise<void> }[] = [{ start: () => events.start(), stop: () => events.stop(config.shutdownGraceMs) }];
   // The staff API: keys, conversations, access trail.
   const production = config.nodeEnv === 'production';
   const keys = await loadKeysFile(config.keysFile, { production });
@@ -97,21 +133,33 @@ export async function startService(env: Record<string, string | undefined>, opti
     logger.warn({ keysFile: config.keysFile }, 'no staff API keys file: the staff API refuses every request (401)');
   }
   const ring = new KeyRing(keys.keys);
-  const staffStores = await openStaffStores(store);
   const staffInit = initializeStore({ kind: store.kind, init: async () => Promise.all([staffStores.conversations.init(), staffStores.accessLog.init()]).then(() => undefined) }, logger);
-  // Failed key attempts are counted per client address in this instance's memory (src/auth/failed-key-attempts.ts).
+  // Failed key attempts are counted per client address in this instance's memory (src/auth/failed-key-attempts.ts),
+  // one count for every route a key opens (the staff API and media).
   const attempts = new MemoryFailedKeyAttempts();
-  const staff = createStaffApi({ config, live, store, stores: staffStores, ring, logger, attempts });
+  // Media: background jobs fetch MediaUrlN; the route is guarded like the staff API.
+  const media = startMedia({
+    config,
+    env,
+    store,
+    logger,
+    clinic: (id) => live.snapshot().clinics.byId.get(id),
+    guard: [recordAccess({ accessLog: staffStores.accessLog, clock: () => new Date() }, MEDIA_ROUTE), authenticateApiKey({ ring: () => ring, attempts }), requireScope('conversations:read')],
+  });
+  // startMedia starts its relay and workers itself; the shutdown list stops them.
+  services.push({ start: () => undefined, stop: () => media.stop() });
+  const staff = createStaffApi({ config, live, store, stores: staffStores, ring, logger, attempts, media: media.service });
   const app = createApp({
     config,
     live,
     store,
+    staff: staffRouting,
     logger,
     metrics,
-    readiness: createReadiness({ store, live, metrics, spoolDepth: () => spool.depth() }),
+    readiness: createReadiness({ store, live, metrics, spoolDepth: () => spool.depth(), eventsOldestPendingAge: () => events.oldestPendingAgeSeconds() }),
     spool: spoolSink,
     inFlight,
-    routers: [staff.router],
+    routers: [staff.router, ...media.routers],
   });
   const server = await new Promise<Server>((resolve, reject) => {
     const s = createHttpServer(app.callback(), serverLimits(config)).listen(config.port, config.host, () => resolve(s));
@@ -127,6 +175,7 @@ export async function startService(env: Record<string, string | undefined>, opti
   const keysReload = startKeysReload({ file: config.keysFile, ring, logger, production, watch: config.watchRules, signals: process });
   // Replays what an earlier run left in the spool, and whatever the next outage brings.
   replayer.start();
+  services.forEach((s) => s.start());
   const connections = trackConnections(server);
   let stopping: Promise<ShutdownReport> | undefined;
   return {
@@ -138,12 +187,14 @@ export async function startService(env: Record<string, string | undefined>, opti
     logger,
     metrics,
     spool,
+    events,
+    media,
     stop() {
       storeInit.stop();
       staffInit.stop();
       rulesReload.close();
       keysReload.close();
-      stopping ??= gracefulShutdown({ server, connections, inFlight, graceMs: config.shutdownGraceMs, store, logger, replayer, spool });
+      stopping ??= gracefulShutdown({ server, connections, inFlight, graceMs: config.shutdownGraceMs, store, logger, replayer, spool, services });
       return stopping;
     },
   };

@@ -51,7 +51,7 @@ export function createMetrics(options: { defaults?: boolean } = {}): Metrics {
     actions: new Counter({ name: 'sms_actions_total', help: 'Actions run, by action and outcome', labelNames: ['action', 'outcome'], registers }),
     embeddedStoreDropped: new Counter({
       name: 'sms_embedded_store_dropped_total',
-      help: 'Finished messages, and their inbox items, the embedded store let go of to stay within MEMORY_STORE_MAX_MESSAGES',
+      help: 'Finished messages the embedded store let go of to stay within MEMORY_STORE_MAX_MESSAGES',
       labelNames: ['table'],
       registers,
     }),

@@ -1,5 +1,5 @@
-import { APPOINTMENT_STATUS_RANK, type Appointment, type AppointmentStatus, type InboxKind } from '../domain.js';
-import type { ActionContext, ActionDefinition, ActionResult } from './types.js';
+import { APPOINTMENT_STATUS_RANK, type Appointment, type AppointmentStatus, type StaffReason } from '../domain.js';
+import type { ActionDefinition, ActionResult } from './types.js';
 
 interface TransitionSpec {
   name: string;
@@ -10,8 +10,8 @@ interface TransitionSpec {
   done: string;
   /** Outcome by the current status when the soonest appointment cannot move. */
   blocked: Partial<Record<AppointmentStatus, string>>;
-  /** Staff inbox item kind written when the move happens. */
-  inbox?: InboxKind;
+  /** Why the message goes to staff when the move happens (staff make the actual change). */
+  toStaff?: Extract<StaffReason, 'cancel-request' | 'reschedule-request'>;
 }
 
 const NO_APPOINTMENT = 'no-appointment';
@@ -47,8 +47,8 @@ function transitionAction(spec: TransitionSpec): ActionDefinition {
       if (before.status === after.status) {
         return blockedResult(spec, after);
       }
-      if (spec.inbox) {
-        await addRequest(ctx, spec.inbox, after);
+      if (spec.toStaff) {
+        await ctx.staff.routed({ clinicId: ctx.clinic.id, message: ctx.message, patients: ctx.patients, at: ctx.now, reason: spec.toStaff, appointmentId: after.id });
       }
       return doneResult(spec, before, after);
     },
@@ -64,22 +64,6 @@ function blockedResult(spec: TransitionSpec, current: Appointment): ActionResult
   return { outcome, appointment: current, detail: { appointmentId: current.id, status: current.status } };
 }
 
-async function addRequest(ctx: ActionContext, kind: InboxKind, appointment: Appointment): Promise<void> {
-  await ctx.store.addInboxItem({
-    id: `${ctx.message.messageSid}:${kind}`,
-    clinicId: ctx.clinic.id,
-    kind,
-    messageSid: ctx.message.messageSid,
-    from: ctx.message.from,
-    patientIds: ctx.patients.map((p) => p.id),
-    appointmentId: appointment.id,
-    body: ctx.message.body,
-    media: ctx.message.media.map((m) => ({ url: m.url, contentType: m.contentType })),
-    createdAt: ctx.now,
-    status: 'open',
-  });
-}
-
 export const confirmAppointmentAction = transitionAction({
   name: 'confirm-appointment',
   doc: 'confirms the soonest upcoming appointment among the patients on the number',
@@ -90,18 +74,18 @@ export const confirmAppointmentAction = transitionAction({
 
 export const cancelAppointmentAction = transitionAction({
   name: 'cancel-appointment',
-  doc: 'marks the soonest upcoming appointment cancel-requested and puts a cancel request in the staff inbox',
+  doc: "marks the soonest upcoming appointment cancel-requested and puts the request in the sender's staff conversation",
   to: 'cancel-requested',
   done: 'cancel-requested',
   blocked: { 'cancel-requested': 'already-requested' },
-  inbox: 'cancel-request',
+  toStaff: 'cancel-request',
 });
 
 export const rescheduleAppointmentAction = transitionAction({
   name: 'reschedule-appointment',
-  doc: 'marks the soonest upcoming appointment reschedule-requested and puts a reschedule request in the staff inbox',
+  doc: "marks the soonest upcoming appointment reschedule-requested and puts the request in the sender's staff conversation",
   to: 'reschedule-requested',
   done: 'reschedule-requested',
   blocked: { 'reschedule-requested': 'already-requested', 'cancel-requested': 'change-pending' },
-  inbox: 'reschedule-request',
+  toStaff: 'reschedule-request',
 });

@@ -1,24 +1,13 @@
 import type { ActionDefinition } from './types.js';
 
-/** Puts the message and its media list in the staff inbox (one item per message, replay-safe id). */
+/** Puts the message in front of staff: the sender's conversation opens (or reopens), and its thread shows the message and its media. */
 export const routeToStaffAction: ActionDefinition = {
   name: 'route-to-staff',
-  doc: 'puts the message and its media list in the clinic\'s staff inbox',
+  doc: "puts the message (and its photos/files) in the sender's staff conversation, opening or reopening it",
   outcomes: ['routed'],
   async run(ctx) {
     if (!ctx.dryRun) {
-      await ctx.store.addInboxItem({
-        id: `${ctx.message.messageSid}:message`,
-        clinicId: ctx.clinic.id,
-        kind: 'message',
-        messageSid: ctx.message.messageSid,
-        from: ctx.message.from,
-        patientIds: ctx.patients.map((p) => p.id),
-        body: ctx.message.body,
-        media: ctx.message.media.map((m) => ({ url: m.url, contentType: m.contentType })),
-        createdAt: ctx.now,
-        status: 'open',
-      });
+      await ctx.staff.routed({ clinicId: ctx.clinic.id, message: ctx.message, patients: ctx.patients, at: ctx.now, reason: 'message' });
     }
     return { outcome: 'routed', detail: { mediaCount: ctx.message.media.length } };
   },

@@ -1,7 +1,7 @@
-import type { ActionRecord, Appointment, Clinic, InboundMessage, Patient } from '../domain.js';
+import type { ActionRecord, Appointment, Clinic, InboundMessage, Patient, StaffRouting } from '../domain.js';
 import type { Store } from '../store/store.js';
 
-/** What an action gets: the message, who sent it, the store, and the cached next appointment. */
+/** What an action gets: the message, who sent it, the store, the way to staff, and the cached next appointment. */
 export interface ActionContext {
   clinic: Clinic;
   message: InboundMessage;
@@ -10,6 +10,8 @@ export interface ActionContext {
   optedOut: boolean;
   now: Date;
   store: Store;
+  /** Where messages for staff go (the sender's conversation). */
+  staff: StaffRouting;
   /** Compute the outcome without writing anything (rules simulate). */
   dryRun: boolean;
   ruleName: string;

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { ClinicsFile } from '../config/clinics-file.js';
 import { loadClinicsFile } from '../config/clinics-file.js';
-import type { InboundMessage } from '../domain.js';
+import type { InboundMessage, StaffRouting } from '../domain.js';
 import { AppError } from '../errors.js';
 import { maskPhone, toE164 } from '../phone.js';
 import type { Store } from '../store/store.js';
@@ -96,7 +96,7 @@ export async function simulate(request: SimulateRequest): Promise<Simulation> {
   const next = patients.length === 0 ? null : await store.findNextAppointment(clinic.id, patients.map((p) => p.id), now);
   const input = { clinic, message, patients, optedOut, now, store };
   const decision = await decide(rules, input, { explain: true });
-  const outcome = await applyDecision(rules, decision, input, { dryRun: true });
+  const outcome = await applyDecision(rules, decision, input, { dryRun: true, staff: NO_STAFF_WRITES });
   const local = localTime(now, clinic.timezone);
   const byName = new Map(rules.rules.map((r) => [r.name, r]));
   const halting = decision.events.filter((e) => byName.get(e.ruleName)?.halt);
@@ -207,11 +207,15 @@ const WRITES = new Set([
   'advanceNextAppointment',
   'touchSender',
   'setOptOut',
-  'addInboxItem',
   'upsertPatients',
   'upsertAppointments',
   'recordDuplicate',
 ]);
+
+/** Simulate writes nothing: a message it would route to staff is only reported. */
+export const NO_STAFF_WRITES: StaffRouting = {
+  routed: () => Promise.reject(new AppError('INTERNAL', 'simulate must not write (routed to staff)')),
+};
 
 /** The store with every write refused: simulate reads patients, appointments and opt-outs only. */
 export function readOnly(store: Store): Store {

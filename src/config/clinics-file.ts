@@ -3,6 +3,7 @@ import { LineCounter, parseDocument, isMap, isSeq, type Node, type Document } fr
 import { AppError, fileFinding, type Finding } from '../errors.js';
 import { WEEKDAYS, type Clinic, type Weekday, type Weekly } from '../domain.js';
 import { isE164 } from '../phone.js';
+import { parseEventEndpoints } from './event-endpoints.js';
 
 const HHMM = /^([01]\d|2[0-3]):[0-5]\d$|^24:00$/;
 const ID = /^[a-z0-9][a-z0-9-]{0,62}$/;
@@ -19,6 +20,10 @@ const KNOWN_KEYS = new Set([
   'defaultRegion',
   'rateLimitPerMinute',
   'autoReply',
+  'events',
+  'deleteMediaFromTwilio',
+  'apiKeySid',
+  'apiKeySecretEnv',
 ]);
 
 /** True when `tz` is an IANA time zone this Node knows. */
@@ -159,9 +164,34 @@ export function parseClinics(text: string, file: string): ClinicsFile {
       at(get('autoReply'), `${where}.autoReply: expected true or false`);
       ok = false;
     }
+    const deleteMedia = value('deleteMediaFromTwilio') ?? false;
+    if (typeof deleteMedia !== 'boolean') {
+      at(get('deleteMediaFromTwilio'), `${where}.deleteMediaFromTwilio: expected true or false`);
+      ok = false;
+    }
+    const apiKeySid = value('apiKeySid');
+    if (apiKeySid !== undefined && (typeof apiKeySid !== 'string' || !/^SK[0-9a-f]{32}$/.test(apiKeySid))) {
+      at(get('apiKeySid'), `${where}.apiKeySid: expected SK followed by 32 hex digits`);
+      ok = false;
+    }
+    const apiKeySecretEnv = value('apiKeySecretEnv');
+    if (apiKeySecretEnv !== undefined && (typeof apiKeySecretEnv !== 'string' || !/^[A-Z_][A-Z0-9_]*$/.test(apiKeySecretEnv))) {
+      at(get('apiKeySecretEnv'), `${where}.apiKeySecretEnv: expected an environment variable name`);
+      ok = false;
+    }
+    if ((apiKeySid === undefined) !== (apiKeySecretEnv === undefined)) {
+      at(get('apiKeySid') ?? get('apiKeySecretEnv'), `${where}: apiKeySid and apiKeySecretEnv go together`);
+      ok = false;
+    }
     const hoursNode = get('businessHours');
     const businessHours = hoursNode ? parseHours(hoursNode, `${where}.businessHours`, at) : undefined;
     if (hoursNode && !businessHours) {
+      ok = false;
+    }
+    const eventsNode = get('events');
+    const position = (node: Node): { file: string; line: number; col: number } => ({ file, ...lineCounter.linePos(node.range?.[0] ?? 0) });
+    const events = eventsNode ? parseEventEndpoints(eventsNode, `${where}.events`, at, position) : undefined;
+    if (eventsNode && !events) {
       ok = false;
     }
     if (ok) {
@@ -186,6 +216,16 @@ export function parseClinics(text: string, file: string): ClinicsFile {
       }
       if (businessHours) {
         clinic.businessHours = businessHours;
+      }
+      if (events && events.length > 0) {
+        clinic.events = events;
+      }
+      if (deleteMedia === true) {
+        clinic.deleteMediaFromTwilio = true;
+      }
+      if (typeof apiKeySid === 'string' && typeof apiKeySecretEnv === 'string') {
+        clinic.apiKeySid = apiKeySid;
+        clinic.apiKeySecretEnv = apiKeySecretEnv;
       }
       clinics.push(clinic);
     }

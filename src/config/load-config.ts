@@ -21,10 +21,12 @@ export interface Config {
   bodyLimitBytes: number;
   /** How long a shutdown waits for requests in flight, ms. */
   shutdownGraceMs: number;
-  /** Finished messages the embedded store keeps; older ones are dropped with their inbox items. */
+  /** Finished messages the embedded store keeps; older ones are dropped. */
   memoryStoreMaxMessages: number;
   /** Watch rules and clinics files and reload on change. */
   watchRules: boolean;
+  /** Where the embedded store keeps media files. */
+  mediaDir: string;
   /** Time to receive a request's headers, ms. */
   headersTimeoutMs: number;
   /** Time to receive a whole request, ms. */
@@ -146,9 +148,10 @@ export const SETTINGS: { [K in keyof Config]: Setting<K> } = {
   memoryStoreMaxMessages: {
     key: 'memoryStoreMaxMessages',
     env: 'MEMORY_STORE_MAX_MESSAGES',
-    doc: 'finished messages the embedded store keeps; the oldest go first, with their staff inbox items',
+    doc: 'finished messages the embedded store keeps; the oldest go first',
     parse: int('MEMORY_STORE_MAX_MESSAGES', 50_000, 1, 10_000_000),
   },
+  mediaDir: { key: 'mediaDir', env: 'MEDIA_DIR', doc: 'media files kept by the embedded store', parse: text('var/media') },
   headersTimeoutMs: {
     key: 'headersTimeoutMs',
     env: 'HTTP_HEADERS_TIMEOUT_MS',
@@ -177,7 +180,7 @@ export const SETTINGS: { [K in keyof Config]: Setting<K> } = {
   twilioApiBaseUrl: {
     key: 'twilioApiBaseUrl',
     env: 'TWILIO_API_BASE_URL',
-    doc: 'Twilio REST base for sending texts; https required in production',
+    doc: 'Twilio REST base for sending texts and fetching media; https required in production',
     parse: (raw, problems) => {
       const v = text('https://api.twilio.com')(raw);
       try {

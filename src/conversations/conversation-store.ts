@@ -9,7 +9,7 @@ export type AddEntryResult = { added: true } | { added: false; existing: StaffEn
  * test/contract/conversation-store.contract.ts. Returns plain objects the caller may keep.
  */
 export interface ConversationStore {
-  /** Creates indexes. Safe to call again. */
+  /** Creates indexes; on MongoDB also moves the legacy `inbox` collection's items into conversations (once). Safe to call again. */
   init(): Promise<void>;
   /**
    * The message-pipeline write, one database command: creates the conversation of

@@ -5,8 +5,9 @@ export interface ThreadMedia {
   id: string;
   href: string;
   contentType: string;
-  /** pending: not fetched from Twilio yet; stored: served by href; failed / rejected: not available. */
-  state: 'pending' | 'stored' | 'failed' | 'rejected';
+  /** pending: not fetched from Twilio yet; stored: served by href; refused (by our checks) / failed (fetching gave up): not available, with the reason. */
+  state: 'pending' | 'stored' | 'refused' | 'failed';
+  reason?: string;
 }
 
 /**
@@ -18,14 +19,12 @@ export interface MediaLinks {
   linksFor(clinicId: string, records: readonly MessageRecord[]): Promise<Map<string, ThreadMedia[]>>;
 }
 
-const MEDIA_SID = /\/Media\/(ME[0-9a-fA-F]{32})$/;
-
-/** The media id of item `index` of a message: Twilio's ME sid when its URL has one. */
-export function mediaIdOf(messageSid: string, url: string, index: number): string {
-  return MEDIA_SID.exec(url)?.[1] ?? `${messageSid}-${index}`;
+/** The media id of item `index` of a message, as the media route takes it (src/media). */
+export function mediaIdOf(messageSid: string, index: number): string {
+  return `${messageSid}-${index}`;
 }
 
-/** Links every item as `pending` (no media store yet). */
+/** Links every item as `pending` (no media feature: tests of the thread alone). */
 export const PENDING_MEDIA_LINKS: MediaLinks = {
   async linksFor(clinicId, records) {
     const out = new Map<string, ThreadMedia[]>();
@@ -33,7 +32,7 @@ export const PENDING_MEDIA_LINKS: MediaLinks = {
       out.set(
         record.messageSid,
         record.message.media.map((m, i) => {
-          const id = mediaIdOf(record.messageSid, m.url, i);
+          const id = mediaIdOf(record.messageSid, i);
           return { id, href: `/v1/clinics/${encodeURIComponent(clinicId)}/media/${encodeURIComponent(id)}`, contentType: m.contentType, state: 'pending' as const };
         }),
       );

@@ -5,6 +5,8 @@ import { COLLECTIONS } from '../store/mongo/indexes.js';
 import { isDuplicateKey, toStoreError } from '../store/mongo/mongo-errors.js';
 import { entryKey, preview, type Conversation, type ConversationChange, type Delivery, type ListPosition, type ListQuery, type RoutedMessage, type StaffEntry } from './conversation.js';
 import type { AddEntryResult, ConversationStore } from './conversation-store.js';
+import { newId } from './conversation-service.js';
+import { migrateLegacyInbox } from './migrate-inbox.js';
 
 export const CONVERSATION_COLLECTIONS = { conversations: 'conversations', entries: 'conversationEntries' } as const;
 
@@ -76,6 +78,8 @@ export class MongoConversationStore implements ConversationStore {
       await this.staffEntries.createIndex({ twilioSid: 1 }, { name: 'twilioSid' });
       // The thread reads the audit records of one sender instead of copying them.
       await this.db.collection(COLLECTIONS.messages).createIndex({ clinicId: 1, 'message.from': 1, receivedAt: -1 }, { name: 'clinic_from_receivedAt' });
+      // Conversations replaced the write-only `inbox`: what it still holds moves over, once.
+      await migrateLegacyInbox(this.db, this, () => newId('cv'), new Date());
     });
   }
 

@@ -93,7 +93,7 @@ const SCHEMAS: Json = {
       id: { type: 'string' },
       href: { type: 'string', description: 'GET /v1/clinics/{clinicId}/media/{mediaId}: never Twilio\'s URL.' },
       contentType: { type: 'string' },
-      state: { enum: ['pending', 'stored', 'refused', 'failed', 'rejected'], description: 'pending: not fetched yet; stored: served by href; refused / failed: not available (see reason).' },
+      state: { enum: ['pending', 'stored', 'refused', 'failed'], description: 'pending: not fetched yet; stored: served by href; refused / failed: not available (see reason).' },
       reason: { type: 'string' },
     },
     additionalProperties: false,

@@ -1,4 +1,5 @@
 import type { Context, Middleware, Next } from 'koa';
+import type { StaffRouting } from '../domain.js';
 import { AppError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { Metrics } from '../metrics.js';
@@ -40,7 +41,7 @@ export function normalizeMessage(deps: { clock: () => Date; systemErrorText: (ru
  * the deadline already answered for it, a late result is dropped.
  * @param deps - what the pipeline needs
  */
-export function answerMessage(deps: { store: Store; logger: Logger; metrics: Metrics; clock: () => Date }): Middleware {
+export function answerMessage(deps: { store: Store; staff: StaffRouting; logger: Logger; metrics: Metrics; clock: () => Date }): Middleware {
   return async function answerMessage(ctx: Context): Promise<void> {
     const state = webhookState(ctx);
     if (!state.inbound || !state.snapshot || !state.receivedAt) {
@@ -48,7 +49,7 @@ export function answerMessage(deps: { store: Store; logger: Logger; metrics: Met
     }
     const signal = state.giveUp ?? { aborted: false };
     const result = await handleMessage(
-      { store: deps.store, logger: deps.logger, metrics: deps.metrics, clock: deps.clock, signal, requestId: state.requestId },
+      { store: deps.store, staff: deps.staff, logger: deps.logger, metrics: deps.metrics, clock: deps.clock, signal, requestId: state.requestId },
       state.snapshot,
       state.inbound,
       'webhook',

@@ -4,6 +4,7 @@ import { performance } from 'node:perf_hooks';
 import Koa, { type Context, type Middleware, type Next } from 'koa';
 import Router from '@koa/router';
 import type { Config } from '../config/load-config.js';
+import type { StaffRouting } from '../domain.js';
 import type { Logger } from '../logger.js';
 import type { Metrics } from '../metrics.js';
 import { systemErrorText } from '../rules/reply.js';
@@ -26,6 +27,8 @@ export interface AppDeps {
   config: Readonly<Config>;
   live: LiveConfig;
   store: Store;
+  /** Where the pipeline puts messages for staff (the conversations feature implements it). */
+  staff: StaffRouting;
   logger: Logger;
   metrics: Metrics;
   clock?: () => Date;
@@ -35,7 +38,7 @@ export interface AppDeps {
   inFlight?: { enter(): void; leave(): void };
   /** How long the pipeline may run before the message is spooled and the system-error reply sent, ms. */
   pipelineDeadlineMs?: number;
-  /** Feature routers (the staff API), mounted inside the request context and the error middleware. */
+  /** Feature routers (the staff API, media), mounted inside the request context and the error middleware. */
   routers?: readonly Router[];
 }
 
@@ -148,7 +151,7 @@ export function createApp(deps: AppDeps): Koa {
     normalizeMessage({ clock, systemErrorText }),
     spoolWhenStoreUnavailable(deps.spool),
     withinDeadline(deps.pipelineDeadlineMs ?? PIPELINE_DEADLINE_MS),
-    answerMessage({ store: deps.store, logger: deps.logger, metrics: deps.metrics, clock }),
+    answerMessage({ store: deps.store, staff: deps.staff, logger: deps.logger, metrics: deps.metrics, clock }),
   );
 
   app.use(router.routes());

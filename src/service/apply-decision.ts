@@ -1,5 +1,5 @@
 import { getAction } from '../actions/index.js';
-import type { ActionRecord } from '../domain.js';
+import type { ActionRecord, StaffRouting } from '../domain.js';
 import { AppError } from '../errors.js';
 import type { CompiledRules } from '../rules/compile.js';
 import type { Decision, EvaluationInput } from '../rules/evaluate.js';
@@ -25,9 +25,9 @@ export function keepActions(decision: Decision, types: ReadonlySet<string>): Dec
 /**
  * Runs the decision's actions in priority order, then composes the reply from what they did
  * (rules/reply.ts).
- * @param opts - dryRun: actions compute their outcome without writing (simulate)
+ * @param opts - staff: where messages for staff go; dryRun: actions compute their outcome without writing (simulate)
  */
-export async function applyDecision(rules: CompiledRules, decision: Decision, input: EvaluationInput, opts: { dryRun?: boolean } = {}): Promise<Outcome> {
+export async function applyDecision(rules: CompiledRules, decision: Decision, input: EvaluationInput, opts: { staff: StaffRouting; dryRun?: boolean }): Promise<Outcome> {
   const done: ActionDone[] = [];
   const actions: ActionRecord[] = [];
   for (const event of decision.events) {
@@ -42,6 +42,7 @@ export async function applyDecision(rules: CompiledRules, decision: Decision, in
       optedOut: input.optedOut,
       now: input.now,
       store: input.store,
+      staff: opts.staff,
       dryRun: opts.dryRun === true,
       ruleName: event.ruleName,
       keyword: decision.context.keyword,

@@ -1,12 +1,13 @@
 import { loadClinicsFile, type ClinicsFile } from '../config/clinics-file.js';
 import type { Config } from '../config/load-config.js';
 import { AppError, fileFinding, formatFindings, type Finding } from '../errors.js';
+import { checkEventEndpoints } from '../config/event-endpoints.js';
 import { compileClinicRules, type CompiledRules } from '../rules/compile.js';
 import { loadRules, parseClinicRulesFile, parseDefaultRulesFile, rulesFilePaths } from '../rules/load-rules.js';
 import { resolveTokens, type Snapshot } from './live-config.js';
 
 /** Where the clinics and rules are, and what the auth tokens need. */
-export type SnapshotSources = Pick<Config, 'clinicsFile' | 'rulesDir' | 'authTokens' | 'signatureValidation'>;
+export type SnapshotSources = Pick<Config, 'clinicsFile' | 'rulesDir' | 'authTokens' | 'signatureValidation'> & Partial<Pick<Config, 'nodeEnv'>>;
 
 /** A snapshot built on reload, and the clinics that kept their last good rules. */
 export interface Rebuilt {
@@ -47,6 +48,11 @@ async function assemble(sources: SnapshotSources, env: Record<string, string | u
     throw new AppError('CONFIG_INVALID', `no auth token for signature checks:\n  ${missing.join('\n  ')}`, {
       findings: missing.map((m) => fileFinding(sources.clinicsFile, m)),
     });
+  }
+  // Events endpoints: secrets set and well-formed, https in production (docs/events.md).
+  const eventFindings = checkEventEndpoints(clinics.clinics, env, sources.nodeEnv === 'production');
+  if (eventFindings.length > 0) {
+    throw new AppError('CONFIG_INVALID', `invalid events endpoints in ${sources.clinicsFile}:\n${formatFindings(eventFindings)}`, { findings: eventFindings });
   }
   return { snapshot: { clinics, rules, tokens, tokensByAccount: byAccount, allTokens: all, loadedAt: now }, kept, keptFindings };
 }

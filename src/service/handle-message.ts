@@ -1,6 +1,7 @@
 import { performance } from 'node:perf_hooks';
-import type { Clinic, InboundMessage, MessageRecord, MessageStatus, SenderState } from '../domain.js';
+import type { Clinic, InboundMessage, MessageRecord, MessageStatus, SenderState, StaffRouting } from '../domain.js';
 import { AppError, errorCode } from '../errors.js';
+import { produceEvents } from '../events/produce-events.js';
 import { lazyChild, type FieldLogger, type Logger } from '../logger.js';
 import type { Metrics } from '../metrics.js';
 import { maskPhone } from '../phone.js';
@@ -9,9 +10,12 @@ import { decide, type Decision, type EvaluationInput } from '../rules/evaluate.j
 import type { Store, RateWindow } from '../store/store.js';
 import { ALWAYS_PROCESSED_ACTIONS, applyDecision, keepActions, type Outcome } from './apply-decision.js';
 import type { Snapshot } from './live-config.js';
+import { toStaff, trackRouting, unknownNumberReachesStaff } from './reach-staff.js';
 
 export interface PipelineDeps {
   store: Store;
+  /** Where messages for staff go: the conversations (routed by a rule, unknown number, over the rate limit). */
+  staff: StaffRouting;
   logger: Logger;
   metrics: Metrics;
   clock: () => Date;
@@ -131,10 +135,10 @@ export async function handleMessage(
     const overLimit = sender.count > clinic.rateLimitPerMinute;
     checkpoint(run);
     if (overLimit && !decision.events.some((e) => ALWAYS_PROCESSED_ACTIONS.has(e.type))) {
-      return await finishRateLimited(run, clinic, sender);
+      return await finishRateLimited(run, clinic, sender, input);
     }
     const outcome = await act(run, rules, overLimit ? keepActions(decision, ALWAYS_PROCESSED_ACTIONS) : decision, input);
-    return await complete(run, clinic, sender, outcome, { storeMs, rulesMs: performance.now() - tRules });
+    return await complete(run, clinic, sender, outcome, { storeMs, rulesMs: performance.now() - tRules }, now);
   } catch (err) {
     await recordFailure(run, err);
     throw err;
@@ -175,6 +179,8 @@ async function claimOrTakeOver(run: Run, clinic: Clinic | null): Promise<Pipelin
     actions: [],
     reply: null,
     via: mode,
+    // The media relay finds a message with media by this flag: no command is added to the webhook's path.
+    ...(clinic && message.media.length > 0 ? { mediaPending: true as const } : {}),
   });
   checkpoint(run);
   if (claim.claimed) {
@@ -236,36 +242,55 @@ async function countSender(run: Run, clinic: Clinic): Promise<{ sender: SenderSt
   return { sender, storeMs: performance.now() - t };
 }
 
-/** Over the limit, and no STOP/START/HELP among the events: nothing the rules asked for runs. */
-async function finishRateLimited(run: Run, clinic: Clinic, sender: SenderState): Promise<PipelineResult> {
+/** Over the limit, and no STOP/START/HELP among the events: nothing the rules asked for runs, and staff see the message. */
+async function finishRateLimited(run: Run, clinic: Clinic, sender: SenderState, input: EvaluationInput): Promise<PipelineResult> {
   run.deps.metrics.rateLimited.inc({ clinic: clinic.id });
   run.log.warn({ clinic: clinic.id, count: sender.count }, 'sender over the rate limit: no reply');
+  await run.deps.staff.routed(toStaff(input, 'over-limit'));
+  checkpoint(run);
   await finishEmpty(run, 'rate-limited', { patientIds: sender.patients.map((p) => p.id) });
   return { status: 'rate-limited', reply: null, clinicId: clinic.id };
 }
 
+/** Runs the actions; a message from an unknown number then goes to staff too (reach-staff.ts). */
 async function act(run: Run, rules: CompiledRules, decision: Decision, input: EvaluationInput): Promise<Outcome> {
-  const outcome = await applyDecision(rules, decision, input);
+  const staff = trackRouting(run.deps.staff);
+  const outcome = await applyDecision(rules, decision, input, { staff });
   for (const action of outcome.actions) {
     run.deps.metrics.actions.inc({ action: action.type, outcome: action.outcome });
+  }
+  if (unknownNumberReachesStaff(input, outcome, staff)) {
+    checkpoint(run);
+    await staff.routed(toStaff(input, 'unknown-number'));
   }
   return outcome;
 }
 
 /** Completes the audit record of a handled message, and says what ran. */
-async function complete(run: Run, clinic: Clinic, sender: SenderState, outcome: Outcome, timings: { storeMs: number; rulesMs: number }): Promise<PipelineResult> {
+async function complete(
+  run: Run,
+  clinic: Clinic,
+  sender: SenderState,
+  outcome: Outcome,
+  timings: { storeMs: number; rulesMs: number },
+  actedAt: Date,
+): Promise<PipelineResult> {
   const mode = MODES[run.mode];
   const status = mode.handledStatus(sender.patients.length);
   const reply = mode.sendsReply ? outcome.reply : null;
+  const patientIds = sender.patients.map((p) => p.id);
+  // The events ride in the completion write: the durable outbox, no extra command (docs/events.md).
+  const outbox = produceEvents({ clinicId: clinic.id, messageSid: run.message.messageSid, from: run.message.from, patientIds, receivedAt: run.receivedAt, at: actedAt, actions: outcome.actions });
   checkpoint(run);
   await run.deps.store.completeMessage(run.message.messageSid, {
     status,
-    patientIds: sender.patients.map((p) => p.id),
+    patientIds,
     rulesFired: outcome.rulesFired,
     actions: outcome.actions,
     reply,
     completedAt: run.deps.clock(),
     timings: { totalMs: round(performance.now() - run.started), storeMs: round(timings.storeMs), rulesMs: round(timings.rulesMs) },
+    ...(outbox.length > 0 ? { outbox } : {}),
   });
   const summary = { sid: run.message.messageSid, sender: maskPhone(run.message.from), rules: outcome.rulesFired, actions: outcome.actions.map((a) => `${a.type}:${a.outcome}`) };
   if (mode.logsOutcome) {

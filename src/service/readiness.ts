@@ -16,6 +16,8 @@ export interface ReadinessDeps {
   metrics: Metrics;
   /** Messages waiting in the outage spool (0 without a spool). */
   spoolDepth?: () => number;
+  /** The oldest pending event delivery's age, s: shown in the details, never a reason to be unready. */
+  eventsOldestPendingAge?: () => Promise<number>;
   /** How long a store ping may take before the store counts as down, ms. */
   pingTimeoutMs?: number;
 }
@@ -57,6 +59,12 @@ export function createReadiness(deps: ReadinessDeps): () => Promise<ReadinessRep
     const failure = deps.live.lastFailure();
     if (failure) {
       details.rulesReloadError = { at: failure.at.toISOString(), findings: formatFindings(failure.findings).split('\n') };
+    }
+    if (deps.eventsOldestPendingAge) {
+      details.eventsOldestPendingAgeSeconds = await deps.eventsOldestPendingAge().then(
+        (age) => Math.round(age),
+        () => 'unknown',
+      );
     }
     const depth = deps.spoolDepth?.() ?? 0;
     details.spoolDepth = depth;

@@ -125,6 +125,8 @@ export interface ShutdownDeps {
   spool?: Spool;
   /** How long flushing the spool may take once the requests are done, ms. */
   flushMs?: number;
+  /** Background services (the events relay and dispatcher), stopped in reverse order after the flush and before the store closes. */
+  services?: readonly { stop(): Promise<void> }[];
 }
 
 export interface ShutdownReport {
@@ -197,6 +199,9 @@ export async function gracefulShutdown(deps: ShutdownDeps): Promise<ShutdownRepo
   const spoolLeft = deps.spool?.depth() ?? 0;
   if (spoolLeft > 0) {
     log.warn({ spoolLeft }, 'shutdown: messages stay in the spool for the next start');
+  }
+  for (const service of [...(deps.services ?? [])].reverse()) {
+    await service.stop();
   }
   await deps.store.close();
   const report: ShutdownReport = { drained, abandoned, drainMs, flushed, spoolLeft, totalMs: Math.round(performance.now() - started) };

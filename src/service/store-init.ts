@@ -12,7 +12,7 @@ export interface StoreInitializer {
  * Creates the store's indexes, now or as soon as the database answers: the service
  * starts while MongoDB is unreachable, and retries with backoff (1 s doubling to 30 s).
  */
-export function initializeStore(store: Pick<Store, 'init' | 'kind'>, logger: Logger): StoreInitializer {
+export function initializeStore(store: Pick<Store, 'init' | 'kind'>, logger: Logger, what = 'store'): StoreInitializer {
   let finished = false;
   let stopped = false;
   let timer: NodeJS.Timeout | undefined;
@@ -21,13 +21,13 @@ export function initializeStore(store: Pick<Store, 'init' | 'kind'>, logger: Log
     store.init().then(
       () => {
         finished = true;
-        logger.info({ store: store.kind }, 'store ready: indexes in place');
+        logger.info({ store: store.kind }, `${what} ready: indexes in place`);
       },
       (err: unknown) => {
         if (stopped) {
           return;
         }
-        logger.warn({ code: errorCode(err), retryInMs: delay }, 'store not ready yet; will retry');
+        logger.warn({ code: errorCode(err), retryInMs: delay }, `${what} not ready yet; will retry`);
         timer = setTimeout(attempt, delay);
         timer.unref();
         delay = Math.min(delay * 2, 30_000);

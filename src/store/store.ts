@@ -2,7 +2,6 @@ import type {
   Appointment,
   AppointmentStatus,
   AppointmentTransition,
-  InboxItem,
   MessageCompletion,
   MessageRecord,
   OptOutRecord,
@@ -53,6 +52,10 @@ export interface Store {
    */
   recordDuplicate(messageSid: string, at: Date): Promise<void>;
   listMessages(query: MessageQuery): AsyncIterable<MessageRecord>;
+  /** Up to `limit` records claimed with `mediaPending`, oldest first (the media relay's input). */
+  pendingMedia(limit: number): Promise<MessageRecord[]>;
+  /** Removes `mediaPending` from the record (its media jobs exist now). */
+  clearMediaPending(messageSid: string): Promise<void>;
 
   findPatientsByPhone(clinicId: string, phone: string): Promise<Patient[]>;
   /** The soonest appointment at or after `now` among the patients, not cancelled. */
@@ -76,10 +79,6 @@ export interface Store {
   /** Reads the opt-out state without counting (simulate, audits). */
   getOptOut(clinicId: string, phone: string): Promise<OptOutRecord | null>;
   setOptOut(record: OptOutRecord): Promise<void>;
-
-  /** Idempotent by item id. */
-  addInboxItem(item: InboxItem): Promise<void>;
-  listInbox(clinicId: string): Promise<InboxItem[]>;
 
   upsertPatients(patients: readonly Patient[]): Promise<UpsertSummary>;
   upsertAppointments(appointments: readonly Appointment[]): Promise<UpsertSummary>;

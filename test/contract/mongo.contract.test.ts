@@ -11,6 +11,8 @@ import { openStore } from '../../src/store/open-store.js';
 import { getTestMongo, openTestMongoStore, type TestMongoStore } from '../support/mongo.js';
 import { describeStoreContract } from './store.contract.js';
 import { aMessage, anAppointment, aPatient, newClinicId, newPhone, newSid } from './store-fixtures.js';
+import { MongoConversationStore } from '../../src/conversations/mongo-conversation-store.js';
+import { conversationRouting } from '../../src/conversations/staff-routing.js';
 
 /** The fixture clinic `downtown` (test/fixtures/clinics.yaml): always open, no business hours. */
 const DOWNTOWN_NUMBER = '+13125550100';
@@ -44,7 +46,8 @@ describe('MongoStore on the wire', function () {
     const { store, commands } = handle!;
     const config = loadTestConfig({ authTokens: ['test-token'], clinicsFile: 'test/fixtures/clinics.yaml', rulesDir: 'rules' });
     const snapshot = await buildSnapshot(config, { NORTHSIDE_AUTH_TOKEN: 'northside-token' }, now);
-    const deps = { store, logger: createLogger('silent'), metrics: createMetrics(), clock: () => now };
+    const staff = conversationRouting(new MongoConversationStore({ client: store.client, dbName: handle!.dbName }));
+    const deps = { store, staff, logger: createLogger('silent'), metrics: createMetrics(), clock: () => now };
     const sid = newSid();
     const message = { messageSid: sid, from, to: DOWNTOWN_NUMBER, body, numMedia: 0, media: [], extra: {} };
     commands!.reset();
@@ -119,6 +122,20 @@ describe('MongoStore on the wire', function () {
     expect(cancel.after).to.deep.equal({ ...second, status: 'cancel-requested', updatedAt: now });
   });
 
+  it('when a known patient texts something for staff, then the pipeline costs exactly 4 database commands, the conversation upsert in place of the old inbox insert', async function () {
+    const { store } = handle!;
+    const phone = newPhone();
+    await store.upsertPatients([aPatient({ clinicId: 'downtown', phone })]);
+    // Tuesday 10:00 in Chicago: in business hours, so the message-to-staff rule routes it.
+    const now = new Date('2026-12-01T16:00:00Z');
+    await commandsOf('hello', phone, now);
+
+    const routed = await commandsOf('Running late, sorry', phone, now);
+    expect(routed.reply).to.match(/will respond shortly/);
+    // claim, sender, the conversation (one upsert), completion.
+    expect(routed.commands).to.deep.equal(['insert', 'findAndModify', 'update', 'update']);
+  });
+
   it('when init() has run, then every required index exists, and a server refusing TTL indexes does not fail it', async function () {
     const db = handle!.store.client.db(handle!.dbName);
     const names = async (collection: string): Promise<string[]> => (await db.collection(collection).indexes()).map((i) => String(i.name)).sort();
@@ -126,9 +143,9 @@ describe('MongoStore on the wire', function () {
     expect(await names('appointments')).to.include('clinic_patient_start');
     expect(await names('messages')).to.include.members(['messageSid_unique', 'clinic_receivedAt']);
     expect(await names('optOuts')).to.include('clinic_phone_unique');
-    expect(await names('inbox')).to.include.members(['id_unique', 'clinic_createdAt']);
     const collections = (await db.listCollections({}, { nameOnly: true }).toArray()).map((c) => c.name);
-    expect(collections).to.include.members(['patients', 'appointments', 'messages', 'optOuts', 'inbox', 'rateLimits']);
+    expect(collections).to.include.members(['patients', 'appointments', 'messages', 'optOuts', 'rateLimits']);
+    expect(collections, 'conversations replaced the inbox').not.to.include('inbox');
     await handle!.store.init();
   });
 

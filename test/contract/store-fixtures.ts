@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { Appointment, InboxItem, MessageRecord, OptOutRecord, Patient } from '../../src/domain.js';
+import type { Appointment, MessageRecord, OptOutRecord, Patient } from '../../src/domain.js';
 
 /** A clinic id no other test uses, so tests share one store without seeing each other's data. */
 export const newClinicId = (): string => `c-${randomUUID().slice(0, 8)}`;
@@ -41,22 +41,6 @@ export function aPatient(overrides: Partial<Patient> & { clinicId: string }): Pa
 
 export function anAppointment(overrides: Partial<Appointment> & { clinicId: string; patientId: string }): Appointment {
   return { id: `a-${randomUUID().slice(0, 8)}`, startsAt: new Date('2026-12-01T15:00:00Z'), status: 'scheduled', ...overrides };
-}
-
-export function anInboxItem(overrides: Partial<InboxItem> & { clinicId: string }): InboxItem {
-  const messageSid = overrides.messageSid ?? newSid();
-  return {
-    id: `${messageSid}:message`,
-    kind: 'message',
-    messageSid,
-    from: '+13125550100',
-    patientIds: ['p-1'],
-    body: 'please call me',
-    media: [],
-    createdAt: new Date('2026-05-01T10:00:00Z'),
-    status: 'open',
-    ...overrides,
-  };
 }
 
 export function anOptOut(overrides: Partial<OptOutRecord> & { clinicId: string; phone: string }): OptOutRecord {

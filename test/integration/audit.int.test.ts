@@ -14,6 +14,7 @@ import { Spool } from '../../src/spool/spool.js';
 import { MemoryStore } from '../../src/store/memory/memory-store.js';
 import { getTestMongo, openTestMongoStore } from '../support/mongo.js';
 import { WEBHOOK_PATH, addPatient, buildTestApp, inboundParams, signedRequest, uniquePhone, type TestApp } from '../support/test-app.js';
+import { conversationRouting } from '../../src/conversations/staff-routing.js';
 
 /** The embedded store with switches for the failures the audit trail must survive. */
 class FaultyStore extends MemoryStore {
@@ -94,7 +95,7 @@ describe('audit trail', () => {
     sent.outage = inboundParams({ From: known, Body: 'STOP' });
     expect((await post(t, sent.outage)).text).to.contain('technical difficulties');
     store.down = false;
-    const pipeline = { store, logger: createLogger('silent'), metrics: t.metrics, clock: () => new Date() };
+    const pipeline = { store, staff: conversationRouting(t.conversations), logger: createLogger('silent'), metrics: t.metrics, clock: () => new Date() };
     await new SpoolReplayer({ ...pipeline, spool, replay: (message, at) => handleMessage(pipeline, t.live.snapshot(), message, 'replay', at) }).replayNow();
 
     const bySid = new Map<string, MessageRecord>();

@@ -2,6 +2,7 @@ import { createServer, type Server } from 'node:http';
 import { expect } from 'chai';
 import request from 'supertest';
 import type { MessageRecord } from '../../src/domain.js';
+import { conversationOf } from '../support/conversations.js';
 import { WEBHOOK_PATH, addPatient, buildTestApp, inboundParams, signedRequest, uniquePhone, type TestApp } from '../support/test-app.js';
 
 const EMPTY = '<?xml version="1.0" encoding="UTF-8"?><Response/>';
@@ -24,7 +25,7 @@ async function recordsOf(t: TestApp, phone: string, clinicId = 'downtown'): Prom
 }
 
 describe('rate limit per clinic and sender', () => {
-  it('when a sender goes over the clinic limit, then the extra messages get an empty <Response/> (never a 429), a rate-limited record and a metric', async () => {
+  it('when a sender goes over the clinic limit, then the extra messages get an empty <Response/> (never a 429), a rate-limited record, a metric, and reach staff one by one', async () => {
     const t = await buildTestApp();
     const phone = uniquePhone();
     await addPatient(t.store, { phone });
@@ -41,8 +42,12 @@ describe('rate limit per clinic and sender', () => {
     expect(records.map((r) => r.status)).to.deep.equal([...Array(DOWNTOWN_LIMIT).fill('processed'), 'rate-limited', 'rate-limited', 'rate-limited']);
     const limited = records.filter((r) => r.status === 'rate-limited');
     expect(limited.every((r) => r.reply === null && r.actions.length === 0 && r.completedAt instanceof Date)).to.equal(true);
-    // Staff are not flooded either: only the answered messages reached the inbox.
-    expect((await t.store.listInbox('downtown')).filter((i) => i.from === phone)).to.have.length(DOWNTOWN_LIMIT);
+    // Staff see every message, the unanswered ones too: one routing each, in one conversation.
+    expect(t.routed.filter((r) => r.message.from === phone).map((r) => r.reason)).to.deep.equal([...Array(DOWNTOWN_LIMIT).fill('message'), 'over-limit', 'over-limit', 'over-limit']);
+    const conversation = await conversationOf(t.conversations, 'downtown', phone);
+    expect(conversation).to.deep.include({ status: 'open' });
+    expect(conversation?.last.preview).to.equal(`question ${DOWNTOWN_LIMIT + 2}`);
+    expect((await t.conversations.inboundMessages('downtown', phone, 50)).map((r) => r.status)).to.deep.equal(records.map((r) => r.status));
     expect(await t.metrics.registry.getSingleMetricAsString('sms_rate_limited_total')).to.contain('sms_rate_limited_total{clinic="downtown"} 3');
     expect(await t.metrics.registry.getSingleMetricAsString('sms_webhook_requests_total')).to.contain('{outcome="rate-limited"} 3');
   });

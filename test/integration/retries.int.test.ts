@@ -5,6 +5,7 @@ import { AppError } from '../../src/errors.js';
 import { MemoryStore } from '../../src/store/memory/memory-store.js';
 import { storeKinds } from '../support/store-kinds.js';
 import { WEBHOOK_PATH, addPatient, buildTestApp, inboundParams, signedRequest, uniquePhone, type TestApp } from '../support/test-app.js';
+import { conversationOf } from '../support/conversations.js';
 
 const STORES = storeKinds('retries');
 
@@ -86,7 +87,7 @@ for (const kind of STORES) {
       expect(records).to.have.length(1);
     });
 
-    it('when a CANCEL request is delivered 5 times at once, then the staff inbox gets one cancel request', async () => {
+    it('when a CANCEL request is delivered 5 times at once, then staff get one cancel request naming the appointment, in an open conversation', async () => {
       const phone = uniquePhone();
       const patient = await addPatient(t.store, { phone }, [{ startsAt: tomorrow() }]);
       const params = inboundParams({ From: phone, Body: 'CANCEL my appointment' });
@@ -95,8 +96,9 @@ for (const kind of STORES) {
 
       expect(new Set(replies.map((r) => r.text)).size).to.equal(1);
       expect(replies[0]?.text).to.contain('request to cancel');
-      const inbox = (await t.store.listInbox('downtown')).filter((i) => i.messageSid === params.MessageSid);
-      expect(inbox.map((i) => i.kind)).to.deep.equal(['cancel-request']);
+      const routed = t.routed.filter((r) => r.message.messageSid === params.MessageSid);
+      expect(routed.map((r) => [r.reason, r.appointmentId])).to.deep.equal([['cancel-request', `a-${patient.id}-0`]]);
+      expect((await conversationOf(t.conversations, 'downtown', phone))?.status).to.equal('open');
       expect((await t.store.getAppointment(`a-${patient.id}-0`))?.status).to.equal('cancel-requested');
     });
 
@@ -107,7 +109,9 @@ for (const kind of STORES) {
 
       await Promise.all(Array.from({ length: 5 }, () => post(params)));
 
-      expect((await t.store.listInbox('downtown')).filter((i) => i.messageSid === params.MessageSid)).to.have.length(1);
+      expect(t.routed.filter((r) => r.message.messageSid === params.MessageSid).map((r) => r.reason)).to.deep.equal(['message']);
+      const thread = await t.conversations.inboundMessages('downtown', phone, 10);
+      expect(thread.map((r) => r.messageSid)).to.deep.equal([params.MessageSid]);
     });
 
     it('when STOP is delivered 3 times at once, then every delivery gets the opt-out confirmation and the sender is opted out once', async () => {

@@ -171,7 +171,7 @@ for (const kind of STAFF_STORE_KINDS) {
           text: 'Is my lab result in?',
           handling: { status: 'processed', rulesFired: ['route-questions'], actions: [{ type: 'route-to-staff', outcome: 'routed', rule: 'route-questions' }], autoReply: 'Thanks, the front desk will reply.' },
         });
-        expect(res.body.entries[0].media).to.deep.equal([{ id: `ME${'2'.repeat(32)}`, href: `/v1/clinics/downtown/media/ME${'2'.repeat(32)}`, contentType: 'image/jpeg', state: 'pending' }]);
+        expect(res.body.entries[0].media).to.deep.equal([{ id: `${sid}-0`, href: `/v1/clinics/downtown/media/${sid}-0`, contentType: 'image/jpeg', state: 'pending' }]);
         expect(JSON.stringify(res.body)).not.to.include('api.twilio.com');
       });
     });

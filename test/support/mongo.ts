@@ -20,6 +20,8 @@ const MEMORY_SERVER_TIMEOUT_MS = Number(process.env.MONGOMS_START_TIMEOUT_MS ?? 
 
 let discovery: Promise<TestMongo | null> | undefined;
 let announced = false;
+/** The mongod this process started, if any: stopped by stopTestMongo() at the end of the run. */
+let memoryServer: { stop(): Promise<boolean> } | undefined;
 
 /** Replaces the database in a MongoDB URI (keeps the query string). */
 export function uriWithDb(uri: string, dbName: string): string {
@@ -42,9 +44,15 @@ async function startMemoryServer(): Promise<TestMongo> {
     timer = setTimeout(() => reject(new Error(`no mongod within ${MEMORY_SERVER_TIMEOUT_MS} ms`)), MEMORY_SERVER_TIMEOUT_MS);
     timer.unref();
   });
+  const starting = MongoMemoryServer.create();
   try {
-    const server = await Promise.race([MongoMemoryServer.create(), timeout]);
+    const server = await Promise.race([starting, timeout]);
+    memoryServer = server;
     return { uri: server.getUri(), source: 'mongodb-memory-server' };
+  } catch (err) {
+    // A mongod that comes up after the timeout would hold the run open: stop it then.
+    starting.then((late) => late.stop(), () => undefined).catch(() => undefined);
+    throw err;
   } finally {
     clearTimeout(timer);
   }
@@ -75,6 +83,14 @@ async function discover(): Promise<TestMongo | null> {
 export function getTestMongo(): Promise<TestMongo | null> {
   discovery ??= discover();
   return discovery;
+}
+
+/** Stops the mongod that getTestMongo() started (a child process that would keep mocha alive); a no-op otherwise. */
+export async function stopTestMongo(): Promise<void> {
+  const server = memoryServer;
+  memoryServer = undefined;
+  discovery = undefined;
+  await server?.stop();
 }
 
 export interface CommandCounter {
@@ -130,7 +146,14 @@ export interface TestMongoStore {
 export async function openTestMongoStore(server: TestMongo, options: { label?: string; monitor?: boolean } = {}): Promise<TestMongoStore> {
   const dbName = freshDbName(options.label);
   const store = createMongoStore({ uri: server.uri, dbName, clientOptions: { monitorCommands: options.monitor === true } });
-  await store.init();
+  try {
+    await store.init();
+  } catch (err) {
+    // The caller gets no handle to dispose, so the client (its monitor and pool hold the
+    // process open) is closed here.
+    await store.close().catch(() => undefined);
+    throw err;
+  }
   const handle: TestMongoStore = {
     store,
     dbName,

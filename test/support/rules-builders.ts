@@ -3,7 +3,9 @@
  * and appointments, and compiled rules from YAML text or the real rules folder.
  */
 import { fileURLToPath } from 'node:url';
-import type { Appointment, Clinic, InboundMessage, Patient } from '../../src/domain.js';
+import { MemoryConversationStore } from '../../src/conversations/memory-conversation-store.js';
+import type { Appointment, Clinic, InboundMessage, Patient, StaffRouting, ToStaff } from '../../src/domain.js';
+import { notingRouting } from './conversations.js';
 import { MemoryStore } from '../../src/store/memory/memory-store.js';
 import { compileClinicRules, parseRulesFile, loadClinicRules, type CompiledRules } from '../../src/rules/load-rules.js';
 import { decide, type Decision, type EvaluationInput } from '../../src/rules/evaluate.js';
@@ -61,6 +63,11 @@ export function makeMessage(body: string, overrides: Partial<InboundMessage> = {
 
 export interface World {
   store: MemoryStore;
+  /** The staff conversations, reading the store's audit records. */
+  conversations: MemoryConversationStore;
+  /** The port to staff the actions get: the conversations, noting each message in `routed`. */
+  staff: StaffRouting;
+  routed: ToStaff[];
   clinic: Clinic;
   patients: Patient[];
   phone: string;
@@ -95,7 +102,9 @@ export async function makeWorld(
     })),
   );
   await store.upsertAppointments(appointments);
-  return { store, clinic, patients, phone };
+  const conversations = new MemoryConversationStore(store);
+  const { staff, items } = notingRouting(conversations);
+  return { store, conversations, staff, routed: items, clinic, patients, phone };
 }
 
 /** Compiles rules from YAML text (default file, optional clinic file) for tests. */
@@ -126,7 +135,7 @@ export async function send(
   const optedOut = (await world.store.getOptOut(world.clinic.id, message.from))?.optedOut ?? false;
   const input: EvaluationInput = { clinic: world.clinic, message, patients, optedOut, now: opts.now ?? OPEN_NOW, store: world.store };
   const decision = await decide(rules, input);
-  const outcome = await applyDecision(rules, decision, input, { dryRun: opts.dryRun === true });
+  const outcome = await applyDecision(rules, decision, input, { dryRun: opts.dryRun === true, staff: world.staff });
   return { decision, outcome, input };
 }
 

@@ -1,4 +1,8 @@
 import type Koa from 'koa';
+import type { ConversationStore } from '../../src/conversations/conversation-store.js';
+import { openStaffStores } from '../../src/conversations/staff-api.js';
+import type { ToStaff } from '../../src/domain.js';
+import { notingRouting } from './conversations.js';
 import { loadTestConfig, type Config } from '../../src/config/load-config.js';
 import type { Appointment, Patient } from '../../src/domain.js';
 import { createApp, WEBHOOK_PATH, type SpoolSink } from '../../src/http/create-app.js';
@@ -20,6 +24,10 @@ export const WEBHOOK_URL = `${PUBLIC_BASE_URL}${WEBHOOK_PATH}`;
 export interface TestApp {
   app: Koa;
   store: Store;
+  /** The staff conversations the pipeline routes messages to. */
+  conversations: ConversationStore;
+  /** Every message the pipeline routed to them, in order. */
+  routed: ToStaff[];
   live: LiveConfig;
   metrics: Metrics;
   logs: LogCapture;
@@ -52,17 +60,21 @@ export async function buildTestApp(options: TestAppOptions = {}): Promise<TestAp
   const live = new LiveConfig(await buildSnapshot(config, env));
   const store = options.store ?? new MemoryStore();
   await store.init();
+  const { conversations } = await openStaffStores(store);
+  await conversations.init();
+  const routing = notingRouting(conversations);
   const app = createApp({
     config,
     live,
     store,
+    staff: routing.staff,
     logger,
     metrics,
     ...(options.clock ? { clock: options.clock } : {}),
     ...(options.spool ? { spool: options.spool } : {}),
     readiness: createReadiness({ store, live, metrics, ...(options.spoolDepth ? { spoolDepth: options.spoolDepth } : {}) }),
   });
-  return { app, store, live, metrics, logs, config, env };
+  return { app, store, conversations, routed: routing.items, live, metrics, logs, config, env };
 }
 
 /** A signed webhook request body and headers, as Twilio would send them. */

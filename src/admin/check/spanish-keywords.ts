@@ -2,7 +2,7 @@ import { filesOf, warningAt, type CheckWarning, type ClinicCheckContext } from '
 
 /**
  * For a clinic that lists `es`: keywords its rules use that have no Spanish variant
- * (a patient texting "CONFIRMAR" would reach the staff inbox instead), and reply
+ * (a patient texting "CONFIRMAR" would reach staff instead), and reply
  * templates written per language without a Spanish text.
  */
 export function spanishWarnings(ctx: ClinicCheckContext): CheckWarning[] {

@@ -1,7 +1,9 @@
 import { randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { isDeepStrictEqual } from 'node:util';
-import type { Appointment, InboundMessage, Patient } from '../../domain.js';
+import type { Appointment, InboundMessage, Patient, StaffReason, StaffRouting } from '../../domain.js';
+import { MemoryConversationStore } from '../../conversations/memory-conversation-store.js';
+import { conversationRouting } from '../../conversations/staff-routing.js';
 import { errorCode, fileFinding, findingsOf, formatFindings, isAppError, type Finding } from '../../errors.js';
 import { createLogger } from '../../logger.js';
 import { createMetrics } from '../../metrics.js';
@@ -40,7 +42,8 @@ export interface ActualOutcome {
   rules: string[];
   actions: string[];
   reply: string | null;
-  after: { optedOut: boolean; appointments: Record<string, string>; inbox: string[] };
+  /** conversation: why the message reached the sender's staff conversation, sorted. */
+  after: { optedOut: boolean; appointments: Record<string, string>; conversation: StaffReason[] };
 }
 
 export interface FileResult {
@@ -159,7 +162,8 @@ export async function runCase(testCase: TestCase, snapshot: Snapshot): Promise<C
   if (testCase.twilioOptOutType !== undefined) {
     message.optOutType = testCase.twilioOptOutType;
   }
-  const deps = { store, logger: createLogger('silent'), metrics: createMetrics(), clock: () => at };
+  const routedFor: StaffReason[] = [];
+  const deps = { store, staff: noting(conversationRouting(new MemoryConversationStore(store)), routedFor), logger: createLogger('silent'), metrics: createMetrics(), clock: () => at };
   let outcome;
   try {
     outcome = await handleMessage(deps, snapshot, message, 'webhook', at);
@@ -180,13 +184,23 @@ export async function runCase(testCase: TestCase, snapshot: Snapshot): Promise<C
     after: {
       optedOut: (await store.getOptOut(clinic.id, testCase.from))?.optedOut === true,
       appointments: appointmentsAfter,
-      inbox: (await store.listInbox(clinic.id)).map((i) => i.kind).sort(),
+      conversation: [...routedFor].sort(),
     },
   };
   result.actual = actual;
   result.mismatches = compare(testCase, actual);
   result.passed = result.mismatches.length === 0;
   return result;
+}
+
+/** The staff port, noting why each message it passes on to the conversations went there. */
+function noting(staff: StaffRouting, reasons: StaffReason[]): StaffRouting {
+  return {
+    async routed(item) {
+      await staff.routed(item);
+      reasons.push(item.reason);
+    },
+  };
 }
 
 function compare(testCase: TestCase, actual: ActualOutcome): Mismatch[] {
@@ -217,8 +231,9 @@ function compare(testCase: TestCase, actual: ActualOutcome): Mismatch[] {
       out.push({ field: `after.appointments.${id}`, expected: status, actual: actual.after.appointments[id] ?? 'no such appointment' });
     }
   }
-  if (after?.inbox !== undefined && !isDeepStrictEqual([...after.inbox].sort(), actual.after.inbox)) {
-    out.push({ field: 'after.inbox', expected: after.inbox, actual: actual.after.inbox });
+  const conversation = after?.conversation;
+  if (conversation !== undefined && !isDeepStrictEqual([...conversation.reasons].sort(), actual.after.conversation)) {
+    out.push({ field: `after.${conversation.key}`, expected: conversation.reasons, actual: actual.after.conversation });
   }
   return out;
 }

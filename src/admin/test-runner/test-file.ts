@@ -1,5 +1,5 @@
 import { dirname, isAbsolute, join } from 'node:path';
-import { APPOINTMENT_STATUSES, type AppointmentStatus, type InboxKind } from '../../domain.js';
+import { APPOINTMENT_STATUSES, STAFF_REASONS, type AppointmentStatus, type StaffReason } from '../../domain.js';
 import type { Finding } from '../../errors.js';
 import { isE164 } from '../../phone.js';
 import { parseYamlSource, type JsonPath, type YamlSource } from '../../rules/yaml-source.js';
@@ -34,7 +34,11 @@ export interface CaseExpectation {
   after?: {
     optedOut?: boolean;
     appointments?: Record<string, AppointmentStatus>;
-    inbox?: InboxKind[];
+    /**
+     * Why the message reached the sender's staff conversation, once a reason each time it
+     * was put there ([]: it did not). Written `conversation`, or `inbox` (its older name).
+     */
+    conversation?: { reasons: StaffReason[]; key: 'conversation' | 'inbox' };
   };
 }
 
@@ -68,8 +72,7 @@ export interface TestFile {
 const FILE_KEYS = ['clinic', 'at', 'rulesDir', 'clinicsFile', 'tests'];
 const CASE_KEYS = ['name', 'clinic', 'at', 'from', 'to', 'optedOut', 'patients', 'appointments', 'message', 'messages', 'media', 'twilioOptOutType', 'expect'];
 const EXPECT_KEYS = ['rules', 'actions', 'reply', 'status', 'after'];
-const AFTER_KEYS = ['optedOut', 'appointments', 'inbox'];
-const INBOX_KINDS: readonly string[] = ['message', 'cancel-request', 'reschedule-request'];
+const AFTER_KEYS = ['optedOut', 'appointments', 'conversation', 'inbox'];
 const DURATION = /^(\d+(?:\.\d+)?)\s*(m|h|d)$/;
 const UNIT_MS: Record<string, number> = { m: 60_000, h: 3_600_000, d: 86_400_000 };
 
@@ -287,7 +290,7 @@ function parseExpectation(v: Validator, raw: unknown, path: JsonPath): CaseExpec
     const after = raw.after;
     const at = [...path, 'after'];
     if (!isRecord(after)) {
-      v.fail(at, 'after: expected a map (optedOut, appointments, inbox)');
+      v.fail(at, 'after: expected a map (optedOut, appointments, conversation)');
       return out;
     }
     v.keys(after, at, AFTER_KEYS);
@@ -310,14 +313,18 @@ function parseExpectation(v: Validator, raw: unknown, path: JsonPath): CaseExpec
         out.after.appointments = after.appointments as Record<string, AppointmentStatus>;
       }
     }
-    if (after.inbox !== undefined) {
-      const kinds = v.list(after.inbox, [...at, 'inbox']);
-      kinds.forEach((k, i) => {
-        if (!INBOX_KINDS.includes(k)) {
-          v.fail([...at, 'inbox', i], `after.inbox: "${k}" is not one of ${INBOX_KINDS.join(', ')}`);
+    if (after.conversation !== undefined && after.inbox !== undefined) {
+      v.fail([...at, 'inbox'], 'after: give conversation or inbox (its older name), not both');
+    }
+    const key = after.conversation !== undefined ? 'conversation' : 'inbox';
+    if (after[key] !== undefined) {
+      const reasons = v.list(after[key], [...at, key]);
+      reasons.forEach((r, i) => {
+        if (!(STAFF_REASONS as readonly string[]).includes(r)) {
+          v.fail([...at, key, i], `after.${key}: "${r}" is not one of ${STAFF_REASONS.join(', ')}`);
         }
       });
-      out.after.inbox = kinds as InboxKind[];
+      out.after.conversation = { reasons: reasons as StaffReason[], key };
     }
   }
   return out;

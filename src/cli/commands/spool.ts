@@ -10,6 +10,8 @@ import { SpoolReplayer } from '../../spool/replayer.js';
 import { Spool } from '../../spool/spool.js';
 import { openStore } from '../../store/open-store.js';
 import { wantsHelp, type CliCommand, type CliIO } from '../io.js';
+import { openStaffStores } from '../../conversations/staff-api.js';
+import { conversationRouting } from '../../conversations/staff-routing.js';
 
 const USAGE = [
   'usage: clinic-sms spool status    list the messages kept during a database outage (SPOOL_DIR)',
@@ -62,7 +64,9 @@ async function replay(io: CliIO): Promise<number> {
   const spool = await Spool.open({ dir: config.spoolDir, logger });
   const store = await openStore({ mongodbUri: config.mongodbUri, logger });
   try {
-    const pipeline = { store, logger, metrics: createMetrics(), clock: () => new Date() };
+    // Replayed messages reach staff as the webhook's would: in the conversations.
+    const staff = conversationRouting((await openStaffStores(store)).conversations);
+    const pipeline = { store, staff, logger, metrics: createMetrics(), clock: () => new Date() };
     const replayer = new SpoolReplayer({ ...pipeline, spool, replay: (message, receivedAt) => handleMessage(pipeline, snapshot, message, 'replay', receivedAt) });
     const report = await replayer.replayNow();
     if (report.storeDown) {

@@ -1,22 +1,24 @@
 import { isDeepStrictEqual } from 'node:util';
-import type { Appointment, AppointmentStatus, AppointmentTransition, InboxItem, MessageCompletion, MessageRecord, OptOutRecord, Patient, SenderState } from '../../domain.js';
+import type { Appointment, AppointmentStatus, AppointmentTransition, MessageCompletion, MessageRecord, OptOutRecord, Patient, SenderState } from '../../domain.js';
 import { APPOINTMENT_STATUS_RANK } from '../../domain.js';
 import type { ClaimResult, MessageQuery, RateWindow, Store, UpsertSummary } from '../store.js';
 
-/** How many finished messages the embedded store keeps by default (their inbox items go with them). */
+/** How many finished messages the embedded store keeps by default. */
 export const DEFAULT_MEMORY_MAX_MESSAGES = 50_000;
 
 /** What the embedded store lets go of to stay within its bound. */
-export type DroppedTable = 'messages' | 'inbox';
+export type DroppedTable = 'messages';
 
 export interface MemoryStoreOptions {
   /**
-   * Finished audit records kept: past it the oldest are dropped, with the staff inbox items
-   * their messages made. Messages in flight are never dropped. Default DEFAULT_MEMORY_MAX_MESSAGES.
+   * Finished audit records kept: past it the oldest are dropped (and leave the threads of
+   * staff conversations, which read them). Messages in flight are never dropped. Default DEFAULT_MEMORY_MAX_MESSAGES.
    */
   maxMessages?: number;
-  /** Told of each record or inbox item dropped (a metric). */
+  /** Told of each record dropped (a metric). */
   onDrop?: (table: DroppedTable) => void;
+  /** Handed the events of each completion that has some (the events relay's source: src/events/). */
+  onOutbox?: (messageSid: string, events: NonNullable<MessageCompletion['outbox']>) => void;
 }
 
 const senderKey = (clinicId: string, phone: string): string => `${clinicId}\u0000${phone}`;
@@ -28,8 +30,7 @@ const senderKey = (clinicId: string, phone: string): string => `${clinicId}\u000
  * through a string cut from it.
  *
  * Its memory is bounded, so a demo left running does not grow until the process dies: it
- * keeps the newest `maxMessages` finished audit records and the staff inbox items of those
- * messages, and rate counters only for their window (as the MongoDB TTL index does).
+ * keeps the newest `maxMessages` finished audit records, and rate counters only for their window (as the MongoDB TTL index does).
  * Opt-out state, patients and appointments are never dropped. Production runs on MongoDB,
  * which keeps everything.
  */
@@ -37,11 +38,12 @@ export class MemoryStore implements Store {
   readonly kind = 'memory' as const;
   readonly maxMessages: number;
   private readonly onDrop: (table: DroppedTable) => void;
+  private onOutbox: MemoryStoreOptions['onOutbox'];
   private readonly messages = new Map<string, MessageRecord>();
   /** MessageSids of finished messages, oldest first: what the bound drops. */
   private readonly finished = new Set<string>();
-  /** Staff inbox items by the MessageSid that made them, so they go with its record. */
-  private readonly inbox = new Map<string, InboxItem[]>();
+  /** Records claimed with mediaPending, by MessageSid, kept apart so the bound never drops one. */
+  private readonly mediaPendingRecords = new Map<string, MessageRecord>();
   private readonly optOuts = new Map<string, OptOutRecord>();
   private readonly rate = new Map<string, { key: string; count: number; expiresAt: Date }>();
   /** The latest rate window's expiry (ms): when it moves on, expired counters are dropped. */
@@ -59,6 +61,12 @@ export class MemoryStore implements Store {
   constructor(options: MemoryStoreOptions = {}) {
     this.maxMessages = options.maxMessages ?? DEFAULT_MEMORY_MAX_MESSAGES;
     this.onDrop = options.onDrop ?? ((): void => undefined);
+    this.onOutbox = options.onOutbox;
+  }
+
+  /** Sets where completions' events go (a store made before the service that relays them). */
+  setOutboxListener(listener: NonNullable<MemoryStoreOptions['onOutbox']>): void {
+    this.onOutbox = listener;
   }
 
   async init(): Promise<void> {}
@@ -80,6 +88,9 @@ export class MemoryStore implements Store {
     }
     const kept = structuredClone(record);
     this.messages.set(kept.messageSid, kept);
+    if (kept.mediaPending) {
+      this.mediaPendingRecords.set(kept.messageSid, structuredClone(record));
+    }
     return { claimed: true };
   }
 
@@ -88,6 +99,9 @@ export class MemoryStore implements Store {
     if (existing) {
       Object.assign(existing, structuredClone(completion));
       this.noteFinished(existing);
+      if (completion.outbox && completion.outbox.length > 0) {
+        this.onOutbox?.(messageSid, completion.outbox);
+      }
     }
   }
 
@@ -114,6 +128,18 @@ export class MemoryStore implements Store {
     }
   }
 
+  async pendingMedia(limit: number): Promise<MessageRecord[]> {
+    return structuredClone([...this.mediaPendingRecords.values()].slice(0, limit));
+  }
+
+  async clearMediaPending(messageSid: string): Promise<void> {
+    this.mediaPendingRecords.delete(messageSid);
+    const record = this.messages.get(messageSid);
+    if (record) {
+      delete record.mediaPending;
+    }
+  }
+
   /**
    * Counts a record among the finished ones the first time it is no longer in flight: a Set
    * keeps an entry's first place, so a later rewrite (duplicate, completion) does not move it.
@@ -123,7 +149,7 @@ export class MemoryStore implements Store {
       return;
     }
     this.finished.add(record.messageSid);
-    // Past the bound the oldest finished message goes, with the inbox items it made.
+    // Past the bound the oldest finished message goes.
     for (const oldest of this.finished) {
       if (this.finished.size <= this.maxMessages) {
         break;
@@ -131,8 +157,6 @@ export class MemoryStore implements Store {
       this.finished.delete(oldest);
       this.messages.delete(oldest);
       this.onDrop('messages');
-      this.inbox.get(oldest)?.forEach(() => this.onDrop('inbox'));
-      this.inbox.delete(oldest);
     }
   }
 
@@ -221,28 +245,6 @@ export class MemoryStore implements Store {
   async setOptOut(record: OptOutRecord): Promise<void> {
     const kept = structuredClone(record);
     this.optOuts.set(senderKey(kept.clinicId, kept.phone), kept);
-  }
-
-  async addInboxItem(item: InboxItem): Promise<void> {
-    const items = this.inbox.get(item.messageSid);
-    // An item's id is its MessageSid and kind (InboxItem): a repeat can only be among its message's items.
-    if (items?.some((i) => i.id === item.id)) {
-      return;
-    }
-    const kept = structuredClone(item);
-    if (items) {
-      items.push(kept);
-    } else {
-      this.inbox.set(kept.messageSid, [kept]);
-    }
-  }
-
-  async listInbox(clinicId: string): Promise<InboxItem[]> {
-    return [...this.inbox.values()]
-      .flat()
-      .filter((i) => i.clinicId === clinicId)
-      .sort((a, b) => a.createdAt.getTime() - b.createdAt.getTime() || a.id.localeCompare(b.id))
-      .map((i) => structuredClone(i));
   }
 
   async upsertPatients(patients: readonly Patient[]): Promise<UpsertSummary> {

@@ -1,4 +1,4 @@
-import { APPOINTMENT_STATUS_RANK, type Appointment, type AppointmentStatus, type InboxItem, type MessageRecord, type OptOutRecord, type Patient } from '../../domain.js';
+import { APPOINTMENT_STATUS_RANK, type Appointment, type AppointmentStatus, type MessageRecord, type OptOutRecord, type Patient } from '../../domain.js';
 
 /**
  * How domain objects are kept in MongoDB: plain documents whose `_id` is the domain id
@@ -32,10 +32,6 @@ export interface AppointmentStatusDoc {
 export interface AppointmentDoc extends Omit<Appointment, 'status' | 'updatedAt'> {
   _id: string;
   status: AppointmentStatusDoc;
-}
-
-export interface InboxDoc extends InboxItem {
-  _id: string;
 }
 
 export interface MessageDoc extends Omit<MessageRecord, 'message'> {
@@ -171,16 +167,9 @@ export function messageToDoc(record: MessageRecord): MessageDoc {
 
 export function docToMessage(doc: MessageDoc): MessageRecord {
   const { extra, ...message } = stripId(doc).message;
-  const rest = stripId(doc);
+  // outboxPending is the events relay's flag, not part of the record.
+  const { outboxPending: _pending, ...rest } = stripId(doc) as MessageDoc & { outboxPending?: true };
   return { ...rest, message: { ...message, extra: Object.fromEntries(extra.map(({ k, v }) => [k, v])) } };
-}
-
-export function inboxToDoc(item: InboxItem): InboxDoc {
-  return compact({ ...item, _id: item.id });
-}
-
-export function docToInbox(doc: InboxDoc): InboxItem {
-  return stripId(doc);
 }
 
 /** The opt-out record of a sender document, or null when the sender never opted out or in. */

@@ -7,7 +7,6 @@ export const COLLECTIONS = {
   appointments: 'appointments',
   messages: 'messages',
   optOuts: 'optOuts',
-  inbox: 'inbox',
   rateLimits: 'rateLimits',
 } as const;
 
@@ -29,9 +28,9 @@ export const INDEXES: readonly IndexPlan[] = [
   { collection: COLLECTIONS.appointments, key: { clinicId: 1, patientId: 1, startsAt: 1 }, options: { name: 'clinic_patient_start' }, required: true },
   { collection: COLLECTIONS.messages, key: { messageSid: 1 }, options: { name: 'messageSid_unique', unique: true }, required: true },
   { collection: COLLECTIONS.messages, key: { clinicId: 1, receivedAt: 1 }, options: { name: 'clinic_receivedAt' }, required: true },
+  // The media relay's input: only records still waiting for their media jobs are in it.
+  { collection: COLLECTIONS.messages, key: { mediaPending: 1 }, options: { name: 'mediaPending', sparse: true }, required: true },
   { collection: COLLECTIONS.optOuts, key: { clinicId: 1, phone: 1 }, options: { name: 'clinic_phone_unique', unique: true }, required: true },
-  { collection: COLLECTIONS.inbox, key: { id: 1 }, options: { name: 'id_unique', unique: true }, required: true },
-  { collection: COLLECTIONS.inbox, key: { clinicId: 1, createdAt: 1 }, options: { name: 'clinic_createdAt' }, required: true },
   // Reserved collection (see docs/store.md): a TTL index so that anything ever put there
   // with an expiresAt goes away on servers that have TTL; the others just keep it.
   { collection: COLLECTIONS.rateLimits, key: { expiresAt: 1 }, options: { name: 'expiresAt_ttl', expireAfterSeconds: 0 }, required: false },

@@ -4,7 +4,6 @@ import type {
   Appointment,
   AppointmentStatus,
   AppointmentTransition,
-  InboxItem,
   MessageCompletion,
   MessageRecord,
   OptOutRecord,
@@ -17,11 +16,9 @@ import {
   appointmentToDoc,
   compact,
   docToAppointment,
-  docToInbox,
   docToMessage,
   docToOptOut,
   docToPatient,
-  inboxToDoc,
   minStatus,
   messageToDoc,
   patientToDoc,
@@ -31,7 +28,6 @@ import {
   statusToDoc,
   toRoster,
   type AppointmentDoc,
-  type InboxDoc,
   type MessageDoc,
   type PatientDoc,
   type SenderDoc,
@@ -83,6 +79,11 @@ export class MongoStore implements Store {
   /** Off-the-hot-path writes still running; close() waits for them. */
   private readonly background = new Set<Promise<void>>();
 
+  /** The service's database, for the feature folders' own store parts (media, events). */
+  get database(): Db {
+    return this.db;
+  }
+
   constructor(options: MongoStoreOptions) {
     this.client = options.client;
     this.dbName = options.dbName;
@@ -109,9 +110,6 @@ export class MongoStore implements Store {
     return this.db.collection<SenderDoc>(COLLECTIONS.optOuts);
   }
 
-  private get inbox(): Collection<InboxDoc> {
-    return this.db.collection<InboxDoc>(COLLECTIONS.inbox);
-  }
 
   /** Runs one operation and maps driver errors to AppError. */
   private async run<T>(operation: string, fn: () => Promise<T>): Promise<T> {
@@ -168,13 +166,32 @@ export class MongoStore implements Store {
 
   async completeMessage(messageSid: string, completion: MessageCompletion): Promise<void> {
     await this.run('completeMessage', async () => {
-      await this.messages.updateOne({ _id: messageSid }, { $set: compact(completion) });
+      // The events ride in this one write (no extra command on the hot path), flagged
+      // pending for the relay (src/events/relay.ts), which finds them by a sparse index.
+      const set = compact(completion) as Partial<MessageDoc> & { outboxPending?: true };
+      if (completion.outbox && completion.outbox.length > 0) {
+        set.outboxPending = true;
+      }
+      await this.messages.updateOne({ _id: messageSid }, { $set: set });
     });
   }
 
   async recordDuplicate(messageSid: string, at: Date): Promise<void> {
     await this.run('recordDuplicate', async () => {
       await this.messages.updateOne({ _id: messageSid }, { $inc: { duplicateDeliveries: 1 }, $set: { lastDuplicateAt: at } });
+    });
+  }
+
+  async pendingMedia(limit: number): Promise<MessageRecord[]> {
+    return this.run('pendingMedia', async () => {
+      const docs = await this.messages.find({ mediaPending: true }, { maxTimeMS: this.maxTimeMS }).sort({ receivedAt: 1 }).limit(limit).toArray();
+      return docs.map(docToMessage);
+    });
+  }
+
+  async clearMediaPending(messageSid: string): Promise<void> {
+    await this.run('clearMediaPending', async () => {
+      await this.messages.updateOne({ _id: messageSid }, { $unset: { mediaPending: '' } });
     });
   }
 
@@ -351,25 +368,6 @@ export class MongoStore implements Store {
           { upsert: true },
         ),
       );
-    });
-  }
-
-  async addInboxItem(item: InboxItem): Promise<void> {
-    await this.run('addInboxItem', async () => {
-      try {
-        await this.inbox.insertOne(inboxToDoc(item));
-      } catch (err) {
-        if (!isDuplicateKey(err)) {
-          throw err;
-        }
-      }
-    });
-  }
-
-  async listInbox(clinicId: string): Promise<InboxItem[]> {
-    return this.run('listInbox', async () => {
-      const docs = await this.inbox.find({ clinicId }, { maxTimeMS: this.maxTimeMS }).sort({ createdAt: 1, id: 1 }).toArray();
-      return docs.map(docToInbox);
     });
   }
 

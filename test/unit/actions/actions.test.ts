@@ -1,6 +1,7 @@
 import { expect } from 'chai';
 import { ACTIONS, getAction, type ActionContext } from '../../../src/actions/index.js';
 import type { Appointment } from '../../../src/domain.js';
+import { conversationOf } from '../../support/conversations.js';
 import { OPEN_NOW, makeMessage, makeWorld, type World } from '../../support/rules-builders.js';
 
 const future = new Date('2026-12-01T15:00:00Z');
@@ -14,6 +15,7 @@ function contextFor(world: World, overrides: Partial<ActionContext> = {}): Actio
     optedOut: false,
     now: OPEN_NOW,
     store: world.store,
+    staff: world.staff,
     dryRun: false,
     ruleName: 'test-rule',
     keyword: 'BODY',
@@ -80,23 +82,29 @@ describe('actions registry', () => {
     expect((await run('help', contextFor(world))).outcome).to.equal('help');
     expect((await run('reply-only', contextFor(world))).outcome).to.equal('replied');
     expect((await run('no-reply', contextFor(world))).outcome).to.equal('no-reply');
-    expect(await world.store.listInbox(world.clinic.id)).to.deep.equal([]);
+    expect(world.routed).to.deep.equal([]);
+    expect(await conversationOf(world.conversations, world.clinic.id, world.phone)).to.equal(null);
     expect(await world.store.getOptOut(world.clinic.id, world.phone)).to.equal(null);
   });
 
-  it('when route-to-staff runs twice for one message (a replay), then there is one inbox item with the message and its media', async () => {
+  it('when route-to-staff runs twice for one message (a replay), then the message with its media reaches one open conversation of the sender, waiting since it', async () => {
     const world = await makeWorld([{ firstName: 'Ana' }, { firstName: 'Ben' }]);
     const ctx = contextFor(world);
     await run('route-to-staff', ctx);
     await run('route-to-staff', ctx);
-    const inbox = await world.store.listInbox(world.clinic.id);
-    expect(inbox).to.have.length(1);
-    expect(inbox[0]).to.deep.include({
-      id: `${ctx.message.messageSid}:message`,
-      kind: 'message',
-      body: 'body text',
-      media: [{ url: 'https://api.twilio.com/m/1', contentType: 'image/jpeg' }],
-      patientIds: world.patients.map((p) => p.id),
+    expect(world.routed.map((r) => [r.reason, r.message.messageSid, r.message.media])).to.deep.equal([
+      ['message', ctx.message.messageSid, [{ url: 'https://api.twilio.com/m/1', contentType: 'image/jpeg' }]],
+      ['message', ctx.message.messageSid, [{ url: 'https://api.twilio.com/m/1', contentType: 'image/jpeg' }]],
+    ]);
+    const { conversations } = await world.conversations.list({ clinicId: world.clinic.id, limit: 10, now: OPEN_NOW });
+    expect(conversations).to.have.length(1);
+    expect(conversations[0]).to.deep.include({
+      phone: world.phone,
+      clinicNumber: ctx.message.to,
+      status: 'open',
+      waitingSince: OPEN_NOW,
+      last: { at: OPEN_NOW, direction: 'inbound', preview: 'body text' },
+      patients: world.patients.map((p) => ({ id: p.id, displayName: `${p.firstName} Test` })),
     });
   });
 
@@ -108,14 +116,15 @@ describe('actions registry', () => {
     expect((await run('confirm-appointment', contextFor(world))).outcome).to.equal('already-confirmed');
   });
 
-  it('when cancel-appointment runs on a replay of the same message, then the inbox has one cancel request naming the appointment', async () => {
+  it('when cancel-appointment runs on a replay of the same message, then one cancel request naming the appointment reaches the open conversation', async () => {
     const world = await makeWorld([{ firstName: 'Ana', appointments: [{ startsAt: future }] }]);
     const ctx = contextFor(world);
-    expect((await run('cancel-appointment', ctx)).outcome).to.equal('cancel-requested');
+    const first = await run('cancel-appointment', ctx);
+    expect(first.outcome).to.equal('cancel-requested');
     expect((await run('cancel-appointment', contextFor(world, { message: ctx.message }))).outcome).to.equal('already-requested');
-    const inbox = await world.store.listInbox(world.clinic.id);
-    expect(inbox.map((i) => [i.id, i.kind])).to.deep.equal([[`${ctx.message.messageSid}:cancel-request`, 'cancel-request']]);
-    expect(inbox[0]?.appointmentId).to.be.a('string');
+    expect(world.routed.map((r) => [r.reason, r.message.messageSid, r.appointmentId])).to.deep.equal([['cancel-request', ctx.message.messageSid, first.appointment?.id]]);
+    expect(first.appointment?.id).to.be.a('string');
+    expect(await conversationOf(world.conversations, world.clinic.id, world.phone, OPEN_NOW)).to.deep.include({ status: 'open', waitingSince: OPEN_NOW });
   });
 
   it('when reschedule-appointment meets a cancel request, then it reports change-pending and changes nothing', async () => {
@@ -123,7 +132,8 @@ describe('actions registry', () => {
     const result = await run('reschedule-appointment', contextFor(world));
     expect(result.outcome).to.equal('change-pending');
     expect(result.appointment?.status).to.equal('cancel-requested');
-    expect(await world.store.listInbox(world.clinic.id)).to.deep.equal([]);
+    expect(world.routed).to.deep.equal([]);
+    expect(await conversationOf(world.conversations, world.clinic.id, world.phone)).to.equal(null);
   });
 
   it('when confirm-appointment meets a soonest cancel request and a later scheduled appointment, then it reports change-pending and neither moves', async () => {
@@ -153,7 +163,8 @@ describe('actions registry', () => {
     expect(result.appointment?.status).to.equal('reschedule-requested');
     const stored = await world.store.findNextAppointment(world.clinic.id, [world.patients[0]!.id], OPEN_NOW);
     expect(stored?.status).to.equal('scheduled');
-    expect(await world.store.listInbox(world.clinic.id)).to.deep.equal([]);
+    expect(world.routed).to.deep.equal([]);
+    expect(await conversationOf(world.conversations, world.clinic.id, world.phone)).to.equal(null);
     await run('opt-out', contextFor(world, { dryRun: true }));
     expect(await world.store.getOptOut(world.clinic.id, world.phone)).to.equal(null);
   });

@@ -4,7 +4,7 @@ import type { CliIO } from '../../../src/cli/io.js';
 import { loadClinicsFile, type ClinicsFile } from '../../../src/config/clinics-file.js';
 import type { CompiledRules } from '../../../src/rules/compile.js';
 import { loadRules } from '../../../src/rules/load-rules.js';
-import { formatSimulation, readOnly, simulate, simulateFromEnv } from '../../../src/admin/simulate.js';
+import { NO_STAFF_WRITES, formatSimulation, readOnly, simulate, simulateFromEnv } from '../../../src/admin/simulate.js';
 import { MemoryStore } from '../../../src/store/memory/memory-store.js';
 
 const RULES = 'test/fixtures/rules-check/good';
@@ -47,10 +47,11 @@ describe('rules simulate', () => {
   it('when actions run in a simulation, then nothing is written', async () => {
     await simulate({ clinics, rules, store, clinicId: 'alpha', from: ANA, body: 'STOP', at: '2030-01-09 10:00' });
     await simulate({ clinics, rules, store, clinicId: 'alpha', from: ANA, body: 'CONFIRM', at: '2030-01-09 10:00' });
-    await simulate({ clinics, rules, store, clinicId: 'alpha', from: ANA, body: 'question', at: '2030-01-09 10:00' });
+    const question = await simulate({ clinics, rules, store, clinicId: 'alpha', from: ANA, body: 'question', at: '2030-01-09 10:00' });
     expect((await store.getAppointment('a-1'))?.status).to.equal('scheduled');
     expect(await store.getOptOut('alpha', ANA)).to.equal(null);
-    expect(await store.listInbox('alpha')).to.deep.equal([]);
+    // Routed in the dry run only: the staff port simulate gives the actions refuses every write.
+    expect(question.actions.map((a) => `${a.action}:${a.outcome}`)).to.deep.equal(['route-to-staff:routed']);
   });
 
   it('when a rule is run but fails, then each failing condition is shown with the fact value', async () => {
@@ -71,10 +72,10 @@ describe('rules simulate', () => {
     expect(sim.notes[0]).to.match(/opted out/);
   });
 
-  it('when the store is wrapped read-only, then every write is refused', async () => {
+  it('when the store is wrapped read-only, then every write is refused, and so is a message to staff', async () => {
     const ro = readOnly(store);
     await expect(ro.setOptOut({ clinicId: 'alpha', phone: ANA, optedOut: true, changedAt: new Date() })).to.be.rejectedWith(/must not write \(setOptOut\)/);
-    await expect(ro.addInboxItem({} as never)).to.be.rejectedWith(/must not write/);
+    await expect(NO_STAFF_WRITES.routed({} as never)).to.be.rejectedWith(/must not write \(routed to staff\)/);
     expect(await ro.findPatientsByPhone('alpha', ANA)).to.have.length(1);
   });
 

@@ -10,7 +10,7 @@ function captureIO(): CliIO & { stdout: string[]; stderr: string[] } {
 }
 
 /** Every command and subcommand of the bin. */
-const COMMANDS = [['serve'], ['rules'], ['rules', 'check'], ['rules', 'test'], ['rules', 'simulate'], ['import'], ['spool'], ['spool', 'status'], ['spool', 'replay'], ['export'], ['keys'], ['keys', 'create'], ['keys', 'list'], ['keys', 'revoke']];
+const COMMANDS = [['serve'], ['rules'], ['rules', 'check'], ['rules', 'test'], ['rules', 'simulate'], ['import'], ['spool'], ['spool', 'status'], ['spool', 'replay'], ['export'], ['events'], ['events', 'list'], ['events', 'replay'], ['events', 'send-test'], ['keys'], ['keys', 'create'], ['keys', 'list'], ['keys', 'revoke']];
 
 describe('clinic-sms --help', () => {
   for (const command of COMMANDS) {

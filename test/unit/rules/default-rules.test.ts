@@ -1,4 +1,5 @@
 import { expect } from 'chai';
+import { conversationOf } from '../../support/conversations.js';
 import { systemErrorText } from '../../../src/rules/reply.js';
 import type { CompiledRules } from '../../../src/rules/load-rules.js';
 import { CLOSED_NOW, OPEN_NOW, makeClinic, makeWorld, realRules, send } from '../../support/rules-builders.js';
@@ -14,12 +15,12 @@ describe('default behaviour (rules/default.yaml)', () => {
   });
 
   describe('unknown numbers', () => {
-    it('when a number no patient has sends text, then the reply is the seed text word for word and nothing is stored', async () => {
+    it('when a number no patient has sends text, then the reply is the seed text word for word and no rule routes it (the pipeline does: handle-message tests)', async () => {
       const world = await makeWorld([]);
       const { outcome } = await send(rules, world, 'Hi, is this the clinic?');
       expect(outcome.reply).to.equal(UNKNOWN);
       expect(outcome.rulesFired).to.deep.equal(['unknown-number']);
-      expect(await world.store.listInbox(world.clinic.id)).to.deep.equal([]);
+      expect(world.routed).to.deep.equal([]);
     });
 
     it('when an unknown number sends CONFIRM, then nothing is confirmed and the reply is the unknown-number text', async () => {
@@ -54,7 +55,8 @@ describe('default behaviour (rules/default.yaml)', () => {
       const { outcome } = await send(rules, world, 'Can someone call me?');
       expect(outcome.actions.map((a) => a.type)).to.deep.equal(['route-to-staff']);
       expect(outcome.reply).to.equal(null);
-      expect(await world.store.listInbox(world.clinic.id)).to.have.length(1);
+      expect(world.routed.map((r) => [r.reason, r.message.body])).to.deep.equal([['message', 'Can someone call me?']]);
+      expect(await conversationOf(world.conversations, world.clinic.id, world.phone, OPEN_NOW)).to.deep.include({ status: 'open', waitingSince: OPEN_NOW });
     });
 
     it('when an opted-out patient sends CONFIRM, then the appointment is confirmed but no reply is sent', async () => {
@@ -109,7 +111,8 @@ describe('default behaviour (rules/default.yaml)', () => {
         OPEN_NOW,
       );
       expect(appointment?.status).to.equal('scheduled');
-      expect(await world.store.listInbox(world.clinic.id)).to.deep.equal([]);
+      expect(world.routed).to.deep.equal([]);
+      expect(await conversationOf(world.conversations, world.clinic.id, world.phone)).to.equal(null);
     });
 
     it('when a patient sends CANCEL with more words, then the appointment is cancel-requested and the number stays subscribed', async () => {
@@ -163,8 +166,8 @@ describe('default behaviour (rules/default.yaml)', () => {
       expect(outcome.reply).to.equal(
         "We received your request to reschedule Carla's appointment on Tue, Dec 1, 9:00 AM CST. Our staff will contact you with new times.",
       );
-      const inbox = await world.store.listInbox(world.clinic.id);
-      expect(inbox.map((i) => [i.id, i.kind, i.patientIds.length])).to.deep.equal([[`${input.message.messageSid}:reschedule-request`, 'reschedule-request', 2]]);
+      expect(world.routed.map((r) => [r.message.messageSid, r.reason, r.patients.length])).to.deep.equal([[input.message.messageSid, 'reschedule-request', 2]]);
+      expect((await conversationOf(world.conversations, world.clinic.id, world.phone, OPEN_NOW))?.patients.map((p) => p.displayName)).to.deep.equal(['Carla Test', 'Dylan Test']);
     });
   });
 
@@ -190,7 +193,7 @@ describe('default behaviour (rules/default.yaml)', () => {
       await send(rules, world, 'cancel appointment');
       expect((await send(rules, world, 'CONFIRM')).outcome.reply).to.match(/^We already have a request to change Ana's appointment/);
       expect((await send(rules, world, 'cancel appointment')).outcome.reply).to.match(/^We already have your request to cancel Ana's appointment/);
-      expect(await world.store.listInbox(world.clinic.id)).to.have.length(1);
+      expect(world.routed.map((r) => r.reason)).to.deep.equal(['cancel-request']);
     });
 
     it('when a cancelled appointment is the only one, then it is not upcoming', async () => {
@@ -205,9 +208,11 @@ describe('default behaviour (rules/default.yaml)', () => {
       const world = await makeWorld([{ firstName: 'Ben' }]);
       const { outcome, input } = await send(rules, world, 'My prescription ran out');
       expect(outcome.reply).to.equal(RECEIVED);
-      const inbox = await world.store.listInbox(world.clinic.id);
-      expect(inbox).to.have.length(1);
-      expect(inbox[0]).to.include({ id: `${input.message.messageSid}:message`, kind: 'message', body: 'My prescription ran out', status: 'open' });
+      expect(world.routed.map((r) => [r.message.messageSid, r.reason])).to.deep.equal([[input.message.messageSid, 'message']]);
+      expect(await conversationOf(world.conversations, world.clinic.id, world.phone, OPEN_NOW)).to.deep.include({
+        status: 'open',
+        last: { at: OPEN_NOW, direction: 'inbound', preview: 'My prescription ran out' },
+      });
     });
 
     it('when a patient whose language is es sends free text, then the reply is the Spanish text', async () => {
@@ -221,8 +226,8 @@ describe('default behaviour (rules/default.yaml)', () => {
       const media = [{ url: 'https://api.twilio.com/media/ME1', contentType: 'image/jpeg' }];
       const { outcome } = await send(rules, world, '', { message: { media, numMedia: 1 } });
       expect(outcome.reply).to.equal(RECEIVED);
-      const [item] = await world.store.listInbox(world.clinic.id);
-      expect(item?.media).to.deep.equal(media);
+      expect(world.routed.map((r) => [r.reason, r.message.media])).to.deep.equal([['message', media]]);
+      expect((await conversationOf(world.conversations, world.clinic.id, world.phone, OPEN_NOW))?.status).to.equal('open');
     });
 
     it('when a patient sends CONFIRM with a photo, then the appointment is confirmed, the photo reaches staff, and the reply is the confirmation', async () => {
@@ -231,7 +236,7 @@ describe('default behaviour (rules/default.yaml)', () => {
       const { outcome } = await send(rules, world, 'confirm', { message: { media, numMedia: 1 } });
       expect(outcome.rulesFired).to.deep.equal(['media-with-keyword', 'confirm-appointment']);
       expect(outcome.reply).to.match(/is confirmed\.$/);
-      expect(await world.store.listInbox(world.clinic.id)).to.have.length(1);
+      expect(world.routed.map((r) => [r.reason, r.message.media])).to.deep.equal([['message', media]]);
     });
 
     it('when a patient writes outside business hours, then the reply is the clinic\'s after-hours text', async () => {

@@ -265,7 +265,8 @@ templates: { done: "{{patient.firstName}} {{appointment.date}}", system-error: "
       expect(outcome.actions.map((a) => a.outcome)).to.deep.equal(['cancel-requested']);
       expect(outcome.reply).to.match(/^We received your request to cancel Ana's appointment/);
       expect((await world.store.findNextAppointment(world.clinic.id, [world.patients[0]!.id], OPEN_NOW))?.status).to.equal('scheduled');
-      expect(await world.store.listInbox(world.clinic.id)).to.deep.equal([]);
+      expect(world.routed).to.deep.equal([]);
+      expect(await world.conversations.list({ clinicId: world.clinic.id, limit: 10, now: OPEN_NOW })).to.deep.equal({ conversations: [], next: null });
     });
 
     it('when a rate-limited sender\'s decision keeps only the always-processed actions, then STOP still opts out and text runs nothing', async () => {
@@ -273,10 +274,10 @@ templates: { done: "{{patient.firstName}} {{appointment.date}}", system-error: "
       const world = await makeWorld([{ firstName: 'Ana' }]);
       const stopInput = inputFor(world, 'STOP');
       const stop = keepActions(await decide(rules, stopInput), ALWAYS_PROCESSED_ACTIONS);
-      expect((await applyDecision(rules, stop, stopInput)).actions.map((a) => a.type)).to.deep.equal(['opt-out']);
+      expect((await applyDecision(rules, stop, stopInput, { staff: world.staff })).actions.map((a) => a.type)).to.deep.equal(['opt-out']);
       const textInput = inputFor(world, 'hello');
       const text = keepActions(await decide(rules, textInput), ALWAYS_PROCESSED_ACTIONS);
-      expect(await applyDecision(rules, text, textInput)).to.deep.equal({ rulesFired: [], actions: [], reply: null });
+      expect(await applyDecision(rules, text, textInput, { staff: world.staff })).to.deep.equal({ rulesFired: [], actions: [], reply: null });
     });
 
     it('when a no-reply rule outranks a rule with a reply, then there is no reply', async () => {

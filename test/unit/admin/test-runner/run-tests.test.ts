@@ -37,6 +37,48 @@ describe('rules test runner', () => {
     expect(text.split('\n').at(-1)).to.equal('rules test: 1 of 2 cases failed');
   });
 
+  it('when after names the conversation (or inbox, its older name), then both are read; both at once or an unknown reason is a finding with its place', () => {
+    const text = [
+      'clinic: alpha',
+      'tests:',
+      '  - name: new',
+      '    message: hi',
+      '    expect:',
+      '      after: { conversation: [unknown-number] }',
+      '  - name: old',
+      '    message: hi',
+      '    expect:',
+      '      after: { inbox: [message] }',
+      '  - name: both',
+      '    message: hi',
+      '    expect:',
+      '      after: { conversation: [], inbox: [] }',
+      '  - name: bad',
+      '    message: hi',
+      '    expect:',
+      '      after: { conversation: [lost] }',
+    ].join('\n');
+    const parsed = parseTestFile(text, 'x.test.yaml');
+    expect(parsed.findings.map((f) => `${f.line}:${f.col}: ${f.message}`)).to.deep.equal([
+      '14:41: after: give conversation or inbox (its older name), not both',
+      '18:31: after.conversation: "lost" is not one of message, cancel-request, reschedule-request, unknown-number, over-limit',
+    ]);
+    expect(parsed.cases.slice(0, 2).map((c) => c.expect.after?.conversation)).to.deep.equal([
+      { reasons: ['unknown-number'], key: 'conversation' },
+      { reasons: ['message'], key: 'inbox' },
+    ]);
+  });
+
+  it('when an unknown number texts in a case, then after.conversation shows it reached staff as unknown-number', async () => {
+    const report = await runTestFiles(['rules/tests/senders.test.yaml'], { rulesDir: 'rules', clinicsFile: 'config/clinics.yaml' });
+    const unknown = report.files[0]?.cases.filter((c) => c.name.startsWith('an unknown number gets the seed text'));
+    expect(unknown?.map((c) => [c.passed, c.actual?.after.conversation])).to.deep.equal([
+      [true, ['unknown-number']],
+      [true, ['unknown-number']],
+      [true, ['unknown-number']],
+    ]);
+  });
+
   it('when the test file itself is wrong, then nothing runs and every problem has file:line:col', async () => {
     const report = await runTestFiles([`${DIR}/invalid.test.yaml`], OPTIONS);
     expect(report.ok).to.equal(false);

@@ -1,0 +1,189 @@
+import type { FieldLogger } from '../logger.js';
+import type { EventEndpoint } from '../config/event-endpoints.js';
+import type { EventMetrics } from './event-metrics.js';
+import type { EventOutboxStore, LeasedDelivery, AttemptResult } from './outbox-store.js';
+import { PollLoop } from '../poll-loop.js';
+import { postEvent, type PostResult } from './post-event.js';
+import { RETRY_DELAYS_MS, nextDelayMs, parseRetryAfter } from './retry-schedule.js';
+import { signEvent } from './signer.js';
+
+export interface DispatcherOptions {
+  store: EventOutboxStore;
+  /** The endpoint as configured now (clinics reload), by id; undefined: no longer configured. */
+  endpoint: (id: string) => EventEndpoint | undefined;
+  logger: Pick<FieldLogger, 'info' | 'warn' | 'error'>;
+  metrics: EventMetrics;
+  clock?: () => Date;
+  /** Requests in flight at once (each to a different endpoint). Default 4. */
+  concurrency?: number;
+  /** Request timeout, ms. Default 15 000 (the issue's limit). */
+  timeoutMs?: number;
+  /** How long a lease holds; must outlast a request. Default timeoutMs + 15 000. */
+  leaseMs?: number;
+  /** Sleep between empty rounds, ms. Default 1000. */
+  pollMs?: number;
+  /** The retry schedule (tests shorten it). */
+  retryDelaysMs?: readonly number[];
+  random?: () => number;
+}
+
+/**
+ * Delivers pending events: each worker leases one due delivery (one atomic
+ * findOneAndUpdate, so any number of instances can share one database), signs it with
+ * the endpoint's secrets, POSTs it, and writes the result back under its lease. An
+ * instance that dies mid-delivery writes nothing; its lease expires and another takes
+ * the delivery (at-least-once, the same webhook-id every time). An instance sends to
+ * one endpoint one request at a time, so a receiver that hangs holds one worker, and
+ * the other endpoints go on.
+ */
+export class EventDispatcher {
+  private readonly clock: () => Date;
+  private readonly timeoutMs: number;
+  private readonly leaseMs: number;
+  private readonly delays: readonly number[];
+  private readonly random: () => number;
+  private readonly loops: PollLoop[];
+  /** Endpoints a worker of this instance is sending to. */
+  private readonly busy = new Set<string>();
+  /** Leases are taken one at a time here, so `busy` is current for each. */
+  private leasing: Promise<unknown> = Promise.resolve();
+  private readonly abort = new AbortController();
+  private killed = false;
+
+  constructor(private readonly options: DispatcherOptions) {
+    this.clock = options.clock ?? ((): Date => new Date());
+    this.timeoutMs = options.timeoutMs ?? 15_000;
+    this.leaseMs = options.leaseMs ?? this.timeoutMs + 15_000;
+    if (this.leaseMs <= this.timeoutMs) {
+      throw new Error('the lease must outlast the request timeout');
+    }
+    this.delays = options.retryDelaysMs ?? RETRY_DELAYS_MS;
+    this.random = options.random ?? Math.random;
+    const onError = (err: unknown): void => {
+      options.logger.warn({ code: (err as { code?: unknown }).code }, 'events: dispatch round failed; retrying');
+    };
+    this.loops = Array.from({ length: options.concurrency ?? 4 }, () => new PollLoop(() => this.step(), options.pollMs ?? 1000, onError));
+  }
+
+  start(): void {
+    this.loops.forEach((l) => l.start());
+  }
+
+  /** New deliveries are due: wake the workers. */
+  notify(): void {
+    this.loops.forEach((l) => l.notify());
+  }
+
+  /** Finishes the attempts in flight (each at most the request timeout) and stops. */
+  async stop(): Promise<void> {
+    await Promise.all(this.loops.map((l) => l.stop()));
+  }
+
+  /**
+   * Stops as a crashed process would: requests in flight are dropped and nothing is
+   * written back, so their leases run out and another instance takes them (tests).
+   */
+  async kill(): Promise<void> {
+    this.killed = true;
+    this.abort.abort();
+    await Promise.all(this.loops.map((l) => l.stop()));
+  }
+
+  /** One lease and attempt; true when there was a delivery (there may be more). */
+  private async step(): Promise<boolean> {
+    const leased = await this.lease();
+    if (!leased) {
+      return false;
+    }
+    const endpointId = leased.delivery.endpointId;
+    try {
+      await this.attempt(leased);
+    } finally {
+      this.busy.delete(endpointId);
+    }
+    return true;
+  }
+
+  private lease(): Promise<LeasedDelivery | null> {
+    const next = this.leasing.then(async () => {
+      const leased = await this.options.store.lease(this.clock(), this.leaseMs, [...this.busy]);
+      if (leased) {
+        this.busy.add(leased.delivery.endpointId);
+      }
+      return leased;
+    });
+    this.leasing = next.catch(() => undefined);
+    return next;
+  }
+
+  private async attempt(leased: LeasedDelivery): Promise<void> {
+    const d = leased.delivery;
+    const labels = { clinic: d.clinicId, type: d.type };
+    const log = { eventId: d.eventId, endpointId: d.endpointId, clinic: d.clinicId, type: d.type, attempt: d.attempts + 1 };
+    const endpoint = this.options.endpoint(d.endpointId);
+    const disabled = endpoint ? (await this.options.store.disabledEndpoints()).has(d.endpointId) : false;
+    if (!endpoint || disabled) {
+      const reason = endpoint ? 'endpoint disabled (410 Gone)' : 'endpoint no longer configured';
+      await this.finish(leased, { status: 'failed', attempts: d.attempts, at: this.clock(), lastError: reason }, 'failed');
+      this.options.logger.warn({ ...log, reason }, 'events: delivery failed without an attempt');
+      return;
+    }
+    const body = JSON.stringify(d.envelope);
+    const sentAt = this.clock();
+    const headers = signEvent(endpoint.secrets, d.eventId, sentAt, body);
+    const result = await postEvent(endpoint.url, headers, body, this.timeoutMs, this.abort.signal);
+    if (this.killed) {
+      return;
+    }
+    const at = this.clock();
+    const attempts = d.attempts + 1;
+    if (result.kind === 'answer' && result.status >= 200 && result.status < 300) {
+      if (await this.finish(leased, { status: 'delivered', attempts, at, lastStatus: result.status }, 'delivered')) {
+        this.options.metrics.latency.observe(labels, Math.max(0, at.getTime() - d.receivedAt.getTime()) / 1000);
+      }
+      return;
+    }
+    if (result.kind === 'answer' && result.status === 410) {
+      const reason = 'endpoint disabled (410 Gone)';
+      await this.finish(leased, { status: 'failed', attempts, at, lastStatus: 410, lastError: reason }, 'gone');
+      const failed = await this.options.store.disableEndpoint(d.endpointId, at, reason);
+      this.options.logger.error(
+        { ...log, host: new URL(endpoint.url).host, failedPending: failed },
+        'events: the receiver answered 410 Gone; endpoint disabled until `clinic-sms events replay --failed --clinic ID`',
+      );
+      return;
+    }
+    const lastError = describe(result);
+    const retryAfter = result.kind === 'answer' && (result.status === 429 || result.status === 503) ? parseRetryAfter(result.retryAfter, at) : null;
+    const delay = attempts >= this.delays.length ? null : (retryAfter ?? nextDelayMs(attempts, this.delays, this.random()));
+    const answer = result.kind === 'answer' ? { lastStatus: result.status } : {};
+    if (delay === null) {
+      await this.finish(leased, { status: 'failed', attempts, at, lastError, ...answer }, 'failed');
+      this.options.logger.error({ ...log, lastError }, 'events: delivery failed after the last attempt (kept as failed)');
+      return;
+    }
+    await this.finish(leased, { status: 'pending', attempts, at, nextAttemptAt: new Date(at.getTime() + delay), lastError, ...answer }, 'retry');
+    this.options.logger.warn({ ...log, lastError, retryInMs: delay }, 'events: delivery attempt failed; will retry');
+  }
+
+  private async finish(leased: LeasedDelivery, result: AttemptResult, outcome: string): Promise<boolean> {
+    const d = leased.delivery;
+    const kept = await this.options.store.finishAttempt(leased, result);
+    this.options.metrics.attempts.inc({ clinic: d.clinicId, type: d.type, result: kept ? outcome : 'lost-lease' });
+    if (!kept) {
+      this.options.logger.warn({ eventId: d.eventId, endpointId: d.endpointId }, 'events: the lease ran out before the attempt ended; another instance owns it now');
+    }
+    return kept;
+  }
+}
+
+function describe(result: PostResult): string {
+  switch (result.kind) {
+    case 'answer':
+      return `HTTP ${result.status}`;
+    case 'timeout':
+      return 'timeout';
+    case 'network':
+      return `network error ${result.reason}`;
+  }
+}

@@ -1,0 +1,141 @@
+import type { Clinic } from '../domain.js';
+import type { FieldLogger } from '../logger.js';
+import { EventDispatcher } from './dispatcher.js';
+import { resolveEndpoints, type EventEndpoint } from '../config/event-endpoints.js';
+import { createEventMetrics, recordStats, type EventMetrics } from './event-metrics.js';
+import { MemoryEventOutboxStore, MemoryOutboxSource } from './memory-outbox-store.js';
+import type { EventOutboxStore } from './outbox-store.js';
+import { OutboxRelay, type OutboxSource } from './relay.js';
+import type { Registry } from 'prom-client';
+
+/** The events part for one store kind: where deliveries live and where outboxes come from. */
+export interface EventsStorage {
+  store: EventOutboxStore;
+  source: OutboxSource;
+  /** The embedded store's completion write hands outboxes here (memory only). */
+  memorySource?: MemoryOutboxSource;
+  init(): Promise<void>;
+}
+
+/** The embedded store's events part. */
+export function memoryEventsStorage(): EventsStorage {
+  const memorySource = new MemoryOutboxSource();
+  return { store: new MemoryEventOutboxStore(), source: memorySource, memorySource, init: async () => undefined };
+}
+
+export interface EventsServiceOptions {
+  storage: EventsStorage;
+  /** The clinics live now (they reload). */
+  clinics: () => readonly Clinic[];
+  env: Record<string, string | undefined>;
+  logger: Pick<FieldLogger, 'info' | 'warn' | 'error'>;
+  registry: Registry;
+  /** Tests shorten these. */
+  pollMs?: number;
+  timeoutMs?: number;
+  leaseMs?: number;
+  retryDelaysMs?: readonly number[];
+  /** How long a stats read is reused (metrics, readiness), ms. */
+  statsMaxAgeMs?: number;
+}
+
+/**
+ * The relay and the dispatcher of one service instance, and the stats behind the
+ * events metrics and /readyz. Nothing here is on the webhook's path: the relay and the
+ * dispatcher are background loops, and the webhook only writes the outbox in its
+ * completion.
+ */
+export class EventsService {
+  readonly metrics: EventMetrics;
+  private readonly relay: OutboxRelay;
+  private readonly dispatcher: EventDispatcher;
+  private cachedStats: { at: number; oldestPendingAgeS: number } | null = null;
+  private stopped = false;
+
+  constructor(private readonly options: EventsServiceOptions) {
+    this.metrics = createEventMetrics(options.registry, () => this.oldestPendingAgeSeconds());
+    const endpoints = (): EventEndpoint[] => options.clinics().flatMap((c) => resolveEndpoints(c, options.env));
+    this.dispatcher = new EventDispatcher({
+      store: options.storage.store,
+      endpoint: (id) => endpoints().find((e) => e.id === id),
+      logger: options.logger,
+      metrics: this.metrics,
+      ...(options.pollMs === undefined ? {} : { pollMs: options.pollMs }),
+      ...(options.timeoutMs === undefined ? {} : { timeoutMs: options.timeoutMs }),
+      ...(options.leaseMs === undefined ? {} : { leaseMs: options.leaseMs }),
+      ...(options.retryDelaysMs === undefined ? {} : { retryDelaysMs: options.retryDelaysMs }),
+    });
+    this.relay = new OutboxRelay({
+      source: options.storage.source,
+      store: options.storage.store,
+      endpointsFor: (clinicId) => endpoints().filter((e) => e.clinicId === clinicId),
+      logger: options.logger,
+      ...(options.pollMs === undefined ? {} : { pollMs: options.pollMs }),
+      onQueued: () => this.dispatcher.notify(),
+    });
+  }
+
+  start(): void {
+    this.relay.start();
+    this.dispatcher.start();
+    void this.initUntilDone();
+  }
+
+  /**
+   * Creates the indexes, again every few seconds while the database is down (the loops
+   * work without them, only slower).
+   */
+  private async initUntilDone(): Promise<void> {
+    while (!this.stopped) {
+      try {
+        await this.options.storage.init();
+        return;
+      } catch (err) {
+        this.options.logger.warn({ code: (err as { code?: unknown }).code }, 'events: index creation failed; retrying');
+        await new Promise((resolve) => setTimeout(resolve, 5000).unref());
+      }
+    }
+  }
+
+  /** A message was completed with events (wakes the relay; MongoDB's relay also finds them by polling). */
+  notify(): void {
+    this.relay.notify();
+  }
+
+  /**
+   * Stops the relay, then lets the attempts in flight finish for up to `graceMs`; the
+   * ones still running then are dropped unwritten, and their leases run out so that
+   * another instance (or the next start) delivers them.
+   */
+  async stop(graceMs = 5000): Promise<void> {
+    this.stopped = true;
+    await this.relay.stop();
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([this.dispatcher.stop(), new Promise((resolve) => (timer = setTimeout(resolve, graceMs)))]);
+    clearTimeout(timer);
+    await this.dispatcher.kill();
+  }
+
+  /** Test hook: stop as a crashed process would (no attempt written back). */
+  async kill(): Promise<void> {
+    this.stopped = true;
+    await this.relay.stop();
+    await this.dispatcher.kill();
+  }
+
+  /**
+   * Refreshes the events gauges and returns the oldest pending delivery's age in
+   * seconds (0: none), reusing a recent read.
+   */
+  async oldestPendingAgeSeconds(): Promise<number> {
+    const now = Date.now();
+    if (this.cachedStats && now - this.cachedStats.at < (this.options.statsMaxAgeMs ?? 10_000)) {
+      return this.cachedStats.oldestPendingAgeS;
+    }
+    const stats = await this.options.storage.store.stats();
+    recordStats(this.metrics, stats, new Date(now));
+    const age = stats.oldestPendingAt ? Math.max(0, (now - stats.oldestPendingAt.getTime()) / 1000) : 0;
+    this.cachedStats = { at: now, oldestPendingAgeS: age };
+    return age;
+  }
+}

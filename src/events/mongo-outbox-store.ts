@@ -1,0 +1,263 @@
+import { randomUUID } from 'node:crypto';
+import type { Collection, Db, Filter } from 'mongodb';
+import { isDuplicateKey, toStoreError } from '../store/mongo/mongo-errors.js';
+import type { OutboxEvent } from './event-types.js';
+import { applyResult } from './memory-outbox-store.js';
+import type { OutboxSource, PendingOutbox } from './relay.js';
+import type { EventsStorage } from './events-service.js';
+import { EPOCH, type AttemptResult, type DeliveryQuery, type DeliveryStatus, type EventDelivery, type EventOutboxStore, type LeasedDelivery, type OutboxStats } from './outbox-store.js';
+
+export const EVENTS_COLLECTION = 'events';
+export const EVENT_ENDPOINTS_COLLECTION = 'eventEndpoints';
+
+type DeliveryDoc = Omit<EventDelivery, 'id'> & { _id: string; lockToken?: string };
+interface EndpointDoc {
+  _id: string;
+  disabled: boolean;
+  at: Date;
+  reason: string;
+}
+
+function toDelivery(doc: DeliveryDoc): EventDelivery {
+  const { _id, lockToken: _token, ...rest } = doc;
+  return { id: _id, ...rest };
+}
+
+/**
+ * The events part on MongoDB: one document a delivery in `events`, the 410-disabled
+ * endpoints in `eventEndpoints`. Single-document atomic operations only, so it runs on
+ * FerretDB too; a lease is one findOneAndUpdate on status, nextAttemptAt and lockedUntil.
+ */
+export class MongoEventOutboxStore implements EventOutboxStore {
+  readonly kind = 'mongo' as const;
+
+  /**
+   * @param db - the service's database
+   * @param options.maxTimeMS - server-side limit of each query
+   */
+  constructor(
+    private readonly db: Db,
+    private readonly options: { maxTimeMS?: number } = {},
+  ) {}
+
+  private get events(): Collection<DeliveryDoc> {
+    return this.db.collection<DeliveryDoc>(EVENTS_COLLECTION);
+  }
+
+  private get endpoints(): Collection<EndpointDoc> {
+    return this.db.collection<EndpointDoc>(EVENT_ENDPOINTS_COLLECTION);
+  }
+
+  private get maxTimeMS(): number {
+    return this.options.maxTimeMS ?? 5000;
+  }
+
+  private async run<T>(operation: string, fn: () => Promise<T>): Promise<T> {
+    try {
+      return await fn();
+    } catch (err) {
+      throw toStoreError(err, operation);
+    }
+  }
+
+  async init(): Promise<void> {
+    await this.run('events.init', async () => {
+      // What a lease looks for: pending and due, soonest first.
+      await this.events.createIndex({ status: 1, nextAttemptAt: 1 }, { name: 'status_nextAttemptAt' });
+      // The oldest pending (metrics, readiness).
+      await this.events.createIndex({ status: 1, receivedAt: 1 }, { name: 'status_receivedAt' });
+      await this.events.createIndex({ clinicId: 1, createdAt: -1 }, { name: 'clinic_createdAt' });
+      await this.events.createIndex({ eventId: 1 }, { name: 'eventId' });
+    });
+  }
+
+  async close(): Promise<void> {}
+
+  async addDeliveries(deliveries: readonly EventDelivery[]): Promise<number> {
+    return this.run('events.addDeliveries', async () => {
+      let added = 0;
+      // One insert each: a duplicate key (the relay copying an outbox again) is the
+      // normal case, and FerretDB reports unordered bulk duplicates less precisely.
+      for (const { id, ...rest } of deliveries) {
+        try {
+          await this.events.insertOne({ _id: id, ...rest });
+          added += 1;
+        } catch (err) {
+          if (!isDuplicateKey(err)) {
+            throw err;
+          }
+        }
+      }
+      return added;
+    });
+  }
+
+  async lease(now: Date, leaseMs: number, excludeEndpoints: readonly string[]): Promise<LeasedDelivery | null> {
+    return this.run('events.lease', async () => {
+      const token = randomUUID();
+      const filter: Filter<DeliveryDoc> = { status: 'pending', nextAttemptAt: { $lte: now }, lockedUntil: { $lte: now } };
+      if (excludeEndpoints.length > 0) {
+        filter.endpointId = { $nin: [...excludeEndpoints] };
+      }
+      const doc = await this.events.findOneAndUpdate(
+        filter,
+        { $set: { lockedUntil: new Date(now.getTime() + leaseMs), lockToken: token } },
+        { sort: { nextAttemptAt: 1 }, returnDocument: 'after', maxTimeMS: this.maxTimeMS },
+      );
+      return doc ? { delivery: toDelivery(doc), token } : null;
+    });
+  }
+
+  async finishAttempt(leased: LeasedDelivery, result: AttemptResult): Promise<boolean> {
+    return this.run('events.finishAttempt', async () => {
+      const unset: Record<string, ''> = { lockToken: '' };
+      if (result.lastStatus === undefined) {
+        unset.lastStatus = '';
+      }
+      if (result.lastError === undefined) {
+        unset.lastError = '';
+      }
+      const r = await this.events.updateOne({ _id: leased.delivery.id, lockToken: leased.token }, { $set: applyResult(result), $unset: unset });
+      return r.matchedCount === 1;
+    });
+  }
+
+  async list(query: DeliveryQuery): Promise<EventDelivery[]> {
+    return this.run('events.list', async () => {
+      const filter: Filter<DeliveryDoc> = { clinicId: query.clinicId };
+      if (query.status) {
+        filter.status = query.status;
+      }
+      if (query.type) {
+        filter.type = query.type;
+      }
+      const docs = await this.events
+        .find(filter, { maxTimeMS: this.maxTimeMS })
+        .sort({ createdAt: -1, _id: -1 })
+        .limit(query.limit ?? 100)
+        .toArray();
+      return docs.map(toDelivery);
+    });
+  }
+
+  async find(id: string): Promise<EventDelivery[]> {
+    return this.run('events.find', async () => {
+      const docs = await this.events.find({ $or: [{ _id: id }, { eventId: id }] }, { maxTimeMS: this.maxTimeMS }).sort({ _id: 1 }).toArray();
+      return docs.map(toDelivery);
+    });
+  }
+
+  async requeue(filter: { ids: readonly string[] } | { clinicId: string; status: 'failed' }, now: Date): Promise<number> {
+    return this.run('events.requeue', async () => {
+      const f: Filter<DeliveryDoc> = 'ids' in filter ? { _id: { $in: [...filter.ids] } } : { clinicId: filter.clinicId, status: 'failed' };
+      const r = await this.events.updateMany(f, {
+        $set: { status: 'pending', attempts: 0, nextAttemptAt: now, lockedUntil: EPOCH },
+        $unset: { lockToken: '', deliveredAt: '' },
+      });
+      return r.modifiedCount;
+    });
+  }
+
+  async disableEndpoint(endpointId: string, at: Date, reason: string): Promise<number> {
+    return this.run('events.disableEndpoint', async () => {
+      await this.endpoints.updateOne({ _id: endpointId }, { $set: { disabled: true, at, reason } }, { upsert: true });
+      const r = await this.events.updateMany({ endpointId, status: 'pending' }, { $set: { status: 'failed', lastError: reason } });
+      return r.modifiedCount;
+    });
+  }
+
+  async enableEndpoints(endpointIds: readonly string[]): Promise<void> {
+    await this.run('events.enableEndpoints', async () => {
+      await this.endpoints.deleteMany({ _id: { $in: [...endpointIds] } });
+    });
+  }
+
+  async disabledEndpoints(): Promise<Set<string>> {
+    return this.run('events.disabledEndpoints', async () => {
+      const docs = await this.endpoints.find({ disabled: true }, { maxTimeMS: this.maxTimeMS }).toArray();
+      return new Set(docs.map((d) => d._id));
+    });
+  }
+
+  async stats(): Promise<OutboxStats> {
+    return this.run('events.stats', async () => {
+      const groups = await this.events
+        .aggregate<{ _id: { clinicId: string; type: string; status: DeliveryStatus }; count: number }>(
+          [{ $group: { _id: { clinicId: '$clinicId', type: '$type', status: '$status' }, count: { $sum: 1 } } }],
+          { maxTimeMS: this.maxTimeMS },
+        )
+        .toArray();
+      const oldest = await this.events.find({ status: 'pending' }, { maxTimeMS: this.maxTimeMS, projection: { receivedAt: 1 } }).sort({ receivedAt: 1 }).limit(1).toArray();
+      return {
+        counts: groups.map((g) => ({ clinicId: g._id.clinicId, type: g._id.type, status: g._id.status, count: g.count })),
+        oldestPendingAt: oldest[0]?.receivedAt ?? null,
+      };
+    });
+  }
+}
+
+/** The messages collection's outbox fields (written by the completion, see MongoStore.completeMessage). */
+interface OutboxMessageDoc {
+  _id: string;
+  outbox?: OutboxEvent[];
+  /** Present (true) only while the outbox waits for the relay: the sparse index holds just those. */
+  outboxPending?: true;
+  completedAt?: Date;
+}
+
+/**
+ * The relay's view of MongoDB messages: a message completed with events carries them
+ * in `outbox` and `outboxPending: true`; a sparse index finds those.
+ */
+export class MongoOutboxSource implements OutboxSource {
+  constructor(
+    private readonly db: Db,
+    private readonly options: { maxTimeMS?: number } = {},
+  ) {}
+
+  private get messages(): Collection<OutboxMessageDoc> {
+    return this.db.collection<OutboxMessageDoc>('messages');
+  }
+
+  async init(): Promise<void> {
+    try {
+      await this.messages.createIndex({ outboxPending: 1 }, { name: 'outboxPending', sparse: true });
+    } catch (err) {
+      throw toStoreError(err, 'events.outboxIndex');
+    }
+  }
+
+  async pendingOutboxes(limit: number): Promise<PendingOutbox[]> {
+    try {
+      const docs = await this.messages
+        .find({ outboxPending: true }, { projection: { outbox: 1 }, maxTimeMS: this.options.maxTimeMS ?? 5000 })
+        .limit(limit)
+        .toArray();
+      return docs.map((d) => ({ messageSid: d._id, events: d.outbox ?? [] }));
+    } catch (err) {
+      throw toStoreError(err, 'events.pendingOutboxes');
+    }
+  }
+
+  async clearOutbox(messageSid: string): Promise<void> {
+    try {
+      await this.messages.updateOne({ _id: messageSid }, { $unset: { outboxPending: '' } });
+    } catch (err) {
+      throw toStoreError(err, 'events.clearOutbox');
+    }
+  }
+}
+
+/** The MongoDB events part, on the service's database (loaded only with MONGODB_URI, like the driver). */
+export function mongoEventsStorage(db: Db): EventsStorage {
+  const store = new MongoEventOutboxStore(db);
+  const source = new MongoOutboxSource(db);
+  return {
+    store,
+    source,
+    async init() {
+      await store.init();
+      await source.init();
+    },
+  };
+}

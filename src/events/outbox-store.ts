@@ -1,0 +1,107 @@
+import type { EventType, EventEnvelope } from './event-types.js';
+
+export const DELIVERY_STATUSES = ['pending', 'delivered', 'failed'] as const;
+export type DeliveryStatus = (typeof DELIVERY_STATUSES)[number];
+
+/**
+ * One event on its way to one endpoint (the `events` collection holds one document a
+ * delivery). Endpoints deliver independently: each has its own attempts, schedule and
+ * lease. Its id is the event id and the endpoint id, so the relay can copy the same
+ * outbox again and only meet duplicate keys.
+ */
+export interface EventDelivery {
+  /** `<eventId>.<endpointId>`. */
+  id: string;
+  /** The `webhook-id` of every attempt. */
+  eventId: string;
+  clinicId: string;
+  type: EventType;
+  endpointId: string;
+  /** The URL when it was queued (shown by `events list`; attempts use the configured one). */
+  url: string;
+  envelope: EventEnvelope;
+  messageSid: string;
+  /** When the message arrived: the delivery latency runs from here to the receiver's 2xx. */
+  receivedAt: Date;
+  createdAt: Date;
+  status: DeliveryStatus;
+  /** Attempts made so far. */
+  attempts: number;
+  /** When it may be attempted next (pending only). */
+  nextAttemptAt: Date;
+  /** A lease holds it until then; the epoch when nobody holds it. */
+  lockedUntil: Date;
+  lastAttemptAt?: Date;
+  /** The receiver's last HTTP status (absent: no answer). */
+  lastStatus?: number;
+  /** Why the last attempt failed, in a few words (never a response body). */
+  lastError?: string;
+  deliveredAt?: Date;
+}
+
+/** A delivery this instance holds until `lease.until`. */
+export interface LeasedDelivery {
+  delivery: EventDelivery;
+  /** Proves the lease when the attempt is written back: a lease that expired and was taken by another instance no longer matches. */
+  token: string;
+}
+
+/** What an attempt leaves behind. */
+export interface AttemptResult {
+  status: DeliveryStatus;
+  attempts: number;
+  at: Date;
+  /** pending: the next try. */
+  nextAttemptAt?: Date;
+  lastStatus?: number;
+  lastError?: string;
+}
+
+export interface DeliveryQuery {
+  clinicId: string;
+  status?: DeliveryStatus;
+  type?: EventType;
+  limit?: number;
+}
+
+/** Deliveries by clinic, type and status, and the oldest pending one (metrics, readiness). */
+export interface OutboxStats {
+  counts: { clinicId: string; type: string; status: DeliveryStatus; count: number }[];
+  /** When the message of the oldest pending delivery arrived; null: none pending. */
+  oldestPendingAt: Date | null;
+}
+
+export const EPOCH = new Date(0);
+
+/**
+ * The events part of the store (memory-outbox-store.ts, mongo-outbox-store.ts), a port
+ * of its own beside the Store: both pass test/contract/events-outbox.contract.ts.
+ */
+export interface EventOutboxStore {
+  readonly kind: 'memory' | 'mongo';
+  /** Creates indexes. Safe to call again. */
+  init(): Promise<void>;
+  /** Inserts the deliveries not there yet (by id) and returns how many were new. */
+  addDeliveries(deliveries: readonly EventDelivery[]): Promise<number>;
+  /**
+   * Takes one due delivery (pending, nextAttemptAt and lockedUntil at or before `now`),
+   * the soonest due first, in one atomic step, and holds it until `now + leaseMs`.
+   * @param excludeEndpoints - endpoints this instance is busy with (one request at a time each)
+   */
+  lease(now: Date, leaseMs: number, excludeEndpoints: readonly string[]): Promise<LeasedDelivery | null>;
+  /** Writes an attempt's result if the lease still holds; false when it was lost. */
+  finishAttempt(leased: LeasedDelivery, result: AttemptResult): Promise<boolean>;
+  /** Newest first. */
+  list(query: DeliveryQuery): Promise<EventDelivery[]>;
+  /** The deliveries of an event id, or the one delivery of a delivery id. */
+  find(id: string): Promise<EventDelivery[]>;
+  /** Puts deliveries back to pending, due at `now`, attempts from 0. Returns how many. */
+  requeue(filter: { ids: readonly string[] } | { clinicId: string; status: 'failed' }, now: Date): Promise<number>;
+  /** Marks an endpoint disabled (410 Gone) and fails its pending deliveries; returns how many failed. */
+  disableEndpoint(endpointId: string, at: Date, reason: string): Promise<number>;
+  /** Enables the endpoints again. */
+  enableEndpoints(endpointIds: readonly string[]): Promise<void>;
+  disabledEndpoints(): Promise<Set<string>>;
+  stats(): Promise<OutboxStats>;
+  close(): Promise<void>;
+}

@@ -1,0 +1,247 @@
+import { createHash } from 'node:crypto';
+import type { Clinic } from '../domain.js';
+import type { FieldLogger } from '../logger.js';
+import { ALLOWED_TYPES, detectType } from './detect-type.js';
+import { deleteTwilioMedia, downloadMedia, type DownloadResult } from './download.js';
+import type { LeasedMedia, MediaRecord, MediaStore, MediaUpdate } from './media-store.js';
+import { PollLoop } from '../poll-loop.js';
+import { MEDIA_RETRY_DELAYS_MS, nextRetryMs } from './retry-schedule.js';
+import { mediaCredentials } from './twilio-credentials.js';
+import { checkMediaUrl, type UrlPolicy } from './url-policy.js';
+
+/** The largest media file kept. */
+export const MAX_MEDIA_BYTES = 5 * 1024 * 1024;
+
+export interface MediaWorkerOptions {
+  media: MediaStore;
+  clinic: (id: string) => Clinic | undefined;
+  policy: UrlPolicy;
+  env: Record<string, string | undefined>;
+  /** TWILIO_AUTH_TOKEN (the account credentials of clinics without their own). */
+  defaultToken: string | undefined;
+  logger: Pick<FieldLogger, 'info' | 'warn'>;
+  clock?: () => Date;
+  /** Jobs in flight at once. Default 2 (each may hold up to MAX_MEDIA_BYTES). */
+  concurrency?: number;
+  /** One download, redirects included. Default 30 000 ms. */
+  timeoutMs?: number;
+  /** How long a lease holds; must outlast a download. Default timeoutMs + 30 000. */
+  leaseMs?: number;
+  pollMs?: number;
+  retryDelaysMs?: readonly number[];
+  maxBytes?: number;
+  random?: () => number;
+  /** Told of each settled job (metrics). */
+  onSettled?: (record: MediaRecord, update: MediaUpdate) => void;
+}
+
+/** The fields a record keeps from one kind of work to the next. */
+function carried(r: MediaRecord): Partial<MediaUpdate> {
+  const out: Partial<MediaUpdate> = {};
+  if (r.reason !== undefined) {
+    out.reason = r.reason;
+  }
+  if (r.file !== undefined) {
+    out.file = r.file;
+  }
+  if (r.twilioDeletedAt !== undefined) {
+    out.twilioDeletedAt = r.twilioDeletedAt;
+  }
+  return out;
+}
+
+/** Answers worth another try: Twilio's media can lag the webhook (404), and outages pass. */
+const RETRYABLE = new Set([401, 403, 404, 408, 425, 429, 500, 502, 503, 504]);
+
+/**
+ * Fetches media in the background: each worker leases one due record (one atomic
+ * findOneAndUpdate, so instances can share one database), downloads it with the
+ * clinic's credentials, checks size and type, keeps the bytes and writes the result
+ * under its lease. A worker that dies mid-job writes nothing: its lease runs out and
+ * another takes the job. When the clinic asks for it, Twilio's copy is deleted once
+ * ours is kept (a second piece of work on the same record).
+ */
+export class MediaWorker {
+  private readonly clock: () => Date;
+  private readonly timeoutMs: number;
+  private readonly leaseMs: number;
+  private readonly maxBytes: number;
+  private readonly delays: readonly number[];
+  private readonly random: () => number;
+  private readonly loops: PollLoop[];
+  private readonly abort = new AbortController();
+  private killed = false;
+
+  constructor(private readonly options: MediaWorkerOptions) {
+    this.clock = options.clock ?? ((): Date => new Date());
+    this.timeoutMs = options.timeoutMs ?? 30_000;
+    this.leaseMs = options.leaseMs ?? this.timeoutMs + 30_000;
+    if (this.leaseMs <= this.timeoutMs) {
+      throw new Error('the lease must outlast the download timeout');
+    }
+    this.maxBytes = options.maxBytes ?? MAX_MEDIA_BYTES;
+    this.delays = options.retryDelaysMs ?? MEDIA_RETRY_DELAYS_MS;
+    this.random = options.random ?? Math.random;
+    const onError = (err: unknown): void => {
+      options.logger.warn({ code: (err as { code?: unknown }).code }, 'media: job round failed; retrying');
+    };
+    this.loops = Array.from({ length: options.concurrency ?? 2 }, () => new PollLoop(() => this.step(), options.pollMs ?? 1000, onError));
+  }
+
+  start(): void {
+    this.loops.forEach((l) => l.start());
+  }
+
+  notify(): void {
+    this.loops.forEach((l) => l.notify());
+  }
+
+  /** Finishes the jobs in flight (each at most the download timeout) and stops. */
+  async stop(): Promise<void> {
+    await Promise.all(this.loops.map((l) => l.stop()));
+  }
+
+  /** Stops as a crashed process would: downloads dropped, nothing written back (tests). */
+  async kill(): Promise<void> {
+    this.killed = true;
+    this.abort.abort();
+    await Promise.all(this.loops.map((l) => l.stop()));
+  }
+
+  /** One lease and its work; true when there was a job (there may be more). */
+  async step(): Promise<boolean> {
+    const leased = await this.options.media.lease(this.clock(), this.leaseMs);
+    if (!leased) {
+      return false;
+    }
+    if (leased.record.work === 'delete') {
+      await this.deleteAtTwilio(leased);
+    } else {
+      await this.fetch(leased);
+    }
+    return true;
+  }
+
+  private async fetch(leased: LeasedMedia): Promise<void> {
+    const r = leased.record;
+    const clinic = this.options.clinic(r.clinicId);
+    if (!clinic) {
+      await this.finish(leased, { state: 'failed', work: 'none', attempts: r.attempts, nextAttemptAt: r.nextAttemptAt, reason: 'clinic no longer configured' });
+      return;
+    }
+    // Checked again: the policy is the one in force now, not when the job was made.
+    const checked = checkMediaUrl(r.url, this.options.policy);
+    if (!checked.ok) {
+      await this.finish(leased, { state: 'refused', work: 'none', attempts: r.attempts, nextAttemptAt: r.nextAttemptAt, reason: checked.reason });
+      return;
+    }
+    const auth = mediaCredentials(clinic, checked.media.accountSid, this.options.env, this.options.defaultToken);
+    if (!auth) {
+      await this.finish(leased, { state: 'failed', work: 'none', attempts: r.attempts, nextAttemptAt: r.nextAttemptAt, reason: 'no Twilio credentials configured for the clinic' });
+      return;
+    }
+    const result = await downloadMedia({ url: checked.media.url, auth, policy: this.options.policy, maxBytes: this.maxBytes, timeoutMs: this.timeoutMs, signal: this.abort.signal });
+    if (this.killed) {
+      return;
+    }
+    const attempts = r.attempts + 1;
+    if (result.kind === 'ok') {
+      await this.keep(leased, clinic, result.bytes, attempts);
+      return;
+    }
+    if (result.kind === 'too-large') {
+      await this.finish(leased, { state: 'refused', work: 'none', attempts, nextAttemptAt: r.nextAttemptAt, reason: `larger than ${result.limit} bytes` });
+      return;
+    }
+    if (result.kind === 'refused') {
+      await this.finish(leased, { state: 'refused', work: 'none', attempts, nextAttemptAt: r.nextAttemptAt, reason: result.reason });
+      return;
+    }
+    const problem = describe(result);
+    const retry = result.kind !== 'status' || RETRYABLE.has(result.status) ? nextRetryMs(attempts, this.delays, this.random()) : null;
+    if (retry === null) {
+      await this.finish(leased, { state: 'failed', work: 'none', attempts, nextAttemptAt: r.nextAttemptAt, reason: problem, lastError: problem });
+      this.options.logger.warn({ media: r.id, clinic: r.clinicId, attempts, lastError: problem }, 'media: fetch failed for good');
+      return;
+    }
+    await this.finish(leased, { state: 'pending', work: 'fetch', attempts, nextAttemptAt: new Date(this.clock().getTime() + retry), lastError: problem });
+    this.options.logger.info({ media: r.id, clinic: r.clinicId, attempts, lastError: problem, retryInMs: retry }, 'media: fetch attempt failed; will retry');
+  }
+
+  /** Checks the bytes' real type, keeps an allowed file, and records the outcome. */
+  private async keep(leased: LeasedMedia, clinic: Clinic, bytes: Buffer, attempts: number): Promise<void> {
+    const r = leased.record;
+    const detected = await detectType(bytes);
+    if (detected === null || !ALLOWED_TYPES.has(detected)) {
+      const reason = `type ${detected ?? 'unknown'} not allowed (declared ${r.declaredType || 'none'})`;
+      await this.finish(leased, { state: 'refused', work: 'none', attempts, nextAttemptAt: r.nextAttemptAt, reason });
+      return;
+    }
+    const fetchedAt = this.clock();
+    const file = { sha256: createHash('sha256').update(bytes).digest('hex'), contentType: detected, size: bytes.length, fetchedAt };
+    const fileId = await this.options.media.saveFile({ clinicId: r.clinicId, messageSid: r.messageSid, index: r.index, ...file }, bytes);
+    const deleteNext = clinic.deleteMediaFromTwilio === true;
+    const kept = await this.finish(leased, {
+      state: 'stored',
+      work: deleteNext ? 'delete' : 'none',
+      attempts: deleteNext ? 0 : attempts,
+      nextAttemptAt: fetchedAt,
+      file: { fileId, ...file },
+    });
+    if (!kept) {
+      // Another instance owns the job now and keeps its own copy.
+      await this.options.media.deleteFile(fileId);
+    }
+  }
+
+  private async deleteAtTwilio(leased: LeasedMedia): Promise<void> {
+    const r = leased.record;
+    const clinic = this.options.clinic(r.clinicId);
+    const checked = checkMediaUrl(r.url, this.options.policy);
+    const auth = clinic && checked.ok ? mediaCredentials(clinic, checked.media.accountSid, this.options.env, this.options.defaultToken) : null;
+    const base = { ...carried(r), state: r.state, nextAttemptAt: r.nextAttemptAt };
+    // Only a copy we hold, with its sha256 recorded, lets Twilio's go.
+    if (!clinic || !checked.ok || !auth || r.file?.sha256 === undefined) {
+      await this.finish(leased, { ...base, work: 'none', attempts: r.attempts, twilioDeleteError: 'not deleted: no stored copy, clinic or credentials' });
+      return;
+    }
+    const status = await deleteTwilioMedia(checked.media.url, auth, this.timeoutMs);
+    if (this.killed) {
+      return;
+    }
+    const attempts = r.attempts + 1;
+    if (status === 204 || status === 200 || status === 404) {
+      await this.finish(leased, { ...base, work: 'none', attempts, twilioDeletedAt: this.clock() });
+      return;
+    }
+    const problem = status === null ? 'no answer' : `HTTP ${status}`;
+    const retry = nextRetryMs(attempts, this.delays, this.random());
+    if (retry === null) {
+      await this.finish(leased, { ...base, work: 'none', attempts, twilioDeleteError: problem, lastError: problem });
+      this.options.logger.warn({ media: r.id, clinic: r.clinicId, lastError: problem }, 'media: deleting Twilio\'s copy failed for good');
+      return;
+    }
+    await this.finish(leased, { ...base, work: 'delete', attempts, nextAttemptAt: new Date(this.clock().getTime() + retry), lastError: problem });
+  }
+
+  private async finish(leased: LeasedMedia, update: MediaUpdate): Promise<boolean> {
+    const kept = await this.options.media.finish(leased, update);
+    if (!kept) {
+      this.options.logger.warn({ media: leased.record.id }, 'media: the lease ran out before the job ended; another instance owns it now');
+    } else if (update.work === 'none') {
+      this.options.onSettled?.(leased.record, update);
+    }
+    return kept;
+  }
+}
+
+function describe(result: Exclude<DownloadResult, { kind: 'ok' | 'too-large' | 'refused' }>): string {
+  switch (result.kind) {
+    case 'status':
+      return `HTTP ${result.status}`;
+    case 'timeout':
+      return 'timeout';
+    case 'network':
+      return `network error ${result.reason}`;
+  }
+}

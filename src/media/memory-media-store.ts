@@ -1,0 +1,110 @@
+import { randomUUID } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { mkdir, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Readable } from 'node:stream';
+import { applyUpdate, type LeasedMedia, type MediaFileMeta, type MediaRecord, type MediaStore, type MediaUpdate } from './media-store.js';
+
+const FILE_ID = /^[0-9a-f-]{36}$/;
+
+/**
+ * The embedded store's media part: records in a Map (copies in and out, gone at a
+ * restart like the rest of the embedded store), files under MEDIA_DIR (written to a
+ * temporary name, then renamed, so a half-written file is never served).
+ */
+export class MemoryMediaStore implements MediaStore {
+  readonly kind = 'memory' as const;
+  private readonly records = new Map<string, { record: MediaRecord; token: string | null }>();
+
+  /** @param dir - MEDIA_DIR */
+  constructor(private readonly dir: string) {}
+
+  async init(): Promise<void> {
+    await mkdir(this.dir, { recursive: true, mode: 0o700 });
+  }
+
+  async close(): Promise<void> {}
+
+  async addMedia(records: readonly MediaRecord[]): Promise<number> {
+    let added = 0;
+    for (const r of records) {
+      if (!this.records.has(r.id)) {
+        this.records.set(r.id, { record: structuredClone(r), token: null });
+        added += 1;
+      }
+    }
+    return added;
+  }
+
+  async lease(now: Date, leaseMs: number): Promise<LeasedMedia | null> {
+    let best: { record: MediaRecord; token: string | null } | undefined;
+    for (const entry of this.records.values()) {
+      const r = entry.record;
+      if (r.work === 'none' || r.nextAttemptAt > now || r.lockedUntil > now) {
+        continue;
+      }
+      if (!best || r.nextAttemptAt < best.record.nextAttemptAt) {
+        best = entry;
+      }
+    }
+    if (!best) {
+      return null;
+    }
+    best.token = randomUUID();
+    best.record.lockedUntil = new Date(now.getTime() + leaseMs);
+    return { record: structuredClone(best.record), token: best.token };
+  }
+
+  async finish(leased: LeasedMedia, update: MediaUpdate): Promise<boolean> {
+    const entry = this.records.get(leased.record.id);
+    if (!entry || entry.token !== leased.token) {
+      return false;
+    }
+    entry.token = null;
+    entry.record = applyUpdate(entry.record, structuredClone(update));
+    return true;
+  }
+
+  async saveFile(_meta: MediaFileMeta, bytes: Buffer): Promise<string> {
+    const fileId = randomUUID();
+    // Made here too: a job may run before init() (it is retried at start when the disk is slow).
+    await mkdir(this.dir, { recursive: true, mode: 0o700 });
+    const temp = join(this.dir, `${fileId}.part`);
+    await writeFile(temp, bytes, { mode: 0o600 });
+    await rename(temp, join(this.dir, fileId));
+    return fileId;
+  }
+
+  async openFile(fileId: string): Promise<Readable | null> {
+    if (!FILE_ID.test(fileId)) {
+      return null;
+    }
+    const path = join(this.dir, fileId);
+    try {
+      await stat(path);
+    } catch {
+      return null;
+    }
+    return createReadStream(path);
+  }
+
+  async deleteFile(fileId: string): Promise<void> {
+    if (FILE_ID.test(fileId)) {
+      await rm(join(this.dir, fileId), { force: true });
+    }
+  }
+
+  async get(clinicId: string, id: string): Promise<MediaRecord | null> {
+    const r = this.records.get(id)?.record;
+    return r && r.clinicId === clinicId ? structuredClone(r) : null;
+  }
+
+  async listForMessages(clinicId: string, messageSids: readonly string[]): Promise<MediaRecord[]> {
+    const wanted = new Set(messageSids);
+    const out = [...this.records.values()].map((e) => e.record).filter((r) => r.clinicId === clinicId && wanted.has(r.messageSid));
+    return structuredClone(out.sort(byMessageThenIndex));
+  }
+}
+
+export const byMessageThenIndex = (a: MediaRecord, b: MediaRecord): number =>
+  a.messageSid < b.messageSid ? -1 : a.messageSid > b.messageSid ? 1 : a.index - b.index;

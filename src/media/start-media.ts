@@ -1,0 +1,68 @@
+import type Router from '@koa/router';
+import type { Middleware } from 'koa';
+import type { Db } from 'mongodb';
+import type { Config } from '../config/load-config.js';
+import type { Clinic } from '../domain.js';
+import type { Logger } from '../logger.js';
+import { initializeStore } from '../service/store-init.js';
+import type { Store } from '../store/store.js';
+import { mediaRoutes } from './media-routes.js';
+import { MediaService } from './media-service.js';
+import type { MediaStore } from './media-store.js';
+import { MemoryMediaStore } from './memory-media-store.js';
+import { MongoMediaStore } from './mongo-media-store.js';
+
+export interface RunningMedia {
+  service: MediaService;
+  store: MediaStore;
+  /** The media route, when the staff API's guard was given (none otherwise: nothing is served unauthenticated). */
+  routers: Router[];
+  /** Stops the loops; downloads in flight are dropped and fetched again once their lease runs out. */
+  stop(): Promise<void>;
+}
+
+export interface StartMediaOptions {
+  config: Readonly<Config>;
+  env: Record<string, string | undefined>;
+  store: Store;
+  logger: Logger;
+  /** The clinic as configured now (clinics reload). */
+  clinic: (id: string) => Clinic | undefined;
+  /**
+   * The staff API's access trail, key and scope (`conversations:read`) middleware, in
+   * that order. Without it the route is not mounted.
+   */
+  guard?: readonly Middleware[];
+}
+
+/**
+ * The media feature for one instance: its store part beside the service's store (GridFS
+ * on MongoDB, MEDIA_DIR on the embedded store), indexes made as soon as the database
+ * answers, the relay and worker started, and the route.
+ * @param options - config, env, the service's store, logger, live clinics, the staff guard
+ */
+export function startMedia(options: StartMediaOptions): RunningMedia {
+  const { config, store, logger } = options;
+  const db = store.kind === 'mongo' ? (store as Store & { database?: Db }).database : undefined;
+  const media: MediaStore = db ? new MongoMediaStore(db) : new MemoryMediaStore(config.mediaDir);
+  const init = initializeStore(media, logger, 'media store');
+  const service = new MediaService({
+    store,
+    media,
+    clinic: options.clinic,
+    policy: { production: config.nodeEnv === 'production', apiBaseUrl: config.twilioApiBaseUrl },
+    env: options.env,
+    defaultToken: config.authTokens[0],
+    logger,
+  });
+  service.start();
+  return {
+    service,
+    store: media,
+    routers: options.guard ? [mediaRoutes({ media, guard: options.guard })] : [],
+    async stop() {
+      init.stop();
+      await service.kill();
+    },
+  };
+}

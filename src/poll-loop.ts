@@ -1,0 +1,64 @@
+/** A background loop: runs `step` until it reports no work, then sleeps `pollMs` or until notify(). */
+export class PollLoop {
+  private running = false;
+  /** A notify() that came while a step ran: the loop goes round again instead of sleeping. */
+  private poked = false;
+  private wake: (() => void) | null = null;
+  private timer: NodeJS.Timeout | null = null;
+  private done: Promise<void> = Promise.resolve();
+
+  /**
+   * @param step - one unit of work; resolves true when there may be more right away
+   * @param pollMs - the sleep between empty rounds
+   * @param onError - a failed step (e.g. the database is down); the loop sleeps and goes on
+   */
+  constructor(
+    private readonly step: () => Promise<boolean>,
+    private readonly pollMs: number,
+    private readonly onError: (err: unknown) => void,
+  ) {}
+
+  start(): void {
+    if (this.running) {
+      return;
+    }
+    this.running = true;
+    this.done = this.loop();
+  }
+
+  /** Wakes a sleeping loop at once (new work arrived). */
+  notify(): void {
+    this.poked = true;
+    this.wake?.();
+  }
+
+  /** Stops after the step in progress; resolves when it has. */
+  async stop(): Promise<void> {
+    this.running = false;
+    this.notify();
+    await this.done;
+  }
+
+  private async loop(): Promise<void> {
+    while (this.running) {
+      let more = false;
+      this.poked = false;
+      try {
+        more = await this.step();
+      } catch (err) {
+        this.onError(err);
+      }
+      if (this.running && !more && !this.poked) {
+        await new Promise<void>((resolve) => {
+          this.wake = resolve;
+          this.timer = setTimeout(resolve, this.pollMs);
+        });
+        if (this.timer) {
+          clearTimeout(this.timer);
+        }
+        this.wake = null;
+        this.timer = null;
+      }
+    }
+  }
+}

@@ -1,0 +1,126 @@
+import { expect } from 'chai';
+import type { Readable } from 'node:stream';
+import { EPOCH, type MediaStore } from '../../src/media/media-store.js';
+import { newClinicId } from './store-fixtures.js';
+import { aMediaRecord, sidOf } from '../support/media-builders.js';
+
+export type MakeMediaStore = () => Promise<{ media: MediaStore; dispose(): Promise<void> } | null>;
+
+const T0 = new Date('2026-06-01T12:00:05Z');
+const later = (ms: number): Date => new Date(T0.getTime() + ms);
+
+async function readAll(stream: Readable): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of stream) {
+    chunks.push(chunk as Buffer);
+  }
+  return Buffer.concat(chunks);
+}
+
+/**
+ * The behaviour every MediaStore adapter must have (memory: files under MEDIA_DIR;
+ * MongoDB: GridFS). Tests share one store and keep apart by clinic id; the lease tests use dates of their own.
+ * @param name - the adapter
+ * @param make - makes it (initialised) and its disposal; null skips
+ */
+export function describeMediaStoreContract(name: string, make: MakeMediaStore): void {
+  describe(`MediaStore contract: ${name}`, function () {
+    let handle: Awaited<ReturnType<MakeMediaStore>> = null;
+    let media: MediaStore;
+
+    /** Settles whatever earlier tests left due, so a lease test sees only its own records (leases are not by clinic). */
+    async function drain(): Promise<void> {
+      for (;;) {
+        const leased = await media.lease(new Date('2100-01-01T00:00:00Z'), 1);
+        if (!leased) {
+          return;
+        }
+        await media.finish(leased, { state: 'failed', work: 'none', attempts: 0, nextAttemptAt: T0 });
+      }
+    }
+
+    before(async function () {
+      handle = await make();
+      if (!handle) {
+        this.skip();
+      }
+      media = handle.media;
+    });
+
+    after(async function () {
+      await handle?.dispose();
+    });
+
+    it('when the same records are added twice, then they are kept once and the second add reports none new', async function () {
+      const clinicId = newClinicId();
+      const a = aMediaRecord({ clinicId });
+      const b = aMediaRecord({ clinicId, messageSid: a.messageSid, index: 1 });
+      expect(await media.addMedia([a, b])).to.equal(2);
+      expect(await media.addMedia([a, b])).to.equal(0);
+      expect(await media.listForMessages(clinicId, [a.messageSid])).to.deep.equal([a, b]);
+      expect(await media.get(clinicId, a.id)).to.deep.equal(a);
+      expect(await media.get(newClinicId(), a.id), 'another clinic sees nothing').to.equal(null);
+    });
+
+    it('when a record is leased, then nobody else gets it until the lease runs out, and the soonest due comes first', async function () {
+      await drain();
+      const clinicId = newClinicId();
+      const late = aMediaRecord({ clinicId, nextAttemptAt: later(-1000) });
+      const early = aMediaRecord({ clinicId, nextAttemptAt: later(-2000) });
+      const future = aMediaRecord({ clinicId, nextAttemptAt: later(60_000) });
+      const settled = aMediaRecord({ clinicId, work: 'none', state: 'stored', nextAttemptAt: later(-5000) });
+      await media.addMedia([late, early, future, settled]);
+      const first = await media.lease(T0, 1000);
+      const second = await media.lease(T0, 1000);
+      expect(first?.record.id).to.equal(early.id);
+      expect(first?.record.lockedUntil).to.deep.equal(later(1000));
+      expect(second?.record.id).to.equal(late.id);
+      expect(await media.lease(T0, 1000), 'the rest is not due or settled').to.equal(null);
+      const again = await media.lease(later(1000), 1000);
+      expect(again?.record.id, 'an expired lease is taken again').to.equal(early.id);
+      expect(again?.token).to.not.equal(first?.token);
+    });
+
+    it('when an attempt finishes under its lease, then the update is written and the lease released; a lost lease writes nothing', async function () {
+      await drain();
+      const clinicId = newClinicId();
+      const r = aMediaRecord({ clinicId, nextAttemptAt: later(-10), lastError: 'HTTP 404' });
+      await media.addMedia([r]);
+      const stale = await media.lease(T0, 100);
+      const current = await media.lease(later(100), 100);
+      expect(stale && current).to.not.equal(null);
+      expect(await media.finish(stale!, { state: 'failed', work: 'none', attempts: 9, nextAttemptAt: T0, reason: 'x' })).to.equal(false);
+      const file = { fileId: 'f', sha256: 'a'.repeat(64), contentType: 'image/png', size: 3, fetchedAt: later(150) };
+      expect(await media.finish(current!, { state: 'stored', work: 'delete', attempts: 0, nextAttemptAt: later(150), file })).to.equal(true);
+      const stored = await media.get(clinicId, r.id);
+      const { lastError: _dropped, ...rest } = r;
+      expect(stored, 'an optional field the update lacks is removed').to.deep.equal({ ...rest, state: 'stored', work: 'delete', attempts: 0, nextAttemptAt: later(150), lockedUntil: EPOCH, file });
+      expect(await media.finish(current!, { state: 'failed', work: 'none', attempts: 1, nextAttemptAt: T0 }), 'a finished lease is spent').to.equal(false);
+    });
+
+    it('when bytes are saved, then they read back the same, and deleted they are gone', async function () {
+      const bytes = Buffer.from([0, 1, 2, 255, 254, 10, 13]);
+      const fileId = await media.saveFile(
+        { clinicId: newClinicId(), messageSid: sidOf('MM'), index: 0, sha256: 'b'.repeat(64), contentType: 'text/plain', size: bytes.length, fetchedAt: T0 },
+        bytes,
+      );
+      const stream = await media.openFile(fileId);
+      expect(stream).to.not.equal(null);
+      expect(await readAll(stream!)).to.deep.equal(bytes);
+      await media.deleteFile(fileId);
+      expect(await media.openFile(fileId)).to.equal(null);
+      await media.deleteFile(fileId);
+      expect(await media.openFile('../../etc/passwd'), 'a made-up id opens nothing').to.equal(null);
+    });
+
+    it('when media of several messages are listed, then only the clinic\'s, by MessageSid and index', async function () {
+      const clinicId = newClinicId();
+      const [m1, m2] = [sidOf('MM'), sidOf('MM')].sort();
+      const records = [aMediaRecord({ clinicId, messageSid: m2, index: 1 }), aMediaRecord({ clinicId, messageSid: m1 }), aMediaRecord({ clinicId, messageSid: m2 })];
+      await media.addMedia([...records, aMediaRecord({ clinicId: newClinicId(), messageSid: m1, index: 3 })]);
+      const listed = await media.listForMessages(clinicId, [m1 as string, m2 as string]);
+      expect(listed.map((r) => r.id)).to.deep.equal([`${m1}-0`, `${m2}-0`, `${m2}-1`]);
+      expect(await media.listForMessages(clinicId, [])).to.deep.equal([]);
+    });
+  });
+}
