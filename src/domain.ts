@@ -125,6 +125,12 @@ export interface MessageRecord {
   error?: string;
   /** How the record got here: the webhook, or a replay from the spool. */
   via: 'webhook' | 'replay';
+  /**
+   * When the webhook's deadline passed before the message was handled: the delivery that
+   * owned it answered the system-error text (and spooled it), and so does every repeat;
+   * the replay applies it. Absent: the record's own reply (or none) was the answer.
+   */
+  gaveUpAt?: Date;
   /** Repeated deliveries of this MessageSid, each answered with the stored reply (absent: none). */
   duplicateDeliveries?: number;
   lastDuplicateAt?: Date;
@@ -142,7 +148,7 @@ export interface MessageRecord {
 }
 
 export type MessageCompletion = Pick<MessageRecord, 'status' | 'patientIds' | 'rulesFired' | 'actions' | 'reply'> &
-  Partial<Pick<MessageRecord, 'timings' | 'error' | 'completedAt' | 'clinicId' | 'outbox'>>;
+  Partial<Pick<MessageRecord, 'timings' | 'error' | 'completedAt' | 'clinicId' | 'outbox' | 'gaveUpAt'>>;
 
 export interface SenderState {
   /** Messages counted in the current rate window, this one included. */

@@ -88,6 +88,14 @@ export function fileFinding(file: string, message: string, severity: Finding['se
   return { file, line: 1, col: 1, message, severity, ...(code === undefined ? {} : { code }) };
 }
 
+/** Where environment problems are reported: they have no file, line or column. */
+export const ENVIRONMENT = 'environment';
+
+/** A problem with an environment variable, in the same list as file findings (printed without a position). */
+export function envFinding(message: string): Finding {
+  return { file: ENVIRONMENT, line: 0, col: 0, message, severity: 'error' };
+}
+
 /** An AppError's findings, or, when it has none, its message as a finding about `file`. */
 export function findingsOf(err: AppError, file: string): Finding[] {
   return err.findings.length > 0 ? err.findings : [fileFinding(file, err.message)];
@@ -96,6 +104,6 @@ export function findingsOf(err: AppError, file: string): Finding[] {
 /** Formats findings as `file:line:col: message`, one a line. */
 export function formatFindings(findings: readonly Finding[]): string {
   return findings
-    .map((f) => `${f.file}:${f.line}:${f.col}: ${f.severity === 'warning' ? 'warning: ' : ''}${f.message}${f.code ? ` [${f.code}]` : ''}`)
+    .map((f) => `${f.line === 0 ? f.file : `${f.file}:${f.line}:${f.col}`}: ${f.severity === 'warning' ? 'warning: ' : ''}${f.message}${f.code ? ` [${f.code}]` : ''}`)
     .join('\n');
 }

@@ -1,16 +1,17 @@
 import { pathToFileURL } from 'node:url';
 import type { Server } from 'node:http';
 import type Koa from 'koa';
-import { loadConfig, type Config } from './config/load-config.js';
+import type { Config } from './config/load-config.js';
 import { formatFindings, isAppError } from './errors.js';
 import { createApp } from './http/create-app.js';
 import { createHttpServer, serverLimits } from './http/server-limits.js';
+import type { DestinationStream } from 'pino';
 import { createLogger, type Logger } from './logger.js';
 import { createMetrics, type Metrics } from './metrics.js';
-import { buildSnapshot } from './service/build-snapshot.js';
 import { handleMessage } from './service/handle-message.js';
 import { LiveConfig } from './service/live-config.js';
-import { createReadiness } from './service/readiness.js';
+import { createReadiness, type Lifecycle } from './service/readiness.js';
+import { loadStartupConfig, logBrokenClinics } from './service/startup-config.js';
 import { startRulesReload } from './service/rules-reload.js';
 import { createInFlight, gracefulShutdown, trackConnections, type ShutdownReport } from './service/shutdown.js';
 import { SpoolReplayer } from './spool/replayer.js';
@@ -57,17 +58,22 @@ export interface StartOptions {
   store?: Store;
   /** The events' loop timings (tests shorten them). */
   events?: Pick<EventsServiceOptions, 'pollMs' | 'timeoutMs' | 'leaseMs' | 'retryDelaysMs' | 'statsMaxAgeMs'>;
+  /** Where log lines go instead of stdout (tests). */
+  logDestination?: DestinationStream;
 }
 
 /**
- * The composition root: config -> store -> clinics and rules -> app -> listen.
+ * The composition root: config, clinics, rules and keys (every problem reported at once)
+ * -> store -> app -> listen.
  * @param env - the environment (process.env in production)
  */
 export async function startService(env: Record<string, string | undefined>, options: StartOptions = {}): Promise<RunningService> {
-  const config = loadConfig(env);
-  const logger = createLogger(config.logLevel);
+  const { config, snapshot, more: keys } = await loadStartupConfig(env, (c) => loadKeysFile(c.keysFile, { production: c.nodeEnv === 'production' }));
+  const production = config.nodeEnv === 'production';
+  const logger = createLogger(config.logLevel, options.logDestination);
   const metrics = createMetrics({ defaults: true });
-  const snapshot = await buildSnapshot(config, env);
+  let lifecycle: Lifecycle = 'starting';
+  logBrokenClinics(logger, snapshot.broken ?? []);
   const live = new LiveConfig(snapshot);
   // The embedded store hands each completion's events to the events part (its outbox).
   let onOutbox: (messageSid: string, events: OutboxEvent[]) => void = () => undefined;
@@ -127,8 +133,6 @@ export async function startService(env: Record<string, string | undefined>, opti
   // Background services: started in this order, stopped in reverse (Medplum's initAppServices / shutdownApp).
   const services: { start(): void; stop(): Promise<void> }[] = [{ start: () => events.start(), stop: () => events.stop(config.shutdownGraceMs) }];
   // The staff API: keys, conversations, access trail.
-  const production = config.nodeEnv === 'production';
-  const keys = await loadKeysFile(config.keysFile, { production });
   if (keys.missing) {
     logger.warn({ keysFile: config.keysFile }, 'no staff API keys file: the staff API refuses every request (401)');
   }
@@ -156,7 +160,15 @@ export async function startService(env: Record<string, string | undefined>, opti
     staff: staffRouting,
     logger,
     metrics,
-    readiness: createReadiness({ store, live, metrics, spoolDepth: () => spool.depth(), eventsOldestPendingAge: () => events.oldestPendingAgeSeconds() }),
+    readiness: createReadiness({
+      store,
+      live,
+      metrics,
+      spool,
+      lifecycle: () => lifecycle,
+      // The oldest pending event's age is shown, never a reason: with the database down it is unknown.
+      checks: [{ name: 'events', check: async () => ({ details: { eventsOldestPendingAgeSeconds: await events.oldestPendingAgeSeconds().then(Math.round, () => 'unknown') } }) }],
+    }),
     spool: spoolSink,
     inFlight,
     routers: [staff.router, ...media.routers],
@@ -177,6 +189,7 @@ export async function startService(env: Record<string, string | undefined>, opti
   replayer.start();
   services.forEach((s) => s.start());
   const connections = trackConnections(server);
+  lifecycle = 'serving';
   let stopping: Promise<ShutdownReport> | undefined;
   return {
     server,
@@ -190,11 +203,14 @@ export async function startService(env: Record<string, string | undefined>, opti
     events,
     media,
     stop() {
+      lifecycle = 'stopping';
       storeInit.stop();
       staffInit.stop();
       rulesReload.close();
       keysReload.close();
-      stopping ??= gracefulShutdown({ server, connections, inFlight, graceMs: config.shutdownGraceMs, store, logger, replayer, spool, services });
+      // A reload that was running finishes (and logs) before the drain begins, so the shutdown's
+      // lines come last and in order.
+      stopping ??= rulesReload.settled().then(() => gracefulShutdown({ server, connections, inFlight, graceMs: config.shutdownGraceMs, store, logger, replayer, spool, services }));
       return stopping;
     },
   };
@@ -215,7 +231,9 @@ export async function runMain(env: Record<string, string | undefined>): Promise<
     process.once('SIGINT', () => shutdown('SIGINT'));
   } catch (err) {
     if (isAppError(err)) {
-      process.stderr.write(`clinic-sms: ${err.message}\n${err.findings.length > 0 ? `${formatFindings(err.findings)}\n` : ''}`);
+      // With findings, the message's first line heads them (its rest, if any, repeats them).
+      const text = err.findings.length > 0 ? `${err.message.split('\n')[0] ?? ''}\n${formatFindings(err.findings)}` : err.message;
+      process.stderr.write(`clinic-sms: ${text}\n`);
     } else {
       process.stderr.write(`clinic-sms: ${(err as Error).stack ?? String(err)}\n`);
     }

@@ -15,6 +15,7 @@ export interface Metrics {
   rulesReloads: Counter<'result'>;
   rulesReloadErrors: Counter;
   rulesVersion: Gauge<'clinic' | 'version'>;
+  clinicConfigBroken: Gauge<'clinic'>;
   actions: Counter<'action' | 'outcome'>;
   embeddedStoreDropped: Counter<'table'>;
 }
@@ -48,6 +49,12 @@ export function createMetrics(options: { defaults?: boolean } = {}): Metrics {
     rulesReloads: new Counter({ name: 'rules_reloads_total', help: 'Rules and clinics reloads, by result', labelNames: ['result'], registers }),
     rulesReloadErrors: new Counter({ name: 'rules_reload_errors_total', help: 'Reloads refused because a file was invalid', registers }),
     rulesVersion: new Gauge({ name: 'rules_loaded_version', help: 'Rules version live per clinic (value 1, version as label)', labelNames: ['clinic', 'version'], registers }),
+    clinicConfigBroken: new Gauge({
+      name: 'sms_clinic_config_broken',
+      help: 'Clinics not served because their clinics-file entry or rules are invalid (value 1 per broken clinic)',
+      labelNames: ['clinic'],
+      registers,
+    }),
     actions: new Counter({ name: 'sms_actions_total', help: 'Actions run, by action and outcome', labelNames: ['action', 'outcome'], registers }),
     embeddedStoreDropped: new Counter({
       name: 'sms_embedded_store_dropped_total',

@@ -15,6 +15,8 @@ interface TransitionSpec {
 }
 
 const NO_APPOINTMENT = 'no-appointment';
+/** The appointment's last patient response is newer than this message (a late replay): nothing changed. */
+const STALE = 'stale';
 
 /**
  * Builds an action that moves the soonest upcoming appointment among all patients on
@@ -23,7 +25,7 @@ const NO_APPOINTMENT = 'no-appointment';
  * the outcome always describes what this message did.
  */
 function transitionAction(spec: TransitionSpec): ActionDefinition {
-  const outcomes = [...new Set([spec.done, ...Object.values(spec.blocked), NO_APPOINTMENT])];
+  const outcomes = [...new Set([spec.done, ...Object.values(spec.blocked), NO_APPOINTMENT, STALE])];
   return {
     name: spec.name,
     doc: spec.doc,
@@ -40,9 +42,13 @@ function transitionAction(spec: TransitionSpec): ActionDefinition {
           : blockedResult(spec, next);
       }
       const ids = ctx.patients.map((p) => p.id);
-      const { before, after } = await ctx.store.advanceNextAppointment(ctx.clinic.id, ids, ctx.now, spec.to);
+      const { before, after } = await ctx.store.advanceNextAppointment(ctx.clinic.id, ids, ctx.now, spec.to, ctx.receivedAt);
       if (!before || !after) {
         return { outcome: NO_APPOINTMENT, appointment: null };
+      }
+      if (before.status === after.status && after.updatedAt && after.updatedAt > ctx.receivedAt) {
+        // The patient answered since this message was sent: their newer word stands.
+        return { outcome: STALE, appointment: after, detail: { appointmentId: after.id, status: after.status, newerAt: after.updatedAt.toISOString() } };
       }
       if (before.status === after.status) {
         return blockedResult(spec, after);

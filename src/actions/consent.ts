@@ -1,8 +1,15 @@
 import type { ActionDefinition } from './types.js';
 
 /**
+ * The outcome of a consent change older than the stored one (a message replayed from the
+ * outage spool after a newer STOP or START was handled): recorded, state left as it is.
+ */
+export const STALE_CONSENT = 'stale';
+
+/**
  * Builds the opt-out or opt-in action: the sender's number for this clinic (per clinic
- * and phone, not per patient) is marked opted out or back in.
+ * and phone, not per patient) is marked opted out or back in, as of the message's receive
+ * time, so the patient's last word stands whatever order messages were processed in.
  */
 function consentAction(optedOut: boolean): ActionDefinition {
   const done = optedOut ? 'opted-out' : 'opted-in';
@@ -10,17 +17,21 @@ function consentAction(optedOut: boolean): ActionDefinition {
   return {
     name: optedOut ? 'opt-out' : 'opt-in',
     doc: optedOut ? "opts the sender's number out of this clinic's texts (per clinic and phone number)" : "opts the sender's number back in to this clinic's texts",
-    outcomes: [done, already],
+    outcomes: [done, already, STALE_CONSENT],
     async run(ctx) {
       if (!ctx.dryRun) {
-        await ctx.store.setOptOut({
+        const write = await ctx.store.setOptOut({
           clinicId: ctx.clinic.id,
           phone: ctx.message.from,
           optedOut,
-          changedAt: ctx.now,
+          changedAt: ctx.receivedAt,
           messageSid: ctx.message.messageSid,
           keyword: ctx.keyword,
         });
+        if (!write.applied) {
+          // The audit record says what the newer state is and since when (no phone, no body).
+          return { outcome: STALE_CONSENT, detail: { optedOut: write.current.optedOut, newerAt: write.current.changedAt.toISOString() } };
+        }
       }
       return { outcome: ctx.optedOut === optedOut ? already : done };
     },

@@ -9,6 +9,11 @@ export interface ActionContext {
   /** The opt-out state before this message. */
   optedOut: boolean;
   now: Date;
+  /**
+   * When the message reached us (its first delivery; kept through the outage spool):
+   * consent and appointment responses apply in this order, not in processing order.
+   */
+  receivedAt: Date;
   store: Store;
   /** Where messages for staff go (the sender's conversation). */
   staff: StaffRouting;

@@ -210,6 +210,7 @@ const WRITES = new Set([
   'upsertPatients',
   'upsertAppointments',
   'recordDuplicate',
+  'giveUpMessage',
 ]);
 
 /** Simulate writes nothing: a message it would route to staff is only reported. */

@@ -43,6 +43,25 @@ export interface ClinicsFile {
   byId: Map<string, Clinic>;
 }
 
+/** A clinic entry that is invalid: what could be read of it, and its findings. */
+export interface InvalidClinicEntry {
+  /** Its place in the list. */
+  index: number;
+  /** Its id when valid and not another clinic's. */
+  id: string | null;
+  /** Its numbers that are valid E.164 and not another clinic's. */
+  phoneNumbers: string[];
+  authTokenEnv?: string;
+  accountSid?: string;
+  findings: Finding[];
+}
+
+/** The clinics file read entry by entry: the valid clinics, and the invalid entries apart. */
+export interface ClinicsFileRead {
+  clinics: ClinicsFile;
+  invalid: InvalidClinicEntry[];
+}
+
 /**
  * Parses and validates the clinics file. Collects every problem, then throws one
  * CONFIG_INVALID AppError whose findings name file:line:col and the field.
@@ -50,6 +69,23 @@ export interface ClinicsFile {
  * @param file - its path, for messages
  */
 export function parseClinics(text: string, file: string): ClinicsFile {
+  const read = readClinics(text, file);
+  const findings = read.invalid.flatMap((e) => e.findings);
+  if (findings.length > 0) {
+    findings.sort((a, b) => a.line - b.line || a.col - b.col);
+    throw new AppError('CONFIG_INVALID', `invalid clinics file ${file}`, { findings });
+  }
+  return read.clinics;
+}
+
+/**
+ * Parses the clinics file entry by entry: an invalid entry is set apart with its findings
+ * (so one bad clinic does not stop the others). Throws CONFIG_INVALID only when the file as
+ * a whole is unusable (YAML syntax, no list of clinics).
+ * @param text - the file's content
+ * @param file - its path, for messages
+ */
+export function readClinics(text: string, file: string): ClinicsFileRead {
   const lineCounter = new LineCounter();
   const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
   const findings: Finding[] = [];
@@ -71,12 +107,15 @@ export function parseClinics(text: string, file: string): ClinicsFile {
     throw new AppError('CONFIG_INVALID', `invalid clinics file ${file}`, { findings });
   }
   const clinics: Clinic[] = [];
+  const invalid: InvalidClinicEntry[] = [];
   const numbers = new Map<string, string>();
   const ids = new Set<string>();
   root.items.forEach((item, index) => {
     const where = `clinics[${index}]`;
+    const before = findings.length;
     if (!isMap(item)) {
       at(item as Node, `${where}: expected a map`);
+      invalid.push({ index, id: null, phoneNumbers: [], findings: findings.slice(before) });
       return;
     }
     const get = (key: string): Node | undefined => item.get(key, true) as Node | undefined;
@@ -92,6 +131,7 @@ export function parseClinics(text: string, file: string): ClinicsFile {
     const timezone = value('timezone');
     const phoneNumbers = value('phoneNumbers');
     let ok = true;
+    let usableId: string | null = null;
     if (typeof id !== 'string' || !ID.test(id)) {
       at(get('id') ?? item, `${where}.id: required, lower-case letters, digits and dashes`);
       ok = false;
@@ -100,6 +140,7 @@ export function parseClinics(text: string, file: string): ClinicsFile {
       ok = false;
     } else {
       ids.add(id);
+      usableId = id;
     }
     if (typeof name !== 'string' || name.trim() === '') {
       at(get('name') ?? item, `${where}.name: required text`);
@@ -194,7 +235,16 @@ export function parseClinics(text: string, file: string): ClinicsFile {
     if (eventsNode && !events) {
       ok = false;
     }
-    if (ok) {
+    if (!ok || findings.length > before) {
+      invalid.push({
+        index,
+        id: usableId,
+        phoneNumbers: phones,
+        ...(typeof authTokenEnv === 'string' && /^[A-Z_][A-Z0-9_]*$/.test(authTokenEnv) ? { authTokenEnv } : {}),
+        ...(typeof accountSid === 'string' && /^AC[0-9a-f]{32}$/.test(accountSid) ? { accountSid } : {}),
+        findings: findings.slice(before),
+      });
+    } else {
       const clinic: Clinic = {
         id: id as string,
         name: (name as string).trim(),
@@ -230,11 +280,10 @@ export function parseClinics(text: string, file: string): ClinicsFile {
       clinics.push(clinic);
     }
   });
-  if (findings.length > 0) {
-    findings.sort((a, b) => a.line - b.line || a.col - b.col);
-    throw new AppError('CONFIG_INVALID', `invalid clinics file ${file}`, { findings });
+  for (const entry of invalid) {
+    entry.findings.sort((a, b) => a.line - b.line || a.col - b.col);
   }
-  return indexClinics(clinics);
+  return { clinics: indexClinics(clinics), invalid };
 }
 
 /** Builds the look-up maps of a validated list of clinics. */
@@ -301,14 +350,21 @@ function parseHours(
 
 /** Reads and parses the clinics file at `path`. */
 export async function loadClinicsFile(path: string): Promise<ClinicsFile> {
-  let text: string;
+  return parseClinics(await readClinicsText(path), path);
+}
+
+/** Reads the clinics file at `path` entry by entry (see readClinics). */
+export async function readClinicsFile(path: string): Promise<ClinicsFileRead> {
+  return readClinics(await readClinicsText(path), path);
+}
+
+async function readClinicsText(path: string): Promise<string> {
   try {
-    text = await readFile(path, 'utf8');
+    return await readFile(path, 'utf8');
   } catch (cause) {
     throw new AppError('CONFIG_INVALID', `cannot read clinics file ${path}`, {
       cause,
       findings: [fileFinding(path, `cannot read: ${(cause as Error).message}`)],
     });
   }
-  return parseClinics(text, path);
 }

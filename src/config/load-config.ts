@@ -27,6 +27,8 @@ export interface Config {
   watchRules: boolean;
   /** Where the embedded store keeps media files. */
   mediaDir: string;
+  /** Any invalid clinic stops the start (deploy pipelines); off: the valid clinics are served. */
+  strictStart: boolean;
   /** Time to receive a request's headers, ms. */
   headersTimeoutMs: number;
   /** Time to receive a whole request, ms. */
@@ -209,6 +211,12 @@ export const SETTINGS: { [K in keyof Config]: Setting<K> } = {
     },
   },
   devToken: { key: 'devToken', env: 'CLINIC_SMS_DEV_TOKEN_IN_USE', doc: 'set by the loader, not by you', parse: () => false },
+  strictStart: {
+    key: 'strictStart',
+    env: 'STRICT_START',
+    doc: '1: any invalid clinic stops the start (deploy pipelines); off: valid clinics are served, the broken one is reported',
+    parse: flag('STRICT_START', false, ['1', 'true', 'on'], ['0', 'false', 'off']),
+  },
   watchRules: { key: 'watchRules', env: 'WATCH_RULES', doc: 'reload rules and clinics when their files change', parse: flag('WATCH_RULES', true, ['1', 'true', 'on'], ['0', 'false', 'off']) },
 };
 
@@ -228,6 +236,19 @@ function deepFreeze<T>(value: T): T {
  * @param env - usually process.env
  */
 export function loadConfig(env: Record<string, string | undefined>): Readonly<Config> {
+  const { config, problems } = readConfig(env);
+  if (problems.length > 0) {
+    throw new AppError('CONFIG_INVALID', `invalid configuration:\n  ${problems.join('\n  ')}`);
+  }
+  return config;
+}
+
+/**
+ * Reads the config from `env` without throwing: the config (defaults where a value is bad)
+ * and every problem, so start-up can go on to check the files it names and report all at once.
+ * @param env - usually process.env
+ */
+export function readConfig(env: Record<string, string | undefined>): { config: Readonly<Config>; problems: string[] } {
   const problems: string[] = [];
   const out = {} as Record<string, unknown>;
   for (const setting of Object.values(SETTINGS) as Setting<keyof Config>[]) {
@@ -256,10 +277,7 @@ export function loadConfig(env: Record<string, string | undefined>): Readonly<Co
   if (production && !config.twilioApiBaseUrl.startsWith('https://')) {
     problems.push('TWILIO_API_BASE_URL must be https:// when NODE_ENV=production');
   }
-  if (problems.length > 0) {
-    throw new AppError('CONFIG_INVALID', `invalid configuration:\n  ${problems.join('\n  ')}`);
-  }
-  return deepFreeze(config);
+  return { config: deepFreeze(config), problems };
 }
 
 /** A config for tests: defaults plus overrides, no environment read. */

@@ -50,14 +50,17 @@ export function produceEvents(input: ProduceInput): OutboxEvent[] {
         previousStatus: typeof action.detail.from === 'string' ? action.detail.from : null,
         respondedAt: input.at.toISOString(),
       });
-    } else if (action.type === 'opt-out' || action.type === 'opt-in') {
+    } else if ((action.type === 'opt-out' || action.type === 'opt-in') && action.outcome !== 'stale') {
+      // A stale change (older than the stored state: a replay after a newer STOP/START) is
+      // audited on the message but not announced: the receiver would take it for the current state.
       const optedOut = action.type === 'opt-out';
       add(optedOut ? 'consent.opted_out' : 'consent.opted_in', `${input.clinicId}:${input.from}`, {
         ...common,
         phone: input.from,
         optedOut,
         changed: action.outcome === (optedOut ? 'opted-out' : 'opted-in'),
-        changedAt: input.at.toISOString(),
+        // Consent applies by the time the patient texted (kept through the spool).
+        changedAt: input.receivedAt.toISOString(),
       });
     } else if (action.type === 'route-to-staff' && action.outcome === 'routed') {
       add('message.routed', input.messageSid, {

@@ -1,9 +1,9 @@
 import type { Context, Middleware, Next } from 'koa';
-import type { StaffRouting } from '../domain.js';
+import { SYSTEM_ERROR_TEXT, type StaffRouting } from '../domain.js';
 import { AppError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { Metrics } from '../metrics.js';
-import { handleMessage } from '../service/handle-message.js';
+import { answerInTime, type AnswersInFlight } from '../service/answer-in-time.js';
 import type { Snapshot } from '../service/live-config.js';
 import type { Store } from '../store/store.js';
 import { isFormParams } from '../twilio/form-params.js';
@@ -37,32 +37,31 @@ export function normalizeMessage(deps: { clock: () => Date; systemErrorText: (ru
 }
 
 /**
- * Middleware, the route's last step: runs the message pipeline and answers its TwiML. When
- * the deadline already answered for it, a late result is dropped.
- * @param deps - what the pipeline needs
+ * Middleware, the route's last step: runs the message pipeline within the deadline and
+ * answers its TwiML: the reply, or the system-error text when that is what every delivery
+ * of the MessageSid answers (service/answer-in-time.ts). Past the deadline it throws
+ * STORE_UNAVAILABLE: the message is spooled and the system-error text answered.
+ * @param deps - what the pipeline needs, and the deadline (ms)
  */
-export function answerMessage(deps: { store: Store; staff: StaffRouting; logger: Logger; metrics: Metrics; clock: () => Date }): Middleware {
+export function answerMessage(deps: { store: Store; staff: StaffRouting; logger: Logger; metrics: Metrics; clock: () => Date; deadlineMs: number }): Middleware {
+  const inFlight: AnswersInFlight = new Map();
   return async function answerMessage(ctx: Context): Promise<void> {
     const state = webhookState(ctx);
     if (!state.inbound || !state.snapshot || !state.receivedAt) {
       throw new AppError('INTERNAL', 'the webhook route is missing a step');
     }
-    const signal = state.giveUp ?? { aborted: false };
-    const result = await handleMessage(
-      { store: deps.store, staff: deps.staff, logger: deps.logger, metrics: deps.metrics, clock: deps.clock, signal, requestId: state.requestId },
+    const result = await answerInTime(
+      { store: deps.store, staff: deps.staff, logger: deps.logger, metrics: deps.metrics, clock: deps.clock, requestId: state.requestId, inFlight },
       state.snapshot,
       state.inbound,
-      'webhook',
       state.receivedAt,
+      deps.deadlineMs,
     );
-    if (signal.aborted) {
-      return;
-    }
     state.outcome = result.status;
     state.clinicId = result.clinicId;
     state.message = result.summary;
     ctx.status = 200;
     ctx.type = 'text/xml';
-    ctx.body = renderTwiml(result.reply);
+    ctx.body = renderTwiml(result.systemError === true ? (state.systemErrorText ?? SYSTEM_ERROR_TEXT) : result.reply);
   };
 }

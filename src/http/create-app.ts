@@ -8,13 +8,14 @@ import type { StaffRouting } from '../domain.js';
 import type { Logger } from '../logger.js';
 import type { Metrics } from '../metrics.js';
 import { systemErrorText } from '../rules/reply.js';
+import { WEBHOOK_DEADLINE_MS } from '../service/handle-message.js';
 import type { LiveConfig } from '../service/live-config.js';
 import type { ReadinessReport } from '../service/readiness.js';
 import type { Store } from '../store/store.js';
 import { selectTokens } from '../twilio/select-tokens.js';
 import { verifyTwilioSignature } from '../twilio/verify-signature.js';
 import { answerMessage, normalizeMessage } from './answer-message.js';
-import { spoolWhenStoreUnavailable, withinDeadline, type SpoolSink } from './deadline.js';
+import { spoolWhenStoreUnavailable, type SpoolSink } from './deadline.js';
 import { errorMiddleware } from './error-middleware.js';
 import { readForm, refuseEncodedBody, requireForm } from './form-body.js';
 import { webhookState } from './webhook-state.js';
@@ -46,10 +47,10 @@ export interface AppDeps {
  * The webhook must answer within 5 s when the database cannot be reached. A database that
  * is down fails fast (server selection, 2.5 s), but one that hangs holds a query until the
  * socket timeout (5 s) and the driver then retries: past this deadline the message is
- * treated as "store unavailable", spooled, and answered. Longer than a duplicate's wait
- * for the first delivery (4 s), so a repeat is still answered with the first reply.
+ * treated as "store unavailable", spooled, and answered; the first delivery's decision is
+ * kept in its record so every repeat answers the same (service/answer-in-time.ts).
  */
-export const PIPELINE_DEADLINE_MS = 4500;
+export const PIPELINE_DEADLINE_MS = WEBHOOK_DEADLINE_MS;
 
 const REQUEST_ID = /^[\w.:-]{1,100}$/;
 
@@ -150,8 +151,7 @@ export function createApp(deps: AppDeps): Koa {
     }),
     normalizeMessage({ clock, systemErrorText }),
     spoolWhenStoreUnavailable(deps.spool),
-    withinDeadline(deps.pipelineDeadlineMs ?? PIPELINE_DEADLINE_MS),
-    answerMessage({ store: deps.store, staff: deps.staff, logger: deps.logger, metrics: deps.metrics, clock }),
+    answerMessage({ store: deps.store, staff: deps.staff, logger: deps.logger, metrics: deps.metrics, clock, deadlineMs: deps.pipelineDeadlineMs ?? PIPELINE_DEADLINE_MS }),
   );
 
   app.use(router.routes());

@@ -15,8 +15,6 @@ export interface WebhookState {
   inbound?: InboundMessage;
   /** When the message arrived (kept through the spool). */
   receivedAt?: Date;
-  /** Set when the webhook gave up on the message (deadline): its pipeline stops at the next step. */
-  giveUp?: { aborted: boolean };
   /** The handled message's clinic and summary (MessageSid, masked sender, rules, actions), for the request's log line. */
   clinicId?: string | null;
   message?: { sid: string; sender: string; rules: string[]; actions: string[] } | undefined;

@@ -13,6 +13,8 @@ export interface EvaluationInput {
   /** The sender's opt-out state before this message. */
   optedOut: boolean;
   now: Date;
+  /** When the message reached us (default: now); see ActionContext.receivedAt. */
+  receivedAt?: Date;
   /** Read for the lazy appointment facts; the actions write to it. */
   store: Store;
 }

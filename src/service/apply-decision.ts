@@ -41,6 +41,7 @@ export async function applyDecision(rules: CompiledRules, decision: Decision, in
       patients: input.patients,
       optedOut: input.optedOut,
       now: input.now,
+      receivedAt: input.receivedAt ?? input.now,
       store: input.store,
       staff: opts.staff,
       dryRun: opts.dryRun === true,

@@ -1,5 +1,5 @@
 import { performance } from 'node:perf_hooks';
-import type { Clinic, InboundMessage, MessageRecord, MessageStatus, SenderState, StaffRouting } from '../domain.js';
+import type { Clinic, InboundMessage, MessageCompletion, MessageRecord, MessageStatus, SenderState, StaffRouting } from '../domain.js';
 import { AppError, errorCode } from '../errors.js';
 import { produceEvents } from '../events/produce-events.js';
 import { lazyChild, type FieldLogger, type Logger } from '../logger.js';
@@ -9,7 +9,7 @@ import type { CompiledRules } from '../rules/compile.js';
 import { decide, type Decision, type EvaluationInput } from '../rules/evaluate.js';
 import type { Store, RateWindow } from '../store/store.js';
 import { ALWAYS_PROCESSED_ACTIONS, applyDecision, keepActions, type Outcome } from './apply-decision.js';
-import type { Snapshot } from './live-config.js';
+import { brokenClinicFor, type BrokenClinic, type Snapshot } from './live-config.js';
 import { toStaff, trackRouting, unknownNumberReachesStaff } from './reach-staff.js';
 
 export interface PipelineDeps {
@@ -19,23 +19,41 @@ export interface PipelineDeps {
   logger: Logger;
   metrics: Metrics;
   clock: () => Date;
-  /** How long a repeated delivery waits for the first one to finish, ms. */
-  duplicateWaitMs?: number;
+  /**
+   * The webhook's answer deadline, ms (default WEBHOOK_DEADLINE_MS): a repeated delivery
+   * waits for the first delivery's decision until the first's deadline has passed.
+   */
+  deadlineMs?: number;
   /**
    * Aborted when the caller gave up (the webhook's deadline: the message was spooled and
    * the system-error text sent). The pipeline then stops at its next step without writing
    * a completion, so the record never claims a reply that was not sent; the replay takes
-   * the unfinished record over.
+   * the unfinished record over. The pipeline notes its role on it once the claim is decided.
    */
-  signal?: { readonly aborted: boolean };
+  signal?: PipelineSignal;
   /** The HTTP request's id, for the pipeline's log lines. */
   requestId?: string;
 }
+
+/** What the webhook and the pipeline share about one delivery. */
+export interface PipelineSignal {
+  readonly aborted: boolean;
+  /** Set once the claim is decided: this delivery owns the record, or repeats a delivery that does. */
+  role?: 'owner' | 'repeat';
+}
+
+/**
+ * How long the webhook gives a delivery before it answers, ms: Twilio waits 15 s, but a
+ * database that hangs must not hold the patient's answer longer than 5 s.
+ */
+export const WEBHOOK_DEADLINE_MS = 4500;
 
 export interface PipelineResult {
   status: MessageStatus;
   /** The text to send back (null: an empty <Response/>). */
   reply: string | null;
+  /** Answer the clinic's system-error text instead (what the first delivery of a repeat answered). */
+  systemError?: boolean;
   clinicId: string | null;
   /** What ran, for the webhook's one log line a request (no PHI: rule and action names). */
   summary?: { sid: string; sender: string; rules: string[]; actions: string[] };
@@ -115,9 +133,14 @@ export async function handleMessage(
 ): Promise<PipelineResult> {
   const run = startRun(deps, message, mode, receivedAt);
   const clinic = snapshot.clinics.byNumber.get(message.to) ?? null;
-  const repeat = await claimOrTakeOver(run, clinic);
+  // A clinic whose configuration is invalid: its messages are recorded under it, never lost.
+  const broken = clinic ? undefined : brokenClinicFor(snapshot, message.to);
+  const repeat = await claimOrTakeOver(run, clinic?.id ?? broken?.clinicId ?? null, clinic !== null);
   if (repeat) {
     return repeat;
+  }
+  if (broken) {
+    return failBrokenClinic(run, broken);
   }
   if (!clinic) {
     return rejectUnknownClinic(run);
@@ -130,7 +153,7 @@ export async function handleMessage(
     const now = deps.clock();
     const { sender, storeMs } = await countSender(run, clinic);
     const tRules = performance.now();
-    const input = { clinic, message, patients: sender.patients, optedOut: sender.optedOut, now, store: deps.store };
+    const input = { clinic, message, patients: sender.patients, optedOut: sender.optedOut, now, receivedAt: run.receivedAt, store: deps.store };
     const decision = await decide(rules, input);
     const overLimit = sender.count > clinic.rateLimitPerMinute;
     checkpoint(run);
@@ -164,13 +187,14 @@ function checkpoint(run: Run): void {
 
 /**
  * Claims the MessageSid with a new record, or takes over one left unfinished (see MODES).
+ * A message with media to a served clinic is marked for the media relay in the same insert.
  * @returns null when this run owns the record; else the answer to a repeat
  */
-async function claimOrTakeOver(run: Run, clinic: Clinic | null): Promise<PipelineResult | null> {
+async function claimOrTakeOver(run: Run, clinicId: string | null, knownClinic: boolean): Promise<PipelineResult | null> {
   const { deps, message, mode, receivedAt } = run;
   const claim = await deps.store.claimMessage({
     messageSid: message.messageSid,
-    clinicId: clinic?.id ?? null,
+    clinicId,
     message,
     receivedAt,
     status: 'received',
@@ -180,28 +204,78 @@ async function claimOrTakeOver(run: Run, clinic: Clinic | null): Promise<Pipelin
     reply: null,
     via: mode,
     // The media relay finds a message with media by this flag: no command is added to the webhook's path.
-    ...(clinic && message.media.length > 0 ? { mediaPending: true as const } : {}),
+    ...(knownClinic && message.media.length > 0 ? { mediaPending: true as const } : {}),
   });
   checkpoint(run);
   if (claim.claimed) {
+    noteRole(run, 'owner');
     return null;
   }
   if (!MODES[mode].takesOver(claim.existing.status)) {
+    noteRole(run, 'repeat');
     return MODES[mode].answerRepeat(run, claim.existing);
   }
+  noteRole(run, 'owner');
   run.log.info({ firstStatus: claim.existing.status }, 'taking over an unfinished record');
+  // The message counts as sent when it first reached us, whichever delivery or replay finishes it.
+  run.receivedAt = claim.existing.receivedAt;
   return null;
 }
 
-/** A repeated delivery from Twilio: answered with the first delivery's reply, once it is known. */
+function noteRole(run: Run, role: 'owner' | 'repeat'): void {
+  if (run.deps.signal) {
+    run.deps.signal.role = role;
+  }
+}
+
+/**
+ * A repeated delivery from Twilio: answered with exactly what the first delivery answered,
+ * as its record says once settled (completed, or given up at the first's deadline). It waits
+ * for that decision rather than racing it: until the first delivery's deadline has passed.
+ * A record still unsettled then means the first delivery answered the system-error text
+ * without reaching the database, so that is the answer here too.
+ */
 async function answerRepeatedDelivery(run: Run, existing: MessageRecord): Promise<PipelineResult> {
   run.deps.metrics.duplicates.inc();
-  run.log.info({ firstStatus: existing.status }, 'repeated delivery: answering with the stored reply');
+  run.log.info({ firstStatus: existing.status }, 'repeated delivery: answering as the first delivery did');
   // The repeat is a request too: the audit trail notes it on the one record of the MessageSid.
   await run.deps.store.recordDuplicate(run.message.messageSid, run.receivedAt);
-  const settled = existing.status === 'received' ? await waitForCompletion(run.deps, existing) : existing;
+  const settled = isSettled(existing) ? existing : await waitUntilSettled(run, existing);
+  if (!settled || answeredSystemError(settled)) {
+    return { status: 'duplicate', reply: null, systemError: true, clinicId: existing.clinicId };
+  }
   return { status: 'duplicate', reply: settled.reply, clinicId: existing.clinicId };
 }
+
+/** The first delivery's answer is decided: completed, or given up at its deadline. */
+const isSettled = (record: MessageRecord): boolean => record.status !== 'received' || record.gaveUpAt !== undefined;
+
+/**
+ * The webhook answered this record's message with the system-error text: it gave up at its
+ * deadline, or the database was down at the first delivery and the record is the replay's.
+ */
+const answeredSystemError = (record: MessageRecord): boolean => record.gaveUpAt !== undefined || record.via === 'replay';
+
+/**
+ * Reads the record until it is settled, or null once the first delivery's deadline (its
+ * receivedAt + deadlineMs, with a poll's margin) has passed. The caller's own deadline comes
+ * after the first's (it arrived later); the webhook cuts off a read that hangs.
+ */
+async function waitUntilSettled(run: Run, first: MessageRecord): Promise<MessageRecord | null> {
+  const firstAnswersBy = first.receivedAt.getTime() + (run.deps.deadlineMs ?? WEBHOOK_DEADLINE_MS) + POLL_MS;
+  for (;;) {
+    await sleep(POLL_MS);
+    const current = await run.deps.store.getMessage(first.messageSid);
+    if (current && isSettled(current)) {
+      return current;
+    }
+    if (run.deps.clock().getTime() > firstAnswersBy) {
+      return null;
+    }
+  }
+}
+
+const POLL_MS = 25;
 
 /**
  * A replay of a message that is already handled. When the webhook gave up on it (and spooled
@@ -210,18 +284,28 @@ async function answerRepeatedDelivery(run: Run, existing: MessageRecord): Promis
  * made to say so.
  */
 async function answerReplayOfFinished(run: Run, existing: MessageRecord): Promise<PipelineResult> {
-  if (existing.reply !== null) {
+  if (existing.reply !== null || !answeredSystemError(existing)) {
+    // Repeats from now on answer the system-error text too (answeredSystemError).
     await run.deps.store.completeMessage(run.message.messageSid, {
       status: existing.status,
       patientIds: existing.patientIds,
       rulesFired: existing.rulesFired,
       actions: existing.actions,
       reply: null,
-      error: 'reply-not-sent',
+      ...(existing.reply === null ? {} : { error: 'reply-not-sent' }),
+      gaveUpAt: existing.gaveUpAt ?? run.deps.clock(),
     });
   }
   run.log.info({ firstStatus: existing.status }, 'replay: already handled');
   return { status: 'duplicate', reply: null, clinicId: existing.clinicId };
+}
+
+/** Recorded as an error of the clinic, then thrown: the HTTP layer answers the system-error text. */
+async function failBrokenClinic(run: Run, broken: BrokenClinic): Promise<never> {
+  const err = new AppError('CONFIG_INVALID', `clinic ${broken.name} is not served: its configuration is invalid`);
+  run.log.error({ clinic: broken.name }, 'message to a clinic whose configuration is invalid: recorded, answered with the system-error text');
+  await recordFailure(run, err);
+  throw err;
 }
 
 async function rejectUnknownClinic(run: Run): Promise<PipelineResult> {
@@ -282,7 +366,7 @@ async function complete(
   // The events ride in the completion write: the durable outbox, no extra command (docs/events.md).
   const outbox = produceEvents({ clinicId: clinic.id, messageSid: run.message.messageSid, from: run.message.from, patientIds, receivedAt: run.receivedAt, at: actedAt, actions: outcome.actions });
   checkpoint(run);
-  await run.deps.store.completeMessage(run.message.messageSid, {
+  await settle(run, {
     status,
     patientIds,
     rulesFired: outcome.rulesFired,
@@ -311,9 +395,21 @@ async function recordFailure(run: Run, err: unknown): Promise<void> {
   }
 }
 
+/**
+ * Completes the record. A webhook's completion races the webhook giving up at its deadline
+ * (giveUpMessage): whichever lands first in the record is the answer every delivery gives,
+ * so a completion that lost throws and the system-error text stands.
+ */
+async function settle(run: Run, completion: MessageCompletion): Promise<void> {
+  const written = await run.deps.store.completeMessage(run.message.messageSid, completion, { unlessGivenUp: run.mode === 'webhook' });
+  if (!written && run.mode === 'webhook') {
+    throw new AppError('STORE_UNAVAILABLE', 'the webhook gave up on this message at its deadline (spooled for replay)');
+  }
+}
+
 /** Completes the record of a message on which no rule ran (rejected, rate-limited, error). */
 function finishEmpty(run: Run, status: MessageStatus, extra: { patientIds?: string[]; error?: string } = {}): Promise<void> {
-  return run.deps.store.completeMessage(run.message.messageSid, {
+  return settle(run, {
     status,
     patientIds: extra.patientIds ?? [],
     rulesFired: [],
@@ -323,16 +419,6 @@ function finishEmpty(run: Run, status: MessageStatus, extra: { patientIds?: stri
     timings: { totalMs: round(performance.now() - run.started) },
     ...(extra.error === undefined ? {} : { error: extra.error }),
   });
-}
-
-async function waitForCompletion(deps: PipelineDeps, first: MessageRecord): Promise<MessageRecord> {
-  const deadline = Date.now() + (deps.duplicateWaitMs ?? 4000);
-  let current = first;
-  while (current.status === 'received' && Date.now() < deadline) {
-    await sleep(25);
-    current = (await deps.store.getMessage(first.messageSid)) ?? current;
-  }
-  return current;
 }
 
 const round = (ms: number): number => Math.round(ms * 100) / 100;

@@ -8,13 +8,13 @@ import type { Logger } from '../logger.js';
 import type { Metrics } from '../metrics.js';
 import type { CompiledRules } from '../rules/compile.js';
 import { rebuildSnapshot, type Rebuilt } from './build-snapshot.js';
-import type { LiveConfig } from './live-config.js';
+import type { LiveConfig, ReloadFailure, Snapshot } from './live-config.js';
 
 export type ReloadResult =
   /** Every clinic got its new rules. */
-  | { status: 'ok'; changed: string[]; ms: number }
+  | { status: 'ok'; changed: string[]; broken?: string[]; ms: number }
   /** Some clinics kept their last good rules because their own file is invalid; the others got their changes. */
-  | { status: 'partial'; changed: string[]; kept: string[]; findings: Finding[]; ms: number }
+  | { status: 'partial'; changed: string[]; kept: string[]; broken?: string[]; findings: Finding[]; ms: number }
   /** Nothing changed: the clinics file or rules/default.yaml is invalid (or a new clinic has no valid rules). */
   | { status: 'refused'; findings: Finding[]; ms: number };
 
@@ -58,36 +58,89 @@ export async function reloadRules(deps: RulesReloadDeps): Promise<ReloadResult> 
     }
     return refuse(findingsOf(err, deps.config.clinicsFile));
   }
-  const { snapshot: next, kept, keptFindings: clinicFindings } = rebuilt;
-  const rules = next.rules;
+  const { kept, keptFindings: clinicFindings } = rebuilt;
+  const rules = rebuilt.snapshot.rules;
   const changed = [...rules]
     .filter(([id, r]) => current.rules.get(id)?.version !== r.version)
     .map(([id]) => id)
     .concat([...current.rules.keys()].filter((id) => !rules.has(id)));
+  // rulesLoadedAt (/readyz) moves only when something loaded: a reload that finds the same
+  // rules, clinics and broken clinics keeps the time of the last real load.
+  const sameAsLive = changed.length === 0 && sameClinics(current, rebuilt.snapshot) && brokenKey(current) === brokenKey(rebuilt.snapshot);
+  const next = sameAsLive ? { ...rebuilt.snapshot, loadedAt: current.loadedAt } : rebuilt.snapshot;
+  const recovered = recoveredClinics(current, deps.live.lastFailure(), next, kept);
   deps.live.swap(next);
-  setVersionGauge(deps.metrics, rules);
+  setVersionGauge(deps.metrics, next);
+  const broken = (next.broken ?? []).map((b) => b.name);
+  if (brokenKey(current) !== brokenKey(next)) {
+    logBroken(deps.logger, next);
+  }
+  const loaded = (extra: Record<string, unknown>): void => {
+    if (recovered.length > 0) {
+      // One line says the failure is over, even when the fix restored the very rules that were live.
+      deps.logger.info({ clinics: recovered, changed, versions: versionsOf(rules), ...extra }, `rules reloaded: live again for ${recovered.join(', ')}`);
+    } else if (changed.length > 0) {
+      deps.logger.info({ changed, versions: versionsOf(rules), ...extra }, kept.length > 0 ? 'rules reloaded for the other clinics' : 'rules reloaded');
+    }
+  };
   if (kept.length > 0) {
-    deps.live.recordFailure(clinicFindings, now);
+    deps.live.recordFailure(clinicFindings, now, kept);
     deps.metrics.rulesReloads.inc({ result: 'partial' });
     deps.metrics.rulesReloadErrors.inc();
     logFindings(deps.logger, clinicFindings, `rules reload: clinic${kept.length === 1 ? '' : 's'} ${kept.join(', ')} kept the last good rules`);
-    if (changed.length > 0) {
-      deps.logger.info({ changed, versions: versionsOf(rules) }, 'rules reloaded for the other clinics');
-    }
-    return { status: 'partial', changed, kept, findings: clinicFindings, ms: ms() };
+    loaded({});
+    return { status: 'partial', changed, kept, broken, findings: clinicFindings, ms: ms() };
   }
   deps.metrics.rulesReloads.inc({ result: 'ok' });
-  if (changed.length > 0) {
-    deps.logger.info({ changed, versions: versionsOf(rules), ms: ms() }, 'rules reloaded');
-  }
-  return { status: 'ok', changed, ms: ms() };
+  loaded({ ms: ms() });
+  return { status: 'ok', changed, broken, ms: ms() };
 }
 
-/** Sets rules_loaded_version{clinic, version} to 1 for the live version of each clinic, and forgets the old ones. */
-export function setVersionGauge(metrics: Metrics, rules: ReadonlyMap<string, CompiledRules>): void {
+/**
+ * The clinics whose rules are live again: broken before and served now, or left on their
+ * last good rules by the failed reload before (every clinic, when it was refused whole) and
+ * not kept back this time.
+ */
+function recoveredClinics(current: Snapshot, failure: ReloadFailure | null, next: Snapshot, kept: readonly string[]): string[] {
+  const wasFailing = new Set<string>([
+    ...(current.broken ?? []).map((b) => b.clinicId).filter((id): id is string => id !== null),
+    ...(failure ? (failure.clinics ?? [...current.rules.keys()]) : []),
+  ]);
+  return [...next.rules.keys()].filter((id) => wasFailing.has(id) && !kept.includes(id)).sort();
+}
+
+/** True when both snapshots have the same clinic entries. */
+function sameClinics(a: Snapshot, b: Snapshot): boolean {
+  return JSON.stringify(a.clinics.clinics) === JSON.stringify(b.clinics.clinics);
+}
+
+/** The broken clinics and their findings, to tell whether they changed. */
+function brokenKey(snapshot: Snapshot): string {
+  return JSON.stringify((snapshot.broken ?? []).map((b) => [b.name, b.part, b.findings]));
+}
+
+/** The clinics a reload leaves broken, and why (or that none is left). */
+function logBroken(logger: Logger, snapshot: Snapshot): void {
+  const broken = snapshot.broken ?? [];
+  if (broken.length === 0) {
+    return;
+  }
+  const findings = [...new Map(broken.flatMap((b) => b.findings).map((f) => [`${f.file}:${f.line}:${f.col}:${f.message}`, f])).values()];
+  logFindings(logger, findings, `rules reload: clinic${broken.length === 1 ? '' : 's'} ${broken.map((b) => b.name).join(', ')} not served, configuration invalid`);
+}
+
+/**
+ * Sets rules_loaded_version{clinic, version} to 1 for the live version of each clinic and
+ * sms_clinic_config_broken{clinic} to 1 for each broken clinic, and forgets the old ones.
+ */
+export function setVersionGauge(metrics: Metrics, snapshot: Snapshot): void {
   metrics.rulesVersion.reset();
-  for (const [clinic, compiled] of rules) {
+  for (const [clinic, compiled] of snapshot.rules) {
     metrics.rulesVersion.set({ clinic, version: compiled.version }, 1);
+  }
+  metrics.clinicConfigBroken.reset();
+  for (const broken of snapshot.broken ?? []) {
+    metrics.clinicConfigBroken.set({ clinic: broken.name }, 1);
   }
 }
 
@@ -104,6 +157,8 @@ export interface RulesWatcher {
   /** Reloads now (SIGHUP); a reload already running is followed by exactly one more. */
   reload(reason: string): Promise<ReloadResult>;
   close(): void;
+  /** Resolves once no reload is running. */
+  settled(): Promise<void>;
 }
 
 /**
@@ -218,6 +273,11 @@ export function watchRules(deps: RulesReloadDeps, options: RulesWatcherOptions =
       clearTimeout(timer);
       return run(reason);
     },
+    async settled() {
+      while (running) {
+        await running.catch(() => undefined);
+      }
+    },
     close() {
       closed = true;
       clearTimeout(timer);
@@ -271,6 +331,8 @@ export interface RulesReloadHandle {
   reload(reason: string): Promise<ReloadResult>;
   /** Stops watching and forgets the SIGHUP handler. */
   close(): void;
+  /** Resolves once no reload is running (shutdown waits, so a reload's lines never follow its own). */
+  settled(): Promise<void>;
 }
 
 /**
@@ -282,16 +344,19 @@ export function startRulesReload(
   deps: RulesReloadDeps,
   options: RulesWatcherOptions & { watch: boolean; signals?: Pick<NodeJS.Process, 'on' | 'off'> },
 ): RulesReloadHandle {
-  setVersionGauge(deps.metrics, deps.live.snapshot().rules);
+  setVersionGauge(deps.metrics, deps.live.snapshot());
   const watcher = options.watch ? watchRules(deps, options) : null;
   let manual: Promise<ReloadResult> | null = null;
+  let last: Promise<unknown> = Promise.resolve();
   const reload = (reason: string): Promise<ReloadResult> => {
     if (watcher) {
-      return watcher.reload(reason);
+      last = watcher.reload(reason);
+      return last as Promise<ReloadResult>;
     }
     manual ??= reloadRules(deps).finally(() => {
       manual = null;
     });
+    last = manual;
     return manual;
   };
   const onSighup = (): void => {
@@ -304,6 +369,9 @@ export function startRulesReload(
     close() {
       options.signals?.off('SIGHUP', onSighup);
       watcher?.close();
+    },
+    async settled() {
+      await Promise.all([last, watcher?.settled()]).catch(() => undefined);
     },
   };
 }

@@ -21,7 +21,10 @@ export function initializeStore(store: Pick<Store, 'init' | 'kind'>, logger: Log
     store.init().then(
       () => {
         finished = true;
-        logger.info({ store: store.kind }, `${what} ready: indexes in place`);
+        // After stop() the service is shutting down: a late success would log out of order.
+        if (!stopped) {
+          logger.info({ store: store.kind }, `${what} ready: indexes in place`);
+        }
       },
       (err: unknown) => {
         if (stopped) {

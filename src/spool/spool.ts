@@ -76,6 +76,29 @@ export class Spool {
     return spool;
   }
 
+  /**
+   * Whether a message could be kept now: writes, syncs and removes a small probe file
+   * (its name matches neither entries nor temporary files, so recovery never touches it).
+   * Catches a volume gone read-only, unmounted or full where a permission check would not.
+   */
+  async writable(): Promise<boolean> {
+    const probe = path.join(this.dir, `.probe-${process.pid}-${randomBytes(4).toString('hex')}`);
+    try {
+      const handle = await fs.open(probe, 'wx', 0o600);
+      try {
+        await handle.writeFile('probe', 'utf8');
+        await handle.sync();
+      } finally {
+        await handle.close();
+      }
+      return true;
+    } catch {
+      return false;
+    } finally {
+      await fs.rm(probe, { force: true }).catch(() => undefined);
+    }
+  }
+
   /** Messages waiting (as far as this instance knows; list() rescans the directory). */
   depth(): number {
     return this.ids.size;

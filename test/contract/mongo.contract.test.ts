@@ -58,7 +58,7 @@ describe('MongoStore on the wire', function () {
     return { reply: result.reply, commands: names };
   }
 
-  it('when a known patient texts CONFIRM, then the pipeline costs exactly 4 database commands and the appointment is confirmed', async function () {
+  it('when a known patient texts CONFIRM, then the pipeline costs exactly 5 database commands and the appointment is confirmed', async function () {
     const { store } = handle!;
     const phone = newPhone();
     const patient = aPatient({ clinicId: 'downtown', phone });
@@ -69,13 +69,15 @@ describe('MongoStore on the wire', function () {
     await commandsOf('hello', phone, now); // warms the connection pool and creates the sender document
 
     const confirm = await commandsOf('CONFIRM', phone, now);
-    // claim, sender (count + opt-out + patients), the appointment, completion.
-    expect(confirm.commands).to.deep.equal(['insert', 'findAndModify', 'findAndModify', 'update']);
+    // claim, sender (count + opt-out + patients), the soonest appointment read, then moved on
+    // its _id unless a newer response stands (see advanceNextAppointment), completion.
+    expect(confirm.commands).to.deep.equal(['insert', 'findAndModify', 'find', 'findAndModify', 'update']);
     expect(confirm.reply).to.match(/confirmed/i);
     expect((await store.getAppointment(appointment.id))?.status).to.equal('confirmed');
 
     const again = await commandsOf('CONFIRM', phone, now);
-    expect(again.commands).to.deep.equal(['insert', 'findAndModify', 'findAndModify', 'update']);
+    // Already confirmed: the read says so, nothing is written.
+    expect(again.commands).to.deep.equal(['insert', 'findAndModify', 'find', 'update']);
     expect(again.reply).to.not.equal(confirm.reply);
   });
 
@@ -117,8 +119,8 @@ describe('MongoStore on the wire', function () {
     expect(Object.keys((await raw.findOne({ _id: `${clinicId}-2` as never }))?.status as object)).to.deep.equal(['order', 'name', 'since']);
     const now = new Date('2026-11-30T12:00:00Z');
     expect(await store.findNextAppointment(clinicId, ['p-legacy'], now)).to.deep.equal(second);
-    expect(await store.advanceNextAppointment(clinicId, ['p-legacy'], now, 'confirmed')).to.deep.equal({ before: second, after: second });
-    const cancel = await store.advanceNextAppointment(clinicId, ['p-legacy'], now, 'cancel-requested');
+    expect(await store.advanceNextAppointment(clinicId, ['p-legacy'], now, 'confirmed', now)).to.deep.equal({ before: second, after: second });
+    const cancel = await store.advanceNextAppointment(clinicId, ['p-legacy'], now, 'cancel-requested', now);
     expect(cancel.after).to.deep.equal({ ...second, status: 'cancel-requested', updatedAt: now });
   });
 

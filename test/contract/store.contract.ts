@@ -257,24 +257,24 @@ export function describeStoreContract(name: string, makeStore: MakeStore): void 
         const notTheirs = anAppointment({ clinicId, patientId: p3.id, startsAt: at('2026-06-01T12:10:00Z') });
         await store.upsertAppointments([past, cancelled, tieB, tieA, later, notTheirs]);
 
-        const first = await store.advanceNextAppointment(clinicId, [p1.id, p2.id], NOW, 'confirmed');
+        const first = await store.advanceNextAppointment(clinicId, [p1.id, p2.id], NOW, 'confirmed', NOW);
         expect(first).to.deep.equal({ before: tieA, after: { ...tieA, status: 'confirmed', updatedAt: NOW } });
         expect(await store.getAppointment(tieA.id)).to.deep.equal(first.after);
 
-        const again = await store.advanceNextAppointment(clinicId, [p1.id, p2.id], at('2026-06-01T12:05:00Z'), 'confirmed');
+        const again = await store.advanceNextAppointment(clinicId, [p1.id, p2.id], at('2026-06-01T12:05:00Z'), 'confirmed', at('2026-06-01T12:05:00Z'));
         expect(again).to.deep.equal({ before: first.after, after: first.after });
 
-        const cancel = await store.advanceNextAppointment(clinicId, [p2.id, p1.id], NOW, 'cancel-requested');
+        const cancel = await store.advanceNextAppointment(clinicId, [p2.id, p1.id], NOW, 'cancel-requested', NOW);
         expect(cancel.after).to.deep.equal({ ...tieA, status: 'cancel-requested', updatedAt: NOW });
-        const reschedule = await store.advanceNextAppointment(clinicId, [p1.id, p2.id], NOW, 'reschedule-requested');
+        const reschedule = await store.advanceNextAppointment(clinicId, [p1.id, p2.id], NOW, 'reschedule-requested', NOW);
         expect(reschedule).to.deep.equal({ before: cancel.after, after: cancel.after });
 
         for (const untouched of [past, cancelled, tieB, later, notTheirs]) {
           expect(await store.getAppointment(untouched.id)).to.deep.equal(untouched);
         }
-        expect(await store.advanceNextAppointment(clinicId, [], NOW, 'confirmed')).to.deep.equal({ before: null, after: null });
-        expect(await store.advanceNextAppointment(newClinicId(), [p1.id], NOW, 'confirmed')).to.deep.equal({ before: null, after: null });
-        expect(await store.advanceNextAppointment(clinicId, [p3.id], at('2026-06-01T12:10:01Z'), 'confirmed')).to.deep.equal({ before: null, after: null });
+        expect(await store.advanceNextAppointment(clinicId, [], NOW, 'confirmed', NOW)).to.deep.equal({ before: null, after: null });
+        expect(await store.advanceNextAppointment(newClinicId(), [p1.id], NOW, 'confirmed', NOW)).to.deep.equal({ before: null, after: null });
+        expect(await store.advanceNextAppointment(clinicId, [p3.id], at('2026-06-01T12:10:01Z'), 'confirmed', at('2026-06-01T12:10:01Z'))).to.deep.equal({ before: null, after: null });
       });
 
       it('when the soonest appointment already ranks at or above the target, then nothing moves, not even a later one', async function () {
@@ -284,7 +284,7 @@ export function describeStoreContract(name: string, makeStore: MakeStore): void 
         const later = anAppointment({ clinicId, patientId: p.id, startsAt: at('2026-06-03T09:00:00Z') });
         await store.upsertAppointments([soonest, later]);
         for (const to of ['confirmed', 'reschedule-requested', 'cancel-requested'] as const) {
-          expect(await store.advanceNextAppointment(clinicId, [p.id], NOW, to)).to.deep.equal({ before: soonest, after: soonest });
+          expect(await store.advanceNextAppointment(clinicId, [p.id], NOW, to, NOW)).to.deep.equal({ before: soonest, after: soonest });
         }
         expect(await store.getAppointment(soonest.id)).to.deep.equal(soonest);
         expect(await store.getAppointment(later.id)).to.deep.equal(later);
@@ -296,7 +296,7 @@ export function describeStoreContract(name: string, makeStore: MakeStore): void 
         const parents = anAppointment({ clinicId, patientId: parent.id, startsAt: at('2026-06-05T09:00:00Z') });
         const childs = anAppointment({ clinicId, patientId: child.id, startsAt: at('2026-06-04T09:00:00Z'), status: 'confirmed' });
         await store.upsertAppointments([parents, childs]);
-        const moved = await store.advanceNextAppointment(clinicId, [parent.id, child.id], NOW, 'reschedule-requested');
+        const moved = await store.advanceNextAppointment(clinicId, [parent.id, child.id], NOW, 'reschedule-requested', NOW);
         expect(moved.before).to.deep.equal(childs);
         expect(moved.after).to.deep.equal({ ...childs, status: 'reschedule-requested', updatedAt: NOW });
         expect(await store.getAppointment(parents.id)).to.deep.equal(parents);
@@ -308,23 +308,46 @@ export function describeStoreContract(name: string, makeStore: MakeStore): void 
         const stamped = anAppointment({ clinicId, patientId: p.id, startsAt: at('2026-06-02T09:00:00Z'), status: 'confirmed', updatedAt: at('2026-05-30T08:00:00Z') });
         const plain = anAppointment({ clinicId, patientId: p.id, startsAt: at('2026-06-03T09:00:00Z'), status: 'confirmed' });
         await store.upsertAppointments([stamped, plain]);
-        expect(await store.advanceNextAppointment(clinicId, [p.id], NOW, 'confirmed')).to.deep.equal({ before: stamped, after: stamped });
-        expect(await store.advanceNextAppointment(clinicId, [p.id], at('2026-06-02T10:00:00Z'), 'confirmed')).to.deep.equal({ before: plain, after: plain });
+        expect(await store.advanceNextAppointment(clinicId, [p.id], NOW, 'confirmed', NOW)).to.deep.equal({ before: stamped, after: stamped });
+        expect(await store.advanceNextAppointment(clinicId, [p.id], at('2026-06-02T10:00:00Z'), 'confirmed', at('2026-06-02T10:00:00Z'))).to.deep.equal({ before: plain, after: plain });
         expect(await store.upsertAppointments([stamped, plain])).to.deep.equal({ inserted: 0, updated: 0, unchanged: 2 });
-        const moved = await store.advanceNextAppointment(clinicId, [p.id], at('2026-06-02T10:00:00Z'), 'cancel-requested');
+        const moved = await store.advanceNextAppointment(clinicId, [p.id], at('2026-06-02T10:00:00Z'), 'cancel-requested', at('2026-06-02T10:00:00Z'));
         expect(await store.upsertAppointments([moved.after!])).to.deep.equal({ inserted: 0, updated: 0, unchanged: 1 });
       });
 
-      it('when an advance to the same status carries an earlier time (clock skew), then the status stays and updatedAt keeps the earlier time', async function () {
+      it('when an advance carries a time older than the appointment\'s last response, then nothing moves, not even a later appointment, and after says the newer time', async function () {
+        const clinicId = newClinicId();
+        const p = aPatient({ clinicId });
+        const a = anAppointment({ clinicId, patientId: p.id, startsAt: at('2026-06-02T09:00:00Z') });
+        const later = anAppointment({ clinicId, patientId: p.id, startsAt: at('2026-06-03T09:00:00Z') });
+        await store.upsertAppointments([a, later]);
+        const newer = at('2026-06-01T12:00:05Z');
+        const confirmed = await store.advanceNextAppointment(clinicId, [p.id], NOW, 'confirmed', newer);
+        expect(confirmed.after).to.deep.equal({ ...a, status: 'confirmed', updatedAt: newer });
+
+        // A CANCEL sent before that CONFIRM, handled after it (a replay from the spool).
+        const staleCancel = await store.advanceNextAppointment(clinicId, [p.id], NOW, 'cancel-requested', at('2026-06-01T11:59:00Z'));
+        expect(staleCancel).to.deep.equal({ before: confirmed.after, after: confirmed.after });
+        const staleConfirm = await store.advanceNextAppointment(clinicId, [p.id], NOW, 'confirmed', at('2026-06-01T11:59:00Z'));
+        expect(staleConfirm).to.deep.equal({ before: confirmed.after, after: confirmed.after });
+        expect(await store.getAppointment(a.id)).to.deep.equal(confirmed.after);
+        expect(await store.getAppointment(later.id)).to.deep.equal(later);
+
+        // A response sent after the last one moves it, stamped with its own time.
+        const newest = at('2026-06-01T12:00:06Z');
+        const cancel = await store.advanceNextAppointment(clinicId, [p.id], NOW, 'cancel-requested', newest);
+        expect(cancel).to.deep.equal({ before: confirmed.after, after: { ...a, status: 'cancel-requested', updatedAt: newest } });
+      });
+
+      it('when an advance to the status it already has carries a newer time, then updatedAt keeps the first response\'s time', async function () {
         const clinicId = newClinicId();
         const p = aPatient({ clinicId });
         const a = anAppointment({ clinicId, patientId: p.id });
         await store.upsertAppointments([a]);
-        const first = await store.advanceNextAppointment(clinicId, [p.id], at('2026-06-01T12:00:05Z'), 'confirmed');
-        const skewed = await store.advanceNextAppointment(clinicId, [p.id], NOW, 'confirmed');
-        expect(skewed.before).to.deep.equal(first.after);
-        expect(skewed.after).to.deep.equal({ ...a, status: 'confirmed', updatedAt: NOW });
-        expect(await store.getAppointment(a.id)).to.deep.equal(skewed.after);
+        const first = await store.advanceNextAppointment(clinicId, [p.id], NOW, 'confirmed', NOW);
+        const again = await store.advanceNextAppointment(clinicId, [p.id], NOW, 'confirmed', at('2026-06-01T12:00:05Z'));
+        expect(again).to.deep.equal({ before: first.after, after: first.after });
+        expect(await store.getAppointment(a.id)).to.deep.equal({ ...a, status: 'confirmed', updatedAt: NOW });
       });
 
       it('when advances of one appointment race, then exactly one sees the move', async function () {
@@ -332,7 +355,7 @@ export function describeStoreContract(name: string, makeStore: MakeStore): void 
         const p = aPatient({ clinicId });
         const a = anAppointment({ clinicId, patientId: p.id });
         await store.upsertAppointments([a]);
-        const results = await Promise.all(Array.from({ length: 6 }, () => store.advanceNextAppointment(clinicId, [p.id], NOW, 'confirmed')));
+        const results = await Promise.all(Array.from({ length: 6 }, () => store.advanceNextAppointment(clinicId, [p.id], NOW, 'confirmed', NOW)));
         const moves = results.filter((r) => r.before?.status !== r.after?.status);
         expect(moves).to.have.length(1);
         expect(moves[0]?.before?.status).to.equal('scheduled');
@@ -348,8 +371,8 @@ export function describeStoreContract(name: string, makeStore: MakeStore): void 
         const a = anAppointment({ clinicId, patientId: p.id });
         await store.upsertAppointments([a]);
         const [confirm, cancel] = await Promise.all([
-          store.advanceNextAppointment(clinicId, [p.id], NOW, 'confirmed'),
-          store.advanceNextAppointment(clinicId, [p.id], NOW, 'cancel-requested'),
+          store.advanceNextAppointment(clinicId, [p.id], NOW, 'confirmed', NOW),
+          store.advanceNextAppointment(clinicId, [p.id], NOW, 'cancel-requested', NOW),
         ]);
         expect(cancel.before?.status).to.not.equal(cancel.after?.status);
         expect(confirm.after?.status).to.be.oneOf(['confirmed', 'cancel-requested']);
@@ -410,6 +433,45 @@ export function describeStoreContract(name: string, makeStore: MakeStore): void 
         const phone = newPhone();
         await store.setOptOut(anOptOut({ clinicId, phone }));
         expect(await store.touchSender(clinicId, phone, window('w'))).to.deep.equal({ count: 1, optedOut: true, patients: [] });
+      });
+
+      it('when a consent change older than the stored one arrives, then it is refused with the newer state and nothing changes', async function () {
+        for (const touchedFirst of [true, false]) {
+          const clinicId = newClinicId();
+          const phone = newPhone();
+          if (touchedFirst) {
+            await store.touchSender(clinicId, phone, window('w'));
+          }
+          const start = anOptOut({ clinicId, phone, optedOut: false, keyword: 'START', changedAt: at('2026-06-01T12:00:10Z') });
+          expect(await store.setOptOut(start)).to.deep.equal({ applied: true });
+
+          const staleStop = anOptOut({ clinicId, phone, optedOut: true, keyword: 'STOP', changedAt: at('2026-06-01T12:00:09.999Z') });
+          expect(await store.setOptOut(staleStop)).to.deep.equal({ applied: false, current: start });
+          expect(await store.getOptOut(clinicId, phone)).to.deep.equal(start);
+          expect((await store.touchSender(clinicId, phone, window('w'))).optedOut).to.equal(false);
+
+          // The same message again (a replay) applies: same time, same state.
+          expect(await store.setOptOut(start)).to.deep.equal({ applied: true });
+          const newerStop = anOptOut({ clinicId, phone, optedOut: true, changedAt: at('2026-06-01T12:00:11Z') });
+          expect(await store.setOptOut(newerStop)).to.deep.equal({ applied: true });
+          expect(await store.getOptOut(clinicId, phone)).to.deep.equal(newerStop);
+        }
+      });
+
+      it('when consent changes of a new sender race, then the newest by time stands whatever order they land in', async function () {
+        const clinicId = newClinicId();
+        const phone = newPhone();
+        const changes = Array.from({ length: 12 }, (_, i) =>
+          anOptOut({ clinicId, phone, optedOut: i % 2 === 0, changedAt: new Date(NOW.getTime() + ((i * 7) % 12) * 1000) }),
+        );
+        const newest = changes.reduce((a, b) => (b.changedAt > a.changedAt ? b : a));
+        const results = await Promise.all(changes.map((c) => store.setOptOut(c)));
+        expect(await store.getOptOut(clinicId, phone)).to.deep.equal(newest);
+        results.forEach((r, i) => {
+          if (!r.applied) {
+            expect(r.current.changedAt.getTime()).to.be.greaterThan(changes[i]!.changedAt.getTime());
+          }
+        });
       });
     });
 

@@ -65,7 +65,7 @@ describe('audit trail', () => {
         await spool.append(...args);
       },
     };
-    const t = await buildTestApp({ store, spool: sink, spoolDepth: () => spool.depth() });
+    const t = await buildTestApp({ store, spool: sink, readySpool: spool });
     const known = uniquePhone();
     const patient = await addPatient(t.store, { phone: known, firstName: 'Ana' }, [{ startsAt: new Date(Date.now() + 86_400_000) }]);
     const stranger = uniquePhone();

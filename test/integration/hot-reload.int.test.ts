@@ -189,6 +189,46 @@ describe('rules hot reload', function () {
     expect((await send(DOWNTOWN)).status).to.equal(200);
   });
 
+  it('when a broken clinic file is reverted to the rules that stayed live, then one line says its rules are live again, and rulesLoadedAt moves only when rules load', async () => {
+    const file = join(dir, 'rules', 'clinics', 'downtown.yaml');
+    const original = readFileSync(file, 'utf8');
+    const loadedAt = async (): Promise<string> => ((await (await fetch(`${base}/readyz`)).json()) as { details: { rulesLoadedAt: string } }).details.rulesLoadedAt;
+    const start = await loadedAt();
+
+    // Nothing changed on disk: nothing loads.
+    expect((await watcher.reload('test')).status).to.equal('ok');
+    expect(await loadedAt()).to.equal(start);
+
+    let reloaded = nextReload();
+    writeFileSync(file, 'version: 1\ntemplates:\n  unknown-number: "Hi {{patient.nickname}}"\n');
+    expect((await reloaded).status).to.equal('partial');
+    expect(await loadedAt(), 'a refused clinic file loads nothing').to.equal(start);
+
+    reloaded = nextReload();
+    saveByRename(file, original);
+    const fixed = await reloaded;
+    expect(fixed).to.deep.include({ status: 'ok', changed: [] });
+    const lines = t.logs.records().filter((r) => typeof r.msg === 'string' && r.msg.startsWith('rules reloaded'));
+    expect(lines.map((r) => r.msg)).to.deep.equal(['rules reloaded: live again for downtown']);
+    expect(lines[0]?.clinics).to.deep.equal(['downtown']);
+    const ready = (await (await fetch(`${base}/readyz`)).json()) as { degraded: string[]; details: Record<string, unknown> };
+    expect(ready.degraded).to.deep.equal([]);
+    expect(ready.details.rulesReloadError).to.equal(undefined);
+  });
+
+  it('when rules/default.yaml and a clinic file are both broken, then the refused reload reports every finding of both at once', async () => {
+    const defaultFile = join(dir, 'rules', 'default.yaml');
+    const clinicFile = join(dir, 'rules', 'clinics', 'downtown.yaml');
+    const reloaded = nextReload();
+    writeFileSync(clinicFile, 'version: 1\ntemplates:\n  unknown-number: "Hi {{patient.nickname}}"\n');
+    saveByRename(defaultFile, readFileSync(defaultFile, 'utf8').replace('type: opt-out', 'type: opt-out-please'));
+    const refused = await reloaded;
+    expect(refused.status).to.equal('refused');
+    const findings = refused.status === 'refused' ? refused.findings : [];
+    expect(findings.map((f) => f.file)).to.include.members([defaultFile, clinicFile]);
+    expect(findings.map((f) => f.message).join('\n')).to.include('unknown action "opt-out-please"').and.include('{{patient.nickname}}');
+  });
+
   it('when SIGHUP arrives, then the files are reloaded even without watching', async () => {
     watcher.close();
     const signals = new EventEmitter();

@@ -196,7 +196,7 @@ describe('database outage (real FerretDB stopped and started again)', function (
     service = await startService(serviceEnv(db));
     const port = (service.server.address() as AddressInfo).port;
     const store = service.store;
-    await waitFor(async () => (await get(port, '/readyz')).status === 200, 15_000);
+    await waitFor(async () => JSON.parse((await get(port, '/readyz')).text).details.store === 'ok', 15_000);
     const stopper = uniquePhone();
     const confirmer = uniquePhone();
     await addPatient(store, { phone: stopper });
@@ -222,9 +222,11 @@ describe('database outage (real FerretDB stopped and started again)', function (
     expect(replies.every((r) => r.text === SYSTEM_ERROR)).to.equal(true);
     expect(slowest).to.be.below(5000);
     expect(service.spool.depth()).to.equal(during.length);
+    // The instance still keeps every message (in the spool): a load balancer must keep it in.
     const ready = await get(port, '/readyz');
-    expect(ready.status).to.equal(503);
-    expect(JSON.parse(ready.text)).to.deep.include({ reasons: ['store unreachable'] });
+    expect(ready.status).to.equal(200);
+    expect(JSON.parse(ready.text)).to.deep.include({ status: 'degraded', ready: true, reasons: [] });
+    expect(JSON.parse(ready.text).degraded).to.include.members(['store unreachable: messages go to the spool', `${during.length} messages waiting in the spool`]);
     expect(JSON.parse(ready.text).details.spoolDepth).to.equal(during.length);
     expect((await get(port, '/metrics')).text).to.match(/^sms_spool_depth 5$/m);
 
@@ -261,7 +263,7 @@ describe('database outage (real FerretDB stopped and started again)', function (
     service = await startService(serviceEnv(db));
     const port = (service.server.address() as AddressInfo).port;
     const store = service.store;
-    await waitFor(async () => (await get(port, '/readyz')).status === 200, 15_000);
+    await waitFor(async () => JSON.parse((await get(port, '/readyz')).text).details.store === 'ok', 15_000);
     const stopper = uniquePhone();
     const confirmer = uniquePhone();
     await addPatient(store, { phone: stopper });

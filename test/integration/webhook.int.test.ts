@@ -308,11 +308,12 @@ describe(`POST /v1/clinic/webhooks/twilio/sms (${kind.name})`, function () {
       const t = await buildTestApp();
       const res = await request(t.app.callback()).get('/readyz');
       expect(res.status).to.equal(200);
-      expect(res.body.ready).to.equal(true);
+      expect(res.body).to.deep.include({ status: 'ok', ready: true, reasons: [], degraded: [] });
       expect(res.body.details.rules).to.have.keys(['downtown', 'northside']);
+      expect(res.body.details.rules_loaded_version).to.match(/^[0-9a-f]{16}$/);
     });
 
-    it('when the store does not answer, then /readyz answers 503 with a JSON reason', async () => {
+    it('when the store does not answer and there is no spool to keep messages in, then /readyz answers 503 with a JSON reason', async () => {
       class DownStore extends MemoryStore {
         override async ping(): Promise<void> {
           throw new AppError('STORE_UNAVAILABLE', 'down');
@@ -321,7 +322,7 @@ describe(`POST /v1/clinic/webhooks/twilio/sms (${kind.name})`, function () {
       const t = await buildTestApp({ store: new DownStore() });
       const res = await request(t.app.callback()).get('/readyz');
       expect(res.status).to.equal(503);
-      expect(res.body).to.deep.include({ ready: false, reasons: ['store unreachable'] });
+      expect(res.body).to.deep.include({ status: 'unavailable', ready: false, reasons: ['store unreachable and no spool'] });
     });
 
     it('when messages were handled, then /metrics shows requests by outcome and the latency histogram', async () => {

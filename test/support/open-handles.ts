@@ -162,6 +162,22 @@ function traceReport(): string[] {
   return out.length > 0 ? ['where they were created:', ...out] : ['(the trace recorded no ref\'d resource still alive)'];
 }
 
+/**
+ * Root after hooks that run after this check: a spec file's top-level after() joins the root
+ * suite behind bootstrap's hooks, so whatever it closes is still open here.
+ */
+function hooksAfter(hook: Mocha.Runnable): string[] {
+  const hooks = (hook.parent as unknown as { _afterAll?: Mocha.Hook[] } | undefined)?._afterAll ?? [];
+  const index = hooks.indexOf(hook as Mocha.Hook);
+  if (index < 0 || index === hooks.length - 1) {
+    return [];
+  }
+  return [
+    'these root after hooks run only after this check (a top-level after() in a spec file): move each into its describe',
+    ...hooks.slice(index + 1).map((later) => `  - ${later.title}: ${String(later.fn).replace(/\s+/g, ' ').slice(0, 120)}`),
+  ];
+}
+
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
 /**
@@ -191,6 +207,7 @@ export async function assertNoOpenHandles(hook: Mocha.Runnable): Promise<void> {
     [
       `the tests left ${left.length} thing(s) open, which would keep mocha from exiting:`,
       ...left.map((line) => `  - ${line}`),
+      ...hooksAfter(hook),
       ...traceReport(),
     ].join('\n'),
   );

@@ -41,7 +41,10 @@ export interface TestAppOptions {
   store?: Store;
   clock?: () => Date;
   spool?: SpoolSink;
-  spoolDepth?: () => number;
+  /** The outage spool /readyz looks at (its depth, whether it is writable); absent: no spool. */
+  readySpool?: { depth(): number; writable(): Promise<boolean> };
+  /** The webhook's answer deadline, ms (default PIPELINE_DEADLINE_MS). */
+  pipelineDeadlineMs?: number;
 }
 
 /** A real app (real rules, real store adapter) on the fixture clinics, logging into a capture. */
@@ -72,7 +75,8 @@ export async function buildTestApp(options: TestAppOptions = {}): Promise<TestAp
     metrics,
     ...(options.clock ? { clock: options.clock } : {}),
     ...(options.spool ? { spool: options.spool } : {}),
-    readiness: createReadiness({ store, live, metrics, ...(options.spoolDepth ? { spoolDepth: options.spoolDepth } : {}) }),
+    ...(options.pipelineDeadlineMs === undefined ? {} : { pipelineDeadlineMs: options.pipelineDeadlineMs }),
+    readiness: createReadiness({ store, live, metrics, ...(options.readySpool ? { spool: options.readySpool } : {}) }),
   });
   return { app, store, conversations, routed: routing.items, live, metrics, logs, config, env };
 }

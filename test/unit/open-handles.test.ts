@@ -51,22 +51,37 @@ describe('open handles at the end of the run (test/support/open-handles.ts)', ()
   it('when a suite leaves a server and an interval open, then mocha fails the run within seconds and names both', async function () {
     this.timeout(30_000);
     const started = Date.now();
-    const child = spawn(
-      process.execPath,
-      ['node_modules/mocha/bin/mocha.js', '--no-config', '--import=tsx', '--require', 'test/support/bootstrap.ts', '--reporter', 'dot', 'test/fixtures/open-handles/leaky-suite.ts'],
-      { cwd: ROOT, env: { ...process.env, TEST_HANDLES_TRACE: '' }, stdio: ['ignore', 'pipe', 'pipe'] },
-    );
-    let output = '';
-    child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
-    child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
-    // Without the guard's forced exit the child would hang: stop it here rather than at mocha's timeout.
-    const hang = setTimeout(() => child.kill('SIGKILL'), 25_000);
-    const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
-    clearTimeout(hang);
+    const { code, output } = await runFixture('test/fixtures/open-handles/leaky-suite.ts');
     expect(code, output).to.equal(1);
     expect(Date.now() - started).to.be.below(20_000);
     expect(output).to.contain('"after all" hook: noOpenHandlesLeft');
     expect(output).to.match(/listening server on port \d+: await server\.close\(\)/);
     expect(output).to.contain("1 ref'd timer(s) or interval(s): clearTimeout/clearInterval them");
   });
+
+  it('when a spec file closes its server in a top-level after(), then the run fails and names that hook, which runs after the check', async function () {
+    this.timeout(30_000);
+    const { code, output } = await runFixture('test/fixtures/open-handles/late-after-suite.ts');
+    expect(code, output).to.equal(1);
+    expect(output).to.match(/listening server on port \d+/);
+    expect(output).to.contain('these root after hooks run only after this check');
+    expect(output).to.contain('"after all" hook: closeTheLateServer');
+  });
 });
+
+/** Runs one fixture suite in its own mocha process with the root hooks of the real run. */
+async function runFixture(file: string): Promise<{ code: number | null; output: string }> {
+  const child = spawn(
+    process.execPath,
+    ['node_modules/mocha/bin/mocha.js', '--no-config', '--import=tsx', '--require', 'test/support/bootstrap.ts', '--reporter', 'dot', file],
+    { cwd: ROOT, env: { ...process.env, TEST_HANDLES_TRACE: '' }, stdio: ['ignore', 'pipe', 'pipe'] },
+  );
+  let output = '';
+  child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  // Without the guard's forced exit the child would hang: stop it here rather than at mocha's timeout.
+  const hang = setTimeout(() => child.kill('SIGKILL'), 25_000);
+  const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
+  clearTimeout(hang);
+  return { code, output };
+}

@@ -1,7 +1,7 @@
 import { isDeepStrictEqual } from 'node:util';
 import type { Appointment, AppointmentStatus, AppointmentTransition, MessageCompletion, MessageRecord, OptOutRecord, Patient, SenderState } from '../../domain.js';
 import { APPOINTMENT_STATUS_RANK } from '../../domain.js';
-import type { ClaimResult, MessageQuery, RateWindow, Store, UpsertSummary } from '../store.js';
+import type { ClaimResult, MessageQuery, OptOutWrite, RateWindow, Store, UpsertSummary } from '../store.js';
 
 /** How many finished messages the embedded store keeps by default. */
 export const DEFAULT_MEMORY_MAX_MESSAGES = 50_000;
@@ -94,15 +94,28 @@ export class MemoryStore implements Store {
     return { claimed: true };
   }
 
-  async completeMessage(messageSid: string, completion: MessageCompletion): Promise<void> {
+  async completeMessage(messageSid: string, completion: MessageCompletion, options: { unlessGivenUp?: boolean } = {}): Promise<boolean> {
     const existing = this.messages.get(messageSid);
-    if (existing) {
-      Object.assign(existing, structuredClone(completion));
-      this.noteFinished(existing);
-      if (completion.outbox && completion.outbox.length > 0) {
-        this.onOutbox?.(messageSid, completion.outbox);
-      }
+    if (!existing || (options.unlessGivenUp === true && existing.gaveUpAt !== undefined)) {
+      return false;
     }
+    Object.assign(existing, structuredClone(completion));
+    this.noteFinished(existing);
+    if (completion.outbox && completion.outbox.length > 0) {
+      this.onOutbox?.(messageSid, completion.outbox);
+    }
+    return true;
+  }
+
+  async giveUpMessage(messageSid: string, at: Date): Promise<MessageRecord | null> {
+    const existing = this.messages.get(messageSid);
+    if (!existing) {
+      return null;
+    }
+    if (existing.status === 'received' && existing.gaveUpAt === undefined) {
+      existing.gaveUpAt = new Date(at);
+    }
+    return structuredClone(existing);
   }
 
   async recordDuplicate(messageSid: string, at: Date): Promise<void> {
@@ -193,19 +206,16 @@ export class MemoryStore implements Store {
     return found ? structuredClone(found) : null;
   }
 
-  async advanceNextAppointment(clinicId: string, patientIds: readonly string[], now: Date, to: AppointmentStatus): Promise<AppointmentTransition> {
+  async advanceNextAppointment(clinicId: string, patientIds: readonly string[], now: Date, to: AppointmentStatus, at: Date): Promise<AppointmentTransition> {
     const found = this.upcoming(clinicId, patientIds, now);
     if (!found) {
       return { before: null, after: null };
     }
     const before = structuredClone(found);
-    const rank = APPOINTMENT_STATUS_RANK[found.status];
-    if (rank < APPOINTMENT_STATUS_RANK[to]) {
+    const stale = found.updatedAt !== undefined && found.updatedAt > at;
+    if (!stale && APPOINTMENT_STATUS_RANK[found.status] < APPOINTMENT_STATUS_RANK[to]) {
       found.status = to;
-      found.updatedAt = new Date(now);
-    } else if (rank === APPOINTMENT_STATUS_RANK[to] && found.updatedAt && now < found.updatedAt) {
-      // As the MongoDB adapter's $min: at the same status the earlier request time stays.
-      found.updatedAt = new Date(now);
+      found.updatedAt = new Date(at);
     }
     return { before, after: structuredClone(found) };
   }
@@ -242,9 +252,14 @@ export class MemoryStore implements Store {
     return found ? structuredClone(found) : null;
   }
 
-  async setOptOut(record: OptOutRecord): Promise<void> {
-    const kept = structuredClone(record);
-    this.optOuts.set(senderKey(kept.clinicId, kept.phone), kept);
+  async setOptOut(record: OptOutRecord): Promise<OptOutWrite> {
+    const key = senderKey(record.clinicId, record.phone);
+    const current = this.optOuts.get(key);
+    if (current && current.changedAt > record.changedAt) {
+      return { applied: false, current: structuredClone(current) };
+    }
+    this.optOuts.set(key, structuredClone(record));
+    return { applied: true };
   }
 
   async upsertPatients(patients: readonly Patient[]): Promise<UpsertSummary> {

@@ -11,7 +11,8 @@ import type {
   SenderState,
 } from '../../domain.js';
 import { maskPhone } from '../../phone.js';
-import type { ClaimResult, MessageQuery, RateWindow, Store, UpsertSummary } from '../store.js';
+import { AppError } from '../../errors.js';
+import type { ClaimResult, MessageQuery, OptOutWrite, RateWindow, Store, UpsertSummary } from '../store.js';
 import {
   appointmentToDoc,
   compact,
@@ -164,15 +165,30 @@ export class MongoStore implements Store {
     });
   }
 
-  async completeMessage(messageSid: string, completion: MessageCompletion): Promise<void> {
-    await this.run('completeMessage', async () => {
+  async completeMessage(messageSid: string, completion: MessageCompletion, options: { unlessGivenUp?: boolean } = {}): Promise<boolean> {
+    return this.run('completeMessage', async () => {
+      const filter: Filter<MessageDoc> = options.unlessGivenUp === true ? { _id: messageSid, gaveUpAt: { $exists: false } } : { _id: messageSid };
       // The events ride in this one write (no extra command on the hot path), flagged
       // pending for the relay (src/events/relay.ts), which finds them by a sparse index.
       const set = compact(completion) as Partial<MessageDoc> & { outboxPending?: true };
       if (completion.outbox && completion.outbox.length > 0) {
         set.outboxPending = true;
       }
-      await this.messages.updateOne({ _id: messageSid }, { $set: set });
+      const result = await this.messages.updateOne(filter, { $set: set });
+      return result.matchedCount > 0;
+    });
+  }
+
+  async giveUpMessage(messageSid: string, at: Date): Promise<MessageRecord | null> {
+    return this.run('giveUpMessage', async () => {
+      // One findAndModify: the filter is the race with completeMessage({ unlessGivenUp }).
+      const given = await this.messages.findOneAndUpdate(
+        { _id: messageSid, status: 'received', gaveUpAt: { $exists: false } },
+        { $set: { gaveUpAt: at } },
+        { returnDocument: 'after', maxTimeMS: this.maxTimeMS },
+      );
+      const doc = given ?? (await this.messages.findOne({ _id: messageSid }, { maxTimeMS: this.maxTimeMS }));
+      return doc ? docToMessage(doc) : null;
     });
   }
 
@@ -238,24 +254,46 @@ export class MongoStore implements Store {
     });
   }
 
-  async advanceNextAppointment(clinicId: string, patientIds: readonly string[], now: Date, to: AppointmentStatus): Promise<AppointmentTransition> {
+  async advanceNextAppointment(clinicId: string, patientIds: readonly string[], now: Date, to: AppointmentStatus, at: Date): Promise<AppointmentTransition> {
     if (patientIds.length === 0) {
       return { before: null, after: null };
     }
     return this.run('advanceNextAppointment', async () => {
-      // One findAndModify picks the soonest upcoming appointment and, by `$min` on the
-      // stored status (see AppointmentStatusDoc), moves it only if it is below `to`: two
-      // concurrent CONFIRMs can never both move it, and a blocked one writes nothing.
-      const target = statusToDoc(to, new Date(now));
-      const doc = await this.appointments.findOneAndUpdate(
-        upcomingFilter(clinicId, patientIds, now),
-        { $min: { status: target } },
-        { sort: { startsAt: 1, id: 1 }, returnDocument: 'before', maxTimeMS: this.maxTimeMS },
-      );
-      if (!doc) {
-        return { before: null, after: null };
+      const target = statusToDoc(to, new Date(at));
+      // Two commands, because "the soonest one" and "unless its last response is newer" cannot
+      // share one filter: a filter on `since` would skip a soonest appointment that refuses
+      // this (stale) message and move a later one in its place. So the soonest is read first,
+      // then moved by one findOneAndUpdate on its _id that holds both conditions: `since` not
+      // newer than `at` in the filter, and by `$min` on the stored status (see
+      // AppointmentStatusDoc) only if it ranks below `to`. Two concurrent CONFIRMs can never
+      // both move it. When it changed between the two (a newer response, a cancellation, a
+      // re-import), it is read again.
+      for (let attempt = 0; attempt < 3; attempt += 1) {
+        const soonest = await this.appointments.findOne(upcomingFilter(clinicId, patientIds, now), { sort: { startsAt: 1, id: 1 }, maxTimeMS: this.maxTimeMS });
+        if (!soonest) {
+          return { before: null, after: null };
+        }
+        const stale = soonest.status.since !== undefined && soonest.status.since > at;
+        if (stale || soonest.status.order <= target.order) {
+          // Refused (a newer response) or blocked (already there or beyond): nothing to write.
+          const as = docToAppointment(soonest);
+          return { before: as, after: as };
+        }
+        const doc = await this.appointments.findOneAndUpdate(
+          {
+            _id: soonest._id,
+            startsAt: { $gte: now },
+            'status.name': { $ne: 'cancelled' },
+            $or: [{ 'status.since': { $exists: false } }, { 'status.since': { $lte: at } }],
+          },
+          { $min: { status: target } },
+          { returnDocument: 'before', maxTimeMS: this.maxTimeMS },
+        );
+        if (doc) {
+          return { before: docToAppointment(doc), after: docToAppointment({ ...doc, status: minStatus(doc.status, target) }) };
+        }
       }
-      return { before: docToAppointment(doc), after: docToAppointment({ ...doc, status: minStatus(doc.status, target) }) };
+      throw new AppError('STORE_ERROR', 'the next appointment kept changing while being advanced');
     });
   }
 
@@ -349,8 +387,9 @@ export class MongoStore implements Store {
     });
   }
 
-  async setOptOut(record: OptOutRecord): Promise<void> {
-    await this.run('setOptOut', async () => {
+  async setOptOut(record: OptOutRecord): Promise<OptOutWrite> {
+    return this.run('setOptOut', async () => {
+      const id = senderId(record.clinicId, record.phone);
       // $set/$unset of the opt-out fields only, so the rate counters stay as they are.
       const set: Partial<SenderDoc> = { clinicId: record.clinicId, phone: record.phone, optedOut: record.optedOut, changedAt: record.changedAt };
       const unset: Record<string, ''> = {};
@@ -361,13 +400,28 @@ export class MongoStore implements Store {
           set[key] = record[key];
         }
       }
-      await this.upsertRetry(() =>
-        this.senders.updateOne(
-          { _id: senderId(record.clinicId, record.phone) },
-          Object.keys(unset).length > 0 ? { $set: set, $unset: unset } : { $set: set },
-          { upsert: true },
-        ),
-      );
+      const update = Object.keys(unset).length > 0 ? { $set: set, $unset: unset } : { $set: set };
+      // One upsert whose filter admits only an older (or no) state. When the sender's
+      // document exists but holds a newer state, the filter misses it and the upsert's insert
+      // hits the unique _id: that duplicate key *is* the answer "newer state stored". It can
+      // also mean that two upserts of a new sender raced, so the command runs once more: the
+      // document exists by then, and a second duplicate key can only mean a newer state.
+      const filter: Filter<SenderDoc> = { _id: id, $or: [{ changedAt: { $exists: false } }, { changedAt: { $lte: record.changedAt } }] };
+      for (let attempt = 0; attempt < 2; attempt += 1) {
+        try {
+          await this.senders.updateOne(filter, update, { upsert: true });
+          return { applied: true };
+        } catch (err) {
+          if (!isDuplicateKey(err)) {
+            throw err;
+          }
+        }
+      }
+      const current = docToOptOut(await this.senders.findOne({ _id: id }, { maxTimeMS: this.maxTimeMS, projection: { rate: 0, roster: 0 } }));
+      if (!current) {
+        throw new AppError('STORE_ERROR', 'the opt-out write was refused but no newer state is stored');
+      }
+      return { applied: false, current };
     });
   }
 

@@ -14,6 +14,7 @@ function contextFor(world: World, overrides: Partial<ActionContext> = {}): Actio
     patients: world.patients,
     optedOut: false,
     now: OPEN_NOW,
+    receivedAt: OPEN_NOW,
     store: world.store,
     staff: world.staff,
     dryRun: false,
@@ -173,7 +174,7 @@ describe('actions registry', () => {
     const world = await makeWorld([{ firstName: 'Ana', appointments: [{ startsAt: future }] }]);
     const ctx = contextFor(world);
     await ctx.nextAppointment(); // cached as scheduled
-    await world.store.advanceNextAppointment(world.clinic.id, [world.patients[0]!.id], OPEN_NOW, 'confirmed');
+    await world.store.advanceNextAppointment(world.clinic.id, [world.patients[0]!.id], OPEN_NOW, 'confirmed', OPEN_NOW);
     expect((await run('confirm-appointment', ctx)).outcome).to.equal('already-confirmed');
   });
 

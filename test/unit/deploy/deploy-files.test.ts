@@ -136,6 +136,8 @@ describe('deployment files', () => {
       const upstream = /reverse_proxy ([^{\n]+)/.exec(text)?.[1]?.trim().split(/\s+/);
       expect(upstream?.sort()).to.deep.equal(apps.map(([name]) => `${name}:3000`).sort());
       expect(text).to.include('{$SITE_ADDRESS:localhost} {');
+      // Readiness, not liveness: a database outage keeps instances in (their spools keep the messages).
+      expect(text).to.match(/^\s*health_uri \/readyz$/m);
       for (const [, app] of apps) {
         expect(app.environment?.PUBLIC_BASE_URL).to.equal(`https://${String(proxy.environment?.SITE_ADDRESS)}`);
       }

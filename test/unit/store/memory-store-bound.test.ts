@@ -5,8 +5,8 @@ import { aMessage } from '../../contract/store-fixtures.js';
 
 const received = (sid: string): MessageRecord => aMessage({ clinicId: 'downtown', messageSid: sid });
 
-const finish = (store: MemoryStore, sid: string, reply = `reply ${sid}`): Promise<void> =>
-  store.completeMessage(sid, { status: 'processed', patientIds: [], rulesFired: ['confirm'], actions: [], reply });
+const finish = async (store: MemoryStore, sid: string, reply = `reply ${sid}`): Promise<void> =>
+  void await store.completeMessage(sid, { status: 'processed', patientIds: [], rulesFired: ['confirm'], actions: [], reply });
 
 async function handled(store: MemoryStore, sid: string): Promise<void> {
   expect((await store.claimMessage(received(sid))).claimed).to.equal(true);

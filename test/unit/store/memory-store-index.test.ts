@@ -30,6 +30,6 @@ describe('MemoryStore look-up indexes', () => {
     const now = new Date(Date.UTC(2029, 0, 1));
     expect((await store.findNextAppointment('downtown', ['p1'], now))?.id).to.equal('a2');
     expect((await store.findNextAppointment('downtown', ['p2'], now))?.id).to.equal('a1');
-    expect((await store.advanceNextAppointment('downtown', ['p1', 'p2'], now, 'confirmed')).after?.id).to.equal('a1');
+    expect((await store.advanceNextAppointment('downtown', ['p1', 'p2'], now, 'confirmed', now)).after?.id).to.equal('a1');
   });
 });
