@@ -300,8 +300,15 @@ export function openApiDocument(options: { serverUrl?: string | null } = {}): Js
         ...SCHEMAS,
         Readiness: {
           type: 'object',
-          required: ['ready', 'reasons', 'details'],
-          properties: { ready: { type: 'boolean' }, reasons: { type: 'array', items: { type: 'string' } }, details: { type: 'object' } },
+          required: ['status', 'ready', 'reasons', 'degraded', 'details'],
+          properties: {
+            status: { enum: ['ok', 'degraded', 'unavailable'] },
+            ready: { type: 'boolean' },
+            reasons: { type: 'array', items: { type: 'string' }, description: 'Why it answers 503: it cannot keep a message now.' },
+            degraded: { type: 'array', items: { type: 'string' }, description: 'What is wrong while it still keeps every message.' },
+            details: { type: 'object' },
+          },
+          additionalProperties: false,
         },
       },
     },
