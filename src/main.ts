@@ -60,6 +60,12 @@ export interface StartOptions {
   events?: Pick<EventsServiceOptions, 'pollMs' | 'timeoutMs' | 'leaseMs' | 'retryDelaysMs' | 'statsMaxAgeMs'>;
   /** Where log lines go instead of stdout (tests). */
   logDestination?: DestinationStream;
+  /**
+   * false: the background services (events relay and dispatcher, media relay and worker) are
+   * not started, so a test can count the database commands of one message alone (their polls
+   * would add their own). Default true.
+   */
+  background?: boolean;
 }
 
 /**
@@ -150,8 +156,7 @@ export async function startService(env: Record<string, string | undefined>, opti
     clinic: (id) => live.snapshot().clinics.byId.get(id),
     guard: [recordAccess({ accessLog: staffStores.accessLog, clock: () => new Date() }, MEDIA_ROUTE), authenticateApiKey({ ring: () => ring, attempts }), requireScope('conversations:read')],
   });
-  // startMedia starts its relay and workers itself; the shutdown list stops them.
-  services.push({ start: () => undefined, stop: () => media.stop() });
+  services.push({ start: () => media.service.start(), stop: () => media.stop() });
   const staff = createStaffApi({ config, live, store, stores: staffStores, ring, logger, attempts, media: media.service });
   const app = createApp({
     config,
@@ -187,7 +192,9 @@ export async function startService(env: Record<string, string | undefined>, opti
   const keysReload = startKeysReload({ file: config.keysFile, ring, logger, production, watch: config.watchRules, signals: process });
   // Replays what an earlier run left in the spool, and whatever the next outage brings.
   replayer.start();
-  services.forEach((s) => s.start());
+  if (options.background !== false) {
+    services.forEach((s) => s.start());
+  }
   const connections = trackConnections(server);
   lifecycle = 'serving';
   let stopping: Promise<ShutdownReport> | undefined;
