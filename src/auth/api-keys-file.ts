@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { LineCounter, isMap, isSeq, parseDocument, stringify, type Node } from 'yaml';
-import { AppError, type Finding } from '../errors.js';
+import { AppError, errorCode, type Finding } from '../errors.js';
 import { KEY_ID, SCOPES, type ApiKey, type Scope } from './api-key.js';
 
 const KNOWN_KEYS = new Set(['id', 'clinicId', 'name', 'scopes', 'sha256', 'createdAt', 'revoked', 'revokedAt']);
@@ -141,7 +141,7 @@ export async function loadKeysFile(path: string, options: ParseKeysOptions = {})
   try {
     text = await readFile(path, 'utf8');
   } catch (cause) {
-    if ((cause as { code?: unknown }).code === 'ENOENT') {
+    if (errorCode(cause) === 'ENOENT') {
       return { keys: [], missing: true };
     }
     throw new AppError('CONFIG_INVALID', `cannot read keys file ${path}`, {

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdir, open, readFile, rename, rm, stat } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { Document, isMap, isScalar, isSeq, parseDocument, Scalar, YAMLSeq, type YAMLMap } from 'yaml';
-import { AppError } from '../errors.js';
+import { AppError, errorCode } from '../errors.js';
 import type { ApiKey } from './api-key.js';
 import { parseKeysFile } from './api-keys-file.js';
 
@@ -27,14 +27,14 @@ export async function editKeysFile<T>(file: string, edit: KeysFileEdit<T>): Prom
   const lock = `${file}.lock`;
   await mkdir(dirname(file), { recursive: true });
   const held = await open(lock, 'wx', 0o600).catch((err: unknown) => {
-    if ((err as { code?: unknown }).code === 'EEXIST') {
+    if (errorCode(err) === 'EEXIST') {
       throw new AppError('CONFIG_INVALID', `${lock} exists: another keys command is running (remove the file if none is)`);
     }
     throw new AppError('CONFIG_INVALID', `cannot lock keys file ${file}: ${(err as Error).message}`, { cause: err });
   });
   try {
     const text = await readFile(file, 'utf8').catch((err: unknown) => {
-      if ((err as { code?: unknown }).code === 'ENOENT') {
+      if (errorCode(err) === 'ENOENT') {
         return null;
       }
       throw new AppError('CONFIG_INVALID', `cannot read keys file ${file}: ${(err as Error).message}`, { cause: err });
