@@ -15,11 +15,12 @@ import { buildAll } from './lib/servers.js';
 import { createWorld } from './lib/world.js';
 import { runClinicsScale } from './phases/clinics-scale.js';
 import { runCompare } from './phases/compare.js';
+import { mediaTable, runMedia } from './phases/media.js';
 import { runRulesScale } from './phases/rules-scale.js';
 import { runSustained } from './phases/sustained.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
-const PHASES = ['compare', 'rules', 'clinics', 'sustained'] as const;
+const PHASES = ['compare', 'rules', 'clinics', 'sustained', 'media'] as const;
 const log = (line: string): void => void process.stdout.write(`${line}\n`);
 
 function parseArgs(argv: readonly string[]): { quick: boolean; phases: Set<string>; rounds: number; durationS: number; sustainedS: number } {
@@ -112,6 +113,12 @@ async function main(argv: string[]): Promise<void> {
         `last fifth / first fifth ${s.lastOverFirst}; heap after GC ${s.heapAfterGcMb.before} → ${s.heapAfterGcMb.after} MB, RSS ${s.rssMb.before} → ${s.rssMb.after} MB (max ${s.rssMb.max})`;
       log(line);
       table.push(line);
+    }
+    if (args.phases.has('media')) {
+      log('\n== media: the same traffic without media and with 10-media messages in it');
+      const media = await runMedia(ROOT, world, settings);
+      results.media = media;
+      table.push(...mediaTable(media));
     }
   } finally {
     await world.remove();
