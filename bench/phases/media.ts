@@ -82,14 +82,14 @@ export async function runMedia(root: string, world: World, settings: RoundsSetti
           await server.stop();
         }
         arm.fetched += fake.counts.served - before;
-        settings.log(`  ${arm.name}: the fake served ${fake.counts.served - before} media files during the turn`);
+        settings.log(`  (round ${r}) ${arm.name}: the fake served ${fake.counts.served - before} media files during the turn`);
       }
     }
   } finally {
     await fake.close();
   }
   const result = arms.map(({ name, share: s, runs, fetched }): MediaArm => {
-    const mid = (pick: (v: VariantResult) => number): number => median(runs.map(pick));
+    const mid = (pick: (v: VariantResult) => number): number => round(median(runs.map(pick)));
     return {
       name,
       share: s,
