@@ -7,6 +7,7 @@ import { runCli } from '../../src/cli/index.js';
 import type { CliIO } from '../../src/cli/io.js';
 import { startService, type RunningService } from '../../src/main.js';
 import { AUTH_TOKEN, PUBLIC_BASE_URL } from '../support/test-app.js';
+import { FIXTURE_RULES_DIR } from '../support/fixture-rules.js';
 
 /**
  * The keys commands against a running service: the service reloads KEYS_FILE when the
@@ -26,6 +27,7 @@ describe('clinic-sms keys with a running server', function () {
       TWILIO_AUTH_TOKEN: AUTH_TOKEN,
       PUBLIC_BASE_URL,
       CLINICS_FILE: 'test/fixtures/clinics.yaml',
+      RULES_DIR: FIXTURE_RULES_DIR,
       NORTHSIDE_AUTH_TOKEN: 'x'.repeat(32),
       SPOOL_DIR: join(dir, 'spool'),
       KEYS_FILE: join(dir, 'api-keys.yaml'),

@@ -15,6 +15,7 @@ import { aMessage } from '../contract/store-fixtures.js';
 import { startFakeTwilio, type FakeTwilio } from '../support/fake-twilio.js';
 import { DOWNTOWN_ACCOUNT_SID, STAFF_STORE_KINDS, buildStaffApp, type StaffTestApp } from '../support/staff-app.js';
 import { AUTH_TOKEN, PUBLIC_BASE_URL, uniquePhone } from '../support/test-app.js';
+import { FIXTURE_RULES_DIR } from '../support/fixture-rules.js';
 
 type Doc = { openapi: string; paths: Record<string, Record<string, { security?: unknown; responses: Record<string, { content?: Record<string, { schema: object }> }> }>>; components: { schemas: Record<string, object>; securitySchemes: Record<string, { type: string; scheme?: string }> } };
 
@@ -58,6 +59,7 @@ describe('OpenAPI document (GET /v1/openapi.json)', function () {
       TWILIO_AUTH_TOKEN: AUTH_TOKEN,
       PUBLIC_BASE_URL,
       CLINICS_FILE: 'test/fixtures/clinics.yaml',
+      RULES_DIR: FIXTURE_RULES_DIR,
       NORTHSIDE_AUTH_TOKEN: 'x'.repeat(32),
       SPOOL_DIR: join(dir, 'spool'),
       MEDIA_DIR: join(dir, 'media'),

@@ -12,6 +12,7 @@ import { eventually, startEventReceiver, type EventReceiver } from '../support/e
 import { sendRaw, type RawResponse } from '../support/http-client.js';
 import { freshDbName, getTestMongo, uriWithDb, type TestMongo } from '../support/mongo.js';
 import { AUTH_TOKEN, PUBLIC_BASE_URL, WEBHOOK_PATH, addPatient, inboundParams, signedRequest, uniquePhone } from '../support/test-app.js';
+import { FIXTURE_RULES_DIR } from '../support/fixture-rules.js';
 
 // README, "Running in production": two or more stateless instances on one MongoDB. Three
 // real service processes (`node --import tsx src/main.ts`, as startup.int.test.ts starts it)
@@ -177,7 +178,7 @@ describe('scale-out: three service processes on one MongoDB database', function 
     instances = await Promise.all(
       ['A', 'B', 'C'].map(async (name) => {
         const rulesDir = path.join(root, `rules-${name}`);
-        await fs.cp('rules', rulesDir, { recursive: true });
+        await fs.cp(FIXTURE_RULES_DIR, rulesDir, { recursive: true });
         return startInstance(name, path.join(root, `spool-${name}`), rulesDir);
       }),
     );

@@ -17,6 +17,7 @@ import type { Store } from '../../src/store/store.js';
 import { createLogCapture, type LogCapture } from './log-capture.js';
 import { getTestMongo, openTestMongoStore } from './mongo.js';
 import { AUTH_TOKEN, NORTHSIDE_TOKEN, PUBLIC_BASE_URL } from './test-app.js';
+import { FIXTURE_RULES_DIR } from './fixture-rules.js';
 
 /** The account downtown sends from in these tests (TWILIO_ACCOUNT_SID). */
 export const DOWNTOWN_ACCOUNT_SID = `AC${'d'.repeat(32)}`;
@@ -75,7 +76,7 @@ export async function buildStaffApp(
     authTokens: [AUTH_TOKEN],
     publicBaseUrl: PUBLIC_BASE_URL,
     clinicsFile: 'test/fixtures/clinics.yaml',
-    rulesDir: 'rules',
+    rulesDir: FIXTURE_RULES_DIR,
     twilioAccountSid: DOWNTOWN_ACCOUNT_SID,
     ...config,
   });
