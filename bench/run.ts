@@ -1,5 +1,5 @@
 /**
- * npm run bench -- [--quick] [--only=compare,rules,clinics,sustained,events] [--rounds=N] [--duration=S] [--sustained=S]
+ * npm run bench -- [--quick] [--only=compare,rules,clinics,sustained,events,media] [--rounds=N] [--duration=S] [--sustained=S]
  *
  * Builds the service (npm run build) and the comparison servers, measures them on
  * loopback with autocannon, prints a Markdown table for docs/benchmarks.md and writes the
@@ -16,11 +16,12 @@ import { createWorld } from './lib/world.js';
 import { runClinicsScale } from './phases/clinics-scale.js';
 import { runCompare } from './phases/compare.js';
 import { runEvents } from './phases/events.js';
+import { mediaTable, runMedia } from './phases/media.js';
 import { runRulesScale } from './phases/rules-scale.js';
 import { runSustained } from './phases/sustained.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
-const PHASES = ['compare', 'rules', 'clinics', 'sustained', 'events'] as const;
+const PHASES = ['compare', 'rules', 'clinics', 'sustained', 'events', 'media'] as const;
 const log = (line: string): void => void process.stdout.write(`${line}\n`);
 /** The events phase's steady inbound rate (issue 15: 200 messages/s). */
 const EVENTS_RATE = 200;
@@ -127,6 +128,12 @@ async function main(argv: string[]): Promise<void> {
         `webhook p50/p99 ${answers?.webhookMs.p50}/${answers?.webhookMs.p99} ms with the receiver answering, ${hangs?.webhookMs.p50}/${hangs?.webhookMs.p99} ms with it never answering: p99 ratio **${e.p99Ratio}** (target ≤ 1.1); ${answers?.answered}+${hangs?.answered} of ${(answers?.sent ?? 0) + (hangs?.sent ?? 0)} webhooks answered 200`;
       log(line);
       table.push(line);
+    }
+    if (args.phases.has('media')) {
+      log('\n== media: the same traffic without media and with 10-media messages in it');
+      const media = await runMedia(ROOT, world, settings);
+      results.media = media;
+      table.push(...mediaTable(media));
     }
   } finally {
     await world.remove();

@@ -15,6 +15,7 @@ export const ERROR_CODES = {
   FORBIDDEN: { status: 403, expose: true },
   OPTED_OUT: { status: 409, expose: true },
   IDEMPOTENCY_CONFLICT: { status: 409, expose: true },
+  TOO_MANY_REQUESTS: { status: 429, expose: true },
   TWILIO_FAILED: { status: 502, expose: false },
   TWILIO_NOT_CONFIGURED: { status: 503, expose: false },
   CONFIG_INVALID: { status: 500, expose: false },
@@ -43,6 +44,8 @@ export interface AppErrorOptions {
   cause?: unknown;
   /** Findings with file positions (config and rules errors). */
   findings?: Finding[];
+  /** For 429 and 503: when to try again, seconds (sent as Retry-After). */
+  retryAfterSeconds?: number;
 }
 
 export class AppError extends Error {
@@ -50,6 +53,7 @@ export class AppError extends Error {
   readonly status: number;
   readonly expose: boolean;
   readonly findings: Finding[];
+  readonly retryAfterSeconds: number | undefined;
 
   /**
    * @param code - one of ERROR_CODES
@@ -63,6 +67,7 @@ export class AppError extends Error {
     this.status = ERROR_CODES[code].status;
     this.expose = ERROR_CODES[code].expose;
     this.findings = options.findings ?? [];
+    this.retryAfterSeconds = options.retryAfterSeconds;
   }
 }
 

@@ -1,5 +1,6 @@
 import { pathToFileURL } from 'node:url';
 import type { Server } from 'node:http';
+import type Koa from 'koa';
 import type { Config } from './config/load-config.js';
 import { formatFindings, isAppError } from './errors.js';
 import { createApp } from './http/create-app.js';
@@ -26,6 +27,7 @@ import type { MongoStore } from './store/mongo/mongo-store.js';
 import { startMedia, type RunningMedia } from './media/start-media.js';
 import { loadKeysFile } from './auth/api-keys-file.js';
 import { KeyRing } from './auth/key-ring.js';
+import { MemoryFailedKeyAttempts } from './auth/failed-key-attempts.js';
 import { startKeysReload } from './auth/keys-reload.js';
 import { createStaffApi, openStaffStores } from './conversations/staff-api.js';
 import { authenticateApiKey, recordAccess, requireScope } from './auth/require-api-key.js';
@@ -34,6 +36,8 @@ import { conversationRouting } from './conversations/staff-routing.js';
 
 export interface RunningService {
   server: Server;
+  /** The Koa app the server runs (its routers list the routes served). */
+  app: Koa;
   config: Readonly<Config>;
   store: Store;
   live: LiveConfig;
@@ -56,6 +60,12 @@ export interface StartOptions {
   events?: Pick<EventsServiceOptions, 'pollMs' | 'timeoutMs' | 'leaseMs' | 'retryDelaysMs' | 'statsMaxAgeMs'>;
   /** Where log lines go instead of stdout (tests). */
   logDestination?: DestinationStream;
+  /**
+   * false: the background services (events relay and dispatcher, media relay and worker) are
+   * not started, so a test can count the database commands of one message alone (their polls
+   * would add their own). Default true.
+   */
+  background?: boolean;
 }
 
 /**
@@ -134,6 +144,9 @@ export async function startService(env: Record<string, string | undefined>, opti
   }
   const ring = new KeyRing(keys.keys);
   const staffInit = initializeStore({ kind: store.kind, init: async () => Promise.all([staffStores.conversations.init(), staffStores.accessLog.init()]).then(() => undefined) }, logger);
+  // Failed key attempts are counted per client address in this instance's memory (src/auth/failed-key-attempts.ts),
+  // one count for every route a key opens (the staff API and media).
+  const attempts = new MemoryFailedKeyAttempts();
   // Media: background jobs fetch MediaUrlN; the route is guarded like the staff API.
   const media = startMedia({
     config,
@@ -141,11 +154,10 @@ export async function startService(env: Record<string, string | undefined>, opti
     store,
     logger,
     clinic: (id) => live.snapshot().clinics.byId.get(id),
-    guard: [recordAccess({ accessLog: staffStores.accessLog, clock: () => new Date() }, MEDIA_ROUTE), authenticateApiKey({ ring: () => ring }), requireScope('conversations:read')],
+    guard: [recordAccess({ accessLog: staffStores.accessLog, clock: () => new Date() }, MEDIA_ROUTE), authenticateApiKey({ ring: () => ring, attempts }), requireScope('conversations:read')],
   });
-  // startMedia starts its relay and workers itself; the shutdown list stops them.
-  services.push({ start: () => undefined, stop: () => media.stop() });
-  const staff = createStaffApi({ config, live, store, stores: staffStores, ring, logger, media: media.service });
+  services.push({ start: () => media.service.start(), stop: () => media.stop() });
+  const staff = createStaffApi({ config, live, store, stores: staffStores, ring, logger, attempts, media: media.service });
   const app = createApp({
     config,
     live,
@@ -180,12 +192,15 @@ export async function startService(env: Record<string, string | undefined>, opti
   const keysReload = startKeysReload({ file: config.keysFile, ring, logger, production, watch: config.watchRules, signals: process });
   // Replays what an earlier run left in the spool, and whatever the next outage brings.
   replayer.start();
-  services.forEach((s) => s.start());
+  if (options.background !== false) {
+    services.forEach((s) => s.start());
+  }
   const connections = trackConnections(server);
   lifecycle = 'serving';
   let stopping: Promise<ShutdownReport> | undefined;
   return {
     server,
+    app,
     config,
     store,
     live,

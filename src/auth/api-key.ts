@@ -14,6 +14,8 @@ export interface ApiKey {
   sha256: string;
   createdAt: Date;
   revoked: boolean;
+  /** When `clinic-sms keys revoke` revoked it (absent on keys revoked by hand or never). */
+  revokedAt?: Date;
 }
 
 export const KEY_ID = /^[a-z0-9][a-z0-9-]{0,62}$/;

@@ -1,9 +1,9 @@
 import { readFile } from 'node:fs/promises';
 import { LineCounter, isMap, isSeq, parseDocument, stringify, type Node } from 'yaml';
-import { AppError, type Finding } from '../errors.js';
+import { AppError, errorCode, type Finding } from '../errors.js';
 import { KEY_ID, SCOPES, type ApiKey, type Scope } from './api-key.js';
 
-const KNOWN_KEYS = new Set(['id', 'clinicId', 'name', 'scopes', 'sha256', 'createdAt', 'revoked']);
+const KNOWN_KEYS = new Set(['id', 'clinicId', 'name', 'scopes', 'sha256', 'createdAt', 'revoked', 'revokedAt']);
 const SHA256 = /^[0-9a-f]{64}$/;
 
 /**
@@ -104,6 +104,11 @@ export function parseKeysFile(text: string, file: string, options: ParseKeysOpti
     if (typeof revoked !== 'boolean') {
       at(get('revoked'), `${where}.revoked: expected true or false`);
     }
+    const revokedAtValue = value('revokedAt');
+    const revokedAt = typeof revokedAtValue === 'string' ? new Date(revokedAtValue) : revokedAtValue instanceof Date ? revokedAtValue : undefined;
+    if (revokedAtValue !== undefined && (!revokedAt || Number.isNaN(revokedAt.getTime()))) {
+      at(get('revokedAt'), `${where}.revokedAt: expected an ISO 8601 time`);
+    }
     if (findings.length === before) {
       ids.add(id as string);
       hashes.add(sha256 as string);
@@ -115,6 +120,7 @@ export function parseKeysFile(text: string, file: string, options: ParseKeysOpti
         sha256: sha256 as string,
         createdAt: created as Date,
         revoked: revoked as boolean,
+        ...(revokedAt ? { revokedAt } : {}),
       });
     }
   });
@@ -135,7 +141,7 @@ export async function loadKeysFile(path: string, options: ParseKeysOptions = {})
   try {
     text = await readFile(path, 'utf8');
   } catch (cause) {
-    if ((cause as { code?: unknown }).code === 'ENOENT') {
+    if (errorCode(cause) === 'ENOENT') {
       return { keys: [], missing: true };
     }
     throw new AppError('CONFIG_INVALID', `cannot read keys file ${path}`, {
@@ -149,5 +155,5 @@ export async function loadKeysFile(path: string, options: ParseKeysOptions = {})
 /** The file text for a list of keys (for `clinic-sms keys create|revoke`, which rewrite the file). */
 export function renderKeysFile(keys: readonly ApiKey[]): string {
   const header = '# Staff API keys (KEYS_FILE). Only SHA-256 digests: a key is shown once, when made.\n';
-  return header + stringify({ keys: keys.map((k) => ({ ...k, createdAt: k.createdAt.toISOString() })) });
+  return header + stringify({ keys: keys.map((k) => ({ ...k, createdAt: k.createdAt.toISOString(), ...(k.revokedAt ? { revokedAt: k.revokedAt.toISOString() } : {}) })) });
 }

@@ -15,9 +15,11 @@ export interface StaffState {
 }
 
 /**
- * Where a limit on failed key attempts per client address plugs in (not built yet): `check`
- * throws (429) for an address that failed too often; `failed` counts one more failure.
- * Addresses come from ctx.ip, which honours TRUST_PROXY (Koa's app.proxy).
+ * The limit on failed key attempts per client address (MemoryFailedKeyAttempts): `check`
+ * throws TOO_MANY_REQUESTS (429, with Retry-After) for an address that failed too often;
+ * `failed` counts one more failure. Addresses come from ctx.ip, which honours TRUST_PROXY
+ * (Koa's app.proxy). A request without any Authorization header is refused (401) before the
+ * limit is asked: it guesses nothing.
  */
 export interface FailedKeyAttempts {
   check(address: string, now: Date): Promise<void> | void;

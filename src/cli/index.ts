@@ -10,7 +10,8 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<CliCommand
   import: { summary: 'import <file>: load patients and appointments (YAML, JSON, CSV)', load: async () => (await import('./commands/import.js')).importCommand },
   spool: { summary: 'spool replay|status: replay messages kept during a database outage', load: async () => (await import('./commands/spool.js')).spool },
   events: { summary: 'events list|replay|send-test: the events sent to practice systems', load: async () => (await import('./commands/events.js')).events },
-  export: { summary: 'export --clinic ID --since DATE --until DATE [--format csv|jsonl]: audit records', load: async () => (await import('./commands/export.js')).exportCommand },
+  export: { summary: 'export [--access] --clinic ID --since DATE --until DATE [--format csv|jsonl]: audit or access records', load: async () => (await import('./commands/export.js')).exportCommand },
+  keys: { summary: 'keys create|list|revoke: staff API keys (KEYS_FILE)', load: async () => (await import('./commands/keys.js')).keys },
 };
 
 /** Whether an argument asks for help. */

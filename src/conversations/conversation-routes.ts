@@ -29,7 +29,8 @@ const CONVERSATION_ID = /^cv_[0-9a-f]{32}$/;
 const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,255}$/;
 const ISO_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:\d{2})$/;
 
-const SCHEMAS = {
+/** The JSON bodies the write routes take (also the OpenAPI document's request schemas). */
+export const BODY_SCHEMAS = {
   status: {
     type: 'object',
     properties: { status: { enum: [...CONVERSATION_STATUSES] }, snoozedUntil: { type: ['string', 'null'], maxLength: 40 } },
@@ -83,7 +84,7 @@ function reason(errors: ErrorObject[] | null | undefined): string {
 export function createStaffRouter(deps: StaffRoutesDeps): Router {
   const router = new Router();
   const ajv = new Ajv({ allErrors: false, strict: true });
-  const validators = Object.fromEntries(Object.entries(SCHEMAS).map(([k, s]) => [k, ajv.compile(s)])) as Record<keyof typeof SCHEMAS, ValidateFunction>;
+  const validators = Object.fromEntries(Object.entries(BODY_SCHEMAS).map(([k, s]) => [k, ajv.compile(s)])) as Record<keyof typeof BODY_SCHEMAS, ValidateFunction>;
   const parseJson = bodyParser({ enableTypes: ['json'], jsonLimit: '16kb', strict: true });
   const authenticate = authenticateApiKey({ ring: deps.ring, clock: deps.clock, ...(deps.attempts ? { attempts: deps.attempts } : {}) });
 
@@ -92,7 +93,7 @@ export function createStaffRouter(deps: StaffRoutesDeps): Router {
 
   /** Parses and validates the JSON body against `schema`. */
   const body =
-    (schema: keyof typeof SCHEMAS) =>
+    (schema: keyof typeof BODY_SCHEMAS) =>
     async function jsonBody(ctx: Context, next: Next): Promise<void> {
       if (!ctx.is('application/json')) {
         throw new AppError('UNSUPPORTED_MEDIA_TYPE', 'expected application/json');

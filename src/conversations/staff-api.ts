@@ -12,6 +12,7 @@ import type { ConversationStore } from './conversation-store.js';
 import type { MediaLinks } from './media-links.js';
 import { MemoryConversationStore } from './memory-conversation-store.js';
 import type { MongoStore } from '../store/mongo/mongo-store.js';
+import { OPENAPI_PATH, openApiDocument } from './openapi-document.js';
 import { addStatusCallbackRoute } from './status-callback-route.js';
 import { createTwilioSender, type SmsSender } from './twilio-messages.js';
 
@@ -52,8 +53,9 @@ export interface StaffApiDeps {
 }
 
 /**
- * Builds the staff API: the service and its router (conversations routes and Twilio's
- * delivery-status callback), for createApp's `routers`.
+ * Builds the staff API: the service and its router (conversations routes, Twilio's
+ * delivery-status callback, and the OpenAPI document of every route at /v1/openapi.json),
+ * for createApp's `routers`.
  */
 export function createStaffApi(deps: StaffApiDeps): { router: Router; service: ConversationService } {
   const clock = deps.clock ?? ((): Date => new Date());
@@ -79,6 +81,11 @@ export function createStaffApi(deps: StaffApiDeps): { router: Router; service: C
     clock,
     publicBaseUrl: deps.config.publicBaseUrl,
     ...(deps.attempts ? { attempts: deps.attempts } : {}),
+  });
+  const document = JSON.stringify(openApiDocument({ serverUrl: deps.config.publicBaseUrl }));
+  router.get(OPENAPI_PATH, function openApi(ctx) {
+    ctx.type = 'application/json';
+    ctx.body = document;
   });
   addStatusCallbackRoute(router, {
     service,

@@ -1,5 +1,5 @@
 import twilio from 'twilio';
-import { AppError } from '../errors.js';
+import { AppError, errorCode } from '../errors.js';
 
 /** One text to send through Twilio's Messages API. */
 export interface OutboundSms {
@@ -52,7 +52,7 @@ export function createTwilioSender(options: { baseUrl: string; timeoutMs?: numbe
         return { sid: message.sid, status: message.status };
       } catch (cause) {
         // Twilio's messages may quote the phone number: only its code travels on.
-        const code = (cause as { code?: unknown }).code;
+        const code = errorCode(cause);
         if (code === UNSUBSCRIBED_RECIPIENT) {
           throw new AppError('OPTED_OUT', 'the patient has opted out of texts from this number; nothing was sent');
         }

@@ -6,6 +6,7 @@ import { PollLoop } from '../poll-loop.js';
 import { postEvent, type PostResult } from './post-event.js';
 import { RETRY_DELAYS_MS, nextDelayMs, parseRetryAfter } from './retry-schedule.js';
 import { signEvent } from './signer.js';
+import { errorCode } from '../errors.js';
 
 export interface DispatcherOptions {
   store: EventOutboxStore;
@@ -60,7 +61,7 @@ export class EventDispatcher {
     this.delays = options.retryDelaysMs ?? RETRY_DELAYS_MS;
     this.random = options.random ?? Math.random;
     const onError = (err: unknown): void => {
-      options.logger.warn({ code: (err as { code?: unknown }).code }, 'events: dispatch round failed; retrying');
+      options.logger.warn({ code: errorCode(err) }, 'events: dispatch round failed; retrying');
     };
     this.loops = Array.from({ length: options.concurrency ?? 4 }, () => new PollLoop(() => this.step(), options.pollMs ?? 1000, onError));
   }

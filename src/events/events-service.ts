@@ -7,6 +7,7 @@ import { MemoryEventOutboxStore, MemoryOutboxSource } from './memory-outbox-stor
 import type { EventOutboxStore } from './outbox-store.js';
 import { OutboxRelay, type OutboxSource } from './relay.js';
 import type { Registry } from 'prom-client';
+import { errorCode } from '../errors.js';
 
 /** The events part for one store kind: where deliveries live and where outboxes come from. */
 export interface EventsStorage {
@@ -91,7 +92,7 @@ export class EventsService {
         await this.options.storage.init();
         return;
       } catch (err) {
-        this.options.logger.warn({ code: (err as { code?: unknown }).code }, 'events: index creation failed; retrying');
+        this.options.logger.warn({ code: errorCode(err) }, 'events: index creation failed; retrying');
         await new Promise((resolve) => setTimeout(resolve, 5000).unref());
       }
     }

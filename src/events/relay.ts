@@ -3,6 +3,7 @@ import { wants, type EventEndpoint } from '../config/event-endpoints.js';
 import { envelopeOf, type OutboxEvent } from './event-types.js';
 import { EPOCH, type EventDelivery, type EventOutboxStore } from './outbox-store.js';
 import { PollLoop } from '../poll-loop.js';
+import { errorCode } from '../errors.js';
 
 /** A finished message whose events have not been copied to the events collection yet. */
 export interface PendingOutbox {
@@ -46,7 +47,7 @@ export class OutboxRelay {
   constructor(private readonly options: RelayOptions) {
     this.clock = options.clock ?? ((): Date => new Date());
     this.loop = new PollLoop(() => this.runOnce().then((n) => n > 0), options.pollMs ?? 1000, (err) => {
-      options.logger.warn({ code: (err as { code?: unknown }).code }, 'events: relay round failed; retrying');
+      options.logger.warn({ code: errorCode(err) }, 'events: relay round failed; retrying');
     });
   }
 

@@ -68,7 +68,9 @@ function pinSnapshot(live: LiveConfig): Middleware {
  */
 export function createApp(deps: AppDeps): Koa {
   const clock = deps.clock ?? ((): Date => new Date());
-  const app = new Koa({ proxy: deps.config.trustProxy });
+  // TRUST_PROXY trusts one proxy: ctx.ip is the last X-Forwarded-For entry, the one that proxy
+  // wrote; the entries before it are whatever the client sent (the failed-key limit keys on it).
+  const app = new Koa({ proxy: deps.config.trustProxy, maxIpsCount: 1 });
   // Every method node's parser accepts counts as implemented, so one a route lacks (PROPFIND,
   // TRACE, ...) gets 405 with Allow from allowedMethods(), not the router's default 501.
   const router = new Router({ methods: [...METHODS] });

@@ -1,6 +1,7 @@
 import type { Context, Middleware, Next } from 'koa';
 import type { InboundMessage } from '../domain.js';
 import { webhookState } from './webhook-state.js';
+import { errorCode } from '../errors.js';
 
 /** Where messages go when the database cannot take them (the outage spool). */
 export interface SpoolSink {
@@ -20,7 +21,7 @@ export function spoolWhenStoreUnavailable(spool: SpoolSink | undefined): Middlew
       await next();
     } catch (err) {
       const state = webhookState(ctx);
-      if ((err as { code?: unknown }).code === 'STORE_UNAVAILABLE' && spool && state.inbound && state.receivedAt) {
+      if (errorCode(err) === 'STORE_UNAVAILABLE' && spool && state.inbound && state.receivedAt) {
         await spool.append(state.inbound, state.receivedAt);
         state.outcome = 'spooled';
       }

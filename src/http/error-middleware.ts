@@ -49,6 +49,9 @@ export function errorMiddleware() {
         if (err.status === 401) {
           ctx.set('WWW-Authenticate', 'Bearer');
         }
+        if (err.retryAfterSeconds !== undefined) {
+          ctx.set('Retry-After', String(err.retryAfterSeconds));
+        }
       } else {
         state.outcome ??= err.code === 'BAD_SIGNATURE' || err.code === 'MISSING_SIGNATURE' ? 'forbidden' : 'rejected';
         ctx.status = err.status;

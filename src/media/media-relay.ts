@@ -4,6 +4,7 @@ import type { Store } from '../store/store.js';
 import { EPOCH, type MediaRecord, type MediaStore } from './media-store.js';
 import { PollLoop } from '../poll-loop.js';
 import { checkMediaUrl, type UrlPolicy } from './url-policy.js';
+import { errorCode } from '../errors.js';
 
 /** Twilio sends at most 10 media a message; anything past that is not looked at. */
 export const MAX_MEDIA_PER_MESSAGE = 10;
@@ -83,7 +84,7 @@ export class MediaRelay {
   constructor(private readonly options: MediaRelayOptions) {
     this.clock = options.clock ?? ((): Date => new Date());
     this.loop = new PollLoop(() => this.runOnce().then((n) => n > 0), options.pollMs ?? 1000, (err) => {
-      options.logger.warn({ code: (err as { code?: unknown }).code }, 'media: relay round failed; retrying');
+      options.logger.warn({ code: errorCode(err) }, 'media: relay round failed; retrying');
     });
   }
 

@@ -8,6 +8,7 @@ import { PollLoop } from '../poll-loop.js';
 import { MEDIA_RETRY_DELAYS_MS, nextRetryMs } from './retry-schedule.js';
 import { mediaCredentials } from './twilio-credentials.js';
 import { checkMediaUrl, type UrlPolicy } from './url-policy.js';
+import { errorCode } from '../errors.js';
 
 /** The largest media file kept. */
 export const MAX_MEDIA_BYTES = 5 * 1024 * 1024;
@@ -83,7 +84,7 @@ export class MediaWorker {
     this.delays = options.retryDelaysMs ?? MEDIA_RETRY_DELAYS_MS;
     this.random = options.random ?? Math.random;
     const onError = (err: unknown): void => {
-      options.logger.warn({ code: (err as { code?: unknown }).code }, 'media: job round failed; retrying');
+      options.logger.warn({ code: errorCode(err) }, 'media: job round failed; retrying');
     };
     this.loops = Array.from({ length: options.concurrency ?? 2 }, () => new PollLoop(() => this.step(), options.pollMs ?? 1000, onError));
   }

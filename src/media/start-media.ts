@@ -38,7 +38,7 @@ export interface StartMediaOptions {
 /**
  * The media feature for one instance: its store part beside the service's store (GridFS
  * on MongoDB, MEDIA_DIR on the embedded store), indexes made as soon as the database
- * answers, the relay and worker started, and the route.
+ * answers, the relay and worker (started by the caller's service list), and the route.
  * @param options - config, env, the service's store, logger, live clinics, the staff guard
  */
 export function startMedia(options: StartMediaOptions): RunningMedia {
@@ -55,7 +55,6 @@ export function startMedia(options: StartMediaOptions): RunningMedia {
     defaultToken: config.authTokens[0],
     logger,
   });
-  service.start();
   return {
     service,
     store: media,

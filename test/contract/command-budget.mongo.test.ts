@@ -18,6 +18,7 @@ import { startService, type RunningService } from '../../src/main.js';
 import type { Store } from '../../src/store/store.js';
 import { getTestMongo, openTestMongoStore, type TestMongoStore } from '../support/mongo.js';
 import { AUTH_TOKEN, NORTHSIDE_TOKEN, PUBLIC_BASE_URL, WEBHOOK_PATH, addPatient, inboundParams, signedRequest, uniquePhone } from '../support/test-app.js';
+import { FIXTURE_RULES_DIR } from '../support/fixture-rules.js';
 
 interface BudgetCase {
   /** Completes "when ..." in the test name: who texts what. */
@@ -107,13 +108,14 @@ describe('database commands per message, over the wire (MongoDB)', function () {
         NORTHSIDE_AUTH_TOKEN: NORTHSIDE_TOKEN,
         PUBLIC_BASE_URL,
         CLINICS_FILE: 'test/fixtures/clinics.yaml',
-        RULES_DIR: 'rules',
+        RULES_DIR: FIXTURE_RULES_DIR,
         SEED_FILE: 'none',
         LOG_LEVEL: 'silent',
         WATCH_RULES: 'off',
         SPOOL_DIR: spoolDir,
       },
-      { store: handle.store },
+      // The events and media pollers would add their own commands to the count.
+      { store: handle.store, background: false },
     );
     port = (service.server.address() as AddressInfo).port;
     await quiet();

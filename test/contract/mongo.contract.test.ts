@@ -14,6 +14,7 @@ import { describeStoreContract } from './store.contract.js';
 import { aMessage, anAppointment, aPatient, newClinicId, newPhone, newSid } from './store-fixtures.js';
 import { MongoConversationStore } from '../../src/conversations/mongo-conversation-store.js';
 import { conversationRouting } from '../../src/conversations/staff-routing.js';
+import { FIXTURE_RULES_DIR } from '../support/fixture-rules.js';
 
 /** The fixture clinic `downtown` (test/fixtures/clinics.yaml): always open, no business hours. */
 const DOWNTOWN_NUMBER = '+13125550100';
@@ -45,7 +46,7 @@ describe('MongoStore on the wire', function () {
   /** Runs one message through the real pipeline (fixture clinics, default rules) and returns its reply and the commands it cost. */
   async function commandsOf(body: string, from: string, now: Date): Promise<{ reply: string | null; commands: string[] }> {
     const { store, commands } = handle!;
-    const config = loadTestConfig({ authTokens: ['test-token'], clinicsFile: 'test/fixtures/clinics.yaml', rulesDir: 'rules' });
+    const config = loadTestConfig({ authTokens: ['test-token'], clinicsFile: 'test/fixtures/clinics.yaml', rulesDir: FIXTURE_RULES_DIR });
     const snapshot = await buildSnapshot(config, { NORTHSIDE_AUTH_TOKEN: 'northside-token' }, now);
     const staff = conversationRouting(new MongoConversationStore({ client: store.client, dbName: handle!.dbName }));
     const deps = { store, staff, logger: createLogger('silent'), metrics: createMetrics(), clock: () => now };

@@ -14,6 +14,7 @@ import { dropTestDb, getTestMongo, openTestMongoStore } from '../support/mongo.j
 import { AUTH_TOKEN, PUBLIC_BASE_URL, WEBHOOK_PATH, inboundParams, signedRequest, uniquePhone } from '../support/test-app.js';
 import { conversationRouting } from '../../src/conversations/staff-routing.js';
 import { MemoryConversationStore } from '../../src/conversations/memory-conversation-store.js';
+import { FIXTURE_RULES_DIR } from '../support/fixture-rules.js';
 
 const DOWNTOWN = '+13125550100';
 
@@ -70,6 +71,7 @@ for (const kind of kinds) {
           TWILIO_AUTH_TOKEN: AUTH_TOKEN,
           PUBLIC_BASE_URL,
           CLINICS_FILE: clinics,
+          RULES_DIR: FIXTURE_RULES_DIR,
           SEED_FILE: 'none',
           SPOOL_DIR: path.join(dir, 'spool'),
           LOG_LEVEL: 'silent',

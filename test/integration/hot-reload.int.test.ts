@@ -9,6 +9,7 @@ import { performance } from 'node:perf_hooks';
 import { createLogger } from '../../src/logger.js';
 import { startRulesReload, watchRules, type ReloadResult, type RulesWatcher } from '../../src/service/rules-reload.js';
 import { AUTH_TOKEN, NORTHSIDE_TOKEN, WEBHOOK_PATH, buildTestApp, inboundParams, signedRequest, uniquePhone, type TestApp } from '../support/test-app.js';
+import { FIXTURE_RULES_DIR } from '../support/fixture-rules.js';
 
 const SEED_UNKNOWN = "We don't recognize this phone number. Please contact our office directly.";
 const DOWNTOWN = '+13125550100';
@@ -51,7 +52,7 @@ describe('rules hot reload', function () {
 
   beforeEach(async () => {
     dir = mkdtempSync(join(tmpdir(), 'hot-reload-'));
-    cpSync('rules', join(dir, 'rules'), { recursive: true, filter: (src) => !src.includes(`${join('rules', 'tests')}`) });
+    cpSync(FIXTURE_RULES_DIR, join(dir, 'rules'), { recursive: true, filter: (src) => !src.includes(`${join(FIXTURE_RULES_DIR, 'tests')}`) });
     cpSync('test/fixtures/clinics.yaml', join(dir, 'clinics.yaml'));
     t = await buildTestApp({ config: { rulesDir: join(dir, 'rules'), clinicsFile: join(dir, 'clinics.yaml') } });
     results = [];

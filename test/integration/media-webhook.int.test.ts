@@ -20,6 +20,7 @@ import { AUTH_TOKEN, buildTestApp, inboundParams, signedRequest, WEBHOOK_PATH, t
 import { ACCOUNT_SID, newMessageSid } from '../support/twilio-sign.js';
 import { conversationRouting } from '../../src/conversations/staff-routing.js';
 import { MemoryConversationStore } from '../../src/conversations/memory-conversation-store.js';
+import { FIXTURE_RULES_DIR } from '../support/fixture-rules.js';
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -170,7 +171,7 @@ describe('media on the webhook\'s path (MongoDB)', function () {
     }
     const handle = await openTestMongoStore(server, { label: 'media_path', monitor: true });
     try {
-      const config = loadTestConfig({ authTokens: [AUTH_TOKEN], clinicsFile: 'test/fixtures/clinics.yaml', rulesDir: 'rules' });
+      const config = loadTestConfig({ authTokens: [AUTH_TOKEN], clinicsFile: 'test/fixtures/clinics.yaml', rulesDir: FIXTURE_RULES_DIR });
       const snapshot = await buildSnapshot(config, { NORTHSIDE_AUTH_TOKEN: 'x' });
       const deps = { store: handle.store, staff: conversationRouting(new MemoryConversationStore(handle.store)), logger: createLogger('silent'), metrics: createMetrics(), clock: () => new Date() };
       const run = async (media: { url: string; contentType: string }[], sid: string): Promise<string[]> => {

@@ -14,6 +14,7 @@ import { startService, type RunningService } from '../../src/main.js';
 import { SYSTEM_ERROR_TEXT, appointmentStatus } from '../../src/domain.js';
 import { renderTwiml } from '../../src/twilio/twiml.js';
 import { AUTH_TOKEN, NORTHSIDE_TOKEN, PUBLIC_BASE_URL, WEBHOOK_PATH, addPatient, inboundParams, signedRequest, uniquePhone } from '../support/test-app.js';
+import { FIXTURE_RULES_DIR } from '../support/fixture-rules.js';
 
 const run = promisify(execFile);
 const SYSTEM_ERROR = renderTwiml(SYSTEM_ERROR_TEXT);
@@ -175,7 +176,7 @@ describe('database outage (real FerretDB stopped and started again)', function (
     NORTHSIDE_AUTH_TOKEN: NORTHSIDE_TOKEN,
     PUBLIC_BASE_URL,
     CLINICS_FILE: 'test/fixtures/clinics.yaml',
-    RULES_DIR: 'rules',
+    RULES_DIR: FIXTURE_RULES_DIR,
     SEED_FILE: 'none',
     LOG_LEVEL: 'silent',
     WATCH_RULES: 'off',

@@ -5,6 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { expect } from 'chai';
 import { AUTH_TOKEN, NORTHSIDE_TOKEN, PUBLIC_BASE_URL, WEBHOOK_PATH, inboundParams, signedRequest, uniquePhone } from '../support/test-app.js';
+import { FIXTURE_RULES_DIR } from '../support/fixture-rules.js';
 
 // The processes an operator runs (README, "Running in production"): the compiled service,
 // started with no npm or shell in between, so the signals a supervisor sends reach it.
@@ -122,7 +123,7 @@ describe('the production process (compiled, no npm wrapper): signals', function 
     dir = await fs.mkdtemp(path.join(os.tmpdir(), 'clinic-sms-process-'));
     rulesDir = path.join(dir, 'rules');
     spoolDir = path.join(dir, 'spool');
-    await fs.cp('rules', rulesDir, { recursive: true });
+    await fs.cp(FIXTURE_RULES_DIR, rulesDir, { recursive: true });
     started = [];
   });
 

@@ -1,3 +1,4 @@
+// Reads the live rules/ on purpose: it checks the README quick start on the shipped files. (Allowed in test/support/fixture-rules.ts.)
 import { spawnSync } from 'node:child_process';
 import { promises as fs, readFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';

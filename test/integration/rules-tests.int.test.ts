@@ -1,3 +1,4 @@
+// Reads the live rules/ on purpose: the one suite that runs the admins' rules/tests on the shipped rules; a failing case names its file:line. (Allowed in test/support/fixture-rules.ts.)
 import { expect } from 'chai';
 import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';

@@ -13,6 +13,7 @@ import { Spool } from '../../src/spool/spool.js';
 import { createLogger } from '../../src/logger.js';
 import { dropTestDb, freshDbName, getTestMongo, uriWithDb } from '../support/mongo.js';
 import { AUTH_TOKEN, NORTHSIDE_TOKEN, PUBLIC_BASE_URL, WEBHOOK_PATH, inboundParams, signedRequest, uniquePhone } from '../support/test-app.js';
+import { FIXTURE_RULES_DIR } from '../support/fixture-rules.js';
 
 /** The embedded store behind a slow network: every patient lookup takes `latencyMs`. */
 class SlowStore extends MemoryStore {
@@ -84,7 +85,7 @@ describe('graceful shutdown', () => {
     NORTHSIDE_AUTH_TOKEN: NORTHSIDE_TOKEN,
     PUBLIC_BASE_URL,
     CLINICS_FILE: 'test/fixtures/clinics.yaml',
-    RULES_DIR: 'rules',
+    RULES_DIR: FIXTURE_RULES_DIR,
     SEED_FILE: 'none',
     LOG_LEVEL: 'silent',
     WATCH_RULES: 'off',

@@ -10,6 +10,7 @@ import { createLogger } from '../../src/logger.js';
 import { Spool } from '../../src/spool/spool.js';
 import { getTestMongo, openTestMongoStore } from '../support/mongo.js';
 import { uniquePhone } from '../support/test-app.js';
+import { FIXTURE_RULES_DIR } from '../support/fixture-rules.js';
 
 function capture(env: Record<string, string>): CliIO & { outs: string[]; errs: string[] } {
   const outs: string[] = [];
@@ -32,7 +33,7 @@ describe('clinic-sms spool', () => {
   const baseEnv = (): Record<string, string> => ({
     SPOOL_DIR: dir,
     CLINICS_FILE: 'test/fixtures/clinics.yaml',
-    RULES_DIR: 'rules',
+    RULES_DIR: FIXTURE_RULES_DIR,
     TWILIO_AUTH_TOKEN: 'test-token',
     NORTHSIDE_AUTH_TOKEN: 'northside-token',
   });

@@ -1,7 +1,8 @@
 /**
  * Builders for rules and actions tests: a clinic, a message, a store with patients
- * and appointments, and compiled rules from YAML text or the real rules folder.
+ * and appointments, and compiled rules from YAML text or the fixture copy of the shipped rules.
  */
+import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { MemoryConversationStore } from '../../src/conversations/memory-conversation-store.js';
 import { givenAppointmentStatus } from '../../src/admin/test-runner/run-tests.js';
@@ -11,8 +12,9 @@ import { MemoryStore } from '../../src/store/memory/memory-store.js';
 import { compileClinicRules, parseRulesFile, loadClinicRules, type CompiledRules } from '../../src/rules/load-rules.js';
 import { decide, type Decision, type EvaluationInput } from '../../src/rules/evaluate.js';
 import { applyDecision, type Outcome } from '../../src/service/apply-decision.js';
+import { FIXTURE_RULES_DIR } from './fixture-rules.js';
 
-export const RULES_DIR = fileURLToPath(new URL('../../rules', import.meta.url));
+export const RULES_DIR = resolve(FIXTURE_RULES_DIR);
 export const FIXTURES_DIR = fileURLToPath(new URL('../fixtures/rules', import.meta.url));
 
 /** Tuesday 2026-11-10 10:00 in Chicago (16:00Z): inside business hours. */
@@ -121,9 +123,9 @@ export function compileFromText(defaultYaml: string, clinicYaml: string | null, 
   return result.rules;
 }
 
-/** The real rules folder's rules for `clinic`. */
-export function realRules(clinic: Clinic = makeClinic()): Promise<CompiledRules> {
-  return loadClinicRules({ rulesDir: RULES_DIR, clinic });
+/** The shipped rules' fixture copy (or `rulesDir`) compiled for `clinic`. */
+export function realRules(clinic: Clinic = makeClinic(), rulesDir: string = RULES_DIR): Promise<CompiledRules> {
+  return loadClinicRules({ rulesDir, clinic });
 }
 
 /** Runs one message through decide() and applyDecision() and returns all of it. */

@@ -1,6 +1,7 @@
 import type Koa from 'koa';
 import { createApiKey, type ApiKey, type Scope } from '../../src/auth/api-key.js';
 import { KeyRing } from '../../src/auth/key-ring.js';
+import type { FailedKeyAttempts } from '../../src/auth/require-api-key.js';
 import { loadTestConfig, type Config } from '../../src/config/load-config.js';
 import { createStaffApi, openStaffStores, type StaffStores } from '../../src/conversations/staff-api.js';
 import type { ConversationService } from '../../src/conversations/conversation-service.js';
@@ -16,6 +17,7 @@ import type { Store } from '../../src/store/store.js';
 import { createLogCapture, type LogCapture } from './log-capture.js';
 import { getTestMongo, openTestMongoStore } from './mongo.js';
 import { AUTH_TOKEN, NORTHSIDE_TOKEN, PUBLIC_BASE_URL } from './test-app.js';
+import { FIXTURE_RULES_DIR } from './fixture-rules.js';
 
 /** The account downtown sends from in these tests (TWILIO_ACCOUNT_SID). */
 export const DOWNTOWN_ACCOUNT_SID = `AC${'d'.repeat(32)}`;
@@ -62,19 +64,19 @@ let keySeq = 0;
  * The real app with the staff API mounted, on the fixture clinics, logging into a capture.
  * @param made - the main store from a StaffStoreKind
  * @param config - overrides (e.g. twilioApiBaseUrl of a fake Twilio)
- * @param options - clock: the webhook's clock (when messages arrive)
+ * @param options - clock: the webhook's clock (when messages arrive); attempts: the failed-key limit (none unless given)
  */
 export async function buildStaffApp(
   made: { store: Store; dbName: string; dispose(): Promise<void> },
   config: Partial<Config> = {},
-  options: { clock?: () => Date } = {},
+  options: { clock?: () => Date; attempts?: FailedKeyAttempts } = {},
 ): Promise<StaffTestApp> {
   const env = { NORTHSIDE_AUTH_TOKEN: NORTHSIDE_TOKEN };
   const full = loadTestConfig({
     authTokens: [AUTH_TOKEN],
     publicBaseUrl: PUBLIC_BASE_URL,
     clinicsFile: 'test/fixtures/clinics.yaml',
-    rulesDir: 'rules',
+    rulesDir: FIXTURE_RULES_DIR,
     twilioAccountSid: DOWNTOWN_ACCOUNT_SID,
     ...config,
   });
@@ -89,7 +91,7 @@ export async function buildStaffApp(
   await stores.accessLog.init();
   const ring = new KeyRing();
   const keys: ApiKey[] = [];
-  const staff = createStaffApi({ config: full, live, store, stores, ring, logger });
+  const staff = createStaffApi({ config: full, live, store, stores, ring, logger, ...(options.attempts ? { attempts: options.attempts } : {}) });
   const app = createApp({ config: full, live, store, staff: conversationRouting(stores.conversations), logger, metrics, ...(options.clock ? { clock: options.clock } : {}), readiness: createReadiness({ store, live, metrics }), routers: [staff.router] });
   return {
     app,

@@ -15,6 +15,7 @@ import { MemoryStore } from '../../src/store/memory/memory-store.js';
 import type { Store } from '../../src/store/store.js';
 import { createLogCapture, type LogCapture } from './log-capture.js';
 import { formEncode, inboundParams, sign } from './twilio-sign.js';
+import { FIXTURE_RULES_DIR } from './fixture-rules.js';
 
 export const AUTH_TOKEN = 'test-auth-token-0123456789abcdef';
 export const NORTHSIDE_TOKEN = 'northside-token-fedcba9876543210';
@@ -54,7 +55,7 @@ export async function buildTestApp(options: TestAppOptions = {}): Promise<TestAp
     authTokens: [AUTH_TOKEN],
     publicBaseUrl: PUBLIC_BASE_URL,
     clinicsFile: 'test/fixtures/clinics.yaml',
-    rulesDir: 'rules',
+    rulesDir: FIXTURE_RULES_DIR,
     ...options.config,
   });
   const logs = createLogCapture();

@@ -9,6 +9,7 @@ import { signEvent } from '../../events/signer.js';
 import type { MongoStore } from '../../store/mongo/mongo-store.js';
 import { openStore } from '../../store/open-store.js';
 import type { CliCommand, CliIO } from '../io.js';
+import { errorCode } from '../../errors.js';
 
 const USAGE = [
   'usage: clinic-sms events list --clinic ID [--status pending|delivered|failed] [--type T] [--limit N]',
@@ -165,7 +166,7 @@ export const events: CliCommand = async (args, io) => {
   try {
     return await run(rest, io);
   } catch (err) {
-    if ((err as { code?: unknown }).code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION' || (err as { code?: unknown }).code === 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE' || (err as { code?: unknown }).code === 'ERR_PARSE_ARGS_UNEXPECTED_POSITIONAL') {
+    if (errorCode(err) === 'ERR_PARSE_ARGS_UNKNOWN_OPTION' || errorCode(err) === 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE' || errorCode(err) === 'ERR_PARSE_ARGS_UNEXPECTED_POSITIONAL') {
       io.err(`error: ${(err as Error).message.split('\n')[0] ?? ''}`);
       USAGE.forEach((l) => io.err(l));
       return 2;

@@ -5,17 +5,22 @@ import type { MessageRecord } from '../../domain.js';
 import { AppError, errorCode } from '../../errors.js';
 import { openStore } from '../../store/open-store.js';
 import type { MessageQuery, Store } from '../../store/store.js';
-import { wantsHelp, type CliCommand } from '../io.js';
+import { loadKeysFile } from '../../auth/api-keys-file.js';
+import { openStaffStores } from '../../conversations/staff-api.js';
+import { wantsHelp, type CliCommand, type CliIO } from '../io.js';
+import { csvCell, type ExportFormat } from '../csv.js';
+import { exportAccessRecords } from './export-access.js';
 
 const USAGE = [
-  'usage: clinic-sms export --clinic ID --since DATE --until DATE [--format csv|jsonl] [--out FILE]',
-  '  Writes the clinic\'s audit records (one per inbound message) for a compliance request.',
+  'usage: clinic-sms export [--access] --clinic ID --since DATE --until DATE [--format csv|jsonl] [--out FILE]',
+  '  Writes the clinic\'s audit records (one per inbound message) for a compliance request;',
+  '  with --access, its staff API access records instead (who looked at what: key, route, conversation, status).',
   '  DATE is YYYY-MM-DD (a day in the clinic\'s time zone; --until includes that whole day)',
   '  or a full ISO timestamp with an offset (--until is then exclusive).',
-  '  The output holds PHI (phone numbers, message bodies): --out files are created 0600.',
+  '  Audit records hold PHI (phone numbers, message bodies): --out files are created 0600.',
 ];
 
-export type ExportFormat = 'csv' | 'jsonl';
+export type { ExportFormat } from '../csv.js';
 
 /** The CSV columns, in order. */
 export const CSV_COLUMNS = [
@@ -38,23 +43,6 @@ export const CSV_COLUMNS = [
   'duplicateDeliveries',
   'totalMs',
 ] as const;
-
-/**
- * A spreadsheet would run a cell starting with = + - @ as a formula, and message bodies
- * come from anyone with a phone: such cells get a leading apostrophe, except plain
- * numbers and phone numbers (+13125550100), which are harmless.
- */
-function neutralize(value: string): string {
-  if (/^[=@\t\r]/.test(value) || (/^[+-]/.test(value) && !/^[+-]?[\d\s().-]*$/.test(value))) {
-    return `'${value}`;
-  }
-  return value;
-}
-
-function csvCell(value: string): string {
-  const safe = neutralize(value);
-  return /[",\r\n]/.test(safe) ? `"${safe.replace(/"/g, '""')}"` : safe;
-}
 
 /** One record as the cells of CSV_COLUMNS. */
 export function recordToCsvRow(r: MessageRecord): string {
@@ -158,6 +146,10 @@ function parseArgs(args: string[]): Map<string, string> | string {
   const out = new Map<string, string>();
   for (let i = 0; i < args.length; i += 1) {
     const key = args[i] as string;
+    if (key === '--access') {
+      out.set(key, 'true');
+      continue;
+    }
     if (!['--clinic', '--since', '--until', '--format', '--out'].includes(key)) {
       return `unknown option ${key}`;
     }
@@ -176,6 +168,17 @@ function parseArgs(args: string[]): Map<string, string> | string {
   return out;
 }
 
+/** Key names by id from KEYS_FILE, for the access export's `keyName` column (empty when the file cannot be read). */
+async function keyNames(io: CliIO): Promise<ReadonlyMap<string, string>> {
+  const file = resolve(io.cwd, io.env.KEYS_FILE || 'config/api-keys.yaml');
+  try {
+    return new Map((await loadKeysFile(file)).keys.map((k) => [k.id, k.name]));
+  } catch {
+    io.err(`warning: cannot read ${file}; the keyName column is left empty (keyId is always there)`);
+    return new Map();
+  }
+}
+
 function openOut(file: string): Promise<WriteStream> {
   return new Promise((resolveStream, reject) => {
     const stream = createWriteStream(file, { flags: 'wx', mode: 0o600 });
@@ -185,9 +188,9 @@ function openOut(file: string): Promise<WriteStream> {
 }
 
 /**
- * `clinic-sms export`: a clinic's audit records from MongoDB (MONGODB_URI) as CSV or
- * JSON lines, to --out FILE (refuses to overwrite) or stdout. Progress and the summary
- * go to stderr and carry no PHI.
+ * `clinic-sms export`: a clinic's audit records (or with --access its access records) from
+ * MongoDB (MONGODB_URI) as CSV or JSON lines, to --out FILE (refuses to overwrite) or stdout.
+ * Progress and the summary go to stderr and carry no PHI.
  */
 export const exportCommand: CliCommand = async (args, io) => {
   if (wantsHelp(args)) {
@@ -227,10 +230,13 @@ export const exportCommand: CliCommand = async (args, io) => {
         return undefined;
       }
     : (line: string): void => io.out(line);
+  const access = parsed.has('--access');
   const store = await openStore({ mongodbUri: uri });
   try {
-    const n = await exportRecords(store, { clinicId, ...range }, format, write);
-    io.err(`exported ${n} record(s) of clinic ${clinicId}, ${range.since.toISOString()} to ${range.until.toISOString()} (exclusive), as ${format}${outFile ? ` to ${outFile}` : ''}`);
+    const n = access
+      ? await exportAccessRecords((await openStaffStores(store)).accessLog, { clinicId, ...range }, format, write, await keyNames(io))
+      : await exportRecords(store, { clinicId, ...range }, format, write);
+    io.err(`exported ${n} ${access ? 'access ' : ''}record(s) of clinic ${clinicId}, ${range.since.toISOString()} to ${range.until.toISOString()} (exclusive), as ${format}${outFile ? ` to ${outFile}` : ''}`);
     return 0;
   } catch (err) {
     if (errorCode(err) === 'STORE_UNAVAILABLE') {

@@ -10,7 +10,7 @@ function captureIO(): CliIO & { stdout: string[]; stderr: string[] } {
 }
 
 /** Every command and subcommand of the bin. */
-const COMMANDS = [['serve'], ['rules'], ['rules', 'check'], ['rules', 'test'], ['rules', 'simulate'], ['import'], ['spool'], ['spool', 'status'], ['spool', 'replay'], ['export'], ['events'], ['events', 'list'], ['events', 'replay'], ['events', 'send-test']];
+const COMMANDS = [['serve'], ['rules'], ['rules', 'check'], ['rules', 'test'], ['rules', 'simulate'], ['import'], ['spool'], ['spool', 'status'], ['spool', 'replay'], ['export'], ['events'], ['events', 'list'], ['events', 'replay'], ['events', 'send-test'], ['keys'], ['keys', 'create'], ['keys', 'list'], ['keys', 'revoke']];
 
 describe('clinic-sms --help', () => {
   for (const command of COMMANDS) {
@@ -32,7 +32,7 @@ describe('clinic-sms --help', () => {
     for (const args of [['--help'], ['-h'], []]) {
       const io = captureIO();
       expect(await runCli(args, io)).to.equal(0);
-      expect(io.stdout.join('\n')).to.include('serve').and.include('rules').and.include('import').and.include('spool').and.include('export');
+      expect(io.stdout.join('\n')).to.include('serve').and.include('rules').and.include('import').and.include('spool').and.include('export').and.include('keys');
     }
   });
 

@@ -1,3 +1,4 @@
+// Names rules/ only as the default RULES_DIR value it asserts; it reads no rules. (Allowed in test/support/fixture-rules.ts.)
 import { expect } from 'chai';
 import { DEV_AUTH_TOKEN, loadConfig } from '../../../src/config/load-config.js';
 

@@ -1,3 +1,4 @@
+// Reads the live rules/ on purpose: it checks rules/README.md's promises against the shipped files. (Allowed in test/support/fixture-rules.ts.)
 import { expect } from 'chai';
 import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -8,7 +9,8 @@ import { MERGE_FIELDS } from '../../../src/rules/templates.js';
 import { compileClinicRules, parseRulesFile } from '../../../src/rules/load-rules.js';
 import { checkRules } from '../../../src/admin/check/check-rules.js';
 import { formatTestReport, runTestFiles } from '../../../src/admin/test-runner/run-tests.js';
-import { RULES_DIR, makeClinic, realRules } from '../../support/rules-builders.js';
+import { makeClinic, realRules } from '../../support/rules-builders.js';
+import { SHIPPED_RULES_DIR as RULES_DIR } from '../../support/fixture-rules.js';
 
 const readme = readFileSync(join(RULES_DIR, 'README.md'), 'utf8');
 
@@ -32,7 +34,7 @@ describe('rules/README.md', () => {
   });
 
   it('when the guide lists default templates, then it names each one in rules/default.yaml', async () => {
-    const rules = await realRules(makeClinic({ id: 'lakeside', languages: ['en'] }));
+    const rules = await realRules(makeClinic({ id: 'lakeside', languages: ['en'] }), RULES_DIR);
     for (const name of rules.templates.keys()) {
       expect(readme, name).to.contain(`\`${name}\``);
     }

@@ -13,9 +13,10 @@ import type { ToStaff } from '../../../src/domain.js';
 import { conversationOf, notingRouting } from '../../support/conversations.js';
 import { AUTH_TOKEN, NORTHSIDE_TOKEN, addPatient, uniquePhone } from '../../support/test-app.js';
 import { formEncode, inboundParams } from '../../support/twilio-sign.js';
+import { FIXTURE_RULES_DIR } from '../../support/fixture-rules.js';
 
 async function setup(): Promise<{ deps: PipelineDeps; snapshot: Snapshot; store: MemoryStore; conversations: MemoryConversationStore; routed: ToStaff[] }> {
-  const config = loadTestConfig({ authTokens: [AUTH_TOKEN], clinicsFile: 'test/fixtures/clinics.yaml', rulesDir: 'rules' });
+  const config = loadTestConfig({ authTokens: [AUTH_TOKEN], clinicsFile: 'test/fixtures/clinics.yaml', rulesDir: FIXTURE_RULES_DIR });
   const snapshot = await buildSnapshot(config, { NORTHSIDE_AUTH_TOKEN: NORTHSIDE_TOKEN });
   const store = new MemoryStore();
   const conversations = new MemoryConversationStore(store);

@@ -14,6 +14,7 @@ import { MemoryStore } from '../../../src/store/memory/memory-store.js';
 import { parseForm } from '../../../src/twilio/form-params.js';
 import { toInboundMessage } from '../../../src/twilio/inbound-message.js';
 import { formEncode, inboundParams } from '../../support/twilio-sign.js';
+import { FIXTURE_RULES_DIR } from '../../support/fixture-rules.js';
 
 class DownStore extends MemoryStore {
   override async ping(): Promise<void> {
@@ -114,7 +115,7 @@ describe('readiness', () => {
   it('when two instances run the same rules, then their rules_loaded_version is equal, and it differs when one runs other rules', async () => {
     const a = await check();
     const b = await check({ live: new LiveConfig(await buildSnapshot(config, env)) });
-    const other = await check({ live: new LiveConfig(await buildSnapshot({ ...config, rulesDir: 'rules' }, env)) });
+    const other = await check({ live: new LiveConfig(await buildSnapshot({ ...config, rulesDir: FIXTURE_RULES_DIR }, env)) });
     expect(a.details.rules_loaded_version).to.match(/^[0-9a-f]{16}$/);
     expect(b.details.rules_loaded_version).to.equal(a.details.rules_loaded_version);
     expect(other.details.rules_loaded_version).to.not.equal(a.details.rules_loaded_version);

@@ -18,6 +18,7 @@ import { createLogCapture, type LogCapture } from '../../support/log-capture.js'
 import { addPatient, uniquePhone } from '../../support/test-app.js';
 import { MemoryConversationStore } from '../../../src/conversations/memory-conversation-store.js';
 import { notingRouting } from '../../support/conversations.js';
+import { FIXTURE_RULES_DIR } from '../../support/fixture-rules.js';
 
 /** The embedded store with a switch that makes it unreachable, as a database outage does. */
 class SwitchableStore extends MemoryStore {
@@ -72,7 +73,7 @@ describe('SpoolReplayer', () => {
     routing = notingRouting(new MemoryConversationStore(store));
     metrics = createMetrics();
     spool = await Spool.open({ dir, logger, onDepth: (d) => metrics.spoolDepth.set(d) });
-    const config = loadTestConfig({ authTokens: ['t'], clinicsFile: 'test/fixtures/clinics.yaml', rulesDir: 'rules' });
+    const config = loadTestConfig({ authTokens: ['t'], clinicsFile: 'test/fixtures/clinics.yaml', rulesDir: FIXTURE_RULES_DIR });
     snapshot = await buildSnapshot(config, { NORTHSIDE_AUTH_TOKEN: 'n' });
     replayer = new SpoolReplayer({
       spool,

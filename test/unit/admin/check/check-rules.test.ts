@@ -1,3 +1,4 @@
+// Reads the live rules/ on purpose in two tests only: the shipped rules have no errors and pass --strict. Everything else uses fixtures.
 import { expect } from 'chai';
 import { checkRules, type CheckReport } from '../../../../src/admin/check/check-rules.js';
 

@@ -1,9 +1,10 @@
 import { expect } from 'chai';
 import { runTestFiles, formatTestReport } from '../../../../src/admin/test-runner/run-tests.js';
 import { parseTestFile, resolveTime } from '../../../../src/admin/test-runner/test-file.js';
+import { FIXTURE_RULES_DIR } from '../../../support/fixture-rules.js';
 
 const DIR = 'test/fixtures/rules-test-runner';
-const OPTIONS = { rulesDir: 'rules', clinicsFile: 'config/clinics.yaml' };
+const OPTIONS = { rulesDir: FIXTURE_RULES_DIR, clinicsFile: 'config/clinics.yaml' };
 
 describe('rules test runner', () => {
   it('when every expectation holds, then every case passes, one per message of a "messages" list', async () => {
@@ -70,7 +71,7 @@ describe('rules test runner', () => {
   });
 
   it('when an unknown number texts in a case, then after.conversation shows it reached staff as unknown-number', async () => {
-    const report = await runTestFiles(['rules/tests/senders.test.yaml'], { rulesDir: 'rules', clinicsFile: 'config/clinics.yaml' });
+    const report = await runTestFiles([`${FIXTURE_RULES_DIR}/tests/senders.test.yaml`], { rulesDir: FIXTURE_RULES_DIR, clinicsFile: 'config/clinics.yaml' });
     const unknown = report.files[0]?.cases.filter((c) => c.name.startsWith('an unknown number gets the seed text'));
     expect(unknown?.map((c) => [c.passed, c.actual?.after.conversation])).to.deep.equal([
       [true, ['unknown-number']],
@@ -100,7 +101,7 @@ describe('rules test runner', () => {
   });
 
   it('when the rules the tests run on are invalid, then the rules findings are reported and nothing runs', async () => {
-    const broken = await runTestFiles(['rules/tests/keywords.test.yaml'], { rulesDir: 'test/fixtures/rules-check/errors', clinicsFile: 'test/fixtures/rules-check/clinics.yaml' });
+    const broken = await runTestFiles([`${FIXTURE_RULES_DIR}/tests/keywords.test.yaml`], { rulesDir: 'test/fixtures/rules-check/errors', clinicsFile: 'test/fixtures/rules-check/clinics.yaml' });
     expect(broken.invalidFiles).to.equal(1);
     expect(broken.files[0]?.findings.some((f) => f.file.endsWith('errors/default.yaml') && f.line === 22 && f.col === 20)).to.equal(true);
   });

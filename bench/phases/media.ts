@@ -1,0 +1,119 @@
+/**
+ * Issue 17: does media in the mix slow the webhook? The same traffic twice, from the same
+ * seed: once with no media at all, once with a share of the messages carrying 10
+ * `MediaUrlN` each, pointing at a local fake of Twilio's media API (bench/lib/fake-media.ts)
+ * that the service's background worker really fetches from (Basic auth, redirect, JPEG).
+ * Each turn gets a fresh service: the backlog of fetches one turn leaves would otherwise
+ * load the next. The warm-up builds that backlog, so the worker is busy all through the
+ * measured run.
+ */
+import { randomBytes } from 'node:crypto';
+import { join } from 'node:path';
+import twilio from 'twilio';
+import { startFakeMedia } from '../lib/fake-media.js';
+import { median, round } from '../lib/load.js';
+import { formEncode, seededRandom, WEBHOOK_PATH, type RequestMix, type SignedRequest } from '../lib/request-mix.js';
+import { runRounds, type RoundsSettings, type VariantResult } from '../lib/rounds.js';
+import { startServer } from '../lib/servers.js';
+import { BENCH_ACCOUNT_SID, BENCH_BASE_URL, BENCH_TOKEN, mixFor, serviceEnv, type World } from '../lib/world.js';
+
+const MEDIA_PER_MESSAGE = 10;
+const sid = (prefix: string): string => `${prefix}${randomBytes(16).toString('hex')}`;
+
+/**
+ * The base mix's requests with their media taken off, and with probability `share`
+ * 10 media URLs put on (the MessageSid becomes MM…, as the URLs must name it). A resend
+ * of an earlier request stays a byte-for-byte resend.
+ */
+export function withMedia(base: RequestMix, share: number, mediaBaseUrl: string, seed: number): RequestMix {
+  const random = seededRandom(seed);
+  const made = new Map<string, SignedRequest>();
+  return {
+    get counts() {
+      return base.counts;
+    },
+    next(): SignedRequest {
+      const request = base.next();
+      const earlier = made.get(request.messageSid);
+      if (earlier) {
+        return { ...earlier, kind: request.kind };
+      }
+      const params = Object.fromEntries([...new URLSearchParams(request.body)].filter(([k]) => !/^Media(Url|ContentType)\d+$/.test(k)));
+      const media = random() < share;
+      const messageSid = sid(media ? 'MM' : 'SM');
+      Object.assign(params, { MessageSid: messageSid, SmsSid: messageSid, SmsMessageSid: messageSid, NumMedia: String(media ? MEDIA_PER_MESSAGE : 0) });
+      for (let n = 0; media && n < MEDIA_PER_MESSAGE; n++) {
+        params[`MediaUrl${n}`] = `${mediaBaseUrl}/2010-04-01/Accounts/${params.AccountSid ?? ''}/Messages/${messageSid}/Media/${sid('ME')}`;
+        params[`MediaContentType${n}`] = 'image/jpeg';
+      }
+      const signed: SignedRequest = { kind: media ? 'media' : request.kind, messageSid, body: formEncode(params), signature: twilio.getExpectedTwilioSignature(BENCH_TOKEN, `${BENCH_BASE_URL}${WEBHOOK_PATH}`, params) };
+      made.set(request.messageSid, signed);
+      if (made.size > 1000) {
+        made.delete(made.keys().next().value as string);
+      }
+      return signed;
+    },
+  };
+}
+
+export interface MediaArm extends VariantResult {
+  share: number;
+  /** Files the fake served during the arm's turns, warm-ups included (the worker did fetch). */
+  mediaFetched: number;
+  unauthorized: number;
+}
+
+export async function runMedia(root: string, world: World, settings: RoundsSettings, share = 0.2): Promise<{ arms: MediaArm[]; p99Ratio: number }> {
+  const fake = await startFakeMedia(`${BENCH_ACCOUNT_SID}:${BENCH_TOKEN}`);
+  const arms = [
+    { name: 'without media', share: 0, runs: [] as VariantResult[], fetched: 0 },
+    { name: `${share * 100}% with ${MEDIA_PER_MESSAGE} media`, share, runs: [] as VariantResult[], fetched: 0 },
+  ];
+  try {
+    for (let r = 1; r <= settings.rounds; r++) {
+      for (const [i, arm] of arms.entries()) {
+        const env = serviceEnv(world, { TWILIO_API_BASE_URL: fake.baseUrl, MEDIA_DIR: join(world.dir, `media-${r}-${i}`) });
+        const server = await startServer(root, 'full-service', env);
+        const before = fake.counts.served;
+        try {
+          const mix = withMedia(mixFor(world, 300 + r), arm.share, fake.baseUrl, 300 + r);
+          arm.runs.push(...(await runRounds([{ name: arm.name, server, mix }], { ...settings, rounds: 1 })));
+        } finally {
+          await server.stop();
+        }
+        arm.fetched += fake.counts.served - before;
+        settings.log(`  (round ${r}) ${arm.name}: the fake served ${fake.counts.served - before} media files during the turn`);
+      }
+    }
+  } finally {
+    await fake.close();
+  }
+  const result = arms.map(({ name, share: s, runs, fetched }): MediaArm => {
+    const mid = (pick: (v: VariantResult) => number): number => round(median(runs.map(pick)));
+    return {
+      name,
+      share: s,
+      rps: round(mid((v) => v.rps), 0),
+      latencyMs: { p50: mid((v) => v.latencyMs.p50), p99: mid((v) => v.latencyMs.p99), max: Math.max(...runs.map((v) => v.latencyMs.max)) },
+      errors: runs.reduce((sum, v) => sum + v.errors, 0),
+      requests: runs.reduce((sum, v) => sum + v.requests, 0),
+      cpuMicrosPerRequest: round(mid((v) => v.cpuMicrosPerRequest), 0),
+      rssMb: Math.max(...runs.map((v) => v.rssMb)),
+      mediaFetched: fetched,
+      unauthorized: fake.counts.unauthorized,
+    };
+  });
+  return { arms: result, p99Ratio: round((result[1]?.latencyMs.p99 ?? NaN) / (result[0]?.latencyMs.p99 ?? NaN)) };
+}
+
+/** The phase's lines for docs/benchmarks.md. */
+export function mediaTable(m: { arms: MediaArm[]; p99Ratio: number }): string[] {
+  return [
+    '',
+    '| traffic | req/s | p50 ms | p99 ms | max ms | CPU µs/req | errors | media fetched |',
+    '|---|---:|---:|---:|---:|---:|---:|---:|',
+    ...m.arms.map((a) => `| ${a.name} | ${a.rps} | ${a.latencyMs.p50} | ${a.latencyMs.p99} | ${a.latencyMs.max} | ${a.cpuMicrosPerRequest} | ${a.errors} | ${a.mediaFetched} |`),
+    '',
+    `- p99 with media / without: **${m.p99Ratio}** (target: the same within noise)`,
+  ];
+}
