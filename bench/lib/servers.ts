@@ -45,7 +45,8 @@ export async function startServer(root: string, kind: ServerKind, env: Record<st
   const t0 = performance.now();
   const child = fork(join(root, 'var', 'bench-build', 'bench', 'servers', `${kind}.js`), [], {
     cwd: root,
-    execArgv: ['--expose-gc'],
+    // BENCH_CPU_PROF=<dir>: each server child writes a V8 CPU profile there on exit.
+    execArgv: ['--expose-gc', ...(process.env.BENCH_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`] : [])],
     env: { PATH: process.env.PATH ?? '', HOST: '127.0.0.1', PORT: '0', SERVICE_MAIN: join(root, 'dist', 'src', 'main.js'), ...env },
     stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
   });
