@@ -1,5 +1,5 @@
 import type { Collection, MongoClient } from 'mongodb';
-import { toStoreError } from '../store/mongo/mongo-errors.js';
+import { storeOperation, toStoreError } from '../store/mongo/mongo-errors.js';
 import type { AccessLogStore, AccessQuery, AccessRecord } from './access-log.js';
 
 export const ACCESS_LOG_COLLECTION = 'accessLog';
@@ -13,21 +13,17 @@ export class MongoAccessLog implements AccessLogStore {
   }
 
   async init(): Promise<void> {
-    try {
+    await storeOperation('accessLog.init', async () => {
       await this.collection.createIndex({ clinicId: 1, at: 1 }, { name: 'clinic_at' });
       await this.collection.createIndex({ at: 1 }, { name: 'at' });
-    } catch (err) {
-      throw toStoreError(err, 'accessLog.init');
-    }
+    });
   }
 
   async append(record: AccessRecord): Promise<void> {
-    try {
+    await storeOperation('accessLog.append', async () => {
       // A copy: insertOne adds _id to the object it is given.
       await this.collection.insertOne({ ...record });
-    } catch (err) {
-      throw toStoreError(err, 'accessLog.append');
-    }
+    });
   }
 
   async *list(query: AccessQuery): AsyncIterable<AccessRecord> {

@@ -2,7 +2,7 @@ import type { Collection, Db, Filter, MongoClient } from 'mongodb';
 import type { MessageRecord } from '../domain.js';
 import { docToMessage, type MessageDoc } from '../store/mongo/documents.js';
 import { COLLECTIONS } from '../store/mongo/indexes.js';
-import { isDuplicateKey, toStoreError } from '../store/mongo/mongo-errors.js';
+import { isDuplicateKey, storeOperation } from '../store/mongo/mongo-errors.js';
 import { entryKey, preview, type Conversation, type ConversationChange, type Delivery, type ListPosition, type ListQuery, type RoutedMessage, type StaffEntry } from './conversation.js';
 import type { AddEntryResult, ConversationStore } from './conversation-store.js';
 import { newId } from './conversation-service.js';
@@ -60,16 +60,9 @@ export class MongoConversationStore implements ConversationStore {
     return this.db.collection<EntryDoc>(CONVERSATION_COLLECTIONS.entries);
   }
 
-  private async run<T>(operation: string, fn: () => Promise<T>): Promise<T> {
-    try {
-      return await fn();
-    } catch (err) {
-      throw toStoreError(err, operation);
-    }
-  }
 
   async init(): Promise<void> {
-    await this.run('conversations.init', async () => {
+    await storeOperation('conversations.init', async () => {
       await this.conversations.createIndex({ id: 1 }, { name: 'id_unique', unique: true });
       await this.conversations.createIndex({ clinicId: 1, 'last.at': -1, id: -1 }, { name: 'clinic_last' });
       await this.conversations.createIndex({ clinicId: 1, status: 1, 'last.at': -1, id: -1 }, { name: 'clinic_status_last' });
@@ -84,7 +77,7 @@ export class MongoConversationStore implements ConversationStore {
   }
 
   async recordRouted(message: RoutedMessage, newId: string): Promise<void> {
-    await this.run('conversations.recordRouted', async () => {
+    await storeOperation('conversations.recordRouted', async () => {
       await this.conversations.updateOne(
         { _id: `${message.clinicId}:${message.phone}` },
         {
@@ -100,7 +93,7 @@ export class MongoConversationStore implements ConversationStore {
   }
 
   async get(clinicId: string, id: string): Promise<Conversation | null> {
-    return this.run('conversations.get', async () => {
+    return storeOperation('conversations.get', async () => {
       const doc = await this.conversations.findOne({ id, clinicId }, { maxTimeMS: this.maxTimeMS });
       return doc ? toConversation(doc) : null;
     });
@@ -121,7 +114,7 @@ export class MongoConversationStore implements ConversationStore {
     if (query.after) {
       and.push({ $or: [{ 'last.at': { $lt: query.after.at } }, { 'last.at': query.after.at, id: { $lt: query.after.id } }] });
     }
-    return this.run('conversations.list', async () => {
+    return storeOperation('conversations.list', async () => {
       const docs = await this.conversations
         .find({ $and: and }, { maxTimeMS: this.maxTimeMS })
         .sort({ 'last.at': -1, id: -1 })
@@ -154,7 +147,7 @@ export class MongoConversationStore implements ConversationStore {
     if (change.last) {
       update.$max = { last: { at: change.last.at, direction: change.last.direction, preview: change.last.preview } };
     }
-    return this.run('conversations.update', async () => {
+    return storeOperation('conversations.update', async () => {
       if (Object.keys(update).length === 0) {
         return this.get(clinicId, id);
       }
@@ -165,7 +158,7 @@ export class MongoConversationStore implements ConversationStore {
 
   async addEntry(entry: StaffEntry): Promise<AddEntryResult> {
     const _id = entryKey(entry);
-    return this.run('conversations.addEntry', async () => {
+    return storeOperation('conversations.addEntry', async () => {
       try {
         await this.staffEntries.insertOne({ ...entry, _id });
         return { added: true };
@@ -183,19 +176,19 @@ export class MongoConversationStore implements ConversationStore {
   }
 
   async markSent(entryId: string, twilioSid: string, delivery: Delivery): Promise<void> {
-    await this.run('conversations.markSent', async () => {
+    await storeOperation('conversations.markSent', async () => {
       await this.staffEntries.updateOne({ id: entryId }, { $set: { twilioSid }, $max: { delivery: deliveryDoc(delivery) } }, { maxTimeMS: this.maxTimeMS });
     });
   }
 
   async removeEntry(entryId: string): Promise<void> {
-    await this.run('conversations.removeEntry', async () => {
+    await storeOperation('conversations.removeEntry', async () => {
       await this.staffEntries.deleteOne({ id: entryId }, { maxTimeMS: this.maxTimeMS });
     });
   }
 
   async updateDelivery(twilioSid: string, delivery: Delivery): Promise<StaffEntry | null> {
-    return this.run('conversations.updateDelivery', async () => {
+    return storeOperation('conversations.updateDelivery', async () => {
       const doc = await this.staffEntries.findOneAndUpdate(
         { twilioSid },
         { $max: { delivery: deliveryDoc(delivery) } },
@@ -206,14 +199,14 @@ export class MongoConversationStore implements ConversationStore {
   }
 
   async entries(conversationId: string, limit: number): Promise<StaffEntry[]> {
-    return this.run('conversations.entries', async () => {
+    return storeOperation('conversations.entries', async () => {
       const docs = await this.staffEntries.find({ conversationId }, { maxTimeMS: this.maxTimeMS }).sort({ at: -1, id: -1 }).limit(limit).toArray();
       return docs.reverse().map(toEntry);
     });
   }
 
   async inboundMessages(clinicId: string, phone: string, limit: number): Promise<MessageRecord[]> {
-    return this.run('conversations.inboundMessages', async () => {
+    return storeOperation('conversations.inboundMessages', async () => {
       const docs = await this.db
         .collection<MessageDoc>(COLLECTIONS.messages)
         .find({ clinicId, 'message.from': phone }, { maxTimeMS: this.maxTimeMS })

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Collection, Db, Filter } from 'mongodb';
-import { isDuplicateKey, toStoreError } from '../store/mongo/mongo-errors.js';
+import { isDuplicateKey, storeOperation } from '../store/mongo/mongo-errors.js';
 import type { OutboxEvent } from './event-types.js';
 import { applyResult } from './memory-outbox-store.js';
 import type { OutboxSource, PendingOutbox } from './relay.js';
@@ -52,16 +52,9 @@ export class MongoEventOutboxStore implements EventOutboxStore {
     return this.options.maxTimeMS ?? 5000;
   }
 
-  private async run<T>(operation: string, fn: () => Promise<T>): Promise<T> {
-    try {
-      return await fn();
-    } catch (err) {
-      throw toStoreError(err, operation);
-    }
-  }
 
   async init(): Promise<void> {
-    await this.run('events.init', async () => {
+    await storeOperation('events.init', async () => {
       // What a lease looks for: pending and due, soonest first.
       await this.events.createIndex({ status: 1, nextAttemptAt: 1 }, { name: 'status_nextAttemptAt' });
       // The oldest pending (metrics, readiness).
@@ -74,7 +67,7 @@ export class MongoEventOutboxStore implements EventOutboxStore {
   async close(): Promise<void> {}
 
   async addDeliveries(deliveries: readonly EventDelivery[]): Promise<number> {
-    return this.run('events.addDeliveries', async () => {
+    return storeOperation('events.addDeliveries', async () => {
       let added = 0;
       // One insert each: a duplicate key (the relay copying an outbox again) is the
       // normal case, and FerretDB reports unordered bulk duplicates less precisely.
@@ -93,7 +86,7 @@ export class MongoEventOutboxStore implements EventOutboxStore {
   }
 
   async lease(now: Date, leaseMs: number, excludeEndpoints: readonly string[]): Promise<LeasedDelivery | null> {
-    return this.run('events.lease', async () => {
+    return storeOperation('events.lease', async () => {
       const token = randomUUID();
       const filter: Filter<DeliveryDoc> = { status: 'pending', nextAttemptAt: { $lte: now }, lockedUntil: { $lte: now } };
       if (excludeEndpoints.length > 0) {
@@ -109,7 +102,7 @@ export class MongoEventOutboxStore implements EventOutboxStore {
   }
 
   async finishAttempt(leased: LeasedDelivery, result: AttemptResult): Promise<boolean> {
-    return this.run('events.finishAttempt', async () => {
+    return storeOperation('events.finishAttempt', async () => {
       const unset: Record<string, ''> = { lockToken: '' };
       if (result.lastStatus === undefined) {
         unset.lastStatus = '';
@@ -123,7 +116,7 @@ export class MongoEventOutboxStore implements EventOutboxStore {
   }
 
   async list(query: DeliveryQuery): Promise<EventDelivery[]> {
-    return this.run('events.list', async () => {
+    return storeOperation('events.list', async () => {
       const filter: Filter<DeliveryDoc> = { clinicId: query.clinicId };
       if (query.status) {
         filter.status = query.status;
@@ -141,14 +134,14 @@ export class MongoEventOutboxStore implements EventOutboxStore {
   }
 
   async find(id: string): Promise<EventDelivery[]> {
-    return this.run('events.find', async () => {
+    return storeOperation('events.find', async () => {
       const docs = await this.events.find({ $or: [{ _id: id }, { eventId: id }] }, { maxTimeMS: this.maxTimeMS }).sort({ _id: 1 }).toArray();
       return docs.map(toDelivery);
     });
   }
 
   async requeue(filter: { ids: readonly string[] } | { clinicId: string; status: 'failed' }, now: Date): Promise<number> {
-    return this.run('events.requeue', async () => {
+    return storeOperation('events.requeue', async () => {
       const f: Filter<DeliveryDoc> = 'ids' in filter ? { _id: { $in: [...filter.ids] } } : { clinicId: filter.clinicId, status: 'failed' };
       const r = await this.events.updateMany(f, {
         $set: { status: 'pending', attempts: 0, nextAttemptAt: now, lockedUntil: EPOCH },
@@ -159,7 +152,7 @@ export class MongoEventOutboxStore implements EventOutboxStore {
   }
 
   async disableEndpoint(endpointId: string, at: Date, reason: string): Promise<number> {
-    return this.run('events.disableEndpoint', async () => {
+    return storeOperation('events.disableEndpoint', async () => {
       await this.endpoints.updateOne({ _id: endpointId }, { $set: { disabled: true, at, reason } }, { upsert: true });
       const r = await this.events.updateMany({ endpointId, status: 'pending' }, { $set: { status: 'failed', lastError: reason } });
       return r.modifiedCount;
@@ -167,20 +160,20 @@ export class MongoEventOutboxStore implements EventOutboxStore {
   }
 
   async enableEndpoints(endpointIds: readonly string[]): Promise<void> {
-    await this.run('events.enableEndpoints', async () => {
+    await storeOperation('events.enableEndpoints', async () => {
       await this.endpoints.deleteMany({ _id: { $in: [...endpointIds] } });
     });
   }
 
   async disabledEndpoints(): Promise<Set<string>> {
-    return this.run('events.disabledEndpoints', async () => {
+    return storeOperation('events.disabledEndpoints', async () => {
       const docs = await this.endpoints.find({ disabled: true }, { maxTimeMS: this.maxTimeMS }).toArray();
       return new Set(docs.map((d) => d._id));
     });
   }
 
   async stats(): Promise<OutboxStats> {
-    return this.run('events.stats', async () => {
+    return storeOperation('events.stats', async () => {
       const groups = await this.events
         .aggregate<{ _id: { clinicId: string; type: string; status: DeliveryStatus }; count: number }>(
           [{ $group: { _id: { clinicId: '$clinicId', type: '$type', status: '$status' }, count: { $sum: 1 } } }],
@@ -220,31 +213,25 @@ export class MongoOutboxSource implements OutboxSource {
   }
 
   async init(): Promise<void> {
-    try {
+    await storeOperation('events.outboxIndex', async () => {
       await this.messages.createIndex({ outboxPending: 1 }, { name: 'outboxPending', sparse: true });
-    } catch (err) {
-      throw toStoreError(err, 'events.outboxIndex');
-    }
+    });
   }
 
   async pendingOutboxes(limit: number): Promise<PendingOutbox[]> {
-    try {
+    return storeOperation('events.pendingOutboxes', async () => {
       const docs = await this.messages
         .find({ outboxPending: true }, { projection: { outbox: 1 }, maxTimeMS: this.options.maxTimeMS ?? 5000 })
         .limit(limit)
         .toArray();
       return docs.map((d) => ({ messageSid: d._id, events: d.outbox ?? [] }));
-    } catch (err) {
-      throw toStoreError(err, 'events.pendingOutboxes');
-    }
+    });
   }
 
   async clearOutbox(messageSid: string): Promise<void> {
-    try {
+    await storeOperation('events.clearOutbox', async () => {
       await this.messages.updateOne({ _id: messageSid }, { $unset: { outboxPending: '' } });
-    } catch (err) {
-      throw toStoreError(err, 'events.clearOutbox');
-    }
+    });
   }
 }
 

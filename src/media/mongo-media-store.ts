@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { GridFSBucket, ObjectId, type Collection, type Db, type Filter } from 'mongodb';
-import { isDuplicateKey, toStoreError } from '../store/mongo/mongo-errors.js';
+import { isDuplicateKey, storeOperation } from '../store/mongo/mongo-errors.js';
 import { applyUpdate, type LeasedMedia, type MediaFileMeta, type MediaRecord, type MediaStore, type MediaUpdate } from './media-store.js';
 
 export const MEDIA_COLLECTION = 'media';
@@ -44,16 +44,9 @@ export class MongoMediaStore implements MediaStore {
     return this.options.maxTimeMS ?? 5000;
   }
 
-  private async run<T>(operation: string, fn: () => Promise<T>): Promise<T> {
-    try {
-      return await fn();
-    } catch (err) {
-      throw toStoreError(err, operation);
-    }
-  }
 
   async init(): Promise<void> {
-    await this.run('media.init', async () => {
+    await storeOperation('media.init', async () => {
       // What a lease looks for: work left and due, soonest first.
       await this.media.createIndex({ work: 1, nextAttemptAt: 1 }, { name: 'work_nextAttemptAt' });
       // The thread's look-up.
@@ -67,7 +60,7 @@ export class MongoMediaStore implements MediaStore {
   async close(): Promise<void> {}
 
   async addMedia(records: readonly MediaRecord[]): Promise<number> {
-    return this.run('media.add', async () => {
+    return storeOperation('media.add', async () => {
       let added = 0;
       // One insert each: a duplicate key (the relay adding a message again) is the normal case.
       for (const { id, ...rest } of records) {
@@ -85,7 +78,7 @@ export class MongoMediaStore implements MediaStore {
   }
 
   async lease(now: Date, leaseMs: number): Promise<LeasedMedia | null> {
-    return this.run('media.lease', async () => {
+    return storeOperation('media.lease', async () => {
       const token = randomUUID();
       const filter: Filter<MediaDoc> = { work: { $in: ['fetch', 'delete'] }, nextAttemptAt: { $lte: now }, lockedUntil: { $lte: now } };
       const doc = await this.media.findOneAndUpdate(
@@ -98,7 +91,7 @@ export class MongoMediaStore implements MediaStore {
   }
 
   async finish(leased: LeasedMedia, update: MediaUpdate): Promise<boolean> {
-    return this.run('media.finish', async () => {
+    return storeOperation('media.finish', async () => {
       const { id, ...next } = applyUpdate(leased.record, update);
       const r = await this.media.replaceOne({ _id: id, lockToken: leased.token }, next);
       return r.matchedCount === 1;
@@ -106,7 +99,7 @@ export class MongoMediaStore implements MediaStore {
   }
 
   async saveFile(meta: MediaFileMeta, bytes: Buffer): Promise<string> {
-    return this.run('media.saveFile', async () => {
+    return storeOperation('media.saveFile', async () => {
       const upload = this.bucket.openUploadStream(`${meta.messageSid}-${meta.index}`, {
         metadata: {
           clinic: meta.clinicId,
@@ -127,7 +120,7 @@ export class MongoMediaStore implements MediaStore {
     if (!ObjectId.isValid(fileId) || !/^[0-9a-f]{24}$/.test(fileId)) {
       return null;
     }
-    return this.run('media.openFile', async () => {
+    return storeOperation('media.openFile', async () => {
       const id = new ObjectId(fileId);
       const found = await this.bucket.find({ _id: id }, { limit: 1 }).toArray();
       return found.length === 0 ? null : this.bucket.openDownloadStream(id);
@@ -138,7 +131,7 @@ export class MongoMediaStore implements MediaStore {
     if (!/^[0-9a-f]{24}$/.test(fileId)) {
       return;
     }
-    await this.run('media.deleteFile', async () => {
+    await storeOperation('media.deleteFile', async () => {
       try {
         await this.bucket.delete(new ObjectId(fileId));
       } catch (err) {
@@ -151,7 +144,7 @@ export class MongoMediaStore implements MediaStore {
   }
 
   async get(clinicId: string, id: string): Promise<MediaRecord | null> {
-    return this.run('media.get', async () => {
+    return storeOperation('media.get', async () => {
       const doc = await this.media.findOne({ _id: id, clinicId }, { maxTimeMS: this.maxTimeMS });
       return doc ? toRecord(doc) : null;
     });
@@ -161,7 +154,7 @@ export class MongoMediaStore implements MediaStore {
     if (messageSids.length === 0) {
       return [];
     }
-    return this.run('media.listForMessages', async () => {
+    return storeOperation('media.listForMessages', async () => {
       const docs = await this.media
         .find({ clinicId, messageSid: { $in: [...messageSids] } }, { maxTimeMS: this.maxTimeMS })
         .sort({ messageSid: 1, index: 1 })

@@ -60,3 +60,18 @@ export function toStoreError(err: unknown, operation: string): AppError {
   const codeName = err instanceof MongoServerError ? ` (${String(err.codeName ?? err.code)})` : '';
   return new AppError('STORE_ERROR', `database error during ${operation}${codeName}`, { cause: err });
 }
+
+/**
+ * Runs one store operation and maps what the driver throws onto the store's AppError
+ * (toStoreError). Every MongoDB adapter (the main store and the feature folders' parts)
+ * goes through this one function.
+ * @param operation - the store method, for the message (no PHI)
+ * @param fn - the driver calls
+ */
+export async function storeOperation<T>(operation: string, fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (err) {
+    throw toStoreError(err, operation);
+  }
+}

@@ -35,7 +35,7 @@ import {
   type SenderDoc,
 } from './documents.js';
 import { COLLECTIONS, ensureIndexes } from './indexes.js';
-import { isDuplicateKey, toStoreError } from './mongo-errors.js';
+import { isDuplicateKey, storeOperation, toStoreError } from './mongo-errors.js';
 import { SILENT_LOGGER, type StoreLogger } from './store-logger.js';
 import { upgradeAppointmentDocuments } from './upgrade-documents.js';
 
@@ -113,24 +113,16 @@ export class MongoStore implements Store {
   }
 
 
-  /** Runs one operation and maps driver errors to AppError. */
-  private async run<T>(operation: string, fn: () => Promise<T>): Promise<T> {
-    try {
-      return await fn();
-    } catch (err) {
-      throw toStoreError(err, operation);
-    }
-  }
 
   async init(): Promise<void> {
-    await this.run('init', async () => {
+    await storeOperation('init', async () => {
       await ensureIndexes(this.db, this.logger);
       await upgradeAppointmentDocuments(this.db, this.logger);
     });
   }
 
   async ping(): Promise<void> {
-    await this.run('ping', async () => {
+    await storeOperation('ping', async () => {
       await this.db.command({ ping: 1 });
     });
   }
@@ -148,7 +140,7 @@ export class MongoStore implements Store {
   }
 
   async claimMessage(record: MessageRecord): Promise<ClaimResult> {
-    return this.run('claimMessage', async () => {
+    return storeOperation('claimMessage', async () => {
       try {
         await this.messages.insertOne(messageToDoc(record));
         return { claimed: true };
@@ -167,7 +159,7 @@ export class MongoStore implements Store {
   }
 
   async completeMessage(messageSid: string, completion: MessageCompletion, options: { unlessGivenUp?: boolean } = {}): Promise<boolean> {
-    return this.run('completeMessage', async () => {
+    return storeOperation('completeMessage', async () => {
       const filter: Filter<MessageDoc> = options.unlessGivenUp === true ? { _id: messageSid, gaveUpAt: { $exists: false } } : { _id: messageSid };
       // The events ride in this one write (no extra command on the hot path), flagged
       // pending for the relay (src/events/relay.ts), which finds them by a sparse index.
@@ -181,7 +173,7 @@ export class MongoStore implements Store {
   }
 
   async giveUpMessage(messageSid: string, at: Date): Promise<MessageRecord | null> {
-    return this.run('giveUpMessage', async () => {
+    return storeOperation('giveUpMessage', async () => {
       // One findAndModify: the filter is the race with completeMessage({ unlessGivenUp }).
       const given = await this.messages.findOneAndUpdate(
         { _id: messageSid, status: 'received', gaveUpAt: { $exists: false } },
@@ -194,26 +186,26 @@ export class MongoStore implements Store {
   }
 
   async recordDuplicate(messageSid: string, at: Date): Promise<void> {
-    await this.run('recordDuplicate', async () => {
+    await storeOperation('recordDuplicate', async () => {
       await this.messages.updateOne({ _id: messageSid }, { $inc: { duplicateDeliveries: 1 }, $set: { lastDuplicateAt: at } });
     });
   }
 
   async pendingMedia(limit: number): Promise<MessageRecord[]> {
-    return this.run('pendingMedia', async () => {
+    return storeOperation('pendingMedia', async () => {
       const docs = await this.messages.find({ mediaPending: true }, { maxTimeMS: this.maxTimeMS }).sort({ receivedAt: 1 }).limit(limit).toArray();
       return docs.map(docToMessage);
     });
   }
 
   async clearMediaPending(messageSid: string): Promise<void> {
-    await this.run('clearMediaPending', async () => {
+    await storeOperation('clearMediaPending', async () => {
       await this.messages.updateOne({ _id: messageSid }, { $unset: { mediaPending: '' } });
     });
   }
 
   async getMessage(messageSid: string): Promise<MessageRecord | null> {
-    return this.run('getMessage', async () => {
+    return storeOperation('getMessage', async () => {
       const doc = await this.messages.findOne({ _id: messageSid }, { maxTimeMS: this.maxTimeMS });
       return doc ? docToMessage(doc) : null;
     });
@@ -236,7 +228,7 @@ export class MongoStore implements Store {
   }
 
   async findPatientsByPhone(clinicId: string, phone: string): Promise<Patient[]> {
-    return this.run('findPatientsByPhone', async () => {
+    return storeOperation('findPatientsByPhone', async () => {
       const docs = await this.patients.find({ clinicId, phone }, { maxTimeMS: this.maxTimeMS }).sort({ id: 1 }).toArray();
       return docs.map(docToPatient);
     });
@@ -246,7 +238,7 @@ export class MongoStore implements Store {
     if (patientIds.length === 0) {
       return null;
     }
-    return this.run('findNextAppointment', async () => {
+    return storeOperation('findNextAppointment', async () => {
       const doc = await this.appointments.findOne(
         upcomingFilter(clinicId, patientIds, now),
         { sort: { startsAt: 1, id: 1 }, maxTimeMS: this.maxTimeMS },
@@ -259,7 +251,7 @@ export class MongoStore implements Store {
     if (patientIds.length === 0) {
       return { before: null, after: null };
     }
-    return this.run('advanceNextAppointment', async () => {
+    return storeOperation('advanceNextAppointment', async () => {
       const at = new Date(by.at);
       const target = responseToDoc(to, at, by.messageSid);
       // Two commands, because "the soonest one" and "unless its patient response is newer"
@@ -303,7 +295,7 @@ export class MongoStore implements Store {
   }
 
   async touchSender(clinicId: string, phone: string, window: RateWindow): Promise<SenderState> {
-    return this.run('touchSender', async () => {
+    return storeOperation('touchSender', async () => {
       const field = rateField(window.key);
       const doc = await this.upsertRetry(() =>
         this.senders.findOneAndUpdate(
@@ -386,14 +378,14 @@ export class MongoStore implements Store {
   }
 
   async getOptOut(clinicId: string, phone: string): Promise<OptOutRecord | null> {
-    return this.run('getOptOut', async () => {
+    return storeOperation('getOptOut', async () => {
       const doc = await this.senders.findOne({ _id: senderId(clinicId, phone) }, { maxTimeMS: this.maxTimeMS, projection: { rate: 0, roster: 0 } });
       return docToOptOut(doc);
     });
   }
 
   async setOptOut(record: OptOutRecord): Promise<OptOutWrite> {
-    return this.run('setOptOut', async () => {
+    return storeOperation('setOptOut', async () => {
       const id = senderId(record.clinicId, record.phone);
       // $set/$unset of the opt-out fields only, so the rate counters stay as they are.
       const set: Partial<SenderDoc> = { clinicId: record.clinicId, phone: record.phone, optedOut: record.optedOut, changedAt: record.changedAt };
@@ -431,13 +423,13 @@ export class MongoStore implements Store {
   }
 
   async upsertPatients(patients: readonly Patient[], options: Pick<UpsertOptions, 'dryRun'> = {}): Promise<UpsertSummary> {
-    return this.run('upsertPatients', () =>
+    return storeOperation('upsertPatients', () =>
       this.upsertMany(this.patients, patients.map(patientToDoc), options.dryRun === true, (phones) => this.rebuildRosters(phones)),
     );
   }
 
   async findPatientClinics(patientIds: readonly string[]): Promise<Map<string, string>> {
-    return this.run('findPatientClinics', async () => {
+    return storeOperation('findPatientClinics', async () => {
       const found = new Map<string, string>();
       const ids = [...new Set(patientIds)];
       for (let start = 0; start < ids.length; start += this.batchSize) {
@@ -508,7 +500,7 @@ export class MongoStore implements Store {
   }
 
   async upsertAppointments(appointments: readonly Appointment[], options: UpsertOptions = {}): Promise<AppointmentUpsertSummary> {
-    return this.run('upsertAppointments', async () => {
+    return storeOperation('upsertAppointments', async () => {
       const summary: AppointmentUpsertSummary = { inserted: 0, updated: 0, unchanged: 0, retiredResponses: 0 };
       const at = options.at ?? new Date();
       for (let start = 0; start < appointments.length; start += this.batchSize) {
@@ -673,7 +665,7 @@ export class MongoStore implements Store {
   }
 
   async getAppointment(id: string): Promise<Appointment | null> {
-    return this.run('getAppointment', async () => {
+    return storeOperation('getAppointment', async () => {
       const doc = await this.appointments.findOne({ _id: id }, { maxTimeMS: this.maxTimeMS });
       return doc ? docToAppointment(doc) : null;
     });
