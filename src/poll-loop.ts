@@ -62,3 +62,30 @@ export class PollLoop {
     }
   }
 }
+
+/** Several PollLoops on one step (workers of one instance), started, woken and stopped together. */
+export class PollLoops {
+  private readonly loops: PollLoop[];
+
+  /**
+   * @param count - how many loops run the step at once
+   * @param step - one unit of work; resolves true when there may be more right away
+   * @param pollMs - the sleep between empty rounds
+   * @param onError - a failed step; the loop sleeps and goes on
+   */
+  constructor(count: number, step: () => Promise<boolean>, pollMs: number, onError: (err: unknown) => void) {
+    this.loops = Array.from({ length: count }, () => new PollLoop(step, pollMs, onError));
+  }
+
+  start(): void {
+    this.loops.forEach((l) => l.start());
+  }
+
+  notify(): void {
+    this.loops.forEach((l) => l.notify());
+  }
+
+  async stop(): Promise<void> {
+    await Promise.all(this.loops.map((l) => l.stop()));
+  }
+}

@@ -2,7 +2,7 @@ import type { FieldLogger } from '../logger.js';
 import type { EventEndpoint } from '../config/event-endpoints.js';
 import type { EventMetrics } from './event-metrics.js';
 import type { EventOutboxStore, LeasedDelivery, AttemptResult } from './outbox-store.js';
-import { PollLoop } from '../poll-loop.js';
+import { PollLoops } from '../poll-loop.js';
 import { postEvent, type PostResult } from './post-event.js';
 import { RETRY_DELAYS_MS, nextDelayMs, parseRetryAfter } from './retry-schedule.js';
 import { signEvent } from './signer.js';
@@ -43,7 +43,7 @@ export class EventDispatcher {
   private readonly leaseMs: number;
   private readonly delays: readonly number[];
   private readonly random: () => number;
-  private readonly loops: PollLoop[];
+  private readonly loops: PollLoops;
   /** Endpoints a worker of this instance is sending to. */
   private readonly busy = new Set<string>();
   /** Leases are taken one at a time here, so `busy` is current for each. */
@@ -63,21 +63,21 @@ export class EventDispatcher {
     const onError = (err: unknown): void => {
       options.logger.warn({ code: errorCode(err) }, 'events: dispatch round failed; retrying');
     };
-    this.loops = Array.from({ length: options.concurrency ?? 4 }, () => new PollLoop(() => this.step(), options.pollMs ?? 1000, onError));
+    this.loops = new PollLoops(options.concurrency ?? 4, () => this.step(), options.pollMs ?? 1000, onError);
   }
 
   start(): void {
-    this.loops.forEach((l) => l.start());
+    this.loops.start();
   }
 
   /** New deliveries are due: wake the workers. */
   notify(): void {
-    this.loops.forEach((l) => l.notify());
+    this.loops.notify();
   }
 
   /** Finishes the attempts in flight (each at most the request timeout) and stops. */
   async stop(): Promise<void> {
-    await Promise.all(this.loops.map((l) => l.stop()));
+    await this.loops.stop();
   }
 
   /**
@@ -87,7 +87,7 @@ export class EventDispatcher {
   async kill(): Promise<void> {
     this.killed = true;
     this.abort.abort();
-    await Promise.all(this.loops.map((l) => l.stop()));
+    await this.loops.stop();
   }
 
   /** One lease and attempt; true when there was a delivery (there may be more). */

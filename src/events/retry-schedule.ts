@@ -1,3 +1,5 @@
+import { jitteredDelayMs } from '../backoff.js';
+
 /**
  * The wait before each attempt (Svix's schedule): the first at once, then 5 s, 5 min,
  * 30 min, 2 h, 5 h, 10 h, 14 h, 20 h and 24 h after the failure before it. After the
@@ -18,11 +20,7 @@ export const MAX_RETRY_AFTER_MS = 86_400_000;
  * @param random - a number in [0, 1)
  */
 export function nextDelayMs(attemptsMade: number, delays: readonly number[] = RETRY_DELAYS_MS, random: number = Math.random()): number | null {
-  const base = delays[attemptsMade];
-  if (base === undefined) {
-    return null;
-  }
-  return Math.round(base * (1 - JITTER + 2 * JITTER * random));
+  return jitteredDelayMs(delays, attemptsMade, JITTER, random);
 }
 
 /**

@@ -4,7 +4,7 @@ import type { FieldLogger } from '../logger.js';
 import { ALLOWED_TYPES, detectType } from './detect-type.js';
 import { deleteTwilioMedia, downloadMedia, type DownloadResult } from './download.js';
 import type { LeasedMedia, MediaRecord, MediaStore, MediaUpdate } from './media-store.js';
-import { PollLoop } from '../poll-loop.js';
+import { PollLoops } from '../poll-loop.js';
 import { MEDIA_RETRY_DELAYS_MS, nextRetryMs } from './retry-schedule.js';
 import { mediaCredentials } from './twilio-credentials.js';
 import { checkMediaUrl, type UrlPolicy } from './url-policy.js';
@@ -69,7 +69,7 @@ export class MediaWorker {
   private readonly maxBytes: number;
   private readonly delays: readonly number[];
   private readonly random: () => number;
-  private readonly loops: PollLoop[];
+  private readonly loops: PollLoops;
   private readonly abort = new AbortController();
   private killed = false;
 
@@ -86,27 +86,27 @@ export class MediaWorker {
     const onError = (err: unknown): void => {
       options.logger.warn({ code: errorCode(err) }, 'media: job round failed; retrying');
     };
-    this.loops = Array.from({ length: options.concurrency ?? 2 }, () => new PollLoop(() => this.step(), options.pollMs ?? 1000, onError));
+    this.loops = new PollLoops(options.concurrency ?? 2, () => this.step(), options.pollMs ?? 1000, onError);
   }
 
   start(): void {
-    this.loops.forEach((l) => l.start());
+    this.loops.start();
   }
 
   notify(): void {
-    this.loops.forEach((l) => l.notify());
+    this.loops.notify();
   }
 
   /** Finishes the jobs in flight (each at most the download timeout) and stops. */
   async stop(): Promise<void> {
-    await Promise.all(this.loops.map((l) => l.stop()));
+    await this.loops.stop();
   }
 
   /** Stops as a crashed process would: downloads dropped, nothing written back (tests). */
   async kill(): Promise<void> {
     this.killed = true;
     this.abort.abort();
-    await Promise.all(this.loops.map((l) => l.stop()));
+    await this.loops.stop();
   }
 
   /** One lease and its work; true when there was a job (there may be more). */

@@ -1,3 +1,5 @@
+import { jitteredDelayMs } from '../backoff.js';
+
 /**
  * Waits before each retry of a media job. The first is short because Twilio's media can
  * lag the webhook by a few seconds (a 404 right after delivery); then it spreads out
@@ -13,9 +15,5 @@ export const MEDIA_RETRY_DELAYS_MS: readonly number[] = [5_000, 20_000, 60_000, 
  * @param random - a number in [0, 1)
  */
 export function nextRetryMs(attempts: number, delays: readonly number[], random: number): number | null {
-  const base = delays[attempts - 1];
-  if (base === undefined) {
-    return null;
-  }
-  return Math.round(base * (0.8 + 0.4 * random));
+  return jitteredDelayMs(delays, attempts - 1, 0.2, random);
 }
