@@ -109,7 +109,10 @@ for (const kind of eventStoreKinds()) {
       const other = aDelivery({ clinicId }, b, now());
       await store.addDeliveries([first, second, other]);
       dispatcher([a, b]);
-      await eventually(async () => (await store.find(first.id))[0]?.status === 'failed' && (await store.find(other.id))[0]?.status === 'delivered', 10_000, 'settled');
+      // The 410'd delivery is finished first, then the endpoint is disabled and its other
+      // pending deliveries fail: wait for the last of these writes too.
+      const failed = async (id: string): Promise<boolean> => (await store.find(id))[0]?.status === 'failed';
+      await eventually(async () => (await failed(first.id)) && (await failed(second.id)) && (await store.find(other.id))[0]?.status === 'delivered', 10_000, 'settled');
       expect((await store.find(second.id))[0]).to.include({ status: 'failed', lastError: 'endpoint disabled (410 Gone)' });
       expect((await store.disabledEndpoints()).has(a.id)).to.equal(true);
       expect(gone.received).to.have.length(1);
