@@ -63,7 +63,7 @@ export async function runRounds(contenders: readonly Contender[], s: RoundsSetti
     out.push({
       name: c.name,
       rps: round(median(list.map((x) => x.rps)), 0),
-      latencyMs: { p50: median(list.map((x) => x.latencyMs.p50)), p99: median(list.map((x) => x.latencyMs.p99)), max: Math.max(...list.map((x) => x.latencyMs.max)) },
+      latencyMs: { p50: round(median(list.map((x) => x.latencyMs.p50))), p99: round(median(list.map((x) => x.latencyMs.p99))), max: Math.max(...list.map((x) => x.latencyMs.max)) },
       errors: list.reduce((sum, x) => sum + x.errors, 0),
       requests: list.reduce((sum, x) => sum + x.requests, 0),
       cpuMicrosPerRequest: round(median(list.map((x) => x.cpu)), 0),

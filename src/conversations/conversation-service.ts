@@ -1,4 +1,4 @@
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import type { Clinic, MessageRecord } from '../domain.js';
 import { AppError } from '../errors.js';
 import type { Store } from '../store/store.js';
@@ -83,8 +83,12 @@ export function decodeCursor(cursor: string): ListPosition {
 }
 
 const digest = (text: string): string => createHash('sha256').update(text, 'utf8').digest('hex');
-/** A new opaque id: a prefix and 128 random bits. */
-export const newId = (prefix: 'cv' | 'en'): string => `${prefix}_${randomBytes(16).toString('hex')}`;
+/**
+ * A new opaque id: a prefix and a random UUID's 32 hex digits (122 random bits). randomUUID
+ * draws from Node's entropy cache, refilled 128 ids at a time; randomBytes(16) asked
+ * OpenSSL for every id (1.6% of the service's CPU in the compare phase's profile).
+ */
+export const newId = (prefix: 'cv' | 'en'): string => `${prefix}_${randomUUID().replaceAll('-', '')}`;
 
 function toView(c: Conversation, now: Date): ConversationView {
   const status = effectiveStatus(c, now);
