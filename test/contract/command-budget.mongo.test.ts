@@ -17,8 +17,8 @@ import { expect } from 'chai';
 import { startService, type RunningService } from '../../src/main.js';
 import type { Store } from '../../src/store/store.js';
 import { getTestMongo, openTestMongoStore, type TestMongoStore } from '../support/mongo.js';
-import { AUTH_TOKEN, NORTHSIDE_TOKEN, PUBLIC_BASE_URL, WEBHOOK_PATH, addPatient, inboundParams, signedRequest, uniquePhone } from '../support/test-app.js';
-import { FIXTURE_RULES_DIR } from '../support/fixture-rules.js';
+import { WEBHOOK_PATH, addPatient, inboundParams, signedRequest, uniquePhone } from '../support/test-app.js';
+import { fixtureServiceEnv } from '../support/service-env.js';
 
 interface BudgetCase {
   /** Completes "when ..." in the test name: who texts what. */
@@ -101,19 +101,7 @@ describe('database commands per message, over the wire (MongoDB)', function () {
     handle = await openTestMongoStore(server, { label: 'budget', monitor: true });
     spoolDir = await fs.mkdtemp(path.join(os.tmpdir(), 'clinic-sms-budget-'));
     service = await startService(
-      {
-        PORT: '0',
-        HOST: '127.0.0.1',
-        TWILIO_AUTH_TOKEN: AUTH_TOKEN,
-        NORTHSIDE_AUTH_TOKEN: NORTHSIDE_TOKEN,
-        PUBLIC_BASE_URL,
-        CLINICS_FILE: 'test/fixtures/clinics.yaml',
-        RULES_DIR: FIXTURE_RULES_DIR,
-        SEED_FILE: 'none',
-        LOG_LEVEL: 'silent',
-        WATCH_RULES: 'off',
-        SPOOL_DIR: spoolDir,
-      },
+      fixtureServiceEnv({ SPOOL_DIR: spoolDir }),
       // The events and media pollers would add their own commands to the count.
       { store: handle.store, background: false },
     );

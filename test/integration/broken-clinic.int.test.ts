@@ -5,7 +5,8 @@ import { expect } from 'chai';
 import request from 'supertest';
 import { startService, type RunningService } from '../../src/main.js';
 import { createLogCapture, type LogCapture } from '../support/log-capture.js';
-import { AUTH_TOKEN, NORTHSIDE_TOKEN, addPatient, PUBLIC_BASE_URL, WEBHOOK_PATH, inboundParams, signedRequest, uniquePhone } from '../support/test-app.js';
+import { AUTH_TOKEN, NORTHSIDE_TOKEN, addPatient, WEBHOOK_PATH, inboundParams, signedRequest, uniquePhone } from '../support/test-app.js';
+import { fixtureServiceEnv } from '../support/service-env.js';
 
 const SYSTEM_ERROR = "We're experiencing technical difficulties. Please try again later or call our office.";
 const DOWNTOWN = '+13125550100';
@@ -46,20 +47,8 @@ describe('start-up with a broken clinic', () => {
     await fs.rm(dir, { recursive: true, force: true });
   });
 
-  const env = (extra: Record<string, string>): Record<string, string> => ({
-    PORT: '0',
-    HOST: '127.0.0.1',
-    TWILIO_AUTH_TOKEN: AUTH_TOKEN,
-    NORTHSIDE_AUTH_TOKEN: NORTHSIDE_TOKEN,
-    PUBLIC_BASE_URL,
-    RULES_DIR: path.join(dir, 'rules'),
-    SEED_FILE: 'none',
-    SPOOL_DIR: path.join(dir, 'spool'),
-    KEYS_FILE: path.join(dir, 'no-keys.yaml'),
-    LOG_LEVEL: 'info',
-    WATCH_RULES: 'off',
-    ...extra,
-  });
+  const env = (extra: Record<string, string>): Record<string, string> =>
+    fixtureServiceEnv({ RULES_DIR: path.join(dir, 'rules'), SPOOL_DIR: path.join(dir, 'spool'), KEYS_FILE: path.join(dir, 'no-keys.yaml'), LOG_LEVEL: 'info', ...extra });
 
   /** A keyword from a patient of the clinic that owns `to`: HOURS for downtown (whose file disables HELP), HELP for northside. */
   async function post(to: string, token: string): Promise<{ status: number; text: string; sid: string }> {

@@ -11,10 +11,10 @@ import type { Store } from '../../src/store/store.js';
 import { newSecret } from '../support/event-builders.js';
 import { eventually, startEventReceiver, type EventReceiver } from '../support/event-receiver.js';
 import { dropTestDb, getTestMongo, openTestMongoStore } from '../support/mongo.js';
-import { AUTH_TOKEN, PUBLIC_BASE_URL, WEBHOOK_PATH, inboundParams, signedRequest, uniquePhone } from '../support/test-app.js';
+import { WEBHOOK_PATH, inboundParams, signedRequest, uniquePhone } from '../support/test-app.js';
 import { conversationRouting } from '../../src/conversations/staff-routing.js';
 import { MemoryConversationStore } from '../../src/conversations/memory-conversation-store.js';
-import { FIXTURE_RULES_DIR } from '../support/fixture-rules.js';
+import { fixtureServiceEnv } from '../support/service-env.js';
 
 /** start()'s rejection when the store kind has no server here: only this skips a test; any other failure fails it. */
 const NO_STORE = new Error('no MongoDB server for this store kind');
@@ -69,19 +69,7 @@ for (const kind of kinds) {
 `,
       );
       service = await startService(
-        {
-          PORT: '0',
-          HOST: '127.0.0.1',
-          TWILIO_AUTH_TOKEN: AUTH_TOKEN,
-          PUBLIC_BASE_URL,
-          CLINICS_FILE: clinics,
-          RULES_DIR: FIXTURE_RULES_DIR,
-          SEED_FILE: 'none',
-          SPOOL_DIR: path.join(dir, 'spool'),
-          LOG_LEVEL: 'silent',
-          WATCH_RULES: 'off',
-          DOWNTOWN_EVENTS_SECRET: secret,
-        },
+        fixtureServiceEnv({ CLINICS_FILE: clinics, SPOOL_DIR: path.join(dir, 'spool'), DOWNTOWN_EVENTS_SECRET: secret }),
         { store: made.store, events: { pollMs: 25, ...(options.timeoutMs === undefined ? {} : { timeoutMs: options.timeoutMs }) } },
       );
       return service;

@@ -6,8 +6,7 @@ import { join } from 'node:path';
 import { runCli } from '../../src/cli/index.js';
 import type { CliIO } from '../../src/cli/io.js';
 import { startService, type RunningService } from '../../src/main.js';
-import { AUTH_TOKEN, PUBLIC_BASE_URL } from '../support/test-app.js';
-import { FIXTURE_RULES_DIR } from '../support/fixture-rules.js';
+import { fixtureServiceEnv } from '../support/service-env.js';
 
 /**
  * The keys commands against a running service: the service reloads KEYS_FILE when the
@@ -21,20 +20,7 @@ describe('clinic-sms keys with a running server', function () {
 
   before(async () => {
     dir = await mkdtemp(join(tmpdir(), 'keys-live-'));
-    service = await startService({
-      PORT: '0',
-      HOST: '127.0.0.1',
-      TWILIO_AUTH_TOKEN: AUTH_TOKEN,
-      PUBLIC_BASE_URL,
-      CLINICS_FILE: 'test/fixtures/clinics.yaml',
-      RULES_DIR: FIXTURE_RULES_DIR,
-      NORTHSIDE_AUTH_TOKEN: 'x'.repeat(32),
-      SPOOL_DIR: join(dir, 'spool'),
-      KEYS_FILE: join(dir, 'api-keys.yaml'),
-      SEED_FILE: 'none',
-      LOG_LEVEL: 'silent',
-      WATCH_RULES: 'on',
-    });
+    service = await startService(fixtureServiceEnv({ SPOOL_DIR: join(dir, 'spool'), KEYS_FILE: join(dir, 'api-keys.yaml'), WATCH_RULES: 'on' }));
     base = `http://127.0.0.1:${(service.server.address() as AddressInfo).port}`;
   });
 

@@ -14,8 +14,8 @@ import { startService, type RunningService } from '../../src/main.js';
 import { aMessage } from '../contract/store-fixtures.js';
 import { startFakeTwilio, type FakeTwilio } from '../support/fake-twilio.js';
 import { DOWNTOWN_ACCOUNT_SID, STAFF_STORE_KINDS, buildStaffApp, type StaffTestApp } from '../support/staff-app.js';
-import { AUTH_TOKEN, PUBLIC_BASE_URL, uniquePhone } from '../support/test-app.js';
-import { FIXTURE_RULES_DIR } from '../support/fixture-rules.js';
+import { PUBLIC_BASE_URL, uniquePhone } from '../support/test-app.js';
+import { fixtureServiceEnv } from '../support/service-env.js';
 
 type Doc = { openapi: string; paths: Record<string, Record<string, { security?: unknown; responses: Record<string, { content?: Record<string, { schema: object }> }> }>>; components: { schemas: Record<string, object>; securitySchemes: Record<string, { type: string; scheme?: string }> } };
 
@@ -53,20 +53,7 @@ describe('OpenAPI document (GET /v1/openapi.json)', function () {
 
   before(async () => {
     dir = await mkdtemp(join(tmpdir(), 'openapi-'));
-    service = await startService({
-      PORT: '0',
-      HOST: '127.0.0.1',
-      TWILIO_AUTH_TOKEN: AUTH_TOKEN,
-      PUBLIC_BASE_URL,
-      CLINICS_FILE: 'test/fixtures/clinics.yaml',
-      RULES_DIR: FIXTURE_RULES_DIR,
-      NORTHSIDE_AUTH_TOKEN: 'x'.repeat(32),
-      SPOOL_DIR: join(dir, 'spool'),
-      MEDIA_DIR: join(dir, 'media'),
-      SEED_FILE: 'none',
-      LOG_LEVEL: 'silent',
-      WATCH_RULES: 'off',
-    });
+    service = await startService(fixtureServiceEnv({ SPOOL_DIR: join(dir, 'spool'), MEDIA_DIR: join(dir, 'media') }));
     const res = await request(service.server).get(OPENAPI_PATH);
     expect(res.status).to.equal(200);
     expect(res.headers['content-type']).to.match(/^application\/json/);

@@ -13,8 +13,8 @@ import { expect } from 'chai';
 import { startService, type RunningService } from '../../src/main.js';
 import { SYSTEM_ERROR_TEXT, appointmentStatus } from '../../src/domain.js';
 import { renderTwiml } from '../../src/twilio/twiml.js';
-import { AUTH_TOKEN, NORTHSIDE_TOKEN, PUBLIC_BASE_URL, WEBHOOK_PATH, addPatient, inboundParams, signedRequest, uniquePhone } from '../support/test-app.js';
-import { FIXTURE_RULES_DIR } from '../support/fixture-rules.js';
+import { WEBHOOK_PATH, addPatient, inboundParams, signedRequest, uniquePhone } from '../support/test-app.js';
+import { fixtureServiceEnv } from '../support/service-env.js';
 
 const run = promisify(execFile);
 const SYSTEM_ERROR = renderTwiml(SYSTEM_ERROR_TEXT);
@@ -169,20 +169,8 @@ describe('database outage (real FerretDB stopped and started again)', function (
     await ferret?.dispose();
   });
 
-  const serviceEnv = (db: OwnFerret): Record<string, string> => ({
-    PORT: '0',
-    HOST: '127.0.0.1',
-    TWILIO_AUTH_TOKEN: AUTH_TOKEN,
-    NORTHSIDE_AUTH_TOKEN: NORTHSIDE_TOKEN,
-    PUBLIC_BASE_URL,
-    CLINICS_FILE: 'test/fixtures/clinics.yaml',
-    RULES_DIR: FIXTURE_RULES_DIR,
-    SEED_FILE: 'none',
-    LOG_LEVEL: 'silent',
-    WATCH_RULES: 'off',
-    SPOOL_DIR: spoolDir,
-    MONGODB_URI: db.uri(`outage_${Date.now().toString(36)}_${Math.random().toString(36).slice(2, 6)}`),
-  });
+  const serviceEnv = (db: OwnFerret): Record<string, string> =>
+    fixtureServiceEnv({ SPOOL_DIR: spoolDir, MONGODB_URI: db.uri(`outage_${Date.now().toString(36)}_${Math.random().toString(36).slice(2, 6)}`) });
 
   beforeEach(async () => {
     spoolDir = await fs.mkdtemp(path.join(os.tmpdir(), 'clinic-sms-outage-'));

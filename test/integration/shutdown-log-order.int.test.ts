@@ -5,7 +5,7 @@ import { expect } from 'chai';
 import { startService } from '../../src/main.js';
 import { MemoryStore } from '../../src/store/memory/memory-store.js';
 import { createLogCapture } from '../support/log-capture.js';
-import { AUTH_TOKEN, NORTHSIDE_TOKEN, PUBLIC_BASE_URL } from '../support/test-app.js';
+import { fixtureServiceEnv } from '../support/service-env.js';
 
 /** A store whose index creation takes a while (MongoDB on a cold start). */
 class SlowInitStore extends MemoryStore {
@@ -21,20 +21,7 @@ describe('shutdown log order', () => {
     const logs = createLogCapture();
     try {
       const service = await startService(
-        {
-          PORT: '0',
-          HOST: '127.0.0.1',
-          TWILIO_AUTH_TOKEN: AUTH_TOKEN,
-          NORTHSIDE_AUTH_TOKEN: NORTHSIDE_TOKEN,
-          PUBLIC_BASE_URL,
-          CLINICS_FILE: 'test/fixtures/clinics.yaml',
-          RULES_DIR: 'test/fixtures/rules/good',
-          SEED_FILE: 'none',
-          SPOOL_DIR: spoolDir,
-          KEYS_FILE: path.join(spoolDir, 'no-keys.yaml'),
-          LOG_LEVEL: 'info',
-          WATCH_RULES: 'off',
-        },
+        fixtureServiceEnv({ RULES_DIR: 'test/fixtures/rules/good', SPOOL_DIR: spoolDir, KEYS_FILE: path.join(spoolDir, 'no-keys.yaml'), LOG_LEVEL: 'info' }),
         { store: new SlowInitStore(), logDestination: logs },
       );
       await service.stop();

@@ -12,8 +12,8 @@ import type { MessageRecord } from '../../src/domain.js';
 import { Spool } from '../../src/spool/spool.js';
 import { createLogger } from '../../src/logger.js';
 import { dropTestDb, freshDbName, getTestMongo, uriWithDb } from '../support/mongo.js';
-import { AUTH_TOKEN, NORTHSIDE_TOKEN, PUBLIC_BASE_URL, WEBHOOK_PATH, inboundParams, signedRequest, uniquePhone } from '../support/test-app.js';
-import { FIXTURE_RULES_DIR } from '../support/fixture-rules.js';
+import { WEBHOOK_PATH, inboundParams, signedRequest, uniquePhone } from '../support/test-app.js';
+import { fixtureServiceEnv } from '../support/service-env.js';
 
 /** The embedded store behind a slow network: every patient lookup takes `latencyMs`. */
 class SlowStore extends MemoryStore {
@@ -78,20 +78,7 @@ const waitFor = async (check: () => boolean, ms = 5000): Promise<void> => {
 
 describe('graceful shutdown', () => {
   let spoolDir: string;
-  const env = (extra: Record<string, string> = {}): Record<string, string> => ({
-    PORT: '0',
-    HOST: '127.0.0.1',
-    TWILIO_AUTH_TOKEN: AUTH_TOKEN,
-    NORTHSIDE_AUTH_TOKEN: NORTHSIDE_TOKEN,
-    PUBLIC_BASE_URL,
-    CLINICS_FILE: 'test/fixtures/clinics.yaml',
-    RULES_DIR: FIXTURE_RULES_DIR,
-    SEED_FILE: 'none',
-    LOG_LEVEL: 'silent',
-    WATCH_RULES: 'off',
-    SPOOL_DIR: spoolDir,
-    ...extra,
-  });
+  const env = (extra: Record<string, string> = {}): Record<string, string> => fixtureServiceEnv({ SPOOL_DIR: spoolDir, ...extra });
 
   beforeEach(async () => {
     spoolDir = await fs.mkdtemp(path.join(os.tmpdir(), 'clinic-sms-shutdown-'));

@@ -8,6 +8,7 @@ import { expect } from 'chai';
 import request from 'supertest';
 import { startService, type RunningService } from '../../src/main.js';
 import { AUTH_TOKEN, PUBLIC_BASE_URL, WEBHOOK_PATH, inboundParams, signedRequest, uniquePhone } from '../support/test-app.js';
+import { fixtureServiceEnv } from '../support/service-env.js';
 
 /** A loopback port that nothing listens on (bound, read, released). */
 async function closedPort(): Promise<number> {
@@ -34,18 +35,7 @@ describe('start-up', () => {
 
   it('when MONGODB_URI points at a database that does not answer, then the service starts, /healthz is 200 and /readyz is 200 degraded naming the store, because the spool keeps the messages', async () => {
     const port = await closedPort();
-    service = await startService({
-      PORT: '0',
-      HOST: '127.0.0.1',
-      MONGODB_URI: `mongodb://127.0.0.1:${port}/clinic_sms_startup`,
-      TWILIO_AUTH_TOKEN: AUTH_TOKEN,
-      PUBLIC_BASE_URL,
-      CLINICS_FILE: 'test/fixtures/clinics.yaml',
-      NORTHSIDE_AUTH_TOKEN: 'x'.repeat(32),
-      SPOOL_DIR: spoolDir,
-      LOG_LEVEL: 'silent',
-      WATCH_RULES: 'off',
-    });
+    service = await startService(fixtureServiceEnv({ MONGODB_URI: `mongodb://127.0.0.1:${port}/clinic_sms_startup`, SPOOL_DIR: spoolDir }));
     expect(service.store.kind).to.equal('mongo');
     const server = service.server;
     expect((await request(server).get('/healthz')).status).to.equal(200);
@@ -57,18 +47,7 @@ describe('start-up', () => {
 
   it('when the database does not answer and the spool directory is gone, then /readyz answers 503: the instance cannot keep a message', async () => {
     const port = await closedPort();
-    service = await startService({
-      PORT: '0',
-      HOST: '127.0.0.1',
-      MONGODB_URI: `mongodb://127.0.0.1:${port}/clinic_sms_startup`,
-      TWILIO_AUTH_TOKEN: AUTH_TOKEN,
-      PUBLIC_BASE_URL,
-      CLINICS_FILE: 'test/fixtures/clinics.yaml',
-      NORTHSIDE_AUTH_TOKEN: 'x'.repeat(32),
-      SPOOL_DIR: spoolDir,
-      LOG_LEVEL: 'silent',
-      WATCH_RULES: 'off',
-    });
+    service = await startService(fixtureServiceEnv({ MONGODB_URI: `mongodb://127.0.0.1:${port}/clinic_sms_startup`, SPOOL_DIR: spoolDir }));
     // A volume unmounted under a running instance (chmod would not stop root).
     await fs.rm(spoolDir, { recursive: true, force: true });
     const ready = await request(service.server).get('/readyz');
