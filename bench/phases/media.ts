@@ -1,7 +1,7 @@
 /**
  * Issue 17: does media in the mix slow the webhook? The same traffic twice, from the same
  * seed: once with no media at all, once with a share of the messages carrying 10
- * `MediaUrlN` each, pointing at a local fake of Twilio's media API (bench/lib/fake-media.ts)
+ * `MediaUrlN` each, pointing at a local fake of Twilio's media API (bench/servers/fake-media.ts, a child process of its own)
  * that the service's background worker really fetches from (Basic auth, redirect, JPEG).
  * Each turn gets a fresh service: the backlog of fetches one turn leaves would otherwise
  * load the next. The warm-up builds that backlog, so the worker is busy all through the
@@ -12,7 +12,6 @@
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import twilio from 'twilio';
-import { startFakeMedia } from '../lib/fake-media.js';
 import { median, presign, round } from '../lib/load.js';
 import { sendAtRate, summary } from '../lib/open-loop.js';
 import { formEncode, seededRandom, WEBHOOK_PATH, type RequestMix, type SignedRequest } from '../lib/request-mix.js';
@@ -88,7 +87,10 @@ async function openLoop(server: ServerChild, mix: RequestMix, durationS: number)
 }
 
 export async function runMedia(root: string, world: World, settings: RoundsSettings, share = 0.2): Promise<{ arms: MediaArm[]; p99Ratio: number; openP99Ratio: number }> {
-  const fake = await startFakeMedia(`${BENCH_ACCOUNT_SID}:${BENCH_TOKEN}`);
+  const fake = await startServer(root, 'fake-media', { FAKE_MEDIA_CREDENTIALS: `${BENCH_ACCOUNT_SID}:${BENCH_TOKEN}` });
+  const fakeUrl = `http://127.0.0.1:${fake.port}`;
+  const served = async (): Promise<number> => (await fake.stats()).counts?.served ?? 0;
+  let unauthorized = 0;
   const arms = [
     { name: 'without media', share: 0, runs: [] as VariantResult[], open: [] as OpenLoopRun[], fetched: 0 },
     { name: `${share * 100}% with ${MEDIA_PER_MESSAGE} media`, share, runs: [] as VariantResult[], open: [] as OpenLoopRun[], fetched: 0 },
@@ -96,11 +98,11 @@ export async function runMedia(root: string, world: World, settings: RoundsSetti
   try {
     for (let r = 1; r <= settings.rounds; r++) {
       for (const [i, arm] of arms.entries()) {
-        const env = serviceEnv(world, { TWILIO_API_BASE_URL: fake.baseUrl, MEDIA_DIR: join(world.dir, `media-${r}-${i}`) });
+        const env = serviceEnv(world, { TWILIO_API_BASE_URL: fakeUrl, MEDIA_DIR: join(world.dir, `media-${r}-${i}`) });
         const server = await startServer(root, 'full-service', env);
-        const before = fake.counts.served;
+        const before = await served();
         try {
-          const mix = withMedia(mixFor(world, 300 + r), arm.share, fake.baseUrl, 300 + r);
+          const mix = withMedia(mixFor(world, 300 + r), arm.share, fakeUrl, 300 + r);
           arm.runs.push(...(await runRounds([{ name: arm.name, server, mix }], { ...settings, rounds: 1 })));
           const open = await openLoop(server, mix, settings.durationS);
           arm.open.push(open);
@@ -110,12 +112,14 @@ export async function runMedia(root: string, world: World, settings: RoundsSetti
         } finally {
           await server.stop();
         }
-        arm.fetched += fake.counts.served - before;
-        settings.log(`  (round ${r}) ${arm.name}: the fake served ${fake.counts.served - before} media files during the turn`);
+        const fetched = (await served()) - before;
+        arm.fetched += fetched;
+        settings.log(`  (round ${r}) ${arm.name}: the fake served ${fetched} media files during the turn`);
       }
     }
   } finally {
-    await fake.close();
+    unauthorized = (await fake.stats()).counts?.unauthorized ?? 0;
+    await fake.stop();
   }
   const result = arms.map(({ name, share: s, runs, open, fetched }): MediaArm => {
     const openMid = (pick: (o: OpenLoopRun) => number): number => round(median(open.map(pick)));
@@ -135,7 +139,7 @@ export async function runMedia(root: string, world: World, settings: RoundsSetti
         errors: open.reduce((sum, o) => sum + o.errors, 0),
       },
       mediaFetched: fetched,
-      unauthorized: fake.counts.unauthorized,
+      unauthorized,
     };
   });
   return {
