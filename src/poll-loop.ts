@@ -1,4 +1,10 @@
-/** A background loop: runs `step` until it reports no work, then sleeps `pollMs` or until notify(). */
+import { setImmediate as nextTurn } from 'node:timers/promises';
+
+/**
+ * A background loop: runs `step` until it reports no work, then sleeps `pollMs` or until
+ * notify(). Between two steps it always lets the event loop turn, so a store that answers
+ * without I/O (the embedded one) cannot make a busy loop starve the webhook.
+ */
 export class PollLoop {
   private running = false;
   /** A notify() that came while a step ran: the loop goes round again instead of sleeping. */
@@ -58,6 +64,8 @@ export class PollLoop {
         }
         this.wake = null;
         this.timer = null;
+      } else {
+        await nextTurn();
       }
     }
   }

@@ -10,7 +10,7 @@ import { performance } from 'node:perf_hooks';
 import { promisify } from 'node:util';
 import type { ChildStats } from '../servers/child.js';
 
-export type ServerKind = 'bare-koa' | 'minimal-handler' | 'express-quickstart' | 'full-service';
+export type ServerKind = 'bare-koa' | 'minimal-handler' | 'express-quickstart' | 'full-service' | 'fake-media';
 
 export interface ServerChild {
   kind: ServerKind;

@@ -9,12 +9,12 @@
  */
 import { randomBytes } from 'node:crypto';
 import { readFile, writeFile } from 'node:fs/promises';
-import { Agent, createServer, request, type IncomingMessage, type ServerResponse } from 'node:http';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { presign, round } from '../lib/load.js';
-import { WEBHOOK_PATH, type SignedRequest } from '../lib/request-mix.js';
+import { sendAtRate, summary } from '../lib/open-loop.js';
 import { startServer } from '../lib/servers.js';
 import { mixFor, serviceEnv, type World } from '../lib/world.js';
 
@@ -39,15 +39,6 @@ export interface EventsResult {
   /** Webhook p99 with the receiver that never answers over the one that answers at once (target ≤ 1.1). */
   p99Ratio: number;
 }
-
-function quantile(sorted: readonly number[], q: number): number {
-  return sorted.length === 0 ? NaN : (sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] as number);
-}
-
-const summary = (values: number[]): { p50: number; p99: number; max: number } => {
-  const sorted = [...values].sort((a, b) => a - b);
-  return { p50: round(quantile(sorted, 0.5)), p99: round(quantile(sorted, 0.99)), max: round(sorted.at(-1) ?? NaN) };
-};
 
 /** A receiver on loopback: notes when each event arrives, then answers 200 at once, or never. */
 async function startReceiver(mode: ReceiverMode, onEvent: (messageSid: string, at: number) => void): Promise<{ url: string; close(): Promise<void> }> {
@@ -93,48 +84,6 @@ async function clinicsWithEndpoint(world: World, url: string, tag: string): Prom
   let seen = 0;
   await writeFile(file, `${text.replace(/\n {2}- id: /g, (m) => (seen++ === 0 ? m : `\n${endpoint.trimEnd()}${m}`))}\n${endpoint}`);
   return file;
-}
-
-/** Sends `requests` at `ratePerS`, open loop; resolves with each one's send time and latency. */
-async function sendAtRate(port: number, requests: readonly SignedRequest[], ratePerS: number): Promise<{ sentAt: Map<string, number>; latencies: number[]; answered: number }> {
-  const agent = new Agent({ keepAlive: true, maxSockets: 64 });
-  const sentAt = new Map<string, number>();
-  const latencies: number[] = [];
-  let answered = 0;
-  const start = performance.now();
-  const inFlight: Promise<void>[] = [];
-  for (let i = 0; i < requests.length; i++) {
-    const due = start + (i * 1000) / ratePerS;
-    const wait = due - performance.now();
-    if (wait > 1) {
-      await new Promise((resolve) => setTimeout(resolve, wait));
-    }
-    const r = requests[i] as SignedRequest;
-    const t0 = performance.now();
-    if (!sentAt.has(r.messageSid)) {
-      sentAt.set(r.messageSid, t0);
-    }
-    inFlight.push(
-      new Promise<void>((resolve) => {
-        const req = request(
-          { host: '127.0.0.1', port, path: WEBHOOK_PATH, method: 'POST', agent, headers: { 'content-type': 'application/x-www-form-urlencoded', 'x-twilio-signature': r.signature } },
-          (res) => {
-            res.resume();
-            res.on('end', () => {
-              latencies.push(performance.now() - t0);
-              answered += res.statusCode === 200 ? 1 : 0;
-              resolve();
-            });
-          },
-        );
-        req.on('error', () => resolve());
-        req.end(r.body);
-      }),
-    );
-  }
-  await Promise.all(inFlight);
-  agent.destroy();
-  return { sentAt, latencies, answered };
 }
 
 async function runOnce(root: string, world: World, mode: ReceiverMode, options: { ratePerS: number; durationS: number; warmupS: number }, seed: number): Promise<EventsRun> {

@@ -1,23 +1,27 @@
 /**
  * Issue 17: does media in the mix slow the webhook? The same traffic twice, from the same
  * seed: once with no media at all, once with a share of the messages carrying 10
- * `MediaUrlN` each, pointing at a local fake of Twilio's media API (bench/lib/fake-media.ts)
+ * `MediaUrlN` each, pointing at a local fake of Twilio's media API (bench/servers/fake-media.ts, a child process of its own)
  * that the service's background worker really fetches from (Basic auth, redirect, JPEG).
  * Each turn gets a fresh service: the backlog of fetches one turn leaves would otherwise
  * load the next. The warm-up builds that backlog, so the worker is busy all through the
- * measured run.
+ * measured run. Each turn is measured twice: closed loop (as fast as the service answers,
+ * where any extra CPU shows as queueing), then open loop at MEDIA_OPEN_RATE messages/s,
+ * a rate both arms sustain, as production sees it: does media slow the webhook itself?
  */
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import twilio from 'twilio';
-import { startFakeMedia } from '../lib/fake-media.js';
-import { median, round } from '../lib/load.js';
+import { median, presign, round } from '../lib/load.js';
+import { sendAtRate, summary } from '../lib/open-loop.js';
 import { formEncode, seededRandom, WEBHOOK_PATH, type RequestMix, type SignedRequest } from '../lib/request-mix.js';
 import { runRounds, type RoundsSettings, type VariantResult } from '../lib/rounds.js';
-import { startServer } from '../lib/servers.js';
+import { startServer, type ServerChild } from '../lib/servers.js';
 import { BENCH_ACCOUNT_SID, BENCH_BASE_URL, BENCH_TOKEN, mixFor, serviceEnv, type World } from '../lib/world.js';
 
 const MEDIA_PER_MESSAGE = 10;
+/** Messages/s of the open-loop measurement: about a quarter of what either arm answers closed loop. */
+export const MEDIA_OPEN_RATE = 500;
 const sid = (prefix: string): string => `${prefix}${randomBytes(16).toString('hex')}`;
 
 /**
@@ -56,39 +60,69 @@ export function withMedia(base: RequestMix, share: number, mediaBaseUrl: string,
   };
 }
 
+/** One open-loop run at MEDIA_OPEN_RATE. */
+export interface OpenLoopRun {
+  latencyMs: { p50: number; p99: number; max: number };
+  cpuMicrosPerRequest: number;
+  /** Sent and not answered with 200. */
+  errors: number;
+}
+
 export interface MediaArm extends VariantResult {
   share: number;
+  /** The open-loop runs' medians (max: the largest). */
+  open: OpenLoopRun;
   /** Files the fake served during the arm's turns, warm-ups included (the worker did fetch). */
   mediaFetched: number;
   unauthorized: number;
 }
 
-export async function runMedia(root: string, world: World, settings: RoundsSettings, share = 0.2): Promise<{ arms: MediaArm[]; p99Ratio: number }> {
-  const fake = await startFakeMedia(`${BENCH_ACCOUNT_SID}:${BENCH_TOKEN}`);
+/** Sends `durationS` worth of the mix at MEDIA_OPEN_RATE and measures the webhook and the service's CPU. */
+async function openLoop(server: ServerChild, mix: RequestMix, durationS: number): Promise<OpenLoopRun> {
+  const signed = presign(mix, MEDIA_OPEN_RATE * durationS);
+  const cpuBefore = (await server.stats()).cpuMicros;
+  const run = await sendAtRate(server.port, signed, MEDIA_OPEN_RATE);
+  const cpu = ((await server.stats()).cpuMicros - cpuBefore) / Math.max(1, run.latencies.length);
+  return { latencyMs: summary(run.latencies), cpuMicrosPerRequest: round(cpu, 0), errors: signed.length - run.answered };
+}
+
+export async function runMedia(root: string, world: World, settings: RoundsSettings, share = 0.2): Promise<{ arms: MediaArm[]; p99Ratio: number; openP99Ratio: number }> {
+  const fake = await startServer(root, 'fake-media', { FAKE_MEDIA_CREDENTIALS: `${BENCH_ACCOUNT_SID}:${BENCH_TOKEN}` });
+  const fakeUrl = `http://127.0.0.1:${fake.port}`;
+  const served = async (): Promise<number> => (await fake.stats()).counts?.served ?? 0;
+  let unauthorized = 0;
   const arms = [
-    { name: 'without media', share: 0, runs: [] as VariantResult[], fetched: 0 },
-    { name: `${share * 100}% with ${MEDIA_PER_MESSAGE} media`, share, runs: [] as VariantResult[], fetched: 0 },
+    { name: 'without media', share: 0, runs: [] as VariantResult[], open: [] as OpenLoopRun[], fetched: 0 },
+    { name: `${share * 100}% with ${MEDIA_PER_MESSAGE} media`, share, runs: [] as VariantResult[], open: [] as OpenLoopRun[], fetched: 0 },
   ];
   try {
     for (let r = 1; r <= settings.rounds; r++) {
       for (const [i, arm] of arms.entries()) {
-        const env = serviceEnv(world, { TWILIO_API_BASE_URL: fake.baseUrl, MEDIA_DIR: join(world.dir, `media-${r}-${i}`) });
+        const env = serviceEnv(world, { TWILIO_API_BASE_URL: fakeUrl, MEDIA_DIR: join(world.dir, `media-${r}-${i}`) });
         const server = await startServer(root, 'full-service', env);
-        const before = fake.counts.served;
+        const before = await served();
         try {
-          const mix = withMedia(mixFor(world, 300 + r), arm.share, fake.baseUrl, 300 + r);
+          const mix = withMedia(mixFor(world, 300 + r), arm.share, fakeUrl, 300 + r);
           arm.runs.push(...(await runRounds([{ name: arm.name, server, mix }], { ...settings, rounds: 1 })));
+          const open = await openLoop(server, mix, settings.durationS);
+          arm.open.push(open);
+          settings.log(
+            `  round ${r} ${arm.name}, open loop at ${MEDIA_OPEN_RATE}/s: p50 ${open.latencyMs.p50} ms, p99 ${open.latencyMs.p99} ms, CPU ${open.cpuMicrosPerRequest} µs/request, errors ${open.errors}`,
+          );
         } finally {
           await server.stop();
         }
-        arm.fetched += fake.counts.served - before;
-        settings.log(`  (round ${r}) ${arm.name}: the fake served ${fake.counts.served - before} media files during the turn`);
+        const fetched = (await served()) - before;
+        arm.fetched += fetched;
+        settings.log(`  (round ${r}) ${arm.name}: the fake served ${fetched} media files during the turn`);
       }
     }
   } finally {
-    await fake.close();
+    unauthorized = (await fake.stats()).counts?.unauthorized ?? 0;
+    await fake.stop();
   }
-  const result = arms.map(({ name, share: s, runs, fetched }): MediaArm => {
+  const result = arms.map(({ name, share: s, runs, open, fetched }): MediaArm => {
+    const openMid = (pick: (o: OpenLoopRun) => number): number => round(median(open.map(pick)));
     const mid = (pick: (v: VariantResult) => number): number => round(median(runs.map(pick)));
     return {
       name,
@@ -99,21 +133,34 @@ export async function runMedia(root: string, world: World, settings: RoundsSetti
       requests: runs.reduce((sum, v) => sum + v.requests, 0),
       cpuMicrosPerRequest: round(mid((v) => v.cpuMicrosPerRequest), 0),
       rssMb: Math.max(...runs.map((v) => v.rssMb)),
+      open: {
+        latencyMs: { p50: openMid((o) => o.latencyMs.p50), p99: openMid((o) => o.latencyMs.p99), max: Math.max(...open.map((o) => o.latencyMs.max)) },
+        cpuMicrosPerRequest: round(openMid((o) => o.cpuMicrosPerRequest), 0),
+        errors: open.reduce((sum, o) => sum + o.errors, 0),
+      },
       mediaFetched: fetched,
-      unauthorized: fake.counts.unauthorized,
+      unauthorized,
     };
   });
-  return { arms: result, p99Ratio: round((result[1]?.latencyMs.p99 ?? NaN) / (result[0]?.latencyMs.p99 ?? NaN)) };
+  return {
+    arms: result,
+    p99Ratio: round((result[1]?.latencyMs.p99 ?? NaN) / (result[0]?.latencyMs.p99 ?? NaN)),
+    openP99Ratio: round((result[1]?.open.latencyMs.p99 ?? NaN) / (result[0]?.open.latencyMs.p99 ?? NaN)),
+  };
 }
 
 /** The phase's lines for docs/benchmarks.md. */
-export function mediaTable(m: { arms: MediaArm[]; p99Ratio: number }): string[] {
+export function mediaTable(m: { arms: MediaArm[]; p99Ratio: number; openP99Ratio: number }): string[] {
   return [
     '',
-    '| traffic | req/s | p50 ms | p99 ms | max ms | CPU µs/req | errors | media fetched |',
-    '|---|---:|---:|---:|---:|---:|---:|---:|',
-    ...m.arms.map((a) => `| ${a.name} | ${a.rps} | ${a.latencyMs.p50} | ${a.latencyMs.p99} | ${a.latencyMs.max} | ${a.cpuMicrosPerRequest} | ${a.errors} | ${a.mediaFetched} |`),
+    `| traffic | closed loop: req/s | p50 ms | p99 ms | max ms | CPU µs/req | errors | open loop ${MEDIA_OPEN_RATE}/s: p50 ms | p99 ms | max ms | CPU µs/req | errors | media fetched |`,
+    '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
+    ...m.arms.map(
+      (a) =>
+        `| ${a.name} | ${a.rps} | ${a.latencyMs.p50} | ${a.latencyMs.p99} | ${a.latencyMs.max} | ${a.cpuMicrosPerRequest} | ${a.errors} | ` +
+        `${a.open.latencyMs.p50} | ${a.open.latencyMs.p99} | ${a.open.latencyMs.max} | ${a.open.cpuMicrosPerRequest} | ${a.open.errors} | ${a.mediaFetched} |`,
+    ),
     '',
-    `- p99 with media / without: **${m.p99Ratio}** (target: the same within noise)`,
+    `- p99 with media / without: closed loop **${m.p99Ratio}**, open loop at ${MEDIA_OPEN_RATE}/s **${m.openP99Ratio}** (target: the same within noise)`,
   ];
 }

@@ -12,11 +12,13 @@ export interface ChildStats {
   heapAfterGc: number | null;
   /** CPU time used so far (user + system), microseconds. */
   cpuMicros: number;
+  /** What the server counts of its own (the fake media server: files served). */
+  counts?: Record<string, number>;
 }
 
 export type ParentMessage = { type: 'stats'; id: number; gc?: boolean } | { type: 'stop' };
 
-export function serveParent(server: Server, stop: () => Promise<unknown>): void {
+export function serveParent(server: Server, stop: () => Promise<unknown>, counts?: () => Record<string, number>): void {
   const address = server.address();
   process.on('message', (m: ParentMessage) => {
     if (m.type === 'stats') {
@@ -28,7 +30,7 @@ export function serveParent(server: Server, stop: () => Promise<unknown>): void 
         heapAfterGc = process.memoryUsage().heapUsed;
       }
       const cpu = process.cpuUsage();
-      process.send?.({ type: 'stats', id: m.id, stats: { rss, heapUsed, heapAfterGc, cpuMicros: cpu.user + cpu.system } satisfies ChildStats });
+      process.send?.({ type: 'stats', id: m.id, stats: { rss, heapUsed, heapAfterGc, cpuMicros: cpu.user + cpu.system, ...(counts ? { counts: counts() } : {}) } satisfies ChildStats });
     } else if (m.type === 'stop') {
       stop().then(
         () => process.exit(0),

@@ -1,3 +1,4 @@
+import { setImmediate as nextTurn } from 'node:timers/promises';
 import type { Clinic, MessageRecord } from '../domain.js';
 import type { FieldLogger } from '../logger.js';
 import type { Store } from '../store/store.js';
@@ -108,6 +109,9 @@ export class MediaRelay {
       const clinic = message.clinicId === null ? null : (this.options.clinic(message.clinicId) ?? null);
       added += await this.options.media.addMedia(mediaRecordsFor(message, clinic, this.options.policy, this.clock()));
       await this.options.store.clearMediaPending(message.messageSid);
+      // The webhook shares this process: requests waiting in between go before the next
+      // message (on the embedded store a whole batch would otherwise run as one blocking turn).
+      await nextTurn();
     }
     if (added > 0) {
       this.options.onQueued?.();

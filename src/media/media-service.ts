@@ -46,7 +46,7 @@ export interface MediaServiceOptions {
   logger: Pick<FieldLogger, 'info' | 'warn'>;
   /** Tests shorten these. */
   pollMs?: number;
-  worker?: Partial<Pick<MediaWorkerOptions, 'timeoutMs' | 'leaseMs' | 'retryDelaysMs' | 'maxBytes' | 'concurrency' | 'clock' | 'onSettled'>>;
+  worker?: Partial<Pick<MediaWorkerOptions, 'timeoutMs' | 'leaseMs' | 'retryDelaysMs' | 'maxBytes' | 'concurrency' | 'clock' | 'onSettled' | 'busy' | 'busyPauseMs'>>;
 }
 
 /**

@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { Clinic } from '../domain.js';
 import type { FieldLogger } from '../logger.js';
 import { ALLOWED_TYPES, detectType } from './detect-type.js';
@@ -9,6 +10,7 @@ import { MEDIA_RETRY_DELAYS_MS, nextRetryMs } from './retry-schedule.js';
 import { mediaCredentials } from './twilio-credentials.js';
 import { checkMediaUrl, type UrlPolicy } from './url-policy.js';
 import { errorCode } from '../errors.js';
+import { eventLoopBusy } from '../event-loop-load.js';
 
 /** The largest media file kept. */
 export const MAX_MEDIA_BYTES = 5 * 1024 * 1024;
@@ -34,6 +36,10 @@ export interface MediaWorkerOptions {
   random?: () => number;
   /** Told of each settled job (metrics). */
   onSettled?: (record: MediaRecord, update: MediaUpdate) => void;
+  /** Whether the process is busy (default: event-loop utilisation above 0.5 over 100 ms). */
+  busy?: () => boolean;
+  /** While busy, each loop waits this long before its next job. Default 100 ms. */
+  busyPauseMs?: number;
 }
 
 /** The fields a record keeps from one kind of work to the next. */
@@ -70,6 +76,8 @@ export class MediaWorker {
   private readonly delays: readonly number[];
   private readonly random: () => number;
   private readonly loops: PollLoops;
+  private readonly busy: () => boolean;
+  private readonly busyPauseMs: number;
   private readonly abort = new AbortController();
   private killed = false;
 
@@ -83,6 +91,8 @@ export class MediaWorker {
     this.maxBytes = options.maxBytes ?? MAX_MEDIA_BYTES;
     this.delays = options.retryDelaysMs ?? MEDIA_RETRY_DELAYS_MS;
     this.random = options.random ?? Math.random;
+    this.busy = options.busy ?? eventLoopBusy();
+    this.busyPauseMs = options.busyPauseMs ?? 100;
     const onError = (err: unknown): void => {
       options.logger.warn({ code: errorCode(err) }, 'media: job round failed; retrying');
     };
@@ -111,6 +121,11 @@ export class MediaWorker {
 
   /** One lease and its work; true when there was a job (there may be more). */
   async step(): Promise<boolean> {
+    if (this.busy()) {
+      // The webhook shares this process and comes first: while it keeps the event loop
+      // busy, a backlog is fetched at one job a pause per loop, not as fast as the CPU allows.
+      await sleep(this.busyPauseMs);
+    }
     const leased = await this.options.media.lease(this.clock(), this.leaseMs);
     if (!leased) {
       return false;

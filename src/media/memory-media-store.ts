@@ -7,6 +7,14 @@ import { applyUpdate, type LeasedMedia, type MediaFileMeta, type MediaRecord, ty
 
 const FILE_ID = /^[0-9a-f-]{36}$/;
 
+/** A record with work left, as the lease index holds it. */
+interface DueKey {
+  at: number;
+  id: string;
+}
+
+const before = (a: DueKey, b: DueKey): boolean => a.at < b.at || (a.at === b.at && a.id < b.id);
+
 /**
  * The embedded store's media part: records in a Map (copies in and out, gone at a
  * restart like the rest of the embedded store), files under MEDIA_DIR (written to a
@@ -15,6 +23,13 @@ const FILE_ID = /^[0-9a-f-]{36}$/;
 export class MemoryMediaStore implements MediaStore {
   readonly kind = 'memory' as const;
   private readonly records = new Map<string, { record: MediaRecord; token: string | null }>();
+  /**
+   * The records with work left, soonest due first: a lease walks it from the front and
+   * stops at the first one not due yet, as MongoDB walks its work_nextAttemptAt index.
+   * Without it every lease looked at every record ever added, and a backlog of pending
+   * fetches made each lease slower than the last.
+   */
+  private readonly due: DueKey[] = [];
 
   /** @param dir - MEDIA_DIR */
   constructor(private readonly dir: string) {}
@@ -30,6 +45,7 @@ export class MemoryMediaStore implements MediaStore {
     for (const r of records) {
       if (!this.records.has(r.id)) {
         this.records.set(r.id, { record: structuredClone(r), token: null });
+        this.index(r);
         added += 1;
       }
     }
@@ -37,22 +53,20 @@ export class MemoryMediaStore implements MediaStore {
   }
 
   async lease(now: Date, leaseMs: number): Promise<LeasedMedia | null> {
-    let best: { record: MediaRecord; token: string | null } | undefined;
-    for (const entry of this.records.values()) {
-      const r = entry.record;
-      if (r.work === 'none' || r.nextAttemptAt > now || r.lockedUntil > now) {
+    // Past the records under a lease (a few: one per job in flight), the first one is the soonest due.
+    for (const { at, id } of this.due) {
+      if (at > now.getTime()) {
+        return null;
+      }
+      const entry = this.records.get(id);
+      if (!entry || entry.record.lockedUntil > now) {
         continue;
       }
-      if (!best || r.nextAttemptAt < best.record.nextAttemptAt) {
-        best = entry;
-      }
+      entry.token = randomUUID();
+      entry.record.lockedUntil = new Date(now.getTime() + leaseMs);
+      return { record: structuredClone(entry.record), token: entry.token };
     }
-    if (!best) {
-      return null;
-    }
-    best.token = randomUUID();
-    best.record.lockedUntil = new Date(now.getTime() + leaseMs);
-    return { record: structuredClone(best.record), token: best.token };
+    return null;
   }
 
   async finish(leased: LeasedMedia, update: MediaUpdate): Promise<boolean> {
@@ -61,8 +75,39 @@ export class MemoryMediaStore implements MediaStore {
       return false;
     }
     entry.token = null;
+    this.unindex(entry.record);
     entry.record = applyUpdate(entry.record, structuredClone(update));
+    this.index(entry.record);
     return true;
+  }
+
+  /** Where `key` is in the lease index, or would go (binary search). */
+  private position(key: DueKey): number {
+    let lo = 0;
+    let hi = this.due.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (before(this.due[mid] as DueKey, key)) {
+        lo = mid + 1;
+      } else {
+        hi = mid;
+      }
+    }
+    return lo;
+  }
+
+  private index(r: MediaRecord): void {
+    if (r.work !== 'none') {
+      const key = { at: r.nextAttemptAt.getTime(), id: r.id };
+      this.due.splice(this.position(key), 0, key);
+    }
+  }
+
+  private unindex(r: MediaRecord): void {
+    const at = this.position({ at: r.nextAttemptAt.getTime(), id: r.id });
+    if (this.due[at]?.id === r.id) {
+      this.due.splice(at, 1);
+    }
   }
 
   async saveFile(_meta: MediaFileMeta, bytes: Buffer): Promise<string> {

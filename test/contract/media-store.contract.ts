@@ -81,6 +81,24 @@ export function describeMediaStoreContract(name: string, make: MakeMediaStore): 
       expect(again?.token).to.not.equal(first?.token);
     });
 
+    it('when an attempt is put off or settled, then what is due sooner comes first, the put-off one comes back once due, the settled one never', async function () {
+      await drain();
+      const clinicId = newClinicId();
+      const [a, b, c] = [-3000, -2000, -1000].map((ms, index) => aMediaRecord({ clinicId, index, nextAttemptAt: later(ms) }));
+      await media.addMedia([c, a, b].map((r) => r!));
+      const first = await media.lease(T0, 1000);
+      expect(first?.record.id).to.equal(a?.id);
+      expect(await media.finish(first!, { state: 'pending', work: 'fetch', attempts: 1, nextAttemptAt: later(500), lastError: 'HTTP 404' })).to.equal(true);
+      const second = await media.lease(T0, 1000);
+      const third = await media.lease(T0, 1000);
+      expect([second?.record.id, third?.record.id]).to.deep.equal([b?.id, c?.id]);
+      expect(await media.lease(T0, 1000), 'the put-off one is not due yet').to.equal(null);
+      expect(await media.finish(second!, { state: 'stored', work: 'none', attempts: 1, nextAttemptAt: T0 })).to.equal(true);
+      expect((await media.lease(later(500), 1000))?.record.id, 'due again (the other is still leased)').to.equal(a?.id);
+      expect((await media.lease(later(1000), 1000))?.record.id, 'an expired lease, taken again').to.equal(c?.id);
+      expect(await media.lease(later(60_000), 1000), 'the settled one is not taken').to.not.have.nested.property('record.id', b?.id);
+    });
+
     it('when an attempt finishes under its lease, then the update is written and the lease released; a lost lease writes nothing', async function () {
       await drain();
       const clinicId = newClinicId();

@@ -143,7 +143,15 @@ export class MemoryStore implements Store {
   }
 
   async pendingMedia(limit: number): Promise<MessageRecord[]> {
-    return structuredClone([...this.mediaPendingRecords.values()].slice(0, limit));
+    // The first `limit` only: a backlog the relay has not reached is not copied on every round.
+    const out: MessageRecord[] = [];
+    for (const record of this.mediaPendingRecords.values()) {
+      if (out.length >= limit) {
+        break;
+      }
+      out.push(record);
+    }
+    return structuredClone(out);
   }
 
   async clearMediaPending(messageSid: string): Promise<void> {
