@@ -60,6 +60,10 @@ export function describeMediaStoreContract(name: string, make: MakeMediaStore): 
       expect(await media.listForMessages(clinicId, [a.messageSid])).to.deep.equal([a, b]);
       expect(await media.get(clinicId, a.id)).to.deep.equal(a);
       expect(await media.get(newClinicId(), a.id), 'another clinic sees nothing').to.equal(null);
+      // A crash after part of a message's records went in: the rest are added, the others left alone.
+      const c = aMediaRecord({ clinicId, messageSid: a.messageSid, index: 2 });
+      expect(await media.addMedia([a, c, b])).to.equal(1);
+      expect(await media.listForMessages(clinicId, [a.messageSid])).to.deep.equal([a, b, c]);
     });
 
     it('when a record is leased, then nobody else gets it until the lease runs out, and the soonest due comes first', async function () {

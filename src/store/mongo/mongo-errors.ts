@@ -1,4 +1,4 @@
-import { MongoError, MongoServerError } from 'mongodb';
+import { MongoError, MongoServerError, type MongoBulkWriteError } from 'mongodb';
 import { AppError, isAppError } from '../../errors.js';
 
 /** Server error code of a duplicate key on a unique index. */
@@ -7,6 +7,12 @@ export const DUPLICATE_KEY = 11000;
 /** True for a duplicate-key error from an insert or an upsert. */
 export function isDuplicateKey(err: unknown): boolean {
   return err instanceof MongoServerError && err.code === DUPLICATE_KEY;
+}
+
+/** True when an unordered insertMany failed only on duplicate keys: every other document went in. */
+export function onlyDuplicateKeys(err: MongoBulkWriteError): boolean {
+  const errors = [err.writeErrors].flat();
+  return errors.length > 0 && errors.every((e) => e.code === DUPLICATE_KEY) && err.result.getWriteConcernError() === undefined;
 }
 
 /**
