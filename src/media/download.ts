@@ -1,4 +1,5 @@
-import { checkRedirect, type UrlPolicy } from './url-policy.js';
+import twilio from 'twilio';
+import { checkRedirect, type TwilioMediaUrl, type UrlPolicy } from './url-policy.js';
 
 export interface BasicAuth {
   username: string;
@@ -118,22 +119,24 @@ export async function downloadMedia(options: DownloadOptions): Promise<DownloadR
 }
 
 /**
- * Deletes Twilio's copy through the Media REST API
- * (DELETE /2010-04-01/Accounts/AC…/Messages/MM…/Media/ME….json). 204 and 404 (already
- * gone) both mean it is not there any more.
+ * Deletes Twilio's copy through the Media REST API with the `twilio` client
+ * (DELETE /2010-04-01/Accounts/AC…/Messages/MM…/Media/ME….json), on the host the media URL
+ * names (api.twilio.com, a regional api.<region>.twilio.com, or the local fake in tests).
+ * 204 and 404 (already gone) both mean it is not there any more.
+ * @param media - the checked media URL and the SIDs it names
+ * @param auth - the account SID and auth token, or an API key SID and secret
+ * @param timeoutMs - for the request
  * @returns the HTTP status, or null when no answer came
  */
-export async function deleteTwilioMedia(url: URL, auth: BasicAuth, timeoutMs: number): Promise<number | null> {
+export async function deleteTwilioMedia(media: TwilioMediaUrl, auth: BasicAuth, timeoutMs: number): Promise<number | null> {
+  const client = twilio(auth.username, auth.password, { accountSid: media.accountSid, timeout: timeoutMs });
+  client.api.baseUrl = media.url.origin;
   try {
-    const response = await fetch(new URL(`${url.pathname}.json`, url.origin), {
-      method: 'DELETE',
-      redirect: 'manual',
-      headers: { authorization: basic(auth) },
-      signal: AbortSignal.timeout(timeoutMs),
-    });
-    await response.body?.cancel();
-    return response.status;
-  } catch {
-    return null;
+    await client.api.v2010.accounts(media.accountSid).messages(media.messageSid).media(media.mediaSid).remove();
+    return 204;
+  } catch (err) {
+    // The client's RestException carries Twilio's HTTP status; a request that got no answer has none.
+    const status = (err as { status?: unknown }).status;
+    return typeof status === 'number' ? status : null;
   }
 }

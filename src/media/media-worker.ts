@@ -221,7 +221,7 @@ export class MediaWorker {
       await this.finish(leased, { ...base, work: 'none', attempts: r.attempts, twilioDeleteError: 'not deleted: no stored copy, clinic or credentials' });
       return;
     }
-    const status = await deleteTwilioMedia(checked.media.url, auth, this.timeoutMs);
+    const status = await deleteTwilioMedia(checked.media, auth, this.timeoutMs);
     if (this.killed) {
       return;
     }
