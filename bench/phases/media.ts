@@ -72,6 +72,8 @@ export interface MediaArm extends VariantResult {
   share: number;
   /** The open-loop runs' medians (max: the largest). */
   open: OpenLoopRun;
+  /** p99 of each round, closed loop then open loop: the spread of one arm is the machine's noise. */
+  p99Rounds: { closed: number[]; open: number[] };
   /** Files the fake served during the arm's turns, warm-ups included (the worker did fetch). */
   mediaFetched: number;
   unauthorized: number;
@@ -138,6 +140,7 @@ export async function runMedia(root: string, world: World, settings: RoundsSetti
         cpuMicrosPerRequest: round(openMid((o) => o.cpuMicrosPerRequest), 0),
         errors: open.reduce((sum, o) => sum + o.errors, 0),
       },
+      p99Rounds: { closed: runs.map((v) => v.latencyMs.p99), open: open.map((o) => o.latencyMs.p99) },
       mediaFetched: fetched,
       unauthorized,
     };
@@ -162,5 +165,22 @@ export function mediaTable(m: { arms: MediaArm[]; p99Ratio: number; openP99Ratio
     ),
     '',
     `- p99 with media / without: closed loop **${m.p99Ratio}**, open loop at ${MEDIA_OPEN_RATE}/s **${m.openP99Ratio}** (target: the same within noise)`,
+    ...(['closed', 'open'] as const).map((loop) => `- ${loop} loop, p99 per round: ${m.arms.map((a) => `${a.name} ${a.p99Rounds[loop].join(', ')} ms`).join('; ')}: ${withinNoise(m.arms, loop)}`),
   ];
+}
+
+/**
+ * The noise test of the media target: the media arm's median p99 against the spread of the
+ * arm without media over its own rounds (the same traffic and service, so its spread is
+ * the machine's noise). With one round there is no spread to judge by.
+ */
+export function withinNoise(arms: readonly MediaArm[], loop: 'closed' | 'open'): string {
+  const [without, withMedia] = arms;
+  const spread = without?.p99Rounds[loop] ?? [];
+  const p99 = loop === 'closed' ? withMedia?.latencyMs.p99 : withMedia?.open.latencyMs.p99;
+  if (spread.length < 2 || p99 === undefined) {
+    return 'one round: no spread to judge by';
+  }
+  const high = Math.max(...spread);
+  return p99 <= high ? `the media arm's median is within the spread without media (≤ ${high} ms)` : `the media arm's median is above the spread without media (${high} ms)`;
 }
