@@ -58,6 +58,8 @@ export interface StartOptions {
   store?: Store;
   /** The events' loop timings (tests shorten them). */
   events?: Pick<EventsServiceOptions, 'pollMs' | 'timeoutMs' | 'leaseMs' | 'retryDelaysMs' | 'statsMaxAgeMs'>;
+  /** The media loops' poll interval (tests shorten it). */
+  media?: { pollMs?: number };
   /** Where log lines go instead of stdout (tests). */
   logDestination?: DestinationStream;
   /**
@@ -158,6 +160,7 @@ export async function startService(env: Record<string, string | undefined>, opti
     store,
     logger,
     clinic: (id) => live.snapshot().clinics.byId.get(id),
+    ...(options.media?.pollMs === undefined ? {} : { pollMs: options.media.pollMs }),
     guard: [recordAccess({ accessLog: staffStores.accessLog, clock: () => new Date() }, MEDIA_ROUTE), authenticateApiKey({ ring: () => ring, attempts }), requireScope('conversations:read')],
   });
   services.push({ start: () => media.service.start(), stop: () => media.stop() });
