@@ -58,12 +58,14 @@ export interface StartOptions {
   store?: Store;
   /** The events' loop timings (tests shorten them). */
   events?: Pick<EventsServiceOptions, 'pollMs' | 'timeoutMs' | 'leaseMs' | 'retryDelaysMs' | 'statsMaxAgeMs'>;
+  /** The media loops' poll interval (tests shorten it). */
+  media?: { pollMs?: number };
   /** Where log lines go instead of stdout (tests). */
   logDestination?: DestinationStream;
   /**
    * false: the background services (events relay and dispatcher, media relay and worker) are
    * not started, so a test can count the database commands of one message alone (their polls
-   * would add their own). Default true.
+   * would add their own). Default true. Combined with BACKGROUND_JOBS: either off means off.
    */
   background?: boolean;
 }
@@ -78,6 +80,10 @@ export async function startService(env: Record<string, string | undefined>, opti
   const production = config.nodeEnv === 'production';
   const logger = createLogger(config.logLevel, options.logDestination);
   const metrics = createMetrics({ defaults: true });
+  // BACKGROUND_JOBS=off keeps the leased jobs (events, media) off this instance's event loop:
+  // another instance on the same MongoDB runs them (the loader refuses off on the embedded store).
+  const background = config.backgroundJobs && options.background !== false;
+  metrics.backgroundJobs.set(background ? 1 : 0);
   let lifecycle: Lifecycle = 'starting';
   logBrokenClinics(logger, snapshot.broken ?? []);
   const live = new LiveConfig(snapshot);
@@ -154,6 +160,7 @@ export async function startService(env: Record<string, string | undefined>, opti
     store,
     logger,
     clinic: (id) => live.snapshot().clinics.byId.get(id),
+    ...(options.media?.pollMs === undefined ? {} : { pollMs: options.media.pollMs }),
     guard: [recordAccess({ accessLog: staffStores.accessLog, clock: () => new Date() }, MEDIA_ROUTE), authenticateApiKey({ ring: () => ring, attempts }), requireScope('conversations:read')],
   });
   services.push({ start: () => media.service.start(), stop: () => media.stop() });
@@ -172,7 +179,10 @@ export async function startService(env: Record<string, string | undefined>, opti
       spool,
       lifecycle: () => lifecycle,
       // The oldest pending event's age is shown, never a reason: with the database down it is unknown.
-      checks: [{ name: 'events', check: async () => ({ details: { eventsOldestPendingAgeSeconds: await events.oldestPendingAgeSeconds().then(Math.round, () => 'unknown') } }) }],
+      checks: [
+        { name: 'background jobs', check: () => ({ details: { backgroundJobs: background ? 'on' : 'off' } }) },
+        { name: 'events', check: async () => ({ details: { eventsOldestPendingAgeSeconds: await events.oldestPendingAgeSeconds().then(Math.round, () => 'unknown') } }) },
+      ],
     }),
     spool: spoolSink,
     inFlight,
@@ -184,7 +194,7 @@ export async function startService(env: Record<string, string | undefined>, opti
   });
   const address = server.address();
   logger.info(
-    { pid: process.pid, address: typeof address === 'object' && address ? `${address.address}:${address.port}` : address, store: store.kind, clinics: snapshot.clinics.clinics.length },
+    { pid: process.pid, address: typeof address === 'object' && address ? `${address.address}:${address.port}` : address, store: store.kind, clinics: snapshot.clinics.clinics.length, backgroundJobs: background ? 'on' : 'off' },
     'listening',
   );
   // Rules hot reload: watch RULES_DIR and CLINICS_FILE (WATCH_RULES), reload on SIGHUP.
@@ -192,7 +202,7 @@ export async function startService(env: Record<string, string | undefined>, opti
   const keysReload = startKeysReload({ file: config.keysFile, ring, logger, production, watch: config.watchRules, signals: process });
   // Replays what an earlier run left in the spool, and whatever the next outage brings.
   replayer.start();
-  if (options.background !== false) {
+  if (background) {
     services.forEach((s) => s.start());
   }
   const connections = trackConnections(server);

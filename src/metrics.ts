@@ -18,6 +18,7 @@ export interface Metrics {
   clinicConfigBroken: Gauge<'clinic'>;
   actions: Counter<'action' | 'outcome'>;
   embeddedStoreDropped: Counter<'table'>;
+  backgroundJobs: Gauge;
 }
 
 /**
@@ -56,6 +57,8 @@ export function createMetrics(options: { defaults?: boolean } = {}): Metrics {
       registers,
     }),
     actions: new Counter({ name: 'sms_actions_total', help: 'Actions run, by action and outcome', labelNames: ['action', 'outcome'], registers }),
+    // Summed over the instances: 0 means nobody delivers events or fetches media (BACKGROUND_JOBS).
+    backgroundJobs: new Gauge({ name: 'sms_background_jobs', help: '1 when this instance runs the background jobs (events, media), 0 with BACKGROUND_JOBS=off', registers }),
     embeddedStoreDropped: new Counter({
       name: 'sms_embedded_store_dropped_total',
       help: 'Finished messages the embedded store let go of to stay within MEMORY_STORE_MAX_MESSAGES',

@@ -25,6 +25,11 @@ export interface Config {
   memoryStoreMaxMessages: number;
   /** Watch rules and clinics files and reload on change. */
   watchRules: boolean;
+  /**
+   * Run the background jobs here (events relay and dispatcher, media relay and worker).
+   * off: another instance on the same MongoDB must run them; refused on the embedded store.
+   */
+  backgroundJobs: boolean;
   /** Where the embedded store keeps media files. */
   mediaDir: string;
   /** Any invalid clinic stops the start (deploy pipelines); off: the valid clinics are served. */
@@ -218,6 +223,12 @@ export const SETTINGS: { [K in keyof Config]: Setting<K> } = {
     parse: flag('STRICT_START', false, ['1', 'true', 'on'], ['0', 'false', 'off']),
   },
   watchRules: { key: 'watchRules', env: 'WATCH_RULES', doc: 'reload rules and clinics when their files change', parse: flag('WATCH_RULES', true, ['1', 'true', 'on'], ['0', 'false', 'off']) },
+  backgroundJobs: {
+    key: 'backgroundJobs',
+    env: 'BACKGROUND_JOBS',
+    doc: 'off: this instance delivers no events and fetches no media (another instance on the same MongoDB must); keeps that work off the webhook\'s event loop',
+    parse: flag('BACKGROUND_JOBS', true, ['on', '1', 'true'], ['off', '0', 'false']),
+  },
 };
 
 function deepFreeze<T>(value: T): T {
@@ -273,6 +284,10 @@ export function readConfig(env: Record<string, string | undefined>): { config: R
   }
   if (production && config.mongodbUri === null) {
     problems.push('NODE_ENV=production needs MONGODB_URI: the embedded store keeps nothing across restarts');
+  }
+  if (!config.backgroundJobs && config.mongodbUri === null) {
+    // The embedded store's jobs live in this process only: no other instance could ever do them.
+    problems.push('BACKGROUND_JOBS=off needs MONGODB_URI: on the embedded store no other instance can deliver events or fetch media, so they would never be done');
   }
   if (production && !config.twilioApiBaseUrl.startsWith('https://')) {
     problems.push('TWILIO_API_BASE_URL must be https:// when NODE_ENV=production');

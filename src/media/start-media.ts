@@ -28,6 +28,8 @@ export interface StartMediaOptions {
   logger: Logger;
   /** The clinic as configured now (clinics reload). */
   clinic: (id: string) => Clinic | undefined;
+  /** The relay's and worker's poll interval, ms (tests shorten it). */
+  pollMs?: number;
   /**
    * The staff API's access trail, key and scope (`conversations:read`) middleware, in
    * that order. Without it the route is not mounted.
@@ -54,6 +56,7 @@ export function startMedia(options: StartMediaOptions): RunningMedia {
     env: options.env,
     defaultToken: config.authTokens[0],
     logger,
+    ...(options.pollMs === undefined ? {} : { pollMs: options.pollMs }),
   });
   return {
     service,

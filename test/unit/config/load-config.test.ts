@@ -42,6 +42,27 @@ describe('loadConfig', () => {
     expect(() => loadConfig({ MEMORY_STORE_MAX_MESSAGES: 'lots' })).to.throw(/MEMORY_STORE_MAX_MESSAGES/);
   });
 
+  it('when BACKGROUND_JOBS is unset, on or off with MONGODB_URI, then the jobs run by default, run, or do not run here', () => {
+    expect(loadConfig({}).backgroundJobs).to.equal(true);
+    expect(loadConfig({ BACKGROUND_JOBS: 'on' }).backgroundJobs).to.equal(true);
+    expect(loadConfig({ BACKGROUND_JOBS: 'off', MONGODB_URI: 'mongodb://db/' }).backgroundJobs).to.equal(false);
+    expect(loadConfig({ BACKGROUND_JOBS: 'OFF', MONGODB_URI: 'mongodb://db/' }).backgroundJobs).to.equal(false);
+  });
+
+  it('when BACKGROUND_JOBS=off on the embedded store, then it is refused with a reason naming both variables', () => {
+    expect(() => loadConfig({ BACKGROUND_JOBS: 'off' }))
+      .to.throw(/BACKGROUND_JOBS=off needs MONGODB_URI: .*no other instance can deliver events or fetch media/)
+      .with.property('code', 'CONFIG_INVALID');
+  });
+
+  it('when BACKGROUND_JOBS=off on the embedded store and another setting is wrong, then both problems are reported at once', () => {
+    expect(() => loadConfig({ BACKGROUND_JOBS: 'off', PORT: 'eighty' })).to.throw(/PORT must be[\s\S]*BACKGROUND_JOBS=off needs MONGODB_URI/);
+  });
+
+  it('when BACKGROUND_JOBS is neither on nor off, then it is refused with the accepted values', () => {
+    expect(() => loadConfig({ BACKGROUND_JOBS: 'sometimes', MONGODB_URI: 'mongodb://db/' })).to.throw(/BACKGROUND_JOBS must be one of on, 1, true, off, 0, false, got "sometimes"/);
+  });
+
   it('when PUBLIC_BASE_URL has a trailing slash, then it is dropped', () => {
     expect(loadConfig({ PUBLIC_BASE_URL: 'https://api.example.com/' }).publicBaseUrl).to.equal('https://api.example.com');
   });

@@ -73,9 +73,9 @@ describe('deployment files', () => {
     const compose = readCompose();
     const apps = Object.entries(compose.services).filter(([, s]) => s.build !== undefined);
 
-    it('when parsed, then it runs two service instances built from the Dockerfile, a proxy and MongoDB', () => {
-      expect(Object.keys(compose.services).sort()).to.deep.equal(['app1', 'app2', 'mongo', 'proxy']);
-      expect(apps.map(([name]) => name).sort()).to.deep.equal(['app1', 'app2']);
+    it('when parsed, then it runs three service instances built from the Dockerfile (two webhook, one worker), a proxy and MongoDB', () => {
+      expect(Object.keys(compose.services).sort()).to.deep.equal(['app1', 'app2', 'mongo', 'proxy', 'worker']);
+      expect(apps.map(([name]) => name).sort()).to.deep.equal(['app1', 'app2', 'worker']);
       for (const [, app] of apps) {
         expect(app.build).to.equal('.');
         expect(app.environment?.NODE_ENV).to.equal('production');
@@ -128,13 +128,21 @@ describe('deployment files', () => {
       }
     });
 
-    it('when the proxy is read, then its Caddyfile sends to every instance and PUBLIC_BASE_URL is the https origin it serves', () => {
+    it('when BACKGROUND_JOBS is read, then the webhook instances run none and exactly one instance runs them', () => {
+      const jobs = Object.fromEntries(apps.map(([name, app]) => [name, app.environment?.BACKGROUND_JOBS]));
+      expect(jobs).to.deep.equal({ app1: 'off', app2: 'off', worker: 'on' });
+      // The merge keeps the shared settings: the worker has the same database and files as the others.
+      expect(compose.services.worker?.environment?.MONGODB_URI).to.equal(compose.services.app1?.environment?.MONGODB_URI);
+    });
+
+    it('when the proxy is read, then its Caddyfile sends to every webhook instance (not the worker) and PUBLIC_BASE_URL is the https origin it serves', () => {
       const proxy = compose.services.proxy!;
       const caddyfile = mounts(proxy).find((m) => m.target === '/etc/caddy/Caddyfile');
       expect(caddyfile).to.not.equal(undefined);
       const text = readFileSync(caddyfile!.source, 'utf8');
       const upstream = /reverse_proxy ([^{\n]+)/.exec(text)?.[1]?.trim().split(/\s+/);
-      expect(upstream?.sort()).to.deep.equal(apps.map(([name]) => `${name}:3000`).sort());
+      const webhook = apps.filter(([, app]) => app.environment?.BACKGROUND_JOBS === 'off');
+      expect(upstream?.sort()).to.deep.equal(webhook.map(([name]) => `${name}:3000`).sort());
       expect(text).to.include('{$SITE_ADDRESS:localhost} {');
       // Readiness, not liveness: a database outage keeps instances in (their spools keep the messages).
       expect(text).to.match(/^\s*health_uri \/readyz$/m);
