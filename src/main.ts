@@ -33,6 +33,10 @@ import { createStaffApi, openStaffStores } from './conversations/staff-api.js';
 import { authenticateApiKey, recordAccess, requireScope } from './auth/require-api-key.js';
 import { MEDIA_ROUTE } from './media/media-routes.js';
 import { conversationRouting } from './conversations/staff-routing.js';
+import { eventLoopBusy } from './event-loop-load.js';
+
+/** A request within this long (ms) means the instance is serving: background media fetching paces itself. */
+const SERVING_WINDOW_MS = 100;
 
 export interface RunningService {
   server: Server;
@@ -131,6 +135,7 @@ export async function startService(env: Record<string, string | undefined>, opti
     },
   };
   const inFlight = createInFlight();
+  const loopBusy = eventLoopBusy();
   // Events: the relay and dispatcher deliver what completions left in the outbox (docs/events.md).
   const storage =
     store.kind === 'mongo' ? (await import('./events/mongo-outbox-store.js')).mongoEventsStorage((store as MongoStore).client.db((store as MongoStore).dbName)) : memoryEventsStorage();
@@ -161,6 +166,9 @@ export async function startService(env: Record<string, string | undefined>, opti
     logger,
     clinic: (id) => live.snapshot().clinics.byId.get(id),
     ...(options.media?.pollMs === undefined ? {} : { pollMs: options.media.pollMs }),
+    // The worker paces itself while this instance serves requests (one came within the last
+    // 100 ms) or its event loop is more than half busy; with neither it fetches at full speed.
+    busy: () => inFlight.activeWithin(SERVING_WINDOW_MS) || loopBusy(),
     guard: [recordAccess({ accessLog: staffStores.accessLog, clock: () => new Date() }, MEDIA_ROUTE), authenticateApiKey({ ring: () => ring, attempts }), requireScope('conversations:read')],
   });
   services.push({ start: () => media.service.start(), stop: () => media.stop() });

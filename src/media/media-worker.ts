@@ -36,7 +36,7 @@ export interface MediaWorkerOptions {
   random?: () => number;
   /** Told of each settled job (metrics). */
   onSettled?: (record: MediaRecord, update: MediaUpdate) => void;
-  /** Whether the process is busy (default: event-loop utilisation above 0.5 over 100 ms). */
+  /** Whether the instance is busy (main.ts: a request within 100 ms or the event loop over half busy; default: the event loop alone). */
   busy?: () => boolean;
   /** While busy, each loop waits this long before its next job. Default 100 ms. */
   busyPauseMs?: number;
@@ -122,8 +122,9 @@ export class MediaWorker {
   /** One lease and its work; true when there was a job (there may be more). */
   async step(): Promise<boolean> {
     if (this.busy()) {
-      // The webhook shares this process and comes first: while it keeps the event loop
-      // busy, a backlog is fetched at one job a pause per loop, not as fast as the CPU allows.
+      // The webhook shares this process and comes first: while the instance serves requests
+      // (or its event loop is busy), a backlog is fetched at one job a pause per loop (about
+      // 20 files a second an instance), not with all the CPU the webhook leaves.
       await sleep(this.busyPauseMs);
     }
     const leased = await this.options.media.lease(this.clock(), this.leaseMs);

@@ -30,6 +30,8 @@ export interface StartMediaOptions {
   clinic: (id: string) => Clinic | undefined;
   /** The relay's and worker's poll interval, ms (tests shorten it). */
   pollMs?: number;
+  /** Whether the instance is busy serving: the worker then paces itself (media-worker.ts). */
+  busy?: () => boolean;
   /**
    * The staff API's access trail, key and scope (`conversations:read`) middleware, in
    * that order. Without it the route is not mounted.
@@ -57,6 +59,7 @@ export function startMedia(options: StartMediaOptions): RunningMedia {
     defaultToken: config.authTokens[0],
     logger,
     ...(options.pollMs === undefined ? {} : { pollMs: options.pollMs }),
+    ...(options.busy === undefined ? {} : { worker: { busy: options.busy } }),
   });
   return {
     service,

@@ -11,16 +11,20 @@ export interface InFlight {
   enter(): void;
   leave(): void;
   count(): number;
+  /** True while a request is in flight or one started within the last `ms`: the instance is serving traffic. */
+  activeWithin(ms: number): boolean;
   /** Resolves true once nothing is in flight, false when `timeoutMs` passed first. */
   idle(timeoutMs: number): Promise<boolean>;
 }
 
 export function createInFlight(): InFlight {
   let n = 0;
+  let lastEnter = -Infinity;
   const waiters = new Set<() => void>();
   return {
     enter() {
       n += 1;
+      lastEnter = performance.now();
     },
     leave() {
       n -= 1;
@@ -29,6 +33,7 @@ export function createInFlight(): InFlight {
       }
     },
     count: () => n,
+    activeWithin: (ms) => n > 0 || performance.now() - lastEnter < ms,
     idle(timeoutMs) {
       if (n === 0) {
         return Promise.resolve(true);
