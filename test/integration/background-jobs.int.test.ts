@@ -4,7 +4,7 @@ import path from 'node:path';
 import { expect } from 'chai';
 import request from 'supertest';
 import { startService, type RunningService } from '../../src/main.js';
-import { newSecret } from '../support/event-builders.js';
+import { downtownWithEndpoint, newSecret } from '../support/event-builders.js';
 import { eventually, startEventReceiver, type EventReceiver } from '../support/event-receiver.js';
 import { FakeTwilioMedia } from '../support/fake-twilio-media.js';
 import { PNG_BYTES, sidOf } from '../support/media-builders.js';
@@ -43,19 +43,7 @@ describe('BACKGROUND_JOBS across instances on one MongoDB database', function ()
     fake = new FakeTwilioMedia();
     await fake.start();
     fake.credentials.add(`${ACCOUNT_SID}:${AUTH_TOKEN}`);
-    await fs.writeFile(
-      path.join(dir, 'clinics.yaml'),
-      `clinics:
-  - id: downtown
-    name: Downtown Family Clinic
-    phoneNumbers: ["${DOWNTOWN}"]
-    timezone: America/Chicago
-    rateLimitPerMinute: 50
-    events:
-      - url: ${receiver.url}
-        secretEnv: DOWNTOWN_EVENTS_SECRET
-`,
-    );
+    await fs.writeFile(path.join(dir, 'clinics.yaml'), downtownWithEndpoint(DOWNTOWN, receiver.url));
   });
 
   afterEach(async function () {

@@ -8,7 +8,7 @@ import { startService, type RunningService } from '../../src/main.js';
 import { handleMessage } from '../../src/service/handle-message.js';
 import { MemoryStore } from '../../src/store/memory/memory-store.js';
 import type { Store } from '../../src/store/store.js';
-import { newSecret } from '../support/event-builders.js';
+import { downtownWithEndpoint, newSecret } from '../support/event-builders.js';
 import { eventually, startEventReceiver, type EventReceiver } from '../support/event-receiver.js';
 import { dropTestDb, getTestMongo, openTestMongoStore } from '../support/mongo.js';
 import { WEBHOOK_PATH, inboundParams, signedRequest, uniquePhone } from '../support/test-app.js';
@@ -55,19 +55,7 @@ for (const kind of kinds) {
       receiver = await startEventReceiver(secret);
       dir = await fs.mkdtemp(path.join(os.tmpdir(), 'clinic-sms-events-'));
       const clinics = path.join(dir, 'clinics.yaml');
-      await fs.writeFile(
-        clinics,
-        `clinics:
-  - id: downtown
-    name: Downtown Family Clinic
-    phoneNumbers: ["${DOWNTOWN}"]
-    timezone: America/Chicago
-    rateLimitPerMinute: 50
-    events:
-      - url: ${receiver.url}
-        secretEnv: DOWNTOWN_EVENTS_SECRET
-`,
-      );
+      await fs.writeFile(clinics, downtownWithEndpoint(DOWNTOWN, receiver.url));
       service = await startService(
         fixtureServiceEnv({ CLINICS_FILE: clinics, SPOOL_DIR: path.join(dir, 'spool'), DOWNTOWN_EVENTS_SECRET: secret }),
         { store: made.store, events: { pollMs: 25, ...(options.timeoutMs === undefined ? {} : { timeoutMs: options.timeoutMs }) } },

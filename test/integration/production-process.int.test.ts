@@ -4,8 +4,9 @@ import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import { expect } from 'chai';
-import { AUTH_TOKEN, NORTHSIDE_TOKEN, PUBLIC_BASE_URL, WEBHOOK_PATH, inboundParams, signedRequest, uniquePhone } from '../support/test-app.js';
+import { WEBHOOK_PATH, inboundParams, signedRequest, uniquePhone } from '../support/test-app.js';
 import { FIXTURE_RULES_DIR } from '../support/fixture-rules.js';
+import { fixtureServiceEnv } from '../support/service-env.js';
 
 // The processes an operator runs (README, "Running in production"): the compiled service,
 // started with no npm or shell in between, so the signals a supervisor sends reach it.
@@ -88,20 +89,8 @@ describe('the production process (compiled, no npm wrapper): signals', function 
   let spoolDir: string;
   let started: Running[] = [];
 
-  const env = (): Record<string, string> => ({
-    PORT: '0',
-    HOST: '127.0.0.1',
-    TWILIO_AUTH_TOKEN: AUTH_TOKEN,
-    NORTHSIDE_AUTH_TOKEN: NORTHSIDE_TOKEN,
-    PUBLIC_BASE_URL,
-    CLINICS_FILE: 'test/fixtures/clinics.yaml',
-    RULES_DIR: rulesDir,
-    SEED_FILE: 'none',
-    LOG_LEVEL: 'info',
-    // The files are not watched, so only SIGHUP can make the reload this test looks for.
-    WATCH_RULES: 'off',
-    SPOOL_DIR: spoolDir,
-  });
+  // The files are not watched (fixtureServiceEnv), so only SIGHUP can make the reload this test looks for.
+  const env = (): Record<string, string> => fixtureServiceEnv({ RULES_DIR: rulesDir, LOG_LEVEL: 'info', SPOOL_DIR: spoolDir });
 
   const start = (args: string[]): Running => {
     const r = run(args, env());

@@ -31,3 +31,22 @@ export function anEndpoint(overrides: Partial<EventEndpoint> & { clinicId: strin
 export function aDelivery(overrides: Partial<OutboxEvent> & { clinicId: string }, endpoint?: EventEndpoint, now = new Date('2026-11-30T18:00:00Z')): EventDelivery {
   return toDelivery(anEvent(overrides), endpoint ?? anEndpoint({ clinicId: overrides.clinicId }), now);
 }
+
+/**
+ * A clinics file with downtown alone, one event endpoint at `url`, its secret in
+ * DOWNTOWN_EVENTS_SECRET: what the tests that start a whole service with events write.
+ * @param phone - downtown's number
+ * @param url - the receiver's URL
+ */
+export function downtownWithEndpoint(phone: string, url: string): string {
+  return `clinics:
+  - id: downtown
+    name: Downtown Family Clinic
+    phoneNumbers: ["${phone}"]
+    timezone: America/Chicago
+    rateLimitPerMinute: 50
+    events:
+      - url: ${url}
+        secretEnv: DOWNTOWN_EVENTS_SECRET
+`;
+}
