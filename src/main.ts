@@ -169,6 +169,7 @@ export async function startService(env: Record<string, string | undefined>, opti
     // The worker paces itself while this instance serves requests (one came within the last
     // 100 ms) or its event loop is more than half busy; with neither it fetches at full speed.
     busy: () => inFlight.activeWithin(SERVING_WINDOW_MS) || loopBusy(),
+    registry: metrics.registry,
     guard: [recordAccess({ accessLog: staffStores.accessLog, clock: () => new Date() }, MEDIA_ROUTE), authenticateApiKey({ ring: () => ring, attempts }), requireScope('conversations:read')],
   });
   services.push({ start: () => media.service.start(), stop: () => media.stop() });

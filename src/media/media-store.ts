@@ -113,6 +113,8 @@ export interface MediaStore {
   /** The bytes of a kept file; null when there is no such file. */
   openFile(fileId: string): Promise<Readable | null>;
   deleteFile(fileId: string): Promise<void>;
+  /** How many records have work left, fetches and deletions at Twilio, leased or not (the worker's backlog, a metric). */
+  countWork(): Promise<number>;
   /** One clinic's record by id (another clinic's is null, as a missing one). */
   get(clinicId: string, id: string): Promise<MediaRecord | null>;
   /** The clinic's records of these messages, by MessageSid then index. */

@@ -110,6 +110,10 @@ export class MemoryMediaStore implements MediaStore {
     }
   }
 
+  async countWork(): Promise<number> {
+    return this.due.length;
+  }
+
   async saveFile(_meta: MediaFileMeta, bytes: Buffer): Promise<string> {
     const fileId = randomUUID();
     // Made here too: a job may run before init() (it is retried at start when the disk is slow).

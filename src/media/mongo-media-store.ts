@@ -81,6 +81,10 @@ export class MongoMediaStore implements MediaStore {
     });
   }
 
+  async countWork(): Promise<number> {
+    return storeOperation('media.countWork', () => this.media.countDocuments({ work: { $in: ['fetch', 'delete'] } }, { maxTimeMS: this.maxTimeMS }));
+  }
+
   async lease(now: Date, leaseMs: number): Promise<LeasedMedia | null> {
     return storeOperation('media.lease', async () => {
       const token = randomUUID();

@@ -11,6 +11,8 @@ import { MediaService } from './media-service.js';
 import type { MediaStore } from './media-store.js';
 import { MemoryMediaStore } from './memory-media-store.js';
 import { MongoMediaStore } from './mongo-media-store.js';
+import type { Registry } from 'prom-client';
+import { registerMediaMetrics } from './media-metrics.js';
 
 export interface RunningMedia {
   service: MediaService;
@@ -32,6 +34,8 @@ export interface StartMediaOptions {
   pollMs?: number;
   /** Whether the instance is busy serving: the worker then paces itself (media-worker.ts). */
   busy?: () => boolean;
+  /** Where the media backlog gauges go (media-metrics.ts); none without it. */
+  registry?: Registry;
   /**
    * The staff API's access trail, key and scope (`conversations:read`) middleware, in
    * that order. Without it the route is not mounted.
@@ -50,6 +54,9 @@ export function startMedia(options: StartMediaOptions): RunningMedia {
   const db = store.kind === 'mongo' ? (store as Store & { database?: Db }).database : undefined;
   const media: MediaStore = db ? new MongoMediaStore(db) : new MemoryMediaStore(config.mediaDir);
   const init = initializeStore(media, logger, 'media store');
+  if (options.registry) {
+    registerMediaMetrics(options.registry, { store, media });
+  }
   const service = new MediaService({
     store,
     media,

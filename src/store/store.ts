@@ -93,6 +93,8 @@ export interface Store {
   pendingMedia(limit: number): Promise<MessageRecord[]>;
   /** Removes `mediaPending` from the record (its media jobs exist now). */
   clearMediaPending(messageSid: string): Promise<void>;
+  /** How many records are claimed with `mediaPending` (the media relay's backlog, a metric). */
+  countMediaPending(): Promise<number>;
 
   findPatientsByPhone(clinicId: string, phone: string): Promise<Patient[]>;
   /** The soonest appointment at or after `now` among the patients, not cancelled. */

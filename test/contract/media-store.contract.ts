@@ -66,6 +66,22 @@ export function describeMediaStoreContract(name: string, make: MakeMediaStore): 
       expect(await media.listForMessages(clinicId, [a.messageSid])).to.deep.equal([a, b, c]);
     });
 
+    it('when records are added and settled, then the work count holds those with a fetch or deletion left, leased or not', async function () {
+      await drain();
+      expect(await media.countWork()).to.equal(0);
+      const clinicId = newClinicId();
+      const a = aMediaRecord({ clinicId, nextAttemptAt: T0 });
+      const b = aMediaRecord({ clinicId, messageSid: a.messageSid, index: 1, nextAttemptAt: later(60_000) });
+      const refused = aMediaRecord({ clinicId, messageSid: a.messageSid, index: 2, state: 'refused', work: 'none', reason: 'host is not Twilio' });
+      await media.addMedia([a, b, refused]);
+      expect(await media.countWork(), 'a due fetch and a later one; the refused record has no work').to.equal(2);
+      const leased = await media.lease(later(1), 60_000);
+      expect(leased?.record.id).to.equal(a.id);
+      expect(await media.countWork(), 'a leased record still has its work').to.equal(2);
+      await media.finish(leased!, { state: 'failed', work: 'none', attempts: 1, nextAttemptAt: T0, reason: 'HTTP 401' });
+      expect(await media.countWork()).to.equal(1);
+    });
+
     it('when a record is leased, then nobody else gets it until the lease runs out, and the soonest due comes first', async function () {
       await drain();
       const clinicId = newClinicId();

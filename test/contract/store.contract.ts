@@ -146,12 +146,15 @@ export function describeStoreContract(name: string, makeStore: MakeStore): void 
         const clinicId = newClinicId();
         const withMedia = aMessage({ clinicId, mediaPending: true });
         const plain = aMessage({ clinicId });
+        const waitingBefore = await store.countMediaPending();
         await store.claimMessage(withMedia);
         await store.claimMessage(plain);
+        expect(await store.countMediaPending(), 'the relay backlog counts the message with media only').to.equal(waitingBefore + 1);
         const pending = (await store.pendingMedia(1000)).filter((m) => m.clinicId === clinicId);
         expect(pending.map((m) => m.messageSid)).to.deep.equal([withMedia.messageSid]);
         expect(pending[0]).to.deep.equal(withMedia);
         await store.clearMediaPending(withMedia.messageSid);
+        expect(await store.countMediaPending()).to.equal(waitingBefore);
         expect((await store.pendingMedia(1000)).filter((m) => m.clinicId === clinicId)).to.deep.equal([]);
         const { mediaPending: _flag, ...rest } = withMedia;
         expect(await store.getMessage(withMedia.messageSid)).to.deep.equal(rest);

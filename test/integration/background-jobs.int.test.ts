@@ -103,11 +103,15 @@ describe('BACKGROUND_JOBS across instances on one MongoDB database', function ()
     expect(await off.media.store.listForMessages('downtown', [photoSid]), 'no media job made by an off instance').to.deep.equal([]);
     expect(await details(off)).to.include({ backgroundJobs: 'off' });
     expect(await off.metrics.registry.getSingleMetricAsString('sms_background_jobs')).to.match(/^sms_background_jobs 0$/m);
+    expect(await off.metrics.registry.getSingleMetricAsString('sms_media_messages_waiting'), 'the waiting photo shows in the backlog gauge').to.match(/^sms_media_messages_waiting 1$/m);
 
     const on = await start('on', 'on');
     await eventually(() => receiver.received.length === 1 && receiver.rejected === 0, 5000, 'the event delivered by the on instance');
     expect(receiver.received[0]?.body.type).to.equal('consent.opted_out');
     await eventually(() => stored(on, photoSid), 5000, 'the photo stored by the on instance');
+    for (const gauge of ['sms_media_messages_waiting', 'sms_media_jobs_waiting']) {
+      expect(await off.metrics.registry.getSingleMetricAsString(gauge), `${gauge}, as every instance reads it`).to.match(new RegExp(`^${gauge} 0$`, 'm'));
+    }
     expect(await attempts(off)).to.equal(0);
     expect(await attempts(on)).to.equal(1);
   });

@@ -154,6 +154,10 @@ export class MemoryStore implements Store {
     return structuredClone(out);
   }
 
+  async countMediaPending(): Promise<number> {
+    return this.mediaPendingRecords.size;
+  }
+
   async clearMediaPending(messageSid: string): Promise<void> {
     this.mediaPendingRecords.delete(messageSid);
     const record = this.messages.get(messageSid);

@@ -198,6 +198,10 @@ export class MongoStore implements Store {
     });
   }
 
+  async countMediaPending(): Promise<number> {
+    return storeOperation('countMediaPending', () => this.messages.countDocuments({ mediaPending: true }, { maxTimeMS: this.maxTimeMS }));
+  }
+
   async clearMediaPending(messageSid: string): Promise<void> {
     await storeOperation('clearMediaPending', async () => {
       await this.messages.updateOne({ _id: messageSid }, { $unset: { mediaPending: '' } });
