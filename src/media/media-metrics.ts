@@ -12,20 +12,16 @@ import type { MediaStore } from './media-store.js';
  * @param stores - the service's store and the media store
  */
 export function registerMediaMetrics(registry: Registry, stores: { store: Pick<Store, 'countMediaPending'>; media: Pick<MediaStore, 'countWork'> }): void {
-  new Gauge({
-    name: 'sms_media_messages_waiting',
-    help: 'Messages with media not yet turned into media records (the media relay backlog), as stored',
-    registers: [registry],
-    async collect(): Promise<void> {
-      await stores.store.countMediaPending().then((n) => this.set(n), () => undefined);
-    },
-  });
-  new Gauge({
-    name: 'sms_media_jobs_waiting',
-    help: 'Media records with work left: fetches and deletions at Twilio (the media worker backlog), as stored',
-    registers: [registry],
-    async collect(): Promise<void> {
-      await stores.media.countWork().then((n) => this.set(n), () => undefined);
-    },
-  });
+  const storedGauge = (name: string, help: string, read: () => Promise<number>): void => {
+    new Gauge({
+      name,
+      help,
+      registers: [registry],
+      async collect(): Promise<void> {
+        await read().then((n) => this.set(n), () => undefined);
+      },
+    });
+  };
+  storedGauge('sms_media_messages_waiting', 'Messages with media not yet turned into media records (the media relay backlog), as stored', () => stores.store.countMediaPending());
+  storedGauge('sms_media_jobs_waiting', 'Media records with work left: fetches and deletions at Twilio (the media worker backlog), as stored', () => stores.media.countWork());
 }
