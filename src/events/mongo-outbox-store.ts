@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Collection, Db, Filter } from 'mongodb';
-import { isDuplicateKey, storeOperation } from '../store/mongo/mongo-errors.js';
+import { insertNew, storeOperation } from '../store/mongo/mongo-errors.js';
 import type { OutboxEvent } from './event-types.js';
 import { applyResult } from './memory-outbox-store.js';
 import type { OutboxSource, PendingOutbox } from './relay.js';
@@ -67,22 +67,8 @@ export class MongoEventOutboxStore implements EventOutboxStore {
   async close(): Promise<void> {}
 
   async addDeliveries(deliveries: readonly EventDelivery[]): Promise<number> {
-    return storeOperation('events.addDeliveries', async () => {
-      let added = 0;
-      // One insert each: a duplicate key (the relay copying an outbox again) is the
-      // normal case, and FerretDB reports unordered bulk duplicates less precisely.
-      for (const { id, ...rest } of deliveries) {
-        try {
-          await this.events.insertOne({ _id: id, ...rest });
-          added += 1;
-        } catch (err) {
-          if (!isDuplicateKey(err)) {
-            throw err;
-          }
-        }
-      }
-      return added;
-    });
+    // An outbox's deliveries in one round trip; the relay copying an outbox again adds none.
+    return storeOperation('events.addDeliveries', () => insertNew(this.events, deliveries.map(({ id, ...rest }) => ({ _id: id, ...rest }))));
   }
 
   async lease(now: Date, leaseMs: number, excludeEndpoints: readonly string[]): Promise<LeasedDelivery | null> {

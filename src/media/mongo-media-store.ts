@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { GridFSBucket, MongoBulkWriteError, ObjectId, type Collection, type Db, type Filter } from 'mongodb';
-import { onlyDuplicateKeys, storeOperation } from '../store/mongo/mongo-errors.js';
+import { GridFSBucket, ObjectId, type Collection, type Db, type Filter } from 'mongodb';
+import { insertNew, storeOperation } from '../store/mongo/mongo-errors.js';
 import { applyUpdate, type LeasedMedia, type MediaFileMeta, type MediaRecord, type MediaStore, type MediaUpdate } from './media-store.js';
 
 export const MEDIA_COLLECTION = 'media';
@@ -60,25 +60,8 @@ export class MongoMediaStore implements MediaStore {
   async close(): Promise<void> {}
 
   async addMedia(records: readonly MediaRecord[]): Promise<number> {
-    if (records.length === 0) {
-      return 0;
-    }
-    return storeOperation('media.add', async () => {
-      // One unordered insert for the message's records (one round trip, not ten): each is
-      // tried, and duplicate keys (the relay adding a message again) are the normal case.
-      try {
-        const result = await this.media.insertMany(
-          records.map(({ id, ...rest }) => ({ _id: id, ...rest })),
-          { ordered: false },
-        );
-        return result.insertedCount;
-      } catch (err) {
-        if (err instanceof MongoBulkWriteError && onlyDuplicateKeys(err)) {
-          return err.result.insertedCount;
-        }
-        throw err;
-      }
-    });
+    // A message's records in one round trip, not ten; the relay adding a message again adds none.
+    return storeOperation('media.add', () => insertNew(this.media, records.map(({ id, ...rest }) => ({ _id: id, ...rest }))));
   }
 
   async countWork(): Promise<number> {

@@ -1,4 +1,4 @@
-import { MongoError, MongoServerError, type MongoBulkWriteError } from 'mongodb';
+import { MongoBulkWriteError, MongoError, MongoServerError, type Collection, type Document, type OptionalUnlessRequiredId } from 'mongodb';
 import { AppError, isAppError } from '../../errors.js';
 
 /** Server error code of a duplicate key on a unique index. */
@@ -10,9 +10,30 @@ export function isDuplicateKey(err: unknown): boolean {
 }
 
 /** True when an unordered insertMany failed only on duplicate keys: every other document went in. */
-export function onlyDuplicateKeys(err: MongoBulkWriteError): boolean {
+function onlyDuplicateKeys(err: MongoBulkWriteError): boolean {
   const errors = [err.writeErrors].flat();
   return errors.length > 0 && errors.every((e) => e.code === DUPLICATE_KEY) && err.result.getWriteConcernError() === undefined;
+}
+
+/**
+ * Inserts the documents whose _id is not there yet, with one unordered insertMany (one round
+ * trip however many), and returns how many went in. For the relays, which copy the same work
+ * again after a crash: duplicate keys alone are the normal case, not an error.
+ * @param collection - where they go
+ * @param docs - each with its deterministic _id
+ */
+export async function insertNew<T extends Document>(collection: Collection<T>, docs: OptionalUnlessRequiredId<T>[]): Promise<number> {
+  if (docs.length === 0) {
+    return 0;
+  }
+  try {
+    return (await collection.insertMany(docs, { ordered: false })).insertedCount;
+  } catch (err) {
+    if (err instanceof MongoBulkWriteError && onlyDuplicateKeys(err)) {
+      return err.result.insertedCount;
+    }
+    throw err;
+  }
 }
 
 /**
