@@ -1,6 +1,22 @@
 import { setImmediate as nextTurn } from 'node:timers/promises';
 
 /**
+ * Runs `handle` on each item in order, letting the event loop turn between two. Background
+ * work shares the process with the webhook: on a store that answers without I/O (the
+ * embedded one) a whole batch would otherwise run as one turn, ahead of waiting requests.
+ * @param items - a batch
+ * @param handle - the work of one item
+ */
+export async function eachInTurn<T>(items: readonly T[], handle: (item: T) => Promise<void>): Promise<void> {
+  for (const [i, item] of items.entries()) {
+    if (i > 0) {
+      await nextTurn();
+    }
+    await handle(item);
+  }
+}
+
+/**
  * A background loop: runs `step` until it reports no work, then sleeps `pollMs` or until
  * notify(). Between two steps it always lets the event loop turn, so a store that answers
  * without I/O (the embedded one) cannot make a busy loop starve the webhook.

@@ -2,7 +2,7 @@ import type { FieldLogger } from '../logger.js';
 import { wants, type EventEndpoint } from '../config/event-endpoints.js';
 import { envelopeOf, type OutboxEvent } from './event-types.js';
 import { EPOCH, type EventDelivery, type EventOutboxStore } from './outbox-store.js';
-import { PollLoop } from '../poll-loop.js';
+import { eachInTurn, PollLoop } from '../poll-loop.js';
 import { errorCode } from '../errors.js';
 
 /** A finished message whose events have not been copied to the events collection yet. */
@@ -72,7 +72,7 @@ export class OutboxRelay {
     }
     const disabled = await this.options.store.disabledEndpoints();
     let added = 0;
-    for (const outbox of pending) {
+    await eachInTurn(pending, async (outbox) => {
       const now = this.clock();
       const deliveries = outbox.events.flatMap((event) =>
         this.options
@@ -84,7 +84,7 @@ export class OutboxRelay {
         added += await this.options.store.addDeliveries(deliveries);
       }
       await this.options.source.clearOutbox(outbox.messageSid);
-    }
+    });
     if (added > 0) {
       this.options.onQueued?.();
     }

@@ -1,9 +1,8 @@
-import { setImmediate as nextTurn } from 'node:timers/promises';
 import type { Clinic, MessageRecord } from '../domain.js';
 import type { FieldLogger } from '../logger.js';
 import type { Store } from '../store/store.js';
 import { EPOCH, type MediaRecord, type MediaStore } from './media-store.js';
-import { PollLoop } from '../poll-loop.js';
+import { eachInTurn, PollLoop } from '../poll-loop.js';
 import { checkMediaUrl, type UrlPolicy } from './url-policy.js';
 import { errorCode } from '../errors.js';
 
@@ -105,14 +104,11 @@ export class MediaRelay {
   async runOnce(): Promise<number> {
     const pending = await this.options.store.pendingMedia(this.options.batch ?? 100);
     let added = 0;
-    for (const message of pending) {
+    await eachInTurn(pending, async (message) => {
       const clinic = message.clinicId === null ? null : (this.options.clinic(message.clinicId) ?? null);
       added += await this.options.media.addMedia(mediaRecordsFor(message, clinic, this.options.policy, this.clock()));
       await this.options.store.clearMediaPending(message.messageSid);
-      // The webhook shares this process: requests waiting in between go before the next
-      // message (on the embedded store a whole batch would otherwise run as one blocking turn).
-      await nextTurn();
-    }
+    });
     if (added > 0) {
       this.options.onQueued?.();
     }

@@ -8,20 +8,11 @@ import type { MediaRecord } from '../../../src/media/media-store.js';
 import { MemoryMediaStore } from '../../../src/media/memory-media-store.js';
 import { MemoryStore } from '../../../src/store/memory/memory-store.js';
 import { aMessage, newClinicId } from '../../contract/store-fixtures.js';
+import { turnCounter } from '../../support/event-loop-turns.js';
 import { sidOf } from '../../support/media-builders.js';
 
 const ACCOUNT = 'AC00000000000000000000000000000000';
 const policy = { production: false, apiBaseUrl: 'https://api.twilio.com' };
-
-/** Counts event-loop turns (one setImmediate after another) until stopped. */
-function turnCounter(): { now: () => number; stop: () => void } {
-  let turns = 0;
-  let timer = setImmediate(function tick() {
-    turns += 1;
-    timer = setImmediate(tick);
-  });
-  return { now: () => turns, stop: () => clearImmediate(timer) };
-}
 
 describe('MediaRelay', () => {
   let dir: string;
