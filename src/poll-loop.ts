@@ -90,6 +90,9 @@ export class PollLoop {
 /** Several PollLoops on one step (workers of one instance), started, woken and stopped together. */
 export class PollLoops {
   private readonly loops: PollLoop[];
+  private readonly abort = new AbortController();
+  /** Aborted by kill(): work in flight drops its requests, and a step that sees it writes nothing back. */
+  readonly signal: AbortSignal = this.abort.signal;
 
   /**
    * @param count - how many loops run the step at once
@@ -111,5 +114,11 @@ export class PollLoops {
 
   async stop(): Promise<void> {
     await Promise.all(this.loops.map((l) => l.stop()));
+  }
+
+  /** Stops as a crashed process would (tests): `signal` aborts, then the loops stop. */
+  async kill(): Promise<void> {
+    this.abort.abort();
+    await this.stop();
   }
 }

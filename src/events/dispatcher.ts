@@ -48,8 +48,6 @@ export class EventDispatcher {
   private readonly busy = new Set<string>();
   /** Leases are taken one at a time here, so `busy` is current for each. */
   private leasing: Promise<unknown> = Promise.resolve();
-  private readonly abort = new AbortController();
-  private killed = false;
 
   constructor(private readonly options: DispatcherOptions) {
     this.clock = options.clock ?? ((): Date => new Date());
@@ -85,9 +83,7 @@ export class EventDispatcher {
    * written back, so their leases run out and another instance takes them (tests).
    */
   async kill(): Promise<void> {
-    this.killed = true;
-    this.abort.abort();
-    await this.loops.stop();
+    await this.loops.kill();
   }
 
   /** One lease and attempt; true when there was a delivery (there may be more). */
@@ -132,8 +128,8 @@ export class EventDispatcher {
     const body = JSON.stringify(d.envelope);
     const sentAt = this.clock();
     const headers = signEvent(endpoint.secrets, d.eventId, sentAt, body);
-    const result = await postEvent(endpoint.url, headers, body, this.timeoutMs, this.abort.signal);
-    if (this.killed) {
+    const result = await postEvent(endpoint.url, headers, body, this.timeoutMs, this.loops.signal);
+    if (this.loops.signal.aborted) {
       return;
     }
     const at = this.clock();

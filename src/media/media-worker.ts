@@ -78,8 +78,6 @@ export class MediaWorker {
   private readonly loops: PollLoops;
   private readonly busy: () => boolean;
   private readonly busyPauseMs: number;
-  private readonly abort = new AbortController();
-  private killed = false;
 
   constructor(private readonly options: MediaWorkerOptions) {
     this.clock = options.clock ?? ((): Date => new Date());
@@ -114,9 +112,7 @@ export class MediaWorker {
 
   /** Stops as a crashed process would: downloads dropped, nothing written back (tests). */
   async kill(): Promise<void> {
-    this.killed = true;
-    this.abort.abort();
-    await this.loops.stop();
+    await this.loops.kill();
   }
 
   /** One lease and its work; true when there was a job (there may be more). */
@@ -157,8 +153,8 @@ export class MediaWorker {
       await this.finish(leased, { state: 'failed', work: 'none', attempts: r.attempts, nextAttemptAt: r.nextAttemptAt, reason: 'no Twilio credentials configured for the clinic' });
       return;
     }
-    const result = await downloadMedia({ url: checked.media.url, auth, policy: this.options.policy, maxBytes: this.maxBytes, timeoutMs: this.timeoutMs, signal: this.abort.signal });
-    if (this.killed) {
+    const result = await downloadMedia({ url: checked.media.url, auth, policy: this.options.policy, maxBytes: this.maxBytes, timeoutMs: this.timeoutMs, signal: this.loops.signal });
+    if (this.loops.signal.aborted) {
       return;
     }
     const attempts = r.attempts + 1;
@@ -223,7 +219,7 @@ export class MediaWorker {
       return;
     }
     const status = await deleteTwilioMedia(checked.media, auth, this.timeoutMs);
-    if (this.killed) {
+    if (this.loops.signal.aborted) {
       return;
     }
     const attempts = r.attempts + 1;
