@@ -1,11 +1,9 @@
 import { mediaIdOf, type MediaLinks, type ThreadMedia } from '../conversations/media-links.js';
-import type { Clinic, MessageRecord } from '../domain.js';
-import type { FieldLogger } from '../logger.js';
+import type { MessageRecord } from '../domain.js';
 import type { Store } from '../store/store.js';
 import { MediaRelay } from './media-relay.js';
-import type { MediaRecord, MediaState, MediaStore } from './media-store.js';
+import type { MediaRecord, MediaState } from './media-store.js';
 import { MediaWorker, type MediaWorkerOptions } from './media-worker.js';
-import type { UrlPolicy } from './url-policy.js';
 
 /** What the conversation thread shows of one media item. */
 export interface MediaView {
@@ -35,15 +33,9 @@ export function toMediaView(r: MediaRecord): MediaView {
   return view;
 }
 
-export interface MediaServiceOptions {
+/** What the worker needs (the clinics live now, the URL policy, credentials, logger), and the service's store for the relay. */
+export interface MediaServiceOptions extends Pick<MediaWorkerOptions, 'media' | 'clinic' | 'policy' | 'env' | 'defaultToken' | 'logger'> {
   store: Store;
-  media: MediaStore;
-  /** The clinics live now (they reload). */
-  clinic: (id: string) => Clinic | undefined;
-  policy: UrlPolicy;
-  env: Record<string, string | undefined>;
-  defaultToken: string | undefined;
-  logger: Pick<FieldLogger, 'info' | 'warn'>;
   /** Tests shorten these. */
   pollMs?: number;
   worker?: Partial<Pick<MediaWorkerOptions, 'timeoutMs' | 'leaseMs' | 'retryDelaysMs' | 'maxBytes' | 'concurrency' | 'clock' | 'onSettled' | 'busy' | 'busyPauseMs'>>;
