@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import type { Clinic } from '../domain.js';
 import type { Finding } from '../errors.js';
 import { normalizeText } from './normalize.js';
-import type { ParsedRule, ParsedRulesFile, ReplySpec, RulesFileData } from './rules-file.js';
+import { DEFAULT_SETTINGS, type ParsedRule, type ParsedRulesFile, type ReplySpec, type RulesFileData, type RulesSettings } from './rules-file.js';
 import type { ParsedTemplate } from './templates.js';
 
 export interface SourcePosition {
@@ -59,6 +59,13 @@ export interface CompiledRules {
   files: readonly string[];
   /** Rules the clinic file disabled. */
   disabled: readonly string[];
+  /** `settings:` of both files, the clinic's over the default's, over DEFAULT_SETTINGS. */
+  settings: Readonly<RulesSettings>;
+  /**
+   * Templates whose sending is remembered per sender (sender.recentReplies): those a rule
+   * compares sender.recentReplies with. Other replies cost no write.
+   */
+  rememberedReplies: ReadonlySet<string>;
 }
 
 export interface CompileResult {
@@ -117,6 +124,8 @@ export function compileClinicRules(defaults: ParsedRulesFile, clinicFile: Parsed
     languages,
     files: files.map((f) => f.file),
     disabled,
+    settings: Object.freeze({ ...DEFAULT_SETTINGS, ...raw(defaults).settings, ...(clinicFile ? raw(clinicFile).settings : {}) }),
+    rememberedReplies: rememberedReplies(rules),
   };
   return { rules: Object.freeze(compiled), findings };
 }
@@ -286,6 +295,23 @@ function compileRules(merged: readonly MergedRule[]): CompiledRule[] {
       source: { file: file.file, line: pos.line, col: pos.col },
     });
   });
+}
+
+/** The template names rules compare sender.recentReplies with (contains, doesNotContain, in, ...). */
+function rememberedReplies(rules: readonly CompiledRule[]): Set<string> {
+  const names = new Set<string>();
+  const visit = (node: unknown): void => {
+    if (Array.isArray(node)) {
+      node.forEach(visit);
+    } else if (isRecord(node)) {
+      if (node.fact === 'sender.recentReplies') {
+        (Array.isArray(node.value) ? node.value : [node.value]).forEach((v) => typeof v === 'string' && names.add(v));
+      }
+      Object.values(node).forEach(visit);
+    }
+  };
+  rules.forEach((r) => visit(r.definition.conditions));
+  return names;
 }
 
 /**
