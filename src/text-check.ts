@@ -17,6 +17,7 @@ export interface TextProblem {
  * reorder what a reader sees); any surrogate (a well-formed pair is skipped before this runs).
  * A carriage return is a newline only as part of CRLF, which browsers send from a textarea.
  */
+// eslint-disable-next-line no-control-regex -- finding control characters is this expression's job
 const SUSPECT = /\r\n|[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]|[\ud800-\udbff][\udc00-\udfff]|[\ud800-\udfff]/g;
 
 /**
