@@ -81,3 +81,14 @@ export function signInFailedPage(reason: string): string {
 export function signedOutPage(reason: string): string {
   return authPage('Signed out', html`<p role="status">${reason}</p><p><a href="/staff/auth/sign-in">Sign in</a></p>`);
 }
+
+/** Who is signed in, with which clinics, and the sign-out button. */
+export function accountPage(person: { name: string; email: string; clinics: readonly string[] }): string {
+  return authPage(
+    'Your account',
+    html`<p>Signed in as <strong>${person.name}</strong> (${person.email}).</p>
+<h2>Clinics</h2>
+<ul>${person.clinics.map((c) => html`<li><a href="/staff/clinics/${encodeURIComponent(c)}">${c}</a></li>`)}</ul>
+<form method="post" action="/staff/auth/sign-out"><button type="submit">Sign out</button></form>`,
+  );
+}

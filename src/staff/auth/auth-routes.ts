@@ -1,10 +1,11 @@
 import Router from '@koa/router';
 import bodyParser from 'koa-bodyparser';
-import type { Context, Next } from 'koa';
+import type { Context, Middleware, Next } from 'koa';
 import type { AccessLogStore } from '../../auth/access-log.js';
 import type { Logger } from '../../logger.js';
 import { recordSignInAccess } from './access-records.js';
-import { demoSignInPage, noAccessPage, signedOutPage, signInFailedPage } from './auth-pages.js';
+import { accountPage, demoSignInPage, noAccessPage, signedOutPage, signInFailedPage } from './auth-pages.js';
+import { personOf } from './require-person.js';
 import { OidcClient } from './oidc-client.js';
 import { cookieNames, parseCookieId, setCookie } from './session-cookie.js';
 import { SIGN_IN_FLOW_MS, type StaffSessions } from './staff-sessions.js';
@@ -17,6 +18,7 @@ export const SIGN_OUT_PATH = '/staff/auth/sign-out';
 export const DEMO_SIGN_IN_PATH = '/staff/auth/demo-sign-in';
 export const NO_ACCESS_PATH = '/staff/auth/no-access';
 export const SIGNED_OUT_PATH = '/staff/auth/signed-out';
+export const ACCOUNT_PATH = '/staff/auth/account';
 
 export interface AuthRoutesDeps {
   sessions: StaffSessions;
@@ -29,6 +31,8 @@ export interface AuthRoutesDeps {
   /** null: no identity provider configured (the demo sign-in, outside production). */
   oidc: OidcClient | null;
   clock: () => Date;
+  /** The signed-in check (for the account page). */
+  requirePerson: Middleware;
 }
 
 /** A /staff path to return to after signing in; anything else (another site, //host) is /staff. */
@@ -56,10 +60,15 @@ function sameOrigin(publicBaseUrl: string | null) {
   };
 }
 
+/** The sign-in pages' policy: nothing but our own files, no inline script or style, no framing. */
+export const AUTH_PAGES_CSP = "default-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'";
+
 function page(ctx: Context, status: number, body: string): void {
   ctx.status = status;
   ctx.type = 'text/html; charset=utf-8';
   ctx.set('Cache-Control', 'no-store');
+  ctx.set('Content-Security-Policy', AUTH_PAGES_CSP);
+  ctx.set('X-Content-Type-Options', 'nosniff');
   ctx.body = body;
 }
 
@@ -195,6 +204,10 @@ export function createAuthRouter(deps: AuthRoutesDeps): Router {
     const who = found.ok ? { issuer: found.person.issuer, subject: found.person.subject, email: found.person.email } : null;
     await recordSignInAccess(deps.accessLog, ctx, { at: deps.clock(), route: NO_ACCESS_PATH, status: 403, who });
     page(ctx, 403, noAccessPage(found.ok ? found.person.email : null));
+  });
+
+  router.get(ACCOUNT_PATH, deps.requirePerson, function account(ctx) {
+    page(ctx, 200, accountPage(personOf(ctx)));
   });
 
   return router;

@@ -2,10 +2,13 @@ import type { Context, Next } from 'koa';
 import { cookieNames, parseCookieId, setCookie } from './session-cookie.js';
 import type { StaffSessions } from './staff-sessions.js';
 import type { StaffPerson } from './staff-person.js';
+import type { StaffAccessor } from './access-records.js';
 
 /** What the sign-in middleware leaves on ctx.state. */
 export interface PersonState {
   person?: StaffPerson;
+  /** Whom the request's access record names (src/auth/access-log.ts's `who`). */
+  who?: StaffAccessor;
 }
 
 /** ctx.state.person on a route behind requirePerson (throws when used elsewhere: a wiring bug). */
@@ -76,7 +79,9 @@ export function requirePerson(options: RequirePersonOptions) {
       ctx.body = 'no access: the staff list gives you no clinic';
       return;
     }
-    (ctx.state as PersonState).person = found.person;
+    const state = ctx.state as PersonState;
+    state.person = found.person;
+    state.who = { kind: 'staff', issuer: found.person.issuer, subject: found.person.subject, email: found.person.email };
     await next();
   };
 }

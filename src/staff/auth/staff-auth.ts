@@ -33,6 +33,8 @@ export interface StaffAuth {
   /** The same check that does not count as activity: for an SSE stream's start and its periodic re-check. */
   requirePersonQuietly: Middleware;
   sessions: StaffSessions;
+  /** The access trail its records go to (the staff API's). */
+  accessLog: AccessLogStore;
   /** The staff file in force (`.current().staffOf(clinicId)`), reloaded on change and SIGHUP. */
   staffFile: StaffFileHandle;
   /** Stops the staff file's watch. */
@@ -53,12 +55,14 @@ export function createStaffAuth(deps: StaffAuthDeps): StaffAuth {
   if (oidc === null && !production) {
     deps.logger.warn('STAFF_OIDC_ISSUER is not set: the staff pages offer the demo sign-in as the staff file\'s people (refused in production)');
   }
-  const router = createAuthRouter({ sessions, directory: () => staffFile.current(), accessLog: deps.accessLog, logger: deps.logger, production, publicBaseUrl: deps.config.publicBaseUrl, oidc, clock });
+  const required = requirePerson({ sessions, production });
+  const router = createAuthRouter({ sessions, directory: () => staffFile.current(), accessLog: deps.accessLog, logger: deps.logger, production, publicBaseUrl: deps.config.publicBaseUrl, oidc, clock, requirePerson: required });
   return {
     router,
-    requirePerson: requirePerson({ sessions, production }),
+    requirePerson: required,
     requirePersonQuietly: requirePerson({ sessions, production, touch: false }),
     sessions,
+    accessLog: deps.accessLog,
     staffFile,
     close: () => staffFile.close(),
   };
