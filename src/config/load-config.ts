@@ -5,7 +5,7 @@ export interface Config {
   port: number;
   host: string;
   nodeEnv: string;
-  /** Origin Twilio calls, e.g. https://api.example.com (no trailing slash); null: from the request. */
+  /** Origin Twilio calls, e.g. https://api.example.com (no trailing slash); required in production; null: from the request. */
   publicBaseUrl: string | null;
   trustProxy: boolean;
   /** Default auth token(s): the current one first, then one accepted during rotation. */
@@ -281,6 +281,10 @@ export function readConfig(env: Record<string, string | undefined>): { config: R
   }
   if (production && !config.signatureValidation) {
     problems.push('TWILIO_SIGNATURE_VALIDATION=off is refused when NODE_ENV=production');
+  }
+  if (production && config.publicBaseUrl === null) {
+    // Twilio's delivery-status callbacks for staff replies go to PUBLIC_BASE_URL, and the signed URL is rebuilt from it.
+    problems.push('NODE_ENV=production needs PUBLIC_BASE_URL: the origin Twilio calls (e.g. https://sms.example-clinic.com), where replies\' delivery statuses are sent');
   }
   if (production && config.mongodbUri === null) {
     problems.push('NODE_ENV=production needs MONGODB_URI: the embedded store keeps nothing across restarts');

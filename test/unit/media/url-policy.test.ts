@@ -51,7 +51,7 @@ describe('media URL policy', () => {
   });
 
   it('when TWILIO_API_BASE_URL is not https in production, then the configuration is refused', () => {
-    const base = { NODE_ENV: 'production', MONGODB_URI: 'mongodb://db/', TWILIO_AUTH_TOKEN: 't' };
+    const base = { NODE_ENV: 'production', MONGODB_URI: 'mongodb://db/', TWILIO_AUTH_TOKEN: 't', PUBLIC_BASE_URL: 'https://sms.example.com' };
     expect(() => loadConfig({ ...base, TWILIO_API_BASE_URL: 'http://127.0.0.1:4555' })).to.throw(/TWILIO_API_BASE_URL must be https/);
     expect(loadConfig({ ...base }).twilioApiBaseUrl).to.equal('https://api.twilio.com');
     expect(loadConfig({ TWILIO_API_BASE_URL: 'http://127.0.0.1:4555/' }).twilioApiBaseUrl).to.equal('http://127.0.0.1:4555');
