@@ -1,3 +1,4 @@
+// Reads the live rules/ on purpose: compose.yaml mounts ./rules. (Allowed in test/support/fixture-rules.ts.)
 import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -9,6 +10,7 @@ import YAML from 'yaml';
 import { createApiKey } from '../../src/auth/api-key.js';
 import { renderKeysFile } from '../../src/auth/api-keys-file.js';
 import { startService, type RunningService } from '../../src/main.js';
+import { SHIPPED_RULES_DIR } from '../support/fixture-rules.js';
 import { freshDbName, getTestMongo, uriWithDb } from '../support/mongo.js';
 
 /** Addresses on the loopback network (127.0.0.0/8): one stands in for compose's proxy, two for clients behind it. */
@@ -115,7 +117,7 @@ describe('compose.yaml behind its proxy: failed keys are counted per client', fu
       HOST: '127.0.0.1',
       CLINICS_FILE: env.CLINICS_FILE!.replace('/app/config', configDir),
       KEYS_FILE: env.KEYS_FILE!.replace('/app/config', configDir),
-      RULES_DIR: 'rules',
+      RULES_DIR: SHIPPED_RULES_DIR,
       SPOOL_DIR: join(dir, 'spool'),
       LOG_LEVEL: 'silent',
       WATCH_RULES: 'off',
