@@ -7,6 +7,7 @@ import type { Scope } from '../auth/api-key.js';
 import type { KeyRing } from '../auth/key-ring.js';
 import { authenticateApiKey, recordAccess, requireScope, type FailedKeyAttempts, type StaffState } from '../auth/require-api-key.js';
 import { AppError } from '../errors.js';
+import { requireCleanText } from '../text-check.js';
 import { CONVERSATION_STATUSES, type ConversationStatus } from './conversation.js';
 import type { ConversationService } from './conversation-service.js';
 
@@ -103,6 +104,12 @@ export function createStaffRouter(deps: StaffRoutesDeps): Router {
       if (!validate(ctx.request.body)) {
         throw new AppError('BAD_REQUEST', reason(validate.errors));
       }
+      // Every text field: no control characters, bidirectional overrides or broken UTF-16 reach a thread or an SMS.
+      for (const [field, value] of Object.entries(ctx.request.body as Record<string, unknown>)) {
+        if (typeof value === 'string') {
+          requireCleanText(field, value);
+        }
+      }
       await next();
     };
 
@@ -139,6 +146,9 @@ export function createStaffRouter(deps: StaffRoutesDeps): Router {
     const assignee = one('assignee');
     if (assignee !== undefined && (assignee === '' || assignee.length > 100)) {
       throw new AppError('BAD_REQUEST', 'assignee must be 1 to 100 characters');
+    }
+    if (assignee !== undefined) {
+      requireCleanText('assignee', assignee);
     }
     const cursor = one('cursor');
     if (cursor !== undefined && cursor.length > 200) {

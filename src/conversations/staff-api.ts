@@ -91,6 +91,7 @@ export function createStaffApi(deps: StaffApiDeps): { router: Router; service: C
     snapshot: () => deps.live.snapshot(),
     signatureValidation: deps.config.signatureValidation,
     publicBaseUrl: deps.config.publicBaseUrl,
+    defaultAccountSid: deps.config.twilioAccountSid,
     bodyLimitBytes: deps.config.bodyLimitBytes,
     logger: deps.logger,
   });

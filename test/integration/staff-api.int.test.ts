@@ -134,6 +134,40 @@ for (const kind of STAFF_STORE_KINDS) {
         }
         expect(twilioFake.requests.length).to.equal(sentBefore);
       });
+
+      it('when a note, reply or assignee holds a control character, a bidirectional override or a lone surrogate, then 400 says which, nothing is stored and nothing is sent', async function () {
+        const { id } = await aConversation();
+        const sentBefore = twilioFake.requests.length;
+        const cases: Array<[string, object, string]> = [
+          ['notes', { text: 'call back\u0000' }, 'text contains a control character (U+0000) at position 9'],
+          ['replies', { text: '\u001b[2Jhello' }, 'text contains a control character (U+001B) at position 0'],
+          ['replies', { text: 'see invoice \u202efdp.exe' }, 'text contains a bidirectional override (U+202E) at position 12'],
+          ['replies', { text: 'ok \ud83d' }, 'text contains invalid UTF-16 (a lone surrogate U+D83D) at position 3'],
+          ['assignee', { assignee: 'Maria\u2066' }, 'assignee contains a bidirectional override (U+2066) at position 5'],
+        ];
+        for (const [route, body, reason] of cases) {
+          const res = await api().post(`${BASE}/${id}/${route}`).set(auth()).send(body);
+          expect(res.status, `${route} ${JSON.stringify(body)}`).to.equal(400);
+          expect(res.body.error, `${route} ${JSON.stringify(body)}`).to.deep.equal({ code: 'BAD_REQUEST', message: reason });
+        }
+        expect((await api().get(`${BASE}?assignee=${encodeURIComponent('Ana\u001b')}`).set(auth())).status).to.equal(400);
+        expect(twilioFake.requests.length).to.equal(sentBefore);
+        const thread = await api().get(`${BASE}/${id}`).set(auth());
+        expect(thread.body.entries.map((e: { type: string }) => e.type)).to.deep.equal(['inbound']);
+        expect(thread.body.conversation.assignee).to.equal(null);
+        const ok = await api().post(`${BASE}/${id}/replies`).set(auth()).send({ text: 'Línea 1\nLínea 2\tfin 👍' });
+        expect(ok.status).to.equal(201);
+        expect(twilioFake.requests.at(-1)!.params.Body).to.equal('Línea 1\nLínea 2\tfin 👍');
+      });
+
+      it("when a patient's own text holds control or bidirectional characters, then the thread shows it as sent, JSON-escaped", async function () {
+        const body = 'Hi\u0007 it is \u202eEVIL\u202c ok';
+        const { id } = await aConversation({ body });
+        const res = await api().get(`${BASE}/${id}`).set(auth());
+        expect(res.status).to.equal(200);
+        expect(res.body.entries[0].text).to.equal(body);
+        expect(res.text).to.include('Hi\\u0007 it is');
+      });
     });
 
     describe('reading', function () {
