@@ -138,7 +138,7 @@ export async function startService(env: Record<string, string | undefined>, opti
     logger.warn({ keysFile: config.keysFile }, 'no staff API keys file: the staff API refuses every request (401)');
   }
   const ring = new KeyRing(keys.keys);
-  const staffSessions = await openStaffSessionStore(store, logger);
+  const staffSessions = await openStaffSessionStore(backend, logger);
   const staffInit = initializeStore(
     { kind: store.kind, init: async () => Promise.all([staffStores.conversations.init(), staffStores.accessLog.init(), staffSessions.init()]).then(() => undefined) },
     logger,
