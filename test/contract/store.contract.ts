@@ -1,9 +1,5 @@
 import { expect } from 'chai';
-<<<<<<< HEAD
-import { appointmentStatus, type Appointment, type PatientResponse, type PendingChoice } from '../../src/domain.js';
-=======
-import { appointmentStatus, type Appointment, type MessageCompletion, type OutboxEvent, type PatientResponse } from '../../src/domain.js';
->>>>>>> main
+import { appointmentStatus, type Appointment, type MessageCompletion, type OutboxEvent, type PatientResponse, type PendingChoice } from '../../src/domain.js';
 import type { ResponseSource, Store } from '../../src/store/store.js';
 import { aMessage, anAppointment, anOptOut, aPatient, newClinicId, newPhone, newSid } from './store-fixtures.js';
 

@@ -1,9 +1,5 @@
 import { isDeepStrictEqual } from 'node:util';
-<<<<<<< HEAD
-import type { Appointment, AppointmentTransition, MessageCompletion, MessageRecord, OptOutRecord, Patient, PendingChoice, ResponseKind, SenderState } from '../../domain.js';
-=======
-import type { Appointment, AppointmentTransition, MessageCompletion, MessageRecord, OptOutRecord, OutboxEvent, Patient, ResponseKind, SenderState } from '../../domain.js';
->>>>>>> main
+import type { Appointment, AppointmentTransition, MessageCompletion, MessageRecord, OptOutRecord, OutboxEvent, Patient, PendingChoice, ResponseKind, SenderState } from '../../domain.js';
 import { APPOINTMENT_STATUS_RANK, appointmentStatus } from '../../domain.js';
 import { upsertAppointment } from '../appointment-upsert.js';
 import type { AppointmentUpsertSummary, ClaimResult, MessageQuery, OptOutWrite, PendingOutbox, RateWindow, ResponseSource, Store, UpsertOptions, UpsertSummary } from '../store.js';
