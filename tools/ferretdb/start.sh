@@ -66,8 +66,8 @@ if [[ $needs_build == 1 ]]; then
   log "building launcher into $BIN (first build takes ~40-60s)..."
   tmp_bin="$BIN.tmp.$$"
   start_ts=$SECONDS
-  # FerretDB 1.24 with atomic-updates.patch applied (an update replaces a document only if
-  # it is still the one it read, and runs again otherwise; see the patch): the module is
+  # FerretDB 1.24 with ferretdb-1.24.patch applied (atomic single-document updates, and _id
+  # lookups from the _id index; see the patch): the module is
   # copied from Go's module cache, patched, and used through a replace in a temporary go.mod.
   build_dir="$(mktemp -d "${TMPDIR:-/tmp}/clinic-sms-ferretdb-build.XXXXXX")"
   trap 'rm -rf -- "$build_dir"' EXIT
@@ -75,7 +75,7 @@ if [[ $needs_build == 1 ]]; then
   [[ -d "$ferret_dir" ]] || die "go mod download github.com/FerretDB/FerretDB gave no folder"
   cp -r -- "$ferret_dir" "$build_dir/ferretdb"
   chmod -R u+w -- "$build_dir/ferretdb"
-  patch -s -p1 -d "$build_dir/ferretdb" <"$SRC_DIR/atomic-updates.patch" >&2 || die "atomic-updates.patch does not apply"
+  patch -s -p1 -d "$build_dir/ferretdb" <"$SRC_DIR/ferretdb-1.24.patch" >&2 || die "ferretdb-1.24.patch does not apply"
   cp -- "$SRC_DIR/go.mod" "$SRC_DIR/go.sum" "$build_dir/"
   printf '\nreplace github.com/FerretDB/FerretDB => %s\n' "$build_dir/ferretdb" >>"$build_dir/go.mod"
   if ! (cd "$SRC_DIR" && go build -modfile "$build_dir/go.mod" -buildvcs=false -trimpath \
