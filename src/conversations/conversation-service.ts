@@ -55,7 +55,18 @@ export type ThreadEntryView =
       handling: { status: string; rulesFired: string[]; actions: { type: string; outcome: string; rule: string }[]; autoReply: string | null };
     }
   | { type: 'note'; id: string; at: Date; text: string; author: string }
-  | { type: 'outbound'; id: string; at: Date; text: string; author: string; twilioSid: string | null; deliveryStatus: DeliveryStatus; deliveryErrorCode: string | null };
+  | {
+      type: 'outbound';
+      id: string;
+      at: Date;
+      text: string;
+      author: string;
+      twilioSid: string | null;
+      deliveryStatus: DeliveryStatus;
+      deliveryErrorCode: string | null;
+      /** Twilio's answer and every delivery report after it, in arrival order. */
+      deliveryHistory: { status: DeliveryStatus; at: Date; errorCode: string | null }[];
+    };
 
 export interface ListOptions {
   status?: ConversationStatus;
@@ -119,6 +130,7 @@ function entryView(e: StaffEntry): ThreadEntryView {
     twilioSid: e.twilioSid ?? null,
     deliveryStatus: e.delivery?.status ?? 'sending-requested',
     deliveryErrorCode: e.delivery?.errorCode ?? null,
+    deliveryHistory: (e.deliveryHistory ?? []).map((d) => ({ status: d.status, at: d.at, errorCode: d.errorCode ?? null })),
   };
 }
 
@@ -222,6 +234,7 @@ export class ConversationService {
       text,
       at: now,
       author,
+      accountSid: live.accountSid,
       delivery: { rank: DELIVERY_RANK['sending-requested'], status: 'sending-requested', at: now },
       ...(options.idempotencyKey === undefined ? {} : { idempotency: { key: digest(options.idempotencyKey), request: digest(`${conversation.id}\n${text}`) } }),
     };
@@ -255,24 +268,29 @@ export class ConversationService {
     const delivery = { rank: DELIVERY_RANK[status], status, at: this.deps.clock() };
     await this.deps.conversations.markSent(entry.id, sent.sid, delivery);
     await this.deps.conversations.update(clinicId, conversation.id, { answered: true, last: { at: now, direction: 'outbound', preview: preview(text) } }, now);
-    return { entry: entryView({ ...entry, twilioSid: sent.sid, delivery }), replayed: false };
+    return { entry: entryView({ ...entry, twilioSid: sent.sid, delivery, deliveryHistory: [delivery] }), replayed: false };
   }
 
   /**
-   * Twilio's delivery status for a text we sent. Statuses we do not know and SIDs that are
-   * not ours are ignored (Twilio gets 200 either way).
+   * Twilio's delivery status for a text we sent, applied only to a text of one of
+   * `clinicIds` (the clinics whose token verified the callback) sent from `accountSid` (the
+   * callback's AccountSid). Statuses we do not know and texts that do not match are ignored
+   * (Twilio gets 204 either way). Every matched report goes into the text's delivery history.
    */
-  async deliveryReport(report: { messageSid: string; status: string; errorCode?: string }): Promise<boolean> {
-    if (!Object.hasOwn(DELIVERY_RANK, report.status)) {
+  async deliveryReport(report: { messageSid: string; status: string; errorCode?: string; accountSid: string; clinicIds: readonly string[] }): Promise<boolean> {
+    if (!Object.hasOwn(DELIVERY_RANK, report.status) || report.clinicIds.length === 0) {
       return false;
     }
     const status = report.status as DeliveryStatus;
-    const updated = await this.deps.conversations.updateDelivery(report.messageSid, {
-      rank: DELIVERY_RANK[status],
-      status,
-      at: this.deps.clock(),
-      ...(report.errorCode ? { errorCode: report.errorCode } : {}),
-    });
+    const updated = await this.deps.conversations.updateDelivery(
+      { twilioSid: report.messageSid, clinicIds: report.clinicIds, accountSid: report.accountSid },
+      {
+        rank: DELIVERY_RANK[status],
+        status,
+        at: this.deps.clock(),
+        ...(report.errorCode ? { errorCode: report.errorCode } : {}),
+      },
+    );
     return updated !== null;
   }
 

@@ -1,6 +1,8 @@
 import { Engine, type RuleProperties, type RuleResult } from 'json-rules-engine';
 import type { CompiledRules, CompiledRule } from './compile.js';
 import { APPOINTMENT_FACTS, createMessageContext, type EvaluationInput, type MessageContext } from './message-facts.js';
+import type { Compare } from './operators.js';
+import { phraseOperators } from './phrases.js';
 import { prefilterRules } from './prefilter.js';
 import type { ReplySpec } from './rules-file.js';
 
@@ -64,7 +66,7 @@ export async function decide(rules: CompiledRules, input: EvaluationInput, optio
   const explain = options.explain === true;
   const context = createMessageContext(rules, input);
   const indexed = selectRules(rules, context);
-  const { kept, settledFalse } = explain ? { kept: indexed, settledFalse: [] } : prefilterRules(rules.rules, indexed, context.facts);
+  const { kept, settledFalse } = explain ? { kept: indexed, settledFalse: [] } : prefilterRules(rules.rules, indexed, context.facts, operatorsOf(rules));
   const results = await runEngine(rules, kept, context, input);
   const indexedSet = new Set(indexed);
   const settledSet = new Set(settledFalse);
@@ -91,6 +93,9 @@ export async function decide(rules: CompiledRules, input: EvaluationInput, optio
  */
 async function runEngine(rules: CompiledRules, positions: readonly number[], context: MessageContext, input: EvaluationInput): Promise<Map<string, RuleResult>> {
   const engine = new Engine([], { allowUndefinedFacts: false, allowUndefinedConditions: false, replaceFactsInEventParams: false });
+  for (const [name, compare] of Object.entries(operatorsOf(rules))) {
+    engine.addOperator(name, compare);
+  }
   const halting = new Set<string>();
   const factNames = new Set<string>();
   for (const i of positions) {
@@ -120,6 +125,18 @@ async function runEngine(rules: CompiledRules, positions: readonly number[], con
   }
   const run = await engine.run();
   return new Map([...run.results, ...run.failureResults].map((r) => [r.name, r]));
+}
+
+const OPERATORS_BY_RULES = new WeakMap<CompiledRules, Readonly<Record<string, Compare>>>();
+
+/** The phrase operators over the clinic's phrase lists (made once per compiled rules). */
+function operatorsOf(rules: CompiledRules): Readonly<Record<string, Compare>> {
+  let operators = OPERATORS_BY_RULES.get(rules);
+  if (!operators) {
+    operators = phraseOperators(rules.phraseLists);
+    OPERATORS_BY_RULES.set(rules, operators);
+  }
+  return operators;
 }
 
 /** Rule positions to hand to the engine: those the message's keyword can satisfy, and those without a keyword condition. */
