@@ -8,10 +8,21 @@ import { STATUS_CALLBACK_PATH } from '../../src/conversations/conversation-route
 import { aMessage } from '../contract/store-fixtures.js';
 import { startFakeTwilio, type FakeTwilio } from '../support/fake-twilio.js';
 import { DOWNTOWN_ACCOUNT_SID, STAFF_STORE_KINDS, buildStaffApp, type StaffTestApp } from '../support/staff-app.js';
-import { AUTH_TOKEN, PUBLIC_BASE_URL, uniquePhone } from '../support/test-app.js';
+import { AUTH_TOKEN, PUBLIC_BASE_URL, inboundParams, signedRequest, uniquePhone, WEBHOOK_PATH } from '../support/test-app.js';
 import { formEncode, sign } from '../support/twilio-sign.js';
 
 const BASE = '/v1/clinics/downtown/conversations';
+
+/** Waits (polling every 5 ms, up to 5 s) until `check` holds. */
+async function until(check: () => boolean | Promise<boolean>): Promise<void> {
+  const end = Date.now() + 5000;
+  while (!(await check())) {
+    if (Date.now() > end) {
+      throw new Error('timed out waiting');
+    }
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+}
 const READ = ['conversations:read'] as const;
 const ALL = ['conversations:read', 'conversations:write'] as const;
 
@@ -267,6 +278,30 @@ for (const kind of STAFF_STORE_KINDS) {
         expect(res.body.error.code).to.equal('OPTED_OUT');
         expect(twilioFake.requests.length).to.equal(before);
         expect((await api().get(`${BASE}/${id}`).set(auth())).body.entries.map((e: { type: string }) => e.type)).to.deep.equal(['inbound']);
+      });
+
+      it('when a STOP arrives while a reply to the number is in flight, then a reply queued behind it is not sent (409) and the thread keeps only the sent one', async function () {
+        const { id, phone } = await aConversation();
+        const release = twilioFake.hold();
+        const before = twilioFake.requests.length;
+        const first = api().post(`${BASE}/${id}/replies`).set(auth()).send({ text: 'Reply number one' }).then((r) => r);
+        await until(() => twilioFake.requests.length === before + 1);
+        const second = api().post(`${BASE}/${id}/replies`).set(auth()).send({ text: 'Reply number two' }).then((r) => r);
+        // The second reply has passed its first opt-out check once its entry is stored.
+        await until(async () => (await t.stores.conversations.entries(id, 10)).length === 2);
+        const stop = inboundParams({ From: phone, To: '+13125550100', Body: 'STOP' });
+        const signed = signedRequest(stop);
+        const stopped = await api().post(WEBHOOK_PATH).type('form').set('X-Twilio-Signature', signed.signature).send(signed.body);
+        expect(stopped.status).to.equal(200);
+        expect((await t.store.getOptOut('downtown', phone))?.optedOut).to.equal(true);
+        release();
+        const [a, b] = [await first, await second];
+        expect(a.status).to.equal(201);
+        expect(b.status).to.equal(409);
+        expect(b.body.error.code).to.equal('OPTED_OUT');
+        expect(twilioFake.requests.slice(before).map((r) => r.params.Body)).to.deep.equal(['Reply number one']);
+        const thread = await api().get(`${BASE}/${id}`).set(auth());
+        expect(thread.body.entries.filter((e: { type: string }) => e.type === 'outbound').map((e: { text: string }) => e.text)).to.deep.equal(['Reply number one']);
       });
 
       it('when a reply is repeated with the same Idempotency-Key, then Twilio gets it once and the repeat gets the first answer; another text under that key is refused', async function () {
