@@ -1,4 +1,4 @@
-import type { ActionRecord, Appointment, ChoiceOption, Clinic, InboundMessage, Patient, PendingChoice, StaffRouting } from '../domain.js';
+import type { ActionRecord, Appointment, ChoiceOption, Clinic, InboundMessage, Patient, PendingChoice, StaffPriority, StaffRouting } from '../domain.js';
 import type { ChoiceReading } from '../rules/choice.js';
 import type { RulesSettings } from '../rules/rules-file.js';
 import type { Store } from '../store/store.js';
@@ -23,6 +23,8 @@ export interface ActionContext {
   /** Compute the outcome without writing anything (rules simulate). */
   dryRun: boolean;
   ruleName: string;
+  /** The rule's event parameters besides `reply` (route-to-staff: priority and reason). */
+  params: ActionParams;
   /** The normalized first word. */
   keyword: string;
   /** The soonest upcoming appointment among the patients, looked up once per message and shared with the rule facts. */
@@ -39,6 +41,12 @@ export interface ActionContext {
   language: string;
   /** Whether the question offering `options` fits in settings.choiceMaxSegments SMS segments, as the rule's `asked` reply writes it. */
   questionFits(options: readonly ChoiceOption[]): boolean;
+}
+
+/** Event parameters an action may take (the rules schema allows them on route-to-staff only). */
+export interface ActionParams {
+  priority?: StaffPriority;
+  reason?: string;
 }
 
 export interface ActionResult {

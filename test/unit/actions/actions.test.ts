@@ -20,6 +20,7 @@ function contextFor(world: World, overrides: Partial<ActionContext> = {}): Actio
     staff: world.staff,
     dryRun: false,
     ruleName: 'test-rule',
+    params: {},
     keyword: 'BODY',
     nextAppointment: () => {
       lookup ??= world.store.findNextAppointment(
@@ -55,6 +56,7 @@ describe('actions registry', () => {
       'opt-out',
       'opt-in',
       'help',
+      'safety',
       'confirm-appointment',
       'cancel-appointment',
       'reschedule-appointment',
