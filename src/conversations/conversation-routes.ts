@@ -207,6 +207,7 @@ export function createStaffRouter(deps: StaffRoutesDeps): Router {
       statusCallback: `${origin}${STATUS_CALLBACK_PATH}`,
       ...(idempotencyKey === '' ? {} : { idempotencyKey }),
     });
+    (ctx.state as StaffState).committed = true;
     if (result.replayed) {
       ctx.set('Idempotent-Replayed', 'true');
     }
