@@ -8,6 +8,7 @@ import tseslint from 'typescript-eslint';
  *
  *   cli                         the clinic-sms commands
  *   main.ts                     the composition root
+ *   staff                       the front desk's pages (src/staff/) and their sign-in (src/staff/auth/)
  *   admin                       rules check, rules test, rules simulate
  *   auth, conversations, media  feature folders (Medplum style): each holds its routes, its
  *                               service and its store part; main.ts mounts their routers and
@@ -31,6 +32,7 @@ import tseslint from 'typescript-eslint';
 const LAYERS = [
   ['cli'],
   ['main.ts'],
+  ['staff'],
   ['admin'],
   ['auth', 'conversations', 'media'],
   ['http'],

@@ -18,6 +18,7 @@ export const ERROR_CODES = {
   TOO_MANY_REQUESTS: { status: 429, expose: true },
   TWILIO_FAILED: { status: 502, expose: false },
   TWILIO_TIMEOUT: { status: 504, expose: false },
+  IDENTITY_PROVIDER_FAILED: { status: 502, expose: false },
   TWILIO_NOT_CONFIGURED: { status: 503, expose: false },
   CONFIG_INVALID: { status: 500, expose: false },
   RULES_INVALID: { status: 500, expose: false },

@@ -67,6 +67,18 @@ describe('rules/README.md', () => {
     expect(thanks.outcome.reply).to.equal(null);
   });
 
+  it('when the emergency example of "A STOP is never swallowed" is a clinic file, then its STOP message ends opted out with the confirmation', async () => {
+    const section = readme.slice(readme.indexOf('### A STOP is never swallowed'), readme.indexOf('### Safety nets'));
+    const block = /```yaml\n([\s\S]*?)```/.exec(section)?.[1] ?? '';
+    const defaults = parseRulesFile(readFileSync(join(RULES_DIR, 'default.yaml'), 'utf8'), 'rules/default.yaml', 'default');
+    const result = compileClinicRules(defaults, parseRulesFile(block, 'rules/clinics/downtown.yaml', 'clinic'), makeClinic());
+    expect(result.findings).to.deep.equal([]);
+    const world = await makeWorld([{ firstName: 'Ana' }]);
+    const { outcome } = await send(result.rules!, world, 'Stop texting me, this is not an emergency');
+    expect(outcome.actions.map((a) => a.type)).to.deep.equal(['route-to-staff', 'opt-out']);
+    expect(outcome.reply).to.match(/You are unsubscribed/);
+  });
+
   it('when the shape of a rule is shown, then it names version: 1, and the test section says status comes from the sender', () => {
     const shape = readme.slice(readme.indexOf('## The shape of a rule'), readme.indexOf('### How rules run'));
     expect(shape).to.match(/^version: 1 /m);
