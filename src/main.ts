@@ -76,6 +76,8 @@ export interface StartOptions {
    * would add their own). Default true. Combined with BACKGROUND_JOBS: either off means off.
    */
   background?: boolean;
+  /** The staff sessions' clock (tests move it past the idle timeout). */
+  staffClock?: () => Date;
 }
 
 /**
@@ -168,7 +170,7 @@ export async function startService(env: Record<string, string | undefined>, opti
     logger.warn({ staffFile: config.staffFile }, 'no staff file: every staff sign-in gets "no access"');
   }
   // The staff pages' sign-in and sessions.
-  const staffAuth = createStaffAuth({ config, directory: staffFile.directory, sessionStore: staffSessions, accessLog: staffStores.accessLog, logger, signals: process });
+  const staffAuth = createStaffAuth({ config, directory: staffFile.directory, sessionStore: staffSessions, accessLog: staffStores.accessLog, logger, signals: process, ...(options.staffClock ? { clock: options.staffClock } : {}) });
   // Failed key attempts are counted per client address in this instance's memory (src/auth/failed-key-attempts.ts),
   // one count for every route a key opens (the staff API and media).
   const attempts = new MemoryFailedKeyAttempts();

@@ -4,7 +4,7 @@ import type { Browser } from 'playwright-core';
 import { expectAccessible, expectNoCspViolations, launchBrowser, openPage, type WatchedPage } from '../support/browser.js';
 import { startOidcProvider, type LocalOidcProvider } from '../support/oidc-provider.js';
 
-import { SERVICE_STORE_KINDS, startStaffService, type RunningStaffService } from '../support/staff-service.js';
+import { SERVICE_STORE_KINDS, offsetClock, startStaffService, type RunningStaffService } from '../support/staff-service.js';
 
 const USERS = [
   { login: 'maria', email: 'Maria@Downtown.example', emailVerified: true, name: 'Maria Lopez' },
@@ -27,6 +27,7 @@ for (const kind of SERVICE_STORE_KINDS) {
     let browser: Browser;
     let provider: LocalOidcProvider;
     let app: RunningStaffService;
+    const clock = offsetClock();
 
     before(async function () {
       const made = await kind.make();
@@ -34,7 +35,7 @@ for (const kind of SERVICE_STORE_KINDS) {
         this.skip();
       }
       provider = await startOidcProvider(USERS);
-      app = await startStaffService(made, { STAFF_OIDC_ISSUER: provider.issuer, STAFF_OIDC_CLIENT_ID: provider.clientId, STAFF_OIDC_CLIENT_SECRET: provider.clientSecret });
+      app = await startStaffService(made, { STAFF_OIDC_ISSUER: provider.issuer, STAFF_OIDC_CLIENT_ID: provider.clientId, STAFF_OIDC_CLIENT_SECRET: provider.clientSecret }, { staffClock: clock.now });
       provider.allowRedirect(`${app.baseUrl}/staff/auth/callback`);
       browser = await launchBrowser();
     });
@@ -114,6 +115,28 @@ for (const kind of SERVICE_STORE_KINDS) {
         await expectAccessible(page, 'the no-access page');
         const records = await accessRecords(app, '/staff/auth/callback');
         expect(records.some((r) => r.status === 403 && r.who?.subject === 'olga' && r.who.issuer === provider.issuer)).to.equal(true);
+        expectNoCspViolations(watched);
+      } finally {
+        await watched.close();
+      }
+    });
+
+    it('when the session sits idle for STAFF_SESSION_IDLE_MINUTES (15), then the next page load signs out and says why, and waits for the person to sign in again', async () => {
+      const watched = await openPage(browser, app.baseUrl);
+      const { page } = watched;
+      try {
+        await page.goto('/staff/auth/account');
+        await signInAtProvider(watched, 'maria');
+        await page.waitForURL(`${app.baseUrl}/staff/auth/account`);
+        clock.advance(14 * 60_000);
+        await page.reload();
+        await page.getByRole('heading', { name: 'Your account' }).waitFor();
+        clock.advance(15 * 60_000 + 1000);
+        await page.reload();
+        await page.getByRole('heading', { name: 'Signed out' }).waitFor();
+        expect(await page.getByRole('status').innerText()).to.equal('You were signed out after 15 minutes without activity.');
+        expect(new URL(page.url()).origin).to.equal(app.baseUrl);
+        await expectAccessible(page, 'the signed-out-after-inactivity page');
         expectNoCspViolations(watched);
       } finally {
         await watched.close();

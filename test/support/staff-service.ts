@@ -53,9 +53,13 @@ export const SERVICE_STORE_KINDS: ServiceStoreKind[] = [
  * @param kind - a ServiceStoreKind's made value (null: skip is the caller's business)
  * @param env - what the test adds (STAFF_OIDC_*, TWILIO_API_BASE_URL, ...)
  */
-export async function startStaffService(kind: { env: Record<string, string>; dispose(): Promise<void> }, env: Record<string, string> = {}): Promise<RunningStaffService> {
+export async function startStaffService(
+  kind: { env: Record<string, string>; dispose(): Promise<void> },
+  env: Record<string, string> = {},
+  options: { staffClock?: () => Date } = {},
+): Promise<RunningStaffService> {
   const spool = await mkdtemp(join(tmpdir(), 'staff-service-'));
-  const service = await startService(fixtureServiceEnv({ SPOOL_DIR: spool, MEDIA_DIR: join(spool, 'media'), STAFF_FILE: FIXTURE_STAFF_FILE, PUBLIC_BASE_URL: '', ...kind.env, ...env }));
+  const service = await startService(fixtureServiceEnv({ SPOOL_DIR: spool, MEDIA_DIR: join(spool, 'media'), STAFF_FILE: FIXTURE_STAFF_FILE, PUBLIC_BASE_URL: '', ...kind.env, ...env }), options);
   const { port } = service.server.address() as AddressInfo;
   return {
     service,
@@ -69,4 +73,10 @@ export async function startStaffService(kind: { env: Record<string, string>; dis
       }
     },
   };
+}
+
+/** Real time plus an offset a test moves forward (the sessions' idle and absolute limits). */
+export function offsetClock(): { now: () => Date; advance(ms: number): void } {
+  let offset = 0;
+  return { now: () => new Date(Date.now() + offset), advance: (ms) => void (offset += ms) };
 }

@@ -51,14 +51,13 @@ export interface DemoPerson {
 }
 
 /** The development sign-in: one button per demo staff member of the staff file. */
-export function demoSignInPage(people: readonly DemoPerson[], returnTo: string, notice: string | null): string {
+export function demoSignInPage(people: readonly DemoPerson[], returnTo: string): string {
   const rows = people.map(
     (p) => html`<li><form method="post" action="/staff/auth/demo-sign-in"><input type="hidden" name="email" value="${p.email}"><input type="hidden" name="next" value="${returnTo}"><button type="submit">Sign in as ${p.name}</button> <span>(${p.email}; ${p.clinics.join(', ')})</span></form></li>`,
   );
   return authPage(
     'Demo sign-in',
-    html`${notice === null ? html`` : html`<p role="status">${notice}</p>`}
-<p role="note"><strong>Development only.</strong> No identity provider is configured (STAFF_OIDC_ISSUER), so this server offers the demo staff of its staff file. It is refused when NODE_ENV=production.</p>
+    html`<p role="note"><strong>Development only.</strong> No identity provider is configured (STAFF_OIDC_ISSUER), so this server offers the demo staff of its staff file. It is refused when NODE_ENV=production.</p>
 ${people.length === 0 ? html`<p>The staff file lists nobody by email.</p>` : html`<ul>${rows}</ul>`}`,
   );
 }
@@ -78,8 +77,8 @@ export function signInFailedPage(reason: string): string {
 }
 
 /** After sign-out (or an idle timeout). */
-export function signedOutPage(reason: string): string {
-  return authPage('Signed out', html`<p role="status">${reason}</p><p><a href="/staff/auth/sign-in">Sign in</a></p>`);
+export function signedOutPage(reason: string, signInHref: string): string {
+  return authPage('Signed out', html`<p role="status">${reason}</p><p><a href="${signInHref}">Sign in again</a></p>`);
 }
 
 /** Who is signed in, with which clinics, and the sign-out button. */

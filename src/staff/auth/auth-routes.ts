@@ -98,7 +98,11 @@ export function createAuthRouter(deps: AuthRoutesDeps): Router {
 
   router.get(SIGN_IN_PATH, async function signIn(ctx) {
     const returnTo = safeReturnPath(ctx.query.next);
-    const notice = ctx.query.expired === '1' ? `You were signed out after ${Math.round(deps.sessions.idleMs / 60000)} minutes without activity.` : null;
+    if (ctx.query.expired === '1') {
+      // Automatic logoff says so and waits for the person: no silent round trip through the provider.
+      page(ctx, 200, signedOutPage(`You were signed out after ${Math.round(deps.sessions.idleMs / 60000)} minutes without activity.`, `${SIGN_IN_PATH}?${new URLSearchParams({ next: returnTo }).toString()}`));
+      return;
+    }
     if (deps.oidc) {
       const flow = OidcClient.newFlow(returnTo);
       let url: URL;
@@ -122,7 +126,7 @@ export function createAuthRouter(deps: AuthRoutesDeps): Router {
     }
     const directory = deps.directory();
     const people = directory.entries.flatMap((e) => ('email' in e ? [{ email: e.email, name: e.name ?? e.email, clinics: e.clinics }] : []));
-    page(ctx, 200, demoSignInPage(people, returnTo, notice));
+    page(ctx, 200, demoSignInPage(people, returnTo));
   });
 
   router.post(DEMO_SIGN_IN_PATH, guard, form, async function demoSignIn(ctx) {
@@ -196,7 +200,7 @@ export function createAuthRouter(deps: AuthRoutesDeps): Router {
   });
 
   router.get(SIGNED_OUT_PATH, function signedOut(ctx) {
-    page(ctx, 200, signedOutPage('You are signed out.'));
+    page(ctx, 200, signedOutPage('You are signed out.', SIGN_IN_PATH));
   });
 
   router.get(NO_ACCESS_PATH, async function noAccess(ctx) {
