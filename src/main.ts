@@ -16,14 +16,12 @@ import { startRulesReload } from './service/rules-reload.js';
 import { createInFlight, gracefulShutdown, trackConnections, type ShutdownReport } from './service/shutdown.js';
 import { SpoolReplayer } from './spool/replayer.js';
 import { Spool } from './spool/spool.js';
-import { openStore } from './store/open-store.js';
+import { openBackend, type Backend } from './store/backend.js';
 import type { Store } from './store/store.js';
 import { loadSeed } from './import/seed.js';
 import { initializeStore } from './service/store-init.js';
-import type { OutboxEvent } from './events/event-types.js';
-import { EventsService, memoryEventsStorage, type EventsServiceOptions } from './events/events-service.js';
-import { MemoryStore } from './store/memory/memory-store.js';
-import type { MongoStore } from './store/mongo/mongo-store.js';
+import { EventsService, type EventsServiceOptions } from './events/events-service.js';
+import { openEventsStorage } from './events/events-storage.js';
 import { startMedia, type RunningMedia } from './media/start-media.js';
 import { loadKeysFile } from './auth/api-keys-file.js';
 import { KeyRing } from './auth/key-ring.js';
@@ -62,8 +60,8 @@ export interface RunningService {
 }
 
 export interface StartOptions {
-  /** A store to use instead of the one MONGODB_URI chooses (tests). */
-  store?: Store;
+  /** A backend to use instead of the one MONGODB_URI chooses (tests: memoryBackend(store), mongoBackend(store)). */
+  backend?: Backend;
   /** The events' loop timings (tests shorten them). */
   events?: Pick<EventsServiceOptions, 'pollMs' | 'timeoutMs' | 'leaseMs' | 'retryDelaysMs' | 'statsMaxAgeMs'>;
   /** The media loops' poll interval (tests shorten it). */
@@ -98,19 +96,8 @@ export async function startService(env: Record<string, string | undefined>, opti
   let lifecycle: Lifecycle = 'starting';
   logBrokenClinics(logger, snapshot.broken ?? []);
   const live = new LiveConfig(snapshot);
-  // The embedded store hands each completion's events to the events part (its outbox).
-  let onOutbox: (messageSid: string, events: OutboxEvent[]) => void = () => undefined;
-  const store =
-    options.store ??
-    (await openStore({
-      mongodbUri: config.mongodbUri ?? undefined,
-      logger,
-      memory: {
-        maxMessages: config.memoryStoreMaxMessages,
-        onDrop: (table) => metrics.embeddedStoreDropped.inc({ table }),
-        onOutbox: (sid, events) => onOutbox(sid, events),
-      },
-    }));
+  const backend = options.backend ?? (await openBackend(config, { logger, onDrop: (table) => metrics.embeddedStoreDropped.inc({ table }) }));
+  const { store } = backend;
   const storeInit = initializeStore(store, logger);
   if (store.kind === 'memory' && config.seedFile) {
     const summary = await loadSeed(store, config.seedFile, snapshot.clinics);
@@ -131,7 +118,7 @@ export async function startService(env: Record<string, string | undefined>, opti
   // Messages the store cannot take wait on disk in the outage spool until the replayer gets them in.
   const spool = await Spool.open({ dir: config.spoolDir, logger, onDepth: (depth) => metrics.spoolDepth.set(depth) });
   // The staff feature's stores; the pipeline puts messages for staff in its conversations.
-  const staffStores = await openStaffStores(store);
+  const staffStores = await openStaffStores(backend);
   const staffRouting = conversationRouting(staffStores.conversations);
   const pipeline = { store, staff: staffRouting, logger, metrics, clock: () => new Date() };
   const replayer = new SpoolReplayer({ spool, store, logger, metrics, replay: (message, receivedAt) => handleMessage(pipeline, live.snapshot(), message, 'replay', receivedAt) });
@@ -144,16 +131,8 @@ export async function startService(env: Record<string, string | undefined>, opti
   const inFlight = createInFlight();
   const loopBusy = eventLoopBusy();
   // Events: the relay and dispatcher deliver what completions left in the outbox (docs/events.md).
-  const storage =
-    store.kind === 'mongo' ? (await import('./events/mongo-outbox-store.js')).mongoEventsStorage((store as MongoStore).client.db((store as MongoStore).dbName)) : memoryEventsStorage();
-  const events = new EventsService({ storage, clinics: () => live.snapshot().clinics.clinics, env, logger, registry: metrics.registry, ...options.events });
-  onOutbox = (sid, outbox) => {
-    storage.memorySource?.add(sid, outbox);
-    events.notify();
-  };
-  if (options.store instanceof MemoryStore) {
-    options.store.setOutboxListener(onOutbox);
-  }
+  const storage = await openEventsStorage(backend);
+  const events = new EventsService({ storage, store, clinics: () => live.snapshot().clinics.clinics, env, logger, registry: metrics.registry, ...options.events });
   // Background services: started in this order, stopped in reverse (Medplum's initAppServices / shutdownApp).
   const services: { start(): void; stop(): Promise<void> }[] = [{ start: () => events.start(), stop: () => events.stop(config.shutdownGraceMs) }];
   // The staff API: keys, conversations, access trail.
@@ -161,7 +140,7 @@ export async function startService(env: Record<string, string | undefined>, opti
     logger.warn({ keysFile: config.keysFile }, 'no staff API keys file: the staff API refuses every request (401)');
   }
   const ring = new KeyRing(keys.keys);
-  const staffSessions = await openStaffSessionStore(store, logger);
+  const staffSessions = await openStaffSessionStore(backend, logger);
   const staffInit = initializeStore(
     { kind: store.kind, init: async () => Promise.all([staffStores.conversations.init(), staffStores.accessLog.init(), staffSessions.init()]).then(() => undefined) },
     logger,
@@ -175,10 +154,10 @@ export async function startService(env: Record<string, string | undefined>, opti
   // one count for every route a key opens (the staff API and media).
   const attempts = new MemoryFailedKeyAttempts();
   // Media: background jobs fetch MediaUrlN; the route is guarded like the staff API.
-  const media = startMedia({
+  const media = await startMedia({
     config,
     env,
-    store,
+    backend,
     logger,
     clinic: (id) => live.snapshot().clinics.byId.get(id),
     ...(options.media?.pollMs === undefined ? {} : { pollMs: options.media.pollMs }),

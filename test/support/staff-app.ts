@@ -19,6 +19,7 @@ import { createLogCapture, type LogCapture } from './log-capture.js';
 import { getTestMongo, openTestMongoStore } from './mongo.js';
 import { AUTH_TOKEN, NORTHSIDE_TOKEN, PUBLIC_BASE_URL } from './test-app.js';
 import { FIXTURE_RULES_DIR } from './fixture-rules.js';
+import { backendFor } from './backends.js';
 
 /** The account downtown sends from in these tests (TWILIO_ACCOUNT_SID). */
 export const DOWNTOWN_ACCOUNT_SID = `AC${'d'.repeat(32)}`;
@@ -87,7 +88,7 @@ export async function buildStaffApp(
   const live = new LiveConfig(await buildSnapshot(full, env));
   const store = made.store;
   await store.init();
-  const stores = await openStaffStores(store);
+  const stores = await openStaffStores(backendFor(store));
   await stores.conversations.init();
   await stores.accessLog.init();
   const ring = new KeyRing();
