@@ -11,7 +11,7 @@ import { createMetrics, type Metrics } from './metrics.js';
 import { handleMessage } from './service/handle-message.js';
 import { LiveConfig } from './service/live-config.js';
 import { createReadiness, type Lifecycle } from './service/readiness.js';
-import { loadStartupConfig, logBrokenClinics } from './service/startup-config.js';
+import { loadStartupConfig, logBrokenClinics, logStartupWarnings } from './service/startup-config.js';
 import { startRulesReload } from './service/rules-reload.js';
 import { createInFlight, gracefulShutdown, trackConnections, type ShutdownReport } from './service/shutdown.js';
 import { SpoolReplayer } from './spool/replayer.js';
@@ -28,6 +28,7 @@ import { KeyRing } from './auth/key-ring.js';
 import { MemoryFailedKeyAttempts } from './auth/failed-key-attempts.js';
 import { startKeysReload } from './auth/keys-reload.js';
 import { createStaffApi, openStaffStores } from './conversations/staff-api.js';
+import { listeningOrigin } from './conversations/status-callback-url.js';
 import { staffGuard } from './auth/require-api-key.js';
 import { MEDIA_ROUTE } from './media/media-routes.js';
 import { conversationRouting } from './conversations/staff-routing.js';
@@ -84,7 +85,7 @@ export interface StartOptions {
  * @param env - the environment (process.env in production)
  */
 export async function startService(env: Record<string, string | undefined>, options: StartOptions = {}): Promise<RunningService> {
-  const { config, snapshot, more } = await loadStartupConfig(env, (c) => loadAll([loadKeysFile(c.keysFile, { production: c.nodeEnv === 'production' }), loadStaffFile(c.staffFile)]));
+  const { config, snapshot, more, warnings } = await loadStartupConfig(env, (c) => loadAll([loadKeysFile(c.keysFile, { production: c.nodeEnv === 'production' }), loadStaffFile(c.staffFile)]));
   const [keys, staffFile] = more;
   const production = config.nodeEnv === 'production';
   const logger = createLogger(config.logLevel, options.logDestination);
@@ -95,6 +96,7 @@ export async function startService(env: Record<string, string | undefined>, opti
   metrics.backgroundJobs.set(background ? 1 : 0);
   let lifecycle: Lifecycle = 'starting';
   logBrokenClinics(logger, snapshot.broken ?? []);
+  logStartupWarnings(logger, warnings);
   const live = new LiveConfig(snapshot);
   const backend = options.backend ?? (await openBackend(config, { logger, onDrop: (table) => metrics.embeddedStoreDropped.inc({ table }) }));
   const { store } = backend;
@@ -168,7 +170,9 @@ export async function startService(env: Record<string, string | undefined>, opti
     guard: staffGuard({ accessLog: staffStores.accessLog, clock: () => new Date(), ring: () => ring, attempts }, MEDIA_ROUTE, 'conversations:read'),
   });
   services.push({ start: () => media.service.start(), stop: () => media.stop() });
-  const staff = createStaffApi({ config, live, store, stores: staffStores, ring, logger, attempts, media: media.service });
+  // Replies' StatusCallback: PUBLIC_BASE_URL (required in production), else the address this server listens on.
+  let listening: string | null = null;
+  const staff = createStaffApi({ config, live, store, stores: staffStores, ring, logger, attempts, media: media.service, callbackOrigin: () => config.publicBaseUrl ?? listening });
   const app = createApp({
     config,
     live,
@@ -197,6 +201,7 @@ export async function startService(env: Record<string, string | undefined>, opti
     s.once('error', reject);
   });
   const address = server.address();
+  listening = listeningOrigin(address);
   logger.info(
     { pid: process.pid, address: typeof address === 'object' && address ? `${address.address}:${address.port}` : address, store: store.kind, clinics: snapshot.clinics.clinics.length, backgroundJobs: background ? 'on' : 'off' },
     'listening',

@@ -4,6 +4,7 @@ import { AppError } from '../errors.js';
 import type { Store } from '../store/store.js';
 import { DEFAULT_REPLIES_PER_KEY_PER_MINUTE, DEFAULT_REPLY_MAX_SEGMENTS } from '../config/clinics-file.js';
 import { countSegments } from '../sms-segments.js';
+import { missingForSending } from '../service/sending-check.js';
 import {
   DELIVERY_RANK,
   SEND_LEASE_MS,
@@ -17,6 +18,7 @@ import {
 } from './conversation.js';
 import type { ConversationStore } from './conversation-store.js';
 import { PENDING_MEDIA_LINKS, type MediaLinks, type ThreadMedia } from './media-links.js';
+import { statusCallbackUrl } from './status-callback-url.js';
 import type { SmsSender } from './twilio-messages.js';
 
 /** How many of each kind of thread entry a thread shows (the newest). */
@@ -31,6 +33,11 @@ export interface ConversationServiceDeps {
   clinic(clinicId: string): { clinic: Clinic; accountSid: string | null; authToken: string | null } | null;
   clock: () => Date;
   media?: MediaLinks;
+  /**
+   * The origin Twilio's delivery-status callbacks go to: PUBLIC_BASE_URL, or in development
+   * the address the service listens on; null (or not absolute): replies ask for no callback.
+   */
+  callbackOrigin?: () => string | null;
 }
 
 /** A conversation as the API shows it. */
@@ -222,7 +229,7 @@ export class ConversationService {
    * answer) asks Twilio's message list whether it went out, and sends it only if not.
    * Refused with OPTED_OUT when the number opted out (nothing sent).
    */
-  async reply(clinicId: string, id: string, text: string, author: string, options: { idempotencyKey?: string; statusCallback?: string }): Promise<{ entry: ThreadEntryView; replayed: boolean }> {
+  async reply(clinicId: string, id: string, text: string, author: string, options: { idempotencyKey?: string } = {}): Promise<{ entry: ThreadEntryView; replayed: boolean }> {
     const conversation = await this.mustGet(clinicId, id);
     const live = this.deps.clinic(clinicId);
     if (!live) {
@@ -237,8 +244,9 @@ export class ConversationService {
     if (optOut?.optedOut) {
       throw new AppError('OPTED_OUT', 'the patient has opted out of texts (STOP); nothing was sent');
     }
-    if (!live.accountSid || !live.authToken) {
-      throw new AppError('TWILIO_NOT_CONFIGURED', `clinic ${clinicId} has no Twilio account SID and auth token for sending`);
+    const missing = missingForSending(live.clinic, live.accountSid, live.authToken);
+    if (missing !== null || !live.accountSid || !live.authToken) {
+      throw new AppError('TWILIO_NOT_CONFIGURED', `${missing ?? ''}; nothing was sent`);
     }
     const account = { clinic: live.clinic, accountSid: live.accountSid, authToken: live.authToken };
     const now = this.deps.clock();
@@ -286,7 +294,7 @@ export class ConversationService {
         await this.deps.conversations.removeEntry(pending.id);
         throw new AppError('OPTED_OUT', 'the patient has opted out of texts (STOP) while this reply waited; nothing was sent');
       }
-      return this.send(pending, account, conversation, options.statusCallback);
+      return this.send(pending, account, conversation, statusCallbackUrl(this.deps.callbackOrigin?.() ?? null));
     });
     return { entry: await this.recordSent(pending, sent, conversation), replayed: pending !== entry };
   }

@@ -271,7 +271,9 @@ export function openApiDocument(options: { serverUrl?: string | null } = {}): Js
             parameters: [{ name: 'Idempotency-Key', in: 'header', required: false, description: '1 to 255 visible ASCII characters, per clinic: a repeat gets the first answer and Twilio gets the text once.', schema: { type: 'string', pattern: '^[\\x21-\\x7e]{1,255}$' } }],
             responses: {
               '400': error("Bad body, a text field with a control character, bidirectional override or lone surrogate, or more SMS segments than the clinic's replyMaxSegments (the reason says which)."),
-              '409': error('OPTED_OUT: the number opted out (nothing sent); IDEMPOTENCY_CONFLICT: the key was used with another text, or its first request is still being sent (Retry-After: when its lease ends).'),
+              '409': error(
+                'OPTED_OUT: the number opted out (nothing sent); IDEMPOTENCY_CONFLICT: the key was used with another text, or its first request is still being sent (Retry-After: when its lease ends); TWILIO_NOT_CONFIGURED: the clinic has no Twilio account SID or auth token to send with (the message says which; nothing sent).',
+              ),
               '502': error('Twilio did not take the message; nothing kept, retry.'),
               '504': error("TWILIO_TIMEOUT: Twilio did not answer; the reply may have gone out and is kept. Retry with the same Idempotency-Key: it is looked up in Twilio's message list and sent only if Twilio does not have it."),
             },
