@@ -10,6 +10,8 @@ export interface FakeTwilioRequest {
   username: string;
   password: string;
   params: Record<string, string>;
+  /** The Message SID it answered with (201 only). */
+  sid?: string;
 }
 
 /** A message the fake took (as Twilio's message list shows it). */
@@ -57,7 +59,8 @@ export async function startFakeTwilio(): Promise<FakeTwilio> {
       const auth = /^Basic (.+)$/.exec(req.headers.authorization ?? '')?.[1];
       const [username = '', password = ''] = auth ? Buffer.from(auth, 'base64').toString('utf8').split(':') : [];
       const params = Object.fromEntries(new URLSearchParams(Buffer.concat(chunks).toString('utf8')));
-      requests.push({ method: req.method ?? '', path: req.url ?? '', username, password, params });
+      const record: FakeTwilioRequest = { method: req.method ?? '', path: req.url ?? '', username, password, params };
+      requests.push(record);
       const route = MESSAGES.exec(req.url ?? '');
       const accountSid = route?.[1];
       res.setHeader('Content-Type', 'application/json');
@@ -94,6 +97,7 @@ export async function startFakeTwilio(): Promise<FakeTwilio> {
         return;
       }
       res.statusCode = 201;
+      record.sid = message?.sid;
       res.end(JSON.stringify({ ...message, num_segments: '1', direction: 'outbound-api', api_version: '2010-04-01' }));
     });
   });
