@@ -1,5 +1,5 @@
 import { createHash, randomUUID } from 'node:crypto';
-import type { Clinic, MessageRecord } from '../domain.js';
+import type { Clinic, MessageRecord, StaffPriority } from '../domain.js';
 import { AppError } from '../errors.js';
 import type { Store } from '../store/store.js';
 import { DEFAULT_REPLIES_PER_KEY_PER_MINUTE, DEFAULT_REPLY_MAX_SEGMENTS } from '../config/clinics-file.js';
@@ -52,6 +52,9 @@ export interface ConversationView {
   lastMessage: { direction: 'inbound' | 'outbound' | 'note'; preview: string };
   patients: { id: string; displayName: string }[];
   createdAt: Date;
+  /** urgent comes first in the list (route-to-staff's priority, until staff answer). */
+  priority: StaffPriority;
+  priorityReason: string | null;
 }
 
 export type ThreadEntryView =
@@ -87,15 +90,22 @@ export interface ListOptions {
 
 /** Encodes the list position a page ended at: opaque to callers. */
 export function encodeCursor(position: ListPosition): string {
-  return Buffer.from(JSON.stringify([position.at.getTime(), position.id]), 'utf8').toString('base64url');
+  return Buffer.from(JSON.stringify([position.at.getTime(), position.id, position.urgent ? 1 : 0]), 'utf8').toString('base64url');
 }
 
 /** Decodes a cursor; BAD_REQUEST when it is not one of ours. */
 export function decodeCursor(cursor: string): ListPosition {
   try {
     const value: unknown = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
-    if (Array.isArray(value) && value.length === 2 && Number.isSafeInteger(value[0]) && typeof value[1] === 'string' && value[1].length <= 100) {
-      return { at: new Date(value[0] as number), id: value[1] };
+    // [at, id, urgent]; a cursor of before priorities has no third item (normal).
+    if (
+      Array.isArray(value) &&
+      (value.length === 2 || (value.length === 3 && (value[2] === 0 || value[2] === 1))) &&
+      Number.isSafeInteger(value[0]) &&
+      typeof value[1] === 'string' &&
+      value[1].length <= 100
+    ) {
+      return { urgent: value[2] === 1, at: new Date(value[0] as number), id: value[1] };
     }
   } catch {
     // falls through
@@ -124,6 +134,8 @@ function toView(c: Conversation, now: Date): ConversationView {
     lastMessage: { direction: c.last.direction, preview: c.last.preview },
     patients: c.patients,
     createdAt: c.createdAt,
+    priority: c.priority,
+    priorityReason: c.priorityReason,
   };
 }
 
