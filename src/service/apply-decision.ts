@@ -4,7 +4,7 @@ import { AppError } from '../errors.js';
 import type { CompiledRules } from '../rules/compile.js';
 import type { Decision, EvaluationInput } from '../rules/evaluate.js';
 import { choiceQuestionText, composeReply, replyLanguage, type ActionDone } from '../rules/reply.js';
-import { countSegments } from '../rules/sms-segments.js';
+import { countSegments } from '../sms-segments.js';
 
 export interface Outcome {
   rulesFired: string[];

@@ -2,7 +2,7 @@ import type { Clinic } from '../../domain.js';
 import { formatAppointmentDate, formatAppointmentTime } from '../../rules/local-time.js';
 import { renderTemplate, type MergeField } from '../../rules/templates.js';
 import { fileNamed, warningAt, type CheckWarning, type ClinicCheckContext } from './check-context.js';
-import { countSegments, describeNonGsm } from '../../rules/sms-segments.js';
+import { countSegments, describeNonGsm } from '../../sms-segments.js';
 
 /** An appointment time whose text is long in both languages (Wednesday, September). */
 const SAMPLE_APPOINTMENT = new Date('2026-09-30T15:30:00Z');
