@@ -55,6 +55,8 @@ export interface ConversationView {
   /** urgent comes first in the list (route-to-staff's priority, until staff answer). */
   priority: StaffPriority;
   priorityReason: string | null;
+  /** When the newest message that may revoke consent in plain words arrived (a possible opt-out); null: none. */
+  possibleOptOutAt: Date | null;
 }
 
 export type ThreadEntryView =
@@ -72,6 +74,8 @@ export type ThreadEntryView =
         autoReply: string | null;
         /** A family's "which appointment?" question this message asked, answered or came while it was pending (or the list it went to staff with). */
         choice?: ThreadChoice;
+        /** The message may revoke consent in plain words: staff should check and opt the number out if so. */
+        possibleOptOut?: true;
       };
     }
   | { type: 'note'; id: string; at: Date; text: string; author: string }
@@ -143,6 +147,7 @@ function toView(c: Conversation, now: Date): ConversationView {
     createdAt: c.createdAt,
     priority: c.priority,
     priorityReason: c.priorityReason,
+    possibleOptOutAt: c.possibleOptOutAt,
   };
 }
 
@@ -176,6 +181,7 @@ function inboundView(r: MessageRecord, media: ThreadMedia[]): ThreadEntryView {
       actions: r.actions.map((a) => ({ type: a.type, outcome: a.outcome, rule: a.ruleName })),
       autoReply: r.reply,
       ...(r.choice ? { choice: threadChoice(r.choice) } : {}),
+      ...(r.possibleOptOut ? { possibleOptOut: true as const } : {}),
     },
   };
 }

@@ -35,7 +35,11 @@ export class MemoryConversationStore implements ConversationStore {
       createdAt: message.at,
       priority: 'normal',
       priorityReason: null,
+      possibleOptOutAt: null,
     };
+    if (message.possibleOptOut && (next.possibleOptOutAt === null || next.possibleOptOutAt < message.at)) {
+      next.possibleOptOutAt = message.at;
+    }
     if (message.priority === 'urgent') {
       next.priority = 'urgent';
       next.priorityReason = message.priorityReason ?? null;

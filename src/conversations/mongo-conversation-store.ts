@@ -33,6 +33,7 @@ function toConversation(doc: ConversationDoc): Conversation {
     waitingSince: waitingSince ?? null,
     priority: rest.priority === 'urgent' ? 'urgent' : 'normal',
     priorityReason: rest.priority === 'urgent' ? (rest.priorityReason ?? null) : null,
+    possibleOptOutAt: rest.possibleOptOutAt ?? null,
   };
 }
 
@@ -111,7 +112,11 @@ export class MongoConversationStore implements ConversationStore {
           },
           $min: { waitingSince: message.at },
           // Key order matters: documents compare field by field, so the later `at` wins.
-          $max: { last: { at: message.at, direction: 'inbound', preview: preview(message.body) } },
+          $max: {
+            last: { at: message.at, direction: 'inbound', preview: preview(message.body) },
+            // A message that may revoke consent in plain words marks the conversation (the newest such time).
+            ...(message.possibleOptOut ? { possibleOptOutAt: message.at } : {}),
+          },
         },
         { upsert: true, maxTimeMS: this.maxTimeMS },
       );
