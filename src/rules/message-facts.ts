@@ -2,7 +2,7 @@ import { appointmentStatus, type Appointment, type Clinic, type InboundMessage, 
 import type { Store } from '../store/store.js';
 import type { CompiledRules, VocabularyEntry } from './compile.js';
 import type { FactName } from './fact-catalog.js';
-import { isWithinBusinessHours, localTime } from './local-time.js';
+import { closureOn, isWithinBusinessHours, localTime } from './local-time.js';
 import { normalizeText } from './normalize.js';
 
 /** One message and what is known about its sender: what the rules decide on. */
@@ -111,6 +111,8 @@ export function createMessageContext(rules: CompiledRules, input: EvaluationInpu
     'time.hour': local.hour,
     'time.minute': local.minute,
     'time.weekday': local.weekday,
+    'time.date': local.date,
+    'time.closedToday': closureOn(clinic, local.date) !== null,
     'time.inBusinessHours': isWithinBusinessHours(clinic, now),
   };
   return {
