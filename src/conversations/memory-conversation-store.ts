@@ -1,6 +1,6 @@
 import type { MessageRecord } from '../domain.js';
 import type { Store } from '../store/store.js';
-import { advancesDelivery, compareListPositions, DELIVERY_HISTORY_MAX, effectiveStatus, entryKey, listPosition, preview, type Conversation, type ConversationChange, type Delivery, type DeliveryMatch, type ListPosition, type ListQuery, type RoutedMessage, type StaffEntry } from './conversation.js';
+import { advancesDelivery, compareListPositions, DELIVERY_HISTORY_MAX, SEND_LEASE_MS, effectiveStatus, entryKey, listPosition, preview, type Conversation, type ConversationChange, type Delivery, type DeliveryMatch, type ListPosition, type ListQuery, type RoutedMessage, type StaffEntry } from './conversation.js';
 import type { AddEntryResult, ConversationStore } from './conversation-store.js';
 
 
@@ -50,6 +50,10 @@ export class MemoryConversationStore implements ConversationStore {
     }
     this.conversations.set(key, structuredClone(next));
     this.byId.set(next.id, key);
+  }
+
+  async conversationIdFor(clinicId: string, phone: string): Promise<string | null> {
+    return this.conversations.get(`${clinicId}:${phone}`)?.id ?? null;
   }
 
   async get(clinicId: string, id: string): Promise<Conversation | null> {
@@ -111,7 +115,24 @@ export class MemoryConversationStore implements ConversationStore {
     const entry = [...this.staffEntries.values()].find((e) => e.id === entryId);
     if (entry) {
       entry.twilioSid = twilioSid;
+      delete entry.leaseUntil;
       applyDelivery(entry, delivery);
+    }
+  }
+
+  async claimPending(entryId: string, now: Date, until: Date): Promise<boolean> {
+    const entry = [...this.staffEntries.values()].find((e) => e.id === entryId);
+    if (!entry || entry.twilioSid !== undefined || !leaseOver(entry, now)) {
+      return false;
+    }
+    entry.leaseUntil = until;
+    return true;
+  }
+
+  async releasePending(entryId: string, at: Date): Promise<void> {
+    const entry = [...this.staffEntries.values()].find((e) => e.id === entryId);
+    if (entry && entry.twilioSid === undefined) {
+      entry.leaseUntil = at;
     }
   }
 
@@ -156,6 +177,11 @@ export class MemoryConversationStore implements ConversationStore {
     const found = key === undefined ? undefined : this.conversations.get(key);
     return found?.clinicId === clinicId ? found : undefined;
   }
+}
+
+/** True when a pending entry's lease has run out (see SEND_LEASE_MS). */
+function leaseOver(entry: StaffEntry, now: Date): boolean {
+  return entry.leaseUntil === undefined ? entry.at.getTime() + SEND_LEASE_MS <= now.getTime() : entry.leaseUntil <= now;
 }
 
 /** Appends a delivery report to the entry's history and moves its state forward when the report does (as the MongoDB adapter's conditional update). */

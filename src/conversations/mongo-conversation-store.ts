@@ -1,7 +1,7 @@
 import type { Collection, Db, Filter } from 'mongodb';
 import type { MessageRecord } from '../domain.js';
 import { COLLECTIONS, docToMessage, isDuplicateKey, storeOperation, type MessageDoc } from '../store/mongo-kit.js';
-import { advancesDelivery, DELIVERY_HISTORY_MAX, entryKey, listPosition, preview, replaceableBy, type Conversation, type ConversationChange, type Delivery, type DeliveryMatch, type ListPosition, type ListQuery, type RoutedMessage, type StaffEntry } from './conversation.js';
+import { advancesDelivery, DELIVERY_HISTORY_MAX, SEND_LEASE_MS, entryKey, listPosition, preview, replaceableBy, type Conversation, type ConversationChange, type Delivery, type DeliveryMatch, type ListPosition, type ListQuery, type RoutedMessage, type StaffEntry } from './conversation.js';
 import type { AddEntryResult, ConversationStore } from './conversation-store.js';
 import { newId } from './conversation-service.js';
 import { migrateLegacyInbox } from './migrate-inbox.js';
@@ -118,6 +118,13 @@ export class MongoConversationStore implements ConversationStore {
     });
   }
 
+  async conversationIdFor(clinicId: string, phone: string): Promise<string | null> {
+    return storeOperation('conversations.conversationIdFor', async () => {
+      const doc = await this.conversations.findOne({ _id: `${clinicId}:${phone}` }, { projection: { id: 1 }, maxTimeMS: this.maxTimeMS });
+      return doc?.id ?? null;
+    });
+  }
+
   async get(clinicId: string, id: string): Promise<Conversation | null> {
     return storeOperation('conversations.get', async () => {
       const doc = await this.conversations.findOne({ id, clinicId }, { maxTimeMS: this.maxTimeMS });
@@ -209,7 +216,28 @@ export class MongoConversationStore implements ConversationStore {
   async markSent(entryId: string, twilioSid: string, delivery: Delivery): Promise<void> {
     await storeOperation('conversations.markSent', async () => {
       // No report can have matched yet (they find the entry by its SID): the state is set as is.
-      await this.staffEntries.updateOne({ id: entryId }, { $set: { twilioSid, delivery: deliveryDoc(delivery) }, $push: { deliveryHistory: deliveryDoc(delivery) } }, { maxTimeMS: this.maxTimeMS });
+      await this.staffEntries.updateOne({ id: entryId }, { $set: { twilioSid, delivery: deliveryDoc(delivery) }, $unset: { leaseUntil: '' }, $push: { deliveryHistory: deliveryDoc(delivery) } }, { maxTimeMS: this.maxTimeMS });
+    });
+  }
+
+  async claimPending(entryId: string, now: Date, until: Date): Promise<boolean> {
+    return storeOperation('conversations.claimPending', async () => {
+      const claimed = await this.staffEntries.updateOne(
+        {
+          id: entryId,
+          twilioSid: { $exists: false },
+          $or: [{ leaseUntil: { $lte: now } }, { leaseUntil: { $exists: false }, at: { $lte: new Date(now.getTime() - SEND_LEASE_MS) } }],
+        },
+        { $set: { leaseUntil: until } },
+        { maxTimeMS: this.maxTimeMS },
+      );
+      return claimed.modifiedCount === 1;
+    });
+  }
+
+  async releasePending(entryId: string, at: Date): Promise<void> {
+    await storeOperation('conversations.releasePending', async () => {
+      await this.staffEntries.updateOne({ id: entryId, twilioSid: { $exists: false } }, { $set: { leaseUntil: at } }, { maxTimeMS: this.maxTimeMS });
     });
   }
 
