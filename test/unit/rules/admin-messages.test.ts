@@ -2,6 +2,7 @@ import { expect } from 'chai';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { ACTIONS } from '../../../src/actions/index.js';
 import { runCli } from '../../../src/cli/index.js';
 import type { CliIO } from '../../../src/cli/io.js';
 import { parseClinics } from '../../../src/config/clinics-file.js';
@@ -37,7 +38,7 @@ describe('what rules check tells an admin', () => {
       '5:19: rules[0].conditions.all[0]: unknown fact "time.dat" (did you mean "time.date"?) (see rules/README.md for the list)',
       '6:19: rules[0].conditions.all[1]: unknown fact "patient.known" (did you mean "patients.known"?) (see rules/README.md for the list)',
       `7:43: rules[0].conditions.all[2]: unknown operator "containsPhrse" (did you mean "containsPhrase"?) (operators: equal, notEqual, in, notIn, contains, doesNotContain, lessThan, lessThanInclusive, greaterThan, greaterThanInclusive, containsPhrase, containsPhraseFrom; decorators: someFact, someValue, everyFact, everyValue, swap, not)`,
-      '8:20: rules[0].event.type: unknown action "route-to-stuff" (did you mean "route-to-staff"?) (actions: opt-out, opt-in, help, safety, confirm-appointment, cancel-appointment, reschedule-appointment, route-to-staff, reply-only, no-reply)',
+      `8:20: rules[0].event.type: unknown action "route-to-stuff" (did you mean "route-to-staff"?) (actions: ${[...ACTIONS.keys()].join(', ')})`,
     ]);
   });
 
