@@ -35,6 +35,8 @@ export interface ConversationServiceDeps {
    * the address the service listens on; null (or not absolute): replies ask for no callback.
    */
   callbackOrigin?: () => string | null;
+  /** True while an opt-out from the number waits in this instance's outage spool: nothing is sent until it is applied. */
+  held?: (clinicId: string, phone: string) => boolean;
 }
 
 /** A conversation as the API shows it. */
@@ -227,6 +229,7 @@ export class ConversationService {
     if (!live) {
       throw new AppError('NOT_FOUND', 'not found');
     }
+    this.refuseHeld(clinicId, conversation.phone);
     const optOut = await this.deps.store.getOptOut(clinicId, conversation.phone);
     if (optOut?.optedOut) {
       throw new AppError('OPTED_OUT', 'the patient has opted out of texts (STOP); nothing was sent');
@@ -263,6 +266,10 @@ export class ConversationService {
     const sent = await this.inTurn(`${clinicId}\n${conversation.phone}`, async () => {
       // Again, just before sending: a STOP may have arrived since the first check (typically
       // while a reply ahead of this one, to the same number, was with Twilio).
+      if (this.deps.held?.(clinicId, conversation.phone) === true) {
+        await this.deps.conversations.removeEntry(entry.id);
+        this.refuseHeld(clinicId, conversation.phone);
+      }
       if ((await this.deps.store.getOptOut(clinicId, conversation.phone))?.optedOut) {
         await this.deps.conversations.removeEntry(entry.id);
         throw new AppError('OPTED_OUT', 'the patient has opted out of texts (STOP) while this reply waited; nothing was sent');
@@ -300,6 +307,13 @@ export class ConversationService {
   }
 
   /** Hands the entry's text to Twilio; when Twilio does not take it, the entry goes (the same Idempotency-Key may try again). */
+  /** OPTED_OUT while an opt-out from the number waits in the outage spool (it is applied when the database is back). */
+  private refuseHeld(clinicId: string, phone: string): void {
+    if (this.deps.held?.(clinicId, phone) === true) {
+      throw new AppError('OPTED_OUT', 'the patient sent STOP during a database outage; it is applied once the database is back, and nothing is sent until then');
+    }
+  }
+
   private async send(
     entry: StaffEntry,
     live: { clinic: Clinic; accountSid: string; authToken: string },
