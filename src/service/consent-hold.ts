@@ -54,7 +54,7 @@ export async function spooledConsent(snapshot: Pick<Snapshot, 'clinics' | 'rules
     }
     const kind = consent.type === 'opt-in' ? 'opt-in' : 'opt-out';
     const done = decision.events.filter((e) => e.type === consent.type).map((event) => ({ event, outcome: kind === 'opt-in' ? 'opted-in' : 'opted-out' }));
-    return { clinicId: clinic.id, kind, reply: await composeReply(rules, done, input, decision.context) };
+    return { clinicId: clinic.id, kind, reply: (await composeReply(rules, done, input, decision.context))?.text ?? null };
   } catch {
     return null;
   }
