@@ -26,8 +26,8 @@ export const THREAD_LIMIT = 200;
 
 export interface ConversationServiceDeps {
   conversations: ConversationStore;
-  /** The main store: opt-out state. */
-  store: Pick<Store, 'getOptOut'>;
+  /** The main store: opt-out state, and the sender's note of staff activity (conversation.staffActive). */
+  store: Pick<Store, 'getOptOut' | 'noteStaffActivity'>;
   sender: SmsSender;
   /** The clinic and its Twilio credentials as live now (null: no such clinic). */
   clinic(clinicId: string): { clinic: Clinic; accountSid: string | null; authToken: string | null } | null;
@@ -260,6 +260,8 @@ export class ConversationService {
     const entry: StaffEntry = { id: newId('en'), conversationId: conversation.id, clinicId, kind: 'note', text, at: now, author };
     await this.deps.conversations.addEntry(entry);
     await this.deps.conversations.update(clinicId, conversation.id, { last: { at: now, direction: 'note', preview: preview(text) } }, now);
+    // Staff are in the conversation: automatic replies hold back (conversation.staffActive).
+    await this.deps.store.noteStaffActivity(clinicId, conversation.phone, now);
     return entryView(entry);
   }
 
@@ -338,7 +340,10 @@ export class ConversationService {
       }
       return this.send(pending, account, conversation, statusCallbackUrl(this.deps.callbackOrigin?.() ?? null));
     });
-    return { entry: await this.recordSent(pending, sent, conversation), replayed: pending !== entry };
+    const recorded = await this.recordSent(pending, sent, conversation);
+    // Staff are in the conversation: automatic replies hold back (conversation.staffActive).
+    await this.deps.store.noteStaffActivity(clinicId, conversation.phone, now);
+    return { entry: recorded, replayed: pending !== entry };
   }
 
   /** Records Twilio's answer for a stored reply, and the reply as the conversation's newest activity. */
