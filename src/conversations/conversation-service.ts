@@ -1,14 +1,18 @@
 import { createHash, randomUUID } from 'node:crypto';
 import type { Clinic, MessageRecord } from '../domain.js';
 import { AppError } from '../errors.js';
+import { toE164 } from '../phone.js';
 import type { Store } from '../store/store.js';
 import {
   DELIVERY_RANK,
   effectiveStatus,
   preview,
   type Conversation,
+  type ConversationChange,
   type ConversationStatus,
   type DeliveryStatus,
+  type ListFilter,
+  type ListOrder,
   type ListPosition,
   type StaffEntry,
 } from './conversation.js';
@@ -21,8 +25,8 @@ export const THREAD_LIMIT = 200;
 
 export interface ConversationServiceDeps {
   conversations: ConversationStore;
-  /** The main store: opt-out state. */
-  store: Pick<Store, 'getOptOut'>;
+  /** The main store: opt-out state, the patients on a phone. */
+  store: Pick<Store, 'getOptOut' | 'findPatientsByPhone'>;
   sender: SmsSender;
   /** The clinic and its Twilio credentials as live now (null: no such clinic). */
   clinic(clinicId: string): { clinic: Clinic; accountSid: string | null; authToken: string | null } | null;
@@ -39,7 +43,7 @@ export interface ConversationView {
   assignee: string | null;
   waitingSince: Date | null;
   lastActivityAt: Date;
-  lastMessage: { direction: 'inbound' | 'outbound' | 'note'; preview: string };
+  lastMessage: { direction: 'inbound' | 'outbound' | 'note'; preview: string; media: number };
   patients: { id: string; displayName: string }[];
   createdAt: Date;
 }
@@ -54,32 +58,80 @@ export type ThreadEntryView =
       /** What the service did with it: status, rules fired, actions and outcomes, the automatic reply. */
       handling: { status: string; rulesFired: string[]; actions: { type: string; outcome: string; rule: string }[]; autoReply: string | null };
     }
-  | { type: 'note'; id: string; at: Date; text: string; author: string }
-  | { type: 'outbound'; id: string; at: Date; text: string; author: string; twilioSid: string | null; deliveryStatus: DeliveryStatus; deliveryErrorCode: string | null };
+  | { type: 'note'; id: string; at: Date; text: string; author: string; authorName: string | null }
+  | {
+      type: 'outbound';
+      id: string;
+      at: Date;
+      text: string;
+      author: string;
+      authorName: string | null;
+      twilioSid: string | null;
+      deliveryStatus: DeliveryStatus;
+      deliveryErrorCode: string | null;
+    }
+  /** Who changed the conversation: "resolved", "assigned to maria@…" (by author). */
+  | { type: 'activity'; id: string; at: Date; text: string; author: string; authorName: string | null };
+
+/** Who acts: an API key (its id) or a signed-in person (email, and name for the thread). */
+export interface Actor {
+  id: string;
+  name?: string;
+}
 
 export interface ListOptions {
   status?: ConversationStatus;
-  assignee?: string;
+  /** A string: that assignee's; null: the unassigned ones. */
+  assignee?: string | null;
+  /** A phone number in any notation, or part of a patient's name. */
+  q?: string;
+  /** Default `recent`. */
+  order?: ListOrder;
   limit: number;
   cursor?: string;
 }
 
 /** Encodes the list position a page ended at: opaque to callers. */
 export function encodeCursor(position: ListPosition): string {
-  return Buffer.from(JSON.stringify([position.at.getTime(), position.id]), 'utf8').toString('base64url');
+  const parts = position.queueAt ? [position.at.getTime(), position.id, position.queueAt.getTime()] : [position.at.getTime(), position.id];
+  return Buffer.from(JSON.stringify(parts), 'utf8').toString('base64url');
 }
 
-/** Decodes a cursor; BAD_REQUEST when it is not one of ours. */
-export function decodeCursor(cursor: string): ListPosition {
+/** Decodes a cursor; BAD_REQUEST when it is not one of ours (or of another order). */
+export function decodeCursor(cursor: string, order: ListOrder = 'recent'): ListPosition {
   try {
     const value: unknown = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
-    if (Array.isArray(value) && value.length === 2 && Number.isSafeInteger(value[0]) && typeof value[1] === 'string' && value[1].length <= 100) {
-      return { at: new Date(value[0] as number), id: value[1] };
+    const size = order === 'waiting' ? 3 : 2;
+    if (Array.isArray(value) && value.length === size && Number.isSafeInteger(value[0]) && typeof value[1] === 'string' && value[1].length <= 100) {
+      if (size === 3 && Number.isSafeInteger(value[2])) {
+        return { at: new Date(value[0] as number), id: value[1], queueAt: new Date(value[2] as number) };
+      }
+      if (size === 2) {
+        return { at: new Date(value[0] as number), id: value[1] };
+      }
     }
   } catch {
     // falls through
   }
   throw new AppError('BAD_REQUEST', 'invalid cursor');
+}
+
+const PHONE_LIKE = /^[\d\s()+.\-]+$/;
+
+/**
+ * What a search text looks for: a phone number (any notation with 7+ digits, read in the
+ * clinic's region) or part of a patient's name.
+ * @param q - what staff typed
+ * @param defaultRegion - the clinic's region for numbers without a country code
+ */
+export function searchFilter(q: string, defaultRegion: string): Pick<ListFilter, 'phone' | 'name'> {
+  const text = q.trim();
+  if (PHONE_LIKE.test(text) && text.replace(/\D/g, '').length >= 7) {
+    const phone = toE164(text, defaultRegion);
+    // A number that cannot exist matches no conversation (not a name either).
+    return { phone: phone ?? '+0' };
+  }
+  return { name: text };
 }
 
 const digest = (text: string): string => createHash('sha256').update(text, 'utf8').digest('hex');
@@ -90,7 +142,7 @@ const digest = (text: string): string => createHash('sha256').update(text, 'utf8
  */
 export const newId = (prefix: 'cv' | 'en'): string => `${prefix}_${randomUUID().replaceAll('-', '')}`;
 
-function toView(c: Conversation, now: Date): ConversationView {
+export function toView(c: Conversation, now: Date): ConversationView {
   const status = effectiveStatus(c, now);
   return {
     id: c.id,
@@ -100,15 +152,16 @@ function toView(c: Conversation, now: Date): ConversationView {
     assignee: c.assignee,
     waitingSince: c.waitingSince,
     lastActivityAt: c.last.at,
-    lastMessage: { direction: c.last.direction, preview: c.last.preview },
+    lastMessage: { direction: c.last.direction, preview: c.last.preview, media: c.last.media ?? 0 },
     patients: c.patients,
     createdAt: c.createdAt,
   };
 }
 
 function entryView(e: StaffEntry): ThreadEntryView {
-  if (e.kind === 'note') {
-    return { type: 'note', id: e.id, at: e.at, text: e.text, author: e.author };
+  const authorName = e.authorName ?? null;
+  if (e.kind === 'note' || e.kind === 'activity') {
+    return { type: e.kind, id: e.id, at: e.at, text: e.text, author: e.author, authorName };
   }
   return {
     type: 'outbound',
@@ -116,6 +169,7 @@ function entryView(e: StaffEntry): ThreadEntryView {
     at: e.at,
     text: e.text,
     author: e.author,
+    authorName,
     twilioSid: e.twilioSid ?? null,
     deliveryStatus: e.delivery?.status ?? 'sending-requested',
     deliveryErrorCode: e.delivery?.errorCode ?? null,
@@ -147,15 +201,64 @@ export class ConversationService {
 
   async list(clinicId: string, options: ListOptions): Promise<{ conversations: ConversationView[]; nextCursor: string | null }> {
     const now = this.deps.clock();
+    const order = options.order ?? 'recent';
     const page = await this.deps.conversations.list({
-      clinicId,
+      ...this.filter(clinicId, options, now),
       limit: options.limit,
-      now,
+      order,
       ...(options.status === undefined ? {} : { status: options.status }),
-      ...(options.assignee === undefined ? {} : { assignee: options.assignee }),
-      ...(options.cursor === undefined ? {} : { after: decodeCursor(options.cursor) }),
+      ...(options.cursor === undefined ? {} : { after: decodeCursor(options.cursor, order) }),
     });
     return { conversations: page.conversations.map((c) => toView(c, now)), nextCursor: page.next ? encodeCursor(page.next) : null };
+  }
+
+  /** How many conversations each status tab holds, for the same view and search. */
+  async counts(clinicId: string, options: Pick<ListOptions, 'assignee' | 'q'>): Promise<Record<ConversationStatus, number>> {
+    return this.deps.conversations.counts(this.filter(clinicId, options, this.deps.clock()));
+  }
+
+  /** One conversation as the list shows it (NOT_FOUND for another clinic's). */
+  async get(clinicId: string, id: string): Promise<ConversationView> {
+    return toView(await this.mustGet(clinicId, id), this.deps.clock());
+  }
+
+  /** Records that `reader` has seen the conversation as it is now (the staff pages' unread mark). */
+  async markRead(reader: string, conversation: Pick<ConversationView, 'id' | 'lastActivityAt'>): Promise<void> {
+    await this.deps.conversations.markRead(reader, conversation.id, conversation.lastActivityAt);
+  }
+
+  /** Which of these conversations have inbound activity the reader has not seen. */
+  async unread(reader: string, conversations: readonly ConversationView[]): Promise<Set<string>> {
+    const marks = await this.deps.conversations.readMarks(reader, conversations.map((c) => c.id));
+    return new Set(conversations.filter((c) => c.lastMessage.direction === 'inbound' && !(c.lastActivityAt <= (marks.get(c.id) ?? new Date(0)))).map((c) => c.id));
+  }
+
+  /**
+   * Starts (or finds) the conversation with a phone of the clinic, for a call-back or a form
+   * to bring: OPTED_OUT when the number opted out, BAD_REQUEST when it is no possible number.
+   * @param phone - any notation, read in the clinic's region
+   */
+  async start(clinicId: string, phone: string, by: Actor): Promise<{ conversation: ConversationView; created: boolean }> {
+    const live = this.deps.clinic(clinicId);
+    if (!live) {
+      throw new AppError('NOT_FOUND', 'not found');
+    }
+    const e164 = toE164(phone, live.clinic.defaultRegion);
+    if (!e164) {
+      throw new AppError('BAD_REQUEST', 'phone is not a possible phone number');
+    }
+    const optOut = await this.deps.store.getOptOut(clinicId, e164);
+    if (optOut?.optedOut) {
+      throw new AppError('OPTED_OUT', `this number opted out of texts (STOP) on ${optOut.changedAt.toISOString().slice(0, 10)}; it cannot be texted until it sends START`);
+    }
+    const now = this.deps.clock();
+    const patients = (await this.deps.store.findPatientsByPhone(clinicId, e164)).map((p) => ({ id: p.id, displayName: `${p.firstName} ${p.lastName}`.trim() }));
+    const clinicNumber = live.clinic.phoneNumbers[0] ?? '';
+    const result = await this.deps.conversations.ensure({ clinicId, phone: e164, clinicNumber, patients, at: now }, newId('cv'));
+    if (result.created) {
+      await this.activity(result.conversation, 'started the conversation', by, now);
+    }
+    return { conversation: toView(result.conversation, now), created: result.created };
   }
 
   async thread(clinicId: string, id: string): Promise<{ conversation: ConversationView; entries: ThreadEntryView[] }> {
@@ -169,7 +272,7 @@ export class ConversationService {
     return { conversation: toView(conversation, this.deps.clock()), entries };
   }
 
-  async setStatus(clinicId: string, id: string, status: ConversationStatus, snoozedUntil: Date | null): Promise<ConversationView> {
+  async setStatus(clinicId: string, id: string, status: ConversationStatus, snoozedUntil: Date | null, by?: Actor): Promise<ConversationView> {
     const now = this.deps.clock();
     if (status === 'snoozed' && (snoozedUntil === null || snoozedUntil <= now)) {
       throw new AppError('BAD_REQUEST', 'snoozed needs snoozedUntil in the future');
@@ -179,20 +282,62 @@ export class ConversationService {
     }
     // Resolving, or handing the turn to the patient, answers whatever was waiting.
     const answered = status === 'resolved' || status === 'pending';
-    return this.mustUpdate(clinicId, id, { status, snoozedUntil, ...(answered ? { answered } : {}) }, now);
+    const updated = await this.mustUpdate(clinicId, id, { status, snoozedUntil, change: 'conversation.status_changed', ...(answered ? { answered } : {}) }, now);
+    if (by) {
+      const words = { open: 'reopened', pending: 'marked pending (waiting on the patient)', resolved: 'resolved', snoozed: `snoozed until ${this.localTime(clinicId, snoozedUntil ?? now)}` }[status];
+      await this.activity({ id, clinicId }, words, by, now);
+    }
+    return updated;
   }
 
-  async setAssignee(clinicId: string, id: string, assignee: string | null): Promise<ConversationView> {
-    return this.mustUpdate(clinicId, id, { assignee }, this.deps.clock());
+  async setAssignee(clinicId: string, id: string, assignee: string | null, by?: Actor & { assigneeName?: string }): Promise<ConversationView> {
+    const now = this.deps.clock();
+    const updated = await this.mustUpdate(clinicId, id, { assignee, change: 'assignee.changed' }, now);
+    if (by) {
+      await this.activity({ id, clinicId }, assignee === null ? 'unassigned the conversation' : `assigned it to ${by.assigneeName ?? assignee}`, by, now);
+    }
+    return updated;
   }
 
-  async addNote(clinicId: string, id: string, text: string, author: string): Promise<ThreadEntryView> {
+  async addNote(clinicId: string, id: string, text: string, author: string | Actor): Promise<ThreadEntryView> {
+    const by = typeof author === 'string' ? { id: author } : author;
     const conversation = await this.mustGet(clinicId, id);
     const now = this.deps.clock();
-    const entry: StaffEntry = { id: newId('en'), conversationId: conversation.id, clinicId, kind: 'note', text, at: now, author };
+    const entry: StaffEntry = { id: newId('en'), conversationId: conversation.id, clinicId, kind: 'note', text, at: now, author: by.id, ...(by.name ? { authorName: by.name } : {}) };
     await this.deps.conversations.addEntry(entry);
-    await this.deps.conversations.update(clinicId, conversation.id, { last: { at: now, direction: 'note', preview: preview(text) } }, now);
+    await this.deps.conversations.update(clinicId, conversation.id, { last: { at: now, direction: 'note', preview: preview(text) }, change: 'message.created' }, now);
     return entryView(entry);
+  }
+
+  /** An activity line in the thread: who changed the conversation (kept like a note, never sent). */
+  private async activity(conversation: Pick<Conversation, 'id' | 'clinicId'>, text: string, by: Actor, at: Date): Promise<void> {
+    await this.deps.conversations.addEntry({
+      id: newId('en'),
+      conversationId: conversation.id,
+      clinicId: conversation.clinicId,
+      kind: 'activity',
+      text,
+      at,
+      author: by.id,
+      ...(by.name ? { authorName: by.name } : {}),
+    });
+  }
+
+  /** A time as the clinic's front desk reads it: "Mon, Dec 7, 9:00 AM". */
+  private localTime(clinicId: string, at: Date): string {
+    const timeZone = this.deps.clinic(clinicId)?.clinic.timezone ?? 'UTC';
+    return new Intl.DateTimeFormat('en-US', { timeZone, weekday: 'short', month: 'short', day: 'numeric', hour: 'numeric', minute: '2-digit' }).format(at);
+  }
+
+  private filter(clinicId: string, options: Pick<ListOptions, 'assignee' | 'q'>, now: Date): ListFilter {
+    const region = this.deps.clinic(clinicId)?.clinic.defaultRegion ?? 'US';
+    const q = options.q?.trim();
+    return {
+      clinicId,
+      now,
+      ...(options.assignee === undefined ? {} : { assignee: options.assignee }),
+      ...(q ? searchFilter(q, region) : {}),
+    };
   }
 
   /**
@@ -200,7 +345,14 @@ export class ConversationService {
    * the reply is written first (so a retry finds it) and sent once; a retry gets the first
    * result. Refused with OPTED_OUT when the number opted out (nothing sent).
    */
-  async reply(clinicId: string, id: string, text: string, author: string, options: { idempotencyKey?: string; statusCallback?: string }): Promise<{ entry: ThreadEntryView; replayed: boolean }> {
+  async reply(
+    clinicId: string,
+    id: string,
+    text: string,
+    author: string | Actor,
+    options: { idempotencyKey?: string; statusCallback?: string; assignToAuthor?: boolean },
+  ): Promise<{ entry: ThreadEntryView; replayed: boolean }> {
+    const by = typeof author === 'string' ? { id: author } : author;
     const conversation = await this.mustGet(clinicId, id);
     const live = this.deps.clinic(clinicId);
     if (!live) {
@@ -221,7 +373,8 @@ export class ConversationService {
       kind: 'outbound',
       text,
       at: now,
-      author,
+      author: by.id,
+      ...(by.name ? { authorName: by.name } : {}),
       delivery: { rank: DELIVERY_RANK['sending-requested'], status: 'sending-requested', at: now },
       ...(options.idempotencyKey === undefined ? {} : { idempotency: { key: digest(options.idempotencyKey), request: digest(`${conversation.id}\n${text}`) } }),
     };
@@ -254,7 +407,10 @@ export class ConversationService {
     const status = (Object.hasOwn(DELIVERY_RANK, sent.status) ? sent.status : 'queued') as DeliveryStatus;
     const delivery = { rank: DELIVERY_RANK[status], status, at: this.deps.clock() };
     await this.deps.conversations.markSent(entry.id, sent.sid, delivery);
-    await this.deps.conversations.update(clinicId, conversation.id, { answered: true, last: { at: now, direction: 'outbound', preview: preview(text) } }, now);
+    // A reply to an unassigned conversation makes it its sender's (as Podium does).
+    const assign = options.assignToAuthor && conversation.assignee === null;
+    const change: ConversationChange = { answered: true, last: { at: now, direction: 'outbound', preview: preview(text) }, change: 'message.created', ...(assign ? { assignee: by.id } : {}) };
+    await this.deps.conversations.update(clinicId, conversation.id, change, now);
     return { entry: entryView({ ...entry, twilioSid: sent.sid, delivery }), replayed: false };
   }
 
@@ -273,6 +429,10 @@ export class ConversationService {
       at: this.deps.clock(),
       ...(report.errorCode ? { errorCode: report.errorCode } : {}),
     });
+    if (updated) {
+      // The thread on every instance shows the new status: the live poller sees the conversation changed.
+      await this.deps.conversations.update(updated.clinicId, updated.conversationId, { change: 'message.updated' }, this.deps.clock());
+    }
     return updated !== null;
   }
 
@@ -284,7 +444,7 @@ export class ConversationService {
     return found;
   }
 
-  private async mustUpdate(clinicId: string, id: string, change: Parameters<ConversationStore['update']>[2], now: Date): Promise<ConversationView> {
+  private async mustUpdate(clinicId: string, id: string, change: ConversationChange, now: Date): Promise<ConversationView> {
     const updated = await this.deps.conversations.update(clinicId, id, change, now);
     if (!updated) {
       throw new AppError('NOT_FOUND', 'not found');

@@ -1,11 +1,49 @@
 import type { MessageRecord } from '../domain.js';
 import type { Store } from '../store/store.js';
-import { effectiveStatus, entryKey, preview, type Conversation, type ConversationChange, type Delivery, type ListPosition, type ListQuery, type RoutedMessage, type StaffEntry } from './conversation.js';
+import {
+  CONVERSATION_STATUSES,
+  effectiveStatus,
+  entryKey,
+  preview,
+  queueAt,
+  type ChangeKind,
+  type ChangedConversation,
+  type Conversation,
+  type ConversationChange,
+  type ConversationStatus,
+  type Delivery,
+  type ListFilter,
+  type ListPosition,
+  type ListQuery,
+  type PatientName,
+  type RoutedMessage,
+  type StaffEntry,
+} from './conversation.js';
 import type { AddEntryResult, ConversationStore } from './conversation-store.js';
 
-/** Newest first, then id descending: the list's order. */
+/** Newest first, then id descending: the `recent` order. */
 function compareActivity(a: ListPosition, b: ListPosition): number {
   return b.at.getTime() - a.at.getTime() || (a.id < b.id ? 1 : a.id > b.id ? -1 : 0);
+}
+
+/** Longest waiting first, then as compareActivity: the `waiting` order. */
+function compareWaiting(a: ListPosition, b: ListPosition): number {
+  return (a.queueAt?.getTime() ?? 0) - (b.queueAt?.getTime() ?? 0) || compareActivity(a, b);
+}
+
+/** Whether a conversation passes the filter (status aside). */
+export function matchesFilter(c: Conversation, filter: ListFilter): boolean {
+  if (c.clinicId !== filter.clinicId) {
+    return false;
+  }
+  if (filter.assignee !== undefined && c.assignee !== filter.assignee) {
+    return false;
+  }
+  if (filter.phone !== undefined && c.phone !== filter.phone) {
+    return false;
+  }
+  const name = filter.name?.toLowerCase();
+  return name === undefined || c.patients.some((p) => p.displayName.toLowerCase().includes(name));
 }
 
 /**
@@ -16,6 +54,8 @@ export class MemoryConversationStore implements ConversationStore {
   private readonly conversations = new Map<string, Conversation>();
   private readonly byId = new Map<string, string>();
   private readonly staffEntries = new Map<string, StaffEntry>();
+  private readonly changes = new Map<string, { changedAt: Date; change: ChangeKind }>();
+  private readonly reads = new Map<string, Date>();
 
   /** @param messages - the main store, whose audit records hold the inbound messages */
   constructor(private readonly messages: Pick<Store, 'listMessages'>) {}
@@ -44,10 +84,83 @@ export class MemoryConversationStore implements ConversationStore {
     next.patients = structuredClone(message.patients);
     next.waitingSince = next.waitingSince === null || message.at < next.waitingSince ? message.at : next.waitingSince;
     if (message.at >= next.last.at) {
-      next.last = { at: message.at, direction: 'inbound', preview: preview(message.body) };
+      next.last = { at: message.at, direction: 'inbound', preview: preview(message.body), ...(message.media ? { media: message.media } : {}) };
     }
     this.conversations.set(key, structuredClone(next));
     this.byId.set(next.id, key);
+    this.changed(next.id, 'message.created');
+  }
+
+  async ensure(start: { clinicId: string; phone: string; clinicNumber: string; patients: PatientName[]; at: Date }, newId: string): Promise<{ conversation: Conversation; created: boolean }> {
+    const key = `${start.clinicId}:${start.phone}`;
+    const current = this.conversations.get(key);
+    if (current) {
+      return { conversation: structuredClone(current), created: false };
+    }
+    const conversation: Conversation = {
+      id: newId,
+      clinicId: start.clinicId,
+      phone: start.phone,
+      clinicNumber: start.clinicNumber,
+      status: 'open',
+      snoozedUntil: null,
+      assignee: null,
+      waitingSince: null,
+      last: { at: start.at, direction: 'note', preview: '' },
+      patients: structuredClone(start.patients),
+      createdAt: start.at,
+    };
+    this.conversations.set(key, structuredClone(conversation));
+    this.byId.set(newId, key);
+    this.changed(newId, 'conversation.updated');
+    return { conversation, created: true };
+  }
+
+  async changedSince(since: Date, limit: number): Promise<ChangedConversation[]> {
+    const rows: ChangedConversation[] = [];
+    for (const [id, mark] of this.changes) {
+      const key = this.byId.get(id);
+      const conversation = key === undefined ? undefined : this.conversations.get(key);
+      if (conversation && mark.changedAt >= since) {
+        rows.push({ conversation: structuredClone(conversation), changedAt: mark.changedAt, change: mark.change });
+      }
+    }
+    return rows.sort((a, b) => a.changedAt.getTime() - b.changedAt.getTime()).slice(0, limit);
+  }
+
+  async markRead(reader: string, conversationId: string, at: Date): Promise<void> {
+    const key = `${reader}\n${conversationId}`;
+    const current = this.reads.get(key);
+    if (!current || current < at) {
+      this.reads.set(key, at);
+    }
+  }
+
+  async readMarks(reader: string, conversationIds: readonly string[]): Promise<Map<string, Date>> {
+    const marks = new Map<string, Date>();
+    for (const id of conversationIds) {
+      const at = this.reads.get(`${reader}\n${id}`);
+      if (at) {
+        marks.set(id, at);
+      }
+    }
+    return marks;
+  }
+
+  async counts(filter: ListFilter): Promise<Record<ConversationStatus, number>> {
+    const counts = Object.fromEntries(CONVERSATION_STATUSES.map((s) => [s, 0])) as Record<ConversationStatus, number>;
+    for (const c of this.conversations.values()) {
+      if (matchesFilter(c, filter)) {
+        counts[effectiveStatus(c, filter.now)] += 1;
+      }
+    }
+    return counts;
+  }
+
+  /** Marks a conversation changed now (delete first: the Map keeps the oldest change first). */
+  private changed(id: string, change: ChangeKind): void {
+    this.changes.delete(id);
+    this.changes.set(id, { changedAt: new Date(), change });
   }
 
   async get(clinicId: string, id: string): Promise<Conversation | null> {
@@ -56,17 +169,19 @@ export class MemoryConversationStore implements ConversationStore {
   }
 
   async list(query: ListQuery): Promise<{ conversations: Conversation[]; next: ListPosition | null }> {
+    const waiting = query.order === 'waiting';
+    const position = (c: Conversation): ListPosition => (waiting ? { at: c.last.at, id: c.id, queueAt: queueAt(c) } : { at: c.last.at, id: c.id });
+    const compare = waiting ? compareWaiting : compareActivity;
     const rows = [...this.conversations.values()]
-      .filter((c) => c.clinicId === query.clinicId)
+      .filter((c) => matchesFilter(c, query))
       .filter((c) => query.status === undefined || effectiveStatus(c, query.now) === query.status)
-      .filter((c) => query.assignee === undefined || c.assignee === query.assignee)
-      .filter((c) => query.after === undefined || compareActivity(query.after, { at: c.last.at, id: c.id }) < 0)
-      .sort((a, b) => compareActivity({ at: a.last.at, id: a.id }, { at: b.last.at, id: b.id }));
+      .filter((c) => query.after === undefined || compare(query.after, position(c)) < 0)
+      .sort((a, b) => compare(position(a), position(b)));
     const page = rows.slice(0, query.limit);
     const end = page.at(-1);
     return {
       conversations: structuredClone(page),
-      next: rows.length > query.limit && end ? { at: end.last.at, id: end.id } : null,
+      next: rows.length > query.limit && end ? position(end) : null,
     };
   }
 
@@ -90,6 +205,7 @@ export class MemoryConversationStore implements ConversationStore {
     if (change.last && change.last.at >= found.last.at) {
       found.last = structuredClone(change.last);
     }
+    this.changed(found.id, change.change ?? 'conversation.updated');
     return structuredClone(found);
   }
 

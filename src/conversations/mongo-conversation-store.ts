@@ -3,18 +3,53 @@ import type { MessageRecord } from '../domain.js';
 import { docToMessage, type MessageDoc } from '../store/mongo/documents.js';
 import { COLLECTIONS } from '../store/mongo/indexes.js';
 import { isDuplicateKey, storeOperation } from '../store/mongo/mongo-errors.js';
-import { entryKey, preview, type Conversation, type ConversationChange, type Delivery, type ListPosition, type ListQuery, type RoutedMessage, type StaffEntry } from './conversation.js';
+import {
+  CONVERSATION_STATUSES,
+  QUEUE_END,
+  entryKey,
+  preview,
+  type ChangeKind,
+  type ChangedConversation,
+  type Conversation,
+  type ConversationChange,
+  type ConversationStatus,
+  type Delivery,
+  type ListFilter,
+  type ListPosition,
+  type ListQuery,
+  type PatientName,
+  type RoutedMessage,
+  type StaffEntry,
+} from './conversation.js';
 import type { AddEntryResult, ConversationStore } from './conversation-store.js';
 import { newId } from './conversation-service.js';
 import { migrateLegacyInbox } from './migrate-inbox.js';
 
-export const CONVERSATION_COLLECTIONS = { conversations: 'conversations', entries: 'conversationEntries' } as const;
+export const CONVERSATION_COLLECTIONS = { conversations: 'conversations', entries: 'conversationEntries', reads: 'conversationReads' } as const;
 
-/** A conversation as stored: `_id` is clinic + phone (so the pipeline's upsert needs no look-up), `waitingSince` absent when nothing waits (so `$min` can set it). */
+/**
+ * A conversation as stored: `_id` is clinic + phone (so the pipeline's upsert needs no
+ * look-up), `waitingSince` absent when nothing waits (so `$min` can set it). `queueAt` is
+ * waitingSince, or QUEUE_END when nothing waits: the `waiting` order's sort key (absent
+ * waitingSince would sort first). `changedAt`/`change`: the last write, for the live poller.
+ */
 interface ConversationDoc extends Omit<Conversation, 'waitingSince'> {
   _id: string;
   waitingSince?: Date;
+  queueAt?: Date;
+  changedAt?: Date;
+  change?: ChangeKind;
 }
+
+interface ReadDoc {
+  _id: string;
+  reader: string;
+  conversationId: string;
+  at: Date;
+}
+
+/** Escapes a text for use inside a regular expression. */
+const escapeRegex = (text: string): string => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 
 interface EntryDoc extends StaffEntry {
   _id: string;
@@ -28,7 +63,7 @@ export interface MongoConversationStoreOptions {
 }
 
 function toConversation(doc: ConversationDoc): Conversation {
-  const { _id: _ignored, waitingSince, ...rest } = doc;
+  const { _id: _ignored, waitingSince, queueAt: _queue, changedAt: _changedAt, change: _change, ...rest } = doc;
   // FerretDB may leave out a null written by $setOnInsert: absent reads as null.
   return { ...rest, assignee: rest.assignee ?? null, snoozedUntil: rest.snoozedUntil ?? null, waitingSince: waitingSince ?? null };
 }
@@ -60,12 +95,22 @@ export class MongoConversationStore implements ConversationStore {
     return this.db.collection<EntryDoc>(CONVERSATION_COLLECTIONS.entries);
   }
 
+  private get reads(): Collection<ReadDoc> {
+    return this.db.collection<ReadDoc>(CONVERSATION_COLLECTIONS.reads);
+  }
+
 
   async init(): Promise<void> {
     await storeOperation('conversations.init', async () => {
       await this.conversations.createIndex({ id: 1 }, { name: 'id_unique', unique: true });
       await this.conversations.createIndex({ clinicId: 1, 'last.at': -1, id: -1 }, { name: 'clinic_last' });
       await this.conversations.createIndex({ clinicId: 1, status: 1, 'last.at': -1, id: -1 }, { name: 'clinic_status_last' });
+      // The staff pages' order (longest waiting first) in each view: all, unassigned / one person's.
+      await this.conversations.createIndex({ clinicId: 1, status: 1, queueAt: 1, 'last.at': -1, id: -1 }, { name: 'clinic_status_queue' });
+      await this.conversations.createIndex({ clinicId: 1, assignee: 1, status: 1, queueAt: 1, 'last.at': -1, id: -1 }, { name: 'clinic_assignee_status_queue' });
+      await this.conversations.createIndex({ changedAt: 1 }, { name: 'changedAt' });
+      await this.reads.createIndex({ reader: 1, conversationId: 1 }, { name: 'reader_conversation' });
+      await this.addQueuePositions();
       await this.staffEntries.createIndex({ id: 1 }, { name: 'id_unique', unique: true });
       await this.staffEntries.createIndex({ conversationId: 1, at: -1, id: -1 }, { name: 'conversation_at' });
       await this.staffEntries.createIndex({ twilioSid: 1 }, { name: 'twilioSid' });
@@ -82,10 +127,10 @@ export class MongoConversationStore implements ConversationStore {
         { _id: `${message.clinicId}:${message.phone}` },
         {
           $setOnInsert: { id: newId, clinicId: message.clinicId, phone: message.phone, assignee: null, createdAt: message.at },
-          $set: { status: 'open', snoozedUntil: null, clinicNumber: message.clinicNumber, patients: message.patients },
-          $min: { waitingSince: message.at },
+          $set: { status: 'open', snoozedUntil: null, clinicNumber: message.clinicNumber, patients: message.patients, changedAt: new Date(), change: 'message.created' },
+          $min: { waitingSince: message.at, queueAt: message.at },
           // Key order matters: documents compare field by field, so the later `at` wins.
-          $max: { last: { at: message.at, direction: 'inbound', preview: preview(message.body) } },
+          $max: { last: { at: message.at, direction: 'inbound', preview: preview(message.body), ...(message.media ? { media: message.media } : {}) } },
         },
         { upsert: true, maxTimeMS: this.maxTimeMS },
       );
@@ -99,8 +144,48 @@ export class MongoConversationStore implements ConversationStore {
     });
   }
 
+  /** The filter's conditions (status aside). */
+  private filterOf(filter: ListFilter): Filter<ConversationDoc>[] {
+    const and: Filter<ConversationDoc>[] = [{ clinicId: filter.clinicId }];
+    if (filter.assignee !== undefined) {
+      // FerretDB may leave out a null written by $setOnInsert: { assignee: null } matches absent too.
+      and.push({ assignee: filter.assignee });
+    }
+    if (filter.phone !== undefined) {
+      and.push({ phone: filter.phone });
+    }
+    if (filter.name !== undefined) {
+      and.push({ 'patients.displayName': { $regex: escapeRegex(filter.name), $options: 'i' } });
+    }
+    return and;
+  }
+
+  async counts(filter: ListFilter): Promise<Record<ConversationStatus, number>> {
+    return storeOperation('conversations.counts', async () => {
+      const counts = Object.fromEntries(CONVERSATION_STATUSES.map((s) => [s, 0])) as Record<ConversationStatus, number>;
+      // One command: stored status, and for snoozes whether they ran out (then they count as open).
+      const rows = await this.conversations
+        .aggregate<{ _id: { status: ConversationStatus; due: boolean }; n: number }>(
+          [
+            { $match: { $and: this.filterOf(filter) } },
+            { $project: { status: 1, due: { $cond: [{ $and: [{ $eq: ['$status', 'snoozed'] }, { $lte: ['$snoozedUntil', filter.now] }] }, true, false] } } },
+            { $group: { _id: { status: '$status', due: '$due' }, n: { $sum: 1 } } },
+          ],
+          { maxTimeMS: this.maxTimeMS },
+        )
+        .toArray();
+      for (const row of rows) {
+        const status = row._id.status === 'snoozed' && row._id.due ? 'open' : row._id.status;
+        if (status in counts) {
+          counts[status] += row.n;
+        }
+      }
+      return counts;
+    });
+  }
+
   async list(query: ListQuery): Promise<{ conversations: Conversation[]; next: ListPosition | null }> {
-    const and: Filter<ConversationDoc>[] = [{ clinicId: query.clinicId }];
+    const and = this.filterOf(query);
     if (query.status === 'open') {
       and.push({ $or: [{ status: 'open' }, { status: 'snoozed', snoozedUntil: { $lte: query.now } }] });
     } else if (query.status === 'snoozed') {
@@ -108,21 +193,22 @@ export class MongoConversationStore implements ConversationStore {
     } else if (query.status !== undefined) {
       and.push({ status: query.status });
     }
-    if (query.assignee !== undefined) {
-      and.push({ assignee: query.assignee });
-    }
+    const waiting = query.order === 'waiting';
     if (query.after) {
-      and.push({ $or: [{ 'last.at': { $lt: query.after.at } }, { 'last.at': query.after.at, id: { $lt: query.after.id } }] });
+      const after = { $or: [{ 'last.at': { $lt: query.after.at } }, { 'last.at': query.after.at, id: { $lt: query.after.id } }] };
+      const queue = query.after.queueAt;
+      and.push(waiting && queue ? { $or: [{ queueAt: { $gt: queue } }, { queueAt: queue, ...after }] } : after);
     }
     return storeOperation('conversations.list', async () => {
       const docs = await this.conversations
         .find({ $and: and }, { maxTimeMS: this.maxTimeMS })
-        .sort({ 'last.at': -1, id: -1 })
+        .sort(waiting ? { queueAt: 1, 'last.at': -1, id: -1 } : { 'last.at': -1, id: -1 })
         .limit(query.limit + 1)
         .toArray();
+      const last = docs.length > query.limit ? docs[query.limit - 1] : undefined;
       const page = docs.slice(0, query.limit).map(toConversation);
-      const end = page.at(-1);
-      return { conversations: page, next: docs.length > query.limit && end ? { at: end.last.at, id: end.id } : null };
+      const next = last ? { at: last.last.at, id: last.id, ...(waiting ? { queueAt: last.queueAt ?? QUEUE_END } : {}) } : null;
+      return { conversations: page, next };
     });
   }
 
@@ -137,23 +223,83 @@ export class MongoConversationStore implements ConversationStore {
     if (change.assignee !== undefined) {
       set.assignee = change.assignee;
     }
+    set.changedAt = new Date();
+    set.change = change.change ?? 'conversation.updated';
     const update: Record<string, unknown> = {};
-    if (Object.keys(set).length > 0) {
-      update.$set = set;
-    }
     if (change.answered) {
       update.$unset = { waitingSince: '' };
+      set.queueAt = QUEUE_END;
     }
+    update.$set = set;
     if (change.last) {
-      update.$max = { last: { at: change.last.at, direction: change.last.direction, preview: change.last.preview } };
+      update.$max = { last: { at: change.last.at, direction: change.last.direction, preview: change.last.preview, ...(change.last.media ? { media: change.last.media } : {}) } };
     }
     return storeOperation('conversations.update', async () => {
-      if (Object.keys(update).length === 0) {
-        return this.get(clinicId, id);
-      }
       const doc = await this.conversations.findOneAndUpdate({ id, clinicId }, update, { returnDocument: 'after', maxTimeMS: this.maxTimeMS });
       return doc ? toConversation(doc) : null;
     });
+  }
+
+  async ensure(start: { clinicId: string; phone: string; clinicNumber: string; patients: PatientName[]; at: Date }, newId: string): Promise<{ conversation: Conversation; created: boolean }> {
+    return storeOperation('conversations.ensure', async () => {
+      const doc = await this.conversations.findOneAndUpdate(
+        { _id: `${start.clinicId}:${start.phone}` },
+        {
+          $setOnInsert: {
+            id: newId,
+            clinicId: start.clinicId,
+            phone: start.phone,
+            clinicNumber: start.clinicNumber,
+            status: 'open',
+            snoozedUntil: null,
+            assignee: null,
+            queueAt: QUEUE_END,
+            last: { at: start.at, direction: 'note', preview: '' },
+            patients: start.patients,
+            createdAt: start.at,
+            changedAt: new Date(),
+            change: 'conversation.updated',
+          },
+        },
+        { upsert: true, returnDocument: 'after', maxTimeMS: this.maxTimeMS },
+      );
+      if (!doc) {
+        throw new Error('conversations.ensure: upsert returned nothing');
+      }
+      return { conversation: toConversation(doc), created: doc.id === newId };
+    });
+  }
+
+  async changedSince(since: Date, limit: number): Promise<ChangedConversation[]> {
+    return storeOperation('conversations.changedSince', async () => {
+      const docs = await this.conversations.find({ changedAt: { $gte: since } }, { maxTimeMS: this.maxTimeMS }).sort({ changedAt: 1 }).limit(limit).toArray();
+      return docs.map((doc) => ({ conversation: toConversation(doc), changedAt: doc.changedAt ?? since, change: doc.change ?? 'conversation.updated' }));
+    });
+  }
+
+  async markRead(reader: string, conversationId: string, at: Date): Promise<void> {
+    await storeOperation('conversations.markRead', async () => {
+      await this.reads.updateOne({ _id: `${reader}\n${conversationId}` }, { $setOnInsert: { reader, conversationId }, $max: { at } }, { upsert: true, maxTimeMS: this.maxTimeMS });
+    });
+  }
+
+  async readMarks(reader: string, conversationIds: readonly string[]): Promise<Map<string, Date>> {
+    if (conversationIds.length === 0) {
+      return new Map();
+    }
+    return storeOperation('conversations.readMarks', async () => {
+      const docs = await this.reads.find({ reader, conversationId: { $in: [...conversationIds] } }, { maxTimeMS: this.maxTimeMS }).toArray();
+      return new Map(docs.map((d) => [d.conversationId, d.at]));
+    });
+  }
+
+  /** Gives conversations written before the `waiting` order their queue position (once; a few documents at most). */
+  private async addQueuePositions(): Promise<void> {
+    await this.conversations.updateMany({ queueAt: { $exists: false }, waitingSince: { $exists: false } }, { $set: { queueAt: QUEUE_END } });
+    const waiting = await this.conversations.find({ queueAt: { $exists: false } }, { projection: { _id: 1, waitingSince: 1 } }).toArray();
+    for (const doc of waiting) {
+      await this.conversations.updateOne({ _id: doc._id, queueAt: { $exists: false } }, { $set: { queueAt: doc.waitingSince ?? QUEUE_END } });
+    }
   }
 
   async addEntry(entry: StaffEntry): Promise<AddEntryResult> {
