@@ -34,6 +34,7 @@ import { authenticateApiKey, recordAccess, requireScope } from './auth/require-a
 import { MEDIA_ROUTE } from './media/media-routes.js';
 import { conversationRouting } from './conversations/staff-routing.js';
 import { eventLoopBusy } from './event-loop-load.js';
+import { startStaffPages } from './staff/start-staff-pages.js';
 
 /** A request within this long (ms) means the instance is serving: background media fetching paces itself. */
 const SERVING_WINDOW_MS = 100;
@@ -174,6 +175,18 @@ export async function startService(env: Record<string, string | undefined>, opti
   });
   services.push({ start: () => media.service.start(), stop: () => media.stop() });
   const staff = createStaffApi({ config, live, store, stores: staffStores, ring, logger, attempts, media: media.service });
+  // The front desk's pages (/staff) and their live hub, which every instance runs: each serves its own streams.
+  const pages = startStaffPages({
+    service: staff.service,
+    conversations: staffStores.conversations,
+    store,
+    clinic: (id) => live.snapshot().clinics.byId.get(id) ?? null,
+    accessLog: staffStores.accessLog,
+    media: media.store,
+    logger,
+    publicBaseUrl: config.publicBaseUrl,
+  });
+  services.push({ start: () => pages.hub.start(), stop: () => pages.hub.stop() });
   const app = createApp({
     config,
     live,
@@ -195,7 +208,7 @@ export async function startService(env: Record<string, string | undefined>, opti
     }),
     spool: spoolSink,
     inFlight,
-    routers: [staff.router, ...media.routers],
+    routers: [staff.router, ...media.routers, ...pages.routers],
   });
   const server = await new Promise<Server>((resolve, reject) => {
     const s = createHttpServer(app.callback(), serverLimits(config)).listen(config.port, config.host, () => resolve(s));
@@ -214,6 +227,7 @@ export async function startService(env: Record<string, string | undefined>, opti
   if (background) {
     services.forEach((s) => s.start());
   }
+  pages.hub.start();
   const connections = trackConnections(server);
   lifecycle = 'serving';
   let stopping: Promise<ShutdownReport> | undefined;

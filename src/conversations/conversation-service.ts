@@ -56,7 +56,7 @@ export type ThreadEntryView =
       text: string;
       media: ThreadMedia[];
       /** What the service did with it: status, rules fired, actions and outcomes, the automatic reply. */
-      handling: { status: string; rulesFired: string[]; actions: { type: string; outcome: string; rule: string }[]; autoReply: string | null };
+      handling: { status: string; rulesFired: string[]; actions: { type: string; outcome: string; rule: string; appointmentId?: string }[]; autoReply: string | null };
     }
   | { type: 'note'; id: string; at: Date; text: string; author: string; authorName: string | null }
   | {
@@ -116,7 +116,7 @@ export function decodeCursor(cursor: string, order: ListOrder = 'recent'): ListP
   throw new AppError('BAD_REQUEST', 'invalid cursor');
 }
 
-const PHONE_LIKE = /^[\d\s()+.\-]+$/;
+const PHONE_LIKE = /^[\d\s()+.-]+$/;
 
 /**
  * What a search text looks for: a phone number (any notation with 7+ digits, read in the
@@ -183,7 +183,12 @@ function inboundView(r: MessageRecord, media: ThreadMedia[]): ThreadEntryView {
     at: r.receivedAt,
     text: r.message.body,
     media,
-    handling: { status: r.status, rulesFired: r.rulesFired, actions: r.actions.map((a) => ({ type: a.type, outcome: a.outcome, rule: a.ruleName })), autoReply: r.reply },
+    handling: { status: r.status, rulesFired: r.rulesFired, actions: r.actions.map((a) => ({
+        type: a.type,
+        outcome: a.outcome,
+        rule: a.ruleName,
+        ...(typeof a.detail?.appointmentId === 'string' ? { appointmentId: a.detail.appointmentId } : {}),
+      })), autoReply: r.reply },
   };
 }
 

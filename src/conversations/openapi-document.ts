@@ -120,7 +120,12 @@ const SCHEMAS: Json = {
           rulesFired: { type: 'array', items: { type: 'string' } },
           actions: {
             type: 'array',
-            items: { type: 'object', required: ['type', 'outcome', 'rule'], properties: { type: { type: 'string' }, outcome: { type: 'string' }, rule: { type: 'string' } }, additionalProperties: false },
+            items: {
+              type: 'object',
+              required: ['type', 'outcome', 'rule'],
+              properties: { type: { type: 'string' }, outcome: { type: 'string' }, rule: { type: 'string' }, appointmentId: { type: 'string', description: 'The appointment the action concerned.' } },
+              additionalProperties: false,
+            },
           },
           autoReply: nullable({ type: 'string' }),
         },
