@@ -30,7 +30,7 @@ import { KeyRing } from './auth/key-ring.js';
 import { MemoryFailedKeyAttempts } from './auth/failed-key-attempts.js';
 import { startKeysReload } from './auth/keys-reload.js';
 import { createStaffApi, openStaffStores } from './conversations/staff-api.js';
-import { authenticateApiKey, recordAccess, requireScope } from './auth/require-api-key.js';
+import { staffGuard } from './auth/require-api-key.js';
 import { MEDIA_ROUTE } from './media/media-routes.js';
 import { conversationRouting } from './conversations/staff-routing.js';
 import { eventLoopBusy } from './event-loop-load.js';
@@ -171,7 +171,7 @@ export async function startService(env: Record<string, string | undefined>, opti
     // 100 ms) or its event loop is more than half busy; with neither it fetches at full speed.
     busy: () => inFlight.activeWithin(SERVING_WINDOW_MS) || loopBusy(),
     registry: metrics.registry,
-    guard: [recordAccess({ accessLog: staffStores.accessLog, clock: () => new Date() }, MEDIA_ROUTE), authenticateApiKey({ ring: () => ring, attempts }), requireScope('conversations:read')],
+    guard: staffGuard({ accessLog: staffStores.accessLog, clock: () => new Date(), ring: () => ring, attempts }, MEDIA_ROUTE, 'conversations:read'),
   });
   services.push({ start: () => media.service.start(), stop: () => media.stop() });
   const staff = createStaffApi({ config, live, store, stores: staffStores, ring, logger, attempts, media: media.service });

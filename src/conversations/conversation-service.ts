@@ -69,6 +69,8 @@ export type ThreadEntryView =
       twilioSid: string | null;
       deliveryStatus: DeliveryStatus;
       deliveryErrorCode: string | null;
+      /** Twilio's answer and every delivery report after it, in arrival order. */
+      deliveryHistory: { status: DeliveryStatus; at: Date; errorCode: string | null }[];
     }
   /** Who changed the conversation: "resolved", "assigned to maria@…" (by author). */
   | { type: 'activity'; id: string; at: Date; text: string; author: string; authorName: string | null };
@@ -173,6 +175,7 @@ function entryView(e: StaffEntry): ThreadEntryView {
     twilioSid: e.twilioSid ?? null,
     deliveryStatus: e.delivery?.status ?? 'sending-requested',
     deliveryErrorCode: e.delivery?.errorCode ?? null,
+    deliveryHistory: (e.deliveryHistory ?? []).map((d) => ({ status: d.status, at: d.at, errorCode: d.errorCode ?? null })),
   };
 }
 
@@ -199,6 +202,8 @@ function inboundView(r: MessageRecord, media: ThreadMedia[]): ThreadEntryView {
  */
 export class ConversationService {
   private readonly media: MediaLinks;
+  /** The tail of each clinic + number's sends in this instance (inTurn). */
+  private readonly turns = new Map<string, Promise<void>>();
 
   constructor(private readonly deps: ConversationServiceDeps) {
     this.media = deps.media ?? PENDING_MEDIA_LINKS;
@@ -370,6 +375,7 @@ export class ConversationService {
     if (!live.accountSid || !live.authToken) {
       throw new AppError('TWILIO_NOT_CONFIGURED', `clinic ${clinicId} has no Twilio account SID and auth token for sending`);
     }
+    const account = { clinic: live.clinic, accountSid: live.accountSid, authToken: live.authToken };
     const now = this.deps.clock();
     const entry: StaffEntry = {
       id: newId('en'),
@@ -380,6 +386,7 @@ export class ConversationService {
       at: now,
       author: by.id,
       ...(by.name ? { authorName: by.name } : {}),
+      accountSid: live.accountSid,
       delivery: { rank: DELIVERY_RANK['sending-requested'], status: 'sending-requested', at: now },
       ...(options.idempotencyKey === undefined ? {} : { idempotency: { key: digest(options.idempotencyKey), request: digest(`${conversation.id}\n${text}`) } }),
     };
@@ -394,21 +401,15 @@ export class ConversationService {
       }
       return { entry: entryView(existing), replayed: true };
     }
-    let sent: { sid: string; status: string };
-    try {
-      sent = await this.deps.sender.send({
-        accountSid: live.accountSid,
-        authToken: live.authToken,
-        from: live.clinic.phoneNumbers.includes(conversation.clinicNumber) ? conversation.clinicNumber : (live.clinic.phoneNumbers[0] ?? conversation.clinicNumber),
-        to: conversation.phone,
-        body: text,
-        ...(options.statusCallback === undefined ? {} : { statusCallback: options.statusCallback }),
-      });
-    } catch (err) {
-      // Twilio did not take it: the same Idempotency-Key may try again.
-      await this.deps.conversations.removeEntry(entry.id);
-      throw err;
-    }
+    const sent = await this.inTurn(`${clinicId}\n${conversation.phone}`, async () => {
+      // Again, just before sending: a STOP may have arrived since the first check (typically
+      // while a reply ahead of this one, to the same number, was with Twilio).
+      if ((await this.deps.store.getOptOut(clinicId, conversation.phone))?.optedOut) {
+        await this.deps.conversations.removeEntry(entry.id);
+        throw new AppError('OPTED_OUT', 'the patient has opted out of texts (STOP) while this reply waited; nothing was sent');
+      }
+      return this.send(entry, account, conversation, options.statusCallback);
+    });
     const status = (Object.hasOwn(DELIVERY_RANK, sent.status) ? sent.status : 'queued') as DeliveryStatus;
     const delivery = { rank: DELIVERY_RANK[status], status, at: this.deps.clock() };
     await this.deps.conversations.markSent(entry.id, sent.sid, delivery);
@@ -416,29 +417,77 @@ export class ConversationService {
     const assign = options.assignToAuthor && conversation.assignee === null;
     const change: ConversationChange = { answered: true, last: { at: now, direction: 'outbound', preview: preview(text) }, change: 'message.created', ...(assign ? { assignee: by.id } : {}) };
     await this.deps.conversations.update(clinicId, conversation.id, change, now);
-    return { entry: entryView({ ...entry, twilioSid: sent.sid, delivery }), replayed: false };
+    return { entry: entryView({ ...entry, twilioSid: sent.sid, delivery, deliveryHistory: [delivery] }), replayed: false };
   }
 
   /**
-   * Twilio's delivery status for a text we sent. Statuses we do not know and SIDs that are
-   * not ours are ignored (Twilio gets 200 either way).
+   * Twilio's delivery status for a text we sent, applied only to a text of one of
+   * `clinicIds` (the clinics whose token verified the callback) sent from `accountSid` (the
+   * callback's AccountSid). Statuses we do not know and texts that do not match are ignored
+   * (Twilio gets 204 either way). Every matched report goes into the text's delivery history.
    */
-  async deliveryReport(report: { messageSid: string; status: string; errorCode?: string }): Promise<boolean> {
-    if (!Object.hasOwn(DELIVERY_RANK, report.status)) {
+  async deliveryReport(report: { messageSid: string; status: string; errorCode?: string; accountSid: string; clinicIds: readonly string[] }): Promise<boolean> {
+    if (!Object.hasOwn(DELIVERY_RANK, report.status) || report.clinicIds.length === 0) {
       return false;
     }
     const status = report.status as DeliveryStatus;
-    const updated = await this.deps.conversations.updateDelivery(report.messageSid, {
-      rank: DELIVERY_RANK[status],
-      status,
-      at: this.deps.clock(),
-      ...(report.errorCode ? { errorCode: report.errorCode } : {}),
-    });
+    const updated = await this.deps.conversations.updateDelivery(
+      { twilioSid: report.messageSid, clinicIds: report.clinicIds, accountSid: report.accountSid },
+      {
+        rank: DELIVERY_RANK[status],
+        status,
+        at: this.deps.clock(),
+        ...(report.errorCode ? { errorCode: report.errorCode } : {}),
+      },
+    );
     if (updated) {
       // The thread on every instance shows the new status: the live poller sees the conversation changed.
       await this.deps.conversations.update(updated.clinicId, updated.conversationId, { change: 'message.updated' }, this.deps.clock());
     }
     return updated !== null;
+  }
+
+  /** Hands the entry's text to Twilio; when Twilio does not take it, the entry goes (the same Idempotency-Key may try again). */
+  private async send(
+    entry: StaffEntry,
+    live: { clinic: Clinic; accountSid: string; authToken: string },
+    conversation: Conversation,
+    statusCallback: string | undefined,
+  ): Promise<{ sid: string; status: string }> {
+    try {
+      return await this.deps.sender.send({
+        accountSid: live.accountSid,
+        authToken: live.authToken,
+        from: live.clinic.phoneNumbers.includes(conversation.clinicNumber) ? conversation.clinicNumber : (live.clinic.phoneNumbers[0] ?? conversation.clinicNumber),
+        to: conversation.phone,
+        body: entry.text,
+        ...(statusCallback === undefined ? {} : { statusCallback }),
+      });
+    } catch (err) {
+      await this.deps.conversations.removeEntry(entry.id);
+      throw err;
+    }
+  }
+
+  /**
+   * Runs `work` after every earlier work of the same key has finished: this instance sends
+   * one reply at a time per clinic and number, so each one's last opt-out check sees a STOP
+   * that arrived while the one before it was with Twilio.
+   */
+  private async inTurn<T>(key: string, work: () => Promise<T>): Promise<T> {
+    const previous = this.turns.get(key) ?? Promise.resolve();
+    let done!: () => void;
+    const mine = previous.then(() => new Promise<void>((resolve) => (done = resolve)));
+    this.turns.set(key, mine);
+    await previous;
+    try {
+      return await work();
+    } finally {
+      done();
+      if (this.turns.get(key) === mine) {
+        this.turns.delete(key);
+      }
+    }
   }
 
   private async mustGet(clinicId: string, id: string): Promise<Conversation> {

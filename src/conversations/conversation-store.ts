@@ -1,5 +1,5 @@
 import type { MessageRecord } from '../domain.js';
-import type { ChangedConversation, Conversation, ConversationChange, ConversationStatus, Delivery, ListFilter, ListPosition, ListQuery, PatientName, RoutedMessage, StaffEntry } from './conversation.js';
+import type { ChangedConversation, Conversation, ConversationChange, ConversationStatus, Delivery, DeliveryMatch, ListFilter, ListPosition, ListQuery, PatientName, RoutedMessage, StaffEntry } from './conversation.js';
 
 export type AddEntryResult = { added: true } | { added: false; existing: StaffEntry };
 
@@ -46,12 +46,17 @@ export interface ConversationStore {
 
   /** Adds a note or outbound text; an entry whose idempotency key is taken is not added, and the existing one comes back. */
   addEntry(entry: StaffEntry): Promise<AddEntryResult>;
-  /** Records Twilio's answer for an outbound entry. */
+  /** Records Twilio's answer for an outbound entry (its SID, and the status, also into the delivery history). */
   markSent(entryId: string, twilioSid: string, delivery: Delivery): Promise<void>;
   /** Drops an outbound entry Twilio refused (so the same Idempotency-Key may try again). */
   removeEntry(entryId: string): Promise<void>;
-  /** Moves the delivery state of the entry with this SID forward (never back); null when no entry has it. */
-  updateDelivery(twilioSid: string, delivery: Delivery): Promise<StaffEntry | null>;
+  /**
+   * A delivery report for the entry `match` names (its SID, one of its clinics, its account;
+   * an entry without an accountSid matches on SID and clinic): appends the report to the
+   * entry's delivery history, and moves its delivery state forward only (advancesDelivery:
+   * never back, and a final status stays). Null when no entry matches.
+   */
+  updateDelivery(match: DeliveryMatch, delivery: Delivery): Promise<StaffEntry | null>;
   /** The newest `limit` notes and outbound texts of a conversation, oldest first. */
   entries(conversationId: string, limit: number): Promise<StaffEntry[]>;
   /** The newest `limit` audit records of inbound messages from the phone, oldest first. */

@@ -71,7 +71,8 @@ export type DeliveryStatus =
 
 /**
  * Where a delivery status stands: callbacks may arrive out of order (Twilio sends `sent`
- * and `delivered` moments apart), so a status only ever replaces one of a lower rank.
+ * and `delivered` moments apart), so a status only ever replaces one of a lower rank, and
+ * a final status is final (see advancesDelivery).
  */
 export const DELIVERY_RANK: Readonly<Record<DeliveryStatus, number>> = {
   'sending-requested': 0,
@@ -86,6 +87,43 @@ export const DELIVERY_RANK: Readonly<Record<DeliveryStatus, number>> = {
   canceled: 4,
   read: 5,
 };
+
+/**
+ * Statuses after which Twilio reports nothing new about the text. Only `read` may follow
+ * `delivered` (a read receipt implies delivery); a `failed` or `undelivered` arriving after
+ * `delivered` is kept in the history but does not replace it.
+ */
+export const FINAL_DELIVERY_STATUSES: readonly DeliveryStatus[] = ['delivered', 'undelivered', 'failed', 'canceled', 'read'];
+
+/**
+ * The statuses a report of `next` may replace: lower rank, and not final (except `delivered`
+ * before `read`). The stores turn this into their conditional update.
+ */
+export function replaceableBy(next: DeliveryStatus): { belowRank: number; notIn: DeliveryStatus[] } {
+  return { belowRank: DELIVERY_RANK[next], notIn: FINAL_DELIVERY_STATUSES.filter((s) => !(s === 'delivered' && next === 'read')) };
+}
+
+/** True when a report of `next` moves `current` forward (see replaceableBy). */
+export function advancesDelivery(current: Delivery | undefined, next: Delivery): boolean {
+  if (!current) {
+    return true;
+  }
+  const rule = replaceableBy(next.status);
+  return current.rank < rule.belowRank && !rule.notIn.includes(current.status);
+}
+
+/**
+ * Which delivery report may touch which text: its SID, and only texts of the clinics whose
+ * token verified the callback, sent from the account the callback names.
+ */
+export interface DeliveryMatch {
+  twilioSid: string;
+  clinicIds: readonly string[];
+  accountSid: string;
+}
+
+/** How many delivery reports an outbound text keeps, the first ones (Twilio sends a handful per text; FerretDB ignores `$slice`, so the cap is a filter). */
+export const DELIVERY_HISTORY_MAX = 20;
 
 /** The delivery state of an outbound text, stored so that a larger value is a later state. */
 export interface Delivery {
@@ -113,7 +151,12 @@ export interface StaffEntry {
   authorName?: string;
   /** Outbound only: Twilio's Message SID once Twilio took the message. */
   twilioSid?: string;
+  /** Outbound only: the Twilio account it was sent from (delivery reports must name it). Absent on texts sent before it was kept. */
+  accountSid?: string;
+  /** Outbound only: where delivery stands now. */
   delivery?: Delivery;
+  /** Outbound only: Twilio's answer and every matched delivery report, in arrival order (the first DELIVERY_HISTORY_MAX). */
+  deliveryHistory?: Delivery[];
   /** Outbound only: the Idempotency-Key's digest and the request's text digest, for replays. */
   idempotency?: { key: string; request: string };
 }

@@ -1,7 +1,9 @@
 import type { MessageRecord } from '../domain.js';
 import type { Store } from '../store/store.js';
 import {
+  advancesDelivery,
   CONVERSATION_STATUSES,
+  DELIVERY_HISTORY_MAX,
   effectiveStatus,
   entryKey,
   preview,
@@ -12,6 +14,7 @@ import {
   type ConversationChange,
   type ConversationStatus,
   type Delivery,
+  type DeliveryMatch,
   type ListFilter,
   type ListPosition,
   type ListQuery,
@@ -223,7 +226,7 @@ export class MemoryConversationStore implements ConversationStore {
     const entry = [...this.staffEntries.values()].find((e) => e.id === entryId);
     if (entry) {
       entry.twilioSid = twilioSid;
-      entry.delivery = maxDelivery(entry.delivery, delivery);
+      applyDelivery(entry, delivery);
     }
   }
 
@@ -235,12 +238,14 @@ export class MemoryConversationStore implements ConversationStore {
     }
   }
 
-  async updateDelivery(twilioSid: string, delivery: Delivery): Promise<StaffEntry | null> {
-    const entry = [...this.staffEntries.values()].find((e) => e.twilioSid === twilioSid);
+  async updateDelivery(match: DeliveryMatch, delivery: Delivery): Promise<StaffEntry | null> {
+    const entry = [...this.staffEntries.values()].find(
+      (e) => e.twilioSid === match.twilioSid && match.clinicIds.includes(e.clinicId) && (e.accountSid === undefined || e.accountSid === match.accountSid),
+    );
     if (!entry) {
       return null;
     }
-    entry.delivery = maxDelivery(entry.delivery, delivery);
+    applyDelivery(entry, delivery);
     return structuredClone(entry);
   }
 
@@ -268,16 +273,13 @@ export class MemoryConversationStore implements ConversationStore {
   }
 }
 
-/** The later of two delivery states, as the MongoDB adapter's `$max` picks it (rank, then status, then time). */
-export function maxDelivery(current: Delivery | undefined, next: Delivery): Delivery {
-  if (!current) {
-    return structuredClone(next);
+/** Appends a delivery report to the entry's history and moves its state forward when the report does (as the MongoDB adapter's conditional update). */
+function applyDelivery(entry: StaffEntry, delivery: Delivery): void {
+  const history = entry.deliveryHistory ?? [];
+  if (history.length < DELIVERY_HISTORY_MAX) {
+    entry.deliveryHistory = [...history, structuredClone(delivery)];
   }
-  if (current.rank !== next.rank) {
-    return structuredClone(current.rank > next.rank ? current : next);
+  if (advancesDelivery(entry.delivery, delivery)) {
+    entry.delivery = structuredClone(delivery);
   }
-  if (current.status !== next.status) {
-    return structuredClone(current.status > next.status ? current : next);
-  }
-  return structuredClone(current.at >= next.at ? current : next);
 }

@@ -4,16 +4,20 @@ import { docToMessage, type MessageDoc } from '../store/mongo/documents.js';
 import { COLLECTIONS } from '../store/mongo/indexes.js';
 import { isDuplicateKey, storeOperation } from '../store/mongo/mongo-errors.js';
 import {
+  advancesDelivery,
   CONVERSATION_STATUSES,
+  DELIVERY_HISTORY_MAX,
   QUEUE_END,
   entryKey,
   preview,
+  replaceableBy,
   type ChangeKind,
   type ChangedConversation,
   type Conversation,
   type ConversationChange,
   type ConversationStatus,
   type Delivery,
+  type DeliveryMatch,
   type ListFilter,
   type ListPosition,
   type ListQuery,
@@ -322,7 +326,8 @@ export class MongoConversationStore implements ConversationStore {
 
   async markSent(entryId: string, twilioSid: string, delivery: Delivery): Promise<void> {
     await storeOperation('conversations.markSent', async () => {
-      await this.staffEntries.updateOne({ id: entryId }, { $set: { twilioSid }, $max: { delivery: deliveryDoc(delivery) } }, { maxTimeMS: this.maxTimeMS });
+      // No report can have matched yet (they find the entry by its SID): the state is set as is.
+      await this.staffEntries.updateOne({ id: entryId }, { $set: { twilioSid, delivery: deliveryDoc(delivery) }, $push: { deliveryHistory: deliveryDoc(delivery) } }, { maxTimeMS: this.maxTimeMS });
     });
   }
 
@@ -332,14 +337,32 @@ export class MongoConversationStore implements ConversationStore {
     });
   }
 
-  async updateDelivery(twilioSid: string, delivery: Delivery): Promise<StaffEntry | null> {
+  async updateDelivery(match: DeliveryMatch, delivery: Delivery): Promise<StaffEntry | null> {
+    const filter: Filter<EntryDoc> = { twilioSid: match.twilioSid, clinicId: { $in: [...match.clinicIds] }, $or: [{ accountSid: match.accountSid }, { accountSid: { $exists: false } }] };
+    const d = deliveryDoc(delivery);
     return storeOperation('conversations.updateDelivery', async () => {
-      const doc = await this.staffEntries.findOneAndUpdate(
-        { twilioSid },
-        { $max: { delivery: deliveryDoc(delivery) } },
-        { returnDocument: 'after', maxTimeMS: this.maxTimeMS },
-      );
-      return doc ? toEntry(doc) : null;
+      // The history first (capped by a filter: FerretDB ignores $slice), then the state, only forward.
+      const doc =
+        (await this.staffEntries.findOneAndUpdate(
+          { ...filter, [`deliveryHistory.${DELIVERY_HISTORY_MAX - 1}`]: { $exists: false } },
+          { $push: { deliveryHistory: d } },
+          { returnDocument: 'after', maxTimeMS: this.maxTimeMS },
+        )) ?? (await this.staffEntries.findOne(filter, { maxTimeMS: this.maxTimeMS }));
+      if (!doc) {
+        return null;
+      }
+      if (advancesDelivery(doc.delivery, d)) {
+        const rule = replaceableBy(d.status);
+        const moved = await this.staffEntries.updateOne(
+          { _id: doc._id, 'delivery.rank': { $lt: rule.belowRank }, 'delivery.status': { $nin: rule.notIn } },
+          { $set: { delivery: d } },
+          { maxTimeMS: this.maxTimeMS },
+        );
+        if (moved.modifiedCount === 1) {
+          doc.delivery = d;
+        }
+      }
+      return toEntry(doc);
     });
   }
 
@@ -363,7 +386,7 @@ export class MongoConversationStore implements ConversationStore {
   }
 }
 
-/** Field order is the comparison order of `$max` (see DELIVERY_RANK). */
+/** A delivery as stored: the fields in one order, without undefined ones. */
 function deliveryDoc(d: Delivery): Delivery {
   return d.errorCode === undefined ? { rank: d.rank, status: d.status, at: d.at } : { rank: d.rank, status: d.status, at: d.at, errorCode: d.errorCode };
 }

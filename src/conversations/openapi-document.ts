@@ -156,7 +156,7 @@ const SCHEMAS: Json = {
   },
   OutboundEntry: {
     type: 'object',
-    required: ['type', 'id', 'at', 'text', 'author', 'authorName', 'twilioSid', 'deliveryStatus', 'deliveryErrorCode'],
+    required: ['type', 'id', 'at', 'text', 'author', 'authorName', 'twilioSid', 'deliveryStatus', 'deliveryErrorCode', 'deliveryHistory'],
     properties: {
       type: { const: 'outbound' },
       id: { type: 'string' },
@@ -167,6 +167,16 @@ const SCHEMAS: Json = {
       twilioSid: nullable({ type: 'string' }),
       deliveryStatus: { enum: Object.keys(DELIVERY_RANK) },
       deliveryErrorCode: nullable({ type: 'string' }),
+      deliveryHistory: {
+        type: 'array',
+        description: "Twilio's answer and every delivery report after it, in arrival order; a final status stays even when a later report says otherwise.",
+        items: {
+          type: 'object',
+          required: ['status', 'at', 'errorCode'],
+          properties: { status: { enum: Object.keys(DELIVERY_RANK) }, at: { type: 'string', format: 'date-time' }, errorCode: nullable({ type: 'string' }) },
+          additionalProperties: false,
+        },
+      },
     },
     additionalProperties: false,
   },

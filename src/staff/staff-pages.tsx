@@ -15,6 +15,7 @@ import { isImage } from '../media/detect-type.js';
 import { formatAppointmentDate, formatAppointmentTime } from '../rules/local-time.js';
 import { renderTemplate, type MergeField, type ParsedTemplate } from '../rules/templates.js';
 import type { Store } from '../store/store.js';
+import { requireCleanText } from '../text-check.js';
 import type { LiveHub } from './live/live-hub.js';
 import { pageHeaders, requireSameOrigin } from './page-security.js';
 import { paths, ROUTES, VIEWS, type InboxView, type ListState } from './paths.js';
@@ -362,6 +363,7 @@ export function createStaffPages(deps: StaffPagesDeps): Router {
       if (text.trim() === '' || text.length > 1600) {
         throw new AppError('BAD_REQUEST', 'a reply needs 1 to 1600 characters');
       }
+      requireCleanText('reply', text);
       await deps.service.reply(clinic.id, id, text, actor(ctx), {
         assignToAuthor: true,
         statusCallback: `${deps.publicBaseUrl ?? ctx.origin}${STATUS_CALLBACK_PATH}`,
@@ -387,6 +389,7 @@ export function createStaffPages(deps: StaffPagesDeps): Router {
     if (text.trim() === '' || text.length > 4000) {
       throw new AppError('BAD_REQUEST', 'a note needs 1 to 4000 characters');
     }
+    requireCleanText('note', text);
     await deps.service.addNote(clinic.id, id, text, actor(ctx));
     deps.hub.poke();
     backTo(ctx, clinic.id, id, form);

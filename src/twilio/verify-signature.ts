@@ -30,15 +30,25 @@ export function signedUrl(publicBaseUrl: string | null, parts: RequestUrlParts):
  * arithmetic, so repeated keys are signed as Twilio signs them (values deduplicated, sorted).
  */
 export function isValidSignature(tokens: readonly string[], signature: string, url: string, form: FormParams): boolean {
+  return signingToken(tokens, signature, url, form) !== null;
+}
+
+/**
+ * The one of `tokens` that made `signature` (see isValidSignature), or null: what a callback
+ * may touch depends on whose token signed it.
+ */
+export function signingToken(tokens: readonly string[], signature: string, url: string, form: FormParams): string | null {
   const params = toSignatureParams(form);
-  return tokens.some((token) => {
-    try {
-      return twilio.validateRequest(token, signature, url, params);
-    } catch {
-      // validateRequest calls new URL() on its fallback path; a URL it cannot parse is just not valid.
-      return false;
-    }
-  });
+  return (
+    tokens.find((token) => {
+      try {
+        return twilio.validateRequest(token, signature, url, params);
+      } catch {
+        // validateRequest calls new URL() on its fallback path; a URL it cannot parse is just not valid.
+        return false;
+      }
+    }) ?? null
+  );
 }
 
 /**

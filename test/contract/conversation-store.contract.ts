@@ -202,24 +202,53 @@ export function describeConversationStoreContract(name: string, make: () => Prom
       expect(await conversations.addEntry({ ...reply, id: newId(), clinicId: newClinicId() })).to.deep.equal({ added: true });
     });
 
-    it('when delivery statuses arrive out of order, then the state only moves forward', async function () {
+    it('when delivery statuses arrive out of order, then the state only moves forward, a final status stays, and the history keeps every report', async function () {
       const clinicId = newClinicId();
       const conversationId = newId();
       const sid = `SM${randomUUID().replace(/-/g, '')}`;
-      const entry = anEntry({ clinicId, conversationId, kind: 'outbound', delivery: { rank: 0, status: 'sending-requested', at: at('2026-06-01T12:00:00Z') } });
+      const account = `AC${'a'.repeat(32)}`;
+      const match = { twilioSid: sid, clinicIds: [clinicId], accountSid: account };
+      const entry = anEntry({ clinicId, conversationId, kind: 'outbound', accountSid: account, delivery: { rank: 0, status: 'sending-requested', at: at('2026-06-01T12:00:00Z') } });
       await conversations.addEntry(entry);
       await conversations.markSent(entry.id, sid, { rank: DELIVERY_RANK.queued, status: 'queued', at: at('2026-06-01T12:00:01Z') });
-      const delivered = await conversations.updateDelivery(sid, { rank: DELIVERY_RANK.delivered, status: 'delivered', at: at('2026-06-01T12:00:05Z') });
+      const delivered = await conversations.updateDelivery(match, { rank: DELIVERY_RANK.delivered, status: 'delivered', at: at('2026-06-01T12:00:05Z') });
       expect(delivered?.delivery).to.deep.equal({ rank: 4, status: 'delivered', at: at('2026-06-01T12:00:05Z') });
-      const late = await conversations.updateDelivery(sid, { rank: DELIVERY_RANK.sent, status: 'sent', at: at('2026-06-01T12:00:06Z') });
+      const late = await conversations.updateDelivery(match, { rank: DELIVERY_RANK.sent, status: 'sent', at: at('2026-06-01T12:00:06Z') });
       expect(late?.delivery?.status).to.equal('delivered');
       expect(late?.twilioSid).to.equal(sid);
-      expect(await conversations.updateDelivery(`SM${randomUUID().replace(/-/g, '')}`, { rank: 3, status: 'sent', at: at('2026-06-01T12:00:06Z') })).to.equal(null);
+      const failedLate = await conversations.updateDelivery(match, { rank: DELIVERY_RANK.failed, status: 'failed', at: at('2026-06-01T12:00:07Z'), errorCode: '30007' });
+      expect(failedLate?.delivery?.status).to.equal('delivered');
+      expect(failedLate?.deliveryHistory?.map((d) => d.status)).to.deep.equal(['queued', 'delivered', 'sent', 'failed']);
+      expect(failedLate?.deliveryHistory?.[3]).to.deep.equal({ rank: 4, status: 'failed', at: at('2026-06-01T12:00:07Z'), errorCode: '30007' });
+      const read = await conversations.updateDelivery(match, { rank: DELIVERY_RANK.read, status: 'read', at: at('2026-06-01T12:00:08Z') });
+      expect(read?.delivery?.status).to.equal('read');
+      expect(await conversations.updateDelivery({ ...match, twilioSid: `SM${randomUUID().replace(/-/g, '')}` }, { rank: 3, status: 'sent', at: at('2026-06-01T12:00:06Z') })).to.equal(null);
       const failed = anEntry({ clinicId, conversationId, kind: 'outbound', idempotency: { key: 'gone', request: 'r' } });
       await conversations.addEntry(failed);
       await conversations.removeEntry(failed.id);
       expect((await conversations.entries(conversationId, 10)).map((e) => e.id)).to.deep.equal([entry.id]);
       expect(await conversations.addEntry({ ...failed, id: newId() })).to.have.property('added', true);
+    });
+
+    it("when a delivery report names another clinic or another account, then it matches nothing and changes nothing", async function () {
+      const clinicId = newClinicId();
+      const sid = `SM${randomUUID().replace(/-/g, '')}`;
+      const account = `AC${'b'.repeat(32)}`;
+      const entry = anEntry({ clinicId, conversationId: newId(), kind: 'outbound', accountSid: account, delivery: { rank: 0, status: 'sending-requested', at: at('2026-06-01T12:00:00Z') } });
+      await conversations.addEntry(entry);
+      await conversations.markSent(entry.id, sid, { rank: DELIVERY_RANK.queued, status: 'queued', at: at('2026-06-01T12:00:01Z') });
+      const failed = { rank: DELIVERY_RANK.failed, status: 'failed' as const, at: at('2026-06-01T12:00:02Z') };
+      expect(await conversations.updateDelivery({ twilioSid: sid, clinicIds: [newClinicId()], accountSid: account }, failed)).to.equal(null);
+      expect(await conversations.updateDelivery({ twilioSid: sid, clinicIds: [clinicId], accountSid: `AC${'c'.repeat(32)}` }, failed)).to.equal(null);
+      const [stored] = await conversations.entries(entry.conversationId, 10);
+      expect(stored?.delivery?.status).to.equal('queued');
+      expect(stored?.deliveryHistory?.map((d) => d.status)).to.deep.equal(['queued']);
+      // A text kept before accounts were recorded matches on SID and clinic.
+      const legacySid = `SM${randomUUID().replace(/-/g, '')}`;
+      const legacy = anEntry({ clinicId, conversationId: newId(), kind: 'outbound', delivery: { rank: 0, status: 'sending-requested', at: at('2026-06-01T12:00:00Z') } });
+      await conversations.addEntry(legacy);
+      await conversations.markSent(legacy.id, legacySid, { rank: DELIVERY_RANK.queued, status: 'queued', at: at('2026-06-01T12:00:01Z') });
+      expect((await conversations.updateDelivery({ twilioSid: legacySid, clinicIds: [clinicId], accountSid: account }, failed))?.delivery?.status).to.equal('failed');
     });
 
     it("when the thread's inbound messages are read, then they are that clinic's records from that phone, newest `limit`, oldest first", async function () {

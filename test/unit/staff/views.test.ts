@@ -67,7 +67,7 @@ describe('staff page views', function () {
     expect(note).to.include('class="entry note"');
     expect(note).to.include('Internal note by Maria');
     expect(note).to.include('not sent to the patient');
-    const reply = renderToString(h(ThreadEntry, { entry: { type: 'outbound', id: 'en_2', at: AT, text: 'ok', author: 'm@x', authorName: null, twilioSid: 'SM2', deliveryStatus: 'undelivered', deliveryErrorCode: '30003' }, model }));
+    const reply = renderToString(h(ThreadEntry, { entry: { type: 'outbound', id: 'en_2', at: AT, text: 'ok', author: 'm@x', authorName: null, twilioSid: 'SM2', deliveryStatus: 'undelivered', deliveryErrorCode: '30003', deliveryHistory: [] }, model }));
     expect(reply).to.include('Reply by m@x');
     expect(reply).to.include('Not delivered (error 30003)');
   });
