@@ -46,7 +46,8 @@ export function requireSameOrigin(origin: string | null) {
   return async function sameOrigin(ctx: Context, next: Next): Promise<void> {
     if (!SAFE_METHODS.has(ctx.method)) {
       const site = ctx.get('Sec-Fetch-Site');
-      const expected = origin ?? ctx.origin;
+      // Not ctx.origin: in Koa 3 that is the request's own Origin header.
+      const expected = origin ?? `${ctx.protocol}://${ctx.host}`;
       if (site !== '') {
         if (site !== 'same-origin') {
           throw new AppError('FORBIDDEN', `cross-site request refused (Sec-Fetch-Site: ${site.slice(0, 20)})`);

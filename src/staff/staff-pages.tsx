@@ -366,7 +366,7 @@ export function createStaffPages(deps: StaffPagesDeps): Router {
       requireCleanText('reply', text);
       await deps.service.reply(clinic.id, id, text, actor(ctx), {
         assignToAuthor: true,
-        statusCallback: `${deps.publicBaseUrl ?? ctx.origin}${STATUS_CALLBACK_PATH}`,
+        statusCallback: `${deps.publicBaseUrl ?? `${ctx.protocol}://${ctx.host}`}${STATUS_CALLBACK_PATH}`,
         ...(IDEMPOTENCY_KEY.test(key) ? { idempotencyKey: key } : {}),
       });
     } catch (err) {
