@@ -2,7 +2,7 @@ import { pathToFileURL } from 'node:url';
 import type { Server } from 'node:http';
 import type Koa from 'koa';
 import type { Config } from './config/load-config.js';
-import { formatFindings, isAppError } from './errors.js';
+import { AppError, formatFindings, isAppError } from './errors.js';
 import { createApp } from './http/create-app.js';
 import { createHttpServer, serverLimits } from './http/server-limits.js';
 import type { DestinationStream } from 'pino';
@@ -34,7 +34,9 @@ import { staffGuard } from './auth/require-api-key.js';
 import { MEDIA_ROUTE } from './media/media-routes.js';
 import { conversationRouting } from './conversations/staff-routing.js';
 import { eventLoopBusy } from './event-loop-load.js';
-import { startStaffPages } from './staff/start-staff-pages.js';
+import { sessionStreamCheck, startStaffPages } from './staff/start-staff-pages.js';
+import { loadStaffFile } from './staff/auth/staff-file.js';
+import { createStaffAuth, openStaffSessionStore, type StaffAuth } from './staff/auth/staff-auth.js';
 
 /** A request within this long (ms) means the instance is serving: background media fetching paces itself. */
 const SERVING_WINDOW_MS = 100;
@@ -54,6 +56,8 @@ export interface RunningService {
   events: EventsService;
   /** Media fetching (background) and the thread's media look-up. */
   media: RunningMedia;
+  /** Staff sign-in and sessions (src/staff/auth/). */
+  staffAuth: StaffAuth;
   /** Stops accepting, waits for requests in flight (SHUTDOWN_GRACE_MS), flushes the spool, closes the store. */
   stop(): Promise<ShutdownReport>;
 }
@@ -73,6 +77,8 @@ export interface StartOptions {
    * would add their own). Default true. Combined with BACKGROUND_JOBS: either off means off.
    */
   background?: boolean;
+  /** The staff sessions' clock (tests move it past the idle timeout). */
+  staffClock?: () => Date;
 }
 
 /**
@@ -81,7 +87,8 @@ export interface StartOptions {
  * @param env - the environment (process.env in production)
  */
 export async function startService(env: Record<string, string | undefined>, options: StartOptions = {}): Promise<RunningService> {
-  const { config, snapshot, more: keys } = await loadStartupConfig(env, (c) => loadKeysFile(c.keysFile, { production: c.nodeEnv === 'production' }));
+  const { config, snapshot, more } = await loadStartupConfig(env, (c) => loadAll([loadKeysFile(c.keysFile, { production: c.nodeEnv === 'production' }), loadStaffFile(c.staffFile)]));
+  const [keys, staffFile] = more;
   const production = config.nodeEnv === 'production';
   const logger = createLogger(config.logLevel, options.logDestination);
   const metrics = createMetrics({ defaults: true });
@@ -155,7 +162,16 @@ export async function startService(env: Record<string, string | undefined>, opti
     logger.warn({ keysFile: config.keysFile }, 'no staff API keys file: the staff API refuses every request (401)');
   }
   const ring = new KeyRing(keys.keys);
-  const staffInit = initializeStore({ kind: store.kind, init: async () => Promise.all([staffStores.conversations.init(), staffStores.accessLog.init()]).then(() => undefined) }, logger);
+  const staffSessions = await openStaffSessionStore(store, logger);
+  const staffInit = initializeStore(
+    { kind: store.kind, init: async () => Promise.all([staffStores.conversations.init(), staffStores.accessLog.init(), staffSessions.init()]).then(() => undefined) },
+    logger,
+  );
+  if (staffFile.missing) {
+    logger.warn({ staffFile: config.staffFile }, 'no staff file: every staff sign-in gets "no access"');
+  }
+  // The staff pages' sign-in and sessions.
+  const staffAuth = createStaffAuth({ config, directory: staffFile.directory, sessionStore: staffSessions, accessLog: staffStores.accessLog, logger, signals: process, ...(options.staffClock ? { clock: options.staffClock } : {}) });
   // Failed key attempts are counted per client address in this instance's memory (src/auth/failed-key-attempts.ts),
   // one count for every route a key opens (the staff API and media).
   const attempts = new MemoryFailedKeyAttempts();
@@ -185,6 +201,10 @@ export async function startService(env: Record<string, string | undefined>, opti
     media: media.store,
     logger,
     publicBaseUrl: config.publicBaseUrl,
+    requirePerson: staffAuth.requirePerson,
+    requirePersonQuietly: staffAuth.requirePersonQuietly,
+    streamCheck: sessionStreamCheck(staffAuth.sessions, production),
+    staffOf: (clinicId) => staffAuth.staffFile.current().staffOf(clinicId).map((s) => ({ email: s.email, name: s.name ?? '' })),
   });
   services.push({ start: () => pages.hub.start(), stop: () => pages.hub.stop() });
   const app = createApp({
@@ -208,7 +228,7 @@ export async function startService(env: Record<string, string | undefined>, opti
     }),
     spool: spoolSink,
     inFlight,
-    routers: [staff.router, ...media.routers, ...pages.routers],
+    routers: [staff.router, ...media.routers, staffAuth.router, ...pages.routers],
   });
   const server = await new Promise<Server>((resolve, reject) => {
     const s = createHttpServer(app.callback(), serverLimits(config)).listen(config.port, config.host, () => resolve(s));
@@ -242,18 +262,36 @@ export async function startService(env: Record<string, string | undefined>, opti
     spool,
     events,
     media,
+    staffAuth,
     stop() {
       lifecycle = 'stopping';
       storeInit.stop();
       staffInit.stop();
       rulesReload.close();
       keysReload.close();
+      staffAuth.close();
       // A reload that was running finishes (and logs) before the drain begins, so the shutdown's
       // lines come last and in order.
       stopping ??= rulesReload.settled().then(() => gracefulShutdown({ server, connections, inFlight, graceMs: config.shutdownGraceMs, store, logger, replayer, spool, services }));
       return stopping;
     },
   };
+}
+
+/**
+ * Loads several files at once and reports every one's problems together (one CONFIG_INVALID
+ * with all their findings), as start-up does for the clinics and rules.
+ */
+async function loadAll<T extends readonly unknown[]>(loads: { [K in keyof T]: Promise<T[K]> }): Promise<T> {
+  const settled = await Promise.allSettled(loads);
+  const failed = settled.flatMap((s) => (s.status === 'rejected' ? [s.reason as unknown] : []));
+  if (failed.length > 0) {
+    if (failed.every(isAppError)) {
+      throw new AppError('CONFIG_INVALID', 'invalid configuration files', { findings: failed.flatMap((e) => (e as AppError).findings) });
+    }
+    throw failed.find((e) => !isAppError(e));
+  }
+  return settled.map((s) => (s as PromiseFulfilledResult<unknown>).value) as unknown as T;
 }
 
 /** Starts the service for a process: signals, exit codes, start-up errors on stderr. */

@@ -41,6 +41,10 @@ export interface StaffPagesDeps {
   clinic(clinicId: string): Clinic | null;
   /** The signed-in person on ctx.state.person, or a redirect to sign in (src/staff/auth). */
   requirePerson: Middleware;
+  /** The same without counting as activity: the live stream's (default requirePerson). */
+  requirePersonQuietly?: Middleware;
+  /** For an open stream: whether its session still stands, asked every heartbeat. */
+  streamCheck?(ctx: Context, clinicId: string): () => Promise<boolean>;
   accessLog: AccessLogStore;
   media: Pick<MediaStore, 'get' | 'openFile'>;
   hub: LiveHub;
@@ -471,9 +475,9 @@ export function createStaffPages(deps: StaffPagesDeps): Router {
     ctx.set('Content-Security-Policy', 'sandbox');
   });
 
-  router.get(ROUTES.events, ...page(ROUTES.events), async function liveEvents(ctx: Context): Promise<void> {
+  router.get(ROUTES.events, headers, pageErrors, deps.requirePersonQuietly ?? deps.requirePerson, access(ROUTES.events), async function liveEvents(ctx: Context): Promise<void> {
     const clinic = clinicOf(ctx);
-    deps.hub.attach(ctx, clinic.id);
+    deps.hub.attach(ctx, clinic.id, deps.streamCheck?.(ctx, clinic.id));
   });
 
   return router;

@@ -9,8 +9,10 @@ import type { Logger } from '../logger.js';
 import type { MediaStore } from '../media/media-store.js';
 import type { Store } from '../store/store.js';
 import { assetRoutes, loadAssets } from './assets.js';
+import { cookieNames, parseCookieId } from './auth/session-cookie.js';
+import type { StaffSessions } from './auth/staff-sessions.js';
 import { LiveHub } from './live/live-hub.js';
-import { createStaffPages, type QuickReplyTemplate } from './staff-pages.js';
+import { createStaffPages, type QuickReplyTemplate, type StaffPagesDeps } from './staff-pages.js';
 import type { StaffMember } from './views/thread.js';
 
 export interface StaffPagesOptions {
@@ -23,12 +25,31 @@ export interface StaffPagesOptions {
   logger: Logger;
   /** The session middleware (src/staff/auth); without it every page is refused (401). */
   requirePerson?: Middleware;
+  requirePersonQuietly?: Middleware;
+  streamCheck?: StaffPagesDeps['streamCheck'];
   quickReplies?(clinicId: string): readonly QuickReplyTemplate[];
   staffOf?(clinicId: string): readonly StaffMember[];
   publicBaseUrl: string | null;
   /** The live poller's interval, ms (tests shorten it). */
   pollMs?: number;
   clock?: () => Date;
+}
+
+/**
+ * The live stream's session re-check on the staff sessions (src/staff/auth): the session the
+ * stream opened with must still stand (not counted as activity) and still see the clinic.
+ * @param sessions - the staff sessions
+ * @param production - which cookie name the session travels in
+ */
+export function sessionStreamCheck(sessions: Pick<StaffSessions, 'lookup'>, production: boolean): NonNullable<StaffPagesDeps['streamCheck']> {
+  const names = cookieNames(production);
+  return (ctx, clinicId) => {
+    const cookieId = parseCookieId(ctx.cookies.get(names.session));
+    return async () => {
+      const found = await sessions.lookup(cookieId, false);
+      return found.ok && found.person.clinics.includes(clinicId);
+    };
+  };
 }
 
 /** Refuses every page: no sign-in is wired (safe by default). */
@@ -49,6 +70,8 @@ export function startStaffPages(options: StaffPagesOptions): { routers: Router[]
     store: options.store,
     clinic: options.clinic,
     requirePerson: options.requirePerson ?? NOBODY,
+    ...(options.requirePersonQuietly ? { requirePersonQuietly: options.requirePersonQuietly } : {}),
+    ...(options.streamCheck ? { streamCheck: options.streamCheck } : {}),
     accessLog: options.accessLog,
     media: options.media,
     hub,

@@ -16,7 +16,7 @@ export interface LiveHubOptions {
    * still caught; what was already sent is not sent again.
    */
   overlapMs?: number;
-  /** A comment line on every stream this often, ms, so proxies keep it open. */
+  /** A comment line on every stream this often, ms, so proxies keep it open; each stream's session is checked again then too. */
   heartbeatMs?: number;
   clock?: () => Date;
 }
@@ -24,6 +24,8 @@ export interface LiveHubOptions {
 interface Stream {
   clinicId: string;
   body: PassThrough;
+  /** Whether the tab's session still stands (idle timeout, sign-out, staff file): false ends the stream. */
+  stillSignedIn?: () => Promise<boolean>;
 }
 
 const BATCH = 500;
@@ -71,7 +73,7 @@ export class LiveHub {
       return;
     }
     this.loop.start();
-    this.heartbeat = setInterval(() => this.broadcast(': keep-alive\n\n'), this.heartbeatMs);
+    this.heartbeat = setInterval(() => void this.keepAlive(), this.heartbeatMs);
     this.heartbeat.unref();
   }
 
@@ -97,13 +99,13 @@ export class LiveHub {
    * Turns the request into an event stream of the clinic's changes.
    * @param ctx - a GET that passed the session and clinic checks
    */
-  attach(ctx: Context, clinicId: string): void {
+  attach(ctx: Context, clinicId: string, stillSignedIn?: () => Promise<boolean>): void {
     const socket = ctx.req.socket;
     socket.setTimeout(0);
     socket.setNoDelay(true);
     socket.setKeepAlive(true);
     const body = new PassThrough();
-    const stream: Stream = { clinicId, body };
+    const stream: Stream = { clinicId, body, ...(stillSignedIn ? { stillSignedIn } : {}) };
     ctx.status = 200;
     ctx.type = 'text/event-stream';
     ctx.set('X-Accel-Buffering', 'no');
@@ -131,10 +133,23 @@ export class LiveHub {
     }
   }
 
-  private broadcast(text: string): void {
-    for (const stream of this.streams) {
-      stream.body.write(text);
-    }
+  /**
+   * A comment on every stream (proxies keep it open), and each stream's session checked
+   * again without counting as activity: a tab left open on the inbox is signed out by the
+   * idle timeout like any other (the browser's reconnect then gets 401).
+   */
+  private async keepAlive(): Promise<void> {
+    await Promise.all(
+      [...this.streams].map(async (stream) => {
+        const ok = stream.stillSignedIn ? await stream.stillSignedIn().catch(() => false) : true;
+        if (!ok) {
+          this.streams.delete(stream);
+          stream.body.end();
+          return;
+        }
+        stream.body.write(': keep-alive\n\n');
+      }),
+    );
   }
 
   /** One look at what changed; true when a full batch came (look again at once). */
