@@ -11,25 +11,24 @@ import { createMetrics, type Metrics } from './metrics.js';
 import { handleMessage } from './service/handle-message.js';
 import { LiveConfig } from './service/live-config.js';
 import { createReadiness, type Lifecycle } from './service/readiness.js';
-import { loadStartupConfig, logBrokenClinics } from './service/startup-config.js';
+import { loadStartupConfig, logBrokenClinics, logStartupWarnings } from './service/startup-config.js';
 import { startRulesReload } from './service/rules-reload.js';
 import { createInFlight, gracefulShutdown, trackConnections, type ShutdownReport } from './service/shutdown.js';
 import { SpoolReplayer } from './spool/replayer.js';
 import { Spool } from './spool/spool.js';
-import { openStore } from './store/open-store.js';
+import { openBackend, type Backend } from './store/backend.js';
 import type { Store } from './store/store.js';
 import { loadSeed } from './import/seed.js';
 import { initializeStore } from './service/store-init.js';
-import type { OutboxEvent } from './events/event-types.js';
-import { EventsService, memoryEventsStorage, type EventsServiceOptions } from './events/events-service.js';
-import { MemoryStore } from './store/memory/memory-store.js';
-import type { MongoStore } from './store/mongo/mongo-store.js';
+import { EventsService, type EventsServiceOptions } from './events/events-service.js';
+import { openEventsStorage } from './events/events-storage.js';
 import { startMedia, type RunningMedia } from './media/start-media.js';
 import { loadKeysFile } from './auth/api-keys-file.js';
 import { KeyRing } from './auth/key-ring.js';
 import { MemoryFailedKeyAttempts } from './auth/failed-key-attempts.js';
 import { startKeysReload } from './auth/keys-reload.js';
 import { createStaffApi, openStaffStores } from './conversations/staff-api.js';
+import { listeningOrigin } from './conversations/status-callback-url.js';
 import { staffGuard } from './auth/require-api-key.js';
 import { MEDIA_ROUTE } from './media/media-routes.js';
 import { conversationRouting } from './conversations/staff-routing.js';
@@ -63,8 +62,8 @@ export interface RunningService {
 }
 
 export interface StartOptions {
-  /** A store to use instead of the one MONGODB_URI chooses (tests). */
-  store?: Store;
+  /** A backend to use instead of the one MONGODB_URI chooses (tests: memoryBackend(store), mongoBackend(store)). */
+  backend?: Backend;
   /** The events' loop timings (tests shorten them). */
   events?: Pick<EventsServiceOptions, 'pollMs' | 'timeoutMs' | 'leaseMs' | 'retryDelaysMs' | 'statsMaxAgeMs'>;
   /** The media loops' poll interval (tests shorten it). */
@@ -87,7 +86,7 @@ export interface StartOptions {
  * @param env - the environment (process.env in production)
  */
 export async function startService(env: Record<string, string | undefined>, options: StartOptions = {}): Promise<RunningService> {
-  const { config, snapshot, more } = await loadStartupConfig(env, (c) => loadAll([loadKeysFile(c.keysFile, { production: c.nodeEnv === 'production' }), loadStaffFile(c.staffFile)]));
+  const { config, snapshot, more, warnings } = await loadStartupConfig(env, (c) => loadAll([loadKeysFile(c.keysFile, { production: c.nodeEnv === 'production' }), loadStaffFile(c.staffFile)]));
   const [keys, staffFile] = more;
   const production = config.nodeEnv === 'production';
   const logger = createLogger(config.logLevel, options.logDestination);
@@ -98,20 +97,10 @@ export async function startService(env: Record<string, string | undefined>, opti
   metrics.backgroundJobs.set(background ? 1 : 0);
   let lifecycle: Lifecycle = 'starting';
   logBrokenClinics(logger, snapshot.broken ?? []);
+  logStartupWarnings(logger, warnings);
   const live = new LiveConfig(snapshot);
-  // The embedded store hands each completion's events to the events part (its outbox).
-  let onOutbox: (messageSid: string, events: OutboxEvent[]) => void = () => undefined;
-  const store =
-    options.store ??
-    (await openStore({
-      mongodbUri: config.mongodbUri ?? undefined,
-      logger,
-      memory: {
-        maxMessages: config.memoryStoreMaxMessages,
-        onDrop: (table) => metrics.embeddedStoreDropped.inc({ table }),
-        onOutbox: (sid, events) => onOutbox(sid, events),
-      },
-    }));
+  const backend = options.backend ?? (await openBackend(config, { logger, onDrop: (table) => metrics.embeddedStoreDropped.inc({ table }) }));
+  const { store } = backend;
   const storeInit = initializeStore(store, logger);
   if (store.kind === 'memory' && config.seedFile) {
     const summary = await loadSeed(store, config.seedFile, snapshot.clinics);
@@ -132,7 +121,7 @@ export async function startService(env: Record<string, string | undefined>, opti
   // Messages the store cannot take wait on disk in the outage spool until the replayer gets them in.
   const spool = await Spool.open({ dir: config.spoolDir, logger, onDepth: (depth) => metrics.spoolDepth.set(depth) });
   // The staff feature's stores; the pipeline puts messages for staff in its conversations.
-  const staffStores = await openStaffStores(store);
+  const staffStores = await openStaffStores(backend);
   const staffRouting = conversationRouting(staffStores.conversations);
   const pipeline = { store, staff: staffRouting, logger, metrics, clock: () => new Date() };
   const replayer = new SpoolReplayer({ spool, store, logger, metrics, replay: (message, receivedAt) => handleMessage(pipeline, live.snapshot(), message, 'replay', receivedAt) });
@@ -145,16 +134,8 @@ export async function startService(env: Record<string, string | undefined>, opti
   const inFlight = createInFlight();
   const loopBusy = eventLoopBusy();
   // Events: the relay and dispatcher deliver what completions left in the outbox (docs/events.md).
-  const storage =
-    store.kind === 'mongo' ? (await import('./events/mongo-outbox-store.js')).mongoEventsStorage((store as MongoStore).client.db((store as MongoStore).dbName)) : memoryEventsStorage();
-  const events = new EventsService({ storage, clinics: () => live.snapshot().clinics.clinics, env, logger, registry: metrics.registry, ...options.events });
-  onOutbox = (sid, outbox) => {
-    storage.memorySource?.add(sid, outbox);
-    events.notify();
-  };
-  if (options.store instanceof MemoryStore) {
-    options.store.setOutboxListener(onOutbox);
-  }
+  const storage = await openEventsStorage(backend);
+  const events = new EventsService({ storage, store, clinics: () => live.snapshot().clinics.clinics, env, logger, registry: metrics.registry, ...options.events });
   // Background services: started in this order, stopped in reverse (Medplum's initAppServices / shutdownApp).
   const services: { start(): void; stop(): Promise<void> }[] = [{ start: () => events.start(), stop: () => events.stop(config.shutdownGraceMs) }];
   // The staff API: keys, conversations, access trail.
@@ -162,7 +143,7 @@ export async function startService(env: Record<string, string | undefined>, opti
     logger.warn({ keysFile: config.keysFile }, 'no staff API keys file: the staff API refuses every request (401)');
   }
   const ring = new KeyRing(keys.keys);
-  const staffSessions = await openStaffSessionStore(store, logger);
+  const staffSessions = await openStaffSessionStore(backend, logger);
   const staffInit = initializeStore(
     { kind: store.kind, init: async () => Promise.all([staffStores.conversations.init(), staffStores.accessLog.init(), staffSessions.init()]).then(() => undefined) },
     logger,
@@ -176,10 +157,10 @@ export async function startService(env: Record<string, string | undefined>, opti
   // one count for every route a key opens (the staff API and media).
   const attempts = new MemoryFailedKeyAttempts();
   // Media: background jobs fetch MediaUrlN; the route is guarded like the staff API.
-  const media = startMedia({
+  const media = await startMedia({
     config,
     env,
-    store,
+    backend,
     logger,
     clinic: (id) => live.snapshot().clinics.byId.get(id),
     ...(options.media?.pollMs === undefined ? {} : { pollMs: options.media.pollMs }),
@@ -190,7 +171,9 @@ export async function startService(env: Record<string, string | undefined>, opti
     guard: staffGuard({ accessLog: staffStores.accessLog, clock: () => new Date(), ring: () => ring, attempts }, MEDIA_ROUTE, 'conversations:read'),
   });
   services.push({ start: () => media.service.start(), stop: () => media.stop() });
-  const staff = createStaffApi({ config, live, store, stores: staffStores, ring, logger, attempts, media: media.service });
+  // Replies' StatusCallback: PUBLIC_BASE_URL (required in production), else the address this server listens on.
+  let listening: string | null = null;
+  const staff = createStaffApi({ config, live, store, stores: staffStores, ring, logger, attempts, media: media.service, callbackOrigin: () => config.publicBaseUrl ?? listening });
   // The front desk's pages (/staff) and their live hub, which every instance runs: each serves its own streams.
   const pages = startStaffPages({
     service: staff.service,
@@ -235,6 +218,7 @@ export async function startService(env: Record<string, string | undefined>, opti
     s.once('error', reject);
   });
   const address = server.address();
+  listening = listeningOrigin(address);
   logger.info(
     { pid: process.pid, address: typeof address === 'object' && address ? `${address.address}:${address.port}` : address, store: store.kind, clinics: snapshot.clinics.clinics.length, backgroundJobs: background ? 'on' : 'off' },
     'listening',

@@ -5,6 +5,7 @@ import { appointmentStatus, type InboundMessage, type StaffRouting } from '../do
 import { AppError } from '../errors.js';
 import { maskPhone, toE164 } from '../phone.js';
 import type { Store } from '../store/store.js';
+import { openBackend } from '../store/backend.js';
 import { renderTwiml } from '../twilio/twiml.js';
 import type { CompiledRules } from '../rules/compile.js';
 import { decide, type RuleReport } from '../rules/evaluate.js';
@@ -251,16 +252,12 @@ export interface SimulateFromEnvOptions {
 export async function simulateFromEnv(options: SimulateFromEnvOptions): Promise<Simulation> {
   const clinics = await loadClinicsFile(options.clinicsFile);
   const rules = await loadRules({ rulesDir: options.rulesDir, clinics: clinics.clinics });
-  const uri = options.env.MONGODB_URI?.trim();
-  let store: Store;
+  const backend = await openBackend({ mongodbUri: options.env.MONGODB_URI });
+  const { store } = backend;
   const notes: string[] = [];
-  if (uri) {
-    const { createMongoStore } = await import('../store/mongo/create-mongo-store.js');
-    store = createMongoStore({ uri });
+  if (backend.kind === 'mongo') {
     notes.push('patients, appointments and opt-outs read from MONGODB_URI (read-only)');
   } else {
-    const { MemoryStore } = await import('../store/memory/memory-store.js');
-    store = new MemoryStore();
     if (options.seedFile) {
       const { importDataFile } = await import('../import/import-data.js');
       await importDataFile(options.seedFile, { store, clinics: clinics.byId, relativeTo: new Date() });

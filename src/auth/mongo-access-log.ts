@@ -1,5 +1,5 @@
-import type { Collection, MongoClient } from 'mongodb';
-import { storeOperation, toStoreError } from '../store/mongo/mongo-errors.js';
+import type { Collection, Db } from 'mongodb';
+import { storeOperation, toStoreError } from '../store/mongo-kit.js';
 import type { AccessLogStore, AccessQuery, AccessRecord } from './access-log.js';
 
 export const ACCESS_LOG_COLLECTION = 'accessLog';
@@ -8,8 +8,9 @@ export const ACCESS_LOG_COLLECTION = 'accessLog';
 export class MongoAccessLog implements AccessLogStore {
   private readonly collection: Collection<AccessRecord>;
 
-  constructor(options: { client: MongoClient; dbName: string }) {
-    this.collection = options.client.db(options.dbName).collection<AccessRecord>(ACCESS_LOG_COLLECTION);
+  /** @param db - the backend's database */
+  constructor(db: Db) {
+    this.collection = db.collection<AccessRecord>(ACCESS_LOG_COLLECTION);
   }
 
   async init(): Promise<void> {

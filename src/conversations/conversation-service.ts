@@ -3,6 +3,7 @@ import type { Clinic, MessageRecord } from '../domain.js';
 import { AppError } from '../errors.js';
 import { toE164 } from '../phone.js';
 import type { Store } from '../store/store.js';
+import { missingForSending } from '../service/sending-check.js';
 import {
   DELIVERY_RANK,
   effectiveStatus,
@@ -18,6 +19,7 @@ import {
 } from './conversation.js';
 import type { ConversationStore } from './conversation-store.js';
 import { PENDING_MEDIA_LINKS, type MediaLinks, type ThreadMedia } from './media-links.js';
+import { statusCallbackUrl } from './status-callback-url.js';
 import type { SmsSender } from './twilio-messages.js';
 
 /** How many of each kind of thread entry a thread shows (the newest). */
@@ -32,6 +34,11 @@ export interface ConversationServiceDeps {
   clinic(clinicId: string): { clinic: Clinic; accountSid: string | null; authToken: string | null } | null;
   clock: () => Date;
   media?: MediaLinks;
+  /**
+   * The origin Twilio's delivery-status callbacks go to: PUBLIC_BASE_URL, or in development
+   * the address the service listens on; null (or not absolute): replies ask for no callback.
+   */
+  callbackOrigin?: () => string | null;
 }
 
 /** A conversation as the API shows it. */
@@ -360,7 +367,7 @@ export class ConversationService {
     id: string,
     text: string,
     author: string | Actor,
-    options: { idempotencyKey?: string; statusCallback?: string; assignToAuthor?: boolean },
+    options: { idempotencyKey?: string; assignToAuthor?: boolean } = {},
   ): Promise<{ entry: ThreadEntryView; replayed: boolean }> {
     const by = typeof author === 'string' ? { id: author } : author;
     const conversation = await this.mustGet(clinicId, id);
@@ -372,8 +379,9 @@ export class ConversationService {
     if (optOut?.optedOut) {
       throw new AppError('OPTED_OUT', 'the patient has opted out of texts (STOP); nothing was sent');
     }
-    if (!live.accountSid || !live.authToken) {
-      throw new AppError('TWILIO_NOT_CONFIGURED', `clinic ${clinicId} has no Twilio account SID and auth token for sending`);
+    const missing = missingForSending(live.clinic, live.accountSid, live.authToken);
+    if (missing !== null || !live.accountSid || !live.authToken) {
+      throw new AppError('TWILIO_NOT_CONFIGURED', `${missing ?? ''}; nothing was sent`);
     }
     const account = { clinic: live.clinic, accountSid: live.accountSid, authToken: live.authToken };
     const now = this.deps.clock();
@@ -408,7 +416,7 @@ export class ConversationService {
         await this.deps.conversations.removeEntry(entry.id);
         throw new AppError('OPTED_OUT', 'the patient has opted out of texts (STOP) while this reply waited; nothing was sent');
       }
-      return this.send(entry, account, conversation, options.statusCallback);
+      return this.send(entry, account, conversation, statusCallbackUrl(this.deps.callbackOrigin?.() ?? null));
     });
     const status = (Object.hasOwn(DELIVERY_RANK, sent.status) ? sent.status : 'queued') as DeliveryStatus;
     const delivery = { rank: DELIVERY_RANK[status], status, at: this.deps.clock() };

@@ -1,6 +1,6 @@
 import type { Db } from 'mongodb';
 import type { Patient } from '../domain.js';
-import { COLLECTIONS } from '../store/mongo/indexes.js';
+import { COLLECTIONS } from '../store/mongo-kit.js';
 import type { ConversationStore } from './conversation-store.js';
 import { displayName } from './staff-routing.js';
 

@@ -1,8 +1,6 @@
-import type { Collection, Db, Filter, MongoClient } from 'mongodb';
+import type { Collection, Db, Filter } from 'mongodb';
 import type { MessageRecord } from '../domain.js';
-import { docToMessage, type MessageDoc } from '../store/mongo/documents.js';
-import { COLLECTIONS } from '../store/mongo/indexes.js';
-import { isDuplicateKey, storeOperation } from '../store/mongo/mongo-errors.js';
+import { COLLECTIONS, docToMessage, isDuplicateKey, storeOperation, type MessageDoc } from '../store/mongo-kit.js';
 import {
   advancesDelivery,
   CONVERSATION_STATUSES,
@@ -60,8 +58,6 @@ interface EntryDoc extends StaffEntry {
 }
 
 export interface MongoConversationStoreOptions {
-  client: MongoClient;
-  dbName: string;
   /** Server-side limit of each query. */
   maxTimeMS?: number;
 }
@@ -86,8 +82,12 @@ export class MongoConversationStore implements ConversationStore {
   private readonly db: Db;
   private readonly maxTimeMS: number;
 
-  constructor(options: MongoConversationStoreOptions) {
-    this.db = options.client.db(options.dbName);
+  /**
+   * @param db - the backend's database
+   * @param options - the server-side limit of each query
+   */
+  constructor(db: Db, options: MongoConversationStoreOptions = {}) {
+    this.db = db;
     this.maxTimeMS = options.maxTimeMS ?? 2000;
   }
 

@@ -294,7 +294,9 @@ export function openApiDocument(options: { serverUrl?: string | null } = {}): Js
           {
             parameters: [{ name: 'Idempotency-Key', in: 'header', required: false, description: '1 to 255 visible ASCII characters, per clinic: a repeat gets the first answer and Twilio gets the text once.', schema: { type: 'string', pattern: '^[\\x21-\\x7e]{1,255}$' } }],
             responses: {
-              '409': error('OPTED_OUT: the number opted out (nothing sent); IDEMPOTENCY_CONFLICT: the key was used with another text, or its first request is still being sent.'),
+              '409': error(
+                'OPTED_OUT: the number opted out (nothing sent); IDEMPOTENCY_CONFLICT: the key was used with another text, or its first request is still being sent; TWILIO_NOT_CONFIGURED: the clinic has no Twilio account SID or auth token to send with (the message says which; nothing sent).',
+              ),
               '502': error('Twilio did not take the message; nothing kept, retry.'),
             },
           },

@@ -7,12 +7,12 @@ import type { Config } from '../config/load-config.js';
 import type { Logger } from '../logger.js';
 import type { LiveConfig } from '../service/live-config.js';
 import type { Store } from '../store/store.js';
+import type { Backend } from '../store/backend.js';
 import { ConversationService } from './conversation-service.js';
 import { createStaffRouter } from './conversation-routes.js';
 import type { ConversationStore } from './conversation-store.js';
 import type { MediaLinks } from './media-links.js';
 import { MemoryConversationStore } from './memory-conversation-store.js';
-import type { MongoStore } from '../store/mongo/mongo-store.js';
 import { OPENAPI_PATH, openApiDocument } from './openapi-document.js';
 import { addStatusCallbackRoute } from './status-callback-route.js';
 import { createTwilioSender, type SmsSender } from './twilio-messages.js';
@@ -25,18 +25,17 @@ export interface StaffStores {
 
 /**
  * The store parts beside the main store: the embedded ones read the main store's audit
- * records; the MongoDB ones share its client and database (and are imported only then, so
- * the embedded store never loads the driver).
- * @param store - the main store
+ * records; the MongoDB ones use the backend's database (and are imported only then, so
+ * the embedded backend never loads the driver).
+ * @param backend - from openBackend
  */
-export async function openStaffStores(store: Store): Promise<StaffStores> {
-  if (store.kind === 'mongo') {
-    const { client, dbName } = store as MongoStore;
+export async function openStaffStores(backend: Backend): Promise<StaffStores> {
+  if (backend.kind === 'mongo') {
     const { MongoConversationStore } = await import('./mongo-conversation-store.js');
     const { MongoAccessLog } = await import('../auth/mongo-access-log.js');
-    return { conversations: new MongoConversationStore({ client, dbName }), accessLog: new MongoAccessLog({ client, dbName }) };
+    return { conversations: new MongoConversationStore(backend.db), accessLog: new MongoAccessLog(backend.db) };
   }
-  return { conversations: new MemoryConversationStore(store), accessLog: new MemoryAccessLog() };
+  return { conversations: new MemoryConversationStore(backend.store), accessLog: new MemoryAccessLog() };
 }
 
 export interface StaffApiDeps {
@@ -51,6 +50,11 @@ export interface StaffApiDeps {
   sender?: SmsSender;
   media?: MediaLinks;
   attempts?: FailedKeyAttempts;
+  /**
+   * The origin replies' StatusCallback points at (configuration only, never a request
+   * header): defaults to PUBLIC_BASE_URL; main adds the listening address in development.
+   */
+  callbackOrigin?: () => string | null;
 }
 
 /**
@@ -65,6 +69,7 @@ export function createStaffApi(deps: StaffApiDeps): { router: Router; service: C
     store: deps.store,
     sender: deps.sender ?? createTwilioSender({ baseUrl: deps.config.twilioApiBaseUrl }),
     clock,
+    callbackOrigin: deps.callbackOrigin ?? ((): string | null => deps.config.publicBaseUrl),
     ...(deps.media ? { media: deps.media } : {}),
     clinic(clinicId) {
       const snapshot = deps.live.snapshot();
@@ -80,7 +85,6 @@ export function createStaffApi(deps: StaffApiDeps): { router: Router; service: C
     ring: () => deps.ring,
     accessLog: deps.stores.accessLog,
     clock,
-    publicBaseUrl: deps.config.publicBaseUrl,
     ...(deps.attempts ? { attempts: deps.attempts } : {}),
   });
   const document = JSON.stringify(openApiDocument({ serverUrl: deps.config.publicBaseUrl }));

@@ -3,29 +3,17 @@ import type { FieldLogger } from '../logger.js';
 import { EventDispatcher } from './dispatcher.js';
 import { resolveEndpoints, type EventEndpoint } from '../config/event-endpoints.js';
 import { createEventMetrics, recordStats, type EventMetrics } from './event-metrics.js';
-import { MemoryEventOutboxStore, MemoryOutboxSource } from './memory-outbox-store.js';
 import type { EventOutboxStore } from './outbox-store.js';
-import { OutboxRelay, type OutboxSource } from './relay.js';
+import { OutboxRelay } from './relay.js';
+import type { Store } from '../store/store.js';
 import type { Registry } from 'prom-client';
 import { errorCode } from '../errors.js';
 
-/** The events part for one store kind: where deliveries live and where outboxes come from. */
-export interface EventsStorage {
-  store: EventOutboxStore;
-  source: OutboxSource;
-  /** The embedded store's completion write hands outboxes here (memory only). */
-  memorySource?: MemoryOutboxSource;
-  init(): Promise<void>;
-}
-
-/** The embedded store's events part. */
-export function memoryEventsStorage(): EventsStorage {
-  const memorySource = new MemoryOutboxSource();
-  return { store: new MemoryEventOutboxStore(), source: memorySource, memorySource, init: async () => undefined };
-}
-
 export interface EventsServiceOptions {
-  storage: EventsStorage;
+  /** Where deliveries live (openEventsStorage). */
+  storage: EventOutboxStore;
+  /** The messages' store: where completions leave their outboxes. */
+  store: Pick<Store, 'kind' | 'pendingOutboxes' | 'clearOutbox'>;
   /** The clinics live now (they reload). */
   clinics: () => readonly Clinic[];
   env: Record<string, string | undefined>;
@@ -39,6 +27,9 @@ export interface EventsServiceOptions {
   /** How long a stats read is reused (metrics, readiness), ms. */
   statsMaxAgeMs?: number;
 }
+
+/** How often the relay looks for pending outboxes on the embedded store, ms. */
+export const EMBEDDED_RELAY_POLL_MS = 20;
 
 /**
  * The relay and the dispatcher of one service instance, and the stats behind the
@@ -57,7 +48,7 @@ export class EventsService {
     this.metrics = createEventMetrics(options.registry, () => this.oldestPendingAgeSeconds());
     const endpoints = (): EventEndpoint[] => options.clinics().flatMap((c) => resolveEndpoints(c, options.env));
     this.dispatcher = new EventDispatcher({
-      store: options.storage.store,
+      store: options.storage,
       endpoint: (id) => endpoints().find((e) => e.id === id),
       logger: options.logger,
       metrics: this.metrics,
@@ -67,11 +58,13 @@ export class EventsService {
       ...(options.retryDelaysMs === undefined ? {} : { retryDelaysMs: options.retryDelaysMs }),
     });
     this.relay = new OutboxRelay({
-      source: options.storage.source,
-      store: options.storage.store,
+      source: options.store,
+      store: options.storage,
       endpointsFor: (clinicId) => endpoints().filter((e) => e.clinicId === clinicId),
       logger: options.logger,
-      ...(options.pollMs === undefined ? {} : { pollMs: options.pollMs }),
+      // On the embedded store a look at the pending outboxes is a Map read: the relay looks
+      // often, so an event leaves within milliseconds of the reply, as on a wake-up.
+      pollMs: options.pollMs ?? (options.store.kind === 'memory' ? EMBEDDED_RELAY_POLL_MS : 1000),
       onQueued: () => this.dispatcher.notify(),
     });
   }
@@ -133,7 +126,7 @@ export class EventsService {
     if (this.cachedStats && now - this.cachedStats.at < (this.options.statsMaxAgeMs ?? 10_000)) {
       return this.cachedStats.oldestPendingAgeS;
     }
-    const stats = await this.options.storage.store.stats();
+    const stats = await this.options.storage.stats();
     recordStats(this.metrics, stats, new Date(now));
     const age = stats.oldestPendingAt ? Math.max(0, (now - stats.oldestPendingAt.getTime()) / 1000) : 0;
     this.cachedStats = { at: now, oldestPendingAgeS: age };

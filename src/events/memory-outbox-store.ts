@@ -1,7 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { OutboxEvent } from './event-types.js';
-import type { OutboxSource, PendingOutbox } from './relay.js';
-import { EPOCH, type AttemptResult, type DeliveryQuery, type EventDelivery, type EventOutboxStore, type LeasedDelivery, type OutboxStats } from './outbox-store.js';
+import { EPOCH, replayRecord, type AttemptResult, type DeliveryQuery, type EventDelivery, type EventOutboxStore, type LeasedDelivery, type OutboxStats } from './outbox-store.js';
 
 /**
  * The embedded store's events part: plain Maps, copies in and out (like the Store's
@@ -110,7 +108,7 @@ export class MemoryEventOutboxStore implements EventOutboxStore {
         continue;
       }
       entry.token = null;
-      entry.delivery = { ...d, status: 'pending', attempts: 0, nextAttemptAt: now, lockedUntil: EPOCH };
+      entry.delivery = { ...d, status: 'pending', nextAttemptAt: now, lockedUntil: EPOCH, replays: [...(d.replays ?? []), replayRecord(d, now)] };
       delete entry.delivery.deliveredAt;
       this.index(entry.delivery);
       n += 1;
@@ -183,26 +181,5 @@ function cleanOptional(d: EventDelivery, result: AttemptResult): void {
   }
   if (result.lastError === undefined) {
     delete d.lastError;
-  }
-}
-
-/**
- * The embedded store's outboxes: the memory store hands each completion's events here
- * (its completion write), and the relay reads them like MongoDB's pending flag.
- */
-export class MemoryOutboxSource implements OutboxSource {
-  private readonly pending = new Map<string, OutboxEvent[]>();
-
-  /** Called by the completion write; a second completion of the message replaces the first. */
-  add(messageSid: string, events: readonly OutboxEvent[]): void {
-    this.pending.set(messageSid, structuredClone([...events]));
-  }
-
-  async pendingOutboxes(limit: number): Promise<PendingOutbox[]> {
-    return [...this.pending].slice(0, limit).map(([messageSid, events]) => ({ messageSid, events: structuredClone(events) }));
-  }
-
-  async clearOutbox(messageSid: string): Promise<void> {
-    this.pending.delete(messageSid);
   }
 }

@@ -1,11 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import type { Collection, Db, Filter } from 'mongodb';
-import { insertNew, storeOperation } from '../store/mongo/mongo-errors.js';
-import type { OutboxEvent } from './event-types.js';
+import { insertNew, storeOperation } from '../store/mongo-kit.js';
 import { applyResult } from './memory-outbox-store.js';
-import type { OutboxSource, PendingOutbox } from './relay.js';
-import type { EventsStorage } from './events-service.js';
-import { EPOCH, type AttemptResult, type DeliveryQuery, type DeliveryStatus, type EventDelivery, type EventOutboxStore, type LeasedDelivery, type OutboxStats } from './outbox-store.js';
+import { EPOCH, replayRecord, type AttemptResult, type DeliveryQuery, type DeliveryStatus, type EventDelivery, type EventOutboxStore, type LeasedDelivery, type OutboxStats } from './outbox-store.js';
 
 export const EVENTS_COLLECTION = 'events';
 export const EVENT_ENDPOINTS_COLLECTION = 'eventEndpoints';
@@ -129,10 +126,25 @@ export class MongoEventOutboxStore implements EventOutboxStore {
   async requeue(filter: { ids: readonly string[] } | { clinicId: string; status: 'failed' }, now: Date): Promise<number> {
     return storeOperation('events.requeue', async () => {
       const f: Filter<DeliveryDoc> = 'ids' in filter ? { _id: { $in: [...filter.ids] } } : { clinicId: filter.clinicId, status: 'failed' };
-      const r = await this.events.updateMany(f, {
-        $set: { status: 'pending', attempts: 0, nextAttemptAt: now, lockedUntil: EPOCH },
-        $unset: { lockToken: '', deliveredAt: '' },
-      });
+      // Each delivery's replay record names where it stood (its attempts, status, last error),
+      // so they are read first and written one by one, each only if it has not moved since.
+      const docs = await this.events.find(f, { projection: { attempts: 1, status: 1, lastError: 1 }, maxTimeMS: this.maxTimeMS }).toArray();
+      if (docs.length === 0) {
+        return 0;
+      }
+      const r = await this.events.bulkWrite(
+        docs.map((d) => ({
+          updateOne: {
+            filter: { _id: d._id, attempts: d.attempts, status: d.status },
+            update: {
+              $set: { status: 'pending' as const, nextAttemptAt: now, lockedUntil: EPOCH },
+              $push: { replays: replayRecord(d, now) },
+              $unset: { lockToken: '', deliveredAt: '' },
+            },
+          },
+        })),
+        { ordered: false },
+      );
       return r.modifiedCount;
     });
   }
@@ -173,64 +185,4 @@ export class MongoEventOutboxStore implements EventOutboxStore {
       };
     });
   }
-}
-
-/** The messages collection's outbox fields (written by the completion, see MongoStore.completeMessage). */
-interface OutboxMessageDoc {
-  _id: string;
-  outbox?: OutboxEvent[];
-  /** Present (true) only while the outbox waits for the relay: the sparse index holds just those. */
-  outboxPending?: true;
-  completedAt?: Date;
-}
-
-/**
- * The relay's view of MongoDB messages: a message completed with events carries them
- * in `outbox` and `outboxPending: true`; a sparse index finds those.
- */
-export class MongoOutboxSource implements OutboxSource {
-  constructor(
-    private readonly db: Db,
-    private readonly options: { maxTimeMS?: number } = {},
-  ) {}
-
-  private get messages(): Collection<OutboxMessageDoc> {
-    return this.db.collection<OutboxMessageDoc>('messages');
-  }
-
-  async init(): Promise<void> {
-    await storeOperation('events.outboxIndex', async () => {
-      await this.messages.createIndex({ outboxPending: 1 }, { name: 'outboxPending', sparse: true });
-    });
-  }
-
-  async pendingOutboxes(limit: number): Promise<PendingOutbox[]> {
-    return storeOperation('events.pendingOutboxes', async () => {
-      const docs = await this.messages
-        .find({ outboxPending: true }, { projection: { outbox: 1 }, maxTimeMS: this.options.maxTimeMS ?? 5000 })
-        .limit(limit)
-        .toArray();
-      return docs.map((d) => ({ messageSid: d._id, events: d.outbox ?? [] }));
-    });
-  }
-
-  async clearOutbox(messageSid: string): Promise<void> {
-    await storeOperation('events.clearOutbox', async () => {
-      await this.messages.updateOne({ _id: messageSid }, { $unset: { outboxPending: '' } });
-    });
-  }
-}
-
-/** The MongoDB events part, on the service's database (loaded only with MONGODB_URI, like the driver). */
-export function mongoEventsStorage(db: Db): EventsStorage {
-  const store = new MongoEventOutboxStore(db);
-  const source = new MongoOutboxSource(db);
-  return {
-    store,
-    source,
-    async init() {
-      await store.init();
-      await source.init();
-    },
-  };
 }

@@ -1,29 +1,14 @@
 import type { FieldLogger } from '../logger.js';
 import { wants, type EventEndpoint } from '../config/event-endpoints.js';
 import { envelopeOf, type OutboxEvent } from './event-types.js';
+import type { Store } from '../store/store.js';
 import { EPOCH, type EventDelivery, type EventOutboxStore } from './outbox-store.js';
 import { eachInTurn, PollLoop } from '../poll-loop.js';
 import { errorCode } from '../errors.js';
 
-/** A finished message whose events have not been copied to the events collection yet. */
-export interface PendingOutbox {
-  messageSid: string;
-  events: OutboxEvent[];
-}
-
-/**
- * Where messages keep their outbox: the events ride in the message's completion write
- * (no extra command on the hot path), flagged pending until the relay has copied them.
- */
-export interface OutboxSource {
-  /** Up to `limit` messages whose outbox is pending, oldest first. */
-  pendingOutboxes(limit: number): Promise<PendingOutbox[]>;
-  /** Clears the pending flag (the outbox itself stays on the record, for audit). */
-  clearOutbox(messageSid: string): Promise<void>;
-}
-
 export interface RelayOptions {
-  source: OutboxSource;
+  /** The messages' store: the events ride in a completion write, flagged pending until copied. */
+  source: Pick<Store, 'pendingOutboxes' | 'clearOutbox'>;
   store: EventOutboxStore;
   /** The clinic's endpoints as configured now. */
   endpointsFor: (clinicId: string) => readonly EventEndpoint[];

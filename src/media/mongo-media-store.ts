@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { GridFSBucket, ObjectId, type Collection, type Db, type Filter } from 'mongodb';
-import { insertNew, storeOperation } from '../store/mongo/mongo-errors.js';
+import { insertNew, storeOperation } from '../store/mongo-kit.js';
 import { applyUpdate, type LeasedMedia, type MediaFileMeta, type MediaRecord, type MediaStore, type MediaUpdate } from './media-store.js';
 
 export const MEDIA_COLLECTION = 'media';

@@ -1,16 +1,14 @@
 import type Router from '@koa/router';
 import type { Middleware } from 'koa';
-import type { Db } from 'mongodb';
 import type { Config } from '../config/load-config.js';
 import type { Clinic } from '../domain.js';
 import type { Logger } from '../logger.js';
 import { initializeStore } from '../service/store-init.js';
-import type { Store } from '../store/store.js';
 import { mediaRoutes } from './media-routes.js';
 import { MediaService } from './media-service.js';
 import type { MediaStore } from './media-store.js';
 import { MemoryMediaStore } from './memory-media-store.js';
-import { MongoMediaStore } from './mongo-media-store.js';
+import type { Backend } from '../store/backend.js';
 import type { Registry } from 'prom-client';
 import { registerMediaMetrics } from './media-metrics.js';
 
@@ -26,7 +24,8 @@ export interface RunningMedia {
 export interface StartMediaOptions {
   config: Readonly<Config>;
   env: Record<string, string | undefined>;
-  store: Store;
+  /** The backend: the media part opens beside its store (openMediaStorage). */
+  backend: Backend;
   logger: Logger;
   /** The clinic as configured now (clinics reload). */
   clinic: (id: string) => Clinic | undefined;
@@ -44,15 +43,29 @@ export interface StartMediaOptions {
 }
 
 /**
+ * The media part of the backend: GridFS and the `media` collection on MongoDB (its adapter
+ * and the driver loaded only then), MEDIA_DIR and Maps on the embedded backend.
+ * @param backend - from openBackend
+ * @param mediaDir - MEDIA_DIR (embedded backend)
+ */
+export async function openMediaStorage(backend: Backend, mediaDir: string): Promise<MediaStore> {
+  if (backend.kind === 'mongo') {
+    const { MongoMediaStore } = await import('./mongo-media-store.js');
+    return new MongoMediaStore(backend.db);
+  }
+  return new MemoryMediaStore(mediaDir);
+}
+
+/**
  * The media feature for one instance: its store part beside the service's store (GridFS
  * on MongoDB, MEDIA_DIR on the embedded store), indexes made as soon as the database
  * answers, the relay and worker (started by the caller's service list), and the route.
  * @param options - config, env, the service's store, logger, live clinics, the staff guard
  */
-export function startMedia(options: StartMediaOptions): RunningMedia {
-  const { config, store, logger } = options;
-  const db = store.kind === 'mongo' ? (store as Store & { database?: Db }).database : undefined;
-  const media: MediaStore = db ? new MongoMediaStore(db) : new MemoryMediaStore(config.mediaDir);
+export async function startMedia(options: StartMediaOptions): Promise<RunningMedia> {
+  const { config, logger, backend } = options;
+  const { store } = backend;
+  const media = await openMediaStorage(backend, config.mediaDir);
   const init = initializeStore(media, logger, 'media store');
   if (options.registry) {
     registerMediaMetrics(options.registry, { store, media });

@@ -6,7 +6,6 @@ import type { VNode } from 'preact';
 import type { AccessLogStore, AccessRecord } from '../auth/access-log.js';
 import { CONVERSATION_STATUSES, type ConversationStatus } from '../conversations/conversation.js';
 import type { ConversationService } from '../conversations/conversation-service.js';
-import { STATUS_CALLBACK_PATH } from '../conversations/conversation-routes.js';
 import type { Appointment, Clinic } from '../domain.js';
 import { AppError, isAppError } from '../errors.js';
 import { toAppError } from '../http/error-middleware.js';
@@ -370,7 +369,6 @@ export function createStaffPages(deps: StaffPagesDeps): Router {
       requireCleanText('reply', text);
       await deps.service.reply(clinic.id, id, text, actor(ctx), {
         assignToAuthor: true,
-        statusCallback: `${deps.publicBaseUrl ?? `${ctx.protocol}://${ctx.host}`}${STATUS_CALLBACK_PATH}`,
         ...(IDEMPOTENCY_KEY.test(key) ? { idempotencyKey: key } : {}),
       });
     } catch (err) {

@@ -4,6 +4,7 @@ import type {
   MessageCompletion,
   MessageRecord,
   OptOutRecord,
+  OutboxEvent,
   Patient,
   ResponseKind,
   SenderState,
@@ -48,6 +49,12 @@ export interface MessageQuery {
   until: Date;
 }
 
+/** A finished message whose events wait for the events relay (src/events/relay.ts). */
+export interface PendingOutbox {
+  messageSid: string;
+  events: OutboxEvent[];
+}
+
 /** The rate window a message counts in: a key and when its counter may be forgotten. */
 export interface RateWindow {
   key: string;
@@ -89,6 +96,13 @@ export interface Store {
    */
   recordDuplicate(messageSid: string, at: Date): Promise<void>;
   listMessages(query: MessageQuery): AsyncIterable<MessageRecord>;
+  /**
+   * Up to `limit` messages completed with events that the relay has not copied yet, oldest
+   * first (the events relay's input; the events ride in the completion write, flagged pending).
+   */
+  pendingOutboxes(limit: number): Promise<PendingOutbox[]>;
+  /** Clears the message's pending flag (the outbox itself stays on the record, for audit). */
+  clearOutbox(messageSid: string): Promise<void>;
   /** Up to `limit` records claimed with `mediaPending`, oldest first (the media relay's input). */
   pendingMedia(limit: number): Promise<MessageRecord[]>;
   /** Removes `mediaPending` from the record (its media jobs exist now). */

@@ -19,6 +19,7 @@ import type { Store } from '../../src/store/store.js';
 import { getTestMongo, openTestMongoStore, type TestMongoStore } from '../support/mongo.js';
 import { WEBHOOK_PATH, addPatient, inboundParams, signedRequest, uniquePhone } from '../support/test-app.js';
 import { fixtureServiceEnv } from '../support/service-env.js';
+import { backendFor } from '../support/backends.js';
 
 interface BudgetCase {
   /** Completes "when ..." in the test name: who texts what. */
@@ -103,7 +104,7 @@ describe('database commands per message, over the wire (MongoDB)', function () {
     service = await startService(
       fixtureServiceEnv({ SPOOL_DIR: spoolDir }),
       // The events and media pollers would add their own commands to the count.
-      { store: handle.store, background: false },
+      { backend: backendFor(handle.store), background: false },
     );
     port = (service.server.address() as AddressInfo).port;
     await quiet();

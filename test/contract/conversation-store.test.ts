@@ -17,7 +17,7 @@ describeConversationStoreContract('mongo', async () => {
     return null;
   }
   const handle = await openTestMongoStore(server, { label: 'conversations' });
-  const conversations = new MongoConversationStore({ client: handle.store.client, dbName: handle.dbName });
+  const conversations = new MongoConversationStore(handle.store.database);
   await conversations.init();
   return { conversations, store: handle.store, dispose: () => handle.dispose() };
 });

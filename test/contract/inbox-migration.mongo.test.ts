@@ -50,7 +50,7 @@ describe('legacy inbox migration (MongoDB)', function () {
       legacyItem({ clinicId, from: ana, messageSid: second, kind: 'cancel-request', patientIds: [patient.id], body: 'cancel appt', createdAt: at('2026-05-02T10:00:00Z') }) as never,
       legacyItem({ clinicId, from: ben, messageSid: newSid(), patientIds: [], body: 'done already', createdAt: at('2026-05-03T10:00:00Z'), status: 'done' }) as never,
     ]);
-    const conversations = new MongoConversationStore({ client: store.client, dbName });
+    const conversations = new MongoConversationStore(store.database);
 
     await conversations.init();
 
@@ -77,7 +77,7 @@ describe('legacy inbox migration (MongoDB)', function () {
     const { store, dbName } = handle!;
     const db = store.client.db(dbName);
     await db.collection(LEGACY_INBOX).drop().catch(() => undefined);
-    await new MongoConversationStore({ client: store.client, dbName }).init();
+    await new MongoConversationStore(store.database).init();
     expect((await db.listCollections({ name: LEGACY_INBOX }).toArray()).length).to.equal(0);
   });
 });

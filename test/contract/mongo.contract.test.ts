@@ -8,7 +8,7 @@ import { createMetrics } from '../../src/metrics.js';
 import { buildSnapshot } from '../../src/service/build-snapshot.js';
 import { handleMessage } from '../../src/service/handle-message.js';
 import { createMongoStore } from '../../src/store/mongo/create-mongo-store.js';
-import { openStore } from '../../src/store/open-store.js';
+import { openBackend } from '../../src/store/backend.js';
 import { getTestMongo, openTestMongoStore, type TestMongoStore } from '../support/mongo.js';
 import { describeStoreContract } from './store.contract.js';
 import { aMessage, anAppointment, aPatient, newClinicId, newPhone, newSid } from './store-fixtures.js';
@@ -48,7 +48,7 @@ describe('MongoStore on the wire', function () {
     const { store, commands } = handle!;
     const config = loadTestConfig({ authTokens: ['test-token'], clinicsFile: 'test/fixtures/clinics.yaml', rulesDir: FIXTURE_RULES_DIR });
     const snapshot = await buildSnapshot(config, { NORTHSIDE_AUTH_TOKEN: 'northside-token' }, now);
-    const staff = conversationRouting(new MongoConversationStore({ client: store.client, dbName: handle!.dbName }));
+    const staff = conversationRouting(new MongoConversationStore(store.database));
     const deps = { store, staff, logger: createLogger('silent'), metrics: createMetrics(), clock: () => now };
     const sid = newSid();
     const message = { messageSid: sid, from, to: DOWNTOWN_NUMBER, body, numMedia: 0, media: [], extra: {} };
@@ -317,11 +317,12 @@ describe('MongoStore when the database hangs mid-way', function () {
   });
 });
 
-describe('openStore', function () {
-  it('when no MongoDB URI is given, then the embedded store is used', async function () {
-    const store = await openStore({ mongodbUri: '  ' });
-    expect(store.kind).to.equal('memory');
-    await store.close();
+describe('openBackend', function () {
+  it('when no MongoDB URI is given, then the embedded backend is used', async function () {
+    const backend = await openBackend({ mongodbUri: '  ' });
+    expect(backend.kind).to.equal('memory');
+    expect(backend.store.kind).to.equal('memory');
+    await backend.store.close();
   });
 });
 
@@ -339,8 +340,9 @@ describe('MongoStore when the database is down', function () {
 
   it('when the store points at a closed port, then it starts, ping() rejects with STORE_UNAVAILABLE within ~6 s, and the process lives on', async function () {
     this.timeout(15000);
-    const store = await openStore({ mongodbUri: `mongodb://127.0.0.1:${closedPort}/down` });
-    expect(store.kind).to.equal('mongo');
+    const backend = await openBackend({ mongodbUri: `mongodb://127.0.0.1:${closedPort}/down` });
+    const { store } = backend;
+    expect(backend.kind).to.equal('mongo');
     try {
       const started = Date.now();
       const err = await store.ping().then(

@@ -15,7 +15,7 @@ describeSessionStoreContract('mongo', async () => {
     return null;
   }
   const handle = await openTestMongoStore(server, { label: 'sessions' });
-  const sessions = new MongoSessionStore({ client: handle.store.client, dbName: handle.dbName });
+  const sessions = new MongoSessionStore(handle.store.database);
   await sessions.init();
   return { sessions, dispose: () => handle.dispose() };
 });

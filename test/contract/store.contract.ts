@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { appointmentStatus, type Appointment, type PatientResponse } from '../../src/domain.js';
+import { appointmentStatus, type Appointment, type MessageCompletion, type OutboxEvent, type PatientResponse } from '../../src/domain.js';
 import type { ResponseSource, Store } from '../../src/store/store.js';
 import { aMessage, anAppointment, anOptOut, aPatient, newClinicId, newPhone, newSid } from './store-fixtures.js';
 
@@ -166,6 +166,27 @@ export function describeStoreContract(name: string, makeStore: MakeStore): void 
         await store.claimMessage(record);
         await store.claimMessage(record);
         expect((await store.pendingMedia(1000)).filter((m) => m.clinicId === clinicId)).to.have.length(1);
+      });
+    });
+
+    describe('completions waiting for the events relay', function () {
+      it('when a message is completed with events, then pendingOutboxes lists them until clearOutbox, a second completion replaces them, and the record keeps its outbox', async function () {
+        const clinicId = newClinicId();
+        const withEvents = aMessage({ clinicId });
+        const plain = aMessage({ clinicId });
+        await store.claimMessage(withEvents);
+        await store.claimMessage(plain);
+        const event: OutboxEvent = { id: `ev-${withEvents.messageSid}`, type: 'message.routed', clinicId, messageSid: withEvents.messageSid, occurredAt: new Date('2026-05-01T10:00:01Z'), receivedAt: withEvents.receivedAt, data: { clinicId } };
+        const completion = (at: string, outbox?: OutboxEvent[]): MessageCompletion => ({ status: 'processed', patientIds: [], rulesFired: [], actions: [], reply: null, completedAt: new Date(at), ...(outbox ? { outbox } : {}) });
+        await store.completeMessage(plain.messageSid, completion('2026-05-01T10:00:01Z'));
+        await store.completeMessage(withEvents.messageSid, completion('2026-05-01T10:00:01Z', [event]));
+        const again = { ...event, id: `ev2-${withEvents.messageSid}` };
+        await store.completeMessage(withEvents.messageSid, completion('2026-05-01T10:00:02Z', [again]));
+        const mine = async (): Promise<unknown[]> => (await store.pendingOutboxes(1000)).filter((p) => p.messageSid === withEvents.messageSid || p.messageSid === plain.messageSid);
+        expect(await mine()).to.deep.equal([{ messageSid: withEvents.messageSid, events: [again] }]);
+        await store.clearOutbox(withEvents.messageSid);
+        expect(await mine()).to.deep.equal([]);
+        expect((await store.getMessage(withEvents.messageSid))?.outbox, 'the outbox stays on the record, for audit').to.deep.equal([again]);
       });
     });
 

@@ -36,7 +36,7 @@ describe('clinic-sms events (command line)', function () {
       this.skip();
     }
     handle = await openTestMongoStore(server, { label: 'events_cli' });
-    const store = new MongoEventOutboxStore(handle.store.client.db(handle.store.dbName));
+    const store = new MongoEventOutboxStore(handle.store.database);
     await store.init();
     const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'clinic-sms-events-cli-'));
     const url = 'https://pms.example.test/hooks/sms';

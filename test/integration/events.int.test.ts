@@ -15,6 +15,7 @@ import { WEBHOOK_PATH, inboundParams, signedRequest, uniquePhone } from '../supp
 import { conversationRouting } from '../../src/conversations/staff-routing.js';
 import { MemoryConversationStore } from '../../src/conversations/memory-conversation-store.js';
 import { fixtureServiceEnv } from '../support/service-env.js';
+import { backendFor } from '../support/backends.js';
 
 /** start()'s rejection when the store kind has no server here: only this skips a test; any other failure fails it. */
 const NO_STORE = new Error('no MongoDB server for this store kind');
@@ -58,7 +59,7 @@ for (const kind of kinds) {
       await fs.writeFile(clinics, downtownWithEndpoint(DOWNTOWN, receiver.url));
       service = await startService(
         fixtureServiceEnv({ CLINICS_FILE: clinics, SPOOL_DIR: path.join(dir, 'spool'), DOWNTOWN_EVENTS_SECRET: secret }),
-        { store: made.store, events: { pollMs: 25, ...(options.timeoutMs === undefined ? {} : { timeoutMs: options.timeoutMs }) } },
+        { backend: backendFor(made.store), events: { pollMs: 25, ...(options.timeoutMs === undefined ? {} : { timeoutMs: options.timeoutMs }) } },
       );
       return service;
     }

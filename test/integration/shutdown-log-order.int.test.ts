@@ -6,6 +6,7 @@ import { startService } from '../../src/main.js';
 import { MemoryStore } from '../../src/store/memory/memory-store.js';
 import { createLogCapture } from '../support/log-capture.js';
 import { fixtureServiceEnv } from '../support/service-env.js';
+import { backendFor } from '../support/backends.js';
 
 /** A store whose index creation takes a while (MongoDB on a cold start). */
 class SlowInitStore extends MemoryStore {
@@ -22,7 +23,7 @@ describe('shutdown log order', () => {
     try {
       const service = await startService(
         fixtureServiceEnv({ RULES_DIR: 'test/fixtures/rules/good', SPOOL_DIR: spoolDir, KEYS_FILE: path.join(spoolDir, 'no-keys.yaml'), LOG_LEVEL: 'info' }),
-        { store: new SlowInitStore(), logDestination: logs },
+        { backend: backendFor(new SlowInitStore()), logDestination: logs },
       );
       await service.stop();
       await new Promise((r) => setTimeout(r, 500));

@@ -14,6 +14,7 @@ import { createLogger } from '../../src/logger.js';
 import { dropTestDb, freshDbName, getTestMongo, uriWithDb } from '../support/mongo.js';
 import { WEBHOOK_PATH, inboundParams, signedRequest, uniquePhone } from '../support/test-app.js';
 import { fixtureServiceEnv } from '../support/service-env.js';
+import { backendFor } from '../support/backends.js';
 
 /** The embedded store behind a slow network: every patient lookup takes `latencyMs`. */
 class SlowStore extends MemoryStore {
@@ -90,7 +91,7 @@ describe('graceful shutdown', () => {
 
   it('when stop() is called with requests in flight, then each accepted request is answered and recorded, and the store is closed', async () => {
     const store = new SlowStore(300);
-    const service = await startService(env(), { store });
+    const service = await startService(env(), { backend: backendFor(store) });
     const port = (service.server.address() as AddressInfo).port;
     const messages = Array.from({ length: 30 }, (_, i) => inboundParams({ From: uniquePhone(), Body: `question ${i}` }));
 
@@ -117,7 +118,7 @@ describe('graceful shutdown', () => {
 
   it('when a request outlasts SHUTDOWN_GRACE_MS, then shutdown stops waiting for it at the bound', async () => {
     const store = new SlowStore(3000);
-    const service = await startService(env({ SHUTDOWN_GRACE_MS: '300' }), { store });
+    const service = await startService(env({ SHUTDOWN_GRACE_MS: '300' }), { backend: backendFor(store) });
     const port = (service.server.address() as AddressInfo).port;
     const reply = send(port, inboundParams({ From: uniquePhone() }));
     await waitFor(() => store.entered === 1);
@@ -133,7 +134,7 @@ describe('graceful shutdown', () => {
   it('when the store is down during shutdown, then in-flight messages are spooled, answered, and kept on disk for the next start, which replays them', async () => {
     const store = new SlowStore(200);
     store.down = true;
-    const service = await startService(env(), { store });
+    const service = await startService(env(), { backend: backendFor(store) });
     const port = (service.server.address() as AddressInfo).port;
     const phone = uniquePhone();
     const messages = [inboundParams({ From: phone, Body: 'STOP' }), inboundParams({ From: uniquePhone(), Body: 'hello' })];
@@ -149,7 +150,7 @@ describe('graceful shutdown', () => {
     expect(onDisk.depth()).to.equal(2);
 
     const fresh = new MemoryStore();
-    const next = await startService(env(), { store: fresh });
+    const next = await startService(env(), { backend: backendFor(fresh) });
     try {
       await waitFor(() => next.spool.depth() === 0);
       for (const m of messages) {

@@ -22,6 +22,7 @@ import type { Middleware } from 'koa';
 import type { LiveHub } from '../../src/staff/live/live-hub.js';
 import { startStaffPages, type StaffPagesOptions } from '../../src/staff/start-staff-pages.js';
 import { MemoryMediaStore } from '../../src/media/memory-media-store.js';
+import { backendFor } from './backends.js';
 
 /** The account downtown sends from in these tests (TWILIO_ACCOUNT_SID). */
 export const DOWNTOWN_ACCOUNT_SID = `AC${'d'.repeat(32)}`;
@@ -97,7 +98,7 @@ export async function buildStaffApp(
   const live = new LiveConfig(await buildSnapshot(full, env));
   const store = made.store;
   await store.init();
-  const stores = await openStaffStores(store);
+  const stores = await openStaffStores(backendFor(store));
   await stores.conversations.init();
   await stores.accessLog.init();
   const ring = new KeyRing();

@@ -16,6 +16,7 @@ import type { Store } from '../../src/store/store.js';
 import { createLogCapture, type LogCapture } from './log-capture.js';
 import { formEncode, inboundParams, sign } from './twilio-sign.js';
 import { FIXTURE_RULES_DIR } from './fixture-rules.js';
+import { backendFor } from './backends.js';
 
 export const AUTH_TOKEN = 'test-auth-token-0123456789abcdef';
 export const NORTHSIDE_TOKEN = 'northside-token-fedcba9876543210';
@@ -64,7 +65,7 @@ export async function buildTestApp(options: TestAppOptions = {}): Promise<TestAp
   const live = new LiveConfig(await buildSnapshot(config, env));
   const store = options.store ?? new MemoryStore();
   await store.init();
-  const { conversations } = await openStaffStores(store);
+  const { conversations } = await openStaffStores(backendFor(store));
   await conversations.init();
   const routing = notingRouting(conversations);
   const app = createApp({

@@ -6,8 +6,8 @@ import { isEventType } from '../../events/event-types.js';
 import { DELIVERY_STATUSES, type DeliveryStatus, type EventDelivery, type EventOutboxStore } from '../../events/outbox-store.js';
 import { postEvent } from '../../events/post-event.js';
 import { signEvent } from '../../events/signer.js';
-import type { MongoStore } from '../../store/mongo/mongo-store.js';
-import { openStore } from '../../store/open-store.js';
+import { openBackend } from '../../store/backend.js';
+import { openEventsStorage } from '../../events/events-storage.js';
 import type { CliCommand, CliIO } from '../io.js';
 import { errorCode } from '../../errors.js';
 
@@ -29,18 +29,17 @@ function mongoUri(io: CliIO): string | null {
 }
 
 async function withEventsStore<T>(uri: string, fn: (store: EventOutboxStore) => Promise<T>): Promise<T> {
-  const store = (await openStore({ mongodbUri: uri, purpose: 'batch' })) as MongoStore;
+  const backend = await openBackend({ mongodbUri: uri }, { purpose: 'batch' });
   try {
-    const { MongoEventOutboxStore } = await import('../../events/mongo-outbox-store.js');
-    return await fn(new MongoEventOutboxStore(store.client.db(store.dbName)));
+    return await fn(await openEventsStorage(backend));
   } finally {
-    await store.close();
+    await backend.store.close();
   }
 }
 
 function line(d: EventDelivery): string {
   const last = d.lastStatus !== undefined ? `HTTP ${d.lastStatus}` : (d.lastError ?? '-');
-  return [d.createdAt.toISOString(), d.eventId, d.type, d.status, `attempts=${d.attempts}`, `last=${last}`, `endpoint=${d.endpointId}`, new URL(d.url).host].join('  ');
+  return [d.createdAt.toISOString(), d.eventId, d.type, d.status, `attempts=${d.attempts}`, ...(d.replays?.length ? [`replays=${d.replays.length}`] : []), `last=${last}`, `endpoint=${d.endpointId}`, new URL(d.url).host].join('  ');
 }
 
 async function list(args: string[], io: CliIO): Promise<number> {

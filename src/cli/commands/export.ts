@@ -3,7 +3,7 @@ import { resolve } from 'node:path';
 import { loadClinicsFile } from '../../config/clinics-file.js';
 import type { MessageRecord } from '../../domain.js';
 import { AppError, errorCode } from '../../errors.js';
-import { openStore } from '../../store/open-store.js';
+import { openBackend } from '../../store/backend.js';
 import type { MessageQuery, Store } from '../../store/store.js';
 import { loadKeysFile } from '../../auth/api-keys-file.js';
 import { openStaffStores } from '../../conversations/staff-api.js';
@@ -231,10 +231,11 @@ export const exportCommand: CliCommand = async (args, io) => {
       }
     : (line: string): void => io.out(line);
   const access = parsed.has('--access');
-  const store = await openStore({ mongodbUri: uri });
+  const backend = await openBackend({ mongodbUri: uri });
+  const { store } = backend;
   try {
     const n = access
-      ? await exportAccessRecords((await openStaffStores(store)).accessLog, { clinicId, ...range }, format, write, await keyNames(io))
+      ? await exportAccessRecords((await openStaffStores(backend)).accessLog, { clinicId, ...range }, format, write, await keyNames(io))
       : await exportRecords(store, { clinicId, ...range }, format, write);
     io.err(`exported ${n} ${access ? 'access ' : ''}record(s) of clinic ${clinicId}, ${range.since.toISOString()} to ${range.until.toISOString()} (exclusive), as ${format}${outFile ? ` to ${outFile}` : ''}`);
     return 0;

@@ -3,7 +3,7 @@ import { resolve } from 'node:path';
 import { loadClinicsFile } from '../../config/clinics-file.js';
 import { AppError, errorCode, fileFinding, formatFindings } from '../../errors.js';
 import { checkDataFile, importRows, type ImportProgress } from '../../import/import-data.js';
-import { openStore } from '../../store/open-store.js';
+import { openBackend } from '../../store/backend.js';
 import { wantsHelp, type CliCommand } from '../io.js';
 
 const USAGE = 'usage: clinic-sms import <file.yaml|file.json|file.csv> [--dry-run]';
@@ -68,7 +68,7 @@ export const importCommand: CliCommand = async (args, io) => {
     return 0;
   }
 
-  const store = await openStore({ mongodbUri: uri, purpose: 'batch' });
+  const { store } = await openBackend({ mongodbUri: uri }, { purpose: 'batch' });
   let writing = false;
   try {
     await store.ping();

@@ -8,7 +8,7 @@ import { buildSnapshot } from '../../service/build-snapshot.js';
 import { handleMessage } from '../../service/handle-message.js';
 import { SpoolReplayer } from '../../spool/replayer.js';
 import { Spool } from '../../spool/spool.js';
-import { openStore } from '../../store/open-store.js';
+import { openBackend } from '../../store/backend.js';
 import { wantsHelp, type CliCommand, type CliIO } from '../io.js';
 import { openStaffStores } from '../../conversations/staff-api.js';
 import { conversationRouting } from '../../conversations/staff-routing.js';
@@ -62,10 +62,11 @@ async function replay(io: CliIO): Promise<number> {
   const logger = cliLogger(io, io.env.LOG_LEVEL || 'warn');
   const snapshot = await buildSnapshot(config, io.env);
   const spool = await Spool.open({ dir: config.spoolDir, logger });
-  const store = await openStore({ mongodbUri: config.mongodbUri, logger });
+  const backend = await openBackend({ mongodbUri: config.mongodbUri }, { logger });
+  const { store } = backend;
   try {
     // Replayed messages reach staff as the webhook's would: in the conversations.
-    const staff = conversationRouting((await openStaffStores(store)).conversations);
+    const staff = conversationRouting((await openStaffStores(backend)).conversations);
     const pipeline = { store, staff, logger, metrics: createMetrics(), clock: () => new Date() };
     const replayer = new SpoolReplayer({ ...pipeline, spool, replay: (message, receivedAt) => handleMessage(pipeline, snapshot, message, 'replay', receivedAt) });
     const report = await replayer.replayNow();

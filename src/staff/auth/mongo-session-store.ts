@@ -1,7 +1,7 @@
-import type { Collection, MongoClient } from 'mongodb';
+import type { Collection, Db } from 'mongodb';
 import { errorCode } from '../../errors.js';
 import type { Logger } from '../../logger.js';
-import { storeOperation } from '../../store/mongo/mongo-errors.js';
+import { storeOperation } from '../../store/mongo-kit.js';
 import type { SessionRecord, StaffSessionStore } from './session-store.js';
 
 export const STAFF_SESSIONS_COLLECTION = 'staffSessions';
@@ -18,8 +18,15 @@ const toRecord = ({ _id, ...rest }: SessionDoc): SessionRecord => ({ id: _id, ..
 export class MongoSessionStore implements StaffSessionStore {
   private readonly collection: Collection<SessionDoc>;
 
-  constructor(private readonly options: { client: MongoClient; dbName: string; logger?: Logger }) {
-    this.collection = options.client.db(options.dbName).collection<SessionDoc>(STAFF_SESSIONS_COLLECTION);
+  /**
+   * @param db - the backend's database
+   * @param options - where a refused optional index is reported
+   */
+  constructor(
+    db: Db,
+    private readonly options: { logger?: Logger } = {},
+  ) {
+    this.collection = db.collection<SessionDoc>(STAFF_SESSIONS_COLLECTION);
   }
 
   async init(): Promise<void> {

@@ -3,8 +3,7 @@ import type { Middleware } from 'koa';
 import type { AccessLogStore } from '../../auth/access-log.js';
 import type { Config } from '../../config/load-config.js';
 import type { Logger } from '../../logger.js';
-import type { Store } from '../../store/store.js';
-import type { MongoStore } from '../../store/mongo/mongo-store.js';
+import type { Backend } from '../../store/backend.js';
 import { createAuthRouter } from './auth-routes.js';
 import { OidcClient } from './oidc-client.js';
 import { requirePerson } from './require-person.js';
@@ -72,11 +71,10 @@ export function createStaffAuth(deps: StaffAuthDeps): StaffAuth {
  * The sessions' store part beside the main store: memory on the embedded store; on
  * MongoDB the `staffSessions` collection (imported only then).
  */
-export async function openStaffSessionStore(store: Store, logger?: Logger): Promise<StaffSessionStore> {
-  if (store.kind === 'mongo') {
-    const { client, dbName } = store as MongoStore;
+export async function openStaffSessionStore(backend: Backend, logger?: Logger): Promise<StaffSessionStore> {
+  if (backend.kind === 'mongo') {
     const { MongoSessionStore } = await import('./mongo-session-store.js');
-    return new MongoSessionStore({ client, dbName, ...(logger ? { logger } : {}) });
+    return new MongoSessionStore(backend.db, logger ? { logger } : {});
   }
   return new MemorySessionStore();
 }

@@ -1,8 +1,8 @@
 import { isDeepStrictEqual } from 'node:util';
-import type { Appointment, AppointmentTransition, MessageCompletion, MessageRecord, OptOutRecord, Patient, ResponseKind, SenderState } from '../../domain.js';
+import type { Appointment, AppointmentTransition, MessageCompletion, MessageRecord, OptOutRecord, OutboxEvent, Patient, ResponseKind, SenderState } from '../../domain.js';
 import { APPOINTMENT_STATUS_RANK, appointmentStatus } from '../../domain.js';
 import { upsertAppointment } from '../appointment-upsert.js';
-import type { AppointmentUpsertSummary, ClaimResult, MessageQuery, OptOutWrite, RateWindow, ResponseSource, Store, UpsertOptions, UpsertSummary } from '../store.js';
+import type { AppointmentUpsertSummary, ClaimResult, MessageQuery, OptOutWrite, PendingOutbox, RateWindow, ResponseSource, Store, UpsertOptions, UpsertSummary } from '../store.js';
 
 /** How many finished messages the embedded store keeps by default. */
 export const DEFAULT_MEMORY_MAX_MESSAGES = 50_000;
@@ -18,8 +18,6 @@ export interface MemoryStoreOptions {
   maxMessages?: number;
   /** Told of each record dropped (a metric). */
   onDrop?: (table: DroppedTable) => void;
-  /** Handed the events of each completion that has some (the events relay's source: src/events/). */
-  onOutbox?: (messageSid: string, events: NonNullable<MessageCompletion['outbox']>) => void;
 }
 
 const senderKey = (clinicId: string, phone: string): string => `${clinicId}\u0000${phone}`;
@@ -39,12 +37,13 @@ export class MemoryStore implements Store {
   readonly kind = 'memory' as const;
   readonly maxMessages: number;
   private readonly onDrop: (table: DroppedTable) => void;
-  private onOutbox: MemoryStoreOptions['onOutbox'];
   private readonly messages = new Map<string, MessageRecord>();
   /** MessageSids of finished messages, oldest first: what the bound drops. */
   private readonly finished = new Set<string>();
   /** Records claimed with mediaPending, by MessageSid, kept apart so the bound never drops one. */
   private readonly mediaPendingRecords = new Map<string, MessageRecord>();
+  /** Completions' events the relay has not copied yet, by MessageSid, kept apart like mediaPendingRecords. */
+  private readonly outboxes = new Map<string, OutboxEvent[]>();
   private readonly optOuts = new Map<string, OptOutRecord>();
   private readonly rate = new Map<string, { key: string; count: number; expiresAt: Date }>();
   /** The latest rate window's expiry (ms): when it moves on, expired counters are dropped. */
@@ -62,12 +61,6 @@ export class MemoryStore implements Store {
   constructor(options: MemoryStoreOptions = {}) {
     this.maxMessages = options.maxMessages ?? DEFAULT_MEMORY_MAX_MESSAGES;
     this.onDrop = options.onDrop ?? ((): void => undefined);
-    this.onOutbox = options.onOutbox;
-  }
-
-  /** Sets where completions' events go (a store made before the service that relays them). */
-  setOutboxListener(listener: NonNullable<MemoryStoreOptions['onOutbox']>): void {
-    this.onOutbox = listener;
   }
 
   async init(): Promise<void> {}
@@ -103,7 +96,8 @@ export class MemoryStore implements Store {
     Object.assign(existing, structuredClone(completion));
     this.noteFinished(existing);
     if (completion.outbox && completion.outbox.length > 0) {
-      this.onOutbox?.(messageSid, completion.outbox);
+      // A second completion of the message replaces the first, as on MongoDB.
+      this.outboxes.set(messageSid, structuredClone(completion.outbox));
     }
     return true;
   }
@@ -140,6 +134,21 @@ export class MemoryStore implements Store {
     for (const row of rows) {
       yield structuredClone(row);
     }
+  }
+
+  async pendingOutboxes(limit: number): Promise<PendingOutbox[]> {
+    const out: PendingOutbox[] = [];
+    for (const [messageSid, events] of this.outboxes) {
+      if (out.length >= limit) {
+        break;
+      }
+      out.push({ messageSid, events });
+    }
+    return structuredClone(out);
+  }
+
+  async clearOutbox(messageSid: string): Promise<void> {
+    this.outboxes.delete(messageSid);
   }
 
   async pendingMedia(limit: number): Promise<MessageRecord[]> {

@@ -54,6 +54,8 @@ export interface AppointmentDoc extends Omit<Appointment, 'status' | 'patientRes
 export interface MessageDoc extends Omit<MessageRecord, 'message'> {
   _id: string;
   message: Omit<MessageRecord['message'], 'extra'> & { extra: { k: string; v: string }[] };
+  /** Present (true) only while the completion's outbox waits for the events relay: a sparse index holds just those. */
+  outboxPending?: true;
 }
 
 /**
@@ -204,7 +206,7 @@ export function messageToDoc(record: MessageRecord): MessageDoc {
 export function docToMessage(doc: MessageDoc): MessageRecord {
   const { extra, ...message } = stripId(doc).message;
   // outboxPending is the events relay's flag, not part of the record.
-  const { outboxPending: _pending, ...rest } = stripId(doc) as MessageDoc & { outboxPending?: true };
+  const { outboxPending: _pending, ...rest } = stripId(doc);
   return { ...rest, message: { ...message, extra: Object.fromEntries(extra.map(({ k, v }) => [k, v])) } };
 }
 

@@ -30,6 +30,8 @@ export const INDEXES: readonly IndexPlan[] = [
   { collection: COLLECTIONS.messages, key: { clinicId: 1, receivedAt: 1 }, options: { name: 'clinic_receivedAt' }, required: true },
   // The media relay's input: only records still waiting for their media jobs are in it.
   { collection: COLLECTIONS.messages, key: { mediaPending: 1 }, options: { name: 'mediaPending', sparse: true }, required: true },
+  // The events relay's input: only completions whose events wait to be copied are in it.
+  { collection: COLLECTIONS.messages, key: { outboxPending: 1 }, options: { name: 'outboxPending', sparse: true }, required: true },
   { collection: COLLECTIONS.optOuts, key: { clinicId: 1, phone: 1 }, options: { name: 'clinic_phone_unique', unique: true }, required: true },
   // Reserved collection (see docs/store.md): a TTL index so that anything ever put there
   // with an expiresAt goes away on servers that have TTL; the others just keep it.

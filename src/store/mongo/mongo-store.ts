@@ -13,7 +13,7 @@ import type {
 import { maskPhone } from '../../phone.js';
 import { AppError } from '../../errors.js';
 import { upsertAppointment } from '../appointment-upsert.js';
-import type { AppointmentUpsertSummary, ClaimResult, MessageQuery, OptOutWrite, RateWindow, ResponseSource, Store, UpsertOptions, UpsertSummary } from '../store.js';
+import type { AppointmentUpsertSummary, ClaimResult, MessageQuery, OptOutWrite, PendingOutbox, RateWindow, ResponseSource, Store, UpsertOptions, UpsertSummary } from '../store.js';
 import {
   appointmentToDoc,
   compact,
@@ -70,9 +70,8 @@ function upcomingFilter(clinicId: string, patientIds: readonly string[], now: Da
  */
 export class MongoStore implements Store {
   readonly kind = 'mongo' as const;
+  /** The driver's client (tests reach raw collections through it). */
   readonly client: MongoClient;
-  /** The database, for feature store parts that share the client (conversations, access trail). */
-  readonly dbName: string;
   private readonly db: Db;
   private readonly logger: StoreLogger;
   private readonly maxTimeMS: number;
@@ -81,14 +80,13 @@ export class MongoStore implements Store {
   /** Off-the-hot-path writes still running; close() waits for them. */
   private readonly background = new Set<Promise<void>>();
 
-  /** The service's database, for the feature folders' own store parts (media, events). */
+  /** The service's database: the MongoDB backend's `db` (src/store/backend.ts), where feature parts open their collections. */
   get database(): Db {
     return this.db;
   }
 
   constructor(options: MongoStoreOptions) {
     this.client = options.client;
-    this.dbName = options.dbName;
     this.db = options.client.db(options.dbName);
     this.logger = options.logger ?? SILENT_LOGGER;
     this.maxTimeMS = options.maxTimeMS ?? 3000;
@@ -163,7 +161,7 @@ export class MongoStore implements Store {
       const filter: Filter<MessageDoc> = options.unlessGivenUp === true ? { _id: messageSid, gaveUpAt: { $exists: false } } : { _id: messageSid };
       // The events ride in this one write (no extra command on the hot path), flagged
       // pending for the relay (src/events/relay.ts), which finds them by a sparse index.
-      const set = compact(completion) as Partial<MessageDoc> & { outboxPending?: true };
+      const set: Partial<MessageDoc> = compact(completion);
       if (completion.outbox && completion.outbox.length > 0) {
         set.outboxPending = true;
       }
@@ -188,6 +186,22 @@ export class MongoStore implements Store {
   async recordDuplicate(messageSid: string, at: Date): Promise<void> {
     await storeOperation('recordDuplicate', async () => {
       await this.messages.updateOne({ _id: messageSid }, { $inc: { duplicateDeliveries: 1 }, $set: { lastDuplicateAt: at } });
+    });
+  }
+
+  async pendingOutboxes(limit: number): Promise<PendingOutbox[]> {
+    return storeOperation('pendingOutboxes', async () => {
+      const docs = await this.messages
+        .find({ outboxPending: true }, { projection: { outbox: 1 }, maxTimeMS: this.maxTimeMS })
+        .limit(limit)
+        .toArray();
+      return docs.map((d) => ({ messageSid: d._id, events: d.outbox ?? [] }));
+    });
+  }
+
+  async clearOutbox(messageSid: string): Promise<void> {
+    await storeOperation('clearOutbox', async () => {
+      await this.messages.updateOne({ _id: messageSid }, { $unset: { outboxPending: '' } });
     });
   }
 

@@ -1,5 +1,7 @@
 import { expect } from 'chai';
-import { MemoryEventOutboxStore, MemoryOutboxSource } from '../../../src/events/memory-outbox-store.js';
+import { MemoryEventOutboxStore } from '../../../src/events/memory-outbox-store.js';
+import { MemoryStore } from '../../../src/store/memory/memory-store.js';
+import { aMessage } from '../../contract/store-fixtures.js';
 import type { EventDelivery } from '../../../src/events/outbox-store.js';
 import { OutboxRelay } from '../../../src/events/relay.js';
 import { newClinicId } from '../../contract/store-fixtures.js';
@@ -9,10 +11,11 @@ import { turnCounter } from '../../support/event-loop-turns.js';
 describe('OutboxRelay', () => {
   it('when the relay takes a batch on the embedded store, then it stops at the batch size and lets the event loop turn between two messages', async () => {
     const clinicId = newClinicId();
-    const source = new MemoryOutboxSource();
+    const source = new MemoryStore();
     for (let i = 0; i < 4; i++) {
       const event = anEvent({ clinicId });
-      source.add(event.messageSid, [event]);
+      await source.claimMessage(aMessage({ clinicId, messageSid: event.messageSid }));
+      await source.completeMessage(event.messageSid, { status: 'processed', patientIds: [], rulesFired: [], actions: [], reply: null, completedAt: new Date(), outbox: [event] });
     }
     const store = new MemoryEventOutboxStore();
     const turnsAtAdd: number[] = [];
