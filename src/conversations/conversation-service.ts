@@ -1,5 +1,5 @@
 import { createHash, randomUUID } from 'node:crypto';
-import type { Clinic, MessageRecord } from '../domain.js';
+import type { Clinic, MessageRecord, StaffPriority } from '../domain.js';
 import { AppError } from '../errors.js';
 import { toE164 } from '../phone.js';
 import type { Store } from '../store/store.js';
@@ -53,6 +53,9 @@ export interface ConversationView {
   lastMessage: { direction: 'inbound' | 'outbound' | 'note'; preview: string; media: number };
   patients: { id: string; displayName: string }[];
   createdAt: Date;
+  /** urgent comes first in the list (route-to-staff's priority, until staff answer). */
+  priority: StaffPriority;
+  priorityReason: string | null;
 }
 
 export type ThreadEntryView =
@@ -102,7 +105,7 @@ export interface ListOptions {
 
 /** Encodes the list position a page ended at: opaque to callers. */
 export function encodeCursor(position: ListPosition): string {
-  const parts = position.queueAt ? [position.at.getTime(), position.id, position.queueAt.getTime()] : [position.at.getTime(), position.id];
+  const parts = [position.at.getTime(), position.id, position.urgent ? 1 : 0, ...(position.queueAt ? [position.queueAt.getTime()] : [])];
   return Buffer.from(JSON.stringify(parts), 'utf8').toString('base64url');
 }
 
@@ -110,14 +113,19 @@ export function encodeCursor(position: ListPosition): string {
 export function decodeCursor(cursor: string, order: ListOrder = 'recent'): ListPosition {
   try {
     const value: unknown = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
-    const size = order === 'waiting' ? 3 : 2;
-    if (Array.isArray(value) && value.length === size && Number.isSafeInteger(value[0]) && typeof value[1] === 'string' && value[1].length <= 100) {
-      if (size === 3 && Number.isSafeInteger(value[2])) {
-        return { at: new Date(value[0] as number), id: value[1], queueAt: new Date(value[2] as number) };
-      }
-      if (size === 2) {
-        return { at: new Date(value[0] as number), id: value[1] };
-      }
+    // recent: [at, id, urgent] (a cursor of before priorities has no third item: normal);
+    // waiting: [at, id, urgent, queueAt].
+    const ok =
+      Array.isArray(value) &&
+      Number.isSafeInteger(value[0]) &&
+      typeof value[1] === 'string' &&
+      value[1].length <= 100 &&
+      (value.length === 2 || value[2] === 0 || value[2] === 1);
+    if (ok && order === 'recent' && value.length <= 3) {
+      return { urgent: value[2] === 1, at: new Date(value[0] as number), id: value[1] as string };
+    }
+    if (ok && order === 'waiting' && value.length === 4 && Number.isSafeInteger(value[3])) {
+      return { urgent: value[2] === 1, at: new Date(value[0] as number), id: value[1] as string, queueAt: new Date(value[3] as number) };
     }
   } catch {
     // falls through
@@ -164,6 +172,8 @@ export function toView(c: Conversation, now: Date): ConversationView {
     lastMessage: { direction: c.last.direction, preview: c.last.preview, media: c.last.media ?? 0 },
     patients: c.patients,
     createdAt: c.createdAt,
+    priority: c.priority,
+    priorityReason: c.priorityReason,
   };
 }
 

@@ -1,3 +1,5 @@
+import type { StaffPriority } from '../domain.js';
+
 /**
  * The staff conversation model: one conversation per clinic and sender phone (Chatwoot's
  * conversation, Artera's shared inbox). Plain types, no behaviour.
@@ -41,6 +43,14 @@ export interface Conversation {
   last: LastActivity;
   patients: PatientName[];
   createdAt: Date;
+  /**
+   * urgent: a rule routed a message with `priority: urgent` and no staff action has answered
+   * it since (a reply, resolving, or handing the turn to the patient set it back to normal).
+   * Urgent conversations come first in the list.
+   */
+  priority: StaffPriority;
+  /** The urgent rule's short reason (null when normal). */
+  priorityReason: string | null;
 }
 
 /** One inbound message that reaches staff (routed by a rule, unknown number, over the rate limit). */
@@ -54,6 +64,9 @@ export interface RoutedMessage {
   /** How many media items came with it. */
   media?: number;
   patients: PatientName[];
+  /** urgent makes the conversation urgent (a normal message never makes it normal again). */
+  priority?: StaffPriority;
+  priorityReason?: string;
 }
 
 export type DeliveryStatus =
@@ -162,11 +175,12 @@ export interface StaffEntry {
 }
 
 /**
- * The list's sort position. `recent`: newest activity first, then id. `waiting`: longest
- * waiting first (`queueAt`, the waitingSince of those that wait, QUEUE_END for the rest),
- * then newest activity, then id.
+ * The list's sort position. Urgent first in either order; then `recent`: newest activity
+ * first, then id; `waiting`: longest waiting first (`queueAt`, the waitingSince of those
+ * that wait, QUEUE_END for the rest), then newest activity, then id.
  */
 export interface ListPosition {
+  urgent: boolean;
   at: Date;
   id: string;
   /** Present in the `waiting` order only. */
@@ -183,6 +197,24 @@ export function queueAt(c: Pick<Conversation, 'waitingSince'>): Date {
 
 export const LIST_ORDERS = ['recent', 'waiting'] as const;
 export type ListOrder = (typeof LIST_ORDERS)[number];
+
+/** Where a conversation stands in the list's order (`waiting`: with its queue position). */
+export function listPosition(c: Pick<Conversation, 'priority' | 'last' | 'id' | 'waitingSince'>, order: ListOrder = 'recent'): ListPosition {
+  return { urgent: c.priority === 'urgent', at: c.last.at, id: c.id, ...(order === 'waiting' ? { queueAt: queueAt(c) } : {}) };
+}
+
+/**
+ * The list's order: urgent first, then (positions with queueAt: the `waiting` order) the
+ * longest waiting, then newest activity, then id descending (negative: `a` comes first).
+ */
+export function compareListPositions(a: ListPosition, b: ListPosition): number {
+  return (
+    Number(b.urgent) - Number(a.urgent) ||
+    (a.queueAt?.getTime() ?? 0) - (b.queueAt?.getTime() ?? 0) ||
+    b.at.getTime() - a.at.getTime() ||
+    (a.id < b.id ? 1 : a.id > b.id ? -1 : 0)
+  );
+}
 
 /** What the list is narrowed to (all given parts must hold). */
 export interface ListFilter {
@@ -222,7 +254,7 @@ export interface ConversationChange {
   status?: ConversationStatus;
   snoozedUntil?: Date | null;
   assignee?: string | null;
-  /** Staff answered: nothing is waiting any more. */
+  /** Staff answered: nothing is waiting any more, and an urgent conversation is normal again. */
   answered?: boolean;
   /** The activity this change is (replies and notes); kept only if newer than the current one. */
   last?: LastActivity;

@@ -2,12 +2,13 @@ import type { MessageRecord } from '../domain.js';
 import type { Store } from '../store/store.js';
 import {
   advancesDelivery,
+  compareListPositions,
   CONVERSATION_STATUSES,
   DELIVERY_HISTORY_MAX,
   effectiveStatus,
   entryKey,
+  listPosition,
   preview,
-  queueAt,
   type ChangeKind,
   type ChangedConversation,
   type Conversation,
@@ -24,15 +25,6 @@ import {
 } from './conversation.js';
 import type { AddEntryResult, ConversationStore } from './conversation-store.js';
 
-/** Newest first, then id descending: the `recent` order. */
-function compareActivity(a: ListPosition, b: ListPosition): number {
-  return b.at.getTime() - a.at.getTime() || (a.id < b.id ? 1 : a.id > b.id ? -1 : 0);
-}
-
-/** Longest waiting first, then as compareActivity: the `waiting` order. */
-function compareWaiting(a: ListPosition, b: ListPosition): number {
-  return (a.queueAt?.getTime() ?? 0) - (b.queueAt?.getTime() ?? 0) || compareActivity(a, b);
-}
 
 /** Whether a conversation passes the filter (status aside). */
 export function matchesFilter(c: Conversation, filter: ListFilter): boolean {
@@ -80,7 +72,13 @@ export class MemoryConversationStore implements ConversationStore {
       last: { at: new Date(0), direction: 'inbound', preview: '' },
       patients: [],
       createdAt: message.at,
+      priority: 'normal',
+      priorityReason: null,
     };
+    if (message.priority === 'urgent') {
+      next.priority = 'urgent';
+      next.priorityReason = message.priorityReason ?? null;
+    }
     next.status = 'open';
     next.snoozedUntil = null;
     next.clinicNumber = message.clinicNumber;
@@ -109,6 +107,8 @@ export class MemoryConversationStore implements ConversationStore {
       snoozedUntil: null,
       assignee: null,
       waitingSince: null,
+      priority: 'normal',
+      priorityReason: null,
       last: { at: start.at, direction: 'note', preview: '' },
       patients: structuredClone(start.patients),
       createdAt: start.at,
@@ -172,19 +172,17 @@ export class MemoryConversationStore implements ConversationStore {
   }
 
   async list(query: ListQuery): Promise<{ conversations: Conversation[]; next: ListPosition | null }> {
-    const waiting = query.order === 'waiting';
-    const position = (c: Conversation): ListPosition => (waiting ? { at: c.last.at, id: c.id, queueAt: queueAt(c) } : { at: c.last.at, id: c.id });
-    const compare = waiting ? compareWaiting : compareActivity;
+    const order = query.order ?? 'recent';
     const rows = [...this.conversations.values()]
       .filter((c) => matchesFilter(c, query))
       .filter((c) => query.status === undefined || effectiveStatus(c, query.now) === query.status)
-      .filter((c) => query.after === undefined || compare(query.after, position(c)) < 0)
-      .sort((a, b) => compare(position(a), position(b)));
+      .filter((c) => query.after === undefined || compareListPositions(query.after, listPosition(c, order)) < 0)
+      .sort((a, b) => compareListPositions(listPosition(a, order), listPosition(b, order)));
     const page = rows.slice(0, query.limit);
     const end = page.at(-1);
     return {
       conversations: structuredClone(page),
-      next: rows.length > query.limit && end ? position(end) : null,
+      next: rows.length > query.limit && end ? listPosition(end, order) : null,
     };
   }
 
@@ -204,6 +202,8 @@ export class MemoryConversationStore implements ConversationStore {
     }
     if (change.answered) {
       found.waitingSince = null;
+      found.priority = 'normal';
+      found.priorityReason = null;
     }
     if (change.last && change.last.at >= found.last.at) {
       found.last = structuredClone(change.last);

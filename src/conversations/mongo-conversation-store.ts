@@ -7,6 +7,7 @@ import {
   DELIVERY_HISTORY_MAX,
   QUEUE_END,
   entryKey,
+  listPosition,
   preview,
   replaceableBy,
   type ChangeKind,
@@ -65,7 +66,14 @@ export interface MongoConversationStoreOptions {
 function toConversation(doc: ConversationDoc): Conversation {
   const { _id: _ignored, waitingSince, queueAt: _queue, changedAt: _changedAt, change: _change, ...rest } = doc;
   // FerretDB may leave out a null written by $setOnInsert: absent reads as null.
-  return { ...rest, assignee: rest.assignee ?? null, snoozedUntil: rest.snoozedUntil ?? null, waitingSince: waitingSince ?? null };
+  return {
+    ...rest,
+    assignee: rest.assignee ?? null,
+    snoozedUntil: rest.snoozedUntil ?? null,
+    waitingSince: waitingSince ?? null,
+    priority: rest.priority === 'urgent' ? 'urgent' : 'normal',
+    priorityReason: rest.priority === 'urgent' ? (rest.priorityReason ?? null) : null,
+  };
 }
 
 function toEntry(doc: EntryDoc): StaffEntry {
@@ -109,9 +117,14 @@ export class MongoConversationStore implements ConversationStore {
       await this.conversations.createIndex({ id: 1 }, { name: 'id_unique', unique: true });
       await this.conversations.createIndex({ clinicId: 1, 'last.at': -1, id: -1 }, { name: 'clinic_last' });
       await this.conversations.createIndex({ clinicId: 1, status: 1, 'last.at': -1, id: -1 }, { name: 'clinic_status_last' });
-      // The staff pages' order (longest waiting first) in each view: all, unassigned / one person's.
-      await this.conversations.createIndex({ clinicId: 1, status: 1, queueAt: 1, 'last.at': -1, id: -1 }, { name: 'clinic_status_queue' });
-      await this.conversations.createIndex({ clinicId: 1, assignee: 1, status: 1, queueAt: 1, 'last.at': -1, id: -1 }, { name: 'clinic_assignee_status_queue' });
+      // The list's order: urgent first (priority "urgent" sorts above "normal"), then newest.
+      await this.conversations.createIndex({ clinicId: 1, priority: -1, 'last.at': -1, id: -1 }, { name: 'clinic_priority_last' });
+      await this.conversations.createIndex({ clinicId: 1, status: 1, priority: -1, 'last.at': -1, id: -1 }, { name: 'clinic_status_priority_last' });
+      // Conversations written before priorities existed: normal (a missing field would sort after every normal one).
+      await this.conversations.updateMany({ priority: { $exists: false } }, { $set: { priority: 'normal', priorityReason: null } });
+      // The staff pages' order (urgent, then longest waiting first) in each view: all, unassigned / one person's.
+      await this.conversations.createIndex({ clinicId: 1, status: 1, priority: -1, queueAt: 1, 'last.at': -1, id: -1 }, { name: 'clinic_status_priority_queue' });
+      await this.conversations.createIndex({ clinicId: 1, assignee: 1, status: 1, priority: -1, queueAt: 1, 'last.at': -1, id: -1 }, { name: 'clinic_assignee_status_priority_queue' });
       await this.conversations.createIndex({ changedAt: 1 }, { name: 'changedAt' });
       await this.reads.createIndex({ reader: 1, conversationId: 1 }, { name: 'reader_conversation' });
       await this.addQueuePositions();
@@ -130,8 +143,24 @@ export class MongoConversationStore implements ConversationStore {
       await this.conversations.updateOne(
         { _id: `${message.clinicId}:${message.phone}` },
         {
-          $setOnInsert: { id: newId, clinicId: message.clinicId, phone: message.phone, assignee: null, createdAt: message.at },
-          $set: { status: 'open', snoozedUntil: null, clinicNumber: message.clinicNumber, patients: message.patients, changedAt: new Date(), change: 'message.created' },
+          $setOnInsert: {
+            id: newId,
+            clinicId: message.clinicId,
+            phone: message.phone,
+            assignee: null,
+            createdAt: message.at,
+            ...(message.priority === 'urgent' ? {} : { priority: 'normal', priorityReason: null }),
+          },
+          $set: {
+            status: 'open',
+            snoozedUntil: null,
+            clinicNumber: message.clinicNumber,
+            patients: message.patients,
+            // An urgent message makes the conversation urgent; a normal one leaves it as it is.
+            ...(message.priority === 'urgent' ? { priority: 'urgent', priorityReason: message.priorityReason ?? null } : {}),
+            changedAt: new Date(),
+            change: 'message.created',
+          },
           $min: { waitingSince: message.at, queueAt: message.at },
           // Key order matters: documents compare field by field, so the later `at` wins.
           $max: { last: { at: message.at, direction: 'inbound', preview: preview(message.body), ...(message.media ? { media: message.media } : {}) } },
@@ -198,20 +227,22 @@ export class MongoConversationStore implements ConversationStore {
     }
     const waiting = query.order === 'waiting';
     if (query.after) {
-      const after = { $or: [{ 'last.at': { $lt: query.after.at } }, { 'last.at': query.after.at, id: { $lt: query.after.id } }] };
-      const queue = query.after.queueAt;
-      and.push(waiting && queue ? { $or: [{ queueAt: { $gt: queue } }, { queueAt: queue, ...after }] } : after);
+      const { urgent, at, id, queueAt } = query.after;
+      const later: Filter<ConversationDoc> = { $or: [{ 'last.at': { $lt: at } }, { 'last.at': at, id: { $lt: id } }] };
+      // In the waiting order, within one priority: later in the queue, or the same place and later.
+      const within: Filter<ConversationDoc> = waiting && queueAt ? { $or: [{ queueAt: { $gt: queueAt } }, { $and: [{ queueAt }, later] }] } : later;
+      // After an urgent position: the rest of the urgent ones, then every normal one.
+      and.push(urgent ? { $or: [{ priority: { $ne: 'urgent' } }, { $and: [{ priority: 'urgent' }, within] }] } : { $and: [{ priority: { $ne: 'urgent' } }, within] });
     }
     return storeOperation('conversations.list', async () => {
       const docs = await this.conversations
         .find({ $and: and }, { maxTimeMS: this.maxTimeMS })
-        .sort(waiting ? { queueAt: 1, 'last.at': -1, id: -1 } : { 'last.at': -1, id: -1 })
+        .sort(waiting ? { priority: -1, queueAt: 1, 'last.at': -1, id: -1 } : { priority: -1, 'last.at': -1, id: -1 })
         .limit(query.limit + 1)
         .toArray();
-      const last = docs.length > query.limit ? docs[query.limit - 1] : undefined;
       const page = docs.slice(0, query.limit).map(toConversation);
-      const next = last ? { at: last.last.at, id: last.id, ...(waiting ? { queueAt: last.queueAt ?? QUEUE_END } : {}) } : null;
-      return { conversations: page, next };
+      const end = docs.length > query.limit ? docs[query.limit - 1] : undefined;
+      return { conversations: page, next: end ? { ...listPosition(toConversation(end)), ...(waiting ? { queueAt: end.queueAt ?? QUEUE_END } : {}) } : null };
     });
   }
 
@@ -232,6 +263,8 @@ export class MongoConversationStore implements ConversationStore {
     if (change.answered) {
       update.$unset = { waitingSince: '' };
       set.queueAt = QUEUE_END;
+      set.priority = 'normal';
+      set.priorityReason = null;
     }
     update.$set = set;
     if (change.last) {
@@ -257,6 +290,8 @@ export class MongoConversationStore implements ConversationStore {
             snoozedUntil: null,
             assignee: null,
             queueAt: QUEUE_END,
+            priority: 'normal',
+            priorityReason: null,
             last: { at: start.at, direction: 'note', preview: '' },
             patients: start.patients,
             createdAt: start.at,

@@ -56,7 +56,7 @@ const SCHEMAS: Json = {
   },
   Conversation: {
     type: 'object',
-    required: ['id', 'phone', 'status', 'snoozedUntil', 'assignee', 'waitingSince', 'lastActivityAt', 'lastMessage', 'patients', 'createdAt'],
+    required: ['id', 'phone', 'status', 'snoozedUntil', 'assignee', 'waitingSince', 'lastActivityAt', 'lastMessage', 'patients', 'createdAt', 'priority', 'priorityReason'],
     properties: {
       id: { type: 'string', pattern: '^cv_[0-9a-f]{32}$' },
       phone: { type: 'string', description: 'The sender, E.164.' },
@@ -81,6 +81,11 @@ const SCHEMAS: Json = {
         items: { type: 'object', required: ['id', 'displayName'], properties: { id: { type: 'string' }, displayName: { type: 'string' } }, additionalProperties: false },
       },
       createdAt: TIME,
+      priority: {
+        enum: ['urgent', 'normal'],
+        description: 'urgent: a rule routed a message with priority urgent that no staff reply, resolve or pending has answered yet. The list shows urgent conversations first.',
+      },
+      priorityReason: { ...nullable({ type: 'string', maxLength: 60 }), description: "The urgent rule's short reason; null when normal." },
     },
     additionalProperties: false,
   },

@@ -10,6 +10,8 @@ export interface FakeTwilioRequest {
   username: string;
   password: string;
   params: Record<string, string>;
+  /** The Message SID it answered with (201 only). */
+  sid?: string;
 }
 
 export interface FakeTwilio {
@@ -39,7 +41,8 @@ export async function startFakeTwilio(): Promise<FakeTwilio> {
       const auth = /^Basic (.+)$/.exec(req.headers.authorization ?? '')?.[1];
       const [username = '', password = ''] = auth ? Buffer.from(auth, 'base64').toString('utf8').split(':') : [];
       const params = Object.fromEntries(new URLSearchParams(Buffer.concat(chunks).toString('utf8')));
-      requests.push({ method: req.method ?? '', path: req.url ?? '', username, password, params });
+      const record: FakeTwilioRequest = { method: req.method ?? '', path: req.url ?? '', username, password, params };
+      requests.push(record);
       await gate;
       const accountSid = /^\/2010-04-01\/Accounts\/(AC[0-9a-f]{32})\/Messages\.json$/.exec(req.url ?? '')?.[1];
       res.setHeader('Content-Type', 'application/json');
@@ -55,9 +58,10 @@ export async function startFakeTwilio(): Promise<FakeTwilio> {
         return;
       }
       res.statusCode = 201;
+      record.sid = `SM${randomBytes(16).toString('hex')}`;
       res.end(
         JSON.stringify({
-          sid: `SM${randomBytes(16).toString('hex')}`,
+          sid: record.sid,
           account_sid: accountSid,
           from: params.From,
           to: params.To,

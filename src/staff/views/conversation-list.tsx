@@ -59,6 +59,7 @@ export function ConversationRow(props: { row: RowModel; clinicId: string; state:
     <li id={`row-${c.id}`} class={`row${unread ? ' unread' : ''}${props.open ? ' current' : ''}`} data-conversation-id={c.id}>
       <a href={paths.conversation(props.clinicId, c.id, { view: props.state.view, status: props.state.status })} aria-current={props.open ? 'page' : undefined} class="row-link">
         <span class="row-title">
+          {c.priority === 'urgent' ? <span class="urgent">Urgent{c.priorityReason ? ` (${c.priorityReason})` : ''}: </span> : null}
           {unread ? <span class="unread-mark" aria-hidden="true">●</span> : null}
           {unread ? <span class="visually-hidden">Unread: </span> : null}
           {conversationTitle(c)}

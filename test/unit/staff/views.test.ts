@@ -26,6 +26,8 @@ function conversation(over: Partial<ConversationView> = {}): ConversationView {
     lastMessage: { direction: 'inbound', preview: 'hello', media: 0 },
     patients: [{ id: 'p-1', displayName: 'Ana Diaz' }],
     createdAt: AT,
+    priority: 'normal',
+    priorityReason: null,
     ...over,
   };
 }
