@@ -84,6 +84,10 @@ export interface Clinic {
   defaultRegion: string;
   /** Messages a minute per sender before replies stop. */
   rateLimitPerMinute: number;
+  /** Staff replies: the most SMS segments one reply may take (absent: DEFAULT_REPLY_MAX_SEGMENTS, 10). */
+  replyMaxSegments?: number;
+  /** Staff replies: the most one API key may send a minute (absent: DEFAULT_REPLIES_PER_KEY_PER_MINUTE, 30). */
+  repliesPerKeyPerMinute?: number;
   autoReply: boolean;
   /** Where the clinic's events go (clinics file `events:`; docs/events.md). */
   events?: readonly EventEndpointConfig[];

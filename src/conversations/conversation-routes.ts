@@ -202,6 +202,7 @@ export function createStaffRouter(deps: StaffRoutesDeps): Router {
     }
     // The StatusCallback comes from configuration (the service's own), never from this request.
     const result = await deps.service.reply(clinicOf(ctx), id, text, keyId(ctx), idempotencyKey === '' ? {} : { idempotencyKey });
+    (ctx.state as StaffState).committed = true;
     if (result.replayed) {
       ctx.set('Idempotent-Replayed', 'true');
     }

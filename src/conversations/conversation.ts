@@ -170,9 +170,22 @@ export interface StaffEntry {
   delivery?: Delivery;
   /** Outbound only: Twilio's answer and every matched delivery report, in arrival order (the first DELIVERY_HISTORY_MAX). */
   deliveryHistory?: Delivery[];
+  /**
+   * Outbound only, while Twilio's answer is not recorded: until when the request that stored it
+   * owns the send. Past it, a retry with the same Idempotency-Key may take over (SEND_LEASE_MS).
+   */
+  leaseUntil?: Date;
   /** Outbound only: the Idempotency-Key's digest and the request's text digest, for replays. */
   idempotency?: { key: string; request: string };
 }
+
+/**
+ * How long a stored reply belongs to the request sending it: longer than Twilio's request
+ * timeout (10 s), so a live send is never taken over; short enough that a crash does not keep
+ * its Idempotency-Key answering "in progress" for long. Entries stored before leases were kept
+ * count from their `at`.
+ */
+export const SEND_LEASE_MS = 60_000;
 
 /**
  * The list's sort position. Urgent first in either order; then `recent`: newest activity

@@ -5,6 +5,7 @@ import {
   compareListPositions,
   CONVERSATION_STATUSES,
   DELIVERY_HISTORY_MAX,
+  SEND_LEASE_MS,
   effectiveStatus,
   entryKey,
   listPosition,
@@ -226,7 +227,24 @@ export class MemoryConversationStore implements ConversationStore {
     const entry = [...this.staffEntries.values()].find((e) => e.id === entryId);
     if (entry) {
       entry.twilioSid = twilioSid;
+      delete entry.leaseUntil;
       applyDelivery(entry, delivery);
+    }
+  }
+
+  async claimPending(entryId: string, now: Date, until: Date): Promise<boolean> {
+    const entry = [...this.staffEntries.values()].find((e) => e.id === entryId);
+    if (!entry || entry.twilioSid !== undefined || !leaseOver(entry, now)) {
+      return false;
+    }
+    entry.leaseUntil = until;
+    return true;
+  }
+
+  async releasePending(entryId: string, at: Date): Promise<void> {
+    const entry = [...this.staffEntries.values()].find((e) => e.id === entryId);
+    if (entry && entry.twilioSid === undefined) {
+      entry.leaseUntil = at;
     }
   }
 
@@ -271,6 +289,11 @@ export class MemoryConversationStore implements ConversationStore {
     const found = key === undefined ? undefined : this.conversations.get(key);
     return found?.clinicId === clinicId ? found : undefined;
   }
+}
+
+/** True when a pending entry's lease has run out (see SEND_LEASE_MS). */
+function leaseOver(entry: StaffEntry, now: Date): boolean {
+  return entry.leaseUntil === undefined ? entry.at.getTime() + SEND_LEASE_MS <= now.getTime() : entry.leaseUntil <= now;
 }
 
 /** Appends a delivery report to the entry's history and moves its state forward when the report does (as the MongoDB adapter's conditional update). */

@@ -5,6 +5,7 @@ import {
   advancesDelivery,
   CONVERSATION_STATUSES,
   DELIVERY_HISTORY_MAX,
+  SEND_LEASE_MS,
   QUEUE_END,
   entryKey,
   listPosition,
@@ -362,7 +363,28 @@ export class MongoConversationStore implements ConversationStore {
   async markSent(entryId: string, twilioSid: string, delivery: Delivery): Promise<void> {
     await storeOperation('conversations.markSent', async () => {
       // No report can have matched yet (they find the entry by its SID): the state is set as is.
-      await this.staffEntries.updateOne({ id: entryId }, { $set: { twilioSid, delivery: deliveryDoc(delivery) }, $push: { deliveryHistory: deliveryDoc(delivery) } }, { maxTimeMS: this.maxTimeMS });
+      await this.staffEntries.updateOne({ id: entryId }, { $set: { twilioSid, delivery: deliveryDoc(delivery) }, $unset: { leaseUntil: '' }, $push: { deliveryHistory: deliveryDoc(delivery) } }, { maxTimeMS: this.maxTimeMS });
+    });
+  }
+
+  async claimPending(entryId: string, now: Date, until: Date): Promise<boolean> {
+    return storeOperation('conversations.claimPending', async () => {
+      const claimed = await this.staffEntries.updateOne(
+        {
+          id: entryId,
+          twilioSid: { $exists: false },
+          $or: [{ leaseUntil: { $lte: now } }, { leaseUntil: { $exists: false }, at: { $lte: new Date(now.getTime() - SEND_LEASE_MS) } }],
+        },
+        { $set: { leaseUntil: until } },
+        { maxTimeMS: this.maxTimeMS },
+      );
+      return claimed.modifiedCount === 1;
+    });
+  }
+
+  async releasePending(entryId: string, at: Date): Promise<void> {
+    await storeOperation('conversations.releasePending', async () => {
+      await this.staffEntries.updateOne({ id: entryId, twilioSid: { $exists: false } }, { $set: { leaseUntil: at } }, { maxTimeMS: this.maxTimeMS });
     });
   }
 
