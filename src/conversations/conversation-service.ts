@@ -1,5 +1,5 @@
 import { createHash, randomUUID } from 'node:crypto';
-import type { Clinic, MessageRecord, StaffPriority } from '../domain.js';
+import type { Clinic, MessageRecord, PendingChoice, StaffPriority } from '../domain.js';
 import { AppError } from '../errors.js';
 import { toE164 } from '../phone.js';
 import type { Store } from '../store/store.js';
@@ -69,7 +69,14 @@ export type ThreadEntryView =
       text: string;
       media: ThreadMedia[];
       /** What the service did with it: status, rules fired, actions and outcomes, the automatic reply. */
-      handling: { status: string; rulesFired: string[]; actions: { type: string; outcome: string; rule: string; appointmentId?: string }[]; autoReply: string | null };
+      handling: {
+        status: string;
+        rulesFired: string[];
+        actions: { type: string; outcome: string; rule: string; appointmentId?: string }[];
+        autoReply: string | null;
+        /** A family's "which appointment?" question this message asked, answered or came while it was pending (or the list it went to staff with). */
+        choice?: ThreadChoice;
+      };
     }
   | { type: 'note'; id: string; at: Date; text: string; author: string; authorName: string | null }
   | {
@@ -206,12 +213,35 @@ function inboundView(r: MessageRecord, media: ThreadMedia[]): ThreadEntryView {
     at: r.receivedAt,
     text: r.message.body,
     media,
-    handling: { status: r.status, rulesFired: r.rulesFired, actions: r.actions.map((a) => ({
+    handling: {
+      status: r.status,
+      rulesFired: r.rulesFired,
+      actions: r.actions.map((a) => ({
         type: a.type,
         outcome: a.outcome,
         rule: a.ruleName,
         ...(typeof a.detail?.appointmentId === 'string' ? { appointmentId: a.detail.appointmentId } : {}),
-      })), autoReply: r.reply },
+      })),
+      autoReply: r.reply,
+      ...(r.choice ? { choice: threadChoice(r.choice) } : {}),
+    },
+  };
+}
+
+/** A family's question as staff see it next to a message: what it would do, and the numbered options. */
+export interface ThreadChoice {
+  action: string;
+  askedAt: Date;
+  expiresAt: Date;
+  options: { number: number; patientId: string; firstName: string; appointmentId: string; startsAt: Date }[];
+}
+
+function threadChoice(choice: PendingChoice): ThreadChoice {
+  return {
+    action: choice.action,
+    askedAt: choice.askedAt,
+    expiresAt: choice.expiresAt,
+    options: choice.options.map((o, i) => ({ number: i + 1, patientId: o.patientId, firstName: o.firstName, appointmentId: o.appointmentId, startsAt: o.startsAt })),
   };
 }
 

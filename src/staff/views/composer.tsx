@@ -1,5 +1,5 @@
 import type { VNode } from 'preact';
-import { countSegments, describeNonGsm } from '../../admin/check/sms-segments.js';
+import { countSegments, describeNonGsm } from '../../sms-segments.js';
 import { paths } from '../paths.js';
 import { localTime } from './format.js';
 
