@@ -30,6 +30,7 @@ import { startKeysReload } from './auth/keys-reload.js';
 import { createStaffApi, openStaffStores } from './conversations/staff-api.js';
 import { listeningOrigin } from './conversations/status-callback-url.js';
 import { staffGuard } from './auth/require-api-key.js';
+import { conversationOfMessage } from './conversations/conversation-of-message.js';
 import { MEDIA_ROUTE } from './media/media-routes.js';
 import { conversationRouting } from './conversations/staff-routing.js';
 import { eventLoopBusy } from './event-loop-load.js';
@@ -169,6 +170,7 @@ export async function startService(env: Record<string, string | undefined>, opti
     busy: () => inFlight.activeWithin(SERVING_WINDOW_MS) || loopBusy(),
     registry: metrics.registry,
     guard: staffGuard({ accessLog: staffStores.accessLog, clock: () => new Date(), ring: () => ring, attempts }, MEDIA_ROUTE, 'conversations:read'),
+    conversationOf: conversationOfMessage({ store, conversations: staffStores.conversations }),
   });
   services.push({ start: () => media.service.start(), stop: () => media.stop() });
   // Replies' StatusCallback: PUBLIC_BASE_URL (required in production), else the address this server listens on.

@@ -35,4 +35,15 @@ export class KeyRing {
     const matches = sameDigest(digest, key?.sha256 ?? NO_KEY);
     return key && matches && !key.revoked ? key : null;
   }
+
+  /**
+   * The id of the key a refused token proves it holds: its right secret, but the key is
+   * revoked. Null for anything else (an unknown id or a wrong secret proves nothing).
+   * @param presented - the token as sent
+   */
+  refusedKeyId(presented: string): string | null {
+    const id = keyIdOf(presented);
+    const key = id === null ? undefined : this.byId.get(id);
+    return key && key.revoked && sameDigest(hashApiKey(presented), key.sha256) ? key.id : null;
+  }
 }

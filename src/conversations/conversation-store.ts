@@ -20,6 +20,8 @@ export interface ConversationStore {
    */
   recordRouted(message: RoutedMessage, newId: string): Promise<void>;
   get(clinicId: string, id: string): Promise<Conversation | null>;
+  /** The id of the conversation of clinic + phone, or null. */
+  conversationIdFor(clinicId: string, phone: string): Promise<string | null>;
   /**
    * In the query's order (`recent`: newest activity first, then id, descending; `waiting`:
    * longest waiting first, see ListPosition); `status` open includes snoozes that ran out.

@@ -92,10 +92,14 @@ export function createApp(deps: AppDeps): Koa {
 
   app.use(async function requestContext(ctx: Context, next: Next): Promise<void> {
     const started = performance.now();
+    // Our own id, always: a client's id could be copied or reused. Theirs is kept beside it.
     const given = ctx.get('X-Request-Id');
-    const requestId = REQUEST_ID.test(given) ? given : randomUUID();
+    const requestId = randomUUID();
     const state = webhookState(ctx);
     state.requestId = requestId;
+    if (given !== '') {
+      state.clientRequestId = given.slice(0, 100);
+    }
     ctx.set('X-Request-Id', requestId);
     deps.inFlight?.enter();
     try {
@@ -113,6 +117,7 @@ export function createApp(deps: AppDeps): Koa {
         deps.logger.info(
           {
             requestId,
+            ...(state.clientRequestId !== undefined && REQUEST_ID.test(state.clientRequestId) ? { clientRequestId: state.clientRequestId } : {}),
             method: ctx.method,
             path: ctx.path,
             status: ctx.status,

@@ -1,5 +1,6 @@
 import type { Context } from 'koa';
 import type { AccessLogStore, AccessRecord } from '../../auth/access-log.js';
+import { requestFacts } from '../../auth/require-api-key.js';
 import type { StaffIdentity } from './staff-person.js';
 
 /** Who a staff record names: issuer + subject and the email (the API's records name a key id). */
@@ -23,13 +24,13 @@ export async function recordSignInAccess(
   const who: StaffAccessor | null = entry.who && { kind: 'staff', issuer: entry.who.issuer, subject: entry.who.subject, email: entry.who.email };
   const record: AccessRecord & { who: StaffAccessor | null } = {
     at: entry.at,
-    requestId: (ctx.state as { requestId?: string }).requestId ?? '',
     keyId: null,
     clinicId: null,
     method: ctx.method,
     route: entry.route,
     conversationId: null,
     status: entry.status,
+    ...requestFacts(ctx),
     who,
   };
   await accessLog.append(record);
