@@ -30,8 +30,8 @@ export const THREAD_LIMIT = 200;
 
 export interface ConversationServiceDeps {
   conversations: ConversationStore;
-  /** The main store: opt-out state, the patients on a phone. */
-  store: Pick<Store, 'getOptOut' | 'findPatientsByPhone'>;
+  /** The main store: opt-out state, the patients on a phone, and the sender's note of staff activity (conversation.staffActive). */
+  store: Pick<Store, 'getOptOut' | 'findPatientsByPhone' | 'noteStaffActivity'>;
   sender: SmsSender;
   /** The clinic and its Twilio credentials as live now (null: no such clinic). */
   clinic(clinicId: string): { clinic: Clinic; accountSid: string | null; authToken: string | null } | null;
@@ -368,6 +368,8 @@ export class ConversationService {
     const entry: StaffEntry = { id: newId('en'), conversationId: conversation.id, clinicId, kind: 'note', text, at: now, author: by.id, ...(by.name ? { authorName: by.name } : {}) };
     await this.deps.conversations.addEntry(entry);
     await this.deps.conversations.update(clinicId, conversation.id, { last: { at: now, direction: 'note', preview: preview(text) }, change: 'message.created' }, now);
+    // Staff are in the conversation: automatic replies hold back (conversation.staffActive).
+    await this.deps.store.noteStaffActivity(clinicId, conversation.phone, now);
     return entryView(entry);
   }
 
@@ -485,7 +487,10 @@ export class ConversationService {
       }
       return this.send(pending, account, conversation, statusCallbackUrl(this.deps.callbackOrigin?.() ?? null));
     });
-    return { entry: await this.recordSent(pending, sent, conversation, options.assignToAuthor ? by.id : null), replayed: pending !== entry };
+    const recorded = await this.recordSent(pending, sent, conversation, options.assignToAuthor ? by.id : null);
+    // Staff are in the conversation: automatic replies hold back (conversation.staffActive).
+    await this.deps.store.noteStaffActivity(clinicId, conversation.phone, now);
+    return { entry: recorded, replayed: pending !== entry };
   }
 
   /** Records Twilio's answer for a stored reply, and the reply as the conversation's newest activity. */
