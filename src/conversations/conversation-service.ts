@@ -42,6 +42,8 @@ export interface ConversationServiceDeps {
    * the address the service listens on; null (or not absolute): replies ask for no callback.
    */
   callbackOrigin?: () => string | null;
+  /** True while an opt-out from the number waits in this instance's outage spool: nothing is sent until it is applied. */
+  held?: (clinicId: string, phone: string) => boolean;
 }
 
 /** A conversation as the API shows it. */
@@ -425,6 +427,7 @@ export class ConversationService {
     if (!live) {
       throw new AppError('NOT_FOUND', 'not found');
     }
+    this.refuseHeld(clinicId, conversation.phone);
     const segments = countSegments(text);
     const maxSegments = live.clinic.replyMaxSegments ?? DEFAULT_REPLY_MAX_SEGMENTS;
     if (segments.segments > maxSegments) {
@@ -481,6 +484,10 @@ export class ConversationService {
     const sent = await this.inTurn(`${clinicId}\n${conversation.phone}`, async () => {
       // Again, just before sending: a STOP may have arrived since the first check (typically
       // while a reply ahead of this one, to the same number, was with Twilio).
+      if (this.deps.held?.(clinicId, conversation.phone) === true) {
+        await this.deps.conversations.removeEntry(pending.id);
+        this.refuseHeld(clinicId, conversation.phone);
+      }
       if ((await this.deps.store.getOptOut(clinicId, conversation.phone))?.optedOut) {
         await this.deps.conversations.removeEntry(pending.id);
         throw new AppError('OPTED_OUT', 'the patient has opted out of texts (STOP) while this reply waited; nothing was sent');
@@ -559,6 +566,13 @@ export class ConversationService {
       await this.deps.conversations.update(updated.clinicId, updated.conversationId, { change: 'message.updated' }, this.deps.clock());
     }
     return updated !== null;
+  }
+
+  /** OPTED_OUT while an opt-out from the number waits in the outage spool (it is applied when the database is back). */
+  private refuseHeld(clinicId: string, phone: string): void {
+    if (this.deps.held?.(clinicId, phone) === true) {
+      throw new AppError('OPTED_OUT', 'the patient sent STOP during a database outage; it is applied once the database is back, and nothing is sent until then');
+    }
   }
 
   /** Who texts whom for a conversation: the clinic number the patient last wrote to (while the clinic still has it). */
