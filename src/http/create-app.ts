@@ -36,6 +36,8 @@ export interface AppDeps {
   clock?: () => Date;
   readiness: () => Promise<ReadinessReport>;
   spool?: SpoolSink;
+  /** True while an opt-out from the number waits in the outage spool (service/consent-hold.ts). */
+  held?: (clinicId: string, phone: string) => boolean;
   /** Counts requests in flight (graceful shutdown waits for them). */
   inFlight?: { enter(): void; leave(): void };
   /** How long the pipeline may run before the message is spooled and the system-error reply sent, ms. */
@@ -169,7 +171,15 @@ export function createApp(deps: AppDeps): Koa {
     }),
     normalizeMessage({ clock, systemErrorText }),
     spoolWhenStoreUnavailable(deps.spool),
-    answerMessage({ store: deps.store, staff: deps.staff, logger: deps.logger, metrics: deps.metrics, clock, deadlineMs: deps.pipelineDeadlineMs ?? PIPELINE_DEADLINE_MS }),
+    answerMessage({
+      store: deps.store,
+      staff: deps.staff,
+      logger: deps.logger,
+      metrics: deps.metrics,
+      clock,
+      deadlineMs: deps.pipelineDeadlineMs ?? PIPELINE_DEADLINE_MS,
+      ...(deps.held ? { held: deps.held } : {}),
+    }),
   );
 
   app.use(router.routes());
