@@ -205,6 +205,8 @@ export async function startService(env: Record<string, string | undefined>, opti
       // The oldest pending event's age is shown, never a reason: with the database down it is unknown.
       checks: [
         { name: 'background jobs', check: () => ({ details: { backgroundJobs: background ? 'on' : 'off' } }) },
+        // Started below, after the server listens: asked only once requests come.
+        { name: 'keys file', check: () => keysReload.status() },
         { name: 'events', check: async () => ({ details: { eventsOldestPendingAgeSeconds: await events.oldestPendingAgeSeconds().then(Math.round, () => 'unknown') } }) },
       ],
     }),
@@ -225,7 +227,7 @@ export async function startService(env: Record<string, string | undefined>, opti
   );
   // Rules hot reload: watch RULES_DIR and CLINICS_FILE (WATCH_RULES), reload on SIGHUP.
   const rulesReload = startRulesReload({ config, env, live, logger, metrics }, { watch: config.watchRules, signals: process });
-  const keysReload = startKeysReload({ file: config.keysFile, ring, logger, production, watch: config.watchRules, signals: process });
+  const keysReload = startKeysReload({ file: config.keysFile, ring, logger, production, watch: config.watchRules, signals: process, registry: metrics.registry });
   // Replays what an earlier run left in the spool, and whatever the next outage brings.
   replayer.start();
   if (background) {

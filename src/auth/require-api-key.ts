@@ -59,9 +59,10 @@ export function authenticateApiKey(deps: { ring: () => KeyRing; attempts?: Faile
     }
     await deps.attempts?.check(ctx.ip, clock());
     const presented = BEARER.exec(header)?.[1];
-    const key = presented === undefined ? null : deps.ring().authenticate(presented);
+    const now = clock();
+    const key = presented === undefined ? null : deps.ring().authenticate(presented, now);
     if (!key) {
-      const refused = presented === undefined ? null : deps.ring().refusedKeyId(presented);
+      const refused = presented === undefined ? null : deps.ring().refusedKeyId(presented, now);
       if (refused !== null) {
         (ctx.state as StaffState).refusedKeyId = refused;
       }
