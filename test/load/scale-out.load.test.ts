@@ -21,6 +21,11 @@ import { AUTH_TOKEN, PUBLIC_BASE_URL, WEBHOOK_PATH, inboundParams, signedRequest
 // starts again on its own spool (the operator's procedure), so what it acknowledged and
 // spooled is replayed. Then: every acknowledged MessageSid has exactly one record, a
 // finished one, and the one event endpoint got every event of every record exactly once.
+//
+// A load test (test/load/): `npm run test:load` (MONGODB_URI: a database of its own), which
+// CI runs beside the two suites on a FerretDB of its own; `npm test` leaves it out. How long
+// it takes depends on the database: on FerretDB on a loaded 2-core machine most of the load
+// is spooled and replayed (docs/benchmarks.md, "MongoDB path").
 
 const RATE = 100;
 const SECONDS = 30;
@@ -38,7 +43,7 @@ interface Instance {
 type LogLine = Record<string, unknown> & { msg?: string };
 
 describe('scale-out under load: three instances at 100 messages a second, one killed with SIGKILL', function () {
-  this.timeout(600_000);
+  this.timeout(1_200_000);
   let server: TestMongo;
   let dbName: string;
   let store: MongoStore | undefined;
@@ -58,7 +63,7 @@ describe('scale-out under load: three instances at 100 messages a second, one ki
       RULES_DIR: path.join(dir, 'rules'),
       SEED_FILE: 'none',
       KEYS_FILE: path.join(dir, 'no-keys.yaml'),
-      LOG_LEVEL: 'warn',
+      LOG_LEVEL: 'info', // the 'listening' line gives the port
       WATCH_RULES: 'off',
       SHUTDOWN_GRACE_MS: '2000',
       SPOOL_DIR: spoolDir,
@@ -187,7 +192,10 @@ describe('scale-out under load: three instances at 100 messages a second, one ki
       }),
     );
 
-    const agent = new Agent({ keepAlive: true, maxSockets: 256 });
+    // Up to 64 connections to each instance, as a balancer's pool (an instance refuses more than
+    // 100 from one address: MAX_CONNECTIONS_PER_ADDRESS); more requests wait for one.
+    const agent = new Agent({ keepAlive: true, maxSockets: 64 });
+    const latencies: number[] = [];
     const acked = new Set<string>();
     const refused: string[] = [];
     let killed = false;
@@ -206,16 +214,18 @@ describe('scale-out under load: three instances at 100 messages a second, one ki
       const live = killed ? [jobs, w2] : instances;
       const target = live[i % live.length] as Instance;
       const sid = params.MessageSid as string;
+      const t0 = Date.now();
       sends.push(
         post(agent, target.port, params).then(
           (status) => {
+            latencies.push(Date.now() - t0);
             if (status === 200) {
               acked.add(sid);
             } else {
               refused.push(`${sid}: ${String(status)}`);
             }
           },
-          () => void refused.push(`${sid}: no answer from ${target.name}`),
+          (err: unknown) => void refused.push(`${sid}: no answer from ${target.name} (${(err as NodeJS.ErrnoException).code ?? String(err)})`),
         ),
       );
     }
@@ -225,13 +235,15 @@ describe('scale-out under load: three instances at 100 messages a second, one ki
     running.delete(w1);
 
     // Only requests in flight to W1 when it died go unanswered (Twilio would retry them).
-    expect(refused.filter((r) => !r.endsWith('no answer from W1')), refused.slice(0, 5).join('\n')).to.deep.equal([]);
-    expect(acked.size).to.be.at.least(messages.length - 300);
+    expect(refused.filter((r) => !r.includes('no answer from W1 ')), `${refused.slice(0, 5).join('\n')}\nexits: ${instances.map((i) => `${i.name} ${String(i.child.exitCode ?? i.child.signalCode)}`).join(', ')}`).to.deep.equal([]);
+    // J and W2 answer all theirs; W1 had a third of the first half (what it had not answered when it died is lost to Twilio's retry).
+    expect(acked.size).to.be.at.least(messages.length - Math.ceil(messages.length / 2 / 3));
 
+    const spooled = (await Promise.all([jobs, w2].map((i) => metric(i.port, 'sms_webhook_requests_total{outcome="spooled"}')))).reduce((a, b) => a + b, 0);
     // W1 starts again on its spool and replays what it acknowledged but could not store.
     const w1again = await startInstance('W1 again', w1.spoolDir, false);
     const live = [jobs, w2, w1again];
-    await eventually(async () => (await Promise.all(live.map(spoolDepth))).every((d) => d === 0), 240_000, 'every spool empty');
+    await eventually(async () => (await Promise.all(live.map(spoolDepth))).every((d) => d === 0), 480_000, 'every spool empty');
 
     const db = (store as MongoStore).client.db(dbName);
     const ids = [...acked];
@@ -254,7 +266,7 @@ describe('scale-out under load: three instances at 100 messages a second, one ki
     }
     expect(produced).to.be.greaterThan(RATE * SECONDS * 0.3);
     const rx = receiver as EventReceiver;
-    await eventually(() => new Set(rx.received.map((r) => r.id)).size >= produced, 240_000, `${produced} events`);
+    await eventually(() => new Set(rx.received.map((r) => r.id)).size >= produced, 300_000, `${produced} events`);
     // Two more poll rounds of the jobs instance: a second delivery would show up now.
     await new Promise((resolve) => setTimeout(resolve, 3000));
     const received = rx.received.map((r) => r.id);
@@ -263,7 +275,11 @@ describe('scale-out under load: three instances at 100 messages a second, one ki
     expect(received.length, 'deliveries of a webhook-id already delivered').to.equal(produced);
     const delivered = new Set(rx.received.map((r) => String(r.body.data.messageSid)));
     expect(withEvents.filter((sid) => !delivered.has(sid))).to.deep.equal([]);
-    console.log(`      ${messages.length} sent in ${((Date.now() - started) / 1000).toFixed(0)} s, ${acked.size} acknowledged, ${refused.length} in flight to W1 at the kill, ${produced} events delivered once each`);
+    latencies.sort((a, b) => a - b);
+    console.log(
+      `      ${messages.length} sent, ${acked.size} acknowledged (p50 ${latencies[Math.floor(latencies.length / 2)]} ms, p99 ${latencies[Math.floor(latencies.length * 0.99)]} ms), ` +
+        `${refused.length} in flight to W1 at the kill, ${spooled} spooled, ${produced} events delivered once each, ${((Date.now() - started) / 1000).toFixed(0)} s in all`,
+    );
   });
 });
 
@@ -280,6 +296,11 @@ function post(agent: Agent, port: number, params: Record<string, string>): Promi
     req.on('error', reject);
     req.end(body);
   });
+}
+
+async function metric(port: number, name: string): Promise<number> {
+  const line = (await get(port, '/metrics')).split('\n').find((l) => l.startsWith(`${name} `));
+  return Number(line?.split(' ')[1] ?? 0);
 }
 
 function get(port: number, urlPath: string): Promise<string> {
