@@ -84,6 +84,10 @@ export interface Clinic {
   defaultRegion: string;
   /** Messages a minute per sender before replies stop. */
   rateLimitPerMinute: number;
+  /** Staff replies: the most SMS segments one reply may take (absent: DEFAULT_REPLY_MAX_SEGMENTS, 10). */
+  replyMaxSegments?: number;
+  /** Staff replies: the most one API key may send a minute (absent: DEFAULT_REPLIES_PER_KEY_PER_MINUTE, 30). */
+  repliesPerKeyPerMinute?: number;
   autoReply: boolean;
   /** Where the clinic's events go (clinics file `events:`; docs/events.md). */
   events?: readonly EventEndpointConfig[];
@@ -201,10 +205,16 @@ export interface MessageRecord {
    * jobs (src/media/media-relay.ts).
    */
   mediaPending?: true;
+  /**
+   * A family phone's "which appointment?" question this message asked, answered, or came
+   * while it was pending (free text for staff), or the list it went to staff with: the
+   * staff thread shows it next to the message.
+   */
+  choice?: PendingChoice;
 }
 
 export type MessageCompletion = Pick<MessageRecord, 'status' | 'patientIds' | 'rulesFired' | 'actions' | 'reply'> &
-  Partial<Pick<MessageRecord, 'timings' | 'error' | 'completedAt' | 'clinicId' | 'outbox' | 'gaveUpAt'>>;
+  Partial<Pick<MessageRecord, 'timings' | 'error' | 'completedAt' | 'clinicId' | 'outbox' | 'gaveUpAt' | 'choice'>>;
 
 export interface SenderState {
   /** Messages counted in the current rate window, this one included. */
@@ -212,6 +222,43 @@ export interface SenderState {
   optedOut: boolean;
   /** The clinic's patients on this phone (a family may share one), by id: what findPatientsByPhone returns. */
   patients: Patient[];
+  /** The "which appointment?" question the sender has not answered yet (absent: none; it may have expired). */
+  choice?: PendingChoice;
+  /** When staff last replied or wrote a note in the sender's conversation (absent: never). */
+  staffAt?: Date;
+  /** When the last automatic reply of each remembered kind (the template's name) went out to the sender. */
+  autoReplies?: Record<string, Date>;
+}
+
+/** The appointment actions a pending choice applies once answered. */
+export const CHOICE_ACTIONS = ['confirm-appointment', 'cancel-appointment', 'reschedule-appointment'] as const;
+export type ChoiceAction = (typeof CHOICE_ACTIONS)[number];
+
+/** One appointment offered by a "which appointment?" question: number n is options[n - 1]. */
+export interface ChoiceOption {
+  appointmentId: string;
+  patientId: string;
+  firstName: string;
+  startsAt: Date;
+}
+
+/**
+ * A family phone's "which appointment?" question, kept with the sender (clinic + phone) so
+ * every instance sees it: the action the keyword asked for, the appointments offered, and
+ * the message that asked. Written as of that message's receive time: a replayed older
+ * question never replaces a newer one.
+ */
+export interface PendingChoice {
+  action: ChoiceAction;
+  options: ChoiceOption[];
+  /** The asking message and when it arrived. */
+  messageSid: string;
+  askedAt: Date;
+  expiresAt: Date;
+  /** Answers that matched no option so far. */
+  attempts: number;
+  /** The language the question was asked in. */
+  language: string;
 }
 
 export interface OptOutRecord {
@@ -227,6 +274,10 @@ export interface OptOutRecord {
 export const STAFF_REASONS = ['message', 'cancel-request', 'reschedule-request', 'unknown-number', 'over-limit'] as const;
 export type StaffReason = (typeof STAFF_REASONS)[number];
 
+/** How soon staff must act on a message a rule routed: urgent ones come first in their lists. */
+export const STAFF_PRIORITIES = ['urgent', 'normal'] as const;
+export type StaffPriority = (typeof STAFF_PRIORITIES)[number];
+
 /** One inbound message put in front of staff. */
 export interface ToStaff {
   clinicId: string;
@@ -237,6 +288,10 @@ export interface ToStaff {
   reason: StaffReason;
   /** The appointment a cancel or reschedule request concerns. */
   appointmentId?: string;
+  /** How soon staff must act (route-to-staff's `priority`; absent: normal). */
+  priority?: StaffPriority;
+  /** The rule's short reason for that priority, shown to staff ("chest pain"). */
+  priorityReason?: string;
 }
 
 /**

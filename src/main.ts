@@ -15,6 +15,7 @@ import { loadStartupConfig, logBrokenClinics, logStartupWarnings } from './servi
 import { startRulesReload } from './service/rules-reload.js';
 import { createInFlight, gracefulShutdown, trackConnections, type ShutdownReport } from './service/shutdown.js';
 import { SpoolReplayer } from './spool/replayer.js';
+import { ConsentHold, holdSpooledOptOuts, spoolWithConsent } from './service/consent-hold.js';
 import { Spool } from './spool/spool.js';
 import { openBackend, type Backend } from './store/backend.js';
 import type { Store } from './store/store.js';
@@ -30,6 +31,7 @@ import { startKeysReload } from './auth/keys-reload.js';
 import { createStaffApi, openStaffStores } from './conversations/staff-api.js';
 import { listeningOrigin } from './conversations/status-callback-url.js';
 import { staffGuard } from './auth/require-api-key.js';
+import { conversationOfMessage } from './conversations/conversation-of-message.js';
 import { MEDIA_ROUTE } from './media/media-routes.js';
 import { conversationRouting } from './conversations/staff-routing.js';
 import { eventLoopBusy } from './event-loop-load.js';
@@ -123,13 +125,26 @@ export async function startService(env: Record<string, string | undefined>, opti
   const staffStores = await openStaffStores(backend);
   const staffRouting = conversationRouting(staffStores.conversations);
   const pipeline = { store, staff: staffRouting, logger, metrics, clock: () => new Date() };
-  const replayer = new SpoolReplayer({ spool, store, logger, metrics, replay: (message, receivedAt) => handleMessage(pipeline, live.snapshot(), message, 'replay', receivedAt) });
-  const spoolSink = {
-    async append(message: Parameters<Spool['append']>[0], receivedAt: Date): Promise<void> {
-      await spool.append(message, receivedAt);
-      replayer.notify();
+  // A spooled STOP holds its number (nothing else is texted to it) until its replay applies it.
+  const hold = new ConsentHold();
+  await holdSpooledOptOuts(hold, await spool.list(), live.snapshot());
+  const replayer = new SpoolReplayer({
+    spool,
+    store,
+    logger,
+    metrics,
+    replay: async (message, receivedAt) => {
+      const result = await handleMessage(pipeline, live.snapshot(), message, 'replay', receivedAt);
+      hold.replayed(message);
+      return result;
     },
-  };
+  });
+  const spoolSink = spoolWithConsent({ append: (m, at) => spool.append(m, at), notify: () => replayer.notify(), snapshot: () => live.snapshot(), hold });
+  const held = (clinicId: string, phone: string): boolean => hold.has(clinicId, phone);
+  // /metrics: the spool's depth (sms_spool_depth), replays (sms_spool_replayed_total: its rate is the replay rate),
+  // the oldest entry's age and the held numbers.
+  metrics.spoolSource.oldestReceivedAt = () => spool.oldestReceivedAt();
+  metrics.spoolSource.heldNumbers = () => hold.size();
   const inFlight = createInFlight();
   const loopBusy = eventLoopBusy();
   // Events: the relay and dispatcher deliver what completions left in the outbox (docs/events.md).
@@ -168,11 +183,12 @@ export async function startService(env: Record<string, string | undefined>, opti
     busy: () => inFlight.activeWithin(SERVING_WINDOW_MS) || loopBusy(),
     registry: metrics.registry,
     guard: staffGuard({ accessLog: staffStores.accessLog, clock: () => new Date(), ring: () => ring, attempts }, MEDIA_ROUTE, 'conversations:read'),
+    conversationOf: conversationOfMessage({ store, conversations: staffStores.conversations }),
   });
   services.push({ start: () => media.service.start(), stop: () => media.stop() });
   // Replies' StatusCallback: PUBLIC_BASE_URL (required in production), else the address this server listens on.
   let listening: string | null = null;
-  const staff = createStaffApi({ config, live, store, stores: staffStores, ring, logger, attempts, media: media.service, callbackOrigin: () => config.publicBaseUrl ?? listening });
+  const staff = createStaffApi({ config, live, store, stores: staffStores, ring, logger, attempts, media: media.service, callbackOrigin: () => config.publicBaseUrl ?? listening, held });
   const app = createApp({
     config,
     live,
@@ -189,10 +205,13 @@ export async function startService(env: Record<string, string | undefined>, opti
       // The oldest pending event's age is shown, never a reason: with the database down it is unknown.
       checks: [
         { name: 'background jobs', check: () => ({ details: { backgroundJobs: background ? 'on' : 'off' } }) },
+        // Started below, after the server listens: asked only once requests come.
+        { name: 'keys file', check: () => keysReload.status() },
         { name: 'events', check: async () => ({ details: { eventsOldestPendingAgeSeconds: await events.oldestPendingAgeSeconds().then(Math.round, () => 'unknown') } }) },
       ],
     }),
     spool: spoolSink,
+    held,
     inFlight,
     routers: [staff.router, ...media.routers, staffAuth.router],
   });
@@ -208,7 +227,7 @@ export async function startService(env: Record<string, string | undefined>, opti
   );
   // Rules hot reload: watch RULES_DIR and CLINICS_FILE (WATCH_RULES), reload on SIGHUP.
   const rulesReload = startRulesReload({ config, env, live, logger, metrics }, { watch: config.watchRules, signals: process });
-  const keysReload = startKeysReload({ file: config.keysFile, ring, logger, production, watch: config.watchRules, signals: process });
+  const keysReload = startKeysReload({ file: config.keysFile, ring, logger, production, watch: config.watchRules, signals: process, registry: metrics.registry });
   // Replays what an earlier run left in the spool, and whatever the next outage brings.
   replayer.start();
   if (background) {

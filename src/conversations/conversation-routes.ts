@@ -154,12 +154,14 @@ export function createStaffRouter(deps: StaffRoutesDeps): Router {
     if (cursor !== undefined && cursor.length > 200) {
       throw new AppError('BAD_REQUEST', 'invalid cursor');
     }
-    ctx.body = await deps.service.list(clinicOf(ctx), {
+    const page = await deps.service.list(clinicOf(ctx), {
       limit,
       ...(status === undefined ? {} : { status: status as ConversationStatus }),
       ...(assignee === undefined ? {} : { assignee }),
       ...(cursor === undefined ? {} : { cursor }),
     });
+    (ctx.state as StaffState).conversationIds = page.conversations.map((c) => c.id);
+    ctx.body = page;
   });
 
   const ONE = `${CONVERSATIONS_PATH}/:id`;
@@ -202,6 +204,7 @@ export function createStaffRouter(deps: StaffRoutesDeps): Router {
     }
     // The StatusCallback comes from configuration (the service's own), never from this request.
     const result = await deps.service.reply(clinicOf(ctx), id, text, keyId(ctx), idempotencyKey === '' ? {} : { idempotencyKey });
+    (ctx.state as StaffState).committed = true;
     if (result.replayed) {
       ctx.set('Idempotent-Replayed', 'true');
     }

@@ -1,10 +1,13 @@
 import { createHash, randomUUID } from 'node:crypto';
-import type { Clinic, MessageRecord } from '../domain.js';
+import type { Clinic, MessageRecord, PendingChoice, StaffPriority } from '../domain.js';
 import { AppError } from '../errors.js';
 import type { Store } from '../store/store.js';
+import { DEFAULT_REPLIES_PER_KEY_PER_MINUTE, DEFAULT_REPLY_MAX_SEGMENTS } from '../config/clinics-file.js';
+import { countSegments } from '../sms-segments.js';
 import { missingForSending } from '../service/sending-check.js';
 import {
   DELIVERY_RANK,
+  SEND_LEASE_MS,
   effectiveStatus,
   preview,
   type Conversation,
@@ -23,8 +26,8 @@ export const THREAD_LIMIT = 200;
 
 export interface ConversationServiceDeps {
   conversations: ConversationStore;
-  /** The main store: opt-out state. */
-  store: Pick<Store, 'getOptOut'>;
+  /** The main store: opt-out state, and the sender's note of staff activity (conversation.staffActive). */
+  store: Pick<Store, 'getOptOut' | 'noteStaffActivity'>;
   sender: SmsSender;
   /** The clinic and its Twilio credentials as live now (null: no such clinic). */
   clinic(clinicId: string): { clinic: Clinic; accountSid: string | null; authToken: string | null } | null;
@@ -35,6 +38,8 @@ export interface ConversationServiceDeps {
    * the address the service listens on; null (or not absolute): replies ask for no callback.
    */
   callbackOrigin?: () => string | null;
+  /** True while an opt-out from the number waits in this instance's outage spool: nothing is sent until it is applied. */
+  held?: (clinicId: string, phone: string) => boolean;
 }
 
 /** A conversation as the API shows it. */
@@ -49,6 +54,9 @@ export interface ConversationView {
   lastMessage: { direction: 'inbound' | 'outbound' | 'note'; preview: string };
   patients: { id: string; displayName: string }[];
   createdAt: Date;
+  /** urgent comes first in the list (route-to-staff's priority, until staff answer). */
+  priority: StaffPriority;
+  priorityReason: string | null;
 }
 
 export type ThreadEntryView =
@@ -59,7 +67,14 @@ export type ThreadEntryView =
       text: string;
       media: ThreadMedia[];
       /** What the service did with it: status, rules fired, actions and outcomes, the automatic reply. */
-      handling: { status: string; rulesFired: string[]; actions: { type: string; outcome: string; rule: string }[]; autoReply: string | null };
+      handling: {
+        status: string;
+        rulesFired: string[];
+        actions: { type: string; outcome: string; rule: string }[];
+        autoReply: string | null;
+        /** A family's "which appointment?" question this message asked, answered or came while it was pending (or the list it went to staff with). */
+        choice?: ThreadChoice;
+      };
     }
   | { type: 'note'; id: string; at: Date; text: string; author: string }
   | {
@@ -84,15 +99,22 @@ export interface ListOptions {
 
 /** Encodes the list position a page ended at: opaque to callers. */
 export function encodeCursor(position: ListPosition): string {
-  return Buffer.from(JSON.stringify([position.at.getTime(), position.id]), 'utf8').toString('base64url');
+  return Buffer.from(JSON.stringify([position.at.getTime(), position.id, position.urgent ? 1 : 0]), 'utf8').toString('base64url');
 }
 
 /** Decodes a cursor; BAD_REQUEST when it is not one of ours. */
 export function decodeCursor(cursor: string): ListPosition {
   try {
     const value: unknown = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
-    if (Array.isArray(value) && value.length === 2 && Number.isSafeInteger(value[0]) && typeof value[1] === 'string' && value[1].length <= 100) {
-      return { at: new Date(value[0] as number), id: value[1] };
+    // [at, id, urgent]; a cursor of before priorities has no third item (normal).
+    if (
+      Array.isArray(value) &&
+      (value.length === 2 || (value.length === 3 && (value[2] === 0 || value[2] === 1))) &&
+      Number.isSafeInteger(value[0]) &&
+      typeof value[1] === 'string' &&
+      value[1].length <= 100
+    ) {
+      return { urgent: value[2] === 1, at: new Date(value[0] as number), id: value[1] };
     }
   } catch {
     // falls through
@@ -121,6 +143,8 @@ function toView(c: Conversation, now: Date): ConversationView {
     lastMessage: { direction: c.last.direction, preview: c.last.preview },
     patients: c.patients,
     createdAt: c.createdAt,
+    priority: c.priority,
+    priorityReason: c.priorityReason,
   };
 }
 
@@ -148,7 +172,30 @@ function inboundView(r: MessageRecord, media: ThreadMedia[]): ThreadEntryView {
     at: r.receivedAt,
     text: r.message.body,
     media,
-    handling: { status: r.status, rulesFired: r.rulesFired, actions: r.actions.map((a) => ({ type: a.type, outcome: a.outcome, rule: a.ruleName })), autoReply: r.reply },
+    handling: {
+      status: r.status,
+      rulesFired: r.rulesFired,
+      actions: r.actions.map((a) => ({ type: a.type, outcome: a.outcome, rule: a.ruleName })),
+      autoReply: r.reply,
+      ...(r.choice ? { choice: threadChoice(r.choice) } : {}),
+    },
+  };
+}
+
+/** A family's question as staff see it next to a message: what it would do, and the numbered options. */
+export interface ThreadChoice {
+  action: string;
+  askedAt: Date;
+  expiresAt: Date;
+  options: { number: number; patientId: string; firstName: string; appointmentId: string; startsAt: Date }[];
+}
+
+function threadChoice(choice: PendingChoice): ThreadChoice {
+  return {
+    action: choice.action,
+    askedAt: choice.askedAt,
+    expiresAt: choice.expiresAt,
+    options: choice.options.map((o, i) => ({ number: i + 1, patientId: o.patientId, firstName: o.firstName, appointmentId: o.appointmentId, startsAt: o.startsAt })),
   };
 }
 
@@ -159,6 +206,8 @@ function inboundView(r: MessageRecord, media: ThreadMedia[]): ThreadEntryView {
  */
 export class ConversationService {
   private readonly media: MediaLinks;
+  /** Replies counted per clinic + key in the current minute (countReply). */
+  private readonly replyCounts = new Map<string, { minute: number; count: number }>();
   /** The tail of each clinic + number's sends in this instance (inTurn). */
   private readonly turns = new Map<string, Promise<void>>();
 
@@ -213,19 +262,30 @@ export class ConversationService {
     const entry: StaffEntry = { id: newId('en'), conversationId: conversation.id, clinicId, kind: 'note', text, at: now, author };
     await this.deps.conversations.addEntry(entry);
     await this.deps.conversations.update(clinicId, conversation.id, { last: { at: now, direction: 'note', preview: preview(text) } }, now);
+    // Staff are in the conversation: automatic replies hold back (conversation.staffActive).
+    await this.deps.store.noteStaffActivity(clinicId, conversation.phone, now);
     return entryView(entry);
   }
 
   /**
-   * Texts the patient from the clinic number they last wrote to. With an idempotency key
-   * the reply is written first (so a retry finds it) and sent once; a retry gets the first
-   * result. Refused with OPTED_OUT when the number opted out (nothing sent).
+   * Texts the patient from the clinic number they last wrote to, within the clinic's caps
+   * (segments per reply, replies per key a minute). The reply is stored first, leased to this
+   * request (SEND_LEASE_MS), then sent once; with an Idempotency-Key a retry gets the first
+   * result. A retry that finds the reply pending past its lease (a crash, or Twilio did not
+   * answer) asks Twilio's message list whether it went out, and sends it only if not.
+   * Refused with OPTED_OUT when the number opted out (nothing sent).
    */
   async reply(clinicId: string, id: string, text: string, author: string, options: { idempotencyKey?: string } = {}): Promise<{ entry: ThreadEntryView; replayed: boolean }> {
     const conversation = await this.mustGet(clinicId, id);
     const live = this.deps.clinic(clinicId);
     if (!live) {
       throw new AppError('NOT_FOUND', 'not found');
+    }
+    this.refuseHeld(clinicId, conversation.phone);
+    const segments = countSegments(text);
+    const maxSegments = live.clinic.replyMaxSegments ?? DEFAULT_REPLY_MAX_SEGMENTS;
+    if (segments.segments > maxSegments) {
+      throw new AppError('BAD_REQUEST', `text is ${segments.segments} SMS segments (${segments.encoding}); this clinic allows at most ${maxSegments} per reply`);
     }
     const optOut = await this.deps.store.getOptOut(clinicId, conversation.phone);
     if (optOut?.optedOut) {
@@ -237,6 +297,7 @@ export class ConversationService {
     }
     const account = { clinic: live.clinic, accountSid: live.accountSid, authToken: live.authToken };
     const now = this.deps.clock();
+    this.countReply(clinicId, author, live.clinic.repliesPerKeyPerMinute ?? DEFAULT_REPLIES_PER_KEY_PER_MINUTE, now);
     const entry: StaffEntry = {
       id: newId('en'),
       conversationId: conversation.id,
@@ -247,33 +308,83 @@ export class ConversationService {
       author,
       accountSid: live.accountSid,
       delivery: { rank: DELIVERY_RANK['sending-requested'], status: 'sending-requested', at: now },
+      leaseUntil: new Date(now.getTime() + SEND_LEASE_MS),
       ...(options.idempotencyKey === undefined ? {} : { idempotency: { key: digest(options.idempotencyKey), request: digest(`${conversation.id}\n${text}`) } }),
     };
     const added = await this.deps.conversations.addEntry(entry);
+    let pending = entry;
     if (!added.added) {
       const existing = added.existing;
       if (existing.idempotency?.request !== entry.idempotency?.request) {
         throw new AppError('IDEMPOTENCY_CONFLICT', 'this Idempotency-Key was used for a different request');
       }
-      if (existing.twilioSid === undefined) {
-        throw new AppError('IDEMPOTENCY_CONFLICT', 'a request with this Idempotency-Key is still in progress');
+      if (existing.twilioSid !== undefined) {
+        return { entry: entryView(existing), replayed: true };
       }
-      return { entry: entryView(existing), replayed: true };
+      if (!(await this.deps.conversations.claimPending(existing.id, now, new Date(now.getTime() + SEND_LEASE_MS)))) {
+        const until = existing.leaseUntil ?? new Date(existing.at.getTime() + SEND_LEASE_MS);
+        throw new AppError('IDEMPOTENCY_CONFLICT', 'a request with this Idempotency-Key is still in progress', {
+          retryAfterSeconds: Math.min(60, Math.max(1, Math.ceil((until.getTime() - now.getTime()) / 1000))),
+        });
+      }
+      // Ours now: did it go out before its sender died or lost Twilio's answer?
+      const found = await this.deps.sender.find({ ...this.route(account, conversation), body: existing.text, since: new Date(existing.at.getTime() - SEND_LEASE_MS) });
+      if (found) {
+        return { entry: await this.recordSent(existing, found, conversation), replayed: true };
+      }
+      pending = existing;
     }
     const sent = await this.inTurn(`${clinicId}\n${conversation.phone}`, async () => {
       // Again, just before sending: a STOP may have arrived since the first check (typically
       // while a reply ahead of this one, to the same number, was with Twilio).
+      if (this.deps.held?.(clinicId, conversation.phone) === true) {
+        await this.deps.conversations.removeEntry(pending.id);
+        this.refuseHeld(clinicId, conversation.phone);
+      }
       if ((await this.deps.store.getOptOut(clinicId, conversation.phone))?.optedOut) {
-        await this.deps.conversations.removeEntry(entry.id);
+        await this.deps.conversations.removeEntry(pending.id);
         throw new AppError('OPTED_OUT', 'the patient has opted out of texts (STOP) while this reply waited; nothing was sent');
       }
-      return this.send(entry, account, conversation, statusCallbackUrl(this.deps.callbackOrigin?.() ?? null));
+      return this.send(pending, account, conversation, statusCallbackUrl(this.deps.callbackOrigin?.() ?? null));
     });
+    const recorded = await this.recordSent(pending, sent, conversation);
+    // Staff are in the conversation: automatic replies hold back (conversation.staffActive).
+    await this.deps.store.noteStaffActivity(clinicId, conversation.phone, now);
+    return { entry: recorded, replayed: pending !== entry };
+  }
+
+  /** Records Twilio's answer for a stored reply, and the reply as the conversation's newest activity. */
+  private async recordSent(entry: StaffEntry, sent: { sid: string; status: string }, conversation: Conversation): Promise<ThreadEntryView> {
     const status = (Object.hasOwn(DELIVERY_RANK, sent.status) ? sent.status : 'queued') as DeliveryStatus;
     const delivery = { rank: DELIVERY_RANK[status], status, at: this.deps.clock() };
     await this.deps.conversations.markSent(entry.id, sent.sid, delivery);
-    await this.deps.conversations.update(clinicId, conversation.id, { answered: true, last: { at: now, direction: 'outbound', preview: preview(text) } }, now);
-    return { entry: entryView({ ...entry, twilioSid: sent.sid, delivery, deliveryHistory: [delivery] }), replayed: false };
+    await this.deps.conversations.update(entry.clinicId, conversation.id, { answered: true, last: { at: entry.at, direction: 'outbound', preview: preview(entry.text) } }, entry.at);
+    const { leaseUntil: _done, ...rest } = entry;
+    return entryView({ ...rest, twilioSid: sent.sid, delivery, deliveryHistory: [...(entry.deliveryHistory ?? []), delivery] });
+  }
+
+  /**
+   * Counts one reply of `author` (an API key) in the current minute; TOO_MANY_REQUESTS with
+   * Retry-After past `limit`. Counted in this instance's memory, per clinic and key.
+   */
+  private countReply(clinicId: string, author: string, limit: number, now: Date): void {
+    const minute = Math.floor(now.getTime() / 60_000);
+    const key = `${clinicId}\n${author}`;
+    const current = this.replyCounts.get(key);
+    const count = current?.minute === minute ? current.count : 0;
+    if (count >= limit) {
+      throw new AppError('TOO_MANY_REQUESTS', `this key sent ${count} replies this minute, the most this clinic allows; try again shortly`, {
+        retryAfterSeconds: Math.max(1, Math.ceil(((minute + 1) * 60_000 - now.getTime()) / 1000)),
+      });
+    }
+    if (this.replyCounts.size >= 10_000) {
+      for (const [k, v] of this.replyCounts) {
+        if (v.minute !== minute) {
+          this.replyCounts.delete(k);
+        }
+      }
+    }
+    this.replyCounts.set(key, { minute, count: count + 1 });
   }
 
   /**
@@ -299,24 +410,43 @@ export class ConversationService {
     return updated !== null;
   }
 
-  /** Hands the entry's text to Twilio; when Twilio does not take it, the entry goes (the same Idempotency-Key may try again). */
+  /** OPTED_OUT while an opt-out from the number waits in the outage spool (it is applied when the database is back). */
+  private refuseHeld(clinicId: string, phone: string): void {
+    if (this.deps.held?.(clinicId, phone) === true) {
+      throw new AppError('OPTED_OUT', 'the patient sent STOP during a database outage; it is applied once the database is back, and nothing is sent until then');
+    }
+  }
+
+  /** Who texts whom for a conversation: the clinic number the patient last wrote to (while the clinic still has it). */
+  private route(account: { clinic: Clinic; accountSid: string; authToken: string }, conversation: Conversation): { accountSid: string; authToken: string; from: string; to: string } {
+    const { clinic } = account;
+    return {
+      accountSid: account.accountSid,
+      authToken: account.authToken,
+      from: clinic.phoneNumbers.includes(conversation.clinicNumber) ? conversation.clinicNumber : (clinic.phoneNumbers[0] ?? conversation.clinicNumber),
+      to: conversation.phone,
+    };
+  }
+
+  /**
+   * Hands the entry's text to Twilio. When Twilio refused it, the entry goes (the same
+   * Idempotency-Key may try again); when Twilio did not answer, it stays, its lease ended, so
+   * that a retry looks it up at Twilio instead of texting twice.
+   */
   private async send(
     entry: StaffEntry,
-    live: { clinic: Clinic; accountSid: string; authToken: string },
+    account: { clinic: Clinic; accountSid: string; authToken: string },
     conversation: Conversation,
     statusCallback: string | undefined,
   ): Promise<{ sid: string; status: string }> {
     try {
-      return await this.deps.sender.send({
-        accountSid: live.accountSid,
-        authToken: live.authToken,
-        from: live.clinic.phoneNumbers.includes(conversation.clinicNumber) ? conversation.clinicNumber : (live.clinic.phoneNumbers[0] ?? conversation.clinicNumber),
-        to: conversation.phone,
-        body: entry.text,
-        ...(statusCallback === undefined ? {} : { statusCallback }),
-      });
+      return await this.deps.sender.send({ ...this.route(account, conversation), body: entry.text, ...(statusCallback === undefined ? {} : { statusCallback }) });
     } catch (err) {
-      await this.deps.conversations.removeEntry(entry.id);
+      if ((err as { code?: unknown }).code === 'TWILIO_TIMEOUT') {
+        await this.deps.conversations.releasePending(entry.id, this.deps.clock());
+      } else {
+        await this.deps.conversations.removeEntry(entry.id);
+      }
       throw err;
     }
   }

@@ -19,6 +19,8 @@ import { getTestMongo, openTestMongoStore } from '../support/mongo.js';
 import { AUTH_TOKEN, buildTestApp, inboundParams, signedRequest, WEBHOOK_PATH, type TestApp } from '../support/test-app.js';
 import { ACCOUNT_SID, newMessageSid } from '../support/twilio-sign.js';
 import { conversationRouting } from '../../src/conversations/staff-routing.js';
+import { conversationOfMessage } from '../../src/conversations/conversation-of-message.js';
+import { newId } from '../../src/conversations/conversation-service.js';
 import { MemoryConversationStore } from '../../src/conversations/memory-conversation-store.js';
 import { FIXTURE_RULES_DIR } from '../support/fixture-rules.js';
 
@@ -62,7 +64,7 @@ for (const kind of mediaKinds('media_webhook')) {
       fake.credentials.add(`${ACCOUNT_SID}:${AUTH_TOKEN}`);
       accessLog = new MemoryAccessLog();
       t = await buildTestApp({ store: stores.store });
-      t.app.use(mediaRoutes({ media: stores.media, guard: mediaGuard(accessLog, ring) }).routes());
+      t.app.use(mediaRoutes({ media: stores.media, guard: mediaGuard(accessLog, ring), conversationOf: conversationOfMessage({ store: stores.store, conversations: t.conversations }) }).routes());
       service = new MediaService({
         store: stores.store,
         media: stores.media,
@@ -122,6 +124,8 @@ for (const kind of mediaKinds('media_webhook')) {
         ['stored', 'application/pdf'],
         ['refused', 'type application/x-msdownload not allowed (declared image/jpeg)'],
       ]);
+      const conversationId = newId('cv');
+      await t.conversations.recordRouted({ clinicId: 'downtown', phone: withMedia.From as string, clinicNumber: withMedia.To as string, messageSid: sid, at: new Date(), body: 'HELP', patients: [] }, conversationId);
       const api = request(t.app.callback());
       const photo = await api.get(views[0]?.href ?? '').set('Authorization', `Bearer ${readKey.key}`).buffer(true).parse((res, cb) => {
         const chunks: Buffer[] = [];
@@ -152,6 +156,16 @@ for (const kind of mediaKinds('media_webhook')) {
       for await (const r of accessLog.list({ since: new Date(0), until: new Date(Date.now() + 60_000) })) {
         trail.push([r.keyId, r.status, r.route]);
       }
+      const served = [];
+      for await (const r of accessLog.list({ since: new Date(0), until: new Date(Date.now() + 60_000) })) {
+        if (r.status === 200) {
+          served.push([r.mediaId, r.conversationId]);
+        }
+      }
+      expect(served, 'a media read names the media and the conversation').to.deep.equal([
+        [`${sid}-0`, conversationId],
+        [`${sid}-1`, conversationId],
+      ]);
       expect(trail).to.deep.equal(
         [['k-read', 200], ['k-read', 200], ['k-read', 404], [null, 401], ['k-write', 403], ['k-read', 404], ['k-read', 404]].map((row) => [...row, MEDIA_ROUTE]),
       );

@@ -5,6 +5,7 @@ import type { FailedKeyAttempts } from '../../src/auth/require-api-key.js';
 import { loadTestConfig, type Config } from '../../src/config/load-config.js';
 import { createStaffApi, openStaffStores, type StaffStores } from '../../src/conversations/staff-api.js';
 import type { ConversationService } from '../../src/conversations/conversation-service.js';
+import type { SmsSender } from '../../src/conversations/twilio-messages.js';
 import { conversationRouting } from '../../src/conversations/staff-routing.js';
 import { createApp } from '../../src/http/create-app.js';
 import { createLogger } from '../../src/logger.js';
@@ -65,12 +66,12 @@ let keySeq = 0;
  * The real app with the staff API mounted, on the fixture clinics, logging into a capture.
  * @param made - the main store from a StaffStoreKind
  * @param config - overrides (e.g. twilioApiBaseUrl of a fake Twilio)
- * @param options - clock: the webhook's clock (when messages arrive); attempts: the failed-key limit (none unless given)
+ * @param options - clock: the webhook's clock (when messages arrive); attempts: the failed-key limit (none unless given); sender: the SMS sender (default: the twilio client at twilioApiBaseUrl); staffClock: the staff API's clock
  */
 export async function buildStaffApp(
   made: { store: Store; dbName: string; dispose(): Promise<void> },
   config: Partial<Config> = {},
-  options: { clock?: () => Date; attempts?: FailedKeyAttempts } = {},
+  options: { clock?: () => Date; attempts?: FailedKeyAttempts; sender?: SmsSender; staffClock?: () => Date } = {},
 ): Promise<StaffTestApp> {
   const env = { NORTHSIDE_AUTH_TOKEN: NORTHSIDE_TOKEN };
   const full = loadTestConfig({
@@ -92,7 +93,17 @@ export async function buildStaffApp(
   await stores.accessLog.init();
   const ring = new KeyRing();
   const keys: ApiKey[] = [];
-  const staff = createStaffApi({ config: full, live, store, stores, ring, logger, ...(options.attempts ? { attempts: options.attempts } : {}) });
+  const staff = createStaffApi({
+    config: full,
+    live,
+    store,
+    stores,
+    ring,
+    logger,
+    ...(options.attempts ? { attempts: options.attempts } : {}),
+    ...(options.sender ? { sender: options.sender } : {}),
+    ...(options.staffClock ? { clock: options.staffClock } : {}),
+  });
   const app = createApp({ config: full, live, store, staff: conversationRouting(stores.conversations), logger, metrics, ...(options.clock ? { clock: options.clock } : {}), readiness: createReadiness({ store, live, metrics }), routers: [staff.router] });
   return {
     app,

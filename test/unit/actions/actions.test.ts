@@ -1,6 +1,7 @@
 import { expect } from 'chai';
 import { ACTIONS, getAction, type ActionContext } from '../../../src/actions/index.js';
 import { appointmentStatus, type Appointment } from '../../../src/domain.js';
+import { DEFAULT_SETTINGS } from '../../../src/rules/rules-file.js';
 import { conversationOf } from '../../support/conversations.js';
 import { OPEN_NOW, makeMessage, makeWorld, type World } from '../../support/rules-builders.js';
 
@@ -19,6 +20,7 @@ function contextFor(world: World, overrides: Partial<ActionContext> = {}): Actio
     staff: world.staff,
     dryRun: false,
     ruleName: 'test-rule',
+    params: {},
     keyword: 'BODY',
     nextAppointment: () => {
       lookup ??= world.store.findNextAppointment(
@@ -28,6 +30,12 @@ function contextFor(world: World, overrides: Partial<ActionContext> = {}): Actio
       );
       return lookup;
     },
+    command: '',
+    choice: { pending: null, answer: '', chosen: [] },
+    upcoming: () => world.store.findUpcomingAppointments(world.clinic.id, world.patients.map((p) => p.id), OPEN_NOW, new Date(OPEN_NOW.getTime() + 30 * 86_400_000)),
+    settings: DEFAULT_SETTINGS,
+    language: 'en',
+    questionFits: () => true,
     ...overrides,
   };
 }
@@ -48,9 +56,11 @@ describe('actions registry', () => {
       'opt-out',
       'opt-in',
       'help',
+      'safety',
       'confirm-appointment',
       'cancel-appointment',
       'reschedule-appointment',
+      'ask-which-appointment',
       'route-to-staff',
       'reply-only',
       'no-reply',
