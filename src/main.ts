@@ -35,6 +35,7 @@ import { conversationOfMessage } from './conversations/conversation-of-message.j
 import { MEDIA_ROUTE } from './media/media-routes.js';
 import { conversationRouting } from './conversations/staff-routing.js';
 import { eventLoopBusy } from './event-loop-load.js';
+import { sessionStreamCheck, startStaffPages } from './staff/start-staff-pages.js';
 import { loadStaffFile } from './staff/auth/staff-file.js';
 import { createStaffAuth, openStaffSessionStore, type StaffAuth } from './staff/auth/staff-auth.js';
 
@@ -189,6 +190,22 @@ export async function startService(env: Record<string, string | undefined>, opti
   // Replies' StatusCallback: PUBLIC_BASE_URL (required in production), else the address this server listens on.
   let listening: string | null = null;
   const staff = createStaffApi({ config, live, store, stores: staffStores, ring, logger, attempts, media: media.service, callbackOrigin: () => config.publicBaseUrl ?? listening, held });
+  // The front desk's pages (/staff) and their live hub, which every instance runs: each serves its own streams.
+  const pages = startStaffPages({
+    service: staff.service,
+    conversations: staffStores.conversations,
+    store,
+    clinic: (id) => live.snapshot().clinics.byId.get(id) ?? null,
+    accessLog: staffStores.accessLog,
+    media: media.store,
+    logger,
+    publicBaseUrl: config.publicBaseUrl,
+    requirePerson: staffAuth.requirePerson,
+    requirePersonQuietly: staffAuth.requirePersonQuietly,
+    streamCheck: sessionStreamCheck(staffAuth.sessions, production),
+    staffOf: (clinicId) => staffAuth.staffFile.current().staffOf(clinicId).map((s) => ({ email: s.email, name: s.name ?? '' })),
+  });
+  services.push({ start: () => pages.hub.start(), stop: () => pages.hub.stop() });
   const app = createApp({
     config,
     live,
@@ -213,7 +230,7 @@ export async function startService(env: Record<string, string | undefined>, opti
     spool: spoolSink,
     held,
     inFlight,
-    routers: [staff.router, ...media.routers, staffAuth.router],
+    routers: [staff.router, ...media.routers, staffAuth.router, ...pages.routers],
   });
   const server = await new Promise<Server>((resolve, reject) => {
     const s = createHttpServer(app.callback(), serverLimits(config)).listen(config.port, config.host, () => resolve(s));
@@ -233,6 +250,7 @@ export async function startService(env: Record<string, string | undefined>, opti
   if (background) {
     services.forEach((s) => s.start());
   }
+  pages.hub.start();
   const connections = trackConnections(server);
   lifecycle = 'serving';
   let stopping: Promise<ShutdownReport> | undefined;

@@ -67,8 +67,12 @@ const SCHEMAS: Json = {
       lastActivityAt: TIME,
       lastMessage: {
         type: 'object',
-        required: ['direction', 'preview'],
-        properties: { direction: { enum: ['inbound', 'outbound', 'note'] }, preview: { type: 'string', maxLength: 100 } },
+        required: ['direction', 'preview', 'media'],
+        properties: {
+          direction: { enum: ['inbound', 'outbound', 'note'] },
+          preview: { type: 'string', maxLength: 100 },
+          media: { type: 'integer', minimum: 0, description: 'How many photos or files came with it (a photo alone has an empty preview).' },
+        },
         additionalProperties: false,
       },
       patients: {
@@ -121,7 +125,12 @@ const SCHEMAS: Json = {
           rulesFired: { type: 'array', items: { type: 'string' } },
           actions: {
             type: 'array',
-            items: { type: 'object', required: ['type', 'outcome', 'rule'], properties: { type: { type: 'string' }, outcome: { type: 'string' }, rule: { type: 'string' } }, additionalProperties: false },
+            items: {
+              type: 'object',
+              required: ['type', 'outcome', 'rule'],
+              properties: { type: { type: 'string' }, outcome: { type: 'string' }, rule: { type: 'string' }, appointmentId: { type: 'string', description: 'The appointment the action concerned.' } },
+              additionalProperties: false,
+            },
           },
           autoReply: nullable({ type: 'string' }),
           choice: {
@@ -152,19 +161,34 @@ const SCHEMAS: Json = {
   },
   NoteEntry: {
     type: 'object',
-    required: ['type', 'id', 'at', 'text', 'author'],
-    properties: { type: { const: 'note' }, id: { type: 'string' }, at: TIME, text: { type: 'string' }, author: { type: 'string', description: 'The id of the API key that wrote it.' } },
+    required: ['type', 'id', 'at', 'text', 'author', 'authorName'],
+    properties: {
+      type: { const: 'note' },
+      id: { type: 'string' },
+      at: TIME,
+      text: { type: 'string' },
+      author: { type: 'string', description: 'The id of the API key that wrote it, or the email of the person on the staff pages.' },
+      authorName: nullable({ type: 'string' }),
+    },
+    additionalProperties: false,
+  },
+  ActivityEntry: {
+    type: 'object',
+    description: 'Who changed the conversation: "resolved", "assigned it to Maria", "snoozed until …" (never sent).',
+    required: ['type', 'id', 'at', 'text', 'author', 'authorName'],
+    properties: { type: { const: 'activity' }, id: { type: 'string' }, at: TIME, text: { type: 'string' }, author: { type: 'string' }, authorName: nullable({ type: 'string' }) },
     additionalProperties: false,
   },
   OutboundEntry: {
     type: 'object',
-    required: ['type', 'id', 'at', 'text', 'author', 'twilioSid', 'deliveryStatus', 'deliveryErrorCode', 'deliveryHistory'],
+    required: ['type', 'id', 'at', 'text', 'author', 'authorName', 'twilioSid', 'deliveryStatus', 'deliveryErrorCode', 'deliveryHistory'],
     properties: {
       type: { const: 'outbound' },
       id: { type: 'string' },
       at: TIME,
       text: { type: 'string' },
       author: { type: 'string' },
+      authorName: nullable({ type: 'string' }),
       twilioSid: nullable({ type: 'string' }),
       deliveryStatus: { enum: Object.keys(DELIVERY_RANK) },
       deliveryErrorCode: nullable({ type: 'string' }),
@@ -186,13 +210,14 @@ const SCHEMAS: Json = {
     required: ['conversation', 'entries'],
     properties: {
       conversation: ref('Conversation'),
-      entries: { type: 'array', description: 'Oldest first: the newest 200 messages and 200 staff entries.', items: { oneOf: [ref('InboundEntry'), ref('NoteEntry'), ref('OutboundEntry')] } },
+      entries: { type: 'array', description: 'Oldest first: the newest 200 messages and 200 staff entries.', items: { oneOf: [ref('InboundEntry'), ref('NoteEntry'), ref('OutboundEntry'), ref('ActivityEntry')] } },
     },
     additionalProperties: false,
   },
   StatusChange: BODY_SCHEMAS.status,
   AssigneeChange: BODY_SCHEMAS.assignee,
   NewNote: BODY_SCHEMAS.note,
+  NewConversation: BODY_SCHEMAS.start,
   NewReply: BODY_SCHEMAS.reply,
 };
 
@@ -255,15 +280,28 @@ export function openApiDocument(options: { serverUrl?: string | null } = {}): Js
         },
       },
       [openApiPath(CONVERSATIONS_PATH)]: {
-        get: staffOperation('listConversations', 'Conversations, newest activity first', 'conversations:read', {
+        get: staffOperation('listConversations', 'Conversations, urgent first, then newest activity (or longest waiting with order=waiting)', 'conversations:read', {
           parameters: [
             CLINIC_ID,
             { name: 'status', in: 'query', schema: { enum: [...CONVERSATION_STATUSES] } },
             { name: 'assignee', in: 'query', schema: { type: 'string', minLength: 1, maxLength: 100 } },
+            { name: 'q', in: 'query', description: 'Search: a phone number in any notation (7+ digits, read in the clinic\'s region), else part of a patient\'s name (any case). `phone` is not a parameter: it is refused with 400.', schema: { type: 'string', minLength: 1, maxLength: 100 } },
+            { name: 'order', in: 'query', description: 'recent: newest activity first; waiting: longest waiting first (waitingSince), answered ones after. Urgent first in both.', schema: { enum: ['recent', 'waiting'], default: 'recent' } },
             { name: 'limit', in: 'query', schema: { type: 'integer', minimum: 1, maximum: 100, default: 25 } },
             { name: 'cursor', in: 'query', schema: { type: 'string', maxLength: 200 } },
           ],
-          responses: { '200': json(ref('ConversationList'), 'A page of conversations.'), '400': error('A bad query parameter.') },
+          responses: { '200': json(ref('ConversationList'), 'A page of conversations.'), '400': error('A bad query parameter (also `phone`: search with q).') },
+        }),
+        post: staffOperation('startConversation', 'Start (or find) the conversation with a phone of the clinic, for a call-back', 'conversations:write', {
+          parameters: [CLINIC_ID],
+          requestBody: { required: true, content: { 'application/json': { schema: ref('NewConversation') } } },
+          responses: {
+            '201': json(ref('Conversation'), 'The new conversation (open, nothing waiting).'),
+            '200': json(ref('Conversation'), 'The conversation this phone already has.'),
+            '400': error('The body is not valid, or the phone is not a possible number.'),
+            '409': error('OPTED_OUT: the number opted out of texts (the message says since when).'),
+            '415': error('The body is not application/json, or comes with a Content-Encoding.'),
+          },
         }),
       },
       [openApiPath(one)]: {

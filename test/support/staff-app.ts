@@ -19,6 +19,10 @@ import { createLogCapture, type LogCapture } from './log-capture.js';
 import { getTestMongo, openTestMongoStore } from './mongo.js';
 import { AUTH_TOKEN, NORTHSIDE_TOKEN, PUBLIC_BASE_URL } from './test-app.js';
 import { FIXTURE_RULES_DIR } from './fixture-rules.js';
+import type { Middleware } from 'koa';
+import type { LiveHub } from '../../src/staff/live/live-hub.js';
+import { startStaffPages, type StaffPagesOptions } from '../../src/staff/start-staff-pages.js';
+import { MemoryMediaStore } from '../../src/media/memory-media-store.js';
 import { backendFor } from './backends.js';
 
 /** The account downtown sends from in these tests (TWILIO_ACCOUNT_SID). */
@@ -35,7 +39,14 @@ export interface StaffTestApp {
   /** A key of `clinicId` with `scopes`, added to the ring. */
   key(clinicId: string, scopes: Scope[]): string;
   keys: ApiKey[];
+  /** The staff pages' live hub (with `pages`; started, stopped by dispose). */
+  hub?: LiveHub;
   dispose(): Promise<void>;
+}
+
+/** The staff pages (/staff) mounted too, behind this session middleware. */
+export interface StaffPagesTestOptions extends Pick<StaffPagesOptions, 'staffOf' | 'quickReplies' | 'pollMs'> {
+  requirePerson: Middleware;
 }
 
 export interface StaffStoreKind {
@@ -71,7 +82,7 @@ let keySeq = 0;
 export async function buildStaffApp(
   made: { store: Store; dbName: string; dispose(): Promise<void> },
   config: Partial<Config> = {},
-  options: { clock?: () => Date; attempts?: FailedKeyAttempts; sender?: SmsSender; staffClock?: () => Date } = {},
+  options: { clock?: () => Date; attempts?: FailedKeyAttempts; sender?: SmsSender; staffClock?: () => Date; pages?: StaffPagesTestOptions } = {},
 ): Promise<StaffTestApp> {
   const env = { NORTHSIDE_AUTH_TOKEN: NORTHSIDE_TOKEN };
   const full = loadTestConfig({
@@ -104,7 +115,31 @@ export async function buildStaffApp(
     ...(options.sender ? { sender: options.sender } : {}),
     ...(options.staffClock ? { clock: options.staffClock } : {}),
   });
-  const app = createApp({ config: full, live, store, staff: conversationRouting(stores.conversations), logger, metrics, ...(options.clock ? { clock: options.clock } : {}), readiness: createReadiness({ store, live, metrics }), routers: [staff.router] });
+  const pages = options.pages
+    ? startStaffPages({
+        service: staff.service,
+        conversations: stores.conversations,
+        store,
+        clinic: (id) => live.snapshot().clinics.byId.get(id) ?? null,
+        accessLog: stores.accessLog,
+        media: new MemoryMediaStore(`var/test-media-${process.pid}`),
+        logger,
+        publicBaseUrl: full.publicBaseUrl,
+        ...options.pages,
+      })
+    : null;
+  pages?.hub.start();
+  const app = createApp({
+    config: full,
+    live,
+    store,
+    staff: conversationRouting(stores.conversations),
+    logger,
+    metrics,
+    ...(options.clock ? { clock: options.clock } : {}),
+    readiness: createReadiness({ store, live, metrics }),
+    routers: [staff.router, ...(pages?.routers ?? [])],
+  });
   return {
     app,
     store,
@@ -121,6 +156,10 @@ export async function buildStaffApp(
       ring.swap(keys);
       return key;
     },
-    dispose: () => made.dispose(),
+    ...(pages ? { hub: pages.hub } : {}),
+    dispose: async () => {
+      await pages?.hub.stop();
+      await made.dispose();
+    },
   };
 }
