@@ -32,7 +32,7 @@ function consentAction(optedOut: boolean): ActionDefinition {
         });
         if (!write.applied) {
           // The audit record says what the newer state is and since when (no phone, no body).
-          return { outcome: STALE_CONSENT, detail: { optedOut: write.current.optedOut, newerAt: write.current.changedAt.toISOString(), via } };
+          return { outcome: STALE_CONSENT, detail: { optedOut: write.current.optedOut, newerAt: write.current.changedAt.toISOString() } };
         }
       }
       return { outcome: ctx.optedOut === optedOut ? already : done, detail: { via } };
