@@ -7,13 +7,15 @@ import tseslint from 'typescript-eslint';
  * layers below it, never one above (type-only imports and import() included).
  *
  *   cli                         the clinic-sms commands
- *   main.ts                     the composition root
+ *   main.ts                     the composition root: startService, runMain (signals, exit codes)
+ *   process                     the process around the pipeline: buildService (features -> app ->
+ *                               components), start-up config, readiness, drain, file reloads
  *   admin                       rules check, rules test, rules simulate
  *   auth, conversations, media  feature folders (Medplum style): each holds its routes, its
  *                               service and its store part; main.ts mounts their routers and
  *                               hands the pipeline the ports they implement
  *   http                        Koa app, webhook route, error middleware
- *   service                     the message pipeline, live config, reload, readiness, shutdown
+ *   service                     the message pipeline and the live config it reads
  *   spool, import, events       the outage spool and its replayer; data files and the seed;
  *                               signed events (a feature folder with its own store part, but
  *                               no routes, and the pipeline writes the events it produces in
@@ -31,6 +33,7 @@ import tseslint from 'typescript-eslint';
 const LAYERS = [
   ['cli'],
   ['main.ts'],
+  ['process'],
   ['admin'],
   ['auth', 'conversations', 'media'],
   ['http'],
@@ -39,7 +42,7 @@ const LAYERS = [
   ['rules', 'actions'],
   ['store'],
   ['twilio', 'config'],
-  ['domain.ts', 'errors.ts', 'logger.ts', 'metrics.ts', 'phone.ts', 'poll-loop.ts', 'backoff.ts', 'event-loop-load.ts', 'text-check.ts'],
+  ['domain.ts', 'errors.ts', 'logger.ts', 'metrics.ts', 'phone.ts', 'poll-loop.ts', 'backoff.ts', 'event-loop-load.ts', 'text-check.ts', 'lifecycle.ts'],
 ];
 
 /** The lint rules that keep each layer from importing the layers above it. */

@@ -3,7 +3,7 @@ import type { Middleware } from 'koa';
 import type { Config } from '../config/load-config.js';
 import type { Clinic } from '../domain.js';
 import type { Logger } from '../logger.js';
-import { initializeStore } from '../service/store-init.js';
+import type { Component } from '../lifecycle.js';
 import { mediaRoutes } from './media-routes.js';
 import { MediaService } from './media-service.js';
 import type { MediaStore } from './media-store.js';
@@ -17,8 +17,11 @@ export interface RunningMedia {
   store: MediaStore;
   /** The media route, when the staff API's guard was given (none otherwise: nothing is served unauthenticated). */
   routers: Router[];
-  /** Stops the loops; downloads in flight are dropped and fetched again once their lease runs out. */
-  stop(): Promise<void>;
+  /**
+   * The media store (its indexes) and the media jobs (background: the relay and worker;
+   * stopping drops downloads in flight, fetched again once their lease runs out).
+   */
+  components: Component[];
 }
 
 export interface StartMediaOptions {
@@ -58,15 +61,14 @@ export async function openMediaStorage(backend: Backend, mediaDir: string): Prom
 
 /**
  * The media feature for one instance: its store part beside the service's store (GridFS
- * on MongoDB, MEDIA_DIR on the embedded store), indexes made as soon as the database
- * answers, the relay and worker (started by the caller's service list), and the route.
+ * on MongoDB, MEDIA_DIR on the embedded store), the relay and worker, the route, and the
+ * components the runner starts (indexes made as soon as the database answers).
  * @param options - config, env, the service's store, logger, live clinics, the staff guard
  */
 export async function startMedia(options: StartMediaOptions): Promise<RunningMedia> {
   const { config, logger, backend } = options;
   const { store } = backend;
   const media = await openMediaStorage(backend, config.mediaDir);
-  const init = initializeStore(media, logger, 'media store');
   if (options.registry) {
     registerMediaMetrics(options.registry, { store, media });
   }
@@ -85,9 +87,9 @@ export async function startMedia(options: StartMediaOptions): Promise<RunningMed
     service,
     store: media,
     routers: options.guard ? [mediaRoutes({ media, guard: options.guard })] : [],
-    async stop() {
-      init.stop();
-      await service.kill();
-    },
+    components: [
+      { name: 'media store', init: () => media.init() },
+      { name: 'media jobs', background: true, start: () => service.start(), stop: () => service.kill() },
+    ],
   };
 }

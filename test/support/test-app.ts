@@ -10,7 +10,7 @@ import { createLogger } from '../../src/logger.js';
 import { createMetrics, type Metrics } from '../../src/metrics.js';
 import { buildSnapshot } from '../../src/service/build-snapshot.js';
 import { LiveConfig } from '../../src/service/live-config.js';
-import { createReadiness } from '../../src/service/readiness.js';
+import { createReadiness } from '../../src/process/readiness.js';
 import { MemoryStore } from '../../src/store/memory/memory-store.js';
 import type { Store } from '../../src/store/store.js';
 import { createLogCapture, type LogCapture } from './log-capture.js';

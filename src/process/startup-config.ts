@@ -2,8 +2,8 @@ import { readConfig, type Config } from '../config/load-config.js';
 import { AppError, envFinding, findingsOf, isAppError, type Finding } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { parseDefaultRulesFile } from '../rules/load-rules.js';
-import { buildTolerantSnapshot } from './build-snapshot.js';
-import type { BrokenClinic, Snapshot } from './live-config.js';
+import { buildTolerantSnapshot } from '../service/build-snapshot.js';
+import type { BrokenClinic, Snapshot } from '../service/live-config.js';
 
 export interface StartupConfig<T> {
   config: Readonly<Config>;
