@@ -10,6 +10,7 @@ import tseslint from 'typescript-eslint';
  *   main.ts                     the composition root: startService, runMain (signals, exit codes)
  *   process                     the process around the pipeline: buildService (features -> app ->
  *                               components), start-up config, readiness, drain, file reloads
+ *   staff                       the front desk's pages (src/staff/) and their sign-in (src/staff/auth/)
  *   admin                       rules check, rules test, rules simulate
  *   auth, conversations, media  feature folders (Medplum style): each holds its routes, its
  *                               service and its store part; main.ts mounts their routers and
@@ -34,6 +35,7 @@ const LAYERS = [
   ['cli'],
   ['main.ts'],
   ['process'],
+  ['staff'],
   ['admin'],
   ['auth', 'conversations', 'media'],
   ['http'],

@@ -17,6 +17,7 @@ export const ERROR_CODES = {
   IDEMPOTENCY_CONFLICT: { status: 409, expose: true },
   TOO_MANY_REQUESTS: { status: 429, expose: true },
   TWILIO_FAILED: { status: 502, expose: false },
+  IDENTITY_PROVIDER_FAILED: { status: 502, expose: false },
   TWILIO_NOT_CONFIGURED: { status: 503, expose: false },
   CONFIG_INVALID: { status: 500, expose: false },
   RULES_INVALID: { status: 500, expose: false },

@@ -3,7 +3,8 @@ import { loadKeysFile } from './auth/api-keys-file.js';
 import { AppError, formatFindings, isAppError } from './errors.js';
 import type { Spool } from './spool/spool.js';
 import { buildService, type BuiltService, type ServiceOverrides } from './process/build-service.js';
-import { loadStartupConfig } from './process/startup-config.js';
+import { loadAll, loadStartupConfig } from './process/startup-config.js';
+import { loadStaffFile } from './staff/auth/staff-file.js';
 
 export type { ShutdownReport } from './process/shutdown.js';
 
@@ -24,8 +25,9 @@ export type StartOptions = Omit<ServiceOverrides, 'signals' | 'spool' | 'readySp
  * @param options - what a test puts in place of configured parts
  */
 export async function startService(env: Record<string, string | undefined>, options: StartOptions = {}): Promise<RunningService> {
-  const { config, snapshot, more: keys } = await loadStartupConfig(env, (c) => loadKeysFile(c.keysFile, { production: c.nodeEnv === 'production' }));
-  const service = await buildService({ config, snapshot, keys, env }, { ...options, signals: process });
+  const { config, snapshot, more } = await loadStartupConfig(env, (c) => loadAll([loadKeysFile(c.keysFile, { production: c.nodeEnv === 'production' }), loadStaffFile(c.staffFile)]));
+  const [keys, staffFile] = more;
+  const service = await buildService({ config, snapshot, keys, staffFile, env }, { ...options, signals: process });
   const { spool } = service;
   try {
     if (!spool) {

@@ -40,3 +40,11 @@ function consentAction(optedOut: boolean): ActionDefinition {
 
 export const optOutAction = consentAction(true);
 export const optInAction = consentAction(false);
+
+/**
+ * The actions that change consent. Rules naming one run in a pass of their own that no other
+ * rule's `halt` can stop, and their reply comes before any other (rules/evaluate.ts,
+ * rules/reply.ts): a STOP is never swallowed. An action added for plain-language opt-outs
+ * belongs here too.
+ */
+export const CONSENT_ACTIONS: ReadonlySet<string> = new Set([optOutAction.name, optInAction.name]);

@@ -1,5 +1,6 @@
 import type { Context, Next } from 'koa';
 import { AppError } from '../errors.js';
+import { apiSecurityHeaders } from '../http/api-headers.js';
 import { toAppError } from '../http/error-middleware.js';
 import type { AccessLogStore } from './access-log.js';
 import type { ApiKey, Scope } from './api-key.js';
@@ -105,4 +106,19 @@ export function recordAccess(deps: { accessLog: AccessLogStore; clock: () => Dat
       throw failure;
     }
   };
+}
+
+/**
+ * The middleware every staff API route starts with, in order: the security headers, the
+ * access record, the key, the clinic and scope. The media route gets the same from main.ts.
+ * @param deps - the trail, the clock, the key ring; optionally the failed-attempt limit
+ * @param route - the route pattern recorded
+ * @param scope - what the route needs
+ */
+export function staffGuard(
+  deps: { accessLog: AccessLogStore; clock: () => Date; ring: () => KeyRing; attempts?: FailedKeyAttempts },
+  route: string,
+  scope: Scope,
+): Array<(ctx: Context, next: Next) => Promise<void>> {
+  return [apiSecurityHeaders(), recordAccess(deps, route), authenticateApiKey(deps), requireScope(scope)];
 }

@@ -50,6 +50,14 @@ export interface Config {
   twilioApiBaseUrl: string;
   /** The Twilio account that sends for clinics that name no accountSid (null: those clinics cannot send). */
   twilioAccountSid: string | null;
+  /** Who may see which clinic on the staff pages. */
+  staffFile: string;
+  /** The staff pages' OpenID Connect issuer (null: the demo sign-in, development only). */
+  staffOidcIssuer: string | null;
+  staffOidcClientId: string | null;
+  staffOidcClientSecret: string | null;
+  /** Staff pages sign out after this many idle minutes. */
+  staffSessionIdleMinutes: number;
 }
 
 /** The token `npm start` and `npm run try` share on a development machine with no TWILIO_AUTH_TOKEN. Never accepted in production. */
@@ -215,6 +223,38 @@ export const SETTINGS: { [K in keyof Config]: Setting<K> } = {
       return v;
     },
   },
+  staffFile: { key: 'staffFile', env: 'STAFF_FILE', doc: 'who may see which clinic on the staff pages', parse: text('config/staff.yaml') },
+  staffOidcIssuer: {
+    key: 'staffOidcIssuer',
+    env: 'STAFF_OIDC_ISSUER',
+    doc: "the clinic's OpenID Connect issuer for the staff pages; unset: demo sign-in (development only)",
+    parse: (raw, problems) => {
+      const v = optional(raw);
+      if (v === null) {
+        return null;
+      }
+      try {
+        const u = new URL(v);
+        if ((u.protocol !== 'https:' && u.protocol !== 'http:') || u.search || u.hash || u.username) {
+          throw new Error('bad');
+        }
+        // Kept exactly as given: discovery checks that the provider names itself the same
+        // (Auth0's issuer ends in "/", Google's does not).
+        return v;
+      } catch {
+        problems.push(`STAFF_OIDC_ISSUER must be an http(s) URL like https://accounts.google.com, got "${v}"`);
+        return null;
+      }
+    },
+  },
+  staffOidcClientId: { key: 'staffOidcClientId', env: 'STAFF_OIDC_CLIENT_ID', doc: 'the client registered with the issuer', parse: optional },
+  staffOidcClientSecret: { key: 'staffOidcClientSecret', env: 'STAFF_OIDC_CLIENT_SECRET', doc: "that client's secret", parse: optional },
+  staffSessionIdleMinutes: {
+    key: 'staffSessionIdleMinutes',
+    env: 'STAFF_SESSION_IDLE_MINUTES',
+    doc: 'staff pages sign out after this many idle minutes (HIPAA automatic logoff)',
+    parse: int('STAFF_SESSION_IDLE_MINUTES', 15, 1, 720),
+  },
   devToken: { key: 'devToken', env: 'CLINIC_SMS_DEV_TOKEN_IN_USE', doc: 'set by the loader, not by you', parse: () => false },
   strictStart: {
     key: 'strictStart',
@@ -288,6 +328,17 @@ export function readConfig(env: Record<string, string | undefined>): { config: R
   if (!config.backgroundJobs && config.mongodbUri === null) {
     // The embedded store's jobs live in this process only: no other instance could ever do them.
     problems.push('BACKGROUND_JOBS=off needs MONGODB_URI: on the embedded store no other instance can deliver events or fetch media, so they would never be done');
+  }
+  if (config.staffOidcIssuer !== null) {
+    if (config.staffOidcClientId === null || config.staffOidcClientSecret === null) {
+      problems.push('STAFF_OIDC_ISSUER needs STAFF_OIDC_CLIENT_ID and STAFF_OIDC_CLIENT_SECRET');
+    }
+    if (production && !config.staffOidcIssuer.startsWith('https://')) {
+      problems.push('STAFF_OIDC_ISSUER must be https:// when NODE_ENV=production');
+    }
+    if (production && config.publicBaseUrl === null) {
+      problems.push('STAFF_OIDC_ISSUER needs PUBLIC_BASE_URL when NODE_ENV=production: the sign-in callback is PUBLIC_BASE_URL + /staff/auth/callback');
+    }
   }
   if (production && !config.twilioApiBaseUrl.startsWith('https://')) {
     problems.push('TWILIO_API_BASE_URL must be https:// when NODE_ENV=production');

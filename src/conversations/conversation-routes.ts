@@ -5,8 +5,9 @@ import bodyParser from 'koa-bodyparser';
 import type { AccessLogStore } from '../auth/access-log.js';
 import type { Scope } from '../auth/api-key.js';
 import type { KeyRing } from '../auth/key-ring.js';
-import { authenticateApiKey, recordAccess, requireScope, type FailedKeyAttempts, type StaffState } from '../auth/require-api-key.js';
+import { staffGuard, type FailedKeyAttempts, type StaffState } from '../auth/require-api-key.js';
 import { AppError } from '../errors.js';
+import { refuseEncodedBody } from '../http/form-body.js';
 import { requireCleanText } from '../text-check.js';
 import { CONVERSATION_STATUSES, type ConversationStatus } from './conversation.js';
 import type { ConversationService } from './conversation-service.js';
@@ -86,16 +87,17 @@ export function createStaffRouter(deps: StaffRoutesDeps): Router {
   const router = new Router();
   const ajv = new Ajv({ allErrors: false, strict: true });
   const validators = Object.fromEntries(Object.entries(BODY_SCHEMAS).map(([k, s]) => [k, ajv.compile(s)])) as Record<keyof typeof BODY_SCHEMAS, ValidateFunction>;
+  const refuseEncoded = refuseEncodedBody('body');
   const parseJson = bodyParser({ enableTypes: ['json'], jsonLimit: '16kb', strict: true });
-  const authenticate = authenticateApiKey({ ring: deps.ring, clock: deps.clock, ...(deps.attempts ? { attempts: deps.attempts } : {}) });
-
   /** The middleware every API route starts with. */
-  const guard = (route: string, scope: Scope): Array<(ctx: Context, next: Next) => Promise<void>> => [recordAccess(deps, route), authenticate, requireScope(scope)];
+  const guard = (route: string, scope: Scope): Array<(ctx: Context, next: Next) => Promise<void>> => staffGuard(deps, route, scope);
 
   /** Parses and validates the JSON body against `schema`. */
   const body =
     (schema: keyof typeof BODY_SCHEMAS) =>
     async function jsonBody(ctx: Context, next: Next): Promise<void> {
+      // As the webhook: a compressed body is refused on its header, never inflated.
+      await refuseEncoded(ctx, async () => undefined);
       if (!ctx.is('application/json')) {
         throw new AppError('UNSUPPORTED_MEDIA_TYPE', 'expected application/json');
       }

@@ -152,6 +152,8 @@ function inboundView(r: MessageRecord, media: ThreadMedia[]): ThreadEntryView {
  */
 export class ConversationService {
   private readonly media: MediaLinks;
+  /** The tail of each clinic + number's sends in this instance (inTurn). */
+  private readonly turns = new Map<string, Promise<void>>();
 
   constructor(private readonly deps: ConversationServiceDeps) {
     this.media = deps.media ?? PENDING_MEDIA_LINKS;
@@ -225,6 +227,7 @@ export class ConversationService {
     if (!live.accountSid || !live.authToken) {
       throw new AppError('TWILIO_NOT_CONFIGURED', `clinic ${clinicId} has no Twilio account SID and auth token for sending`);
     }
+    const account = { clinic: live.clinic, accountSid: live.accountSid, authToken: live.authToken };
     const now = this.deps.clock();
     const entry: StaffEntry = {
       id: newId('en'),
@@ -249,21 +252,15 @@ export class ConversationService {
       }
       return { entry: entryView(existing), replayed: true };
     }
-    let sent: { sid: string; status: string };
-    try {
-      sent = await this.deps.sender.send({
-        accountSid: live.accountSid,
-        authToken: live.authToken,
-        from: live.clinic.phoneNumbers.includes(conversation.clinicNumber) ? conversation.clinicNumber : (live.clinic.phoneNumbers[0] ?? conversation.clinicNumber),
-        to: conversation.phone,
-        body: text,
-        ...(options.statusCallback === undefined ? {} : { statusCallback: options.statusCallback }),
-      });
-    } catch (err) {
-      // Twilio did not take it: the same Idempotency-Key may try again.
-      await this.deps.conversations.removeEntry(entry.id);
-      throw err;
-    }
+    const sent = await this.inTurn(`${clinicId}\n${conversation.phone}`, async () => {
+      // Again, just before sending: a STOP may have arrived since the first check (typically
+      // while a reply ahead of this one, to the same number, was with Twilio).
+      if ((await this.deps.store.getOptOut(clinicId, conversation.phone))?.optedOut) {
+        await this.deps.conversations.removeEntry(entry.id);
+        throw new AppError('OPTED_OUT', 'the patient has opted out of texts (STOP) while this reply waited; nothing was sent');
+      }
+      return this.send(entry, account, conversation, options.statusCallback);
+    });
     const status = (Object.hasOwn(DELIVERY_RANK, sent.status) ? sent.status : 'queued') as DeliveryStatus;
     const delivery = { rank: DELIVERY_RANK[status], status, at: this.deps.clock() };
     await this.deps.conversations.markSent(entry.id, sent.sid, delivery);
@@ -292,6 +289,49 @@ export class ConversationService {
       },
     );
     return updated !== null;
+  }
+
+  /** Hands the entry's text to Twilio; when Twilio does not take it, the entry goes (the same Idempotency-Key may try again). */
+  private async send(
+    entry: StaffEntry,
+    live: { clinic: Clinic; accountSid: string; authToken: string },
+    conversation: Conversation,
+    statusCallback: string | undefined,
+  ): Promise<{ sid: string; status: string }> {
+    try {
+      return await this.deps.sender.send({
+        accountSid: live.accountSid,
+        authToken: live.authToken,
+        from: live.clinic.phoneNumbers.includes(conversation.clinicNumber) ? conversation.clinicNumber : (live.clinic.phoneNumbers[0] ?? conversation.clinicNumber),
+        to: conversation.phone,
+        body: entry.text,
+        ...(statusCallback === undefined ? {} : { statusCallback }),
+      });
+    } catch (err) {
+      await this.deps.conversations.removeEntry(entry.id);
+      throw err;
+    }
+  }
+
+  /**
+   * Runs `work` after every earlier work of the same key has finished: this instance sends
+   * one reply at a time per clinic and number, so each one's last opt-out check sees a STOP
+   * that arrived while the one before it was with Twilio.
+   */
+  private async inTurn<T>(key: string, work: () => Promise<T>): Promise<T> {
+    const previous = this.turns.get(key) ?? Promise.resolve();
+    let done!: () => void;
+    const mine = previous.then(() => new Promise<void>((resolve) => (done = resolve)));
+    this.turns.set(key, mine);
+    await previous;
+    try {
+      return await work();
+    } finally {
+      done();
+      if (this.turns.get(key) === mine) {
+        this.turns.delete(key);
+      }
+    }
   }
 
   private async mustGet(clinicId: string, id: string): Promise<Conversation> {

@@ -1,6 +1,7 @@
 import type Router from '@koa/router';
 import { MemoryAccessLog, type AccessLogStore } from '../auth/access-log.js';
 import type { KeyRing } from '../auth/key-ring.js';
+import { apiSecurityHeaders } from '../http/api-headers.js';
 import type { FailedKeyAttempts } from '../auth/require-api-key.js';
 import type { Config } from '../config/load-config.js';
 import type { Logger } from '../logger.js';
@@ -82,7 +83,7 @@ export function createStaffApi(deps: StaffApiDeps): { router: Router; service: C
     ...(deps.attempts ? { attempts: deps.attempts } : {}),
   });
   const document = JSON.stringify(openApiDocument({ serverUrl: deps.config.publicBaseUrl }));
-  router.get(OPENAPI_PATH, function openApi(ctx) {
+  router.get(OPENAPI_PATH, apiSecurityHeaders(), function openApi(ctx) {
     ctx.type = 'application/json';
     ctx.body = document;
   });

@@ -2,6 +2,8 @@ import type Router from '@koa/router';
 import type { Context, Next } from 'koa';
 import bodyParser from 'koa-bodyparser';
 import { AppError } from '../errors.js';
+import { apiSecurityHeaders } from '../http/api-headers.js';
+import { refuseEncodedBody } from '../http/form-body.js';
 import type { Logger } from '../logger.js';
 import type { Snapshot } from '../service/live-config.js';
 import { flatQs, type FormParams } from '../twilio/form-params.js';
@@ -42,6 +44,8 @@ export function addStatusCallbackRoute(router: Router, deps: StatusCallbackDeps)
 
   router.post(
     STATUS_CALLBACK_PATH,
+    apiSecurityHeaders(),
+    refuseEncodedBody(),
     async function requireForm(ctx: Context, next: Next): Promise<void> {
       if (!ctx.is('application/x-www-form-urlencoded')) {
         throw new AppError('UNSUPPORTED_MEDIA_TYPE', 'expected application/x-www-form-urlencoded');

@@ -7,13 +7,15 @@ import { flatQs } from '../twilio/form-params.js';
  * Refuses a body sent with any Content-Encoding but identity, with 415, before a byte of it is
  * read. Twilio never compresses webhook bodies, so inflating one only ever serves an attacker:
  * a corrupt, truncated or trailing-junk stream made zlib throw (a 500), and a gzip bomb made us
- * inflate. Deciding on the header alone means none of that code runs.
+ * inflate. Deciding on the header alone means none of that code runs. The staff API's JSON
+ * bodies (16 kB at most) are refused the same way (`what`: 'body').
+ * @param what - what the reason asks to send uncompressed
  */
-export function refuseEncodedBody(): Middleware {
+export function refuseEncodedBody(what: 'form' | 'body' = 'form'): Middleware {
   return async function refuseEncodedBody(ctx: Context, next: Next): Promise<void> {
     const encoding = ctx.get('Content-Encoding').trim().toLowerCase();
     if (encoding !== '' && encoding !== 'identity') {
-      throw new AppError('UNSUPPORTED_MEDIA_TYPE', 'Content-Encoding is not accepted: send the form uncompressed');
+      throw new AppError('UNSUPPORTED_MEDIA_TYPE', `Content-Encoding is not accepted: send the ${what} uncompressed`);
     }
     await next();
   };

@@ -5,7 +5,9 @@ import type { ApiKey } from '../auth/api-key.js';
 import { MemoryFailedKeyAttempts } from '../auth/failed-key-attempts.js';
 import { KeyRing } from '../auth/key-ring.js';
 import { startKeysReload } from '../auth/keys-reload.js';
-import { authenticateApiKey, recordAccess, requireScope } from '../auth/require-api-key.js';
+import { staffGuard } from '../auth/require-api-key.js';
+import { createStaffAuth, openStaffSessionStore, type StaffAuth } from '../staff/auth/staff-auth.js';
+import type { StaffDirectory } from '../staff/auth/staff-file.js';
 import type { Config } from '../config/load-config.js';
 import { createStaffApi, openStaffStores, type StaffStores } from '../conversations/staff-api.js';
 import { conversationRouting } from '../conversations/staff-routing.js';
@@ -44,6 +46,8 @@ export interface ServiceConfig {
   snapshot: Snapshot;
   /** The staff API keys (KEYS_FILE); missing: no file. */
   keys: { keys: ApiKey[]; missing: boolean };
+  /** Who may see which clinic's pages (STAFF_FILE); missing: no file. */
+  staffFile: { directory: StaffDirectory; missing: boolean };
   /** The environment: per-clinic tokens and event secrets are read from it. */
   env: Record<string, string | undefined>;
 }
@@ -70,6 +74,8 @@ export interface ServiceOverrides {
   sender?: SmsSender;
   /** The webhook's answer deadline, ms. */
   pipelineDeadlineMs?: number;
+  /** The staff sessions' clock (tests move it past the idle timeout). */
+  staffClock?: () => Date;
   /** Where SIGHUP arrives (default: none; startService passes the process). */
   signals?: Pick<NodeJS.Process, 'on' | 'off'>;
   /** The metrics (default: a fresh registry with Node's process metrics, which hold timers). */
@@ -108,6 +114,8 @@ export interface BuiltService {
   staffStores: StaffStores;
   /** The staff API's service (conversations, replies). */
   conversations: ConversationService;
+  /** Staff sign-in and sessions (src/staff/auth/). */
+  staffAuth: StaffAuth;
   ring: KeyRing;
   /** Every long-running part, in start order: start() starts them (and listens). */
   runner: Runner;
@@ -154,6 +162,20 @@ export async function buildService(service: ServiceConfig, overrides: ServiceOve
     logger.warn({ keysFile: config.keysFile }, 'no staff API keys file: the staff API refuses every request (401)');
   }
   const ring = new KeyRing(service.keys.keys);
+  // The staff pages' sign-in and sessions.
+  const staffSessions = await openStaffSessionStore(backend, logger);
+  if (service.staffFile.missing) {
+    logger.warn({ staffFile: config.staffFile }, 'no staff file: every staff sign-in gets "no access"');
+  }
+  const staffAuth = createStaffAuth({
+    config,
+    directory: service.staffFile.directory,
+    sessionStore: staffSessions,
+    accessLog: staffStores.accessLog,
+    logger,
+    ...(overrides.signals ? { signals: overrides.signals } : {}),
+    ...(overrides.staffClock ? { clock: overrides.staffClock } : {}),
+  });
   // Failed key attempts are counted per client address in this instance's memory (src/auth/failed-key-attempts.ts),
   // one count for every route a key opens (the staff API and media).
   const attempts = overrides.attempts === undefined ? new MemoryFailedKeyAttempts() : (overrides.attempts ?? undefined);
@@ -169,7 +191,7 @@ export async function buildService(service: ServiceConfig, overrides: ServiceOve
     // 100 ms) or its event loop is more than half busy; with neither it fetches at full speed.
     busy: () => inFlight.activeWithin(SERVING_WINDOW_MS) || loopBusy(),
     registry: metrics.registry,
-    guard: [recordAccess({ accessLog: staffStores.accessLog, clock }, MEDIA_ROUTE), authenticateApiKey({ ring: () => ring, ...(attempts ? { attempts } : {}) }), requireScope('conversations:read')],
+    guard: staffGuard({ accessLog: staffStores.accessLog, clock, ring: () => ring, ...(attempts ? { attempts } : {}) }, MEDIA_ROUTE, 'conversations:read'),
   });
   const staff = createStaffApi({ config, live, store, stores: staffStores, ring, logger, media: media.service, clock, ...(attempts ? { attempts } : {}), ...(overrides.sender ? { sender: overrides.sender } : {}) });
 
@@ -178,7 +200,9 @@ export async function buildService(service: ServiceConfig, overrides: ServiceOve
   const storeComponent: Component = { name: 'store', init: () => store.init(), stop: () => store.close() };
   const components: Component[] = [
     storeComponent,
-    { name: 'staff stores', init: async () => void (await Promise.all([staffStores.conversations.init(), staffStores.accessLog.init()])) },
+    { name: 'staff stores', init: async () => void (await Promise.all([staffStores.conversations.init(), staffStores.accessLog.init(), staffSessions.init()])) },
+    // The staff file's reload (it watches from the start, like the keys file): closed on stop.
+    { name: 'staff auth', stop: async () => staffAuth.close() },
     { name: 'background jobs', ready: () => ({ details: { backgroundJobs: background ? 'on' : 'off' } }) },
     {
       name: 'events',
@@ -206,7 +230,7 @@ export async function buildService(service: ServiceConfig, overrides: ServiceOve
     readiness: createReadiness({ store, live, metrics, ...(readySpool ? { spool: readySpool } : {}), lifecycle: () => runner.lifecycle(), checks: readinessChecks(components) }),
     ...(spoolSink ? { spool: spoolSink } : {}),
     inFlight,
-    routers: [staff.router, ...media.routers],
+    routers: [staff.router, ...media.routers, staffAuth.router],
   });
   const server = createHttpServer(app.callback(), serverLimits(config));
   const connections = trackConnections(server);
@@ -253,6 +277,7 @@ export async function buildService(service: ServiceConfig, overrides: ServiceOve
     media,
     staffStores,
     conversations: staff.service,
+    staffAuth,
     ring,
     runner,
     stop() {
@@ -274,7 +299,13 @@ export async function buildService(service: ServiceConfig, overrides: ServiceOve
  * whatever the next outage brings, and its stop replays what the drain spooled while the
  * store answers.
  */
-async function openSpool(config: Readonly<Config>, store: Store, logger: Logger, metrics: Metrics, replay: ReplayHandler) {
+async function openSpool(
+  config: Readonly<Config>,
+  store: Store,
+  logger: Logger,
+  metrics: Metrics,
+  replay: ReplayHandler,
+): Promise<{ spool: Spool; sink: SpoolSink; component(report: Partial<ShutdownReport>): Component }> {
   const spool = await Spool.open({ dir: config.spoolDir, logger, onDepth: (depth) => metrics.spoolDepth.set(depth) });
   const replayer = new SpoolReplayer({ spool, store, logger, metrics, replay });
   const sink: SpoolSink = {

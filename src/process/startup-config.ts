@@ -48,6 +48,22 @@ export async function loadStartupConfig<T>(env: Record<string, string | undefine
   return { config, snapshot, more: loaded };
 }
 
+/**
+ * Loads several files at once and reports every one's problems together (one CONFIG_INVALID
+ * with all their findings), as start-up does for the clinics and rules.
+ */
+export async function loadAll<T extends readonly unknown[]>(loads: { [K in keyof T]: Promise<T[K]> }): Promise<T> {
+  const settled = await Promise.allSettled(loads);
+  const failed = settled.flatMap((s) => (s.status === 'rejected' ? [s.reason as unknown] : []));
+  if (failed.length > 0) {
+    if (failed.every(isAppError)) {
+      throw new AppError('CONFIG_INVALID', 'invalid configuration files', { findings: failed.flatMap((e) => (e as AppError).findings) });
+    }
+    throw failed.find((e) => !isAppError(e));
+  }
+  return settled.map((s) => (s as PromiseFulfilledResult<unknown>).value) as unknown as T;
+}
+
 /** Runs `load`; an AppError's findings go to `findings` and the result is undefined. */
 async function collect<T>(findings: Finding[], file: string, load: () => Promise<T>): Promise<T | undefined> {
   try {

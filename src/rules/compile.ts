@@ -2,7 +2,9 @@ import { createHash } from 'node:crypto';
 import type { Clinic } from '../domain.js';
 import type { Finding } from '../errors.js';
 import { normalizeText } from './normalize.js';
-import type { ParsedRule, ParsedRulesFile, ReplySpec, RulesFileData } from './rules-file.js';
+import type { PhraseEntry, PhraseList } from './phrases.js';
+import { phraseListParts, type ParsedRule, type ParsedRulesFile, type ReplySpec, type RulesFileData } from './rules-file.js';
+import { didYouMean } from './suggest.js';
 import type { ParsedTemplate } from './templates.js';
 
 export interface SourcePosition {
@@ -55,6 +57,11 @@ export interface CompiledRules {
   maxPhraseWords: number;
   /** Every keyword name defined, in any language. */
   commands: ReadonlySet<string>;
+  /**
+   * Named phrase lists (`phrases:`), both files' phrases added up, only those of the clinic's
+   * languages (a plain list counts for every language). Matched with phrases.ts.
+   */
+  phraseLists: ReadonlyMap<string, PhraseList>;
   languages: readonly string[];
   files: readonly string[];
   /** Rules the clinic file disabled. */
@@ -93,8 +100,10 @@ export function compileClinicRules(defaults: ParsedRulesFile, clinicFile: Parsed
   if (!templates.has('system-error')) {
     error(defaults, ['templates'], 'templates: "system-error" is required', true);
   }
+  const phraseLists = mergePhrases(files, languages);
   const { merged, disabled } = mergeRules(defaults, clinicFile, error);
   checkReferences(merged, commands, templates, error);
+  checkPhraseReferences(merged, files, error);
   checkStopStillOptsOut(defaults, clinicFile, merged, error);
   if (findings.some((f) => f.severity !== 'warning')) {
     return { rules: null, findings };
@@ -114,6 +123,7 @@ export function compileClinicRules(defaults: ParsedRulesFile, clinicFile: Parsed
     vocabulary,
     maxPhraseWords: Math.max(1, ...[...vocabulary.keys()].map((p) => p.split(' ').length)),
     commands,
+    phraseLists,
     languages,
     files: files.map((f) => f.file),
     disabled,
@@ -171,6 +181,68 @@ function mergeKeywords(
     }
   }
   return { commands, vocabulary };
+}
+
+/**
+ * Phrase lists by name: a clinic's list of a default list's name adds its phrases to it.
+ * Phrases of a language the clinic does not list are left out (English always counts).
+ */
+function mergePhrases(files: readonly ParsedRulesFile[], languages: readonly string[]): Map<string, PhraseList> {
+  const entries = new Map<string, PhraseEntry[]>();
+  for (const file of files) {
+    const phrases = raw(file).phrases;
+    for (const [name, value] of Object.entries(isRecord(phrases) ? phrases : {})) {
+      const list = entries.get(name) ?? [];
+      entries.set(name, list);
+      for (const [language, written] of phraseListParts(name, value)) {
+        if (language !== '*' && !languages.includes(language)) {
+          continue;
+        }
+        for (const w of written) {
+          const phrase = typeof w === 'string' ? normalizeText(w) : '';
+          if (phrase !== '' && !list.some((e) => e.phrase === phrase)) {
+            list.push({ phrase, language });
+          }
+        }
+      }
+    }
+  }
+  return new Map([...entries].map(([name, list]) => [name, { name, entries: list }]));
+}
+
+/** Every list a containsPhraseFrom condition names is defined in one of the files. */
+function checkPhraseReferences(merged: readonly MergedRule[], files: readonly ParsedRulesFile[], error: ReportError): void {
+  const names = new Set(files.flatMap((f) => Object.keys(isRecord(raw(f).phrases) ? (raw(f).phrases as object) : {})));
+  for (const { rule, file } of merged) {
+    for (const ref of rule.analysis.phraseRefs) {
+      if (!names.has(ref.value)) {
+        const defined = names.size === 0 ? 'no phrases: section defines any' : `defined: ${[...names].sort().join(', ')}`;
+        error(file, ref.path, `rules[${rule.index}]: unknown phrase list "${ref.value}"${didYouMean(ref.value, names)} (${defined})`);
+      }
+    }
+  }
+}
+
+/**
+ * A rule's conditions as the engine gets them: containsPhrase values normalized once here,
+ * not on every message.
+ */
+function engineConditions(node: unknown): unknown {
+  if (Array.isArray(node)) {
+    return node.map(engineConditions);
+  }
+  if (!isRecord(node)) {
+    return node;
+  }
+  const out: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(node)) {
+    out[key] = key === 'value' ? value : engineConditions(value);
+  }
+  const base = typeof node.operator === 'string' ? (node.operator.split(':').pop() ?? '') : '';
+  if (base === 'containsPhrase') {
+    out.value = Array.isArray(node.value) ? node.value.map((v) => (typeof v === 'string' ? normalizeText(v) : v)) : typeof node.value === 'string' ? normalizeText(node.value) : node.value;
+  }
+  return out;
 }
 
 /** Templates by key, the clinic's replacing the default's whole entry. */
@@ -280,7 +352,7 @@ function compileRules(merged: readonly MergedRule[]): CompiledRule[] {
       description: rule.data.description,
       action: rule.data.event.type,
       reply: rule.data.event.params?.reply ?? null,
-      definition: { name: rule.data.name, priority, conditions: structuredClone(rule.data.conditions), event: { type: rule.data.event.type } },
+      definition: { name: rule.data.name, priority, conditions: engineConditions(rule.data.conditions), event: { type: rule.data.event.type } },
       requires: rule.analysis.requires,
       facts: [...new Set(rule.analysis.facts)],
       source: { file: file.file, line: pos.line, col: pos.col },

@@ -1,5 +1,7 @@
-import { FACTS, OPERATORS, OPERATOR_DECORATORS, isFactName, type FactSpec, type FactType } from './fact-catalog.js';
+import { FACTS, FACT_NAMES, OPERATORS, OPERATOR_DECORATORS, isFactName, type FactSpec, type FactType } from './fact-catalog.js';
 import { normalizeText } from './normalize.js';
+import { PHRASE_OPERATORS, isPhraseOperator } from './phrases.js';
+import { didYouMean } from './suggest.js';
 import { formatPath, type JsonPath } from './yaml-source.js';
 
 /** A problem in a condition tree, located by JSON path (the caller turns it into file:line:col). */
@@ -18,6 +20,8 @@ export interface CommandRef {
 export interface ConditionAnalysis {
   problems: ConditionProblem[];
   commandRefs: CommandRef[];
+  /** Phrase list names `containsPhraseFrom` conditions use: checked later against the merged lists. */
+  phraseRefs: CommandRef[];
   /**
    * Keyword index keys ("command:STOP", "keyword:CANCEL") of which the message must
    * have at least one for the conditions to be true; null when there is no such set
@@ -29,7 +33,9 @@ export interface ConditionAnalysis {
 
 const BOOLEAN_KEYS = ['all', 'any', 'not'] as const;
 const LEAF_KEYS = new Set(['fact', 'operator', 'value', 'name', 'priority']);
-const OPERATOR_SET: ReadonlySet<string> = new Set(OPERATORS);
+const OPERATOR_SET: ReadonlySet<string> = new Set([...OPERATORS, ...PHRASE_OPERATORS]);
+/** The facts a phrase operator works on: the whole message, normalized. */
+const PHRASE_FACTS: ReadonlySet<string> = new Set(['message.text']);
 const DECORATOR_SET: ReadonlySet<string> = new Set(OPERATOR_DECORATORS);
 
 /**
@@ -41,7 +47,7 @@ const DECORATOR_SET: ReadonlySet<string> = new Set(OPERATOR_DECORATORS);
  * @param base - its JSON path in the file, for problem locations
  */
 export function analyzeConditions(conditions: unknown, base: JsonPath): ConditionAnalysis {
-  const analysis: ConditionAnalysis = { problems: [], commandRefs: [], requires: null, facts: [] };
+  const analysis: ConditionAnalysis = { problems: [], commandRefs: [], phraseRefs: [], requires: null, facts: [] };
   if (!isObject(conditions) || !BOOLEAN_KEYS.some((k) => k in conditions)) {
     analysis.problems.push({ path: base, message: `${formatPath(base)}: the top level must be "all", "any" or "not"` });
     return analysis;
@@ -131,7 +137,7 @@ function leaf(node: Record<string, unknown>, path: JsonPath, out: ConditionAnaly
     return 'fact' in node ? problem('"fact" must be a fact name', [...path, 'fact']) : null;
   }
   if (!isFactName(fact)) {
-    return problem(`unknown fact "${fact}" (see rules/README.md for the list)`, [...path, 'fact']);
+    return problem(`unknown fact "${fact}"${didYouMean(fact, FACT_NAMES)} (see rules/README.md for the list)`, [...path, 'fact']);
   }
   out.facts.push(fact);
   if (typeof operator !== 'string') {
@@ -142,13 +148,17 @@ function leaf(node: Record<string, unknown>, path: JsonPath, out: ConditionAnaly
   const decorators = parts.slice(0, -1);
   const badDecorator = decorators.find((d) => !DECORATOR_SET.has(d));
   if (!OPERATOR_SET.has(base) || badDecorator !== undefined) {
-    return problem(`unknown operator "${operator}" (operators: ${OPERATORS.join(', ')}; decorators: ${OPERATOR_DECORATORS.join(', ')})`, [
-      ...path,
-      'operator',
-    ]);
+    const all = [...OPERATORS, ...PHRASE_OPERATORS];
+    return problem(
+      `unknown operator "${operator}"${didYouMean(badDecorator ?? base, badDecorator === undefined ? all : OPERATOR_DECORATORS)} (operators: ${all.join(', ')}; decorators: ${OPERATOR_DECORATORS.join(', ')})`,
+      [...path, 'operator'],
+    );
   }
   if (!('value' in node)) {
     return null;
+  }
+  if (isPhraseOperator(base)) {
+    return phraseLeaf(fact, base, value, path, problem, out);
   }
   if (isObject(value)) {
     return problem('"value" must be a plain value or a list; comparing with another fact is not supported', [...path, 'value']);
@@ -170,6 +180,8 @@ function leaf(node: Record<string, unknown>, path: JsonPath, out: ConditionAnaly
         problem(`"${v}" can never match: ${fact} is upper-case without accents or punctuation, write "${normalizeText(v)}"`, at);
       } else if (typeof v === 'string' && (fact === 'message.keyword' || fact === 'message.command') && v.includes(' ')) {
         problem(`"${v}" can never match: ${fact} is a single word`, at);
+      } else if (typeof v === 'string' && fact === 'message.words' && v.includes(' ')) {
+        problem(`"${v}" can never match: message.words holds single words; for words in a row write { fact: message.text, operator: containsPhrase, value: "${v.toLowerCase()}" }`, at);
       }
     });
   }
@@ -186,6 +198,37 @@ function leaf(node: Record<string, unknown>, path: JsonPath, out: ConditionAnaly
     // `equal ""` matches messages without a keyword: not indexable.
     return wanted.length === values.length ? new Set(wanted.map((v) => `${kind}:${v}`)) : null;
   }
+  return null;
+}
+
+/**
+ * A `containsPhrase` / `containsPhraseFrom` condition: the fact is the normalized message,
+ * the value phrases (written any way: they are normalized when compiled) or list names.
+ */
+function phraseLeaf(
+  fact: string,
+  operator: string,
+  value: unknown,
+  path: JsonPath,
+  problem: (message: string, at?: JsonPath) => null,
+  out: ConditionAnalysis,
+): null {
+  if (!PHRASE_FACTS.has(fact)) {
+    return problem(`${operator} works on message.text (the whole message, normalized), not on ${fact}`, [...path, 'fact']);
+  }
+  const values = Array.isArray(value) ? value : [value];
+  const at = (i: number): JsonPath => (Array.isArray(value) ? [...path, 'value', i] : [...path, 'value']);
+  const what = operator === 'containsPhrase' ? 'a phrase or a list of phrases' : 'a phrase list name (a key of phrases:) or a list of them';
+  if (values.length === 0 || values.some((v) => typeof v !== 'string')) {
+    return problem(`${fact} ${operator}: expected ${what}`, [...path, 'value']);
+  }
+  values.forEach((v: string, i) => {
+    if (operator === 'containsPhrase' && normalizeText(v) === '') {
+      problem(`"${v}" has no letters or digits: it can never match`, at(i));
+    } else if (operator === 'containsPhraseFrom') {
+      out.phraseRefs.push({ path: at(i), value: v });
+    }
+  });
   return null;
 }
 

@@ -1,6 +1,9 @@
 import { Engine, type RuleProperties, type RuleResult } from 'json-rules-engine';
+import { CONSENT_ACTIONS } from '../actions/consent.js';
 import type { CompiledRules, CompiledRule } from './compile.js';
 import { APPOINTMENT_FACTS, createMessageContext, type EvaluationInput, type MessageContext } from './message-facts.js';
+import type { Compare } from './operators.js';
+import { phraseOperators } from './phrases.js';
 import { prefilterRules } from './prefilter.js';
 import type { ReplySpec } from './rules-file.js';
 
@@ -54,8 +57,15 @@ export interface DecideOptions {
 /**
  * Decides what one message does, writing nothing: the keyword index leaves out rules whose
  * keywords the message lacks, the prefilter (unless explaining) those the message's known
- * facts make false or a halting rule makes unreachable, and a new json-rules-engine Engine
- * evaluates the rest.
+ * facts make false or a halting rule makes unreachable, and new json-rules-engine Engines
+ * evaluate the rest, in two passes:
+ *
+ * 1. the consent rules (those whose action is in CONSENT_ACTIONS: opt-out, opt-in), in an
+ *    engine of their own, so that no other rule's `halt` can keep a STOP from opting out
+ *    (issue 30: an emergency rule at priority 200 swallowed "Stop texting me");
+ * 2. every other rule, in priority order with halting as usual, except those below a
+ *    consent rule that fired and halts: a consent rule still stops lower priorities.
+ *
  * @param rules - the clinic's compiled rules
  * @param input - the message and what is known about its sender
  * @param options - explain: every candidate rule is evaluated and reported with its conditions
@@ -64,10 +74,26 @@ export async function decide(rules: CompiledRules, input: EvaluationInput, optio
   const explain = options.explain === true;
   const context = createMessageContext(rules, input);
   const indexed = selectRules(rules, context);
-  const { kept, settledFalse } = explain ? { kept: indexed, settledFalse: [] } : prefilterRules(rules.rules, indexed, context.facts);
-  const results = await runEngine(rules, kept, context, input);
+  const isConsent = (i: number): boolean => CONSENT_ACTIONS.has((rules.rules[i] as CompiledRule).action);
+  const consent = await runPass(rules, indexed.filter(isConsent), context, input, explain);
+  // A consent rule that fired and halts stops the ordinary rules of lower priority, as before.
+  let haltedBelow = -Infinity;
+  for (const i of consent.kept) {
+    const rule = rules.rules[i] as CompiledRule;
+    if (rule.halt && consent.results.get(rule.name)?.result === true) {
+      haltedBelow = Math.max(haltedBelow, rule.priority);
+    }
+  }
+  const ordinary = await runPass(
+    rules,
+    indexed.filter((i) => !isConsent(i) && (rules.rules[i] as CompiledRule).priority >= haltedBelow),
+    context,
+    input,
+    explain,
+  );
+  const results = new Map([...consent.results, ...ordinary.results]);
   const indexedSet = new Set(indexed);
-  const settledSet = new Set(settledFalse);
+  const settledSet = new Set([...consent.settledFalse, ...ordinary.settledFalse]);
   const events: FiredEvent[] = [];
   const ruleResults = rules.rules.map((rule, i): RuleReport => {
     const result = results.get(rule.name);
@@ -81,7 +107,21 @@ export async function decide(rules: CompiledRules, input: EvaluationInput, optio
     }
     return explain ? { name: rule.name, priority: rule.priority, matched, conditions: result.toJSON(false).conditions } : { name: rule.name, priority: rule.priority, matched };
   });
-  return { events, ruleResults, facts: factsOf(context, input), evaluated: kept.map((i) => (rules.rules[i] as CompiledRule).name), context };
+  const evaluated = [...consent.kept, ...ordinary.kept].sort((a, b) => a - b).map((i) => (rules.rules[i] as CompiledRule).name);
+  return { events, ruleResults, facts: factsOf(context, input), evaluated, context };
+}
+
+/** One pass of decide(): the prefilter (unless explaining), then an engine over what is left. */
+async function runPass(
+  rules: CompiledRules,
+  candidates: readonly number[],
+  context: MessageContext,
+  input: EvaluationInput,
+  explain: boolean,
+): Promise<{ kept: readonly number[]; settledFalse: readonly number[]; results: Map<string, RuleResult> }> {
+  const { kept, settledFalse } = explain ? { kept: candidates, settledFalse: [] } : prefilterRules(rules.rules, candidates, context.facts, operatorsOf(rules));
+  const results = kept.length === 0 ? new Map<string, RuleResult>() : await runEngine(rules, kept, context, input);
+  return { kept, settledFalse, results };
 }
 
 /**
@@ -91,6 +131,9 @@ export async function decide(rules: CompiledRules, input: EvaluationInput, optio
  */
 async function runEngine(rules: CompiledRules, positions: readonly number[], context: MessageContext, input: EvaluationInput): Promise<Map<string, RuleResult>> {
   const engine = new Engine([], { allowUndefinedFacts: false, allowUndefinedConditions: false, replaceFactsInEventParams: false });
+  for (const [name, compare] of Object.entries(operatorsOf(rules))) {
+    engine.addOperator(name, compare);
+  }
   const halting = new Set<string>();
   const factNames = new Set<string>();
   for (const i of positions) {
@@ -120,6 +163,18 @@ async function runEngine(rules: CompiledRules, positions: readonly number[], con
   }
   const run = await engine.run();
   return new Map([...run.results, ...run.failureResults].map((r) => [r.name, r]));
+}
+
+const OPERATORS_BY_RULES = new WeakMap<CompiledRules, Readonly<Record<string, Compare>>>();
+
+/** The phrase operators over the clinic's phrase lists (made once per compiled rules). */
+function operatorsOf(rules: CompiledRules): Readonly<Record<string, Compare>> {
+  let operators = OPERATORS_BY_RULES.get(rules);
+  if (!operators) {
+    operators = phraseOperators(rules.phraseLists);
+    OPERATORS_BY_RULES.set(rules, operators);
+  }
+  return operators;
 }
 
 /** Rule positions to hand to the engine: those the message's keyword can satisfy, and those without a keyword condition. */

@@ -6,7 +6,7 @@
  * makes the condition false. A test compares this table with json-rules-engine itself.
  */
 
-type Compare = (factValue: unknown, jsonValue: unknown) => boolean;
+export type Compare = (factValue: unknown, jsonValue: unknown) => boolean;
 
 const isNumber = (v: unknown): boolean => Number.parseFloat(v as string).toString() !== 'NaN';
 const asList = (v: unknown): unknown[] => v as unknown[];
@@ -45,11 +45,12 @@ const DECORATORS: Readonly<Record<string, Decorator>> = {
  * The comparison named `name` ("lessThan", "not:in", "someFact:equal", ...): decorators
  * wrap the operator after them, as json-rules-engine reads the name. Undefined for a name
  * it does not know.
+ * @param extra - operators of ours the engine is given too (the phrase operators), by name
  */
-export function builtInOperator(name: string): Compare | undefined {
+export function builtInOperator(name: string, extra: Readonly<Record<string, Compare>> = {}): Compare | undefined {
   const parts = name.split(':');
   const base = parts.pop() ?? '';
-  let compare = Object.hasOwn(OPERATORS, base) ? OPERATORS[base] : undefined;
+  let compare = Object.hasOwn(OPERATORS, base) ? OPERATORS[base] : Object.hasOwn(extra, base) ? extra[base] : undefined;
   for (let i = parts.length - 1; i >= 0 && compare; i -= 1) {
     const decorator = parts[i] ?? '';
     compare = Object.hasOwn(DECORATORS, decorator) ? (DECORATORS[decorator] as Decorator)(compare) : undefined;

@@ -1,5 +1,5 @@
 import type { CompiledRule } from './compile.js';
-import { builtInOperator } from './operators.js';
+import { builtInOperator, type Compare } from './operators.js';
 
 /**
  * What a condition tree is, given only the facts known before the engine runs: true, false,
@@ -9,8 +9,9 @@ import { builtInOperator } from './operators.js';
  * `all`/`any` is true, and `not` flips a settled result.
  * @param condition - a rule's conditions, as compiled
  * @param known - fact values known up front
+ * @param extra - operators of ours (the phrase operators), by name
  */
-export function knownResult(condition: unknown, known: Readonly<Record<string, unknown>>): boolean | undefined {
+export function knownResult(condition: unknown, known: Readonly<Record<string, unknown>>, extra: Readonly<Record<string, Compare>> = {}): boolean | undefined {
   if (typeof condition !== 'object' || condition === null) {
     return undefined;
   }
@@ -18,7 +19,7 @@ export function knownResult(condition: unknown, known: Readonly<Record<string, u
   if (Array.isArray(node.all)) {
     let unsettled = false;
     for (const part of node.all) {
-      const r = knownResult(part, known);
+      const r = knownResult(part, known, extra);
       if (r === false) {
         return false;
       }
@@ -32,7 +33,7 @@ export function knownResult(condition: unknown, known: Readonly<Record<string, u
     }
     let unsettled = false;
     for (const part of node.any) {
-      const r = knownResult(part, known);
+      const r = knownResult(part, known, extra);
       if (r === true) {
         return true;
       }
@@ -41,7 +42,7 @@ export function knownResult(condition: unknown, known: Readonly<Record<string, u
     return unsettled ? undefined : false;
   }
   if (node.not !== undefined) {
-    const r = knownResult(node.not, known);
+    const r = knownResult(node.not, known, extra);
     return r === undefined ? undefined : !r;
   }
   if (typeof node.fact !== 'string' || typeof node.operator !== 'string' || node.params !== undefined || node.path !== undefined) {
@@ -54,7 +55,7 @@ export function knownResult(condition: unknown, known: Readonly<Record<string, u
   if (typeof value === 'object' && value !== null && !Array.isArray(value) && 'fact' in value) {
     return undefined;
   }
-  const compare = builtInOperator(node.operator);
+  const compare = builtInOperator(node.operator, extra);
   return compare ? compare(known[node.fact], value) : undefined;
 }
 
@@ -66,12 +67,14 @@ export function knownResult(condition: unknown, known: Readonly<Record<string, u
  * @param rules - the clinic's rules, highest priority first
  * @param candidates - positions left by the keyword index, ascending
  * @param known - fact values known up front
+ * @param extra - operators of ours (the phrase operators), by name
  * @returns kept positions, and those settled false
  */
 export function prefilterRules(
   rules: readonly CompiledRule[],
   candidates: readonly number[],
   known: Readonly<Record<string, unknown>>,
+  extra: Readonly<Record<string, Compare>> = {},
 ): { kept: number[]; settledFalse: number[] } {
   const kept: number[] = [];
   const settledFalse: number[] = [];
@@ -81,7 +84,7 @@ export function prefilterRules(
     if (rule.priority < haltBelow) {
       break;
     }
-    const result = knownResult(rule.definition.conditions, known);
+    const result = knownResult(rule.definition.conditions, known, extra);
     if (result === false) {
       settledFalse.push(i);
       continue;

@@ -2,6 +2,7 @@
  * The reply to a message: which fired rule's template answers it, in which language, with
  * its merge fields filled; and the system-error text.
  */
+import { CONSENT_ACTIONS } from '../actions/consent.js';
 import { SYSTEM_ERROR_TEXT, type Appointment, type Clinic, type Patient } from '../domain.js';
 import { AppError } from '../errors.js';
 import type { CompiledRules, CompiledTemplate } from './compile.js';
@@ -20,20 +21,19 @@ export interface ActionDone {
 /**
  * The template of the highest-priority fired rule that names one (by the action's outcome
  * when the rule maps outcomes to templates), with merge fields filled; null for none.
- * Safety nets that no rule file can turn off: while the number is opted out there is no
- * reply unless an opt-in or help action fired; a message that opts out gets at most the
- * opt-out confirmation.
+ * Safety nets that no rule file can turn off: when a consent action (opt-out, opt-in) ran,
+ * the reply is its rule's, whatever rule of higher priority fired (a no-reply included), and
+ * a message that opts out gets at most that confirmation; while the number is opted out there
+ * is no reply unless an opt-in or help action fired.
  * @param done - the actions that ran, highest priority first
  * @param context - the message's context (keyword, language, the cached appointment look-up)
  */
 export async function composeReply(rules: CompiledRules, done: readonly ActionDone[], input: EvaluationInput, context: MessageContext): Promise<string | null> {
-  const chosen = chooseTemplate(rules, done, input.clinic);
+  const consent = done.filter((d) => CONSENT_ACTIONS.has(d.event.type));
+  const chosen = chooseTemplate(rules, consent.length > 0 ? consent : done, input.clinic);
   const fired = new Set(done.map((d) => d.event.type));
   const consentReply = fired.has('opt-in') || fired.has('help');
   if (!chosen || (input.optedOut && !consentReply)) {
-    return null;
-  }
-  if (fired.has('opt-out') && !fired.has('opt-in') && chosen.done.event.type !== 'opt-out') {
     return null;
   }
   return fillTemplate(rules, chosen.template, input, context, chosen.done.appointment);

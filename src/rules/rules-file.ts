@@ -1,9 +1,10 @@
 import { createHash } from 'node:crypto';
-import { getAction } from '../actions/index.js';
+import { ACTIONS, getAction } from '../actions/index.js';
 import type { Finding } from '../errors.js';
 import { analyzeConditions, type ConditionAnalysis } from './conditions.js';
 import { normalizeText } from './normalize.js';
 import { schemaFindings } from './rules-schema.js';
+import { didYouMean } from './suggest.js';
 import { CLINIC_MERGE_FIELDS, parseTemplate, type ParsedTemplate } from './templates.js';
 import { parseYamlSource, type JsonPath, type YamlSource } from './yaml-source.js';
 
@@ -20,9 +21,14 @@ export interface RuleData {
   event: { type: string; params?: { reply?: ReplySpec } };
 }
 
+/** A phrase list as written: phrases for every language, or phrases by language. */
+export type PhraseListData = string[] | Record<string, string[]>;
+
 export interface RulesFileData {
   version?: 1;
   keywords?: Record<string, Record<string, string[]>>;
+  /** Named phrase lists, used by containsPhraseFrom conditions (and facts built on them). */
+  phrases?: Record<string, PhraseListData>;
   /** A text, or texts by language (plus `accept:`, warning codes accepted on purpose). */
   templates?: Record<string, string | Record<string, string | string[]>>;
   rules?: RuleData[];
@@ -105,6 +111,9 @@ export function parseRulesFile(text: string, file: string, kind: 'default' | 'cl
   if (isRecord(typed.templates)) {
     result.templates = checkTemplates(typed, at);
   }
+  if (isRecord(typed.phrases)) {
+    checkPhrases(typed, at);
+  }
   const names = new Map<string, number>();
   (Array.isArray(typed.rules) ? typed.rules : []).forEach((rule: unknown, index) => {
     if (!isRecord(rule)) {
@@ -162,6 +171,44 @@ function checkKeywords(data: RulesFileData, at: (path: JsonPath, message: string
   }
 }
 
+/** Each phrase has something to match once normalized, and is not twice in one list. */
+function checkPhrases(data: RulesFileData, at: (path: JsonPath, message: string) => void): void {
+  for (const [name, value] of Object.entries(data.phrases ?? {})) {
+    const seen = new Set<string>();
+    for (const [language, phrases, base] of phraseListParts(name, value)) {
+      phrases.forEach((phrase: unknown, i) => {
+        if (typeof phrase !== 'string') {
+          return;
+        }
+        const where = `phrases.${name}${language === '*' ? '' : `.${language}`}[${i}]`;
+        const normalized = normalizeText(phrase);
+        if (normalized === '') {
+          at([...base, i], `${where}: "${phrase}" has no letters or digits`);
+        } else if (seen.has(normalized)) {
+          at([...base, i], `${where}: "${normalized}" is already in this list`);
+        }
+        seen.add(normalized);
+      });
+    }
+  }
+}
+
+/**
+ * The parts of a phrase list as written: [language, phrases, JSON path of the phrases];
+ * language "*" for a plain list (every language).
+ */
+export function phraseListParts(name: string, value: unknown): Array<[string, unknown[], JsonPath]> {
+  if (Array.isArray(value)) {
+    return [['*', value, ['phrases', name]]];
+  }
+  if (!isRecord(value)) {
+    return [];
+  }
+  return Object.entries(value)
+    .filter((entry): entry is [string, unknown[]] => Array.isArray(entry[1]))
+    .map(([language, phrases]) => [language, phrases, ['phrases', name, language]]);
+}
+
 function checkTemplates(data: RulesFileData, at: (path: JsonPath, message: string, opts?: { offset?: number }) => void): ParsedTemplateEntry[] {
   const out: ParsedTemplateEntry[] = [];
   for (const [name, value] of Object.entries(data.templates ?? {})) {
@@ -204,7 +251,7 @@ function checkEvent(rule: RuleData, base: JsonPath, at: (path: JsonPath, message
   const where = `${base[0]}[${base[1]}].event`;
   const action = getAction(rule.event.type);
   if (!action) {
-    at([...base, 'event', 'type'], `${where}.type: unknown action "${rule.event.type}"`);
+    at([...base, 'event', 'type'], `${where}.type: unknown action "${rule.event.type}"${didYouMean(rule.event.type, ACTIONS.keys())} (actions: ${[...ACTIONS.keys()].join(', ')})`);
     return;
   }
   const reply: unknown = isRecord(rule.event.params) ? rule.event.params.reply : undefined;

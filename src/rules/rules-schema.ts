@@ -7,6 +7,8 @@ const NAME = '^[a-z0-9][a-z0-9-]*$';
 const LANGUAGE = '^[a-z]{2}$';
 /** `accept: [code, ...]` on a rule or a template: warnings of `rules check` accepted on purpose. */
 const ACCEPT = { type: 'array', items: { enum: WARNING_CODES } };
+/** Phrases, written inline in both branches of `phrases:` so their errors stay inside the anyOf (one plain message). */
+const PHRASE_LIST = { type: 'array', minItems: 1, items: { type: 'string', minLength: 1 } };
 
 /**
  * JSON Schema of one rules file (rules/default.yaml or rules/clinics/<id>.yaml). The
@@ -41,6 +43,16 @@ export const RULES_FILE_SCHEMA = {
             properties: { accept: ACCEPT },
             additionalProperties: { type: 'string' },
           },
+        ],
+      },
+    },
+    phrases: {
+      type: 'object',
+      propertyNames: { pattern: NAME },
+      additionalProperties: {
+        anyOf: [
+          PHRASE_LIST,
+          { type: 'object', minProperties: 1, propertyNames: { pattern: LANGUAGE }, additionalProperties: PHRASE_LIST },
         ],
       },
     },
@@ -168,6 +180,9 @@ function toFinding(source: YamlSource, err: ErrorObject): Finding | null {
 }
 
 function anyOfHint(path: JsonPath): string {
+  if (path[0] === 'phrases') {
+    return 'a list of phrases, or a map of language to a list of phrases (en: [...], es: [...])';
+  }
   if (path[0] === 'templates') {
     return 'a text, or a map of language to text (en: ..., es: ...)';
   }

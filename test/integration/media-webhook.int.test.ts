@@ -3,7 +3,7 @@ import type { Middleware } from 'koa';
 import { MemoryAccessLog } from '../../src/auth/access-log.js';
 import { createApiKey } from '../../src/auth/api-key.js';
 import { KeyRing } from '../../src/auth/key-ring.js';
-import { authenticateApiKey, recordAccess, requireScope } from '../../src/auth/require-api-key.js';
+import { staffGuard } from '../../src/auth/require-api-key.js';
 import request from 'supertest';
 import { loadTestConfig } from '../../src/config/load-config.js';
 import { createLogger } from '../../src/logger.js';
@@ -35,8 +35,8 @@ function mediaParams(items: { url: string; contentType: string }[]): Record<stri
 }
 
 /** The staff API's guard, as main.ts puts it in front of the media route. */
-function staffGuard(accessLog: MemoryAccessLog, ring: KeyRing): Middleware[] {
-  return [recordAccess({ accessLog, clock: () => new Date() }, MEDIA_ROUTE), authenticateApiKey({ ring: () => ring }), requireScope('conversations:read')];
+function mediaGuard(accessLog: MemoryAccessLog, ring: KeyRing): Middleware[] {
+  return staffGuard({ accessLog, clock: () => new Date(), ring: () => ring }, MEDIA_ROUTE, 'conversations:read');
 }
 
 for (const kind of mediaKinds('media_webhook')) {
@@ -62,7 +62,7 @@ for (const kind of mediaKinds('media_webhook')) {
       fake.credentials.add(`${ACCOUNT_SID}:${AUTH_TOKEN}`);
       accessLog = new MemoryAccessLog();
       t = await buildTestApp({ store: stores.store });
-      t.app.use(mediaRoutes({ media: stores.media, guard: staffGuard(accessLog, ring) }).routes());
+      t.app.use(mediaRoutes({ media: stores.media, guard: mediaGuard(accessLog, ring) }).routes());
       service = new MediaService({
         store: stores.store,
         media: stores.media,
@@ -141,7 +141,10 @@ for (const kind of mediaKinds('media_webhook')) {
       expect(pdf.status).to.equal(200);
       expect(pdf.headers).to.include({ 'content-type': 'application/pdf', 'content-disposition': `attachment; filename="${sid}-1"` });
       expect((await api.get(`/v1/clinics/downtown/media/${sid}-2`).set('Authorization', `Bearer ${readKey.key}`)).status, 'refused: nothing to serve').to.equal(404);
-      expect((await api.get(views[0]?.href ?? '')).status).to.equal(401);
+      const unauthenticated = await api.get(views[0]?.href ?? '');
+      expect(unauthenticated.status).to.equal(401);
+      expect(unauthenticated.headers, 'a refusal carries the API headers too').to.include({ 'cache-control': 'no-store', 'x-content-type-options': 'nosniff', 'x-frame-options': 'DENY' });
+      expect(photo.headers, 'and a served file its own').to.include({ 'x-frame-options': 'DENY', 'referrer-policy': 'no-referrer' });
       expect((await api.get(views[0]?.href ?? '').set('Authorization', `Bearer ${writeKey.key}`)).status).to.equal(403);
       expect((await api.get(`/v1/clinics/northside/media/${sid}-0`).set('Authorization', `Bearer ${readKey.key}`)).status, "another clinic's media").to.equal(404);
       expect((await api.get(`/v1/clinics/downtown/media/..%2F..%2Fetc`).set('Authorization', `Bearer ${readKey.key}`)).status).to.equal(404);

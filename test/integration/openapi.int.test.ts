@@ -76,7 +76,8 @@ describe('OpenAPI document (GET /v1/openapi.json)', function () {
   });
 
   it('when the routes the running app serves are compared with the document, then each is documented and each documented route is served', () => {
-    const served = servedRoutes(service.app);
+    // The staff pages (/staff, HTML for browsers) are not part of the JSON API's document.
+    const served = new Set([...servedRoutes(service.app)].filter((r) => !/^[A-Z]+ \/staff(?:\/|$)/.test(r)));
     const documented = documentedRoutes(doc);
     expect(served.size).to.be.at.least(11);
     const undocumented = [...served].filter((r) => !documented.has(r));

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { deflateSync, gzipSync } from 'node:zlib';
 import { expect } from 'chai';
 import request from 'supertest';
 import type { AccessRecord } from '../../src/auth/access-log.js';
@@ -7,10 +8,21 @@ import { STATUS_CALLBACK_PATH } from '../../src/conversations/conversation-route
 import { aMessage } from '../contract/store-fixtures.js';
 import { startFakeTwilio, type FakeTwilio } from '../support/fake-twilio.js';
 import { DOWNTOWN_ACCOUNT_SID, STAFF_STORE_KINDS, buildStaffApp, type StaffTestApp } from '../support/staff-app.js';
-import { AUTH_TOKEN, PUBLIC_BASE_URL, uniquePhone } from '../support/test-app.js';
+import { AUTH_TOKEN, PUBLIC_BASE_URL, inboundParams, signedRequest, uniquePhone, WEBHOOK_PATH } from '../support/test-app.js';
 import { formEncode, sign } from '../support/twilio-sign.js';
 
 const BASE = '/v1/clinics/downtown/conversations';
+
+/** Waits (polling every 5 ms, up to 5 s) until `check` holds. */
+async function until(check: () => boolean | Promise<boolean>): Promise<void> {
+  const end = Date.now() + 5000;
+  while (!(await check())) {
+    if (Date.now() > end) {
+      throw new Error('timed out waiting');
+    }
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+}
 const READ = ['conversations:read'] as const;
 const ALL = ['conversations:read', 'conversations:write'] as const;
 
@@ -268,6 +280,30 @@ for (const kind of STAFF_STORE_KINDS) {
         expect((await api().get(`${BASE}/${id}`).set(auth())).body.entries.map((e: { type: string }) => e.type)).to.deep.equal(['inbound']);
       });
 
+      it('when a STOP arrives while a reply to the number is in flight, then a reply queued behind it is not sent (409) and the thread keeps only the sent one', async function () {
+        const { id, phone } = await aConversation();
+        const release = twilioFake.hold();
+        const before = twilioFake.requests.length;
+        const first = api().post(`${BASE}/${id}/replies`).set(auth()).send({ text: 'Reply number one' }).then((r) => r);
+        await until(() => twilioFake.requests.length === before + 1);
+        const second = api().post(`${BASE}/${id}/replies`).set(auth()).send({ text: 'Reply number two' }).then((r) => r);
+        // The second reply has passed its first opt-out check once its entry is stored.
+        await until(async () => (await t.stores.conversations.entries(id, 10)).length === 2);
+        const stop = inboundParams({ From: phone, To: '+13125550100', Body: 'STOP' });
+        const signed = signedRequest(stop);
+        const stopped = await api().post(WEBHOOK_PATH).type('form').set('X-Twilio-Signature', signed.signature).send(signed.body);
+        expect(stopped.status).to.equal(200);
+        expect((await t.store.getOptOut('downtown', phone))?.optedOut).to.equal(true);
+        release();
+        const [a, b] = [await first, await second];
+        expect(a.status).to.equal(201);
+        expect(b.status).to.equal(409);
+        expect(b.body.error.code).to.equal('OPTED_OUT');
+        expect(twilioFake.requests.slice(before).map((r) => r.params.Body)).to.deep.equal(['Reply number one']);
+        const thread = await api().get(`${BASE}/${id}`).set(auth());
+        expect(thread.body.entries.filter((e: { type: string }) => e.type === 'outbound').map((e: { text: string }) => e.text)).to.deep.equal(['Reply number one']);
+      });
+
       it('when a reply is repeated with the same Idempotency-Key, then Twilio gets it once and the repeat gets the first answer; another text under that key is refused', async function () {
         const { id } = await aConversation();
         const idem = randomUUID();
@@ -317,6 +353,57 @@ for (const kind of STAFF_STORE_KINDS) {
         const outbound = (await api().get(`${BASE}/${id}`).set(auth())).body.entries.find((e: { type: string }) => e.type === 'outbound');
         expect(outbound).to.include({ twilioSid: sid, deliveryStatus: 'delivered' });
       });
+    });
+
+    it('when a staff API body or a status callback comes with Content-Encoding (gzip, corrupt or not), then 415 with a reason, never a 5xx, and nothing changes', async function () {
+      const { id, sid } = await aConversation();
+      const sentBefore = twilioFake.requests.length;
+      const json = Buffer.from(JSON.stringify({ text: 'hello there' }));
+      for (const [encoding, body] of [
+        ['gzip', gzipSync(json)],
+        ['gzip', Buffer.from('not gzip at all')],
+        ['deflate', deflateSync(json)],
+        ['br', json],
+      ] as const) {
+        for (const route of ['notes', 'replies']) {
+          const res = await api().post(`${BASE}/${id}/${route}`).set(auth()).set('Content-Type', 'application/json').set('Content-Encoding', encoding).send(body);
+          expect(res.status, `${route} ${encoding}`).to.equal(415);
+          expect(res.body.error, `${route} ${encoding}`).to.deep.equal({ code: 'UNSUPPORTED_MEDIA_TYPE', message: 'Content-Encoding is not accepted: send the body uncompressed' });
+        }
+      }
+      const form = formEncode({ MessageSid: sid, MessageStatus: 'failed' });
+      const callback = await api().post(STATUS_CALLBACK_PATH).type('form').set('Content-Encoding', 'gzip').send(gzipSync(Buffer.from(form)));
+      expect(callback.status).to.equal(415);
+      expect(twilioFake.requests.length).to.equal(sentBefore);
+      expect((await api().get(`${BASE}/${id}`).set(auth())).body.entries.map((e: { type: string }) => e.type)).to.deep.equal(['inbound']);
+      expect(t.logs.text()).not.to.include('request failed');
+    });
+
+    it('when any staff API route answers, refusals and errors included, then it carries no-store, nosniff and the other security headers', async function () {
+      const { id, sid } = await aConversation();
+      const answers = [
+        await api().get(BASE).set(auth()),
+        await api().get(`${BASE}/${id}`).set(auth()),
+        await api().post(`${BASE}/${id}/status`).set(auth()).send({ status: 'pending' }),
+        await api().post(`${BASE}/${id}/assignee`).set(auth()).send({ assignee: 'Maria' }),
+        await api().post(`${BASE}/${id}/notes`).set(auth()).send({ text: 'called' }),
+        await api().post(`${BASE}/${id}/replies`).set(auth()).send({ text: 'hello' }),
+        await api().post(`${BASE}/${id}/replies`).set(auth()).send({ text: '' }),
+        await api().get(BASE),
+        await api().get(`${BASE}/cv_${'0'.repeat(32)}`).set(auth()),
+        await api().get('/v1/clinics/northside/conversations').set(auth()),
+        await api().get('/v1/openapi.json'),
+        await api().post(STATUS_CALLBACK_PATH).type('form').send(formEncode({ MessageSid: sid, MessageStatus: 'sent' })),
+      ];
+      for (const res of answers) {
+        const what = `${res.status} ${res.request.method} ${res.request.url}`;
+        expect(res.headers['cache-control'], what).to.equal('no-store');
+        expect(res.headers['x-content-type-options'], what).to.equal('nosniff');
+        expect(res.headers['content-security-policy'], what).to.equal("default-src 'none'; frame-ancestors 'none'");
+        expect(res.headers['x-frame-options'], what).to.equal('DENY');
+        expect(res.headers['referrer-policy'], what).to.equal('no-referrer');
+        expect(res.headers['cross-origin-resource-policy'], what).to.equal('same-origin');
+      }
     });
 
     it('when staff use every route, then each request leaves an access record (key, clinic, route, conversation, status), and no log line holds a phone number, name or text', async function () {

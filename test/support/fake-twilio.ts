@@ -18,6 +18,8 @@ export interface FakeTwilio {
   requests: FakeTwilioRequest[];
   /** The next answers, in turn (default: 201 queued). */
   answers: Array<{ status: number; body: Record<string, unknown> }>;
+  /** Holds every answer (requests are recorded as they arrive) until the returned function is called: a reply in flight. */
+  hold(): () => void;
   close(): Promise<void>;
 }
 
@@ -29,14 +31,16 @@ export interface FakeTwilio {
 export async function startFakeTwilio(): Promise<FakeTwilio> {
   const requests: FakeTwilioRequest[] = [];
   const answers: FakeTwilio['answers'] = [];
+  let gate: Promise<void> = Promise.resolve();
   const server: Server = createServer((req, res) => {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => {
+    req.on('end', async () => {
       const auth = /^Basic (.+)$/.exec(req.headers.authorization ?? '')?.[1];
       const [username = '', password = ''] = auth ? Buffer.from(auth, 'base64').toString('utf8').split(':') : [];
       const params = Object.fromEntries(new URLSearchParams(Buffer.concat(chunks).toString('utf8')));
       requests.push({ method: req.method ?? '', path: req.url ?? '', username, password, params });
+      await gate;
       const accountSid = /^\/2010-04-01\/Accounts\/(AC[0-9a-f]{32})\/Messages\.json$/.exec(req.url ?? '')?.[1];
       res.setHeader('Content-Type', 'application/json');
       if (req.method !== 'POST' || !accountSid) {
@@ -73,6 +77,13 @@ export async function startFakeTwilio(): Promise<FakeTwilio> {
     baseUrl: `http://127.0.0.1:${port}`,
     requests,
     answers,
+    hold() {
+      let release!: () => void;
+      gate = new Promise<void>((resolve) => {
+        release = resolve;
+      });
+      return release;
+    },
     close: () => new Promise<void>((resolve) => server.close(() => resolve())),
   };
 }

@@ -1,3 +1,4 @@
+import { CONSENT_ACTIONS } from '../../actions/consent.js';
 import type { CompiledRule } from '../../rules/compile.js';
 import { fileNamed, type CheckWarning, type ClinicCheckContext } from './check-context.js';
 import { implies } from './implies.js';
@@ -5,12 +6,16 @@ import { implies } from './implies.js';
 /**
  * Rules that can never fire: a rule of higher priority that halts matches whenever
  * this one would (same or wider conditions), so the engine stops before it runs.
- * Rules of equal priority run together in json-rules-engine and are not affected.
+ * Rules of equal priority run together in json-rules-engine and are not affected, and
+ * consent rules (opt-out, opt-in) never are: no halt stops them (rules/evaluate.ts).
  */
 export function unreachableRuleWarnings(ctx: ClinicCheckContext): CheckWarning[] {
   const findings: CheckWarning[] = [];
   const rules = ctx.compiled.rules;
   rules.forEach((rule, i) => {
+    if (CONSENT_ACTIONS.has(rule.action)) {
+      return;
+    }
     const blocker = rules
       .slice(0, i)
       .find((other) => other.halt && other.priority > rule.priority && implies(rule.definition.conditions, other.definition.conditions));

@@ -147,10 +147,12 @@ describe('evaluation on json-rules-engine', () => {
       expect(decision.evaluated).to.deep.equal(['help', 'unknown-number', 'after-hours-message', 'message-to-staff']);
     });
 
-    it('when a bare CANCEL arrives, then both the keyword-indexed opt-out and the CANCEL rules are candidates, and opt-out wins', async () => {
+    it('when a bare CANCEL arrives, then both the keyword-indexed opt-out and the CANCEL rules are candidates, and opt-out (consent, tried first) wins and halts them', async () => {
       const world = await makeWorld([{ firstName: 'Ana' }]);
       const decision = await decide(rules, inputFor(world, 'CANCEL'), { explain: true });
-      expect(decision.evaluated).to.include.members(['opt-out', 'cancel-appointment', 'media-with-keyword']);
+      expect(decision.evaluated).to.include.members(['opt-out']);
+      const halted = decision.ruleResults.filter((r) => r.skipped === 'halted').map((r) => r.name);
+      expect(halted).to.include.members(['cancel-appointment', 'media-with-keyword']);
       expect(decision.events.map((e) => e.ruleName)).to.deep.equal(['opt-out']);
     });
 

@@ -125,7 +125,7 @@ templates: { clinic-help: "Clinic help" }
       'default',
     );
     expect(file.findings.map((f) => `${f.line}:${f.col}: ${f.message}`)).to.deep.equal([
-      '5:46: rules[0].conditions.all[0]: unknown operator "custom:equal" (operators: equal, notEqual, in, notIn, contains, doesNotContain, lessThan, lessThanInclusive, greaterThan, greaterThanInclusive; decorators: someFact, someValue, everyFact, everyValue, swap, not)',
+      '5:46: rules[0].conditions.all[0]: unknown operator "custom:equal" (operators: equal, notEqual, in, notIn, contains, doesNotContain, lessThan, lessThanInclusive, greaterThan, greaterThanInclusive, containsPhrase, containsPhraseFrom; decorators: someFact, someValue, everyFact, everyValue, swap, not)',
       '6:60: rules[0].conditions.all[1]: "value" must be a plain value or a list; comparing with another fact is not supported',
       '7:63: rules[0].conditions.all[2]: fact "params" are not supported',
       '8:13: rules[0].conditions.all[3]: shared condition references are not supported: write the condition out',

@@ -6,10 +6,11 @@ import { join } from 'node:path';
 import { ACTIONS } from '../../../src/actions/index.js';
 import { FACT_NAMES, OPERATORS } from '../../../src/rules/fact-catalog.js';
 import { MERGE_FIELDS } from '../../../src/rules/templates.js';
+import { PHRASE_OPERATORS } from '../../../src/rules/phrases.js';
 import { compileClinicRules, parseRulesFile } from '../../../src/rules/load-rules.js';
 import { checkRules } from '../../../src/admin/check/check-rules.js';
 import { formatTestReport, runTestFiles } from '../../../src/admin/test-runner/run-tests.js';
-import { makeClinic, realRules } from '../../support/rules-builders.js';
+import { makeClinic, makeWorld, realRules, send } from '../../support/rules-builders.js';
 import { SHIPPED_RULES_DIR as RULES_DIR } from '../../support/fixture-rules.js';
 
 const readme = readFileSync(join(RULES_DIR, 'README.md'), 'utf8');
@@ -19,7 +20,7 @@ describe('rules/README.md', () => {
     for (const fact of FACT_NAMES) {
       expect(readme, fact).to.contain(`\`${fact}\``);
     }
-    for (const operator of OPERATORS) {
+    for (const operator of [...OPERATORS, ...PHRASE_OPERATORS]) {
       expect(readme, operator).to.contain(`\`${operator}\``);
     }
     for (const action of ACTIONS.values()) {
@@ -51,6 +52,31 @@ describe('rules/README.md', () => {
       expect(result.findings, block).to.deep.equal([]);
       expect(result.rules).to.not.equal(null);
     }
+  });
+
+  it('when the Phrases section\'s example is used as a clinic file, then it compiles and finds its phrases', async () => {
+    const section = readme.slice(readme.indexOf('## Phrases'), readme.indexOf('### YAML anchors'));
+    const block = /```yaml\n([\s\S]*?)```/.exec(section)?.[1] ?? '';
+    const defaults = parseRulesFile(readFileSync(join(RULES_DIR, 'default.yaml'), 'utf8'), 'rules/default.yaml', 'default');
+    const result = compileClinicRules(defaults, parseRulesFile(block, 'rules/clinics/downtown.yaml', 'clinic'), makeClinic());
+    expect(result.findings).to.deep.equal([]);
+    const world = await makeWorld([{ firstName: 'Ana' }]);
+    const { decision } = await send(result.rules!, world, 'I have Chest Pain');
+    expect(decision.events.map((e) => e.ruleName)).to.deep.equal(['emergency']);
+    const thanks = await send(result.rules!, world, 'Gracias!');
+    expect(thanks.outcome.reply).to.equal(null);
+  });
+
+  it('when the emergency example of "A STOP is never swallowed" is a clinic file, then its STOP message ends opted out with the confirmation', async () => {
+    const section = readme.slice(readme.indexOf('### A STOP is never swallowed'), readme.indexOf('### Safety nets'));
+    const block = /```yaml\n([\s\S]*?)```/.exec(section)?.[1] ?? '';
+    const defaults = parseRulesFile(readFileSync(join(RULES_DIR, 'default.yaml'), 'utf8'), 'rules/default.yaml', 'default');
+    const result = compileClinicRules(defaults, parseRulesFile(block, 'rules/clinics/downtown.yaml', 'clinic'), makeClinic());
+    expect(result.findings).to.deep.equal([]);
+    const world = await makeWorld([{ firstName: 'Ana' }]);
+    const { outcome } = await send(result.rules!, world, 'Stop texting me, this is not an emergency');
+    expect(outcome.actions.map((a) => a.type)).to.deep.equal(['route-to-staff', 'opt-out']);
+    expect(outcome.reply).to.match(/You are unsubscribed/);
   });
 
   it('when the shape of a rule is shown, then it names version: 1, and the test section says status comes from the sender', () => {
