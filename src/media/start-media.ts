@@ -32,6 +32,8 @@ export interface StartMediaOptions {
   logger: Logger;
   /** The clinic as configured now (clinics reload). */
   clinic: (id: string) => Clinic | undefined;
+  /** A media store to use instead of the backend's (tests). */
+  store?: MediaStore;
   /** The relay's and worker's poll interval, ms (tests shorten it). */
   pollMs?: number;
   /** Whether the instance is busy serving: the worker then paces itself (media-worker.ts). */
@@ -68,7 +70,7 @@ export async function openMediaStorage(backend: Backend, mediaDir: string): Prom
 export async function startMedia(options: StartMediaOptions): Promise<RunningMedia> {
   const { config, logger, backend } = options;
   const { store } = backend;
-  const media = await openMediaStorage(backend, config.mediaDir);
+  const media = options.store ?? (await openMediaStorage(backend, config.mediaDir));
   if (options.registry) {
     registerMediaMetrics(options.registry, { store, media });
   }

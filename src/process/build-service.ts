@@ -25,6 +25,7 @@ import { readinessChecks, Runner, type Component } from '../lifecycle.js';
 import { createLogger, type Logger } from '../logger.js';
 import { MEDIA_ROUTE } from '../media/media-routes.js';
 import { startMedia, type RunningMedia } from '../media/start-media.js';
+import type { MediaStore } from '../media/media-store.js';
 import { createMetrics, type Metrics } from '../metrics.js';
 import { handleMessage } from '../service/handle-message.js';
 import { LiveConfig, type Snapshot } from '../service/live-config.js';
@@ -60,15 +61,15 @@ export interface ServiceOverrides {
   logDestination?: DestinationStream;
   /** The events' loop timings (tests shorten them). */
   events?: Pick<EventsServiceOptions, 'pollMs' | 'timeoutMs' | 'leaseMs' | 'retryDelaysMs' | 'statsMaxAgeMs'>;
-  /** The media loops' poll interval (tests shorten it). */
-  media?: { pollMs?: number };
+  /** The media loops' poll interval (tests shorten it), and a media store of the test's own. */
+  media?: { pollMs?: number; store?: MediaStore };
   /**
    * false: the background components (events relay and dispatcher, media relay and worker)
    * are left out, so a test can count the database commands of one message alone.
    * Combined with BACKGROUND_JOBS: either off means off.
    */
   background?: boolean;
-  /** The clock of the pipeline and the staff API. */
+  /** The webhook pipeline's clock (when messages arrive). */
   clock?: () => Date;
   /** Replies to patients (default: Twilio's Messages API at TWILIO_API_BASE_URL). */
   sender?: SmsSender;
@@ -78,6 +79,8 @@ export interface ServiceOverrides {
   staffClock?: () => Date;
   /** Where SIGHUP arrives (default: none; startService passes the process). */
   signals?: Pick<NodeJS.Process, 'on' | 'off'>;
+  /** false: the HTTP component does not listen (tests drive `app.callback()`); default true. */
+  listen?: boolean;
   /** The metrics (default: a fresh registry with Node's process metrics, which hold timers). */
   metrics?: Metrics;
   /**
@@ -187,13 +190,14 @@ export async function buildService(service: ServiceConfig, overrides: ServiceOve
     logger,
     clinic: (id) => live.snapshot().clinics.byId.get(id),
     ...(overrides.media?.pollMs === undefined ? {} : { pollMs: overrides.media.pollMs }),
+    ...(overrides.media?.store ? { store: overrides.media.store } : {}),
     // The worker paces itself while this instance serves requests (one came within the last
     // 100 ms) or its event loop is more than half busy; with neither it fetches at full speed.
     busy: () => inFlight.activeWithin(SERVING_WINDOW_MS) || loopBusy(),
     registry: metrics.registry,
-    guard: staffGuard({ accessLog: staffStores.accessLog, clock, ring: () => ring, ...(attempts ? { attempts } : {}) }, MEDIA_ROUTE, 'conversations:read'),
+    guard: staffGuard({ accessLog: staffStores.accessLog, clock: () => new Date(), ring: () => ring, ...(attempts ? { attempts } : {}) }, MEDIA_ROUTE, 'conversations:read'),
   });
-  const staff = createStaffApi({ config, live, store, stores: staffStores, ring, logger, media: media.service, clock, ...(attempts ? { attempts } : {}), ...(overrides.sender ? { sender: overrides.sender } : {}) });
+  const staff = createStaffApi({ config, live, store, stores: staffStores, ring, logger, media: media.service, ...(attempts ? { attempts } : {}), ...(overrides.sender ? { sender: overrides.sender } : {}) });
 
   // The long-running parts, started in this order and stopped in reverse (Medplum's initAppServices / shutdownApp).
   const report: Partial<ShutdownReport> = {};
@@ -236,7 +240,7 @@ export async function buildService(service: ServiceConfig, overrides: ServiceOve
   const connections = trackConnections(server);
   components.push({
     name: 'http',
-    start: () => listen(server, config, logger, { store: store.kind, clinics: snapshot.clinics.clinics.length, backgroundJobs: background ? 'on' : 'off' }),
+    start: () => (overrides.listen === false ? undefined : listen(server, config, logger, { store: store.kind, clinics: snapshot.clinics.clinics.length, backgroundJobs: background ? 'on' : 'off' })),
     stop: async (budgetMs) => void Object.assign(report, await drainServer({ server, connections, inFlight, graceMs: budgetMs, logger })),
   });
   // Hot reload of the files: RULES_DIR and CLINICS_FILE, KEYS_FILE (WATCH_RULES), and SIGHUP.
