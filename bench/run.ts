@@ -1,5 +1,5 @@
 /**
- * npm run bench -- [--quick] [--only=compare,rules,clinics,sustained,events,media] [--rounds=N] [--duration=S] [--sustained=S]
+ * npm run bench -- [--quick] [--only=compare,rules,clinics,sustained,events,media,mongo] [--rounds=N] [--duration=S] [--sustained=S]
  *
  * Builds the service (npm run build) and the comparison servers, measures them on
  * loopback with autocannon, prints a Markdown table for docs/benchmarks.md and writes the
@@ -17,14 +17,17 @@ import { runClinicsScale } from './phases/clinics-scale.js';
 import { runCompare } from './phases/compare.js';
 import { runEvents } from './phases/events.js';
 import { mediaTable, runMedia } from './phases/media.js';
+import { mongoTable, runMongo } from './phases/mongo.js';
 import { runRulesScale } from './phases/rules-scale.js';
 import { runSustained } from './phases/sustained.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
-const PHASES = ['compare', 'rules', 'clinics', 'sustained', 'events', 'media'] as const;
+const PHASES = ['compare', 'rules', 'clinics', 'sustained', 'events', 'media', 'mongo'] as const;
 const log = (line: string): void => void process.stdout.write(`${line}\n`);
 /** The events phase's steady inbound rate (issue 15: 200 messages/s). */
 const EVENTS_RATE = 200;
+/** The MongoDB phase's open-loop rates (issue 28). */
+const MONGO_RATES = [50, 100, 200];
 
 function parseArgs(argv: readonly string[]): { quick: boolean; phases: Set<string>; rounds: number; durationS: number; sustainedS: number } {
   const value = (name: string): string | undefined => argv.find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3);
@@ -134,6 +137,13 @@ async function main(argv: string[]): Promise<void> {
       const media = await runMedia(ROOT, world, settings);
       results.media = media;
       table.push(...mediaTable(media));
+    }
+    if (args.phases.has('mongo')) {
+      const durationS = args.quick ? 5 : 20;
+      log(`\n== mongo: three instances on one database at ${MONGO_RATES.join(', ')} messages/s (${durationS} s each), the embedded store beside it, a spool replay`);
+      const m = await runMongo(ROOT, world, { rates: MONGO_RATES, durationS, warmupS: args.quick ? 2 : 5, spool: 1000, pauseS: 30, liveRatePerS: 50, log });
+      results.mongo = m;
+      table.push('', ...mongoTable(m));
     }
   } finally {
     await world.remove();

@@ -84,6 +84,10 @@ export interface Clinic {
   defaultRegion: string;
   /** Messages a minute per sender before replies stop. */
   rateLimitPerMinute: number;
+  /** Staff replies: the most SMS segments one reply may take (absent: DEFAULT_REPLY_MAX_SEGMENTS, 10). */
+  replyMaxSegments?: number;
+  /** Staff replies: the most one API key may send a minute (absent: DEFAULT_REPLIES_PER_KEY_PER_MINUTE, 30). */
+  repliesPerKeyPerMinute?: number;
   autoReply: boolean;
   /** Where the clinic's events go (clinics file `events:`; docs/events.md). */
   events?: readonly EventEndpointConfig[];
@@ -227,6 +231,10 @@ export interface OptOutRecord {
 export const STAFF_REASONS = ['message', 'cancel-request', 'reschedule-request', 'unknown-number', 'over-limit'] as const;
 export type StaffReason = (typeof STAFF_REASONS)[number];
 
+/** How soon staff must act on a message a rule routed: urgent ones come first in their lists. */
+export const STAFF_PRIORITIES = ['urgent', 'normal'] as const;
+export type StaffPriority = (typeof STAFF_PRIORITIES)[number];
+
 /** One inbound message put in front of staff. */
 export interface ToStaff {
   clinicId: string;
@@ -237,6 +245,10 @@ export interface ToStaff {
   reason: StaffReason;
   /** The appointment a cancel or reschedule request concerns. */
   appointmentId?: string;
+  /** How soon staff must act (route-to-staff's `priority`; absent: normal). */
+  priority?: StaffPriority;
+  /** The rule's short reason for that priority, shown to staff ("chest pain"). */
+  priorityReason?: string;
 }
 
 /**

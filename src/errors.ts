@@ -17,8 +17,10 @@ export const ERROR_CODES = {
   IDEMPOTENCY_CONFLICT: { status: 409, expose: true },
   TOO_MANY_REQUESTS: { status: 429, expose: true },
   TWILIO_FAILED: { status: 502, expose: false },
+  TWILIO_TIMEOUT: { status: 504, expose: false },
   IDENTITY_PROVIDER_FAILED: { status: 502, expose: false },
-  TWILIO_NOT_CONFIGURED: { status: 503, expose: false },
+  // A configuration problem the caller can be told about (what is missing), not an internal error.
+  TWILIO_NOT_CONFIGURED: { status: 409, expose: true },
   CONFIG_INVALID: { status: 500, expose: false },
   RULES_INVALID: { status: 500, expose: false },
   STORE_UNAVAILABLE: { status: 503, expose: false },

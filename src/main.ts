@@ -25,9 +25,9 @@ export type StartOptions = Omit<ServiceOverrides, 'signals' | 'spool' | 'readySp
  * @param options - what a test puts in place of configured parts
  */
 export async function startService(env: Record<string, string | undefined>, options: StartOptions = {}): Promise<RunningService> {
-  const { config, snapshot, more } = await loadStartupConfig(env, (c) => loadAll([loadKeysFile(c.keysFile, { production: c.nodeEnv === 'production' }), loadStaffFile(c.staffFile)]));
+  const { config, snapshot, more, warnings } = await loadStartupConfig(env, (c) => loadAll([loadKeysFile(c.keysFile, { production: c.nodeEnv === 'production' }), loadStaffFile(c.staffFile)]));
   const [keys, staffFile] = more;
-  const service = await buildService({ config, snapshot, keys, staffFile, env }, { ...options, signals: process });
+  const service = await buildService({ config, snapshot, keys, staffFile, env, warnings }, { ...options, signals: process });
   const { spool } = service;
   try {
     if (!spool) {

@@ -76,7 +76,7 @@ async function startReceiver(mode: ReceiverMode, onEvent: (messageSid: string, a
 }
 
 /** The world's clinics file with one endpoint per clinic. */
-async function clinicsWithEndpoint(world: World, url: string, tag: string): Promise<string> {
+export async function clinicsWithEndpoint(world: World, url: string, tag: string): Promise<string> {
   const endpoint = `    events:\n      - url: ${url}\n        secretEnv: BENCH_EVENTS_SECRET\n        allowInsecure: true\n`;
   const text = (await readFile(world.clinicsFile, 'utf8')).trimEnd();
   const file = join(world.dir, `clinics-events-${tag}.yaml`);

@@ -10,6 +10,22 @@ export const helpAction: ActionDefinition = {
   },
 };
 
+/**
+ * A safety answer ("if this is an emergency, call 911"): changes nothing; the rule's template
+ * answers the message the patient just sent, even when the number is opted out (answering a
+ * patient's own message is not a marketing or reminder text). Audited as `safety`, processed
+ * over the rate limit like HELP, and listed by `rules check` with every other rule that may
+ * text an opted-out number.
+ */
+export const safetyAction: ActionDefinition = {
+  name: 'safety',
+  doc: 'answers the message with a safety text (e.g. call 911); its reply reaches opted-out numbers too',
+  outcomes: ['safety'],
+  async run() {
+    return { outcome: 'safety' };
+  },
+};
+
 /** Changes nothing; the rule's template is the answer. */
 export const replyOnlyAction: ActionDefinition = {
   name: 'reply-only',

@@ -1,4 +1,4 @@
-import type { ActionRecord, Appointment, Clinic, InboundMessage, Patient, StaffRouting } from '../domain.js';
+import type { ActionRecord, Appointment, Clinic, InboundMessage, Patient, StaffPriority, StaffRouting } from '../domain.js';
 import type { Store } from '../store/store.js';
 
 /** What an action gets: the message, who sent it, the store, the way to staff, and the cached next appointment. */
@@ -21,10 +21,18 @@ export interface ActionContext {
   /** Compute the outcome without writing anything (rules simulate). */
   dryRun: boolean;
   ruleName: string;
+  /** The rule's event parameters besides `reply` (route-to-staff: priority and reason). */
+  params: ActionParams;
   /** The normalized first word. */
   keyword: string;
   /** The soonest upcoming appointment among the patients, looked up once per message and shared with the rule facts. */
   nextAppointment(): Promise<Appointment | null>;
+}
+
+/** Event parameters an action may take (the rules schema allows them on route-to-staff only). */
+export interface ActionParams {
+  priority?: StaffPriority;
+  reason?: string;
 }
 
 export interface ActionResult {

@@ -13,6 +13,12 @@ export interface StaffState {
   key?: ApiKey;
   /** The conversation a request concerned, for its access record. */
   conversationId?: string;
+  /**
+   * Set once the request did something that cannot be undone (Twilio took a text): when the
+   * access record then cannot be written, the true answer still goes out and the failure is
+   * reported as an error, instead of a 503 for an SMS that was sent.
+   */
+  committed?: boolean;
 }
 
 /**
@@ -74,7 +80,8 @@ export function requireScope(scope: Scope) {
 /**
  * Writes one access record per request, refusals included, before the response leaves:
  * when the trail cannot be written the request fails (503), so nothing is ever shown
- * without a record of who saw it.
+ * without a record of who saw it; except after a committed action (StaffState.committed),
+ * whose caller gets the truth while the failure is reported.
  * @param deps - the trail and the clock
  * @param route - the route pattern recorded (no ids or numbers in it)
  */
@@ -91,7 +98,7 @@ export function recordAccess(deps: { accessLog: AccessLogStore; clock: () => Dat
       failure = err;
       status = toAppError(err).status;
     }
-    await deps.accessLog.append({
+    const write = deps.accessLog.append({
       at: deps.clock(),
       requestId: state.requestId ?? '',
       keyId: state.key?.id ?? null,
@@ -102,6 +109,15 @@ export function recordAccess(deps: { accessLog: AccessLogStore; clock: () => Dat
       conversationId: state.conversationId ?? (ctx.params as { id?: string }).id?.slice(0, 100) ?? null,
       status,
     });
+    if (state.committed && failure === undefined) {
+      // The request did something that cannot be taken back (a text went out): its caller
+      // learns that, and the missing record is reported as an error instead.
+      await write.catch((err: unknown) => {
+        ctx.app.emit('error', new AppError('STORE_UNAVAILABLE', `access record not written for ${ctx.method} ${route} (done: ${status})`, { cause: err }), ctx);
+      });
+    } else {
+      await write;
+    }
     if (failure !== undefined) {
       throw failure;
     }

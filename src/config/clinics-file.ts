@@ -19,12 +19,19 @@ const KNOWN_KEYS = new Set([
   'accountSid',
   'defaultRegion',
   'rateLimitPerMinute',
+  'replyMaxSegments',
+  'repliesPerKeyPerMinute',
   'autoReply',
   'events',
   'deleteMediaFromTwilio',
   'apiKeySid',
   'apiKeySecretEnv',
 ]);
+
+/** Staff replies: SMS segments one reply may take (a 1,600-character GSM-7 text is 11). */
+export const DEFAULT_REPLY_MAX_SEGMENTS = 10;
+/** Staff replies: what one API key may send a minute. */
+export const DEFAULT_REPLIES_PER_KEY_PER_MINUTE = 30;
 
 /** True when `tz` is an IANA time zone this Node knows. */
 export function isTimeZone(tz: string): boolean {
@@ -200,6 +207,16 @@ export function readClinics(text: string, file: string): ClinicsFileRead {
       at(get('rateLimitPerMinute'), `${where}.rateLimitPerMinute: expected a whole number of at least 1`);
       ok = false;
     }
+    const replyMaxSegments = value('replyMaxSegments') ?? DEFAULT_REPLY_MAX_SEGMENTS;
+    if (typeof replyMaxSegments !== 'number' || !Number.isInteger(replyMaxSegments) || replyMaxSegments < 1) {
+      at(get('replyMaxSegments'), `${where}.replyMaxSegments: expected a whole number of at least 1`);
+      ok = false;
+    }
+    const repliesPerKey = value('repliesPerKeyPerMinute') ?? DEFAULT_REPLIES_PER_KEY_PER_MINUTE;
+    if (typeof repliesPerKey !== 'number' || !Number.isInteger(repliesPerKey) || repliesPerKey < 1) {
+      at(get('repliesPerKeyPerMinute'), `${where}.repliesPerKeyPerMinute: expected a whole number of at least 1`);
+      ok = false;
+    }
     const autoReply = value('autoReply') ?? true;
     if (typeof autoReply !== 'boolean') {
       at(get('autoReply'), `${where}.autoReply: expected true or false`);
@@ -253,6 +270,8 @@ export function readClinics(text: string, file: string): ClinicsFileRead {
         languages: languages as string[],
         defaultRegion: defaultRegion as string,
         rateLimitPerMinute: rate as number,
+        replyMaxSegments: replyMaxSegments as number,
+        repliesPerKeyPerMinute: repliesPerKey as number,
         autoReply: autoReply as boolean,
       };
       if (typeof officePhone === 'string') {

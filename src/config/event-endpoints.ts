@@ -161,7 +161,9 @@ export function resolveEndpoints(clinic: ClinicEvents, env: Record<string, strin
   const out: EventEndpoint[] = [];
   for (const e of clinic.events ?? []) {
     const secrets = [env[e.secretEnv], env[`${e.secretEnv}_PREVIOUS`]].filter((s): s is string => s !== undefined && isValidSecret(s));
-    if (secrets[0] !== env[e.secretEnv]) {
+    // Left out: no current secret (not set, or malformed). An unset one must not pass as
+    // `undefined === undefined`: an endpoint without a secret could sign nothing.
+    if (secrets.length === 0 || secrets[0] !== env[e.secretEnv]) {
       continue;
     }
     out.push({ id: endpointId(clinic.id, e.url), clinicId: clinic.id, url: e.url, types: e.types, secrets });

@@ -1,3 +1,4 @@
+import { isIP } from 'node:net';
 import { AppError } from '../errors.js';
 
 /** The service's settings, all from environment variables (secrets only ever from there). */
@@ -5,9 +6,15 @@ export interface Config {
   port: number;
   host: string;
   nodeEnv: string;
-  /** Origin Twilio calls, e.g. https://api.example.com (no trailing slash); null: from the request. */
+  /** Origin Twilio calls, e.g. https://api.example.com (no trailing slash); required in production; null: from the request. */
   publicBaseUrl: string | null;
   trustProxy: boolean;
+  /**
+   * The proxies trusted (addresses or CIDR ranges): X-Forwarded-* are read only from them, and
+   * their connections are not counted against MAX_CONNECTIONS_PER_ADDRESS. Empty with
+   * trustProxy: any peer is trusted (TRUST_PROXY=1).
+   */
+  trustedProxies: readonly string[];
   /** Default auth token(s): the current one first, then one accepted during rotation. */
   authTokens: string[];
   signatureValidation: boolean;
@@ -134,7 +141,19 @@ export const SETTINGS: { [K in keyof Config]: Setting<K> } = {
       }
     },
   },
-  trustProxy: { key: 'trustProxy', env: 'TRUST_PROXY', doc: 'trust X-Forwarded-Proto/Host', parse: flag('TRUST_PROXY', false, ['1', 'true', 'on', 'yes'], ['0', 'false', 'off', 'no']) },
+  trustProxy: {
+    key: 'trustProxy',
+    env: 'TRUST_PROXY',
+    doc: 'trust X-Forwarded-For/Proto/Host: the proxy addresses or CIDR ranges to trust (comma-separated), or 1 for any peer',
+    parse: (raw, problems) =>
+      raw !== undefined && /[.:]/.test(raw) ? trustedProxyList(raw, problems) !== null : flag('TRUST_PROXY', false, ['1', 'true', 'on', 'yes'], ['0', 'false', 'off', 'no'])(raw, problems),
+  },
+  trustedProxies: {
+    key: 'trustedProxies',
+    env: 'TRUST_PROXY',
+    doc: 'the trusted proxies TRUST_PROXY lists',
+    parse: (raw) => trustedProxyList(raw, []) ?? [],
+  },
   authTokens: {
     key: 'authTokens',
     env: 'TWILIO_AUTH_TOKEN',
@@ -271,6 +290,29 @@ export const SETTINGS: { [K in keyof Config]: Setting<K> } = {
   },
 };
 
+/**
+ * TRUST_PROXY as a list of addresses and CIDR ranges (`127.0.0.1`, `172.28.0.10`,
+ * `10.0.0.0/8`, `::1`); null when it is not a list (unset, or a flag such as `1` or `off`).
+ * A malformed entry is a problem.
+ */
+function trustedProxyList(raw: string | undefined, problems: string[]): string[] | null {
+  if (raw === undefined || !/[.:]/.test(raw)) {
+    return null;
+  }
+  const entries = raw.split(',').map((e) => e.trim()).filter((e) => e !== '');
+  const bad = entries.filter((e) => {
+    const [address = '', prefix, ...rest] = e.split('/');
+    const family = isIP(address);
+    const max = family === 6 ? 128 : 32;
+    return family === 0 || rest.length > 0 || (prefix !== undefined && !(/^\d{1,3}$/.test(prefix) && Number(prefix) <= max));
+  });
+  if (bad.length > 0) {
+    problems.push(`TRUST_PROXY must be 1, off, or the proxies' addresses or CIDR ranges, comma-separated (e.g. 127.0.0.1,::1), got "${raw}"`);
+    return null;
+  }
+  return entries;
+}
+
 function deepFreeze<T>(value: T): T {
   if (value && typeof value === 'object') {
     for (const v of Object.values(value)) {
@@ -321,6 +363,10 @@ export function readConfig(env: Record<string, string | undefined>): { config: R
   }
   if (production && !config.signatureValidation) {
     problems.push('TWILIO_SIGNATURE_VALIDATION=off is refused when NODE_ENV=production');
+  }
+  if (production && config.publicBaseUrl === null) {
+    // Twilio's delivery-status callbacks for staff replies go to PUBLIC_BASE_URL, and the signed URL is rebuilt from it.
+    problems.push('NODE_ENV=production needs PUBLIC_BASE_URL: the origin Twilio calls (e.g. https://sms.example-clinic.com), where replies\' delivery statuses are sent');
   }
   if (production && config.mongodbUri === null) {
     problems.push('NODE_ENV=production needs MONGODB_URI: the embedded store keeps nothing across restarts');

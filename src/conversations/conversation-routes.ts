@@ -13,15 +13,13 @@ import { CONVERSATION_STATUSES, type ConversationStatus } from './conversation.j
 import type { ConversationService } from './conversation-service.js';
 
 export const CONVERSATIONS_PATH = '/v1/clinics/:clinicId/conversations';
-export const STATUS_CALLBACK_PATH = '/v1/clinic/webhooks/twilio/status';
+export { STATUS_CALLBACK_PATH } from './status-callback-url.js';
 
 export interface StaffRoutesDeps {
   service: ConversationService;
   ring: () => KeyRing;
   accessLog: AccessLogStore;
   clock: () => Date;
-  /** Origin Twilio calls for status callbacks (PUBLIC_BASE_URL); null: the request's own. */
-  publicBaseUrl: string | null;
   attempts?: FailedKeyAttempts;
 }
 
@@ -202,11 +200,9 @@ export function createStaffRouter(deps: StaffRoutesDeps): Router {
     if (idempotencyKey !== '' && !IDEMPOTENCY_KEY.test(idempotencyKey)) {
       throw new AppError('BAD_REQUEST', 'Idempotency-Key must be 1 to 255 visible ASCII characters');
     }
-    const origin = deps.publicBaseUrl ?? ctx.origin;
-    const result = await deps.service.reply(clinicOf(ctx), id, text, keyId(ctx), {
-      statusCallback: `${origin}${STATUS_CALLBACK_PATH}`,
-      ...(idempotencyKey === '' ? {} : { idempotencyKey }),
-    });
+    // The StatusCallback comes from configuration (the service's own), never from this request.
+    const result = await deps.service.reply(clinicOf(ctx), id, text, keyId(ctx), idempotencyKey === '' ? {} : { idempotencyKey });
+    (ctx.state as StaffState).committed = true;
     if (result.replayed) {
       ctx.set('Idempotent-Replayed', 'true');
     }

@@ -1,9 +1,13 @@
 import { createHash, randomUUID } from 'node:crypto';
-import type { Clinic, MessageRecord } from '../domain.js';
+import type { Clinic, MessageRecord, StaffPriority } from '../domain.js';
 import { AppError } from '../errors.js';
 import type { Store } from '../store/store.js';
+import { DEFAULT_REPLIES_PER_KEY_PER_MINUTE, DEFAULT_REPLY_MAX_SEGMENTS } from '../config/clinics-file.js';
+import { countSegments } from '../sms-segments.js';
+import { missingForSending } from '../service/sending-check.js';
 import {
   DELIVERY_RANK,
+  SEND_LEASE_MS,
   effectiveStatus,
   preview,
   type Conversation,
@@ -14,6 +18,7 @@ import {
 } from './conversation.js';
 import type { ConversationStore } from './conversation-store.js';
 import { PENDING_MEDIA_LINKS, type MediaLinks, type ThreadMedia } from './media-links.js';
+import { statusCallbackUrl } from './status-callback-url.js';
 import type { SmsSender } from './twilio-messages.js';
 
 /** How many of each kind of thread entry a thread shows (the newest). */
@@ -28,6 +33,11 @@ export interface ConversationServiceDeps {
   clinic(clinicId: string): { clinic: Clinic; accountSid: string | null; authToken: string | null } | null;
   clock: () => Date;
   media?: MediaLinks;
+  /**
+   * The origin Twilio's delivery-status callbacks go to: PUBLIC_BASE_URL, or in development
+   * the address the service listens on; null (or not absolute): replies ask for no callback.
+   */
+  callbackOrigin?: () => string | null;
 }
 
 /** A conversation as the API shows it. */
@@ -42,6 +52,9 @@ export interface ConversationView {
   lastMessage: { direction: 'inbound' | 'outbound' | 'note'; preview: string };
   patients: { id: string; displayName: string }[];
   createdAt: Date;
+  /** urgent comes first in the list (route-to-staff's priority, until staff answer). */
+  priority: StaffPriority;
+  priorityReason: string | null;
 }
 
 export type ThreadEntryView =
@@ -77,15 +90,22 @@ export interface ListOptions {
 
 /** Encodes the list position a page ended at: opaque to callers. */
 export function encodeCursor(position: ListPosition): string {
-  return Buffer.from(JSON.stringify([position.at.getTime(), position.id]), 'utf8').toString('base64url');
+  return Buffer.from(JSON.stringify([position.at.getTime(), position.id, position.urgent ? 1 : 0]), 'utf8').toString('base64url');
 }
 
 /** Decodes a cursor; BAD_REQUEST when it is not one of ours. */
 export function decodeCursor(cursor: string): ListPosition {
   try {
     const value: unknown = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
-    if (Array.isArray(value) && value.length === 2 && Number.isSafeInteger(value[0]) && typeof value[1] === 'string' && value[1].length <= 100) {
-      return { at: new Date(value[0] as number), id: value[1] };
+    // [at, id, urgent]; a cursor of before priorities has no third item (normal).
+    if (
+      Array.isArray(value) &&
+      (value.length === 2 || (value.length === 3 && (value[2] === 0 || value[2] === 1))) &&
+      Number.isSafeInteger(value[0]) &&
+      typeof value[1] === 'string' &&
+      value[1].length <= 100
+    ) {
+      return { urgent: value[2] === 1, at: new Date(value[0] as number), id: value[1] };
     }
   } catch {
     // falls through
@@ -114,6 +134,8 @@ function toView(c: Conversation, now: Date): ConversationView {
     lastMessage: { direction: c.last.direction, preview: c.last.preview },
     patients: c.patients,
     createdAt: c.createdAt,
+    priority: c.priority,
+    priorityReason: c.priorityReason,
   };
 }
 
@@ -152,6 +174,8 @@ function inboundView(r: MessageRecord, media: ThreadMedia[]): ThreadEntryView {
  */
 export class ConversationService {
   private readonly media: MediaLinks;
+  /** Replies counted per clinic + key in the current minute (countReply). */
+  private readonly replyCounts = new Map<string, { minute: number; count: number }>();
   /** The tail of each clinic + number's sends in this instance (inTurn). */
   private readonly turns = new Map<string, Promise<void>>();
 
@@ -210,25 +234,35 @@ export class ConversationService {
   }
 
   /**
-   * Texts the patient from the clinic number they last wrote to. With an idempotency key
-   * the reply is written first (so a retry finds it) and sent once; a retry gets the first
-   * result. Refused with OPTED_OUT when the number opted out (nothing sent).
+   * Texts the patient from the clinic number they last wrote to, within the clinic's caps
+   * (segments per reply, replies per key a minute). The reply is stored first, leased to this
+   * request (SEND_LEASE_MS), then sent once; with an Idempotency-Key a retry gets the first
+   * result. A retry that finds the reply pending past its lease (a crash, or Twilio did not
+   * answer) asks Twilio's message list whether it went out, and sends it only if not.
+   * Refused with OPTED_OUT when the number opted out (nothing sent).
    */
-  async reply(clinicId: string, id: string, text: string, author: string, options: { idempotencyKey?: string; statusCallback?: string }): Promise<{ entry: ThreadEntryView; replayed: boolean }> {
+  async reply(clinicId: string, id: string, text: string, author: string, options: { idempotencyKey?: string } = {}): Promise<{ entry: ThreadEntryView; replayed: boolean }> {
     const conversation = await this.mustGet(clinicId, id);
     const live = this.deps.clinic(clinicId);
     if (!live) {
       throw new AppError('NOT_FOUND', 'not found');
     }
+    const segments = countSegments(text);
+    const maxSegments = live.clinic.replyMaxSegments ?? DEFAULT_REPLY_MAX_SEGMENTS;
+    if (segments.segments > maxSegments) {
+      throw new AppError('BAD_REQUEST', `text is ${segments.segments} SMS segments (${segments.encoding}); this clinic allows at most ${maxSegments} per reply`);
+    }
     const optOut = await this.deps.store.getOptOut(clinicId, conversation.phone);
     if (optOut?.optedOut) {
       throw new AppError('OPTED_OUT', 'the patient has opted out of texts (STOP); nothing was sent');
     }
-    if (!live.accountSid || !live.authToken) {
-      throw new AppError('TWILIO_NOT_CONFIGURED', `clinic ${clinicId} has no Twilio account SID and auth token for sending`);
+    const missing = missingForSending(live.clinic, live.accountSid, live.authToken);
+    if (missing !== null || !live.accountSid || !live.authToken) {
+      throw new AppError('TWILIO_NOT_CONFIGURED', `${missing ?? ''}; nothing was sent`);
     }
     const account = { clinic: live.clinic, accountSid: live.accountSid, authToken: live.authToken };
     const now = this.deps.clock();
+    this.countReply(clinicId, author, live.clinic.repliesPerKeyPerMinute ?? DEFAULT_REPLIES_PER_KEY_PER_MINUTE, now);
     const entry: StaffEntry = {
       id: newId('en'),
       conversationId: conversation.id,
@@ -239,33 +273,76 @@ export class ConversationService {
       author,
       accountSid: live.accountSid,
       delivery: { rank: DELIVERY_RANK['sending-requested'], status: 'sending-requested', at: now },
+      leaseUntil: new Date(now.getTime() + SEND_LEASE_MS),
       ...(options.idempotencyKey === undefined ? {} : { idempotency: { key: digest(options.idempotencyKey), request: digest(`${conversation.id}\n${text}`) } }),
     };
     const added = await this.deps.conversations.addEntry(entry);
+    let pending = entry;
     if (!added.added) {
       const existing = added.existing;
       if (existing.idempotency?.request !== entry.idempotency?.request) {
         throw new AppError('IDEMPOTENCY_CONFLICT', 'this Idempotency-Key was used for a different request');
       }
-      if (existing.twilioSid === undefined) {
-        throw new AppError('IDEMPOTENCY_CONFLICT', 'a request with this Idempotency-Key is still in progress');
+      if (existing.twilioSid !== undefined) {
+        return { entry: entryView(existing), replayed: true };
       }
-      return { entry: entryView(existing), replayed: true };
+      if (!(await this.deps.conversations.claimPending(existing.id, now, new Date(now.getTime() + SEND_LEASE_MS)))) {
+        const until = existing.leaseUntil ?? new Date(existing.at.getTime() + SEND_LEASE_MS);
+        throw new AppError('IDEMPOTENCY_CONFLICT', 'a request with this Idempotency-Key is still in progress', {
+          retryAfterSeconds: Math.min(60, Math.max(1, Math.ceil((until.getTime() - now.getTime()) / 1000))),
+        });
+      }
+      // Ours now: did it go out before its sender died or lost Twilio's answer?
+      const found = await this.deps.sender.find({ ...this.route(account, conversation), body: existing.text, since: new Date(existing.at.getTime() - SEND_LEASE_MS) });
+      if (found) {
+        return { entry: await this.recordSent(existing, found, conversation), replayed: true };
+      }
+      pending = existing;
     }
     const sent = await this.inTurn(`${clinicId}\n${conversation.phone}`, async () => {
       // Again, just before sending: a STOP may have arrived since the first check (typically
       // while a reply ahead of this one, to the same number, was with Twilio).
       if ((await this.deps.store.getOptOut(clinicId, conversation.phone))?.optedOut) {
-        await this.deps.conversations.removeEntry(entry.id);
+        await this.deps.conversations.removeEntry(pending.id);
         throw new AppError('OPTED_OUT', 'the patient has opted out of texts (STOP) while this reply waited; nothing was sent');
       }
-      return this.send(entry, account, conversation, options.statusCallback);
+      return this.send(pending, account, conversation, statusCallbackUrl(this.deps.callbackOrigin?.() ?? null));
     });
+    return { entry: await this.recordSent(pending, sent, conversation), replayed: pending !== entry };
+  }
+
+  /** Records Twilio's answer for a stored reply, and the reply as the conversation's newest activity. */
+  private async recordSent(entry: StaffEntry, sent: { sid: string; status: string }, conversation: Conversation): Promise<ThreadEntryView> {
     const status = (Object.hasOwn(DELIVERY_RANK, sent.status) ? sent.status : 'queued') as DeliveryStatus;
     const delivery = { rank: DELIVERY_RANK[status], status, at: this.deps.clock() };
     await this.deps.conversations.markSent(entry.id, sent.sid, delivery);
-    await this.deps.conversations.update(clinicId, conversation.id, { answered: true, last: { at: now, direction: 'outbound', preview: preview(text) } }, now);
-    return { entry: entryView({ ...entry, twilioSid: sent.sid, delivery, deliveryHistory: [delivery] }), replayed: false };
+    await this.deps.conversations.update(entry.clinicId, conversation.id, { answered: true, last: { at: entry.at, direction: 'outbound', preview: preview(entry.text) } }, entry.at);
+    const { leaseUntil: _done, ...rest } = entry;
+    return entryView({ ...rest, twilioSid: sent.sid, delivery, deliveryHistory: [...(entry.deliveryHistory ?? []), delivery] });
+  }
+
+  /**
+   * Counts one reply of `author` (an API key) in the current minute; TOO_MANY_REQUESTS with
+   * Retry-After past `limit`. Counted in this instance's memory, per clinic and key.
+   */
+  private countReply(clinicId: string, author: string, limit: number, now: Date): void {
+    const minute = Math.floor(now.getTime() / 60_000);
+    const key = `${clinicId}\n${author}`;
+    const current = this.replyCounts.get(key);
+    const count = current?.minute === minute ? current.count : 0;
+    if (count >= limit) {
+      throw new AppError('TOO_MANY_REQUESTS', `this key sent ${count} replies this minute, the most this clinic allows; try again shortly`, {
+        retryAfterSeconds: Math.max(1, Math.ceil(((minute + 1) * 60_000 - now.getTime()) / 1000)),
+      });
+    }
+    if (this.replyCounts.size >= 10_000) {
+      for (const [k, v] of this.replyCounts) {
+        if (v.minute !== minute) {
+          this.replyCounts.delete(k);
+        }
+      }
+    }
+    this.replyCounts.set(key, { minute, count: count + 1 });
   }
 
   /**
@@ -291,24 +368,36 @@ export class ConversationService {
     return updated !== null;
   }
 
-  /** Hands the entry's text to Twilio; when Twilio does not take it, the entry goes (the same Idempotency-Key may try again). */
+  /** Who texts whom for a conversation: the clinic number the patient last wrote to (while the clinic still has it). */
+  private route(account: { clinic: Clinic; accountSid: string; authToken: string }, conversation: Conversation): { accountSid: string; authToken: string; from: string; to: string } {
+    const { clinic } = account;
+    return {
+      accountSid: account.accountSid,
+      authToken: account.authToken,
+      from: clinic.phoneNumbers.includes(conversation.clinicNumber) ? conversation.clinicNumber : (clinic.phoneNumbers[0] ?? conversation.clinicNumber),
+      to: conversation.phone,
+    };
+  }
+
+  /**
+   * Hands the entry's text to Twilio. When Twilio refused it, the entry goes (the same
+   * Idempotency-Key may try again); when Twilio did not answer, it stays, its lease ended, so
+   * that a retry looks it up at Twilio instead of texting twice.
+   */
   private async send(
     entry: StaffEntry,
-    live: { clinic: Clinic; accountSid: string; authToken: string },
+    account: { clinic: Clinic; accountSid: string; authToken: string },
     conversation: Conversation,
     statusCallback: string | undefined,
   ): Promise<{ sid: string; status: string }> {
     try {
-      return await this.deps.sender.send({
-        accountSid: live.accountSid,
-        authToken: live.authToken,
-        from: live.clinic.phoneNumbers.includes(conversation.clinicNumber) ? conversation.clinicNumber : (live.clinic.phoneNumbers[0] ?? conversation.clinicNumber),
-        to: conversation.phone,
-        body: entry.text,
-        ...(statusCallback === undefined ? {} : { statusCallback }),
-      });
+      return await this.deps.sender.send({ ...this.route(account, conversation), body: entry.text, ...(statusCallback === undefined ? {} : { statusCallback }) });
     } catch (err) {
-      await this.deps.conversations.removeEntry(entry.id);
+      if ((err as { code?: unknown }).code === 'TWILIO_TIMEOUT') {
+        await this.deps.conversations.releasePending(entry.id, this.deps.clock());
+      } else {
+        await this.deps.conversations.removeEntry(entry.id);
+      }
       throw err;
     }
   }

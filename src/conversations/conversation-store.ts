@@ -29,6 +29,14 @@ export interface ConversationStore {
   addEntry(entry: StaffEntry): Promise<AddEntryResult>;
   /** Records Twilio's answer for an outbound entry (its SID, and the status, also into the delivery history). */
   markSent(entryId: string, twilioSid: string, delivery: Delivery): Promise<void>;
+  /**
+   * Takes over a pending outbound entry (no SID yet) whose lease ran out by `now` (or, without
+   * a lease, that is older than SEND_LEASE_MS): sets its lease to `until`. False when it has a
+   * SID, is leased, or is gone: one caller wins.
+   */
+  claimPending(entryId: string, now: Date, until: Date): Promise<boolean>;
+  /** Ends a pending entry's lease at `at` (Twilio did not answer: a retry may resolve it from then). */
+  releasePending(entryId: string, at: Date): Promise<void>;
   /** Drops an outbound entry Twilio refused (so the same Idempotency-Key may try again). */
   removeEntry(entryId: string): Promise<void>;
   /**

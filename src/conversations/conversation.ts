@@ -1,3 +1,5 @@
+import type { StaffPriority } from '../domain.js';
+
 /**
  * The staff conversation model: one conversation per clinic and sender phone (Chatwoot's
  * conversation, Artera's shared inbox). Plain types, no behaviour.
@@ -39,6 +41,14 @@ export interface Conversation {
   last: LastActivity;
   patients: PatientName[];
   createdAt: Date;
+  /**
+   * urgent: a rule routed a message with `priority: urgent` and no staff action has answered
+   * it since (a reply, resolving, or handing the turn to the patient set it back to normal).
+   * Urgent conversations come first in the list.
+   */
+  priority: StaffPriority;
+  /** The urgent rule's short reason (null when normal). */
+  priorityReason: string | null;
 }
 
 /** One inbound message that reaches staff (routed by a rule, unknown number, over the rate limit). */
@@ -50,6 +60,9 @@ export interface RoutedMessage {
   at: Date;
   body: string;
   patients: PatientName[];
+  /** urgent makes the conversation urgent (a normal message never makes it normal again). */
+  priority?: StaffPriority;
+  priorityReason?: string;
 }
 
 export type DeliveryStatus =
@@ -148,14 +161,38 @@ export interface StaffEntry {
   delivery?: Delivery;
   /** Outbound only: Twilio's answer and every matched delivery report, in arrival order (the first DELIVERY_HISTORY_MAX). */
   deliveryHistory?: Delivery[];
+  /**
+   * Outbound only, while Twilio's answer is not recorded: until when the request that stored it
+   * owns the send. Past it, a retry with the same Idempotency-Key may take over (SEND_LEASE_MS).
+   */
+  leaseUntil?: Date;
   /** Outbound only: the Idempotency-Key's digest and the request's text digest, for replays. */
   idempotency?: { key: string; request: string };
 }
 
-/** The list's sort position: newest activity first, then id. */
+/**
+ * How long a stored reply belongs to the request sending it: longer than Twilio's request
+ * timeout (10 s), so a live send is never taken over; short enough that a crash does not keep
+ * its Idempotency-Key answering "in progress" for long. Entries stored before leases were kept
+ * count from their `at`.
+ */
+export const SEND_LEASE_MS = 60_000;
+
+/** The list's sort position: urgent first, then newest activity first, then id. */
 export interface ListPosition {
+  urgent: boolean;
   at: Date;
   id: string;
+}
+
+/** Where a conversation stands in the list's order. */
+export function listPosition(c: Pick<Conversation, 'priority' | 'last' | 'id'>): ListPosition {
+  return { urgent: c.priority === 'urgent', at: c.last.at, id: c.id };
+}
+
+/** The list's order: urgent first, then newest activity, then id descending (negative: `a` comes first). */
+export function compareListPositions(a: ListPosition, b: ListPosition): number {
+  return Number(b.urgent) - Number(a.urgent) || b.at.getTime() - a.at.getTime() || (a.id < b.id ? 1 : a.id > b.id ? -1 : 0);
 }
 
 export interface ListQuery {
@@ -174,7 +211,7 @@ export interface ConversationChange {
   status?: ConversationStatus;
   snoozedUntil?: Date | null;
   assignee?: string | null;
-  /** Staff answered: nothing is waiting any more. */
+  /** Staff answered: nothing is waiting any more, and an urgent conversation is normal again. */
   answered?: boolean;
   /** The activity this change is (replies and notes); kept only if newer than the current one. */
   last?: LastActivity;

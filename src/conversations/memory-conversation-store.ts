@@ -1,12 +1,8 @@
 import type { MessageRecord } from '../domain.js';
 import type { Store } from '../store/store.js';
-import { advancesDelivery, DELIVERY_HISTORY_MAX, effectiveStatus, entryKey, preview, type Conversation, type ConversationChange, type Delivery, type DeliveryMatch, type ListPosition, type ListQuery, type RoutedMessage, type StaffEntry } from './conversation.js';
+import { advancesDelivery, compareListPositions, DELIVERY_HISTORY_MAX, SEND_LEASE_MS, effectiveStatus, entryKey, listPosition, preview, type Conversation, type ConversationChange, type Delivery, type DeliveryMatch, type ListPosition, type ListQuery, type RoutedMessage, type StaffEntry } from './conversation.js';
 import type { AddEntryResult, ConversationStore } from './conversation-store.js';
 
-/** Newest first, then id descending: the list's order. */
-function compareActivity(a: ListPosition, b: ListPosition): number {
-  return b.at.getTime() - a.at.getTime() || (a.id < b.id ? 1 : a.id > b.id ? -1 : 0);
-}
 
 /**
  * The embedded adapter: plain Maps, copies in and out. Inbound messages are read from the
@@ -37,7 +33,13 @@ export class MemoryConversationStore implements ConversationStore {
       last: { at: new Date(0), direction: 'inbound', preview: '' },
       patients: [],
       createdAt: message.at,
+      priority: 'normal',
+      priorityReason: null,
     };
+    if (message.priority === 'urgent') {
+      next.priority = 'urgent';
+      next.priorityReason = message.priorityReason ?? null;
+    }
     next.status = 'open';
     next.snoozedUntil = null;
     next.clinicNumber = message.clinicNumber;
@@ -60,13 +62,13 @@ export class MemoryConversationStore implements ConversationStore {
       .filter((c) => c.clinicId === query.clinicId)
       .filter((c) => query.status === undefined || effectiveStatus(c, query.now) === query.status)
       .filter((c) => query.assignee === undefined || c.assignee === query.assignee)
-      .filter((c) => query.after === undefined || compareActivity(query.after, { at: c.last.at, id: c.id }) < 0)
-      .sort((a, b) => compareActivity({ at: a.last.at, id: a.id }, { at: b.last.at, id: b.id }));
+      .filter((c) => query.after === undefined || compareListPositions(query.after, listPosition(c)) < 0)
+      .sort((a, b) => compareListPositions(listPosition(a), listPosition(b)));
     const page = rows.slice(0, query.limit);
     const end = page.at(-1);
     return {
       conversations: structuredClone(page),
-      next: rows.length > query.limit && end ? { at: end.last.at, id: end.id } : null,
+      next: rows.length > query.limit && end ? listPosition(end) : null,
     };
   }
 
@@ -86,6 +88,8 @@ export class MemoryConversationStore implements ConversationStore {
     }
     if (change.answered) {
       found.waitingSince = null;
+      found.priority = 'normal';
+      found.priorityReason = null;
     }
     if (change.last && change.last.at >= found.last.at) {
       found.last = structuredClone(change.last);
@@ -107,7 +111,24 @@ export class MemoryConversationStore implements ConversationStore {
     const entry = [...this.staffEntries.values()].find((e) => e.id === entryId);
     if (entry) {
       entry.twilioSid = twilioSid;
+      delete entry.leaseUntil;
       applyDelivery(entry, delivery);
+    }
+  }
+
+  async claimPending(entryId: string, now: Date, until: Date): Promise<boolean> {
+    const entry = [...this.staffEntries.values()].find((e) => e.id === entryId);
+    if (!entry || entry.twilioSid !== undefined || !leaseOver(entry, now)) {
+      return false;
+    }
+    entry.leaseUntil = until;
+    return true;
+  }
+
+  async releasePending(entryId: string, at: Date): Promise<void> {
+    const entry = [...this.staffEntries.values()].find((e) => e.id === entryId);
+    if (entry && entry.twilioSid === undefined) {
+      entry.leaseUntil = at;
     }
   }
 
@@ -152,6 +173,11 @@ export class MemoryConversationStore implements ConversationStore {
     const found = key === undefined ? undefined : this.conversations.get(key);
     return found?.clinicId === clinicId ? found : undefined;
   }
+}
+
+/** True when a pending entry's lease has run out (see SEND_LEASE_MS). */
+function leaseOver(entry: StaffEntry, now: Date): boolean {
+  return entry.leaseUntil === undefined ? entry.at.getTime() + SEND_LEASE_MS <= now.getTime() : entry.leaseUntil <= now;
 }
 
 /** Appends a delivery report to the entry's history and moves its state forward when the report does (as the MongoDB adapter's conditional update). */

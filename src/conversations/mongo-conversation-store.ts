@@ -1,7 +1,7 @@
 import type { Collection, Db, Filter } from 'mongodb';
 import type { MessageRecord } from '../domain.js';
 import { COLLECTIONS, docToMessage, isDuplicateKey, storeOperation, type MessageDoc } from '../store/mongo-kit.js';
-import { advancesDelivery, DELIVERY_HISTORY_MAX, entryKey, preview, replaceableBy, type Conversation, type ConversationChange, type Delivery, type DeliveryMatch, type ListPosition, type ListQuery, type RoutedMessage, type StaffEntry } from './conversation.js';
+import { advancesDelivery, DELIVERY_HISTORY_MAX, SEND_LEASE_MS, entryKey, listPosition, preview, replaceableBy, type Conversation, type ConversationChange, type Delivery, type DeliveryMatch, type ListPosition, type ListQuery, type RoutedMessage, type StaffEntry } from './conversation.js';
 import type { AddEntryResult, ConversationStore } from './conversation-store.js';
 import { newId } from './conversation-service.js';
 import { migrateLegacyInbox } from './migrate-inbox.js';
@@ -26,7 +26,14 @@ export interface MongoConversationStoreOptions {
 function toConversation(doc: ConversationDoc): Conversation {
   const { _id: _ignored, waitingSince, ...rest } = doc;
   // FerretDB may leave out a null written by $setOnInsert: absent reads as null.
-  return { ...rest, assignee: rest.assignee ?? null, snoozedUntil: rest.snoozedUntil ?? null, waitingSince: waitingSince ?? null };
+  return {
+    ...rest,
+    assignee: rest.assignee ?? null,
+    snoozedUntil: rest.snoozedUntil ?? null,
+    waitingSince: waitingSince ?? null,
+    priority: rest.priority === 'urgent' ? 'urgent' : 'normal',
+    priorityReason: rest.priority === 'urgent' ? (rest.priorityReason ?? null) : null,
+  };
 }
 
 function toEntry(doc: EntryDoc): StaffEntry {
@@ -66,6 +73,11 @@ export class MongoConversationStore implements ConversationStore {
       await this.conversations.createIndex({ id: 1 }, { name: 'id_unique', unique: true });
       await this.conversations.createIndex({ clinicId: 1, 'last.at': -1, id: -1 }, { name: 'clinic_last' });
       await this.conversations.createIndex({ clinicId: 1, status: 1, 'last.at': -1, id: -1 }, { name: 'clinic_status_last' });
+      // The list's order: urgent first (priority "urgent" sorts above "normal"), then newest.
+      await this.conversations.createIndex({ clinicId: 1, priority: -1, 'last.at': -1, id: -1 }, { name: 'clinic_priority_last' });
+      await this.conversations.createIndex({ clinicId: 1, status: 1, priority: -1, 'last.at': -1, id: -1 }, { name: 'clinic_status_priority_last' });
+      // Conversations written before priorities existed: normal (a missing field would sort after every normal one).
+      await this.conversations.updateMany({ priority: { $exists: false } }, { $set: { priority: 'normal', priorityReason: null } });
       await this.staffEntries.createIndex({ id: 1 }, { name: 'id_unique', unique: true });
       await this.staffEntries.createIndex({ conversationId: 1, at: -1, id: -1 }, { name: 'conversation_at' });
       await this.staffEntries.createIndex({ twilioSid: 1 }, { name: 'twilioSid' });
@@ -81,8 +93,22 @@ export class MongoConversationStore implements ConversationStore {
       await this.conversations.updateOne(
         { _id: `${message.clinicId}:${message.phone}` },
         {
-          $setOnInsert: { id: newId, clinicId: message.clinicId, phone: message.phone, assignee: null, createdAt: message.at },
-          $set: { status: 'open', snoozedUntil: null, clinicNumber: message.clinicNumber, patients: message.patients },
+          $setOnInsert: {
+            id: newId,
+            clinicId: message.clinicId,
+            phone: message.phone,
+            assignee: null,
+            createdAt: message.at,
+            ...(message.priority === 'urgent' ? {} : { priority: 'normal', priorityReason: null }),
+          },
+          $set: {
+            status: 'open',
+            snoozedUntil: null,
+            clinicNumber: message.clinicNumber,
+            patients: message.patients,
+            // An urgent message makes the conversation urgent; a normal one leaves it as it is.
+            ...(message.priority === 'urgent' ? { priority: 'urgent', priorityReason: message.priorityReason ?? null } : {}),
+          },
           $min: { waitingSince: message.at },
           // Key order matters: documents compare field by field, so the later `at` wins.
           $max: { last: { at: message.at, direction: 'inbound', preview: preview(message.body) } },
@@ -112,17 +138,20 @@ export class MongoConversationStore implements ConversationStore {
       and.push({ assignee: query.assignee });
     }
     if (query.after) {
-      and.push({ $or: [{ 'last.at': { $lt: query.after.at } }, { 'last.at': query.after.at, id: { $lt: query.after.id } }] });
+      const { urgent, at, id } = query.after;
+      const later: Filter<ConversationDoc> = { $or: [{ 'last.at': { $lt: at } }, { 'last.at': at, id: { $lt: id } }] };
+      // After an urgent position: the rest of the urgent ones, then every normal one.
+      and.push(urgent ? { $or: [{ priority: { $ne: 'urgent' } }, { $and: [{ priority: 'urgent' }, later] }] } : { $and: [{ priority: { $ne: 'urgent' } }, later] });
     }
     return storeOperation('conversations.list', async () => {
       const docs = await this.conversations
         .find({ $and: and }, { maxTimeMS: this.maxTimeMS })
-        .sort({ 'last.at': -1, id: -1 })
+        .sort({ priority: -1, 'last.at': -1, id: -1 })
         .limit(query.limit + 1)
         .toArray();
       const page = docs.slice(0, query.limit).map(toConversation);
       const end = page.at(-1);
-      return { conversations: page, next: docs.length > query.limit && end ? { at: end.last.at, id: end.id } : null };
+      return { conversations: page, next: docs.length > query.limit && end ? listPosition(end) : null };
     });
   }
 
@@ -138,11 +167,13 @@ export class MongoConversationStore implements ConversationStore {
       set.assignee = change.assignee;
     }
     const update: Record<string, unknown> = {};
-    if (Object.keys(set).length > 0) {
-      update.$set = set;
-    }
     if (change.answered) {
       update.$unset = { waitingSince: '' };
+      set.priority = 'normal';
+      set.priorityReason = null;
+    }
+    if (Object.keys(set).length > 0) {
+      update.$set = set;
     }
     if (change.last) {
       update.$max = { last: { at: change.last.at, direction: change.last.direction, preview: change.last.preview } };
@@ -178,7 +209,28 @@ export class MongoConversationStore implements ConversationStore {
   async markSent(entryId: string, twilioSid: string, delivery: Delivery): Promise<void> {
     await storeOperation('conversations.markSent', async () => {
       // No report can have matched yet (they find the entry by its SID): the state is set as is.
-      await this.staffEntries.updateOne({ id: entryId }, { $set: { twilioSid, delivery: deliveryDoc(delivery) }, $push: { deliveryHistory: deliveryDoc(delivery) } }, { maxTimeMS: this.maxTimeMS });
+      await this.staffEntries.updateOne({ id: entryId }, { $set: { twilioSid, delivery: deliveryDoc(delivery) }, $unset: { leaseUntil: '' }, $push: { deliveryHistory: deliveryDoc(delivery) } }, { maxTimeMS: this.maxTimeMS });
+    });
+  }
+
+  async claimPending(entryId: string, now: Date, until: Date): Promise<boolean> {
+    return storeOperation('conversations.claimPending', async () => {
+      const claimed = await this.staffEntries.updateOne(
+        {
+          id: entryId,
+          twilioSid: { $exists: false },
+          $or: [{ leaseUntil: { $lte: now } }, { leaseUntil: { $exists: false }, at: { $lte: new Date(now.getTime() - SEND_LEASE_MS) } }],
+        },
+        { $set: { leaseUntil: until } },
+        { maxTimeMS: this.maxTimeMS },
+      );
+      return claimed.modifiedCount === 1;
+    });
+  }
+
+  async releasePending(entryId: string, at: Date): Promise<void> {
+    await storeOperation('conversations.releasePending', async () => {
+      await this.staffEntries.updateOne({ id: entryId, twilioSid: { $exists: false } }, { $set: { leaseUntil: at } }, { maxTimeMS: this.maxTimeMS });
     });
   }
 

@@ -24,7 +24,7 @@ const STAFF_REFUSALS: Json = {
   '401': { ...error('No key, or one that matches no key in force (unknown, revoked or wrong).'), headers: { 'WWW-Authenticate': { schema: { type: 'string', const: 'Bearer' } } } },
   '404': error("Not found. Also the answer for another clinic's resources and for a clinic that does not exist."),
   '429': {
-    ...error('Too many failed key attempts from this client address (per instance); also refused with a good key until Retry-After passes.'),
+    ...error("Too many failed key attempts from this client address (per instance); also refused with a good key until Retry-After passes. On replies also: this key sent the clinic's repliesPerKeyPerMinute this minute."),
     headers: { 'Retry-After': { description: 'Seconds to wait.', schema: { type: 'integer', minimum: 1 } } },
   },
   '503': error('The access trail or the store cannot be written; nothing was shown.'),
@@ -43,7 +43,7 @@ function write(operationId: string, summary: string, body: Json, ok: Json, more:
   return staffOperation(operationId, summary, 'conversations:write', {
     parameters: [CLINIC_ID, CONVERSATION_ID, ...((more.parameters as Json[] | undefined) ?? [])],
     requestBody: { required: true, content: { 'application/json': { schema: body } } },
-    responses: { ...ok, '400': error('The body is not valid: a short reason.'), '415': error('The body is not application/json.'), ...((more.responses as Json | undefined) ?? {}) },
+    responses: { ...ok, '400': error('The body is not valid: a short reason.'), '415': error('The body is not application/json, or comes with a Content-Encoding.'), ...((more.responses as Json | undefined) ?? {}) },
   });
 }
 
@@ -56,7 +56,7 @@ const SCHEMAS: Json = {
   },
   Conversation: {
     type: 'object',
-    required: ['id', 'phone', 'status', 'snoozedUntil', 'assignee', 'waitingSince', 'lastActivityAt', 'lastMessage', 'patients', 'createdAt'],
+    required: ['id', 'phone', 'status', 'snoozedUntil', 'assignee', 'waitingSince', 'lastActivityAt', 'lastMessage', 'patients', 'createdAt', 'priority', 'priorityReason'],
     properties: {
       id: { type: 'string', pattern: '^cv_[0-9a-f]{32}$' },
       phone: { type: 'string', description: 'The sender, E.164.' },
@@ -77,6 +77,11 @@ const SCHEMAS: Json = {
         items: { type: 'object', required: ['id', 'displayName'], properties: { id: { type: 'string' }, displayName: { type: 'string' } }, additionalProperties: false },
       },
       createdAt: TIME,
+      priority: {
+        enum: ['urgent', 'normal'],
+        description: 'urgent: a rule routed a message with priority urgent that no staff reply, resolve or pending has answered yet. The list shows urgent conversations first.',
+      },
+      priorityReason: { ...nullable({ type: 'string', maxLength: 60 }), description: "The urgent rule's short reason; null when normal." },
     },
     additionalProperties: false,
   },
@@ -270,8 +275,12 @@ export function openApiDocument(options: { serverUrl?: string | null } = {}): Js
           {
             parameters: [{ name: 'Idempotency-Key', in: 'header', required: false, description: '1 to 255 visible ASCII characters, per clinic: a repeat gets the first answer and Twilio gets the text once.', schema: { type: 'string', pattern: '^[\\x21-\\x7e]{1,255}$' } }],
             responses: {
-              '409': error('OPTED_OUT: the number opted out (nothing sent); IDEMPOTENCY_CONFLICT: the key was used with another text, or its first request is still being sent.'),
+              '400': error("Bad body, a text field with a control character, bidirectional override or lone surrogate, or more SMS segments than the clinic's replyMaxSegments (the reason says which)."),
+              '409': error(
+                'OPTED_OUT: the number opted out (nothing sent); IDEMPOTENCY_CONFLICT: the key was used with another text, or its first request is still being sent (Retry-After: when its lease ends); TWILIO_NOT_CONFIGURED: the clinic has no Twilio account SID or auth token to send with (the message says which; nothing sent).',
+              ),
               '502': error('Twilio did not take the message; nothing kept, retry.'),
+              '504': error("TWILIO_TIMEOUT: Twilio did not answer; the reply may have gone out and is kept. Retry with the same Idempotency-Key: it is looked up in Twilio's message list and sent only if Twilio does not have it."),
             },
           },
         ),

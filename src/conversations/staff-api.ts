@@ -50,6 +50,11 @@ export interface StaffApiDeps {
   sender?: SmsSender;
   media?: MediaLinks;
   attempts?: FailedKeyAttempts;
+  /**
+   * The origin replies' StatusCallback points at (configuration only, never a request
+   * header): defaults to PUBLIC_BASE_URL; main adds the listening address in development.
+   */
+  callbackOrigin?: () => string | null;
 }
 
 /**
@@ -64,6 +69,7 @@ export function createStaffApi(deps: StaffApiDeps): { router: Router; service: C
     store: deps.store,
     sender: deps.sender ?? createTwilioSender({ baseUrl: deps.config.twilioApiBaseUrl }),
     clock,
+    callbackOrigin: deps.callbackOrigin ?? ((): string | null => deps.config.publicBaseUrl),
     ...(deps.media ? { media: deps.media } : {}),
     clinic(clinicId) {
       const snapshot = deps.live.snapshot();
@@ -79,7 +85,6 @@ export function createStaffApi(deps: StaffApiDeps): { router: Router; service: C
     ring: () => deps.ring,
     accessLog: deps.stores.accessLog,
     clock,
-    publicBaseUrl: deps.config.publicBaseUrl,
     ...(deps.attempts ? { attempts: deps.attempts } : {}),
   });
   const document = JSON.stringify(openApiDocument({ serverUrl: deps.config.publicBaseUrl }));

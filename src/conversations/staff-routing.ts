@@ -18,6 +18,8 @@ export function toRoutedMessage(item: ToStaff): RoutedMessage {
     at: item.at,
     body: item.message.body,
     patients: item.patients.map((p): PatientName => ({ id: p.id, displayName: displayName(p) })),
+    ...(item.priority === undefined ? {} : { priority: item.priority }),
+    ...(item.priorityReason === undefined ? {} : { priorityReason: item.priorityReason }),
   };
 }
 

@@ -9,7 +9,7 @@ import type { Snapshot } from '../service/live-config.js';
 import { flatQs, type FormParams } from '../twilio/form-params.js';
 import { signedUrl, signingToken } from '../twilio/verify-signature.js';
 import type { ConversationService } from './conversation-service.js';
-import { STATUS_CALLBACK_PATH } from './conversation-routes.js';
+import { STATUS_CALLBACK_PATH } from './status-callback-url.js';
 
 export interface StatusCallbackDeps {
   service: ConversationService;

@@ -13,8 +13,14 @@ export interface OutboundSms {
 }
 
 export interface SmsSender {
-  /** Resolves with Twilio's Message SID and first status; rejects with OPTED_OUT or TWILIO_FAILED. */
+  /**
+   * Resolves with Twilio's Message SID and first status; rejects with OPTED_OUT or
+   * TWILIO_FAILED when Twilio refused it, TWILIO_TIMEOUT when no answer came (it may have
+   * been sent: find() tells).
+   */
   send(sms: OutboundSms): Promise<{ sid: string; status: string }>;
+  /** The newest message Twilio took from `from` to `to` with exactly `body`, created at or after `since` (its message list); null: none. */
+  find(sms: Omit<OutboundSms, 'statusCallback'> & { since: Date }): Promise<{ sid: string; status: string } | null>;
 }
 
 /** Twilio's error for a recipient who texted STOP to the sender (the carrier-level opt-out). */
@@ -53,12 +59,28 @@ export function createTwilioSender(options: { baseUrl: string; timeoutMs?: numbe
       } catch (cause) {
         // Twilio's messages may quote the phone number: only its code travels on.
         const code = errorCode(cause);
+        if (typeof (cause as { status?: unknown }).status !== 'number') {
+          // No answer (timeout, connection lost): Twilio may have taken it.
+          throw new AppError('TWILIO_TIMEOUT', 'Twilio did not answer in time; the reply may have been sent. Retry with the same Idempotency-Key: it is looked up at Twilio, never sent twice', {
+            cause: { code },
+          });
+        }
         if (code === UNSUBSCRIBED_RECIPIENT) {
           throw new AppError('OPTED_OUT', 'the patient has opted out of texts from this number; nothing was sent');
         }
         throw new AppError('TWILIO_FAILED', `Twilio did not take the message (${typeof code === 'number' || typeof code === 'string' ? code : 'no answer'})`, {
           cause: { code },
         });
+      }
+    },
+    async find(sms) {
+      try {
+        // Newest first; a queued message has no date_sent yet, so the time is matched here on date_created.
+        const list = await clientFor(sms.accountSid, sms.authToken).api.v2010.accounts(sms.accountSid).messages.list({ from: sms.from, to: sms.to, limit: 20 });
+        const found = list.find((m) => m.body === sms.body && m.dateCreated.getTime() >= sms.since.getTime());
+        return found ? { sid: found.sid, status: found.status } : null;
+      } catch (cause) {
+        throw new AppError('TWILIO_TIMEOUT', 'Twilio\'s message list did not answer; retry with the same Idempotency-Key', { cause: { code: errorCode(cause) } });
       }
     },
   };

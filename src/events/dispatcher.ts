@@ -1,7 +1,7 @@
 import type { FieldLogger } from '../logger.js';
 import type { EventEndpoint } from '../config/event-endpoints.js';
 import type { EventMetrics } from './event-metrics.js';
-import type { EventOutboxStore, LeasedDelivery, AttemptResult } from './outbox-store.js';
+import { attemptsSinceReplay, type EventOutboxStore, type LeasedDelivery, type AttemptResult } from './outbox-store.js';
 import { PollLoops } from '../poll-loop.js';
 import { postEvent, type PostResult } from './post-event.js';
 import { RETRY_DELAYS_MS, nextDelayMs, parseRetryAfter } from './retry-schedule.js';
@@ -152,7 +152,9 @@ export class EventDispatcher {
     }
     const lastError = describe(result);
     const retryAfter = result.kind === 'answer' && (result.status === 429 || result.status === 503) ? parseRetryAfter(result.retryAfter, at) : null;
-    const delay = attempts >= this.delays.length ? null : (retryAfter ?? nextDelayMs(attempts, this.delays, this.random()));
+    // The schedule restarts after a replay; `attempts` keeps counting the whole history.
+    const scheduled = attemptsSinceReplay(d) + 1;
+    const delay = scheduled >= this.delays.length ? null : (retryAfter ?? nextDelayMs(scheduled, this.delays, this.random()));
     const answer = result.kind === 'answer' ? { lastStatus: result.status } : {};
     if (delay === null) {
       await this.finish(leased, { status: 'failed', attempts, at, lastError, ...answer }, 'failed');

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { EPOCH, type AttemptResult, type DeliveryQuery, type EventDelivery, type EventOutboxStore, type LeasedDelivery, type OutboxStats } from './outbox-store.js';
+import { EPOCH, replayRecord, type AttemptResult, type DeliveryQuery, type EventDelivery, type EventOutboxStore, type LeasedDelivery, type OutboxStats } from './outbox-store.js';
 
 /**
  * The embedded store's events part: plain Maps, copies in and out (like the Store's
@@ -108,7 +108,7 @@ export class MemoryEventOutboxStore implements EventOutboxStore {
         continue;
       }
       entry.token = null;
-      entry.delivery = { ...d, status: 'pending', attempts: 0, nextAttemptAt: now, lockedUntil: EPOCH };
+      entry.delivery = { ...d, status: 'pending', nextAttemptAt: now, lockedUntil: EPOCH, replays: [...(d.replays ?? []), replayRecord(d, now)] };
       delete entry.delivery.deliveredAt;
       this.index(entry.delivery);
       n += 1;

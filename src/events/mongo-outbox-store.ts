@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { Collection, Db, Filter } from 'mongodb';
 import { insertNew, storeOperation } from '../store/mongo-kit.js';
 import { applyResult } from './memory-outbox-store.js';
-import { EPOCH, type AttemptResult, type DeliveryQuery, type DeliveryStatus, type EventDelivery, type EventOutboxStore, type LeasedDelivery, type OutboxStats } from './outbox-store.js';
+import { EPOCH, replayRecord, type AttemptResult, type DeliveryQuery, type DeliveryStatus, type EventDelivery, type EventOutboxStore, type LeasedDelivery, type OutboxStats } from './outbox-store.js';
 
 export const EVENTS_COLLECTION = 'events';
 export const EVENT_ENDPOINTS_COLLECTION = 'eventEndpoints';
@@ -126,10 +126,25 @@ export class MongoEventOutboxStore implements EventOutboxStore {
   async requeue(filter: { ids: readonly string[] } | { clinicId: string; status: 'failed' }, now: Date): Promise<number> {
     return storeOperation('events.requeue', async () => {
       const f: Filter<DeliveryDoc> = 'ids' in filter ? { _id: { $in: [...filter.ids] } } : { clinicId: filter.clinicId, status: 'failed' };
-      const r = await this.events.updateMany(f, {
-        $set: { status: 'pending', attempts: 0, nextAttemptAt: now, lockedUntil: EPOCH },
-        $unset: { lockToken: '', deliveredAt: '' },
-      });
+      // Each delivery's replay record names where it stood (its attempts, status, last error),
+      // so they are read first and written one by one, each only if it has not moved since.
+      const docs = await this.events.find(f, { projection: { attempts: 1, status: 1, lastError: 1 }, maxTimeMS: this.maxTimeMS }).toArray();
+      if (docs.length === 0) {
+        return 0;
+      }
+      const r = await this.events.bulkWrite(
+        docs.map((d) => ({
+          updateOne: {
+            filter: { _id: d._id, attempts: d.attempts, status: d.status },
+            update: {
+              $set: { status: 'pending' as const, nextAttemptAt: now, lockedUntil: EPOCH },
+              $push: { replays: replayRecord(d, now) },
+              $unset: { lockToken: '', deliveredAt: '' },
+            },
+          },
+        })),
+        { ordered: false },
+      );
       return r.modifiedCount;
     });
   }

@@ -25,8 +25,10 @@ export interface EventDelivery {
   receivedAt: Date;
   createdAt: Date;
   status: DeliveryStatus;
-  /** Attempts made so far. */
+  /** Attempts made so far, over its whole life: a replay keeps them (the delivery history) and adds itself to `replays`. */
   attempts: number;
+  /** Each `events replay` of this delivery, oldest first: when, and where it stood then. The retry schedule restarts after the last one. */
+  replays?: DeliveryReplay[];
   /** When it may be attempted next (pending only). */
   nextAttemptAt: Date;
   /** A lease holds it until then; the epoch when nobody holds it. */
@@ -37,6 +39,25 @@ export interface EventDelivery {
   /** Why the last attempt failed, in a few words (never a response body). */
   lastError?: string;
   deliveredAt?: Date;
+}
+
+/** One `events replay` in a delivery's history. */
+export interface DeliveryReplay {
+  at: Date;
+  /** The attempts made before it (the schedule counts from here). */
+  attemptsBefore: number;
+  statusBefore: DeliveryStatus;
+  lastErrorBefore?: string;
+}
+
+/** Attempts since the last replay (or since it was queued): what the retry schedule counts. */
+export function attemptsSinceReplay(delivery: Pick<EventDelivery, 'attempts' | 'replays'>): number {
+  return delivery.attempts - (delivery.replays?.at(-1)?.attemptsBefore ?? 0);
+}
+
+/** The replay record a requeue adds to a delivery's history. */
+export function replayRecord(delivery: Pick<EventDelivery, 'attempts' | 'status' | 'lastError'>, at: Date): DeliveryReplay {
+  return { at, attemptsBefore: delivery.attempts, statusBefore: delivery.status, ...(delivery.lastError === undefined ? {} : { lastErrorBefore: delivery.lastError }) };
 }
 
 /** A delivery this instance holds until `lease.until`. */
@@ -95,7 +116,7 @@ export interface EventOutboxStore {
   list(query: DeliveryQuery): Promise<EventDelivery[]>;
   /** The deliveries of an event id, or the one delivery of a delivery id. */
   find(id: string): Promise<EventDelivery[]>;
-  /** Puts deliveries back to pending, due at `now`, attempts from 0. Returns how many. */
+  /** Puts deliveries back to pending, due at `now`; keeps their attempts and adds the replay to `replays`. Returns how many. */
   requeue(filter: { ids: readonly string[] } | { clinicId: string; status: 'failed' }, now: Date): Promise<number>;
   /** Marks an endpoint disabled (410 Gone) and fails its pending deliveries; returns how many failed. */
   disableEndpoint(endpointId: string, at: Date, reason: string): Promise<number>;

@@ -66,6 +66,9 @@ export function produceEvents(input: ProduceInput): OutboxEvent[] {
       add('message.routed', input.messageSid, {
         ...common,
         mediaCount: typeof action.detail?.mediaCount === 'number' ? action.detail.mediaCount : 0,
+        // route-to-staff's priority and its reason (records written before they existed: normal, null).
+        priority: action.detail?.priority === 'urgent' ? 'urgent' : 'normal',
+        reason: typeof action.detail?.reason === 'string' ? action.detail.reason : null,
         receivedAt: input.receivedAt.toISOString(),
       });
     }

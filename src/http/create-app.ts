@@ -19,6 +19,7 @@ import { spoolWhenStoreUnavailable, type SpoolSink } from './deadline.js';
 import { errorMiddleware } from './error-middleware.js';
 import { readForm, refuseEncodedBody, requireForm } from './form-body.js';
 import { webhookState } from './webhook-state.js';
+import { onlyTrustedProxyHeaders, trustedProxyCheck } from './proxy-trust.js';
 
 export const WEBHOOK_PATH = '/v1/clinic/webhooks/twilio/sms';
 
@@ -71,6 +72,11 @@ export function createApp(deps: AppDeps): Koa {
   // TRUST_PROXY trusts one proxy: ctx.ip is the last X-Forwarded-For entry, the one that proxy
   // wrote; the entries before it are whatever the client sent (the failed-key limit keys on it).
   const app = new Koa({ proxy: deps.config.trustProxy, maxIpsCount: 1 });
+  // TRUST_PROXY as a list: the forwarded headers count only from those proxies (first, before anything reads them).
+  const trusted = deps.config.trustProxy ? trustedProxyCheck(deps.config.trustedProxies) : null;
+  if (trusted) {
+    app.use(onlyTrustedProxyHeaders(trusted));
+  }
   // Every method node's parser accepts counts as implemented, so one a route lacks (PROPFIND,
   // TRACE, ...) gets 405 with Allow from allowedMethods(), not the router's default 501.
   const router = new Router({ methods: [...METHODS] });

@@ -1,6 +1,7 @@
 import http from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { Config } from '../config/load-config.js';
+import { trustedProxyCheck } from './proxy-trust.js';
 
 /** How long one client may take, and how many connections one address may hold open. */
 export interface ServerLimits {
@@ -12,6 +13,8 @@ export interface ServerLimits {
   keepAliveTimeoutMs: number;
   /** Connections one remote address may hold open at once; 0: no limit. */
   maxConnectionsPerAddress: number;
+  /** Addresses the per-address limit does not apply to: the trusted proxies, which carry every client's connections. */
+  exempt?: (address: string | undefined) => boolean;
   /**
    * How often node looks for requests past their timeouts, ms. Node's default (30 s) would let a
    * 10 s header timeout run to 40 s; a scan a second costs one pass over the open connections.
@@ -23,8 +26,10 @@ export interface ServerLimits {
  * The limits the config asks for.
  * @param config - HTTP_HEADERS_TIMEOUT_MS, HTTP_REQUEST_TIMEOUT_MS, HTTP_KEEP_ALIVE_TIMEOUT_MS, MAX_CONNECTIONS_PER_ADDRESS
  */
-export function serverLimits(config: Pick<Config, 'headersTimeoutMs' | 'requestTimeoutMs' | 'keepAliveTimeoutMs' | 'maxConnectionsPerAddress'>): ServerLimits {
+export function serverLimits(config: Pick<Config, 'headersTimeoutMs' | 'requestTimeoutMs' | 'keepAliveTimeoutMs' | 'maxConnectionsPerAddress'> & Partial<Pick<Config, 'trustProxy' | 'trustedProxies'>>): ServerLimits {
+  const trusted = config.trustProxy ? trustedProxyCheck(config.trustedProxies ?? []) : null;
   return {
+    ...(trusted ? { exempt: trusted } : {}),
     headersTimeoutMs: config.headersTimeoutMs,
     requestTimeoutMs: config.requestTimeoutMs,
     keepAliveTimeoutMs: config.keepAliveTimeoutMs,
@@ -51,7 +56,7 @@ export function createHttpServer(handler: http.RequestListener, limits: ServerLi
     handler,
   );
   server.keepAliveTimeout = limits.keepAliveTimeoutMs;
-  limitConnectionsPerAddress(server, limits.maxConnectionsPerAddress);
+  limitConnectionsPerAddress(server, limits.maxConnectionsPerAddress, limits.exempt ?? ((): boolean => false));
   server.on('connect', answerConnect(handler));
   return server;
 }
@@ -59,16 +64,17 @@ export function createHttpServer(handler: http.RequestListener, limits: ServerLi
 /**
  * Closes a new connection when its address already holds `max` open (a small counter per
  * address, dropped when it reaches zero). Behind a proxy every connection has the proxy's
- * address: raise the limit or set 0 there.
+ * address: the proxies TRUST_PROXY lists are exempt (they carry every client's connections,
+ * and limit them themselves); with TRUST_PROXY=1, raise the limit or set 0.
  */
-function limitConnectionsPerAddress(server: http.Server, max: number): void {
+function limitConnectionsPerAddress(server: http.Server, max: number, exempt: (address: string | undefined) => boolean): void {
   if (max <= 0) {
     return;
   }
   const open = new Map<string, number>();
   server.on('connection', (socket: Duplex & { remoteAddress?: string }) => {
     const address = socket.remoteAddress;
-    if (address === undefined) {
+    if (address === undefined || exempt(address)) {
       return;
     }
     const count = open.get(address) ?? 0;

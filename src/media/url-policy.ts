@@ -41,6 +41,20 @@ function testOrigin(policy: UrlPolicy): string | null {
 }
 
 /**
+ * Outside production, an http origin on this machine's loopback (127.0.0.0/8, [::1],
+ * localhost) may serve media too: `npm run try -- --media photo.jpg` serves the file there as
+ * Twilio would (same path, Basic auth with the clinic's account), so a photo can be tried on
+ * `npm start` end to end. Still only Twilio's media path; never in production.
+ */
+function localOrigin(url: URL, policy: UrlPolicy): boolean {
+  if (policy.production || url.protocol !== 'http:') {
+    return false;
+  }
+  const host = url.hostname.replace(/^\[|\]$/g, '');
+  return host === 'localhost' || host === '::1' || (isIP(host) === 4 && host.startsWith('127.'));
+}
+
+/**
  * Checks a `MediaUrlN` before anything is fetched.
  * @param raw - the URL as the webhook carried it
  * @param policy - production or not, and TWILIO_API_BASE_URL
@@ -57,7 +71,7 @@ export function checkMediaUrl(raw: string, policy: UrlPolicy): { ok: true; media
     return { ok: false, reason: 'not a URL' };
   }
   const fake = testOrigin(policy);
-  const isFake = fake !== null && url.origin === fake;
+  const isFake = (fake !== null && url.origin === fake) || localOrigin(url, policy);
   if (!isFake) {
     if (url.protocol !== 'https:') {
       return { ok: false, reason: `scheme ${url.protocol} not allowed (https only)` };

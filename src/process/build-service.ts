@@ -34,7 +34,9 @@ import { Spool } from '../spool/spool.js';
 import { openBackend, type Backend } from '../store/backend.js';
 import type { Store } from '../store/store.js';
 import { createReadiness } from './readiness.js';
-import { logBrokenClinics } from './startup-config.js';
+import { logBrokenClinics, logStartupWarnings } from './startup-config.js';
+import type { Finding } from '../errors.js';
+import { listeningOrigin } from '../conversations/status-callback-url.js';
 import { startRulesReload } from './rules-reload.js';
 import { createInFlight, drainServer, flushSpool, trackConnections, type ShutdownReport } from './shutdown.js';
 
@@ -51,6 +53,8 @@ export interface ServiceConfig {
   staffFile: { directory: StaffDirectory; missing: boolean };
   /** The environment: per-clinic tokens and event secrets are read from it. */
   env: Record<string, string | undefined>;
+  /** What does not stop the start but limits it (a clinic that cannot send staff replies). */
+  warnings?: readonly Finding[];
 }
 
 /** What a test or the bench puts in place of the parts the configuration chooses. */
@@ -71,6 +75,8 @@ export interface ServiceOverrides {
   background?: boolean;
   /** The webhook pipeline's clock (when messages arrive). */
   clock?: () => Date;
+  /** The staff API's clock (tests). */
+  apiClock?: () => Date;
   /** Replies to patients (default: Twilio's Messages API at TWILIO_API_BASE_URL). */
   sender?: SmsSender;
   /** The webhook's answer deadline, ms. */
@@ -143,6 +149,7 @@ export async function buildService(service: ServiceConfig, overrides: ServiceOve
   const background = config.backgroundJobs && overrides.background !== false;
   metrics.backgroundJobs.set(background ? 1 : 0);
   logBrokenClinics(logger, snapshot.broken ?? []);
+  logStartupWarnings(logger, service.warnings ?? []);
   const live = new LiveConfig(snapshot);
   const backend = overrides.backend ?? (await openBackend(config, { logger, onDrop: (table) => metrics.embeddedStoreDropped.inc({ table }) }));
   const { store } = backend;
@@ -197,7 +204,9 @@ export async function buildService(service: ServiceConfig, overrides: ServiceOve
     registry: metrics.registry,
     guard: staffGuard({ accessLog: staffStores.accessLog, clock: () => new Date(), ring: () => ring, ...(attempts ? { attempts } : {}) }, MEDIA_ROUTE, 'conversations:read'),
   });
-  const staff = createStaffApi({ config, live, store, stores: staffStores, ring, logger, media: media.service, ...(attempts ? { attempts } : {}), ...(overrides.sender ? { sender: overrides.sender } : {}) });
+  // Replies' StatusCallback: PUBLIC_BASE_URL (required in production), else the address this server listens on.
+  let listening: string | null = null;
+  const staff = createStaffApi({ config, live, store, stores: staffStores, ring, logger, media: media.service, callbackOrigin: () => config.publicBaseUrl ?? listening, ...(overrides.apiClock ? { clock: overrides.apiClock } : {}), ...(attempts ? { attempts } : {}), ...(overrides.sender ? { sender: overrides.sender } : {}) });
 
   // The long-running parts, started in this order and stopped in reverse (Medplum's initAppServices / shutdownApp).
   const report: Partial<ShutdownReport> = {};
@@ -240,7 +249,12 @@ export async function buildService(service: ServiceConfig, overrides: ServiceOve
   const connections = trackConnections(server);
   components.push({
     name: 'http',
-    start: () => (overrides.listen === false ? undefined : listen(server, config, logger, { store: store.kind, clinics: snapshot.clinics.clinics.length, backgroundJobs: background ? 'on' : 'off' })),
+    start: async () => {
+      if (overrides.listen !== false) {
+        await listen(server, config, logger, { store: store.kind, clinics: snapshot.clinics.clinics.length, backgroundJobs: background ? 'on' : 'off' });
+        listening = listeningOrigin(server.address());
+      }
+    },
     stop: async (budgetMs) => void Object.assign(report, await drainServer({ server, connections, inFlight, graceMs: budgetMs, logger })),
   });
   // Hot reload of the files: RULES_DIR and CLINICS_FILE, KEYS_FILE (WATCH_RULES), and SIGHUP.

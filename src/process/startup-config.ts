@@ -3,6 +3,7 @@ import { AppError, envFinding, findingsOf, isAppError, type Finding } from '../e
 import type { Logger } from '../logger.js';
 import { parseDefaultRulesFile } from '../rules/load-rules.js';
 import { buildTolerantSnapshot } from '../service/build-snapshot.js';
+import { sendingWarnings } from '../service/sending-check.js';
 import type { BrokenClinic, Snapshot } from '../service/live-config.js';
 
 export interface StartupConfig<T> {
@@ -10,6 +11,8 @@ export interface StartupConfig<T> {
   snapshot: Snapshot;
   /** What `more` loaded (the staff API keys file). */
   more: T;
+  /** What does not stop the start but limits it (a clinic that cannot send staff replies): log them (logStartupWarnings). */
+  warnings: Finding[];
 }
 
 /**
@@ -42,10 +45,12 @@ export async function loadStartupConfig<T>(env: Record<string, string | undefine
   // findings are listed with the rest, so nothing is left for the next attempt to reveal.
   const fatal = findings.length > 0 || snapshot === undefined || loaded === undefined || (config.strictStart && brokenFindings.length > 0);
   const all = unique([...findings, ...brokenFindings]);
+  // Warnings are listed with the problems when the start fails, and logged when it goes on.
+  const warnings = snapshot === undefined ? [] : sendingWarnings(config, snapshot);
   if (fatal || snapshot === undefined || loaded === undefined) {
-    throw new AppError('CONFIG_INVALID', `invalid configuration (${all.length} problem${all.length === 1 ? '' : 's'})`, { findings: all });
+    throw new AppError('CONFIG_INVALID', `invalid configuration (${all.length} problem${all.length === 1 ? '' : 's'})`, { findings: [...all, ...warnings] });
   }
-  return { config, snapshot, more: loaded };
+  return { config, snapshot, more: loaded, warnings };
 }
 
 /**
@@ -89,6 +94,17 @@ function unique(findings: readonly Finding[]): Finding[] {
   const env = [...seen.values()].filter((f) => f.line === 0);
   const files = [...seen.values()].filter((f) => f.line !== 0).sort((a, b) => a.file.localeCompare(b.file) || a.line - b.line || a.col - b.col);
   return [...env, ...files];
+}
+
+/**
+ * Logs the start-up warnings, one line each, as the start-up problems are printed.
+ * @param logger - the service's logger
+ * @param warnings - StartupConfig.warnings
+ */
+export function logStartupWarnings(logger: Logger, warnings: readonly Finding[]): void {
+  for (const w of warnings) {
+    logger.warn({ file: w.file, reason: w.message }, `${w.file}: warning: ${w.message}`);
+  }
 }
 
 /**

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { Clinic } from '../domain.js';
+import type { ActionParams } from '../actions/index.js';
 import type { Finding } from '../errors.js';
 import { normalizeText } from './normalize.js';
 import type { PhraseEntry, PhraseList } from './phrases.js';
@@ -22,6 +23,8 @@ export interface CompiledRule {
   /** The action (event type). */
   readonly action: string;
   readonly reply: ReplySpec | null;
+  /** The event's other parameters (route-to-staff: priority, reason). */
+  readonly params: Readonly<ActionParams>;
   /** json-rules-engine rule properties. */
   readonly definition: Readonly<{ name: string; priority: number; conditions: unknown; event: { type: string } }>;
   /** Keyword index keys the message must have one of; null: always run. */
@@ -352,6 +355,10 @@ function compileRules(merged: readonly MergedRule[]): CompiledRule[] {
       description: rule.data.description,
       action: rule.data.event.type,
       reply: rule.data.event.params?.reply ?? null,
+      params: {
+        ...(rule.data.event.params?.priority === undefined ? {} : { priority: rule.data.event.params.priority }),
+        ...(rule.data.event.params?.reason === undefined ? {} : { reason: rule.data.event.params.reason }),
+      },
       definition: { name: rule.data.name, priority, conditions: engineConditions(rule.data.conditions), event: { type: rule.data.event.type } },
       requires: rule.analysis.requires,
       facts: [...new Set(rule.analysis.facts)],

@@ -1,5 +1,6 @@
 import { Engine, type RuleProperties, type RuleResult } from 'json-rules-engine';
 import { CONSENT_ACTIONS } from '../actions/consent.js';
+import type { ActionParams } from '../actions/index.js';
 import type { CompiledRules, CompiledRule } from './compile.js';
 import { APPOINTMENT_FACTS, createMessageContext, type EvaluationInput, type MessageContext } from './message-facts.js';
 import type { Compare } from './operators.js';
@@ -16,6 +17,8 @@ export interface FiredEvent {
   type: string;
   /** The rule's reply template, or templates by the action's outcome. */
   reply: ReplySpec | null;
+  /** The event's other parameters, for the action. */
+  params: Readonly<ActionParams>;
 }
 
 export interface RuleReport {
@@ -103,7 +106,7 @@ export async function decide(rules: CompiledRules, input: EvaluationInput, optio
     }
     const matched = result.result === true;
     if (matched) {
-      events.push({ ruleName: rule.name, priority: rule.priority, type: rule.action, reply: rule.reply });
+      events.push({ ruleName: rule.name, priority: rule.priority, type: rule.action, reply: rule.reply, params: rule.params });
     }
     return explain ? { name: rule.name, priority: rule.priority, matched, conditions: result.toJSON(false).conditions } : { name: rule.name, priority: rule.priority, matched };
   });

@@ -3,6 +3,7 @@
  * its merge fields filled; and the system-error text.
  */
 import { CONSENT_ACTIONS } from '../actions/consent.js';
+import { REPLIES_TO_OPTED_OUT } from '../actions/index.js';
 import { SYSTEM_ERROR_TEXT, type Appointment, type Clinic, type Patient } from '../domain.js';
 import { AppError } from '../errors.js';
 import type { CompiledRules, CompiledTemplate } from './compile.js';
@@ -23,17 +24,17 @@ export interface ActionDone {
  * when the rule maps outcomes to templates), with merge fields filled; null for none.
  * Safety nets that no rule file can turn off: when a consent action (opt-out, opt-in) ran,
  * the reply is its rule's, whatever rule of higher priority fired (a no-reply included), and
- * a message that opts out gets at most that confirmation; while the number is opted out there
- * is no reply unless an opt-in or help action fired.
+ * a message that opts out gets at most that confirmation; while the number is opted out the
+ * reply is sent only when it is the template of an opt-in, help or safety rule.
  * @param done - the actions that ran, highest priority first
  * @param context - the message's context (keyword, language, the cached appointment look-up)
  */
 export async function composeReply(rules: CompiledRules, done: readonly ActionDone[], input: EvaluationInput, context: MessageContext): Promise<string | null> {
   const consent = done.filter((d) => CONSENT_ACTIONS.has(d.event.type));
-  const chosen = chooseTemplate(rules, consent.length > 0 ? consent : done, input.clinic);
-  const fired = new Set(done.map((d) => d.event.type));
-  const consentReply = fired.has('opt-in') || fired.has('help');
-  if (!chosen || (input.optedOut && !consentReply)) {
+  // An opted-out number is answered only by the rules whose reply may reach it (a no-reply still silences them).
+  const candidates = consent.length > 0 ? consent : input.optedOut ? done.filter((d) => REPLIES_TO_OPTED_OUT.has(d.event.type) || d.event.type === 'no-reply') : done;
+  const chosen = chooseTemplate(rules, candidates, input.clinic);
+  if (!chosen || (input.optedOut && !REPLIES_TO_OPTED_OUT.has(chosen.done.event.type))) {
     return null;
   }
   return fillTemplate(rules, chosen.template, input, context, chosen.done.appointment);

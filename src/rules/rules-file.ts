@@ -18,7 +18,7 @@ export interface RuleData {
   /** Warning codes of `rules check` accepted on purpose for this rule. */
   accept?: string[];
   conditions: Record<string, unknown>;
-  event: { type: string; params?: { reply?: ReplySpec } };
+  event: { type: string; params?: { reply?: ReplySpec; priority?: 'urgent' | 'normal'; reason?: string } };
 }
 
 /** A phrase list as written: phrases for every language, or phrases by language. */
@@ -253,6 +253,11 @@ function checkEvent(rule: RuleData, base: JsonPath, at: (path: JsonPath, message
   if (!action) {
     at([...base, 'event', 'type'], `${where}.type: unknown action "${rule.event.type}"${didYouMean(rule.event.type, ACTIONS.keys())} (actions: ${[...ACTIONS.keys()].join(', ')})`);
     return;
+  }
+  for (const param of ['priority', 'reason'] as const) {
+    if (isRecord(rule.event.params) && rule.event.params[param] !== undefined && action.name !== 'route-to-staff') {
+      at([...base, 'event', 'params', param], `${where}.params.${param}: only route-to-staff takes a ${param} (this rule's action is ${action.name})`);
+    }
   }
   const reply: unknown = isRecord(rule.event.params) ? rule.event.params.reply : undefined;
   if (reply === undefined) {

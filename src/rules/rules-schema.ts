@@ -81,6 +81,8 @@ export const RULES_FILE_SCHEMA = {
               type: 'object',
               additionalProperties: false,
               properties: {
+                priority: { enum: ['urgent', 'normal'] },
+                reason: { type: 'string', minLength: 1, maxLength: 60 },
                 reply: {
                   anyOf: [
                     { type: 'string', pattern: NAME },
@@ -167,6 +169,9 @@ function toFinding(source: YamlSource, err: ErrorObject): Finding | null {
     case 'const':
       return source.findingAt(path, `${where}: must be 1`);
     case 'enum':
+      if (path.at(-1) === 'priority') {
+        return source.findingAt(path, `${where}: must be urgent or normal`);
+      }
       return source.findingAt(path, `${where}: not a warning code (${WARNING_CODES.join(', ')})`);
     default:
       if (path.length >= 2 && path[0] === 'templates' && err.schemaPath.includes('anyOf')) {

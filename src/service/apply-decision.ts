@@ -11,8 +11,8 @@ export interface Outcome {
   reply: string | null;
 }
 
-/** Actions processed even when the sender is rate-limited: consent and HELP must always work. */
-export const ALWAYS_PROCESSED_ACTIONS: ReadonlySet<string> = new Set(['opt-out', 'opt-in', 'help']);
+/** Actions processed even when the sender is rate-limited: consent, HELP and safety answers must always work. */
+export const ALWAYS_PROCESSED_ACTIONS: ReadonlySet<string> = new Set(['opt-out', 'opt-in', 'help', 'safety']);
 
 /**
  * A copy of `decision` with only the events whose action is in `types` (e.g.
@@ -46,6 +46,7 @@ export async function applyDecision(rules: CompiledRules, decision: Decision, in
       staff: opts.staff,
       dryRun: opts.dryRun === true,
       ruleName: event.ruleName,
+      params: event.params,
       keyword: decision.context.keyword,
       nextAppointment: decision.context.nextAppointment,
     });

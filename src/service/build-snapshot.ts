@@ -8,7 +8,14 @@ import { parseClinicRulesFile, parseDefaultRulesFile, rulesFilePaths } from '../
 import { resolveTokens, type BrokenClinic, type Snapshot } from './live-config.js';
 
 /** Where the clinics and rules are, and what the auth tokens need. */
-export type SnapshotSources = Pick<Config, 'clinicsFile' | 'rulesDir' | 'authTokens' | 'signatureValidation'> & Partial<Pick<Config, 'nodeEnv'>>;
+export type SnapshotSources = Pick<Config, 'clinicsFile' | 'rulesDir' | 'authTokens' | 'signatureValidation'> &
+  Partial<Pick<Config, 'nodeEnv'>> & {
+    /**
+     * false: the events endpoints' secrets are not checked (`rules test` and `rules simulate`
+     * send nothing, so they never need delivery secrets). Default true.
+     */
+    deliverySecrets?: boolean;
+  };
 
 /** A snapshot built on reload, and the clinics that kept their last good rules. */
 export interface Rebuilt {
@@ -17,6 +24,11 @@ export interface Rebuilt {
   kept: string[];
   /** The errors in those clinics' files. */
   keptFindings: Finding[];
+  /**
+   * Events endpoints left out of delivery (a secret not set or malformed, http: in
+   * production): reported, never a reason to refuse the other clinics' new rules.
+   */
+  endpointFindings: Finding[];
 }
 
 /** A snapshot built at start-up: every valid clinic in it, the broken ones set apart in `snapshot.broken`. */
@@ -61,9 +73,10 @@ export async function buildTolerantSnapshot(sources: SnapshotSources, env: Recor
   const read = await readClinicsFile(sources.clinicsFile);
   const compiled = await compileAll(sources, read.clinics.clinics, null);
   const broken = [...read.invalid.map(entryBroken), ...compiled.broken];
-  const tolerant = assemble(sources, env, now, read.clinics, compiled.rules, read.invalid, broken);
+  const { snapshot, problems, endpointProblems } = assemble(sources, env, now, read.clinics, compiled.rules, read.invalid, broken);
   // With no clinic at all, rules/default.yaml's errors belong to nobody: they stop the start.
-  return { ...tolerant, rulesProblems: compiled.refused };
+  // At start an events endpoint's problem stops it too (docs/events.md), with every other problem.
+  return { snapshot, problems: [...problems, ...endpointProblems], rulesProblems: compiled.refused };
 }
 
 /**
@@ -85,9 +98,10 @@ export async function rebuildSnapshot(sources: SnapshotSources, env: Record<stri
     throw liveEntries.length > 0 ? new AppError('CONFIG_INVALID', `invalid clinics file ${sources.clinicsFile}`, { findings: all }) : rulesInvalid(all);
   }
   const broken = [...read.invalid.map(entryBroken), ...compiled.broken];
-  const { snapshot, problems } = assemble(sources, env, now, read.clinics, compiled.rules, read.invalid, broken);
+  const { snapshot, problems, endpointProblems } = assemble(sources, env, now, read.clinics, compiled.rules, read.invalid, broken);
   throwOnProblems(problems);
-  return { snapshot, kept: compiled.kept, keptFindings: compiled.keptFindings };
+  // docs/events.md: an endpoint whose secret is missing is left out until it is set (resolveEndpoints skips it).
+  return { snapshot, kept: compiled.kept, keptFindings: compiled.keptFindings, endpointFindings: endpointProblems };
 }
 
 function assemble(
@@ -98,7 +112,7 @@ function assemble(
   rules: Map<string, CompiledRules>,
   invalid: readonly InvalidClinicEntry[],
   broken: BrokenClinic[],
-): Omit<Tolerant, 'rulesProblems'> {
+): { snapshot: Snapshot; problems: Finding[]; endpointProblems: Finding[] } {
   const { tokens, byAccount, missing, all } = resolveTokens(clinics.clinics, sources.authTokens, env);
   // A broken entry's token still checks the signatures of its messages, so they are recorded.
   const { byAccount: brokenByAccount, all: brokenTokens } = resolveTokens(invalid.map(asTokenClinic), sources.authTokens, env);
@@ -112,8 +126,9 @@ function assemble(
       )
     : [];
   // Events endpoints: secrets set and well-formed, https in production (docs/events.md).
-  problems.push(...checkEventEndpoints(clinics.clinics, env, sources.nodeEnv === 'production'));
+  const endpointProblems = sources.deliverySecrets === false ? [] : checkEventEndpoints(clinics.clinics, env, sources.nodeEnv === 'production');
   return {
+    endpointProblems,
     snapshot: {
       clinics,
       rules,

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { expect } from 'chai';
 import type { ConversationStore } from '../../src/conversations/conversation-store.js';
-import { DELIVERY_RANK, type RoutedMessage, type StaffEntry } from '../../src/conversations/conversation.js';
+import { DELIVERY_RANK, type ListPosition, type RoutedMessage, type StaffEntry } from '../../src/conversations/conversation.js';
 import type { Store } from '../../src/store/store.js';
 import { aMessage, newClinicId, newPhone } from './store-fixtures.js';
 
@@ -83,7 +83,56 @@ export function describeConversationStoreContract(name: string, make: () => Prom
         last: { at: at('2026-06-01T10:00:00Z'), direction: 'inbound', preview: 'Can someone call me about my results?' },
         patients: [{ id: 'p-1', displayName: 'Ana D.' }],
         createdAt: at('2026-06-01T10:00:00Z'),
+        priority: 'normal',
+        priorityReason: null,
       });
+    });
+
+    it('when an urgent message is routed, then the conversation is urgent with its reason; a later normal message keeps it urgent; staff answering makes it normal', async function () {
+      const clinicId = newClinicId();
+      const phone = newPhone();
+      const id = newId();
+      await conversations.recordRouted(routed({ clinicId, phone, at: at('2026-06-01T10:00:00Z') }), id);
+      await conversations.recordRouted(routed({ clinicId, phone, at: at('2026-06-01T10:01:00Z'), priority: 'urgent', priorityReason: 'chest pain' }), newId());
+      expect(await conversations.get(clinicId, id)).to.include({ priority: 'urgent', priorityReason: 'chest pain' });
+      await conversations.recordRouted(routed({ clinicId, phone, at: at('2026-06-01T10:02:00Z'), priority: 'normal' }), newId());
+      expect(await conversations.get(clinicId, id)).to.include({ priority: 'urgent', priorityReason: 'chest pain' });
+      await conversations.update(clinicId, id, { assignee: 'Maria' }, at('2026-06-01T10:03:00Z'));
+      expect(await conversations.get(clinicId, id)).to.include({ priority: 'urgent' });
+      const answered = await conversations.update(clinicId, id, { status: 'pending', answered: true }, at('2026-06-01T10:04:00Z'));
+      expect(answered).to.include({ priority: 'normal', priorityReason: null });
+      // A new phone whose first message is urgent.
+      const other = newId();
+      await conversations.recordRouted(routed({ clinicId, phone: newPhone(), priority: 'urgent', priorityReason: 'cant breathe' }), other);
+      expect(await conversations.get(clinicId, other)).to.include({ priority: 'urgent', priorityReason: 'cant breathe' });
+    });
+
+    it('when some conversations are urgent, then they come first (newest first among them), and a cursor walks across the boundary once', async function () {
+      const clinicId = newClinicId();
+      const ids: string[] = [];
+      // Six conversations; the 2nd and 4th oldest are urgent.
+      const times = ['2026-06-01T10:00:00Z', '2026-06-01T10:01:00Z', '2026-06-01T10:02:00Z', '2026-06-01T10:03:00Z', '2026-06-01T10:04:00Z', '2026-06-01T10:05:00Z'];
+      for (const [i, t] of times.entries()) {
+        const id = newId();
+        ids.push(id);
+        const urgent = i === 1 || i === 3;
+        await conversations.recordRouted(routed({ clinicId, phone: newPhone(), at: at(t), ...(urgent ? { priority: 'urgent' as const, priorityReason: 'chest pain' } : {}) }), id);
+      }
+      const now = at('2026-06-02T00:00:00Z');
+      for (const limit of [1, 2, 3, 10]) {
+        const seen: string[] = [];
+        let after: ListPosition | undefined;
+        for (let page = 0; page < 10; page++) {
+          const result = await conversations.list({ clinicId, limit, now, ...(after ? { after } : {}) });
+          seen.push(...result.conversations.map((c) => c.id));
+          if (!result.next) {
+            break;
+          }
+          after = result.next;
+        }
+        expect(seen, `limit ${limit}`).to.deep.equal([ids[3], ids[1], ids[5], ids[4], ids[2], ids[0]]);
+      }
+      expect((await conversations.list({ clinicId, limit: 10, now, status: 'open' })).conversations.map((c) => c.priority)).to.deep.equal(['urgent', 'urgent', 'normal', 'normal', 'normal', 'normal']);
     });
 
     it('when a second routed message comes from the same phone, then it is the same conversation: the older wait and the newer preview stay', async function () {
@@ -159,7 +208,7 @@ export function describeConversationStoreContract(name: string, make: () => Prom
       }
       const now = at('2026-06-02T00:00:00Z');
       const seen: string[] = [];
-      let after: { at: Date; id: string } | undefined;
+      let after: ListPosition | undefined;
       for (let page = 0; page < 5; page++) {
         const result = await conversations.list({ clinicId, limit: 2, now, ...(after ? { after } : {}) });
         seen.push(...result.conversations.map((c) => c.id));

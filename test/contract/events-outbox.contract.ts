@@ -117,6 +117,30 @@ export function describeEventOutboxContract(name: string, make: () => Promise<{ 
       expect(await store.requeue({ ids: [ds[0]!.id] }, later(20))).to.equal(1);
     });
 
+    it('when a failed delivery is replayed twice, then its attempts are kept and each replay is added to its history', async function () {
+      const clinicId = newClinicId();
+      const e = anEndpoint({ clinicId });
+      const d = aDelivery({ clinicId }, e);
+      await store.addDeliveries([d]);
+      let l = await store.lease(now, 1000, []);
+      while (l && l.delivery.id !== d.id) {
+        await store.finishAttempt(l, { status: 'delivered', attempts: 1, at: now });
+        l = await store.lease(now, 1000, []);
+      }
+      await store.finishAttempt(l!, { status: 'failed', attempts: 10, at: now, lastStatus: 500, lastError: 'HTTP 500' });
+      expect(await store.requeue({ ids: [d.id] }, later(10))).to.equal(1);
+      const [once] = await store.find(d.id);
+      expect(once).to.deep.include({ status: 'pending', attempts: 10 });
+      expect(once!.replays).to.deep.equal([{ at: later(10), attemptsBefore: 10, statusBefore: 'failed', lastErrorBefore: 'HTTP 500' }]);
+      expect(await store.requeue({ ids: [d.id] }, later(20))).to.equal(1);
+      const [twice] = await store.find(d.id);
+      expect(twice!.attempts).to.equal(10);
+      expect(twice!.replays?.map((r) => [r.at.getTime(), r.attemptsBefore, r.statusBefore])).to.deep.equal([
+        [later(10).getTime(), 10, 'failed'],
+        [later(20).getTime(), 10, 'pending'],
+      ]);
+    });
+
     it('when deliveries of a clinic are pending, delivered and failed, then stats count them by clinic, type and status and name the oldest pending arrival', async function () {
       const clinicId = newClinicId();
       const e = anEndpoint({ clinicId });

@@ -169,6 +169,23 @@ for (const kind of eventStoreKinds()) {
       expect((await store.list({ clinicId, status: 'failed' })).map((x) => x.id)).to.deep.equal([d.id]);
     });
 
+    it('when a failed delivery is replayed and fails again, then it gets the whole schedule again, and its attempts count on from its history', async function () {
+      const secret = newSecret();
+      const r = await receiver(secret);
+      r.answer = () => ({ status: 500 });
+      const clinicId = newClinicId();
+      const endpoint = anEndpoint({ clinicId, url: r.url, secrets: [secret] });
+      const d = aDelivery({ clinicId }, endpoint, now());
+      await store.addDeliveries([d]);
+      dispatcher([endpoint]);
+      await eventually(async () => (await store.find(d.id))[0]?.status === 'failed', 10_000, 'failed');
+      expect(await store.requeue({ ids: [d.id] }, now())).to.equal(1);
+      await eventually(async () => (await store.find(d.id))[0]?.attempts === 2 * FAST.length && (await store.find(d.id))[0]?.status === 'failed', 10_000, 'failed again');
+      const [after] = await store.find(d.id);
+      expect(r.received).to.have.length(2 * FAST.length);
+      expect(after!.replays?.map((x) => [x.attemptsBefore, x.statusBefore, x.lastErrorBefore])).to.deep.equal([[FAST.length, 'failed', 'HTTP 500']]);
+    });
+
     it('when two dispatchers (two instances) share the store, then each event is delivered exactly once', async function () {
       const secret = newSecret();
       const r = await receiver(secret);

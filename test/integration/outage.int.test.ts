@@ -28,6 +28,7 @@ class OwnFerret {
     private readonly pid: number,
     private readonly runDir: string,
     private readonly bin: string,
+    private readonly backend: string,
   ) {}
 
   /** Starts one with tools/ferretdb/start.sh (builds the launcher if needed); null when that cannot be done here. */
@@ -36,7 +37,7 @@ class OwnFerret {
       const { stdout } = await run('bash', ['tools/ferretdb/start.sh'], { env: { ...process.env, FERRETDB_PORT: '0', FERRETDB_LOG_LEVEL: 'warn' }, timeout: 180_000 });
       const vars = Object.fromEntries([...stdout.matchAll(/^export (\w+)=(.*)$/gm)].map((m) => [m[1], m[2]]));
       const port = Number(/:(\d+)\//.exec(vars.MONGODB_URI ?? '')?.[1]);
-      return new OwnFerret(port, Number(vars.FERRETDB_PID), vars.FERRETDB_RUN_DIR as string, vars.FERRETDB_BIN as string);
+      return new OwnFerret(port, Number(vars.FERRETDB_PID), vars.FERRETDB_RUN_DIR as string, vars.FERRETDB_BIN as string, vars.FERRETDB_BACKEND ?? 'sqlite');
     } catch (err) {
       return { unavailable: (err as Error).message.split('\n').slice(-3).join(' ') };
     }
@@ -62,8 +63,10 @@ class OwnFerret {
 
   /** Starts the launcher again on the same port with the same data directory. */
   async restart(): Promise<void> {
-    // The binary start.sh used (its name carries the hash of the launcher's sources).
-    const child = spawn(this.bin, ['-listen', `127.0.0.1:${this.port}`, '-dir', path.join(this.runDir, 'data'), '-log-level', 'warn', '-serialize=true'], { stdio: ['ignore', 'pipe', 'ignore'] });
+    // The binary start.sh used (its name carries the hash of the launcher's sources), on the
+    // same backend (a kept PostgreSQL cluster is started as it is; SQLite behind its proxy).
+    const args = ['-listen', `127.0.0.1:${this.port}`, '-dir', path.join(this.runDir, 'data'), '-log-level', 'warn', '-backend', this.backend, `-serialize=${String(this.backend === 'sqlite')}`];
+    const child = spawn(this.bin, args, { stdio: ['ignore', 'pipe', 'ignore'] });
     this.restarted = child;
     await new Promise<void>((resolve, reject) => {
       let out = '';

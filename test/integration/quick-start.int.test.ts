@@ -108,3 +108,46 @@ describe('demo data (config/demo-data.yaml)', () => {
     }
   });
 });
+
+describe('a photo tried on npm start (README quick start)', () => {
+  let service: RunningService | null = null;
+  let dir: string;
+  let port: number;
+
+  before(async () => {
+    dir = await fs.mkdtemp(path.join(os.tmpdir(), 'clinic-sms-try-media-'));
+    // npm start on a fresh clone: the shipped clinics (no accountSid), the dev token, no TWILIO_ACCOUNT_SID.
+    service = await startService({ PORT: '0', HOST: '127.0.0.1', SPOOL_DIR: path.join(dir, 'spool'), MEDIA_DIR: path.join(dir, 'media'), LOG_LEVEL: 'silent', WATCH_RULES: 'off' }, { media: { pollMs: 50 } });
+    port = (service.server.address() as AddressInfo).port;
+  });
+
+  after(async () => {
+    await service?.stop();
+    await fs.rm(dir, { recursive: true, force: true });
+  });
+
+  it('when try sends a photo file, then the server fetches it from try as from Twilio, checks its type, keeps it, and the thread shows it stored', async function () {
+    this.timeout(40_000);
+    const io = capture({ PORT: String(port), HOST: '127.0.0.1' });
+    const code = await runTry(['--from', '+13125550142', '--body', 'Is this rash normal?', '--media', 'docs/examples/photo.jpg', '--wait', '20'], io);
+    expect(code, io.stderr.join('\n')).to.equal(0);
+    expect(io.stdout.at(-1)).to.match(/^media photo\.jpg: fetched by the server \(image\/jpeg, \d+ bytes\)$/);
+    const key = { Authorization: 'Bearer csk.demo-downtown.local-demo-key-never-in-production' };
+    const base = `http://127.0.0.1:${port}/v1/clinics/downtown/conversations`;
+    const list = (await (await fetch(`${base}?status=open`, { headers: key })).json()) as { conversations: { id: string; phone: string }[] };
+    const ben = list.conversations.find((c) => c.phone === '+13125550142');
+    expect(ben, JSON.stringify(list)).to.not.equal(undefined);
+    let media: { state: string; contentType?: string; href?: string }[] = [];
+    for (let i = 0; i < 100 && media[0]?.state !== 'stored'; i += 1) {
+      const thread = (await (await fetch(`${base}/${ben!.id}`, { headers: key })).json()) as { entries: { type: string; media?: typeof media }[] };
+      media = thread.entries.filter((e) => e.type === 'inbound').flatMap((e) => e.media ?? []);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    expect(media).to.have.length(1);
+    expect(media[0]).to.include({ state: 'stored' });
+    const file = await fetch(`http://127.0.0.1:${port}${media[0]!.href ?? ''}`, { headers: key });
+    expect(file.status).to.equal(200);
+    expect(file.headers.get('content-type')).to.equal('image/jpeg');
+    expect(Buffer.from(await file.arrayBuffer()).equals(await fs.readFile('docs/examples/photo.jpg'))).to.equal(true);
+  });
+});

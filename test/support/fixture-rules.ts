@@ -18,4 +18,5 @@ export const SHIPPED_RULES_SUITES: Readonly<Record<string, string>> = {
   'test/unit/admin/check/check-rules.test.ts': 'asserts the shipped rules have no errors and every warning is accepted (--strict)',
   'test/unit/config/load-config.test.ts': 'asserts the default RULES_DIR value is rules; reads no file',
   'test/support/fixture-rules.ts': 'defines SHIPPED_RULES_DIR',
+  'test/integration/compose-proxy.int.test.ts': 'starts the service as compose.yaml configures it, which mounts the shipped ./rules',
 };

@@ -5,6 +5,7 @@ import type { FailedKeyAttempts } from '../../src/auth/require-api-key.js';
 import { loadTestConfig, type Config } from '../../src/config/load-config.js';
 import type { StaffStores } from '../../src/conversations/staff-api.js';
 import type { ConversationService } from '../../src/conversations/conversation-service.js';
+import type { SmsSender } from '../../src/conversations/twilio-messages.js';
 import { createMetrics } from '../../src/metrics.js';
 import { buildService } from '../../src/process/build-service.js';
 import { buildSnapshot } from '../../src/service/build-snapshot.js';
@@ -62,12 +63,12 @@ let keySeq = 0;
  * The real app with the staff API mounted, on the fixture clinics, logging into a capture.
  * @param made - the main store from a StaffStoreKind
  * @param config - overrides (e.g. twilioApiBaseUrl of a fake Twilio)
- * @param options - clock: the webhook's clock (when messages arrive); attempts: the failed-key limit (none unless given)
+ * @param options - clock: the webhook's clock (when messages arrive); attempts: the failed-key limit (none unless given); sender: the SMS sender (default: the twilio client at twilioApiBaseUrl); staffClock: the staff API's clock
  */
 export async function buildStaffApp(
   made: { store: Store; dbName: string; dispose(): Promise<void> },
   config: Partial<Config> = {},
-  options: { clock?: () => Date; attempts?: FailedKeyAttempts } = {},
+  options: { clock?: () => Date; attempts?: FailedKeyAttempts; sender?: SmsSender; staffClock?: () => Date } = {},
 ): Promise<StaffTestApp> {
   const env = { NORTHSIDE_AUTH_TOKEN: NORTHSIDE_TOKEN };
   const full = loadTestConfig({
@@ -91,6 +92,8 @@ export async function buildStaffApp(
       spool: null,
       attempts: options.attempts ?? null,
       ...(options.clock ? { clock: options.clock } : {}),
+      ...(options.sender ? { sender: options.sender } : {}),
+      ...(options.staffClock ? { apiClock: options.staffClock } : {}),
     },
   );
   const { app, store, ring, staffStores: stores } = service;

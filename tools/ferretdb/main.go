@@ -1,23 +1,31 @@
-// Command ferretdb-launcher runs an embedded FerretDB v1.24 (SQLite handler)
-// on a loopback address so that tests and CI get a MongoDB wire-protocol
-// compatible server without Docker, PostgreSQL or a real mongod.
+// Command ferretdb-launcher runs an embedded FerretDB v1.24 on a loopback address so
+// that tests and CI get a MongoDB wire-protocol compatible server without Docker or a
+// real mongod.
+//
+// Backends (-backend):
+//   - postgresql (the default): a throwaway PostgreSQL cluster (initdb in -dir, see
+//     postgres.go) that the launcher starts and stops with itself. PostgreSQL runs many
+//     commands at once, as a production database does.
+//   - sqlite: the fallback where PostgreSQL cannot be had. It runs behind the
+//     serializing proxy by default (see below), so it answers one command at a time.
 //
 // Usage:
 //
-//	go build -o ferretdb-launcher . && ./ferretdb-launcher -listen 127.0.0.1:27018 -dir /tmp/data
+//	go build -o ferretdb-launcher . && ./ferretdb-launcher -listen 127.0.0.1:27018 -dir /tmp/data -pg-bin-dir /usr/lib/postgresql/15/bin
 //
 // Once the TCP listener is bound it prints exactly one line to stdout:
 //
 //	ready mongodb://127.0.0.1:27018/
 //
 // All logs go to stderr. SIGINT/SIGTERM trigger a clean shutdown (listener
-// closed, open connections drained, SQLite databases closed).
+// closed, open connections drained, SQLite databases closed or PostgreSQL stopped).
 //
-// By default (-serialize=true) FerretDB itself listens on a random loopback
+// With -serialize=true (the default for sqlite only) FerretDB itself listens on a random loopback
 // port and -listen is served by a small proxy that runs one command at a time
 // across all connections, because FerretDB 1.x updates are not atomic under
 // concurrency (lost $inc updates, E11000 on concurrent upserts). See
-// serialize.go. Use -serialize=false to expose FerretDB directly.
+// serialize.go. The postgresql backend has the same read-then-write updates (see
+// docs/store.md, "FerretDB"), and the project's code does not depend on them being atomic.
 //
 // Why not `go install github.com/FerretDB/FerretDB/cmd/ferretdb`?
 // That binary's main module is github.com/FerretDB/FerretDB, and in that case
@@ -58,11 +66,15 @@ func main() {
 
 func run() int {
 	listen := flag.String("listen", "127.0.0.1:27018", "TCP address to listen on (must be loopback; port 0 = pick a free port)")
-	dir := flag.String("dir", "", "directory for SQLite data files (created if missing); default: a fresh temp dir removed on exit")
+	dir := flag.String("dir", "", "directory for the data (SQLite files, or the PostgreSQL cluster); created if missing; default: a fresh temp dir removed on exit")
+	backend := flag.String("backend", "postgresql", "storage backend: postgresql or sqlite")
+	pgBinDir := flag.String("pg-bin-dir", "", "folder with PostgreSQL's initdb and postgres (postgresql backend; default: initdb's folder on PATH, else the newest /usr/lib/postgresql/*/bin)")
+	pgUser := flag.String("pg-user", "", "unprivileged user to run PostgreSQL as when the launcher is root (default: postgres, else nobody)")
+	startTimeout := flag.Duration("start-timeout", 60*time.Second, "max time for PostgreSQL to start")
 	keep := flag.Bool("keep", false, "keep the default temp data dir on exit (ignored when -dir is set)")
 	logLevel := flag.String("log-level", "warn", "log level: debug, info, warn, error")
 	allowNonLoopback := flag.Bool("allow-non-loopback", false, "allow listening on a non-loopback address")
-	serialize := flag.Bool("serialize", true, "run one command at a time across all connections (gives atomic single-document updates; see serialize.go)")
+	serialize := flag.Bool("serialize", false, "run one command at a time across all connections (start.sh turns it on for sqlite; see serialize.go)")
 	shutdownTimeout := flag.Duration("shutdown-timeout", 10*time.Second, "max time to wait for a clean shutdown")
 	flag.Parse()
 
@@ -103,12 +115,37 @@ func run() int {
 		return 1
 	}
 
-	// The SQLite handler wants a "file:" URI pointing to an existing directory,
-	// with the path ending in "/" (see internal/backends/sqlite/metadata/pool/uri.go).
-	sqliteURL := (&url.URL{Scheme: "file", Path: filepath.ToSlash(absDir) + "/"}).String()
-
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
+
+	config := ferretdb.Config{Logger: logger, Handler: *backend}
+
+	switch *backend {
+	case "sqlite":
+		// The SQLite handler wants a "file:" URI pointing to an existing directory,
+		// with the path ending in "/" (see internal/backends/sqlite/metadata/pool/uri.go).
+		config.SQLiteURL = (&url.URL{Scheme: "file", Path: filepath.ToSlash(absDir) + "/"}).String()
+	case "postgresql":
+		if *pgBinDir == "" {
+			if *pgBinDir = findPgBinDir(); *pgBinDir == "" {
+				fmt.Fprintln(os.Stderr, "ferretdb-launcher: PostgreSQL's initdb not found (set -pg-bin-dir, or install Debian's postgresql package)")
+				return 2
+			}
+		}
+
+		pg, err := startPostgres(ctx, *pgBinDir, absDir, *pgUser, *startTimeout, logger)
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "ferretdb-launcher: %s\n", err)
+			return 1
+		}
+		// runs after FerretDB has stopped (deferred calls run last-in first-out)
+		defer pg.stop(*shutdownTimeout)
+
+		config.PostgreSQLURL = pg.url
+	default:
+		fmt.Fprintf(os.Stderr, "ferretdb-launcher: unknown -backend %q (postgresql or sqlite)\n", *backend)
+		return 2
+	}
 
 	ferretListen := *listen
 
@@ -127,12 +164,9 @@ func run() int {
 
 	// In v1.24 ferretdb.New binds the listener itself, so "address in use"
 	// and similar errors are reported here, and MongoDBURI() does not block.
-	f, err := ferretdb.New(&ferretdb.Config{
-		Listener:  ferretdb.ListenerConfig{TCP: ferretListen},
-		Logger:    logger,
-		Handler:   "sqlite",
-		SQLiteURL: sqliteURL,
-	})
+	config.Listener = ferretdb.ListenerConfig{TCP: ferretListen}
+
+	f, err := ferretdb.New(&config)
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "ferretdb-launcher: %s\n", err)
 		return 1
@@ -178,7 +212,7 @@ func run() int {
 		close(done)
 	}()
 
-	fmt.Fprintf(os.Stderr, "ferretdb-launcher: pid %d, data dir %s, serialize=%t\n", os.Getpid(), absDir, *serialize)
+	fmt.Fprintf(os.Stderr, "ferretdb-launcher: pid %d, backend %s, data dir %s, serialize=%t\n", os.Getpid(), *backend, absDir, *serialize)
 	fmt.Printf("ready %s\n", uri)
 
 	select {

@@ -1,4 +1,5 @@
 import { readdir } from 'node:fs/promises';
+import { REPLIES_TO_OPTED_OUT } from '../../actions/index.js';
 import { basename, extname, join } from 'node:path';
 import { loadClinicsFile, type ClinicsFile } from '../../config/clinics-file.js';
 import { errorCode, fileFinding, findingsOf, isAppError, type Finding } from '../../errors.js';
@@ -32,6 +33,11 @@ export interface CheckReport {
   files: string[];
   /** Clinics whose rules compiled. */
   clinics: string[];
+  /**
+   * By clinic, every rule that may text an opted-out number (its action's reply reaches one:
+   * opt-in, help, safety), so a clinic can see them all in one place.
+   */
+  repliesToOptedOut: Array<{ clinic: string; rules: Array<{ name: string; action: string; source: string }> }>;
 }
 
 /** A warning check run on each clinic's merged rules. */
@@ -84,6 +90,7 @@ export async function checkRules(options: CheckOptions): Promise<CheckReport> {
     collector.addAll(parsed.findings);
   }
   const compiledClinics: string[] = [];
+  const repliesToOptedOut: CheckReport['repliesToOptedOut'] = [];
   if (clinics) {
     for (const [id, parsed] of clinicFiles) {
       if (!clinics.byId.has(id)) {
@@ -99,6 +106,12 @@ export async function checkRules(options: CheckOptions): Promise<CheckReport> {
         continue;
       }
       compiledClinics.push(clinic.id);
+      repliesToOptedOut.push({
+        clinic: clinic.id,
+        rules: result.rules.rules
+          .filter((r) => REPLIES_TO_OPTED_OUT.has(r.action))
+          .map((r) => ({ name: r.name, action: r.action, source: `${r.source.file}:${r.source.line}:${r.source.col}` })),
+      });
       const ctx: ClinicCheckContext = { clinic, compiled: result.rules, defaults, clinicFile };
       for (const check of CLINIC_CHECKS) {
         const warnings = await check(ctx, options);
@@ -110,7 +123,7 @@ export async function checkRules(options: CheckOptions): Promise<CheckReport> {
   }
   const findings = collector.sorted();
   const errors = findings.filter((f) => f.severity !== 'warning').length;
-  return { findings, errors, warnings: findings.length - errors, accepted: accepted.sorted().length, files, clinics: compiledClinics };
+  return { findings, errors, warnings: findings.length - errors, accepted: accepted.sorted().length, files, clinics: compiledClinics, repliesToOptedOut };
 }
 
 async function listClinicFiles(rulesDir: string): Promise<string[]> {

@@ -90,8 +90,9 @@ export async function runTestFiles(files: readonly string[], options: RunOptions
     const clinicsFile = parsed.clinicsFile ?? options.clinicsFile;
     const key = `${rulesDir}\u0000${clinicsFile}`;
     if (!snapshots.has(key)) {
-      // No tokens: the cases run past the HTTP edge, where signatures are checked.
-      snapshots.set(key, buildSnapshot({ rulesDir, clinicsFile, authTokens: [], signatureValidation: false }, {}));
+      // No tokens: the cases run past the HTTP edge, where signatures are checked. No delivery
+      // secrets either: the cases send nothing (an events endpoint must not stop the admins' test step).
+      snapshots.set(key, buildSnapshot({ rulesDir, clinicsFile, authTokens: [], signatureValidation: false, deliverySecrets: false }, {}));
     }
     let snapshot: Snapshot;
     try {

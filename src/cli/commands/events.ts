@@ -39,7 +39,7 @@ async function withEventsStore<T>(uri: string, fn: (store: EventOutboxStore) => 
 
 function line(d: EventDelivery): string {
   const last = d.lastStatus !== undefined ? `HTTP ${d.lastStatus}` : (d.lastError ?? '-');
-  return [d.createdAt.toISOString(), d.eventId, d.type, d.status, `attempts=${d.attempts}`, `last=${last}`, `endpoint=${d.endpointId}`, new URL(d.url).host].join('  ');
+  return [d.createdAt.toISOString(), d.eventId, d.type, d.status, `attempts=${d.attempts}`, ...(d.replays?.length ? [`replays=${d.replays.length}`] : []), `last=${last}`, `endpoint=${d.endpointId}`, new URL(d.url).host].join('  ');
 }
 
 async function list(args: string[], io: CliIO): Promise<number> {

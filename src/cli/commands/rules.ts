@@ -92,7 +92,16 @@ async function check(args: string[], io: CliIO): Promise<number> {
   if (parsed.flags.has('json')) {
     io.out(
       JSON.stringify(
-        { ok: !failed, errors: report.errors, warnings: report.warnings, accepted: report.accepted, files: report.files, clinics: report.clinics, findings: report.findings },
+        {
+          ok: !failed,
+          errors: report.errors,
+          warnings: report.warnings,
+          accepted: report.accepted,
+          files: report.files,
+          clinics: report.clinics,
+          findings: report.findings,
+          repliesToOptedOut: report.repliesToOptedOut,
+        },
         null,
         2,
       ),
@@ -102,6 +111,10 @@ async function check(args: string[], io: CliIO): Promise<number> {
   // Findings and the summary are one report, on one stream, in order; the exit status says whether it failed.
   if (report.findings.length > 0) {
     io.out(formatFindings(report.findings));
+  }
+  // Every rule that may text an opted-out number, so a clinic sees them all (issue 30).
+  for (const { clinic, rules } of report.repliesToOptedOut) {
+    io.out(`${clinic}: may text opted-out numbers: ${rules.map((r) => `${r.name} (${r.action}, ${r.source})`).join(', ') || 'none'}`);
   }
   const accepted = report.accepted > 0 ? `, ${report.accepted} accepted` : '';
   const counts = `${report.errors} error${report.errors === 1 ? '' : 's'}, ${report.warnings} warning${report.warnings === 1 ? '' : 's'}${accepted}`;

@@ -19,6 +19,7 @@ function contextFor(world: World, overrides: Partial<ActionContext> = {}): Actio
     staff: world.staff,
     dryRun: false,
     ruleName: 'test-rule',
+    params: {},
     keyword: 'BODY',
     nextAppointment: () => {
       lookup ??= world.store.findNextAppointment(
@@ -48,6 +49,7 @@ describe('actions registry', () => {
       'opt-out',
       'opt-in',
       'help',
+      'safety',
       'confirm-appointment',
       'cancel-appointment',
       'reschedule-appointment',

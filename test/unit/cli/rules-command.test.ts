@@ -16,7 +16,11 @@ describe('clinic-sms rules check', () => {
   it('when the files are valid, then it prints OK and exits 0', async () => {
     const io = captureIO();
     expect(await runCli(['rules', 'check', `${DIR}/good`, '--clinics', `${DIR}/clinics.yaml`], io)).to.equal(0);
-    expect(io.stdout).to.deep.equal(['rules check: OK, 2 files; clinics ready: alpha, beta']);
+    expect(io.stdout).to.deep.equal([
+      `alpha: may text opted-out numbers: opt-in (opt-in, ${DIR}/good/default.yaml:23:5), help (help, ${DIR}/good/default.yaml:30:5)`,
+      `beta: may text opted-out numbers: opt-in (opt-in, ${DIR}/good/default.yaml:23:5), help (help, ${DIR}/good/default.yaml:30:5)`,
+      'rules check: OK, 2 files; clinics ready: alpha, beta',
+    ]);
   });
 
   it('when there are errors, then every finding is printed as file:line:col: reason, then the summary, all on stdout in that order, and it exits 1', async () => {
@@ -51,8 +55,9 @@ describe('clinic-sms rules check', () => {
   it('when the shipped rules are checked with --strict, then it passes: every warning is accepted next to its line', async () => {
     const io = captureIO();
     expect(await runCli(['rules', 'check', '--strict', 'rules', '--clinics', 'config/clinics.yaml'], io)).to.equal(0);
-    expect(io.stdout).to.have.length(1);
-    expect(io.stdout[0]).to.match(/^rules check: OK, 3 files, \d+ accepted; clinics ready: downtown, lakeside$/);
+    expect(io.stdout).to.have.length(3);
+    expect(io.stdout[0]).to.match(/^downtown: may text opted-out numbers: opt-in \(opt-in, rules\/default.yaml:\d+:5\), help \(help, rules\/default.yaml:\d+:5\)$/);
+    expect(io.stdout.at(-1)).to.match(/^rules check: OK, 3 files, \d+ accepted; clinics ready: downtown, lakeside$/);
   });
 
   it('when RULES_DIR and CLINICS_FILE are set, then they are the defaults', async () => {

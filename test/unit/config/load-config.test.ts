@@ -25,8 +25,13 @@ describe('loadConfig', () => {
     expect(() => loadConfig({ NODE_ENV: 'production', TWILIO_AUTH_TOKEN: 't' })).to.throw(/needs MONGODB_URI/);
   });
 
+  it('when NODE_ENV=production without PUBLIC_BASE_URL, then it refuses to start and says the origin Twilio calls is needed', () => {
+    expect(() => loadConfig({ NODE_ENV: 'production', MONGODB_URI: 'mongodb://db/', TWILIO_AUTH_TOKEN: 't' })).to.throw(/NODE_ENV=production needs PUBLIC_BASE_URL/);
+    expect(loadConfig({ NODE_ENV: 'production', MONGODB_URI: 'mongodb://db/', TWILIO_AUTH_TOKEN: 't', PUBLIC_BASE_URL: 'https://sms.example.com' }).publicBaseUrl).to.equal('https://sms.example.com');
+  });
+
   it('when NODE_ENV=production without a token, then the dev token is not used', () => {
-    const config = loadConfig({ NODE_ENV: 'production', MONGODB_URI: 'mongodb://db/' });
+    const config = loadConfig({ NODE_ENV: 'production', MONGODB_URI: 'mongodb://db/', PUBLIC_BASE_URL: 'https://sms.example.com' });
     expect(config.authTokens).to.deep.equal([]);
     expect(config.devToken).to.equal(false);
   });

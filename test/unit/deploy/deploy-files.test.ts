@@ -1,7 +1,9 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import { expect } from 'chai';
 import YAML from 'yaml';
+import { parseKeysFile } from '../../../src/auth/api-keys-file.js';
+import { loadClinicsFile } from '../../../src/config/clinics-file.js';
 
 // The deployment files cannot be run here (no container runtime, no image registry), so
 // these tests hold them to what the README promises: which processes run, with which
@@ -17,21 +19,23 @@ interface ComposeService {
   healthcheck?: { test: string[] | string; interval?: string; start_period?: string };
   stop_grace_period?: string;
   ports?: string[];
+  networks?: Record<string, { ipv4_address?: string }>;
 }
 
 interface Compose {
   services: Record<string, ComposeService>;
   volumes: Record<string, unknown>;
+  networks?: Record<string, { ipam?: { config?: Array<{ subnet?: string }> } }>;
 }
 
 const readCompose = (): Compose => YAML.parse(readFileSync('compose.yaml', 'utf8'), { merge: true }) as Compose;
 const testOf = (s: ComposeService): string => [s.healthcheck?.test ?? []].flat().join(' ');
 const seconds = (d: string | undefined): number => Number(/^(\d+)s$/.exec(d ?? '')?.[1] ?? NaN);
 
-/** `name:/target[:ro]` split into its parts. */
+/** `name:/target[:ro]` split into its parts, `${VAR:-default}` as compose resolves it with VAR unset. */
 function mounts(s: ComposeService): Array<{ source: string; target: string; readOnly: boolean }> {
   return (s.volumes ?? []).map((v) => {
-    const [source = '', target = '', mode] = v.split(':');
+    const [source = '', target = '', mode] = v.replace(/\$\{[A-Z_]+:-([^}]*)\}/g, '$1').split(':');
     return { source, target, readOnly: mode === 'ro' };
   });
 }
@@ -100,7 +104,8 @@ describe('deployment files', () => {
       for (const [name, app] of apps) {
         const byTarget = new Map(mounts(app).map((m) => [m.target, m]));
         const configDir = path.posix.dirname(app.environment?.CLINICS_FILE ?? '');
-        expect(byTarget.get(configDir), name).to.deep.include({ source: './config', readOnly: true });
+        expect(byTarget.get(configDir), name).to.deep.include({ source: './deploy/config.example', readOnly: true });
+        expect(path.posix.dirname(app.environment?.KEYS_FILE ?? ''), name).to.equal(configDir);
         expect(byTarget.get(app.environment?.RULES_DIR ?? ''), name).to.deep.include({ source: './rules', readOnly: true });
       }
     });
@@ -188,6 +193,60 @@ describe('deployment files', () => {
     });
   });
 
+  describe('deploy/config.example (what compose mounts by default)', () => {
+    it('when read as production reads it, then the clinics file is valid and names its secrets, the keys file has no demo key, and there is no seed', async () => {
+      const clinics = await loadClinicsFile('deploy/config.example/clinics.yaml');
+      expect(clinics.clinics.map((c) => c.id)).to.deep.equal(['main-street']);
+      const text = readFileSync('deploy/config.example/clinics.yaml', 'utf8');
+      for (const secret of ['TWILIO_AUTH_TOKEN', 'TWILIO_ACCOUNT_SID', 'authTokenEnv', 'secretEnv']) {
+        expect(text, secret).to.include(secret);
+      }
+      expect(parseKeysFile(readFileSync('deploy/config.example/api-keys.yaml', 'utf8'), 'api-keys.yaml', { production: true })).to.deep.equal([]);
+      expect(readdirSync('deploy/config.example').sort()).to.deep.equal(['api-keys.yaml', 'clinics.yaml']);
+      for (const [name, app] of Object.entries(readCompose().services).filter(([, s]) => s.build !== undefined)) {
+        expect(app.environment?.SEED_FILE, name).to.equal('none');
+      }
+    });
+  });
+
+  describe('proxy trust and what the proxies expose', () => {
+    const compose = readCompose();
+    const apps = Object.entries(compose.services).filter(([, s]) => s.build !== undefined);
+    /** What a proxy may pass on: the webhook, the status callback, the staff API with media, the staff pages. */
+    const PUBLIC = ['/v1/clinic/webhooks/twilio/sms', '/v1/clinic/webhooks/twilio/status', '/v1/clinics/*', '/staff', '/staff/*'];
+
+    it("when compose.yaml is read, then every instance trusts exactly the proxy service's fixed address, inside the network's subnet", () => {
+      const address = compose.services.proxy?.networks?.default?.ipv4_address ?? '';
+      const subnet = compose.networks?.default?.ipam?.config?.[0]?.subnet ?? '';
+      expect(address).to.match(/^\d+\.\d+\.\d+\.\d+$/);
+      expect(subnet.endsWith('/24') && address.startsWith(subnet.split('.').slice(0, 3).join('.') + '.')).to.equal(true);
+      for (const [name, app] of apps) {
+        expect(app.environment?.TRUST_PROXY, name).to.equal(address);
+        expect(app.environment?.MAX_CONNECTIONS_PER_ADDRESS, `${name}: the proxy is exempt, so the default cap stays for everyone else`).to.equal(undefined);
+      }
+    });
+
+    it('when the Caddyfiles are read, then they pass on only the webhook, the status callback, the staff API and media, and the staff pages, and answer 404 to the rest', () => {
+      for (const file of ['deploy/caddy/Caddyfile', 'deploy/caddy/Caddyfile.compose']) {
+        const text = readFileSync(file, 'utf8');
+        expect(/@public path (.+)$/m.exec(text)?.[1]?.trim().split(/\s+/), file).to.deep.equal(PUBLIC);
+        expect(text.match(/reverse_proxy /g), file).to.have.length(1);
+        expect(text, file).to.match(/handle @public \{\n\t\treverse_proxy /);
+        expect(text, file).to.match(/handle \{\n\t\trespond 404\n\t\}/);
+      }
+    });
+
+    it('when the nginx example is read, then only those paths are proxied, with X-Forwarded-For set to the client nginx sees', () => {
+      const text = readFileSync('deploy/nginx/clinic-sms.conf', 'utf8');
+      const proxied = [...text.matchAll(/location (=?\s*\S+)\s+\{ include \/etc\/nginx\/snippets\/clinic-sms-proxy\.conf; \}/g)].map((m) => m[1]!.replace(/\s+/g, ' '));
+      expect(proxied).to.deep.equal(['= /v1/clinic/webhooks/twilio/sms', '= /v1/clinic/webhooks/twilio/status', '/v1/clinics/', '= /staff', '/staff/']);
+      expect(text).to.match(/location \/ \{\n\s+return 404;\n\s+\}/);
+      expect(text).to.not.match(/proxy_pass/);
+      const snippet = readFileSync('deploy/nginx/clinic-sms-proxy.conf', 'utf8');
+      expect(snippet).to.include('proxy_pass http://clinic_sms;').and.include('proxy_set_header X-Forwarded-For $remote_addr;');
+    });
+  });
+
   describe('systemd unit', () => {
     const file = 'deploy/systemd/clinic-sms@.service';
     const entries = unitEntries(readFileSync(file, 'utf8'));
@@ -200,6 +259,20 @@ describe('deployment files', () => {
       expect(get('KillSignal')).to.deep.equal(['SIGTERM']);
       expect(Number(get('TimeoutStopSec')[0])).to.be.at.least(15);
       expect(existsSync('src/main.ts')).to.equal(true);
+    });
+
+    it('when read, then everything it reads is in /etc/clinic-sms, it trusts only the proxy on this host, and its comment lists every secret the service reads', () => {
+      const env = Object.fromEntries(get('Environment').map((e) => [e.slice(0, e.indexOf('=')), e.slice(e.indexOf('=') + 1)]));
+      for (const key of ['CLINICS_FILE', 'RULES_DIR', 'KEYS_FILE', 'STAFF_FILE']) {
+        expect(env[key], key).to.match(/^\/etc\/clinic-sms\//);
+      }
+      expect(get('EnvironmentFile')).to.deep.equal(['/etc/clinic-sms/clinic-sms.env']);
+      expect(env.HOST).to.equal('127.0.0.1');
+      expect(env.TRUST_PROXY).to.equal('127.0.0.1,::1');
+      const comment = readFileSync(file, 'utf8').split('\n').filter((l) => l.startsWith('#')).join('\n');
+      for (const secret of ['TWILIO_AUTH_TOKEN', 'TWILIO_AUTH_TOKEN_PREVIOUS', 'TWILIO_ACCOUNT_SID', 'MONGODB_URI', '<authTokenEnv>', '<apiKeySecretEnv>', '<secretEnv>', 'STAFF_OIDC_CLIENT_SECRET']) {
+        expect(comment, secret).to.include(secret);
+      }
     });
 
     it('when read, then it is hardened and the spool of its instance is the only writable path', () => {

@@ -22,4 +22,12 @@ describe('events a message produces (produceEvents)', () => {
     expect(produceEvents(input('stale', 'opt-out'))).to.deep.equal([]);
     expect(produceEvents(input('stale', 'opt-in'))).to.deep.equal([]);
   });
+
+  it('when a rule routed a message as urgent, then message.routed carries the priority and the reason; an older record without them reads normal', () => {
+    const urgent = produceEvents({ ...input('routed', 'route-to-staff'), actions: [{ type: 'route-to-staff', outcome: 'routed', ruleName: 'emergency', detail: { mediaCount: 0, priority: 'urgent', reason: 'chest pain' } }] });
+    expect(urgent.map((e) => e.type)).to.deep.equal(['message.routed']);
+    expect(urgent[0]!.data).to.include({ priority: 'urgent', reason: 'chest pain', mediaCount: 0 });
+    const older = produceEvents({ ...input('routed', 'route-to-staff'), actions: [{ type: 'route-to-staff', outcome: 'routed', ruleName: 'message-to-staff', detail: { mediaCount: 1 } }] });
+    expect(older[0]!.data).to.include({ priority: 'normal', reason: null, mediaCount: 1 });
+  });
 });

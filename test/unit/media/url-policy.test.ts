@@ -34,7 +34,13 @@ describe('media URL policy', () => {
     expect(refused('not a url')).to.equal('not a URL');
     expect(refused(`http://127.0.0.1:4555${PATH}`), 'the fake only outside production').to.match(/scheme http:/);
     expect(refused(`http://127.0.0.1:4555${PATH}`, dev)).to.equal('allowed');
-    expect(refused(`http://127.0.0.1:4556${PATH}`, dev), 'another port is another host').to.match(/scheme http:/);
+    // Outside production any loopback origin may serve media (npm run try -- --media photo.jpg serves it there).
+    expect(refused(`http://127.0.0.1:4556${PATH}`, dev), 'this machine, outside production').to.equal('allowed');
+    expect(refused(`http://[::1]:4556${PATH}`, dev)).to.equal('allowed');
+    expect(refused(`http://localhost:4556${PATH}`, dev)).to.equal('allowed');
+    expect(refused(`http://10.0.0.5:4556${PATH}`, dev), 'another machine').to.match(/scheme http:/);
+    expect(refused(`http://127.0.0.1:4556/cdn/x`, dev)).to.match(/path is not/);
+    expect(refused(`http://127.0.0.1:4556${PATH}`), 'never in production').to.match(/scheme http:/);
   });
 
   it('when Twilio redirects, then only https hops to its CDN hosts are followed, never an IP, another host or another scheme', () => {
@@ -51,7 +57,7 @@ describe('media URL policy', () => {
   });
 
   it('when TWILIO_API_BASE_URL is not https in production, then the configuration is refused', () => {
-    const base = { NODE_ENV: 'production', MONGODB_URI: 'mongodb://db/', TWILIO_AUTH_TOKEN: 't' };
+    const base = { NODE_ENV: 'production', MONGODB_URI: 'mongodb://db/', TWILIO_AUTH_TOKEN: 't', PUBLIC_BASE_URL: 'https://sms.example.com' };
     expect(() => loadConfig({ ...base, TWILIO_API_BASE_URL: 'http://127.0.0.1:4555' })).to.throw(/TWILIO_API_BASE_URL must be https/);
     expect(loadConfig({ ...base }).twilioApiBaseUrl).to.equal('https://api.twilio.com');
     expect(loadConfig({ TWILIO_API_BASE_URL: 'http://127.0.0.1:4555/' }).twilioApiBaseUrl).to.equal('http://127.0.0.1:4555');

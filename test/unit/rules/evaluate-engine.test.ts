@@ -272,7 +272,7 @@ templates: { done: "{{patient.firstName}} {{appointment.date}}", system-error: "
     });
 
     it('when a rate-limited sender\'s decision keeps only the always-processed actions, then STOP still opts out and text runs nothing', async () => {
-      expect([...ALWAYS_PROCESSED_ACTIONS].sort()).to.deep.equal(['help', 'opt-in', 'opt-out']);
+      expect([...ALWAYS_PROCESSED_ACTIONS].sort()).to.deep.equal(['help', 'opt-in', 'opt-out', 'safety']);
       const world = await makeWorld([{ firstName: 'Ana' }]);
       const stopInput = inputFor(world, 'STOP');
       const stop = keepActions(await decide(rules, stopInput), ALWAYS_PROCESSED_ACTIONS);

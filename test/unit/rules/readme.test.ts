@@ -79,6 +79,23 @@ describe('rules/README.md', () => {
     expect(outcome.reply).to.match(/You are unsubscribed/);
   });
 
+  it('when the Urgent and Safety replies examples are clinic files, then they compile, route urgently, and the safety text reaches an opted-out number', async () => {
+    const blockOf = (from: string, to: string): string => /```yaml\n([\s\S]*?)```/.exec(readme.slice(readme.indexOf(from), readme.indexOf(to)))?.[1] ?? '';
+    const defaults = parseRulesFile(readFileSync(join(RULES_DIR, 'default.yaml'), 'utf8'), 'rules/default.yaml', 'default');
+    const urgent = compileClinicRules(defaults, parseRulesFile(blockOf('## Urgent', '## Safety replies'), 'rules/clinics/downtown.yaml', 'clinic'), makeClinic());
+    expect(urgent.findings).to.deep.equal([]);
+    const world = await makeWorld([{ firstName: 'Ana' }]);
+    await send(urgent.rules!, world, 'trouble breathing since noon');
+    expect(world.routed.map((r) => [r.priority, r.priorityReason])).to.deep.equal([['urgent', 'chest pain or breathing']]);
+    const safety = compileClinicRules(defaults, parseRulesFile(blockOf('## Safety replies', '## Templates and merge fields'), 'rules/clinics/downtown.yaml', 'clinic'), makeClinic());
+    expect(safety.findings).to.deep.equal([]);
+    const optedOut = await makeWorld([{ firstName: 'Ben' }]);
+    await send(safety.rules!, optedOut, 'STOP');
+    const { outcome } = await send(safety.rules!, optedOut, "I can't breathe");
+    expect(outcome.reply).to.equal('If this is an emergency, call 911 now. We have told our staff.');
+    expect(outcome.actions.map((a) => a.type)).to.deep.equal(['safety', 'route-to-staff']);
+  });
+
   it('when the shape of a rule is shown, then it names version: 1, and the test section says status comes from the sender', () => {
     const shape = readme.slice(readme.indexOf('## The shape of a rule'), readme.indexOf('### How rules run'));
     expect(shape).to.match(/^version: 1 /m);
