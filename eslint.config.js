@@ -24,7 +24,7 @@ import tseslint from 'typescript-eslint';
  *   rules, actions              the rules engine; the actions rules may name
  *   store                       the Store port and its adapters
  *   twilio, config              Twilio's wire formats; environment and clinics file (events endpoints too)
- *   domain, errors, logger, metrics, phone, poll-loop, backoff, event-loop-load, text-check, sms-segments, lifecycle   the leaves everyone uses
+ *   domain, errors, logger, metrics, phone, jobs (poll loop, relay, leased worker, retry schedule), event-loop-load, text-check, sms-segments, lifecycle   the leaves everyone uses
  *
  * A name ending in .ts is a file of src/, any other a folder. An import names a layer when
  * its first segment after the ./ and ../ steps is that folder (or file), which holds because
@@ -44,7 +44,7 @@ const LAYERS = [
   ['rules', 'actions'],
   ['store'],
   ['twilio', 'config'],
-  ['domain.ts', 'errors.ts', 'logger.ts', 'metrics.ts', 'phone.ts', 'poll-loop.ts', 'backoff.ts', 'event-loop-load.ts', 'text-check.ts', 'sms-segments.ts', 'lifecycle.ts'],
+  ['domain.ts', 'errors.ts', 'logger.ts', 'metrics.ts', 'phone.ts', 'jobs', 'event-loop-load.ts', 'text-check.ts', 'sms-segments.ts', 'lifecycle.ts'],
 ];
 
 /** The lint rules that keep each layer from importing the layers above it. */

@@ -4,8 +4,9 @@ import { EventDispatcher } from './dispatcher.js';
 import { resolveEndpoints, type EventEndpoint } from '../config/event-endpoints.js';
 import { createEventMetrics, recordStats, type EventMetrics } from './event-metrics.js';
 import type { EventOutboxStore } from './outbox-store.js';
-import { OutboxRelay } from './relay.js';
-import type { Store } from '../store/store.js';
+import { outboxRelay } from './relay.js';
+import type { Relay } from '../jobs/relay.js';
+import type { PendingOutbox, Store } from '../store/store.js';
 import type { Registry } from 'prom-client';
 
 export interface EventsServiceOptions {
@@ -38,7 +39,7 @@ export const EMBEDDED_RELAY_POLL_MS = 20;
  */
 export class EventsService {
   readonly metrics: EventMetrics;
-  private readonly relay: OutboxRelay;
+  private readonly relay: Relay<PendingOutbox>;
   private readonly dispatcher: EventDispatcher;
   private cachedStats: { at: number; oldestPendingAgeS: number } | null = null;
 
@@ -55,7 +56,7 @@ export class EventsService {
       ...(options.leaseMs === undefined ? {} : { leaseMs: options.leaseMs }),
       ...(options.retryDelaysMs === undefined ? {} : { retryDelaysMs: options.retryDelaysMs }),
     });
-    this.relay = new OutboxRelay({
+    this.relay = outboxRelay({
       source: options.store,
       store: options.storage,
       endpointsFor: (clinicId) => endpoints().filter((e) => e.clinicId === clinicId),
