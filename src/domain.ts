@@ -205,10 +205,16 @@ export interface MessageRecord {
    * jobs (src/media/media-relay.ts).
    */
   mediaPending?: true;
+  /**
+   * A family phone's "which appointment?" question this message asked, answered, or came
+   * while it was pending (free text for staff), or the list it went to staff with: the
+   * staff thread shows it next to the message.
+   */
+  choice?: PendingChoice;
 }
 
 export type MessageCompletion = Pick<MessageRecord, 'status' | 'patientIds' | 'rulesFired' | 'actions' | 'reply'> &
-  Partial<Pick<MessageRecord, 'timings' | 'error' | 'completedAt' | 'clinicId' | 'outbox' | 'gaveUpAt'>>;
+  Partial<Pick<MessageRecord, 'timings' | 'error' | 'completedAt' | 'clinicId' | 'outbox' | 'gaveUpAt' | 'choice'>>;
 
 export interface SenderState {
   /** Messages counted in the current rate window, this one included. */
@@ -216,6 +222,43 @@ export interface SenderState {
   optedOut: boolean;
   /** The clinic's patients on this phone (a family may share one), by id: what findPatientsByPhone returns. */
   patients: Patient[];
+  /** The "which appointment?" question the sender has not answered yet (absent: none; it may have expired). */
+  choice?: PendingChoice;
+  /** When staff last replied or wrote a note in the sender's conversation (absent: never). */
+  staffAt?: Date;
+  /** When the last automatic reply of each remembered kind (the template's name) went out to the sender. */
+  autoReplies?: Record<string, Date>;
+}
+
+/** The appointment actions a pending choice applies once answered. */
+export const CHOICE_ACTIONS = ['confirm-appointment', 'cancel-appointment', 'reschedule-appointment'] as const;
+export type ChoiceAction = (typeof CHOICE_ACTIONS)[number];
+
+/** One appointment offered by a "which appointment?" question: number n is options[n - 1]. */
+export interface ChoiceOption {
+  appointmentId: string;
+  patientId: string;
+  firstName: string;
+  startsAt: Date;
+}
+
+/**
+ * A family phone's "which appointment?" question, kept with the sender (clinic + phone) so
+ * every instance sees it: the action the keyword asked for, the appointments offered, and
+ * the message that asked. Written as of that message's receive time: a replayed older
+ * question never replaces a newer one.
+ */
+export interface PendingChoice {
+  action: ChoiceAction;
+  options: ChoiceOption[];
+  /** The asking message and when it arrived. */
+  messageSid: string;
+  askedAt: Date;
+  expiresAt: Date;
+  /** Answers that matched no option so far. */
+  attempts: number;
+  /** The language the question was asked in. */
+  language: string;
 }
 
 export interface OptOutRecord {

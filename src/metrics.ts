@@ -11,6 +11,12 @@ export interface Metrics {
   duplicates: Counter;
   spoolDepth: Gauge;
   spoolReplayed: Counter<'result'>;
+  /** Age of the oldest spooled message, seconds, read at each scrape from `spoolSource`. */
+  spoolOldestAge: Gauge;
+  /** Numbers whose opt-out waits in the spool (nothing is texted to them until it is applied). */
+  spoolHeldNumbers: Gauge;
+  /** Where the spool gauges read from (main.ts sets it once the spool is open). */
+  spoolSource: { oldestReceivedAt(): Date | null; heldNumbers(): number };
   storeUp: Gauge;
   rulesReloads: Counter<'result'>;
   rulesReloadErrors: Counter;
@@ -30,7 +36,26 @@ export function createMetrics(options: { defaults?: boolean } = {}): Metrics {
     collectDefaultMetrics({ register: registry });
   }
   const registers = [registry];
+  const spoolSource: Metrics['spoolSource'] = { oldestReceivedAt: () => null, heldNumbers: () => 0 };
   return {
+    spoolSource,
+    spoolOldestAge: new Gauge({
+      name: 'sms_spool_oldest_age_seconds',
+      help: 'How long the oldest message in the outage spool has waited (0: none)',
+      registers,
+      collect() {
+        const oldest = spoolSource.oldestReceivedAt();
+        this.set(oldest === null ? 0 : Math.max(0, (Date.now() - oldest.getTime()) / 1000));
+      },
+    }),
+    spoolHeldNumbers: new Gauge({
+      name: 'sms_spool_held_numbers',
+      help: 'Numbers whose STOP waits in the outage spool: nothing else is texted to them until it is applied',
+      registers,
+      collect() {
+        this.set(spoolSource.heldNumbers());
+      },
+    }),
     registry,
     requests: new Counter({ name: 'sms_webhook_requests_total', help: 'Webhook requests by outcome', labelNames: ['outcome'], registers }),
     duration: new Histogram({

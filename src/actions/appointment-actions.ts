@@ -1,5 +1,6 @@
 import { APPOINTMENT_STATUS_RANK, appointmentStatus, type Appointment, type AppointmentStatus, type ResponseKind, type StaffReason } from '../domain.js';
-import type { ActionDefinition, ActionResult } from './types.js';
+import type { ChoiceOption, PendingChoice } from '../domain.js';
+import type { ActionContext, ActionDefinition, ActionResult } from './types.js';
 
 interface TransitionSpec {
   name: string;
@@ -32,8 +33,12 @@ function transitionAction(spec: TransitionSpec): ActionDefinition {
   return {
     name: spec.name,
     doc: spec.doc,
-    outcomes,
+    outcomes: [...outcomes, SEVERAL],
     async run(ctx): Promise<ActionResult> {
+      const { pending, answer, chosen } = ctx.choice;
+      if (pending && answer === 'chosen' && pending.action === spec.name) {
+        return applyToChosen(spec, ctx, pending, chosen);
+      }
       const sid = ctx.message.messageSid;
       if (ctx.dryRun) {
         // Nothing is written: the outcome the move would have, from the (shared) look-up.
@@ -47,26 +52,68 @@ function transitionAction(spec: TransitionSpec): ActionDefinition {
       }
       const ids = ctx.patients.map((p) => p.id);
       const { before, after } = await ctx.store.advanceNextAppointment(ctx.clinic.id, ids, ctx.now, spec.to, { at: ctx.receivedAt, messageSid: sid });
-      if (!before || !after) {
-        return { outcome: NO_APPOINTMENT, appointment: null };
-      }
-      // This message's move: just made, or made by its own earlier attempt (same sid).
-      const retried = before.patientResponse?.messageSid === sid;
-      const standing = after.patientResponse;
-      if (!retried && standing && standing.at > ctx.receivedAt) {
-        // The patient answered since this message arrived (a late replay): their newer word stands.
-        return { outcome: STALE, appointment: after, detail: { appointmentId: after.id, status: appointmentStatus(after), newerAt: standing.at.toISOString() } };
-      }
-      if (!retried && appointmentStatus(before) === appointmentStatus(after)) {
-        return blockedResult(spec, after);
-      }
-      if (spec.toStaff) {
-        await ctx.staff.routed({ clinicId: ctx.clinic.id, message: ctx.message, patients: ctx.patients, at: ctx.now, reason: spec.toStaff, appointmentId: after.id });
-      }
-      // A retry whose first attempt made the move: what it was before is not known any more.
-      return doneResult(spec, retried ? null : before, after);
+      return judge(spec, ctx, before, after);
     },
   };
+}
+
+/** What a move did: no appointment, stale (a newer response stands), blocked, or done (routed to staff when staff make the change). */
+async function judge(spec: TransitionSpec, ctx: ActionContext, before: Appointment | null, after: Appointment | null): Promise<ActionResult> {
+  const sid = ctx.message.messageSid;
+  if (!before || !after) {
+    return { outcome: NO_APPOINTMENT, appointment: null };
+  }
+  // This message's move: just made, or made by its own earlier attempt (same sid).
+  const retried = before.patientResponse?.messageSid === sid;
+  const standing = after.patientResponse;
+  if (!retried && standing && standing.at > ctx.receivedAt) {
+    // The patient answered since this message arrived (a late replay): their newer word stands.
+    return { outcome: STALE, appointment: after, detail: { appointmentId: after.id, status: appointmentStatus(after), newerAt: standing.at.toISOString() } };
+  }
+  if (!retried && appointmentStatus(before) === appointmentStatus(after)) {
+    return blockedResult(spec, after);
+  }
+  if (spec.toStaff) {
+    await ctx.staff.routed({ clinicId: ctx.clinic.id, message: ctx.message, patients: ctx.patients, at: ctx.now, reason: spec.toStaff, appointmentId: after.id });
+  }
+  // A retry whose first attempt made the move: what it was before is not known any more.
+  return doneResult(spec, retried ? null : before, after);
+}
+
+/** The outcome of an answer that chose several appointments (ALL); each gets its own audit record and event. */
+const SEVERAL = 'several';
+
+/**
+ * Applies the action a family's question asked for to the appointments they chose, each on
+ * its own (advanceAppointment), as the soonest one would be without the question.
+ */
+async function applyToChosen(spec: TransitionSpec, ctx: ActionContext, question: PendingChoice, chosen: readonly ChoiceOption[]): Promise<ActionResult> {
+  const results: ActionResult[] = [];
+  for (const option of chosen) {
+    results.push(await applyToOne(spec, ctx, option.appointmentId));
+  }
+  const choice = { question, chosen };
+  const [first] = results;
+  if (results.length === 1 && first) {
+    return { ...first, choice };
+  }
+  return { outcome: SEVERAL, appointment: first?.appointment ?? null, detail: { appointments: results.length }, choice, also: results };
+}
+
+async function applyToOne(spec: TransitionSpec, ctx: ActionContext, appointmentId: string): Promise<ActionResult> {
+  const sid = ctx.message.messageSid;
+  const ids = ctx.patients.map((p) => p.id);
+  if (ctx.dryRun) {
+    const current = await ctx.store.getAppointment(appointmentId);
+    if (!current || current.status === 'cancelled' || current.startsAt < ctx.now || !ids.includes(current.patientId)) {
+      return { outcome: NO_APPOINTMENT, appointment: null };
+    }
+    return APPOINTMENT_STATUS_RANK[appointmentStatus(current)] < APPOINTMENT_STATUS_RANK[spec.to]
+      ? doneResult(spec, current, { ...current, patientResponse: { kind: spec.to, at: ctx.receivedAt, messageSid: sid } })
+      : blockedResult(spec, current);
+  }
+  const { before, after } = await ctx.store.advanceAppointment(ctx.clinic.id, ids, appointmentId, ctx.now, spec.to, { at: ctx.receivedAt, messageSid: sid });
+  return judge(spec, ctx, before, after);
 }
 
 function doneResult(spec: TransitionSpec, before: Appointment | null, after: Appointment): ActionResult {

@@ -1,3 +1,4 @@
+import { askWhichAppointmentAction } from './ask-which-appointment.js';
 import { cancelAppointmentAction, confirmAppointmentAction, rescheduleAppointmentAction } from './appointment-actions.js';
 import { optInAction, optOutAction } from './consent.js';
 import { helpAction, noReplyAction, replyOnlyAction, safetyAction } from './reply-only.js';
@@ -16,6 +17,7 @@ export const ACTIONS: ReadonlyMap<string, ActionDefinition> = new Map(
     confirmAppointmentAction,
     cancelAppointmentAction,
     rescheduleAppointmentAction,
+    askWhichAppointmentAction,
     routeToStaffAction,
     replyOnlyAction,
     noReplyAction,

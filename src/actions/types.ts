@@ -1,4 +1,6 @@
-import type { ActionRecord, Appointment, Clinic, InboundMessage, Patient, StaffPriority, StaffRouting } from '../domain.js';
+import type { ActionRecord, Appointment, ChoiceOption, Clinic, InboundMessage, Patient, PendingChoice, StaffPriority, StaffRouting } from '../domain.js';
+import type { ChoiceReading } from '../rules/choice.js';
+import type { RulesSettings } from '../rules/rules-file.js';
 import type { Store } from '../store/store.js';
 
 /** What an action gets: the message, who sent it, the store, the way to staff, and the cached next appointment. */
@@ -27,6 +29,18 @@ export interface ActionContext {
   keyword: string;
   /** The soonest upcoming appointment among the patients, looked up once per message and shared with the rule facts. */
   nextAppointment(): Promise<Appointment | null>;
+  /** The keyword name the message starts with ("" when none). */
+  command: string;
+  /** The message read as an answer to a pending "which appointment?" question. */
+  choice: ChoiceReading;
+  /** The patients' upcoming appointments within the choice window, soonest first (shared with the facts). */
+  upcoming(): Promise<Appointment[]>;
+  /** The clinic's rules settings (choice expiry and window, ...). */
+  settings: Readonly<RulesSettings>;
+  /** The language the reply is written in. */
+  language: string;
+  /** Whether the question offering `options` fits in settings.choiceMaxSegments SMS segments, as the rule's `asked` reply writes it. */
+  questionFits(options: readonly ChoiceOption[]): boolean;
 }
 
 /** Event parameters an action may take (the rules schema allows them on route-to-staff only). */
@@ -41,6 +55,10 @@ export interface ActionResult {
   detail?: ActionRecord['detail'];
   /** The appointment the action concerned (its state after), for merge fields. */
   appointment?: Appointment | null;
+  /** The question asked, or the one answered: its options fill {{choice.options}}, the chosen ones {{choice.chosen}}. */
+  choice?: { question: PendingChoice; chosen: readonly ChoiceOption[] };
+  /** More audit records of this action (a family's ALL: one per appointment, each with its event). */
+  also?: ActionResult[];
 }
 
 export interface ActionDefinition {

@@ -40,6 +40,18 @@ export interface SimulatedRule {
   why: string[];
 }
 
+/** A family's pending question as simulate shows it. */
+export interface SimulatedChoice {
+  action: string;
+  askedAt: string;
+  expiresAt: string;
+  attempts: number;
+  options: Array<{ number: number; firstName: string; appointmentId: string; startsAt: string }>;
+  /** What this message says to it (choice.answer), and the options it chose. */
+  answer: string;
+  chosen: number[];
+}
+
 export interface Simulation {
   clinic: { id: string; name: string; timezone: string };
   rulesVersion: string;
@@ -50,6 +62,8 @@ export interface Simulation {
     optedOut: boolean;
     /** The soonest upcoming appointment among them, as it is now (before any action). */
     nextAppointment: { id: string; patientId: string; startsAt: string; status: string } | null;
+    /** The sender's pending "which appointment?" question (null: none, or expired). */
+    choice: SimulatedChoice | null;
   };
   facts: Record<string, unknown>;
   rules: SimulatedRule[];
@@ -95,8 +109,21 @@ export async function simulate(request: SimulateRequest): Promise<Simulation> {
     extra: {},
   };
   const next = patients.length === 0 ? null : await store.findNextAppointment(clinic.id, patients.map((p) => p.id), now);
-  const input = { clinic, message, patients, optedOut, now, store };
+  const sender = await store.peekSender(clinic.id, from);
+  const input = { clinic, message, patients, optedOut, now, store, sender };
   const decision = await decide(rules, input, { explain: true });
+  const reading = decision.context.choice;
+  const choice: SimulatedChoice | null = reading.pending
+    ? {
+        action: reading.pending.action,
+        askedAt: reading.pending.askedAt.toISOString(),
+        expiresAt: reading.pending.expiresAt.toISOString(),
+        attempts: reading.pending.attempts,
+        options: reading.pending.options.map((o, i) => ({ number: i + 1, firstName: o.firstName, appointmentId: o.appointmentId, startsAt: o.startsAt.toISOString() })),
+        answer: reading.answer,
+        chosen: reading.chosen.map((c) => (reading.pending?.options.indexOf(c) ?? -1) + 1),
+      }
+    : null;
   const outcome = await applyDecision(rules, decision, input, { dryRun: true, staff: NO_STAFF_WRITES });
   const local = localTime(now, clinic.timezone);
   const byName = new Map(rules.rules.map((r) => [r.name, r]));
@@ -134,6 +161,7 @@ export async function simulate(request: SimulateRequest): Promise<Simulation> {
       patients: patients.map((p) => ({ id: p.id, firstName: p.firstName })),
       optedOut,
       nextAppointment: next ? { id: next.id, patientId: next.patientId, startsAt: next.startsAt.toISOString(), status: appointmentStatus(next) } : null,
+      choice,
     },
     facts: decision.facts,
     rules: simulated,
@@ -206,6 +234,11 @@ const WRITES = new Set([
   'claimMessage',
   'completeMessage',
   'advanceNextAppointment',
+  'advanceAppointment',
+  'saveChoice',
+  'clearChoice',
+  'noteStaffActivity',
+  'noteAutoReply',
   'touchSender',
   'setOptOut',
   'upsertPatients',
@@ -295,6 +328,12 @@ export function formatSimulation(sim: Simulation): string {
   );
   const next = sim.sender.nextAppointment;
   lines.push(`next     ${next ? `appointment ${next.id} (patient ${next.patientId}) at ${next.startsAt}, ${next.status}` : 'no upcoming appointment'}`);
+  const choice = sim.sender.choice;
+  if (choice) {
+    const options = choice.options.map((o) => `${o.number} ${o.firstName} (appointment ${o.appointmentId} at ${o.startsAt})`).join(', ');
+    lines.push(`choice   pending "which appointment?" for ${choice.action}, asked ${choice.askedAt}, expires ${choice.expiresAt}, ${choice.attempts} unclear answer(s): ${options}`);
+    lines.push(`         this message: ${choice.answer === 'chosen' ? `chooses ${choice.chosen.join(', ')}` : choice.answer === 'unclear' ? 'unclear (matches no option)' : 'not an answer (a keyword, or free text for staff)'}`);
+  }
   lines.push('', 'facts');
   for (const [name, value] of Object.entries(sim.facts)) {
     lines.push(`  ${name.padEnd(26)} ${JSON.stringify(value)}`);

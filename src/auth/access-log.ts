@@ -1,11 +1,25 @@
 /**
- * Who asked for what, one record per staff API request (HIPAA asks who looked at what).
- * Route patterns and ids only: never a phone number, name or body.
+ * Who a record names: an API key, a signed-in staff person (OpenID Connect issuer + subject,
+ * and the email), or someone running the command line (OS user and host).
+ */
+export type Accessor =
+  | { kind: 'api-key'; keyId: string }
+  | { kind: 'staff'; issuer: string; subject: string; email: string | null }
+  | { kind: 'cli'; osUser: string; host: string };
+
+/**
+ * Who asked for what, one record per staff API request, staff page, media read and CLI
+ * export (HIPAA asks who looked at what). Route patterns and ids only: never a phone number,
+ * name or body. The fields after `status` are optional for records written before they were kept.
  */
 export interface AccessRecord {
   at: Date;
+  /** The server's own id of the request (also its X-Request-Id answer header and log line). */
   requestId: string;
-  /** The key that authenticated (null: none did). */
+  /**
+   * The key that authenticated, or the one a refused request proved it held (the right
+   * secret of a revoked or expired key); null: none.
+   */
   keyId: string | null;
   /** The clinic the URL names. */
   clinicId: string | null;
@@ -14,6 +28,20 @@ export interface AccessRecord {
   route: string;
   conversationId: string | null;
   status: number;
+  /** Who (null: nobody could be told). */
+  who?: Accessor | null;
+  /** The X-Request-Id the client sent, as sent (cut to 100 characters); null: none. */
+  clientRequestId?: string | null;
+  /** The client's address (ctx.ip: the proxy's view when TRUST_PROXY is on). */
+  clientAddress?: string | null;
+  /** The User-Agent header, cut to 300 characters. */
+  userAgent?: string | null;
+  /** A list read: the conversations it returned. */
+  conversationIds?: string[];
+  /** A media read: the media id asked for. */
+  mediaId?: string;
+  /** What a command did (CLI records), e.g. `audit records <since> to <until> as csv to stdout`. */
+  detail?: string;
 }
 
 export interface AccessQuery {

@@ -16,6 +16,8 @@ export interface ApiKey {
   revoked: boolean;
   /** When `clinic-sms keys revoke` revoked it (absent on keys revoked by hand or never). */
   revokedAt?: Date;
+  /** Refused from this time on (absent: no expiry). */
+  expiresAt?: Date;
 }
 
 export const KEY_ID = /^[a-z0-9][a-z0-9-]{0,62}$/;

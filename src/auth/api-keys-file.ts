@@ -3,7 +3,7 @@ import { LineCounter, isMap, isSeq, parseDocument, stringify, type Node } from '
 import { AppError, errorCode, type Finding } from '../errors.js';
 import { KEY_ID, SCOPES, type ApiKey, type Scope } from './api-key.js';
 
-const KNOWN_KEYS = new Set(['id', 'clinicId', 'name', 'scopes', 'sha256', 'createdAt', 'revoked', 'revokedAt']);
+const KNOWN_KEYS = new Set(['id', 'clinicId', 'name', 'scopes', 'sha256', 'createdAt', 'revoked', 'revokedAt', 'expiresAt']);
 const SHA256 = /^[0-9a-f]{64}$/;
 
 /**
@@ -109,6 +109,11 @@ export function parseKeysFile(text: string, file: string, options: ParseKeysOpti
     if (revokedAtValue !== undefined && (!revokedAt || Number.isNaN(revokedAt.getTime()))) {
       at(get('revokedAt'), `${where}.revokedAt: expected an ISO 8601 time`);
     }
+    const expiresAtValue = value('expiresAt');
+    const expiresAt = typeof expiresAtValue === 'string' ? new Date(expiresAtValue) : expiresAtValue instanceof Date ? expiresAtValue : undefined;
+    if (expiresAtValue !== undefined && (!expiresAt || Number.isNaN(expiresAt.getTime()))) {
+      at(get('expiresAt'), `${where}.expiresAt: expected an ISO 8601 time`);
+    }
     if (findings.length === before) {
       ids.add(id as string);
       hashes.add(sha256 as string);
@@ -121,6 +126,7 @@ export function parseKeysFile(text: string, file: string, options: ParseKeysOpti
         createdAt: created as Date,
         revoked: revoked as boolean,
         ...(revokedAt ? { revokedAt } : {}),
+        ...(expiresAt ? { expiresAt } : {}),
       });
     }
   });
@@ -155,5 +161,46 @@ export async function loadKeysFile(path: string, options: ParseKeysOptions = {})
 /** The file text for a list of keys (for `clinic-sms keys create|revoke`, which rewrite the file). */
 export function renderKeysFile(keys: readonly ApiKey[]): string {
   const header = '# Staff API keys (KEYS_FILE). Only SHA-256 digests: a key is shown once, when made.\n';
-  return header + stringify({ keys: keys.map((k) => ({ ...k, createdAt: k.createdAt.toISOString(), ...(k.revokedAt ? { revokedAt: k.revokedAt.toISOString() } : {}) })) });
+  return header + stringify({ keys: keys.map((k) => ({ ...k, createdAt: k.createdAt.toISOString(), ...(k.revokedAt ? { revokedAt: k.revokedAt.toISOString() } : {}), ...(k.expiresAt ? { expiresAt: k.expiresAt.toISOString() } : {}) })) });
+}
+
+/**
+ * The revocations a keys file holds, read line by line so that a file YAML cannot parse still
+ * yields them: the ids of list items that say `revoked: true` (or carry `revokedAt`). Used
+ * only when the file is invalid, to apply them to the last good keys.
+ * @param text - the file's content
+ */
+export function revocationsIn(text: string): string[] {
+  const revoked: string[] = [];
+  let id: string | null = null;
+  let isRevoked = false;
+  const close = (): void => {
+    if (id !== null && isRevoked && !revoked.includes(id)) {
+      revoked.push(id);
+    }
+    id = null;
+    isRevoked = false;
+  };
+  const lines = text.split(/\r?\n/);
+  // The keys are the list items at the shallowest dash; deeper dashes are their scopes.
+  const itemIndent = Math.min(...lines.filter((l) => /^\s*-(\s|$)/.test(l)).map((l) => l.length - l.trimStart().length));
+  for (const line of lines) {
+    if (/^\s*-(\s|$)/.test(line) && line.length - line.trimStart().length === itemIndent) {
+      close();
+    }
+    for (const part of line.replace(/^\s*-\s*/, '').replace(/^\{|\}\s*$/g, '').split(/,\s*(?=[A-Za-z]+\s*:)/)) {
+      const field = /^\s*([A-Za-z]+)\s*:\s*["']?([^"'#]*?)["']?\s*(#.*)?$/.exec(part);
+      if (!field) {
+        continue;
+      }
+      const [, name, raw = ''] = field;
+      if (name === 'id' && KEY_ID.test(raw)) {
+        id = raw;
+      } else if ((name === 'revoked' && /^(true|yes|on)$/i.test(raw)) || (name === 'revokedAt' && raw !== '')) {
+        isRevoked = true;
+      }
+    }
+  }
+  close();
+  return revoked;
 }

@@ -28,11 +28,32 @@ export class KeyRing {
    * The key a Bearer token stands for, or null.
    * @param presented - the token as sent
    */
-  authenticate(presented: string): ApiKey | null {
+  authenticate(presented: string, now: Date = new Date()): ApiKey | null {
     const id = keyIdOf(presented);
     const key = id === null ? undefined : this.byId.get(id);
     const digest = hashApiKey(presented);
     const matches = sameDigest(digest, key?.sha256 ?? NO_KEY);
-    return key && matches && !key.revoked ? key : null;
+    return key && matches && usable(key, now) ? key : null;
   }
+
+  /** Marks these keys revoked (a keys file that cannot be parsed still revokes what it says). */
+  revoke(ids: readonly string[]): void {
+    this.byId = new Map([...this.byId].map(([id, k]) => [id, ids.includes(id) && !k.revoked ? { ...k, revoked: true } : k]));
+  }
+
+  /**
+   * The id of the key a refused token proves it holds: its right secret, but the key is
+   * revoked or expired. Null for anything else (an unknown id or a wrong secret proves nothing).
+   * @param presented - the token as sent
+   */
+  refusedKeyId(presented: string, now: Date = new Date()): string | null {
+    const id = keyIdOf(presented);
+    const key = id === null ? undefined : this.byId.get(id);
+    return key && !usable(key, now) && sameDigest(hashApiKey(presented), key.sha256) ? key.id : null;
+  }
+}
+
+/** Neither revoked nor expired at `now`. */
+function usable(key: ApiKey, now: Date): boolean {
+  return !key.revoked && (key.expiresAt === undefined || now < key.expiresAt);
 }

@@ -2,13 +2,23 @@ import type { Context, Next } from 'koa';
 import { AppError } from '../errors.js';
 import { apiSecurityHeaders } from '../http/api-headers.js';
 import { toAppError } from '../http/error-middleware.js';
-import type { AccessLogStore } from './access-log.js';
+import type { Accessor, AccessLogStore, AccessRecord } from './access-log.js';
 import type { ApiKey, Scope } from './api-key.js';
 import type { KeyRing } from './key-ring.js';
 
 /** What the staff API's middleware leave on ctx.state. */
 export interface StaffState {
+  /** The server's own request id, and the client's X-Request-Id (create-app's requestContext). */
   requestId?: string;
+  clientRequestId?: string;
+  /** Whom the access record names when no key did (a signed-in person: src/staff/auth). */
+  who?: Accessor;
+  /** A refused request's key, when it held that key's right secret (revoked or expired). */
+  refusedKeyId?: string;
+  /** A list read: the conversations it returned. */
+  conversationIds?: string[];
+  /** A media read: the media id asked for. */
+  mediaId?: string;
   json?: boolean;
   key?: ApiKey;
   /** The conversation a request concerned, for its access record. */
@@ -49,8 +59,13 @@ export function authenticateApiKey(deps: { ring: () => KeyRing; attempts?: Faile
     }
     await deps.attempts?.check(ctx.ip, clock());
     const presented = BEARER.exec(header)?.[1];
-    const key = presented === undefined ? null : deps.ring().authenticate(presented);
+    const now = clock();
+    const key = presented === undefined ? null : deps.ring().authenticate(presented, now);
     if (!key) {
+      const refused = presented === undefined ? null : deps.ring().refusedKeyId(presented, now);
+      if (refused !== null) {
+        (ctx.state as StaffState).refusedKeyId = refused;
+      }
       await deps.attempts?.failed(ctx.ip, clock());
       throw new AppError('UNAUTHORIZED', 'invalid API key');
     }
@@ -98,16 +113,20 @@ export function recordAccess(deps: { accessLog: AccessLogStore; clock: () => Dat
       failure = err;
       status = toAppError(err).status;
     }
+    const keyId = state.key?.id ?? state.refusedKeyId ?? null;
     const write = deps.accessLog.append({
       at: deps.clock(),
-      requestId: state.requestId ?? '',
-      keyId: state.key?.id ?? null,
+      keyId,
       clinicId: (ctx.params as { clinicId?: string }).clinicId ?? null,
       method: ctx.method,
       route,
       // The id as asked for, known or not (who tried what), cut short.
       conversationId: state.conversationId ?? (ctx.params as { id?: string }).id?.slice(0, 100) ?? null,
       status,
+      ...requestFacts(ctx),
+      who: state.who ?? (keyId === null ? null : { kind: 'api-key', keyId }),
+      ...(state.conversationIds ? { conversationIds: state.conversationIds } : {}),
+      ...(state.mediaId !== undefined ? { mediaId: state.mediaId } : {}),
     });
     if (state.committed && failure === undefined) {
       // The request did something that cannot be taken back (a text went out): its caller
@@ -137,4 +156,20 @@ export function staffGuard(
   scope: Scope,
 ): Array<(ctx: Context, next: Next) => Promise<void>> {
   return [apiSecurityHeaders(), recordAccess(deps, route), authenticateApiKey(deps), requireScope(scope)];
+}
+
+/**
+ * What every access record takes from the request itself: the server's request id and the
+ * client's beside it, the client address and the user agent. Staff pages' records use it too.
+ * @param ctx - the request (its state filled by create-app's requestContext)
+ */
+export function requestFacts(ctx: Context): Pick<AccessRecord, 'requestId' | 'clientRequestId' | 'clientAddress' | 'userAgent'> {
+  const state = ctx.state as StaffState;
+  const agent = ctx.get('User-Agent');
+  return {
+    requestId: state.requestId ?? '',
+    clientRequestId: state.clientRequestId ?? null,
+    clientAddress: ctx.ip === '' ? null : ctx.ip,
+    userAgent: agent === '' ? null : agent.slice(0, 300),
+  };
 }

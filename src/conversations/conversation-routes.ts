@@ -154,12 +154,14 @@ export function createStaffRouter(deps: StaffRoutesDeps): Router {
     if (cursor !== undefined && cursor.length > 200) {
       throw new AppError('BAD_REQUEST', 'invalid cursor');
     }
-    ctx.body = await deps.service.list(clinicOf(ctx), {
+    const page = await deps.service.list(clinicOf(ctx), {
       limit,
       ...(status === undefined ? {} : { status: status as ConversationStatus }),
       ...(assignee === undefined ? {} : { assignee }),
       ...(cursor === undefined ? {} : { cursor }),
     });
+    (ctx.state as StaffState).conversationIds = page.conversations.map((c) => c.id);
+    ctx.body = page;
   });
 
   const ONE = `${CONVERSATIONS_PATH}/:id`;

@@ -1,5 +1,5 @@
 import { createHash, randomUUID } from 'node:crypto';
-import type { Clinic, MessageRecord, StaffPriority } from '../domain.js';
+import type { Clinic, MessageRecord, PendingChoice, StaffPriority } from '../domain.js';
 import { AppError } from '../errors.js';
 import type { Store } from '../store/store.js';
 import { DEFAULT_REPLIES_PER_KEY_PER_MINUTE, DEFAULT_REPLY_MAX_SEGMENTS } from '../config/clinics-file.js';
@@ -26,8 +26,8 @@ export const THREAD_LIMIT = 200;
 
 export interface ConversationServiceDeps {
   conversations: ConversationStore;
-  /** The main store: opt-out state. */
-  store: Pick<Store, 'getOptOut'>;
+  /** The main store: opt-out state, and the sender's note of staff activity (conversation.staffActive). */
+  store: Pick<Store, 'getOptOut' | 'noteStaffActivity'>;
   sender: SmsSender;
   /** The clinic and its Twilio credentials as live now (null: no such clinic). */
   clinic(clinicId: string): { clinic: Clinic; accountSid: string | null; authToken: string | null } | null;
@@ -38,6 +38,8 @@ export interface ConversationServiceDeps {
    * the address the service listens on; null (or not absolute): replies ask for no callback.
    */
   callbackOrigin?: () => string | null;
+  /** True while an opt-out from the number waits in this instance's outage spool: nothing is sent until it is applied. */
+  held?: (clinicId: string, phone: string) => boolean;
 }
 
 /** A conversation as the API shows it. */
@@ -65,7 +67,14 @@ export type ThreadEntryView =
       text: string;
       media: ThreadMedia[];
       /** What the service did with it: status, rules fired, actions and outcomes, the automatic reply. */
-      handling: { status: string; rulesFired: string[]; actions: { type: string; outcome: string; rule: string }[]; autoReply: string | null };
+      handling: {
+        status: string;
+        rulesFired: string[];
+        actions: { type: string; outcome: string; rule: string }[];
+        autoReply: string | null;
+        /** A family's "which appointment?" question this message asked, answered or came while it was pending (or the list it went to staff with). */
+        choice?: ThreadChoice;
+      };
     }
   | { type: 'note'; id: string; at: Date; text: string; author: string }
   | {
@@ -163,7 +172,30 @@ function inboundView(r: MessageRecord, media: ThreadMedia[]): ThreadEntryView {
     at: r.receivedAt,
     text: r.message.body,
     media,
-    handling: { status: r.status, rulesFired: r.rulesFired, actions: r.actions.map((a) => ({ type: a.type, outcome: a.outcome, rule: a.ruleName })), autoReply: r.reply },
+    handling: {
+      status: r.status,
+      rulesFired: r.rulesFired,
+      actions: r.actions.map((a) => ({ type: a.type, outcome: a.outcome, rule: a.ruleName })),
+      autoReply: r.reply,
+      ...(r.choice ? { choice: threadChoice(r.choice) } : {}),
+    },
+  };
+}
+
+/** A family's question as staff see it next to a message: what it would do, and the numbered options. */
+export interface ThreadChoice {
+  action: string;
+  askedAt: Date;
+  expiresAt: Date;
+  options: { number: number; patientId: string; firstName: string; appointmentId: string; startsAt: Date }[];
+}
+
+function threadChoice(choice: PendingChoice): ThreadChoice {
+  return {
+    action: choice.action,
+    askedAt: choice.askedAt,
+    expiresAt: choice.expiresAt,
+    options: choice.options.map((o, i) => ({ number: i + 1, patientId: o.patientId, firstName: o.firstName, appointmentId: o.appointmentId, startsAt: o.startsAt })),
   };
 }
 
@@ -230,6 +262,8 @@ export class ConversationService {
     const entry: StaffEntry = { id: newId('en'), conversationId: conversation.id, clinicId, kind: 'note', text, at: now, author };
     await this.deps.conversations.addEntry(entry);
     await this.deps.conversations.update(clinicId, conversation.id, { last: { at: now, direction: 'note', preview: preview(text) } }, now);
+    // Staff are in the conversation: automatic replies hold back (conversation.staffActive).
+    await this.deps.store.noteStaffActivity(clinicId, conversation.phone, now);
     return entryView(entry);
   }
 
@@ -247,6 +281,7 @@ export class ConversationService {
     if (!live) {
       throw new AppError('NOT_FOUND', 'not found');
     }
+    this.refuseHeld(clinicId, conversation.phone);
     const segments = countSegments(text);
     const maxSegments = live.clinic.replyMaxSegments ?? DEFAULT_REPLY_MAX_SEGMENTS;
     if (segments.segments > maxSegments) {
@@ -302,13 +337,20 @@ export class ConversationService {
     const sent = await this.inTurn(`${clinicId}\n${conversation.phone}`, async () => {
       // Again, just before sending: a STOP may have arrived since the first check (typically
       // while a reply ahead of this one, to the same number, was with Twilio).
+      if (this.deps.held?.(clinicId, conversation.phone) === true) {
+        await this.deps.conversations.removeEntry(pending.id);
+        this.refuseHeld(clinicId, conversation.phone);
+      }
       if ((await this.deps.store.getOptOut(clinicId, conversation.phone))?.optedOut) {
         await this.deps.conversations.removeEntry(pending.id);
         throw new AppError('OPTED_OUT', 'the patient has opted out of texts (STOP) while this reply waited; nothing was sent');
       }
       return this.send(pending, account, conversation, statusCallbackUrl(this.deps.callbackOrigin?.() ?? null));
     });
-    return { entry: await this.recordSent(pending, sent, conversation), replayed: pending !== entry };
+    const recorded = await this.recordSent(pending, sent, conversation);
+    // Staff are in the conversation: automatic replies hold back (conversation.staffActive).
+    await this.deps.store.noteStaffActivity(clinicId, conversation.phone, now);
+    return { entry: recorded, replayed: pending !== entry };
   }
 
   /** Records Twilio's answer for a stored reply, and the reply as the conversation's newest activity. */
@@ -366,6 +408,13 @@ export class ConversationService {
       },
     );
     return updated !== null;
+  }
+
+  /** OPTED_OUT while an opt-out from the number waits in the outage spool (it is applied when the database is back). */
+  private refuseHeld(clinicId: string, phone: string): void {
+    if (this.deps.held?.(clinicId, phone) === true) {
+      throw new AppError('OPTED_OUT', 'the patient sent STOP during a database outage; it is applied once the database is back, and nothing is sent until then');
+    }
   }
 
   /** Who texts whom for a conversation: the clinic number the patient last wrote to (while the clinic still has it). */

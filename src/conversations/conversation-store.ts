@@ -20,6 +20,8 @@ export interface ConversationStore {
    */
   recordRouted(message: RoutedMessage, newId: string): Promise<void>;
   get(clinicId: string, id: string): Promise<Conversation | null>;
+  /** The id of the conversation of clinic + phone, or null. */
+  conversationIdFor(clinicId: string, phone: string): Promise<string | null>;
   /** Newest activity first (then id, descending); `status` open includes snoozes that ran out. */
   list(query: ListQuery): Promise<{ conversations: Conversation[]; next: ListPosition | null }>;
   /** Applies a staff change; null when the clinic has no such conversation. */

@@ -52,6 +52,10 @@ export class MemoryConversationStore implements ConversationStore {
     this.byId.set(next.id, key);
   }
 
+  async conversationIdFor(clinicId: string, phone: string): Promise<string | null> {
+    return this.conversations.get(`${clinicId}:${phone}`)?.id ?? null;
+  }
+
   async get(clinicId: string, id: string): Promise<Conversation | null> {
     const found = this.find(clinicId, id);
     return found ? structuredClone(found) : null;

@@ -118,6 +118,13 @@ export class MongoConversationStore implements ConversationStore {
     });
   }
 
+  async conversationIdFor(clinicId: string, phone: string): Promise<string | null> {
+    return storeOperation('conversations.conversationIdFor', async () => {
+      const doc = await this.conversations.findOne({ _id: `${clinicId}:${phone}` }, { projection: { id: 1 }, maxTimeMS: this.maxTimeMS });
+      return doc?.id ?? null;
+    });
+  }
+
   async get(clinicId: string, id: string): Promise<Conversation | null> {
     return storeOperation('conversations.get', async () => {
       const doc = await this.conversations.findOne({ id, clinicId }, { maxTimeMS: this.maxTimeMS });

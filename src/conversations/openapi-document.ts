@@ -124,6 +124,26 @@ const SCHEMAS: Json = {
             items: { type: 'object', required: ['type', 'outcome', 'rule'], properties: { type: { type: 'string' }, outcome: { type: 'string' }, rule: { type: 'string' } }, additionalProperties: false },
           },
           autoReply: nullable({ type: 'string' }),
+          choice: {
+            type: 'object',
+            description: 'A family phone\'s "which appointment?" question this message asked, answered, or came while it was pending (or the list it went to staff with).',
+            required: ['action', 'askedAt', 'expiresAt', 'options'],
+            properties: {
+              action: { enum: ['confirm-appointment', 'cancel-appointment', 'reschedule-appointment'] },
+              askedAt: TIME,
+              expiresAt: TIME,
+              options: {
+                type: 'array',
+                items: {
+                  type: 'object',
+                  required: ['number', 'patientId', 'firstName', 'appointmentId', 'startsAt'],
+                  properties: { number: { type: 'integer' }, patientId: { type: 'string' }, firstName: { type: 'string' }, appointmentId: { type: 'string' }, startsAt: TIME },
+                  additionalProperties: false,
+                },
+              },
+            },
+            additionalProperties: false,
+          },
         },
         additionalProperties: false,
       },

@@ -55,6 +55,8 @@ export interface StaffApiDeps {
    * header): defaults to PUBLIC_BASE_URL; main adds the listening address in development.
    */
   callbackOrigin?: () => string | null;
+  /** True while an opt-out from the number waits in the outage spool: staff replies are refused (OPTED_OUT). */
+  held?: (clinicId: string, phone: string) => boolean;
 }
 
 /**
@@ -70,6 +72,7 @@ export function createStaffApi(deps: StaffApiDeps): { router: Router; service: C
     sender: deps.sender ?? createTwilioSender({ baseUrl: deps.config.twilioApiBaseUrl }),
     clock,
     callbackOrigin: deps.callbackOrigin ?? ((): string | null => deps.config.publicBaseUrl),
+    ...(deps.held ? { held: deps.held } : {}),
     ...(deps.media ? { media: deps.media } : {}),
     clinic(clinicId) {
       const snapshot = deps.live.snapshot();

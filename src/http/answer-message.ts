@@ -43,7 +43,16 @@ export function normalizeMessage(deps: { clock: () => Date; systemErrorText: (ru
  * STORE_UNAVAILABLE: the message is spooled and the system-error text answered.
  * @param deps - what the pipeline needs, and the deadline (ms)
  */
-export function answerMessage(deps: { store: Store; staff: StaffRouting; logger: Logger; metrics: Metrics; clock: () => Date; deadlineMs: number }): Middleware {
+export function answerMessage(deps: {
+  store: Store;
+  staff: StaffRouting;
+  logger: Logger;
+  metrics: Metrics;
+  clock: () => Date;
+  deadlineMs: number;
+  /** True while an opt-out from this number waits in the outage spool: only consent messages are answered. */
+  held?: (clinicId: string, phone: string) => boolean;
+}): Middleware {
   const inFlight: AnswersInFlight = new Map();
   return async function answerMessage(ctx: Context): Promise<void> {
     const state = webhookState(ctx);
@@ -62,6 +71,8 @@ export function answerMessage(deps: { store: Store; staff: StaffRouting; logger:
     state.message = result.summary;
     ctx.status = 200;
     ctx.type = 'text/xml';
-    ctx.body = renderTwiml(result.systemError === true ? (state.systemErrorText ?? SYSTEM_ERROR_TEXT) : result.reply);
+    // An opt-out from this number waits in the spool: nothing else is texted to it until it is applied.
+    const held = result.clinicId !== null && deps.held?.(result.clinicId, state.inbound.from) === true && !result.summary?.actions.some((a) => /^opt-(in|out):/.test(a));
+    ctx.body = renderTwiml(held ? null : result.systemError === true ? (state.systemErrorText ?? SYSTEM_ERROR_TEXT) : result.reply);
   };
 }

@@ -36,6 +36,8 @@ export interface AppDeps {
   clock?: () => Date;
   readiness: () => Promise<ReadinessReport>;
   spool?: SpoolSink;
+  /** True while an opt-out from the number waits in the outage spool (service/consent-hold.ts). */
+  held?: (clinicId: string, phone: string) => boolean;
   /** Counts requests in flight (graceful shutdown waits for them). */
   inFlight?: { enter(): void; leave(): void };
   /** How long the pipeline may run before the message is spooled and the system-error reply sent, ms. */
@@ -92,10 +94,14 @@ export function createApp(deps: AppDeps): Koa {
 
   app.use(async function requestContext(ctx: Context, next: Next): Promise<void> {
     const started = performance.now();
+    // Our own id, always: a client's id could be copied or reused. Theirs is kept beside it.
     const given = ctx.get('X-Request-Id');
-    const requestId = REQUEST_ID.test(given) ? given : randomUUID();
+    const requestId = randomUUID();
     const state = webhookState(ctx);
     state.requestId = requestId;
+    if (given !== '') {
+      state.clientRequestId = given.slice(0, 100);
+    }
     ctx.set('X-Request-Id', requestId);
     deps.inFlight?.enter();
     try {
@@ -113,6 +119,7 @@ export function createApp(deps: AppDeps): Koa {
         deps.logger.info(
           {
             requestId,
+            ...(state.clientRequestId !== undefined && REQUEST_ID.test(state.clientRequestId) ? { clientRequestId: state.clientRequestId } : {}),
             method: ctx.method,
             path: ctx.path,
             status: ctx.status,
@@ -164,7 +171,15 @@ export function createApp(deps: AppDeps): Koa {
     }),
     normalizeMessage({ clock, systemErrorText }),
     spoolWhenStoreUnavailable(deps.spool),
-    answerMessage({ store: deps.store, staff: deps.staff, logger: deps.logger, metrics: deps.metrics, clock, deadlineMs: deps.pipelineDeadlineMs ?? PIPELINE_DEADLINE_MS }),
+    answerMessage({
+      store: deps.store,
+      staff: deps.staff,
+      logger: deps.logger,
+      metrics: deps.metrics,
+      clock,
+      deadlineMs: deps.pipelineDeadlineMs ?? PIPELINE_DEADLINE_MS,
+      ...(deps.held ? { held: deps.held } : {}),
+    }),
   );
 
   app.use(router.routes());

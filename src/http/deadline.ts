@@ -2,10 +2,16 @@ import type { Context, Middleware, Next } from 'koa';
 import type { InboundMessage } from '../domain.js';
 import { webhookState } from './webhook-state.js';
 import { errorCode } from '../errors.js';
+import { renderTwiml } from '../twilio/twiml.js';
 
 /** Where messages go when the database cannot take them (the outage spool). */
 export interface SpoolSink {
-  append(message: InboundMessage, receivedAt: Date): Promise<void>;
+  /**
+   * Keeps the message; resolves with the answer to give instead of the system-error text
+   * when there is one (a spooled STOP or START: its normal confirmation; a number whose
+   * opt-out waits in the spool: no text at all), else with nothing.
+   */
+  append(message: InboundMessage, receivedAt: Date): Promise<unknown>;
 }
 
 /**
@@ -22,8 +28,14 @@ export function spoolWhenStoreUnavailable(spool: SpoolSink | undefined): Middlew
     } catch (err) {
       const state = webhookState(ctx);
       if (errorCode(err) === 'STORE_UNAVAILABLE' && spool && state.inbound && state.receivedAt) {
-        await spool.append(state.inbound, state.receivedAt);
+        const answer = await spool.append(state.inbound, state.receivedAt);
         state.outcome = 'spooled';
+        if (typeof answer === 'object' && answer !== null && 'reply' in answer) {
+          ctx.status = 200;
+          ctx.type = 'text/xml';
+          ctx.body = renderTwiml((answer as { reply: string | null }).reply);
+          return;
+        }
       }
       throw err;
     }

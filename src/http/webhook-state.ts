@@ -8,7 +8,10 @@ export interface WebhookState {
   /** The system-error text for this request's clinic (seed text until known). */
   systemErrorText?: string;
   outcome?: string;
+  /** The server's own id of the request (never the client's). */
   requestId?: string;
+  /** The X-Request-Id the client sent, if any (kept beside ours, cut to 100 characters). */
+  clientRequestId?: string;
   /** The clinics, rules and tokens this request runs with, taken once at its start (a reload never mixes two versions). */
   snapshot?: Snapshot;
   /** The signature-checked, normalized message. */

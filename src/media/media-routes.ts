@@ -16,17 +16,25 @@ const MEDIA_ID = /^MM[0-9a-fA-F]{32}-\d{1,2}$/;
  * except for images, and no caching of PHI anywhere.
  * @param deps.media - the media store
  * @param deps.guard - the staff API's access trail, key and scope checks (`conversations:read`), in order
+ * @param deps.conversationOf - the conversation of a clinic's message (for the access record)
  */
-export function mediaRoutes(deps: { media: MediaStore; guard: readonly Middleware[] }): Router {
+export function mediaRoutes(deps: { media: MediaStore; guard: readonly Middleware[]; conversationOf?: (clinicId: string, messageSid: string) => Promise<string | null> }): Router {
   const router = new Router();
   router.get(MEDIA_ROUTE, ...(deps.guard as Middleware[]), async function serveMedia(ctx: Context, _next: Next): Promise<void> {
     const { clinicId, mediaId } = ctx.params as { clinicId: string; mediaId: string };
+    // For the access record: the media asked for, and (once found) its conversation.
+    const state = ctx.state as { mediaId?: string; conversationId?: string };
+    state.mediaId = mediaId.slice(0, 100);
     if (!MEDIA_ID.test(mediaId)) {
       throw new AppError('NOT_FOUND', 'media not found');
     }
     const record = await deps.media.get(clinicId, mediaId);
     if (!record) {
       throw new AppError('NOT_FOUND', 'media not found');
+    }
+    const conversationId = await deps.conversationOf?.(clinicId, record.messageSid);
+    if (conversationId) {
+      state.conversationId = conversationId;
     }
     if (record.state !== 'stored' || !record.file) {
       throw new AppError('NOT_FOUND', `media not available (${record.state})`);

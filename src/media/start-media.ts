@@ -45,6 +45,8 @@ export interface StartMediaOptions {
    * that order. Without it the route is not mounted.
    */
   guard?: readonly Middleware[];
+  /** The conversation of a clinic's message, named in the media route's access records. */
+  conversationOf?: (clinicId: string, messageSid: string) => Promise<string | null>;
 }
 
 /**
@@ -88,7 +90,7 @@ export async function startMedia(options: StartMediaOptions): Promise<RunningMed
   return {
     service,
     store: media,
-    routers: options.guard ? [mediaRoutes({ media, guard: options.guard })] : [],
+    routers: options.guard ? [mediaRoutes({ media, guard: options.guard, ...(options.conversationOf ? { conversationOf: options.conversationOf } : {}) })] : [],
     components: [
       { name: 'media store', init: () => media.init() },
       { name: 'media jobs', background: true, start: () => service.start(), stop: () => service.kill() },

@@ -21,7 +21,7 @@ import { openEventsStorage } from '../events/events-storage.js';
 import { createApp, type SpoolSink } from '../http/create-app.js';
 import { createHttpServer, serverLimits } from '../http/server-limits.js';
 import { loadSeed } from '../import/seed.js';
-import { readinessChecks, Runner, type Component } from '../lifecycle.js';
+import { readinessChecks, Runner, type Component, type ReadinessCheck } from '../lifecycle.js';
 import { createLogger, type Logger } from '../logger.js';
 import { MEDIA_ROUTE } from '../media/media-routes.js';
 import { startMedia, type RunningMedia } from '../media/start-media.js';
@@ -30,6 +30,8 @@ import { createMetrics, type Metrics } from '../metrics.js';
 import { handleMessage } from '../service/handle-message.js';
 import { LiveConfig, type Snapshot } from '../service/live-config.js';
 import { SpoolReplayer, type ReplayHandler } from '../spool/replayer.js';
+import { ConsentHold, holdSpooledOptOuts, spoolWithConsent } from '../service/consent-hold.js';
+import { conversationOfMessage } from '../conversations/conversation-of-message.js';
 import { Spool } from '../spool/spool.js';
 import { openBackend, type Backend } from '../store/backend.js';
 import type { Store } from '../store/store.js';
@@ -159,8 +161,10 @@ export async function buildService(service: ServiceConfig, overrides: ServiceOve
   const staffStores = await openStaffStores(backend);
   const staffRouting = (overrides.routing ?? ((inner: StaffRouting): StaffRouting => inner))(conversationRouting(staffStores.conversations));
   const pipeline = { store, staff: staffRouting, logger, metrics, clock };
-  // Messages the store cannot take wait on disk in the outage spool until the replayer gets them in.
-  const outage = overrides.spool === undefined ? await openSpool(config, store, logger, metrics, (message, receivedAt) => handleMessage(pipeline, live.snapshot(), message, 'replay', receivedAt)) : null;
+  // Messages the store cannot take wait on disk in the outage spool until the replayer gets them in;
+  // a spooled STOP holds its number (nothing else is texted to it) until its replay applies it.
+  const outage = overrides.spool === undefined ? await openSpool(config, store, logger, metrics, live, (message, receivedAt) => handleMessage(pipeline, live.snapshot(), message, 'replay', receivedAt)) : null;
+  const held = (clinicId: string, phone: string): boolean => outage?.hold.has(clinicId, phone) ?? false;
   const inFlight = createInFlight();
   const loopBusy = eventLoopBusy();
 
@@ -202,13 +206,16 @@ export async function buildService(service: ServiceConfig, overrides: ServiceOve
     // 100 ms) or its event loop is more than half busy; with neither it fetches at full speed.
     busy: () => inFlight.activeWithin(SERVING_WINDOW_MS) || loopBusy(),
     registry: metrics.registry,
+    conversationOf: conversationOfMessage({ store, conversations: staffStores.conversations }),
     guard: staffGuard({ accessLog: staffStores.accessLog, clock: () => new Date(), ring: () => ring, ...(attempts ? { attempts } : {}) }, MEDIA_ROUTE, 'conversations:read'),
   });
   // Replies' StatusCallback: PUBLIC_BASE_URL (required in production), else the address this server listens on.
   let listening: string | null = null;
-  const staff = createStaffApi({ config, live, store, stores: staffStores, ring, logger, media: media.service, callbackOrigin: () => config.publicBaseUrl ?? listening, ...(overrides.apiClock ? { clock: overrides.apiClock } : {}), ...(attempts ? { attempts } : {}), ...(overrides.sender ? { sender: overrides.sender } : {}) });
+  const staff = createStaffApi({ config, live, store, stores: staffStores, ring, logger, media: media.service, callbackOrigin: () => config.publicBaseUrl ?? listening, held, ...(overrides.apiClock ? { clock: overrides.apiClock } : {}), ...(attempts ? { attempts } : {}), ...(overrides.sender ? { sender: overrides.sender } : {}) });
 
   // The long-running parts, started in this order and stopped in reverse (Medplum's initAppServices / shutdownApp).
+  // Their readiness checks (filled once the list is complete) feed /readyz.
+  const checks: ReadinessCheck[] = [];
   const report: Partial<ShutdownReport> = {};
   const storeComponent: Component = { name: 'store', init: () => store.init(), stop: () => store.close() };
   const components: Component[] = [
@@ -240,8 +247,9 @@ export async function buildService(service: ServiceConfig, overrides: ServiceOve
     metrics,
     clock,
     ...(overrides.pipelineDeadlineMs === undefined ? {} : { pipelineDeadlineMs: overrides.pipelineDeadlineMs }),
-    readiness: createReadiness({ store, live, metrics, ...(readySpool ? { spool: readySpool } : {}), lifecycle: () => runner.lifecycle(), checks: readinessChecks(components) }),
+    readiness: createReadiness({ store, live, metrics, ...(readySpool ? { spool: readySpool } : {}), lifecycle: () => runner.lifecycle(), checks }),
     ...(spoolSink ? { spool: spoolSink } : {}),
+    held,
     inFlight,
     routers: [staff.router, ...media.routers, staffAuth.router],
   });
@@ -275,10 +283,13 @@ export async function buildService(service: ServiceConfig, overrides: ServiceOve
     },
     {
       name: 'keys reload',
-      start: () => void (keysReload = startKeysReload({ file: config.keysFile, ring, logger, production, watch: config.watchRules, ...(signals ? { signals } : {}) })),
+      start: () => void (keysReload = startKeysReload({ file: config.keysFile, ring, logger, production, watch: config.watchRules, registry: metrics.registry, ...(signals ? { signals } : {}) })),
       stop: async () => keysReload?.close(),
+      // The keys file's last reload (refused: degraded, with file:line:col).
+      ready: () => keysReload?.status() ?? {},
     },
   );
+  checks.push(...readinessChecks(components));
   const runner = new Runner(components, { logger, background });
   let stopping: Promise<ShutdownReport> | undefined;
   return {
@@ -322,19 +333,32 @@ async function openSpool(
   store: Store,
   logger: Logger,
   metrics: Metrics,
+  live: LiveConfig,
   replay: ReplayHandler,
-): Promise<{ spool: Spool; sink: SpoolSink; component(report: Partial<ShutdownReport>): Component }> {
+): Promise<{ spool: Spool; sink: SpoolSink; hold: ConsentHold; component(report: Partial<ShutdownReport>): Component }> {
   const spool = await Spool.open({ dir: config.spoolDir, logger, onDepth: (depth) => metrics.spoolDepth.set(depth) });
-  const replayer = new SpoolReplayer({ spool, store, logger, metrics, replay });
-  const sink: SpoolSink = {
-    async append(message, receivedAt) {
-      await spool.append(message, receivedAt);
-      replayer.notify();
+  const hold = new ConsentHold();
+  await holdSpooledOptOuts(hold, await spool.list(), live.snapshot());
+  const replayer = new SpoolReplayer({
+    spool,
+    store,
+    logger,
+    metrics,
+    replay: async (message, receivedAt) => {
+      const result = await replay(message, receivedAt);
+      hold.replayed(message);
+      return result;
     },
-  };
+  });
+  const sink = spoolWithConsent({ append: (m, at) => spool.append(m, at), notify: () => replayer.notify(), snapshot: () => live.snapshot(), hold });
+  // /metrics: the spool's depth (sms_spool_depth), replays (sms_spool_replayed_total: its rate is the replay rate),
+  // the oldest entry's age and the held numbers.
+  metrics.spoolSource.oldestReceivedAt = () => spool.oldestReceivedAt();
+  metrics.spoolSource.heldNumbers = () => hold.size();
   return {
     spool,
     sink,
+    hold,
     component: (report: Partial<ShutdownReport>): Component => ({
       name: 'spool replayer',
       start: () => replayer.start(),

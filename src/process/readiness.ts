@@ -12,7 +12,7 @@ export interface ReadinessDeps {
   live: LiveConfig;
   metrics: Metrics;
   /** The outage spool: its depth, and whether a message could be written to it now (absent: no spool). */
-  spool?: { depth(): number; writable(): Promise<boolean> };
+  spool?: { depth(): number; writable(): Promise<boolean>; oldestReceivedAt?(): Date | null };
   /** Where the instance is in its life (absent: serving). */
   lifecycle?: () => Lifecycle;
   /** How long a store ping may take before the store counts as down, ms. */
@@ -50,6 +50,9 @@ export function createReadiness(deps: ReadinessDeps): () => Promise<ReadinessRep
     details.spool = deps.spool ? { depth, writable: spoolWritable } : 'none';
     details.spoolDepth = depth;
     deps.metrics.spoolDepth.set(depth);
+    // How long the oldest spooled message has waited (0: none), as the events backlog's age is shown.
+    const oldest = deps.spool?.oldestReceivedAt?.() ?? null;
+    details.spoolOldestAgeSeconds = oldest === null ? 0 : Math.max(0, Math.round((Date.now() - oldest.getTime()) / 1000));
     if (!storeUp && !spoolWritable) {
       reasons.push(deps.spool ? 'store unreachable and spool not writable' : 'store unreachable and no spool');
     } else if (!storeUp) {

@@ -4,7 +4,7 @@ import type { ActionParams } from '../actions/index.js';
 import type { Finding } from '../errors.js';
 import { normalizeText } from './normalize.js';
 import type { PhraseEntry, PhraseList } from './phrases.js';
-import { phraseListParts, type ParsedRule, type ParsedRulesFile, type ReplySpec, type RulesFileData } from './rules-file.js';
+import { DEFAULT_SETTINGS, phraseListParts, type ParsedRule, type ParsedRulesFile, type ReplySpec, type RulesFileData, type RulesSettings } from './rules-file.js';
 import { didYouMean } from './suggest.js';
 import type { ParsedTemplate } from './templates.js';
 
@@ -69,6 +69,13 @@ export interface CompiledRules {
   files: readonly string[];
   /** Rules the clinic file disabled. */
   disabled: readonly string[];
+  /** `settings:` of both files, the clinic's over the default's, over DEFAULT_SETTINGS. */
+  settings: Readonly<RulesSettings>;
+  /**
+   * Templates whose sending is remembered per sender (sender.recentReplies): those a rule
+   * compares sender.recentReplies with. Other replies cost no write.
+   */
+  rememberedReplies: ReadonlySet<string>;
 }
 
 export interface CompileResult {
@@ -130,6 +137,8 @@ export function compileClinicRules(defaults: ParsedRulesFile, clinicFile: Parsed
     languages,
     files: files.map((f) => f.file),
     disabled,
+    settings: Object.freeze({ ...DEFAULT_SETTINGS, ...raw(defaults).settings, ...(clinicFile ? raw(clinicFile).settings : {}) }),
+    rememberedReplies: rememberedReplies(rules),
   };
   return { rules: Object.freeze(compiled), findings };
 }
@@ -365,6 +374,23 @@ function compileRules(merged: readonly MergedRule[]): CompiledRule[] {
       source: { file: file.file, line: pos.line, col: pos.col },
     });
   });
+}
+
+/** The template names rules compare sender.recentReplies with (contains, doesNotContain, in, ...). */
+function rememberedReplies(rules: readonly CompiledRule[]): Set<string> {
+  const names = new Set<string>();
+  const visit = (node: unknown): void => {
+    if (Array.isArray(node)) {
+      node.forEach(visit);
+    } else if (isRecord(node)) {
+      if (node.fact === 'sender.recentReplies') {
+        (Array.isArray(node.value) ? node.value : [node.value]).forEach((v) => typeof v === 'string' && names.add(v));
+      }
+      Object.values(node).forEach(visit);
+    }
+  };
+  rules.forEach((r) => visit(r.definition.conditions));
+  return names;
 }
 
 /**

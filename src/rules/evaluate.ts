@@ -2,7 +2,7 @@ import { Engine, type RuleProperties, type RuleResult } from 'json-rules-engine'
 import { CONSENT_ACTIONS } from '../actions/consent.js';
 import type { ActionParams } from '../actions/index.js';
 import type { CompiledRules, CompiledRule } from './compile.js';
-import { APPOINTMENT_FACTS, createMessageContext, type EvaluationInput, type MessageContext } from './message-facts.js';
+import { APPOINTMENT_FACTS, UPCOMING_FACTS, createMessageContext, type EvaluationInput, type MessageContext } from './message-facts.js';
 import type { Compare } from './operators.js';
 import { phraseOperators } from './phrases.js';
 import { prefilterRules } from './prefilter.js';
@@ -162,6 +162,9 @@ async function runEngine(rules: CompiledRules, positions: readonly number[], con
     } else if (Object.hasOwn(APPOINTMENT_FACTS, name)) {
       const compute = APPOINTMENT_FACTS[name as keyof typeof APPOINTMENT_FACTS] as (typeof APPOINTMENT_FACTS)[keyof typeof APPOINTMENT_FACTS];
       engine.addFact(name, async () => compute(await context.nextAppointment(), input), { cache: false });
+    } else if (Object.hasOwn(UPCOMING_FACTS, name)) {
+      const compute = UPCOMING_FACTS[name as keyof typeof UPCOMING_FACTS] as (typeof UPCOMING_FACTS)[keyof typeof UPCOMING_FACTS];
+      engine.addFact(name, async () => compute(await context.upcoming()), { cache: false });
     }
   }
   const run = await engine.run();
@@ -198,6 +201,12 @@ function factsOf(context: MessageContext, input: EvaluationInput): Record<string
   if (appointment !== undefined) {
     for (const [name, compute] of Object.entries(APPOINTMENT_FACTS)) {
       facts[name] = compute(appointment, input);
+    }
+  }
+  const upcoming = context.peekUpcoming();
+  if (upcoming !== undefined) {
+    for (const [name, compute] of Object.entries(UPCOMING_FACTS)) {
+      facts[name] = compute(upcoming);
     }
   }
   return facts;

@@ -53,6 +53,23 @@ export const FACTS = {
   },
   'appointment.hoursUntil': { type: 'number', doc: 'hours from now until it starts (-1 when none)', lazy: true },
   'appointment.patientFirstName': { type: 'string', doc: 'whose appointment it is ("" when none)', lazy: true },
+  'appointment.patientCount': {
+    type: 'number',
+    doc: 'how many patients on the number have an upcoming, not cancelled appointment within settings.choiceWithinDays (a family phone asks which one when 2 or more)',
+    lazy: true,
+  },
+  'choice.pending': { type: 'boolean', doc: 'the sender has an unanswered "which appointment?" question that has not expired' },
+  'choice.answer': {
+    type: 'string',
+    doc: 'what this message says to the pending question: chosen (a number, ALL or a first name), unclear (a short answer that matches no option), "" (no question pending, a keyword, or free text)',
+  },
+  'choice.action': { type: 'string', doc: 'the action the pending question applies once answered: confirm-appointment, cancel-appointment, reschedule-appointment ("" when none)' },
+  'choice.attempts': { type: 'number', doc: 'unclear answers to the pending question so far' },
+  'conversation.staffActive': { type: 'boolean', doc: 'staff replied or wrote a note in this sender\'s conversation within settings.staffActiveHours' },
+  'sender.recentReplies': {
+    type: 'string[]',
+    doc: 'the automatic replies (template names) sent to this sender within settings.autoReplyOnceHours; only templates a rule compares this fact with are remembered',
+  },
   'time.hour': { type: 'number', doc: 'the hour in the clinic\'s time zone, 0-23' },
   'time.minute': { type: 'number', doc: 'the minute, 0-59' },
   'time.weekday': { type: 'string', doc: 'the weekday in the clinic\'s time zone: mon, tue, wed, thu, fri, sat, sun' },

@@ -1,5 +1,6 @@
-import { appointmentStatus, type Appointment, type Clinic, type InboundMessage, type Patient } from '../domain.js';
+import { appointmentStatus, type Appointment, type Clinic, type InboundMessage, type Patient, type SenderState } from '../domain.js';
 import type { Store } from '../store/store.js';
+import { patientCount, readChoice, type ChoiceReading } from './choice.js';
 import type { CompiledRules, VocabularyEntry } from './compile.js';
 import type { FactName } from './fact-catalog.js';
 import { isWithinBusinessHours, localTime } from './local-time.js';
@@ -17,6 +18,8 @@ export interface EvaluationInput {
   receivedAt?: Date;
   /** Read for the lazy appointment facts; the actions write to it. */
   store: Store;
+  /** What the sender's conversation remembers (touchSender): a pending choice, staff activity, automatic replies. */
+  sender?: Pick<SenderState, 'choice' | 'staffAt' | 'autoReplies'>;
 }
 
 /** Everything known about one message before the rules run, and its lazy appointment look-up. */
@@ -30,6 +33,12 @@ export interface MessageContext {
   language: string;
   /** Facts computed up front (cheap, no I/O). */
   facts: Record<Exclude<FactName, `appointment.${string}`>, unknown>;
+  /** The message read as an answer to the sender's pending "which appointment?" question. */
+  choice: ChoiceReading;
+  /** The patients' upcoming appointments within settings.choiceWithinDays, soonest first: looked up at most once. */
+  upcoming(): Promise<Appointment[]>;
+  /** The looked-up upcoming appointments, or undefined when nobody asked. */
+  peekUpcoming(): Appointment[] | undefined;
   /** The soonest upcoming appointment among the patients: looked up at most once. */
   nextAppointment(): Promise<Appointment | null>;
   /** The looked-up appointment, or undefined when nobody asked for it. */
@@ -86,6 +95,23 @@ export function createMessageContext(rules: CompiledRules, input: EvaluationInpu
     }
     return lookup;
   };
+  let upcomingLookup: Promise<Appointment[]> | undefined;
+  let upcomingLooked: Appointment[] | undefined;
+  const upcoming = (): Promise<Appointment[]> => {
+    if (!upcomingLookup) {
+      const until = new Date(now.getTime() + rules.settings.choiceWithinDays * 86_400_000);
+      upcomingLookup = patients.length === 0 ? Promise.resolve([]) : input.store.findUpcomingAppointments(clinic.id, patients.map((p) => p.id), now, until);
+      upcomingLookup.then(
+        (list) => {
+          upcomingLooked = list;
+        },
+        () => undefined,
+      );
+    }
+    return upcomingLookup;
+  };
+  const choice = readChoice(input.sender?.choice, text, match?.command ?? '', now);
+  const hoursAgo = (at: Date | undefined): number => (at === undefined ? Infinity : (now.getTime() - at.getTime()) / 3_600_000);
   const facts: MessageContext['facts'] = {
     'message.body': message.body.trim(),
     'message.text': text,
@@ -112,6 +138,15 @@ export function createMessageContext(rules: CompiledRules, input: EvaluationInpu
     'time.minute': local.minute,
     'time.weekday': local.weekday,
     'time.inBusinessHours': isWithinBusinessHours(clinic, now),
+    'choice.pending': choice.pending !== null,
+    'choice.answer': choice.answer,
+    'choice.action': choice.pending?.action ?? '',
+    'choice.attempts': choice.pending?.attempts ?? 0,
+    'conversation.staffActive': hoursAgo(input.sender?.staffAt) < rules.settings.staffActiveHours,
+    'sender.recentReplies': Object.entries(input.sender?.autoReplies ?? {})
+      .filter(([, at]) => hoursAgo(at) < rules.settings.autoReplyOnceHours)
+      .map(([kind]) => kind)
+      .sort(),
   };
   return {
     text,
@@ -122,6 +157,9 @@ export function createMessageContext(rules: CompiledRules, input: EvaluationInpu
     facts,
     nextAppointment,
     peekAppointment: () => looked,
+    choice,
+    upcoming,
+    peekUpcoming: () => upcomingLooked,
   };
 }
 
@@ -131,4 +169,9 @@ export const APPOINTMENT_FACTS: Record<`appointment.${string}`, (a: Appointment 
   'appointment.status': (a) => (a ? appointmentStatus(a) : ''),
   'appointment.hoursUntil': (a, input) => (a ? Math.floor((a.startsAt.getTime() - input.now.getTime()) / 3_600_000) : -1),
   'appointment.patientFirstName': (a, input) => (a ? (input.patients.find((p) => p.id === a.patientId)?.firstName ?? '') : ''),
+};
+
+/** Lazy facts of the upcoming appointments within the choice window (a family phone). */
+export const UPCOMING_FACTS: Record<`appointment.${string}`, (upcoming: readonly Appointment[]) => unknown> = {
+  'appointment.patientCount': patientCount,
 };

@@ -4,7 +4,7 @@
  */
 import { CONSENT_ACTIONS } from '../actions/consent.js';
 import { REPLIES_TO_OPTED_OUT } from '../actions/index.js';
-import { SYSTEM_ERROR_TEXT, type Appointment, type Clinic, type Patient } from '../domain.js';
+import { SYSTEM_ERROR_TEXT, type Appointment, type ChoiceOption, type Clinic, type Patient, type PendingChoice } from '../domain.js';
 import { AppError } from '../errors.js';
 import type { CompiledRules, CompiledTemplate } from './compile.js';
 import type { FiredEvent } from './evaluate.js';
@@ -17,7 +17,18 @@ export interface ActionDone {
   event: FiredEvent;
   outcome: string;
   appointment?: Appointment | null | undefined;
+  /** A family's question the action asked or applied, and the options chosen. */
+  choice?: { question: PendingChoice; chosen: readonly ChoiceOption[] } | undefined;
 }
+
+/** The reply text and the template it came from. */
+export interface Reply {
+  text: string;
+  template: string;
+}
+
+/** The template that writes each option of {{choice.options}}; without it, "1: Dylan (time)". */
+export const CHOICE_OPTION_TEMPLATE = 'which-appointment-option';
 
 /**
  * The template of the highest-priority fired rule that names one (by the action's outcome
@@ -29,7 +40,7 @@ export interface ActionDone {
  * @param done - the actions that ran, highest priority first
  * @param context - the message's context (keyword, language, the cached appointment look-up)
  */
-export async function composeReply(rules: CompiledRules, done: readonly ActionDone[], input: EvaluationInput, context: MessageContext): Promise<string | null> {
+export async function composeReply(rules: CompiledRules, done: readonly ActionDone[], input: EvaluationInput, context: MessageContext): Promise<Reply | null> {
   const consent = done.filter((d) => CONSENT_ACTIONS.has(d.event.type));
   // An opted-out number is answered only by the rules whose reply may reach it (a no-reply still silences them).
   const candidates = consent.length > 0 ? consent : input.optedOut ? done.filter((d) => REPLIES_TO_OPTED_OUT.has(d.event.type) || d.event.type === 'no-reply') : done;
@@ -37,7 +48,8 @@ export async function composeReply(rules: CompiledRules, done: readonly ActionDo
   if (!chosen || (input.optedOut && !REPLIES_TO_OPTED_OUT.has(chosen.done.event.type))) {
     return null;
   }
-  return fillTemplate(rules, chosen.template, input, context, chosen.done.appointment);
+  const text = await fillTemplate(rules, chosen.template, input, context, chosen.done.appointment, chosen.done.choice);
+  return { text, template: chosen.template.name };
 }
 
 function chooseTemplate(rules: CompiledRules, done: readonly ActionDone[], clinic: Clinic): { done: ActionDone; template: CompiledTemplate } | null {
@@ -59,10 +71,18 @@ function chooseTemplate(rules: CompiledRules, done: readonly ActionDone[], clini
   return null;
 }
 
-/** The language a reply is written in: a non-English keyword the patient used, else the patient's language, else English. */
-function replyLanguage(rules: CompiledRules, context: MessageContext, patients: readonly Patient[]): string {
+/**
+ * The language a reply is written in: a non-English keyword the patient used, else the
+ * language a pending question was asked in (an answer like "2" has none), else the
+ * patient's language, else English.
+ */
+export function replyLanguage(rules: CompiledRules, context: MessageContext, patients: readonly Patient[]): string {
   if (context.language !== '' && context.language !== 'en') {
     return context.language;
+  }
+  const asked = context.choice.pending?.language;
+  if (context.language === '' && asked !== undefined && rules.languages.includes(asked)) {
+    return asked;
   }
   const preferred = patients.map((p) => p.language).find((l): l is string => l !== undefined && rules.languages.includes(l));
   return preferred ?? 'en';
@@ -82,6 +102,7 @@ async function fillTemplate(
   input: EvaluationInput,
   context: MessageContext,
   actionAppointment: Appointment | null | undefined,
+  choice?: ActionDone['choice'],
 ): Promise<string> {
   const language = replyLanguage(rules, context, input.patients);
   const parsed = pickText(template, language);
@@ -107,7 +128,63 @@ async function fillTemplate(
     }
     values['appointment.provider'] = appointment.provider ?? '';
   }
+  if (choice) {
+    values['choice.options'] = choiceOptionsText(rules, choice.question.options, input, language);
+    values['choice.chosen'] = chosenText(choice.chosen, input.clinic, language);
+  }
   return renderTemplate(parsed, values);
+}
+
+/** {{choice.options}}: each option through the which-appointment-option template, joined with commas. */
+function choiceOptionsText(rules: CompiledRules, options: readonly ChoiceOption[], input: Pick<EvaluationInput, 'clinic' | 'message'>, language: string): string {
+  const template = rules.templates.get(CHOICE_OPTION_TEMPLATE);
+  return options
+    .map((option, i) => {
+      const time = formatAppointmentTime(option.startsAt, input.clinic.timezone, language);
+      if (!template) {
+        return `${i + 1}: ${option.firstName} (${time})`;
+      }
+      const values: Partial<Record<MergeField, string>> = {
+        ...clinicValues(input.clinic, input.message.to),
+        'choice.number': String(i + 1),
+        'patient.firstName': option.firstName,
+        'appointment.time': time,
+        'appointment.date': formatAppointmentDate(option.startsAt, input.clinic.timezone, language),
+      };
+      return renderTemplate(pickText(template, language), values);
+    })
+    .join(', ');
+}
+
+/** {{choice.chosen}}: "Dylan (Wed, Dec 9, 8:00 AM CST) and Carla (...)", joined the language's way. */
+function chosenText(chosen: readonly ChoiceOption[], clinic: Clinic, language: string): string {
+  const items = chosen.map((o) => `${o.firstName} (${formatAppointmentTime(o.startsAt, clinic.timezone, language)})`);
+  return new Intl.ListFormat(language, { type: 'conjunction' }).format(items);
+}
+
+/**
+ * The question a rule's `asked` reply would send for `options`, written as it would be sent
+ * (ask-which-appointment checks that it fits in the clinic's SMS segments before asking).
+ * @returns null when the rule names no template for `asked`
+ */
+export function choiceQuestionText(
+  rules: CompiledRules,
+  spec: FiredEvent['reply'],
+  options: readonly ChoiceOption[],
+  input: EvaluationInput,
+  language: string,
+): string | null {
+  const name = spec === null ? undefined : typeof spec === 'string' ? spec : (spec.asked ?? spec.default);
+  const template = name === undefined ? undefined : rules.templates.get(name);
+  if (!template) {
+    return null;
+  }
+  const values: Partial<Record<MergeField, string>> = {
+    ...clinicValues(input.clinic, input.message.to),
+    'patient.firstName': options[0]?.firstName ?? '',
+    'choice.options': choiceOptionsText(rules, options, input, language),
+  };
+  return renderTemplate(pickText(template, language), values);
 }
 
 function clinicValues(clinic: Clinic, to: string | undefined): Partial<Record<MergeField, string>> {

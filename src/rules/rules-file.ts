@@ -33,7 +33,30 @@ export interface RulesFileData {
   templates?: Record<string, string | Record<string, string | string[]>>;
   rules?: RuleData[];
   disable?: string[];
+  settings?: Partial<RulesSettings>;
 }
+
+/** The conversation-aware settings of a clinic's rules (`settings:`; a clinic's file overrides key by key). */
+export interface RulesSettings {
+  /** How long a family phone's "which appointment?" question waits for its answer. */
+  choiceExpiresHours: number;
+  /** Appointments starting within this many days are offered. */
+  choiceWithinDays: number;
+  /** The question must fit in this many SMS segments; past that the message goes to staff with the list. */
+  choiceMaxSegments: number;
+  /** conversation.staffActive: staff replied or wrote in the conversation within this many hours. */
+  staffActiveHours: number;
+  /** sender.recentReplies: automatic replies sent within this many hours. */
+  autoReplyOnceHours: number;
+}
+
+export const DEFAULT_SETTINGS: Readonly<RulesSettings> = Object.freeze({
+  choiceExpiresHours: 24,
+  choiceWithinDays: 30,
+  choiceMaxSegments: 2,
+  staffActiveHours: 24,
+  autoReplyOnceHours: 24,
+});
 
 /** One rule of a file, checked on its own, with what compiling needs. */
 export interface ParsedRule {

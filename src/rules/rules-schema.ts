@@ -58,6 +58,17 @@ export const RULES_FILE_SCHEMA = {
     },
     rules: { type: 'array', items: { $ref: '#/$defs/rule' } },
     disable: { type: 'array', items: { type: 'string', pattern: NAME } },
+    settings: {
+      type: 'object',
+      additionalProperties: false,
+      properties: {
+        choiceExpiresHours: { type: 'number', exclusiveMinimum: 0, maximum: 720 },
+        choiceWithinDays: { type: 'number', exclusiveMinimum: 0, maximum: 365 },
+        choiceMaxSegments: { type: 'integer', minimum: 1, maximum: 10 },
+        staffActiveHours: { type: 'number', minimum: 0, maximum: 720 },
+        autoReplyOnceHours: { type: 'number', minimum: 0, maximum: 720 },
+      },
+    },
   },
   $defs: {
     rule: {

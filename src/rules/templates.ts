@@ -12,6 +12,9 @@ export const MERGE_FIELDS = {
   'appointment.date': 'the date alone, e.g. "Tuesday, December 1"',
   'appointment.provider': 'the provider ("" when not recorded)',
   'message.keyword': 'the first word of the message, normalized',
+  'choice.options': 'a family phone\'s "which appointment?" options, each from the which-appointment-option template, joined with commas',
+  'choice.number': 'in which-appointment-option: the number the patient replies for this option',
+  'choice.chosen': 'the appointments a family chose, e.g. "Dylan (Wed, Dec 9, 8:00 AM CST) and Carla (Sun, Dec 13, 8:00 AM CST)"',
 } as const satisfies Record<string, string>;
 
 export type MergeField = keyof typeof MERGE_FIELDS;

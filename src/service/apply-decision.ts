@@ -1,14 +1,19 @@
 import { getAction } from '../actions/index.js';
-import type { ActionRecord, StaffRouting } from '../domain.js';
+import type { ActionRecord, PendingChoice, StaffRouting } from '../domain.js';
 import { AppError } from '../errors.js';
 import type { CompiledRules } from '../rules/compile.js';
 import type { Decision, EvaluationInput } from '../rules/evaluate.js';
-import { composeReply, type ActionDone } from '../rules/reply.js';
+import { choiceQuestionText, composeReply, replyLanguage, type ActionDone } from '../rules/reply.js';
+import { countSegments } from '../sms-segments.js';
 
 export interface Outcome {
   rulesFired: string[];
   actions: ActionRecord[];
   reply: string | null;
+  /** The template the reply came from (absent: no reply). */
+  replyTemplate?: string;
+  /** A family's question this message asked, answered, or listed for staff. */
+  choice?: PendingChoice;
 }
 
 /** Actions processed even when the sender is rate-limited: consent, HELP and safety answers must always work. */
@@ -30,6 +35,9 @@ export function keepActions(decision: Decision, types: ReadonlySet<string>): Dec
 export async function applyDecision(rules: CompiledRules, decision: Decision, input: EvaluationInput, opts: { staff: StaffRouting; dryRun?: boolean }): Promise<Outcome> {
   const done: ActionDone[] = [];
   const actions: ActionRecord[] = [];
+  const { context } = decision;
+  const language = replyLanguage(rules, context, input.patients);
+  let choice: PendingChoice | undefined;
   for (const event of decision.events) {
     const action = getAction(event.type);
     if (!action) {
@@ -47,12 +55,32 @@ export async function applyDecision(rules: CompiledRules, decision: Decision, in
       dryRun: opts.dryRun === true,
       ruleName: event.ruleName,
       params: event.params,
-      keyword: decision.context.keyword,
-      nextAppointment: decision.context.nextAppointment,
+      keyword: context.keyword,
+      nextAppointment: context.nextAppointment,
+      command: context.command,
+      choice: context.choice,
+      upcoming: context.upcoming,
+      settings: rules.settings,
+      language,
+      questionFits: (options) => {
+        const text = choiceQuestionText(rules, event.reply, options, input, language);
+        return text !== null && countSegments(text).segments <= rules.settings.choiceMaxSegments;
+      },
     });
-    done.push({ event, outcome: result.outcome, appointment: result.appointment });
-    actions.push({ type: event.type, outcome: result.outcome, ruleName: event.ruleName, ...(result.detail ? { detail: result.detail } : {}) });
+    choice ??= result.choice?.question;
+    done.push({ event, outcome: result.outcome, appointment: result.appointment, choice: result.choice });
+    for (const r of [result, ...(result.also ?? [])]) {
+      actions.push({ type: event.type, outcome: r.outcome, ruleName: event.ruleName, ...(r.detail ? { detail: r.detail } : {}) });
+    }
   }
-  const reply = await composeReply(rules, done, input, decision.context);
-  return { rulesFired: decision.events.map((e) => e.ruleName), actions, reply };
+  const reply = await composeReply(rules, done, input, context);
+  // A question pending when the message came (free text for staff): the thread shows it.
+  choice ??= context.choice.pending ?? undefined;
+  return {
+    rulesFired: decision.events.map((e) => e.ruleName),
+    actions,
+    reply: reply?.text ?? null,
+    ...(reply ? { replyTemplate: reply.template } : {}),
+    ...(choice ? { choice } : {}),
+  };
 }

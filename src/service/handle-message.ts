@@ -10,6 +10,7 @@ import { decide, type Decision, type EvaluationInput } from '../rules/evaluate.j
 import type { Store, RateWindow } from '../store/store.js';
 import { ALWAYS_PROCESSED_ACTIONS, applyDecision, keepActions, type Outcome } from './apply-decision.js';
 import { brokenClinicFor, type BrokenClinic, type Snapshot } from './live-config.js';
+import { settleChoice } from './family-choice.js';
 import { toStaff, trackRouting, unknownNumberReachesStaff } from './reach-staff.js';
 
 export interface PipelineDeps {
@@ -153,7 +154,7 @@ export async function handleMessage(
     const now = deps.clock();
     const { sender, storeMs } = await countSender(run, clinic);
     const tRules = performance.now();
-    const input = { clinic, message, patients: sender.patients, optedOut: sender.optedOut, now, receivedAt: run.receivedAt, store: deps.store };
+    const input = { clinic, message, patients: sender.patients, optedOut: sender.optedOut, now, receivedAt: run.receivedAt, store: deps.store, sender };
     const decision = await decide(rules, input);
     const overLimit = sender.count > clinic.rateLimitPerMinute;
     checkpoint(run);
@@ -347,6 +348,11 @@ async function act(run: Run, rules: CompiledRules, decision: Decision, input: Ev
     checkpoint(run);
     await staff.routed(toStaff(input, 'unknown-number'));
   }
+  await settleChoice(input, decision, outcome);
+  if (outcome.replyTemplate !== undefined && rules.rememberedReplies.has(outcome.replyTemplate) && MODES[run.mode].sendsReply) {
+    // sender.recentReplies: this automatic reply goes out now (only kinds a rule asks about cost this write).
+    await input.store.noteAutoReply(input.clinic.id, input.message.from, outcome.replyTemplate, input.now);
+  }
   return outcome;
 }
 
@@ -375,6 +381,7 @@ async function complete(
     completedAt: run.deps.clock(),
     timings: { totalMs: round(performance.now() - run.started), storeMs: round(timings.storeMs), rulesMs: round(timings.rulesMs) },
     ...(outbox.length > 0 ? { outbox } : {}),
+    ...(outcome.choice ? { choice: outcome.choice } : {}),
   });
   const summary = { sid: run.message.messageSid, sender: maskPhone(run.message.from), rules: outcome.rulesFired, actions: outcome.actions.map((a) => `${a.type}:${a.outcome}`) };
   if (mode.logsOutcome) {

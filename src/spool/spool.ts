@@ -50,6 +50,8 @@ export class Spool {
   private readonly clock: () => Date;
   private readonly onDepth: (depth: number) => void;
   private readonly ids = new Set<string>();
+  /** When each entry's message arrived (ms): the oldest one's age is on /readyz and /metrics. */
+  private readonly received = new Map<string, number>();
   private readonly pending = new Map<string, Promise<SpoolEntry>>();
   private seq = 0;
 
@@ -150,6 +152,7 @@ export class Spool {
       WRITING.delete(temp);
     }
     this.ids.add(id);
+    this.received.set(id, receivedAt.getTime());
     this.onDepth(this.ids.size);
     this.logger.warn({ spoolId: id, depth: this.ids.size }, 'message spooled');
     return entry;
@@ -176,6 +179,10 @@ export class Spool {
     }
     this.ids.clear();
     seen.forEach((id) => this.ids.add(id));
+    for (const id of [...this.received.keys()].filter((k) => !seen.has(k) && !this.pending.has(k))) {
+      this.received.delete(id);
+    }
+    entries.forEach((e) => this.received.set(e.id, e.receivedAt.getTime()));
     for (const id of this.pending.keys()) {
       this.ids.add(id);
     }
@@ -200,7 +207,17 @@ export class Spool {
       }
     }
     this.ids.delete(id);
+    this.received.delete(id);
     this.onDepth(this.ids.size);
+  }
+
+  /** When the oldest waiting message arrived (as far as this instance knows); null: none waits. */
+  oldestReceivedAt(): Date | null {
+    let oldest = Number.POSITIVE_INFINITY;
+    for (const at of this.received.values()) {
+      oldest = Math.min(oldest, at);
+    }
+    return Number.isFinite(oldest) ? new Date(oldest) : null;
   }
 
   /** Files moved aside because they could not be read. */

@@ -6,6 +6,7 @@ import type {
   OptOutRecord,
   OutboxEvent,
   Patient,
+  PendingChoice,
   ResponseKind,
   SenderState,
 } from '../domain.js';
@@ -129,6 +130,30 @@ export interface Store {
    * stores agree). Never touches the practice-owned fields.
    */
   advanceNextAppointment(clinicId: string, patientIds: readonly string[], now: Date, to: ResponseKind, by: ResponseSource): Promise<AppointmentTransition>;
+  /**
+   * Every upcoming (startsAt in [now, until)), not cancelled appointment among the patients,
+   * soonest first (then id): what a family phone's "which appointment?" question offers.
+   */
+  findUpcomingAppointments(clinicId: string, patientIds: readonly string[], now: Date, until: Date): Promise<Appointment[]>;
+  /**
+   * As advanceNextAppointment, on the appointment `appointmentId` (one a family chose)
+   * instead of the soonest: it must be upcoming, not cancelled and one of the patients'.
+   */
+  advanceAppointment(clinicId: string, patientIds: readonly string[], appointmentId: string, now: Date, to: ResponseKind, by: ResponseSource): Promise<AppointmentTransition>;
+
+  /**
+   * Keeps `choice` as the sender's pending choice, one command, unless the stored one was
+   * asked by a newer message (stored askedAt later than choice.askedAt). Resolves to whether it wrote.
+   */
+  saveChoice(clinicId: string, phone: string, choice: PendingChoice): Promise<boolean>;
+  /** Forgets the sender's pending choice if it is the one `messageSid` asked (a newer one stays). */
+  clearChoice(clinicId: string, phone: string, messageSid: string): Promise<void>;
+  /** Notes that staff replied or wrote in the sender's conversation at `at` (kept if newer). */
+  noteStaffActivity(clinicId: string, phone: string, at: Date): Promise<void>;
+  /** Notes that an automatic reply of `kind` (a template name) went out to the sender at `at` (kept if newer). */
+  noteAutoReply(clinicId: string, phone: string, kind: string, at: Date): Promise<void>;
+  /** The sender's pending choice, staff activity and automatic replies, without counting (simulate). */
+  peekSender(clinicId: string, phone: string): Promise<Pick<SenderState, 'choice' | 'staffAt' | 'autoReplies'>>;
 
   /**
    * Counts one message in the sender's rate window and reads, in the same step, the

@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { appointmentStatus, type Appointment, type MessageCompletion, type OutboxEvent, type PatientResponse } from '../../src/domain.js';
+import { appointmentStatus, type Appointment, type MessageCompletion, type OutboxEvent, type PatientResponse, type PendingChoice } from '../../src/domain.js';
 import type { ResponseSource, Store } from '../../src/store/store.js';
 import { aMessage, anAppointment, anOptOut, aPatient, newClinicId, newPhone, newSid } from './store-fixtures.js';
 
@@ -538,6 +538,97 @@ export function describeStoreContract(name: string, makeStore: MakeStore): void 
         await store.upsertPatients([p]);
         expect(await store.findPatientClinics([p.id, 'p-nobody'])).to.deep.equal(new Map([[p.id, clinicId]]));
         expect(await store.findPatientClinics([])).to.deep.equal(new Map());
+      });
+    });
+
+    describe('family choices and the conversation\'s memory (sender state)', function () {
+      const choiceOf = (messageSid: string, askedAt: string, appointmentId = 'a-1'): PendingChoice => ({
+        action: 'confirm-appointment',
+        options: [
+          { appointmentId, patientId: 'p-1', firstName: 'Dylan', startsAt: at('2026-06-03T14:00:00Z') },
+          { appointmentId: 'a-2', patientId: 'p-2', firstName: 'Carla', startsAt: at('2026-06-07T14:00:00Z') },
+        ],
+        messageSid,
+        askedAt: at(askedAt),
+        expiresAt: at('2026-06-02T12:00:00Z'),
+        attempts: 0,
+        language: 'en',
+      });
+
+      it('when a choice is saved, then the next touch of the sender returns it; an older one does not replace it, a newer one does', async function () {
+        const clinicId = newClinicId();
+        const phone = newPhone();
+        await store.touchSender(clinicId, phone, window('w'));
+        const first = choiceOf('SMfirst', '2026-06-01T12:00:00Z');
+        expect(await store.saveChoice(clinicId, phone, first)).to.equal(true);
+        expect((await store.touchSender(clinicId, phone, window('w'))).choice).to.deep.equal(first);
+        expect(await store.saveChoice(clinicId, phone, choiceOf('SMolder', '2026-06-01T11:00:00Z'))).to.equal(false);
+        expect((await store.peekSender(clinicId, phone)).choice).to.deep.equal(first);
+        const again = { ...first, attempts: 1 };
+        expect(await store.saveChoice(clinicId, phone, again)).to.equal(true);
+        const newer = choiceOf('SMnewer', '2026-06-01T12:05:00Z', 'a-9');
+        expect(await store.saveChoice(clinicId, phone, newer)).to.equal(true);
+        expect((await store.peekSender(clinicId, phone)).choice).to.deep.equal(newer);
+        expect((await store.peekSender(clinicId, newPhone())).choice).to.equal(undefined);
+      });
+
+      it('when a choice is cleared by the message that asked it, then it is gone; cleared by another, it stays', async function () {
+        const clinicId = newClinicId();
+        const phone = newPhone();
+        const choice = choiceOf('SMasked', '2026-06-01T12:00:00Z');
+        await store.saveChoice(clinicId, phone, choice);
+        await store.clearChoice(clinicId, phone, 'SMother');
+        expect((await store.peekSender(clinicId, phone)).choice).to.deep.equal(choice);
+        await store.clearChoice(clinicId, phone, 'SMasked');
+        expect((await store.touchSender(clinicId, phone, window('w'))).choice).to.equal(undefined);
+      });
+
+      it('when staff activity and automatic replies are noted, then the newest time of each stands and comes back with the sender', async function () {
+        const clinicId = newClinicId();
+        const phone = newPhone();
+        await store.noteStaffActivity(clinicId, phone, at('2026-06-01T10:00:00Z'));
+        await store.noteStaffActivity(clinicId, phone, at('2026-06-01T09:00:00Z'));
+        await store.noteAutoReply(clinicId, phone, 'after-hours', at('2026-06-01T08:00:00Z'));
+        await store.noteAutoReply(clinicId, phone, 'after-hours', at('2026-06-01T07:00:00Z'));
+        await store.noteAutoReply(clinicId, phone, 'unknown-number', at('2026-06-01T06:00:00Z'));
+        const touched = await store.touchSender(clinicId, phone, window('w'));
+        expect(touched.staffAt).to.deep.equal(at('2026-06-01T10:00:00Z'));
+        expect(touched.autoReplies).to.deep.equal({ 'after-hours': at('2026-06-01T08:00:00Z'), 'unknown-number': at('2026-06-01T06:00:00Z') });
+        expect(await store.peekSender(clinicId, phone)).to.deep.equal({ staffAt: touched.staffAt, autoReplies: touched.autoReplies });
+        expect(touched.count).to.equal(1);
+      });
+
+      it('when upcoming appointments are listed, then those of the patients in [now, until), not cancelled, come soonest first', async function () {
+        const clinicId = newClinicId();
+        const [p1, p2, p3] = [aPatient({ clinicId }), aPatient({ clinicId }), aPatient({ clinicId })];
+        const past = anAppointment({ clinicId, patientId: p1.id, startsAt: at('2026-05-31T12:00:00Z') });
+        const cancelled = anAppointment({ clinicId, patientId: p2.id, startsAt: at('2026-06-01T13:00:00Z'), status: 'cancelled' });
+        const second = anAppointment({ clinicId, patientId: p2.id, startsAt: at('2026-06-04T09:00:00Z') });
+        const first = anAppointment({ clinicId, patientId: p1.id, startsAt: at('2026-06-02T09:00:00Z') });
+        const tooLate = anAppointment({ clinicId, patientId: p1.id, startsAt: at('2026-07-20T09:00:00Z') });
+        const other = anAppointment({ clinicId, patientId: p3.id, startsAt: at('2026-06-02T08:00:00Z') });
+        await store.upsertAppointments([past, cancelled, second, first, tooLate, other]);
+        expect(await store.findUpcomingAppointments(clinicId, [p1.id, p2.id], NOW, at('2026-07-01T00:00:00Z'))).to.deep.equal([first, second]);
+        expect(await store.findUpcomingAppointments(clinicId, [], NOW, at('2026-07-01T00:00:00Z'))).to.deep.equal([]);
+      });
+
+      it('when a chosen appointment is advanced, then it (not the soonest) gets the response; one not upcoming or another family\'s does not move; a newer response stands', async function () {
+        const clinicId = newClinicId();
+        const [p1, p2] = [aPatient({ clinicId }), aPatient({ clinicId })];
+        const soonest = anAppointment({ clinicId, patientId: p1.id, startsAt: at('2026-06-02T09:00:00Z') });
+        const chosen = anAppointment({ clinicId, patientId: p2.id, startsAt: at('2026-06-05T09:00:00Z') });
+        const past = anAppointment({ clinicId, patientId: p2.id, startsAt: at('2026-05-20T09:00:00Z') });
+        await store.upsertAppointments([soonest, chosen, past]);
+        const moved = await store.advanceAppointment(clinicId, [p1.id, p2.id], chosen.id, NOW, 'confirmed', by('SMpick'));
+        expect(moved.before && appointmentStatus(moved.before)).to.equal('scheduled');
+        expect(moved.after?.patientResponse).to.deep.equal({ kind: 'confirmed', at: NOW, messageSid: 'SMpick' });
+        expect((await store.getAppointment(soonest.id))?.patientResponse).to.equal(undefined);
+        expect(await store.advanceAppointment(clinicId, [p1.id], chosen.id, NOW, 'confirmed', by('SMx'))).to.deep.equal({ before: null, after: null });
+        expect(await store.advanceAppointment(clinicId, [p2.id], past.id, NOW, 'confirmed', by('SMx'))).to.deep.equal({ before: null, after: null });
+        const stale = await store.advanceAppointment(clinicId, [p2.id], chosen.id, NOW, 'cancel-requested', by('SMold', '2026-06-01T11:00:00Z'));
+        expect(stale.after?.patientResponse?.messageSid).to.equal('SMpick');
+        const blocked = await store.advanceAppointment(clinicId, [p2.id], chosen.id, NOW, 'confirmed', by('SMagain', '2026-06-01T12:30:00Z'));
+        expect(blocked.before).to.deep.equal(blocked.after);
       });
     });
 

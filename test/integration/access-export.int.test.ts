@@ -74,7 +74,7 @@ for (const kind of STAFF_STORE_KINDS) {
       expect(lines).to.have.length(1);
       const record = JSON.parse(lines[0] as string) as Record<string, unknown>;
       expect(record).to.include({ clinicId: 'northside', method: 'GET', route: '/v1/clinics/:clinicId/conversations', status: 200, conversationId: null, keyName: null });
-      expect(Object.keys(record).sort()).to.deep.equal(['at', 'clinicId', 'conversationId', 'keyId', 'keyName', 'method', 'requestId', 'route', 'status']);
+      expect(Object.keys(record).sort()).to.deep.equal(['at', 'clientAddress', 'clientRequestId', 'clinicId', 'conversationId', 'conversationIds', 'keyId', 'keyName', 'method', 'requestId', 'route', 'status', 'userAgent', 'who']);
     });
 
     it('when the range starts after the requests, then nothing is exported but the header', async () => {
@@ -106,6 +106,28 @@ for (const kind of STAFF_STORE_KINDS) {
         expect(lines.slice(1).every((l) => l.includes(',downtown,'))).to.equal(true);
         expect(outs).to.deep.equal([]);
         expect(errs.join('\n')).to.match(new RegExp(`exported ${lines.length - 1} access record\\(s\\) of clinic downtown`));
+      });
+
+      it('when `clinic-sms export` runs, then the access trail records who ran it (OS user and host), what it exported and when', async () => {
+        const server = await getTestMongo();
+        const started = new Date();
+        const io = { env: { MONGODB_URI: uriWithDb(server!.uri, dbName), CLINICS_FILE: 'test/fixtures/clinics.yaml' }, cwd: process.cwd(), out: () => undefined, err: () => undefined };
+        expect(await exportCommand(['--clinic', 'downtown', '--since', '2026-01-01', '--until', '2026-02-01', '--format', 'jsonl'], io)).to.equal(0);
+        expect(await exportCommand(['--access', '--clinic', 'downtown', '--since', '2026-01-01', '--until', '2026-02-01'], io)).to.equal(0);
+        const records = [];
+        for await (const r of t.stores.accessLog.list({ clinicId: 'downtown', since: started, until: new Date(Date.now() + 1000) })) {
+          if (r.method === 'CLI') {
+            records.push(r);
+          }
+        }
+        expect(records.map((r) => [r.route, r.detail, r.status, r.keyId])).to.deep.equal([
+          ['clinic-sms export', 'audit records 2026-01-01T06:00:00.000Z to 2026-02-02T06:00:00.000Z as jsonl to stdout', 200, null],
+          ['clinic-sms export', 'access records 2026-01-01T06:00:00.000Z to 2026-02-02T06:00:00.000Z as csv to stdout', 200, null],
+        ]);
+        for (const r of records) {
+          expect(r.who).to.deep.equal({ kind: 'cli', osUser: os.userInfo().username, host: os.hostname() });
+          expect(r.at.getTime()).to.be.within(started.getTime(), Date.now());
+        }
       });
     }
   });

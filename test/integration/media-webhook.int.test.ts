@@ -16,6 +16,7 @@ import { getTestMongo, openTestMongoStore } from '../support/mongo.js';
 import { AUTH_TOKEN, buildTestApp, inboundParams, signedRequest, WEBHOOK_PATH, type TestApp } from '../support/test-app.js';
 import { ACCOUNT_SID, newMessageSid } from '../support/twilio-sign.js';
 import { conversationRouting } from '../../src/conversations/staff-routing.js';
+import { newId } from '../../src/conversations/conversation-service.js';
 import { MemoryConversationStore } from '../../src/conversations/memory-conversation-store.js';
 import { FIXTURE_RULES_DIR } from '../support/fixture-rules.js';
 
@@ -113,6 +114,8 @@ for (const kind of mediaKinds('media_webhook')) {
         ['stored', 'application/pdf'],
         ['refused', 'type application/x-msdownload not allowed (declared image/jpeg)'],
       ]);
+      const conversationId = newId('cv');
+      await t.conversations.recordRouted({ clinicId: 'downtown', phone: withMedia.From as string, clinicNumber: withMedia.To as string, messageSid: sid, at: new Date(), body: 'HELP', patients: [] }, conversationId);
       const api = request(t.app.callback());
       const photo = await api.get(views[0]?.href ?? '').set('Authorization', `Bearer ${readKey.key}`).buffer(true).parse((res, cb) => {
         const chunks: Buffer[] = [];
@@ -143,6 +146,16 @@ for (const kind of mediaKinds('media_webhook')) {
       for await (const r of accessLog.list({ since: new Date(0), until: new Date(Date.now() + 60_000) })) {
         trail.push([r.keyId, r.status, r.route]);
       }
+      const served = [];
+      for await (const r of accessLog.list({ since: new Date(0), until: new Date(Date.now() + 60_000) })) {
+        if (r.status === 200) {
+          served.push([r.mediaId, r.conversationId]);
+        }
+      }
+      expect(served, 'a media read names the media and the conversation').to.deep.equal([
+        [`${sid}-0`, conversationId],
+        [`${sid}-1`, conversationId],
+      ]);
       expect(trail).to.deep.equal(
         [['k-read', 200], ['k-read', 200], ['k-read', 404], [null, 401], ['k-write', 403], ['k-read', 404], ['k-read', 404]].map((row) => [...row, MEDIA_ROUTE]),
       );

@@ -62,7 +62,7 @@ describe('quick start (README)', () => {
 
   it('when --url is given, then try sends there whatever PORT says', async () => {
     const io = capture({ PORT: '1' });
-    expect(await runTry(['--url', `http://127.0.0.1:${port}/`, '--from', '+13125559876', '--body', 'hello'], io)).to.equal(0);
+    expect(await runTry(['--url', `http://127.0.0.1:${port}/`, '--from', '+13125559871', '--body', 'hello'], io)).to.equal(0);
     expect(io.stdout.join('\n')).to.include("We don't recognize this phone number.");
   });
 

@@ -406,6 +406,36 @@ for (const kind of STAFF_STORE_KINDS) {
       }
     });
 
+    it("when a client sends its own X-Request-Id, then the record's requestId is the server's own and the client's is kept beside it; the user agent and address are recorded", async function () {
+      const since = new Date(Date.now() - 1);
+      const res = await api().get(BASE).set(auth()).set('X-Request-Id', 'copied-id-123').set('User-Agent', 'FrontDesk/2.1');
+      expect(res.status).to.equal(200);
+      expect(res.headers['x-request-id']).to.not.equal('copied-id-123');
+      const record = (await accessRecords(since)).find((r) => r.clientRequestId === 'copied-id-123');
+      expect(record).to.not.equal(undefined);
+      expect(record!.requestId).to.equal(res.headers['x-request-id']);
+      expect(record!.requestId).to.match(/^[0-9a-f-]{36}$/);
+      expect(record!.userAgent).to.equal('FrontDesk/2.1');
+    });
+
+    it('when a well-formed but revoked key is refused, then its record names the key id', async function () {
+      const since = new Date(Date.now() - 1);
+      const revoked = t.key('downtown', ['conversations:read']);
+      const entry = t.keys.at(-1)!;
+      t.ring.swap(t.keys.map((k) => (k.id === entry.id ? { ...k, revoked: true } : k)));
+      try {
+        expect((await api().get(BASE).set(auth(revoked))).status).to.equal(401);
+        const refused = (await accessRecords(since)).filter((r) => r.status === 401);
+        expect(refused.map((r) => [r.keyId, r.who])).to.deep.equal([[entry.id, { kind: 'api-key', keyId: entry.id }]]);
+        // A wrong secret under that id proves nothing: no key id.
+        const forged = `${revoked.slice(0, -4)}AAAA`;
+        expect((await api().get(BASE).set(auth(forged))).status).to.equal(401);
+        expect((await accessRecords(since)).filter((r) => r.status === 401).map((r) => r.keyId)).to.deep.equal([entry.id, null]);
+      } finally {
+        t.ring.swap(t.keys);
+      }
+    });
+
     it('when staff use every route, then each request leaves an access record (key, clinic, route, conversation, status), and no log line holds a phone number, name or text', async function () {
       const since = new Date(Date.now() - 1);
       const { id, phone } = await aConversation({ body: 'My rash is worse, Ana Diaz here' });
@@ -426,6 +456,13 @@ for (const kind of STAFF_STORE_KINDS) {
         `POST /v1/clinics/:clinicId/conversations/:id/replies 201 ${id}`,
         `POST /v1/clinics/:clinicId/conversations/:id/replies 400 ${id}`,
       ]);
+      const list = trail[0]!;
+      expect(list.conversationIds).to.include(id);
+      for (const r of trail) {
+        expect(r.clientAddress, r.route).to.match(/^(::ffff:)?127\.0\.0\.1$|^::1$/);
+        expect(r, r.route).to.have.property('userAgent');
+        expect(r.who).to.deep.equal({ kind: 'api-key', keyId: t.keys[0]!.id });
+      }
       const logged = t.logs.text();
       expect(logged).to.include(id);
       for (const secret of [phone, phone.slice(2), 'rash', 'Ana', 'Diaz', 'Maria', 'voicemail', 'Please come in', key]) {

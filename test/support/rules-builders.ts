@@ -138,7 +138,8 @@ export async function send(
   const message = makeMessage(body, { from: world.phone, to: world.clinic.phoneNumbers[0] ?? '', ...opts.message });
   const patients = opts.unknown ? [] : await world.store.findPatientsByPhone(world.clinic.id, message.from);
   const optedOut = (await world.store.getOptOut(world.clinic.id, message.from))?.optedOut ?? false;
-  const input: EvaluationInput = { clinic: world.clinic, message, patients, optedOut, now: opts.now ?? OPEN_NOW, store: world.store };
+  const sender = await world.store.peekSender(world.clinic.id, message.from);
+  const input: EvaluationInput = { clinic: world.clinic, message, patients, optedOut, now: opts.now ?? OPEN_NOW, store: world.store, sender };
   const decision = await decide(rules, input);
   const outcome = await applyDecision(rules, decision, input, { dryRun: opts.dryRun === true, staff: world.staff });
   return { decision, outcome, input };

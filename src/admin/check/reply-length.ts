@@ -2,7 +2,7 @@ import type { Clinic } from '../../domain.js';
 import { formatAppointmentDate, formatAppointmentTime } from '../../rules/local-time.js';
 import { renderTemplate, type MergeField } from '../../rules/templates.js';
 import { fileNamed, warningAt, type CheckWarning, type ClinicCheckContext } from './check-context.js';
-import { countSegments, describeNonGsm } from './sms-segments.js';
+import { countSegments, describeNonGsm } from '../../sms-segments.js';
 
 /** An appointment time whose text is long in both languages (Wednesday, September). */
 const SAMPLE_APPOINTMENT = new Date('2026-09-30T15:30:00Z');
@@ -25,6 +25,12 @@ export function typicalMergeValues(clinic: Clinic, language: string): Record<Mer
     'appointment.date': formatAppointmentDate(SAMPLE_APPOINTMENT, clinic.timezone, lang),
     'appointment.provider': 'Dr. Rodriguez',
     'message.keyword': 'RESCHEDULE',
+    // Two options of a family phone's question, as the shipped which-appointment-option writes them.
+    'choice.options': [1, 2].map((n) => `${n} ${lang === 'es' ? 'para' : 'for'} Alexandra (${formatAppointmentTime(SAMPLE_APPOINTMENT, clinic.timezone, lang)})`).join(', '),
+    'choice.number': '2',
+    'choice.chosen': new Intl.ListFormat(lang, { type: 'conjunction' }).format(
+      [1, 2].map(() => `Alexandra (${formatAppointmentTime(SAMPLE_APPOINTMENT, clinic.timezone, lang)})`),
+    ),
   };
 }
 

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { isDeepStrictEqual } from 'node:util';
-import { RESPONSE_KINDS, appointmentStatus, type Appointment, type AppointmentStatus, type InboundMessage, type Patient, type StaffReason, type StaffRouting } from '../../domain.js';
+import { RESPONSE_KINDS, appointmentStatus, type Appointment, type AppointmentStatus, type Clinic, type InboundMessage, type Patient, type StaffReason, type StaffRouting } from '../../domain.js';
 import { MemoryConversationStore } from '../../conversations/memory-conversation-store.js';
 import { conversationRouting } from '../../conversations/staff-routing.js';
 import { errorCode, fileFinding, findingsOf, formatFindings, isAppError, type Finding } from '../../errors.js';
@@ -11,7 +11,7 @@ import { buildSnapshot } from '../../service/build-snapshot.js';
 import { handleMessage } from '../../service/handle-message.js';
 import type { Snapshot } from '../../service/live-config.js';
 import { MemoryStore } from '../../store/memory/memory-store.js';
-import { parseTestFile, resolveTime, type ReplyExpectation, type TestCase } from './test-file.js';
+import { parseTestFile, resolveTime, type CaseExpectation, type ReplyExpectation, type TestCase } from './test-file.js';
 
 export interface RunOptions {
   rulesDir: string;
@@ -151,11 +151,38 @@ export async function runCase(testCase: TestCase, snapshot: Snapshot): Promise<C
   if (testCase.optedOut) {
     await store.setOptOut({ clinicId: clinic.id, phone: testCase.from, optedOut: true, changedAt: new Date(at.getTime() - 86_400_000), keyword: 'STOP' });
   }
+  const steps = testCase.steps ?? [{ message: testCase.message, waitMs: 0, expect: testCase.expect, line: testCase.line, col: testCase.col }];
+  let when = at;
+  for (const [i, step] of steps.entries()) {
+    when = i === 0 ? at : new Date(when.getTime() + step.waitMs);
+    const ran = await runMessage(testCase, snapshot, clinic, store, appointments, step.message, when);
+    if ('error' in ran) {
+      result.error = steps.length > 1 ? `conversation[${i}] ${JSON.stringify(step.message)}: ${ran.error}` : ran.error;
+      return result;
+    }
+    result.actual = ran.actual;
+    const label = steps.length > 1 || testCase.steps ? `conversation[${i}] ${JSON.stringify(step.message)}: ` : '';
+    result.mismatches.push(...compare(step.expect, ran.actual).map((m) => ({ ...m, field: `${label}${m.field}` })));
+  }
+  result.passed = result.mismatches.length === 0;
+  return result;
+}
+
+/** One message of a case through the real pipeline at `at`, and what it did. */
+async function runMessage(
+  testCase: TestCase,
+  snapshot: Snapshot,
+  clinic: Clinic,
+  store: MemoryStore,
+  appointments: readonly Appointment[],
+  body: string,
+  at: Date,
+): Promise<{ actual: ActualOutcome } | { error: string }> {
   const message: InboundMessage = {
     messageSid: `SM${randomBytes(16).toString('hex')}`,
     from: testCase.from,
     to: testCase.to ?? clinic.phoneNumbers[0] ?? '',
-    body: testCase.message,
+    body,
     numMedia: testCase.media.length,
     media: testCase.media.map((contentType, i) => ({ url: `https://api.twilio.com/media/ME${i}`, contentType })),
     extra: {},
@@ -169,8 +196,7 @@ export async function runCase(testCase: TestCase, snapshot: Snapshot): Promise<C
   try {
     outcome = await handleMessage(deps, snapshot, message, 'webhook', at);
   } catch (err) {
-    result.error = `the pipeline failed: ${errorCode(err) ?? ''} ${(err as Error).message}`.trim();
-    return result;
+    return { error: `the pipeline failed: ${errorCode(err) ?? ''} ${(err as Error).message}`.trim() };
   }
   const record = await store.getMessage(message.messageSid);
   const appointmentsAfter: Record<string, string> = {};
@@ -178,21 +204,19 @@ export async function runCase(testCase: TestCase, snapshot: Snapshot): Promise<C
     const stored = await store.getAppointment(a.id);
     appointmentsAfter[a.id] = stored ? appointmentStatus(stored) : 'missing';
   }
-  const actual: ActualOutcome = {
-    status: outcome.status,
-    rules: record?.rulesFired ?? [],
-    actions: (record?.actions ?? []).map((a) => `${a.type}:${a.outcome}`),
-    reply: outcome.reply,
-    after: {
-      optedOut: (await store.getOptOut(clinic.id, testCase.from))?.optedOut === true,
-      appointments: appointmentsAfter,
-      conversation: [...routedFor].sort(),
+  return {
+    actual: {
+      status: outcome.status,
+      rules: record?.rulesFired ?? [],
+      actions: (record?.actions ?? []).map((a) => `${a.type}:${a.outcome}`),
+      reply: outcome.reply,
+      after: {
+        optedOut: (await store.getOptOut(clinic.id, testCase.from))?.optedOut === true,
+        appointments: appointmentsAfter,
+        conversation: [...routedFor].sort(),
+      },
     },
   };
-  result.actual = actual;
-  result.mismatches = compare(testCase, actual);
-  result.passed = result.mismatches.length === 0;
-  return result;
 }
 
 /** The staff port, noting why each message it passes on to the conversations went there. */
@@ -220,9 +244,8 @@ export function givenAppointmentStatus(status: AppointmentStatus, at: Date): Pic
   return { status: 'scheduled', patientResponse: { kind, at: new Date(at.getTime() - 86_400_000), messageSid: `SM${'0'.repeat(32)}` } };
 }
 
-function compare(testCase: TestCase, actual: ActualOutcome): Mismatch[] {
+function compare(exp: CaseExpectation, actual: ActualOutcome): Mismatch[] {
   const out: Mismatch[] = [];
-  const exp = testCase.expect;
   if (exp.status !== undefined && exp.status !== actual.status) {
     out.push({ field: 'status', expected: exp.status, actual: actual.status });
   }

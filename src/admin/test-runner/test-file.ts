@@ -58,6 +58,21 @@ export interface TestCase {
   media: string[];
   twilioOptOutType?: string;
   expect: CaseExpectation;
+  /**
+   * A conversation: several messages from the sender in order, each with what must happen
+   * (its own expect), on one database, `wait` after the one before (default 1 minute).
+   * Absent: the case is the one `message`.
+   */
+  steps?: CaseStep[];
+}
+
+export interface CaseStep {
+  message: string;
+  /** Time since the previous message (ms). */
+  waitMs: number;
+  expect: CaseExpectation;
+  line: number;
+  col: number;
 }
 
 export interface TestFile {
@@ -70,7 +85,9 @@ export interface TestFile {
 }
 
 const FILE_KEYS = ['clinic', 'at', 'rulesDir', 'clinicsFile', 'tests'];
-const CASE_KEYS = ['name', 'clinic', 'at', 'from', 'to', 'optedOut', 'patients', 'appointments', 'message', 'messages', 'media', 'twilioOptOutType', 'expect'];
+const CASE_KEYS = ['name', 'clinic', 'at', 'from', 'to', 'optedOut', 'patients', 'appointments', 'message', 'messages', 'conversation', 'media', 'twilioOptOutType', 'expect'];
+const STEP_KEYS = ['message', 'wait', 'expect'];
+const STEP_GAP_MS = 60_000;
 const EXPECT_KEYS = ['rules', 'actions', 'reply', 'status', 'after'];
 const AFTER_KEYS = ['optedOut', 'appointments', 'conversation', 'inbox'];
 const DURATION = /^(\d+(?:\.\d+)?)\s*(m|h|d)$/;
@@ -134,7 +151,16 @@ export function parseTestFile(text: string, file: string): TestFile {
     const to = raw.to === undefined ? undefined : v.text(raw.to, [...path, 'to']);
     // `messages: [STOP, Stop!, " stop "]` runs the case once per message (every variant of a keyword).
     let messages: string[] = [];
-    if (raw.messages !== undefined) {
+    let steps: CaseStep[] | undefined;
+    if (raw.conversation !== undefined) {
+      steps = parseSteps(v, source, raw.conversation, [...path, 'conversation']);
+      messages = steps.length > 0 ? [steps[0]?.message ?? ''] : [];
+      for (const other of ['message', 'messages', 'expect'] as const) {
+        if (raw[other] !== undefined) {
+          v.fail([...path, other], `tests[${i}]: a conversation gives each message its own expect: no "${other}" next to "conversation"`, true);
+        }
+      }
+    } else if (raw.messages !== undefined) {
       messages = v.list(raw.messages, [...path, 'messages']);
       if (raw.message !== undefined) {
         v.fail([...path, 'message'], `tests[${i}]: give "message" or "messages", not both`);
@@ -148,7 +174,7 @@ export function parseTestFile(text: string, file: string): TestFile {
     const patients = parsePatients(v, raw.patients, [...path, 'patients']);
     const appointments = parseAppointments(v, raw.appointments, [...path, 'appointments'], patients);
     const media = raw.media === undefined ? [] : v.list(raw.media, [...path, 'media']);
-    const expectation = parseExpectation(v, raw.expect, [...path, 'expect']);
+    const expectation = steps ? {} : parseExpectation(v, raw.expect, [...path, 'expect']);
     const at = raw.at === undefined ? defaultAt : v.time(raw.at, [...path, 'at']);
     const optedOut = raw.optedOut === undefined ? false : v.bool(raw.optedOut, [...path, 'optedOut']);
     if (out.findings.length > before) {
@@ -177,6 +203,9 @@ export function parseTestFile(text: string, file: string): TestFile {
       if (typeof raw.twilioOptOutType === 'string') {
         testCase.twilioOptOutType = raw.twilioOptOutType;
       }
+      if (steps) {
+        testCase.steps = steps;
+      }
       if (raw.messages !== undefined) {
         const at = source.findingAt([...path, 'messages', m], '');
         testCase.line = at.line;
@@ -186,6 +215,43 @@ export function parseTestFile(text: string, file: string): TestFile {
     });
   });
   return out;
+}
+
+/** `conversation: [{ message, wait?, expect }, ...]`: the messages of one case, in order. */
+function parseSteps(v: Validator, source: YamlSource, raw: unknown, path: JsonPath): CaseStep[] {
+  if (!Array.isArray(raw) || raw.length === 0) {
+    v.fail(path, 'conversation: expected a list of messages, each { message, expect } (and optional wait: 25h)');
+    return [];
+  }
+  return raw.flatMap((step: unknown, i): CaseStep[] => {
+    const at: JsonPath = [...path, i];
+    if (typeof step === 'string' || typeof step === 'number') {
+      const pos = source.findingAt(at, '');
+      return [{ message: String(step), waitMs: STEP_GAP_MS, expect: {}, line: pos.line, col: pos.col }];
+    }
+    if (!isRecord(step)) {
+      v.fail(at, `conversation[${i}]: expected { message, expect }`);
+      return [];
+    }
+    v.keys(step, at, STEP_KEYS);
+    const message = step.message === undefined ? undefined : typeof step.message === 'number' ? String(step.message) : v.text(step.message, [...at, 'message'], `conversation[${i}].message`, true);
+    if (message === undefined) {
+      v.fail(at, `conversation[${i}]: missing "message"`);
+      return [];
+    }
+    let waitMs = STEP_GAP_MS;
+    if (step.wait !== undefined) {
+      const m = typeof step.wait === 'string' ? DURATION.exec(step.wait.trim()) : null;
+      if (!m) {
+        v.fail([...at, 'wait'], `conversation[${i}].wait: expected a duration like 30m, 25h or 2d`);
+      } else {
+        waitMs = Number(m[1]) * (UNIT_MS[m[2] as string] ?? 0);
+      }
+    }
+    const pos = source.findingAt([...at, 'message'], '');
+    const expectation = step.expect === undefined ? {} : parseExpectation(v, step.expect, [...at, 'expect']);
+    return [{ message, waitMs, expect: expectation, line: pos.line, col: pos.col }];
+  });
 }
 
 function parsePatients(v: Validator, raw: unknown, path: JsonPath): CasePatient[] {

@@ -2,7 +2,38 @@ import type { AccessLogStore, AccessQuery, AccessRecord } from '../../auth/acces
 import { csvCell, type ExportFormat } from '../csv.js';
 
 /** The access export's CSV columns, in order. `keyName` comes from KEYS_FILE, the rest from the record. */
-export const ACCESS_CSV_COLUMNS = ['at', 'keyId', 'keyName', 'clinicId', 'method', 'route', 'conversationId', 'status', 'requestId'] as const;
+export const ACCESS_CSV_COLUMNS = [
+  'at',
+  'keyId',
+  'keyName',
+  'clinicId',
+  'method',
+  'route',
+  'conversationId',
+  'status',
+  'requestId',
+  'who',
+  'clientRequestId',
+  'clientAddress',
+  'userAgent',
+  'conversationIds',
+  'mediaId',
+  'detail',
+] as const;
+
+/** `who` in one cell: `api-key:<id>`, `staff:<issuer> <subject> <email>`, `cli:<user>@<host>`. */
+function whoCell(who: AccessRecord['who']): string {
+  if (!who) {
+    return '';
+  }
+  if (who.kind === 'api-key') {
+    return `api-key:${who.keyId}`;
+  }
+  if (who.kind === 'staff') {
+    return `staff:${who.issuer} ${who.subject}${who.email === null ? '' : ` ${who.email}`}`;
+  }
+  return `cli:${who.osUser}@${who.host}`;
+}
 
 /** One access record as the cells of ACCESS_CSV_COLUMNS. */
 export function accessToCsvRow(r: AccessRecord, keyName: string): string {
@@ -16,6 +47,13 @@ export function accessToCsvRow(r: AccessRecord, keyName: string): string {
     conversationId: r.conversationId ?? '',
     status: String(r.status),
     requestId: r.requestId,
+    who: whoCell(r.who),
+    clientRequestId: r.clientRequestId ?? '',
+    clientAddress: r.clientAddress ?? '',
+    userAgent: r.userAgent ?? '',
+    conversationIds: (r.conversationIds ?? []).join(' '),
+    mediaId: r.mediaId ?? '',
+    detail: r.detail ?? '',
   };
   return ACCESS_CSV_COLUMNS.map((c) => csvCell(cells[c])).join(',');
 }

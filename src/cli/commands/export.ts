@@ -1,3 +1,5 @@
+import { randomUUID } from 'node:crypto';
+import { hostname, userInfo } from 'node:os';
 import { createWriteStream, type WriteStream } from 'node:fs';
 import { resolve } from 'node:path';
 import { loadClinicsFile } from '../../config/clinics-file.js';
@@ -187,6 +189,15 @@ function openOut(file: string): Promise<WriteStream> {
   });
 }
 
+/** Who runs this process, as the OS knows them (USER when the passwd entry cannot be read, as in some containers). */
+function osUser(): string {
+  try {
+    return userInfo().username;
+  } catch {
+    return process.env.USER ?? process.env.USERNAME ?? `uid ${process.getuid?.() ?? '?'}`;
+  }
+}
+
 /**
  * `clinic-sms export`: a clinic's audit records (or with --access its access records) from
  * MongoDB (MONGODB_URI) as CSV or JSON lines, to --out FILE (refuses to overwrite) or stdout.
@@ -234,8 +245,23 @@ export const exportCommand: CliCommand = async (args, io) => {
   const backend = await openBackend({ mongodbUri: uri });
   const { store } = backend;
   try {
+    // A bulk export of bodies and phones is an access like any other: who ran it, what, when.
+    // Recorded first: when the trail cannot be written, nothing is exported.
+    const trail = (await openStaffStores(backend)).accessLog;
+    await trail.append({
+      at: new Date(),
+      requestId: randomUUID(),
+      keyId: null,
+      clinicId,
+      method: 'CLI',
+      route: 'clinic-sms export',
+      conversationId: null,
+      status: 200,
+      who: { kind: 'cli', osUser: osUser(), host: hostname() },
+      detail: `${access ? 'access' : 'audit'} records ${range.since.toISOString()} to ${range.until.toISOString()} as ${format} to ${outFile ? 'a file' : 'stdout'}`,
+    });
     const n = access
-      ? await exportAccessRecords((await openStaffStores(backend)).accessLog, { clinicId, ...range }, format, write, await keyNames(io))
+      ? await exportAccessRecords(trail, { clinicId, ...range }, format, write, await keyNames(io))
       : await exportRecords(store, { clinicId, ...range }, format, write);
     io.err(`exported ${n} ${access ? 'access ' : ''}record(s) of clinic ${clinicId}, ${range.since.toISOString()} to ${range.until.toISOString()} (exclusive), as ${format}${outFile ? ` to ${outFile}` : ''}`);
     return 0;

@@ -13,7 +13,7 @@ const USAGE = {
     '  Only its SHA-256 goes in KEYS_FILE (config/api-keys.yaml); a running server reloads the file.',
     '  --id defaults to <clinic>-<name>-<random>; lower-case letters, digits and dashes.',
   ],
-  list: ['usage: clinic-sms keys list [--clinic ID] [--json]', '  Lists the keys of KEYS_FILE: id, clinic, name, scopes, createdAt, revoked (never a key or its digest).'],
+  list: ['usage: clinic-sms keys list [--clinic ID] [--json]', '  Lists the keys of KEYS_FILE: id, clinic, name, scopes, createdAt, revoked, expiresAt (never a key or its digest).'],
   revoke: ['usage: clinic-sms keys revoke <key-id>', '  Marks the key revoked in KEYS_FILE (kept, for the access trail); a running server refuses it once it reloads the file.'],
 } as const;
 
@@ -132,7 +132,8 @@ async function create(args: readonly string[], io: CliIO): Promise<number> {
 }
 
 function row(k: ApiKey): string[] {
-  return [k.id, k.clinicId, k.name, k.scopes.join(','), k.createdAt.toISOString(), k.revoked ? `yes${k.revokedAt ? ` (${k.revokedAt.toISOString()})` : ''}` : 'no'];
+  const expired = k.expiresAt !== undefined && k.expiresAt <= new Date() ? ' (expired)' : '';
+  return [k.id, k.clinicId, k.name, k.scopes.join(','), k.createdAt.toISOString(), k.revoked ? `yes${k.revokedAt ? ` (${k.revokedAt.toISOString()})` : ''}` : 'no', k.expiresAt ? `${k.expiresAt.toISOString()}${expired}` : '-'];
 }
 
 async function list(args: readonly string[], io: CliIO): Promise<number> {
@@ -149,7 +150,7 @@ async function list(args: readonly string[], io: CliIO): Promise<number> {
   if (parsed.options.has('--json')) {
     for (const k of shown) {
       // Named fields only: the digest stays in the file.
-      io.out(JSON.stringify({ id: k.id, clinicId: k.clinicId, name: k.name, scopes: k.scopes, createdAt: k.createdAt, revoked: k.revoked, ...(k.revokedAt ? { revokedAt: k.revokedAt } : {}) }));
+      io.out(JSON.stringify({ id: k.id, clinicId: k.clinicId, name: k.name, scopes: k.scopes, createdAt: k.createdAt, revoked: k.revoked, ...(k.revokedAt ? { revokedAt: k.revokedAt } : {}), ...(k.expiresAt ? { expiresAt: k.expiresAt } : {}) }));
     }
     return 0;
   }
@@ -157,7 +158,7 @@ async function list(args: readonly string[], io: CliIO): Promise<number> {
     io.err(`no keys file at ${file} (clinic-sms keys create makes it)`);
     return 0;
   }
-  const rows = [['id', 'clinic', 'name', 'scopes', 'createdAt', 'revoked'], ...shown.map(row)];
+  const rows = [['id', 'clinic', 'name', 'scopes', 'createdAt', 'revoked', 'expiresAt'], ...shown.map(row)];
   const widths = rows[0]!.map((_, c) => Math.max(...rows.map((r) => (r[c] as string).length)));
   rows.forEach((r) => io.out(r.map((cell, c) => cell.padEnd(widths[c] as number)).join('  ').trimEnd()));
   if (io.env.NODE_ENV === 'production' && keys.some((k) => k.sha256 === DEMO_KEY_SHA256)) {

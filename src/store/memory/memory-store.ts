@@ -1,5 +1,5 @@
 import { isDeepStrictEqual } from 'node:util';
-import type { Appointment, AppointmentTransition, MessageCompletion, MessageRecord, OptOutRecord, OutboxEvent, Patient, ResponseKind, SenderState } from '../../domain.js';
+import type { Appointment, AppointmentTransition, MessageCompletion, MessageRecord, OptOutRecord, OutboxEvent, Patient, PendingChoice, ResponseKind, SenderState } from '../../domain.js';
 import { APPOINTMENT_STATUS_RANK, appointmentStatus } from '../../domain.js';
 import { upsertAppointment } from '../appointment-upsert.js';
 import type { AppointmentUpsertSummary, ClaimResult, MessageQuery, OptOutWrite, PendingOutbox, RateWindow, ResponseSource, Store, UpsertOptions, UpsertSummary } from '../store.js';
@@ -45,6 +45,8 @@ export class MemoryStore implements Store {
   /** Completions' events the relay has not copied yet, by MessageSid, kept apart like mediaPendingRecords. */
   private readonly outboxes = new Map<string, OutboxEvent[]>();
   private readonly optOuts = new Map<string, OptOutRecord>();
+  /** What the sender's conversation remembers: the pending choice, staff activity, automatic replies. */
+  private readonly memos = new Map<string, Pick<SenderState, 'choice' | 'staffAt' | 'autoReplies'>>();
   private readonly rate = new Map<string, { key: string; count: number; expiresAt: Date }>();
   /** The latest rate window's expiry (ms): when it moves on, expired counters are dropped. */
   private latestWindowExpiry = 0;
@@ -229,23 +231,71 @@ export class MemoryStore implements Store {
   }
 
   async advanceNextAppointment(clinicId: string, patientIds: readonly string[], now: Date, to: ResponseKind, by: ResponseSource): Promise<AppointmentTransition> {
-    const found = this.upcoming(clinicId, patientIds, now);
-    if (!found) {
-      return { before: null, after: null };
+    return advance(this.upcoming(clinicId, patientIds, now), to, by);
+  }
+
+  async findUpcomingAppointments(clinicId: string, patientIds: readonly string[], now: Date, until: Date): Promise<Appointment[]> {
+    const found: Appointment[] = [];
+    for (const patientId of patientIds) {
+      for (const id of this.appointmentIdsByPatient.get(patientId) ?? []) {
+        const a = this.appointments.get(id) as Appointment;
+        if (a.clinicId === clinicId && a.startsAt >= now && a.startsAt < until && a.status !== 'cancelled') {
+          found.push(structuredClone(a));
+        }
+      }
     }
-    const before = structuredClone(found);
-    const current = found.patientResponse;
-    const response = { kind: to, at: new Date(by.at), messageSid: by.messageSid };
-    // The patient answered since this message arrived (a late replay): their newer word stands.
-    const stale = current !== undefined && current.at > response.at;
-    const rank = APPOINTMENT_STATUS_RANK[appointmentStatus(found)];
-    if (!stale && rank < APPOINTMENT_STATUS_RANK[to]) {
-      found.patientResponse = response;
-    } else if (!stale && current?.kind === to && earlier(response, current)) {
-      // As the MongoDB adapter's $min: at the same response and time the smaller messageSid stays.
-      found.patientResponse = response;
+    return found.sort((a, b) => a.startsAt.getTime() - b.startsAt.getTime() || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+  }
+
+  async advanceAppointment(clinicId: string, patientIds: readonly string[], appointmentId: string, now: Date, to: ResponseKind, by: ResponseSource): Promise<AppointmentTransition> {
+    const a = this.appointments.get(appointmentId);
+    const eligible = a !== undefined && a.clinicId === clinicId && patientIds.includes(a.patientId) && a.startsAt >= now && a.status !== 'cancelled';
+    return advance(eligible ? a : null, to, by);
+  }
+
+  async saveChoice(clinicId: string, phone: string, choice: PendingChoice): Promise<boolean> {
+    const memo = this.memoOf(clinicId, phone);
+    if (memo.choice && memo.choice.askedAt > choice.askedAt) {
+      return false;
     }
-    return { before, after: structuredClone(found) };
+    memo.choice = structuredClone(choice);
+    return true;
+  }
+
+  async clearChoice(clinicId: string, phone: string, messageSid: string): Promise<void> {
+    const memo = this.memoOf(clinicId, phone);
+    if (memo.choice?.messageSid === messageSid) {
+      delete memo.choice;
+    }
+  }
+
+  async noteStaffActivity(clinicId: string, phone: string, at: Date): Promise<void> {
+    const memo = this.memoOf(clinicId, phone);
+    if (!memo.staffAt || memo.staffAt < at) {
+      memo.staffAt = new Date(at);
+    }
+  }
+
+  async noteAutoReply(clinicId: string, phone: string, kind: string, at: Date): Promise<void> {
+    const memo = this.memoOf(clinicId, phone);
+    const current = memo.autoReplies?.[kind];
+    if (!current || current < at) {
+      memo.autoReplies = { ...memo.autoReplies, [kind]: new Date(at) };
+    }
+  }
+
+  async peekSender(clinicId: string, phone: string): Promise<Pick<SenderState, 'choice' | 'staffAt' | 'autoReplies'>> {
+    return structuredClone(this.memos.get(senderKey(clinicId, phone)) ?? {});
+  }
+
+  private memoOf(clinicId: string, phone: string): Pick<SenderState, 'choice' | 'staffAt' | 'autoReplies'> {
+    const key = senderKey(clinicId, phone);
+    let memo = this.memos.get(key);
+    if (!memo) {
+      memo = {};
+      this.memos.set(key, memo);
+    }
+    return memo;
   }
 
   async touchSender(clinicId: string, phone: string, window: RateWindow): Promise<SenderState> {
@@ -255,7 +305,7 @@ export class MemoryStore implements Store {
     const counter = current?.key === window.key ? current : { key: window.key, count: 0, expiresAt: new Date(window.expiresAt) };
     counter.count += 1;
     this.rate.set(key, counter);
-    return { count: counter.count, optedOut: this.optOuts.get(key)?.optedOut ?? false, patients: this.patientsOn(key) };
+    return { count: counter.count, optedOut: this.optOuts.get(key)?.optedOut ?? false, patients: this.patientsOn(key), ...structuredClone(this.memos.get(key) ?? {}) };
   }
 
   /**
@@ -397,4 +447,27 @@ function upsertInto<T extends { id: string }>(map: Map<string, T>, rows: readonl
     map.set(kept.id, kept);
   }
   return summary;
+}
+
+/**
+ * Records the response `to` on `found` (the stored object) if what the patient sees ranks
+ * below it and no newer response stands: the rule advanceNextAppointment documents.
+ */
+function advance(found: Appointment | null, to: ResponseKind, by: ResponseSource): AppointmentTransition {
+  if (!found) {
+    return { before: null, after: null };
+  }
+  const before = structuredClone(found);
+  const current = found.patientResponse;
+  const response = { kind: to, at: new Date(by.at), messageSid: by.messageSid };
+  // The patient answered since this message arrived (a late replay): their newer word stands.
+  const stale = current !== undefined && current.at > response.at;
+  const rank = APPOINTMENT_STATUS_RANK[appointmentStatus(found)];
+  if (!stale && rank < APPOINTMENT_STATUS_RANK[to]) {
+    found.patientResponse = response;
+  } else if (!stale && current?.kind === to && earlier(response, current)) {
+    // As the MongoDB adapter's $min: at the same response and time the smaller messageSid stays.
+    found.patientResponse = response;
+  }
+  return { before, after: structuredClone(found) };
 }

@@ -6,8 +6,10 @@ import {
   type MessageRecord,
   type OptOutRecord,
   type Patient,
+  type PendingChoice,
   type ResponseKind,
   type RetiredResponse,
+  type SenderState,
 } from '../../domain.js';
 
 /**
@@ -81,6 +83,17 @@ export interface SenderDoc {
    * from `patients`); an empty object means no patient has this phone.
    */
   roster?: Record<string, Patient>;
+  /** The sender's pending "which appointment?" question (absent: none). */
+  choice?: PendingChoice;
+  /** When staff last replied or wrote a note in the sender's conversation. */
+  staffAt?: Date;
+  /** When the last automatic reply of each remembered kind (a template name) went out. */
+  autoReplies?: Record<string, Date>;
+}
+
+/** What the sender's document remembers about the conversation, as SenderState gives it. */
+export function senderMemo(doc: Pick<SenderDoc, 'choice' | 'staffAt' | 'autoReplies'> | null): Pick<SenderState, 'choice' | 'staffAt' | 'autoReplies'> {
+  return compact({ choice: doc?.choice, staffAt: doc?.staffAt, autoReplies: doc?.autoReplies });
 }
 
 /** A roster field name for a patient id: hex, so dots, dollars and digits in ids cannot make a path. */

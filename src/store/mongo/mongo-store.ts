@@ -7,6 +7,7 @@ import type {
   MessageRecord,
   OptOutRecord,
   Patient,
+  PendingChoice,
   ResponseKind,
   SenderState,
 } from '../../domain.js';
@@ -33,6 +34,7 @@ import {
   type MessageDoc,
   type PatientDoc,
   type SenderDoc,
+  senderMemo,
 } from './documents.js';
 import { COLLECTIONS, ensureIndexes } from './indexes.js';
 import { isDuplicateKey, storeOperation, toStoreError } from './mongo-errors.js';
@@ -312,6 +314,90 @@ export class MongoStore implements Store {
     });
   }
 
+  async findUpcomingAppointments(clinicId: string, patientIds: readonly string[], now: Date, until: Date): Promise<Appointment[]> {
+    if (patientIds.length === 0) {
+      return [];
+    }
+    return storeOperation('findUpcomingAppointments', async () => {
+      const filter = { ...upcomingFilter(clinicId, patientIds, now), startsAt: { $gte: now, $lt: until } };
+      const docs = await this.appointments.find(filter, { sort: { startsAt: 1, id: 1 }, limit: 50, maxTimeMS: this.maxTimeMS }).toArray();
+      return docs.map(docToAppointment);
+    });
+  }
+
+  async advanceAppointment(clinicId: string, patientIds: readonly string[], appointmentId: string, now: Date, to: ResponseKind, by: ResponseSource): Promise<AppointmentTransition> {
+    return storeOperation('advanceAppointment', async () => {
+      const at = new Date(by.at);
+      const target = responseToDoc(to, at, by.messageSid);
+      const eligible: Filter<AppointmentDoc> = { ...upcomingFilter(clinicId, patientIds, now), _id: appointmentId };
+      // One command when it moves (the chosen appointment is known: no "soonest" to read
+      // first); the same conditions as advanceNextAppointment's second command.
+      const doc = await this.appointments.findOneAndUpdate(
+        { ...eligible, $or: [{ 'status.since': { $exists: false } }, { 'status.since': { $lte: at } }] },
+        { $min: { status: target } },
+        { returnDocument: 'before', maxTimeMS: this.maxTimeMS },
+      );
+      if (doc) {
+        return { before: docToAppointment(doc), after: docToAppointment({ ...doc, status: minStatus(doc.status, target) }) };
+      }
+      // Not upcoming any more, or a newer response stands: read it to say which.
+      const current = await this.appointments.findOne(eligible, { maxTimeMS: this.maxTimeMS });
+      const as = current ? docToAppointment(current) : null;
+      return { before: as, after: as };
+    });
+  }
+
+  async saveChoice(clinicId: string, phone: string, choice: PendingChoice): Promise<boolean> {
+    return storeOperation('saveChoice', async () => {
+      try {
+        const result = await this.senders.updateOne(
+          { _id: senderId(clinicId, phone), $or: [{ 'choice.askedAt': { $exists: false } }, { 'choice.askedAt': { $lte: choice.askedAt } }] },
+          { $set: { choice }, $setOnInsert: { clinicId, phone } },
+          { upsert: true, maxTimeMS: this.maxTimeMS },
+        );
+        return result.matchedCount + result.upsertedCount > 0;
+      } catch (err) {
+        // The sender exists with a choice asked by a newer message: the upsert's insert collides.
+        if (isDuplicateKey(err)) {
+          return false;
+        }
+        throw err;
+      }
+    });
+  }
+
+  async clearChoice(clinicId: string, phone: string, messageSid: string): Promise<void> {
+    await storeOperation('clearChoice', async () => {
+      await this.senders.updateOne({ _id: senderId(clinicId, phone), 'choice.messageSid': messageSid }, { $unset: { choice: '' } }, { maxTimeMS: this.maxTimeMS });
+    });
+  }
+
+  async noteStaffActivity(clinicId: string, phone: string, at: Date): Promise<void> {
+    await storeOperation('noteStaffActivity', async () => {
+      await this.upsertRetry(() =>
+        this.senders.updateOne({ _id: senderId(clinicId, phone) }, { $max: { staffAt: at }, $setOnInsert: { clinicId, phone } }, { upsert: true, maxTimeMS: this.maxTimeMS }),
+      );
+    });
+  }
+
+  async noteAutoReply(clinicId: string, phone: string, kind: string, at: Date): Promise<void> {
+    await storeOperation('noteAutoReply', async () => {
+      await this.upsertRetry(() =>
+        this.senders.updateOne(
+          { _id: senderId(clinicId, phone) },
+          { $max: { [`autoReplies.${kind}`]: at }, $setOnInsert: { clinicId, phone } },
+          { upsert: true, maxTimeMS: this.maxTimeMS },
+        ),
+      );
+    });
+  }
+
+  async peekSender(clinicId: string, phone: string): Promise<Pick<SenderState, 'choice' | 'staffAt' | 'autoReplies'>> {
+    return storeOperation('peekSender', async () =>
+      senderMemo(await this.senders.findOne({ _id: senderId(clinicId, phone) }, { projection: { choice: 1, staffAt: 1, autoReplies: 1 }, maxTimeMS: this.maxTimeMS })),
+    );
+  }
+
   async touchSender(clinicId: string, phone: string, window: RateWindow): Promise<SenderState> {
     return storeOperation('touchSender', async () => {
       const field = rateField(window.key);
@@ -338,7 +424,7 @@ export class MongoStore implements Store {
         patients = (await this.patients.find({ clinicId, phone }, { maxTimeMS: this.maxTimeMS }).sort({ id: 1 }).toArray()).map(docToPatient);
         this.fillRoster(doc._id, patients, phone);
       }
-      return { count: doc.rate?.[field] ?? 1, optedOut: doc.optedOut === true, patients };
+      return { count: doc.rate?.[field] ?? 1, optedOut: doc.optedOut === true, patients, ...senderMemo(doc) };
     });
   }
 

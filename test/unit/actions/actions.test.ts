@@ -1,6 +1,7 @@
 import { expect } from 'chai';
 import { ACTIONS, getAction, type ActionContext } from '../../../src/actions/index.js';
 import { appointmentStatus, type Appointment } from '../../../src/domain.js';
+import { DEFAULT_SETTINGS } from '../../../src/rules/rules-file.js';
 import { conversationOf } from '../../support/conversations.js';
 import { OPEN_NOW, makeMessage, makeWorld, type World } from '../../support/rules-builders.js';
 
@@ -29,6 +30,12 @@ function contextFor(world: World, overrides: Partial<ActionContext> = {}): Actio
       );
       return lookup;
     },
+    command: '',
+    choice: { pending: null, answer: '', chosen: [] },
+    upcoming: () => world.store.findUpcomingAppointments(world.clinic.id, world.patients.map((p) => p.id), OPEN_NOW, new Date(OPEN_NOW.getTime() + 30 * 86_400_000)),
+    settings: DEFAULT_SETTINGS,
+    language: 'en',
+    questionFits: () => true,
     ...overrides,
   };
 }
@@ -53,6 +60,7 @@ describe('actions registry', () => {
       'confirm-appointment',
       'cancel-appointment',
       'reschedule-appointment',
+      'ask-which-appointment',
       'route-to-staff',
       'reply-only',
       'no-reply',

@@ -7,6 +7,8 @@ import { DEMO_KEY, DEMO_KEY_SHA256, loadKeysFile, parseKeysFile, renderKeysFile 
 import { KeyRing } from '../../../src/auth/key-ring.js';
 import { startKeysReload } from '../../../src/auth/keys-reload.js';
 import { createLogger } from '../../../src/logger.js';
+import { runCli } from '../../../src/cli/index.js';
+import { Registry } from 'prom-client';
 
 const NOW = new Date('2026-11-30T12:00:00Z');
 
@@ -89,6 +91,72 @@ describe('staff API keys', function () {
       } finally {
         handle.close();
       }
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('when a keys file that cannot be parsed revokes a key, then that revocation takes effect, the other last good keys stay, and the problem shows on readiness and in a metric', async function () {
+    const dir = await mkdtemp(join(tmpdir(), 'keys-'));
+    const file = join(dir, 'api-keys.yaml');
+    const registry = new Registry();
+    try {
+      const a = createApiKey({ id: 'k-a', clinicId: 'downtown', name: 'A', scopes: ['conversations:read'] }, NOW);
+      const b = createApiKey({ id: 'k-b', clinicId: 'downtown', name: 'B', scopes: ['conversations:read'] }, NOW);
+      await writeFile(file, renderKeysFile([a.entry, b.entry]));
+      const ring = new KeyRing();
+      const handle = startKeysReload({ file, ring, logger: createLogger('silent'), production: false, watch: false, registry });
+      try {
+        expect(await handle.reload()).to.equal(true);
+        expect(handle.status()).to.deep.equal({ details: { keysFile: 'ok' }, degraded: [] });
+        // The revocation is written, but a stray quote breaks the file.
+        const broken = renderKeysFile([a.entry, { ...b.entry, revoked: true }]).replace('name: A', 'name: "A');
+        await writeFile(file, broken);
+        expect(await handle.reload()).to.equal(false);
+        expect(ring.authenticate(a.key)?.id).to.equal('k-a');
+        expect(ring.authenticate(b.key)).to.equal(null);
+        const status = handle.status();
+        expect(status.degraded).to.have.length(1);
+        expect(status.degraded[0]).to.match(/^keys file .*api-keys\.yaml:\d+:\d+: .+; the last good keys stay live, with the revocations the file holds applied \(k-b\)$/);
+        const metrics = await registry.metrics();
+        expect(metrics).to.match(/sms_keys_file_valid 0/);
+        expect(metrics).to.match(/sms_keys_reload_failures_total 1/);
+        // Fixed, with the revocation: healthy again, and it stays revoked.
+        await writeFile(file, renderKeysFile([a.entry, { ...b.entry, revoked: true }]));
+        expect(await handle.reload()).to.equal(true);
+        expect(handle.status().degraded).to.deep.equal([]);
+        expect(ring.authenticate(b.key)).to.equal(null);
+        expect(await registry.metrics()).to.match(/sms_keys_file_valid 1/);
+      } finally {
+        handle.close();
+      }
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('when a key has expiresAt, then it is refused from that time on, its refusal names it, and keys list shows the expiry', async function () {
+    const { key, entry } = createApiKey({ id: 'k-temp', clinicId: 'downtown', name: 'temp', scopes: ['conversations:read'] }, NOW);
+    const text = renderKeysFile([{ ...entry, expiresAt: new Date('2026-12-31T00:00:00Z') }]);
+    expect(text).to.include("expiresAt: 2026-12-31T00:00:00.000Z");
+    const keys = parseKeysFile(text, 'k.yaml');
+    expect(keys[0]?.expiresAt).to.deep.equal(new Date('2026-12-31T00:00:00Z'));
+    const ring = new KeyRing(keys);
+    expect(ring.authenticate(key, new Date('2026-12-30T23:59:59Z'))?.id).to.equal('k-temp');
+    expect(ring.authenticate(key, new Date('2026-12-31T00:00:00Z'))).to.equal(null);
+    expect(ring.refusedKeyId(key, new Date('2026-12-31T00:00:00Z'))).to.equal('k-temp');
+    expect(() => parseKeysFile(text.replace('2026-12-31T00:00:00.000Z', 'soon'), 'k.yaml')).to.throw(/invalid keys file/);
+    const dir = await mkdtemp(join(tmpdir(), 'keys-'));
+    try {
+      await writeFile(join(dir, 'api-keys.yaml'), text);
+      const out: string[] = [];
+      const code = await runCli(['keys', 'list'], { env: { KEYS_FILE: join(dir, 'api-keys.yaml') }, cwd: process.cwd(), out: (l) => out.push(l), err: () => undefined });
+      expect(code).to.equal(0);
+      expect(out[0]).to.match(/\bexpiresAt\b/);
+      expect(out.find((l) => l.startsWith('k-temp'))).to.include('2026-12-31T00:00:00.000Z');
+      const json: string[] = [];
+      await runCli(['keys', 'list', '--json'], { env: { KEYS_FILE: join(dir, 'api-keys.yaml') }, cwd: process.cwd(), out: (l) => json.push(l), err: () => undefined });
+      expect(JSON.parse(json[0]!)).to.include({ id: 'k-temp', expiresAt: '2026-12-31T00:00:00.000Z' });
     } finally {
       await rm(dir, { recursive: true, force: true });
     }

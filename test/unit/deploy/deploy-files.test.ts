@@ -28,6 +28,17 @@ interface Compose {
   networks?: Record<string, { ipam?: { config?: Array<{ subnet?: string }> } }>;
 }
 
+/** The VAR=value lines of deploy/clinic-sms.env.example that are set (not commented out). */
+function envExample(): Record<string, string> {
+  return Object.fromEntries(
+    readFileSync('deploy/clinic-sms.env.example', 'utf8')
+      .split('\n')
+      .map((l) => /^([A-Z_][A-Z0-9_]*)=(.*)$/.exec(l.trim()))
+      .filter((m): m is RegExpExecArray => m !== null)
+      .map((m) => [m[1] as string, m[2] as string]),
+  );
+}
+
 const readCompose = (): Compose => YAML.parse(readFileSync('compose.yaml', 'utf8'), { merge: true }) as Compose;
 const testOf = (s: ComposeService): string => [s.healthcheck?.test ?? []].flat().join(' ');
 const seconds = (d: string | undefined): number => Number(/^(\d+)s$/.exec(d ?? '')?.[1] ?? NaN);
@@ -120,10 +131,34 @@ describe('deployment files', () => {
       for (const [name, app] of apps) {
         expect(testOf(app), name).to.include("fetch('http://127.0.0.1:3000/healthz')");
         expect(app.depends_on?.mongo, name).to.deep.equal({ condition: 'service_healthy' });
-        const uri = new URL(app.environment?.MONGODB_URI ?? '');
-        expect(uri.host, name).to.equal('mongo:27017');
-        expect(uri.searchParams.get('replicaSet'), name).to.equal(replSet);
+        expect(app.environment?.MONGODB_URI, `${name}: the URI holds credentials, so it comes from the env file`).to.equal(undefined);
       }
+      const uri = new URL(envExample().MONGODB_URI ?? '');
+      expect(uri.host).to.equal('mongo:27017');
+      expect(uri.searchParams.get('replicaSet')).to.equal(replSet);
+    });
+
+    it('when MongoDB is read, then it runs with authentication (a key file for its replica set), its root user and the instances\' credentials come from deploy/clinic-sms.env, and the README documents TLS for a database on another host', () => {
+      const mongo = compose.services.mongo as ComposeService & { env_file?: Array<{ path: string; required?: boolean }>; entrypoint?: string[] | string };
+      const text = readFileSync('compose.yaml', 'utf8');
+      const started = [mongo.entrypoint ?? [], mongo.command ?? []].flat().join(' ');
+      expect(started).to.include('--keyFile');
+      expect(mongo.env_file).to.deep.equal([{ path: 'deploy/clinic-sms.env', required: true }]);
+      expect(text).not.to.match(/MONGO_INITDB_ROOT_PASSWORD\s*:/);
+      for (const [name, app] of apps) {
+        expect((app as { env_file?: Array<{ path: string; required?: boolean }> }).env_file, name).to.deep.equal([{ path: 'deploy/clinic-sms.env', required: true }]);
+      }
+      const env = envExample();
+      expect(env.MONGO_INITDB_ROOT_USERNAME).to.match(/\S/);
+      expect(env.MONGO_INITDB_ROOT_PASSWORD).to.match(/\S/);
+      const uri = new URL(env.MONGODB_URI ?? '');
+      expect(decodeURIComponent(uri.username)).to.equal(env.MONGO_INITDB_ROOT_USERNAME);
+      expect(decodeURIComponent(uri.password)).to.equal(env.MONGO_INITDB_ROOT_PASSWORD);
+      expect(uri.searchParams.get('authSource')).to.equal('admin');
+      // The health check authenticates with the same user to initiate and check the set.
+      expect(testOf(mongo)).to.include('MONGO_INITDB_ROOT_USERNAME').and.include('MONGO_INITDB_ROOT_PASSWORD');
+      const readme = readFileSync('README.md', 'utf8');
+      expect(readme).to.match(/tls=true/).and.match(/tlsCAFile=/).and.match(/another host/);
     });
 
     it('when an instance is stopped, then compose waits longer than the drain and the spool flush before SIGKILL', () => {

@@ -3,7 +3,8 @@ import { appointmentStatus } from '../../../src/domain.js';
 import { conversationOf } from '../../support/conversations.js';
 import { systemErrorText } from '../../../src/rules/reply.js';
 import type { CompiledRules } from '../../../src/rules/load-rules.js';
-import { CLOSED_NOW, OPEN_NOW, makeClinic, makeWorld, realRules, send } from '../../support/rules-builders.js';
+import { readFileSync } from 'node:fs';
+import { CLOSED_NOW, OPEN_NOW, RULES_DIR, compileFromText, makeClinic, makeWorld, realRules, send } from '../../support/rules-builders.js';
 
 const UNKNOWN = "We don't recognize this phone number. Please contact our office directly.";
 const RECEIVED = 'Thank you for your message. We will respond shortly.';
@@ -139,7 +140,26 @@ describe('default behaviour (rules/default.yaml)', () => {
   });
 
   describe('shared family phones', () => {
-    it('when a parent and child share a phone, then CONFIRM acts on the soonest appointment among them and names whose and when', async () => {
+    /** A clinic that turned the family question off: the soonest appointment is acted on, as before the question existed. */
+    let noQuestion: CompiledRules;
+    before(() => {
+      noQuestion = compileFromText(readFileSync(`${RULES_DIR}/default.yaml`, 'utf8'), 'disable: [which-appointment]\n');
+    });
+
+    it('when two patients on a phone have upcoming appointments, then CONFIRM asks which one and changes nothing', async () => {
+      const world = await makeWorld([
+        { firstName: 'Carla', appointments: [{ startsAt: new Date('2026-12-05T15:00:00Z') }] },
+        { firstName: 'Dylan', appointments: [{ startsAt: new Date('2026-12-01T20:30:00Z'), provider: 'Dr. Lee' }] },
+      ]);
+      const { outcome } = await send(rules, world, 'CONFIRM');
+      expect(outcome.reply).to.equal('Which appointment? Reply 1 for Dylan (Tue, Dec 1, 2:30 PM CST), 2 for Carla (Sat, Dec 5, 9:00 AM CST), or ALL.');
+      expect(outcome.actions.map((a) => `${a.type}:${a.outcome}`)).to.deep.equal(['ask-which-appointment:asked']);
+      const [carla, dylan] = await Promise.all(world.patients.map((p) => world.store.findNextAppointment(world.clinic.id, [p.id], OPEN_NOW)));
+      expect([carla?.status, dylan?.status, carla?.patientResponse, dylan?.patientResponse]).to.deep.equal(['scheduled', 'scheduled', undefined, undefined]);
+    });
+
+    it('when a clinic disables which-appointment and a parent and child share a phone, then CONFIRM acts on the soonest appointment among them and names whose and when', async () => {
+      const rules = noQuestion;
       const world = await makeWorld([
         { firstName: 'Carla', appointments: [{ startsAt: new Date('2026-12-05T15:00:00Z') }] },
         { firstName: 'Dylan', appointments: [{ startsAt: new Date('2026-12-01T20:30:00Z'), provider: 'Dr. Lee' }] },
@@ -158,7 +178,8 @@ describe('default behaviour (rules/default.yaml)', () => {
       expect(outcome.reply).to.equal("Thank you. Carla's appointment on Thu, Jul 1, 9:00 AM CDT is confirmed.");
     });
 
-    it('when the family sends RESCHEDULE, then the soonest appointment is reschedule-requested and a staff item names it', async () => {
+    it('when a clinic disables which-appointment and the family sends RESCHEDULE, then the soonest appointment is reschedule-requested and a staff item names it', async () => {
+      const rules = noQuestion;
       const world = await makeWorld([
         { firstName: 'Carla', appointments: [{ startsAt: new Date('2026-12-01T15:00:00Z') }] },
         { firstName: 'Dylan', appointments: [{ startsAt: new Date('2026-12-03T15:00:00Z') }] },

@@ -5,7 +5,7 @@ import { Engine, type RuleProperties } from 'json-rules-engine';
 import { decide, type EvaluationInput } from '../../../src/rules/evaluate.js';
 import { ALWAYS_PROCESSED_ACTIONS, applyDecision, keepActions } from '../../../src/service/apply-decision.js';
 import { FACTS } from '../../../src/rules/fact-catalog.js';
-import { APPOINTMENT_FACTS, createMessageContext } from '../../../src/rules/message-facts.js';
+import { APPOINTMENT_FACTS, UPCOMING_FACTS, createMessageContext } from '../../../src/rules/message-facts.js';
 import type { CompiledRules } from '../../../src/rules/load-rules.js';
 import { FIXTURES_DIR, OPEN_NOW, SlowStore, compileFromText, makeClinic, makeMessage, makeWorld, realRules, send, type World } from '../../support/rules-builders.js';
 
@@ -136,7 +136,8 @@ describe('evaluation on json-rules-engine', () => {
       const world = await makeWorld([{ firstName: 'Ana' }]);
       // explain: the keyword index alone (the known-facts prefilter has its own tests).
       const decision = await decide(rules, inputFor(world, 'Where do I park?'), { explain: true });
-      expect(decision.evaluated).to.deep.equal(['unknown-number', 'after-hours-message', 'message-to-staff']);
+      // The family question's answer rules have no keyword: only the known-facts prefilter leaves them out.
+      expect(decision.evaluated).to.deep.equal(['unknown-number', 'unknown-number-quiet', 'which-appointment-confirm', 'which-appointment-cancel', 'which-appointment-reschedule', 'which-appointment-unclear', 'which-appointment-unclear-again', 'after-hours-message', 'after-hours-quiet', 'message-to-staff']);
       const skipped = decision.ruleResults.filter((r) => r.skipped === 'keyword-index').map((r) => r.name);
       expect(skipped).to.include.members(['opt-out', 'opt-in', 'help', 'confirm-appointment', 'cancel-appointment', 'reschedule-appointment', 'office-hours']);
     });
@@ -144,7 +145,7 @@ describe('evaluation on json-rules-engine', () => {
     it('when a message is HELP, then only HELP rules and rules without keyword conditions are run', async () => {
       const world = await makeWorld([{ firstName: 'Ana' }]);
       const decision = await decide(rules, inputFor(world, 'help'), { explain: true });
-      expect(decision.evaluated).to.deep.equal(['help', 'unknown-number', 'after-hours-message', 'message-to-staff']);
+      expect(decision.evaluated).to.deep.equal(['help', 'unknown-number', 'unknown-number-quiet', 'which-appointment-confirm', 'which-appointment-cancel', 'which-appointment-reschedule', 'which-appointment-unclear', 'which-appointment-unclear-again', 'after-hours-message', 'after-hours-quiet', 'message-to-staff']);
     });
 
     it('when a bare CANCEL arrives, then both the keyword-indexed opt-out and the CANCEL rules are candidates, and opt-out (consent, tried first) wins and halts them', async () => {
@@ -235,7 +236,7 @@ templates: { done: "{{patient.firstName}} {{appointment.date}}", system-error: "
       const lazy = Object.entries(FACTS)
         .filter(([, spec]) => 'lazy' in spec && spec.lazy)
         .map(([name]) => name);
-      expect(Object.keys(APPOINTMENT_FACTS).sort()).to.deep.equal(lazy.sort());
+      expect([...Object.keys(APPOINTMENT_FACTS), ...Object.keys(UPCOMING_FACTS)].sort()).to.deep.equal(lazy.sort());
     });
   });
 

@@ -51,7 +51,7 @@ describe('rules check', () => {
     });
 
     it('when a rule names an unknown action, then it is an error at the event type', () => {
-      expect(find(report, 'send-email')).to.equal(`${DIR}/errors/default.yaml:22:20: rules[2].event.type: unknown action "send-email" (actions: opt-out, opt-in, help, safety, confirm-appointment, cancel-appointment, reschedule-appointment, route-to-staff, reply-only, no-reply)`);
+      expect(find(report, 'send-email')).to.equal(`${DIR}/errors/default.yaml:22:20: rules[2].event.type: unknown action "send-email" (actions: opt-out, opt-in, help, safety, confirm-appointment, cancel-appointment, reschedule-appointment, ask-which-appointment, route-to-staff, reply-only, no-reply)`);
     });
 
     it('when a reply names an unknown template, then it is an error at the reply', () => {

@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { countSegments, describeNonGsm } from '../../../../src/admin/check/sms-segments.js';
+import { countSegments, describeNonGsm } from '../../../../src/sms-segments.js';
 
 describe('SMS segment counting', () => {
   it('when a GSM-7 text has 160 characters, then it is one segment; 161 makes two of 153', () => {

@@ -20,6 +20,16 @@ describe('rules test runner', () => {
     expect(formatTestReport(report).split('\n').at(-1)).to.equal('rules test: all 4 cases passed');
   });
 
+  it('when a case is a conversation, then its messages run in order on one database and a mismatch names the message', async () => {
+    const report = await runTestFiles([`${DIR}/conversation.test.yaml`], { rulesDir: FIXTURE_RULES_DIR, clinicsFile: 'test/fixtures/clinics.yaml' });
+    expect(report.files[0]?.findings).to.deep.equal([]);
+    expect(report.files[0]?.cases.map((c) => [c.name, c.passed])).to.deep.equal([
+      ['a family answers the question', true],
+      ['a wrong expectation on the second message', false],
+    ]);
+    expect(report.files[0]?.cases[1]?.mismatches).to.deep.equal([{ field: 'conversation[1] "1": after.appointments.later', expected: 'confirmed', actual: 'scheduled' }]);
+  });
+
   it('when expectations do not hold, then the case fails naming each field with expected and actual', async () => {
     const report = await runTestFiles([`${DIR}/failing.test.yaml`], OPTIONS);
     const failed = report.files[0]?.cases[0];
@@ -86,7 +96,7 @@ describe('rules test runner', () => {
     expect(report.invalidFiles).to.equal(1);
     expect(report.files[0]?.findings.map((f) => `${f.line}:${f.col}: ${f.message}`)).to.deep.equal([
       '3:5: tests[0]: missing "message" (the text the patient sends; "" for media only)',
-      '4:5: unknown field "mesage" (expected name, clinic, at, from, to, optedOut, patients, appointments, message, messages, media, twilioOptOutType, expect)',
+      '4:5: unknown field "mesage" (expected name, clinic, at, from, to, optedOut, patients, appointments, message, messages, conversation, media, twilioOptOutType, expect)',
       '7:11: tests[1].from: "555-0100" is not an E.164 number (e.g. +13125550142)',
       '9:32: startsIn: expected a duration like 90m, 26h or 2d',
       '9:46: status: "maybe" is not one of scheduled, confirmed, cancel-requested, reschedule-requested, cancelled',
