@@ -65,6 +65,23 @@ export interface Weekly {
   close: string;
 }
 
+/**
+ * A day or days the clinic is closed (a holiday): local dates, both ends included. While it
+ * lasts the clinic is out of business hours, and the rules' `closed-today` reply is the
+ * closure's own text when it gives one.
+ */
+export interface Closure {
+  /** 'YYYY-MM-DD', the first closed day (local). */
+  from: string;
+  /** 'YYYY-MM-DD', the last closed day (local); the same as `from` for one day. */
+  to: string;
+  reason?: string;
+  /** The reply on those days, by language ("*": every language). */
+  reply?: Readonly<Record<string, string>>;
+  /** Where it is written in the clinics file, for `rules check`. */
+  source?: { file: string; line: number; col: number };
+}
+
 export type Weekday = 'mon' | 'tue' | 'wed' | 'thu' | 'fri' | 'sat' | 'sun';
 export const WEEKDAYS: readonly Weekday[] = ['sun', 'mon', 'tue', 'wed', 'thu', 'fri', 'sat'];
 
@@ -76,6 +93,8 @@ export interface Clinic {
   timezone: string;
   /** Missing: always open. A day missing from the map: closed that day. */
   businessHours?: Partial<Record<Weekday, Weekly[]>>;
+  /** Days the clinic is closed whatever its business hours say (clinics file `closures:`). */
+  closures?: readonly Closure[];
   languages: string[];
   authTokenEnv?: string;
   /** The Twilio account the clinic's numbers live in: picks its token for a message whose To no clinic owns. */

@@ -1,9 +1,10 @@
 import { readFile } from 'node:fs/promises';
 import { LineCounter, parseDocument, isMap, isSeq, type Node, type Document } from 'yaml';
 import { AppError, fileFinding, type Finding } from '../errors.js';
-import { WEEKDAYS, type Clinic, type Weekday, type Weekly } from '../domain.js';
+import { WEEKDAYS, type Clinic, type Closure, type Weekday, type Weekly } from '../domain.js';
 import { isE164 } from '../phone.js';
 import { parseEventEndpoints } from './event-endpoints.js';
+import { firstYamlError, plainYamlMessage } from './yaml-errors.js';
 
 const HHMM = /^([01]\d|2[0-3]):[0-5]\d$|^24:00$/;
 const ID = /^[a-z0-9][a-z0-9-]{0,62}$/;
@@ -14,6 +15,7 @@ const KNOWN_KEYS = new Set([
   'officePhone',
   'timezone',
   'businessHours',
+  'closures',
   'languages',
   'authTokenEnv',
   'accountSid',
@@ -101,9 +103,11 @@ export function readClinics(text: string, file: string): ClinicsFileRead {
     const pos = lineCounter.linePos(offset);
     findings.push({ file, line: pos.line, col: pos.col, message, severity: 'error' });
   };
-  for (const err of doc.errors) {
-    const pos = lineCounter.linePos(err.pos[0]);
-    findings.push({ file, line: pos.line, col: pos.col, message: err.message.split('\n')[0] ?? 'YAML syntax error', severity: 'error' });
+  // The first parser error only, in plain words: one bad indent makes yaml report several.
+  const firstError = firstYamlError(doc.errors);
+  if (firstError) {
+    const pos = lineCounter.linePos(firstError.first.pos[0]);
+    findings.push({ file, line: pos.line, col: pos.col, message: plainYamlMessage(firstError.first), severity: 'error' });
   }
   if (findings.length > 0) {
     throw new AppError('CONFIG_INVALID', `invalid clinics file ${file}`, { findings });
@@ -246,6 +250,13 @@ export function readClinics(text: string, file: string): ClinicsFileRead {
     if (hoursNode && !businessHours) {
       ok = false;
     }
+    const closuresNode = get('closures');
+    const closures = closuresNode
+      ? parseClosures(closuresNode, `${where}.closures`, Array.isArray(languages) ? (languages as string[]) : ['en'], at, (node) => ({ file, ...lineCounter.linePos(node.range?.[0] ?? 0) }))
+      : undefined;
+    if (closuresNode && !closures) {
+      ok = false;
+    }
     const eventsNode = get('events');
     const position = (node: Node): { file: string; line: number; col: number } => ({ file, ...lineCounter.linePos(node.range?.[0] ?? 0) });
     const events = eventsNode ? parseEventEndpoints(eventsNode, `${where}.events`, at, position) : undefined;
@@ -285,6 +296,9 @@ export function readClinics(text: string, file: string): ClinicsFileRead {
       }
       if (businessHours) {
         clinic.businessHours = businessHours;
+      }
+      if (closures && closures.length > 0) {
+        clinic.closures = closures;
       }
       if (events && events.length > 0) {
         clinic.events = events;
@@ -332,6 +346,34 @@ function rootList(doc: Document): { items: unknown[] } | null {
   return null;
 }
 
+/**
+ * Business hours written as in the clinics file (weekday: "HH:MM-HH:MM", a list of such spans,
+ * or "closed"), from plain data: for `rules test` cases that state the hours they rely on.
+ * @returns the hours, or the first problem in words
+ */
+export function businessHoursFrom(raw: unknown): { hours: Partial<Record<Weekday, Weekly[]>> } | { problem: string } {
+  if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) {
+    return { problem: 'expected a map of weekday to hours, e.g. mon: "08:00-17:00" (a day not listed is closed)' };
+  }
+  const hours: Partial<Record<Weekday, Weekly[]>> = {};
+  for (const [key, value] of Object.entries(raw)) {
+    const day = key.toLowerCase() as Weekday;
+    if (!WEEKDAYS.includes(day)) {
+      return { problem: `unknown weekday "${key}" (mon, tue, wed, thu, fri, sat, sun)` };
+    }
+    const spans: Weekly[] = [];
+    for (const span of (Array.isArray(value) ? value : [value]).filter((s) => s !== null && s !== 'closed')) {
+      const m = typeof span === 'string' ? /^\s*(\S+)\s*-\s*(\S+)\s*$/.exec(span) : null;
+      if (!m || !HHMM.test(m[1] ?? '') || !HHMM.test(m[2] ?? '') || (m[1] ?? '') >= (m[2] ?? '')) {
+        return { problem: `${day}: expected "HH:MM-HH:MM" (24-hour, opening before closing), a list of them, or "closed"` };
+      }
+      spans.push({ open: m[1] as string, close: m[2] as string });
+    }
+    hours[day] = spans;
+  }
+  return { hours };
+}
+
 function parseHours(
   node: Node,
   where: string,
@@ -364,6 +406,108 @@ function parseHours(
     }
     out[day] = parsed;
   }
+  return ok ? out : undefined;
+}
+
+const DATE = /^(\d{4})-(\d{2})-(\d{2})$/;
+const CLOSURE_KEYS = new Set(['date', 'from', 'to', 'reason', 'reply']);
+
+/** True for a real calendar date written YYYY-MM-DD. */
+function isDate(text: unknown): text is string {
+  const m = typeof text === 'string' ? DATE.exec(text) : null;
+  if (!m) {
+    return false;
+  }
+  const d = new Date(Date.UTC(Number(m[1]), Number(m[2]) - 1, Number(m[3])));
+  return d.toISOString().slice(0, 10) === text;
+}
+
+/**
+ * `closures:` — a list of days the clinic is closed: `date: 2026-12-25` for one day, or
+ * `from:` and `to:` (both included); an optional `reason`; an optional `reply`, one text or
+ * one text per language of the clinic (plain text: it is sent as written).
+ */
+function parseClosures(
+  node: Node,
+  where: string,
+  languages: readonly string[],
+  at: (node: Node | null | undefined, message: string) => void,
+  position: (node: Node) => { file: string; line: number; col: number },
+): Closure[] | undefined {
+  if (!isSeq(node)) {
+    at(node, `${where}: expected a list of closures, e.g. - { date: 2026-12-25, reason: Christmas Day }`);
+    return undefined;
+  }
+  const out: Closure[] = [];
+  let ok = true;
+  node.items.forEach((item, i) => {
+    const here = `${where}[${i}]`;
+    const fail = (n: Node | null | undefined, message: string): void => {
+      at(n, `${here}${message}`);
+      ok = false;
+    };
+    if (!isMap(item)) {
+      fail(item as Node, ': expected a map with date (or from and to), and optional reason and reply');
+      return;
+    }
+    for (const pair of item.items) {
+      const key = String((pair.key as { value?: unknown } | null)?.value ?? '');
+      if (!CLOSURE_KEYS.has(key)) {
+        fail(pair.key as Node, `: unknown field "${key}" (date, from, to, reason, reply)`);
+      }
+    }
+    const get = (key: string): Node | undefined => item.get(key, true) as Node | undefined;
+    const value = (key: string): unknown => (get(key) as { toJSON?: () => unknown } | undefined)?.toJSON?.() ?? undefined;
+    const date = value('date');
+    const from = value('from') ?? date;
+    const to = value('to') ?? date;
+    if (date !== undefined && (value('from') !== undefined || value('to') !== undefined)) {
+      fail(get('date'), ': give date (one day) or from and to (a range), not both');
+      return;
+    }
+    if (from === undefined || to === undefined) {
+      fail(item, ': needs date: YYYY-MM-DD, or from: and to:');
+      return;
+    }
+    for (const [key, text] of date !== undefined ? ([['date', date]] as const) : ([['from', from], ['to', to]] as const)) {
+      if (!isDate(text)) {
+        fail(get(date !== undefined ? 'date' : key), `.${date !== undefined ? 'date' : key}: "${String(text)}" is not a date written YYYY-MM-DD`);
+      }
+    }
+    if (isDate(from) && isDate(to) && to < from) {
+      fail(get('to'), `.to: ${to} is before from: ${from}`);
+    }
+    const closure: Closure = { from: String(from), to: String(to), source: position(item) };
+    const reason = value('reason');
+    if (reason !== undefined) {
+      if (typeof reason !== 'string' || reason.trim() === '' || reason.length > 100) {
+        fail(get('reason'), '.reason: expected a short text (at most 100 characters)');
+      } else {
+        closure.reason = reason.trim();
+      }
+    }
+    const reply = value('reply');
+    if (reply !== undefined) {
+      const texts: Array<[string, unknown]> = typeof reply === 'string' ? [['*', reply]] : reply !== null && typeof reply === 'object' && !Array.isArray(reply) ? Object.entries(reply) : [];
+      if (texts.length === 0) {
+        fail(get('reply'), '.reply: expected a text, or a text per language (en: ..., es: ...)');
+      }
+      const byLanguage: Record<string, string> = {};
+      for (const [language, text] of texts) {
+        if (language !== '*' && !languages.includes(language)) {
+          fail(get('reply'), `.reply.${language}: the clinic's languages are ${languages.join(', ')}`);
+        } else if (typeof text !== 'string' || text.trim() === '') {
+          fail(get('reply'), `.reply${language === '*' ? '' : `.${language}`}: expected a text`);
+        } else if (text.includes('{{')) {
+          fail(get('reply'), `.reply${language === '*' ? '' : `.${language}`}: a closure's reply is sent as written: {{merge fields}} are not filled`);
+        } else {
+          byLanguage[language] = text;
+        }
+      }
+      closure.reply = byLanguage;
+    }
+    out.push(closure);
+  });
   return ok ? out : undefined;
 }
 

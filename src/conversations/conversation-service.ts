@@ -1,6 +1,7 @@
 import { createHash, randomUUID } from 'node:crypto';
 import type { Clinic, MessageRecord, PendingChoice, StaffPriority } from '../domain.js';
 import { AppError } from '../errors.js';
+import { toE164 } from '../phone.js';
 import type { Store } from '../store/store.js';
 import { DEFAULT_REPLIES_PER_KEY_PER_MINUTE, DEFAULT_REPLY_MAX_SEGMENTS } from '../config/clinics-file.js';
 import { countSegments } from '../sms-segments.js';
@@ -11,8 +12,11 @@ import {
   effectiveStatus,
   preview,
   type Conversation,
+  type ConversationChange,
   type ConversationStatus,
   type DeliveryStatus,
+  type ListFilter,
+  type ListOrder,
   type ListPosition,
   type StaffEntry,
 } from './conversation.js';
@@ -26,8 +30,8 @@ export const THREAD_LIMIT = 200;
 
 export interface ConversationServiceDeps {
   conversations: ConversationStore;
-  /** The main store: opt-out state, and the sender's note of staff activity (conversation.staffActive). */
-  store: Pick<Store, 'getOptOut' | 'noteStaffActivity'>;
+  /** The main store: opt-out state, the patients on a phone, and the sender's note of staff activity (conversation.staffActive). */
+  store: Pick<Store, 'getOptOut' | 'findPatientsByPhone' | 'noteStaffActivity'>;
   sender: SmsSender;
   /** The clinic and its Twilio credentials as live now (null: no such clinic). */
   clinic(clinicId: string): { clinic: Clinic; accountSid: string | null; authToken: string | null } | null;
@@ -51,7 +55,7 @@ export interface ConversationView {
   assignee: string | null;
   waitingSince: Date | null;
   lastActivityAt: Date;
-  lastMessage: { direction: 'inbound' | 'outbound' | 'note'; preview: string };
+  lastMessage: { direction: 'inbound' | 'outbound' | 'note'; preview: string; media: number };
   patients: { id: string; displayName: string }[];
   createdAt: Date;
   /** urgent comes first in the list (route-to-staff's priority, until staff answer). */
@@ -70,56 +74,93 @@ export type ThreadEntryView =
       handling: {
         status: string;
         rulesFired: string[];
-        actions: { type: string; outcome: string; rule: string }[];
+        actions: { type: string; outcome: string; rule: string; appointmentId?: string }[];
         autoReply: string | null;
         /** A family's "which appointment?" question this message asked, answered or came while it was pending (or the list it went to staff with). */
         choice?: ThreadChoice;
       };
     }
-  | { type: 'note'; id: string; at: Date; text: string; author: string }
+  | { type: 'note'; id: string; at: Date; text: string; author: string; authorName: string | null }
   | {
       type: 'outbound';
       id: string;
       at: Date;
       text: string;
       author: string;
+      authorName: string | null;
       twilioSid: string | null;
       deliveryStatus: DeliveryStatus;
       deliveryErrorCode: string | null;
       /** Twilio's answer and every delivery report after it, in arrival order. */
       deliveryHistory: { status: DeliveryStatus; at: Date; errorCode: string | null }[];
-    };
+    }
+  /** Who changed the conversation: "resolved", "assigned to maria@…" (by author). */
+  | { type: 'activity'; id: string; at: Date; text: string; author: string; authorName: string | null };
+
+/** Who acts: an API key (its id) or a signed-in person (email, and name for the thread). */
+export interface Actor {
+  id: string;
+  name?: string;
+}
 
 export interface ListOptions {
   status?: ConversationStatus;
-  assignee?: string;
+  /** A string: that assignee's; null: the unassigned ones. */
+  assignee?: string | null;
+  /** A phone number in any notation, or part of a patient's name. */
+  q?: string;
+  /** Default `recent`. */
+  order?: ListOrder;
   limit: number;
   cursor?: string;
 }
 
 /** Encodes the list position a page ended at: opaque to callers. */
 export function encodeCursor(position: ListPosition): string {
-  return Buffer.from(JSON.stringify([position.at.getTime(), position.id, position.urgent ? 1 : 0]), 'utf8').toString('base64url');
+  const parts = [position.at.getTime(), position.id, position.urgent ? 1 : 0, ...(position.queueAt ? [position.queueAt.getTime()] : [])];
+  return Buffer.from(JSON.stringify(parts), 'utf8').toString('base64url');
 }
 
-/** Decodes a cursor; BAD_REQUEST when it is not one of ours. */
-export function decodeCursor(cursor: string): ListPosition {
+/** Decodes a cursor; BAD_REQUEST when it is not one of ours (or of another order). */
+export function decodeCursor(cursor: string, order: ListOrder = 'recent'): ListPosition {
   try {
     const value: unknown = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
-    // [at, id, urgent]; a cursor of before priorities has no third item (normal).
-    if (
+    // recent: [at, id, urgent] (a cursor of before priorities has no third item: normal);
+    // waiting: [at, id, urgent, queueAt].
+    const ok =
       Array.isArray(value) &&
-      (value.length === 2 || (value.length === 3 && (value[2] === 0 || value[2] === 1))) &&
       Number.isSafeInteger(value[0]) &&
       typeof value[1] === 'string' &&
-      value[1].length <= 100
-    ) {
-      return { urgent: value[2] === 1, at: new Date(value[0] as number), id: value[1] };
+      value[1].length <= 100 &&
+      (value.length === 2 || value[2] === 0 || value[2] === 1);
+    if (ok && order === 'recent' && value.length <= 3) {
+      return { urgent: value[2] === 1, at: new Date(value[0] as number), id: value[1] as string };
+    }
+    if (ok && order === 'waiting' && value.length === 4 && Number.isSafeInteger(value[3])) {
+      return { urgent: value[2] === 1, at: new Date(value[0] as number), id: value[1] as string, queueAt: new Date(value[3] as number) };
     }
   } catch {
     // falls through
   }
   throw new AppError('BAD_REQUEST', 'invalid cursor');
+}
+
+const PHONE_LIKE = /^[\d\s()+.-]+$/;
+
+/**
+ * What a search text looks for: a phone number (any notation with 7+ digits, read in the
+ * clinic's region) or part of a patient's name.
+ * @param q - what staff typed
+ * @param defaultRegion - the clinic's region for numbers without a country code
+ */
+export function searchFilter(q: string, defaultRegion: string): Pick<ListFilter, 'phone' | 'name'> {
+  const text = q.trim();
+  if (PHONE_LIKE.test(text) && text.replace(/\D/g, '').length >= 7) {
+    const phone = toE164(text, defaultRegion);
+    // A number that cannot exist matches no conversation (not a name either).
+    return { phone: phone ?? '+0' };
+  }
+  return { name: text };
 }
 
 const digest = (text: string): string => createHash('sha256').update(text, 'utf8').digest('hex');
@@ -130,7 +171,7 @@ const digest = (text: string): string => createHash('sha256').update(text, 'utf8
  */
 export const newId = (prefix: 'cv' | 'en'): string => `${prefix}_${randomUUID().replaceAll('-', '')}`;
 
-function toView(c: Conversation, now: Date): ConversationView {
+export function toView(c: Conversation, now: Date): ConversationView {
   const status = effectiveStatus(c, now);
   return {
     id: c.id,
@@ -140,7 +181,7 @@ function toView(c: Conversation, now: Date): ConversationView {
     assignee: c.assignee,
     waitingSince: c.waitingSince,
     lastActivityAt: c.last.at,
-    lastMessage: { direction: c.last.direction, preview: c.last.preview },
+    lastMessage: { direction: c.last.direction, preview: c.last.preview, media: c.last.media ?? 0 },
     patients: c.patients,
     createdAt: c.createdAt,
     priority: c.priority,
@@ -149,8 +190,9 @@ function toView(c: Conversation, now: Date): ConversationView {
 }
 
 function entryView(e: StaffEntry): ThreadEntryView {
-  if (e.kind === 'note') {
-    return { type: 'note', id: e.id, at: e.at, text: e.text, author: e.author };
+  const authorName = e.authorName ?? null;
+  if (e.kind === 'note' || e.kind === 'activity') {
+    return { type: e.kind, id: e.id, at: e.at, text: e.text, author: e.author, authorName };
   }
   return {
     type: 'outbound',
@@ -158,6 +200,7 @@ function entryView(e: StaffEntry): ThreadEntryView {
     at: e.at,
     text: e.text,
     author: e.author,
+    authorName,
     twilioSid: e.twilioSid ?? null,
     deliveryStatus: e.delivery?.status ?? 'sending-requested',
     deliveryErrorCode: e.delivery?.errorCode ?? null,
@@ -175,7 +218,12 @@ function inboundView(r: MessageRecord, media: ThreadMedia[]): ThreadEntryView {
     handling: {
       status: r.status,
       rulesFired: r.rulesFired,
-      actions: r.actions.map((a) => ({ type: a.type, outcome: a.outcome, rule: a.ruleName })),
+      actions: r.actions.map((a) => ({
+        type: a.type,
+        outcome: a.outcome,
+        rule: a.ruleName,
+        ...(typeof a.detail?.appointmentId === 'string' ? { appointmentId: a.detail.appointmentId } : {}),
+      })),
       autoReply: r.reply,
       ...(r.choice ? { choice: threadChoice(r.choice) } : {}),
     },
@@ -217,15 +265,64 @@ export class ConversationService {
 
   async list(clinicId: string, options: ListOptions): Promise<{ conversations: ConversationView[]; nextCursor: string | null }> {
     const now = this.deps.clock();
+    const order = options.order ?? 'recent';
     const page = await this.deps.conversations.list({
-      clinicId,
+      ...this.filter(clinicId, options, now),
       limit: options.limit,
-      now,
+      order,
       ...(options.status === undefined ? {} : { status: options.status }),
-      ...(options.assignee === undefined ? {} : { assignee: options.assignee }),
-      ...(options.cursor === undefined ? {} : { after: decodeCursor(options.cursor) }),
+      ...(options.cursor === undefined ? {} : { after: decodeCursor(options.cursor, order) }),
     });
     return { conversations: page.conversations.map((c) => toView(c, now)), nextCursor: page.next ? encodeCursor(page.next) : null };
+  }
+
+  /** How many conversations each status tab holds, for the same view and search. */
+  async counts(clinicId: string, options: Pick<ListOptions, 'assignee' | 'q'>): Promise<Record<ConversationStatus, number>> {
+    return this.deps.conversations.counts(this.filter(clinicId, options, this.deps.clock()));
+  }
+
+  /** One conversation as the list shows it (NOT_FOUND for another clinic's). */
+  async get(clinicId: string, id: string): Promise<ConversationView> {
+    return toView(await this.mustGet(clinicId, id), this.deps.clock());
+  }
+
+  /** Records that `reader` has seen the conversation as it is now (the staff pages' unread mark). */
+  async markRead(reader: string, conversation: Pick<ConversationView, 'id' | 'lastActivityAt'>): Promise<void> {
+    await this.deps.conversations.markRead(reader, conversation.id, conversation.lastActivityAt);
+  }
+
+  /** Which of these conversations have inbound activity the reader has not seen. */
+  async unread(reader: string, conversations: readonly ConversationView[]): Promise<Set<string>> {
+    const marks = await this.deps.conversations.readMarks(reader, conversations.map((c) => c.id));
+    return new Set(conversations.filter((c) => c.lastMessage.direction === 'inbound' && !(c.lastActivityAt <= (marks.get(c.id) ?? new Date(0)))).map((c) => c.id));
+  }
+
+  /**
+   * Starts (or finds) the conversation with a phone of the clinic, for a call-back or a form
+   * to bring: OPTED_OUT when the number opted out, BAD_REQUEST when it is no possible number.
+   * @param phone - any notation, read in the clinic's region
+   */
+  async start(clinicId: string, phone: string, by: Actor): Promise<{ conversation: ConversationView; created: boolean }> {
+    const live = this.deps.clinic(clinicId);
+    if (!live) {
+      throw new AppError('NOT_FOUND', 'not found');
+    }
+    const e164 = toE164(phone, live.clinic.defaultRegion);
+    if (!e164) {
+      throw new AppError('BAD_REQUEST', 'phone is not a possible phone number');
+    }
+    const optOut = await this.deps.store.getOptOut(clinicId, e164);
+    if (optOut?.optedOut) {
+      throw new AppError('OPTED_OUT', `this number opted out of texts (STOP) on ${optOut.changedAt.toISOString().slice(0, 10)}; it cannot be texted until it sends START`);
+    }
+    const now = this.deps.clock();
+    const patients = (await this.deps.store.findPatientsByPhone(clinicId, e164)).map((p) => ({ id: p.id, displayName: `${p.firstName} ${p.lastName}`.trim() }));
+    const clinicNumber = live.clinic.phoneNumbers[0] ?? '';
+    const result = await this.deps.conversations.ensure({ clinicId, phone: e164, clinicNumber, patients, at: now }, newId('cv'));
+    if (result.created) {
+      await this.activity(result.conversation, 'started the conversation', by, now);
+    }
+    return { conversation: toView(result.conversation, now), created: result.created };
   }
 
   async thread(clinicId: string, id: string): Promise<{ conversation: ConversationView; entries: ThreadEntryView[] }> {
@@ -239,7 +336,7 @@ export class ConversationService {
     return { conversation: toView(conversation, this.deps.clock()), entries };
   }
 
-  async setStatus(clinicId: string, id: string, status: ConversationStatus, snoozedUntil: Date | null): Promise<ConversationView> {
+  async setStatus(clinicId: string, id: string, status: ConversationStatus, snoozedUntil: Date | null, by?: Actor): Promise<ConversationView> {
     const now = this.deps.clock();
     if (status === 'snoozed' && (snoozedUntil === null || snoozedUntil <= now)) {
       throw new AppError('BAD_REQUEST', 'snoozed needs snoozedUntil in the future');
@@ -249,22 +346,64 @@ export class ConversationService {
     }
     // Resolving, or handing the turn to the patient, answers whatever was waiting.
     const answered = status === 'resolved' || status === 'pending';
-    return this.mustUpdate(clinicId, id, { status, snoozedUntil, ...(answered ? { answered } : {}) }, now);
+    const updated = await this.mustUpdate(clinicId, id, { status, snoozedUntil, change: 'conversation.status_changed', ...(answered ? { answered } : {}) }, now);
+    if (by) {
+      const words = { open: 'reopened', pending: 'marked pending (waiting on the patient)', resolved: 'resolved', snoozed: `snoozed until ${this.localTime(clinicId, snoozedUntil ?? now)}` }[status];
+      await this.activity({ id, clinicId }, words, by, now);
+    }
+    return updated;
   }
 
-  async setAssignee(clinicId: string, id: string, assignee: string | null): Promise<ConversationView> {
-    return this.mustUpdate(clinicId, id, { assignee }, this.deps.clock());
+  async setAssignee(clinicId: string, id: string, assignee: string | null, by?: Actor & { assigneeName?: string }): Promise<ConversationView> {
+    const now = this.deps.clock();
+    const updated = await this.mustUpdate(clinicId, id, { assignee, change: 'assignee.changed' }, now);
+    if (by) {
+      await this.activity({ id, clinicId }, assignee === null ? 'unassigned the conversation' : `assigned it to ${by.assigneeName ?? assignee}`, by, now);
+    }
+    return updated;
   }
 
-  async addNote(clinicId: string, id: string, text: string, author: string): Promise<ThreadEntryView> {
+  async addNote(clinicId: string, id: string, text: string, author: string | Actor): Promise<ThreadEntryView> {
+    const by = typeof author === 'string' ? { id: author } : author;
     const conversation = await this.mustGet(clinicId, id);
     const now = this.deps.clock();
-    const entry: StaffEntry = { id: newId('en'), conversationId: conversation.id, clinicId, kind: 'note', text, at: now, author };
+    const entry: StaffEntry = { id: newId('en'), conversationId: conversation.id, clinicId, kind: 'note', text, at: now, author: by.id, ...(by.name ? { authorName: by.name } : {}) };
     await this.deps.conversations.addEntry(entry);
-    await this.deps.conversations.update(clinicId, conversation.id, { last: { at: now, direction: 'note', preview: preview(text) } }, now);
+    await this.deps.conversations.update(clinicId, conversation.id, { last: { at: now, direction: 'note', preview: preview(text) }, change: 'message.created' }, now);
     // Staff are in the conversation: automatic replies hold back (conversation.staffActive).
     await this.deps.store.noteStaffActivity(clinicId, conversation.phone, now);
     return entryView(entry);
+  }
+
+  /** An activity line in the thread: who changed the conversation (kept like a note, never sent). */
+  private async activity(conversation: Pick<Conversation, 'id' | 'clinicId'>, text: string, by: Actor, at: Date): Promise<void> {
+    await this.deps.conversations.addEntry({
+      id: newId('en'),
+      conversationId: conversation.id,
+      clinicId: conversation.clinicId,
+      kind: 'activity',
+      text,
+      at,
+      author: by.id,
+      ...(by.name ? { authorName: by.name } : {}),
+    });
+  }
+
+  /** A time as the clinic's front desk reads it: "Mon, Dec 7, 9:00 AM". */
+  private localTime(clinicId: string, at: Date): string {
+    const timeZone = this.deps.clinic(clinicId)?.clinic.timezone ?? 'UTC';
+    return new Intl.DateTimeFormat('en-US', { timeZone, weekday: 'short', month: 'short', day: 'numeric', hour: 'numeric', minute: '2-digit' }).format(at);
+  }
+
+  private filter(clinicId: string, options: Pick<ListOptions, 'assignee' | 'q'>, now: Date): ListFilter {
+    const region = this.deps.clinic(clinicId)?.clinic.defaultRegion ?? 'US';
+    const q = options.q?.trim();
+    return {
+      clinicId,
+      now,
+      ...(options.assignee === undefined ? {} : { assignee: options.assignee }),
+      ...(q ? searchFilter(q, region) : {}),
+    };
   }
 
   /**
@@ -275,7 +414,14 @@ export class ConversationService {
    * answer) asks Twilio's message list whether it went out, and sends it only if not.
    * Refused with OPTED_OUT when the number opted out (nothing sent).
    */
-  async reply(clinicId: string, id: string, text: string, author: string, options: { idempotencyKey?: string } = {}): Promise<{ entry: ThreadEntryView; replayed: boolean }> {
+  async reply(
+    clinicId: string,
+    id: string,
+    text: string,
+    author: string | Actor,
+    options: { idempotencyKey?: string; assignToAuthor?: boolean } = {},
+  ): Promise<{ entry: ThreadEntryView; replayed: boolean }> {
+    const by = typeof author === 'string' ? { id: author } : author;
     const conversation = await this.mustGet(clinicId, id);
     const live = this.deps.clinic(clinicId);
     if (!live) {
@@ -297,7 +443,7 @@ export class ConversationService {
     }
     const account = { clinic: live.clinic, accountSid: live.accountSid, authToken: live.authToken };
     const now = this.deps.clock();
-    this.countReply(clinicId, author, live.clinic.repliesPerKeyPerMinute ?? DEFAULT_REPLIES_PER_KEY_PER_MINUTE, now);
+    this.countReply(clinicId, by.id, live.clinic.repliesPerKeyPerMinute ?? DEFAULT_REPLIES_PER_KEY_PER_MINUTE, now);
     const entry: StaffEntry = {
       id: newId('en'),
       conversationId: conversation.id,
@@ -305,7 +451,8 @@ export class ConversationService {
       kind: 'outbound',
       text,
       at: now,
-      author,
+      author: by.id,
+      ...(by.name ? { authorName: by.name } : {}),
       accountSid: live.accountSid,
       delivery: { rank: DELIVERY_RANK['sending-requested'], status: 'sending-requested', at: now },
       leaseUntil: new Date(now.getTime() + SEND_LEASE_MS),
@@ -347,18 +494,25 @@ export class ConversationService {
       }
       return this.send(pending, account, conversation, statusCallbackUrl(this.deps.callbackOrigin?.() ?? null));
     });
-    const recorded = await this.recordSent(pending, sent, conversation);
+    const recorded = await this.recordSent(pending, sent, conversation, options.assignToAuthor ? by.id : null);
     // Staff are in the conversation: automatic replies hold back (conversation.staffActive).
     await this.deps.store.noteStaffActivity(clinicId, conversation.phone, now);
     return { entry: recorded, replayed: pending !== entry };
   }
 
   /** Records Twilio's answer for a stored reply, and the reply as the conversation's newest activity. */
-  private async recordSent(entry: StaffEntry, sent: { sid: string; status: string }, conversation: Conversation): Promise<ThreadEntryView> {
+  private async recordSent(entry: StaffEntry, sent: { sid: string; status: string }, conversation: Conversation, assignTo: string | null = null): Promise<ThreadEntryView> {
     const status = (Object.hasOwn(DELIVERY_RANK, sent.status) ? sent.status : 'queued') as DeliveryStatus;
     const delivery = { rank: DELIVERY_RANK[status], status, at: this.deps.clock() };
     await this.deps.conversations.markSent(entry.id, sent.sid, delivery);
-    await this.deps.conversations.update(entry.clinicId, conversation.id, { answered: true, last: { at: entry.at, direction: 'outbound', preview: preview(entry.text) } }, entry.at);
+    // A reply to an unassigned conversation makes it its sender's (as Podium does).
+    const change: ConversationChange = {
+      answered: true,
+      last: { at: entry.at, direction: 'outbound', preview: preview(entry.text) },
+      change: 'message.created',
+      ...(assignTo !== null && conversation.assignee === null ? { assignee: assignTo } : {}),
+    };
+    await this.deps.conversations.update(entry.clinicId, conversation.id, change, entry.at);
     const { leaseUntil: _done, ...rest } = entry;
     return entryView({ ...rest, twilioSid: sent.sid, delivery, deliveryHistory: [...(entry.deliveryHistory ?? []), delivery] });
   }
@@ -407,6 +561,10 @@ export class ConversationService {
         ...(report.errorCode ? { errorCode: report.errorCode } : {}),
       },
     );
+    if (updated) {
+      // The thread on every instance shows the new status: the live poller sees the conversation changed.
+      await this.deps.conversations.update(updated.clinicId, updated.conversationId, { change: 'message.updated' }, this.deps.clock());
+    }
     return updated !== null;
   }
 
@@ -480,7 +638,7 @@ export class ConversationService {
     return found;
   }
 
-  private async mustUpdate(clinicId: string, id: string, change: Parameters<ConversationStore['update']>[2], now: Date): Promise<ConversationView> {
+  private async mustUpdate(clinicId: string, id: string, change: ConversationChange, now: Date): Promise<ConversationView> {
     const updated = await this.deps.conversations.update(clinicId, id, change, now);
     if (!updated) {
       throw new AppError('NOT_FOUND', 'not found');

@@ -1,5 +1,5 @@
 import type { MessageRecord } from '../domain.js';
-import type { Conversation, ConversationChange, Delivery, DeliveryMatch, ListPosition, ListQuery, RoutedMessage, StaffEntry } from './conversation.js';
+import type { ChangedConversation, Conversation, ConversationChange, ConversationStatus, Delivery, DeliveryMatch, ListFilter, ListPosition, ListQuery, PatientName, RoutedMessage, StaffEntry } from './conversation.js';
 
 export type AddEntryResult = { added: true } | { added: false; existing: StaffEntry };
 
@@ -22,10 +22,29 @@ export interface ConversationStore {
   get(clinicId: string, id: string): Promise<Conversation | null>;
   /** The id of the conversation of clinic + phone, or null. */
   conversationIdFor(clinicId: string, phone: string): Promise<string | null>;
-  /** Newest activity first (then id, descending); `status` open includes snoozes that ran out. */
+  /**
+   * In the query's order (`recent`: newest activity first, then id, descending; `waiting`:
+   * longest waiting first, see ListPosition); `status` open includes snoozes that ran out.
+   */
   list(query: ListQuery): Promise<{ conversations: Conversation[]; next: ListPosition | null }>;
-  /** Applies a staff change; null when the clinic has no such conversation. */
+  /** How many conversations of the filter each (effective) status has. */
+  counts(filter: ListFilter): Promise<Record<ConversationStatus, number>>;
+  /** Applies a staff change (and marks the conversation changed, even for an empty change); null when the clinic has no such conversation. */
   update(clinicId: string, id: string, change: ConversationChange, now: Date): Promise<Conversation | null>;
+  /**
+   * The conversation of clinic + phone, created (open, nothing waiting, with `newId`) when
+   * there is none: staff start a conversation with a patient who has not texted.
+   */
+  ensure(start: { clinicId: string; phone: string; clinicNumber: string; patients: PatientName[]; at: Date }, newId: string): Promise<{ conversation: Conversation; created: boolean }>;
+  /**
+   * Conversations of every clinic that changed at or after `since` (by the writer's clock),
+   * oldest change first, at most `limit`: what the live poller of each instance reads.
+   */
+  changedSince(since: Date, limit: number): Promise<ChangedConversation[]>;
+  /** Records that `reader` saw the conversation up to `at` (the mark only moves forward). */
+  markRead(reader: string, conversationId: string, at: Date): Promise<void>;
+  /** The reader's marks of these conversations (absent: never read). */
+  readMarks(reader: string, conversationIds: readonly string[]): Promise<Map<string, Date>>;
 
   /** Adds a note or outbound text; an entry whose idempotency key is taken is not added, and the existing one comes back. */
   addEntry(entry: StaffEntry): Promise<AddEntryResult>;

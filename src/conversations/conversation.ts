@@ -21,6 +21,8 @@ export interface LastActivity {
   direction: 'inbound' | 'outbound' | 'note';
   /** The first PREVIEW_LENGTH characters. */
   preview: string;
+  /** How many photos or files came with it (absent: none): a photo-only message shows as a photo, not as an empty preview. */
+  media?: number;
 }
 
 export const PREVIEW_LENGTH = 100;
@@ -59,6 +61,8 @@ export interface RoutedMessage {
   messageSid: string;
   at: Date;
   body: string;
+  /** How many media items came with it. */
+  media?: number;
   patients: PatientName[];
   /** urgent makes the conversation urgent (a normal message never makes it normal again). */
   priority?: StaffPriority;
@@ -142,17 +146,22 @@ export interface Delivery {
   errorCode?: string;
 }
 
-/** A staff note (never sent) or an outbound text, kept in `conversationEntries`. */
+/**
+ * A staff note (never sent), an outbound text, or an activity line ("resolved by Maria": who
+ * changed the conversation, as Chatwoot's activity messages), kept in `conversationEntries`.
+ */
 export interface StaffEntry {
   /** Opaque public id. */
   id: string;
   conversationId: string;
   clinicId: string;
-  kind: 'note' | 'outbound';
+  kind: 'note' | 'outbound' | 'activity';
   text: string;
   at: Date;
-  /** The API key that wrote it (its id). */
+  /** Who wrote it: the API key's id, or the signed-in person's email (staff pages). */
   author: string;
+  /** The person's name as shown in the thread (staff pages); absent for API keys. */
+  authorName?: string;
   /** Outbound only: Twilio's Message SID once Twilio took the message. */
   twilioSid?: string;
   /** Outbound only: the Twilio account it was sent from (delivery reports must name it). Absent on texts sent before it was kept. */
@@ -178,32 +187,79 @@ export interface StaffEntry {
  */
 export const SEND_LEASE_MS = 60_000;
 
-/** The list's sort position: urgent first, then newest activity first, then id. */
+/**
+ * The list's sort position. Urgent first in either order; then `recent`: newest activity
+ * first, then id; `waiting`: longest waiting first (`queueAt`, the waitingSince of those
+ * that wait, QUEUE_END for the rest), then newest activity, then id.
+ */
 export interface ListPosition {
   urgent: boolean;
   at: Date;
   id: string;
+  /** Present in the `waiting` order only. */
+  queueAt?: Date;
 }
 
-/** Where a conversation stands in the list's order. */
-export function listPosition(c: Pick<Conversation, 'priority' | 'last' | 'id'>): ListPosition {
-  return { urgent: c.priority === 'urgent', at: c.last.at, id: c.id };
+/** Where the conversations nothing waits on sort in the `waiting` order: after every waiting one. */
+export const QUEUE_END = new Date('9999-12-31T00:00:00Z');
+
+/** The queue position of a conversation in the `waiting` order. */
+export function queueAt(c: Pick<Conversation, 'waitingSince'>): Date {
+  return c.waitingSince ?? QUEUE_END;
 }
 
-/** The list's order: urgent first, then newest activity, then id descending (negative: `a` comes first). */
+export const LIST_ORDERS = ['recent', 'waiting'] as const;
+export type ListOrder = (typeof LIST_ORDERS)[number];
+
+/** Where a conversation stands in the list's order (`waiting`: with its queue position). */
+export function listPosition(c: Pick<Conversation, 'priority' | 'last' | 'id' | 'waitingSince'>, order: ListOrder = 'recent'): ListPosition {
+  return { urgent: c.priority === 'urgent', at: c.last.at, id: c.id, ...(order === 'waiting' ? { queueAt: queueAt(c) } : {}) };
+}
+
+/**
+ * The list's order: urgent first, then (positions with queueAt: the `waiting` order) the
+ * longest waiting, then newest activity, then id descending (negative: `a` comes first).
+ */
 export function compareListPositions(a: ListPosition, b: ListPosition): number {
-  return Number(b.urgent) - Number(a.urgent) || b.at.getTime() - a.at.getTime() || (a.id < b.id ? 1 : a.id > b.id ? -1 : 0);
+  return (
+    Number(b.urgent) - Number(a.urgent) ||
+    (a.queueAt?.getTime() ?? 0) - (b.queueAt?.getTime() ?? 0) ||
+    b.at.getTime() - a.at.getTime() ||
+    (a.id < b.id ? 1 : a.id > b.id ? -1 : 0)
+  );
 }
 
-export interface ListQuery {
+/** What the list is narrowed to (all given parts must hold). */
+export interface ListFilter {
   clinicId: string;
+  /** A string: that assignee's; null: the unassigned ones. */
+  assignee?: string | null;
+  /** The conversation of this phone (E.164). */
+  phone?: string;
+  /** Conversations with a patient whose name contains this (any case). */
+  name?: string;
+  /** A snoozed conversation whose snoozedUntil has passed counts as open. */
+  now: Date;
+}
+
+/** What changed on a conversation last, as the live streams name it (Chatwoot's event names). */
+export const CHANGE_KINDS = ['message.created', 'message.updated', 'conversation.status_changed', 'assignee.changed', 'conversation.updated'] as const;
+export type ChangeKind = (typeof CHANGE_KINDS)[number];
+
+/** A conversation as the live poller sees it: when it last changed (the writing instance's clock) and how. */
+export interface ChangedConversation {
+  conversation: Conversation;
+  changedAt: Date;
+  change: ChangeKind;
+}
+
+export interface ListQuery extends ListFilter {
   status?: ConversationStatus;
-  assignee?: string;
+  /** Default `recent`. */
+  order?: ListOrder;
   limit: number;
   /** Only conversations after this position (the cursor). */
   after?: ListPosition;
-  /** A snoozed conversation whose snoozedUntil has passed counts as open. */
-  now: Date;
 }
 
 /** What staff may change on a conversation; absent keys stay as they are. */
@@ -215,6 +271,8 @@ export interface ConversationChange {
   answered?: boolean;
   /** The activity this change is (replies and notes); kept only if newer than the current one. */
   last?: LastActivity;
+  /** How the live streams name this change (default `conversation.updated`). */
+  change?: ChangeKind;
 }
 
 /** The status staff see: a snooze whose time has passed is open again (as Chatwoot does). */

@@ -1,8 +1,46 @@
 import type { MessageRecord } from '../domain.js';
 import type { Store } from '../store/store.js';
-import { advancesDelivery, compareListPositions, DELIVERY_HISTORY_MAX, SEND_LEASE_MS, effectiveStatus, entryKey, listPosition, preview, type Conversation, type ConversationChange, type Delivery, type DeliveryMatch, type ListPosition, type ListQuery, type RoutedMessage, type StaffEntry } from './conversation.js';
+import {
+  advancesDelivery,
+  compareListPositions,
+  CONVERSATION_STATUSES,
+  DELIVERY_HISTORY_MAX,
+  SEND_LEASE_MS,
+  effectiveStatus,
+  entryKey,
+  listPosition,
+  preview,
+  type ChangeKind,
+  type ChangedConversation,
+  type Conversation,
+  type ConversationChange,
+  type ConversationStatus,
+  type Delivery,
+  type DeliveryMatch,
+  type ListFilter,
+  type ListPosition,
+  type ListQuery,
+  type PatientName,
+  type RoutedMessage,
+  type StaffEntry,
+} from './conversation.js';
 import type { AddEntryResult, ConversationStore } from './conversation-store.js';
 
+
+/** Whether a conversation passes the filter (status aside). */
+export function matchesFilter(c: Conversation, filter: ListFilter): boolean {
+  if (c.clinicId !== filter.clinicId) {
+    return false;
+  }
+  if (filter.assignee !== undefined && c.assignee !== filter.assignee) {
+    return false;
+  }
+  if (filter.phone !== undefined && c.phone !== filter.phone) {
+    return false;
+  }
+  const name = filter.name?.toLowerCase();
+  return name === undefined || c.patients.some((p) => p.displayName.toLowerCase().includes(name));
+}
 
 /**
  * The embedded adapter: plain Maps, copies in and out. Inbound messages are read from the
@@ -12,6 +50,8 @@ export class MemoryConversationStore implements ConversationStore {
   private readonly conversations = new Map<string, Conversation>();
   private readonly byId = new Map<string, string>();
   private readonly staffEntries = new Map<string, StaffEntry>();
+  private readonly changes = new Map<string, { changedAt: Date; change: ChangeKind }>();
+  private readonly reads = new Map<string, Date>();
 
   /** @param messages - the main store, whose audit records hold the inbound messages */
   constructor(private readonly messages: Pick<Store, 'listMessages'>) {}
@@ -46,10 +86,85 @@ export class MemoryConversationStore implements ConversationStore {
     next.patients = structuredClone(message.patients);
     next.waitingSince = next.waitingSince === null || message.at < next.waitingSince ? message.at : next.waitingSince;
     if (message.at >= next.last.at) {
-      next.last = { at: message.at, direction: 'inbound', preview: preview(message.body) };
+      next.last = { at: message.at, direction: 'inbound', preview: preview(message.body), ...(message.media ? { media: message.media } : {}) };
     }
     this.conversations.set(key, structuredClone(next));
     this.byId.set(next.id, key);
+    this.changed(next.id, 'message.created');
+  }
+
+  async ensure(start: { clinicId: string; phone: string; clinicNumber: string; patients: PatientName[]; at: Date }, newId: string): Promise<{ conversation: Conversation; created: boolean }> {
+    const key = `${start.clinicId}:${start.phone}`;
+    const current = this.conversations.get(key);
+    if (current) {
+      return { conversation: structuredClone(current), created: false };
+    }
+    const conversation: Conversation = {
+      id: newId,
+      clinicId: start.clinicId,
+      phone: start.phone,
+      clinicNumber: start.clinicNumber,
+      status: 'open',
+      snoozedUntil: null,
+      assignee: null,
+      waitingSince: null,
+      priority: 'normal',
+      priorityReason: null,
+      last: { at: start.at, direction: 'note', preview: '' },
+      patients: structuredClone(start.patients),
+      createdAt: start.at,
+    };
+    this.conversations.set(key, structuredClone(conversation));
+    this.byId.set(newId, key);
+    this.changed(newId, 'conversation.updated');
+    return { conversation, created: true };
+  }
+
+  async changedSince(since: Date, limit: number): Promise<ChangedConversation[]> {
+    const rows: ChangedConversation[] = [];
+    for (const [id, mark] of this.changes) {
+      const key = this.byId.get(id);
+      const conversation = key === undefined ? undefined : this.conversations.get(key);
+      if (conversation && mark.changedAt >= since) {
+        rows.push({ conversation: structuredClone(conversation), changedAt: mark.changedAt, change: mark.change });
+      }
+    }
+    return rows.sort((a, b) => a.changedAt.getTime() - b.changedAt.getTime()).slice(0, limit);
+  }
+
+  async markRead(reader: string, conversationId: string, at: Date): Promise<void> {
+    const key = `${reader}\n${conversationId}`;
+    const current = this.reads.get(key);
+    if (!current || current < at) {
+      this.reads.set(key, at);
+    }
+  }
+
+  async readMarks(reader: string, conversationIds: readonly string[]): Promise<Map<string, Date>> {
+    const marks = new Map<string, Date>();
+    for (const id of conversationIds) {
+      const at = this.reads.get(`${reader}\n${id}`);
+      if (at) {
+        marks.set(id, at);
+      }
+    }
+    return marks;
+  }
+
+  async counts(filter: ListFilter): Promise<Record<ConversationStatus, number>> {
+    const counts = Object.fromEntries(CONVERSATION_STATUSES.map((s) => [s, 0])) as Record<ConversationStatus, number>;
+    for (const c of this.conversations.values()) {
+      if (matchesFilter(c, filter)) {
+        counts[effectiveStatus(c, filter.now)] += 1;
+      }
+    }
+    return counts;
+  }
+
+  /** Marks a conversation changed now (delete first: the Map keeps the oldest change first). */
+  private changed(id: string, change: ChangeKind): void {
+    this.changes.delete(id);
+    this.changes.set(id, { changedAt: new Date(), change });
   }
 
   async conversationIdFor(clinicId: string, phone: string): Promise<string | null> {
@@ -62,17 +177,17 @@ export class MemoryConversationStore implements ConversationStore {
   }
 
   async list(query: ListQuery): Promise<{ conversations: Conversation[]; next: ListPosition | null }> {
+    const order = query.order ?? 'recent';
     const rows = [...this.conversations.values()]
-      .filter((c) => c.clinicId === query.clinicId)
+      .filter((c) => matchesFilter(c, query))
       .filter((c) => query.status === undefined || effectiveStatus(c, query.now) === query.status)
-      .filter((c) => query.assignee === undefined || c.assignee === query.assignee)
-      .filter((c) => query.after === undefined || compareListPositions(query.after, listPosition(c)) < 0)
-      .sort((a, b) => compareListPositions(listPosition(a), listPosition(b)));
+      .filter((c) => query.after === undefined || compareListPositions(query.after, listPosition(c, order)) < 0)
+      .sort((a, b) => compareListPositions(listPosition(a, order), listPosition(b, order)));
     const page = rows.slice(0, query.limit);
     const end = page.at(-1);
     return {
       conversations: structuredClone(page),
-      next: rows.length > query.limit && end ? listPosition(end) : null,
+      next: rows.length > query.limit && end ? listPosition(end, order) : null,
     };
   }
 
@@ -98,6 +213,7 @@ export class MemoryConversationStore implements ConversationStore {
     if (change.last && change.last.at >= found.last.at) {
       found.last = structuredClone(change.last);
     }
+    this.changed(found.id, change.change ?? 'conversation.updated');
     return structuredClone(found);
   }
 

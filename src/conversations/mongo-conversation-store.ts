@@ -1,18 +1,59 @@
 import type { Collection, Db, Filter } from 'mongodb';
 import type { MessageRecord } from '../domain.js';
 import { COLLECTIONS, docToMessage, isDuplicateKey, storeOperation, type MessageDoc } from '../store/mongo-kit.js';
-import { advancesDelivery, DELIVERY_HISTORY_MAX, SEND_LEASE_MS, entryKey, listPosition, preview, replaceableBy, type Conversation, type ConversationChange, type Delivery, type DeliveryMatch, type ListPosition, type ListQuery, type RoutedMessage, type StaffEntry } from './conversation.js';
+import {
+  advancesDelivery,
+  CONVERSATION_STATUSES,
+  DELIVERY_HISTORY_MAX,
+  SEND_LEASE_MS,
+  QUEUE_END,
+  entryKey,
+  listPosition,
+  preview,
+  replaceableBy,
+  type ChangeKind,
+  type ChangedConversation,
+  type Conversation,
+  type ConversationChange,
+  type ConversationStatus,
+  type Delivery,
+  type DeliveryMatch,
+  type ListFilter,
+  type ListPosition,
+  type ListQuery,
+  type PatientName,
+  type RoutedMessage,
+  type StaffEntry,
+} from './conversation.js';
 import type { AddEntryResult, ConversationStore } from './conversation-store.js';
 import { newId } from './conversation-service.js';
 import { migrateLegacyInbox } from './migrate-inbox.js';
 
-export const CONVERSATION_COLLECTIONS = { conversations: 'conversations', entries: 'conversationEntries' } as const;
+export const CONVERSATION_COLLECTIONS = { conversations: 'conversations', entries: 'conversationEntries', reads: 'conversationReads' } as const;
 
-/** A conversation as stored: `_id` is clinic + phone (so the pipeline's upsert needs no look-up), `waitingSince` absent when nothing waits (so `$min` can set it). */
+/**
+ * A conversation as stored: `_id` is clinic + phone (so the pipeline's upsert needs no
+ * look-up), `waitingSince` absent when nothing waits (so `$min` can set it). `queueAt` is
+ * waitingSince, or QUEUE_END when nothing waits: the `waiting` order's sort key (absent
+ * waitingSince would sort first). `changedAt`/`change`: the last write, for the live poller.
+ */
 interface ConversationDoc extends Omit<Conversation, 'waitingSince'> {
   _id: string;
   waitingSince?: Date;
+  queueAt?: Date;
+  changedAt?: Date;
+  change?: ChangeKind;
 }
+
+interface ReadDoc {
+  _id: string;
+  reader: string;
+  conversationId: string;
+  at: Date;
+}
+
+/** Escapes a text for use inside a regular expression. */
+const escapeRegex = (text: string): string => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 
 interface EntryDoc extends StaffEntry {
   _id: string;
@@ -24,7 +65,7 @@ export interface MongoConversationStoreOptions {
 }
 
 function toConversation(doc: ConversationDoc): Conversation {
-  const { _id: _ignored, waitingSince, ...rest } = doc;
+  const { _id: _ignored, waitingSince, queueAt: _queue, changedAt: _changedAt, change: _change, ...rest } = doc;
   // FerretDB may leave out a null written by $setOnInsert: absent reads as null.
   return {
     ...rest,
@@ -67,6 +108,10 @@ export class MongoConversationStore implements ConversationStore {
     return this.db.collection<EntryDoc>(CONVERSATION_COLLECTIONS.entries);
   }
 
+  private get reads(): Collection<ReadDoc> {
+    return this.db.collection<ReadDoc>(CONVERSATION_COLLECTIONS.reads);
+  }
+
 
   async init(): Promise<void> {
     await storeOperation('conversations.init', async () => {
@@ -78,6 +123,12 @@ export class MongoConversationStore implements ConversationStore {
       await this.conversations.createIndex({ clinicId: 1, status: 1, priority: -1, 'last.at': -1, id: -1 }, { name: 'clinic_status_priority_last' });
       // Conversations written before priorities existed: normal (a missing field would sort after every normal one).
       await this.conversations.updateMany({ priority: { $exists: false } }, { $set: { priority: 'normal', priorityReason: null } });
+      // The staff pages' order (urgent, then longest waiting first) in each view: all, unassigned / one person's.
+      await this.conversations.createIndex({ clinicId: 1, status: 1, priority: -1, queueAt: 1, 'last.at': -1, id: -1 }, { name: 'clinic_status_priority_queue' });
+      await this.conversations.createIndex({ clinicId: 1, assignee: 1, status: 1, priority: -1, queueAt: 1, 'last.at': -1, id: -1 }, { name: 'clinic_assignee_status_priority_queue' });
+      await this.conversations.createIndex({ changedAt: 1 }, { name: 'changedAt' });
+      await this.reads.createIndex({ reader: 1, conversationId: 1 }, { name: 'reader_conversation' });
+      await this.addQueuePositions();
       await this.staffEntries.createIndex({ id: 1 }, { name: 'id_unique', unique: true });
       await this.staffEntries.createIndex({ conversationId: 1, at: -1, id: -1 }, { name: 'conversation_at' });
       await this.staffEntries.createIndex({ twilioSid: 1 }, { name: 'twilioSid' });
@@ -108,10 +159,12 @@ export class MongoConversationStore implements ConversationStore {
             patients: message.patients,
             // An urgent message makes the conversation urgent; a normal one leaves it as it is.
             ...(message.priority === 'urgent' ? { priority: 'urgent', priorityReason: message.priorityReason ?? null } : {}),
+            changedAt: new Date(),
+            change: 'message.created',
           },
-          $min: { waitingSince: message.at },
+          $min: { waitingSince: message.at, queueAt: message.at },
           // Key order matters: documents compare field by field, so the later `at` wins.
-          $max: { last: { at: message.at, direction: 'inbound', preview: preview(message.body) } },
+          $max: { last: { at: message.at, direction: 'inbound', preview: preview(message.body), ...(message.media ? { media: message.media } : {}) } },
         },
         { upsert: true, maxTimeMS: this.maxTimeMS },
       );
@@ -132,8 +185,47 @@ export class MongoConversationStore implements ConversationStore {
     });
   }
 
+  /** The filter's conditions (status aside). */
+  private filterOf(filter: ListFilter): Filter<ConversationDoc>[] {
+    const and: Filter<ConversationDoc>[] = [{ clinicId: filter.clinicId }];
+    if (filter.assignee !== undefined) {
+      // FerretDB may leave out a null written by $setOnInsert: { assignee: null } matches absent too.
+      and.push({ assignee: filter.assignee });
+    }
+    if (filter.phone !== undefined) {
+      and.push({ phone: filter.phone });
+    }
+    if (filter.name !== undefined) {
+      and.push({ 'patients.displayName': { $regex: escapeRegex(filter.name), $options: 'i' } });
+    }
+    return and;
+  }
+
+  async counts(filter: ListFilter): Promise<Record<ConversationStatus, number>> {
+    return storeOperation('conversations.counts', async () => {
+      const counts = Object.fromEntries(CONVERSATION_STATUSES.map((s) => [s, 0])) as Record<ConversationStatus, number>;
+      // One command by stored status ($cond is not in FerretDB 1.24), and a second only when
+      // something is snoozed: those whose time ran out count as open.
+      const match = { $and: this.filterOf(filter) };
+      const rows = await this.conversations
+        .aggregate<{ _id: ConversationStatus; n: number }>([{ $match: match }, { $group: { _id: '$status', n: { $sum: 1 } } }], { maxTimeMS: this.maxTimeMS })
+        .toArray();
+      for (const row of rows) {
+        if (row._id in counts) {
+          counts[row._id] += row.n;
+        }
+      }
+      if (counts.snoozed > 0) {
+        const due = await this.conversations.countDocuments({ $and: [...this.filterOf(filter), { status: 'snoozed', snoozedUntil: { $lte: filter.now } }] }, { maxTimeMS: this.maxTimeMS });
+        counts.snoozed -= due;
+        counts.open += due;
+      }
+      return counts;
+    });
+  }
+
   async list(query: ListQuery): Promise<{ conversations: Conversation[]; next: ListPosition | null }> {
-    const and: Filter<ConversationDoc>[] = [{ clinicId: query.clinicId }];
+    const and = this.filterOf(query);
     if (query.status === 'open') {
       and.push({ $or: [{ status: 'open' }, { status: 'snoozed', snoozedUntil: { $lte: query.now } }] });
     } else if (query.status === 'snoozed') {
@@ -141,24 +233,24 @@ export class MongoConversationStore implements ConversationStore {
     } else if (query.status !== undefined) {
       and.push({ status: query.status });
     }
-    if (query.assignee !== undefined) {
-      and.push({ assignee: query.assignee });
-    }
+    const waiting = query.order === 'waiting';
     if (query.after) {
-      const { urgent, at, id } = query.after;
+      const { urgent, at, id, queueAt } = query.after;
       const later: Filter<ConversationDoc> = { $or: [{ 'last.at': { $lt: at } }, { 'last.at': at, id: { $lt: id } }] };
+      // In the waiting order, within one priority: later in the queue, or the same place and later.
+      const within: Filter<ConversationDoc> = waiting && queueAt ? { $or: [{ queueAt: { $gt: queueAt } }, { $and: [{ queueAt }, later] }] } : later;
       // After an urgent position: the rest of the urgent ones, then every normal one.
-      and.push(urgent ? { $or: [{ priority: { $ne: 'urgent' } }, { $and: [{ priority: 'urgent' }, later] }] } : { $and: [{ priority: { $ne: 'urgent' } }, later] });
+      and.push(urgent ? { $or: [{ priority: { $ne: 'urgent' } }, { $and: [{ priority: 'urgent' }, within] }] } : { $and: [{ priority: { $ne: 'urgent' } }, within] });
     }
     return storeOperation('conversations.list', async () => {
       const docs = await this.conversations
         .find({ $and: and }, { maxTimeMS: this.maxTimeMS })
-        .sort({ priority: -1, 'last.at': -1, id: -1 })
+        .sort(waiting ? { priority: -1, queueAt: 1, 'last.at': -1, id: -1 } : { priority: -1, 'last.at': -1, id: -1 })
         .limit(query.limit + 1)
         .toArray();
       const page = docs.slice(0, query.limit).map(toConversation);
-      const end = page.at(-1);
-      return { conversations: page, next: docs.length > query.limit && end ? listPosition(end) : null };
+      const end = docs.length > query.limit ? docs[query.limit - 1] : undefined;
+      return { conversations: page, next: end ? { ...listPosition(toConversation(end)), ...(waiting ? { queueAt: end.queueAt ?? QUEUE_END } : {}) } : null };
     });
   }
 
@@ -173,25 +265,87 @@ export class MongoConversationStore implements ConversationStore {
     if (change.assignee !== undefined) {
       set.assignee = change.assignee;
     }
+    set.changedAt = new Date();
+    set.change = change.change ?? 'conversation.updated';
     const update: Record<string, unknown> = {};
     if (change.answered) {
       update.$unset = { waitingSince: '' };
+      set.queueAt = QUEUE_END;
       set.priority = 'normal';
       set.priorityReason = null;
     }
-    if (Object.keys(set).length > 0) {
-      update.$set = set;
-    }
+    update.$set = set;
     if (change.last) {
-      update.$max = { last: { at: change.last.at, direction: change.last.direction, preview: change.last.preview } };
+      update.$max = { last: { at: change.last.at, direction: change.last.direction, preview: change.last.preview, ...(change.last.media ? { media: change.last.media } : {}) } };
     }
     return storeOperation('conversations.update', async () => {
-      if (Object.keys(update).length === 0) {
-        return this.get(clinicId, id);
-      }
       const doc = await this.conversations.findOneAndUpdate({ id, clinicId }, update, { returnDocument: 'after', maxTimeMS: this.maxTimeMS });
       return doc ? toConversation(doc) : null;
     });
+  }
+
+  async ensure(start: { clinicId: string; phone: string; clinicNumber: string; patients: PatientName[]; at: Date }, newId: string): Promise<{ conversation: Conversation; created: boolean }> {
+    return storeOperation('conversations.ensure', async () => {
+      const doc = await this.conversations.findOneAndUpdate(
+        { _id: `${start.clinicId}:${start.phone}` },
+        {
+          $setOnInsert: {
+            id: newId,
+            clinicId: start.clinicId,
+            phone: start.phone,
+            clinicNumber: start.clinicNumber,
+            status: 'open',
+            snoozedUntil: null,
+            assignee: null,
+            queueAt: QUEUE_END,
+            priority: 'normal',
+            priorityReason: null,
+            last: { at: start.at, direction: 'note', preview: '' },
+            patients: start.patients,
+            createdAt: start.at,
+            changedAt: new Date(),
+            change: 'conversation.updated',
+          },
+        },
+        { upsert: true, returnDocument: 'after', maxTimeMS: this.maxTimeMS },
+      );
+      if (!doc) {
+        throw new Error('conversations.ensure: upsert returned nothing');
+      }
+      return { conversation: toConversation(doc), created: doc.id === newId };
+    });
+  }
+
+  async changedSince(since: Date, limit: number): Promise<ChangedConversation[]> {
+    return storeOperation('conversations.changedSince', async () => {
+      const docs = await this.conversations.find({ changedAt: { $gte: since } }, { maxTimeMS: this.maxTimeMS }).sort({ changedAt: 1 }).limit(limit).toArray();
+      return docs.map((doc) => ({ conversation: toConversation(doc), changedAt: doc.changedAt ?? since, change: doc.change ?? 'conversation.updated' }));
+    });
+  }
+
+  async markRead(reader: string, conversationId: string, at: Date): Promise<void> {
+    await storeOperation('conversations.markRead', async () => {
+      await this.reads.updateOne({ _id: `${reader}\n${conversationId}` }, { $setOnInsert: { reader, conversationId }, $max: { at } }, { upsert: true, maxTimeMS: this.maxTimeMS });
+    });
+  }
+
+  async readMarks(reader: string, conversationIds: readonly string[]): Promise<Map<string, Date>> {
+    if (conversationIds.length === 0) {
+      return new Map();
+    }
+    return storeOperation('conversations.readMarks', async () => {
+      const docs = await this.reads.find({ reader, conversationId: { $in: [...conversationIds] } }, { maxTimeMS: this.maxTimeMS }).toArray();
+      return new Map(docs.map((d) => [d.conversationId, d.at]));
+    });
+  }
+
+  /** Gives conversations written before the `waiting` order their queue position (once; a few documents at most). */
+  private async addQueuePositions(): Promise<void> {
+    await this.conversations.updateMany({ queueAt: { $exists: false }, waitingSince: { $exists: false } }, { $set: { queueAt: QUEUE_END } });
+    const waiting = await this.conversations.find({ queueAt: { $exists: false } }, { projection: { _id: 1, waitingSince: 1 } }).toArray();
+    for (const doc of waiting) {
+      await this.conversations.updateOne({ _id: doc._id, queueAt: { $exists: false } }, { $set: { queueAt: doc.waitingSince ?? QUEUE_END } });
+    }
   }
 
   async addEntry(entry: StaffEntry): Promise<AddEntryResult> {

@@ -67,8 +67,12 @@ const SCHEMAS: Json = {
       lastActivityAt: TIME,
       lastMessage: {
         type: 'object',
-        required: ['direction', 'preview'],
-        properties: { direction: { enum: ['inbound', 'outbound', 'note'] }, preview: { type: 'string', maxLength: 100 } },
+        required: ['direction', 'preview', 'media'],
+        properties: {
+          direction: { enum: ['inbound', 'outbound', 'note'] },
+          preview: { type: 'string', maxLength: 100 },
+          media: { type: 'integer', minimum: 0, description: 'How many photos or files came with it (a photo alone has an empty preview).' },
+        },
         additionalProperties: false,
       },
       patients: {
@@ -121,7 +125,12 @@ const SCHEMAS: Json = {
           rulesFired: { type: 'array', items: { type: 'string' } },
           actions: {
             type: 'array',
-            items: { type: 'object', required: ['type', 'outcome', 'rule'], properties: { type: { type: 'string' }, outcome: { type: 'string' }, rule: { type: 'string' } }, additionalProperties: false },
+            items: {
+              type: 'object',
+              required: ['type', 'outcome', 'rule'],
+              properties: { type: { type: 'string' }, outcome: { type: 'string' }, rule: { type: 'string' }, appointmentId: { type: 'string', description: 'The appointment the action concerned.' } },
+              additionalProperties: false,
+            },
           },
           autoReply: nullable({ type: 'string' }),
           choice: {
@@ -152,19 +161,34 @@ const SCHEMAS: Json = {
   },
   NoteEntry: {
     type: 'object',
-    required: ['type', 'id', 'at', 'text', 'author'],
-    properties: { type: { const: 'note' }, id: { type: 'string' }, at: TIME, text: { type: 'string' }, author: { type: 'string', description: 'The id of the API key that wrote it.' } },
+    required: ['type', 'id', 'at', 'text', 'author', 'authorName'],
+    properties: {
+      type: { const: 'note' },
+      id: { type: 'string' },
+      at: TIME,
+      text: { type: 'string' },
+      author: { type: 'string', description: 'The id of the API key that wrote it, or the email of the person on the staff pages.' },
+      authorName: nullable({ type: 'string' }),
+    },
+    additionalProperties: false,
+  },
+  ActivityEntry: {
+    type: 'object',
+    description: 'Who changed the conversation: "resolved", "assigned it to Maria", "snoozed until …" (never sent).',
+    required: ['type', 'id', 'at', 'text', 'author', 'authorName'],
+    properties: { type: { const: 'activity' }, id: { type: 'string' }, at: TIME, text: { type: 'string' }, author: { type: 'string' }, authorName: nullable({ type: 'string' }) },
     additionalProperties: false,
   },
   OutboundEntry: {
     type: 'object',
-    required: ['type', 'id', 'at', 'text', 'author', 'twilioSid', 'deliveryStatus', 'deliveryErrorCode', 'deliveryHistory'],
+    required: ['type', 'id', 'at', 'text', 'author', 'authorName', 'twilioSid', 'deliveryStatus', 'deliveryErrorCode', 'deliveryHistory'],
     properties: {
       type: { const: 'outbound' },
       id: { type: 'string' },
       at: TIME,
       text: { type: 'string' },
       author: { type: 'string' },
+      authorName: nullable({ type: 'string' }),
       twilioSid: nullable({ type: 'string' }),
       deliveryStatus: { enum: Object.keys(DELIVERY_RANK) },
       deliveryErrorCode: nullable({ type: 'string' }),
@@ -186,7 +210,7 @@ const SCHEMAS: Json = {
     required: ['conversation', 'entries'],
     properties: {
       conversation: ref('Conversation'),
-      entries: { type: 'array', description: 'Oldest first: the newest 200 messages and 200 staff entries.', items: { oneOf: [ref('InboundEntry'), ref('NoteEntry'), ref('OutboundEntry')] } },
+      entries: { type: 'array', description: 'Oldest first: the newest 200 messages and 200 staff entries.', items: { oneOf: [ref('InboundEntry'), ref('NoteEntry'), ref('OutboundEntry'), ref('ActivityEntry')] } },
     },
     additionalProperties: false,
   },

@@ -17,6 +17,7 @@ export function toRoutedMessage(item: ToStaff): RoutedMessage {
     messageSid: item.message.messageSid,
     at: item.at,
     body: item.message.body,
+    ...(item.message.media.length > 0 ? { media: item.message.media.length } : {}),
     patients: item.patients.map((p): PatientName => ({ id: p.id, displayName: displayName(p) })),
     ...(item.priority === undefined ? {} : { priority: item.priority }),
     ...(item.priorityReason === undefined ? {} : { priorityReason: item.priorityReason }),

@@ -218,7 +218,7 @@ function appointmentOf(check: RowChecker, row: RawRow, { rowId, clinicId, clinic
   if (row.fields.startsAt === undefined || row.fields.startsAt === null || row.fields.startsAt === '') {
     check.fail(null, 'startsAt is required');
   } else if (relative && !options.relativeTo) {
-    check.fail('startsAt', 'startsAt: "+Nd HH:MM" is for the demo seed file (SEED_FILE) only; an import needs a date-time with a zone, e.g. 2026-12-01T15:00:00Z');
+    check.fail('startsAt', 'startsAt: "+Nd HH:MM" is the demo seed file\'s notation: import it with --relative-dates (days from today, clinic-local time), or give a date-time with a zone, e.g. 2026-12-01T15:00:00Z');
   } else if (relative) {
     if (!startsAt && clinic) {
       check.fail('startsAt', 'startsAt: "+Nd HH:MM" needs a clock time 00:00-23:59');

@@ -7,6 +7,7 @@ import { KeyRing } from '../auth/key-ring.js';
 import { startKeysReload } from '../auth/keys-reload.js';
 import { staffGuard } from '../auth/require-api-key.js';
 import { createStaffAuth, openStaffSessionStore, type StaffAuth } from '../staff/auth/staff-auth.js';
+import { sessionStreamCheck, startStaffPages, type StaffPagesOptions } from '../staff/start-staff-pages.js';
 import type { StaffDirectory } from '../staff/auth/staff-file.js';
 import type { Config } from '../config/load-config.js';
 import { createStaffApi, openStaffStores, type StaffStores } from '../conversations/staff-api.js';
@@ -100,6 +101,8 @@ export interface ServiceOverrides {
   readySpool?: { depth(): number; writable(): Promise<boolean> };
   /** Wraps the port the pipeline reaches staff through (tests note each message routed). */
   routing?: (inner: StaffRouting) => StaffRouting;
+  /** The staff pages' own parts (tests: a session middleware of their own, quick replies, the hub's poll). */
+  pages?: Partial<Pick<StaffPagesOptions, 'requirePerson' | 'requirePersonQuietly' | 'streamCheck' | 'staffOf' | 'quickReplies' | 'pollMs'>>;
   /** The failed-key limit of the staff API and media (default: per address, in memory); null: none. */
   attempts?: FailedKeyAttempts | null;
 }
@@ -127,6 +130,8 @@ export interface BuiltService {
   conversations: ConversationService;
   /** Staff sign-in and sessions (src/staff/auth/). */
   staffAuth: StaffAuth;
+  /** The front desk's pages (/staff): routers and the live hub. */
+  pages: ReturnType<typeof startStaffPages>;
   ring: KeyRing;
   /** Every long-running part, in start order: start() starts them (and listens). */
   runner: Runner;
@@ -176,6 +181,7 @@ export async function buildService(service: ServiceConfig, overrides: ServiceOve
     logger.warn({ keysFile: config.keysFile }, 'no staff API keys file: the staff API refuses every request (401)');
   }
   const ring = new KeyRing(service.keys.keys);
+  const production = config.nodeEnv === 'production';
   // The staff pages' sign-in and sessions.
   const staffSessions = await openStaffSessionStore(backend, logger);
   if (service.staffFile.missing) {
@@ -213,6 +219,23 @@ export async function buildService(service: ServiceConfig, overrides: ServiceOve
   let listening: string | null = null;
   const staff = createStaffApi({ config, live, store, stores: staffStores, ring, logger, media: media.service, callbackOrigin: () => config.publicBaseUrl ?? listening, held, ...(overrides.apiClock ? { clock: overrides.apiClock } : {}), ...(attempts ? { attempts } : {}), ...(overrides.sender ? { sender: overrides.sender } : {}) });
 
+  // The front desk's pages (/staff) and their live hub, which every instance runs: each serves its own streams.
+  const pages = startStaffPages({
+    service: staff.service,
+    conversations: staffStores.conversations,
+    store,
+    clinic: (id) => live.snapshot().clinics.byId.get(id) ?? null,
+    accessLog: staffStores.accessLog,
+    media: media.store,
+    logger,
+    publicBaseUrl: config.publicBaseUrl,
+    requirePerson: staffAuth.requirePerson,
+    requirePersonQuietly: staffAuth.requirePersonQuietly,
+    streamCheck: sessionStreamCheck(staffAuth.sessions, production),
+    staffOf: (clinicId) => staffAuth.staffFile.current().staffOf(clinicId).map((s) => ({ email: s.email, name: s.name ?? '' })),
+    ...overrides.pages,
+  });
+
   // The long-running parts, started in this order and stopped in reverse (Medplum's initAppServices / shutdownApp).
   // Their readiness checks (filled once the list is complete) feed /readyz.
   const checks: ReadinessCheck[] = [];
@@ -235,6 +258,7 @@ export async function buildService(service: ServiceConfig, overrides: ServiceOve
     },
     ...media.components,
     ...(outage ? [outage.component(report)] : []),
+    { name: 'staff pages hub', start: () => pages.hub.start(), stop: () => pages.hub.stop() },
   ];
   const spoolSink = overrides.spool === undefined ? outage?.sink : (overrides.spool ?? undefined);
   const readySpool = overrides.spool === undefined ? outage?.spool : overrides.readySpool;
@@ -251,7 +275,7 @@ export async function buildService(service: ServiceConfig, overrides: ServiceOve
     ...(spoolSink ? { spool: spoolSink } : {}),
     held,
     inFlight,
-    routers: [staff.router, ...media.routers, staffAuth.router],
+    routers: [staff.router, ...media.routers, staffAuth.router, ...pages.routers],
   });
   const server = createHttpServer(app.callback(), serverLimits(config));
   const connections = trackConnections(server);
@@ -268,7 +292,6 @@ export async function buildService(service: ServiceConfig, overrides: ServiceOve
   // Hot reload of the files: RULES_DIR and CLINICS_FILE, KEYS_FILE (WATCH_RULES), and SIGHUP.
   // Stopped before the drain: a reload that was running finishes (and logs) first, so the
   // shutdown's lines come last and in order.
-  const production = config.nodeEnv === 'production';
   const signals = overrides.signals;
   let rulesReload: ReturnType<typeof startRulesReload> | undefined;
   let keysReload: ReturnType<typeof startKeysReload> | undefined;
@@ -307,6 +330,7 @@ export async function buildService(service: ServiceConfig, overrides: ServiceOve
     staffStores,
     conversations: staff.service,
     staffAuth,
+    pages,
     ring,
     runner,
     stop() {

@@ -8,7 +8,7 @@ import type { Logger } from '../logger.js';
 import type { Metrics } from '../metrics.js';
 import type { CompiledRules } from '../rules/compile.js';
 import { rebuildSnapshot, type Rebuilt } from '../service/build-snapshot.js';
-import type { LiveConfig, ReloadFailure, Snapshot } from '../service/live-config.js';
+import type { LiveConfig, Snapshot } from '../service/live-config.js';
 
 export type ReloadResult =
   /** Every clinic got its new rules. */
@@ -73,7 +73,11 @@ export async function reloadRules(deps: RulesReloadDeps): Promise<ReloadResult> 
   // rules, clinics and broken clinics keeps the time of the last real load.
   const sameAsLive = changed.length === 0 && sameClinics(current, rebuilt.snapshot) && brokenKey(current) === brokenKey(rebuilt.snapshot);
   const next = sameAsLive ? { ...rebuilt.snapshot, loadedAt: current.loadedAt } : rebuilt.snapshot;
-  const recovered = recoveredClinics(current, deps.live.lastFailure(), next, kept);
+  const recoveredBy = recoveredClinics(current, deps.live, next, kept, deps.config.rulesDir);
+  const recovered = [...recoveredBy.liveAgain, ...recoveredBy.nowLive, ...recoveredBy.fixed].sort();
+  // Clinics whose entry in the clinics file changed (business hours, closures, ...): a reload too,
+  // though their compiled rules are the same version.
+  const clinicsChanged = changedClinicEntries(current, next);
   deps.live.swap(next);
   setVersionGauge(deps.metrics, next);
   const broken = (next.broken ?? []).map((b) => b.name);
@@ -83,9 +87,12 @@ export async function reloadRules(deps: RulesReloadDeps): Promise<ReloadResult> 
   const loaded = (extra: Record<string, unknown>): void => {
     if (recovered.length > 0) {
       // One line says the failure is over, even when the fix restored the very rules that were live.
-      deps.logger.info({ clinics: recovered, changed, versions: versionsOf(rules), ...extra }, `rules reloaded: live again for ${recovered.join(', ')}`);
-    } else if (changed.length > 0) {
-      deps.logger.info({ changed, versions: versionsOf(rules), ...extra }, kept.length > 0 ? 'rules reloaded for the other clinics' : 'rules reloaded');
+      deps.logger.info({ clinics: recovered, ...recoveredBy, changed, versions: versionsOf(rules), ...extra }, recoveredMessage(recoveredBy));
+    } else if (changed.length > 0 || clinicsChanged.length > 0) {
+      deps.logger.info(
+        { changed, ...(clinicsChanged.length > 0 ? { clinicsChanged } : {}), versions: versionsOf(rules), ...extra },
+        kept.length > 0 ? 'rules reloaded for the other clinics' : 'rules reloaded',
+      );
     } else if (sameAsLive) {
       deps.logger.info({ changed, ...extra }, 'rules reload: nothing changed');
     }
@@ -103,17 +110,67 @@ export async function reloadRules(deps: RulesReloadDeps): Promise<ReloadResult> 
   return { status: 'ok', changed, broken, ...endpoints, ms: ms() };
 }
 
+/** Clinics a reload brings back, by what they went through. */
+interface Recovered {
+  /** Not served before (a broken entry or rules), served before that, served now. */
+  liveAgain: string[];
+  /** Not served before and never served since the start, served now. */
+  nowLive: string[];
+  /** Their files were invalid, but their last good rules stayed live (they never went down); their files load now. */
+  fixed: string[];
+}
+
 /**
- * The clinics whose rules are live again: broken before and served now, or left on their
- * last good rules by the failed reload before (every clinic, when it was refused whole) and
- * not kept back this time.
+ * What a reload brings back: clinics that were not served (broken) and are now, and clinics
+ * whose own files were invalid while their last good rules stayed live. A reload refused whole
+ * held back the clinics its findings name: a clinic's own rules file names that clinic, any
+ * other file (rules/default.yaml, the clinics file) every clinic.
  */
-function recoveredClinics(current: Snapshot, failure: ReloadFailure | null, next: Snapshot, kept: readonly string[]): string[] {
-  const wasFailing = new Set<string>([
-    ...(current.broken ?? []).map((b) => b.clinicId).filter((id): id is string => id !== null),
-    ...(failure ? (failure.clinics ?? [...current.rules.keys()]) : []),
-  ]);
-  return [...next.rules.keys()].filter((id) => wasFailing.has(id) && !kept.includes(id)).sort();
+function recoveredClinics(current: Snapshot, live: LiveConfig, next: Snapshot, kept: readonly string[], rulesDir: string): Recovered {
+  const failure = live.lastFailure();
+  const broken = new Set((current.broken ?? []).map((b) => b.clinicId).filter((id): id is string => id !== null));
+  const heldBack = new Set(failure ? (failure.clinics ?? clinicsNamedBy(failure.findings, current, rulesDir)) : []);
+  const out: Recovered = { liveAgain: [], nowLive: [], fixed: [] };
+  for (const id of [...next.rules.keys()].sort()) {
+    if (kept.includes(id)) {
+      continue;
+    }
+    if (broken.has(id)) {
+      (live.wasServed(id) ? out.liveAgain : out.nowLive).push(id);
+    } else if (heldBack.has(id) && current.rules.has(id)) {
+      out.fixed.push(id);
+    }
+  }
+  return out;
+}
+
+/** The one line a reload that brings clinics back logs. */
+function recoveredMessage(r: Recovered): string {
+  const parts = [
+    ...(r.liveAgain.length > 0 ? [`live again for ${r.liveAgain.join(', ')}`] : []),
+    ...(r.nowLive.length > 0 ? [`now live for ${r.nowLive.join(', ')}`] : []),
+    ...(r.fixed.length > 0 ? [`fixed for ${r.fixed.join(', ')} (the last good rules had stayed live)`] : []),
+  ];
+  return `rules reloaded: ${parts.join('; ')}`;
+}
+
+/** The clinics a refused reload's findings concern: rules/clinics/<id>.yaml names <id>; any other file, every live clinic. */
+function clinicsNamedBy(findings: readonly Finding[], current: Snapshot, rulesDir: string): string[] {
+  const clinicsDir = resolve(rulesDir, 'clinics');
+  const named = new Set<string>();
+  for (const f of findings) {
+    if (resolve(dirname(f.file)) === clinicsDir && f.file.endsWith('.yaml')) {
+      named.add(basename(f.file, '.yaml'));
+    } else {
+      return [...current.rules.keys()];
+    }
+  }
+  return [...named];
+}
+
+/** The clinics whose entry in the clinics file differs between the snapshots (added ones included). */
+function changedClinicEntries(a: Snapshot, b: Snapshot): string[] {
+  return b.clinics.clinics.filter((c) => JSON.stringify(a.clinics.byId.get(c.id)) !== JSON.stringify(c)).map((c) => c.id);
 }
 
 /** True when both snapshots have the same clinic entries. */

@@ -185,6 +185,13 @@ function leaf(node: Record<string, unknown>, path: JsonPath, out: ConditionAnaly
       }
     });
   }
+  if (fact === 'time.date') {
+    values.forEach((v, i) => {
+      if (typeof v === 'string' && !/^\d{4}-\d{2}-\d{2}$/.test(v)) {
+        problem(`"${v}" can never match: time.date is written YYYY-MM-DD (e.g. 2026-12-24)`, Array.isArray(value) ? [...path, 'value', i] : [...path, 'value']);
+      }
+    });
+  }
   if (fact === 'message.command') {
     values.forEach((v, i) => {
       if (typeof v === 'string' && v !== '') {

@@ -73,7 +73,9 @@ export const FACTS = {
   'time.hour': { type: 'number', doc: 'the hour in the clinic\'s time zone, 0-23' },
   'time.minute': { type: 'number', doc: 'the minute, 0-59' },
   'time.weekday': { type: 'string', doc: 'the weekday in the clinic\'s time zone: mon, tue, wed, thu, fri, sat, sun' },
-  'time.inBusinessHours': { type: 'boolean', doc: 'true inside the clinic\'s businessHours (always true without businessHours)' },
+  'time.date': { type: 'string', doc: 'the local date in the clinic\'s time zone, YYYY-MM-DD' },
+  'time.closedToday': { type: 'boolean', doc: 'true on a day of one of the clinic\'s closures (clinics file `closures:`)' },
+  'time.inBusinessHours': { type: 'boolean', doc: 'true inside the clinic\'s businessHours (always true without businessHours), false on a closure day' },
 } as const satisfies Record<string, FactSpec>;
 
 export type FactName = keyof typeof FACTS;

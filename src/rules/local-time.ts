@@ -1,4 +1,4 @@
-import { WEEKDAYS, type Clinic, type Weekday } from '../domain.js';
+import { WEEKDAYS, type Clinic, type Closure, type Weekday } from '../domain.js';
 
 export interface LocalTime {
   hour: number;
@@ -6,6 +6,8 @@ export interface LocalTime {
   weekday: Weekday;
   /** 'HH:MM', 24-hour. */
   clock: string;
+  /** 'YYYY-MM-DD', the local date. */
+  date: string;
 }
 
 const FORMATTERS = new Map<string, Intl.DateTimeFormat>();
@@ -13,7 +15,7 @@ const FORMATTERS = new Map<string, Intl.DateTimeFormat>();
 function formatter(timeZone: string): Intl.DateTimeFormat {
   let found = FORMATTERS.get(timeZone);
   if (!found) {
-    found = new Intl.DateTimeFormat('en-US', { timeZone, hourCycle: 'h23', weekday: 'short', hour: '2-digit', minute: '2-digit' });
+    found = new Intl.DateTimeFormat('en-US', { timeZone, hourCycle: 'h23', weekday: 'short', year: 'numeric', month: '2-digit', day: '2-digit', hour: '2-digit', minute: '2-digit' });
     FORMATTERS.set(timeZone, found);
   }
   return found;
@@ -49,18 +51,27 @@ function computeLocalTime(now: Date, timeZone: string): LocalTime {
     throw new Error(`unexpected weekday "${weekday}"`);
   }
   const clock = `${String(hour).padStart(2, '0')}:${String(minute).padStart(2, '0')}`;
-  return { hour, minute, weekday, clock };
+  return { hour, minute, weekday, clock, date: `${get('year')}-${get('month')}-${get('day')}` };
+}
+
+/** The clinic's closure that covers the local date `date` ('YYYY-MM-DD'), or null (the first listed wins). */
+export function closureOn(clinic: Clinic, date: string): Closure | null {
+  return clinic.closures?.find((c) => c.from <= date && date <= c.to) ?? null;
 }
 
 /**
- * True when the clinic is open at `now`. A clinic without businessHours is always
- * open; a weekday missing from its businessHours is closed all day.
+ * True when the clinic is open at `now`. A day of a closure is closed; a clinic without
+ * businessHours is otherwise always open; a weekday missing from its businessHours is
+ * closed all day.
  */
 export function isWithinBusinessHours(clinic: Clinic, now: Date): boolean {
+  const local = localTime(now, clinic.timezone);
+  if (closureOn(clinic, local.date)) {
+    return false;
+  }
   if (!clinic.businessHours) {
     return true;
   }
-  const local = localTime(now, clinic.timezone);
   const spans = clinic.businessHours[local.weekday] ?? [];
   return spans.some((span) => span.open <= local.clock && local.clock < span.close);
 }

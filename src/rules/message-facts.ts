@@ -3,7 +3,7 @@ import type { Store } from '../store/store.js';
 import { patientCount, readChoice, type ChoiceReading } from './choice.js';
 import type { CompiledRules, VocabularyEntry } from './compile.js';
 import type { FactName } from './fact-catalog.js';
-import { isWithinBusinessHours, localTime } from './local-time.js';
+import { closureOn, isWithinBusinessHours, localTime } from './local-time.js';
 import { normalizeText } from './normalize.js';
 
 /** One message and what is known about its sender: what the rules decide on. */
@@ -137,6 +137,8 @@ export function createMessageContext(rules: CompiledRules, input: EvaluationInpu
     'time.hour': local.hour,
     'time.minute': local.minute,
     'time.weekday': local.weekday,
+    'time.date': local.date,
+    'time.closedToday': closureOn(clinic, local.date) !== null,
     'time.inBusinessHours': isWithinBusinessHours(clinic, now),
     'choice.pending': choice.pending !== null,
     'choice.answer': choice.answer,

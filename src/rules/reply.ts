@@ -8,7 +8,7 @@ import { SYSTEM_ERROR_TEXT, type Appointment, type ChoiceOption, type Clinic, ty
 import { AppError } from '../errors.js';
 import type { CompiledRules, CompiledTemplate } from './compile.js';
 import type { FiredEvent } from './evaluate.js';
-import { formatAppointmentDate, formatAppointmentTime } from './local-time.js';
+import { closureOn, formatAppointmentDate, formatAppointmentTime, localTime } from './local-time.js';
 import type { EvaluationInput, MessageContext } from './message-facts.js';
 import { renderTemplate, type MergeField, type ParsedTemplate } from './templates.js';
 
@@ -48,8 +48,25 @@ export async function composeReply(rules: CompiledRules, done: readonly ActionDo
   if (!chosen || (input.optedOut && !REPLIES_TO_OPTED_OUT.has(chosen.done.event.type))) {
     return null;
   }
+  const closureText = chosen.template.name === CLOSED_TODAY_TEMPLATE ? closureReply(rules, input, context) : null;
+  if (closureText !== null) {
+    return { text: closureText, template: chosen.template.name };
+  }
   const text = await fillTemplate(rules, chosen.template, input, context, chosen.done.appointment, chosen.done.choice);
   return { text, template: chosen.template.name };
+}
+
+/** The template a closure's own reply replaces on its days. */
+export const CLOSED_TODAY_TEMPLATE = 'closed-today';
+
+/** Today's closure's own reply, in the reply's language (or its one text), or null when it gives none. */
+function closureReply(rules: CompiledRules, input: EvaluationInput, context: MessageContext): string | null {
+  const closure = closureOn(input.clinic, localTime(input.now, input.clinic.timezone).date);
+  if (!closure?.reply) {
+    return null;
+  }
+  const language = replyLanguage(rules, context, input.patients);
+  return closure.reply[language] ?? closure.reply['*'] ?? closure.reply.en ?? Object.values(closure.reply)[0] ?? null;
 }
 
 function chooseTemplate(rules: CompiledRules, done: readonly ActionDone[], clinic: Clinic): { done: ActionDone; template: CompiledTemplate } | null {

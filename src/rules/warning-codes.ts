@@ -15,6 +15,8 @@ export const WARNING_CODES = [
   'unknown-number-shadow',
   /** A file in the rules folder that no clinic uses. */
   'unused-file',
+  /** A closure in the clinics file whose last day has passed (cannot be accepted: remove it). */
+  'past-closure',
 ] as const;
 
 export type WarningCode = (typeof WARNING_CODES)[number];

@@ -1,4 +1,5 @@
 import { LineCounter, isMap, isPair, isScalar, isSeq, parseDocument, type Document, type Node } from 'yaml';
+import { firstYamlError, plainYamlMessage } from '../config/yaml-errors.js';
 import type { Finding } from '../errors.js';
 
 export type JsonPath = ReadonlyArray<string | number>;
@@ -28,13 +29,15 @@ export function parseYamlSource(text: string, file: string): YamlSource {
     const pos = lineCounter.linePos(Math.max(0, Math.min(offset, text.length)));
     return { line: pos.line, col: pos.col };
   };
-  const syntaxFindings: Finding[] = [...doc.errors, ...doc.warnings].map((err) => ({
-    file,
-    ...position(err.pos[0]),
-    message: (err.message.split('\n')[0] ?? 'YAML syntax error').replace(/ at line \d+, column \d+:?$/, ''),
+  // Only the first parser error: one bad indent makes yaml report several that follow from it.
+  const firstError = firstYamlError(doc.errors);
+  const syntaxFindings: Finding[] = [
+    ...(firstError
+      ? [{ file, ...position(firstError.first.pos[0]), message: plainYamlMessage(firstError.first), severity: 'error' as const }]
+      : []),
     // yaml's warnings are unresolved tags (!!js/function and the like): refused too.
-    severity: 'error',
-  }));
+    ...doc.warnings.map((err) => ({ file, ...position(err.pos[0]), message: plainYamlMessage(err), severity: 'error' as const })),
+  ];
   const data = syntaxFindings.some((f) => f.severity === 'error') ? undefined : (doc.toJS({ maxAliasCount: 100 }) as unknown);
   return {
     file,

@@ -55,9 +55,17 @@ export interface ReloadFailure {
 export class LiveConfig {
   private current: Snapshot;
   private failure: ReloadFailure | null = null;
+  /** Every clinic that has had rules live since the start: only those can be "live again". */
+  private readonly served = new Set<string>();
 
   constructor(initial: Snapshot) {
     this.current = initial;
+    initial.rules.forEach((_r, id) => this.served.add(id));
+  }
+
+  /** True when the clinic has had rules live since the start. */
+  wasServed(clinicId: string): boolean {
+    return this.served.has(clinicId);
   }
 
   snapshot(): Snapshot {
@@ -67,6 +75,7 @@ export class LiveConfig {
   swap(next: Snapshot): void {
     this.current = next;
     this.failure = null;
+    next.rules.forEach((_r, id) => this.served.add(id));
   }
 
   recordFailure(findings: Finding[], at: Date, clinics?: string[]): void {

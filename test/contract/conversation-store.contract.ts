@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { expect } from 'chai';
 import type { ConversationStore } from '../../src/conversations/conversation-store.js';
-import { DELIVERY_RANK, type ListPosition, type RoutedMessage, type StaffEntry } from '../../src/conversations/conversation.js';
+import { DELIVERY_RANK, type ListPosition, type ListQuery, type RoutedMessage, type StaffEntry } from '../../src/conversations/conversation.js';
 import type { Store } from '../../src/store/store.js';
 import { aMessage, newClinicId, newPhone } from './store-fixtures.js';
 
@@ -320,6 +320,92 @@ export function describeConversationStoreContract(name: string, make: () => Prom
       expect((await conversations.inboundMessages(clinicId, phone, 10)).map((m) => m.messageSid)).to.deep.equal(mine.map((m) => m.messageSid));
       expect((await conversations.inboundMessages(clinicId, phone, 2)).map((m) => m.messageSid)).to.deep.equal(mine.slice(1).map((m) => m.messageSid));
       expect(await conversations.inboundMessages(clinicId, phone, 1)).to.deep.equal([mine[2]]);
+    });
+
+    it('when listed longest waiting first, then waiting ones come in the order they began to wait, the answered ones after by activity, and a cursor walks every page once', async function () {
+      const clinicId = newClinicId();
+      const ids = [newId(), newId(), newId(), newId()];
+      // waits from 09:00 (last activity 10:30), from 09:30, from 09:10; the fourth is answered.
+      await conversations.recordRouted(routed({ clinicId, phone: newPhone(), at: at('2026-06-01T09:00:00Z') }), ids[0]!);
+      await conversations.recordRouted(routed({ clinicId, phone: newPhone(), at: at('2026-06-01T09:30:00Z') }), ids[1]!);
+      await conversations.recordRouted(routed({ clinicId, phone: newPhone(), at: at('2026-06-01T09:10:00Z') }), ids[2]!);
+      await conversations.recordRouted(routed({ clinicId, phone: newPhone(), at: at('2026-06-01T11:00:00Z') }), ids[3]!);
+      const now = at('2026-06-01T12:00:00Z');
+      await conversations.update(clinicId, ids[3]!, { answered: true }, now);
+      const all = await conversations.list({ clinicId, limit: 10, now, order: 'waiting' });
+      expect(all.conversations.map((c) => c.id)).to.deep.equal([ids[0], ids[2], ids[1], ids[3]]);
+      const seen: string[] = [];
+      let after: ListPosition | undefined;
+      do {
+        const page = await conversations.list({ clinicId, limit: 1, now, order: 'waiting', ...(after ? { after } : {}) });
+        seen.push(...page.conversations.map((c) => c.id));
+        after = page.next ?? undefined;
+      } while (after);
+      expect(seen).to.deep.equal([ids[0], ids[2], ids[1], ids[3]]);
+    });
+
+    it('when filtered by unassigned, phone or part of a name, and counted, then only those match and a snooze that ran out counts as open', async function () {
+      const clinicId = newClinicId();
+      const [a, b, c] = [newId(), newId(), newId()];
+      const phoneA = newPhone();
+      await conversations.recordRouted(routed({ clinicId, phone: phoneA, patients: [{ id: 'p-1', displayName: 'Zoë Martínez' }] }), a);
+      await conversations.recordRouted(routed({ clinicId, phone: newPhone(), patients: [{ id: 'p-2', displayName: 'Ben (Jr.) Stone' }] }), b);
+      await conversations.recordRouted(routed({ clinicId, phone: newPhone(), patients: [] }), c);
+      const now = at('2026-06-01T12:00:00Z');
+      await conversations.update(clinicId, b, { assignee: 'maria@x.example' }, now);
+      await conversations.update(clinicId, c, { status: 'snoozed', snoozedUntil: at('2026-06-01T11:00:00Z') }, now);
+      const ids = async (filter: Partial<ListQuery>): Promise<string[]> => (await conversations.list({ clinicId, limit: 10, now, ...filter })).conversations.map((x) => x.id).sort();
+      expect(await ids({ assignee: null })).to.deep.equal([a, c].sort());
+      expect(await ids({ assignee: 'maria@x.example' })).to.deep.equal([b]);
+      expect(await ids({ phone: phoneA })).to.deep.equal([a]);
+      expect(await ids({ name: 'zoË' })).to.deep.equal([a]);
+      expect(await ids({ name: '(jr.)' })).to.deep.equal([b]);
+      expect(await ids({ name: '.*' })).to.deep.equal([]);
+      expect(await conversations.counts({ clinicId, now })).to.deep.equal({ open: 3, pending: 0, resolved: 0, snoozed: 0 });
+      expect(await conversations.counts({ clinicId, now: at('2026-06-01T10:30:00Z') })).to.deep.equal({ open: 2, pending: 0, resolved: 0, snoozed: 1 });
+      expect(await conversations.counts({ clinicId, now, assignee: null })).to.deep.equal({ open: 2, pending: 0, resolved: 0, snoozed: 0 });
+    });
+
+    it('when staff start a conversation with a phone, then it is created once (nothing waiting), and the same phone gets the same conversation', async function () {
+      const clinicId = newClinicId();
+      const phone = newPhone();
+      const id = newId();
+      const first = await conversations.ensure({ clinicId, phone, clinicNumber: '+13125550100', patients: [{ id: 'p-9', displayName: 'Ada Lee' }], at: at('2026-06-01T08:00:00Z') }, id);
+      expect(first.created).to.equal(true);
+      expect(first.conversation).to.deep.include({ id, clinicId, phone, status: 'open', assignee: null, waitingSince: null, patients: [{ id: 'p-9', displayName: 'Ada Lee' }] });
+      const again = await conversations.ensure({ clinicId, phone, clinicNumber: '+13125550100', patients: [], at: at('2026-06-01T09:00:00Z') }, newId());
+      expect(again.created).to.equal(false);
+      expect(again.conversation.id).to.equal(id);
+      await conversations.recordRouted(routed({ clinicId, phone, at: at('2026-06-01T10:00:00Z') }), newId());
+      expect((await conversations.get(clinicId, id))?.waitingSince).to.deep.equal(at('2026-06-01T10:00:00Z'));
+    });
+
+    it('when conversations change, then changedSince returns each with its latest change kind, oldest change first', async function () {
+      const clinicId = newClinicId();
+      const since = new Date(Date.now() - 1000);
+      const [a, b] = [newId(), newId()];
+      await conversations.recordRouted(routed({ clinicId, phone: newPhone() }), a);
+      await conversations.recordRouted(routed({ clinicId, phone: newPhone() }), b);
+      await new Promise((resolve) => setTimeout(resolve, 5));
+      await conversations.update(clinicId, a, { status: 'resolved', change: 'conversation.status_changed' }, new Date());
+      const mine = (await conversations.changedSince(since, 1000)).filter((row) => row.conversation.clinicId === clinicId);
+      expect(mine.map((row) => [row.conversation.id, row.change])).to.deep.equal([
+        [b, 'message.created'],
+        [a, 'conversation.status_changed'],
+      ]);
+      expect(mine[1]!.conversation.status).to.equal('resolved');
+      expect(mine[0]!.changedAt.getTime()).to.be.at.most(mine[1]!.changedAt.getTime());
+      expect((await conversations.changedSince(new Date(Date.now() + 60_000), 1000)).filter((row) => row.conversation.clinicId === clinicId)).to.deep.equal([]);
+    });
+
+    it('when a reader marks conversations read, then the marks only move forward and are per reader', async function () {
+      const [a, b] = [newId(), newId()];
+      await conversations.markRead('maria@x.example', a, at('2026-06-01T10:00:00Z'));
+      await conversations.markRead('maria@x.example', a, at('2026-06-01T09:00:00Z'));
+      await conversations.markRead('sam@x.example', b, at('2026-06-01T11:00:00Z'));
+      expect(await conversations.readMarks('maria@x.example', [a, b])).to.deep.equal(new Map([[a, at('2026-06-01T10:00:00Z')]]));
+      expect(await conversations.readMarks('sam@x.example', [a, b])).to.deep.equal(new Map([[b, at('2026-06-01T11:00:00Z')]]));
+      expect(await conversations.readMarks('sam@x.example', [])).to.deep.equal(new Map());
     });
   });
 }

@@ -18,7 +18,7 @@ interface ListedConversation {
   phone: string;
   status: string;
   waitingSince: string | null;
-  lastMessage: { direction: string; preview: string };
+  lastMessage: { direction: string; preview: string; media: number };
   patients: { id: string; displayName: string }[];
 }
 
@@ -82,14 +82,14 @@ for (const kind of STAFF_STORE_KINDS) {
       await addPatient(t.store, { phone, firstName: 'Ana', lastName: 'Diaz' });
       await text(phone, 'Is parking free?');
       const first = await listed(phone, 'open');
-      expect(first).to.deep.include({ status: 'open', lastMessage: { direction: 'inbound', preview: 'Is parking free?' } });
+      expect(first).to.deep.include({ status: 'open', lastMessage: { direction: 'inbound', preview: 'Is parking free?', media: 0 } });
       expect(first?.patients.map((p) => p.displayName)).to.deep.equal(['Ana Diaz']);
       await setStatus(first!.id, { status: 'resolved' });
       expect(await listed(phone, 'open')).to.equal(undefined);
 
       await text(phone, 'Also, can I bring my son?');
       const reopened = await listed(phone, 'open');
-      expect(reopened).to.deep.include({ id: first!.id, status: 'open', lastMessage: { direction: 'inbound', preview: 'Also, can I bring my son?' } });
+      expect(reopened).to.deep.include({ id: first!.id, status: 'open', lastMessage: { direction: 'inbound', preview: 'Also, can I bring my son?', media: 0 } });
       expect(Date.parse(reopened!.waitingSince!)).to.be.greaterThan(Date.parse(first!.waitingSince!));
 
       await setStatus(first!.id, { status: 'snoozed', snoozedUntil: new Date(Date.now() + 86_400_000).toISOString() });
@@ -105,7 +105,7 @@ for (const kind of STAFF_STORE_KINDS) {
       expect(reply).to.contain(UNKNOWN);
 
       const conversation = await listed(phone, 'open');
-      expect(conversation).to.deep.include({ status: 'open', patients: [], lastMessage: { direction: 'inbound', preview: 'Hi, I am a new patient' } });
+      expect(conversation).to.deep.include({ status: 'open', patients: [], lastMessage: { direction: 'inbound', preview: 'Hi, I am a new patient', media: 0 } });
       const { entries } = await thread(conversation!.id);
       expect(entries.map((e) => [e.type, e.id, e.handling?.status, e.handling?.autoReply])).to.deep.equal([['inbound', sid, 'unknown-number', UNKNOWN]]);
     });
@@ -126,7 +126,7 @@ for (const kind of STAFF_STORE_KINDS) {
       expect(sent.slice(DOWNTOWN_LIMIT).every((s) => !s.reply.includes('<Message>'))).to.equal(true);
 
       const conversation = await listed(phone, 'open');
-      expect(conversation).to.deep.include({ status: 'open', lastMessage: { direction: 'inbound', preview: `question ${DOWNTOWN_LIMIT + 1}` } });
+      expect(conversation).to.deep.include({ status: 'open', lastMessage: { direction: 'inbound', preview: `question ${DOWNTOWN_LIMIT + 1}`, media: 0 } });
       const { entries } = await thread(conversation!.id);
       expect(entries.map((e) => [e.id, e.handling?.status, e.handling?.autoReply === null])).to.deep.equal(
         sent.map((s, i) => [s.sid, i < DOWNTOWN_LIMIT ? 'processed' : 'rate-limited', i >= DOWNTOWN_LIMIT]),
@@ -144,7 +144,7 @@ for (const kind of STAFF_STORE_KINDS) {
       expect(confirm.reply).to.contain('is confirmed');
 
       expect(await listed(phone, 'open')).to.equal(undefined);
-      expect(await listed(phone)).to.deep.include({ id: conversation.id, status: 'resolved', waitingSince: null, lastMessage: { direction: 'inbound', preview: 'Do I need to fast before?' } });
+      expect(await listed(phone)).to.deep.include({ id: conversation.id, status: 'resolved', waitingSince: null, lastMessage: { direction: 'inbound', preview: 'Do I need to fast before?', media: 0 } });
       const { entries } = await thread(conversation.id);
       const last = entries.at(-1);
       expect(last).to.deep.include({ type: 'inbound', id: confirm.sid, text: 'CONFIRM' });

@@ -210,7 +210,8 @@ describe('rules hot reload', function () {
     const fixed = await reloaded;
     expect(fixed).to.deep.include({ status: 'ok', changed: [] });
     const lines = t.logs.records().filter((r) => typeof r.msg === 'string' && r.msg.startsWith('rules reloaded'));
-    expect(lines.map((r) => r.msg)).to.deep.equal(['rules reloaded: live again for downtown']);
+    // Its last good rules stayed live all along: "fixed", not "live again" (it never went down).
+    expect(lines.map((r) => r.msg)).to.deep.equal(['rules reloaded: fixed for downtown (the last good rules had stayed live)']);
     expect(lines[0]?.clinics).to.deep.equal(['downtown']);
     const ready = (await (await fetch(`${base}/readyz`)).json()) as { degraded: string[]; details: Record<string, unknown> };
     expect(ready.degraded).to.deep.equal([]);

@@ -199,7 +199,7 @@ for (const kind of STAFF_STORE_KINDS) {
           snoozedUntil: null,
           waitingSince: new Date(base + 2000).toISOString(),
           lastActivityAt: new Date(base + 2000).toISOString(),
-          lastMessage: { direction: 'inbound', preview: 'question number 2' },
+          lastMessage: { direction: 'inbound', preview: 'question number 2', media: 0 },
           patients: [{ id: 'p-1', displayName: 'Ana Diaz' }],
         });
         const second = await api().get(`${BASE}?limit=2&cursor=${first.body.nextCursor as string}`).set(auth(t.key('downtown', [...READ])));
@@ -246,7 +246,7 @@ for (const kind of STAFF_STORE_KINDS) {
         expect(res.body).to.include({ type: 'note', text: 'Called, left a voicemail', author: t.keys[0]!.id });
         const thread = await api().get(`${BASE}/${id}`).set(auth());
         expect(thread.body.entries.map((e: { type: string }) => e.type)).to.deep.equal(['inbound', 'note']);
-        expect(thread.body.conversation.lastMessage).to.deep.equal({ direction: 'note', preview: 'Called, left a voicemail' });
+        expect(thread.body.conversation.lastMessage).to.deep.equal({ direction: 'note', preview: 'Called, left a voicemail', media: 0 });
         expect(twilioFake.requests.filter((r) => r.params.Body === 'Called, left a voicemail')).to.deep.equal([]);
       });
     });

@@ -6,6 +6,9 @@ import { loadTestConfig, type Config } from '../../src/config/load-config.js';
 import type { StaffStores } from '../../src/conversations/staff-api.js';
 import type { ConversationService } from '../../src/conversations/conversation-service.js';
 import type { SmsSender } from '../../src/conversations/twilio-messages.js';
+import type { Middleware } from 'koa';
+import type { LiveHub } from '../../src/staff/live/live-hub.js';
+import type { StaffPagesOptions } from '../../src/staff/start-staff-pages.js';
 import { createMetrics } from '../../src/metrics.js';
 import { buildService } from '../../src/process/build-service.js';
 import { buildSnapshot } from '../../src/service/build-snapshot.js';
@@ -32,7 +35,14 @@ export interface StaffTestApp {
   /** A key of `clinicId` with `scopes`, added to the ring. */
   key(clinicId: string, scopes: Scope[]): string;
   keys: ApiKey[];
+  /** The staff pages' live hub (with `pages`; started, stopped by dispose). */
+  hub?: LiveHub;
   dispose(): Promise<void>;
+}
+
+/** The staff pages (/staff) mounted too, behind this session middleware. */
+export interface StaffPagesTestOptions extends Pick<StaffPagesOptions, 'staffOf' | 'quickReplies' | 'pollMs'> {
+  requirePerson: Middleware;
 }
 
 export interface StaffStoreKind {
@@ -68,7 +78,7 @@ let keySeq = 0;
 export async function buildStaffApp(
   made: { store: Store; dbName: string; dispose(): Promise<void> },
   config: Partial<Config> = {},
-  options: { clock?: () => Date; attempts?: FailedKeyAttempts; sender?: SmsSender; staffClock?: () => Date } = {},
+  options: { clock?: () => Date; attempts?: FailedKeyAttempts; sender?: SmsSender; staffClock?: () => Date; pages?: StaffPagesTestOptions } = {},
 ): Promise<StaffTestApp> {
   const env = { NORTHSIDE_AUTH_TOKEN: NORTHSIDE_TOKEN };
   const full = loadTestConfig({
@@ -94,6 +104,7 @@ export async function buildStaffApp(
       ...(options.clock ? { clock: options.clock } : {}),
       ...(options.sender ? { sender: options.sender } : {}),
       ...(options.staffClock ? { apiClock: options.staffClock } : {}),
+      ...(options.pages ? { pages: options.pages } : {}),
     },
   );
   const { app, store, ring, staffStores: stores } = service;
@@ -119,6 +130,10 @@ export async function buildStaffApp(
       ring.swap(keys);
       return key;
     },
-    dispose: () => made.dispose(),
+    ...(options.pages ? { hub: service.pages.hub } : {}),
+    dispose: async () => {
+      await service.pages.hub.stop();
+      await made.dispose();
+    },
   };
 }

@@ -8,6 +8,7 @@ import { parseClinicRulesFile, parseDefaultRulesFile } from '../../rules/load-ru
 import type { ParsedRulesFile } from '../../rules/rules-file.js';
 import { carrierWordWarnings } from './carrier-words.js';
 import { isAccepted, type CheckWarning, type ClinicCheckContext } from './check-context.js';
+import { pastClosureWarnings } from './past-closures.js';
 import { replyLengthWarnings } from './reply-length.js';
 import { spanishWarnings } from './spanish-keywords.js';
 import { unknownNumberShadowWarnings } from './unknown-number-shadow.js';
@@ -20,6 +21,8 @@ export interface CheckOptions {
   clinicsFile: string;
   /** Replies may take this many SMS segments before a warning (default 1). */
   maxSegments?: number;
+  /** Now, for the closures in the past (default: the clock). */
+  now?: Date;
 }
 
 export interface CheckReport {
@@ -49,6 +52,7 @@ export const CLINIC_CHECKS: readonly ClinicCheck[] = [
   (ctx, options) => replyLengthWarnings(ctx, options.maxSegments ?? 1),
   (ctx) => spanishWarnings(ctx),
   (ctx) => unknownNumberShadowWarnings(ctx),
+  (ctx, options) => pastClosureWarnings(ctx, options.now ?? new Date()),
 ];
 
 /**

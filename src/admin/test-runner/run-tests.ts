@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
+import { indexClinics } from '../../config/clinics-file.js';
 import { isDeepStrictEqual } from 'node:util';
 import { RESPONSE_KINDS, appointmentStatus, type Appointment, type AppointmentStatus, type Clinic, type InboundMessage, type Patient, type StaffReason, type StaffRouting } from '../../domain.js';
 import { MemoryConversationStore } from '../../conversations/memory-conversation-store.js';
@@ -16,6 +17,8 @@ import { parseTestFile, resolveTime, type CaseExpectation, type ReplyExpectation
 export interface RunOptions {
   rulesDir: string;
   clinicsFile: string;
+  /** The time of cases that give none (`rules test --at`): "2030-12-25 10:00" clinic-local, or ISO with a zone. */
+  at?: string;
 }
 
 export interface Mismatch {
@@ -81,7 +84,7 @@ export async function runTestFiles(files: readonly string[], options: RunOptions
       result.findings.push(fileFinding(file, `cannot read: ${errorCode(err) ?? (err as Error).message}`));
       continue;
     }
-    const parsed = parseTestFile(text, file);
+    const parsed = parseTestFile(text, file, options.at === undefined ? {} : { defaultAt: options.at });
     result.findings.push(...parsed.findings);
     if (parsed.findings.length > 0) {
       continue;
@@ -124,11 +127,14 @@ export async function runTestFiles(files: readonly string[], options: RunOptions
  */
 export async function runCase(testCase: TestCase, snapshot: Snapshot): Promise<CaseResult> {
   const result: CaseResult = { name: testCase.name, file: testCase.file, line: testCase.line, col: testCase.col, passed: false, mismatches: [], actual: null };
-  const clinic = snapshot.clinics.byId.get(testCase.clinic);
-  if (!clinic) {
+  const listed = snapshot.clinics.byId.get(testCase.clinic);
+  if (!listed) {
     result.error = `no clinic "${testCase.clinic}" (clinics: ${[...snapshot.clinics.byId.keys()].join(', ')})`;
     return result;
   }
+  // Hours the case states win over the clinics file's, so the case holds whatever an admin changes there.
+  const { clinic, snapshot: caseSnapshot } = withStatedHours(listed, testCase, snapshot);
+  snapshot = caseSnapshot;
   const at = resolveTime(testCase.at, clinic.timezone);
   const store = new MemoryStore();
   await store.init();
@@ -217,6 +223,17 @@ async function runMessage(
       },
     },
   };
+}
+
+/** The clinic with the business hours the case states (and a snapshot serving it), or as listed. */
+function withStatedHours(listed: Clinic, testCase: TestCase, snapshot: Snapshot): { clinic: Clinic; snapshot: Snapshot } {
+  if (testCase.businessHours === undefined) {
+    return { clinic: listed, snapshot };
+  }
+  const { businessHours: _listedHours, ...rest } = listed;
+  const clinic: Clinic = testCase.businessHours === 'always' ? rest : { ...rest, businessHours: testCase.businessHours };
+  const clinics = indexClinics(snapshot.clinics.clinics.map((c) => (c.id === clinic.id ? clinic : c)));
+  return { clinic, snapshot: { ...snapshot, clinics } };
 }
 
 /** The staff port, noting why each message it passes on to the conversations went there. */

@@ -1,5 +1,6 @@
 import { dirname, isAbsolute, join } from 'node:path';
-import { APPOINTMENT_STATUSES, STAFF_REASONS, type AppointmentStatus, type StaffReason } from '../../domain.js';
+import { businessHoursFrom } from '../../config/clinics-file.js';
+import { APPOINTMENT_STATUSES, STAFF_REASONS, type AppointmentStatus, type StaffReason, type Weekday, type Weekly } from '../../domain.js';
 import type { Finding } from '../../errors.js';
 import { isE164 } from '../../phone.js';
 import { parseYamlSource, type JsonPath, type YamlSource } from '../../rules/yaml-source.js';
@@ -43,6 +44,8 @@ export interface CaseExpectation {
 }
 
 export interface TestCase {
+  /** The clinic's business hours for this case ("always": none, open around the clock), over the clinics file's. */
+  businessHours?: 'always' | Partial<Record<Weekday, Weekly[]>>;
   name: string;
   file: string;
   line: number;
@@ -85,7 +88,7 @@ export interface TestFile {
 }
 
 const FILE_KEYS = ['clinic', 'at', 'rulesDir', 'clinicsFile', 'tests'];
-const CASE_KEYS = ['name', 'clinic', 'at', 'from', 'to', 'optedOut', 'patients', 'appointments', 'message', 'messages', 'conversation', 'media', 'twilioOptOutType', 'expect'];
+const CASE_KEYS = ['name', 'clinic', 'at', 'from', 'to', 'optedOut', 'patients', 'appointments', 'message', 'messages', 'conversation', 'media', 'twilioOptOutType', 'businessHours', 'expect'];
 const STEP_KEYS = ['message', 'wait', 'expect'];
 const STEP_GAP_MS = 60_000;
 const EXPECT_KEYS = ['rules', 'actions', 'reply', 'status', 'after'];
@@ -98,8 +101,9 @@ const UNIT_MS: Record<string, number> = { m: 60_000, h: 3_600_000, d: 86_400_000
  * finding with file:line:col. See rules/README.md ("Testing a change") for the format.
  * @param text - the file's content
  * @param file - its path
+ * @param options - defaultAt: the time of cases that give none, neither on the case nor at the top of the file (`rules test --at`)
  */
-export function parseTestFile(text: string, file: string): TestFile {
+export function parseTestFile(text: string, file: string, options: { defaultAt?: string } = {}): TestFile {
   const source = parseYamlSource(text, file);
   const out: TestFile = { file, cases: [], findings: source.syntaxFindings.filter((f) => f.severity !== 'warning') };
   if (out.findings.length > 0) {
@@ -121,7 +125,8 @@ export function parseTestFile(text: string, file: string): TestFile {
     out.clinicsFile = rel(v.text(root.clinicsFile, ['clinicsFile']) ?? '');
   }
   const defaultClinic = root.clinic === undefined ? undefined : v.text(root.clinic, ['clinic']);
-  const defaultAt = root.at === undefined ? DEFAULT_AT : (v.time(root.at, ['at']) ?? DEFAULT_AT);
+  const fallbackAt = options.defaultAt ?? DEFAULT_AT;
+  const defaultAt = root.at === undefined ? fallbackAt : (v.time(root.at, ['at']) ?? fallbackAt);
   if (!Array.isArray(root.tests) || root.tests.length === 0) {
     v.fail(root.tests === undefined ? [] : ['tests'], 'expected "tests": a list of test cases');
     return out;
@@ -177,6 +182,18 @@ export function parseTestFile(text: string, file: string): TestFile {
     const expectation = steps ? {} : parseExpectation(v, raw.expect, [...path, 'expect']);
     const at = raw.at === undefined ? defaultAt : v.time(raw.at, [...path, 'at']);
     const optedOut = raw.optedOut === undefined ? false : v.bool(raw.optedOut, [...path, 'optedOut']);
+    // The clinic's hours the case relies on, stated so that it holds whatever the clinics file says: "always" (no hours) or weekday spans.
+    let businessHours: TestCase['businessHours'];
+    if (raw.businessHours === 'always') {
+      businessHours = 'always';
+    } else if (raw.businessHours !== undefined) {
+      const read = businessHoursFrom(raw.businessHours);
+      if ('problem' in read) {
+        v.fail([...path, 'businessHours'], `businessHours: ${read.problem}, or "always" (open around the clock)`);
+      } else {
+        businessHours = read.hours;
+      }
+    }
     if (out.findings.length > before) {
       return;
     }
@@ -199,6 +216,9 @@ export function parseTestFile(text: string, file: string): TestFile {
       };
       if (to !== undefined) {
         testCase.to = to;
+      }
+      if (businessHours !== undefined) {
+        testCase.businessHours = businessHours;
       }
       if (typeof raw.twilioOptOutType === 'string') {
         testCase.twilioOptOutType = raw.twilioOptOutType;

@@ -6,7 +6,7 @@ import { checkDataFile, importRows, type ImportProgress } from '../../import/imp
 import { openBackend } from '../../store/backend.js';
 import { wantsHelp, type CliCommand } from '../io.js';
 
-const USAGE = 'usage: clinic-sms import <file.yaml|file.json|file.csv> [--dry-run]';
+const USAGE = 'usage: clinic-sms import <file.yaml|file.json|file.csv> [--dry-run] [--relative-dates]';
 const HELP = [
   USAGE,
   '  Checks every row, then upserts patients and appointments into MongoDB (MONGODB_URI) by id;',
@@ -16,6 +16,8 @@ const HELP = [
   '  --dry-run writes nothing: with MONGODB_URI it also checks the patients appointments name and',
   '  counts what the import would change, patient responses retired included; without, it checks',
   '  the file only.',
+  '  --relative-dates accepts the demo seed file\'s startsAt notation ("+1d 10:30": days from today at',
+  '  that clinic-local time), resolved when the import runs; e.g. config/demo-data.yaml for a local trial.',
 ];
 /** Files with more rows than this get progress lines. */
 const PROGRESS_ABOVE = 1000;
@@ -33,7 +35,8 @@ export const importCommand: CliCommand = async (args, io) => {
     return 0;
   }
   const dryRun = args.includes('--dry-run');
-  const positional = args.filter((a) => a !== '--dry-run');
+  const relativeDates = args.includes('--relative-dates');
+  const positional = args.filter((a) => a !== '--dry-run' && a !== '--relative-dates');
   if (positional.length !== 1 || positional[0]!.startsWith('-')) {
     io.err(USAGE);
     return 2;
@@ -56,7 +59,7 @@ export const importCommand: CliCommand = async (args, io) => {
     });
   }
   const started = Date.now();
-  const rows = checkDataFile(text, file, clinics.byId);
+  const rows = checkDataFile(text, file, clinics.byId, relativeDates ? new Date() : undefined);
   const warnings = rows.findings.filter((f) => f.severity === 'warning');
   if (warnings.length > 0) {
     io.err(formatFindings(warnings));

@@ -6,7 +6,7 @@ const USAGE = [
   'usage: clinic-sms rules <check|test|simulate> [options]',
   '  rules check [dir] [--clinics FILE] [--strict] [--max-segments N] [--json]',
   '      checks the clinics file and every rules file; exit 1 on errors (and on warnings with --strict)',
-  '  rules test <files or folders...> [--rules DIR] [--clinics FILE] [--json]',
+  '  rules test <files or folders...> [--at TIME] [--rules DIR] [--clinics FILE] [--json]',
   '      runs YAML test cases against the rules; exit 1 when a case fails',
   '  rules simulate --clinic ID --from NUMBER --body TEXT [--at TIME] [--media TYPE]... [--rules DIR] [--clinics FILE] [--json]',
   '      shows what a message would do, writing nothing (SEED_FILE or MONGODB_URI, read-only)',
@@ -145,9 +145,13 @@ async function expandTestPaths(paths: readonly string[]): Promise<string[]> {
 }
 
 async function test(args: string[], io: CliIO): Promise<number> {
-  const parsed = parseArgs(args, ['json'], ['rules', 'clinics']);
+  const parsed = parseArgs(args, ['json'], ['rules', 'clinics', 'at']);
   if (parsed.positional.length === 0) {
     throw new UsageError('rules test needs at least one test file');
+  }
+  const at = one(parsed, 'at');
+  if (at !== undefined && !/^\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?)?(Z|[+-]\d{2}:\d{2})?$/.test(at.trim())) {
+    throw new UsageError(`--at "${at}": expected "2030-01-09 10:00" (clinic time) or an ISO time with a zone`);
   }
   const { runTestFiles, formatTestReport } = await import('../../admin/test-runner/run-tests.js');
   const report = await runTestFiles(
@@ -155,13 +159,15 @@ async function test(args: string[], io: CliIO): Promise<number> {
     {
       rulesDir: pathArg(io, one(parsed, 'rules') ?? io.env.RULES_DIR ?? 'rules'),
       clinicsFile: pathArg(io, one(parsed, 'clinics') ?? io.env.CLINICS_FILE ?? 'config/clinics.yaml'),
+      ...(at === undefined ? {} : { at: at.trim().length === 10 ? `${at.trim()} 12:00` : at.trim() }),
     },
   );
   if (parsed.flags.has('json')) {
     io.out(JSON.stringify(report, null, 2));
   } else {
-    const text = formatTestReport(report);
-    (report.ok ? io.out : io.err)(text);
+    // One report, on one stream (stdout) whether cases pass or fail, so `> report.txt` keeps it all;
+    // the exit status says whether it failed.
+    io.out(formatTestReport(report));
   }
   return report.ok ? 0 : 1;
 }

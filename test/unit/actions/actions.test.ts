@@ -114,7 +114,7 @@ describe('actions registry', () => {
       clinicNumber: ctx.message.to,
       status: 'open',
       waitingSince: OPEN_NOW,
-      last: { at: OPEN_NOW, direction: 'inbound', preview: 'body text' },
+      last: { at: OPEN_NOW, direction: 'inbound', preview: 'body text', media: 1 },
       patients: world.patients.map((p) => ({ id: p.id, displayName: `${p.firstName} Test` })),
     });
   });

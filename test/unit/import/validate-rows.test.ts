@@ -96,7 +96,7 @@ describe('import: row validation', function () {
     expect(appointments).to.deep.equal([]);
     expect(findings).to.have.length(1);
     expect(findings[0]).to.deep.include({ line: appt.positions.startsAt!.line });
-    expect(findings[0]!.message).to.include('is for the demo seed file (SEED_FILE) only');
+    expect(findings[0]!.message).to.include('is the demo seed file\'s notation: import it with --relative-dates');
   });
 
   it('when a seed (relativeTo) has startsAt "+Nd HH:MM", then it is that wall-clock time N days later in the clinic zone, across a DST change', function () {

@@ -39,7 +39,7 @@ describe('rules loading', () => {
   it('when a file has a YAML syntax error, then loading fails with its file:line:col', async () => {
     const found = await findingsOf(loadRules({ rulesDir: join(FIXTURES_DIR, 'bad-syntax'), clinics }));
     expect(found).to.have.length(1);
-    expect(found[0]).to.match(/^bad-syntax\/default\.yaml:5:5: Flow map/);
+    expect(found[0]).to.match(/^bad-syntax\/default\.yaml:5:5: a \[ \.\.\. \] or \{ \.\.\. \} is not closed before the next line: close it on this line \(Flow map/);
   });
 
   it('when a file has many mistakes, then every one is reported with its exact position', async () => {

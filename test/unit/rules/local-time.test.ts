@@ -3,9 +3,9 @@ import { formatAppointmentDate, formatAppointmentTime, localTime } from '../../.
 
 describe('clinic-local time', () => {
   it('when asked again within the same minute, then the answer is the same, and a new minute is computed afresh', () => {
-    expect(localTime(new Date('2026-06-01T13:59:00Z'), 'America/Chicago')).to.deep.equal({ hour: 8, minute: 59, weekday: 'mon', clock: '08:59' });
+    expect(localTime(new Date('2026-06-01T13:59:00Z'), 'America/Chicago')).to.deep.equal({ hour: 8, minute: 59, weekday: 'mon', clock: '08:59', date: '2026-06-01' });
     expect(localTime(new Date('2026-06-01T13:59:59.999Z'), 'America/Chicago').clock).to.equal('08:59');
-    expect(localTime(new Date('2026-06-01T14:00:00Z'), 'America/Chicago')).to.deep.equal({ hour: 9, minute: 0, weekday: 'mon', clock: '09:00' });
+    expect(localTime(new Date('2026-06-01T14:00:00Z'), 'America/Chicago')).to.deep.equal({ hour: 9, minute: 0, weekday: 'mon', clock: '09:00', date: '2026-06-01' });
   });
 
   it('when zones share a minute, then each gets its own wall clock (including 45-minute offsets)', () => {

@@ -207,7 +207,7 @@ describe('rules check', () => {
       const { parseRulesFile } = await import('../../../../src/rules/rules-file.js');
       const parsed = parseRulesFile('version: 1\ntemplates:\n  hi:\n    en: "Hi"\n    accept: [too-long]\n  bare:\n    accept: [reply-length]\n', 'x.yaml', 'clinic');
       expect(parsed.findings.map((f) => `${f.line}:${f.col}: ${f.message}`)).to.deep.equal([
-        '5:14: templates.hi.accept[0]: not a warning code (unreachable-rule, carrier-word, reply-length, missing-spanish, unknown-number-shadow, unused-file)',
+        '5:14: templates.hi.accept[0]: not a warning code (unreachable-rule, carrier-word, reply-length, missing-spanish, unknown-number-shadow, unused-file, past-closure)',
         '7:5: templates.bare: no text (accept: alone is not a template; give en: ...)',
       ]);
     });

@@ -96,7 +96,7 @@ describe('rules test runner', () => {
     expect(report.invalidFiles).to.equal(1);
     expect(report.files[0]?.findings.map((f) => `${f.line}:${f.col}: ${f.message}`)).to.deep.equal([
       '3:5: tests[0]: missing "message" (the text the patient sends; "" for media only)',
-      '4:5: unknown field "mesage" (expected name, clinic, at, from, to, optedOut, patients, appointments, message, messages, conversation, media, twilioOptOutType, expect)',
+      '4:5: unknown field "mesage" (expected name, clinic, at, from, to, optedOut, patients, appointments, message, messages, conversation, media, twilioOptOutType, businessHours, expect)',
       '7:11: tests[1].from: "555-0100" is not an E.164 number (e.g. +13125550142)',
       '9:32: startsIn: expected a duration like 90m, 26h or 2d',
       '9:46: status: "maybe" is not one of scheduled, confirmed, cancel-requested, reschedule-requested, cancelled',
