@@ -229,9 +229,10 @@ export async function buildService(service: ServiceConfig, overrides: ServiceOve
     media: media.store,
     logger,
     publicBaseUrl: config.publicBaseUrl,
-    requirePerson: staffAuth.requirePerson,
-    requirePersonQuietly: staffAuth.requirePersonQuietly,
-    streamCheck: sessionStreamCheck(staffAuth.sessions, production),
+    // The staff sign-in's sessions, unless a test puts its own session middleware in their place.
+    ...(overrides.pages?.requirePerson
+      ? {}
+      : { requirePerson: staffAuth.requirePerson, requirePersonQuietly: staffAuth.requirePersonQuietly, streamCheck: sessionStreamCheck(staffAuth.sessions, production) }),
     staffOf: (clinicId) => staffAuth.staffFile.current().staffOf(clinicId).map((s) => ({ email: s.email, name: s.name ?? '' })),
     ...overrides.pages,
   });
