@@ -40,6 +40,8 @@ RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund \
  && npm cache clean --force
 COPY --from=build /app/dist ./dist
 COPY bin ./bin
+# The staff pages' own browser files (src/staff/assets.ts finds public/ beside package.json).
+COPY public ./public
 # config/ and rules/ are mounted (read-only) at /app/config and /app/rules: the image
 # carries no clinic configuration, so a forgotten mount fails at start-up instead of
 # serving the demo clinics. The spool must outlive the container: one volume per instance.

@@ -1,5 +1,5 @@
 /**
- * npm run bench -- [--quick] [--only=compare,rules,clinics,sustained,events,media,mongo] [--rounds=N] [--duration=S] [--sustained=S]
+ * npm run bench -- [--quick] [--only=compare,rules,clinics,sustained,events,media,mongo,staff] [--rounds=N] [--duration=S] [--sustained=S]
  *
  * Builds the service (npm run build) and the comparison servers, measures them on
  * loopback with autocannon, prints a Markdown table for docs/benchmarks.md and writes the
@@ -20,9 +20,10 @@ import { mediaTable, runMedia } from './phases/media.js';
 import { mongoTable, runMongo } from './phases/mongo.js';
 import { runRulesScale } from './phases/rules-scale.js';
 import { runSustained } from './phases/sustained.js';
+import { runStaff } from './phases/staff.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
-const PHASES = ['compare', 'rules', 'clinics', 'sustained', 'events', 'media', 'mongo'] as const;
+const PHASES = ['compare', 'rules', 'clinics', 'sustained', 'events', 'media', 'mongo', 'staff'] as const;
 const log = (line: string): void => void process.stdout.write(`${line}\n`);
 /** The events phase's steady inbound rate (issue 15: 200 messages/s). */
 const EVENTS_RATE = 200;
@@ -144,6 +145,16 @@ async function main(argv: string[]): Promise<void> {
       const m = await runMongo(ROOT, world, { rates: MONGO_RATES, durationS, warmupS: args.quick ? 2 : 5, spool: 1000, pauseS: 30, liveRatePerS: 50, log });
       results.mongo = m;
       table.push('', ...mongoTable(m));
+    }
+    if (args.phases.has('staff')) {
+      log('\n== staff pages: the list page of a clinic with 10,000 conversations, 100 open live streams, the webhook beside them');
+      const s = await runStaff(ROOT, world, { conversations: 10_000, pageLoads: args.quick ? 100 : 400, streams: 100, liveMessages: args.quick ? 10 : 30, ratePerS: EVENTS_RATE, durationS: args.quick ? 5 : 15 }, log);
+      results.staff = s;
+      table.push(
+        `- staff pages (embedded store): list page of a clinic with ${s.conversations.toLocaleString('en-US')} conversations p50 **${s.listPageMs.p50} ms**, p95 **${s.listPageMs.p95} ms** (target ≤ 50); ` +
+          `a new message reached ${s.delivered} of ${s.expected} stream deliveries (${s.streams} open streams), p50 ${s.liveMs.p50} ms, p99 **${s.liveMs.p99} ms** (target ≤ 2000); ` +
+          `webhook p99 at ${EVENTS_RATE}/s ${s.webhookMs.withoutStreams.p99} ms without streams, ${s.webhookMs.withStreams.p99} ms with ${s.streams} (ratio **${s.webhookP99Ratio}**)`,
+      );
     }
   } finally {
     await world.remove();

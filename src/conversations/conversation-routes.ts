@@ -9,7 +9,7 @@ import { staffGuard, type FailedKeyAttempts, type StaffState } from '../auth/req
 import { AppError } from '../errors.js';
 import { refuseEncodedBody } from '../http/form-body.js';
 import { requireCleanText } from '../text-check.js';
-import { CONVERSATION_STATUSES, type ConversationStatus } from './conversation.js';
+import { CONVERSATION_STATUSES, LIST_ORDERS, type ConversationStatus, type ListOrder } from './conversation.js';
 import type { ConversationService } from './conversation-service.js';
 
 export const CONVERSATIONS_PATH = '/v1/clinics/:clinicId/conversations';
@@ -31,6 +31,12 @@ const ISO_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2
 
 /** The JSON bodies the write routes take (also the OpenAPI document's request schemas). */
 export const BODY_SCHEMAS = {
+  start: {
+    type: 'object',
+    properties: { phone: { type: 'string', minLength: 1, maxLength: 40, pattern: '\\S' } },
+    required: ['phone'],
+    additionalProperties: false,
+  },
   status: {
     type: 'object',
     properties: { status: { enum: [...CONVERSATION_STATUSES] }, snoozedUntil: { type: ['string', 'null'], maxLength: 40 } },
@@ -154,14 +160,39 @@ export function createStaffRouter(deps: StaffRoutesDeps): Router {
     if (cursor !== undefined && cursor.length > 200) {
       throw new AppError('BAD_REQUEST', 'invalid cursor');
     }
+    // `phone` was once read as a filter by callers, and silently ignored: refused, not ignored.
+    if (q.phone !== undefined) {
+      throw new AppError('BAD_REQUEST', 'phone is not a parameter: search with q (a phone number in any notation, or part of a patient name)');
+    }
+    const search = one('q');
+    if (search !== undefined && (search.trim() === '' || search.length > 100)) {
+      throw new AppError('BAD_REQUEST', 'q must be 1 to 100 characters');
+    }
+    if (search !== undefined) {
+      requireCleanText('q', search);
+    }
+    const order = one('order');
+    if (order !== undefined && !(LIST_ORDERS as readonly string[]).includes(order)) {
+      throw new AppError('BAD_REQUEST', `order must be one of ${LIST_ORDERS.join(', ')}`);
+    }
     const page = await deps.service.list(clinicOf(ctx), {
       limit,
       ...(status === undefined ? {} : { status: status as ConversationStatus }),
       ...(assignee === undefined ? {} : { assignee }),
       ...(cursor === undefined ? {} : { cursor }),
+      ...(search === undefined ? {} : { q: search }),
+      ...(order === undefined ? {} : { order: order as ListOrder }),
     });
     (ctx.state as StaffState).conversationIds = page.conversations.map((c) => c.id);
     ctx.body = page;
+  });
+
+  router.post(CONVERSATIONS_PATH, ...guard(CONVERSATIONS_PATH, 'conversations:write'), body('start'), async function startConversation(ctx: Context): Promise<void> {
+    const { phone } = ctx.request.body as { phone: string };
+    const { conversation, created } = await deps.service.start(clinicOf(ctx), phone, { id: keyId(ctx) });
+    (ctx.state as StaffState).conversationId = conversation.id;
+    ctx.status = created ? 201 : 200;
+    ctx.body = conversation;
   });
 
   const ONE = `${CONVERSATIONS_PATH}/:id`;

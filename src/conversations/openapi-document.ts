@@ -217,6 +217,7 @@ const SCHEMAS: Json = {
   StatusChange: BODY_SCHEMAS.status,
   AssigneeChange: BODY_SCHEMAS.assignee,
   NewNote: BODY_SCHEMAS.note,
+  NewConversation: BODY_SCHEMAS.start,
   NewReply: BODY_SCHEMAS.reply,
 };
 
@@ -279,15 +280,28 @@ export function openApiDocument(options: { serverUrl?: string | null } = {}): Js
         },
       },
       [openApiPath(CONVERSATIONS_PATH)]: {
-        get: staffOperation('listConversations', 'Conversations, newest activity first', 'conversations:read', {
+        get: staffOperation('listConversations', 'Conversations, urgent first, then newest activity (or longest waiting with order=waiting)', 'conversations:read', {
           parameters: [
             CLINIC_ID,
             { name: 'status', in: 'query', schema: { enum: [...CONVERSATION_STATUSES] } },
             { name: 'assignee', in: 'query', schema: { type: 'string', minLength: 1, maxLength: 100 } },
+            { name: 'q', in: 'query', description: 'Search: a phone number in any notation (7+ digits, read in the clinic\'s region), else part of a patient\'s name (any case). `phone` is not a parameter: it is refused with 400.', schema: { type: 'string', minLength: 1, maxLength: 100 } },
+            { name: 'order', in: 'query', description: 'recent: newest activity first; waiting: longest waiting first (waitingSince), answered ones after. Urgent first in both.', schema: { enum: ['recent', 'waiting'], default: 'recent' } },
             { name: 'limit', in: 'query', schema: { type: 'integer', minimum: 1, maximum: 100, default: 25 } },
             { name: 'cursor', in: 'query', schema: { type: 'string', maxLength: 200 } },
           ],
-          responses: { '200': json(ref('ConversationList'), 'A page of conversations.'), '400': error('A bad query parameter.') },
+          responses: { '200': json(ref('ConversationList'), 'A page of conversations.'), '400': error('A bad query parameter (also `phone`: search with q).') },
+        }),
+        post: staffOperation('startConversation', 'Start (or find) the conversation with a phone of the clinic, for a call-back', 'conversations:write', {
+          parameters: [CLINIC_ID],
+          requestBody: { required: true, content: { 'application/json': { schema: ref('NewConversation') } } },
+          responses: {
+            '201': json(ref('Conversation'), 'The new conversation (open, nothing waiting).'),
+            '200': json(ref('Conversation'), 'The conversation this phone already has.'),
+            '400': error('The body is not valid, or the phone is not a possible number.'),
+            '409': error('OPTED_OUT: the number opted out of texts (the message says since when).'),
+            '415': error('The body is not application/json, or comes with a Content-Encoding.'),
+          },
         }),
       },
       [openApiPath(one)]: {

@@ -76,14 +76,14 @@ describe('clinic-sms keys', function () {
     expect((await run('revoke', 'demo-downtown')).stdout).to.deep.equal(['key demo-downtown was already revoked']);
   });
 
-  it('when keys are listed, then id, clinic, name, scopes, createdAt and revoked show, and never a key or its digest', async () => {
+  it('when keys are listed, then id, clinic, name, scopes, createdAt, revoked and expiresAt show, and never a key or its digest', async () => {
     const key = (await create()).stdout[0] as string;
     const id = key.split('.')[1] as string;
     await run('create', '--clinic', 'northside', '--name', 'nurse line', '--scopes', 'conversations:read');
     await run('revoke', id);
     const table = await run('list');
     expect(table.code).to.equal(0);
-    expect(table.stdout[0]).to.match(/^id\s+clinic\s+name\s+scopes\s+createdAt\s+revoked$/);
+    expect(table.stdout[0]).to.match(/^id\s+clinic\s+name\s+scopes\s+createdAt\s+revoked\s+expiresAt$/);
     expect(table.stdout).to.have.length(3);
     expect(table.stdout[1]).to.match(new RegExp(`^${id}\\s+downtown\\s+front desk\\s+conversations:read,conversations:write\\s+\\S+Z\\s+yes`));
     const json = await run('list', '--json', '--clinic', 'northside');
