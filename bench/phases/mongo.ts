@@ -48,6 +48,8 @@ export interface RateRun {
   mediaFetched: number;
   /** Commands the jobs instance sent per message sent (relay, dispatch, media). */
   jobCommandsPerMessage?: number;
+  /** Mean ms a command waited for the database, by command:collection, over every instance (the slowest first). */
+  commandMs?: Array<[string, number, number]>;
 }
 
 export interface KindCommands {
@@ -177,8 +179,12 @@ async function explainShapes(db: BenchDatabase, file: string): Promise<QueryPlan
   const plans: QueryPlan[] = [];
   try {
     for (const s of shapes.filter((x) => ['find', 'findAndModify', 'update', 'delete', 'count', 'aggregate'].includes(x.command))) {
-      const dropped = new Set(['lsid', '$db', '$clusterTime', 'txnNumber', 'maxTimeMS', '$readPreference']);
-      const body = Object.fromEntries(Object.entries(s.body).filter(([k]) => !dropped.has(k)));
+      // FerretDB's explain reads only a find's `filter` (and sort): an update, findAndModify,
+      // delete or count runs its filter through the same query, so it is explained as that find.
+      const b = s.body;
+      const first = (list: unknown): Document | undefined => (Array.isArray(list) ? (list[0] as { q?: Document } | undefined)?.q : undefined);
+      const filter = (b.filter ?? b.query ?? first(b.updates) ?? first(b.deletes) ?? {}) as Document;
+      const body: Document = { find: s.collection, filter, ...(b.sort ? { sort: b.sort as Document } : {}) };
       try {
         const e = await client.db(s.db).command({ explain: body, verbosity: 'queryPlanner' });
         const text = JSON.stringify(e.queryPlanner ?? e);
@@ -231,14 +237,32 @@ export async function runMongo(root: string, world: World, options: MongoPhaseOp
     const served = async (): Promise<number> => (await fake.stats()).counts?.served ?? 0;
 
     /** Runs the rates against the given instances (webhook p50/p99, events, media, spooled). */
-    const runRates = async (store: RateRun['store'], ports: number[], seed: number, jobs?: ServerChild): Promise<RateRun[]> => {
+    const runRates = async (store: RateRun['store'], ports: number[], seed: number, jobs?: ServerChild, monitored: ServerChild[] = []): Promise<RateRun[]> => {
+      const countsOf = async (): Promise<Record<string, number>> => {
+        const sum: Record<string, number> = {};
+        for (const c of monitored) {
+          for (const [k, v] of Object.entries((await c.stats()).counts ?? {})) {
+            sum[k] = (sum[k] ?? 0) + v;
+          }
+        }
+        return sum;
+      };
       const mix = mixFor(world, seed);
       await sendSpread(ports, presign(mix, Math.ceil(options.rates[0]! * options.warmupS)), options.rates[0]!);
       const out: RateRun[] = [];
       for (const rate of options.rates) {
         const requests = presign(mix, Math.ceil(rate * options.durationS));
         const [spooled0, media0, dup0, jobs0] = [await spooledCount(ports), await served(), receiver.duplicates(), (await jobs?.stats())?.counts?.total ?? 0];
+        const c0 = await countsOf();
         const load = await sendSpread(ports, requests, rate);
+        const c1 = await countsOf();
+        const commandMs = Object.keys(c1)
+          .filter((k) => !k.startsWith('ms ') && k !== 'total' && (c1[k] ?? 0) > (c0[k] ?? 0))
+          .map((k): [string, number, number] => {
+            const n = (c1[k] ?? 0) - (c0[k] ?? 0);
+            return [k, n, round(((c1[`ms ${k}`] ?? 0) - (c0[`ms ${k}`] ?? 0)) / n, 1)];
+          })
+          .sort((a, b) => b[2] - a[2]);
         await sleep(5000); // the last events and media: the goal is 5 s at p99
         const eventMs = [...receiver.arrivals].filter(([sid]) => load.sentAt.has(sid)).map(([sid, at]) => at - (load.sentAt.get(sid) as number));
         const run: RateRun = {
@@ -253,12 +277,16 @@ export async function runMongo(root: string, world: World, options: MongoPhaseOp
           eventMs: summary(eventMs),
           mediaFetched: (await served()) - media0,
           ...(jobs ? { jobCommandsPerMessage: round((((await jobs.stats()).counts?.total ?? 0) - jobs0) / requests.length, 1) } : {}),
+          ...(monitored.length > 0 ? { commandMs } : {}),
         };
         log(
           `  ${store} ${rate}/s: webhook p50 ${run.webhookMs.p50} ms, p99 ${run.webhookMs.p99} ms (${run.answered}/${run.sent} 200), spooled ${run.spooled}, ` +
             `events ${run.events} p99 ${run.eventMs.p99} ms (${run.duplicateDeliveries} repeats), media fetched ${run.mediaFetched}` +
             (run.jobCommandsPerMessage !== undefined ? `, jobs instance ${run.jobCommandsPerMessage} commands/message` : ''),
         );
+        if (run.commandMs) {
+          log(`    database wait per command (count, mean ms): ${run.commandMs.map(([k, n, ms]) => `${k} ${n} ${ms}`).join('; ')}`);
+        }
         out.push(run);
       }
       return out;
@@ -291,7 +319,7 @@ export async function runMongo(root: string, world: World, options: MongoPhaseOp
       await sendAtRate(webhookOnly.port, [r], 1);
       const after = (await webhookOnly.stats()).counts ?? {};
       const diff = Object.keys(after)
-        .filter((c) => c !== 'total' && (after[c] ?? 0) > (before[c] ?? 0))
+        .filter((c) => c !== 'total' && !c.startsWith('ms ') && (after[c] ?? 0) > (before[c] ?? 0))
         .map((c) => `${c}${(after[c] ?? 0) - (before[c] ?? 0) > 1 ? ` x${(after[c] ?? 0) - (before[c] ?? 0)}` : ''}`);
       entry.counts.push((after.total ?? 0) - (before.total ?? 0));
       entry.detail.push(diff.join(', '));
@@ -308,7 +336,7 @@ export async function runMongo(root: string, world: World, options: MongoPhaseOp
       log(`  commands per message, ${k.kind} (${k.messages}): median ${k.median}: ${k.commands}`);
     }
 
-    const runs = await runRates('mongo', ports, 4242, jobs);
+    const runs = await runRates('mongo', ports, 4242, jobs, instances);
 
     // The pause: messages keep coming while the database is frozen; they are spooled.
     const liveMix = mixFor(world, 9090);
@@ -376,9 +404,13 @@ export function mongoTable(r: MongoPhaseResult): string[] {
     '| store | msg/s | webhook p50 ms | p99 ms | 200s | spooled | events | event p99 ms | repeats | media fetched | jobs commands/msg |',
     '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
     ...r.runs.map(
-      (x) =>
+      (x): string =>
         `| ${x.store} | ${x.ratePerS} | ${x.webhookMs.p50} | ${x.webhookMs.p99} | ${x.answered}/${x.sent} | ${x.spooled} | ${x.events} | ${x.eventMs.p99} | ${x.duplicateDeliveries} | ${x.mediaFetched} | ${x.jobCommandsPerMessage ?? ''} |`,
     ),
+    '',
+    ...r.runs
+      .filter((x) => x.commandMs)
+      .map((x) => `- database wait per command at ${x.ratePerS}/s (count, mean ms, slowest first): ${(x.commandMs ?? []).slice(0, 8).map(([k, n, ms]) => `${k} ${n}× ${ms}`).join('; ')}`),
     '',
     `- spool replay: ${r.replay.spooled} messages spooled during a ${r.replay.pauseS} s database pause; every spool empty **${r.replay.drainS} s** after the database came back (${r.replay.perS} messages/s; goal 1,000 in < 60 s); live ${r.replay.liveRatePerS}/s p99 ${r.replay.liveBefore.p99} ms before, ${r.replay.liveDuring.p99} ms during`,
     '',

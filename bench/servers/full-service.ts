@@ -6,7 +6,8 @@
  *
  * BENCH_COUNT_COMMANDS=<file>: the driver's command monitoring (`commandStarted`, turned on
  * for every MongoClient this process connects) counts the database commands the service
- * sends, by `command:collection` (in the stats' counts); the first command of each shape
+ * sends, by `command:collection`, and the ms they waited for their answers (`ms command:collection`)
+ * (in the stats' counts); the first command of each shape
  * (command, collection, the filter's fields and operators, the sort) is written to <file>
  * for the bench to EXPLAIN.
  */
@@ -70,6 +71,20 @@ async function monitorCommands(file: string): Promise<void> {
         shapes.set(id, { command: e.commandName, collection, db: e.databaseName, body: c });
       }
     });
+    // Time each command waits for its answer (the database's share of a message), by the same key, in ms.
+    const started = new Map<number, string>();
+    this.on('commandStarted', (e) => {
+      started.set(e.requestId, `${e.commandName}:${typeof e.command[e.commandName] === 'string' ? (e.command[e.commandName] as string) : ''}`);
+    });
+    const finished = (e: { requestId: number; duration: number }): void => {
+      const key = started.get(e.requestId);
+      started.delete(e.requestId);
+      if (key !== undefined) {
+        counts[`ms ${key}`] = (counts[`ms ${key}`] ?? 0) + e.duration;
+      }
+    };
+    this.on('commandSucceeded', finished);
+    this.on('commandFailed', finished);
     return connect.call(this);
   } as typeof connect;
   // Written on every stats request (cheap: a few dozen shapes), so the bench reads it when it wants.

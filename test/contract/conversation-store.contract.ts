@@ -279,6 +279,36 @@ export function describeConversationStoreContract(name: string, make: () => Prom
       expect(await conversations.addEntry({ ...failed, id: newId() })).to.have.property('added', true);
     });
 
+    it('when a pending reply is claimed, then only one caller wins, only once its lease ran out, and never after Twilio answered', async function () {
+      const clinicId = newClinicId();
+      const t0 = at('2026-06-01T12:00:00Z');
+      const entry = anEntry({ clinicId, conversationId: newId(), kind: 'outbound', at: t0, leaseUntil: new Date(t0.getTime() + 60_000), delivery: { rank: 0, status: 'sending-requested', at: t0 } });
+      await conversations.addEntry(entry);
+      expect(await conversations.claimPending(entry.id, new Date(t0.getTime() + 30_000), new Date(t0.getTime() + 90_000))).to.equal(false);
+      const later = new Date(t0.getTime() + 61_000);
+      const claims = await Promise.all([conversations.claimPending(entry.id, later, new Date(later.getTime() + 60_000)), conversations.claimPending(entry.id, later, new Date(later.getTime() + 60_000))]);
+      expect(claims.filter(Boolean)).to.have.length(1);
+      await conversations.releasePending(entry.id, later);
+      expect(await conversations.claimPending(entry.id, later, new Date(later.getTime() + 60_000))).to.equal(true);
+      await conversations.markSent(entry.id, `SM${randomUUID().replace(/-/g, '')}`, { rank: DELIVERY_RANK.queued, status: 'queued', at: later });
+      expect(await conversations.claimPending(entry.id, new Date(later.getTime() + 3_600_000), new Date(later.getTime() + 3_660_000))).to.equal(false);
+      // Stored before leases were kept: its own time counts.
+      const legacy = anEntry({ clinicId, conversationId: newId(), kind: 'outbound', at: t0, delivery: { rank: 0, status: 'sending-requested', at: t0 } });
+      await conversations.addEntry(legacy);
+      expect(await conversations.claimPending(legacy.id, new Date(t0.getTime() + 10_000), later)).to.equal(false);
+      expect(await conversations.claimPending(legacy.id, later, new Date(later.getTime() + 60_000))).to.equal(true);
+    });
+
+    it("when a conversation's id is asked for by clinic and phone, then it is that conversation's, and null for another clinic or phone", async function () {
+      const clinicId = newClinicId();
+      const phone = newPhone();
+      const id = newId();
+      await conversations.recordRouted({ clinicId, phone, clinicNumber: '+13125550100', messageSid: `SM${randomUUID().replace(/-/g, '')}`, at: at('2026-06-01T12:00:00Z'), body: 'hi', patients: [] }, id);
+      expect(await conversations.conversationIdFor(clinicId, phone)).to.equal(id);
+      expect(await conversations.conversationIdFor(newClinicId(), phone)).to.equal(null);
+      expect(await conversations.conversationIdFor(clinicId, newPhone())).to.equal(null);
+    });
+
     it("when a delivery report names another clinic or another account, then it matches nothing and changes nothing", async function () {
       const clinicId = newClinicId();
       const sid = `SM${randomUUID().replace(/-/g, '')}`;

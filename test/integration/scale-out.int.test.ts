@@ -83,7 +83,10 @@ describe('scale-out: three service processes on one MongoDB database', function 
     child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
     const port = await new Promise<number>((resolve, reject) => {
       let partial = '';
-      const timer = setTimeout(() => reject(new Error(`${name}: no start line in 90 s (tsx compiles src/ at start: slow on a loaded machine); stderr: ${stderr}`)), 90_000);
+      const timer = setTimeout(() => {
+        child.kill('SIGKILL');
+        reject(new Error(`${name}: no start line in 180 s (tsx compiles src/ at start: slow on a loaded machine); stderr: ${stderr}`));
+      }, 180_000);
       child.once('exit', (code) => reject(new Error(`${name} exited (${String(code)}) before listening; stderr: ${stderr}`)));
       child.stdout.on('data', (chunk: Buffer) => {
         const parts = (partial + chunk.toString()).split('\n');

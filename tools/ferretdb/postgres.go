@@ -200,10 +200,11 @@ func runPostgres(ctx context.Context, binDir, dataDir, sockDir string, cred *sys
 	}
 
 	s.url = (&url.URL{
-		Scheme:   "postgres",
-		User:     url.User(pgRole),
-		Path:     "/" + pgDatabase,
-		RawQuery: url.Values{"host": {sockDir}}.Encode(),
+		Scheme: "postgres",
+		User:   url.User(pgRole),
+		Path:   "/" + pgDatabase,
+		// FerretDB's default pool is 50 connections; three service instances under load use more
+		RawQuery: url.Values{"host": {sockDir}, "pool_max_conns": {"150"}}.Encode(),
 	}).String()
 
 	logger.Info("postgres ready", slog.Duration("took", time.Since(began)), slog.Int("pid", postgres.Process.Pid))
