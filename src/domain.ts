@@ -230,10 +230,12 @@ export interface MessageRecord {
    * staff thread shows it next to the message.
    */
   choice?: PendingChoice;
+  /** The message may revoke consent in plain words (message.revocation possible): staff treat it as a possible opt-out. */
+  possibleOptOut?: true;
 }
 
 export type MessageCompletion = Pick<MessageRecord, 'status' | 'patientIds' | 'rulesFired' | 'actions' | 'reply'> &
-  Partial<Pick<MessageRecord, 'timings' | 'error' | 'completedAt' | 'clinicId' | 'outbox' | 'gaveUpAt' | 'choice'>>;
+  Partial<Pick<MessageRecord, 'timings' | 'error' | 'completedAt' | 'clinicId' | 'outbox' | 'gaveUpAt' | 'choice' | 'possibleOptOut'>>;
 
 export interface SenderState {
   /** Messages counted in the current rate window, this one included. */
@@ -311,6 +313,8 @@ export interface ToStaff {
   priority?: StaffPriority;
   /** The rule's short reason for that priority, shown to staff ("chest pain"). */
   priorityReason?: string;
+  /** The message may revoke consent (message.revocation possible): staff see it marked as a possible opt-out. */
+  possibleOptOut?: true;
 }
 
 /**

@@ -1,4 +1,4 @@
-import type { ActionDefinition } from './types.js';
+import type { ActionDefinition, ActionResult } from './types.js';
 
 /**
  * The outcome of a consent change older than the stored one (a message replayed from the
@@ -18,7 +18,9 @@ function consentAction(optedOut: boolean): ActionDefinition {
     name: optedOut ? 'opt-out' : 'opt-in',
     doc: optedOut ? "opts the sender's number out of this clinic's texts (per clinic and phone number)" : "opts the sender's number back in to this clinic's texts",
     outcomes: [done, already, STALE_CONSENT],
-    async run(ctx) {
+    async run(ctx): Promise<ActionResult> {
+      // A plain-language opt-out ("please stop texting me") rather than a keyword: the consent event says so.
+      const via = optedOut && ctx.command !== 'STOP' && ctx.revocation.value === 'clear' ? 'phrase' : 'keyword';
       if (!ctx.dryRun) {
         const write = await ctx.store.setOptOut({
           clinicId: ctx.clinic.id,
@@ -30,10 +32,10 @@ function consentAction(optedOut: boolean): ActionDefinition {
         });
         if (!write.applied) {
           // The audit record says what the newer state is and since when (no phone, no body).
-          return { outcome: STALE_CONSENT, detail: { optedOut: write.current.optedOut, newerAt: write.current.changedAt.toISOString() } };
+          return { outcome: STALE_CONSENT, detail: { optedOut: write.current.optedOut, newerAt: write.current.changedAt.toISOString(), via } };
         }
       }
-      return { outcome: ctx.optedOut === optedOut ? already : done };
+      return { outcome: ctx.optedOut === optedOut ? already : done, detail: { via } };
     },
   };
 }

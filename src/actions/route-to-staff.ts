@@ -12,6 +12,8 @@ export const routeToStaffAction: ActionDefinition = {
   async run(ctx) {
     const priority = ctx.params.priority ?? 'normal';
     const reason = ctx.params.reason ?? null;
+    // A message that may revoke consent in plain words: staff see it marked (thread, list, event).
+    const possibleOptOut = ctx.revocation.value === 'possible';
     if (!ctx.dryRun) {
       await ctx.staff.routed({
         clinicId: ctx.clinic.id,
@@ -21,8 +23,9 @@ export const routeToStaffAction: ActionDefinition = {
         reason: 'message',
         priority,
         ...(reason === null ? {} : { priorityReason: reason }),
+        ...(possibleOptOut ? { possibleOptOut: true as const } : {}),
       });
     }
-    return { outcome: 'routed', detail: { mediaCount: ctx.message.media.length, priority, reason } };
+    return { outcome: 'routed', detail: { mediaCount: ctx.message.media.length, priority, reason, ...(possibleOptOut ? { possibleOptOut: true } : {}) } };
   },
 };

@@ -1,5 +1,6 @@
 import type { ActionRecord, Appointment, ChoiceOption, Clinic, InboundMessage, Patient, PendingChoice, StaffPriority, StaffRouting } from '../domain.js';
 import type { ChoiceReading } from '../rules/choice.js';
+import type { RevocationReading } from '../rules/revocation.js';
 import type { RulesSettings } from '../rules/rules-file.js';
 import type { Store } from '../store/store.js';
 
@@ -33,6 +34,8 @@ export interface ActionContext {
   command: string;
   /** The message read as an answer to a pending "which appointment?" question. */
   choice: ChoiceReading;
+  /** What the message says about consent in plain words (message.revocation). */
+  revocation: RevocationReading;
   /** The patients' upcoming appointments within the choice window, soonest first (shared with the facts). */
   upcoming(): Promise<Appointment[]>;
   /** The clinic's rules settings (choice expiry and window, ...). */

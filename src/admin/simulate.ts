@@ -65,6 +65,8 @@ export interface Simulation {
     /** The sender's pending "which appointment?" question (null: none, or expired). */
     choice: SimulatedChoice | null;
   };
+  /** message.revocation, and the phrase (with its list and language) that decided it. */
+  revocation: { value: string; phrase: string | null; list: string | null; language: string | null };
   facts: Record<string, unknown>;
   rules: SimulatedRule[];
   actions: Array<{ rule: string; action: string; outcome: string; detail?: Record<string, unknown> }>;
@@ -164,6 +166,12 @@ export async function simulate(request: SimulateRequest): Promise<Simulation> {
       choice,
     },
     facts: decision.facts,
+    revocation: {
+      value: decision.context.revocation.value,
+      phrase: decision.context.revocation.phrase ?? null,
+      list: decision.context.revocation.list ?? null,
+      language: decision.context.revocation.language ?? null,
+    },
     rules: simulated,
     actions: outcome.actions.map((a) => ({ rule: a.ruleName, action: a.type, outcome: a.outcome, ...(a.detail ? { detail: a.detail } : {}) })),
     status: patients.length === 0 ? 'unknown-number' : 'processed',
@@ -328,6 +336,9 @@ export function formatSimulation(sim: Simulation): string {
   );
   const next = sim.sender.nextAppointment;
   lines.push(`next     ${next ? `appointment ${next.id} (patient ${next.patientId}) at ${next.startsAt}, ${next.status}` : 'no upcoming appointment'}`);
+  if (sim.revocation.value !== 'none') {
+    lines.push(`optout   ${sim.revocation.value}: phrase "${sim.revocation.phrase ?? ''}" of ${sim.revocation.list ?? ''} (${sim.revocation.language ?? ''})`);
+  }
   const choice = sim.sender.choice;
   if (choice) {
     const options = choice.options.map((o) => `${o.number} ${o.firstName} (appointment ${o.appointmentId} at ${o.startsAt})`).join(', ');

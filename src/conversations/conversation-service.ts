@@ -61,6 +61,8 @@ export interface ConversationView {
   /** urgent comes first in the list (route-to-staff's priority, until staff answer). */
   priority: StaffPriority;
   priorityReason: string | null;
+  /** When the newest message that may revoke consent in plain words arrived (a possible opt-out); null: none. */
+  possibleOptOutAt: Date | null;
 }
 
 export type ThreadEntryView =
@@ -78,6 +80,8 @@ export type ThreadEntryView =
         autoReply: string | null;
         /** A family's "which appointment?" question this message asked, answered or came while it was pending (or the list it went to staff with). */
         choice?: ThreadChoice;
+        /** The message may revoke consent in plain words: staff should check and opt the number out if so. */
+        possibleOptOut?: true;
       };
     }
   | { type: 'note'; id: string; at: Date; text: string; author: string; authorName: string | null }
@@ -186,6 +190,7 @@ export function toView(c: Conversation, now: Date): ConversationView {
     createdAt: c.createdAt,
     priority: c.priority,
     priorityReason: c.priorityReason,
+    possibleOptOutAt: c.possibleOptOutAt,
   };
 }
 
@@ -226,6 +231,7 @@ function inboundView(r: MessageRecord, media: ThreadMedia[]): ThreadEntryView {
       })),
       autoReply: r.reply,
       ...(r.choice ? { choice: threadChoice(r.choice) } : {}),
+      ...(r.possibleOptOut ? { possibleOptOut: true as const } : {}),
     },
   };
 }

@@ -51,6 +51,11 @@ export interface Conversation {
   priority: StaffPriority;
   /** The urgent rule's short reason (null when normal). */
   priorityReason: string | null;
+  /**
+   * When the newest message that may revoke consent in plain words reached staff ("wrong
+   * number", "leave me alone"): staff should check and opt the number out if so. Null: none.
+   */
+  possibleOptOutAt: Date | null;
 }
 
 /** One inbound message that reaches staff (routed by a rule, unknown number, over the rate limit). */
@@ -67,6 +72,8 @@ export interface RoutedMessage {
   /** urgent makes the conversation urgent (a normal message never makes it normal again). */
   priority?: StaffPriority;
   priorityReason?: string;
+  /** The message may revoke consent in plain words: the conversation is marked as a possible opt-out. */
+  possibleOptOut?: true;
 }
 
 export type DeliveryStatus =

@@ -75,7 +75,11 @@ export class MemoryConversationStore implements ConversationStore {
       createdAt: message.at,
       priority: 'normal',
       priorityReason: null,
+      possibleOptOutAt: null,
     };
+    if (message.possibleOptOut && (next.possibleOptOutAt === null || next.possibleOptOutAt < message.at)) {
+      next.possibleOptOutAt = message.at;
+    }
     if (message.priority === 'urgent') {
       next.priority = 'urgent';
       next.priorityReason = message.priorityReason ?? null;
@@ -110,6 +114,7 @@ export class MemoryConversationStore implements ConversationStore {
       waitingSince: null,
       priority: 'normal',
       priorityReason: null,
+      possibleOptOutAt: null,
       last: { at: start.at, direction: 'note', preview: '' },
       patients: structuredClone(start.patients),
       createdAt: start.at,

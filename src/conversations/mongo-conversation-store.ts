@@ -74,6 +74,7 @@ function toConversation(doc: ConversationDoc): Conversation {
     waitingSince: waitingSince ?? null,
     priority: rest.priority === 'urgent' ? 'urgent' : 'normal',
     priorityReason: rest.priority === 'urgent' ? (rest.priorityReason ?? null) : null,
+    possibleOptOutAt: rest.possibleOptOutAt ?? null,
   };
 }
 
@@ -164,7 +165,11 @@ export class MongoConversationStore implements ConversationStore {
           },
           $min: { waitingSince: message.at, queueAt: message.at },
           // Key order matters: documents compare field by field, so the later `at` wins.
-          $max: { last: { at: message.at, direction: 'inbound', preview: preview(message.body), ...(message.media ? { media: message.media } : {}) } },
+          $max: {
+            last: { at: message.at, direction: 'inbound', preview: preview(message.body), ...(message.media ? { media: message.media } : {}) },
+            // A message that may revoke consent in plain words marks the conversation (the newest such time).
+            ...(message.possibleOptOut ? { possibleOptOutAt: message.at } : {}),
+          },
         },
         { upsert: true, maxTimeMS: this.maxTimeMS },
       );

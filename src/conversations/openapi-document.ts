@@ -56,7 +56,7 @@ const SCHEMAS: Json = {
   },
   Conversation: {
     type: 'object',
-    required: ['id', 'phone', 'status', 'snoozedUntil', 'assignee', 'waitingSince', 'lastActivityAt', 'lastMessage', 'patients', 'createdAt', 'priority', 'priorityReason'],
+    required: ['id', 'phone', 'status', 'snoozedUntil', 'assignee', 'waitingSince', 'lastActivityAt', 'lastMessage', 'patients', 'createdAt', 'priority', 'priorityReason', 'possibleOptOutAt'],
     properties: {
       id: { type: 'string', pattern: '^cv_[0-9a-f]{32}$' },
       phone: { type: 'string', description: 'The sender, E.164.' },
@@ -86,6 +86,7 @@ const SCHEMAS: Json = {
         description: 'urgent: a rule routed a message with priority urgent that no staff reply, resolve or pending has answered yet. The list shows urgent conversations first.',
       },
       priorityReason: { ...nullable({ type: 'string', maxLength: 60 }), description: "The urgent rule's short reason; null when normal." },
+      possibleOptOutAt: { ...nullable(TIME), description: 'When the newest message that may revoke consent in plain words ("wrong number", "leave me alone") reached staff: a possible opt-out to check. Null: none.' },
     },
     additionalProperties: false,
   },
@@ -133,6 +134,7 @@ const SCHEMAS: Json = {
             },
           },
           autoReply: nullable({ type: 'string' }),
+          possibleOptOut: { const: true, description: 'The message may revoke consent in plain words: a possible opt-out for staff to check.' },
           choice: {
             type: 'object',
             description: 'A family phone\'s "which appointment?" question this message asked, answered, or came while it was pending (or the list it went to staff with).',

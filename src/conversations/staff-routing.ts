@@ -21,6 +21,7 @@ export function toRoutedMessage(item: ToStaff): RoutedMessage {
     patients: item.patients.map((p): PatientName => ({ id: p.id, displayName: displayName(p) })),
     ...(item.priority === undefined ? {} : { priority: item.priority }),
     ...(item.priorityReason === undefined ? {} : { priorityReason: item.priorityReason }),
+    ...(item.possibleOptOut ? { possibleOptOut: true as const } : {}),
   };
 }
 

@@ -59,6 +59,8 @@ export function produceEvents(input: ProduceInput): OutboxEvent[] {
         phone: input.from,
         optedOut,
         changed: action.outcome === (optedOut ? 'opted-out' : 'opted-in'),
+        // keyword: STOP, START and their variants; phrase: a plain-language opt-out (rules/README.md).
+        via: action.detail?.via === 'phrase' ? 'phrase' : 'keyword',
         // Consent applies by the time the patient texted (kept through the spool).
         changedAt: input.receivedAt.toISOString(),
       });
@@ -69,6 +71,8 @@ export function produceEvents(input: ProduceInput): OutboxEvent[] {
         // route-to-staff's priority and its reason (records written before they existed: normal, null).
         priority: action.detail?.priority === 'urgent' ? 'urgent' : 'normal',
         reason: typeof action.detail?.reason === 'string' ? action.detail.reason : null,
+        // The message may revoke consent in plain words: the receiver should treat it as a possible opt-out.
+        possibleOptOut: action.detail?.possibleOptOut === true,
         receivedAt: input.receivedAt.toISOString(),
       });
     }

@@ -3,7 +3,8 @@ import type { Clinic } from '../domain.js';
 import type { ActionParams } from '../actions/index.js';
 import type { Finding } from '../errors.js';
 import { normalizeText } from './normalize.js';
-import type { PhraseEntry, PhraseList } from './phrases.js';
+import { hasPhrase, type PhraseEntry, type PhraseList } from './phrases.js';
+import { REVOCATION_LISTS } from './revocation.js';
 import { DEFAULT_SETTINGS, phraseListParts, type ParsedRule, type ParsedRulesFile, type ReplySpec, type RulesFileData, type RulesSettings } from './rules-file.js';
 import { didYouMean } from './suggest.js';
 import type { ParsedTemplate } from './templates.js';
@@ -114,6 +115,7 @@ export function compileClinicRules(defaults: ParsedRulesFile, clinicFile: Parsed
   const { merged, disabled } = mergeRules(defaults, clinicFile, error);
   checkReferences(merged, commands, templates, error);
   checkPhraseReferences(merged, files, error);
+  checkRevocationPhrases(files, vocabulary, error);
   checkStopStillOptsOut(defaults, clinicFile, merged, error);
   if (findings.some((f) => f.severity !== 'warning')) {
     return { rules: null, findings };
@@ -325,6 +327,34 @@ function checkReferences(merged: readonly MergedRule[], commands: ReadonlySet<st
       if (typeof name === 'string' && !templates.has(name)) {
         const path = ['rules', rule.index, 'event', 'params', 'reply', ...(outcome === '' ? [] : [outcome])];
         error(file, path, `rules[${rule.index}].event.params.reply: unknown template "${name}"`);
+      }
+    }
+  }
+}
+
+/** Words that name an appointment: a revocation phrase with one would opt out on a message about an appointment. */
+const APPOINTMENT_WORDS = ['APPOINTMENT', 'APPOINTMENTS', 'APPT', 'APPTS', 'VISIT', 'VISITS', 'CITA', 'CITAS'];
+
+/**
+ * A plain-language opt-out phrase (revocation-clear, revocation-possible) must not also match
+ * a keyword other than STOP, or an appointment word: "cancel my appointment" would otherwise
+ * opt a patient out, and "confirm" would be taken from the CONFIRM keyword.
+ */
+function checkRevocationPhrases(files: readonly ParsedRulesFile[], vocabulary: ReadonlyMap<string, VocabularyEntry>, error: ReportError): void {
+  const words = [...vocabulary].filter(([, v]) => v.command !== 'STOP').map(([phrase, v]) => [phrase, `the ${v.command} keyword's variant "${phrase}"`] as const);
+  const checks = [...words, ...APPOINTMENT_WORDS.map((w) => [w, `the appointment word "${w}"`] as const)];
+  for (const file of files) {
+    const phrases = raw(file).phrases;
+    for (const name of [REVOCATION_LISTS.clear, REVOCATION_LISTS.possible]) {
+      const value = isRecord(phrases) ? phrases[name] : undefined;
+      for (const [, written, path] of phraseListParts(name, value)) {
+        written.forEach((w, i) => {
+          const phrase = typeof w === 'string' ? normalizeText(w) : '';
+          const clash = checks.find(([word]) => phrase !== '' && hasPhrase(phrase, word));
+          if (clash) {
+            error(file, [...path, i], `phrases.${name}: "${phrase}" also matches ${clash[1]}: a message about that would count as an opt-out (use a phrase without it)`);
+          }
+        });
       }
     }
   }

@@ -34,6 +34,11 @@ export const FACTS = {
     type: 'string',
     doc: 'Twilio\'s OptOutType parameter (STOP, START, HELP) when Advanced Opt-Out recognised the message; "" otherwise',
   },
+  'message.revocation': {
+    type: 'string',
+    doc: 'a plain-language opt-out in the text, from the phrase lists revocation-clear, revocation-possible and revocation-not: clear, possible or none',
+  },
+  'message.revocationPhrase': { type: 'string', doc: 'the phrase that made message.revocation clear or possible, normalized ("" when none)' },
   'clinic.id': { type: 'string', doc: 'the clinic id' },
   'clinic.name': { type: 'string', doc: 'the clinic name' },
   'clinic.timezone': { type: 'string', doc: 'the clinic\'s IANA time zone' },

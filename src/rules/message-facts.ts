@@ -5,6 +5,7 @@ import type { CompiledRules, VocabularyEntry } from './compile.js';
 import type { FactName } from './fact-catalog.js';
 import { closureOn, isWithinBusinessHours, localTime } from './local-time.js';
 import { normalizeText } from './normalize.js';
+import { readRevocation, type RevocationReading } from './revocation.js';
 
 /** One message and what is known about its sender: what the rules decide on. */
 export interface EvaluationInput {
@@ -35,6 +36,8 @@ export interface MessageContext {
   facts: Record<Exclude<FactName, `appointment.${string}`>, unknown>;
   /** The message read as an answer to the sender's pending "which appointment?" question. */
   choice: ChoiceReading;
+  /** What the message says about consent in plain words (message.revocation) and the phrase that said it. */
+  revocation: RevocationReading;
   /** The patients' upcoming appointments within settings.choiceWithinDays, soonest first: looked up at most once. */
   upcoming(): Promise<Appointment[]>;
   /** The looked-up upcoming appointments, or undefined when nobody asked. */
@@ -111,6 +114,7 @@ export function createMessageContext(rules: CompiledRules, input: EvaluationInpu
     return upcomingLookup;
   };
   const choice = readChoice(input.sender?.choice, text, match?.command ?? '', now);
+  const revocation = readRevocation(text, rules.phraseLists);
   const hoursAgo = (at: Date | undefined): number => (at === undefined ? Infinity : (now.getTime() - at.getTime()) / 3_600_000);
   const facts: MessageContext['facts'] = {
     'message.body': message.body.trim(),
@@ -123,6 +127,8 @@ export function createMessageContext(rules: CompiledRules, input: EvaluationInpu
     'message.mediaCount': message.media.length > 0 ? message.media.length : message.numMedia,
     'message.mediaTypes': message.media.map((m) => m.contentType),
     'message.twilioOptOutType': (message.optOutType ?? '').toUpperCase(),
+    'message.revocation': revocation.value,
+    'message.revocationPhrase': revocation.phrase ?? '',
     'clinic.id': clinic.id,
     'clinic.name': clinic.name,
     'clinic.timezone': clinic.timezone,
@@ -160,6 +166,7 @@ export function createMessageContext(rules: CompiledRules, input: EvaluationInpu
     nextAppointment,
     peekAppointment: () => looked,
     choice,
+    revocation,
     upcoming,
     peekUpcoming: () => upcomingLooked,
   };

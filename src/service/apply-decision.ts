@@ -14,6 +14,8 @@ export interface Outcome {
   replyTemplate?: string;
   /** A family's question this message asked, answered, or listed for staff. */
   choice?: PendingChoice;
+  /** The message went to staff marked as a possible opt-out. */
+  possibleOptOut?: true;
 }
 
 /** Actions processed even when the sender is rate-limited: consent, HELP and safety answers must always work. */
@@ -59,6 +61,7 @@ export async function applyDecision(rules: CompiledRules, decision: Decision, in
       nextAppointment: context.nextAppointment,
       command: context.command,
       choice: context.choice,
+      revocation: context.revocation,
       upcoming: context.upcoming,
       settings: rules.settings,
       language,
@@ -82,5 +85,6 @@ export async function applyDecision(rules: CompiledRules, decision: Decision, in
     reply: reply?.text ?? null,
     ...(reply ? { replyTemplate: reply.template } : {}),
     ...(choice ? { choice } : {}),
+    ...(actions.some((a) => a.detail?.possibleOptOut === true) ? { possibleOptOut: true as const } : {}),
   };
 }

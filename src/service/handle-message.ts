@@ -382,6 +382,7 @@ async function complete(
     timings: { totalMs: round(performance.now() - run.started), storeMs: round(timings.storeMs), rulesMs: round(timings.rulesMs) },
     ...(outbox.length > 0 ? { outbox } : {}),
     ...(outcome.choice ? { choice: outcome.choice } : {}),
+    ...(outcome.possibleOptOut ? { possibleOptOut: true as const } : {}),
   });
   const summary = { sid: run.message.messageSid, sender: maskPhone(run.message.from), rules: outcome.rulesFired, actions: outcome.actions.map((a) => `${a.type}:${a.outcome}`) };
   if (mode.logsOutcome) {

@@ -85,6 +85,7 @@ export function describeConversationStoreContract(name: string, make: () => Prom
         createdAt: at('2026-06-01T10:00:00Z'),
         priority: 'normal',
         priorityReason: null,
+        possibleOptOutAt: null,
       });
     });
 

@@ -32,6 +32,7 @@ function contextFor(world: World, overrides: Partial<ActionContext> = {}): Actio
     },
     command: '',
     choice: { pending: null, answer: '', chosen: [] },
+    revocation: { value: 'none' },
     upcoming: () => world.store.findUpcomingAppointments(world.clinic.id, world.patients.map((p) => p.id), OPEN_NOW, new Date(OPEN_NOW.getTime() + 30 * 86_400_000)),
     settings: DEFAULT_SETTINGS,
     language: 'en',

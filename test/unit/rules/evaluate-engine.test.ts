@@ -137,7 +137,7 @@ describe('evaluation on json-rules-engine', () => {
       // explain: the keyword index alone (the known-facts prefilter has its own tests).
       const decision = await decide(rules, inputFor(world, 'Where do I park?'), { explain: true });
       // The family question's answer rules have no keyword: only the known-facts prefilter leaves them out.
-      expect(decision.evaluated).to.deep.equal(['unknown-number', 'unknown-number-quiet', 'which-appointment-confirm', 'which-appointment-cancel', 'which-appointment-reschedule', 'which-appointment-unclear', 'which-appointment-unclear-again', 'closed-today', 'after-hours-message', 'after-hours-quiet', 'message-to-staff']);
+      expect(decision.evaluated).to.deep.equal(['opt-out-phrase', 'possible-opt-out', 'unknown-number', 'unknown-number-quiet', 'which-appointment-confirm', 'which-appointment-cancel', 'which-appointment-reschedule', 'which-appointment-unclear', 'which-appointment-unclear-again', 'closed-today', 'after-hours-message', 'after-hours-quiet', 'message-to-staff']);
       const skipped = decision.ruleResults.filter((r) => r.skipped === 'keyword-index').map((r) => r.name);
       expect(skipped).to.include.members(['opt-out', 'opt-in', 'help', 'confirm-appointment', 'cancel-appointment', 'reschedule-appointment', 'office-hours']);
     });
@@ -145,7 +145,7 @@ describe('evaluation on json-rules-engine', () => {
     it('when a message is HELP, then only HELP rules and rules without keyword conditions are run', async () => {
       const world = await makeWorld([{ firstName: 'Ana' }]);
       const decision = await decide(rules, inputFor(world, 'help'), { explain: true });
-      expect(decision.evaluated).to.deep.equal(['help', 'unknown-number', 'unknown-number-quiet', 'which-appointment-confirm', 'which-appointment-cancel', 'which-appointment-reschedule', 'which-appointment-unclear', 'which-appointment-unclear-again', 'closed-today', 'after-hours-message', 'after-hours-quiet', 'message-to-staff']);
+      expect(decision.evaluated).to.deep.equal(['opt-out-phrase', 'help', 'possible-opt-out', 'unknown-number', 'unknown-number-quiet', 'which-appointment-confirm', 'which-appointment-cancel', 'which-appointment-reschedule', 'which-appointment-unclear', 'which-appointment-unclear-again', 'closed-today', 'after-hours-message', 'after-hours-quiet', 'message-to-staff']);
     });
 
     it('when a bare CANCEL arrives, then both the keyword-indexed opt-out and the CANCEL rules are candidates, and opt-out (consent, tried first) wins and halts them', async () => {

@@ -28,6 +28,7 @@ function conversation(over: Partial<ConversationView> = {}): ConversationView {
     createdAt: AT,
     priority: 'normal',
     priorityReason: null,
+    possibleOptOutAt: null,
     ...over,
   };
 }
