@@ -7,7 +7,9 @@ import tseslint from 'typescript-eslint';
  * layers below it, never one above (type-only imports and import() included).
  *
  *   cli                         the clinic-sms commands
- *   main.ts                     the composition root
+ *   main.ts                     the composition root: startService, runMain (signals, exit codes)
+ *   process                     the process around the pipeline: buildService (features -> app ->
+ *                               components), start-up config, readiness, drain, file reloads
  *   staff                       the front desk's pages (HTML, htmx, live updates) and their sign-in
  *                               (staff/auth): above admin, whose segment counter the composer shows
  *   admin                       rules check, rules test, rules simulate
@@ -15,7 +17,7 @@ import tseslint from 'typescript-eslint';
  *                               service and its store part; main.ts mounts their routers and
  *                               hands the pipeline the ports they implement
  *   http                        Koa app, webhook route, error middleware
- *   service                     the message pipeline, live config, reload, readiness, shutdown
+ *   service                     the message pipeline and the live config it reads
  *   spool, import, events       the outage spool and its replayer; data files and the seed;
  *                               signed events (a feature folder with its own store part, but
  *                               no routes, and the pipeline writes the events it produces in
@@ -23,7 +25,7 @@ import tseslint from 'typescript-eslint';
  *   rules, actions              the rules engine; the actions rules may name
  *   store                       the Store port and its adapters
  *   twilio, config              Twilio's wire formats; environment and clinics file (events endpoints too)
- *   domain, errors, logger, metrics, phone, poll-loop, backoff, event-loop-load, text-check, sms-segments   the leaves everyone uses
+ *   domain, errors, logger, metrics, phone, jobs (poll loop, relay, leased worker, retry schedule), event-loop-load, text-check, sms-segments, lifecycle   the leaves everyone uses
  *
  * A name ending in .ts is a file of src/, any other a folder. An import names a layer when
  * its first segment after the ./ and ../ steps is that folder (or file), which holds because
@@ -33,6 +35,7 @@ import tseslint from 'typescript-eslint';
 const LAYERS = [
   ['cli'],
   ['main.ts'],
+  ['process'],
   ['staff'],
   ['admin'],
   ['auth', 'conversations', 'media'],
@@ -42,7 +45,7 @@ const LAYERS = [
   ['rules', 'actions'],
   ['store'],
   ['twilio', 'config'],
-  ['domain.ts', 'errors.ts', 'logger.ts', 'metrics.ts', 'phone.ts', 'poll-loop.ts', 'backoff.ts', 'event-loop-load.ts', 'text-check.ts', 'sms-segments.ts'],
+  ['domain.ts', 'errors.ts', 'logger.ts', 'metrics.ts', 'phone.ts', 'jobs', 'event-loop-load.ts', 'text-check.ts', 'sms-segments.ts', 'lifecycle.ts'],
 ];
 
 /** More syntax a layer refuses (one no-restricted-syntax list a file, so it rides with the layer's). */

@@ -2,11 +2,10 @@ import type { FieldLogger } from '../logger.js';
 import type { EventEndpoint } from '../config/event-endpoints.js';
 import type { EventMetrics } from './event-metrics.js';
 import { attemptsSinceReplay, type EventOutboxStore, type LeasedDelivery, type AttemptResult } from './outbox-store.js';
-import { PollLoops } from '../poll-loop.js';
+import { LeasedWorker } from '../jobs/leased-worker.js';
 import { postEvent, type PostResult } from './post-event.js';
-import { RETRY_DELAYS_MS, nextDelayMs, parseRetryAfter } from './retry-schedule.js';
+import { RETRY_DELAYS_MS, nextDelayMs, parseRetryAfter } from '../jobs/retry-schedule.js';
 import { signEvent } from './signer.js';
-import { errorCode } from '../errors.js';
 
 export interface DispatcherOptions {
   store: EventOutboxStore;
@@ -37,19 +36,15 @@ export interface DispatcherOptions {
  * one endpoint one request at a time, so a receiver that hangs holds one worker, and
  * the other endpoints go on.
  */
-export class EventDispatcher {
+export class EventDispatcher extends LeasedWorker<LeasedDelivery> {
   private readonly clock: () => Date;
   private readonly timeoutMs: number;
   private readonly leaseMs: number;
   private readonly delays: readonly number[];
   private readonly random: () => number;
-  private readonly loops: PollLoops;
-  /** Endpoints a worker of this instance is sending to. */
-  private readonly busy = new Set<string>();
-  /** Leases are taken one at a time here, so `busy` is current for each. */
-  private leasing: Promise<unknown> = Promise.resolve();
 
   constructor(private readonly options: DispatcherOptions) {
+    super({ name: 'events: dispatch', logger: options.logger, concurrency: options.concurrency ?? 4, ...(options.pollMs === undefined ? {} : { pollMs: options.pollMs }) });
     this.clock = options.clock ?? ((): Date => new Date());
     this.timeoutMs = options.timeoutMs ?? 15_000;
     this.leaseMs = options.leaseMs ?? this.timeoutMs + 15_000;
@@ -58,59 +53,19 @@ export class EventDispatcher {
     }
     this.delays = options.retryDelaysMs ?? RETRY_DELAYS_MS;
     this.random = options.random ?? Math.random;
-    const onError = (err: unknown): void => {
-      options.logger.warn({ code: errorCode(err) }, 'events: dispatch round failed; retrying');
-    };
-    this.loops = new PollLoops(options.concurrency ?? 4, () => this.step(), options.pollMs ?? 1000, onError);
   }
 
-  start(): void {
-    this.loops.start();
+  protected leaseNext(busyEndpoints: readonly string[]): Promise<LeasedDelivery | null> {
+    return this.options.store.lease(this.clock(), this.leaseMs, busyEndpoints);
   }
 
-  /** New deliveries are due: wake the workers. */
-  notify(): void {
-    this.loops.notify();
+  /** One request at a time per endpoint on this instance: a busy endpoint is left out of the lease. */
+  protected keyOf(leased: LeasedDelivery): string {
+    return leased.delivery.endpointId;
   }
 
-  /** Finishes the attempts in flight (each at most the request timeout) and stops. */
-  async stop(): Promise<void> {
-    await this.loops.stop();
-  }
-
-  /**
-   * Stops as a crashed process would: requests in flight are dropped and nothing is
-   * written back, so their leases run out and another instance takes them (tests).
-   */
-  async kill(): Promise<void> {
-    await this.loops.kill();
-  }
-
-  /** One lease and attempt; true when there was a delivery (there may be more). */
-  private async step(): Promise<boolean> {
-    const leased = await this.lease();
-    if (!leased) {
-      return false;
-    }
-    const endpointId = leased.delivery.endpointId;
-    try {
-      await this.attempt(leased);
-    } finally {
-      this.busy.delete(endpointId);
-    }
-    return true;
-  }
-
-  private lease(): Promise<LeasedDelivery | null> {
-    const next = this.leasing.then(async () => {
-      const leased = await this.options.store.lease(this.clock(), this.leaseMs, [...this.busy]);
-      if (leased) {
-        this.busy.add(leased.delivery.endpointId);
-      }
-      return leased;
-    });
-    this.leasing = next.catch(() => undefined);
-    return next;
+  protected work(leased: LeasedDelivery): Promise<void> {
+    return this.attempt(leased);
   }
 
   private async attempt(leased: LeasedDelivery): Promise<void> {
@@ -128,8 +83,8 @@ export class EventDispatcher {
     const body = JSON.stringify(d.envelope);
     const sentAt = this.clock();
     const headers = signEvent(endpoint.secrets, d.eventId, sentAt, body);
-    const result = await postEvent(endpoint.url, headers, body, this.timeoutMs, this.loops.signal);
-    if (this.loops.signal.aborted) {
+    const result = await postEvent(endpoint.url, headers, body, this.timeoutMs, this.signal);
+    if (this.signal.aborted) {
       return;
     }
     const at = this.clock();

@@ -4,10 +4,10 @@ import { EventDispatcher } from './dispatcher.js';
 import { resolveEndpoints, type EventEndpoint } from '../config/event-endpoints.js';
 import { createEventMetrics, recordStats, type EventMetrics } from './event-metrics.js';
 import type { EventOutboxStore } from './outbox-store.js';
-import { OutboxRelay } from './relay.js';
-import type { Store } from '../store/store.js';
+import { outboxRelay } from './relay.js';
+import type { Relay } from '../jobs/relay.js';
+import type { PendingOutbox, Store } from '../store/store.js';
 import type { Registry } from 'prom-client';
-import { errorCode } from '../errors.js';
 
 export interface EventsServiceOptions {
   /** Where deliveries live (openEventsStorage). */
@@ -39,10 +39,9 @@ export const EMBEDDED_RELAY_POLL_MS = 20;
  */
 export class EventsService {
   readonly metrics: EventMetrics;
-  private readonly relay: OutboxRelay;
+  private readonly relay: Relay<PendingOutbox>;
   private readonly dispatcher: EventDispatcher;
   private cachedStats: { at: number; oldestPendingAgeS: number } | null = null;
-  private stopped = false;
 
   constructor(private readonly options: EventsServiceOptions) {
     this.metrics = createEventMetrics(options.registry, () => this.oldestPendingAgeSeconds());
@@ -57,7 +56,7 @@ export class EventsService {
       ...(options.leaseMs === undefined ? {} : { leaseMs: options.leaseMs }),
       ...(options.retryDelaysMs === undefined ? {} : { retryDelaysMs: options.retryDelaysMs }),
     });
-    this.relay = new OutboxRelay({
+    this.relay = outboxRelay({
       source: options.store,
       store: options.storage,
       endpointsFor: (clinicId) => endpoints().filter((e) => e.clinicId === clinicId),
@@ -69,26 +68,14 @@ export class EventsService {
     });
   }
 
+  /** Creates the indexes (the runner retries it while the database is down; the loops work without them, only slower). */
+  async init(): Promise<void> {
+    await this.options.storage.init();
+  }
+
   start(): void {
     this.relay.start();
     this.dispatcher.start();
-    void this.initUntilDone();
-  }
-
-  /**
-   * Creates the indexes, again every few seconds while the database is down (the loops
-   * work without them, only slower).
-   */
-  private async initUntilDone(): Promise<void> {
-    while (!this.stopped) {
-      try {
-        await this.options.storage.init();
-        return;
-      } catch (err) {
-        this.options.logger.warn({ code: errorCode(err) }, 'events: index creation failed; retrying');
-        await new Promise((resolve) => setTimeout(resolve, 5000).unref());
-      }
-    }
   }
 
   /** A message was completed with events (wakes the relay; MongoDB's relay also finds them by polling). */
@@ -102,7 +89,6 @@ export class EventsService {
    * another instance (or the next start) delivers them.
    */
   async stop(graceMs = 5000): Promise<void> {
-    this.stopped = true;
     await this.relay.stop();
     let timer: NodeJS.Timeout | undefined;
     await Promise.race([this.dispatcher.stop(), new Promise((resolve) => (timer = setTimeout(resolve, graceMs)))]);
@@ -112,7 +98,6 @@ export class EventsService {
 
   /** Test hook: stop as a crashed process would (no attempt written back). */
   async kill(): Promise<void> {
-    this.stopped = true;
     await this.relay.stop();
     await this.dispatcher.kill();
   }

@@ -92,7 +92,9 @@ export interface OutboxStats {
   oldestPendingAt: Date | null;
 }
 
-export const EPOCH = new Date(0);
+import { EPOCH } from '../jobs/retry-schedule.js';
+
+export { EPOCH };
 
 /**
  * The events part of the store (memory-outbox-store.ts, mongo-outbox-store.ts), a port

@@ -1,10 +1,10 @@
 import type { FieldLogger } from '../logger.js';
 import { wants, type EventEndpoint } from '../config/event-endpoints.js';
 import { envelopeOf, type OutboxEvent } from './event-types.js';
-import type { Store } from '../store/store.js';
-import { EPOCH, type EventDelivery, type EventOutboxStore } from './outbox-store.js';
-import { eachInTurn, PollLoop } from '../poll-loop.js';
-import { errorCode } from '../errors.js';
+import type { PendingOutbox, Store } from '../store/store.js';
+import type { EventDelivery, EventOutboxStore } from './outbox-store.js';
+import { Relay } from '../jobs/relay.js';
+import { EPOCH } from '../jobs/retry-schedule.js';
 
 export interface RelayOptions {
   /** The messages' store: the events ride in a completion write, flagged pending until copied. */
@@ -22,59 +22,37 @@ export interface RelayOptions {
 
 /**
  * Copies message outboxes into deliveries, one per event and endpoint that takes its
- * type, then clears the message's flag. Insert first, clear after: a crash between the
- * two copies the outbox again, and the deterministic ids turn that into duplicate keys.
+ * type, then clears the message's flag: the jobs kit's relay (src/jobs/relay.ts) on the
+ * Store port's pending outboxes.
+ * @param options - the messages' store, the events store, the endpoints live now
  */
-export class OutboxRelay {
-  private readonly loop: PollLoop;
-  private readonly clock: () => Date;
-
-  constructor(private readonly options: RelayOptions) {
-    this.clock = options.clock ?? ((): Date => new Date());
-    this.loop = new PollLoop(() => this.runOnce().then((n) => n > 0), options.pollMs ?? 1000, (err) => {
-      options.logger.warn({ code: errorCode(err) }, 'events: relay round failed; retrying');
-    });
-  }
-
-  start(): void {
-    this.loop.start();
-  }
-
-  /** A message was completed with events: copy them now. */
-  notify(): void {
-    this.loop.notify();
-  }
-
-  async stop(): Promise<void> {
-    await this.loop.stop();
-  }
-
-  /** Copies one batch; returns how many messages it handled. */
-  async runOnce(): Promise<number> {
-    const pending = await this.options.source.pendingOutboxes(this.options.batch ?? 100);
-    if (pending.length === 0) {
-      return 0;
-    }
-    const disabled = await this.options.store.disabledEndpoints();
-    let added = 0;
-    await eachInTurn(pending, async (outbox) => {
-      const now = this.clock();
+export function outboxRelay(options: RelayOptions): Relay<PendingOutbox> {
+  const clock = options.clock ?? ((): Date => new Date());
+  let disabled = new Set<string>();
+  return new Relay<PendingOutbox>({
+    name: 'events',
+    logger: options.logger,
+    ...(options.pollMs === undefined ? {} : { pollMs: options.pollMs }),
+    ...(options.batch === undefined ? {} : { batch: options.batch }),
+    ...(options.onQueued ? { onQueued: options.onQueued } : {}),
+    async pending(limit) {
+      const pending = await options.source.pendingOutboxes(limit);
+      // The endpoints a 410 disabled: their deliveries are made failed at once.
+      disabled = pending.length > 0 ? await options.store.disabledEndpoints() : disabled;
+      return pending;
+    },
+    async toJobs(outbox) {
+      const now = clock();
       const deliveries = outbox.events.flatMap((event) =>
-        this.options
+        options
           .endpointsFor(event.clinicId)
           .filter((e) => wants(e, event.type))
           .map((e) => toDelivery(event, e, now, disabled.has(e.id))),
       );
-      if (deliveries.length > 0) {
-        added += await this.options.store.addDeliveries(deliveries);
-      }
-      await this.options.source.clearOutbox(outbox.messageSid);
-    });
-    if (added > 0) {
-      this.options.onQueued?.();
-    }
-    return pending.length;
-  }
+      return deliveries.length > 0 ? options.store.addDeliveries(deliveries) : 0;
+    },
+    clear: (outbox) => options.source.clearOutbox(outbox.messageSid),
+  });
 }
 
 /**

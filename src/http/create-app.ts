@@ -10,7 +10,7 @@ import type { Metrics } from '../metrics.js';
 import { systemErrorText } from '../rules/reply.js';
 import { WEBHOOK_DEADLINE_MS } from '../service/handle-message.js';
 import type { LiveConfig } from '../service/live-config.js';
-import type { ReadinessReport } from '../service/readiness.js';
+import type { ReadinessReport } from '../lifecycle.js';
 import type { Store } from '../store/store.js';
 import { selectTokens } from '../twilio/select-tokens.js';
 import { verifyTwilioSignature } from '../twilio/verify-signature.js';

@@ -1,10 +1,10 @@
 import type { Clinic, MessageRecord } from '../domain.js';
 import type { FieldLogger } from '../logger.js';
 import type { Store } from '../store/store.js';
-import { EPOCH, type MediaRecord, type MediaStore } from './media-store.js';
-import { eachInTurn, PollLoop } from '../poll-loop.js';
+import type { MediaRecord, MediaStore } from './media-store.js';
+import { Relay } from '../jobs/relay.js';
+import { EPOCH } from '../jobs/retry-schedule.js';
 import { checkMediaUrl, type UrlPolicy } from './url-policy.js';
-import { errorCode } from '../errors.js';
 
 /** Twilio sends at most 10 media a message; anything past that is not looked at. */
 export const MAX_MEDIA_PER_MESSAGE = 10;
@@ -73,45 +73,23 @@ export interface MediaRelayOptions {
 }
 
 /**
- * Turns messages claimed with media into media records, then clears the message's
- * flag. Add first, clear after: a crash between the two adds the same records again,
- * and their deterministic ids make that a no-op.
+ * Turns messages claimed with media into media records, then clears the message's flag:
+ * the jobs kit's relay (src/jobs/relay.ts) on the Store port's pending media.
+ * @param options - the messages' store, the media store, the clinics live now, the URL policy
  */
-export class MediaRelay {
-  private readonly loop: PollLoop;
-  private readonly clock: () => Date;
-
-  constructor(private readonly options: MediaRelayOptions) {
-    this.clock = options.clock ?? ((): Date => new Date());
-    this.loop = new PollLoop(() => this.runOnce().then((n) => n > 0), options.pollMs ?? 1000, (err) => {
-      options.logger.warn({ code: errorCode(err) }, 'media: relay round failed; retrying');
-    });
-  }
-
-  start(): void {
-    this.loop.start();
-  }
-
-  notify(): void {
-    this.loop.notify();
-  }
-
-  async stop(): Promise<void> {
-    await this.loop.stop();
-  }
-
-  /** Handles one batch; returns how many messages it took. */
-  async runOnce(): Promise<number> {
-    const pending = await this.options.store.pendingMedia(this.options.batch ?? 100);
-    let added = 0;
-    await eachInTurn(pending, async (message) => {
-      const clinic = message.clinicId === null ? null : (this.options.clinic(message.clinicId) ?? null);
-      added += await this.options.media.addMedia(mediaRecordsFor(message, clinic, this.options.policy, this.clock()));
-      await this.options.store.clearMediaPending(message.messageSid);
-    });
-    if (added > 0) {
-      this.options.onQueued?.();
-    }
-    return pending.length;
-  }
+export function mediaRelay(options: MediaRelayOptions): Relay<MessageRecord> {
+  const clock = options.clock ?? ((): Date => new Date());
+  return new Relay<MessageRecord>({
+    name: 'media',
+    logger: options.logger,
+    ...(options.pollMs === undefined ? {} : { pollMs: options.pollMs }),
+    ...(options.batch === undefined ? {} : { batch: options.batch }),
+    ...(options.onQueued ? { onQueued: options.onQueued } : {}),
+    pending: (limit) => options.store.pendingMedia(limit),
+    toJobs(message) {
+      const clinic = message.clinicId === null ? null : (options.clinic(message.clinicId) ?? null);
+      return options.media.addMedia(mediaRecordsFor(message, clinic, options.policy, clock()));
+    },
+    clear: (message) => options.store.clearMediaPending(message.messageSid),
+  });
 }

@@ -1,7 +1,8 @@
 import { mediaIdOf, type MediaLinks, type ThreadMedia } from '../conversations/media-links.js';
 import type { MessageRecord } from '../domain.js';
 import type { Store } from '../store/store.js';
-import { MediaRelay } from './media-relay.js';
+import { mediaRelay } from './media-relay.js';
+import type { Relay } from '../jobs/relay.js';
 import type { MediaRecord, MediaState } from './media-store.js';
 import { MediaWorker, type MediaWorkerOptions } from './media-worker.js';
 
@@ -48,7 +49,7 @@ export interface MediaServiceOptions extends Pick<MediaWorkerOptions, 'media' | 
  */
 export class MediaService implements MediaLinks {
   readonly worker: MediaWorker;
-  private readonly relay: MediaRelay;
+  private readonly relay: Relay<MessageRecord>;
 
   constructor(private readonly options: MediaServiceOptions) {
     this.worker = new MediaWorker({
@@ -61,7 +62,7 @@ export class MediaService implements MediaLinks {
       ...(options.pollMs === undefined ? {} : { pollMs: options.pollMs }),
       ...options.worker,
     });
-    this.relay = new MediaRelay({
+    this.relay = mediaRelay({
       store: options.store,
       media: options.media,
       clinic: options.clinic,

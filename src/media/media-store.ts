@@ -87,7 +87,9 @@ export interface MediaFileMeta {
   fetchedAt: Date;
 }
 
-export const EPOCH = new Date(0);
+import { EPOCH } from '../jobs/retry-schedule.js';
+
+export { EPOCH };
 
 /**
  * The media part of the store (memory-media-store.ts: files under MEDIA_DIR;

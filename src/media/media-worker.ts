@@ -5,11 +5,10 @@ import type { FieldLogger } from '../logger.js';
 import { ALLOWED_TYPES, detectType } from './detect-type.js';
 import { deleteTwilioMedia, downloadMedia, type DownloadResult } from './download.js';
 import type { LeasedMedia, MediaRecord, MediaStore, MediaUpdate } from './media-store.js';
-import { PollLoops } from '../poll-loop.js';
-import { MEDIA_RETRY_DELAYS_MS, nextRetryMs } from './retry-schedule.js';
+import { LeasedWorker } from '../jobs/leased-worker.js';
+import { MEDIA_RETRY_DELAYS_MS, nextRetryMs } from '../jobs/retry-schedule.js';
 import { mediaCredentials } from './twilio-credentials.js';
 import { checkMediaUrl, type UrlPolicy } from './url-policy.js';
-import { errorCode } from '../errors.js';
 import { eventLoopBusy } from '../event-loop-load.js';
 
 /** The largest media file kept. */
@@ -68,18 +67,18 @@ const RETRYABLE = new Set([401, 403, 404, 408, 425, 429, 500, 502, 503, 504]);
  * another takes the job. When the clinic asks for it, Twilio's copy is deleted once
  * ours is kept (a second piece of work on the same record).
  */
-export class MediaWorker {
+export class MediaWorker extends LeasedWorker<LeasedMedia> {
   private readonly clock: () => Date;
   private readonly timeoutMs: number;
   private readonly leaseMs: number;
   private readonly maxBytes: number;
   private readonly delays: readonly number[];
   private readonly random: () => number;
-  private readonly loops: PollLoops;
   private readonly busy: () => boolean;
   private readonly busyPauseMs: number;
 
   constructor(private readonly options: MediaWorkerOptions) {
+    super({ name: 'media: job', logger: options.logger, concurrency: options.concurrency ?? 2, ...(options.pollMs === undefined ? {} : { pollMs: options.pollMs }) });
     this.clock = options.clock ?? ((): Date => new Date());
     this.timeoutMs = options.timeoutMs ?? 30_000;
     this.leaseMs = options.leaseMs ?? this.timeoutMs + 30_000;
@@ -91,48 +90,25 @@ export class MediaWorker {
     this.random = options.random ?? Math.random;
     this.busy = options.busy ?? eventLoopBusy();
     this.busyPauseMs = options.busyPauseMs ?? 100;
-    const onError = (err: unknown): void => {
-      options.logger.warn({ code: errorCode(err) }, 'media: job round failed; retrying');
-    };
-    this.loops = new PollLoops(options.concurrency ?? 2, () => this.step(), options.pollMs ?? 1000, onError);
   }
 
-  start(): void {
-    this.loops.start();
-  }
-
-  notify(): void {
-    this.loops.notify();
-  }
-
-  /** Finishes the jobs in flight (each at most the download timeout) and stops. */
-  async stop(): Promise<void> {
-    await this.loops.stop();
-  }
-
-  /** Stops as a crashed process would: downloads dropped, nothing written back (tests). */
-  async kill(): Promise<void> {
-    await this.loops.kill();
-  }
-
-  /** One lease and its work; true when there was a job (there may be more). */
-  async step(): Promise<boolean> {
+  /**
+   * The webhook shares this process and comes first: while the instance serves requests
+   * (or its event loop is busy), a backlog is fetched at one job a pause per loop (about
+   * 20 files a second an instance), not with all the CPU the webhook leaves.
+   */
+  protected async pace(): Promise<void> {
     if (this.busy()) {
-      // The webhook shares this process and comes first: while the instance serves requests
-      // (or its event loop is busy), a backlog is fetched at one job a pause per loop (about
-      // 20 files a second an instance), not with all the CPU the webhook leaves.
       await sleep(this.busyPauseMs);
     }
-    const leased = await this.options.media.lease(this.clock(), this.leaseMs);
-    if (!leased) {
-      return false;
-    }
-    if (leased.record.work === 'delete') {
-      await this.deleteAtTwilio(leased);
-    } else {
-      await this.fetch(leased);
-    }
-    return true;
+  }
+
+  protected leaseNext(): Promise<LeasedMedia | null> {
+    return this.options.media.lease(this.clock(), this.leaseMs);
+  }
+
+  protected work(leased: LeasedMedia): Promise<void> {
+    return leased.record.work === 'delete' ? this.deleteAtTwilio(leased) : this.fetch(leased);
   }
 
   private async fetch(leased: LeasedMedia): Promise<void> {
@@ -153,8 +129,8 @@ export class MediaWorker {
       await this.finish(leased, { state: 'failed', work: 'none', attempts: r.attempts, nextAttemptAt: r.nextAttemptAt, reason: 'no Twilio credentials configured for the clinic' });
       return;
     }
-    const result = await downloadMedia({ url: checked.media.url, auth, policy: this.options.policy, maxBytes: this.maxBytes, timeoutMs: this.timeoutMs, signal: this.loops.signal });
-    if (this.loops.signal.aborted) {
+    const result = await downloadMedia({ url: checked.media.url, auth, policy: this.options.policy, maxBytes: this.maxBytes, timeoutMs: this.timeoutMs, signal: this.signal });
+    if (this.signal.aborted) {
       return;
     }
     const attempts = r.attempts + 1;
@@ -219,7 +195,7 @@ export class MediaWorker {
       return;
     }
     const status = await deleteTwilioMedia(checked.media, auth, this.timeoutMs);
-    if (this.loops.signal.aborted) {
+    if (this.signal.aborted) {
       return;
     }
     const attempts = r.attempts + 1;

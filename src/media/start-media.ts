@@ -3,7 +3,7 @@ import type { Middleware } from 'koa';
 import type { Config } from '../config/load-config.js';
 import type { Clinic } from '../domain.js';
 import type { Logger } from '../logger.js';
-import { initializeStore } from '../service/store-init.js';
+import type { Component } from '../lifecycle.js';
 import { mediaRoutes } from './media-routes.js';
 import { MediaService } from './media-service.js';
 import type { MediaStore } from './media-store.js';
@@ -17,8 +17,11 @@ export interface RunningMedia {
   store: MediaStore;
   /** The media route, when the staff API's guard was given (none otherwise: nothing is served unauthenticated). */
   routers: Router[];
-  /** Stops the loops; downloads in flight are dropped and fetched again once their lease runs out. */
-  stop(): Promise<void>;
+  /**
+   * The media store (its indexes) and the media jobs (background: the relay and worker;
+   * stopping drops downloads in flight, fetched again once their lease runs out).
+   */
+  components: Component[];
 }
 
 export interface StartMediaOptions {
@@ -29,6 +32,8 @@ export interface StartMediaOptions {
   logger: Logger;
   /** The clinic as configured now (clinics reload). */
   clinic: (id: string) => Clinic | undefined;
+  /** A media store to use instead of the backend's (tests). */
+  store?: MediaStore;
   /** The relay's and worker's poll interval, ms (tests shorten it). */
   pollMs?: number;
   /** Whether the instance is busy serving: the worker then paces itself (media-worker.ts). */
@@ -60,15 +65,14 @@ export async function openMediaStorage(backend: Backend, mediaDir: string): Prom
 
 /**
  * The media feature for one instance: its store part beside the service's store (GridFS
- * on MongoDB, MEDIA_DIR on the embedded store), indexes made as soon as the database
- * answers, the relay and worker (started by the caller's service list), and the route.
+ * on MongoDB, MEDIA_DIR on the embedded store), the relay and worker, the route, and the
+ * components the runner starts (indexes made as soon as the database answers).
  * @param options - config, env, the service's store, logger, live clinics, the staff guard
  */
 export async function startMedia(options: StartMediaOptions): Promise<RunningMedia> {
   const { config, logger, backend } = options;
   const { store } = backend;
-  const media = await openMediaStorage(backend, config.mediaDir);
-  const init = initializeStore(media, logger, 'media store');
+  const media = options.store ?? (await openMediaStorage(backend, config.mediaDir));
   if (options.registry) {
     registerMediaMetrics(options.registry, { store, media });
   }
@@ -87,9 +91,9 @@ export async function startMedia(options: StartMediaOptions): Promise<RunningMed
     service,
     store: media,
     routers: options.guard ? [mediaRoutes({ media, guard: options.guard, ...(options.conversationOf ? { conversationOf: options.conversationOf } : {}) })] : [],
-    async stop() {
-      init.stop();
-      await service.kill();
-    },
+    components: [
+      { name: 'media store', init: () => media.init() },
+      { name: 'media jobs', background: true, start: () => service.start(), stop: () => service.kill() },
+    ],
   };
 }

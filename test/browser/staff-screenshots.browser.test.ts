@@ -8,10 +8,11 @@ import { startFakeTwilio, type FakeTwilio } from '../support/fake-twilio.js';
 import { DOWNTOWN_ACCOUNT_SID } from '../support/staff-app.js';
 import { SERVICE_STORE_KINDS, startStaffService, type RunningStaffService } from '../support/staff-service.js';
 import { twilioAt } from '../support/staff-webhooks.js';
+import { FIXTURE_RULES_DIR } from '../support/fixture-rules.js';
 
 /**
  * The screenshots in docs/ (README's front-desk section, docs/staff-pages.md): made from the
- * shipped demo data (config/clinics.yaml, config/demo-data.yaml, config/staff.yaml, rules/)
+ * shipped demo data (config/clinics.yaml, config/demo-data.yaml, config/staff.yaml; the rules' fixture copy)
  * as a receptionist would see them. `UPDATE_SCREENSHOTS=1 npx mocha …` writes them into
  * docs/images/; otherwise they go to a temporary folder and are only checked.
  */
@@ -28,7 +29,7 @@ describe('screenshots of the front desk from the demo data', function () {
     fake = await startFakeTwilio();
     app = await startStaffService((await SERVICE_STORE_KINDS[0]!.make())!, {
       CLINICS_FILE: 'config/clinics.yaml',
-      RULES_DIR: 'rules',
+      RULES_DIR: FIXTURE_RULES_DIR,
       SEED_FILE: 'config/demo-data.yaml',
       STAFF_FILE: 'config/staff.yaml',
       TWILIO_API_BASE_URL: fake.baseUrl,

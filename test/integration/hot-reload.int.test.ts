@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { createLogger } from '../../src/logger.js';
-import { startRulesReload, watchRules, type ReloadResult, type RulesWatcher } from '../../src/service/rules-reload.js';
+import { startRulesReload, watchRules, type ReloadResult, type RulesWatcher } from '../../src/process/rules-reload.js';
 import { AUTH_TOKEN, NORTHSIDE_TOKEN, WEBHOOK_PATH, buildTestApp, inboundParams, signedRequest, uniquePhone, type TestApp } from '../support/test-app.js';
 import { FIXTURE_RULES_DIR } from '../support/fixture-rules.js';
 

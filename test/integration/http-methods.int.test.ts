@@ -8,12 +8,13 @@ import { listenOnPort0, sendRaw, type Listening } from '../support/http-client.j
 
 /** Every route the app serves, read from its router, with the methods each one answers. */
 function routesOf(t: TestApp): Array<{ path: string; methods: string[] }> {
-  const dispatch = t.app.middleware.find((m) => 'router' in m) as unknown as { router: Router } | undefined;
-  if (!dispatch) {
+  // The app's own router and the features' (the staff API, media, staff sign-in), as buildService mounts them.
+  const dispatches = t.app.middleware.filter((m) => 'router' in m) as unknown as { router: Router }[];
+  if (dispatches.length === 0) {
     throw new Error('no router mounted');
   }
   const byPath = new Map<string, Set<string>>();
-  for (const layer of dispatch.router.stack) {
+  for (const layer of dispatches.flatMap((d) => d.router.stack)) {
     const methods = byPath.get(String(layer.path)) ?? new Set<string>();
     layer.methods.forEach((m) => methods.add(m));
     byPath.set(String(layer.path), methods);

@@ -1,13 +1,10 @@
 import { expect } from 'chai';
-import type { Middleware } from 'koa';
-import { MemoryAccessLog } from '../../src/auth/access-log.js';
+import type { AccessLogStore } from '../../src/auth/access-log.js';
 import { createApiKey } from '../../src/auth/api-key.js';
-import { KeyRing } from '../../src/auth/key-ring.js';
-import { staffGuard } from '../../src/auth/require-api-key.js';
 import request from 'supertest';
 import { loadTestConfig } from '../../src/config/load-config.js';
 import { createLogger } from '../../src/logger.js';
-import { MEDIA_ROUTE, mediaRoutes } from '../../src/media/media-routes.js';
+import { MEDIA_ROUTE } from '../../src/media/media-routes.js';
 import { MediaService } from '../../src/media/media-service.js';
 import { createMetrics } from '../../src/metrics.js';
 import { buildSnapshot } from '../../src/service/build-snapshot.js';
@@ -19,7 +16,6 @@ import { getTestMongo, openTestMongoStore } from '../support/mongo.js';
 import { AUTH_TOKEN, buildTestApp, inboundParams, signedRequest, WEBHOOK_PATH, type TestApp } from '../support/test-app.js';
 import { ACCOUNT_SID, newMessageSid } from '../support/twilio-sign.js';
 import { conversationRouting } from '../../src/conversations/staff-routing.js';
-import { conversationOfMessage } from '../../src/conversations/conversation-of-message.js';
 import { newId } from '../../src/conversations/conversation-service.js';
 import { MemoryConversationStore } from '../../src/conversations/memory-conversation-store.js';
 import { FIXTURE_RULES_DIR } from '../support/fixture-rules.js';
@@ -36,22 +32,15 @@ function mediaParams(items: { url: string; contentType: string }[]): Record<stri
   return out;
 }
 
-/** The staff API's guard, as main.ts puts it in front of the media route. */
-function mediaGuard(accessLog: MemoryAccessLog, ring: KeyRing): Middleware[] {
-  return staffGuard({ accessLog, clock: () => new Date(), ring: () => ring }, MEDIA_ROUTE, 'conversations:read');
-}
-
 for (const kind of mediaKinds('media_webhook')) {
   describe(`media through the webhook and the staff route on the ${kind.name}`, function () {
     let stores: MediaStores;
     let fake: FakeTwilioMedia;
     let t: TestApp;
     let service: MediaService;
-    let accessLog: MemoryAccessLog;
-    const ring = new KeyRing();
+    let accessLog: AccessLogStore;
     const readKey = createApiKey({ id: 'k-read', clinicId: 'downtown', name: 'front desk', scopes: ['conversations:read'] }, new Date());
     const writeKey = createApiKey({ id: 'k-write', clinicId: 'downtown', name: 'bot', scopes: ['conversations:write'] }, new Date());
-    ring.swap([readKey.entry, writeKey.entry]);
 
     beforeEach(async function () {
       const made = await kind.make();
@@ -62,9 +51,10 @@ for (const kind of mediaKinds('media_webhook')) {
       fake = new FakeTwilioMedia();
       await fake.start();
       fake.credentials.add(`${ACCOUNT_SID}:${AUTH_TOKEN}`);
-      accessLog = new MemoryAccessLog();
-      t = await buildTestApp({ store: stores.store });
-      t.app.use(mediaRoutes({ media: stores.media, guard: mediaGuard(accessLog, ring), conversationOf: conversationOfMessage({ store: stores.store, conversations: t.conversations }) }).routes());
+      // The media route as buildService mounts it, behind the staff guard, on this kind's media store.
+      t = await buildTestApp({ store: stores.store, mediaStore: stores.media });
+      accessLog = t.service.staffStores.accessLog;
+      t.service.ring.swap([readKey.entry, writeKey.entry]);
       service = new MediaService({
         store: stores.store,
         media: stores.media,

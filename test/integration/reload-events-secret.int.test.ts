@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { expect } from 'chai';
 import { resolveEndpoints } from '../../src/config/event-endpoints.js';
 import { createLogger } from '../../src/logger.js';
-import { reloadRules } from '../../src/service/rules-reload.js';
+import { reloadRules } from '../../src/process/rules-reload.js';
 import { FIXTURE_RULES_DIR } from '../support/fixture-rules.js';
 import { createLogCapture } from '../support/log-capture.js';
 import { buildTestApp, type TestApp } from '../support/test-app.js';

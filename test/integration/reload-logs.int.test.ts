@@ -3,7 +3,7 @@ import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } f
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createLogger } from '../../src/logger.js';
-import { reloadRules, type RulesReloadDeps } from '../../src/service/rules-reload.js';
+import { reloadRules, type RulesReloadDeps } from '../../src/process/rules-reload.js';
 import { buildTestApp, type TestApp } from '../support/test-app.js';
 import { FIXTURE_RULES_DIR } from '../support/fixture-rules.js';
 

@@ -5,7 +5,7 @@ import { expect } from 'chai';
 import request from 'supertest';
 import { newId } from '../../src/conversations/conversation-service.js';
 import { startService } from '../../src/main.js';
-import { loadStartupConfig } from '../../src/service/startup-config.js';
+import { loadStartupConfig } from '../../src/process/startup-config.js';
 import { MemoryStore } from '../../src/store/memory/memory-store.js';
 import { startFakeTwilio, type FakeTwilio } from '../support/fake-twilio.js';
 import { createLogCapture } from '../support/log-capture.js';

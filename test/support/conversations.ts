@@ -15,15 +15,20 @@ export async function conversationOf(conversations: Pick<ConversationStore, 'lis
 
 /** The conversations' staff port (`staff`), noting every message routed through it in `items`. */
 export function notingRouting(conversations: Pick<ConversationStore, 'recordRouted'>): { staff: StaffRouting; items: ToStaff[] } {
-  const inner = conversationRouting(conversations);
   const items: ToStaff[] = [];
+  return { items, staff: noting(conversationRouting(conversations), items) };
+}
+
+/**
+ * A staff port that notes every message routed through `inner` in `items`.
+ * @param inner - the real port
+ * @param items - where each routed message is noted, in order
+ */
+export function noting(inner: StaffRouting, items: ToStaff[]): StaffRouting {
   return {
-    items,
-    staff: {
-      async routed(item) {
-        await inner.routed(item);
-        items.push(item);
-      },
+    async routed(item) {
+      await inner.routed(item);
+      items.push(item);
     },
   };
 }

@@ -1,28 +1,24 @@
 import type Koa from 'koa';
 import { createApiKey, type ApiKey, type Scope } from '../../src/auth/api-key.js';
-import { KeyRing } from '../../src/auth/key-ring.js';
+import type { KeyRing } from '../../src/auth/key-ring.js';
 import type { FailedKeyAttempts } from '../../src/auth/require-api-key.js';
 import { loadTestConfig, type Config } from '../../src/config/load-config.js';
-import { createStaffApi, openStaffStores, type StaffStores } from '../../src/conversations/staff-api.js';
+import type { StaffStores } from '../../src/conversations/staff-api.js';
 import type { ConversationService } from '../../src/conversations/conversation-service.js';
 import type { SmsSender } from '../../src/conversations/twilio-messages.js';
-import { conversationRouting } from '../../src/conversations/staff-routing.js';
-import { createApp } from '../../src/http/create-app.js';
-import { createLogger } from '../../src/logger.js';
+import type { Middleware } from 'koa';
+import type { LiveHub } from '../../src/staff/live/live-hub.js';
+import type { StaffPagesOptions } from '../../src/staff/start-staff-pages.js';
 import { createMetrics } from '../../src/metrics.js';
+import { buildService } from '../../src/process/build-service.js';
 import { buildSnapshot } from '../../src/service/build-snapshot.js';
-import { LiveConfig } from '../../src/service/live-config.js';
-import { createReadiness } from '../../src/service/readiness.js';
+import { StaffDirectory } from '../../src/staff/auth/staff-file.js';
 import { MemoryStore } from '../../src/store/memory/memory-store.js';
 import type { Store } from '../../src/store/store.js';
 import { createLogCapture, type LogCapture } from './log-capture.js';
 import { getTestMongo, openTestMongoStore } from './mongo.js';
 import { AUTH_TOKEN, NORTHSIDE_TOKEN, PUBLIC_BASE_URL } from './test-app.js';
 import { FIXTURE_RULES_DIR } from './fixture-rules.js';
-import type { Middleware } from 'koa';
-import type { LiveHub } from '../../src/staff/live/live-hub.js';
-import { startStaffPages, type StaffPagesOptions } from '../../src/staff/start-staff-pages.js';
-import { MemoryMediaStore } from '../../src/media/memory-media-store.js';
 import { backendFor } from './backends.js';
 
 /** The account downtown sends from in these tests (TWILIO_ACCOUNT_SID). */
@@ -91,55 +87,33 @@ export async function buildStaffApp(
     clinicsFile: 'test/fixtures/clinics.yaml',
     rulesDir: FIXTURE_RULES_DIR,
     twilioAccountSid: DOWNTOWN_ACCOUNT_SID,
+    logLevel: 'debug',
     ...config,
   });
   const logs = createLogCapture();
-  const logger = createLogger('debug', logs);
-  const metrics = createMetrics();
-  const live = new LiveConfig(await buildSnapshot(full, env));
-  const store = made.store;
+  const service = await buildService(
+    { config: full, snapshot: await buildSnapshot(full, env), keys: { keys: [], missing: false }, staffFile: { directory: new StaffDirectory([]), missing: false }, env },
+    {
+      backend: backendFor(made.store),
+      logDestination: logs,
+      metrics: createMetrics(),
+      background: false,
+      listen: false,
+      spool: null,
+      attempts: options.attempts ?? null,
+      ...(options.clock ? { clock: options.clock } : {}),
+      ...(options.sender ? { sender: options.sender } : {}),
+      ...(options.staffClock ? { apiClock: options.staffClock } : {}),
+      ...(options.pages ? { pages: options.pages } : {}),
+    },
+  );
+  const { app, store, ring, staffStores: stores } = service;
   await store.init();
-  const stores = await openStaffStores(backendFor(store));
   await stores.conversations.init();
   await stores.accessLog.init();
-  const ring = new KeyRing();
+  await service.runner.start();
   const keys: ApiKey[] = [];
-  const staff = createStaffApi({
-    config: full,
-    live,
-    store,
-    stores,
-    ring,
-    logger,
-    ...(options.attempts ? { attempts: options.attempts } : {}),
-    ...(options.sender ? { sender: options.sender } : {}),
-    ...(options.staffClock ? { clock: options.staffClock } : {}),
-  });
-  const pages = options.pages
-    ? startStaffPages({
-        service: staff.service,
-        conversations: stores.conversations,
-        store,
-        clinic: (id) => live.snapshot().clinics.byId.get(id) ?? null,
-        accessLog: stores.accessLog,
-        media: new MemoryMediaStore(`var/test-media-${process.pid}`),
-        logger,
-        publicBaseUrl: full.publicBaseUrl,
-        ...options.pages,
-      })
-    : null;
-  pages?.hub.start();
-  const app = createApp({
-    config: full,
-    live,
-    store,
-    staff: conversationRouting(stores.conversations),
-    logger,
-    metrics,
-    ...(options.clock ? { clock: options.clock } : {}),
-    readiness: createReadiness({ store, live, metrics }),
-    routers: [staff.router, ...(pages?.routers ?? [])],
-  });
+  const staff = { service: service.conversations };
   return {
     app,
     store,
@@ -156,9 +130,9 @@ export async function buildStaffApp(
       ring.swap(keys);
       return key;
     },
-    ...(pages ? { hub: pages.hub } : {}),
+    ...(options.pages ? { hub: service.pages.hub } : {}),
     dispose: async () => {
-      await pages?.hub.stop();
+      await service.pages.hub.stop();
       await made.dispose();
     },
   };

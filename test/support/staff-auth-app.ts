@@ -7,7 +7,7 @@ import { createLogger } from '../../src/logger.js';
 import { createMetrics } from '../../src/metrics.js';
 import { buildSnapshot } from '../../src/service/build-snapshot.js';
 import { LiveConfig } from '../../src/service/live-config.js';
-import { createReadiness } from '../../src/service/readiness.js';
+import { createReadiness } from '../../src/process/readiness.js';
 import { MemoryStore } from '../../src/store/memory/memory-store.js';
 import { personOf } from '../../src/staff/auth/require-person.js';
 import type { StaffSessionStore } from '../../src/staff/auth/session-store.js';

@@ -1,16 +1,16 @@
 import type Koa from 'koa';
 import type { ConversationStore } from '../../src/conversations/conversation-store.js';
-import { openStaffStores } from '../../src/conversations/staff-api.js';
 import type { ToStaff } from '../../src/domain.js';
-import { notingRouting } from './conversations.js';
+import { noting } from './conversations.js';
 import { loadTestConfig, type Config } from '../../src/config/load-config.js';
 import type { Appointment, Patient } from '../../src/domain.js';
-import { createApp, WEBHOOK_PATH, type SpoolSink } from '../../src/http/create-app.js';
-import { createLogger } from '../../src/logger.js';
+import { WEBHOOK_PATH, type SpoolSink } from '../../src/http/create-app.js';
 import { createMetrics, type Metrics } from '../../src/metrics.js';
+import { buildService, type BuiltService } from '../../src/process/build-service.js';
+import type { MediaStore } from '../../src/media/media-store.js';
 import { buildSnapshot } from '../../src/service/build-snapshot.js';
-import { LiveConfig } from '../../src/service/live-config.js';
-import { createReadiness } from '../../src/service/readiness.js';
+import type { LiveConfig } from '../../src/service/live-config.js';
+import { StaffDirectory } from '../../src/staff/auth/staff-file.js';
 import { MemoryStore } from '../../src/store/memory/memory-store.js';
 import type { Store } from '../../src/store/store.js';
 import { createLogCapture, type LogCapture } from './log-capture.js';
@@ -25,6 +25,8 @@ export const WEBHOOK_URL = `${PUBLIC_BASE_URL}${WEBHOOK_PATH}`;
 
 export interface TestApp {
   app: Koa;
+  /** The whole service as buildService made it (its key ring, access trail, media parts). */
+  service: BuiltService;
   store: Store;
   /** The staff conversations the pipeline routes messages to. */
   conversations: ConversationStore;
@@ -47,9 +49,14 @@ export interface TestAppOptions {
   readySpool?: { depth(): number; writable(): Promise<boolean> };
   /** The webhook's answer deadline, ms (default PIPELINE_DEADLINE_MS). */
   pipelineDeadlineMs?: number;
+  /** The media store behind the media route (default: the backend's, under config.mediaDir). */
+  mediaStore?: MediaStore;
 }
 
-/** A real app (real rules, real store adapter) on the fixture clinics, logging into a capture. */
+/**
+ * A real app (real rules, real store adapter) on the fixture clinics, logging into a capture:
+ * the service as buildService makes it (not listening, no background jobs).
+ */
 export async function buildTestApp(options: TestAppOptions = {}): Promise<TestApp> {
   const env = { NORTHSIDE_AUTH_TOKEN: NORTHSIDE_TOKEN, ...options.env };
   const config = loadTestConfig({
@@ -57,30 +64,32 @@ export async function buildTestApp(options: TestAppOptions = {}): Promise<TestAp
     publicBaseUrl: PUBLIC_BASE_URL,
     clinicsFile: 'test/fixtures/clinics.yaml',
     rulesDir: FIXTURE_RULES_DIR,
+    logLevel: 'info',
     ...options.config,
   });
   const logs = createLogCapture();
-  const logger = createLogger('info', logs);
-  const metrics = createMetrics();
-  const live = new LiveConfig(await buildSnapshot(config, env));
-  const store = options.store ?? new MemoryStore();
-  await store.init();
-  const { conversations } = await openStaffStores(backendFor(store));
-  await conversations.init();
-  const routing = notingRouting(conversations);
-  const app = createApp({
-    config,
-    live,
-    store,
-    staff: routing.staff,
-    logger,
-    metrics,
-    ...(options.clock ? { clock: options.clock } : {}),
-    ...(options.spool ? { spool: options.spool } : {}),
-    ...(options.pipelineDeadlineMs === undefined ? {} : { pipelineDeadlineMs: options.pipelineDeadlineMs }),
-    readiness: createReadiness({ store, live, metrics, ...(options.readySpool ? { spool: options.readySpool } : {}) }),
-  });
-  return { app, store, conversations, routed: routing.items, live, metrics, logs, config, env };
+  const routed: ToStaff[] = [];
+  const service = await buildService(
+    { config, snapshot: await buildSnapshot(config, env), keys: { keys: [], missing: false }, staffFile: { directory: new StaffDirectory([]), missing: false }, env },
+    {
+      backend: backendFor(options.store ?? new MemoryStore()),
+      logDestination: logs,
+      metrics: createMetrics(),
+      background: false,
+      listen: false,
+      spool: options.spool ?? null,
+      ...(options.readySpool ? { readySpool: options.readySpool } : {}),
+      routing: (inner) => noting(inner, routed),
+      ...(options.mediaStore ? { media: { store: options.mediaStore } } : {}),
+      ...(options.clock ? { clock: options.clock } : {}),
+      ...(options.pipelineDeadlineMs === undefined ? {} : { pipelineDeadlineMs: options.pipelineDeadlineMs }),
+    },
+  );
+  await service.store.init();
+  await service.staffStores.conversations.init();
+  await service.runner.start();
+  const { app, store, live, metrics } = service;
+  return { app, service, store, conversations: service.staffStores.conversations, routed, live, metrics, logs, config, env };
 }
 
 /** A signed webhook request body and headers, as Twilio would send them. */

@@ -31,7 +31,7 @@ describe('imports run one way (eslint.config.js)', () => {
 
   it('when the upward imports the layers replaced come back (service to http, spool to service, store to import, rules to admin, domain to store), then each fails', async () => {
     const cases: Array<[string, string]> = [
-      ['src/service/readiness.ts', "import type { AppDeps } from '../http/create-app.js';\nexport type X = AppDeps;\n"],
+      ['src/service/live-config.ts', "import type { AppDeps } from '../http/create-app.js';\nexport type X = AppDeps;\n"],
       ['src/spool/replayer.ts', "import { handleMessage } from '../service/handle-message.js';\nexport const x = handleMessage;\n"],
       ['src/store/mongo/indexes.ts', "import { importDataFile } from '../../import/import-data.js';\nexport const x = importDataFile;\n"],
       ['src/rules/evaluate.ts', "import { checkRules } from '../admin/check/check-rules.js';\nexport const x = checkRules;\n"],
@@ -48,7 +48,7 @@ describe('imports run one way (eslint.config.js)', () => {
   });
 
   it('when a module imports its own layer or one below it, then the layer rule is silent', async () => {
-    expect(await layerErrors('src/service/readiness.ts', "import { decide } from '../rules/evaluate.js';\nimport type { Store } from '../store/store.js';\nexport const x = [decide] as unknown as Store;\n")).to.deep.equal([]);
+    expect(await layerErrors('src/service/live-config.ts', "import { decide } from '../rules/evaluate.js';\nimport type { Store } from '../store/store.js';\nexport const x = [decide] as unknown as Store;\n")).to.deep.equal([]);
     expect(await layerErrors('src/rules/prefilter.ts', "import { ACTIONS } from '../actions/index.js';\nimport { FACTS } from './fact-catalog.js';\nexport const x = [ACTIONS, FACTS];\n")).to.deep.equal([]);
     expect(await layerErrors('src/store/mongo/indexes.ts', "import type { Store } from '../store.js';\nexport type X = Store;\n")).to.deep.equal([]);
   });

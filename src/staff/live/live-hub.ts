@@ -3,7 +3,7 @@ import type { Context } from 'koa';
 import type { ChangedConversation } from '../../conversations/conversation.js';
 import type { ConversationStore } from '../../conversations/conversation-store.js';
 import type { Logger } from '../../logger.js';
-import { PollLoop } from '../../poll-loop.js';
+import { PollLoop } from '../../jobs/poll-loop.js';
 
 export interface LiveHubOptions {
   conversations: Pick<ConversationStore, 'changedSince'>;

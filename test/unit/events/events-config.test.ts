@@ -2,7 +2,7 @@ import { expect } from 'chai';
 import { parseClinics } from '../../../src/config/clinics-file.js';
 import { checkEventEndpoints, resolveEndpoints } from '../../../src/config/event-endpoints.js';
 import { eventId } from '../../../src/events/event-types.js';
-import { nextDelayMs, parseRetryAfter, RETRY_DELAYS_MS } from '../../../src/events/retry-schedule.js';
+import { nextDelayMs, parseRetryAfter, RETRY_DELAYS_MS } from '../../../src/jobs/retry-schedule.js';
 import { newSecret } from '../../support/event-builders.js';
 
 const clinic = (events: string): string => `clinics:

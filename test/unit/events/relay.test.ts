@@ -3,7 +3,7 @@ import { MemoryEventOutboxStore } from '../../../src/events/memory-outbox-store.
 import { MemoryStore } from '../../../src/store/memory/memory-store.js';
 import { aMessage } from '../../contract/store-fixtures.js';
 import type { EventDelivery } from '../../../src/events/outbox-store.js';
-import { OutboxRelay } from '../../../src/events/relay.js';
+import { outboxRelay } from '../../../src/events/relay.js';
 import { newClinicId } from '../../contract/store-fixtures.js';
 import { anEndpoint, anEvent } from '../../support/event-builders.js';
 import { turnCounter } from '../../support/event-loop-turns.js';
@@ -25,7 +25,7 @@ describe('OutboxRelay', () => {
       return add(deliveries);
     };
     const endpoint = anEndpoint({ clinicId });
-    const relay = new OutboxRelay({ source, store, endpointsFor: () => [endpoint], logger: { warn: () => undefined }, batch: 3 });
+    const relay = outboxRelay({ source, store, endpointsFor: () => [endpoint], logger: { warn: () => undefined }, batch: 3 });
     const turns = turnCounter();
     try {
       expect(await relay.runOnce()).to.equal(3);

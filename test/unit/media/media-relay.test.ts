@@ -3,7 +3,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Clinic } from '../../../src/domain.js';
-import { MediaRelay } from '../../../src/media/media-relay.js';
+import { mediaRelay } from '../../../src/media/media-relay.js';
 import type { MediaRecord } from '../../../src/media/media-store.js';
 import { MemoryMediaStore } from '../../../src/media/memory-media-store.js';
 import { MemoryStore } from '../../../src/store/memory/memory-store.js';
@@ -42,7 +42,7 @@ describe('MediaRelay', () => {
       return add(records);
     };
     const clinic = { id: clinicId } as Clinic;
-    const relay = new MediaRelay({ store, media, clinic: () => clinic, policy, logger: { warn: () => undefined }, batch: 3 });
+    const relay = mediaRelay({ store, media, clinic: () => clinic, policy, logger: { warn: () => undefined }, batch: 3 });
     const turns = turnCounter();
     try {
       expect(await relay.runOnce()).to.equal(3);

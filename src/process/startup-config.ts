@@ -2,9 +2,9 @@ import { readConfig, type Config } from '../config/load-config.js';
 import { AppError, envFinding, findingsOf, isAppError, type Finding } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { parseDefaultRulesFile } from '../rules/load-rules.js';
-import { buildTolerantSnapshot } from './build-snapshot.js';
-import { sendingWarnings } from './sending-check.js';
-import type { BrokenClinic, Snapshot } from './live-config.js';
+import { buildTolerantSnapshot } from '../service/build-snapshot.js';
+import { sendingWarnings } from '../service/sending-check.js';
+import type { BrokenClinic, Snapshot } from '../service/live-config.js';
 
 export interface StartupConfig<T> {
   config: Readonly<Config>;
@@ -51,6 +51,22 @@ export async function loadStartupConfig<T>(env: Record<string, string | undefine
     throw new AppError('CONFIG_INVALID', `invalid configuration (${all.length} problem${all.length === 1 ? '' : 's'})`, { findings: [...all, ...warnings] });
   }
   return { config, snapshot, more: loaded, warnings };
+}
+
+/**
+ * Loads several files at once and reports every one's problems together (one CONFIG_INVALID
+ * with all their findings), as start-up does for the clinics and rules.
+ */
+export async function loadAll<T extends readonly unknown[]>(loads: { [K in keyof T]: Promise<T[K]> }): Promise<T> {
+  const settled = await Promise.allSettled(loads);
+  const failed = settled.flatMap((s) => (s.status === 'rejected' ? [s.reason as unknown] : []));
+  if (failed.length > 0) {
+    if (failed.every(isAppError)) {
+      throw new AppError('CONFIG_INVALID', 'invalid configuration files', { findings: failed.flatMap((e) => (e as AppError).findings) });
+    }
+    throw failed.find((e) => !isAppError(e));
+  }
+  return settled.map((s) => (s as PromiseFulfilledResult<unknown>).value) as unknown as T;
 }
 
 /** Runs `load`; an AppError's findings go to `findings` and the result is undefined. */

@@ -4,7 +4,6 @@ import { performance } from 'node:perf_hooks';
 import type { Logger } from '../logger.js';
 import type { SpoolReplayer } from '../spool/replayer.js';
 import type { Spool } from '../spool/spool.js';
-import type { Store } from '../store/store.js';
 
 /** Counts the requests in flight; shutdown waits until none is left. */
 export interface InFlight {
@@ -117,21 +116,14 @@ export function trackConnections(server: Server): ConnectionTracker {
   };
 }
 
-export interface ShutdownDeps {
+export interface DrainDeps {
   server: Server;
   /** The server's connections (optional: without it, connections are closed as they go idle). */
   connections?: ConnectionTracker;
   inFlight: InFlight;
   /** How long requests in flight may take to finish (config.shutdownGraceMs). */
   graceMs: number;
-  store: Store;
   logger: Logger;
-  replayer?: SpoolReplayer;
-  spool?: Spool;
-  /** How long flushing the spool may take once the requests are done, ms. */
-  flushMs?: number;
-  /** Background services (the events relay and dispatcher), stopped in reverse order after the flush and before the store closes. */
-  services?: readonly { stop(): Promise<void> }[];
 }
 
 export interface ShutdownReport {
@@ -150,13 +142,11 @@ export interface ShutdownReport {
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
 /**
- * Graceful stop: stop accepting connections, let requests in flight finish (bounded by
- * graceMs), stop the spool replayer, flush the spool if the store answers, close the
- * store. Never throws for a slow request or a down store (those are reported); rejects
- * only if closing the store fails.
- * @param deps - the running pieces
+ * The HTTP server's stop: stop accepting connections, let requests in flight finish
+ * (bounded by graceMs), then close what is left. Never throws for a slow request.
+ * @param deps - the server, its connections, the requests in flight
  */
-export async function gracefulShutdown(deps: ShutdownDeps): Promise<ShutdownReport> {
+export async function drainServer(deps: DrainDeps): Promise<Pick<ShutdownReport, 'drained' | 'abandoned' | 'drainMs'>> {
   const started = performance.now();
   const log = deps.logger.child({ component: 'shutdown' });
   let closed = false;
@@ -192,24 +182,24 @@ export async function gracefulShutdown(deps: ShutdownDeps): Promise<ShutdownRepo
     deps.server.closeAllConnections();
     await serverClosed;
   }
+  return { drained, abandoned, drainMs };
+}
 
+/**
+ * The spool replayer's stop: the loop stops, then one last pass replays what the requests
+ * of the drain spooled, if the store answers (bounded by flushMs); the rest stays on disk.
+ * @param deps - the replayer and its spool
+ */
+export async function flushSpool(deps: { replayer: SpoolReplayer; spool: Spool; logger: Logger; flushMs?: number }): Promise<Pick<ShutdownReport, 'flushed' | 'spoolLeft'>> {
   let flushed = 0;
-  if (deps.replayer) {
-    await deps.replayer.stop();
-    if (deps.spool && deps.spool.depth() > 0) {
-      const report = await deps.replayer.replayNow({ deadline: performance.now() + (deps.flushMs ?? 5000) });
-      flushed = report.replayed;
-    }
+  await deps.replayer.stop();
+  if (deps.spool.depth() > 0) {
+    const report = await deps.replayer.replayNow({ deadline: performance.now() + (deps.flushMs ?? 5000) });
+    flushed = report.replayed;
   }
-  const spoolLeft = deps.spool?.depth() ?? 0;
+  const spoolLeft = deps.spool.depth();
   if (spoolLeft > 0) {
-    log.warn({ spoolLeft }, 'shutdown: messages stay in the spool for the next start');
+    deps.logger.child({ component: 'shutdown' }).warn({ spoolLeft }, 'shutdown: messages stay in the spool for the next start');
   }
-  for (const service of [...(deps.services ?? [])].reverse()) {
-    await service.stop();
-  }
-  await deps.store.close();
-  const report: ShutdownReport = { drained, abandoned, drainMs, flushed, spoolLeft, totalMs: Math.round(performance.now() - started) };
-  log.info(report, 'shutdown complete');
-  return report;
+  return { flushed, spoolLeft };
 }

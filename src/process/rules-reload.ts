@@ -7,8 +7,8 @@ import { errorCode, fileFinding, findingsOf, isAppError, type Finding } from '..
 import type { Logger } from '../logger.js';
 import type { Metrics } from '../metrics.js';
 import type { CompiledRules } from '../rules/compile.js';
-import { rebuildSnapshot, type Rebuilt } from './build-snapshot.js';
-import type { LiveConfig, Snapshot } from './live-config.js';
+import { rebuildSnapshot, type Rebuilt } from '../service/build-snapshot.js';
+import type { LiveConfig, Snapshot } from '../service/live-config.js';
 
 export type ReloadResult =
   /** Every clinic got its new rules. */

@@ -2,45 +2,10 @@ import { createHash } from 'node:crypto';
 import { formatFindings } from '../errors.js';
 import type { Metrics } from '../metrics.js';
 import type { Store } from '../store/store.js';
-import type { LiveConfig } from './live-config.js';
+import type { LiveConfig } from '../service/live-config.js';
+import type { Lifecycle, ReadinessCheck, ReadinessReport } from '../lifecycle.js';
 
-/**
- * What /readyz answers. `ready` (200) while this instance can accept and keep a message:
- * the database answers, or the outage spool is writable. `degraded` says what is wrong
- * all the same (database down, messages waiting in the spool, broken clinics, a refused
- * reload, what feature checks add); `reasons` says why it is not ready (503).
- */
-export interface ReadinessReport {
-  status: 'ok' | 'degraded' | 'unavailable';
-  ready: boolean;
-  /** Why it answers 503: it cannot keep a message now. Empty when ready. */
-  reasons: string[];
-  /** What is wrong while it still keeps every message. */
-  degraded: string[];
-  details: Record<string, unknown>;
-}
-
-/** What one check adds to the report. */
-export interface ReadinessCheckResult {
-  /** Entries for `details` (e.g. `{ events: { oldestPendingAgeMs } }`). */
-  details?: Record<string, unknown>;
-  /** Degradations: reported, still 200. */
-  degraded?: string[];
-  /** Reasons this instance cannot keep a message: 503. Only for checks that mean exactly that. */
-  unready?: string[];
-}
-
-/**
- * A feature's part of readiness (events outbox age, media jobs, ...). Runs on each /readyz;
- * a check that throws is reported as a degradation under its own name, never a 503.
- */
-export interface ReadinessCheck {
-  name: string;
-  check(): Promise<ReadinessCheckResult> | ReadinessCheckResult;
-}
-
-/** Where the instance is in its life: only a serving one takes traffic. */
-export type Lifecycle = 'starting' | 'serving' | 'stopping';
+export type { Lifecycle, ReadinessCheck, ReadinessCheckResult, ReadinessReport } from '../lifecycle.js';
 
 export interface ReadinessDeps {
   store: Store;

@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { createInFlight } from '../../../src/service/shutdown.js';
+import { createInFlight } from '../../../src/process/shutdown.js';
 
 describe('requests in flight', () => {
   it('when a request is in flight or started within the window, then the instance is serving; after a quiet window, it is not', async () => {

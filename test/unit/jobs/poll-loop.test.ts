@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { PollLoop } from '../../src/poll-loop.js';
+import { PollLoop } from '../../../src/jobs/poll-loop.js';
 
 describe('PollLoop', () => {
   it('when a step that needs no I/O keeps reporting more work, then the event loop turns between two steps', async () => {

@@ -8,7 +8,7 @@ import { createLogger } from '../../../src/logger.js';
 import { createMetrics } from '../../../src/metrics.js';
 import { buildSnapshot, buildTolerantSnapshot } from '../../../src/service/build-snapshot.js';
 import { LiveConfig } from '../../../src/service/live-config.js';
-import { createReadiness, type Lifecycle, type ReadinessDeps } from '../../../src/service/readiness.js';
+import { createReadiness, type Lifecycle, type ReadinessDeps } from '../../../src/process/readiness.js';
 import { Spool } from '../../../src/spool/spool.js';
 import { MemoryStore } from '../../../src/store/memory/memory-store.js';
 import { parseForm } from '../../../src/twilio/form-params.js';
