@@ -53,6 +53,21 @@ export interface TestAppOptions {
   mediaStore?: MediaStore;
 }
 
+/** Every service buildTestApp started and nobody stopped yet. */
+const started = new Set<BuiltService>();
+
+/**
+ * Stops the runner of every app buildTestApp made (its components' timers and init retries),
+ * for the root after hook: most suites build an app per test and close only their store.
+ * A stop that meets a store the suite already closed is ignored: the run is over.
+ */
+export async function stopTestApps(): Promise<void> {
+  for (const service of started) {
+    await service.runner.stop(0).catch(() => undefined);
+  }
+  started.clear();
+}
+
 /**
  * A real app (real rules, real store adapter) on the fixture clinics, logging into a capture:
  * the service as buildService makes it (not listening, no background jobs).
@@ -88,6 +103,7 @@ export async function buildTestApp(options: TestAppOptions = {}): Promise<TestAp
   await service.store.init();
   await service.staffStores.conversations.init();
   await service.runner.start();
+  started.add(service);
   const { app, store, live, metrics } = service;
   return { app, service, store, conversations: service.staffStores.conversations, routed, live, metrics, logs, config, env };
 }
