@@ -51,7 +51,9 @@ describe('the staff list page: one indexed query for its rows, over the wire (Mo
     handle?.store.client.off('commandStarted', listener);
     await service?.stop();
     await handle?.dispose().catch(() => undefined);
-    await fs.rm(spoolDir, { recursive: true, force: true });
+    if (spoolDir) {
+      await fs.rm(spoolDir, { recursive: true, force: true });
+    }
   });
 
   /** Loads a page and returns the `find` commands it sent to `conversations`. */

@@ -17,7 +17,7 @@ import { MemoryStore } from '../../src/store/memory/memory-store.js';
 import type { Store } from '../../src/store/store.js';
 import { createLogCapture, type LogCapture } from './log-capture.js';
 import { getTestMongo, openTestMongoStore } from './mongo.js';
-import { AUTH_TOKEN, NORTHSIDE_TOKEN, PUBLIC_BASE_URL } from './test-app.js';
+import { AUTH_TOKEN, NORTHSIDE_TOKEN, PUBLIC_BASE_URL, stopAtEnd } from './test-app.js';
 import { FIXTURE_RULES_DIR } from './fixture-rules.js';
 import { backendFor } from './backends.js';
 
@@ -112,6 +112,7 @@ export async function buildStaffApp(
   await stores.conversations.init();
   await stores.accessLog.init();
   await service.runner.start();
+  stopAtEnd(service);
   const keys: ApiKey[] = [];
   const staff = { service: service.conversations };
   return {
@@ -132,6 +133,7 @@ export async function buildStaffApp(
     },
     ...(options.pages ? { hub: service.pages.hub } : {}),
     dispose: async () => {
+      await service.runner.stop(0);
       await service.pages.hub.stop();
       await made.dispose();
     },

@@ -61,6 +61,11 @@ const started = new Set<BuiltService>();
  * for the root after hook: most suites build an app per test and close only their store.
  * A stop that meets a store the suite already closed is ignored: the run is over.
  */
+export function stopAtEnd(service: BuiltService): void {
+  started.add(service);
+}
+
+/** Stops every service handed to stopAtEnd or started by buildTestApp (see above). */
 export async function stopTestApps(): Promise<void> {
   for (const service of started) {
     await service.runner.stop(0).catch(() => undefined);
