@@ -133,7 +133,6 @@ export async function buildStaffApp(
     },
     ...(options.pages ? { hub: service.pages.hub } : {}),
     dispose: async () => {
-      await service.runner.stop(0);
       await service.pages.hub.stop();
       await made.dispose();
     },
