@@ -6,7 +6,7 @@ import { parseKeysFile } from '../../../src/auth/api-keys-file.js';
 import { loadClinicsFile } from '../../../src/config/clinics-file.js';
 
 // The deployment files cannot be run here (no container runtime, no image registry), so
-// these tests hold them to what the README promises: which processes run, with which
+// these tests hold them to what docs/operations.md promises: which processes run, with which
 // volumes, health checks and signals.
 
 interface ComposeService {
@@ -138,7 +138,7 @@ describe('deployment files', () => {
       expect(uri.searchParams.get('replicaSet')).to.equal(replSet);
     });
 
-    it('when MongoDB is read, then it runs with authentication (a key file for its replica set), its root user and the instances\' credentials come from deploy/clinic-sms.env, and the README documents TLS for a database on another host', () => {
+    it('when MongoDB is read, then it runs with authentication (a key file for its replica set), its root user and the instances\' credentials come from deploy/clinic-sms.env, and docs/operations.md documents TLS for a database on another host', () => {
       const mongo = compose.services.mongo as ComposeService & { env_file?: Array<{ path: string; required?: boolean }>; entrypoint?: string[] | string };
       const text = readFileSync('compose.yaml', 'utf8');
       const started = [mongo.entrypoint ?? [], mongo.command ?? []].flat().join(' ');
@@ -157,8 +157,8 @@ describe('deployment files', () => {
       expect(uri.searchParams.get('authSource')).to.equal('admin');
       // The health check authenticates with the same user to initiate and check the set.
       expect(testOf(mongo)).to.include('MONGO_INITDB_ROOT_USERNAME').and.include('MONGO_INITDB_ROOT_PASSWORD');
-      const readme = readFileSync('README.md', 'utf8');
-      expect(readme).to.match(/tls=true/).and.match(/tlsCAFile=/).and.match(/another host/);
+      const operations = readFileSync('docs/operations.md', 'utf8');
+      expect(operations).to.match(/tls=true/).and.match(/tlsCAFile=/).and.match(/another host/);
     });
 
     it('when an instance is stopped, then compose waits longer than the drain and the spool flush before SIGKILL', () => {

@@ -10,9 +10,9 @@ import { runCli } from '../../src/cli/index.js';
 import { startService, type RunningService } from '../../src/main.js';
 import { freshDbName, getTestMongo, uriWithDb } from '../support/mongo.js';
 
-/** The shell block of a README section, as lines (comments after `#` dropped, blank lines skipped). */
+/** The shell block of a section of docs/operations.md, as lines (comments after `#` dropped, blank lines skipped). */
 function recipe(heading: string): string[] {
-  const readme = readFileSync('README.md', 'utf8');
+  const readme = readFileSync('docs/operations.md', 'utf8');
   const section = readme.slice(readme.indexOf(heading));
   const block = /```sh\n([\s\S]*?)```/.exec(section)?.[1] ?? '';
   return block
@@ -25,12 +25,12 @@ function recipe(heading: string): string[] {
 const assignments = (text: string): Record<string, string> => Object.fromEntries(text.split(/\s+/).map((a) => [a.slice(0, a.indexOf('=')), a.slice(a.indexOf('=') + 1)]));
 
 /**
- * README "Trying production mode locally", run line by line as written: `npm run db` is the
+ * docs/operations.md "Trying production mode locally", run line by line as written: `npm run db` is the
  * test's own database (the same launcher), every `export` is the environment of what follows,
  * `npx clinic-sms …` runs the bin's command, the service line starts the service, and each
  * `npm run try -- …` runs try against it.
  */
-describe('README recipes: trying production mode locally', function () {
+describe('operations recipes (docs/operations.md): trying production mode locally', function () {
   this.timeout(60_000);
   let dir: string;
   let service: RunningService | null = null;
@@ -56,7 +56,7 @@ describe('README recipes: trying production mode locally', function () {
   });
 
   it('when its lines are run as written, then the demo data is imported with relative dates and CONFIRM from Ben is confirmed by a production service', async () => {
-    const lines = recipe('### Trying production mode locally');
+    const lines = recipe('## Trying production mode locally');
     expect(lines[0]).to.equal('npm run db');
     const env: Record<string, string> = {};
     const outputs: string[] = [];
