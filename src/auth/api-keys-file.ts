@@ -8,7 +8,6 @@ const TIME = { type: 'string', format: 'date-time', message: 'expected an ISO 86
 
 /** JSON Schema of one key of KEYS_FILE (an id or a key listed twice, and the demo key in production, are checked in parseKeysFile). */
 export const KEY_SCHEMA = {
-  $id: 'https://clinic-sms.example/api-key.json',
   type: 'object',
   required: ['id', 'clinicId', 'name', 'scopes', 'sha256', 'createdAt'],
   additionalProperties: false,

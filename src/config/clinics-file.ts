@@ -44,7 +44,6 @@ const CLOSURE_SCHEMA = {
  * are in readClinics.
  */
 export const CLINIC_SCHEMA = {
-  $id: 'https://clinic-sms.example/clinic.json',
   type: 'object',
   required: ['id', 'name', 'timezone', 'phoneNumbers'],
   additionalProperties: false,

@@ -21,7 +21,8 @@ import { formatPath, parseYamlSource, type JsonPath, type YamlSource } from './y
 /** Words for a schema node's errors: one text, or texts by ajv keyword (plus `default`). */
 export type SchemaMessage = string | Readonly<Record<string, string>>;
 
-const ajv = new Ajv({ allErrors: true, strict: true, verbose: true });
+// strictRequired off: a oneOf branch requires a field its parent's properties define (the staff file's email or emailDomain).
+const ajv = new Ajv({ allErrors: true, strict: true, strictRequired: false, verbose: true });
 ajv.addKeyword({ keyword: 'message', schemaType: ['string', 'object'] });
 ajv.addFormat('time-zone', { type: 'string', validate: isTimeZone });
 ajv.addFormat('date', { type: 'string', validate: isDate });

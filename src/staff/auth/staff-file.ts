@@ -16,7 +16,6 @@ const STAFF_FILE_SCHEMA = {
 
 /** JSON Schema of one entry of STAFF_FILE (a person or a domain listed twice is checked in parseStaffFile). */
 export const STAFF_ENTRY_SCHEMA = {
-  $id: 'https://clinic-sms.example/staff-entry.json',
   type: 'object',
   required: ['clinics'],
   additionalProperties: false,
