@@ -70,7 +70,8 @@ export class FileWatcher {
   private started = false;
   private closed = false;
   private readonly onSighup = (): void => {
-    this.options.logger.info({ sources: this.entries.map((e) => e.source.name) }, 'SIGHUP: reloading the configuration files');
+    const names = this.entries.map((e) => e.source.name);
+    this.options.logger.info({ sources: names }, `SIGHUP: reloading ${names.length > 1 ? `${names.slice(0, -1).join(', ')} and ${names.at(-1) ?? ''}` : (names[0] ?? 'nothing')}`);
     for (const entry of this.entries) {
       void this.run(entry, 'SIGHUP');
     }

@@ -218,7 +218,7 @@ export function rulesFiles(deps: RulesReloadDeps, onReload?: (result: ReloadResu
   const rulesDir = resolve(deps.config.rulesDir);
   const clinicsFile = resolve(deps.config.clinicsFile);
   return {
-    name: 'rules',
+    name: 'rules and clinics',
     folders: () => [
       { dir: rulesDir, accept: () => true },
       { dir: join(rulesDir, 'clinics'), accept: () => true },

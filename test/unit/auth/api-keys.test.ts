@@ -56,7 +56,7 @@ describe('staff API keys', function () {
     expect(caught.code).to.equal('CONFIG_INVALID');
     expect(caught.findings?.map((f) => `${f.line}:${f.col} ${f.message.split(':')[0]}`)).to.deep.equal([
       '2:9 keys[0].id',
-      '5:33 keys[0].scopes[1]',
+      '5:34 keys[0].scopes[1]',
       '6:13 keys[0].sha256',
       '7:16 keys[0].createdAt',
       '8:5 keys[0]',
