@@ -74,6 +74,8 @@ interface Setting<K extends keyof Config> {
   key: K;
   env: string;
   doc: string;
+  /** Set by the loader itself, never by an operator: left out of the documented environment. */
+  internal?: true;
   parse: (raw: string | undefined, problems: string[]) => Config[K];
 }
 
@@ -115,7 +117,10 @@ const flag =
     return fallback;
   };
 
-/** One schema: each key with its env var, default and doc line (README's table mirrors it). */
+/**
+ * One schema: each key with its env var, default and doc line. docs/operations.md's Environment
+ * table lists exactly these variables (test/unit/config/environment-docs.test.ts holds it to them).
+ */
 export const SETTINGS: { [K in keyof Config]: Setting<K> } = {
   port: { key: 'port', env: 'PORT', doc: 'listen port', parse: int('PORT', 3000, 0, 65535) },
   host: { key: 'host', env: 'HOST', doc: 'listen address', parse: text('0.0.0.0') },
@@ -274,7 +279,7 @@ export const SETTINGS: { [K in keyof Config]: Setting<K> } = {
     doc: 'staff pages sign out after this many idle minutes (HIPAA automatic logoff)',
     parse: int('STAFF_SESSION_IDLE_MINUTES', 15, 1, 720),
   },
-  devToken: { key: 'devToken', env: 'CLINIC_SMS_DEV_TOKEN_IN_USE', doc: 'set by the loader, not by you', parse: () => false },
+  devToken: { key: 'devToken', env: 'CLINIC_SMS_DEV_TOKEN_IN_USE', doc: 'set by the loader, not by you', internal: true, parse: () => false },
   strictStart: {
     key: 'strictStart',
     env: 'STRICT_START',
