@@ -234,6 +234,8 @@ export async function buildService(service: ServiceConfig, overrides: ServiceOve
       ? {}
       : { requirePerson: staffAuth.requirePerson, requirePersonQuietly: staffAuth.requirePersonQuietly, streamCheck: sessionStreamCheck(staffAuth.sessions, production) }),
     staffOf: (clinicId) => staffAuth.staffFile.current().staffOf(clinicId).map((s) => ({ email: s.email, name: s.name ?? '' })),
+    // The clinic's quick replies from its live rules: a rules reload brings new ones to the next page.
+    quickReplies: (clinicId) => live.snapshot().rules.get(clinicId)?.quickReplies ?? [],
     ...overrides.pages,
   });
 

@@ -58,6 +58,24 @@ export const RULES_FILE_SCHEMA = {
       },
     },
     rules: { type: 'array', items: { $ref: '#/$defs/rule' } },
+    quickReplies: {
+      type: 'array',
+      items: {
+        type: 'object',
+        required: ['shortcode', 'text'],
+        additionalProperties: false,
+        properties: {
+          // The shortcode's own checks (form, length, duplicates) are in rules-file.ts, with plainer messages.
+          shortcode: { type: 'string' },
+          text: {
+            anyOf: [
+              { type: 'string' },
+              { type: 'object', minProperties: 1, propertyNames: { pattern: LANGUAGE }, additionalProperties: { type: 'string' } },
+            ],
+          },
+        },
+      },
+    },
     disable: { type: 'array', items: { type: 'string', pattern: NAME } },
     settings: {
       type: 'object',
@@ -158,7 +176,7 @@ function anyOfHint(path: JsonPath): string {
   if (path[0] === 'phrases') {
     return 'a list of phrases, or a map of language to a list of phrases (en: [...], es: [...])';
   }
-  if (path[0] === 'templates') {
+  if (path[0] === 'templates' || path[0] === 'quickReplies') {
     return 'a text, or a map of language to text (en: ..., es: ...)';
   }
   return 'a template name, or a map of action outcome to template name';

@@ -12,7 +12,8 @@ import { toAppError } from '../http/error-middleware.js';
 import type { MediaStore } from '../media/media-store.js';
 import { isImage } from '../media/detect-type.js';
 import { formatAppointmentDate, formatAppointmentTime } from '../rules/local-time.js';
-import { renderTemplate, type MergeField, type ParsedTemplate } from '../rules/templates.js';
+import { quickReplyText, type CompiledQuickReply } from '../rules/quick-replies.js';
+import { renderTemplate, type MergeField } from '../rules/templates.js';
 import type { Store } from '../store/store.js';
 import { requireCleanText } from '../text-check.js';
 import type { LiveHub } from './live/live-hub.js';
@@ -27,11 +28,8 @@ import { renderPage, renderPartial } from './views/layout.js';
 import type { PatientCard } from './views/patient-panel.js';
 import { ThreadLive, type StaffMember, type ThreadModel } from './views/thread.js';
 
-/** A quick reply as the clinic's rules YAML defines it (`quickReplies:`), its text parsed like a reply template. */
-export interface QuickReplyTemplate {
-  shortcode: string;
-  template: ParsedTemplate;
-}
+/** A quick reply as the clinic's rules YAML defines it (`quickReplies:`), its texts parsed like reply templates. */
+export type QuickReplyTemplate = Pick<CompiledQuickReply, 'shortcode' | 'texts'>;
 
 export interface StaffPagesDeps {
   service: ConversationService;
@@ -197,24 +195,26 @@ export function createStaffPages(deps: StaffPagesDeps): Router {
     };
   }
 
-  /** The merge-field values of a conversation, for its quick replies. */
-  function quickReplyValues(clinic: Clinic, cards: PatientCard[]): Partial<Record<MergeField, string>> {
+  /** The merge-field values of a conversation, for its quick replies, and the language to write in (the patient's). */
+  function quickReplyValues(clinic: Clinic, cards: PatientCard[]): { language: string | null; values: (language: string) => Partial<Record<MergeField, string>> } {
     const next = cards.map((c) => c.next).filter((a): a is Appointment => a !== null).sort((a, b) => a.startsAt.getTime() - b.startsAt.getTime())[0];
     const owner = next ? cards.find((c) => c.id === next.patientId) : cards[0];
     const texting = clinic.phoneNumbers[0] ?? '';
     return {
-      'clinic.name': clinic.name,
-      'clinic.officePhone': clinic.officePhone ?? texting,
-      'clinic.phone': texting,
-      'patient.firstName': owner?.name.split(' ')[0] ?? '',
-      ...(next
-        ? {
-            'appointment.time': formatAppointmentTime(next.startsAt, clinic.timezone, 'en'),
-            'appointment.date': formatAppointmentDate(next.startsAt, clinic.timezone, 'en'),
-            'appointment.provider': next.provider ?? '',
-          }
-        : {}),
-      'message.keyword': '',
+      language: owner?.language ?? null,
+      values: (language) => ({
+        'clinic.name': clinic.name,
+        'clinic.officePhone': clinic.officePhone ?? texting,
+        'clinic.phone': texting,
+        'patient.firstName': owner?.name.split(' ')[0] ?? '',
+        ...(next
+          ? {
+              'appointment.time': formatAppointmentTime(next.startsAt, clinic.timezone, language),
+              'appointment.date': formatAppointmentDate(next.startsAt, clinic.timezone, language),
+              'appointment.provider': next.provider ?? '',
+            }
+          : {}),
+      }),
     };
   }
 
@@ -241,8 +241,11 @@ export function createStaffPages(deps: StaffPagesDeps): Router {
     }
     const assigneeName = conversation.assignee === null ? null : (staff.find((s) => s.email === conversation.assignee)?.name || conversation.assignee);
     const optedOutAt = optOut?.optedOut ? optOut.changedAt : null;
-    const values = quickReplyValues(clinic, cards);
-    const quickReplies: QuickReply[] = (deps.quickReplies?.(clinic.id) ?? []).map((q) => ({ shortcode: q.shortcode, text: renderTemplate(q.template, values) }));
+    const fill = quickReplyValues(clinic, cards);
+    const quickReplies: QuickReply[] = (deps.quickReplies?.(clinic.id) ?? []).map((q) => {
+      const { template, language } = quickReplyText(q, fill.language);
+      return { shortcode: q.shortcode, text: renderTemplate(template, fill.values(language)) };
+    });
     await deps.service.markRead(person.email, conversation);
     const thread: ThreadModel = {
       clinicId: clinic.id,
