@@ -61,7 +61,7 @@ export class EventDispatcher extends LeasedWorker<LeasedDelivery> {
 
   /** One request at a time per endpoint on this instance: a busy endpoint is left out of the lease. */
   protected keyOf(leased: LeasedDelivery): string {
-    return leased.delivery.endpointId;
+    return leased.job.endpointId;
   }
 
   protected work(leased: LeasedDelivery): Promise<void> {
@@ -69,7 +69,7 @@ export class EventDispatcher extends LeasedWorker<LeasedDelivery> {
   }
 
   private async attempt(leased: LeasedDelivery): Promise<void> {
-    const d = leased.delivery;
+    const d = leased.job;
     const labels = { clinic: d.clinicId, type: d.type };
     const log = { eventId: d.eventId, endpointId: d.endpointId, clinic: d.clinicId, type: d.type, attempt: d.attempts + 1 };
     const endpoint = this.options.endpoint(d.endpointId);
@@ -121,8 +121,8 @@ export class EventDispatcher extends LeasedWorker<LeasedDelivery> {
   }
 
   private async finish(leased: LeasedDelivery, result: AttemptResult, outcome: string): Promise<boolean> {
-    const d = leased.delivery;
-    const kept = await this.options.store.finishAttempt(leased, result);
+    const d = leased.job;
+    const kept = await this.options.store.finish(leased, result);
     this.options.metrics.attempts.inc({ clinic: d.clinicId, type: d.type, result: kept ? outcome : 'lost-lease' });
     if (!kept) {
       this.options.logger.warn({ eventId: d.eventId, endpointId: d.endpointId }, 'events: the lease ran out before the attempt ended; another instance owns it now');

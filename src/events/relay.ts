@@ -49,7 +49,7 @@ export function outboxRelay(options: RelayOptions): Relay<PendingOutbox> {
           .filter((e) => wants(e, event.type))
           .map((e) => toDelivery(event, e, now, disabled.has(e.id))),
       );
-      return deliveries.length > 0 ? options.store.addDeliveries(deliveries) : 0;
+      return deliveries.length > 0 ? options.store.addJobs(deliveries) : 0;
     },
     clear: (outbox) => options.source.clearOutbox(outbox.messageSid),
   });

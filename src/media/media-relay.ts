@@ -88,7 +88,7 @@ export function mediaRelay(options: MediaRelayOptions): Relay<MessageRecord> {
     pending: (limit) => options.store.pendingMedia(limit),
     toJobs(message) {
       const clinic = message.clinicId === null ? null : (options.clinic(message.clinicId) ?? null);
-      return options.media.addMedia(mediaRecordsFor(message, clinic, options.policy, clock()));
+      return options.media.addJobs(mediaRecordsFor(message, clinic, options.policy, clock()));
     },
     clear: (message) => options.store.clearMediaPending(message.messageSid),
   });

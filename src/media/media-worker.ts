@@ -108,11 +108,11 @@ export class MediaWorker extends LeasedWorker<LeasedMedia> {
   }
 
   protected work(leased: LeasedMedia): Promise<void> {
-    return leased.record.work === 'delete' ? this.deleteAtTwilio(leased) : this.fetch(leased);
+    return leased.job.work === 'delete' ? this.deleteAtTwilio(leased) : this.fetch(leased);
   }
 
   private async fetch(leased: LeasedMedia): Promise<void> {
-    const r = leased.record;
+    const r = leased.job;
     const clinic = this.options.clinic(r.clinicId);
     if (!clinic) {
       await this.finish(leased, { state: 'failed', work: 'none', attempts: r.attempts, nextAttemptAt: r.nextAttemptAt, reason: 'clinic no longer configured' });
@@ -159,7 +159,7 @@ export class MediaWorker extends LeasedWorker<LeasedMedia> {
 
   /** Checks the bytes' real type, keeps an allowed file, and records the outcome. */
   private async keep(leased: LeasedMedia, clinic: Clinic, bytes: Buffer, attempts: number): Promise<void> {
-    const r = leased.record;
+    const r = leased.job;
     const detected = await detectType(bytes);
     if (detected === null || !ALLOWED_TYPES.has(detected)) {
       const reason = `type ${detected ?? 'unknown'} not allowed (declared ${r.declaredType || 'none'})`;
@@ -184,7 +184,7 @@ export class MediaWorker extends LeasedWorker<LeasedMedia> {
   }
 
   private async deleteAtTwilio(leased: LeasedMedia): Promise<void> {
-    const r = leased.record;
+    const r = leased.job;
     const clinic = this.options.clinic(r.clinicId);
     const checked = checkMediaUrl(r.url, this.options.policy);
     const auth = clinic && checked.ok ? mediaCredentials(clinic, checked.media.accountSid, this.options.env, this.options.defaultToken) : null;
@@ -216,9 +216,9 @@ export class MediaWorker extends LeasedWorker<LeasedMedia> {
   private async finish(leased: LeasedMedia, update: MediaUpdate): Promise<boolean> {
     const kept = await this.options.media.finish(leased, update);
     if (!kept) {
-      this.options.logger.warn({ media: leased.record.id }, 'media: the lease ran out before the job ended; another instance owns it now');
+      this.options.logger.warn({ media: leased.job.id }, 'media: the lease ran out before the job ended; another instance owns it now');
     } else if (update.work === 'none') {
-      this.options.onSettled?.(leased.record, update);
+      this.options.onSettled?.(leased.job, update);
     }
     return kept;
   }

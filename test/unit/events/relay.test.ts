@@ -19,8 +19,8 @@ describe('OutboxRelay', () => {
     }
     const store = new MemoryEventOutboxStore();
     const turnsAtAdd: number[] = [];
-    const add = store.addDeliveries.bind(store);
-    store.addDeliveries = async (deliveries: readonly EventDelivery[]): Promise<number> => {
+    const add = store.addJobs.bind(store);
+    store.addJobs = async (deliveries: readonly EventDelivery[]): Promise<number> => {
       turnsAtAdd.push(turns.now());
       return add(deliveries);
     };

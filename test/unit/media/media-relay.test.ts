@@ -36,8 +36,8 @@ describe('MediaRelay', () => {
       await store.claimMessage({ ...base, message: { ...base.message, numMedia: 1, media: [{ url, contentType: 'image/jpeg' }] } });
     }
     const turnsAtAdd: number[] = [];
-    const add = media.addMedia.bind(media);
-    media.addMedia = async (records: readonly MediaRecord[]): Promise<number> => {
+    const add = media.addJobs.bind(media);
+    media.addJobs = async (records: readonly MediaRecord[]): Promise<number> => {
       turnsAtAdd.push(turns.now());
       return add(records);
     };
