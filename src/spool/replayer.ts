@@ -6,6 +6,7 @@ import type { Metrics } from '../metrics.js';
 import { maskPhone } from '../phone.js';
 import type { Store } from '../store/store.js';
 import type { Spool } from './spool.js';
+import type { SpoolEntry } from './spool-entry.js';
 
 /**
  * Runs one spooled message through the message pipeline in replay mode (rules and actions
@@ -24,6 +25,8 @@ export interface ReplayerOptions {
   minDelayMs?: number;
   /** Longest wait between attempts while the store is down, ms. */
   maxDelayMs?: number;
+  /** Senders replayed side by side (each one's entries in order); default 8. */
+  concurrency?: number;
 }
 
 export interface ReplayReport {
@@ -54,7 +57,10 @@ const codeOf = (err: unknown): string => String(errorCode(err) ?? 'INTERNAL');
  * may be a fresh one), then hands each entry to the replay handler (the pipeline in
  * 'replay' mode: rules and actions run, no reply is sent, idempotent by MessageSid) and removes an entry only after
  * its record is stored. Entries of one sender stay in order: after a failure the sender's
- * later entries wait for the next pass.
+ * later entries wait for the next pass. Up to `concurrency` senders replay side by side: a
+ * message's commands run one after the other, so one message at a time replays only as fast
+ * as the database answers a message (on MongoDB behind a loaded machine, about one a second
+ * per instance: a spool of 1,000 took minutes; docs/benchmarks.md).
  */
 export class SpoolReplayer {
   private readonly spool: Spool;
@@ -63,6 +69,7 @@ export class SpoolReplayer {
   private readonly metrics: ReplayerOptions['metrics'];
   private readonly minDelayMs: number;
   private readonly maxDelayMs: number;
+  private readonly concurrency: number;
   private readonly log: Logger;
   private running: Promise<void> | null = null;
   private stopped = false;
@@ -77,6 +84,7 @@ export class SpoolReplayer {
     this.metrics = options.metrics;
     this.minDelayMs = options.minDelayMs ?? 250;
     this.maxDelayMs = options.maxDelayMs ?? 5000;
+    this.concurrency = Math.max(1, options.concurrency ?? 8);
     this.log = options.logger.child({ component: 'spool-replayer' });
   }
 
@@ -175,32 +183,46 @@ export class SpoolReplayer {
     }
     const entries = await this.spool.list();
     report.found = entries.length;
-    const blocked = new Set<string>();
+    // One lane a sender, its entries in the spool's order; lanes run `concurrency` at a time.
+    const lanes = new Map<string, SpoolEntry[]>();
     for (const entry of entries) {
-      if ((fromLoop && this.stopped) || performance.now() > deadline) {
-        break;
-      }
       const sender = `${entry.message.to}\u0000${entry.message.from}`;
-      if (blocked.has(sender)) {
-        continue;
-      }
-      try {
-        const result = await this.replay(entry.message, entry.receivedAt);
-        await this.spool.remove(entry.id);
-        report.replayed += 1;
-        this.metrics.spoolReplayed.inc({ result: result.status });
-      } catch (err) {
-        if (isUnavailable(err)) {
-          this.needsInit = true;
-          report.storeDown = true;
-          break;
-        }
-        blocked.add(sender);
-        report.failed += 1;
-        this.metrics.spoolReplayed.inc({ result: 'failed' });
-        this.log.error({ spoolId: entry.id, sender: maskPhone(entry.message.from), code: codeOf(err) }, 'spooled message could not be replayed; kept for the next pass');
+      const lane = lanes.get(sender);
+      if (lane) {
+        lane.push(entry);
+      } else {
+        lanes.set(sender, [entry]);
       }
     }
+    const waiting = [...lanes.values()];
+    const halted = (): boolean => report.storeDown || (fromLoop && this.stopped) || performance.now() > deadline;
+    const runLanes = async (): Promise<void> => {
+      for (let lane = waiting.shift(); lane && !halted(); lane = waiting.shift()) {
+        for (const entry of lane) {
+          if (halted()) {
+            return;
+          }
+          try {
+            const result = await this.replay(entry.message, entry.receivedAt);
+            await this.spool.remove(entry.id);
+            report.replayed += 1;
+            this.metrics.spoolReplayed.inc({ result: result.status });
+          } catch (err) {
+            if (isUnavailable(err)) {
+              this.needsInit = true;
+              report.storeDown = true;
+              return;
+            }
+            // The sender's later entries wait for the next pass.
+            report.failed += 1;
+            this.metrics.spoolReplayed.inc({ result: 'failed' });
+            this.log.error({ spoolId: entry.id, sender: maskPhone(entry.message.from), code: codeOf(err) }, 'spooled message could not be replayed; kept for the next pass');
+            break;
+          }
+        }
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(this.concurrency, waiting.length) }, runLanes));
     return finish();
   }
 }

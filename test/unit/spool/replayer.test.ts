@@ -216,6 +216,46 @@ describe('SpoolReplayer', () => {
     expect((await store.getOptOut('northside', badSender))?.optedOut).to.equal(true);
   });
 
+  it('when many senders wait, then up to `concurrency` of them replay side by side, each one\'s entries in the order received', async () => {
+    const senders = Array.from({ length: 6 }, () => uniquePhone());
+    const t0 = Date.now() - 60_000;
+    const sent = new Map<string, string[]>(senders.map((p) => [p, []]));
+    for (let i = 0; i < 3; i += 1) {
+      for (const [n, phone] of senders.entries()) {
+        const m = message(phone, i === 1 ? 'STOP' : 'HELP');
+        sent.get(phone)?.push(m.messageSid);
+        await spool.append(m, new Date(t0 + i * 1000 + n));
+      }
+    }
+    const pipeline = { store, staff: routing.staff, logger: createLogger('info', logs), metrics, clock: () => new Date() };
+    let inFlight = 0;
+    let most = 0;
+    const replayed = new Map<string, string[]>(senders.map((p) => [p, []]));
+    const r = new SpoolReplayer({
+      ...pipeline,
+      spool,
+      concurrency: 3,
+      replay: async (m, at) => {
+        inFlight += 1;
+        most = Math.max(most, inFlight);
+        // a database round trip's wait, during which other senders' entries go on
+        await new Promise((resolve) => setTimeout(resolve, 5));
+        try {
+          return await handleMessage(pipeline, snapshot, m, 'replay', at);
+        } finally {
+          inFlight -= 1;
+          replayed.get(m.from)?.push(m.messageSid);
+        }
+      },
+    });
+
+    const report = await r.replayNow();
+
+    expect(report).to.include({ found: 18, replayed: 18, failed: 0, left: 0, storeDown: false });
+    expect(most).to.equal(3);
+    expect([...replayed]).to.deep.equal([...sent]);
+  });
+
   it('when stop() is called, then the loop ends promptly even while the store is down', async () => {
     store.down = true;
     await spool.append(message(uniquePhone(), 'HELP'), new Date());
