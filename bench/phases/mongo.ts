@@ -354,10 +354,26 @@ export async function runMongo(root: string, world: World, options: MongoPhaseOp
     await pausedLoad;
     const spooled = (await spooledCount(ports)) - spooled0;
     let drainS = NaN;
+    let shownAt = resumedAt;
     while (performance.now() - resumedAt < 120_000) {
-      if ((await spoolDepth(ports)) === 0) {
+      const depth = await spoolDepth(ports);
+      if (depth === 0) {
         drainS = round((performance.now() - resumedAt) / 1000, 1);
         break;
+      }
+      if (performance.now() - shownAt >= 10_000) {
+        // Where the replay stands: depth left, and how the replays ended so far (all instances).
+        shownAt = performance.now();
+        const ended = new Map<string, number>();
+        for (const m of await Promise.all(ports.map(metrics))) {
+          for (const [k, v] of m) {
+            const r = /^sms_spool_replayed_total\{result="([^"]+)"\}$/.exec(k);
+            if (r) {
+              ended.set(r[1] as string, (ended.get(r[1] as string) ?? 0) + v);
+            }
+          }
+        }
+        log(`    ${round((shownAt - resumedAt) / 1000, 0)} s after the database came back: ${depth} in the spools; replays so far: ${[...ended].map(([k, v]) => `${k} ${v}`).join(', ') || 'none'}`);
       }
       await sleep(250);
     }

@@ -38,7 +38,7 @@ export interface ReplayReport {
   failed: number;
   /** Entries still in the spool after the pass. */
   left: number;
-  /** True when the pass stopped (or never started) because the store did not answer. */
+  /** True when the store did not answer: before the pass (it never started), or for some replays (their senders' entries wait). */
   storeDown: boolean;
   ms: number;
 }
@@ -131,8 +131,12 @@ export class SpoolReplayer {
         continue;
       }
       const report = await this.replayNow({ deadline: Number.POSITIVE_INFINITY });
-      if (report.left === 0 || (report.replayed > 0 && !report.storeDown && report.failed === 0)) {
+      if (report.left === 0 || (report.replayed > 0 && report.failed === 0)) {
         delay = this.minDelayMs;
+        if (report.storeDown) {
+          // A slow database (some replays timed out, others went through): go on shortly.
+          await this.sleep(delay);
+        }
         continue;
       }
       await this.sleep(delay);
@@ -195,7 +199,10 @@ export class SpoolReplayer {
       }
     }
     const waiting = [...lanes.values()];
-    const halted = (): boolean => report.storeDown || (fromLoop && this.stopped) || performance.now() > deadline;
+    // A replay that finds the store unavailable stops its lane; the pass stops when as many
+    // in a row did as lanes run (the database is down, not just slow under load).
+    let unavailableInARow = 0;
+    const halted = (): boolean => unavailableInARow >= this.concurrency || (fromLoop && this.stopped) || performance.now() > deadline;
     const runLanes = async (): Promise<void> => {
       for (let lane = waiting.shift(); lane && !halted(); lane = waiting.shift()) {
         for (const entry of lane) {
@@ -205,13 +212,14 @@ export class SpoolReplayer {
           try {
             const result = await this.replay(entry.message, entry.receivedAt);
             await this.spool.remove(entry.id);
+            unavailableInARow = 0;
             report.replayed += 1;
             this.metrics.spoolReplayed.inc({ result: result.status });
           } catch (err) {
             if (isUnavailable(err)) {
-              this.needsInit = true;
+              unavailableInARow += 1;
               report.storeDown = true;
-              return;
+              break;
             }
             // The sender's later entries wait for the next pass.
             report.failed += 1;
@@ -223,6 +231,11 @@ export class SpoolReplayer {
       }
     };
     await Promise.all(Array.from({ length: Math.min(this.concurrency, waiting.length) }, runLanes));
+    if (report.storeDown && report.replayed === 0) {
+      // Nothing went through: an outage, after which the database may be a fresh one. (When
+      // some replays went through, the database is there, only slow: no createIndexes again.)
+      this.needsInit = true;
+    }
     return finish();
   }
 }
