@@ -1,7 +1,7 @@
 # syntax=docker/dockerfile:1
 # clinic-sms: the compiled service on an official Node LTS slim image.
-# Build: docker build -t clinic-sms .   Run: see compose.yaml and README "Running in production".
-# Not built in this project's CI: no image registry is reachable there (README says so).
+# Build: docker build -t clinic-sms .   Run: see compose.yaml and docs/operations.md.
+# Not built in this project's CI: no image registry is reachable there (docs/operations.md says so).
 
 ARG NODE_IMAGE=node:24-slim
 

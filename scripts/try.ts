@@ -3,7 +3,7 @@
  * The token is --token, else TWILIO_AUTH_TOKEN, else the local development token `npm start` uses.
  * The signed URL is PUBLIC_BASE_URL + path when set (as the server rebuilds it), else --url + path.
  *
- * The staff API (README, "For front-desk tools"), with --key or the demo key:
+ * The staff API (docs/staff-api.md), with --key or the demo key:
  *   npm run try -- --list [--clinic downtown]
  *   npm run try -- --reply "We will call you today" --conversation cv_... [--idempotency-key K]
  */

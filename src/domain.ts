@@ -110,7 +110,7 @@ export interface Clinic {
   autoReply: boolean;
   /** Where the clinic's events go (clinics file `events:`; docs/events.md). */
   events?: readonly EventEndpointConfig[];
-  /** Delete Twilio's copy of a media file once ours is kept (default false; README, 'Media'). */
+  /** Delete Twilio's copy of a media file once ours is kept (default false; docs/media.md). */
   deleteMediaFromTwilio?: boolean;
   /** A Twilio API key (SK…) to fetch media with instead of the account's auth token. */
   apiKeySid?: string;

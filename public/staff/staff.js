@@ -100,7 +100,7 @@
     }
     var found = null;
     document.querySelectorAll('#quick-replies dd[data-shortcode]').forEach(function (dd) {
-      if (dd.getAttribute('data-shortcode') === match[2]) { found = dd.textContent; }
+      if (dd.getAttribute('data-shortcode') === match[2].toLowerCase()) { found = dd.textContent; }
     });
     if (found === null) {
       return;

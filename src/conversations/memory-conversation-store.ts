@@ -1,4 +1,5 @@
 import type { MessageRecord } from '../domain.js';
+import type { DroppedMessage } from '../store/memory/memory-store.js';
 import type { Store } from '../store/store.js';
 import {
   advancesDelivery,
@@ -45,13 +46,16 @@ export function matchesFilter(c: Conversation, filter: ListFilter): boolean {
 /**
  * The embedded adapter: plain Maps, copies in and out. Inbound messages are read from the
  * main store's audit records (listMessages), filtered by sender: simple beats fast here.
+ * Bounded with the main store: a conversation goes with the last message of its sender
+ * that the store drops (see forget).
  */
 export class MemoryConversationStore implements ConversationStore {
   private readonly conversations = new Map<string, Conversation>();
   private readonly byId = new Map<string, string>();
   private readonly staffEntries = new Map<string, StaffEntry>();
   private readonly changes = new Map<string, { changedAt: Date; change: ChangeKind }>();
-  private readonly reads = new Map<string, Date>();
+  /** Read marks: by conversation id, then by reader. */
+  private readonly reads = new Map<string, Map<string, Date>>();
 
   /** @param messages - the main store, whose audit records hold the inbound messages */
   constructor(private readonly messages: Pick<Store, 'listMessages'>) {}
@@ -138,17 +142,21 @@ export class MemoryConversationStore implements ConversationStore {
   }
 
   async markRead(reader: string, conversationId: string, at: Date): Promise<void> {
-    const key = `${reader}\n${conversationId}`;
-    const current = this.reads.get(key);
+    let marks = this.reads.get(conversationId);
+    if (!marks) {
+      marks = new Map();
+      this.reads.set(conversationId, marks);
+    }
+    const current = marks.get(reader);
     if (!current || current < at) {
-      this.reads.set(key, at);
+      marks.set(reader, at);
     }
   }
 
   async readMarks(reader: string, conversationIds: readonly string[]): Promise<Map<string, Date>> {
     const marks = new Map<string, Date>();
     for (const id of conversationIds) {
-      const at = this.reads.get(`${reader}\n${id}`);
+      const at = this.reads.get(id)?.get(reader);
       if (at) {
         marks.set(id, at);
       }
@@ -291,6 +299,35 @@ export class MemoryConversationStore implements ConversationStore {
       }
     }
     return found.slice(-limit);
+  }
+
+  /**
+   * The embedded store dropped a message (its bound, MEMORY_STORE_MAX_MESSAGES). When it was
+   * the last one from its sender, the sender's conversation goes too, with its staff entries,
+   * change and read marks, unless staff wrote in it after that message: what people write is
+   * bounded by people, what arrives is not.
+   * @param dropped - the message the store let go of
+   */
+  forget(dropped: DroppedMessage): void {
+    if (!dropped.lastOfSender || dropped.clinicId === null) {
+      return;
+    }
+    const key = `${dropped.clinicId}:${dropped.phone}`;
+    const conversation = this.conversations.get(key);
+    if (!conversation) {
+      return;
+    }
+    const entries = [...this.staffEntries].filter(([, e]) => e.conversationId === conversation.id);
+    if (entries.some(([, e]) => e.at > dropped.receivedAt)) {
+      return;
+    }
+    for (const [entryKeyOf] of entries) {
+      this.staffEntries.delete(entryKeyOf);
+    }
+    this.conversations.delete(key);
+    this.byId.delete(conversation.id);
+    this.changes.delete(conversation.id);
+    this.reads.delete(conversation.id);
   }
 
   private find(clinicId: string, id: string): Conversation | undefined {

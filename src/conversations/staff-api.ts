@@ -35,7 +35,10 @@ export async function openStaffStores(backend: Backend): Promise<StaffStores> {
     const { MongoAccessLog } = await import('../auth/mongo-access-log.js');
     return { conversations: new MongoConversationStore(backend.db), accessLog: new MongoAccessLog(backend.db) };
   }
-  return { conversations: new MemoryConversationStore(backend.store), accessLog: new MemoryAccessLog() };
+  const conversations = new MemoryConversationStore(backend.store);
+  // The embedded store is bounded: a conversation goes with the last message of its sender.
+  backend.drops?.onMessageDropped((dropped) => conversations.forget(dropped));
+  return { conversations, accessLog: new MemoryAccessLog() };
 }
 
 export interface StaffApiDeps {

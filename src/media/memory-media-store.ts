@@ -3,6 +3,7 @@ import { createReadStream } from 'node:fs';
 import { mkdir, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
+import type { DroppedMessage } from '../store/memory/memory-store.js';
 import { applyUpdate, type LeasedMedia, type MediaFileMeta, type MediaRecord, type MediaStore, type MediaUpdate } from './media-store.js';
 
 const FILE_ID = /^[0-9a-f-]{36}$/;
@@ -18,11 +19,14 @@ const before = (a: DueKey, b: DueKey): boolean => a.at < b.at || (a.at === b.at 
 /**
  * The embedded store's media part: records in a Map (copies in and out, gone at a
  * restart like the rest of the embedded store), files under MEDIA_DIR (written to a
- * temporary name, then renamed, so a half-written file is never served).
+ * temporary name, then renamed, so a half-written file is never served). Bounded with the
+ * main store: a message's records and files go when the store drops the message (forget).
  */
 export class MemoryMediaStore implements MediaStore {
   readonly kind = 'memory' as const;
   private readonly records = new Map<string, { record: MediaRecord; token: string | null }>();
+  /** Record ids by MessageSid: what goes when the main store drops a message. */
+  private readonly byMessage = new Map<string, string[]>();
   /**
    * The records with work left, soonest due first: a lease walks it from the front and
    * stops at the first one not due yet, as MongoDB walks its work_nextAttemptAt index.
@@ -45,6 +49,7 @@ export class MemoryMediaStore implements MediaStore {
     for (const r of records) {
       if (!this.records.has(r.id)) {
         this.records.set(r.id, { record: structuredClone(r), token: null });
+        this.byMessage.set(r.messageSid, [...(this.byMessage.get(r.messageSid) ?? []), r.id]);
         this.index(r);
         added += 1;
       }
@@ -79,6 +84,35 @@ export class MemoryMediaStore implements MediaStore {
     entry.record = applyUpdate(entry.record, structuredClone(update));
     this.index(entry.record);
     return true;
+  }
+
+  /**
+   * The embedded store dropped a message (its bound, MEMORY_STORE_MAX_MESSAGES): its media
+   * records go, with their files under MEDIA_DIR; a job under way on one finds it gone
+   * (finish answers false) and writes nothing.
+   * @param dropped - the message the store let go of
+   * @returns once the files are deleted
+   */
+  async forget(dropped: Pick<DroppedMessage, 'messageSid'>): Promise<void> {
+    const ids = this.byMessage.get(dropped.messageSid) ?? [];
+    this.byMessage.delete(dropped.messageSid);
+    const files: string[] = [];
+    for (const id of ids) {
+      const entry = this.records.get(id);
+      if (entry) {
+        this.unindex(entry.record);
+        this.records.delete(id);
+        if (entry.record.file) {
+          files.push(entry.record.file.fileId);
+        }
+      }
+    }
+    await Promise.all(files.map((fileId) => this.deleteFile(fileId)));
+  }
+
+  /** How many media records are kept (tests, the bench). */
+  get size(): number {
+    return this.records.size;
   }
 
   /** Where `key` is in the lease index, or would go (binary search). */

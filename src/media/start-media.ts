@@ -60,7 +60,12 @@ export async function openMediaStorage(backend: Backend, mediaDir: string): Prom
     const { MongoMediaStore } = await import('./mongo-media-store.js');
     return new MongoMediaStore(backend.db);
   }
-  return new MemoryMediaStore(mediaDir);
+  const media = new MemoryMediaStore(mediaDir);
+  // The embedded store is bounded: a message's media records and files go with it.
+  backend.drops?.onMessageDropped((dropped) => {
+    void media.forget(dropped).catch(() => undefined);
+  });
+  return media;
 }
 
 /**

@@ -4,7 +4,7 @@ import type { DestinationStream } from 'pino';
 import type { ApiKey } from '../auth/api-key.js';
 import { MemoryFailedKeyAttempts } from '../auth/failed-key-attempts.js';
 import { KeyRing } from '../auth/key-ring.js';
-import { startKeysReload } from '../auth/keys-reload.js';
+import { keysFile } from '../auth/keys-reload.js';
 import { staffGuard } from '../auth/require-api-key.js';
 import { createStaffAuth, openStaffSessionStore, type StaffAuth } from '../staff/auth/staff-auth.js';
 import { sessionStreamCheck, startStaffPages, type StaffPagesOptions } from '../staff/start-staff-pages.js';
@@ -40,7 +40,8 @@ import { createReadiness } from './readiness.js';
 import { logBrokenClinics, logStartupWarnings } from './startup-config.js';
 import type { Finding } from '../errors.js';
 import { listeningOrigin } from '../conversations/status-callback-url.js';
-import { startRulesReload } from './rules-reload.js';
+import { rulesFiles } from './rules-reload.js';
+import { FileWatcher } from '../config/file-watch.js';
 import { createInFlight, drainServer, flushSpool, trackConnections, type ShutdownReport } from './shutdown.js';
 
 /** A request within this long (ms) means the instance is serving: background media fetching paces itself. */
@@ -193,7 +194,6 @@ export async function buildService(service: ServiceConfig, overrides: ServiceOve
     sessionStore: staffSessions,
     accessLog: staffStores.accessLog,
     logger,
-    ...(overrides.signals ? { signals: overrides.signals } : {}),
     ...(overrides.staffClock ? { clock: overrides.staffClock } : {}),
   });
   // Failed key attempts are counted per client address in this instance's memory (src/auth/failed-key-attempts.ts),
@@ -234,6 +234,8 @@ export async function buildService(service: ServiceConfig, overrides: ServiceOve
       ? {}
       : { requirePerson: staffAuth.requirePerson, requirePersonQuietly: staffAuth.requirePersonQuietly, streamCheck: sessionStreamCheck(staffAuth.sessions, production) }),
     staffOf: (clinicId) => staffAuth.staffFile.current().staffOf(clinicId).map((s) => ({ email: s.email, name: s.name ?? '' })),
+    // The clinic's quick replies from its live rules: a rules reload brings new ones to the next page.
+    quickReplies: (clinicId) => live.snapshot().rules.get(clinicId)?.quickReplies ?? [],
     ...overrides.pages,
   });
 
@@ -245,8 +247,6 @@ export async function buildService(service: ServiceConfig, overrides: ServiceOve
   const components: Component[] = [
     storeComponent,
     { name: 'staff stores', init: async () => void (await Promise.all([staffStores.conversations.init(), staffStores.accessLog.init(), staffSessions.init()])) },
-    // The staff file's reload (it watches from the start, like the keys file): closed on stop.
-    { name: 'staff auth', stop: async () => staffAuth.close() },
     { name: 'background jobs', ready: () => ({ details: { backgroundJobs: background ? 'on' : 'off' } }) },
     {
       name: 'events',
@@ -290,29 +290,16 @@ export async function buildService(service: ServiceConfig, overrides: ServiceOve
     },
     stop: async (budgetMs) => void Object.assign(report, await drainServer({ server, connections, inFlight, graceMs: budgetMs, logger })),
   });
-  // Hot reload of the files: RULES_DIR and CLINICS_FILE, KEYS_FILE (WATCH_RULES), and SIGHUP.
-  // Stopped before the drain: a reload that was running finishes (and logs) first, so the
-  // shutdown's lines come last and in order.
-  const signals = overrides.signals;
-  let rulesReload: ReturnType<typeof startRulesReload> | undefined;
-  let keysReload: ReturnType<typeof startKeysReload> | undefined;
-  components.push(
-    {
-      name: 'rules reload',
-      start: () => void (rulesReload = startRulesReload({ config, env, live, logger, metrics }, { watch: config.watchRules, ...(signals ? { signals } : {}) })),
-      stop: async () => {
-        rulesReload?.close();
-        await rulesReload?.settled();
-      },
-    },
-    {
-      name: 'keys reload',
-      start: () => void (keysReload = startKeysReload({ file: config.keysFile, ring, logger, production, watch: config.watchRules, registry: metrics.registry, ...(signals ? { signals } : {}) })),
-      stop: async () => keysReload?.close(),
-      // The keys file's last reload (refused: degraded, with file:line:col).
-      ready: () => keysReload?.status() ?? {},
-    },
-  );
+  // Hot reload of the files (config/file-watch.ts, one watcher): RULES_DIR and CLINICS_FILE,
+  // KEYS_FILE and STAFF_FILE, on change (WATCH_RULES) and SIGHUP. Stopped before the drain: a
+  // reload that was running finishes (and logs) first, so the shutdown's lines come last and in order.
+  const files = new FileWatcher({ logger, watch: config.watchRules, ...(overrides.signals ? { signals: overrides.signals } : {}) });
+  const keys = keysFile({ file: config.keysFile, ring, logger, production, initial: service.keys.keys, registry: metrics.registry });
+  files.add(rulesFiles({ config, env, live, logger, metrics }));
+  files.add(keys);
+  files.add(staffAuth.staffFile);
+  // The keys file's last reload (refused: degraded, with file:line:col) shows on /readyz.
+  components.push({ name: 'config files', start: () => files.start(), stop: () => files.stop(), ready: () => keys.status() });
   checks.push(...readinessChecks(components));
   const runner = new Runner(components, { logger, background });
   let stopping: Promise<ShutdownReport> | undefined;

@@ -4,6 +4,7 @@ import type { ActionParams } from '../actions/index.js';
 import type { Finding } from '../errors.js';
 import { normalizeText } from './normalize.js';
 import { hasPhrase, type PhraseEntry, type PhraseList } from './phrases.js';
+import type { CompiledQuickReply } from './quick-replies.js';
 import { REVOCATION_LISTS } from './revocation.js';
 import { DEFAULT_SETTINGS, phraseListParts, type ParsedRule, type ParsedRulesFile, type ReplySpec, type RulesFileData, type RulesSettings } from './rules-file.js';
 import { didYouMean } from './suggest.js';
@@ -77,6 +78,8 @@ export interface CompiledRules {
    * compares sender.recentReplies with. Other replies cost no write.
    */
   rememberedReplies: ReadonlySet<string>;
+  /** The front desk's quick replies: the default file's, a clinic's replacing those of the same shortcode, then the clinic's own. */
+  quickReplies: readonly CompiledQuickReply[];
 }
 
 export interface CompileResult {
@@ -141,8 +144,21 @@ export function compileClinicRules(defaults: ParsedRulesFile, clinicFile: Parsed
     disabled,
     settings: Object.freeze({ ...DEFAULT_SETTINGS, ...raw(defaults).settings, ...(clinicFile ? raw(clinicFile).settings : {}) }),
     rememberedReplies: rememberedReplies(rules),
+    quickReplies: mergeQuickReplies(files),
   };
   return { rules: Object.freeze(compiled), findings };
+}
+
+/** Quick replies by shortcode (letter case aside): a later file's replaces an earlier one's in place. */
+function mergeQuickReplies(files: readonly ParsedRulesFile[]): CompiledQuickReply[] {
+  const byCode = new Map<string, CompiledQuickReply>();
+  for (const file of files) {
+    for (const q of file.quickReplies) {
+      const at = file.source.findingAt(q.path, '');
+      byCode.set(q.shortcode.toLowerCase(), Object.freeze({ shortcode: q.shortcode.toLowerCase(), texts: Object.freeze({ ...q.texts }), source: { file: at.file, line: at.line, col: at.col } }));
+    }
+  }
+  return [...byCode.values()];
 }
 
 /** Reports an error at `path` of `file`. */

@@ -6,7 +6,8 @@ import { normalizeText } from './normalize.js';
 import { schemaFindings } from './rules-schema.js';
 import { didYouMean } from './suggest.js';
 import { CLINIC_MERGE_FIELDS, parseTemplate, type ParsedTemplate } from './templates.js';
-import { parseYamlSource, type JsonPath, type YamlSource } from './yaml-source.js';
+import { checkQuickReplies, type ParsedQuickReply } from './quick-replies.js';
+import { parseYamlSource, type JsonPath, type YamlSource } from '../config/yaml-source.js';
 
 export type ReplySpec = string | Readonly<Record<string, string>>;
 
@@ -32,6 +33,8 @@ export interface RulesFileData {
   /** A text, or texts by language (plus `accept:`, warning codes accepted on purpose). */
   templates?: Record<string, string | Record<string, string | string[]>>;
   rules?: RuleData[];
+  /** Texts the front desk inserts with `/shortcode` (a clinic's replace the default's of the same shortcode). */
+  quickReplies?: Array<{ shortcode: string; text: string | Record<string, string> }>;
   disable?: string[];
   settings?: Partial<RulesSettings>;
 }
@@ -81,6 +84,7 @@ export interface ParsedRulesFile {
   data: RulesFileData | null;
   rules: ParsedRule[];
   templates: ParsedTemplateEntry[];
+  quickReplies: ParsedQuickReply[];
   /** True when the file could not be read or has YAML syntax errors: nothing in it can be checked further. */
   unusable: boolean;
   /** Every problem found in this file on its own (cross-file checks come at compile). */
@@ -106,6 +110,7 @@ export function parseRulesFile(text: string, file: string, kind: 'default' | 'cl
     data: null,
     rules: [],
     templates: [],
+    quickReplies: [],
     unusable: false,
     findings: [...source.syntaxFindings],
   };
@@ -137,6 +142,7 @@ export function parseRulesFile(text: string, file: string, kind: 'default' | 'cl
   if (isRecord(typed.phrases)) {
     checkPhrases(typed, at);
   }
+  result.quickReplies = checkQuickReplies(typed.quickReplies, at);
   const names = new Map<string, number>();
   (Array.isArray(typed.rules) ? typed.rules : []).forEach((rule: unknown, index) => {
     if (!isRecord(rule)) {

@@ -5,14 +5,15 @@ import bodyParser from 'koa-bodyparser';
 import type { VNode } from 'preact';
 import type { AccessLogStore, AccessRecord } from '../auth/access-log.js';
 import { CONVERSATION_STATUSES, type ConversationStatus } from '../conversations/conversation.js';
-import type { ConversationService } from '../conversations/conversation-service.js';
+import { PATIENT_MATCHES, type ConversationService } from '../conversations/conversation-service.js';
 import type { Appointment, Clinic } from '../domain.js';
 import { AppError, isAppError } from '../errors.js';
 import { toAppError } from '../http/error-middleware.js';
 import type { MediaStore } from '../media/media-store.js';
 import { isImage } from '../media/detect-type.js';
 import { formatAppointmentDate, formatAppointmentTime } from '../rules/local-time.js';
-import { renderTemplate, type MergeField, type ParsedTemplate } from '../rules/templates.js';
+import { quickReplyText, type CompiledQuickReply } from '../rules/quick-replies.js';
+import { renderTemplate, type MergeField } from '../rules/templates.js';
 import type { Store } from '../store/store.js';
 import { requireCleanText } from '../text-check.js';
 import type { LiveHub } from './live/live-hub.js';
@@ -21,17 +22,14 @@ import { paths, ROUTES, VIEWS, type InboxView, type ListState } from './paths.js
 import { displayNameOf, personOf, type PageState, type StaffPerson } from './person.js';
 import { SegmentCounter, type QuickReply } from './views/composer.js';
 import { ConversationList, VIEW_LABELS, type ListModel } from './views/conversation-list.js';
-import { fromDatetimeLocal } from './views/format.js';
-import { ClinicChooser, InboxPage, MessagePage, type InboxPageModel } from './views/inbox-page.js';
+import { fromDatetimeLocal, localTime } from './views/format.js';
+import { ClinicChooser, InboxPage, MessagePage, type InboxPageModel, type PatientPickerModel } from './views/inbox-page.js';
 import { renderPage, renderPartial } from './views/layout.js';
 import type { PatientCard } from './views/patient-panel.js';
 import { ThreadLive, type StaffMember, type ThreadModel } from './views/thread.js';
 
-/** A quick reply as the clinic's rules YAML defines it (`quickReplies:`), its text parsed like a reply template. */
-export interface QuickReplyTemplate {
-  shortcode: string;
-  template: ParsedTemplate;
-}
+/** A quick reply as the clinic's rules YAML defines it (`quickReplies:`), its texts parsed like reply templates. */
+export type QuickReplyTemplate = Pick<CompiledQuickReply, 'shortcode' | 'texts'>;
 
 export interface StaffPagesDeps {
   service: ConversationService;
@@ -57,6 +55,8 @@ export interface StaffPagesDeps {
 }
 
 const PAGE_SIZE = 50;
+/** Typed under "Start a conversation": a phone number when it has 7 digits or more (and no letters), else a name. */
+const looksLikePhone = (typed: string): boolean => !/\p{L}/u.test(typed) && (typed.match(/\d/g) ?? []).length >= 7;
 const CONVERSATION_ID = /^cv_[0-9a-f]{32}$/;
 const MEDIA_ID = /^MM[0-9a-fA-F]{32}-\d{1,2}$/;
 const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,255}$/;
@@ -197,24 +197,26 @@ export function createStaffPages(deps: StaffPagesDeps): Router {
     };
   }
 
-  /** The merge-field values of a conversation, for its quick replies. */
-  function quickReplyValues(clinic: Clinic, cards: PatientCard[]): Partial<Record<MergeField, string>> {
+  /** The merge-field values of a conversation, for its quick replies, and the language to write in (the patient's). */
+  function quickReplyValues(clinic: Clinic, cards: PatientCard[]): { language: string | null; values: (language: string) => Partial<Record<MergeField, string>> } {
     const next = cards.map((c) => c.next).filter((a): a is Appointment => a !== null).sort((a, b) => a.startsAt.getTime() - b.startsAt.getTime())[0];
     const owner = next ? cards.find((c) => c.id === next.patientId) : cards[0];
     const texting = clinic.phoneNumbers[0] ?? '';
     return {
-      'clinic.name': clinic.name,
-      'clinic.officePhone': clinic.officePhone ?? texting,
-      'clinic.phone': texting,
-      'patient.firstName': owner?.name.split(' ')[0] ?? '',
-      ...(next
-        ? {
-            'appointment.time': formatAppointmentTime(next.startsAt, clinic.timezone, 'en'),
-            'appointment.date': formatAppointmentDate(next.startsAt, clinic.timezone, 'en'),
-            'appointment.provider': next.provider ?? '',
-          }
-        : {}),
-      'message.keyword': '',
+      language: owner?.language ?? null,
+      values: (language) => ({
+        'clinic.name': clinic.name,
+        'clinic.officePhone': clinic.officePhone ?? texting,
+        'clinic.phone': texting,
+        'patient.firstName': owner?.name.split(' ')[0] ?? '',
+        ...(next
+          ? {
+              'appointment.time': formatAppointmentTime(next.startsAt, clinic.timezone, language),
+              'appointment.date': formatAppointmentDate(next.startsAt, clinic.timezone, language),
+              'appointment.provider': next.provider ?? '',
+            }
+          : {}),
+      }),
     };
   }
 
@@ -241,8 +243,11 @@ export function createStaffPages(deps: StaffPagesDeps): Router {
     }
     const assigneeName = conversation.assignee === null ? null : (staff.find((s) => s.email === conversation.assignee)?.name || conversation.assignee);
     const optedOutAt = optOut?.optedOut ? optOut.changedAt : null;
-    const values = quickReplyValues(clinic, cards);
-    const quickReplies: QuickReply[] = (deps.quickReplies?.(clinic.id) ?? []).map((q) => ({ shortcode: q.shortcode, text: renderTemplate(q.template, values) }));
+    const fill = quickReplyValues(clinic, cards);
+    const quickReplies: QuickReply[] = (deps.quickReplies?.(clinic.id) ?? []).map((q) => {
+      const { template, language } = quickReplyText(q, fill.language);
+      return { shortcode: q.shortcode, text: renderTemplate(template, fill.values(language)) };
+    });
     await deps.service.markRead(person.email, conversation);
     const thread: ThreadModel = {
       clinicId: clinic.id,
@@ -288,13 +293,16 @@ export function createStaffPages(deps: StaffPagesDeps): Router {
     ctx.redirect(paths.conversation(clinicId, id, listStateOf(form)));
   }
 
-  async function inboxPage(ctx: Context, options: { q?: string; openId?: string | null; notice?: string; composer?: { draft?: string; error?: string }; status?: number; state?: ListState }): Promise<void> {
+  async function inboxPage(
+    ctx: Context,
+    options: { q?: string; openId?: string | null; notice?: string; picker?: PatientPickerModel; composer?: { draft?: string; error?: string }; status?: number; state?: ListState },
+  ): Promise<void> {
     const clinic = clinicOf(ctx);
     const person = personOf(ctx.state);
     const state = options.state ?? listStateOf(ctx.query);
     const openId = options.openId ?? null;
     const [list, open] = await Promise.all([listModel(clinic, person, state, options.q ?? '', openId), openId ? threadParts(clinic, person, openId, options.composer) : Promise.resolve(null)]);
-    const model: InboxPageModel = { clinicId: clinic.id, clinicName: clinic.name, person, list, open, ...(options.notice ? { notice: options.notice } : {}) };
+    const model: InboxPageModel = { clinicId: clinic.id, clinicName: clinic.name, person, list, open, ...(options.notice ? { notice: options.notice } : {}), ...(options.picker ? { picker: options.picker } : {}) };
     html(ctx, <InboxPage model={model} />, options.status ?? 200);
   }
 
@@ -437,20 +445,49 @@ export function createStaffPages(deps: StaffPagesDeps): Router {
   router.post(ROUTES.start, ...change(ROUTES.start), async function startConversation(ctx: Context): Promise<void> {
     const clinic = clinicOf(ctx);
     const form = formOf(ctx);
+    const typed = (form.patient ?? form.phone ?? '').trim().slice(0, 100);
+    const patientId = (form.patientId ?? '').slice(0, 100);
     try {
-      const { conversation } = await deps.service.start(clinic.id, (form.phone ?? '').slice(0, 40), actor(ctx));
+      // A patient picked from the list, a phone number, or a name to pick from.
+      if (patientId === '' && !looksLikePhone(typed)) {
+        if (typed.length < 2) {
+          throw new AppError('BAD_REQUEST', "type a patient's name (2 letters or more) or a phone number");
+        }
+        await inboxPage(ctx, { state: listStateOf(form), picker: await pickerModel(clinic, typed) });
+        return;
+      }
+      const { conversation } = patientId !== '' ? await deps.service.startWithPatient(clinic.id, patientId, actor(ctx)) : await deps.service.start(clinic.id, typed, actor(ctx));
       (ctx.state as PageState).conversationId = conversation.id;
       deps.hub.poke();
       ctx.status = 303;
       ctx.redirect(paths.conversation(clinic.id, conversation.id, { view: 'all' }));
     } catch (err) {
-      if (isAppError(err) && (err.code === 'OPTED_OUT' || err.code === 'BAD_REQUEST')) {
+      if (isAppError(err) && (err.code === 'OPTED_OUT' || err.code === 'BAD_REQUEST' || (err.code === 'NOT_FOUND' && patientId !== ''))) {
         await inboxPage(ctx, { notice: err.message, status: err.status, state: listStateOf(form) });
         return;
       }
       throw err;
     }
   });
+
+  /** The patients a typed name points to, for the picker (with their next visit and opt-out). */
+  async function pickerModel(clinic: Clinic, name: string): Promise<PatientPickerModel> {
+    const found = await deps.service.findPatients(clinic.id, name, PATIENT_MATCHES + 1);
+    const now = clock();
+    const matches = await Promise.all(
+      found.slice(0, PATIENT_MATCHES).map(async ({ patient, optedOutAt }) => {
+        const next = await deps.store.findNextAppointment(clinic.id, [patient.id], now);
+        return {
+          patientId: patient.id,
+          name: `${patient.firstName} ${patient.lastName}`.trim(),
+          phoneEnding: patient.phone.slice(-4),
+          nextVisit: next ? formatAppointmentTime(next.startsAt, clinic.timezone, 'en') : null,
+          optedOutOn: optedOutAt ? localTime(optedOutAt, clinic.timezone) : null,
+        };
+      }),
+    );
+    return { name, matches, more: found.length > PATIENT_MATCHES };
+  }
 
   router.get(ROUTES.media, ...page(ROUTES.media), async function staffMedia(ctx: Context): Promise<void> {
     const clinic = clinicOf(ctx);

@@ -1,6 +1,6 @@
 import type { Db } from 'mongodb';
 import type { Store } from './store.js';
-import type { DroppedTable } from './memory/memory-store.js';
+import { dropsMessages, type DroppedTable, type MessageDrops } from './memory/memory-store.js';
 import type { StorePurpose } from './mongo/create-mongo-store.js';
 import type { MongoStore } from './mongo/mongo-store.js';
 import type { StoreLogger } from './mongo/store-logger.js';
@@ -9,6 +9,11 @@ import type { StoreLogger } from './mongo/store-logger.js';
 export interface MemoryBackend {
   readonly kind: 'memory';
   readonly store: Store;
+  /**
+   * The store's bound at work: feature parts listen here and let go of what belongs to a
+   * dropped message (null for a store that drops nothing, such as a test's wrapper).
+   */
+  readonly drops: MessageDrops | null;
 }
 
 /** The MongoDB backend: feature parts open their collections on `db`, the store's database. */
@@ -75,7 +80,7 @@ export async function openBackend(config: BackendConfig, options: OpenBackendOpt
  * @param store - any Store that is not on MongoDB
  */
 export function memoryBackend(store: Store): MemoryBackend {
-  return { kind: 'memory', store };
+  return { kind: 'memory', store, drops: dropsMessages(store) ? store : null };
 }
 
 /**

@@ -5,7 +5,7 @@ import { startFakeTwilio, type FakeTwilio } from '../support/fake-twilio.js';
 import { DOWNTOWN_ACCOUNT_SID } from '../support/staff-app.js';
 import { SERVICE_STORE_KINDS, startStaffService, type RunningStaffService } from '../support/staff-service.js';
 import { twilioAt } from '../support/staff-webhooks.js';
-import { uniquePhone } from '../support/test-app.js';
+import { addPatient, uniquePhone } from '../support/test-app.js';
 
 /** Generous: the live path's speed is the bench's business (≤ 2 s p99), not a timed test's. */
 const LIVE_TIMEOUT_MS = 10_000;
@@ -170,6 +170,56 @@ for (const kind of SERVICE_STORE_KINDS) {
         await page.locator('body').focus();
         await page.keyboard.press('e');
         await page.getByRole('button', { name: 'Reopen' }).waitFor();
+        expectNoCspViolations(watched);
+      } finally {
+        await watched.close();
+      }
+    });
+
+    it('when /shortcode and a space are typed in the reply box, then the clinic\'s quick reply (rules YAML) appears filled for the patient, and it is what is sent', async () => {
+      const watched = await openPage(browser, app.baseUrl);
+      const { page } = watched;
+      const phone = uniquePhone();
+      await addPatient(app.service.store, { phone, firstName: 'Quinn', lastName: 'Hale', language: 'en' });
+      await twilio.text(phone, 'Can you call me back?');
+      try {
+        await signIn(page, 'Maria Front-Desk');
+        await page.getByRole('list', { name: 'Conversations' }).getByRole('link', { name: /Quinn Hale/ }).click();
+        await page.getByRole('list', { name: 'Messages, oldest first' }).getByText('Can you call me back?').waitFor();
+        const box = page.getByLabel('Reply to the patient by SMS');
+        await box.focus();
+        await page.keyboard.type('/call-us ');
+        const filled = 'Hi Quinn, this is Downtown Family Clinic. Please call us at (312) 555-0199 when you can.';
+        expect(await box.inputValue()).to.equal(filled);
+        // The segment counter follows the inserted text (as typing does).
+        await page.locator('#reply-counter', { hasText: `${filled.length} characters` }).waitFor();
+        await page.getByText('Quick replies').click();
+        await expectAccessible(page, 'the composer with its quick replies open');
+        await page.getByRole('button', { name: 'Send reply' }).click();
+        await page.locator('.entry.outbound', { hasText: filled }).waitFor();
+        expect(fake.requests.filter((r) => r.params.To === phone).map((r) => r.params.Body)).to.deep.equal([filled]);
+        expectNoCspViolations(watched);
+      } finally {
+        await watched.close();
+      }
+    });
+
+    it('when Maria starts a conversation by typing part of a patient\'s name, then she picks the patient from the clinic\'s list and the thread opens', async () => {
+      const watched = await openPage(browser, app.baseUrl);
+      const { page } = watched;
+      const surname = `Brightwater${Date.now().toString(36)}`;
+      const patient = await addPatient(app.service.store, { phone: uniquePhone(), firstName: 'Rosa', lastName: surname });
+      try {
+        await signIn(page, 'Maria Front-Desk');
+        await page.getByText('Start a conversation').click();
+        await page.getByLabel("Patient's name or phone number").fill(`ros ${surname.slice(0, 8)}`);
+        await page.getByRole('button', { name: 'Start', exact: true }).press('Enter');
+        await page.getByRole('heading', { name: 'Start a conversation', level: 1 }).waitFor();
+        await expectAccessible(page, 'the patient picker');
+        await page.getByRole('button', { name: `Start with Rosa ${surname} (phone ending ${patient.phone.slice(-4)})` }).click();
+        await page.getByRole('heading', { name: `Rosa ${surname}`, level: 1 }).waitFor();
+        expect(new URL(page.url()).pathname).to.match(/^\/staff\/clinics\/downtown\/conversations\/cv_[0-9a-f]{32}$/);
+        await page.getByLabel('Reply to the patient by SMS').waitFor();
         expectNoCspViolations(watched);
       } finally {
         await watched.close();

@@ -11,7 +11,7 @@ import { twilioAt } from '../support/staff-webhooks.js';
 import { FIXTURE_RULES_DIR } from '../support/fixture-rules.js';
 
 /**
- * The screenshots in docs/ (README's front-desk section, docs/staff-pages.md): made from the
+ * The screenshots in docs/ (the README's front-desk section, docs/staff-pages.md): made from the
  * shipped demo data (config/clinics.yaml, config/demo-data.yaml, config/staff.yaml; the rules' fixture copy)
  * as a receptionist would see them. `UPDATE_SCREENSHOTS=1 npx mocha …` writes them into
  * docs/images/; otherwise they go to a temporary folder and are only checked.

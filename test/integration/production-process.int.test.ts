@@ -8,9 +8,9 @@ import { WEBHOOK_PATH, inboundParams, signedRequest, uniquePhone } from '../supp
 import { FIXTURE_RULES_DIR } from '../support/fixture-rules.js';
 import { fixtureServiceEnv } from '../support/service-env.js';
 
-// The processes an operator runs (README, "Running in production"): the compiled service,
+// The processes an operator runs (docs/operations.md): the compiled service,
 // started with no npm or shell in between, so the signals a supervisor sends reach it.
-// The build is made once here with `npm run build`, as the README says.
+// The build is made once here with `npm run build`, as docs/operations.md says.
 
 type LogLine = Record<string, unknown> & { msg?: string };
 
@@ -137,7 +137,7 @@ describe('the production process (compiled, no npm wrapper): signals', function 
     expect(before).to.include('es: [HORARIO, HORAS]');
     await fs.writeFile(file, before.replace('es: [HORARIO, HORAS]', 'es: [HORARIO, HORAS, HORA]'));
     service.child.kill('SIGHUP');
-    await service.waitForLog(byMsg('SIGHUP: reloading rules and clinics'));
+    await service.waitForLog(byMsg('SIGHUP: reloading rules and clinics, keys file and staff file'));
     const reloaded = await service.waitForLog(byMsg('rules reloaded'));
     expect(reloaded.changed).to.deep.equal(['downtown']);
     // Still serving after the reload.

@@ -14,7 +14,7 @@ import { freshDbName, getTestMongo, uriWithDb, type TestMongo } from '../support
 import { AUTH_TOKEN, PUBLIC_BASE_URL, WEBHOOK_PATH, addPatient, inboundParams, signedRequest, uniquePhone } from '../support/test-app.js';
 import { FIXTURE_RULES_DIR } from '../support/fixture-rules.js';
 
-// README, "Running in production": two or more stateless instances on one MongoDB. Three
+// docs/operations.md, "Instances": two or more stateless instances on one MongoDB. Three
 // real service processes (`node --import tsx src/main.ts`, as startup.int.test.ts starts it)
 // share one database; each has its own port, SPOOL_DIR and RULES_DIR copy. The request
 // driver below spreads signed requests over them round-robin, as a load balancer would.

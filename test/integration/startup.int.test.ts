@@ -115,7 +115,7 @@ describe('start-up', () => {
     }
   });
 
-  it('when MEMORY_STORE_MAX_MESSAGES is set, then the embedded store keeps that many finished messages and /metrics counts the ones dropped', async () => {
+  it('when MEMORY_STORE_MAX_MESSAGES is set, then the embedded store keeps that many finished messages, the conversation of a dropped message\'s sender goes with it, and /metrics counts the ones dropped', async () => {
     service = await startService({
       PORT: '0',
       HOST: '127.0.0.1',
@@ -130,8 +130,10 @@ describe('start-up', () => {
       MEMORY_STORE_MAX_MESSAGES: '2',
     });
     const sids: string[] = [];
+    const phones = [uniquePhone(), uniquePhone(), uniquePhone()];
+    const firstPhone = phones[0] as string;
     for (let i = 0; i < 3; i++) {
-      const params = inboundParams({ From: uniquePhone(), Body: 'HELP' });
+      const params = inboundParams({ From: phones[i] as string, Body: 'Can someone call me back?' });
       sids.push(params.MessageSid as string);
       const { body, signature } = signedRequest(params);
       const res = await request(service.server).post(WEBHOOK_PATH).type('form').set('X-Twilio-Signature', signature).send(body);
@@ -139,6 +141,12 @@ describe('start-up', () => {
     }
     expect(await service.store.getMessage(sids[0] as string)).to.equal(null);
     expect((await service.store.getMessage(sids[2] as string))?.status).to.equal('unknown-number');
+    // Each unknown number opened a conversation; the first one's went with its only message.
+    const conversations = service.staffStores.conversations;
+    const clinicOf = async (sid: string): Promise<string> => (await service!.store.getMessage(sid))?.clinicId ?? '';
+    const phoneOf = async (sid: string): Promise<string> => (await service!.store.getMessage(sid))?.message.from ?? '';
+    expect(await conversations.conversationIdFor(await clinicOf(sids[2] as string), await phoneOf(sids[2] as string))).to.match(/^cv_/);
+    expect(await conversations.conversationIdFor(await clinicOf(sids[2] as string), firstPhone)).to.equal(null);
     const metrics = await request(service.server).get('/metrics');
     expect(metrics.text).to.match(/^sms_embedded_store_dropped_total\{table="messages"\} 1$/m);
   });

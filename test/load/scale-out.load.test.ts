@@ -14,7 +14,7 @@ import { freshDbName, getTestMongo, uriWithDb, type TestMongo } from '../support
 import { AUTH_TOKEN, PUBLIC_BASE_URL, WEBHOOK_PATH, inboundParams, signedRequest } from '../support/test-app.js';
 
 // Issue 28: the scale-out under real load. Three service processes on one database, as
-// production runs them (README, "Background jobs"): J runs the background jobs, W1 and W2
+// production runs them (docs/operations.md, "Background jobs"): J runs the background jobs, W1 and W2
 // only answer webhooks (BACKGROUND_JOBS=off). Signed webhooks arrive open loop at
 // RATE a second for SECONDS, round-robin over the three, as a load balancer spreads them;
 // halfway W1 is killed with SIGKILL and the balancer sends its share to the others. W1 then

@@ -39,6 +39,13 @@ export interface FakeTwilio {
   close(): Promise<void>;
 }
 
+export interface FakeTwilioOptions {
+  /** The port on 127.0.0.1 (default 0: any free one). */
+  port?: number;
+  /** Called once a message was taken and answered 201, with the request that sent it. */
+  onMessage?: (message: FakeTwilioMessage, request: FakeTwilioRequest) => void;
+}
+
 const MESSAGES = /^\/2010-04-01\/Accounts\/(AC[0-9a-f]{32})\/Messages\.json(?:\?(.*))?$/;
 
 /**
@@ -47,7 +54,7 @@ const MESSAGES = /^\/2010-04-01\/Accounts\/(AC[0-9a-f]{32})\/Messages\.json(?:\?
  * (201 with the message resource, or an error resource); GET lists the messages it took,
  * filtered by To, From and DateSent> as Twilio's list is.
  */
-export async function startFakeTwilio(): Promise<FakeTwilio> {
+export async function startFakeTwilio(options: FakeTwilioOptions = {}): Promise<FakeTwilio> {
   const requests: FakeTwilioRequest[] = [];
   const messages: FakeTwilioMessage[] = [];
   const answers: FakeTwilio['answers'] = [];
@@ -99,9 +106,12 @@ export async function startFakeTwilio(): Promise<FakeTwilio> {
       res.statusCode = 201;
       record.sid = message?.sid;
       res.end(JSON.stringify({ ...message, num_segments: '1', direction: 'outbound-api', api_version: '2010-04-01' }));
+      if (message) {
+        options.onMessage?.(message, record);
+      }
     });
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  await new Promise<void>((resolve) => server.listen(options.port ?? 0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;
   return {
     baseUrl: `http://127.0.0.1:${port}`,

@@ -3,7 +3,7 @@ import { wantsHelp, type CliCommand } from '../io.js';
 const USAGE = [
   'usage: clinic-sms serve',
   '  Serves the webhook (the same as npm start). Configured by the environment (PORT, HOST,',
-  '  MONGODB_URI, TWILIO_AUTH_TOKEN, ...: see the README\'s Environment table); takes no options.',
+  '  MONGODB_URI, TWILIO_AUTH_TOKEN, ...: see docs/operations.md, Environment); takes no options.',
 ];
 
 /** `clinic-sms serve`: the same as `npm start`. */

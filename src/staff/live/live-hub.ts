@@ -29,6 +29,8 @@ interface Stream {
 }
 
 const BATCH = 500;
+/** How often an idle stream gets a comment line (proxies' read timeouts must be longer: deploy/nginx). */
+export const HEARTBEAT_MS = 20_000;
 
 /**
  * The live updates of the staff pages: one Server-Sent Events stream per signed-in tab,
@@ -53,7 +55,7 @@ export class LiveHub {
   constructor(private readonly options: LiveHubOptions) {
     this.clock = options.clock ?? ((): Date => new Date());
     this.overlapMs = options.overlapMs ?? 3000;
-    this.heartbeatMs = options.heartbeatMs ?? 20_000;
+    this.heartbeatMs = options.heartbeatMs ?? HEARTBEAT_MS;
     this.cursor = this.clock().getTime();
     this.loop = new PollLoop(
       () => this.step(),

@@ -10,6 +10,32 @@ export const DEFAULT_MEMORY_MAX_MESSAGES = 50_000;
 /** What the embedded store lets go of to stay within its bound. */
 export type DroppedTable = 'messages';
 
+/** A finished message the embedded store let go of, as its listeners hear of it. */
+export interface DroppedMessage {
+  messageSid: string;
+  /** Null for a message to a number no clinic owns. */
+  clinicId: string | null;
+  /** The sender (E.164). */
+  phone: string;
+  receivedAt: Date;
+  /** True when the store holds no other message from this sender at this clinic. */
+  lastOfSender: boolean;
+}
+
+/**
+ * Told of each message the embedded store drops, so the feature parts kept beside it
+ * (conversations, media records) let go of what belongs to that message.
+ */
+export interface MessageDrops {
+  /** @returns a function that stops the listening */
+  onMessageDropped(listener: (dropped: DroppedMessage) => void): () => void;
+}
+
+/** True for a store that tells of the messages it drops (the embedded one). */
+export function dropsMessages(store: object): store is MessageDrops {
+  return typeof (store as Partial<MessageDrops>).onMessageDropped === 'function';
+}
+
 export interface MemoryStoreOptions {
   /**
    * Finished audit records kept: past it the oldest are dropped (and leave the threads of
@@ -30,14 +56,20 @@ const senderKey = (clinicId: string, phone: string): string => `${clinicId}\u000
  *
  * Its memory is bounded, so a demo left running does not grow until the process dies: it
  * keeps the newest `maxMessages` finished audit records, and rate counters only for their window (as the MongoDB TTL index does).
+ * With the last message of a sender goes what the store remembers of that sender (the memo:
+ * pending choice, automatic replies; kept while staff wrote to them since), and its listeners (onMessageDropped)
+ * drop the conversations and media records that belong to the messages.
  * Opt-out state, patients and appointments are never dropped. Production runs on MongoDB,
  * which keeps everything.
  */
-export class MemoryStore implements Store {
+export class MemoryStore implements Store, MessageDrops {
   readonly kind = 'memory' as const;
   readonly maxMessages: number;
   private readonly onDrop: (table: DroppedTable) => void;
   private readonly messages = new Map<string, MessageRecord>();
+  /** How many of `messages` each sender (clinic + phone) has: the last one dropped takes the sender's memo along. */
+  private readonly messagesBySender = new Map<string, number>();
+  private readonly dropListeners = new Set<(dropped: DroppedMessage) => void>();
   /** MessageSids of finished messages, oldest first: what the bound drops. */
   private readonly finished = new Set<string>();
   /** Records claimed with mediaPending, by MessageSid, kept apart so the bound never drops one. */
@@ -84,6 +116,8 @@ export class MemoryStore implements Store {
     }
     const kept = structuredClone(record);
     this.messages.set(kept.messageSid, kept);
+    const sender = senderKey(kept.clinicId ?? '', kept.message.from);
+    this.messagesBySender.set(sender, (this.messagesBySender.get(sender) ?? 0) + 1);
     if (kept.mediaPending) {
       this.mediaPendingRecords.set(kept.messageSid, structuredClone(record));
     }
@@ -192,13 +226,68 @@ export class MemoryStore implements Store {
         break;
       }
       this.finished.delete(oldest);
-      this.messages.delete(oldest);
-      this.onDrop('messages');
+      this.drop(oldest);
     }
+  }
+
+  /** Lets go of a finished message, and of its sender's memo when it was the sender's last; tells the listeners. */
+  private drop(messageSid: string): void {
+    const record = this.messages.get(messageSid);
+    if (!record) {
+      return;
+    }
+    this.messages.delete(messageSid);
+    const sender = senderKey(record.clinicId ?? '', record.message.from);
+    const left = (this.messagesBySender.get(sender) ?? 1) - 1;
+    if (left > 0) {
+      this.messagesBySender.set(sender, left);
+    } else {
+      this.messagesBySender.delete(sender);
+      // The memo goes too, unless staff wrote to the sender since (their conversation stays then too).
+      const staffAt = this.memos.get(sender)?.staffAt;
+      if (!staffAt || staffAt <= record.receivedAt) {
+        this.memos.delete(sender);
+      }
+    }
+    this.onDrop('messages');
+    const dropped: DroppedMessage = { messageSid, clinicId: record.clinicId, phone: record.message.from, receivedAt: record.receivedAt, lastOfSender: left <= 0 };
+    for (const listener of this.dropListeners) {
+      listener(dropped);
+    }
+  }
+
+  onMessageDropped(listener: (dropped: DroppedMessage) => void): () => void {
+    this.dropListeners.add(listener);
+    return () => {
+      this.dropListeners.delete(listener);
+    };
   }
 
   async findPatientsByPhone(clinicId: string, phone: string): Promise<Patient[]> {
     return this.patientsOn(senderKey(clinicId, phone));
+  }
+
+  async searchPatientsByName(clinicId: string, words: readonly string[], limit: number): Promise<Patient[]> {
+    const wanted = words.map((w) => w.toLowerCase()).filter((w) => w !== '');
+    if (wanted.length === 0) {
+      return [];
+    }
+    const out: Patient[] = [];
+    for (const p of this.patients.values()) {
+      const names = [p.firstName.toLowerCase(), p.lastName.toLowerCase()];
+      if (p.clinicId === clinicId && wanted.every((w) => names.some((n) => n.startsWith(w)))) {
+        out.push(p);
+      }
+    }
+    return out
+      .sort(byName)
+      .slice(0, limit)
+      .map((p) => structuredClone(p));
+  }
+
+  async getPatient(clinicId: string, patientId: string): Promise<Patient | null> {
+    const found = this.patients.get(patientId);
+    return found && found.clinicId === clinicId ? structuredClone(found) : null;
   }
 
   private patientsOn(key: string): Patient[] {
@@ -398,6 +487,16 @@ export class MemoryStore implements Store {
     const found = this.appointments.get(id);
     return found ? structuredClone(found) : null;
   }
+}
+
+/** Last name, first name, id: in code-unit order, as MongoDB sorts strings. */
+function byName(a: Patient, b: Patient): number {
+  for (const [x, y] of [[a.lastName, b.lastName], [a.firstName, b.firstName], [a.id, b.id]] as const) {
+    if (x !== y) {
+      return x < y ? -1 : 1;
+    }
+  }
+  return 0;
 }
 
 /** Moves `id` from the `before` key's set to the `after` key's set of an index. */

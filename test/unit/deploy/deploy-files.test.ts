@@ -4,9 +4,12 @@ import { expect } from 'chai';
 import YAML from 'yaml';
 import { parseKeysFile } from '../../../src/auth/api-keys-file.js';
 import { loadClinicsFile } from '../../../src/config/clinics-file.js';
+import { HEARTBEAT_MS } from '../../../src/staff/live/live-hub.js';
+import { parseStaffFile } from '../../../src/staff/auth/staff-file.js';
+import { ROUTES } from '../../../src/staff/paths.js';
 
 // The deployment files cannot be run here (no container runtime, no image registry), so
-// these tests hold them to what the README promises: which processes run, with which
+// these tests hold them to what docs/operations.md promises: which processes run, with which
 // volumes, health checks and signals.
 
 interface ComposeService {
@@ -117,6 +120,7 @@ describe('deployment files', () => {
         const configDir = path.posix.dirname(app.environment?.CLINICS_FILE ?? '');
         expect(byTarget.get(configDir), name).to.deep.include({ source: './deploy/config.example', readOnly: true });
         expect(path.posix.dirname(app.environment?.KEYS_FILE ?? ''), name).to.equal(configDir);
+        expect(path.posix.dirname(app.environment?.STAFF_FILE ?? ''), name).to.equal(configDir);
         expect(byTarget.get(app.environment?.RULES_DIR ?? ''), name).to.deep.include({ source: './rules', readOnly: true });
       }
     });
@@ -138,7 +142,7 @@ describe('deployment files', () => {
       expect(uri.searchParams.get('replicaSet')).to.equal(replSet);
     });
 
-    it('when MongoDB is read, then it runs with authentication (a key file for its replica set), its root user and the instances\' credentials come from deploy/clinic-sms.env, and the README documents TLS for a database on another host', () => {
+    it('when MongoDB is read, then it runs with authentication (a key file for its replica set), its root user and the instances\' credentials come from deploy/clinic-sms.env, and docs/operations.md documents TLS for a database on another host', () => {
       const mongo = compose.services.mongo as ComposeService & { env_file?: Array<{ path: string; required?: boolean }>; entrypoint?: string[] | string };
       const text = readFileSync('compose.yaml', 'utf8');
       const started = [mongo.entrypoint ?? [], mongo.command ?? []].flat().join(' ');
@@ -157,8 +161,8 @@ describe('deployment files', () => {
       expect(uri.searchParams.get('authSource')).to.equal('admin');
       // The health check authenticates with the same user to initiate and check the set.
       expect(testOf(mongo)).to.include('MONGO_INITDB_ROOT_USERNAME').and.include('MONGO_INITDB_ROOT_PASSWORD');
-      const readme = readFileSync('README.md', 'utf8');
-      expect(readme).to.match(/tls=true/).and.match(/tlsCAFile=/).and.match(/another host/);
+      const operations = readFileSync('docs/operations.md', 'utf8');
+      expect(operations).to.match(/tls=true/).and.match(/tlsCAFile=/).and.match(/another host/);
     });
 
     it('when an instance is stopped, then compose waits longer than the drain and the spool flush before SIGKILL', () => {
@@ -237,7 +241,8 @@ describe('deployment files', () => {
         expect(text, secret).to.include(secret);
       }
       expect(parseKeysFile(readFileSync('deploy/config.example/api-keys.yaml', 'utf8'), 'api-keys.yaml', { production: true })).to.deep.equal([]);
-      expect(readdirSync('deploy/config.example').sort()).to.deep.equal(['api-keys.yaml', 'clinics.yaml']);
+      expect(parseStaffFile(readFileSync('deploy/config.example/staff.yaml', 'utf8'), 'staff.yaml')).to.deep.equal([{ emailDomain: 'main-street-clinic.example', clinics: ['main-street'] }]);
+      expect(readdirSync('deploy/config.example').sort()).to.deep.equal(['api-keys.yaml', 'clinics.yaml', 'staff.yaml']);
       for (const [name, app] of Object.entries(readCompose().services).filter(([, s]) => s.build !== undefined)) {
         expect(app.environment?.SEED_FILE, name).to.equal('none');
       }
@@ -279,6 +284,18 @@ describe('deployment files', () => {
       expect(text).to.not.match(/proxy_pass/);
       const snippet = readFileSync('deploy/nginx/clinic-sms-proxy.conf', 'utf8');
       expect(snippet).to.include('proxy_pass http://clinic_sms;').and.include('proxy_set_header X-Forwarded-For $remote_addr;');
+    });
+
+    it('when the nginx example is read, then the staff pages\' live stream is passed on unbuffered and outlives the service\'s heartbeat', () => {
+      const text = readFileSync('deploy/nginx/clinic-sms.conf', 'utf8');
+      const stream = /location ~ (\S+) \{\n([^}]*)\}/.exec(text);
+      expect(stream, 'a regex location for the stream').to.not.equal(null);
+      expect(new RegExp(stream![1]!).test(ROUTES.events.replace(':clinicId', 'downtown'))).to.equal(true);
+      expect(stream![2]).to.include('include /etc/nginx/snippets/clinic-sms-proxy.conf;').and.include('proxy_buffering off;');
+      const timeout = /proxy_read_timeout (\d+)s;/.exec(stream![2]!);
+      expect(Number(timeout?.[1]) * 1000).to.be.greaterThan(HEARTBEAT_MS);
+      // The snippet is included in that location too: a timeout there would be a duplicate directive.
+      expect(readFileSync('deploy/nginx/clinic-sms-proxy.conf', 'utf8')).to.not.include('proxy_read_timeout');
     });
   });
 
