@@ -30,11 +30,18 @@ const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,255}$/;
 const ISO_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:\d{2})$/;
 
 /** The JSON bodies the write routes take (also the OpenAPI document's request schemas). */
+const START_PHONE = { type: 'string', minLength: 1, maxLength: 40, pattern: '\\S' } as const;
+const START_PATIENT = { type: 'string', minLength: 1, maxLength: 100, pattern: '\\S' } as const;
+
 export const BODY_SCHEMAS = {
   start: {
     type: 'object',
-    properties: { phone: { type: 'string', minLength: 1, maxLength: 40, pattern: '\\S' } },
-    required: ['phone'],
+    description: 'Who to start a conversation with: a phone number (any notation), or a patient of the clinic by the id the practice system gave it. One of the two.',
+    properties: { phone: START_PHONE, patientId: START_PATIENT },
+    oneOf: [
+      { properties: { phone: START_PHONE }, required: ['phone'] },
+      { properties: { patientId: START_PATIENT }, required: ['patientId'] },
+    ],
     additionalProperties: false,
   },
   status: {
@@ -70,6 +77,11 @@ function reason(errors: ErrorObject[] | null | undefined): string {
     return 'invalid body';
   }
   const where = e.instancePath === '' ? 'body' : e.instancePath.slice(1);
+  // A body that must hold one of two fields (phone or patientId): say so, whichever way it failed.
+  const oneOf = errors?.find((x) => x.keyword === 'oneOf' && x.instancePath === '');
+  if (oneOf && e.instancePath === '') {
+    return 'give either phone or patientId (one of them)';
+  }
   if (e.keyword === 'additionalProperties') {
     return `unknown field "${String((e.params as { additionalProperty?: unknown }).additionalProperty)}"`;
   }
@@ -188,8 +200,9 @@ export function createStaffRouter(deps: StaffRoutesDeps): Router {
   });
 
   router.post(CONVERSATIONS_PATH, ...guard(CONVERSATIONS_PATH, 'conversations:write'), body('start'), async function startConversation(ctx: Context): Promise<void> {
-    const { phone } = ctx.request.body as { phone: string };
-    const { conversation, created } = await deps.service.start(clinicOf(ctx), phone, { id: keyId(ctx) });
+    const { phone, patientId } = ctx.request.body as { phone?: string; patientId?: string };
+    const by = { id: keyId(ctx) };
+    const { conversation, created } = patientId === undefined ? await deps.service.start(clinicOf(ctx), phone ?? '', by) : await deps.service.startWithPatient(clinicOf(ctx), patientId, by);
     (ctx.state as StaffState).conversationId = conversation.id;
     ctx.status = created ? 201 : 200;
     ctx.body = conversation;

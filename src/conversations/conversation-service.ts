@@ -1,5 +1,5 @@
 import { createHash, randomUUID } from 'node:crypto';
-import type { Clinic, MessageRecord, PendingChoice, StaffPriority } from '../domain.js';
+import type { Clinic, MessageRecord, Patient, PendingChoice, StaffPriority } from '../domain.js';
 import { AppError } from '../errors.js';
 import { toE164 } from '../phone.js';
 import type { Store } from '../store/store.js';
@@ -25,13 +25,16 @@ import { PENDING_MEDIA_LINKS, type MediaLinks, type ThreadMedia } from './media-
 import { statusCallbackUrl } from './status-callback-url.js';
 import type { SmsSender } from './twilio-messages.js';
 
+/** How many patients a name search offers to start a conversation with. */
+export const PATIENT_MATCHES = 10;
+
 /** How many of each kind of thread entry a thread shows (the newest). */
 export const THREAD_LIMIT = 200;
 
 export interface ConversationServiceDeps {
   conversations: ConversationStore;
   /** The main store: opt-out state, the patients on a phone, and the sender's note of staff activity (conversation.staffActive). */
-  store: Pick<Store, 'getOptOut' | 'findPatientsByPhone' | 'noteStaffActivity'>;
+  store: Pick<Store, 'getOptOut' | 'findPatientsByPhone' | 'noteStaffActivity' | 'getPatient' | 'searchPatientsByName'>;
   sender: SmsSender;
   /** The clinic and its Twilio credentials as live now (null: no such clinic). */
   clinic(clinicId: string): { clinic: Clinic; accountSid: string | null; authToken: string | null } | null;
@@ -329,6 +332,35 @@ export class ConversationService {
       await this.activity(result.conversation, 'started the conversation', by, now);
     }
     return { conversation: toView(result.conversation, now), created: result.created };
+  }
+
+  /**
+   * Starts (or finds) the conversation with a patient of the clinic, by the patient's id (as
+   * the practice system imported it): NOT_FOUND when the clinic has no such patient, OPTED_OUT
+   * when their phone opted out.
+   */
+  async startWithPatient(clinicId: string, patientId: string, by: Actor): Promise<{ conversation: ConversationView; created: boolean }> {
+    const patient = await this.deps.store.getPatient(clinicId, patientId);
+    if (!patient) {
+      throw new AppError('NOT_FOUND', 'no patient of this clinic has this patientId');
+    }
+    return this.start(clinicId, patient.phone, by);
+  }
+
+  /**
+   * The clinic's patients a name points to (each word starts the first or last name), for
+   * staff who start a conversation by name, with whether their phone opted out.
+   * @param name - what staff typed
+   */
+  async findPatients(clinicId: string, name: string, limit = PATIENT_MATCHES): Promise<Array<{ patient: Patient; optedOutAt: Date | null }>> {
+    const words = name.toLowerCase().split(/\s+/).filter((w) => w !== '').slice(0, 4);
+    const patients = await this.deps.store.searchPatientsByName(clinicId, words, limit);
+    return Promise.all(
+      patients.map(async (patient) => {
+        const optOut = await this.deps.store.getOptOut(clinicId, patient.phone);
+        return { patient, optedOutAt: optOut?.optedOut ? optOut.changedAt : null };
+      }),
+    );
   }
 
   async thread(clinicId: string, id: string): Promise<{ conversation: ConversationView; entries: ThreadEntryView[] }> {

@@ -294,14 +294,15 @@ export function openApiDocument(options: { serverUrl?: string | null } = {}): Js
           ],
           responses: { '200': json(ref('ConversationList'), 'A page of conversations.'), '400': error('A bad query parameter (also `phone`: search with q).') },
         }),
-        post: staffOperation('startConversation', 'Start (or find) the conversation with a phone of the clinic, for a call-back', 'conversations:write', {
+        post: staffOperation('startConversation', 'Start (or find) the conversation with a phone, or with a patient of the clinic by patientId, for a call-back', 'conversations:write', {
           parameters: [CLINIC_ID],
           requestBody: { required: true, content: { 'application/json': { schema: ref('NewConversation') } } },
           responses: {
             '201': json(ref('Conversation'), 'The new conversation (open, nothing waiting).'),
             '200': json(ref('Conversation'), 'The conversation this phone already has.'),
-            '400': error('The body is not valid, or the phone is not a possible number.'),
-            '409': error('OPTED_OUT: the number opted out of texts (the message says since when).'),
+            '400': error('The body is not valid (phone or patientId, one of them), or the phone is not a possible number.'),
+            '404': error('patientId names no patient of this clinic.'),
+            '409': error('OPTED_OUT: the number (the patient\'s phone) opted out of texts (the message says since when).'),
             '415': error('The body is not application/json, or comes with a Content-Encoding.'),
           },
         }),

@@ -5,7 +5,7 @@ import bodyParser from 'koa-bodyparser';
 import type { VNode } from 'preact';
 import type { AccessLogStore, AccessRecord } from '../auth/access-log.js';
 import { CONVERSATION_STATUSES, type ConversationStatus } from '../conversations/conversation.js';
-import type { ConversationService } from '../conversations/conversation-service.js';
+import { PATIENT_MATCHES, type ConversationService } from '../conversations/conversation-service.js';
 import type { Appointment, Clinic } from '../domain.js';
 import { AppError, isAppError } from '../errors.js';
 import { toAppError } from '../http/error-middleware.js';
@@ -22,8 +22,8 @@ import { paths, ROUTES, VIEWS, type InboxView, type ListState } from './paths.js
 import { displayNameOf, personOf, type PageState, type StaffPerson } from './person.js';
 import { SegmentCounter, type QuickReply } from './views/composer.js';
 import { ConversationList, VIEW_LABELS, type ListModel } from './views/conversation-list.js';
-import { fromDatetimeLocal } from './views/format.js';
-import { ClinicChooser, InboxPage, MessagePage, type InboxPageModel } from './views/inbox-page.js';
+import { fromDatetimeLocal, localTime } from './views/format.js';
+import { ClinicChooser, InboxPage, MessagePage, type InboxPageModel, type PatientPickerModel } from './views/inbox-page.js';
 import { renderPage, renderPartial } from './views/layout.js';
 import type { PatientCard } from './views/patient-panel.js';
 import { ThreadLive, type StaffMember, type ThreadModel } from './views/thread.js';
@@ -55,6 +55,8 @@ export interface StaffPagesDeps {
 }
 
 const PAGE_SIZE = 50;
+/** Typed under "Start a conversation": a phone number when it has 7 digits or more (and no letters), else a name. */
+const looksLikePhone = (typed: string): boolean => !/\p{L}/u.test(typed) && (typed.match(/\d/g) ?? []).length >= 7;
 const CONVERSATION_ID = /^cv_[0-9a-f]{32}$/;
 const MEDIA_ID = /^MM[0-9a-fA-F]{32}-\d{1,2}$/;
 const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,255}$/;
@@ -291,13 +293,16 @@ export function createStaffPages(deps: StaffPagesDeps): Router {
     ctx.redirect(paths.conversation(clinicId, id, listStateOf(form)));
   }
 
-  async function inboxPage(ctx: Context, options: { q?: string; openId?: string | null; notice?: string; composer?: { draft?: string; error?: string }; status?: number; state?: ListState }): Promise<void> {
+  async function inboxPage(
+    ctx: Context,
+    options: { q?: string; openId?: string | null; notice?: string; picker?: PatientPickerModel; composer?: { draft?: string; error?: string }; status?: number; state?: ListState },
+  ): Promise<void> {
     const clinic = clinicOf(ctx);
     const person = personOf(ctx.state);
     const state = options.state ?? listStateOf(ctx.query);
     const openId = options.openId ?? null;
     const [list, open] = await Promise.all([listModel(clinic, person, state, options.q ?? '', openId), openId ? threadParts(clinic, person, openId, options.composer) : Promise.resolve(null)]);
-    const model: InboxPageModel = { clinicId: clinic.id, clinicName: clinic.name, person, list, open, ...(options.notice ? { notice: options.notice } : {}) };
+    const model: InboxPageModel = { clinicId: clinic.id, clinicName: clinic.name, person, list, open, ...(options.notice ? { notice: options.notice } : {}), ...(options.picker ? { picker: options.picker } : {}) };
     html(ctx, <InboxPage model={model} />, options.status ?? 200);
   }
 
@@ -440,20 +445,49 @@ export function createStaffPages(deps: StaffPagesDeps): Router {
   router.post(ROUTES.start, ...change(ROUTES.start), async function startConversation(ctx: Context): Promise<void> {
     const clinic = clinicOf(ctx);
     const form = formOf(ctx);
+    const typed = (form.patient ?? form.phone ?? '').trim().slice(0, 100);
+    const patientId = (form.patientId ?? '').slice(0, 100);
     try {
-      const { conversation } = await deps.service.start(clinic.id, (form.phone ?? '').slice(0, 40), actor(ctx));
+      // A patient picked from the list, a phone number, or a name to pick from.
+      if (patientId === '' && !looksLikePhone(typed)) {
+        if (typed.length < 2) {
+          throw new AppError('BAD_REQUEST', "type a patient's name (2 letters or more) or a phone number");
+        }
+        await inboxPage(ctx, { state: listStateOf(form), picker: await pickerModel(clinic, typed) });
+        return;
+      }
+      const { conversation } = patientId !== '' ? await deps.service.startWithPatient(clinic.id, patientId, actor(ctx)) : await deps.service.start(clinic.id, typed, actor(ctx));
       (ctx.state as PageState).conversationId = conversation.id;
       deps.hub.poke();
       ctx.status = 303;
       ctx.redirect(paths.conversation(clinic.id, conversation.id, { view: 'all' }));
     } catch (err) {
-      if (isAppError(err) && (err.code === 'OPTED_OUT' || err.code === 'BAD_REQUEST')) {
+      if (isAppError(err) && (err.code === 'OPTED_OUT' || err.code === 'BAD_REQUEST' || (err.code === 'NOT_FOUND' && patientId !== ''))) {
         await inboxPage(ctx, { notice: err.message, status: err.status, state: listStateOf(form) });
         return;
       }
       throw err;
     }
   });
+
+  /** The patients a typed name points to, for the picker (with their next visit and opt-out). */
+  async function pickerModel(clinic: Clinic, name: string): Promise<PatientPickerModel> {
+    const found = await deps.service.findPatients(clinic.id, name, PATIENT_MATCHES + 1);
+    const now = clock();
+    const matches = await Promise.all(
+      found.slice(0, PATIENT_MATCHES).map(async ({ patient, optedOutAt }) => {
+        const next = await deps.store.findNextAppointment(clinic.id, [patient.id], now);
+        return {
+          patientId: patient.id,
+          name: `${patient.firstName} ${patient.lastName}`.trim(),
+          phoneEnding: patient.phone.slice(-4),
+          nextVisit: next ? formatAppointmentTime(next.startsAt, clinic.timezone, 'en') : null,
+          optedOutOn: optedOutAt ? localTime(optedOutAt, clinic.timezone) : null,
+        };
+      }),
+    );
+    return { name, matches, more: found.length > PATIENT_MATCHES };
+  }
 
   router.get(ROUTES.media, ...page(ROUTES.media), async function staffMedia(ctx: Context): Promise<void> {
     const clinic = clinicOf(ctx);

@@ -112,6 +112,14 @@ export interface Store {
   countMediaPending(): Promise<number>;
 
   findPatientsByPhone(clinicId: string, phone: string): Promise<Patient[]>;
+  /**
+   * The clinic's patients whose first or last name starts with each word of `words` (already
+   * split, letter case aside: "park dy" finds Dylan Park), by last name, first name, id; at most
+   * `limit`. For staff who start a conversation by a patient's name.
+   */
+  searchPatientsByName(clinicId: string, words: readonly string[], limit: number): Promise<Patient[]>;
+  /** One patient of a clinic by id (null: none, or another clinic's). */
+  getPatient(clinicId: string, patientId: string): Promise<Patient | null>;
   /** The soonest appointment at or after `now` among the patients, not cancelled. */
   findNextAppointment(clinicId: string, patientIds: readonly string[], now: Date): Promise<Appointment | null>;
   /**

@@ -204,6 +204,28 @@ for (const kind of SERVICE_STORE_KINDS) {
       }
     });
 
+    it('when Maria starts a conversation by typing part of a patient\'s name, then she picks the patient from the clinic\'s list and the thread opens', async () => {
+      const watched = await openPage(browser, app.baseUrl);
+      const { page } = watched;
+      const surname = `Brightwater${Date.now().toString(36)}`;
+      const patient = await addPatient(app.service.store, { phone: uniquePhone(), firstName: 'Rosa', lastName: surname });
+      try {
+        await signIn(page, 'Maria Front-Desk');
+        await page.getByText('Start a conversation').click();
+        await page.getByLabel("Patient's name or phone number").fill(`ros ${surname.slice(0, 8)}`);
+        await page.getByRole('button', { name: 'Start', exact: true }).press('Enter');
+        await page.getByRole('heading', { name: 'Start a conversation', level: 1 }).waitFor();
+        await expectAccessible(page, 'the patient picker');
+        await page.getByRole('button', { name: `Start with Rosa ${surname} (phone ending ${patient.phone.slice(-4)})` }).click();
+        await page.getByRole('heading', { name: `Rosa ${surname}`, level: 1 }).waitFor();
+        expect(new URL(page.url()).pathname).to.match(/^\/staff\/clinics\/downtown\/conversations\/cv_[0-9a-f]{32}$/);
+        await page.getByLabel('Reply to the patient by SMS').waitFor();
+        expectNoCspViolations(watched);
+      } finally {
+        await watched.close();
+      }
+    });
+
     it('when message bodies carry markup and script, then they are shown as text and nothing runs', async () => {
       const watched = await openPage(browser, app.baseUrl);
       const { page } = watched;

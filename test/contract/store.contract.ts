@@ -201,6 +201,26 @@ export function describeStoreContract(name: string, makeStore: MakeStore): void 
         expect(await store.findPatientsByPhone(clinicId, newPhone())).to.deep.equal([]);
       });
 
+      it('when staff look a patient up by name, then every word must start the first or last name (letter case aside), only the clinic\'s, by last then first name, at most the limit; getPatient finds one of the clinic by id', async function () {
+        const clinicId = newClinicId();
+        const dylan = aPatient({ clinicId, id: `${clinicId}-1`, firstName: 'Dylan', lastName: 'Park' });
+        const carla = aPatient({ clinicId, id: `${clinicId}-2`, firstName: 'Carla', lastName: 'Park' });
+        const parker = aPatient({ clinicId, id: `${clinicId}-3`, firstName: 'Ann', lastName: 'Parker' });
+        const other = aPatient({ clinicId: newClinicId(), firstName: 'Dylan', lastName: 'Park' });
+        const dotted = aPatient({ clinicId, id: `${clinicId}-4`, firstName: 'J.R.', lastName: 'Smith' });
+        await store.upsertPatients([dylan, carla, parker, other, dotted]);
+        expect(await store.searchPatientsByName(clinicId, ['park'], 10)).to.deep.equal([carla, dylan, parker]);
+        expect(await store.searchPatientsByName(clinicId, ['PARK', 'dy'], 10)).to.deep.equal([dylan]);
+        expect(await store.searchPatientsByName(clinicId, ['ark'], 10), 'a prefix, not any part').to.deep.equal([]);
+        expect(await store.searchPatientsByName(clinicId, ['park'], 2)).to.deep.equal([carla, dylan]);
+        expect(await store.searchPatientsByName(clinicId, ['j.r'], 10), 'regex characters are literal').to.deep.equal([dotted]);
+        expect(await store.searchPatientsByName(clinicId, ['j.*'], 10)).to.deep.equal([]);
+        expect(await store.searchPatientsByName(clinicId, [], 10)).to.deep.equal([]);
+        expect(await store.getPatient(clinicId, dylan.id)).to.deep.equal(dylan);
+        expect(await store.getPatient(clinicId, other.id), 'another clinic\'s patient').to.equal(null);
+        expect(await store.getPatient(clinicId, `${clinicId}-missing`)).to.equal(null);
+      });
+
       it('when a sender is touched, then the patients on the phone come back with the count, as findPatientsByPhone gives them', async function () {
         const clinicId = newClinicId();
         const phone = newPhone();

@@ -69,5 +69,36 @@ for (const kind of STAFF_STORE_KINDS) {
       expect(refused.body.error).to.deep.include({ code: 'OPTED_OUT' });
       expect(refused.body.error.message).to.match(/opted out of texts \(STOP\) on \d{4}-\d{2}-\d{2}/);
     });
+
+    it('when a conversation is started with a patientId, then it is the patient\'s phone\'s (201, then 200), an unknown or other clinic\'s patient is 404, an opted-out patient 409 with the reason, and phone with patientId 400', async function () {
+      const phone = uniquePhone();
+      const patient = await addPatient(t.store, { phone, firstName: 'Greta', lastName: 'Lind' });
+      const first = await api().post(BASE).set(auth()).send({ patientId: patient.id });
+      expect(first.status).to.equal(201);
+      expect(first.body).to.deep.include({ phone, status: 'open', patients: [{ id: patient.id, displayName: 'Greta Lind' }] });
+      const again = await api().post(BASE).set(auth()).send({ patientId: patient.id });
+      expect(again.status).to.equal(200);
+      expect(again.body.id).to.equal(first.body.id);
+
+      const elsewhere = await addPatient(t.store, { phone: uniquePhone(), clinicId: 'northside' });
+      for (const patientId of ['p-nobody', elsewhere.id]) {
+        const missing = await api().post(BASE).set(auth()).send({ patientId });
+        expect(missing.status, patientId).to.equal(404);
+        expect(missing.body.error.message).to.equal('no patient of this clinic has this patientId');
+      }
+      const both = await api().post(BASE).set(auth()).send({ patientId: patient.id, phone });
+      expect(both.status).to.equal(400);
+      expect(both.body.error.message).to.equal('give either phone or patientId (one of them)');
+      const neither = await api().post(BASE).set(auth()).send({});
+      expect(neither.status).to.equal(400);
+      expect(neither.body.error.message).to.equal('give either phone or patientId (one of them)');
+
+      const stopped = await addPatient(t.store, { phone: uniquePhone(), firstName: 'Hugo' });
+      await text(stopped.phone, 'STOP');
+      const refused = await api().post(BASE).set(auth()).send({ patientId: stopped.id });
+      expect(refused.status).to.equal(409);
+      expect(refused.body.error).to.deep.include({ code: 'OPTED_OUT' });
+      expect(refused.body.error.message).to.match(/opted out of texts \(STOP\) on \d{4}-\d{2}-\d{2}/);
+    });
   });
 }

@@ -15,6 +15,54 @@ export interface InboxPageModel {
   open: { thread: ThreadModel; composer: ComposerModel; panel: PatientPanelModel } | null;
   /** A short message after an action (e.g. why a start was refused). */
   notice?: string;
+  /** The clinic's patients a name typed under "Start a conversation" points to, to pick one. */
+  picker?: PatientPickerModel;
+}
+
+export interface PatientPickerModel {
+  /** What was typed. */
+  name: string;
+  matches: Array<{ patientId: string; name: string; phoneEnding: string; nextVisit: string | null; optedOutOn: string | null }>;
+  /** More patients match than are shown. */
+  more: boolean;
+}
+
+/** The patients a name points to, each a button that starts (or opens) their conversation. */
+function PatientPicker(props: { clinicId: string; model: PatientPickerModel }): VNode {
+  const m = props.model;
+  return (
+    <section aria-labelledby="main-heading" class="picker">
+      <h1 id="main-heading">Start a conversation</h1>
+      {m.matches.length === 0 ? (
+        <p>No patient of the clinic has a name starting with “{m.name}”. Check the spelling, or type the phone number.</p>
+      ) : (
+        <>
+          <p>
+            Patients whose name starts with “{m.name}”{m.more ? ' (the first ones; type more of the name to narrow)' : ''}:
+          </p>
+          <ul class="picker-list">
+            {m.matches.map((p) => (
+              <li key={p.patientId}>
+                {p.optedOutOn === null ? (
+                  <form method="post" action={paths.start(props.clinicId)}>
+                    <input type="hidden" name="patientId" value={p.patientId} />
+                    <button type="submit">
+                      Start with {p.name} (phone ending {p.phoneEnding})
+                    </button>
+                    {p.nextVisit ? <span class="help"> Next visit {p.nextVisit}</span> : null}
+                  </form>
+                ) : (
+                  <p>
+                    {p.name} (phone ending {p.phoneEnding}): opted out of texts (STOP) on {p.optedOutOn}; nothing can be sent until the patient texts START.
+                  </p>
+                )}
+              </li>
+            ))}
+          </ul>
+        </>
+      )}
+    </section>
+  );
 }
 
 /** The inbox: the list on the left, the open thread and its composer, the patient beside it. */
@@ -37,8 +85,8 @@ export function InboxPage(props: { model: InboxPageModel }): VNode {
           <details class="start">
             <summary>Start a conversation</summary>
             <form method="post" action={paths.start(m.clinicId)}>
-              <label for="start-phone">Patient's phone number</label>
-              <input id="start-phone" name="phone" type="tel" required maxLength={40} autocomplete="off" />
+              <label for="start-patient">Patient's name or phone number</label>
+              <input id="start-patient" name="patient" type="text" required maxLength={100} autocomplete="off" />
               <button type="submit">Start</button>
             </form>
           </details>
@@ -54,6 +102,8 @@ export function InboxPage(props: { model: InboxPageModel }): VNode {
               <ThreadLive model={m.open.thread} />
               <Composer model={m.open.composer} />
             </>
+          ) : m.picker ? (
+            <PatientPicker clinicId={m.clinicId} model={m.picker} />
           ) : (
             <>
               <h1 id="main-heading">Inbox</h1>

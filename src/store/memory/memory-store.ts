@@ -267,6 +267,29 @@ export class MemoryStore implements Store, MessageDrops {
     return this.patientsOn(senderKey(clinicId, phone));
   }
 
+  async searchPatientsByName(clinicId: string, words: readonly string[], limit: number): Promise<Patient[]> {
+    const wanted = words.map((w) => w.toLowerCase()).filter((w) => w !== '');
+    if (wanted.length === 0) {
+      return [];
+    }
+    const out: Patient[] = [];
+    for (const p of this.patients.values()) {
+      const names = [p.firstName.toLowerCase(), p.lastName.toLowerCase()];
+      if (p.clinicId === clinicId && wanted.every((w) => names.some((n) => n.startsWith(w)))) {
+        out.push(p);
+      }
+    }
+    return out
+      .sort(byName)
+      .slice(0, limit)
+      .map((p) => structuredClone(p));
+  }
+
+  async getPatient(clinicId: string, patientId: string): Promise<Patient | null> {
+    const found = this.patients.get(patientId);
+    return found && found.clinicId === clinicId ? structuredClone(found) : null;
+  }
+
   private patientsOn(key: string): Patient[] {
     return [...(this.patientIdsByPhone.get(key) ?? [])]
       .map((id) => this.patients.get(id) as Patient)
@@ -464,6 +487,16 @@ export class MemoryStore implements Store, MessageDrops {
     const found = this.appointments.get(id);
     return found ? structuredClone(found) : null;
   }
+}
+
+/** Last name, first name, id: in code-unit order, as MongoDB sorts strings. */
+function byName(a: Patient, b: Patient): number {
+  for (const [x, y] of [[a.lastName, b.lastName], [a.firstName, b.firstName], [a.id, b.id]] as const) {
+    if (x !== y) {
+      return x < y ? -1 : 1;
+    }
+  }
+  return 0;
 }
 
 /** Moves `id` from the `before` key's set to the `after` key's set of an index. */

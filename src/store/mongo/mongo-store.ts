@@ -254,6 +254,30 @@ export class MongoStore implements Store {
     });
   }
 
+  async searchPatientsByName(clinicId: string, words: readonly string[], limit: number): Promise<Patient[]> {
+    const wanted = words.filter((w) => w !== '');
+    if (wanted.length === 0) {
+      return [];
+    }
+    return storeOperation('searchPatientsByName', async () => {
+      // Anchored, escaped, case-insensitive prefixes; the clinic_phone index narrows to the clinic.
+      const prefix = (w: string): { $regex: string; $options: string } => ({ $regex: `^${w.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}`, $options: 'i' });
+      const docs = await this.patients
+        .find({ clinicId, $and: wanted.map((w) => ({ $or: [{ firstName: prefix(w) }, { lastName: prefix(w) }] })) }, { maxTimeMS: this.maxTimeMS })
+        .sort({ lastName: 1, firstName: 1, _id: 1 })
+        .limit(limit)
+        .toArray();
+      return docs.map(docToPatient);
+    });
+  }
+
+  async getPatient(clinicId: string, patientId: string): Promise<Patient | null> {
+    return storeOperation('getPatient', async () => {
+      const doc = await this.patients.findOne({ _id: patientId, clinicId }, { maxTimeMS: this.maxTimeMS });
+      return doc ? docToPatient(doc) : null;
+    });
+  }
+
   async findNextAppointment(clinicId: string, patientIds: readonly string[], now: Date): Promise<Appointment | null> {
     if (patientIds.length === 0) {
       return null;
