@@ -1,6 +1,8 @@
 import { parsePhoneNumberFromString, type CountryCode } from 'libphonenumber-js';
 
-const E164 = /^\+[1-9]\d{6,14}$/;
+/** E.164 as a JSON Schema pattern (the clinics file's numbers). */
+export const E164_PATTERN = '^\\+[1-9]\\d{6,14}$';
+const E164 = new RegExp(E164_PATTERN);
 
 /** True for a string already in E.164 form (`+` and 7 to 15 digits). */
 export function isE164(value: string): boolean {

@@ -1,10 +1,36 @@
-import { readFile } from 'node:fs/promises';
-import { LineCounter, isMap, isSeq, parseDocument, stringify, type Node } from 'yaml';
-import { AppError, errorCode, type Finding } from '../errors.js';
+import { stringify } from 'yaml';
+import { compileSchema, configInvalid, parseConfigYaml, readConfigText, schemaFindings, topList } from '../config/config-file.js';
+import type { Finding } from '../errors.js';
 import { KEY_ID, SCOPES, type ApiKey, type Scope } from './api-key.js';
 
-const KNOWN_KEYS = new Set(['id', 'clinicId', 'name', 'scopes', 'sha256', 'createdAt', 'revoked', 'revokedAt', 'expiresAt']);
-const SHA256 = /^[0-9a-f]{64}$/;
+const WHAT = { what: 'keys file' };
+const TIME = { type: 'string', format: 'date-time', message: 'expected an ISO 8601 time' };
+
+/** JSON Schema of one key of KEYS_FILE (an id or a key listed twice, and the demo key in production, are checked in parseKeysFile). */
+export const KEY_SCHEMA = {
+  type: 'object',
+  required: ['id', 'clinicId', 'name', 'scopes', 'sha256', 'createdAt'],
+  additionalProperties: false,
+  message: { type: 'expected a map' },
+  properties: {
+    id: { type: 'string', pattern: KEY_ID.source, message: 'required, lower-case letters, digits and dashes' },
+    clinicId: { type: 'string', minLength: 1, message: 'required' },
+    name: { type: 'string', pattern: '\\S', message: 'required text' },
+    scopes: {
+      type: 'array',
+      minItems: 1,
+      message: `a list of ${SCOPES.join(', ')}`,
+      items: { enum: SCOPES, message: `"{value}" is not a scope (${SCOPES.join(', ')})` },
+    },
+    sha256: { type: 'string', pattern: '^[0-9a-f]{64}$', message: "the key's SHA-256, 64 lower-case hex digits" },
+    createdAt: { ...TIME, message: 'required ISO 8601 time' },
+    revoked: { type: 'boolean', message: 'expected true or false' },
+    revokedAt: TIME,
+    expiresAt: TIME,
+  },
+} as const;
+
+let validateKey: ReturnType<typeof compileSchema> | undefined;
 
 /**
  * SHA-256 of the demo key the README shows (`npm start` accepts it for the demo clinic).
@@ -19,120 +45,64 @@ export interface ParseKeysOptions {
 }
 
 /**
- * Parses and validates a keys file (a list, or a map with a `keys` list). Collects every
- * problem and throws one CONFIG_INVALID whose findings name file:line:col.
+ * Parses and validates a keys file (a list, or a map with a `keys` list) with the
+ * configuration loader and KEY_SCHEMA. Collects every problem and throws one CONFIG_INVALID
+ * whose findings name file:line:col.
  * @param text - the file's content
  * @param file - its path, for messages
  */
 export function parseKeysFile(text: string, file: string, options: ParseKeysOptions = {}): ApiKey[] {
-  const lineCounter = new LineCounter();
-  const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
-  const findings: Finding[] = [];
-  const at = (node: Node | null | undefined, message: string): void => {
-    const pos = lineCounter.linePos(node?.range?.[0] ?? 0);
-    findings.push({ file, line: pos.line, col: pos.col, message, severity: 'error' });
-  };
-  for (const err of doc.errors) {
-    const pos = lineCounter.linePos(err.pos[0]);
-    findings.push({ file, line: pos.line, col: pos.col, message: err.message.split('\n')[0] ?? 'YAML syntax error', severity: 'error' });
-  }
-  const fail = (): never => {
-    throw new AppError('CONFIG_INVALID', `invalid keys file ${file}`, { findings });
-  };
-  if (findings.length > 0) {
-    fail();
-  }
-  const contents = doc.contents;
-  const list = isSeq(contents) ? contents : isMap(contents) ? contents.get('keys', true) : contents === null ? null : undefined;
-  if (list === null || (isMap(contents) && list === undefined)) {
+  const source = parseConfigYaml(text, file, WHAT);
+  const list = topList(source, 'keys', true);
+  if (list === 'empty') {
     return [];
   }
-  if (!isSeq(list)) {
-    at(contents, 'expected a list of keys, or a map with a "keys" list');
-    return fail();
+  if (list === null) {
+    throw configInvalid(file, [source.findingAt([], 'expected a list of keys, or a map with a "keys" list')], WHAT);
   }
+  validateKey ??= compileSchema(KEY_SCHEMA);
+  const findings: Finding[] = [];
   const keys: ApiKey[] = [];
   const ids = new Set<string>();
   const hashes = new Set<string>();
-  list.items.forEach((item, index) => {
+  list.items.forEach((raw, index) => {
+    const path = [...list.path, index];
     const where = `keys[${index}]`;
-    if (!isMap(item)) {
-      at(item as Node, `${where}: expected a map`);
+    const own = schemaFindings(source, validateKey as ReturnType<typeof compileSchema>, { path, label: where, data: raw });
+    findings.push(...own);
+    if (own.length > 0) {
       return;
     }
-    const get = (key: string): Node | undefined => item.get(key, true) as Node | undefined;
-    const value = (key: string): unknown => (get(key) as { toJSON?: () => unknown } | undefined)?.toJSON?.() ?? undefined;
-    for (const pair of item.items) {
-      const key = String((pair.key as { value?: unknown } | null)?.value ?? '');
-      if (!KNOWN_KEYS.has(key)) {
-        at(pair.key as Node, `${where}: unknown field "${key}"`);
-      }
-    }
+    // Across keys: an id and a key only once; and the README's demo key never in production.
+    const entry = raw as { id: string; clinicId: string; name: string; scopes: Scope[]; sha256: string; createdAt: string; revoked?: boolean; revokedAt?: string; expiresAt?: string };
     const before = findings.length;
-    const id = value('id');
-    if (typeof id !== 'string' || !KEY_ID.test(id)) {
-      at(get('id') ?? item, `${where}.id: required, lower-case letters, digits and dashes`);
-    } else if (ids.has(id)) {
-      at(get('id'), `${where}.id: "${id}" is used by another key`);
+    if (ids.has(entry.id)) {
+      findings.push(source.findingAt([...path, 'id'], `${where}.id: "${entry.id}" is used by another key`));
     }
-    const clinicId = value('clinicId');
-    if (typeof clinicId !== 'string' || clinicId === '') {
-      at(get('clinicId') ?? item, `${where}.clinicId: required`);
+    if (hashes.has(entry.sha256)) {
+      findings.push(source.findingAt([...path, 'sha256'], `${where}.sha256: the same key is listed twice`));
+    } else if (options.production === true && entry.sha256 === DEMO_KEY_SHA256) {
+      findings.push(source.findingAt([...path, 'sha256'], `${where}: the demo key from the README is refused when NODE_ENV=production`));
     }
-    const name = value('name');
-    if (typeof name !== 'string' || name.trim() === '') {
-      at(get('name') ?? item, `${where}.name: required text`);
+    if (findings.length > before) {
+      return;
     }
-    const scopes = value('scopes');
-    if (!Array.isArray(scopes) || scopes.length === 0 || !scopes.every((s) => (SCOPES as readonly unknown[]).includes(s))) {
-      at(get('scopes') ?? item, `${where}.scopes: a list of ${SCOPES.join(', ')}`);
-    }
-    const sha256 = value('sha256');
-    if (typeof sha256 !== 'string' || !SHA256.test(sha256)) {
-      at(get('sha256') ?? item, `${where}.sha256: the key's SHA-256, 64 lower-case hex digits`);
-    } else if (hashes.has(sha256)) {
-      at(get('sha256'), `${where}.sha256: the same key is listed twice`);
-    } else if (options.production && sha256 === DEMO_KEY_SHA256) {
-      at(get('sha256'), `${where}: the demo key from the README is refused when NODE_ENV=production`);
-    }
-    const createdAt = value('createdAt');
-    const created = typeof createdAt === 'string' ? new Date(createdAt) : createdAt instanceof Date ? createdAt : null;
-    if (!created || Number.isNaN(created.getTime())) {
-      at(get('createdAt') ?? item, `${where}.createdAt: required ISO 8601 time`);
-    }
-    const revoked = value('revoked') ?? false;
-    if (typeof revoked !== 'boolean') {
-      at(get('revoked'), `${where}.revoked: expected true or false`);
-    }
-    const revokedAtValue = value('revokedAt');
-    const revokedAt = typeof revokedAtValue === 'string' ? new Date(revokedAtValue) : revokedAtValue instanceof Date ? revokedAtValue : undefined;
-    if (revokedAtValue !== undefined && (!revokedAt || Number.isNaN(revokedAt.getTime()))) {
-      at(get('revokedAt'), `${where}.revokedAt: expected an ISO 8601 time`);
-    }
-    const expiresAtValue = value('expiresAt');
-    const expiresAt = typeof expiresAtValue === 'string' ? new Date(expiresAtValue) : expiresAtValue instanceof Date ? expiresAtValue : undefined;
-    if (expiresAtValue !== undefined && (!expiresAt || Number.isNaN(expiresAt.getTime()))) {
-      at(get('expiresAt'), `${where}.expiresAt: expected an ISO 8601 time`);
-    }
-    if (findings.length === before) {
-      ids.add(id as string);
-      hashes.add(sha256 as string);
-      keys.push({
-        id: id as string,
-        clinicId: clinicId as string,
-        name: (name as string).trim(),
-        scopes: [...new Set(scopes as Scope[])],
-        sha256: sha256 as string,
-        createdAt: created as Date,
-        revoked: revoked as boolean,
-        ...(revokedAt ? { revokedAt } : {}),
-        ...(expiresAt ? { expiresAt } : {}),
-      });
-    }
+    ids.add(entry.id);
+    hashes.add(entry.sha256);
+    keys.push({
+      id: entry.id,
+      clinicId: entry.clinicId,
+      name: entry.name.trim(),
+      scopes: [...new Set(entry.scopes)],
+      sha256: entry.sha256,
+      createdAt: new Date(entry.createdAt),
+      revoked: entry.revoked ?? false,
+      ...(entry.revokedAt === undefined ? {} : { revokedAt: new Date(entry.revokedAt) }),
+      ...(entry.expiresAt === undefined ? {} : { expiresAt: new Date(entry.expiresAt) }),
+    });
   });
   if (findings.length > 0) {
-    findings.sort((a, b) => a.line - b.line || a.col - b.col);
-    fail();
+    throw configInvalid(file, findings, WHAT);
   }
   return keys;
 }
@@ -143,19 +113,8 @@ export function parseKeysFile(text: string, file: string, options: ParseKeysOpti
  * @param path - the file
  */
 export async function loadKeysFile(path: string, options: ParseKeysOptions = {}): Promise<{ keys: ApiKey[]; missing: boolean }> {
-  let text: string;
-  try {
-    text = await readFile(path, 'utf8');
-  } catch (cause) {
-    if (errorCode(cause) === 'ENOENT') {
-      return { keys: [], missing: true };
-    }
-    throw new AppError('CONFIG_INVALID', `cannot read keys file ${path}`, {
-      cause,
-      findings: [{ file: path, line: 1, col: 1, message: `cannot read: ${(cause as Error).message}`, severity: 'error' }],
-    });
-  }
-  return { keys: parseKeysFile(text, path, options), missing: false };
+  const text = await readConfigText(path, { ...WHAT, missingOk: true });
+  return text === null ? { keys: [], missing: true } : { keys: parseKeysFile(text, path, options), missing: false };
 }
 
 /** The file text for a list of keys (for `clinic-sms keys create|revoke`, which rewrite the file). */

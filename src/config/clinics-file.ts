@@ -1,49 +1,91 @@
-import { readFile } from 'node:fs/promises';
-import { LineCounter, parseDocument, isMap, isSeq, type Node, type Document } from 'yaml';
-import { AppError, fileFinding, type Finding } from '../errors.js';
+import type { JsonPath } from './yaml-source.js';
 import { WEEKDAYS, type Clinic, type Closure, type Weekday, type Weekly } from '../domain.js';
-import { isE164 } from '../phone.js';
-import { parseEventEndpoints } from './event-endpoints.js';
-import { firstYamlError, plainYamlMessage } from './yaml-errors.js';
+import type { Finding } from '../errors.js';
+import { E164_PATTERN, isE164 } from '../phone.js';
+import { compileSchema, configInvalid, isDate, parseConfigYaml, positionOf, readConfigText, schemaFindings, topList } from './config-file.js';
+import { EVENT_ENDPOINT_SCHEMA, eventEndpointsOf } from './event-endpoints.js';
+
+export { isTimeZone } from './config-file.js';
 
 const HHMM = /^([01]\d|2[0-3]):[0-5]\d$|^24:00$/;
 const ID = /^[a-z0-9][a-z0-9-]{0,62}$/;
-const KNOWN_KEYS = new Set([
-  'id',
-  'name',
-  'phoneNumbers',
-  'officePhone',
-  'timezone',
-  'businessHours',
-  'closures',
-  'languages',
-  'authTokenEnv',
-  'accountSid',
-  'defaultRegion',
-  'rateLimitPerMinute',
-  'replyMaxSegments',
-  'repliesPerKeyPerMinute',
-  'autoReply',
-  'events',
-  'deleteMediaFromTwilio',
-  'apiKeySid',
-  'apiKeySecretEnv',
-]);
+const WHAT = { what: 'clinics file' };
 
 /** Staff replies: SMS segments one reply may take (a 1,600-character GSM-7 text is 11). */
 export const DEFAULT_REPLY_MAX_SEGMENTS = 10;
 /** Staff replies: what one API key may send a minute. */
 export const DEFAULT_REPLIES_PER_KEY_PER_MINUTE = 30;
 
-/** True when `tz` is an IANA time zone this Node knows. */
-export function isTimeZone(tz: string): boolean {
-  try {
-    new Intl.DateTimeFormat('en-US', { timeZone: tz });
-    return true;
-  } catch {
-    return false;
-  }
-}
+const ENV_NAME = { type: 'string', pattern: '^[A-Z_][A-Z0-9_]*$', message: 'expected an environment variable name' };
+const COUNT = { type: 'integer', minimum: 1, message: 'expected a whole number of at least 1' };
+const FLAG = { type: 'boolean', message: 'expected true or false' };
+const DATE = { type: 'string', format: 'date', message: '"{value}" is not a date written YYYY-MM-DD' };
+
+/** One closure (`closures:` item): date, or from and to; which of them, and the reply's languages, are checked in code. */
+const CLOSURE_SCHEMA = {
+  type: 'object',
+  additionalProperties: false,
+  message: { type: 'expected a map with date (or from and to), and optional reason and reply', additionalProperties: 'unknown field "{name}" (date, from, to, reason, reply)' },
+  properties: {
+    date: DATE,
+    from: DATE,
+    to: DATE,
+    reason: { type: 'string', pattern: '\\S', maxLength: 100, message: 'expected a short text (at most 100 characters)' },
+    reply: {
+      anyOf: [{ type: 'string' }, { type: 'object', minProperties: 1 }],
+      message: 'expected a text, or a text per language (en: ..., es: ...)',
+    },
+  },
+};
+
+/**
+ * JSON Schema of one clinic of the clinics file. The checks across clinics (ids and numbers
+ * used twice), the order of opening hours and closure dates, and a closure reply's languages
+ * are in readClinics.
+ */
+export const CLINIC_SCHEMA = {
+  type: 'object',
+  required: ['id', 'name', 'timezone', 'phoneNumbers'],
+  additionalProperties: false,
+  dependencies: { apiKeySid: ['apiKeySecretEnv'], apiKeySecretEnv: ['apiKeySid'] },
+  message: { type: 'expected a map', dependencies: 'apiKeySid and apiKeySecretEnv go together' },
+  properties: {
+    id: { type: 'string', pattern: ID.source, message: 'required, lower-case letters, digits and dashes' },
+    name: { type: 'string', pattern: '\\S', message: 'required text' },
+    phoneNumbers: {
+      type: 'array',
+      minItems: 1,
+      message: 'required list of E.164 numbers',
+      items: { type: 'string', pattern: E164_PATTERN, message: '"{value}" is not E.164 (e.g. +13125550100)' },
+    },
+    officePhone: { type: 'string', message: 'expected text' },
+    timezone: { type: 'string', format: 'time-zone', message: 'required IANA time zone (e.g. America/Chicago)' },
+    businessHours: {
+      type: 'object',
+      message: { default: 'expected a map of weekday to hours, e.g. mon: "08:00-17:00"', propertyNames: 'unknown weekday "{name}" (mon, tue, wed, thu, fri, sat, sun)' },
+      propertyNames: { type: 'string', format: 'weekday' },
+      additionalProperties: {
+        anyOf: [{ type: 'null' }, { type: 'string' }, { type: 'array', items: { type: 'string' } }],
+        message: 'expected "HH:MM-HH:MM" (24-hour, opening before closing) or "closed"',
+      },
+    },
+    closures: { type: 'array', items: CLOSURE_SCHEMA, message: 'expected a list of closures, e.g. - { date: 2026-12-25, reason: Christmas Day }' },
+    languages: { type: 'array', items: { type: 'string', pattern: '^[a-z]{2}$', message: 'expected a two-letter language code' }, message: 'expected a list of two-letter language codes' },
+    authTokenEnv: ENV_NAME,
+    accountSid: { type: 'string', pattern: '^AC[0-9a-f]{32}$', message: 'expected AC followed by 32 hex digits' },
+    defaultRegion: { type: 'string', pattern: '^[A-Z]{2}$', message: 'expected a two-letter country code' },
+    rateLimitPerMinute: COUNT,
+    replyMaxSegments: COUNT,
+    repliesPerKeyPerMinute: COUNT,
+    autoReply: FLAG,
+    events: { type: 'array', items: EVENT_ENDPOINT_SCHEMA, message: 'expected a list of endpoints (url, secretEnv, optional types)' },
+    deleteMediaFromTwilio: FLAG,
+    apiKeySid: { type: 'string', pattern: '^SK[0-9a-f]{32}$', message: 'expected SK followed by 32 hex digits' },
+    apiKeySecretEnv: ENV_NAME,
+  },
+} as const;
+
+let validateClinic: ReturnType<typeof compileSchema> | undefined;
 
 export interface ClinicsFile {
   clinics: Clinic[];
@@ -81,242 +123,115 @@ export function parseClinics(text: string, file: string): ClinicsFile {
   const read = readClinics(text, file);
   const findings = read.invalid.flatMap((e) => e.findings);
   if (findings.length > 0) {
-    findings.sort((a, b) => a.line - b.line || a.col - b.col);
-    throw new AppError('CONFIG_INVALID', `invalid clinics file ${file}`, { findings });
+    throw configInvalid(file, findings, WHAT);
   }
   return read.clinics;
 }
 
+type Entry = Record<string, unknown>;
+
 /**
- * Parses the clinics file entry by entry: an invalid entry is set apart with its findings
- * (so one bad clinic does not stop the others). Throws CONFIG_INVALID only when the file as
- * a whole is unusable (YAML syntax, no list of clinics).
+ * Parses the clinics file entry by entry (the configuration loader: YAML with positions and
+ * CLINIC_SCHEMA): an invalid entry is set apart with its findings (so one bad clinic does not
+ * stop the others). Throws CONFIG_INVALID only when the file as a whole is unusable (YAML
+ * syntax, no list of clinics).
  * @param text - the file's content
  * @param file - its path, for messages
  */
 export function readClinics(text: string, file: string): ClinicsFileRead {
-  const lineCounter = new LineCounter();
-  const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
-  const findings: Finding[] = [];
-  const at = (node: Node | null | undefined, message: string): void => {
-    const offset = node?.range?.[0] ?? 0;
-    const pos = lineCounter.linePos(offset);
-    findings.push({ file, line: pos.line, col: pos.col, message, severity: 'error' });
-  };
-  // The first parser error only, in plain words: one bad indent makes yaml report several.
-  const firstError = firstYamlError(doc.errors);
-  if (firstError) {
-    const pos = lineCounter.linePos(firstError.first.pos[0]);
-    findings.push({ file, line: pos.line, col: pos.col, message: plainYamlMessage(firstError.first), severity: 'error' });
+  const source = parseConfigYaml(text, file, WHAT);
+  const list = topList(source, 'clinics');
+  if (list === null || list === 'empty') {
+    throw configInvalid(file, [source.findingAt([], 'expected a list of clinics, or a map with a "clinics" list')], WHAT);
   }
-  if (findings.length > 0) {
-    throw new AppError('CONFIG_INVALID', `invalid clinics file ${file}`, { findings });
-  }
-  const root = rootList(doc);
-  if (!root) {
-    at(doc.contents, 'expected a list of clinics, or a map with a "clinics" list');
-    throw new AppError('CONFIG_INVALID', `invalid clinics file ${file}`, { findings });
-  }
+  validateClinic ??= compileSchema(CLINIC_SCHEMA);
   const clinics: Clinic[] = [];
   const invalid: InvalidClinicEntry[] = [];
   const numbers = new Map<string, string>();
   const ids = new Set<string>();
-  root.items.forEach((item, index) => {
-    const where = `clinics[${index}]`;
-    const before = findings.length;
-    if (!isMap(item)) {
-      at(item as Node, `${where}: expected a map`);
-      invalid.push({ index, id: null, phoneNumbers: [], findings: findings.slice(before) });
-      return;
-    }
-    const get = (key: string): Node | undefined => item.get(key, true) as Node | undefined;
-    const value = (key: string): unknown => (get(key) as { toJSON?: () => unknown } | undefined)?.toJSON?.() ?? undefined;
-    for (const pair of item.items) {
-      const key = String((pair.key as { value?: unknown } | null)?.value ?? '');
-      if (!KNOWN_KEYS.has(key)) {
-        at(pair.key as Node, `${where}: unknown field "${key}"`);
+  list.items.forEach((raw, index) => {
+    const path = [...list.path, index];
+    const label = `clinics[${index}]`;
+    const findings = schemaFindings(source, validateClinic as ReturnType<typeof compileSchema>, { path, label, data: raw });
+    const at = (rel: JsonPath, message: string): void => {
+      findings.push(source.findingAt([...path, ...rel], `${label}${message}`));
+    };
+    const entry: Entry = raw !== null && typeof raw === 'object' && !Array.isArray(raw) ? (raw as Entry) : {};
+    // Across clinics: an id or a number only one clinic may have.
+    let usableId: string | null = null;
+    if (typeof entry.id === 'string' && ID.test(entry.id)) {
+      if (ids.has(entry.id)) {
+        at(['id'], `.id: "${entry.id}" is used by another clinic`);
+      } else {
+        ids.add(entry.id);
+        usableId = entry.id;
       }
     }
-    const id = value('id');
-    const name = value('name');
-    const timezone = value('timezone');
-    const phoneNumbers = value('phoneNumbers');
-    let ok = true;
-    let usableId: string | null = null;
-    if (typeof id !== 'string' || !ID.test(id)) {
-      at(get('id') ?? item, `${where}.id: required, lower-case letters, digits and dashes`);
-      ok = false;
-    } else if (ids.has(id)) {
-      at(get('id'), `${where}.id: "${id}" is used by another clinic`);
-      ok = false;
-    } else {
-      ids.add(id);
-      usableId = id;
-    }
-    if (typeof name !== 'string' || name.trim() === '') {
-      at(get('name') ?? item, `${where}.name: required text`);
-      ok = false;
-    }
-    if (typeof timezone !== 'string' || !isTimeZone(timezone)) {
-      at(get('timezone') ?? item, `${where}.timezone: required IANA time zone (e.g. America/Chicago)`);
-      ok = false;
-    }
     const phones: string[] = [];
-    if (!Array.isArray(phoneNumbers) || phoneNumbers.length === 0) {
-      at(get('phoneNumbers') ?? item, `${where}.phoneNumbers: required list of E.164 numbers`);
-      ok = false;
-    } else {
-      const seq = get('phoneNumbers');
-      phoneNumbers.forEach((n: unknown, i) => {
-        const node = isSeq(seq) ? (seq.items[i] as Node) : seq;
-        if (typeof n !== 'string' || !isE164(n)) {
-          at(node, `${where}.phoneNumbers[${i}]: "${String(n)}" is not E.164 (e.g. +13125550100)`);
-          ok = false;
-        } else if (numbers.has(n)) {
-          at(node, `${where}.phoneNumbers[${i}]: ${n} already belongs to clinic "${numbers.get(n) ?? ''}"`);
-          ok = false;
-        } else {
-          numbers.set(n, typeof id === 'string' ? id : where);
-          phones.push(n);
-        }
-      });
-    }
-    const officePhone = value('officePhone');
-    if (officePhone !== undefined && typeof officePhone !== 'string') {
-      at(get('officePhone'), `${where}.officePhone: expected text`);
-      ok = false;
-    }
-    const languages = value('languages') ?? ['en'];
-    if (!Array.isArray(languages) || !languages.every((l) => typeof l === 'string' && /^[a-z]{2}$/.test(l))) {
-      at(get('languages'), `${where}.languages: expected a list of two-letter language codes`);
-      ok = false;
-    }
-    const authTokenEnv = value('authTokenEnv');
-    if (authTokenEnv !== undefined && (typeof authTokenEnv !== 'string' || !/^[A-Z_][A-Z0-9_]*$/.test(authTokenEnv))) {
-      at(get('authTokenEnv'), `${where}.authTokenEnv: expected an environment variable name`);
-      ok = false;
-    }
-    const accountSid = value('accountSid');
-    if (accountSid !== undefined && (typeof accountSid !== 'string' || !/^AC[0-9a-f]{32}$/.test(accountSid))) {
-      at(get('accountSid'), `${where}.accountSid: expected AC followed by 32 hex digits`);
-      ok = false;
-    }
-    const defaultRegion = value('defaultRegion') ?? 'US';
-    if (typeof defaultRegion !== 'string' || !/^[A-Z]{2}$/.test(defaultRegion)) {
-      at(get('defaultRegion'), `${where}.defaultRegion: expected a two-letter country code`);
-      ok = false;
-    }
-    const rate = value('rateLimitPerMinute') ?? 10;
-    if (typeof rate !== 'number' || !Number.isInteger(rate) || rate < 1) {
-      at(get('rateLimitPerMinute'), `${where}.rateLimitPerMinute: expected a whole number of at least 1`);
-      ok = false;
-    }
-    const replyMaxSegments = value('replyMaxSegments') ?? DEFAULT_REPLY_MAX_SEGMENTS;
-    if (typeof replyMaxSegments !== 'number' || !Number.isInteger(replyMaxSegments) || replyMaxSegments < 1) {
-      at(get('replyMaxSegments'), `${where}.replyMaxSegments: expected a whole number of at least 1`);
-      ok = false;
-    }
-    const repliesPerKey = value('repliesPerKeyPerMinute') ?? DEFAULT_REPLIES_PER_KEY_PER_MINUTE;
-    if (typeof repliesPerKey !== 'number' || !Number.isInteger(repliesPerKey) || repliesPerKey < 1) {
-      at(get('repliesPerKeyPerMinute'), `${where}.repliesPerKeyPerMinute: expected a whole number of at least 1`);
-      ok = false;
-    }
-    const autoReply = value('autoReply') ?? true;
-    if (typeof autoReply !== 'boolean') {
-      at(get('autoReply'), `${where}.autoReply: expected true or false`);
-      ok = false;
-    }
-    const deleteMedia = value('deleteMediaFromTwilio') ?? false;
-    if (typeof deleteMedia !== 'boolean') {
-      at(get('deleteMediaFromTwilio'), `${where}.deleteMediaFromTwilio: expected true or false`);
-      ok = false;
-    }
-    const apiKeySid = value('apiKeySid');
-    if (apiKeySid !== undefined && (typeof apiKeySid !== 'string' || !/^SK[0-9a-f]{32}$/.test(apiKeySid))) {
-      at(get('apiKeySid'), `${where}.apiKeySid: expected SK followed by 32 hex digits`);
-      ok = false;
-    }
-    const apiKeySecretEnv = value('apiKeySecretEnv');
-    if (apiKeySecretEnv !== undefined && (typeof apiKeySecretEnv !== 'string' || !/^[A-Z_][A-Z0-9_]*$/.test(apiKeySecretEnv))) {
-      at(get('apiKeySecretEnv'), `${where}.apiKeySecretEnv: expected an environment variable name`);
-      ok = false;
-    }
-    if ((apiKeySid === undefined) !== (apiKeySecretEnv === undefined)) {
-      at(get('apiKeySid') ?? get('apiKeySecretEnv'), `${where}: apiKeySid and apiKeySecretEnv go together`);
-      ok = false;
-    }
-    const hoursNode = get('businessHours');
-    const businessHours = hoursNode ? parseHours(hoursNode, `${where}.businessHours`, at) : undefined;
-    if (hoursNode && !businessHours) {
-      ok = false;
-    }
-    const closuresNode = get('closures');
-    const closures = closuresNode
-      ? parseClosures(closuresNode, `${where}.closures`, Array.isArray(languages) ? (languages as string[]) : ['en'], at, (node) => ({ file, ...lineCounter.linePos(node.range?.[0] ?? 0) }))
-      : undefined;
-    if (closuresNode && !closures) {
-      ok = false;
-    }
-    const eventsNode = get('events');
-    const position = (node: Node): { file: string; line: number; col: number } => ({ file, ...lineCounter.linePos(node.range?.[0] ?? 0) });
-    const events = eventsNode ? parseEventEndpoints(eventsNode, `${where}.events`, at, position) : undefined;
-    if (eventsNode && !events) {
-      ok = false;
-    }
-    if (!ok || findings.length > before) {
+    (Array.isArray(entry.phoneNumbers) ? (entry.phoneNumbers as unknown[]) : []).forEach((n, i) => {
+      if (typeof n !== 'string' || !isE164(n)) {
+        return;
+      }
+      const owner = numbers.get(n);
+      if (owner !== undefined) {
+        at(['phoneNumbers', i], `.phoneNumbers[${i}]: ${n} already belongs to clinic "${owner}"`);
+      } else {
+        numbers.set(n, typeof entry.id === 'string' ? entry.id : label);
+        phones.push(n);
+      }
+    });
+    const languages = Array.isArray(entry.languages) && entry.languages.every((l) => typeof l === 'string') ? (entry.languages as string[]) : ['en'];
+    const businessHours = hoursOf(entry.businessHours, (day, message) => at(['businessHours', day], `.businessHours.${day}: ${message}`));
+    const closures = closuresOf(entry.closures, languages, (rel, message) => at(['closures', ...rel], `.closures${message}`), (i) => positionOf(source, [...path, 'closures', i]));
+    const events = eventEndpointsOf(entry.events, (i, message) => at(['events', i, 'url'], `.events[${i}].url: ${message}`), (i) => positionOf(source, [...path, 'events', i, 'url']));
+    if (findings.length > 0) {
       invalid.push({
         index,
         id: usableId,
         phoneNumbers: phones,
-        ...(typeof authTokenEnv === 'string' && /^[A-Z_][A-Z0-9_]*$/.test(authTokenEnv) ? { authTokenEnv } : {}),
-        ...(typeof accountSid === 'string' && /^AC[0-9a-f]{32}$/.test(accountSid) ? { accountSid } : {}),
-        findings: findings.slice(before),
+        ...(typeof entry.authTokenEnv === 'string' && /^[A-Z_][A-Z0-9_]*$/.test(entry.authTokenEnv) ? { authTokenEnv: entry.authTokenEnv } : {}),
+        ...(typeof entry.accountSid === 'string' && /^AC[0-9a-f]{32}$/.test(entry.accountSid) ? { accountSid: entry.accountSid } : {}),
+        findings: findings.sort((a, b) => a.line - b.line || a.col - b.col),
       });
-    } else {
-      const clinic: Clinic = {
-        id: id as string,
-        name: (name as string).trim(),
-        phoneNumbers: phones,
-        timezone: timezone as string,
-        languages: languages as string[],
-        defaultRegion: defaultRegion as string,
-        rateLimitPerMinute: rate as number,
-        replyMaxSegments: replyMaxSegments as number,
-        repliesPerKeyPerMinute: repliesPerKey as number,
-        autoReply: autoReply as boolean,
-      };
-      if (typeof officePhone === 'string') {
-        clinic.officePhone = officePhone;
-      }
-      if (typeof authTokenEnv === 'string') {
-        clinic.authTokenEnv = authTokenEnv;
-      }
-      if (typeof accountSid === 'string') {
-        clinic.accountSid = accountSid;
-      }
-      if (businessHours) {
-        clinic.businessHours = businessHours;
-      }
-      if (closures && closures.length > 0) {
-        clinic.closures = closures;
-      }
-      if (events && events.length > 0) {
-        clinic.events = events;
-      }
-      if (deleteMedia === true) {
-        clinic.deleteMediaFromTwilio = true;
-      }
-      if (typeof apiKeySid === 'string' && typeof apiKeySecretEnv === 'string') {
-        clinic.apiKeySid = apiKeySid;
-        clinic.apiKeySecretEnv = apiKeySecretEnv;
-      }
-      clinics.push(clinic);
+      return;
     }
+    clinics.push(clinicOf(entry, phones, languages, businessHours, closures, events));
   });
-  for (const entry of invalid) {
-    entry.findings.sort((a, b) => a.line - b.line || a.col - b.col);
-  }
   return { clinics: indexClinics(clinics), invalid };
+}
+
+/** A valid entry as the Clinic the service uses, defaults filled. */
+function clinicOf(entry: Entry, phoneNumbers: string[], languages: string[], businessHours: Clinic['businessHours'], closures: Closure[], events: Clinic['events']): Clinic {
+  const clinic: Clinic = {
+    id: entry.id as string,
+    name: (entry.name as string).trim(),
+    phoneNumbers,
+    timezone: entry.timezone as string,
+    languages,
+    defaultRegion: (entry.defaultRegion as string | undefined) ?? 'US',
+    rateLimitPerMinute: (entry.rateLimitPerMinute as number | undefined) ?? 10,
+    replyMaxSegments: (entry.replyMaxSegments as number | undefined) ?? DEFAULT_REPLY_MAX_SEGMENTS,
+    repliesPerKeyPerMinute: (entry.repliesPerKeyPerMinute as number | undefined) ?? DEFAULT_REPLIES_PER_KEY_PER_MINUTE,
+    autoReply: (entry.autoReply as boolean | undefined) ?? true,
+  };
+  for (const key of ['officePhone', 'authTokenEnv', 'accountSid', 'apiKeySid', 'apiKeySecretEnv'] as const) {
+    if (typeof entry[key] === 'string') {
+      clinic[key] = entry[key];
+    }
+  }
+  if (businessHours) {
+    clinic.businessHours = businessHours;
+  }
+  if (closures.length > 0) {
+    clinic.closures = closures;
+  }
+  if (events && events.length > 0) {
+    clinic.events = events;
+  }
+  if (entry.deleteMediaFromTwilio === true) {
+    clinic.deleteMediaFromTwilio = true;
+  }
+  return clinic;
 }
 
 /** Builds the look-up maps of a validated list of clinics. */
@@ -330,20 +245,6 @@ export function indexClinics(clinics: Clinic[]): ClinicsFile {
     }
   }
   return { clinics, byNumber, byId };
-}
-
-function rootList(doc: Document): { items: unknown[] } | null {
-  const contents = doc.contents;
-  if (isSeq(contents)) {
-    return contents;
-  }
-  if (isMap(contents)) {
-    const list = contents.get('clinics', true);
-    if (isSeq(list)) {
-      return list;
-    }
-  }
-  return null;
 }
 
 /**
@@ -361,173 +262,109 @@ export function businessHoursFrom(raw: unknown): { hours: Partial<Record<Weekday
     if (!WEEKDAYS.includes(day)) {
       return { problem: `unknown weekday "${key}" (mon, tue, wed, thu, fri, sat, sun)` };
     }
-    const spans: Weekly[] = [];
-    for (const span of (Array.isArray(value) ? value : [value]).filter((s) => s !== null && s !== 'closed')) {
-      const m = typeof span === 'string' ? /^\s*(\S+)\s*-\s*(\S+)\s*$/.exec(span) : null;
-      if (!m || !HHMM.test(m[1] ?? '') || !HHMM.test(m[2] ?? '') || (m[1] ?? '') >= (m[2] ?? '')) {
-        return { problem: `${day}: expected "HH:MM-HH:MM" (24-hour, opening before closing), a list of them, or "closed"` };
-      }
-      spans.push({ open: m[1] as string, close: m[2] as string });
+    const spans = spansOf(value);
+    if (spans === null) {
+      return { problem: `${day}: expected "HH:MM-HH:MM" (24-hour, opening before closing), a list of them, or "closed"` };
     }
     hours[day] = spans;
   }
   return { hours };
 }
 
-function parseHours(
-  node: Node,
-  where: string,
-  at: (node: Node | null | undefined, message: string) => void,
-): Partial<Record<Weekday, Weekly[]>> | undefined {
-  if (!isMap(node)) {
-    at(node, `${where}: expected a map of weekday to hours, e.g. mon: "08:00-17:00"`);
+/** The spans of one day's hours as written ("HH:MM-HH:MM", a list of them, "closed" or empty), or null when one is malformed. */
+function spansOf(value: unknown): Weekly[] | null {
+  const spans: Weekly[] = [];
+  for (const span of (Array.isArray(value) ? value : [value]).filter((s) => s !== null && s !== undefined && s !== 'closed')) {
+    const m = typeof span === 'string' ? /^\s*(\S+)\s*-\s*(\S+)\s*$/.exec(span) : null;
+    if (!m || !HHMM.test(m[1] ?? '') || !HHMM.test(m[2] ?? '') || (m[1] ?? '') >= (m[2] ?? '')) {
+      return null;
+    }
+    spans.push({ open: m[1] as string, close: m[2] as string });
+  }
+  return spans;
+}
+
+/** Business hours from a clinic entry (the schema checked the shape; here: each span, opening before closing). */
+function hoursOf(raw: unknown, fail: (day: string, message: string) => void): Partial<Record<Weekday, Weekly[]>> | undefined {
+  if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) {
     return undefined;
   }
   const out: Partial<Record<Weekday, Weekly[]>> = {};
-  let ok = true;
-  for (const pair of node.items) {
-    const day = String((pair.key as { value?: unknown } | null)?.value ?? '').toLowerCase() as Weekday;
+  for (const [key, value] of Object.entries(raw)) {
+    const day = key.toLowerCase() as Weekday;
     if (!WEEKDAYS.includes(day)) {
-      at(pair.key as Node, `${where}: unknown weekday "${day}" (mon, tue, wed, thu, fri, sat, sun)`);
-      ok = false;
       continue;
     }
-    const raw = (pair.value as { toJSON?: () => unknown } | null)?.toJSON?.();
-    const spans = (Array.isArray(raw) ? raw : [raw]).filter((s) => s !== null && s !== 'closed');
-    const parsed: Weekly[] = [];
-    for (const span of spans) {
-      const m = typeof span === 'string' ? /^\s*(\S+)\s*-\s*(\S+)\s*$/.exec(span) : null;
-      if (!m || !HHMM.test(m[1] ?? '') || !HHMM.test(m[2] ?? '') || (m[1] ?? '') >= (m[2] ?? '')) {
-        at(pair.value as Node, `${where}.${day}: expected "HH:MM-HH:MM" (24-hour, opening before closing) or "closed"`);
-        ok = false;
-        continue;
+    const spans = spansOf(value);
+    if (spans === null) {
+      if (typeof value === 'string' || (Array.isArray(value) && value.every((v) => typeof v === 'string'))) {
+        fail(key, 'expected "HH:MM-HH:MM" (24-hour, opening before closing) or "closed"');
       }
-      parsed.push({ open: m[1] as string, close: m[2] as string });
+      continue;
     }
-    out[day] = parsed;
+    out[day] = spans;
   }
-  return ok ? out : undefined;
-}
-
-const DATE = /^(\d{4})-(\d{2})-(\d{2})$/;
-const CLOSURE_KEYS = new Set(['date', 'from', 'to', 'reason', 'reply']);
-
-/** True for a real calendar date written YYYY-MM-DD. */
-function isDate(text: unknown): text is string {
-  const m = typeof text === 'string' ? DATE.exec(text) : null;
-  if (!m) {
-    return false;
-  }
-  const d = new Date(Date.UTC(Number(m[1]), Number(m[2]) - 1, Number(m[3])));
-  return d.toISOString().slice(0, 10) === text;
+  return out;
 }
 
 /**
- * `closures:` — a list of days the clinic is closed: `date: 2026-12-25` for one day, or
+ * `closures:` - a list of days the clinic is closed: `date: 2026-12-25` for one day, or
  * `from:` and `to:` (both included); an optional `reason`; an optional `reply`, one text or
- * one text per language of the clinic (plain text: it is sent as written).
+ * one text per language of the clinic (plain text: it is sent as written). The schema checked
+ * each field; here: date or a range, the range's order, and the reply's languages.
  */
-function parseClosures(
-  node: Node,
-  where: string,
-  languages: readonly string[],
-  at: (node: Node | null | undefined, message: string) => void,
-  position: (node: Node) => { file: string; line: number; col: number },
-): Closure[] | undefined {
-  if (!isSeq(node)) {
-    at(node, `${where}: expected a list of closures, e.g. - { date: 2026-12-25, reason: Christmas Day }`);
-    return undefined;
-  }
+function closuresOf(raw: unknown, languages: readonly string[], fail: (rel: JsonPath, message: string) => void, position: (index: number) => Closure['source']): Closure[] {
   const out: Closure[] = [];
-  let ok = true;
-  node.items.forEach((item, i) => {
-    const here = `${where}[${i}]`;
-    const fail = (n: Node | null | undefined, message: string): void => {
-      at(n, `${here}${message}`);
-      ok = false;
-    };
-    if (!isMap(item)) {
-      fail(item as Node, ': expected a map with date (or from and to), and optional reason and reply');
+  (Array.isArray(raw) ? (raw as unknown[]) : []).forEach((item, i) => {
+    if (item === null || typeof item !== 'object' || Array.isArray(item)) {
       return;
     }
-    for (const pair of item.items) {
-      const key = String((pair.key as { value?: unknown } | null)?.value ?? '');
-      if (!CLOSURE_KEYS.has(key)) {
-        fail(pair.key as Node, `: unknown field "${key}" (date, from, to, reason, reply)`);
-      }
-    }
-    const get = (key: string): Node | undefined => item.get(key, true) as Node | undefined;
-    const value = (key: string): unknown => (get(key) as { toJSON?: () => unknown } | undefined)?.toJSON?.() ?? undefined;
-    const date = value('date');
-    const from = value('from') ?? date;
-    const to = value('to') ?? date;
-    if (date !== undefined && (value('from') !== undefined || value('to') !== undefined)) {
-      fail(get('date'), ': give date (one day) or from and to (a range), not both');
+    const c = item as Entry;
+    if (c.date !== undefined && (c.from !== undefined || c.to !== undefined)) {
+      fail([i, 'date'], `[${i}]: give date (one day) or from and to (a range), not both`);
       return;
     }
+    const from = c.from ?? c.date;
+    const to = c.to ?? c.date;
     if (from === undefined || to === undefined) {
-      fail(item, ': needs date: YYYY-MM-DD, or from: and to:');
+      fail([i], `[${i}]: needs date: YYYY-MM-DD, or from: and to:`);
       return;
-    }
-    for (const [key, text] of date !== undefined ? ([['date', date]] as const) : ([['from', from], ['to', to]] as const)) {
-      if (!isDate(text)) {
-        fail(get(date !== undefined ? 'date' : key), `.${date !== undefined ? 'date' : key}: "${String(text)}" is not a date written YYYY-MM-DD`);
-      }
     }
     if (isDate(from) && isDate(to) && to < from) {
-      fail(get('to'), `.to: ${to} is before from: ${from}`);
+      fail([i, 'to'], `[${i}].to: ${to} is before from: ${from}`);
     }
-    const closure: Closure = { from: String(from), to: String(to), source: position(item) };
-    const reason = value('reason');
-    if (reason !== undefined) {
-      if (typeof reason !== 'string' || reason.trim() === '' || reason.length > 100) {
-        fail(get('reason'), '.reason: expected a short text (at most 100 characters)');
-      } else {
-        closure.reason = reason.trim();
-      }
+    const closure: Closure = { from: String(from), to: String(to), source: position(i) };
+    if (typeof c.reason === 'string') {
+      closure.reason = c.reason.trim();
     }
-    const reply = value('reply');
-    if (reply !== undefined) {
-      const texts: Array<[string, unknown]> = typeof reply === 'string' ? [['*', reply]] : reply !== null && typeof reply === 'object' && !Array.isArray(reply) ? Object.entries(reply) : [];
-      if (texts.length === 0) {
-        fail(get('reply'), '.reply: expected a text, or a text per language (en: ..., es: ...)');
-      }
-      const byLanguage: Record<string, string> = {};
+    const texts = typeof c.reply === 'string' ? [['*', c.reply] as const] : c.reply !== null && typeof c.reply === 'object' ? Object.entries(c.reply) : [];
+    if (c.reply !== undefined) {
+      const reply: Record<string, string> = {};
       for (const [language, text] of texts) {
+        const where = `[${i}].reply${language === '*' ? '' : `.${language}`}`;
         if (language !== '*' && !languages.includes(language)) {
-          fail(get('reply'), `.reply.${language}: the clinic's languages are ${languages.join(', ')}`);
+          fail([i, 'reply'], `${where}: the clinic's languages are ${languages.join(', ')}`);
         } else if (typeof text !== 'string' || text.trim() === '') {
-          fail(get('reply'), `.reply${language === '*' ? '' : `.${language}`}: expected a text`);
+          fail([i, 'reply'], `${where}: expected a text`);
         } else if (text.includes('{{')) {
-          fail(get('reply'), `.reply${language === '*' ? '' : `.${language}`}: a closure's reply is sent as written: {{merge fields}} are not filled`);
+          fail([i, 'reply'], `${where}: a closure's reply is sent as written: {{merge fields}} are not filled`);
         } else {
-          byLanguage[language] = text;
+          reply[language] = text;
         }
       }
-      closure.reply = byLanguage;
+      closure.reply = reply;
     }
     out.push(closure);
   });
-  return ok ? out : undefined;
+  return out;
 }
 
 /** Reads and parses the clinics file at `path`. */
 export async function loadClinicsFile(path: string): Promise<ClinicsFile> {
-  return parseClinics(await readClinicsText(path), path);
+  return parseClinics((await readConfigText(path, WHAT)) ?? '', path);
 }
 
 /** Reads the clinics file at `path` entry by entry (see readClinics). */
 export async function readClinicsFile(path: string): Promise<ClinicsFileRead> {
-  return readClinics(await readClinicsText(path), path);
-}
-
-async function readClinicsText(path: string): Promise<string> {
-  try {
-    return await readFile(path, 'utf8');
-  } catch (cause) {
-    throw new AppError('CONFIG_INVALID', `cannot read clinics file ${path}`, {
-      cause,
-      findings: [fileFinding(path, `cannot read: ${(cause as Error).message}`)],
-    });
-  }
+  return readClinics((await readConfigText(path, WHAT)) ?? '', path);
 }

@@ -1,5 +1,4 @@
 import { createHash } from 'node:crypto';
-import { isMap, isSeq, type Node } from 'yaml';
 import type { Finding } from '../errors.js';
 import { Webhook } from 'standardwebhooks';
 import { EVENT_TYPES, type EventEndpointConfig, type EventType, type SourcePosition } from '../domain.js';
@@ -15,96 +14,54 @@ export interface EventEndpoint {
   secrets: string[];
 }
 
-const KNOWN_KEYS = new Set(['url', 'secretEnv', 'types', 'allowInsecure']);
-const ENV_NAME = /^[A-Z_][A-Z0-9_]*$/;
+const ENV_NAME = '^[A-Z_][A-Z0-9_]*$';
+
+/** JSON Schema of one `events:` endpoint of a clinic (a URL listed twice is checked in eventEndpointsOf). */
+export const EVENT_ENDPOINT_SCHEMA = {
+  type: 'object',
+  required: ['url', 'secretEnv'],
+  additionalProperties: false,
+  message: { type: 'expected a map with url and secretEnv', additionalProperties: 'unknown field "{name}" (url, secretEnv, types, allowInsecure)' },
+  properties: {
+    url: { type: 'string', format: 'http-url', message: 'required http(s) URL without credentials' },
+    secretEnv: { type: 'string', pattern: ENV_NAME, message: 'required environment variable name holding a whsec_ secret' },
+    types: {
+      type: 'array',
+      minItems: 1,
+      message: 'expected a non-empty list of event types',
+      items: { enum: EVENT_TYPES, message: `unknown event type "{value}" (${EVENT_TYPES.join(', ')})` },
+    },
+    allowInsecure: { type: 'boolean', message: 'expected true or false' },
+  },
+} as const;
 
 /**
- * Parses a clinic's `events:` list. Reports every problem through `at` (file:line:col)
- * and returns undefined when there was one.
- * @param node - the `events` value node
- * @param where - e.g. `clinics[0].events`
- * @param at - records a finding at a node
- * @param position - a node's file position
+ * A clinic's `events:` list (checked against EVENT_ENDPOINT_SCHEMA) as endpoint settings; a URL
+ * listed twice is reported through `fail`.
+ * @param raw - the `events` value
+ * @param fail - records a problem with the i-th endpoint's url
+ * @param position - the i-th endpoint's url's file position
  */
-export function parseEventEndpoints(
-  node: Node,
-  where: string,
-  at: (node: Node | null | undefined, message: string) => void,
-  position: (node: Node) => SourcePosition,
-): EventEndpointConfig[] | undefined {
-  if (!isSeq(node)) {
-    at(node, `${where}: expected a list of endpoints (url, secretEnv, optional types)`);
-    return undefined;
-  }
+export function eventEndpointsOf(raw: unknown, fail: (index: number, message: string) => void, position: (index: number) => SourcePosition): EventEndpointConfig[] {
   const out: EventEndpointConfig[] = [];
-  let ok = true;
   const urls = new Set<string>();
-  node.items.forEach((item, index) => {
-    const here = `${where}[${index}]`;
-    if (!isMap(item)) {
-      at(item as Node, `${here}: expected a map with url and secretEnv`);
-      ok = false;
+  (Array.isArray(raw) ? (raw as unknown[]) : []).forEach((item, index) => {
+    const e = (item !== null && typeof item === 'object' ? item : {}) as { url?: unknown; secretEnv?: unknown; types?: unknown; allowInsecure?: unknown };
+    let url: URL;
+    try {
+      url = new URL(String(e.url));
+    } catch {
       return;
     }
-    const get = (key: string): Node | undefined => item.get(key, true) as Node | undefined;
-    const value = (key: string): unknown => (get(key) as { toJSON?: () => unknown } | undefined)?.toJSON?.() ?? undefined;
-    for (const pair of item.items) {
-      const key = String((pair.key as { value?: unknown } | null)?.value ?? '');
-      if (!KNOWN_KEYS.has(key)) {
-        at(pair.key as Node, `${here}: unknown field "${key}" (url, secretEnv, types, allowInsecure)`);
-        ok = false;
-      }
+    if (urls.has(url.href)) {
+      fail(index, 'listed twice for this clinic');
+      return;
     }
-    const url = value('url');
-    let parsed: URL | null;
-    try {
-      parsed = typeof url === 'string' ? new URL(url) : null;
-    } catch {
-      parsed = null;
-    }
-    if (!parsed || (parsed.protocol !== 'https:' && parsed.protocol !== 'http:') || parsed.username || parsed.password) {
-      at(get('url') ?? item, `${here}.url: required http(s) URL without credentials`);
-      ok = false;
-    } else if (urls.has(parsed.href)) {
-      at(get('url'), `${here}.url: listed twice for this clinic`);
-      ok = false;
-    } else {
-      urls.add(parsed.href);
-    }
-    const secretEnv = value('secretEnv');
-    if (typeof secretEnv !== 'string' || !ENV_NAME.test(secretEnv)) {
-      at(get('secretEnv') ?? item, `${here}.secretEnv: required environment variable name holding a whsec_ secret`);
-      ok = false;
-    }
-    const typesNode = get('types');
-    let types: EventType[] | null = null;
-    if (typesNode !== undefined) {
-      if (!isSeq(typesNode) || typesNode.items.length === 0) {
-        at(typesNode, `${here}.types: expected a non-empty list of event types`);
-        ok = false;
-      } else {
-        types = [];
-        for (const t of typesNode.items) {
-          const v = (t as { toJSON?: () => unknown }).toJSON?.();
-          if (!isEventType(v)) {
-            at(t as Node, `${here}.types: unknown event type "${String(v)}" (${EVENT_TYPES.join(', ')})`);
-            ok = false;
-          } else if (!types.includes(v)) {
-            types.push(v);
-          }
-        }
-      }
-    }
-    const allowInsecure = value('allowInsecure') ?? false;
-    if (typeof allowInsecure !== 'boolean') {
-      at(get('allowInsecure'), `${here}.allowInsecure: expected true or false`);
-      ok = false;
-    }
-    if (ok && parsed) {
-      out.push({ url: parsed.href, secretEnv: secretEnv as string, types, allowInsecure: allowInsecure as boolean, at: position(get('url') ?? item) });
-    }
+    urls.add(url.href);
+    const types = Array.isArray(e.types) ? [...new Set(e.types.filter(isEventType))] : null;
+    out.push({ url: url.href, secretEnv: String(e.secretEnv), types, allowInsecure: e.allowInsecure === true, at: position(index) });
   });
-  return ok ? out : undefined;
+  return out;
 }
 
 /** A clinic's endpoints, as clinics carry them. */

@@ -118,6 +118,30 @@ const flag =
   };
 
 /**
+ * An http(s) URL without query or fragment (nor user or password, unless `credentials`):
+ * without its trailing slashes, or exactly as given (`asGiven`); null (and a problem) otherwise.
+ * @param env - the variable, for the problem
+ * @param like - what it must be, e.g. "an http(s) origin like https://api.example.com"
+ */
+const httpUrl =
+  (env: string, like: string, options: { credentials?: boolean; asGiven?: boolean } = {}) =>
+  (v: string | null, problems: string[]): string | null => {
+    if (v === null) {
+      return null;
+    }
+    try {
+      const u = new URL(v);
+      if ((u.protocol !== 'https:' && u.protocol !== 'http:') || u.search || u.hash || (options.credentials !== true && u.username)) {
+        throw new Error('bad');
+      }
+      return options.asGiven === true ? v : `${u.protocol}//${u.host}${u.pathname.replace(/\/+$/, '')}`;
+    } catch {
+      problems.push(`${env} must be ${like}, got "${v}"`);
+      return null;
+    }
+  };
+
+/**
  * One schema: each key with its env var, default and doc line. docs/operations.md's Environment
  * table lists exactly these variables (test/unit/config/environment-docs.test.ts holds it to them).
  */
@@ -129,22 +153,7 @@ export const SETTINGS: { [K in keyof Config]: Setting<K> } = {
     key: 'publicBaseUrl',
     env: 'PUBLIC_BASE_URL',
     doc: 'origin Twilio calls, used to rebuild the signed URL',
-    parse: (raw, problems) => {
-      const v = optional(raw);
-      if (v === null) {
-        return null;
-      }
-      try {
-        const u = new URL(v);
-        if ((u.protocol !== 'https:' && u.protocol !== 'http:') || u.search || u.hash) {
-          throw new Error('bad');
-        }
-        return `${u.protocol}//${u.host}${u.pathname.replace(/\/+$/, '')}`;
-      } catch {
-        problems.push(`PUBLIC_BASE_URL must be an http(s) origin like https://api.example.com, got "${v}"`);
-        return null;
-      }
-    },
+    parse: (raw, problems) => httpUrl('PUBLIC_BASE_URL', 'an http(s) origin like https://api.example.com', { credentials: true })(optional(raw), problems),
   },
   trustProxy: {
     key: 'trustProxy',
@@ -220,19 +229,7 @@ export const SETTINGS: { [K in keyof Config]: Setting<K> } = {
     key: 'twilioApiBaseUrl',
     env: 'TWILIO_API_BASE_URL',
     doc: 'Twilio REST base for sending texts and fetching media; https required in production',
-    parse: (raw, problems) => {
-      const v = text('https://api.twilio.com')(raw);
-      try {
-        const u = new URL(v);
-        if ((u.protocol !== 'https:' && u.protocol !== 'http:') || u.search || u.hash || u.username) {
-          throw new Error('bad');
-        }
-        return `${u.protocol}//${u.host}${u.pathname.replace(/\/+$/, '')}`;
-      } catch {
-        problems.push(`TWILIO_API_BASE_URL must be an http(s) URL like https://api.twilio.com, got "${v}"`);
-        return 'https://api.twilio.com';
-      }
-    },
+    parse: (raw, problems) => httpUrl('TWILIO_API_BASE_URL', 'an http(s) URL like https://api.twilio.com')(text('https://api.twilio.com')(raw), problems) ?? 'https://api.twilio.com',
   },
   twilioAccountSid: {
     key: 'twilioAccountSid',
@@ -252,24 +249,9 @@ export const SETTINGS: { [K in keyof Config]: Setting<K> } = {
     key: 'staffOidcIssuer',
     env: 'STAFF_OIDC_ISSUER',
     doc: "the clinic's OpenID Connect issuer for the staff pages; unset: demo sign-in (development only)",
-    parse: (raw, problems) => {
-      const v = optional(raw);
-      if (v === null) {
-        return null;
-      }
-      try {
-        const u = new URL(v);
-        if ((u.protocol !== 'https:' && u.protocol !== 'http:') || u.search || u.hash || u.username) {
-          throw new Error('bad');
-        }
-        // Kept exactly as given: discovery checks that the provider names itself the same
-        // (Auth0's issuer ends in "/", Google's does not).
-        return v;
-      } catch {
-        problems.push(`STAFF_OIDC_ISSUER must be an http(s) URL like https://accounts.google.com, got "${v}"`);
-        return null;
-      }
-    },
+    // Kept exactly as given: discovery checks that the provider names itself the same
+    // (Auth0's issuer ends in "/", Google's does not).
+    parse: (raw, problems) => httpUrl('STAFF_OIDC_ISSUER', 'an http(s) URL like https://accounts.google.com', { asGiven: true })(optional(raw), problems),
   },
   staffOidcClientId: { key: 'staffOidcClientId', env: 'STAFF_OIDC_CLIENT_ID', doc: 'the client registered with the issuer', parse: optional },
   staffOidcClientSecret: { key: 'staffOidcClientSecret', env: 'STAFF_OIDC_CLIENT_SECRET', doc: "that client's secret", parse: optional },

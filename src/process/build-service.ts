@@ -4,8 +4,9 @@ import type { DestinationStream } from 'pino';
 import type { ApiKey } from '../auth/api-key.js';
 import { apiKeys } from '../auth/api-keys-feature.js';
 import type { KeyRing } from '../auth/key-ring.js';
-import { startKeysReload } from '../auth/keys-reload.js';
+import { keysFile } from '../auth/keys-reload.js';
 import type { FailedKeyAttempts } from '../auth/require-api-key.js';
+import { FileWatcher } from '../config/file-watch.js';
 import type { Config } from '../config/load-config.js';
 import { conversationOfMessage } from '../conversations/conversation-of-message.js';
 import type { ConversationService } from '../conversations/conversation-service.js';
@@ -37,7 +38,7 @@ import type { Store } from '../store/store.js';
 import { httpComponent, seedAndWarn } from './http-component.js';
 import { openSpool } from './outage-spool.js';
 import { createReadiness } from './readiness.js';
-import { startRulesReload } from './rules-reload.js';
+import { rulesFiles } from './rules-reload.js';
 import { createInFlight, type ShutdownReport } from './shutdown.js';
 import { logBrokenClinics, logStartupWarnings } from './startup-config.js';
 
@@ -209,7 +210,6 @@ export async function buildService(service: ServiceConfig, overrides: ServiceOve
     logger,
     // The clinic's quick replies from its live rules: a rules reload brings new ones to the next page.
     quickReplies: (clinicId) => live.snapshot().rules.get(clinicId)?.quickReplies ?? [],
-    ...(overrides.signals ? { signals: overrides.signals } : {}),
     ...(overrides.staffClock ? { clock: overrides.staffClock } : {}),
     ...(overrides.pages ? { pages: overrides.pages } : {}),
   });
@@ -247,30 +247,16 @@ export async function buildService(service: ServiceConfig, overrides: ServiceOve
   const server = createHttpServer(app.callback(), serverLimits(config));
   const fields = { store: store.kind, clinics: snapshot.clinics.clinics.length, backgroundJobs: background ? 'on' : 'off' };
   components.push(httpComponent({ server, config, logger, fields, inFlight, report, listen: overrides.listen !== false, onListening: (origin) => (listening = origin) }));
-  // Hot reload of the files: RULES_DIR and CLINICS_FILE, KEYS_FILE (WATCH_RULES), and SIGHUP.
-  // Stopped before the drain: a reload that was running finishes (and logs) first, so the
-  // shutdown's lines come last and in order.
-  const production = config.nodeEnv === 'production';
-  const signals = overrides.signals;
-  let rulesReload: ReturnType<typeof startRulesReload> | undefined;
-  let keysReload: ReturnType<typeof startKeysReload> | undefined;
-  components.push(
-    {
-      name: 'rules reload',
-      start: () => void (rulesReload = startRulesReload({ config, env, live, logger, metrics }, { watch: config.watchRules, ...(signals ? { signals } : {}) })),
-      stop: async () => {
-        rulesReload?.close();
-        await rulesReload?.settled();
-      },
-    },
-    {
-      name: 'keys reload',
-      start: () => void (keysReload = startKeysReload({ file: config.keysFile, ring, logger, production, watch: config.watchRules, registry: metrics.registry, ...(signals ? { signals } : {}) })),
-      stop: async () => keysReload?.close(),
-      // The keys file's last reload (refused: degraded, with file:line:col).
-      ready: () => keysReload?.status() ?? {},
-    },
-  );
+  // Hot reload of the files (config/file-watch.ts, one watcher): RULES_DIR and CLINICS_FILE,
+  // KEYS_FILE and STAFF_FILE, on change (WATCH_RULES) and SIGHUP. Stopped before the drain: a
+  // reload that was running finishes (and logs) first, so the shutdown's lines come last and in order.
+  const files = new FileWatcher({ logger, watch: config.watchRules, ...(overrides.signals ? { signals: overrides.signals } : {}) });
+  const keysWatch = keysFile({ file: config.keysFile, ring, logger, production: config.nodeEnv === 'production', initial: service.keys.keys, registry: metrics.registry });
+  files.add(rulesFiles({ config, env, live, logger, metrics }));
+  files.add(keysWatch);
+  files.add(desk.staffAuth.staffFile);
+  // The keys file's last reload (refused: degraded, with file:line:col) shows on /readyz.
+  components.push({ name: 'config files', start: () => files.start(), stop: () => files.stop(), ready: () => keysWatch.status() });
   checks.push(...readinessChecks(components));
   const runner = new Runner(components, { logger, background });
   let stopping: Promise<ShutdownReport> | undefined;

@@ -1,7 +1,6 @@
-import { watch, type FSWatcher } from 'node:fs';
-import { stat } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
+import { filesIn, folderOf, type WatchedSource } from '../config/file-watch.js';
 import type { Config } from '../config/load-config.js';
 import { errorCode, fileFinding, findingsOf, isAppError, type Finding } from '../errors.js';
 import type { Logger } from '../logger.js';
@@ -208,53 +207,27 @@ export function setVersionGauge(metrics: Metrics, snapshot: Snapshot): void {
   }
 }
 
-export interface RulesWatcherOptions {
-  /** Quiet time after the last change before reloading, ms (editors write a file in steps). */
-  debounceMs?: number;
-  /** How often file sizes and times are compared too, ms, for file systems where fs.watch misses events (0: never). */
-  pollMs?: number;
-  /** Called after each reload (tests, latency measurement). */
-  onReload?: (result: ReloadResult) => void;
-}
-
-export interface RulesWatcher {
-  /** Reloads now (SIGHUP); a reload already running is followed by exactly one more. */
-  reload(reason: string): Promise<ReloadResult>;
-  close(): void;
-  /** Resolves once no reload is running. */
-  settled(): Promise<void>;
-}
-
 /**
- * Watches RULES_DIR (and its clinics/ folder) and the folder of CLINICS_FILE, and
- * reloads after a quiet period. Folders are watched rather than files, so editors that
- * save by writing a new file and renaming it over the old one (vim, IntelliJ, sed -i)
- * and Kubernetes ConfigMap updates (a ..data symlink swap) are all seen. Reloads never
- * overlap. A size/time poll backs fs.watch up where it misses events (network mounts).
+ * RULES_DIR (and its clinics/ folder) and CLINICS_FILE as a source of the one file watcher
+ * (config/file-watch.ts): it reloads them on change and on SIGHUP, one reload at a time.
+ * Sets the version gauge for what is live now.
+ * @param onReload - called after each reload (tests, latency measurement)
  */
-export function watchRules(deps: RulesReloadDeps, options: RulesWatcherOptions = {}): RulesWatcher {
-  const debounceMs = options.debounceMs ?? 150;
-  const pollMs = options.pollMs ?? 5000;
+export function rulesFiles(deps: RulesReloadDeps, onReload?: (result: ReloadResult) => void): WatchedSource<ReloadResult> {
+  setVersionGauge(deps.metrics, deps.live.snapshot());
   const rulesDir = resolve(deps.config.rulesDir);
   const clinicsFile = resolve(deps.config.clinicsFile);
-  const watchers = new Map<string, FSWatcher>();
-  let timer: NodeJS.Timeout | undefined;
-  let poller: NodeJS.Timeout | undefined;
-  let running: Promise<ReloadResult> | null = null;
-  let again = false;
-  let closed = false;
-  let signature = '';
-
-  const run = (reason: string): Promise<ReloadResult> => {
-    if (running) {
-      again = true;
-      return running;
-    }
-    deps.logger.debug({ reason }, 'rules reload');
-    running = (async (): Promise<ReloadResult> => {
-      let result: ReloadResult;
+  return {
+    name: 'rules and clinics',
+    folders: () => [
+      { dir: rulesDir, accept: () => true },
+      { dir: join(rulesDir, 'clinics'), accept: () => true },
+      folderOf(clinicsFile),
+    ],
+    files: async () => [clinicsFile, join(rulesDir, 'default.yaml'), ...(await filesIn(join(rulesDir, 'clinics')))],
+    reload: async () => {
       try {
-        result = await reloadRules(deps);
+        return await reloadRules(deps);
       } catch (err) {
         // Not bad content (that is a finding) but e.g. an unreadable folder: keep what is live.
         const finding = fileFinding(deps.config.rulesDir, `reload failed: ${(err as Error).message}`);
@@ -262,120 +235,11 @@ export function watchRules(deps: RulesReloadDeps, options: RulesWatcherOptions =
         deps.metrics.rulesReloadErrors.inc();
         deps.metrics.rulesReloads.inc({ result: 'refused' });
         deps.logger.error({ err: { code: errorCode(err), msg: (err as Error).message } }, 'rules reload failed');
-        result = { status: 'refused', findings: [finding], ms: 0 };
-      }
-      signature = await fileSignature(rulesDir, clinicsFile);
-      refreshWatchers();
-      options.onReload?.(result);
-      return result;
-    })().finally(() => {
-      running = null;
-      if (again && !closed) {
-        again = false;
-        void run('changed during reload');
-      }
-    });
-    return running;
-  };
-
-  const schedule = (reason: string): void => {
-    if (closed) {
-      return;
-    }
-    clearTimeout(timer);
-    timer = setTimeout(() => void run(reason), debounceMs);
-    timer.unref();
-  };
-
-  const watchDir = (dir: string, accept: (name: string | null) => boolean): void => {
-    if (watchers.has(dir)) {
-      return;
-    }
-    try {
-      const w = watch(dir, { persistent: false }, (_event, name) => {
-        if (accept(name === null ? null : String(name))) {
-          schedule(`change in ${dir}`);
-        }
-      });
-      w.on('error', () => {
-        w.close();
-        watchers.delete(dir);
-        schedule(`watch of ${dir} ended`);
-      });
-      watchers.set(dir, w);
-    } catch {
-      // Missing folder (rules/clinics not created yet): the next reload or poll tries again.
-    }
-  };
-
-  const refreshWatchers = (): void => {
-    if (closed) {
-      return;
-    }
-    watchDir(rulesDir, () => true);
-    watchDir(join(rulesDir, 'clinics'), () => true);
-    watchDir(dirname(clinicsFile), (name) => name === null || name === basename(clinicsFile) || name.startsWith('..'));
-  };
-
-  refreshWatchers();
-  void fileSignature(rulesDir, clinicsFile).then((s) => {
-    signature = s;
-  });
-  if (pollMs > 0) {
-    poller = setInterval(() => {
-      void fileSignature(rulesDir, clinicsFile).then((s) => {
-        if (s !== signature && !running) {
-          schedule('files changed (poll)');
-        }
-      });
-    }, pollMs);
-    poller.unref();
-  }
-
-  return {
-    reload: (reason) => {
-      clearTimeout(timer);
-      return run(reason);
-    },
-    async settled() {
-      while (running) {
-        await running.catch(() => undefined);
+        return { status: 'refused', findings: [finding], ms: 0 };
       }
     },
-    close() {
-      closed = true;
-      clearTimeout(timer);
-      clearInterval(poller);
-      for (const w of watchers.values()) {
-        w.close();
-      }
-      watchers.clear();
-    },
+    ...(onReload ? { onReload } : {}),
   };
-}
-
-/** Sizes and modification times of the watched files: cheap to compare on each poll. */
-async function fileSignature(rulesDir: string, clinicsFile: string): Promise<string> {
-  const { readdir } = await import('node:fs/promises');
-  const files = [clinicsFile, join(rulesDir, 'default.yaml')];
-  try {
-    for (const name of await readdir(join(rulesDir, 'clinics'))) {
-      files.push(join(rulesDir, 'clinics', name));
-    }
-  } catch {
-    // no clinics folder
-  }
-  const parts = await Promise.all(
-    files.sort().map(async (f) => {
-      try {
-        const s = await stat(f);
-        return `${f}:${s.size}:${s.mtimeMs}`;
-      } catch {
-        return `${f}:-`;
-      }
-    }),
-  );
-  return parts.join('|');
 }
 
 function versionsOf(rules: ReadonlyMap<string, CompiledRules>): Record<string, string> {
@@ -390,52 +254,3 @@ function logFindings(logger: Logger, findings: readonly Finding[], msg: string, 
   }
 }
 
-export interface RulesReloadHandle {
-  /** Reloads now, as SIGHUP does. */
-  reload(reason: string): Promise<ReloadResult>;
-  /** Stops watching and forgets the SIGHUP handler. */
-  close(): void;
-  /** Resolves once no reload is running (shutdown waits, so a reload's lines never follow its own). */
-  settled(): Promise<void>;
-}
-
-/**
- * The running service's reload wiring: sets the version gauge for what is live, watches
- * the files when `watch` is on, and reloads on SIGHUP either way.
- * @param signals - where SIGHUP arrives (process)
- */
-export function startRulesReload(
-  deps: RulesReloadDeps,
-  options: RulesWatcherOptions & { watch: boolean; signals?: Pick<NodeJS.Process, 'on' | 'off'> },
-): RulesReloadHandle {
-  setVersionGauge(deps.metrics, deps.live.snapshot());
-  const watcher = options.watch ? watchRules(deps, options) : null;
-  let manual: Promise<ReloadResult> | null = null;
-  let last: Promise<unknown> = Promise.resolve();
-  const reload = (reason: string): Promise<ReloadResult> => {
-    if (watcher) {
-      last = watcher.reload(reason);
-      return last as Promise<ReloadResult>;
-    }
-    manual ??= reloadRules(deps).finally(() => {
-      manual = null;
-    });
-    last = manual;
-    return manual;
-  };
-  const onSighup = (): void => {
-    deps.logger.info('SIGHUP: reloading rules and clinics');
-    void reload('SIGHUP');
-  };
-  options.signals?.on('SIGHUP', onSighup);
-  return {
-    reload,
-    close() {
-      options.signals?.off('SIGHUP', onSighup);
-      watcher?.close();
-    },
-    async settled() {
-      await Promise.all([last, watcher?.settled()]).catch(() => undefined);
-    },
-  };
-}

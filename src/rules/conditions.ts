@@ -2,7 +2,7 @@ import { FACTS, FACT_NAMES, OPERATORS, OPERATOR_DECORATORS, isFactName, type Fac
 import { normalizeText } from './normalize.js';
 import { PHRASE_OPERATORS, isPhraseOperator } from './phrases.js';
 import { didYouMean } from './suggest.js';
-import { formatPath, type JsonPath } from './yaml-source.js';
+import { formatPath, type JsonPath } from '../config/yaml-source.js';
 
 /** A problem in a condition tree, located by JSON path (the caller turns it into file:line:col). */
 export interface ConditionProblem {

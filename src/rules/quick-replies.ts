@@ -5,7 +5,7 @@
  * checked when the rules load (and by `rules check`) with file:line:col.
  */
 import { didYouMean } from './suggest.js';
-import type { JsonPath } from './yaml-source.js';
+import type { JsonPath } from '../config/yaml-source.js';
 import { parseTemplate, type MergeField, type ParsedTemplate } from './templates.js';
 
 /** A shortcode: lower-case letters, digits and dashes, starting with a letter or digit. */

@@ -7,7 +7,7 @@ import { schemaFindings } from './rules-schema.js';
 import { didYouMean } from './suggest.js';
 import { CLINIC_MERGE_FIELDS, parseTemplate, type ParsedTemplate } from './templates.js';
 import { checkQuickReplies, type ParsedQuickReply } from './quick-replies.js';
-import { parseYamlSource, type JsonPath, type YamlSource } from './yaml-source.js';
+import { parseYamlSource, type JsonPath, type YamlSource } from '../config/yaml-source.js';
 
 export type ReplySpec = string | Readonly<Record<string, string>>;
 

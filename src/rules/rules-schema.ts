@@ -1,7 +1,8 @@
-import { Ajv, type ErrorObject } from 'ajv';
+import type { ErrorObject, ValidateFunction } from 'ajv';
+import { compileSchema, schemaFindings as loaderFindings, type ErrorContext } from '../config/config-file.js';
+import type { JsonPath, YamlSource } from '../config/yaml-source.js';
 import type { Finding } from '../errors.js';
 import { WARNING_CODES } from './warning-codes.js';
-import { formatPath, type JsonPath, type YamlSource } from './yaml-source.js';
 
 const NAME = '^[a-z0-9][a-z0-9-]*$';
 const LANGUAGE = '^[a-z]{2}$';
@@ -127,89 +128,47 @@ export const RULES_FILE_SCHEMA = {
   },
 } as const;
 
-let compiled: ReturnType<Ajv['compile']> | undefined;
-
-function validator(): ReturnType<Ajv['compile']> {
-  if (!compiled) {
-    compiled = new Ajv({ allErrors: true, strict: true }).compile(RULES_FILE_SCHEMA);
-  }
-  return compiled;
-}
+let compiled: ValidateFunction | undefined;
 
 /**
- * Validates `source.data` against the schema.
+ * Validates `source.data` against the schema, through the configuration loader
+ * (config/config-file.ts) with the rules files' own words for some errors.
  * @returns a finding (file:line:col) for every schema error
  */
 export function schemaFindings(source: YamlSource): Finding[] {
-  const validate = validator();
-  if (validate(source.data)) {
-    return [];
-  }
-  const findings: Finding[] = [];
-  const seen = new Set<string>();
-  const errors = validate.errors ?? [];
-  // An "expected a text or a map" hint adds nothing when a finding inside that value says what is wrong.
-  const explainedInside = (err: ErrorObject): boolean =>
-    errors.some((other) => other.instancePath.startsWith(`${err.instancePath}/`) && other.keyword === 'enum');
-  for (const err of errors) {
-    if (err.keyword === 'anyOf' && explainedInside(err)) {
-      continue;
-    }
-    const finding = toFinding(source, err);
-    if (finding) {
-      const key = `${finding.line}:${finding.col}:${finding.message}`;
-      if (!seen.has(key)) {
-        seen.add(key);
-        findings.push(finding);
-      }
-    }
-  }
-  return findings;
+  compiled ??= compileSchema(RULES_FILE_SCHEMA);
+  return loaderFindings(source, compiled, { explain: explainRulesError });
 }
 
-function toFinding(source: YamlSource, err: ErrorObject): Finding | null {
-  const path: JsonPath = err.instancePath
-    .split('/')
-    .slice(1)
-    .map((s) => s.replace(/~1/g, '/').replace(/~0/g, '~'))
-    .map((s) => (/^\d+$/.test(s) ? Number(s) : s));
-  const where = formatPath(path) || 'file';
+/** The rules files' words for an error (undefined: the loader's own words; null: said by another error). */
+function explainRulesError(err: ErrorObject, { source, errors, path, where }: ErrorContext): Finding | null | undefined {
+  const at = where || 'file';
   switch (err.keyword) {
-    case 'additionalProperties': {
-      const extra = String((err.params as { additionalProperty: string }).additionalProperty);
-      return source.findingAt([...path, extra], `${where}: unknown field "${extra}"`, { key: true });
-    }
-    case 'required': {
-      const missing = String((err.params as { missingProperty: string }).missingProperty);
-      return source.findingAt(path, `${where}: missing required field "${missing}"`);
-    }
-    case 'propertyNames': {
-      const name = String((err.params as { propertyName: string }).propertyName);
-      return source.findingAt([...path, name], `${where}: "${name}" is not a valid name here`, { key: true });
-    }
+    case 'additionalProperties':
+    case 'required':
+    case 'propertyNames':
+      return undefined;
     case 'pattern':
       // propertyNames reports the pattern too; keep only the propertyNames finding.
       if (err.propertyName !== undefined) {
         return null;
       }
-      return source.findingAt(path, `${where}: must be lower-case letters, digits and dashes`);
+      return source.findingAt(path, `${at}: must be lower-case letters, digits and dashes`);
     case 'anyOf':
-      return source.findingAt(path, `${where}: expected ${anyOfHint(path)}`);
+      // An "expected a text or a map" hint adds nothing when a finding inside that value says what is wrong.
+      if (errors.some((other) => other.instancePath.startsWith(`${err.instancePath}/`) && other.keyword === 'enum')) {
+        return null;
+      }
+      return source.findingAt(path, `${at}: expected ${anyOfHint(path)}`);
     case 'const':
-      return source.findingAt(path, `${where}: must be 1`);
+      return source.findingAt(path, `${at}: must be 1`);
     case 'enum':
       if (path.at(-1) === 'priority') {
-        return source.findingAt(path, `${where}: must be urgent or normal`);
+        return source.findingAt(path, `${at}: must be urgent or normal`);
       }
-      return source.findingAt(path, `${where}: not a warning code (${WARNING_CODES.join(', ')})`);
+      return source.findingAt(path, `${at}: not a warning code (${WARNING_CODES.join(', ')})`);
     default:
-      if (path.length >= 2 && path[0] === 'templates' && err.schemaPath.includes('anyOf')) {
-        return null;
-      }
-      if (err.schemaPath.includes('anyOf')) {
-        return null;
-      }
-      return source.findingAt(path, `${where}: ${err.message ?? 'invalid'}`);
+      return err.schemaPath.includes('anyOf') ? null : undefined;
   }
 }
 

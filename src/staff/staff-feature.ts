@@ -19,8 +19,6 @@ export interface StaffFeatureOptions extends Pick<StaffPagesOptions, 'store' | '
   conversations: ConversationStore;
   accessLog: AccessLogStore;
   logger: Logger;
-  /** Where SIGHUP arrives (the staff file's reload). */
-  signals?: Pick<NodeJS.Process, 'on' | 'off'>;
   /** The sessions' clock (tests move it past the idle timeout). */
   clock?: () => Date;
   /** The pages' own parts a test puts in place (its own session middleware, quick replies, the hub's poll). */
@@ -31,7 +29,7 @@ export interface StaffFeature {
   staffAuth: StaffAuth;
   pages: { routers: Router[]; hub: ReturnType<typeof startStaffPages>['hub'] };
   routers: Router[];
-  /** The sessions' store (indexes), the staff file's watch, the live hub (every instance serves its own streams). */
+  /** The sessions' store (indexes) and the live hub (every instance serves its own streams); the staff file is watched with the others (staffAuth.staffFile). */
   components: Component[];
 }
 
@@ -52,7 +50,6 @@ export async function staffFeature(options: StaffFeatureOptions): Promise<StaffF
     sessionStore,
     accessLog: options.accessLog,
     logger,
-    ...(options.signals ? { signals: options.signals } : {}),
     ...(options.clock ? { clock: options.clock } : {}),
   });
   const pages = startStaffPages({
@@ -78,8 +75,6 @@ export async function staffFeature(options: StaffFeatureOptions): Promise<StaffF
     routers: [staffAuth.router, ...pages.routers],
     components: [
       { name: 'staff sessions', init: () => sessionStore.init() },
-      // The staff file's reload (it watches from the start, like the keys file): closed on stop.
-      { name: 'staff auth', stop: async () => staffAuth.close() },
       { name: 'staff pages hub', start: () => pages.hub.start(), stop: () => pages.hub.stop() },
     ],
   };

@@ -7,7 +7,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { createLogger } from '../../src/logger.js';
-import { startRulesReload, watchRules, type ReloadResult, type RulesWatcher } from '../../src/process/rules-reload.js';
+import { FileWatcher, type Reloader } from '../../src/config/file-watch.js';
+import { rulesFiles, type ReloadResult } from '../../src/process/rules-reload.js';
 import { AUTH_TOKEN, NORTHSIDE_TOKEN, WEBHOOK_PATH, buildTestApp, inboundParams, signedRequest, uniquePhone, type TestApp } from '../support/test-app.js';
 import { FIXTURE_RULES_DIR } from '../support/fixture-rules.js';
 
@@ -31,7 +32,8 @@ describe('rules hot reload', function () {
   let t: TestApp;
   let server: Server;
   let base: string;
-  let watcher: RulesWatcher;
+  let files: FileWatcher;
+  let watcher: Reloader<ReloadResult>;
   let results: ReloadResult[];
   let waiters: Array<(r: ReloadResult) => void>;
 
@@ -57,24 +59,21 @@ describe('rules hot reload', function () {
     t = await buildTestApp({ config: { rulesDir: join(dir, 'rules'), clinicsFile: join(dir, 'clinics.yaml') } });
     results = [];
     waiters = [];
-    watcher = watchRules(
-      { config: t.config, env: t.env, live: t.live, logger: createLogger('info', t.logs), metrics: t.metrics },
-      {
-        debounceMs: 50,
-        pollMs: 0,
-        onReload: (r) => {
-          results.push(r);
-          waiters.splice(0).forEach((w) => w(r));
-        },
-      },
+    files = new FileWatcher({ logger: createLogger('info', t.logs), watch: true, debounceMs: 50, pollMs: 0 });
+    watcher = files.add(
+      rulesFiles({ config: t.config, env: t.env, live: t.live, logger: createLogger('info', t.logs), metrics: t.metrics }, (r) => {
+        results.push(r);
+        waiters.splice(0).forEach((w) => w(r));
+      }),
     );
+    files.start();
     server = createServer(t.app.callback());
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
     base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   });
 
   afterEach(async () => {
-    watcher.close();
+    await files.stop();
     await new Promise<void>((resolve) => server.close(() => resolve()));
     rmSync(dir, { recursive: true, force: true });
   });
@@ -232,12 +231,11 @@ describe('rules hot reload', function () {
   });
 
   it('when SIGHUP arrives, then the files are reloaded even without watching', async () => {
-    watcher.close();
+    await files.stop();
     const signals = new EventEmitter();
-    const handle = startRulesReload({ config: t.config, env: t.env, live: t.live, logger: createLogger('silent'), metrics: t.metrics }, {
-      watch: false,
-      signals: signals as unknown as Pick<NodeJS.Process, 'on' | 'off'>,
-    });
+    const sighup = new FileWatcher({ logger: createLogger('silent'), watch: false, signals: signals as unknown as Pick<NodeJS.Process, 'on' | 'off'> });
+    const handle = sighup.add(rulesFiles({ config: t.config, env: t.env, live: t.live, logger: createLogger('silent'), metrics: t.metrics }));
+    sighup.start();
     writeFileSync(join(dir, 'rules', 'clinics', 'northside.yaml'), overrideUnknown('Northside after SIGHUP.'));
     await new Promise((r) => setTimeout(r, 200));
     expect(replyOf((await send(NORTHSIDE)).text)).to.equal(SEED_UNKNOWN);
@@ -245,7 +243,7 @@ describe('rules hot reload', function () {
     const result = await handle.reload('test');
     expect(result.status).to.equal('ok');
     expect(replyOf((await send(NORTHSIDE)).text)).to.equal('Northside after SIGHUP.');
-    handle.close();
+    await sighup.stop();
     expect(signals.listenerCount('SIGHUP')).to.equal(0);
   });
 });

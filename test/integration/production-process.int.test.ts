@@ -137,7 +137,7 @@ describe('the production process (compiled, no npm wrapper): signals', function 
     expect(before).to.include('es: [HORARIO, HORAS]');
     await fs.writeFile(file, before.replace('es: [HORARIO, HORAS]', 'es: [HORARIO, HORAS, HORA]'));
     service.child.kill('SIGHUP');
-    await service.waitForLog(byMsg('SIGHUP: reloading rules and clinics'));
+    await service.waitForLog(byMsg('SIGHUP: reloading rules and clinics, keys file and staff file'));
     const reloaded = await service.waitForLog(byMsg('rules reloaded'));
     expect(reloaded.changed).to.deep.equal(['downtown']);
     // Still serving after the reload.

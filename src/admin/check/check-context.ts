@@ -3,7 +3,7 @@ import type { Finding } from '../../errors.js';
 import type { CompiledRules } from '../../rules/compile.js';
 import type { ParsedRulesFile } from '../../rules/rules-file.js';
 import type { WarningCode } from '../../rules/warning-codes.js';
-import type { JsonPath } from '../../rules/yaml-source.js';
+import type { JsonPath } from '../../config/yaml-source.js';
 
 /** What a warning check sees of one clinic: its merged rules and the files they came from. */
 export interface ClinicCheckContext {

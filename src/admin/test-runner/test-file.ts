@@ -3,7 +3,7 @@ import { businessHoursFrom } from '../../config/clinics-file.js';
 import { APPOINTMENT_STATUSES, STAFF_REASONS, type AppointmentStatus, type StaffReason, type Weekday, type Weekly } from '../../domain.js';
 import type { Finding } from '../../errors.js';
 import { isE164 } from '../../phone.js';
-import { parseYamlSource, type JsonPath, type YamlSource } from '../../rules/yaml-source.js';
+import { parseYamlSource, type JsonPath, type YamlSource } from '../../config/yaml-source.js';
 
 /** When a case does not say: Wednesday 9 January 2030, 10:00 in the clinic's time zone. */
 export const DEFAULT_AT = '2030-01-09 10:00';

@@ -8,20 +8,18 @@ import { createAuthRouter } from './auth-routes.js';
 import { OidcClient } from './oidc-client.js';
 import { requirePerson } from './require-person.js';
 import { MemorySessionStore, type StaffSessionStore } from './session-store.js';
-import type { StaffDirectory } from './staff-file.js';
-import { startStaffFileReload, type StaffFileHandle } from './staff-file-reload.js';
+import { reloadableFile, type ReloadableFile } from '../../config/file-watch.js';
+import { loadStaffFile, type StaffDirectory } from './staff-file.js';
 import { StaffSessions } from './staff-sessions.js';
 
 export interface StaffAuthDeps {
-  config: Readonly<Pick<Config, 'nodeEnv' | 'publicBaseUrl' | 'staffFile' | 'staffOidcIssuer' | 'staffOidcClientId' | 'staffOidcClientSecret' | 'staffSessionIdleMinutes' | 'watchRules'>>;
+  config: Readonly<Pick<Config, 'nodeEnv' | 'publicBaseUrl' | 'staffFile' | 'staffOidcIssuer' | 'staffOidcClientId' | 'staffOidcClientSecret' | 'staffSessionIdleMinutes'>>;
   /** The staff file as start-up loaded it. */
   directory: StaffDirectory;
   sessionStore: StaffSessionStore;
   accessLog: AccessLogStore;
   logger: Logger;
   clock?: () => Date;
-  /** SIGHUP reloads the staff file (process in production; tests leave it out). */
-  signals?: Pick<NodeJS.Process, 'on' | 'off'>;
 }
 
 export interface StaffAuth {
@@ -34,10 +32,11 @@ export interface StaffAuth {
   sessions: StaffSessions;
   /** The access trail its records go to (the staff API's). */
   accessLog: AccessLogStore;
-  /** The staff file in force (`.current().staffOf(clinicId)`), reloaded on change and SIGHUP. */
-  staffFile: StaffFileHandle;
-  /** Stops the staff file's watch. */
-  close(): void;
+  /**
+   * The staff file in force (`.current().staffOf(clinicId)`): a source of the one file watcher
+   * (config/file-watch.ts), which buildService gives it to; an invalid edit keeps the last good list.
+   */
+  staffFile: ReloadableFile<StaffDirectory>;
 }
 
 /**
@@ -47,7 +46,15 @@ export interface StaffAuth {
 export function createStaffAuth(deps: StaffAuthDeps): StaffAuth {
   const production = deps.config.nodeEnv === 'production';
   const clock = deps.clock ?? ((): Date => new Date());
-  const staffFile = startStaffFileReload({ file: deps.config.staffFile, initial: deps.directory, logger: deps.logger, watch: deps.config.watchRules, ...(deps.signals ? { signals: deps.signals } : {}) });
+  const staffFile = reloadableFile({
+    name: 'staff file',
+    file: deps.config.staffFile,
+    initial: deps.directory,
+    kept: 'the last good staff list stays live',
+    load: async () => (await loadStaffFile(deps.config.staffFile)).directory,
+    describe: (directory) => ({ entries: directory.entries.length }),
+    logger: deps.logger,
+  });
   const sessions = new StaffSessions({ store: deps.sessionStore, directory: () => staffFile.current(), idleMs: deps.config.staffSessionIdleMinutes * 60_000, clock });
   const { staffOidcIssuer: issuer, staffOidcClientId: clientId, staffOidcClientSecret: clientSecret } = deps.config;
   const oidc = issuer !== null && clientId !== null && clientSecret !== null ? new OidcClient({ issuer, clientId, clientSecret, allowHttp: !production }) : null;
@@ -63,7 +70,6 @@ export function createStaffAuth(deps: StaffAuthDeps): StaffAuth {
     sessions,
     accessLog: deps.accessLog,
     staffFile,
-    close: () => staffFile.close(),
   };
 }
 

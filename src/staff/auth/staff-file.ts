@@ -1,14 +1,35 @@
-import { readFile } from 'node:fs/promises';
-import { LineCounter, isMap, isSeq, parseDocument, type Node } from 'yaml';
-import { AppError, errorCode, type Finding } from '../../errors.js';
+import { compileSchema, configInvalid, parseConfigYaml, readConfigText, schemaFindings } from '../../config/config-file.js';
 
 /** One entry of STAFF_FILE: a person by verified email, or everyone at an email domain. */
 export type StaffEntry = { email: string; name?: string; clinics: readonly string[] } | { emailDomain: string; clinics: readonly string[] };
 
-const KNOWN = new Set(['email', 'emailDomain', 'name', 'clinics']);
-const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
-const DOMAIN = /^(?:[a-z0-9](?:[a-z0-9-]*[a-z0-9])?\.)+[a-z]{2,}$/i;
-const CLINIC_ID = /^[a-z0-9][a-z0-9-]*$/;
+const WHAT = { what: 'staff file' };
+const CLINICS = { type: 'array', minItems: 1, items: { type: 'string', pattern: '^[a-z0-9][a-z0-9-]*$' }, message: 'a list of clinic ids, e.g. [downtown]' };
+
+/** JSON Schema of STAFF_FILE's top: a map with a `staff` list. */
+const STAFF_FILE_SCHEMA = {
+  type: 'object',
+  additionalProperties: false,
+  message: { type: 'expected a map with a "staff" list', additionalProperties: 'unknown field "{name}" (expected "staff")' },
+  properties: { staff: { type: ['array', 'null'], message: 'expected a list' } },
+} as const;
+
+/** JSON Schema of one entry of STAFF_FILE (a person or a domain listed twice is checked in parseStaffFile). */
+export const STAFF_ENTRY_SCHEMA = {
+  type: 'object',
+  required: ['clinics'],
+  additionalProperties: false,
+  oneOf: [{ required: ['email'] }, { required: ['emailDomain'] }],
+  message: { type: 'expected a map with email or emailDomain, and clinics', oneOf: 'give either email or emailDomain (exactly one)' },
+  properties: {
+    email: { type: 'string', pattern: '^[^\\s@]+@[^\\s@]+\\.[^\\s@]+$', message: 'expected an email address like maria@clinic.example' },
+    emailDomain: { type: 'string', pattern: '^(?:[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?\\.)+[A-Za-z]{2,}$', message: 'expected a domain like clinic.example (no @)' },
+    name: { type: 'string', pattern: '\\S', message: 'expected text' },
+    clinics: CLINICS,
+  },
+} as const;
+
+let validators: { file: ReturnType<typeof compileSchema>; entry: ReturnType<typeof compileSchema> } | undefined;
 
 /**
  * Who may see which clinic, as the staff file says: looked up by verified email (an exact
@@ -51,107 +72,50 @@ export class StaffDirectory {
 }
 
 /**
- * Parses and validates a staff file (a map with a `staff` list). Collects every problem
- * and throws one CONFIG_INVALID whose findings name file:line:col.
+ * Parses and validates a staff file (a map with a `staff` list) with the configuration loader
+ * and STAFF_ENTRY_SCHEMA. Collects every problem and throws one CONFIG_INVALID whose findings
+ * name file:line:col.
  * @param text - the file's content
  * @param file - its path, for messages
  */
 export function parseStaffFile(text: string, file: string): StaffEntry[] {
-  const lineCounter = new LineCounter();
-  const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
-  const findings: Finding[] = [];
-  const at = (node: Node | null | undefined, message: string): void => {
-    const pos = lineCounter.linePos(node?.range?.[0] ?? 0);
-    findings.push({ file, line: pos.line, col: pos.col, message, severity: 'error' });
-  };
-  for (const err of doc.errors) {
-    const pos = lineCounter.linePos(err.pos[0]);
-    findings.push({ file, line: pos.line, col: pos.col, message: err.message.split('\n')[0] ?? 'YAML syntax error', severity: 'error' });
-  }
-  const fail = (): never => {
-    throw new AppError('CONFIG_INVALID', `invalid staff file ${file}`, { findings });
-  };
-  if (findings.length > 0) {
-    fail();
-  }
-  const contents = doc.contents;
-  if (contents === null) {
+  const source = parseConfigYaml(text, file, WHAT);
+  if (source.data === null || source.data === undefined) {
     return [];
   }
-  const list = isMap(contents) ? contents.get('staff', true) : undefined;
-  if (isMap(contents)) {
-    for (const pair of contents.items) {
-      const key = String((pair.key as { value?: unknown } | null)?.value ?? '');
-      if (key !== 'staff') {
-        at(pair.key as Node, `unknown field "${key}" (expected "staff")`);
-      }
-    }
-  }
-  if (list === undefined || list === null) {
-    if (!isMap(contents)) {
-      at(contents, 'expected a map with a "staff" list');
-    }
-    return findings.length > 0 ? fail() : [];
-  }
-  if (!isSeq(list)) {
-    at(list as Node, 'staff: expected a list');
-    return fail();
-  }
+  validators ??= { file: compileSchema(STAFF_FILE_SCHEMA), entry: compileSchema(STAFF_ENTRY_SCHEMA) };
+  const findings = schemaFindings(source, validators.file);
+  const list = (source.data as { staff?: unknown }).staff;
   const entries: StaffEntry[] = [];
   const seen = new Set<string>();
-  list.items.forEach((item, index) => {
+  (Array.isArray(list) ? (list as unknown[]) : []).forEach((raw, index) => {
+    const path = ['staff', index];
     const where = `staff[${index}]`;
-    if (!isMap(item)) {
-      at(item as Node, `${where}: expected a map with email or emailDomain, and clinics`);
+    const own = schemaFindings(source, (validators as { entry: ReturnType<typeof compileSchema> }).entry, { path, label: where, data: raw });
+    const entry = raw as { email?: string; emailDomain?: string; name?: string; clinics: string[] };
+    if (own.length === 0 && entry.name !== undefined && entry.emailDomain !== undefined) {
+      own.push(source.findingAt([...path, 'name'], `${where}.name: only an email entry names a person`));
+    }
+    findings.push(...own);
+    if (own.length > 0) {
       return;
     }
-    const get = (key: string): Node | undefined => item.get(key, true) as Node | undefined;
-    const value = (key: string): unknown => (get(key) as { toJSON?: () => unknown } | undefined)?.toJSON?.() ?? undefined;
-    for (const pair of item.items) {
-      const key = String((pair.key as { value?: unknown } | null)?.value ?? '');
-      if (!KNOWN.has(key)) {
-        at(pair.key as Node, `${where}: unknown field "${key}"`);
-      }
-    }
-    const before = findings.length;
-    const email = value('email');
-    const domain = value('emailDomain');
-    if ((email === undefined) === (domain === undefined)) {
-      at(item, `${where}: give either email or emailDomain (exactly one)`);
-    } else if (email !== undefined && (typeof email !== 'string' || !EMAIL.test(email))) {
-      at(get('email'), `${where}.email: expected an email address like maria@clinic.example`);
-    } else if (domain !== undefined && (typeof domain !== 'string' || !DOMAIN.test(domain))) {
-      at(get('emailDomain'), `${where}.emailDomain: expected a domain like clinic.example (no @)`);
-    }
-    const name = value('name');
-    if (name !== undefined && (typeof name !== 'string' || name.trim() === '')) {
-      at(get('name'), `${where}.name: expected text`);
-    } else if (name !== undefined && domain !== undefined) {
-      at(get('name'), `${where}.name: only an email entry names a person`);
-    }
-    const clinics = value('clinics');
-    if (!Array.isArray(clinics) || clinics.length === 0 || !clinics.every((c) => typeof c === 'string' && CLINIC_ID.test(c))) {
-      at(get('clinics') ?? item, `${where}.clinics: a list of clinic ids, e.g. [downtown]`);
-    }
-    if (findings.length > before) {
-      return;
-    }
-    const key = typeof email === 'string' ? email.toLowerCase() : `@${(domain as string).toLowerCase()}`;
+    // Across entries: a person, or a domain, once.
+    const key = entry.email !== undefined ? entry.email.toLowerCase() : `@${(entry.emailDomain as string).toLowerCase()}`;
     if (seen.has(key)) {
-      at(get('email') ?? get('emailDomain'), `${where}: ${typeof email === 'string' ? `"${email}"` : `the domain "${domain as string}"`} is listed twice`);
+      findings.push(source.findingAt([...path, entry.email !== undefined ? 'email' : 'emailDomain'], `${where}: ${entry.email !== undefined ? `"${entry.email}"` : `the domain "${entry.emailDomain as string}"`} is listed twice`));
       return;
     }
     seen.add(key);
-    const clinicList = [...new Set(clinics as string[])];
+    const clinics = [...new Set(entry.clinics)];
     entries.push(
-      typeof email === 'string'
-        ? { email: email.toLowerCase(), ...(typeof name === 'string' ? { name: name.trim() } : {}), clinics: clinicList }
-        : { emailDomain: (domain as string).toLowerCase(), clinics: clinicList },
+      entry.email !== undefined
+        ? { email: entry.email.toLowerCase(), ...(entry.name === undefined ? {} : { name: entry.name.trim() }), clinics }
+        : { emailDomain: (entry.emailDomain as string).toLowerCase(), clinics },
     );
   });
   if (findings.length > 0) {
-    findings.sort((a, b) => a.line - b.line || a.col - b.col);
-    fail();
+    throw configInvalid(file, findings, WHAT);
   }
   return entries;
 }
@@ -162,17 +126,6 @@ export function parseStaffFile(text: string, file: string): StaffEntry[] {
  * @param path - the file
  */
 export async function loadStaffFile(path: string): Promise<{ directory: StaffDirectory; missing: boolean }> {
-  let text: string;
-  try {
-    text = await readFile(path, 'utf8');
-  } catch (cause) {
-    if (errorCode(cause) === 'ENOENT') {
-      return { directory: new StaffDirectory([]), missing: true };
-    }
-    throw new AppError('CONFIG_INVALID', `cannot read staff file ${path}`, {
-      cause,
-      findings: [{ file: path, line: 1, col: 1, message: `cannot read: ${(cause as Error).message}`, severity: 'error' }],
-    });
-  }
-  return { directory: new StaffDirectory(parseStaffFile(text, path)), missing: false };
+  const text = await readConfigText(path, { ...WHAT, missingOk: true });
+  return text === null ? { directory: new StaffDirectory([]), missing: true } : { directory: new StaffDirectory(parseStaffFile(text, path)), missing: false };
 }

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { createApiKey, hashApiKey } from '../../../src/auth/api-key.js';
 import { DEMO_KEY, DEMO_KEY_SHA256, loadKeysFile, parseKeysFile, renderKeysFile } from '../../../src/auth/api-keys-file.js';
 import { KeyRing } from '../../../src/auth/key-ring.js';
-import { startKeysReload } from '../../../src/auth/keys-reload.js';
+import { keysFile } from '../../../src/auth/keys-reload.js';
 import { createLogger } from '../../../src/logger.js';
 import { runCli } from '../../../src/cli/index.js';
 import { Registry } from 'prom-client';
@@ -56,7 +56,7 @@ describe('staff API keys', function () {
     expect(caught.code).to.equal('CONFIG_INVALID');
     expect(caught.findings?.map((f) => `${f.line}:${f.col} ${f.message.split(':')[0]}`)).to.deep.equal([
       '2:9 keys[0].id',
-      '5:13 keys[0].scopes',
+      '5:34 keys[0].scopes[1]',
       '6:13 keys[0].sha256',
       '7:16 keys[0].createdAt',
       '8:5 keys[0]',
@@ -78,19 +78,15 @@ describe('staff API keys', function () {
       const first = createApiKey({ id: 'k1', clinicId: 'downtown', name: 'A', scopes: ['conversations:read'] }, NOW);
       await writeFile(file, renderKeysFile([first.entry]));
       const ring = new KeyRing();
-      const handle = startKeysReload({ file, ring, logger: createLogger('silent'), production: false, watch: false });
-      try {
-        expect(await handle.reload()).to.equal(true);
-        expect(ring.authenticate(first.key)?.id).to.equal('k1');
-        await writeFile(file, 'keys: [oops');
-        expect(await handle.reload()).to.equal(false);
-        expect(ring.authenticate(first.key)?.id).to.equal('k1');
-        await writeFile(file, renderKeysFile([{ ...first.entry, revoked: true }]));
-        expect(await handle.reload()).to.equal(true);
-        expect(ring.authenticate(first.key)).to.equal(null);
-      } finally {
-        handle.close();
-      }
+      const handle = keysFile({ file, ring, logger: createLogger('silent'), production: false });
+      expect(await handle.reload('test')).to.equal(true);
+      expect(ring.authenticate(first.key)?.id).to.equal('k1');
+      await writeFile(file, 'keys: [oops');
+      expect(await handle.reload('test')).to.equal(false);
+      expect(ring.authenticate(first.key)?.id).to.equal('k1');
+      await writeFile(file, renderKeysFile([{ ...first.entry, revoked: true }]));
+      expect(await handle.reload('test')).to.equal(true);
+      expect(ring.authenticate(first.key)).to.equal(null);
     } finally {
       await rm(dir, { recursive: true, force: true });
     }
@@ -105,31 +101,27 @@ describe('staff API keys', function () {
       const b = createApiKey({ id: 'k-b', clinicId: 'downtown', name: 'B', scopes: ['conversations:read'] }, NOW);
       await writeFile(file, renderKeysFile([a.entry, b.entry]));
       const ring = new KeyRing();
-      const handle = startKeysReload({ file, ring, logger: createLogger('silent'), production: false, watch: false, registry });
-      try {
-        expect(await handle.reload()).to.equal(true);
-        expect(handle.status()).to.deep.equal({ details: { keysFile: 'ok' }, degraded: [] });
-        // The revocation is written, but a stray quote breaks the file.
-        const broken = renderKeysFile([a.entry, { ...b.entry, revoked: true }]).replace('name: A', 'name: "A');
-        await writeFile(file, broken);
-        expect(await handle.reload()).to.equal(false);
-        expect(ring.authenticate(a.key)?.id).to.equal('k-a');
-        expect(ring.authenticate(b.key)).to.equal(null);
-        const status = handle.status();
-        expect(status.degraded).to.have.length(1);
-        expect(status.degraded[0]).to.match(/^keys file .*api-keys\.yaml:\d+:\d+: .+; the last good keys stay live, with the revocations the file holds applied \(k-b\)$/);
-        const metrics = await registry.metrics();
-        expect(metrics).to.match(/sms_keys_file_valid 0/);
-        expect(metrics).to.match(/sms_keys_reload_failures_total 1/);
-        // Fixed, with the revocation: healthy again, and it stays revoked.
-        await writeFile(file, renderKeysFile([a.entry, { ...b.entry, revoked: true }]));
-        expect(await handle.reload()).to.equal(true);
-        expect(handle.status().degraded).to.deep.equal([]);
-        expect(ring.authenticate(b.key)).to.equal(null);
-        expect(await registry.metrics()).to.match(/sms_keys_file_valid 1/);
-      } finally {
-        handle.close();
-      }
+      const handle = keysFile({ file, ring, logger: createLogger('silent'), production: false, registry });
+      expect(await handle.reload('test')).to.equal(true);
+      expect(handle.status()).to.deep.equal({ details: { keysFile: 'ok' }, degraded: [] });
+      // The revocation is written, but a stray quote breaks the file.
+      const broken = renderKeysFile([a.entry, { ...b.entry, revoked: true }]).replace('name: A', 'name: "A');
+      await writeFile(file, broken);
+      expect(await handle.reload('test')).to.equal(false);
+      expect(ring.authenticate(a.key)?.id).to.equal('k-a');
+      expect(ring.authenticate(b.key)).to.equal(null);
+      const status = handle.status();
+      expect(status.degraded).to.have.length(1);
+      expect(status.degraded[0]).to.match(/^keys file .*api-keys\.yaml:\d+:\d+: .+; the last good keys stay live, with the revocations the file holds applied \(k-b\)$/);
+      const metrics = await registry.metrics();
+      expect(metrics).to.match(/sms_keys_file_valid 0/);
+      expect(metrics).to.match(/sms_keys_reload_failures_total 1/);
+      // Fixed, with the revocation: healthy again, and it stays revoked.
+      await writeFile(file, renderKeysFile([a.entry, { ...b.entry, revoked: true }]));
+      expect(await handle.reload('test')).to.equal(true);
+      expect(handle.status().degraded).to.deep.equal([]);
+      expect(ring.authenticate(b.key)).to.equal(null);
+      expect(await registry.metrics()).to.match(/sms_keys_file_valid 1/);
     } finally {
       await rm(dir, { recursive: true, force: true });
     }

@@ -53,7 +53,7 @@ describe('events: endpoint configuration', function () {
     expect(findings).to.deep.equal([
       '7:14: clinics[0].events[0].url: required http(s) URL without credentials',
       '8:20: clinics[0].events[0].secretEnv: required environment variable name holding a whsec_ secret',
-      '9:17: clinics[0].events[0].types: unknown event type "appointment.confirmd" (appointment.confirmed, appointment.cancel_requested, appointment.reschedule_requested, consent.opted_out, consent.opted_in, message.routed)',
+      '9:17: clinics[0].events[0].types[0]: unknown event type "appointment.confirmd" (appointment.confirmed, appointment.cancel_requested, appointment.reschedule_requested, consent.opted_out, consent.opted_in, message.routed)',
       '10:9: clinics[0].events[0]: unknown field "colour" (url, secretEnv, types, allowInsecure)',
     ]);
   });

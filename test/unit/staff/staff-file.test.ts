@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { isAppError } from '../../../src/errors.js';
 import { createLogger } from '../../../src/logger.js';
 import { StaffDirectory, loadStaffFile, parseStaffFile } from '../../../src/staff/auth/staff-file.js';
-import { startStaffFileReload } from '../../../src/staff/auth/staff-file-reload.js';
+import { reloadableFile } from '../../../src/config/file-watch.js';
 import { createLogCapture } from '../../support/log-capture.js';
 
 function findingsOf(text: string): string[] {
@@ -76,15 +76,14 @@ describe('staff file (STAFF_FILE)', () => {
     try {
       await writeFile(file, 'staff:\n  - email: a@b.example\n    clinics: [downtown]\n');
       const logs = createLogCapture();
-      const handle = startStaffFileReload({ file, initial: (await loadStaffFile(file)).directory, logger: createLogger('debug', logs), watch: false });
+      const handle = reloadableFile({ name: 'staff file', file, initial: (await loadStaffFile(file)).directory, load: async () => (await loadStaffFile(file)).directory, describe: () => ({}), logger: createLogger('debug', logs) });
       await writeFile(file, 'staff:\n  - email: a@b.example\n    clinics: [lakeside]\n');
-      expect(await handle.reload()).to.equal(true);
+      expect(await handle.reload('test')).to.equal(true);
       expect(handle.current().clinicsOf('a@b.example')).to.deep.equal(['lakeside']);
       await writeFile(file, 'staff:\n  - email: a@b.example\n    clinics: lakeside\n');
-      expect(await handle.reload()).to.equal(false);
+      expect(await handle.reload('test')).to.equal(false);
       expect(handle.current().clinicsOf('a@b.example')).to.deep.equal(['lakeside']);
       expect(logs.text()).to.include(`${file}:3:14: staff[0].clinics`);
-      handle.close();
     } finally {
       await rm(dir, { recursive: true, force: true });
     }

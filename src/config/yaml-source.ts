@@ -1,5 +1,5 @@
 import { LineCounter, isMap, isPair, isScalar, isSeq, parseDocument, type Document, type Node } from 'yaml';
-import { firstYamlError, plainYamlMessage } from '../config/yaml-errors.js';
+import { firstYamlError, plainYamlMessage } from './yaml-errors.js';
 import type { Finding } from '../errors.js';
 
 export type JsonPath = ReadonlyArray<string | number>;
