@@ -68,6 +68,7 @@ export function ConversationRow(props: { row: RowModel; clinicId: string; state:
         <span class="row-meta">
           {waiting ? <span class="waiting">{waiting}</span> : <span>{shortTime(c.lastActivityAt, props.now, props.timeZone)}</span>}
           {props.row.assigneeName ? <span class="assignee"> · {props.row.assigneeName}</span> : null}
+          {c.possibleOptOutAt ? <span class="possible-opt-out"> · Possible opt-out</span> : null}
         </span>
       </a>
     </li>

@@ -46,6 +46,11 @@ function actionWords(action: Inbound['handling']['actions'][number], ctx: Handli
     'opt-in': { 'opted-in': () => 'opted back in to texts', 'already-opted-in': () => 'was already opted in' },
     'route-to-staff': { routed: () => 'put in front of the front desk' },
     help: { help: () => 'sent the help text' },
+    'ask-which-appointment': {
+      asked: () => 'asked which appointment (several patients on this phone have one)',
+      'too-many': () => 'too many appointments to ask about by text: put in front of the front desk with the list',
+      'not-asked': () => 'nothing to ask: fewer than two appointments on this phone',
+    },
   };
   const known = byOutcome[action.type]?.[action.outcome];
   if (known) {
@@ -58,6 +63,31 @@ function actionWords(action: Inbound['handling']['actions'][number], ctx: Handli
     return 'a newer answer already stands: nothing changed';
   }
   return `${action.type}: ${action.outcome}`;
+}
+
+const CHOICE_VERBS: Record<string, string> = { 'confirm-appointment': 'confirm', 'cancel-appointment': 'cancel', 'reschedule-appointment': 'reschedule' };
+
+type Choice = NonNullable<Inbound['handling']['choice']>;
+
+/**
+ * A family phone's question in words: the question this message asked (with its options and
+ * until when the answer is awaited), the list it went to staff with, or the question it came
+ * while waiting (its answer, or not one).
+ */
+function choiceWords(entry: Inbound, choice: Choice, ctx: HandlingContext): string {
+  const verb = CHOICE_VERBS[choice.action] ?? choice.action;
+  const options = choice.options.map((o) => `${o.number} for ${o.firstName} (${localTime(o.startsAt, ctx.timeZone)})`).join(', ');
+  const ask = entry.handling.actions.find((a) => a.type === 'ask-which-appointment');
+  if (ask?.outcome === 'asked') {
+    return `Family choice: asked which appointment to ${verb}: ${options}, or ALL. The answer is awaited until ${localTime(choice.expiresAt, ctx.timeZone)}.`;
+  }
+  if (ask?.outcome === 'too-many') {
+    return `Family choice: which appointment to ${verb}? Too many to ask by text; the front desk picks: ${options}.`;
+  }
+  const applied = entry.handling.actions.some((a) => a.type === choice.action);
+  return applied
+    ? `Family choice: the answer to "which appointment to ${verb}?" (asked ${localTime(choice.askedAt, ctx.timeZone)}: ${options}).`
+    : `Family choice: came while "which appointment to ${verb}?" waited for its answer (${options}); not an answer to it.`;
 }
 
 /**
@@ -79,6 +109,13 @@ export function describeHandling(entry: Inbound, ctx: HandlingContext): string[]
     error: 'The service failed on this message: it sent the system-error reply',
     received: 'Still being handled',
   };
+  const choice = entry.handling.choice;
+  if (choice) {
+    lines.push(choiceWords(entry, choice, ctx));
+  }
+  if (entry.handling.possibleOptOut) {
+    lines.push('Possible opt-out: this message may ask us to stop texting, in its own words (not STOP). Read it before texting the number again.');
+  }
   const said = status[entry.handling.status];
   if (said) {
     lines.push(said);

@@ -192,6 +192,11 @@ export function ThreadLive(props: { model: ThreadModel }): VNode {
         {c.status === 'snoozed' && c.snoozedUntil ? ` until ${localTime(c.snoozedUntil, m.timeZone)}` : ''} ·{' '}
         {c.assignee === null ? 'Unassigned' : `Assigned to ${m.assigneeName ?? c.assignee}`}
       </p>
+      {c.possibleOptOutAt ? (
+        <p class="possible-opt-out" role="note">
+          Possible opt-out: the message of {localTime(c.possibleOptOutAt, m.timeZone)} may ask us to stop texting, in its own words. Read it before texting this number again.
+        </p>
+      ) : null}
       <Actions model={m} />
       <ol class="thread" id="thread-entries" aria-label="Messages, oldest first">
         {m.entries.map((entry) => (

@@ -80,6 +80,34 @@ describe('staff page views', function () {
     expect(describeHandling(inbound({ text: 'hi', handling: { status: 'unknown-number', rulesFired: [], actions: [], autoReply: null } }), handling)).to.deep.equal(['Unknown number: no patient has it']);
   });
 
+  it('when a family question went to staff with its list, or a message came while one waited without answering it, then the thread says so in words', function () {
+    const choice = {
+      action: 'cancel-appointment',
+      askedAt: AT,
+      expiresAt: new Date(AT.getTime() + 24 * 3600_000),
+      options: [
+        { number: 1, patientId: 'p-1', firstName: 'Dylan', appointmentId: 'a-1', startsAt: new Date('2026-12-09T14:00:00Z') },
+        { number: 2, patientId: 'p-2', firstName: 'Carla', appointmentId: 'a-2', startsAt: new Date('2026-12-13T14:00:00Z') },
+      ],
+    };
+    const tooMany = describeHandling(
+      inbound({ text: 'CANCEL', handling: { status: 'processed', rulesFired: ['which-appointment'], actions: [{ type: 'ask-which-appointment', outcome: 'too-many', rule: 'which-appointment' }], autoReply: null, choice } }),
+      handling,
+    );
+    expect(tooMany).to.include('Family choice: which appointment to cancel? Too many to ask by text; the front desk picks: 1 for Dylan (Wed, Dec 9, 8:00 AM), 2 for Carla (Sun, Dec 13, 8:00 AM).');
+    const meanwhile = describeHandling(
+      inbound({ text: 'is the lot open?', handling: { status: 'processed', rulesFired: ['to-staff'], actions: [{ type: 'route-to-staff', outcome: 'routed', rule: 'to-staff' }], autoReply: null, choice, possibleOptOut: true } }),
+      handling,
+    );
+    expect(meanwhile).to.deep.equal([
+      'Put in front of the front desk',
+      'Family choice: came while "which appointment to cancel?" waited for its answer (1 for Dylan (Wed, Dec 9, 8:00 AM), 2 for Carla (Sun, Dec 13, 8:00 AM)); not an answer to it.',
+      'Possible opt-out: this message may ask us to stop texting, in its own words (not STOP). Read it before texting the number again.',
+    ]);
+    const row = renderToString(h(ConversationRow, { row: { conversation: conversation({ possibleOptOutAt: AT }), unread: false, assigneeName: null }, clinicId: 'downtown', state: { view: 'all', status: 'open' }, open: false, now: AT, timeZone: TZ }));
+    expect(row).to.include('Possible opt-out');
+  });
+
   it('when a message is a photo alone, then the list shows a photo, not an empty preview; an unread row is marked in words too', function () {
     expect(previewText(conversation({ lastMessage: { direction: 'inbound', preview: '', media: 1 } }))).to.equal('📷 Photo');
     expect(previewText(conversation({ lastMessage: { direction: 'inbound', preview: 'look', media: 2 } }))).to.equal('📷 2 photos or files · look');
