@@ -25,7 +25,7 @@ describe('MediaRelay', () => {
     await rm(dir, { recursive: true, force: true });
   });
 
-  it('when the relay takes a batch on the embedded store, then it stops at the batch size and lets the event loop turn between two messages', async () => {
+  it('when the relay takes a batch on the embedded store, then it stops at the batch size and lets the event loop turn between two messages of a lane', async () => {
     const store = new MemoryStore();
     const media = new MemoryMediaStore(dir);
     const clinicId = newClinicId();
@@ -42,7 +42,7 @@ describe('MediaRelay', () => {
       return add(records);
     };
     const clinic = { id: clinicId } as Clinic;
-    const relay = mediaRelay({ store, media, clinic: () => clinic, policy, logger: { warn: () => undefined }, batch: 3 });
+    const relay = mediaRelay({ store, media, clinic: () => clinic, policy, logger: { warn: () => undefined }, batch: 3, concurrency: 1 });
     const turns = turnCounter();
     try {
       expect(await relay.runOnce()).to.equal(3);
