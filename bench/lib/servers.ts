@@ -5,6 +5,7 @@
  * `tsc -p tsconfig.bench.json` (var/bench-build).
  */
 import { execFile, fork } from 'node:child_process';
+import { mkdirSync, openSync } from 'node:fs';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { promisify } from 'node:util';
@@ -37,6 +38,17 @@ export async function buildAll(root: string): Promise<number> {
   return performance.now() - t0;
 }
 
+let serverLogs = 0;
+function serverLog(kind: ServerKind): 'ignore' | number {
+  const dir = process.env.BENCH_SERVER_LOGS;
+  if (!dir) {
+    return 'ignore';
+  }
+  mkdirSync(dir, { recursive: true });
+  serverLogs += 1;
+  return openSync(join(dir, `${kind}-${serverLogs}.log`), 'w');
+}
+
 /**
  * Starts a compiled server and waits until it listens.
  * @param env - its whole environment (nothing inherited by accident, e.g. no MONGODB_URI)
@@ -48,7 +60,8 @@ export async function startServer(root: string, kind: ServerKind, env: Record<st
     // BENCH_CPU_PROF=<dir>: each server child writes a V8 CPU profile there on exit.
     execArgv: ['--expose-gc', ...(process.env.BENCH_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`] : [])],
     env: { PATH: process.env.PATH ?? '', HOST: '127.0.0.1', PORT: '0', SERVICE_MAIN: join(root, 'dist', 'src', 'main.js'), ...env },
-    stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
+    // BENCH_SERVER_LOGS=<dir>: each server child's stdout (the service's log lines) goes to a file there.
+    stdio: ['ignore', serverLog(kind), 'inherit', 'ipc'],
   });
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   const port = await new Promise<number>((resolve, reject) => {

@@ -221,7 +221,7 @@ export function serviceEnv(world: Pick<World, 'dir' | 'clinicsFile' | 'rulesDir'
     RULES_DIR: world.rulesDir,
     SEED_FILE: world.seedFile,
     SPOOL_DIR: join(world.dir, `spool-${process.hrtime.bigint().toString(36)}`),
-    LOG_LEVEL: 'warn',
+    LOG_LEVEL: process.env.BENCH_LOG_LEVEL ?? 'warn',
     WATCH_RULES: 'off',
     ...extra,
   };

@@ -38,6 +38,12 @@ export interface RateRun {
   sent: number;
   answered: number;
   webhookMs: Stats;
+  /**
+   * The same requests' time inside the service (sms_webhook_duration_seconds, from the request's
+   * arrival to its answer), as the histogram bucket bounds that hold p50 and p99: the rest of
+   * webhookMs waited for a connection or for the service's event loop.
+   */
+  serverMs: { p50: number; p99: number };
   /** Webhooks the instances answered after spooling the message (sms_webhook_requests_total{outcome="spooled"}). */
   spooled: number;
   /** Events with a MessageSid of this run that reached the receiver, and deliveries of a webhook-id seen before. */
@@ -50,6 +56,8 @@ export interface RateRun {
   jobCommandsPerMessage?: number;
   /** Mean ms a command waited for the database, by command:collection, over every instance (the slowest first). */
   commandMs?: Array<[string, number, number]>;
+  /** Mean ms a command waited for a pooled connection before it was sent (not in commandMs), checkouts that failed, connections opened. */
+  pool?: { checkoutMs: number; failed: number; opened: number };
 }
 
 export interface KindCommands {
@@ -103,6 +111,31 @@ async function metrics(port: number): Promise<Map<string, number>> {
     }
   }
   return out;
+}
+
+/** p50 and p99 of sms_webhook_duration_seconds between two snapshots of every instance's metrics, as bucket bounds in ms. */
+function serverTimes(before: Map<string, number>[], after: Map<string, number>[]): { p50: number; p99: number } {
+  const buckets = new Map<number, number>();
+  for (const [i, m] of after.entries()) {
+    for (const [k, v] of m) {
+      const le = /^sms_webhook_duration_seconds_bucket\{.*le="([^"]+)".*\}$/.exec(k)?.[1];
+      if (le !== undefined) {
+        const bound = le === '+Inf' ? Number.POSITIVE_INFINITY : Number(le) * 1000;
+        buckets.set(bound, (buckets.get(bound) ?? 0) + v - (before[i]?.get(k) ?? 0));
+      }
+    }
+  }
+  const sorted = [...buckets].sort((a, b) => a[0] - b[0]);
+  const total = sorted.at(-1)?.[1] ?? 0;
+  const at = (q: number): number => sorted.find(([, n]) => n >= q * total)?.[0] ?? NaN;
+  return { p50: at(0.5), p99: at(0.99) };
+}
+
+/** The connection pool's share between two stats snapshots (bench/servers/full-service.ts counts it). */
+function poolOf(c0: Record<string, number>, c1: Record<string, number>): { checkoutMs: number; failed: number; opened: number } {
+  const d = (k: string): number => (c1[k] ?? 0) - (c0[k] ?? 0);
+  const n = d('pool checkouts') + d('pool checkouts failed');
+  return { checkoutMs: n > 0 ? round(d('pool checkout ms') / n, 1) : 0, failed: d('pool checkouts failed'), opened: d('pool connections opened') };
 }
 
 const spooledCount = async (ports: number[]): Promise<number> =>
@@ -254,10 +287,12 @@ export async function runMongo(root: string, world: World, options: MongoPhaseOp
         const requests = presign(mix, Math.ceil(rate * options.durationS));
         const [spooled0, media0, dup0, jobs0] = [await spooledCount(ports), await served(), receiver.duplicates(), (await jobs?.stats())?.counts?.total ?? 0];
         const c0 = await countsOf();
+        const h0 = await Promise.all(ports.map(metrics));
         const load = await sendSpread(ports, requests, rate);
         const c1 = await countsOf();
+        const h1 = await Promise.all(ports.map(metrics));
         const commandMs = Object.keys(c1)
-          .filter((k) => !k.startsWith('ms ') && k !== 'total' && (c1[k] ?? 0) > (c0[k] ?? 0))
+          .filter((k) => !k.startsWith('ms ') && !k.startsWith('pool ') && k !== 'total' && (c1[k] ?? 0) > (c0[k] ?? 0))
           .map((k): [string, number, number] => {
             const n = (c1[k] ?? 0) - (c0[k] ?? 0);
             return [k, n, round(((c1[`ms ${k}`] ?? 0) - (c0[`ms ${k}`] ?? 0)) / n, 1)];
@@ -271,21 +306,23 @@ export async function runMongo(root: string, world: World, options: MongoPhaseOp
           sent: load.latencies.length,
           answered: load.answered,
           webhookMs: summary(load.latencies),
+          serverMs: serverTimes(h0, h1),
           spooled: (await spooledCount(ports)) - spooled0,
           events: eventMs.length,
           duplicateDeliveries: receiver.duplicates() - dup0,
           eventMs: summary(eventMs),
           mediaFetched: (await served()) - media0,
           ...(jobs ? { jobCommandsPerMessage: round((((await jobs.stats()).counts?.total ?? 0) - jobs0) / requests.length, 1) } : {}),
-          ...(monitored.length > 0 ? { commandMs } : {}),
+          ...(monitored.length > 0 ? { commandMs, pool: poolOf(c0, c1) } : {}),
         };
         log(
-          `  ${store} ${rate}/s: webhook p50 ${run.webhookMs.p50} ms, p99 ${run.webhookMs.p99} ms (${run.answered}/${run.sent} 200), spooled ${run.spooled}, ` +
+          `  ${store} ${rate}/s: webhook p50 ${run.webhookMs.p50} ms, p99 ${run.webhookMs.p99} ms (${run.answered}/${run.sent} 200; in the service p50 ≤ ${run.serverMs.p50} ms, p99 ≤ ${run.serverMs.p99} ms), spooled ${run.spooled}, ` +
             `events ${run.events} p99 ${run.eventMs.p99} ms (${run.duplicateDeliveries} repeats), media fetched ${run.mediaFetched}` +
             (run.jobCommandsPerMessage !== undefined ? `, jobs instance ${run.jobCommandsPerMessage} commands/message` : ''),
         );
         if (run.commandMs) {
           log(`    database wait per command (count, mean ms): ${run.commandMs.map(([k, n, ms]) => `${k} ${n} ${ms}`).join('; ')}`);
+          log(`    connection pool: mean wait for a connection ${run.pool?.checkoutMs} ms before a command was sent, ${run.pool?.failed} checkouts failed, ${run.pool?.opened} connections opened`);
         }
         out.push(run);
       }
@@ -319,7 +356,7 @@ export async function runMongo(root: string, world: World, options: MongoPhaseOp
       await sendAtRate(webhookOnly.port, [r], 1);
       const after = (await webhookOnly.stats()).counts ?? {};
       const diff = Object.keys(after)
-        .filter((c) => c !== 'total' && !c.startsWith('ms ') && (after[c] ?? 0) > (before[c] ?? 0))
+        .filter((c) => c !== 'total' && !c.startsWith('ms ') && !c.startsWith('pool ') && (after[c] ?? 0) > (before[c] ?? 0))
         .map((c) => `${c}${(after[c] ?? 0) - (before[c] ?? 0) > 1 ? ` x${(after[c] ?? 0) - (before[c] ?? 0)}` : ''}`);
       entry.counts.push((after.total ?? 0) - (before.total ?? 0));
       entry.detail.push(diff.join(', '));
@@ -354,10 +391,26 @@ export async function runMongo(root: string, world: World, options: MongoPhaseOp
     await pausedLoad;
     const spooled = (await spooledCount(ports)) - spooled0;
     let drainS = NaN;
+    let shownAt = resumedAt;
     while (performance.now() - resumedAt < 120_000) {
-      if ((await spoolDepth(ports)) === 0) {
+      const depth = await spoolDepth(ports);
+      if (depth === 0) {
         drainS = round((performance.now() - resumedAt) / 1000, 1);
         break;
+      }
+      if (performance.now() - shownAt >= 10_000) {
+        // Where the replay stands: depth left, and how the replays ended so far (all instances).
+        shownAt = performance.now();
+        const ended = new Map<string, number>();
+        for (const m of await Promise.all(ports.map(metrics))) {
+          for (const [k, v] of m) {
+            const r = /^sms_spool_replayed_total\{result="([^"]+)"\}$/.exec(k);
+            if (r) {
+              ended.set(r[1] as string, (ended.get(r[1] as string) ?? 0) + v);
+            }
+          }
+        }
+        log(`    ${round((shownAt - resumedAt) / 1000, 0)} s after the database came back: ${depth} in the spools; replays so far: ${[...ended].map(([k, v]) => `${k} ${v}`).join(', ') || 'none'}`);
       }
       await sleep(250);
     }
@@ -410,7 +463,11 @@ export function mongoTable(r: MongoPhaseResult): string[] {
     '',
     ...r.runs
       .filter((x) => x.commandMs)
-      .map((x) => `- database wait per command at ${x.ratePerS}/s (count, mean ms, slowest first): ${(x.commandMs ?? []).slice(0, 8).map(([k, n, ms]) => `${k} ${n}× ${ms}`).join('; ')}`),
+      .map(
+        (x) =>
+          `- database wait per command at ${x.ratePerS}/s (count, mean ms, slowest first): ${(x.commandMs ?? []).slice(0, 8).map(([k, n, ms]) => `${k} ${n}× ${ms}`).join('; ')}; ` +
+          `then a mean ${x.pool?.checkoutMs} ms for a pooled connection before each (${x.pool?.opened} opened)`,
+      ),
     '',
     `- spool replay: ${r.replay.spooled} messages spooled during a ${r.replay.pauseS} s database pause; every spool empty **${r.replay.drainS} s** after the database came back (${r.replay.perS} messages/s; goal 1,000 in < 60 s); live ${r.replay.liveRatePerS}/s p99 ${r.replay.liveBefore.p99} ms before, ${r.replay.liveDuring.p99} ms during`,
     '',

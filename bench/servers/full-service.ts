@@ -85,6 +85,17 @@ async function monitorCommands(file: string): Promise<void> {
     };
     this.on('commandSucceeded', finished);
     this.on('commandFailed', finished);
+    // Time waited for a pooled connection before a command could be sent (not in the above),
+    // and connections opened.
+    this.on('connectionCheckedOut', (e: { durationMS: number }) => {
+      counts['pool checkouts'] = (counts['pool checkouts'] ?? 0) + 1;
+      counts['pool checkout ms'] = (counts['pool checkout ms'] ?? 0) + e.durationMS;
+    });
+    this.on('connectionCheckOutFailed', (e: { durationMS: number }) => {
+      counts['pool checkouts failed'] = (counts['pool checkouts failed'] ?? 0) + 1;
+      counts['pool checkout ms'] = (counts['pool checkout ms'] ?? 0) + e.durationMS;
+    });
+    this.on('connectionCreated', () => void (counts['pool connections opened'] = (counts['pool connections opened'] ?? 0) + 1));
     return connect.call(this);
   } as typeof connect;
   // Written on every stats request (cheap: a few dozen shapes), so the bench reads it when it wants.

@@ -14,6 +14,8 @@ export interface RelayOptions<T> {
   logger: Pick<FieldLogger, 'warn'>;
   pollMs?: number;
   batch?: number;
+  /** Records of a batch relayed side by side (default 8). */
+  concurrency?: number;
   /** Called after jobs were added (wakes the worker). */
   onQueued?: () => void;
 }
@@ -22,7 +24,10 @@ export interface RelayOptions<T> {
  * One relay for every kind of background job (jobs kit): flagged records -> jobs -> clear
  * the flag. Jobs first, clear after: a crash between the two makes the same jobs again,
  * and their deterministic ids turn that into no-ops. The event loop turns between two
- * records of a batch (eachInTurn), so the webhook is never held up by a backlog.
+ * records of a lane (eachInTurn), so the webhook is never held up by a backlog. A batch
+ * runs in `concurrency` lanes: one record costs two database round trips, and one at a
+ * time the relay ran only as fast as the database answers them (on MongoDB behind a loaded
+ * machine, a few records a second; docs/benchmarks.md).
  */
 export class Relay<T> {
   private readonly loop: PollLoop;
@@ -50,10 +55,18 @@ export class Relay<T> {
   async runOnce(): Promise<number> {
     const pending = await this.options.pending(this.options.batch ?? 100);
     let added = 0;
-    await eachInTurn(pending, async (item) => {
-      added += await this.options.toJobs(item);
-      await this.options.clear(item);
-    });
+    const lanes = Math.max(1, Math.min(this.options.concurrency ?? 8, pending.length));
+    await Promise.all(
+      Array.from({ length: lanes }, (_, lane) =>
+        eachInTurn(
+          pending.filter((_, i) => i % lanes === lane),
+          async (item) => {
+            added += await this.options.toJobs(item);
+            await this.options.clear(item);
+          },
+        ),
+      ),
+    );
     if (added > 0) {
       this.options.onQueued?.();
     }

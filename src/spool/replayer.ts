@@ -6,6 +6,7 @@ import type { Metrics } from '../metrics.js';
 import { maskPhone } from '../phone.js';
 import type { Store } from '../store/store.js';
 import type { Spool } from './spool.js';
+import type { SpoolEntry } from './spool-entry.js';
 
 /**
  * Runs one spooled message through the message pipeline in replay mode (rules and actions
@@ -24,6 +25,8 @@ export interface ReplayerOptions {
   minDelayMs?: number;
   /** Longest wait between attempts while the store is down, ms. */
   maxDelayMs?: number;
+  /** Senders replayed side by side (each one's entries in order); default 8. */
+  concurrency?: number;
 }
 
 export interface ReplayReport {
@@ -35,7 +38,7 @@ export interface ReplayReport {
   failed: number;
   /** Entries still in the spool after the pass. */
   left: number;
-  /** True when the pass stopped (or never started) because the store did not answer. */
+  /** True when the store did not answer: before the pass (it never started), or for some replays (their senders' entries wait). */
   storeDown: boolean;
   ms: number;
 }
@@ -54,7 +57,10 @@ const codeOf = (err: unknown): string => String(errorCode(err) ?? 'INTERNAL');
  * may be a fresh one), then hands each entry to the replay handler (the pipeline in
  * 'replay' mode: rules and actions run, no reply is sent, idempotent by MessageSid) and removes an entry only after
  * its record is stored. Entries of one sender stay in order: after a failure the sender's
- * later entries wait for the next pass.
+ * later entries wait for the next pass. Up to `concurrency` senders replay side by side: a
+ * message's commands run one after the other, so one message at a time replays only as fast
+ * as the database answers a message (on MongoDB behind a loaded machine, about one a second
+ * per instance: a spool of 1,000 took minutes; docs/benchmarks.md).
  */
 export class SpoolReplayer {
   private readonly spool: Spool;
@@ -63,6 +69,7 @@ export class SpoolReplayer {
   private readonly metrics: ReplayerOptions['metrics'];
   private readonly minDelayMs: number;
   private readonly maxDelayMs: number;
+  private readonly concurrency: number;
   private readonly log: Logger;
   private running: Promise<void> | null = null;
   private stopped = false;
@@ -77,6 +84,7 @@ export class SpoolReplayer {
     this.metrics = options.metrics;
     this.minDelayMs = options.minDelayMs ?? 250;
     this.maxDelayMs = options.maxDelayMs ?? 5000;
+    this.concurrency = Math.max(1, options.concurrency ?? 8);
     this.log = options.logger.child({ component: 'spool-replayer' });
   }
 
@@ -123,8 +131,12 @@ export class SpoolReplayer {
         continue;
       }
       const report = await this.replayNow({ deadline: Number.POSITIVE_INFINITY });
-      if (report.left === 0 || (report.replayed > 0 && !report.storeDown && report.failed === 0)) {
+      if (report.left === 0 || (report.replayed > 0 && report.failed === 0)) {
         delay = this.minDelayMs;
+        if (report.storeDown) {
+          // A slow database (some replays timed out, others went through): go on shortly.
+          await this.sleep(delay);
+        }
         continue;
       }
       await this.sleep(delay);
@@ -175,31 +187,54 @@ export class SpoolReplayer {
     }
     const entries = await this.spool.list();
     report.found = entries.length;
-    const blocked = new Set<string>();
+    // One lane a sender, its entries in the spool's order; lanes run `concurrency` at a time.
+    const lanes = new Map<string, SpoolEntry[]>();
     for (const entry of entries) {
-      if ((fromLoop && this.stopped) || performance.now() > deadline) {
-        break;
-      }
       const sender = `${entry.message.to}\u0000${entry.message.from}`;
-      if (blocked.has(sender)) {
-        continue;
+      const lane = lanes.get(sender);
+      if (lane) {
+        lane.push(entry);
+      } else {
+        lanes.set(sender, [entry]);
       }
-      try {
-        const result = await this.replay(entry.message, entry.receivedAt);
-        await this.spool.remove(entry.id);
-        report.replayed += 1;
-        this.metrics.spoolReplayed.inc({ result: result.status });
-      } catch (err) {
-        if (isUnavailable(err)) {
-          this.needsInit = true;
-          report.storeDown = true;
-          break;
+    }
+    const waiting = [...lanes.values()];
+    // A replay that finds the store unavailable stops its lane; the pass stops when as many
+    // in a row did as lanes run (the database is down, not just slow under load).
+    let unavailableInARow = 0;
+    const halted = (): boolean => unavailableInARow >= this.concurrency || (fromLoop && this.stopped) || performance.now() > deadline;
+    const runLanes = async (): Promise<void> => {
+      for (let lane = waiting.shift(); lane && !halted(); lane = waiting.shift()) {
+        for (const entry of lane) {
+          if (halted()) {
+            return;
+          }
+          try {
+            const result = await this.replay(entry.message, entry.receivedAt);
+            await this.spool.remove(entry.id);
+            unavailableInARow = 0;
+            report.replayed += 1;
+            this.metrics.spoolReplayed.inc({ result: result.status });
+          } catch (err) {
+            if (isUnavailable(err)) {
+              unavailableInARow += 1;
+              report.storeDown = true;
+              break;
+            }
+            // The sender's later entries wait for the next pass.
+            report.failed += 1;
+            this.metrics.spoolReplayed.inc({ result: 'failed' });
+            this.log.error({ spoolId: entry.id, sender: maskPhone(entry.message.from), code: codeOf(err) }, 'spooled message could not be replayed; kept for the next pass');
+            break;
+          }
         }
-        blocked.add(sender);
-        report.failed += 1;
-        this.metrics.spoolReplayed.inc({ result: 'failed' });
-        this.log.error({ spoolId: entry.id, sender: maskPhone(entry.message.from), code: codeOf(err) }, 'spooled message could not be replayed; kept for the next pass');
       }
+    };
+    await Promise.all(Array.from({ length: Math.min(this.concurrency, waiting.length) }, runLanes));
+    if (report.storeDown && report.replayed === 0) {
+      // Nothing went through: an outage, after which the database may be a fresh one. (When
+      // some replays went through, the database is there, only slow: no createIndexes again.)
+      this.needsInit = true;
     }
     return finish();
   }

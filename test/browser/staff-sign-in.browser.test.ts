@@ -143,6 +143,50 @@ for (const kind of SERVICE_STORE_KINDS) {
       }
     });
 
+    it('when the session ran out by inactivity, or the person signed out, then the next sign-in asks the provider to authenticate again (prompt=login, max_age=0): its own open session does not sign the desk back in silently', async () => {
+      const watched = await openPage(browser, app.baseUrl);
+      const { page } = watched;
+      const lastAsk = (): URLSearchParams => provider.authorizations.at(-1)!;
+      /** Logs in at the provider's form; a consent already given is not asked again. */
+      const loginAgain = async (): Promise<void> => {
+        await page.locator('input[name="login"]').fill('maria');
+        await page.locator('input[name="password"]').fill('any-password');
+        await page.getByRole('button', { name: 'Sign-in' }).click();
+        const consent = page.getByRole('button', { name: 'Continue' });
+        await Promise.race([page.waitForURL(`${app.baseUrl}/staff/auth/account`), consent.waitFor().then(() => consent.click())]);
+        await page.waitForURL(`${app.baseUrl}/staff/auth/account`);
+      };
+      try {
+        await page.goto('/staff/auth/account');
+        await signInAtProvider(watched, 'maria');
+        await page.waitForURL(`${app.baseUrl}/staff/auth/account`);
+        expect(lastAsk().get('prompt'), 'a first sign-in uses the provider\'s session as it is').to.equal(null);
+        expect(lastAsk().get('max_age')).to.equal(null);
+
+        clock.advance(15 * 60_000 + 1000);
+        await page.reload();
+        await page.getByRole('heading', { name: 'Signed out' }).waitFor();
+        await page.getByRole('link', { name: 'Sign in again' }).click();
+        // The provider still has Maria's session; asked to authenticate again, it shows its form.
+        await page.locator('input[name="login"]').waitFor();
+        expect(lastAsk().get('prompt')).to.equal('login');
+        expect(lastAsk().get('max_age')).to.equal('0');
+        await loginAgain();
+        await page.getByRole('heading', { name: 'Your account' }).waitFor();
+
+        // A sign-out marks the browser the same way: whoever signs in next authenticates at the provider.
+        await page.getByRole('button', { name: 'Sign out' }).click();
+        await page.getByRole('heading', { name: 'Signed out' }).waitFor();
+        await page.goto('/staff/auth/account');
+        await page.locator('input[name="login"]').waitFor();
+        expect(lastAsk().get('prompt'), 'after a sign-out too').to.equal('login');
+        await loginAgain();
+        expectNoCspViolations(watched);
+      } finally {
+        await watched.close();
+      }
+    });
+
     it('when the callback is replayed (the same code and state again), then it is refused: a sign-in is used once', async () => {
       const watched = await openPage(browser, app.baseUrl);
       const { page } = watched;

@@ -102,6 +102,33 @@ describe('tools/ferretdb: FerretDB on PostgreSQL, as CI starts it', function () 
     }
   });
 
+  it('when 12 clients lease "the first due job" at once, then they get the 12 first, one each; and $in on a field matches scalars and arrays as on MongoDB', async () => {
+    const db = (client as MongoClient).db(`t_launcher_${Date.now().toString(36)}`);
+    const jobs = db.collection<{ _id: string; due: number; owner: number | null }>('jobs');
+    const tags = db.collection<{ _id: string; tag: string | string[] }>('tags');
+    try {
+      const ids = Array.from({ length: 30 }, (_, i) => `j${String(i).padStart(2, '0')}`);
+      await jobs.insertMany(ids.map((_id, due) => ({ _id, due, owner: null })));
+      // The patch's findAndModify passes over a job another client took for the next in order.
+      const leased = await Promise.all(Array.from({ length: 12 }, (_, i) => jobs.findOneAndUpdate({ owner: null }, { $set: { owner: i } }, { sort: { due: 1 }, returnDocument: 'after' })));
+      expect(leased.map((d) => d?._id).sort()).to.deep.equal(ids.slice(0, 12));
+      expect(new Set(leased.map((d) => d?.owner)).size).to.equal(12);
+      expect(await jobs.countDocuments({ owner: { $ne: null } })).to.equal(12);
+
+      // $in is pushed down to PostgreSQL by the patch: an array holding a value still matches.
+      await tags.insertMany([
+        { _id: 'scalar', tag: 'a' },
+        { _id: 'array', tag: ['x', 'a'] },
+        { _id: 'other', tag: 'b' },
+        { _id: 'other-array', tag: ['b', 'c'] },
+      ]);
+      expect((await tags.find({ tag: { $in: ['a', 'z'] } }).toArray()).map((d) => d._id).sort()).to.deep.equal(['array', 'scalar']);
+      expect((await tags.find({ tag: { $in: ['c'] }, _id: { $ne: 'x' } }).toArray()).map((d) => d._id)).to.deep.equal(['other-array']);
+    } finally {
+      await db.dropDatabase().catch(() => undefined);
+    }
+  });
+
   it('when stop.sh runs, then the launcher and PostgreSQL are gone and the run folder is removed', async () => {
     const { env } = db as Started;
     const pids = [env.FERRETDB_PID as string, ...children(env.FERRETDB_PID as string).map((c) => c.pid)];

@@ -48,10 +48,13 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/http"
+	_ "net/http/pprof" // -debug-addr: Go profiles of the running server
 	"net/url"
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"sync"
 	"syscall"
@@ -76,6 +79,7 @@ func run() int {
 	allowNonLoopback := flag.Bool("allow-non-loopback", false, "allow listening on a non-loopback address")
 	serialize := flag.Bool("serialize", false, "run one command at a time across all connections (start.sh turns it on for sqlite; see serialize.go)")
 	shutdownTimeout := flag.Duration("shutdown-timeout", 10*time.Second, "max time to wait for a clean shutdown")
+	debugAddr := flag.String("debug-addr", "", "loopback address for Go's profiles (/debug/pprof/: cpu, goroutine, mutex, block); off when empty")
 	flag.Parse()
 
 	var level slog.Level
@@ -89,6 +93,21 @@ func run() int {
 	if err := checkLoopback(*listen); err != nil && !*allowNonLoopback {
 		fmt.Fprintf(os.Stderr, "ferretdb-launcher: %s\n", err)
 		return 2
+	}
+
+	if *debugAddr != "" {
+		if err := checkLoopback(*debugAddr); err != nil {
+			fmt.Fprintf(os.Stderr, "ferretdb-launcher: -debug-addr: %s\n", err)
+			return 2
+		}
+
+		// where goroutines wait on locks and channels, for the mutex and block profiles
+		runtime.SetMutexProfileFraction(5)
+		runtime.SetBlockProfileRate(int(time.Millisecond))
+
+		go func() {
+			logger.Warn("debug server stopped", slog.Any("error", http.ListenAndServe(*debugAddr, nil)))
+		}()
 	}
 
 	dataDir := *dir

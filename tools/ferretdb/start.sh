@@ -34,6 +34,8 @@
 #   FERRETDB_DATA_DIR  keep the data in this folder (made if missing; reused next time; not
 #                      removed by stop.sh); default: $FERRETDB_RUN_DIR/data, removed by stop.sh
 #   FERRETDB_REBUILD=1 force a rebuild of the launcher
+#   FERRETDB_DEBUG_ADDR loopback host:port for Go's profiles of the server (/debug/pprof/;
+#                      `go tool pprof http://ADDR/debug/pprof/profile`); off when unset
 set -euo pipefail
 
 log() { printf 'ferretdb/start.sh: %s\n' "$*" >&2; }
@@ -163,6 +165,7 @@ chmod 0711 "$RUN_DIR"
 
 launch=("$BIN" -listen "$HOST:$PORT" -dir "$DATA_DIR" -log-level "$LOG_LEVEL"
         -backend "$BACKEND" -serialize="$SERIALIZE" -start-timeout "${TIMEOUT}s")
+[[ -n "${FERRETDB_DEBUG_ADDR:-}" ]] && launch+=(-debug-addr "$FERRETDB_DEBUG_ADDR")
 if [[ "$BACKEND" == postgresql ]]; then
   launch+=(-pg-bin-dir "$PG_BIN_DIR")
   [[ -n "${FERRETDB_PG_USER:-}" ]] && launch+=(-pg-user "$FERRETDB_PG_USER")

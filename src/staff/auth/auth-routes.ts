@@ -7,7 +7,7 @@ import { recordSignInAccess } from './access-records.js';
 import { accountPage, demoSignInPage, noAccessPage, signedOutPage, signInFailedPage } from './auth-pages.js';
 import { personOf } from './require-person.js';
 import { OidcClient } from './oidc-client.js';
-import { cookieNames, parseCookieId, setCookie } from './session-cookie.js';
+import { REAUTH_MARK_SECONDS, cookieNames, parseCookieId, setCookie } from './session-cookie.js';
 import { SIGN_IN_FLOW_MS, type StaffSessions } from './staff-sessions.js';
 import type { StaffDirectory } from './staff-file.js';
 import { DEMO_ISSUER } from './staff-person.js';
@@ -34,6 +34,9 @@ export interface AuthRoutesDeps {
   /** The signed-in check (for the account page). */
   requirePerson: Middleware;
 }
+
+/** Clock skew allowed between this server and the identity provider when checking auth_time. */
+const REAUTH_SKEW_SECONDS = 60;
 
 /** A /staff path to return to after signing in; anything else (another site, //host) is /staff. */
 export function safeReturnPath(raw: unknown): string {
@@ -104,7 +107,10 @@ export function createAuthRouter(deps: AuthRoutesDeps): Router {
       return;
     }
     if (deps.oidc) {
-      const flow = OidcClient.newFlow(returnTo);
+      // After an automatic logoff or a sign-out in this browser, the provider must authenticate again.
+      const reauth = ctx.cookies.get(names.reauth) === '1';
+      // The wall clock, not the sessions' clock: auth_time comes from the provider's.
+      const flow = OidcClient.newFlow(returnTo, reauth ? Math.floor(Date.now() / 1000) : undefined);
       let url: URL;
       try {
         url = await deps.oidc.authorizationUrl(flow, redirectUri(ctx));
@@ -176,6 +182,12 @@ export function createAuthRouter(deps: AuthRoutesDeps): Router {
       return;
     }
     const who = { issuer: claims.issuer, subject: claims.subject, email: claims.email };
+    // A provider asked to authenticate again must say it did (auth_time at or after the ask;
+    // a minute's clock skew allowed): one that answered from its old session is refused.
+    if (flow.reauthSince !== undefined && (claims.authTime === null || claims.authTime < flow.reauthSince - REAUTH_SKEW_SECONDS)) {
+      await refuse(403, 'Your identity provider did not ask you to sign in again after you were signed out. Sign in again; if this repeats, ask your administrator.', who);
+      return;
+    }
     if (claims.email === null || !claims.emailVerified) {
       await refuse(403, 'Your identity provider did not vouch for your email address (email_verified). Ask your administrator.', who);
       return;
@@ -186,6 +198,7 @@ export function createAuthRouter(deps: AuthRoutesDeps): Router {
       page(ctx, 403, noAccessPage(claims.email));
       return;
     }
+    ctx.append('Set-Cookie', setCookie(names.reauth, '', { secure: names.secure, maxAgeSeconds: 0 }));
     await startSession(ctx, { issuer: claims.issuer, subject: claims.subject, email: claims.email, name: claims.name ?? directory.nameOf(claims.email) ?? claims.email }, flow.returnTo);
   });
 
@@ -195,6 +208,8 @@ export function createAuthRouter(deps: AuthRoutesDeps): Router {
       await deps.sessions.end(cookieId);
     }
     ctx.append('Set-Cookie', setCookie(names.session, '', { secure: names.secure, maxAgeSeconds: 0 }));
+    // The provider's own session may still be open: the next sign-in here asks it to authenticate again.
+    ctx.append('Set-Cookie', setCookie(names.reauth, '1', { secure: names.secure, maxAgeSeconds: REAUTH_MARK_SECONDS }));
     ctx.status = 303;
     ctx.redirect(SIGNED_OUT_PATH);
   });

@@ -17,6 +17,8 @@ export interface VerifiedClaims {
   email: string | null;
   emailVerified: boolean;
   name: string | null;
+  /** When the provider last authenticated the person (seconds since the epoch); null: not said. */
+  authTime: number | null;
 }
 
 /**
@@ -40,8 +42,8 @@ export class OidcClient {
   }
 
   /** A new flow's secrets (state, nonce, PKCE verifier). */
-  static newFlow(returnTo: string): SignInFlow {
-    return { state: oidc.randomState(), nonce: oidc.randomNonce(), codeVerifier: oidc.randomPKCECodeVerifier(), returnTo };
+  static newFlow(returnTo: string, reauthSince?: number): SignInFlow {
+    return { state: oidc.randomState(), nonce: oidc.randomNonce(), codeVerifier: oidc.randomPKCECodeVerifier(), returnTo, ...(reauthSince === undefined ? {} : { reauthSince }) };
   }
 
   /** Where to send the browser to sign in. */
@@ -55,6 +57,9 @@ export class OidcClient {
       nonce: flow.nonce,
       code_challenge: await oidc.calculatePKCECodeChallenge(flow.codeVerifier),
       code_challenge_method: 'S256',
+      // Re-authentication (after an automatic logoff or a sign-out): prompt=login for the providers
+      // that take it (Microsoft Entra, Okta), max_age=0 for those that take only that (Google).
+      ...(flow.reauthSince === undefined ? {} : { prompt: 'login', max_age: '0' }),
     });
   }
 
@@ -81,6 +86,7 @@ export class OidcClient {
       email: typeof source.email === 'string' ? source.email.toLowerCase() : null,
       emailVerified: verified,
       name: typeof source.name === 'string' && source.name.trim() !== '' ? source.name.trim() : null,
+      authTime: typeof claims.auth_time === 'number' ? claims.auth_time : null,
     };
   }
 }

@@ -1,5 +1,5 @@
 import type { Context, Next } from 'koa';
-import { cookieNames, parseCookieId, setCookie } from './session-cookie.js';
+import { REAUTH_MARK_SECONDS, cookieNames, parseCookieId, setCookie } from './session-cookie.js';
 import type { StaffSessions } from './staff-sessions.js';
 import type { StaffPerson } from './staff-person.js';
 import type { StaffAccessor } from './access-records.js';
@@ -54,6 +54,10 @@ export function requirePerson(options: RequirePersonOptions) {
     if (!found.ok) {
       if (cookieId !== null) {
         ctx.append('Set-Cookie', setCookie(names.session, '', { secure: names.secure, maxAgeSeconds: 0 }));
+      }
+      if (found.reason === 'expired') {
+        // Automatic logoff: the next sign-in must make the identity provider authenticate again.
+        ctx.append('Set-Cookie', setCookie(names.reauth, '1', { secure: names.secure, maxAgeSeconds: REAUTH_MARK_SECONDS }));
       }
       const signIn = `/staff/auth/sign-in?${new URLSearchParams({ next: returnPath(ctx), ...(found.reason === 'expired' ? { expired: '1' } : {}) }).toString()}`;
       if (isPageLoad(ctx)) {

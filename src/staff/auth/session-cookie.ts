@@ -8,13 +8,19 @@ import { createHash, randomBytes } from 'node:crypto';
 export interface CookieNames {
   session: string;
   signIn: string;
+  /**
+   * Set when a session ended by the idle or absolute limit, or by sign-out: the next sign-in
+   * asks the identity provider to authenticate the person again (its own session may still
+   * be open, and would otherwise sign whoever sits at the desk back in silently).
+   */
+  reauth: string;
   secure: boolean;
 }
 
 export function cookieNames(production: boolean): CookieNames {
   return production
-    ? { session: '__Host-clinic-sms-staff', signIn: '__Host-clinic-sms-sign-in', secure: true }
-    : { session: 'clinic-sms-staff', signIn: 'clinic-sms-sign-in', secure: false };
+    ? { session: '__Host-clinic-sms-staff', signIn: '__Host-clinic-sms-sign-in', reauth: '__Host-clinic-sms-reauth', secure: true }
+    : { session: 'clinic-sms-staff', signIn: 'clinic-sms-sign-in', reauth: 'clinic-sms-reauth', secure: false };
 }
 
 /** A new random id for a cookie. */
@@ -53,3 +59,6 @@ export function setCookie(name: string, value: string, options: { secure: boolea
   }
   return parts.join('; ');
 }
+
+/** How long the re-authentication mark lasts (the sessions' absolute limit): past it, any sign-in is one. */
+export const REAUTH_MARK_SECONDS = 12 * 3600;

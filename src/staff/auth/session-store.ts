@@ -7,6 +7,12 @@ export interface SignInFlow {
   codeVerifier: string;
   /** Where to go after signing in (a /staff path). */
   returnTo: string;
+  /**
+   * Set when the provider was asked to authenticate the person again (prompt=login, max_age=0,
+   * after an automatic logoff or a sign-out): when it was asked, in seconds since the epoch;
+   * the ID token's auth_time must not be older.
+   */
+  reauthSince?: number;
 }
 
 /**

@@ -24,6 +24,9 @@ import { FIXTURE_RULES_DIR } from '../../support/fixture-rules.js';
 class SwitchableStore extends MemoryStore {
   down = false;
   inits = 0;
+  /** When set, every n-th claim times out (a database slow under load, not down). */
+  slowEvery = 0;
+  private claims = 0;
   private check(): void {
     if (this.down) {
       throw new AppError('STORE_UNAVAILABLE', 'database unavailable');
@@ -38,6 +41,10 @@ class SwitchableStore extends MemoryStore {
   }
   override async claimMessage(record: MessageRecord): ReturnType<MemoryStore['claimMessage']> {
     this.check();
+    this.claims += 1;
+    if (this.slowEvery > 0 && this.claims % this.slowEvery === 0) {
+      throw new AppError('STORE_UNAVAILABLE', 'database unavailable during claimMessage');
+    }
     return super.claimMessage(record);
   }
 }
@@ -214,6 +221,63 @@ describe('SpoolReplayer', () => {
     const again = await replayer.replayNow();
     expect(again).to.include({ replayed: 2, left: 0 });
     expect((await store.getOptOut('northside', badSender))?.optedOut).to.equal(true);
+  });
+
+  it('when many senders wait, then up to `concurrency` of them replay side by side, each one\'s entries in the order received', async () => {
+    const senders = Array.from({ length: 6 }, () => uniquePhone());
+    const t0 = Date.now() - 60_000;
+    const sent = new Map<string, string[]>(senders.map((p) => [p, []]));
+    for (let i = 0; i < 3; i += 1) {
+      for (const [n, phone] of senders.entries()) {
+        const m = message(phone, i === 1 ? 'STOP' : 'HELP');
+        sent.get(phone)?.push(m.messageSid);
+        await spool.append(m, new Date(t0 + i * 1000 + n));
+      }
+    }
+    const pipeline = { store, staff: routing.staff, logger: createLogger('info', logs), metrics, clock: () => new Date() };
+    let inFlight = 0;
+    let most = 0;
+    const replayed = new Map<string, string[]>(senders.map((p) => [p, []]));
+    const r = new SpoolReplayer({
+      ...pipeline,
+      spool,
+      concurrency: 3,
+      replay: async (m, at) => {
+        inFlight += 1;
+        most = Math.max(most, inFlight);
+        // a database round trip's wait, during which other senders' entries go on
+        await new Promise((resolve) => setTimeout(resolve, 5));
+        try {
+          return await handleMessage(pipeline, snapshot, m, 'replay', at);
+        } finally {
+          inFlight -= 1;
+          replayed.get(m.from)?.push(m.messageSid);
+        }
+      },
+    });
+
+    const report = await r.replayNow();
+
+    expect(report).to.include({ found: 18, replayed: 18, failed: 0, left: 0, storeDown: false });
+    expect(most).to.equal(3);
+    expect([...replayed]).to.deep.equal([...sent]);
+  });
+
+  it('when some replays time out (a slow database, not a down one), then the others go through, their senders wait, and indexes are not created again', async () => {
+    await replayer.replayNow(); // the first pass creates the indexes
+    const inits = store.inits;
+    const senders = Array.from({ length: 12 }, () => uniquePhone());
+    for (const phone of senders) {
+      await spool.append(message(phone, 'HELP'), new Date(Date.now() - 10_000));
+    }
+    store.slowEvery = 4;
+
+    const report = await replayer.replayNow();
+
+    expect(report).to.include({ found: 12, replayed: 9, failed: 0, left: 3, storeDown: true });
+    store.slowEvery = 0;
+    expect(await replayer.replayNow()).to.include({ found: 3, replayed: 3, left: 0, storeDown: false });
+    expect(store.inits).to.equal(inits);
   });
 
   it('when stop() is called, then the loop ends promptly even while the store is down', async () => {
