@@ -140,7 +140,26 @@ function poolOf(c0: Record<string, number>, c1: Record<string, number>): { check
 
 const spooledCount = async (ports: number[]): Promise<number> =>
   (await Promise.all(ports.map(metrics))).reduce((s, m) => s + (m.get('sms_webhook_requests_total{outcome="spooled"}') ?? 0), 0);
-const spoolDepth = async (ports: number[]): Promise<number> => (await Promise.all(ports.map(metrics))).reduce((s, m) => s + (m.get('sms_spool_depth') ?? 0), 0);
+/**
+ * Every instance's spool depth, from /readyz (one ping of the database each). Not from
+ * /metrics: a scrape counts the media backlogs (countDocuments), which FerretDB answers by
+ * reading every document; scraped every 250 ms during the drain, that alone held it busy.
+ */
+async function spoolDepth(ports: number[]): Promise<number> {
+  const depths = await Promise.all(
+    ports.map(
+      (port) =>
+        new Promise<number>((resolve, reject) => {
+          get({ host: '127.0.0.1', port, path: '/readyz', agent: false }, (res) => {
+            let body = '';
+            res.on('data', (c: Buffer) => (body += c.toString()));
+            res.on('end', () => resolve(Number((JSON.parse(body) as { details?: { spoolDepth?: number } }).details?.spoolDepth ?? 0)));
+          }).on('error', reject);
+        }),
+    ),
+  );
+  return depths.reduce((a, b) => a + b, 0);
+}
 
 /** A receiver that answers 200 at once, noting each event's first arrival and repeated webhook-ids. */
 async function startReceiver(): Promise<{ url: string; arrivals: Map<string, number>; duplicates: () => number; close(): Promise<void> }> {
@@ -412,7 +431,7 @@ export async function runMongo(root: string, world: World, options: MongoPhaseOp
         }
         log(`    ${round((shownAt - resumedAt) / 1000, 0)} s after the database came back: ${depth} in the spools; replays so far: ${[...ended].map(([k, v]) => `${k} ${v}`).join(', ') || 'none'}`);
       }
-      await sleep(250);
+      await sleep(1000);
     }
     const during = await live;
     const replay = {

@@ -129,6 +129,40 @@ describe('tools/ferretdb: FerretDB on PostgreSQL, as CI starts it', function () 
     }
   });
 
+  it('when findAndModify takes documents in the order of one field, then the order is MongoDB\'s: by type (missing and null, numbers, strings by bytes, dates), then value, either way', async () => {
+    const db = (client as MongoClient).db(`t_launcher_${Date.now().toString(36)}`);
+    type Doc = { _id: string; due?: unknown; taken?: boolean };
+    // The patch's ORDER BY in PostgreSQL (ranked types only), and the sort in Go it falls back to (a double).
+    const ranked: Doc[] = [
+      { _id: 'late', due: new Date(3000) },
+      { _id: 'early', due: new Date(1000) },
+      { _id: 'missing' },
+      { _id: 'null', due: null },
+      { _id: 'lower', due: 'a' },
+      { _id: 'upper', due: 'B' },
+      { _id: 'int', due: 5 },
+    ];
+    const takeAll = async (name: string, docs: Doc[], direction: 1 | -1): Promise<string[]> => {
+      const col = db.collection<Doc>(`${name}_${direction}`);
+      await col.insertMany(docs);
+      const order: string[] = [];
+      for (let doc = await col.findOneAndUpdate({ taken: { $exists: false } }, { $set: { taken: true } }, { sort: { due: direction } }); doc; ) {
+        order.push(doc._id);
+        doc = await col.findOneAndUpdate({ taken: { $exists: false } }, { $set: { taken: true } }, { sort: { due: direction } });
+      }
+      return order;
+    };
+    try {
+      const nullsFirst = (order: string[]): string[] => [...order.slice(0, 2).sort(), ...order.slice(2)];
+      expect(nullsFirst(await takeAll('ranked', ranked, 1))).to.deep.equal(['missing', 'null', 'int', 'upper', 'lower', 'early', 'late']);
+      expect((await takeAll('ranked', ranked, -1)).slice(0, 5)).to.deep.equal(['late', 'early', 'lower', 'upper', 'int']);
+      const mixed = [...ranked, { _id: 'double', due: 2.5 }];
+      expect(nullsFirst(await takeAll('mixed', mixed, 1))).to.deep.equal(['missing', 'null', 'double', 'int', 'upper', 'lower', 'early', 'late']);
+    } finally {
+      await db.dropDatabase().catch(() => undefined);
+    }
+  });
+
   it('when stop.sh runs, then the launcher and PostgreSQL are gone and the run folder is removed', async () => {
     const { env } = db as Started;
     const pids = [env.FERRETDB_PID as string, ...children(env.FERRETDB_PID as string).map((c) => c.pid)];
