@@ -418,22 +418,24 @@ export async function runMongo(root: string, world: World, options: MongoPhaseOp
         break;
       }
       if (performance.now() - shownAt >= 10_000) {
-        // Where the replay stands: depth left, and how the replays ended so far (all instances).
+        // Where the replay stands (no /metrics scrape here: see spoolDepth).
         shownAt = performance.now();
-        const ended = new Map<string, number>();
-        for (const m of await Promise.all(ports.map(metrics))) {
-          for (const [k, v] of m) {
-            const r = /^sms_spool_replayed_total\{result="([^"]+)"\}$/.exec(k);
-            if (r) {
-              ended.set(r[1] as string, (ended.get(r[1] as string) ?? 0) + v);
-            }
-          }
-        }
-        log(`    ${round((shownAt - resumedAt) / 1000, 0)} s after the database came back: ${depth} in the spools; replays so far: ${[...ended].map(([k, v]) => `${k} ${v}`).join(', ') || 'none'}`);
+        log(`    ${round((shownAt - resumedAt) / 1000, 0)} s after the database came back: ${depth} in the spools`);
       }
       await sleep(1000);
     }
     const during = await live;
+    // How the replays ended (sms_spool_replayed_total by result, every instance).
+    const ended = new Map<string, number>();
+    for (const m of await Promise.all(ports.map(metrics))) {
+      for (const [k, v] of m) {
+        const r = /^sms_spool_replayed_total\{result="([^"]+)"\}$/.exec(k);
+        if (r) {
+          ended.set(r[1] as string, (ended.get(r[1] as string) ?? 0) + v);
+        }
+      }
+    }
+    log(`    replays by result: ${[...ended].map(([k, v]) => `${k} ${v}`).join(', ') || 'none'}`);
     const replay = {
       pauseS: options.pauseS,
       spooled,

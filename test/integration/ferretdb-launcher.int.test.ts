@@ -102,10 +102,10 @@ describe('tools/ferretdb: FerretDB on PostgreSQL, as CI starts it', function () 
     }
   });
 
-  it('when 12 clients lease "the first due job" at once, then they get the 12 first, one each; and $in on a field matches scalars and arrays as on MongoDB', async () => {
+  it('when 12 clients lease "the first due job" at once, then they get the 12 first, one each; and $in and $nin on a field treat scalars, arrays and a missing field as MongoDB does', async () => {
     const db = (client as MongoClient).db(`t_launcher_${Date.now().toString(36)}`);
     const jobs = db.collection<{ _id: string; due: number; owner: number | null }>('jobs');
-    const tags = db.collection<{ _id: string; tag: string | string[] }>('tags');
+    const tags = db.collection<{ _id: string; tag?: string | string[] }>('tags');
     try {
       const ids = Array.from({ length: 30 }, (_, i) => `j${String(i).padStart(2, '0')}`);
       await jobs.insertMany(ids.map((_id, due) => ({ _id, due, owner: null })));
@@ -121,9 +121,12 @@ describe('tools/ferretdb: FerretDB on PostgreSQL, as CI starts it', function () 
         { _id: 'array', tag: ['x', 'a'] },
         { _id: 'other', tag: 'b' },
         { _id: 'other-array', tag: ['b', 'c'] },
+        { _id: 'none' },
       ]);
       expect((await tags.find({ tag: { $in: ['a', 'z'] } }).toArray()).map((d) => d._id).sort()).to.deep.equal(['array', 'scalar']);
       expect((await tags.find({ tag: { $in: ['c'] }, _id: { $ne: 'x' } }).toArray()).map((d) => d._id)).to.deep.equal(['other-array']);
+      // $nin too: a missing field matches, an array holding a value does not.
+      expect((await tags.find({ tag: { $nin: ['a', 'z'] } }).toArray()).map((d) => d._id).sort()).to.deep.equal(['none', 'other', 'other-array']);
     } finally {
       await db.dropDatabase().catch(() => undefined);
     }

@@ -125,7 +125,8 @@ describe(`scale-out under load: three instances at ${RATE} messages a second for
     }
     server = found;
     dbName = freshDbName('scale_load');
-    store = createMongoStore({ uri: server.uri, dbName });
+    // The checks read thousands of records at once: the batch budget (import's), not the webhook's 2.5 s.
+    store = createMongoStore({ uri: server.uri, dbName, purpose: 'batch' });
     await store.init();
     receiver = await startEventReceiver(secret);
     dir = await fs.mkdtemp(path.join(os.tmpdir(), 'clinic-sms-scale-load-'));
