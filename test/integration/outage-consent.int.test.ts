@@ -3,7 +3,6 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect } from 'chai';
-import { runCli } from '../../src/cli/index.js';
 import { SYSTEM_ERROR_TEXT } from '../../src/domain.js';
 import { AppError } from '../../src/errors.js';
 import { startService, type RunningService } from '../../src/main.js';
@@ -11,7 +10,7 @@ import { MemoryStore } from '../../src/store/memory/memory-store.js';
 import type { Store } from '../../src/store/store.js';
 import { backendFor } from '../support/backends.js';
 import { startFakeTwilio, type FakeTwilio } from '../support/fake-twilio.js';
-import { fixtureServiceEnv } from '../support/service-env.js';
+import { fixtureServiceEnv, keyMadeByCli } from '../support/service-env.js';
 import { DOWNTOWN_ACCOUNT_SID } from '../support/staff-app.js';
 import { switchableStore } from '../support/store-wrappers.js';
 import { AUTH_TOKEN, uniquePhone } from '../support/test-app.js';
@@ -46,15 +45,7 @@ describe('a STOP kept in the outage spool', function () {
   before(async () => {
     dir = await mkdtemp(join(tmpdir(), 'outage-consent-'));
     twilioFake = await startFakeTwilio();
-    const stdout: string[] = [];
-    const made = await runCli(['keys', 'create', '--clinic', 'downtown', '--name', 'desk', '--scopes', 'conversations:read,conversations:write'], {
-      env: { KEYS_FILE: join(dir, 'api-keys.yaml'), CLINICS_FILE: 'test/fixtures/clinics.yaml' },
-      cwd: process.cwd(),
-      out: (l) => stdout.push(l),
-      err: () => undefined,
-    });
-    expect(made).to.equal(0);
-    key = stdout[0] ?? '';
+    key = await keyMadeByCli(dir);
     service = await startService(
       fixtureServiceEnv({ SPOOL_DIR: join(dir, 'spool'), MEDIA_DIR: join(dir, 'media'), KEYS_FILE: join(dir, 'api-keys.yaml'), TWILIO_API_BASE_URL: twilioFake.baseUrl, TWILIO_ACCOUNT_SID: DOWNTOWN_ACCOUNT_SID }),
       { backend: backendFor(store), background: false },

@@ -7,10 +7,8 @@ import request from 'supertest';
 import { newId } from '../../src/conversations/conversation-service.js';
 import { AppError } from '../../src/errors.js';
 import { createTwilioSender } from '../../src/conversations/twilio-messages.js';
-import { aMessage } from '../contract/store-fixtures.js';
 import { startFakeTwilio, type FakeTwilio } from '../support/fake-twilio.js';
-import { DOWNTOWN_ACCOUNT_SID, STAFF_STORE_KINDS, buildStaffApp, type StaffTestApp } from '../support/staff-app.js';
-import { uniquePhone } from '../support/test-app.js';
+import { DOWNTOWN_ACCOUNT_SID, STAFF_STORE_KINDS, aRoutedConversation, buildStaffApp, type StaffTestApp } from '../support/staff-app.js';
 
 const BASE = '/v1/clinics/downtown/conversations';
 const DOWNTOWN_NUMBER = '+13125550100';
@@ -60,16 +58,7 @@ for (const kind of STAFF_STORE_KINDS) {
     const api = () => request(t.app.callback());
     const auth = (k = key) => ({ Authorization: `Bearer ${k}` });
 
-    async function aConversation(): Promise<{ id: string; phone: string }> {
-      const phone = uniquePhone();
-      const record = aMessage({ clinicId: 'downtown', receivedAt: new Date(), status: 'processed' });
-      record.message.from = phone;
-      record.message.to = DOWNTOWN_NUMBER;
-      await t.store.claimMessage(record);
-      const id = newId('cv');
-      await t.stores.conversations.recordRouted({ clinicId: 'downtown', phone, clinicNumber: DOWNTOWN_NUMBER, messageSid: record.messageSid, at: new Date(), body: 'hi', patients: [] }, id);
-      return { id, phone };
-    }
+    const aConversation = (): Promise<{ id: string; phone: string }> => aRoutedConversation(t, DOWNTOWN_NUMBER);
 
     const posts = (phone: string) => twilioFake.requests.filter((r) => r.method === 'POST' && r.params.To === phone);
 

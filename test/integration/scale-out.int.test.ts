@@ -1,4 +1,3 @@
-import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { promises as fs } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
@@ -13,6 +12,7 @@ import { sendRaw, type RawResponse } from '../support/http-client.js';
 import { freshDbName, getTestMongo, uriWithDb, type TestMongo } from '../support/mongo.js';
 import { AUTH_TOKEN, PUBLIC_BASE_URL, WEBHOOK_PATH, addPatient, inboundParams, signedRequest, uniquePhone } from '../support/test-app.js';
 import { FIXTURE_RULES_DIR } from '../support/fixture-rules.js';
+import { startServiceProcess, stopServiceProcess, type ServiceProcess } from '../support/service-process.js';
 
 // docs/operations.md, "Instances": two or more stateless instances on one MongoDB. Three
 // real service processes (`node --import tsx src/main.ts`, as startup.int.test.ts starts it)
@@ -25,15 +25,10 @@ const LIMIT = 5;
 const EMPTY = '<?xml version="1.0" encoding="UTF-8"?><Response/>';
 const SYSTEM_ERROR = 'technical difficulties';
 
-type LogLine = Record<string, unknown> & { msg?: string };
 
-interface Instance {
-  name: string;
-  child: ChildProcessWithoutNullStreams;
-  port: number;
+interface Instance extends ServiceProcess {
   spoolDir: string;
   rulesDir: string;
-  exited: Promise<void>;
 }
 
 /** A free loopback port with nothing listening on it (the "database" of an instance cut off from it). */
@@ -77,41 +72,13 @@ describe('scale-out: three service processes on one MongoDB database', function 
 
   /** Starts one instance and resolves when its start line gives the port. */
   async function startInstance(name: string, spoolDir: string, rulesDir: string, mongodbUri = uriWithDb(server.uri, dbName)): Promise<Instance> {
-    const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], { env: env(spoolDir, rulesDir, mongodbUri), stdio: ['pipe', 'pipe', 'pipe'] });
-    const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-    let stderr = '';
-    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
-    const port = await new Promise<number>((resolve, reject) => {
-      let partial = '';
-      const timer = setTimeout(() => {
-        child.kill('SIGKILL');
-        reject(new Error(`${name}: no start line in 180 s (tsx compiles src/ at start: slow on a loaded machine); stderr: ${stderr}`));
-      }, 180_000);
-      child.once('exit', (code) => reject(new Error(`${name} exited (${String(code)}) before listening; stderr: ${stderr}`)));
-      child.stdout.on('data', (chunk: Buffer) => {
-        const parts = (partial + chunk.toString()).split('\n');
-        partial = parts.pop() ?? '';
-        for (const part of parts.filter((p) => p.startsWith('{'))) {
-          const line = JSON.parse(part) as LogLine;
-          if (line.msg === 'listening') {
-            clearTimeout(timer);
-            resolve(Number(String(line.address).split(':').pop()));
-          }
-        }
-      });
-    });
-    const instance = { name, child, port, spoolDir, rulesDir, exited };
+    const instance = { ...(await startServiceProcess(name, env(spoolDir, rulesDir, mongodbUri))), spoolDir, rulesDir };
     running.push(instance);
     return instance;
   }
 
   async function stopInstance(instance: Instance, signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
-    if (instance.child.exitCode === null && instance.child.signalCode === null) {
-      instance.child.kill(signal);
-      const timer = setTimeout(() => instance.child.kill('SIGKILL'), 10_000);
-      await instance.exited;
-      clearTimeout(timer);
-    }
+    await stopServiceProcess(instance, signal);
     running.splice(running.indexOf(instance), 1);
   }
 

@@ -4,13 +4,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect } from 'chai';
 import request from 'supertest';
-import { runCli } from '../../src/cli/index.js';
 import { newId } from '../../src/conversations/conversation-service.js';
 import { STATUS_CALLBACK_PATH, listeningOrigin, statusCallbackUrl } from '../../src/conversations/status-callback-url.js';
 import { startService, type RunningService } from '../../src/main.js';
 import { MemoryStore } from '../../src/store/memory/memory-store.js';
 import { startFakeTwilio, type FakeTwilio } from '../support/fake-twilio.js';
-import { fixtureServiceEnv } from '../support/service-env.js';
+import { fixtureServiceEnv, keyMadeByCli } from '../support/service-env.js';
 import { DOWNTOWN_ACCOUNT_SID, buildStaffApp, type StaffTestApp } from '../support/staff-app.js';
 import { AUTH_TOKEN, PUBLIC_BASE_URL, uniquePhone } from '../support/test-app.js';
 import { formEncode, inboundParams, sign } from '../support/twilio-sign.js';
@@ -89,15 +88,7 @@ describe('a staff reply from a development server without PUBLIC_BASE_URL', func
 
   before(async () => {
     dir = await mkdtemp(join(tmpdir(), 'callback-dev-'));
-    const stdout: string[] = [];
-    const made = await runCli(['keys', 'create', '--clinic', 'downtown', '--name', 'desk', '--scopes', 'conversations:read,conversations:write'], {
-      env: { KEYS_FILE: join(dir, 'api-keys.yaml'), CLINICS_FILE: 'test/fixtures/clinics.yaml' },
-      cwd: process.cwd(),
-      out: (l) => stdout.push(l),
-      err: () => undefined,
-    });
-    expect(made).to.equal(0);
-    key = stdout[0] ?? '';
+    key = await keyMadeByCli(dir);
     twilioFake = await startFakeTwilio();
     const env = fixtureServiceEnv({ SPOOL_DIR: join(dir, 'spool'), MEDIA_DIR: join(dir, 'media'), KEYS_FILE: join(dir, 'api-keys.yaml'), TWILIO_API_BASE_URL: twilioFake.baseUrl, TWILIO_ACCOUNT_SID: DOWNTOWN_ACCOUNT_SID });
     delete env.PUBLIC_BASE_URL;

@@ -1,11 +1,9 @@
 import { expect } from 'chai';
 import request from 'supertest';
-import { newId } from '../../src/conversations/conversation-service.js';
 import { STATUS_CALLBACK_PATH } from '../../src/conversations/conversation-routes.js';
-import { aMessage } from '../contract/store-fixtures.js';
 import { startFakeTwilio, type FakeTwilio } from '../support/fake-twilio.js';
-import { DOWNTOWN_ACCOUNT_SID, STAFF_STORE_KINDS, buildStaffApp, type StaffTestApp } from '../support/staff-app.js';
-import { AUTH_TOKEN, NORTHSIDE_TOKEN, PUBLIC_BASE_URL, uniquePhone } from '../support/test-app.js';
+import { DOWNTOWN_ACCOUNT_SID, STAFF_STORE_KINDS, aRoutedConversation, buildStaffApp, type StaffTestApp } from '../support/staff-app.js';
+import { AUTH_TOKEN, NORTHSIDE_TOKEN, PUBLIC_BASE_URL } from '../support/test-app.js';
 import { formEncode, sign } from '../support/twilio-sign.js';
 
 const BASE = '/v1/clinics/downtown/conversations';
@@ -39,13 +37,7 @@ for (const kind of STAFF_STORE_KINDS) {
 
     /** A downtown reply that Twilio took; its SID. */
     async function aDowntownReply(): Promise<{ id: string; sid: string }> {
-      const phone = uniquePhone();
-      const record = aMessage({ clinicId: 'downtown', receivedAt: new Date(), status: 'processed' });
-      record.message.from = phone;
-      record.message.to = DOWNTOWN_NUMBER;
-      await t.store.claimMessage(record);
-      const id = newId('cv');
-      await t.stores.conversations.recordRouted({ clinicId: 'downtown', phone, clinicNumber: DOWNTOWN_NUMBER, messageSid: record.messageSid, at: new Date(), body: 'hi', patients: [] }, id);
+      const { id } = await aRoutedConversation(t, DOWNTOWN_NUMBER);
       const sent = await api().post(`${BASE}/${id}/replies`).set(auth()).send({ text: 'We got your message.' });
       expect(sent.status).to.equal(201);
       return { id, sid: sent.body.twilioSid as string };

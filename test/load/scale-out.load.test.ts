@@ -1,4 +1,3 @@
-import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { promises as fs } from 'node:fs';
 import { Agent, request } from 'node:http';
 import os from 'node:os';
@@ -10,6 +9,7 @@ import type { MongoStore } from '../../src/store/mongo/mongo-store.js';
 import { newSecret } from '../support/event-builders.js';
 import { eventually, startEventReceiver, type EventReceiver } from '../support/event-receiver.js';
 import { FIXTURE_RULES_DIR } from '../support/fixture-rules.js';
+import { startServiceProcess, stopServiceProcess, type ServiceProcess } from '../support/service-process.js';
 import { freshDbName, getTestMongo, uriWithDb, type TestMongo } from '../support/mongo.js';
 import { AUTH_TOKEN, PUBLIC_BASE_URL, WEBHOOK_PATH, inboundParams, signedRequest } from '../support/test-app.js';
 
@@ -33,15 +33,10 @@ const SECONDS = Number(process.env.SCALE_LOAD_SECONDS ?? 30);
 const DOWNTOWN = '+13125550100';
 const PATIENTS = 300;
 
-interface Instance {
-  name: string;
-  child: ChildProcessWithoutNullStreams;
-  port: number;
+interface Instance extends ServiceProcess {
   spoolDir: string;
-  exited: Promise<void>;
 }
 
-type LogLine = Record<string, unknown> & { msg?: string };
 
 describe(`scale-out under load: three instances at ${RATE} messages a second for ${SECONDS} s, one killed with SIGKILL`, function () {
   this.timeout(1_200_000);
@@ -72,42 +67,13 @@ describe(`scale-out under load: three instances at ${RATE} messages a second for
       BACKGROUND_JOBS: jobs ? 'on' : 'off',
       DOWNTOWN_EVENTS_SECRET: secret,
     };
-    const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], { env, stdio: ['pipe', 'pipe', 'pipe'] });
-    const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-    let stderr = '';
-    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
-    const port = await new Promise<number>((resolve, reject) => {
-      let partial = '';
-      // tsx compiles src/ at start: slow on a loaded machine
-      const timer = setTimeout(() => {
-        child.kill('SIGKILL');
-        reject(new Error(`${name}: no start line in 180 s; stderr: ${stderr}`));
-      }, 180_000);
-      child.once('exit', (code) => reject(new Error(`${name} exited (${String(code)}) before listening; stderr: ${stderr}`)));
-      child.stdout.on('data', (chunk: Buffer) => {
-        const parts = (partial + chunk.toString()).split('\n');
-        partial = parts.pop() ?? '';
-        for (const part of parts.filter((p) => p.startsWith('{'))) {
-          const line = JSON.parse(part) as LogLine;
-          if (line.msg === 'listening') {
-            clearTimeout(timer);
-            resolve(Number(String(line.address).split(':').pop()));
-          }
-        }
-      });
-    });
-    const instance = { name, child, port, spoolDir, exited };
+    const instance = { ...(await startServiceProcess(name, env)), spoolDir };
     running.add(instance);
     return instance;
   }
 
   async function stopInstance(instance: Instance, signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
-    if (instance.child.exitCode === null && instance.child.signalCode === null) {
-      instance.child.kill(signal);
-      const timer = setTimeout(() => instance.child.kill('SIGKILL'), 10_000);
-      await instance.exited;
-      clearTimeout(timer);
-    }
+    await stopServiceProcess(instance, signal);
     running.delete(instance);
   }
 

@@ -1,3 +1,5 @@
+import { join } from 'node:path';
+import { runCli } from '../../src/cli/index.js';
 import { FIXTURE_RULES_DIR } from './fixture-rules.js';
 import { AUTH_TOKEN, NORTHSIDE_TOKEN, PUBLIC_BASE_URL } from './test-app.js';
 
@@ -20,4 +22,23 @@ export function fixtureServiceEnv(extra: Record<string, string>): Record<string,
     WATCH_RULES: 'off',
     ...extra,
   };
+}
+
+/**
+ * A downtown staff API key made as an operator makes one (`clinic-sms keys create`, read and
+ * write), in `<dir>/api-keys.yaml`: the key, shown once on stdout.
+ * @param dir - the suite's folder; KEYS_FILE is `join(dir, 'api-keys.yaml')`
+ */
+export async function keyMadeByCli(dir: string): Promise<string> {
+  const stdout: string[] = [];
+  const made = await runCli(['keys', 'create', '--clinic', 'downtown', '--name', 'desk', '--scopes', 'conversations:read,conversations:write'], {
+    env: { KEYS_FILE: join(dir, 'api-keys.yaml'), CLINICS_FILE: 'test/fixtures/clinics.yaml' },
+    cwd: process.cwd(),
+    out: (l) => stdout.push(l),
+    err: () => undefined,
+  });
+  if (made !== 0 || !stdout[0]) {
+    throw new Error(`clinic-sms keys create failed (exit ${made})`);
+  }
+  return stdout[0];
 }

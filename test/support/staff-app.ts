@@ -17,7 +17,9 @@ import { MemoryStore } from '../../src/store/memory/memory-store.js';
 import type { Store } from '../../src/store/store.js';
 import { createLogCapture, type LogCapture } from './log-capture.js';
 import { getTestMongo, openTestMongoStore } from './mongo.js';
-import { AUTH_TOKEN, NORTHSIDE_TOKEN, PUBLIC_BASE_URL, stopAtEnd } from './test-app.js';
+import { AUTH_TOKEN, NORTHSIDE_TOKEN, PUBLIC_BASE_URL, stopAtEnd, uniquePhone } from './test-app.js';
+import { newId } from '../../src/conversations/conversation-service.js';
+import { aMessage } from '../contract/store-fixtures.js';
 import { FIXTURE_RULES_DIR } from './fixture-rules.js';
 import { backendFor } from './backends.js';
 
@@ -137,4 +139,21 @@ export async function buildStaffApp(
       await made.dispose();
     },
   };
+}
+
+/**
+ * A downtown conversation opened by a message from a new phone (its audit record and the
+ * routed entry, as the pipeline leaves them), for suites about what staff do next.
+ * @param t - the staff app
+ * @param clinicNumber - the downtown number it was sent to
+ */
+export async function aRoutedConversation(t: Pick<StaffTestApp, 'store' | 'stores'>, clinicNumber = '+13125550100'): Promise<{ id: string; phone: string }> {
+  const phone = uniquePhone();
+  const record = aMessage({ clinicId: 'downtown', receivedAt: new Date(), status: 'processed' });
+  record.message.from = phone;
+  record.message.to = clinicNumber;
+  await t.store.claimMessage(record);
+  const id = newId('cv');
+  await t.stores.conversations.recordRouted({ clinicId: 'downtown', phone, clinicNumber, messageSid: record.messageSid, at: new Date(), body: 'hi', patients: [] }, id);
+  return { id, phone };
 }
