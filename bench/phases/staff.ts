@@ -129,7 +129,7 @@ export async function runStaff(root: string, world: World, options: StaffBenchOp
   await writeFile(staffFile, `staff:\n  - email: ${STAFF_EMAIL}\n    name: Bench Desk\n    clinics: [${world.clinics.map((c) => c.id).join(', ')}]\n`);
   const clinic = world.clinics[0] as { id: string; number: string };
   // No idle sign-out during the run, and no per-address connection cap: every stream and request comes from this one loopback address.
-  const server: ServerChild = await startServer(root, 'full-service', serviceEnv(world, { STAFF_FILE: staffFile, STAFF_SESSION_IDLE_MINUTES: '720', MAX_CONNECTIONS_PER_ADDRESS: '0', MEMORY_STORE_MAX_MESSAGES: String(options.conversations * 3) }));
+  const server: ServerChild = await startServer(root, 'full-service', serviceEnv(world, { STAFF_FILE: staffFile, STAFF_SESSION_IDLE_MINUTES: '720', MEMORY_STORE_MAX_MESSAGES: String(options.conversations * 3) }));
   const agent = new Agent({ keepAlive: true, maxSockets: 1 });
   try {
     // 1. 10,000 conversations: one message each from a new number (Unassigned, as new patients land).

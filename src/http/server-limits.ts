@@ -61,18 +61,36 @@ export function createHttpServer(handler: http.RequestListener, limits: ServerLi
   return server;
 }
 
+/** Where a counted connection keeps the way to give its slot back (releaseAddressSlot). */
+const RELEASE = Symbol('clinic-sms.releaseAddressSlot');
+
+type CountedSocket = Duplex & { remoteAddress?: string; [RELEASE]?: () => void };
+
+/**
+ * Takes a connection out of its address's count, for a connection that has become a signed-in
+ * staff page's live stream: those stay open for hours, one per tab, and a clinic's tabs share
+ * one address behind its router or proxy, so counting them would lock the desk out of every
+ * other request at MAX_CONNECTIONS_PER_ADDRESS tabs. A stream is only opened after the session
+ * is checked; the cap stays for everything anonymous (slow or greedy clients).
+ * @param socket - the request's socket (ctx.req.socket)
+ */
+export function releaseAddressSlot(socket: Duplex): void {
+  (socket as CountedSocket)[RELEASE]?.();
+}
+
 /**
  * Closes a new connection when its address already holds `max` open (a small counter per
  * address, dropped when it reaches zero). Behind a proxy every connection has the proxy's
  * address: the proxies TRUST_PROXY lists are exempt (they carry every client's connections,
- * and limit them themselves); with TRUST_PROXY=1, raise the limit or set 0.
+ * and limit them themselves); with TRUST_PROXY=1, raise the limit or set 0. Signed-in live
+ * streams give their slot back (releaseAddressSlot).
  */
 function limitConnectionsPerAddress(server: http.Server, max: number, exempt: (address: string | undefined) => boolean): void {
   if (max <= 0) {
     return;
   }
   const open = new Map<string, number>();
-  server.on('connection', (socket: Duplex & { remoteAddress?: string }) => {
+  server.on('connection', (socket: CountedSocket) => {
     const address = socket.remoteAddress;
     if (address === undefined || exempt(address)) {
       return;
@@ -83,14 +101,21 @@ function limitConnectionsPerAddress(server: http.Server, max: number, exempt: (a
       return;
     }
     open.set(address, count + 1);
-    socket.once('close', () => {
+    let counted = true;
+    const release = (): void => {
+      if (!counted) {
+        return;
+      }
+      counted = false;
       const left = (open.get(address) ?? 1) - 1;
       if (left === 0) {
         open.delete(address);
       } else {
         open.set(address, left);
       }
-    });
+    };
+    socket[RELEASE] = release;
+    socket.once('close', release);
   });
 }
 

@@ -3,6 +3,7 @@ import type { Context } from 'koa';
 import type { ChangedConversation } from '../../conversations/conversation.js';
 import type { ConversationStore } from '../../conversations/conversation-store.js';
 import type { Logger } from '../../logger.js';
+import { releaseAddressSlot } from '../../http/server-limits.js';
 import { PollLoop } from '../../jobs/poll-loop.js';
 
 export interface LiveHubOptions {
@@ -103,6 +104,8 @@ export class LiveHub {
    */
   attach(ctx: Context, clinicId: string, stillSignedIn?: () => Promise<boolean>): void {
     const socket = ctx.req.socket;
+    // A signed-in tab's stream does not count against MAX_CONNECTIONS_PER_ADDRESS (a clinic's tabs share one address).
+    releaseAddressSlot(socket);
     socket.setTimeout(0);
     socket.setNoDelay(true);
     socket.setKeepAlive(true);
