@@ -25,7 +25,7 @@ import {
   type RoutedMessage,
   type StaffEntry,
 } from './conversation.js';
-import type { AddEntryResult, ConversationStore } from './conversation-store.js';
+import type { AddEntryResult, ChangeKey, ConversationStore } from './conversation-store.js';
 
 
 /** Whether a conversation passes the filter (status aside). */
@@ -129,16 +129,31 @@ export class MemoryConversationStore implements ConversationStore {
     return { conversation, created: true };
   }
 
-  async changedSince(since: Date, limit: number): Promise<ChangedConversation[]> {
-    const rows: ChangedConversation[] = [];
+  async changedSince(since: Date, limit: number, after?: ChangeKey): Promise<ChangedConversation[]> {
+    // Keys first (no copies), then only the page is copied: a look costs a pass over the
+    // change marks, not a clone of every conversation changed within the window.
+    const from = since.getTime();
+    const keys: Array<{ id: string; at: number }> = [];
     for (const [id, mark] of this.changes) {
+      const at = mark.changedAt.getTime();
+      if (at >= from && (after === undefined || at > after.changedAt.getTime() || (at === after.changedAt.getTime() && id > after.id))) {
+        keys.push({ id, at });
+      }
+    }
+    keys.sort((a, b) => a.at - b.at || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+    const rows: ChangedConversation[] = [];
+    for (const { id } of keys) {
+      if (rows.length === limit) {
+        break;
+      }
       const key = this.byId.get(id);
       const conversation = key === undefined ? undefined : this.conversations.get(key);
-      if (conversation && mark.changedAt >= since) {
+      const mark = this.changes.get(id);
+      if (conversation && mark) {
         rows.push({ conversation: structuredClone(conversation), changedAt: mark.changedAt, change: mark.change });
       }
     }
-    return rows.sort((a, b) => a.changedAt.getTime() - b.changedAt.getTime()).slice(0, limit);
+    return rows;
   }
 
   async markRead(reader: string, conversationId: string, at: Date): Promise<void> {
