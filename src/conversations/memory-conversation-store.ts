@@ -206,16 +206,43 @@ export class MemoryConversationStore implements ConversationStore {
 
   async list(query: ListQuery): Promise<{ conversations: Conversation[]; next: ListPosition | null }> {
     const order = query.order ?? 'recent';
-    const rows = [...this.conversations.values()]
-      .filter((c) => matchesFilter(c, query))
-      .filter((c) => query.status === undefined || effectiveStatus(c, query.now) === query.status)
-      .filter((c) => query.after === undefined || compareListPositions(query.after, listPosition(c, order)) < 0)
-      .sort((a, b) => compareListPositions(listPosition(a, order), listPosition(b, order)));
-    const page = rows.slice(0, query.limit);
-    const end = page.at(-1);
+    // The page is picked in one pass that keeps the best `limit` rows in order (each position
+    // worked out once): the profile of a 10,000-conversation list page had most of its time
+    // in sorting every conversation, with two positions made in each comparison.
+    const best: Array<{ c: Conversation; pos: ListPosition }> = [];
+    let matching = 0;
+    for (const c of this.conversations.values()) {
+      if (!matchesFilter(c, query) || (query.status !== undefined && effectiveStatus(c, query.now) !== query.status)) {
+        continue;
+      }
+      const pos = listPosition(c, order);
+      if (query.after !== undefined && compareListPositions(query.after, pos) >= 0) {
+        continue;
+      }
+      matching += 1;
+      const last = best.at(-1);
+      if (best.length === query.limit && last && compareListPositions(pos, last.pos) >= 0) {
+        continue;
+      }
+      let lo = 0;
+      let hi = best.length;
+      while (lo < hi) {
+        const mid = (lo + hi) >> 1;
+        if (compareListPositions(best[mid]!.pos, pos) <= 0) {
+          lo = mid + 1;
+        } else {
+          hi = mid;
+        }
+      }
+      best.splice(lo, 0, { c, pos });
+      if (best.length > query.limit) {
+        best.pop();
+      }
+    }
+    const end = best.at(-1);
     return {
-      conversations: structuredClone(page),
-      next: rows.length > query.limit && end ? listPosition(end, order) : null,
+      conversations: structuredClone(best.map((r) => r.c)),
+      next: matching > query.limit && end ? end.pos : null,
     };
   }
 
