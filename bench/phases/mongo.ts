@@ -140,7 +140,26 @@ function poolOf(c0: Record<string, number>, c1: Record<string, number>): { check
 
 const spooledCount = async (ports: number[]): Promise<number> =>
   (await Promise.all(ports.map(metrics))).reduce((s, m) => s + (m.get('sms_webhook_requests_total{outcome="spooled"}') ?? 0), 0);
-const spoolDepth = async (ports: number[]): Promise<number> => (await Promise.all(ports.map(metrics))).reduce((s, m) => s + (m.get('sms_spool_depth') ?? 0), 0);
+/**
+ * Every instance's spool depth, from /readyz (one ping of the database each). Not from
+ * /metrics: a scrape counts the media backlogs (countDocuments), which FerretDB answers by
+ * reading every document; scraped every 250 ms during the drain, that alone held it busy.
+ */
+async function spoolDepth(ports: number[]): Promise<number> {
+  const depths = await Promise.all(
+    ports.map(
+      (port) =>
+        new Promise<number>((resolve, reject) => {
+          get({ host: '127.0.0.1', port, path: '/readyz', agent: false }, (res) => {
+            let body = '';
+            res.on('data', (c: Buffer) => (body += c.toString()));
+            res.on('end', () => resolve(Number((JSON.parse(body) as { details?: { spoolDepth?: number } }).details?.spoolDepth ?? 0)));
+          }).on('error', reject);
+        }),
+    ),
+  );
+  return depths.reduce((a, b) => a + b, 0);
+}
 
 /** A receiver that answers 200 at once, noting each event's first arrival and repeated webhook-ids. */
 async function startReceiver(): Promise<{ url: string; arrivals: Map<string, number>; duplicates: () => number; close(): Promise<void> }> {
@@ -399,22 +418,24 @@ export async function runMongo(root: string, world: World, options: MongoPhaseOp
         break;
       }
       if (performance.now() - shownAt >= 10_000) {
-        // Where the replay stands: depth left, and how the replays ended so far (all instances).
+        // Where the replay stands (no /metrics scrape here: see spoolDepth).
         shownAt = performance.now();
-        const ended = new Map<string, number>();
-        for (const m of await Promise.all(ports.map(metrics))) {
-          for (const [k, v] of m) {
-            const r = /^sms_spool_replayed_total\{result="([^"]+)"\}$/.exec(k);
-            if (r) {
-              ended.set(r[1] as string, (ended.get(r[1] as string) ?? 0) + v);
-            }
-          }
-        }
-        log(`    ${round((shownAt - resumedAt) / 1000, 0)} s after the database came back: ${depth} in the spools; replays so far: ${[...ended].map(([k, v]) => `${k} ${v}`).join(', ') || 'none'}`);
+        log(`    ${round((shownAt - resumedAt) / 1000, 0)} s after the database came back: ${depth} in the spools`);
       }
-      await sleep(250);
+      await sleep(1000);
     }
     const during = await live;
+    // How the replays ended (sms_spool_replayed_total by result, every instance).
+    const ended = new Map<string, number>();
+    for (const m of await Promise.all(ports.map(metrics))) {
+      for (const [k, v] of m) {
+        const r = /^sms_spool_replayed_total\{result="([^"]+)"\}$/.exec(k);
+        if (r) {
+          ended.set(r[1] as string, (ended.get(r[1] as string) ?? 0) + v);
+        }
+      }
+    }
+    log(`    replays by result: ${[...ended].map(([k, v]) => `${k} ${v}`).join(', ') || 'none'}`);
     const replay = {
       pauseS: options.pauseS,
       spooled,

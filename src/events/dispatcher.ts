@@ -2,29 +2,22 @@ import type { FieldLogger } from '../logger.js';
 import type { EventEndpoint } from '../config/event-endpoints.js';
 import type { EventMetrics } from './event-metrics.js';
 import { attemptsSinceReplay, type EventOutboxStore, type LeasedDelivery, type AttemptResult } from './outbox-store.js';
-import { LeasedWorker } from '../jobs/leased-worker.js';
+import { LeasedWorker, type LeasedWorkerTiming } from '../jobs/leased-worker.js';
 import { postEvent, type PostResult } from './post-event.js';
 import { RETRY_DELAYS_MS, nextDelayMs, parseRetryAfter } from '../jobs/retry-schedule.js';
 import { signEvent } from './signer.js';
 
-export interface DispatcherOptions {
+/**
+ * Timing (LeasedWorkerTiming): requests in flight at once (each to a different endpoint,
+ * default 4), the request timeout (default 15 000 ms, the issue's limit), the lease (default
+ * timeout + 15 000 ms), the retry schedule (default RETRY_DELAYS_MS).
+ */
+export interface DispatcherOptions extends LeasedWorkerTiming {
   store: EventOutboxStore;
   /** The endpoint as configured now (clinics reload), by id; undefined: no longer configured. */
   endpoint: (id: string) => EventEndpoint | undefined;
   logger: Pick<FieldLogger, 'info' | 'warn' | 'error'>;
   metrics: EventMetrics;
-  clock?: () => Date;
-  /** Requests in flight at once (each to a different endpoint). Default 4. */
-  concurrency?: number;
-  /** Request timeout, ms. Default 15 000 (the limit). */
-  timeoutMs?: number;
-  /** How long a lease holds; must outlast a request. Default timeoutMs + 15 000. */
-  leaseMs?: number;
-  /** Sleep between empty rounds, ms. Default 1000. */
-  pollMs?: number;
-  /** The retry schedule (tests shorten it). */
-  retryDelaysMs?: readonly number[];
-  random?: () => number;
 }
 
 /**
@@ -37,22 +30,8 @@ export interface DispatcherOptions {
  * the other endpoints go on.
  */
 export class EventDispatcher extends LeasedWorker<LeasedDelivery> {
-  private readonly clock: () => Date;
-  private readonly timeoutMs: number;
-  private readonly leaseMs: number;
-  private readonly delays: readonly number[];
-  private readonly random: () => number;
-
   constructor(private readonly options: DispatcherOptions) {
-    super({ name: 'events: dispatch', logger: options.logger, concurrency: options.concurrency ?? 4, ...(options.pollMs === undefined ? {} : { pollMs: options.pollMs }) });
-    this.clock = options.clock ?? ((): Date => new Date());
-    this.timeoutMs = options.timeoutMs ?? 15_000;
-    this.leaseMs = options.leaseMs ?? this.timeoutMs + 15_000;
-    if (this.leaseMs <= this.timeoutMs) {
-      throw new Error('the lease must outlast the request timeout');
-    }
-    this.delays = options.retryDelaysMs ?? RETRY_DELAYS_MS;
-    this.random = options.random ?? Math.random;
+    super({ ...options, name: 'events: dispatch', defaults: { concurrency: 4, timeoutMs: 15_000, leaseMarginMs: 15_000, retryDelaysMs: RETRY_DELAYS_MS } });
   }
 
   protected leaseNext(busyEndpoints: readonly string[]): Promise<LeasedDelivery | null> {
@@ -61,7 +40,7 @@ export class EventDispatcher extends LeasedWorker<LeasedDelivery> {
 
   /** One request at a time per endpoint on this instance: a busy endpoint is left out of the lease. */
   protected keyOf(leased: LeasedDelivery): string {
-    return leased.delivery.endpointId;
+    return leased.job.endpointId;
   }
 
   protected work(leased: LeasedDelivery): Promise<void> {
@@ -69,7 +48,7 @@ export class EventDispatcher extends LeasedWorker<LeasedDelivery> {
   }
 
   private async attempt(leased: LeasedDelivery): Promise<void> {
-    const d = leased.delivery;
+    const d = leased.job;
     const labels = { clinic: d.clinicId, type: d.type };
     const log = { eventId: d.eventId, endpointId: d.endpointId, clinic: d.clinicId, type: d.type, attempt: d.attempts + 1 };
     const endpoint = this.options.endpoint(d.endpointId);
@@ -121,8 +100,8 @@ export class EventDispatcher extends LeasedWorker<LeasedDelivery> {
   }
 
   private async finish(leased: LeasedDelivery, result: AttemptResult, outcome: string): Promise<boolean> {
-    const d = leased.delivery;
-    const kept = await this.options.store.finishAttempt(leased, result);
+    const d = leased.job;
+    const kept = await this.options.store.finish(leased, result);
     this.options.metrics.attempts.inc({ clinic: d.clinicId, type: d.type, result: kept ? outcome : 'lost-lease' });
     if (!kept) {
       this.options.logger.warn({ eventId: d.eventId, endpointId: d.endpointId }, 'events: the lease ran out before the attempt ended; another instance owns it now');

@@ -1,13 +1,11 @@
-import { randomUUID } from 'node:crypto';
 import type { Collection, Db, Filter } from 'mongodb';
-import { insertNew, storeOperation } from '../store/mongo-kit.js';
-import { applyResult } from './memory-outbox-store.js';
-import { EPOCH, replayRecord, type AttemptResult, type DeliveryQuery, type DeliveryStatus, type EventDelivery, type EventOutboxStore, type LeasedDelivery, type OutboxStats } from './outbox-store.js';
+import { MongoJobs, fromDoc, storeOperation, type JobDoc } from '../store/mongo-kit.js';
+import { EPOCH, afterAttempt, replayRecord, type AttemptResult, type DeliveryQuery, type DeliveryStatus, type EventDelivery, type EventOutboxStore, type LeasedDelivery, type OutboxStats } from './outbox-store.js';
 
 export const EVENTS_COLLECTION = 'events';
 export const EVENT_ENDPOINTS_COLLECTION = 'eventEndpoints';
 
-type DeliveryDoc = Omit<EventDelivery, 'id'> & { _id: string; lockToken?: string };
+type DeliveryDoc = JobDoc<EventDelivery>;
 interface EndpointDoc {
   _id: string;
   disabled: boolean;
@@ -15,10 +13,7 @@ interface EndpointDoc {
   reason: string;
 }
 
-function toDelivery(doc: DeliveryDoc): EventDelivery {
-  const { _id, lockToken: _token, ...rest } = doc;
-  return { id: _id, ...rest };
-}
+const toDelivery = (doc: DeliveryDoc): EventDelivery => fromDoc(doc);
 
 /**
  * The events part on MongoDB: one document a delivery in `events`, the 410-disabled
@@ -32,13 +27,18 @@ export class MongoEventOutboxStore implements EventOutboxStore {
    * @param db - the service's database
    * @param options.maxTimeMS - server-side limit of each query
    */
+  /** The deliveries as jobs: due while pending; a lease's exclude names endpoints. */
+  private readonly jobs: MongoJobs<EventDelivery>;
+
   constructor(
     private readonly db: Db,
     private readonly options: { maxTimeMS?: number } = {},
-  ) {}
+  ) {
+    this.jobs = new MongoJobs(db, { collection: EVENTS_COLLECTION, due: { status: 'pending' }, keyField: 'endpointId', name: 'events', ...options });
+  }
 
   private get events(): Collection<DeliveryDoc> {
-    return this.db.collection<DeliveryDoc>(EVENTS_COLLECTION);
+    return this.jobs.collection;
   }
 
   private get endpoints(): Collection<EndpointDoc> {
@@ -63,39 +63,17 @@ export class MongoEventOutboxStore implements EventOutboxStore {
 
   async close(): Promise<void> {}
 
-  async addDeliveries(deliveries: readonly EventDelivery[]): Promise<number> {
+  addJobs(deliveries: readonly EventDelivery[]): Promise<number> {
     // An outbox's deliveries in one round trip; the relay copying an outbox again adds none.
-    return storeOperation('events.addDeliveries', () => insertNew(this.events, deliveries.map(({ id, ...rest }) => ({ _id: id, ...rest }))));
+    return this.jobs.add(deliveries);
   }
 
-  async lease(now: Date, leaseMs: number, excludeEndpoints: readonly string[]): Promise<LeasedDelivery | null> {
-    return storeOperation('events.lease', async () => {
-      const token = randomUUID();
-      const filter: Filter<DeliveryDoc> = { status: 'pending', nextAttemptAt: { $lte: now }, lockedUntil: { $lte: now } };
-      if (excludeEndpoints.length > 0) {
-        filter.endpointId = { $nin: [...excludeEndpoints] };
-      }
-      const doc = await this.events.findOneAndUpdate(
-        filter,
-        { $set: { lockedUntil: new Date(now.getTime() + leaseMs), lockToken: token } },
-        { sort: { nextAttemptAt: 1 }, returnDocument: 'after', maxTimeMS: this.maxTimeMS },
-      );
-      return doc ? { delivery: toDelivery(doc), token } : null;
-    });
+  lease(now: Date, leaseMs: number, excludeEndpoints: readonly string[] = []): Promise<LeasedDelivery | null> {
+    return this.jobs.lease(now, leaseMs, excludeEndpoints);
   }
 
-  async finishAttempt(leased: LeasedDelivery, result: AttemptResult): Promise<boolean> {
-    return storeOperation('events.finishAttempt', async () => {
-      const unset: Record<string, ''> = { lockToken: '' };
-      if (result.lastStatus === undefined) {
-        unset.lastStatus = '';
-      }
-      if (result.lastError === undefined) {
-        unset.lastError = '';
-      }
-      const r = await this.events.updateOne({ _id: leased.delivery.id, lockToken: leased.token }, { $set: applyResult(result), $unset: unset });
-      return r.matchedCount === 1;
-    });
+  finish(leased: LeasedDelivery, result: AttemptResult): Promise<boolean> {
+    return this.jobs.finish(leased, afterAttempt(leased.job, result));
   }
 
   async list(query: DeliveryQuery): Promise<EventDelivery[]> {

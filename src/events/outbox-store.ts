@@ -60,12 +60,8 @@ export function replayRecord(delivery: Pick<EventDelivery, 'attempts' | 'status'
   return { at, attemptsBefore: delivery.attempts, statusBefore: delivery.status, ...(delivery.lastError === undefined ? {} : { lastErrorBefore: delivery.lastError }) };
 }
 
-/** A delivery this instance holds until `lease.until`. */
-export interface LeasedDelivery {
-  delivery: EventDelivery;
-  /** Proves the lease when the attempt is written back: a lease that expired and was taken by another instance no longer matches. */
-  token: string;
-}
+/** A delivery this instance holds under a lease (the jobs kit's lease and token). */
+export type LeasedDelivery = Leased<EventDelivery>;
 
 /** What an attempt leaves behind. */
 export interface AttemptResult {
@@ -92,28 +88,21 @@ export interface OutboxStats {
   oldestPendingAt: Date | null;
 }
 
+import type { JobStore, Leased } from '../jobs/job-store.js';
 import { EPOCH } from '../jobs/retry-schedule.js';
 
 export { EPOCH };
 
 /**
  * The events part of the store (memory-outbox-store.ts, mongo-outbox-store.ts), a port
- * of its own beside the Store: both pass test/contract/events-outbox.contract.ts.
+ * of its own beside the Store: both pass test/contract/events-outbox.contract.ts and the
+ * jobs kit's job-store contract. Its jobs are deliveries: due while pending; a lease's
+ * `exclude` names endpoints this instance is busy with (one request at a time each).
  */
-export interface EventOutboxStore {
+export interface EventOutboxStore extends JobStore<EventDelivery, AttemptResult> {
   readonly kind: 'memory' | 'mongo';
   /** Creates indexes. Safe to call again. */
   init(): Promise<void>;
-  /** Inserts the deliveries not there yet (by id) and returns how many were new. */
-  addDeliveries(deliveries: readonly EventDelivery[]): Promise<number>;
-  /**
-   * Takes one due delivery (pending, nextAttemptAt and lockedUntil at or before `now`),
-   * the soonest due first, in one atomic step, and holds it until `now + leaseMs`.
-   * @param excludeEndpoints - endpoints this instance is busy with (one request at a time each)
-   */
-  lease(now: Date, leaseMs: number, excludeEndpoints: readonly string[]): Promise<LeasedDelivery | null>;
-  /** Writes an attempt's result if the lease still holds; false when it was lost. */
-  finishAttempt(leased: LeasedDelivery, result: AttemptResult): Promise<boolean>;
   /** Newest first. */
   list(query: DeliveryQuery): Promise<EventDelivery[]>;
   /** The deliveries of an event id, or the one delivery of a delivery id. */
@@ -127,4 +116,20 @@ export interface EventOutboxStore {
   disabledEndpoints(): Promise<Set<string>>;
   stats(): Promise<OutboxStats>;
   close(): Promise<void>;
+}
+
+/** The delivery after an attempt: the result applied, the lease released; no HTTP status or error left from an earlier attempt. */
+export function afterAttempt(delivery: EventDelivery, result: AttemptResult): EventDelivery {
+  const { lastStatus: _s, lastError: _e, ...rest } = delivery;
+  return {
+    ...rest,
+    status: result.status,
+    attempts: result.attempts,
+    lastAttemptAt: result.at,
+    lockedUntil: EPOCH,
+    ...(result.nextAttemptAt ? { nextAttemptAt: result.nextAttemptAt } : {}),
+    ...(result.status === 'delivered' ? { deliveredAt: result.at } : {}),
+    ...(result.lastStatus === undefined ? {} : { lastStatus: result.lastStatus }),
+    ...(result.lastError === undefined ? {} : { lastError: result.lastError }),
+  };
 }

@@ -1,23 +1,16 @@
-import type { FieldLogger } from '../logger.js';
 import { wants, type EventEndpoint } from '../config/event-endpoints.js';
 import { envelopeOf, type OutboxEvent } from './event-types.js';
 import type { PendingOutbox, Store } from '../store/store.js';
 import type { EventDelivery, EventOutboxStore } from './outbox-store.js';
-import { Relay } from '../jobs/relay.js';
+import { Relay, type RelayTiming } from '../jobs/relay.js';
 import { EPOCH } from '../jobs/retry-schedule.js';
 
-export interface RelayOptions {
+export interface RelayOptions extends RelayTiming {
   /** The messages' store: the events ride in a completion write, flagged pending until copied. */
   source: Pick<Store, 'pendingOutboxes' | 'clearOutbox'>;
   store: EventOutboxStore;
   /** The clinic's endpoints as configured now. */
   endpointsFor: (clinicId: string) => readonly EventEndpoint[];
-  logger: Pick<FieldLogger, 'warn'>;
-  clock?: () => Date;
-  pollMs?: number;
-  batch?: number;
-  /** Called after deliveries were added (wakes the dispatcher). */
-  onQueued?: () => void;
 }
 
 /**
@@ -30,11 +23,8 @@ export function outboxRelay(options: RelayOptions): Relay<PendingOutbox> {
   const clock = options.clock ?? ((): Date => new Date());
   let disabled = new Set<string>();
   return new Relay<PendingOutbox>({
+    ...options,
     name: 'events',
-    logger: options.logger,
-    ...(options.pollMs === undefined ? {} : { pollMs: options.pollMs }),
-    ...(options.batch === undefined ? {} : { batch: options.batch }),
-    ...(options.onQueued ? { onQueued: options.onQueued } : {}),
     async pending(limit) {
       const pending = await options.source.pendingOutboxes(limit);
       // The endpoints a 410 disabled: their deliveries are made failed at once.
@@ -49,7 +39,7 @@ export function outboxRelay(options: RelayOptions): Relay<PendingOutbox> {
           .filter((e) => wants(e, event.type))
           .map((e) => toDelivery(event, e, now, disabled.has(e.id))),
       );
-      return deliveries.length > 0 ? options.store.addDeliveries(deliveries) : 0;
+      return deliveries.length > 0 ? options.store.addJobs(deliveries) : 0;
     },
     clear: (outbox) => options.source.clearOutbox(outbox.messageSid),
   });

@@ -2,12 +2,28 @@ import { errorCode } from '../errors.js';
 import type { FieldLogger } from '../logger.js';
 import { PollLoops } from './poll-loop.js';
 
-export interface LeasedWorkerOptions {
+/** What a feature's worker takes from its caller (tests shorten the times). */
+export interface LeasedWorkerTiming {
+  clock?: () => Date;
+  /** Jobs in flight at once. */
+  concurrency?: number;
+  /** One attempt's limit (a request, a download), ms. */
+  timeoutMs?: number;
+  /** How long a lease holds; must outlast an attempt. */
+  leaseMs?: number;
+  /** Sleep between empty rounds, ms. Default 1000. */
+  pollMs?: number;
+  /** The retry schedule. */
+  retryDelaysMs?: readonly number[];
+  random?: () => number;
+}
+
+export interface LeasedWorkerOptions extends LeasedWorkerTiming {
   /** Names the worker in its log line ('events: dispatch', 'media: job'). */
   name: string;
   logger: Pick<FieldLogger, 'warn'>;
-  concurrency: number;
-  pollMs?: number;
+  /** The feature's defaults: jobs in flight, an attempt's limit, the lease past it, the retry schedule. */
+  defaults: { concurrency: number; timeoutMs: number; leaseMarginMs: number; retryDelaysMs: readonly number[] };
 }
 
 /**
@@ -21,6 +37,14 @@ export abstract class LeasedWorker<L> {
   /** The keys of the jobs this instance is doing (keyOf). */
   private readonly inUse = new Set<string>();
   private leasing: Promise<unknown> = Promise.resolve();
+  protected readonly clock: () => Date;
+  /** One attempt's limit, ms. */
+  protected readonly timeoutMs: number;
+  /** How long a lease holds, ms (more than timeoutMs). */
+  protected readonly leaseMs: number;
+  /** The retry schedule. */
+  protected readonly delays: readonly number[];
+  protected readonly random: () => number;
 
   /**
    * Takes one due job under a lease (one atomic findOneAndUpdate on MongoDB, so instances
@@ -42,7 +66,16 @@ export abstract class LeasedWorker<L> {
     const onError = (err: unknown): void => {
       options.logger.warn({ code: errorCode(err) }, `${options.name} round failed; retrying`);
     };
-    this.loops = new PollLoops(options.concurrency, () => this.step(), options.pollMs ?? 1000, onError);
+    this.loops = new PollLoops(options.concurrency ?? options.defaults.concurrency, () => this.step(), options.pollMs ?? 1000, onError);
+    this.clock = options.clock ?? ((): Date => new Date());
+    this.timeoutMs = options.timeoutMs ?? options.defaults.timeoutMs;
+    this.leaseMs = options.leaseMs ?? this.timeoutMs + options.defaults.leaseMarginMs;
+    if (this.leaseMs <= this.timeoutMs) {
+      // A lease that ends before the attempt would let a second instance take the job in flight.
+      throw new Error(`${options.name}: the lease must outlast the attempt's timeout`);
+    }
+    this.delays = options.retryDelaysMs ?? options.defaults.retryDelaysMs;
+    this.random = options.random ?? Math.random;
   }
 
   /** Aborted by kill(): work in flight drops its requests and writes nothing back. */

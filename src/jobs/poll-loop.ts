@@ -31,12 +31,12 @@ export class PollLoop {
 
   /**
    * @param step - one unit of work; resolves true when there may be more right away
-   * @param pollMs - the sleep between empty rounds
+   * @param pollMs - the sleep between empty rounds; or asked after each round (null: until notify(); the spool replayer's backoff)
    * @param onError - a failed step (e.g. the database is down); the loop sleeps and goes on
    */
   constructor(
     private readonly step: () => Promise<boolean>,
-    private readonly pollMs: number,
+    private readonly pollMs: number | (() => number | null),
     private readonly onError: (err: unknown) => void,
   ) {}
 
@@ -71,9 +71,10 @@ export class PollLoop {
         this.onError(err);
       }
       if (this.running && !more && !this.poked) {
+        const ms = typeof this.pollMs === 'number' ? this.pollMs : this.pollMs();
         await new Promise<void>((resolve) => {
           this.wake = resolve;
-          this.timer = setTimeout(resolve, this.pollMs);
+          this.timer = ms === null ? null : setTimeout(resolve, ms);
         });
         if (this.timer) {
           clearTimeout(this.timer);

@@ -2,7 +2,21 @@ import { errorCode } from '../errors.js';
 import type { FieldLogger } from '../logger.js';
 import { eachInTurn, PollLoop } from './poll-loop.js';
 
-export interface RelayOptions<T> {
+/** What a feature's relay takes from its caller. */
+export interface RelayTiming {
+  logger: Pick<FieldLogger, 'warn'>;
+  clock?: () => Date;
+  /** Sleep between empty rounds, ms. Default 1000. */
+  pollMs?: number;
+  /** Records a round reads. */
+  batch?: number;
+  /** Records of a batch relayed side by side (default 8). */
+  concurrency?: number;
+  /** Called after jobs were added (wakes the worker). */
+  onQueued?: () => void;
+}
+
+export interface RelayOptions<T> extends RelayTiming {
   /** Names the relay in its log line ('events', 'media'). */
   name: string;
   /** Up to `limit` flagged records, oldest first. */
@@ -11,13 +25,6 @@ export interface RelayOptions<T> {
   toJobs(item: T): Promise<number>;
   /** Clears the record's flag: its jobs exist now. */
   clear(item: T): Promise<void>;
-  logger: Pick<FieldLogger, 'warn'>;
-  pollMs?: number;
-  batch?: number;
-  /** Records of a batch relayed side by side (default 8). */
-  concurrency?: number;
-  /** Called after jobs were added (wakes the worker). */
-  onQueued?: () => void;
 }
 
 /**

@@ -1,8 +1,7 @@
 import type { Clinic, MessageRecord } from '../domain.js';
-import type { FieldLogger } from '../logger.js';
 import type { Store } from '../store/store.js';
 import type { MediaRecord, MediaStore } from './media-store.js';
-import { Relay } from '../jobs/relay.js';
+import { Relay, type RelayTiming } from '../jobs/relay.js';
 import { EPOCH } from '../jobs/retry-schedule.js';
 import { checkMediaUrl, type UrlPolicy } from './url-policy.js';
 
@@ -59,17 +58,11 @@ export function mediaRecordsFor(message: MessageRecord, clinic: Clinic | null, p
   });
 }
 
-export interface MediaRelayOptions {
+export interface MediaRelayOptions extends RelayTiming {
   store: Store;
   media: MediaStore;
   clinic: (id: string) => Clinic | undefined;
   policy: UrlPolicy;
-  logger: Pick<FieldLogger, 'warn'>;
-  clock?: () => Date;
-  pollMs?: number;
-  batch?: number;
-  /** Called after records were added (wakes the worker). */
-  onQueued?: () => void;
 }
 
 /**
@@ -80,15 +73,12 @@ export interface MediaRelayOptions {
 export function mediaRelay(options: MediaRelayOptions): Relay<MessageRecord> {
   const clock = options.clock ?? ((): Date => new Date());
   return new Relay<MessageRecord>({
+    ...options,
     name: 'media',
-    logger: options.logger,
-    ...(options.pollMs === undefined ? {} : { pollMs: options.pollMs }),
-    ...(options.batch === undefined ? {} : { batch: options.batch }),
-    ...(options.onQueued ? { onQueued: options.onQueued } : {}),
     pending: (limit) => options.store.pendingMedia(limit),
     toJobs(message) {
       const clinic = message.clinicId === null ? null : (options.clinic(message.clinicId) ?? null);
-      return options.media.addMedia(mediaRecordsFor(message, clinic, options.policy, clock()));
+      return options.media.addJobs(mediaRecordsFor(message, clinic, options.policy, clock()));
     },
     clear: (message) => options.store.clearMediaPending(message.messageSid),
   });

@@ -57,11 +57,8 @@ export interface MediaRecord {
   twilioDeleteError?: string;
 }
 
-export interface LeasedMedia {
-  record: MediaRecord;
-  /** Proves the lease when the result is written: an expired lease taken by another instance no longer matches. */
-  token: string;
-}
+/** A media record this instance holds under a lease (the jobs kit's lease and token). */
+export type LeasedMedia = Leased<MediaRecord>;
 
 /** What an attempt changes; absent optional fields are removed from the record. */
 export interface MediaUpdate {
@@ -87,6 +84,7 @@ export interface MediaFileMeta {
   fetchedAt: Date;
 }
 
+import type { JobStore, Leased } from '../jobs/job-store.js';
 import { EPOCH } from '../jobs/retry-schedule.js';
 
 export { EPOCH };
@@ -94,22 +92,14 @@ export { EPOCH };
 /**
  * The media part of the store (memory-media-store.ts: files under MEDIA_DIR;
  * mongo-media-store.ts: GridFS bucket `media`), a port of its own beside the Store.
- * Both pass test/contract/media-store.contract.ts.
+ * Both pass test/contract/media-store.contract.ts and the jobs kit's job-store contract. Its
+ * jobs are the records: due while work is left (a fetch, or a deletion at Twilio).
  */
-export interface MediaStore {
+export interface MediaStore extends JobStore<MediaRecord, MediaUpdate> {
   readonly kind: 'memory' | 'mongo';
   /** Creates indexes (or the folder). Safe to call again. */
   init(): Promise<void>;
   close(): Promise<void>;
-  /** Inserts the records not there yet (by id); returns how many were new. */
-  addMedia(records: readonly MediaRecord[]): Promise<number>;
-  /**
-   * Takes one record with work due (work is not 'none', nextAttemptAt and lockedUntil at or
-   * before `now`), the soonest due first, in one atomic step, and holds it until `now + leaseMs`.
-   */
-  lease(now: Date, leaseMs: number): Promise<LeasedMedia | null>;
-  /** Writes an attempt's result and releases the lease, if it still holds; false when it was lost. */
-  finish(leased: LeasedMedia, update: MediaUpdate): Promise<boolean>;
   /** Keeps the bytes of a media item; returns the file id. */
   saveFile(meta: MediaFileMeta, bytes: Buffer): Promise<string>;
   /** The bytes of a kept file; null when there is no such file. */

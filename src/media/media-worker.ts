@@ -5,7 +5,7 @@ import type { FieldLogger } from '../logger.js';
 import { ALLOWED_TYPES, detectType } from './detect-type.js';
 import { deleteTwilioMedia, downloadMedia, type DownloadResult } from './download.js';
 import type { LeasedMedia, MediaRecord, MediaStore, MediaUpdate } from './media-store.js';
-import { LeasedWorker } from '../jobs/leased-worker.js';
+import { LeasedWorker, type LeasedWorkerTiming } from '../jobs/leased-worker.js';
 import { MEDIA_RETRY_DELAYS_MS, nextRetryMs } from '../jobs/retry-schedule.js';
 import { mediaCredentials } from './twilio-credentials.js';
 import { checkMediaUrl, type UrlPolicy } from './url-policy.js';
@@ -14,7 +14,12 @@ import { eventLoopBusy } from '../event-loop-load.js';
 /** The largest media file kept. */
 export const MAX_MEDIA_BYTES = 5 * 1024 * 1024;
 
-export interface MediaWorkerOptions {
+/**
+ * Timing (LeasedWorkerTiming): jobs in flight at once (default 2: each may hold up to
+ * MAX_MEDIA_BYTES), one download with its redirects (default 30 000 ms), the lease (default
+ * timeout + 30 000 ms), the retry schedule (default MEDIA_RETRY_DELAYS_MS).
+ */
+export interface MediaWorkerOptions extends LeasedWorkerTiming {
   media: MediaStore;
   clinic: (id: string) => Clinic | undefined;
   policy: UrlPolicy;
@@ -22,17 +27,7 @@ export interface MediaWorkerOptions {
   /** TWILIO_AUTH_TOKEN (the account credentials of clinics without their own). */
   defaultToken: string | undefined;
   logger: Pick<FieldLogger, 'info' | 'warn'>;
-  clock?: () => Date;
-  /** Jobs in flight at once. Default 2 (each may hold up to MAX_MEDIA_BYTES). */
-  concurrency?: number;
-  /** One download, redirects included. Default 30 000 ms. */
-  timeoutMs?: number;
-  /** How long a lease holds; must outlast a download. Default timeoutMs + 30 000. */
-  leaseMs?: number;
-  pollMs?: number;
-  retryDelaysMs?: readonly number[];
   maxBytes?: number;
-  random?: () => number;
   /** Told of each settled job (metrics). */
   onSettled?: (record: MediaRecord, update: MediaUpdate) => void;
   /** Whether the instance is busy (main.ts: a request within 100 ms or the event loop over half busy; default: the event loop alone). */
@@ -68,26 +63,13 @@ const RETRYABLE = new Set([401, 403, 404, 408, 425, 429, 500, 502, 503, 504]);
  * ours is kept (a second piece of work on the same record).
  */
 export class MediaWorker extends LeasedWorker<LeasedMedia> {
-  private readonly clock: () => Date;
-  private readonly timeoutMs: number;
-  private readonly leaseMs: number;
   private readonly maxBytes: number;
-  private readonly delays: readonly number[];
-  private readonly random: () => number;
   private readonly busy: () => boolean;
   private readonly busyPauseMs: number;
 
   constructor(private readonly options: MediaWorkerOptions) {
-    super({ name: 'media: job', logger: options.logger, concurrency: options.concurrency ?? 2, ...(options.pollMs === undefined ? {} : { pollMs: options.pollMs }) });
-    this.clock = options.clock ?? ((): Date => new Date());
-    this.timeoutMs = options.timeoutMs ?? 30_000;
-    this.leaseMs = options.leaseMs ?? this.timeoutMs + 30_000;
-    if (this.leaseMs <= this.timeoutMs) {
-      throw new Error('the lease must outlast the download timeout');
-    }
+    super({ ...options, name: 'media: job', defaults: { concurrency: 2, timeoutMs: 30_000, leaseMarginMs: 30_000, retryDelaysMs: MEDIA_RETRY_DELAYS_MS } });
     this.maxBytes = options.maxBytes ?? MAX_MEDIA_BYTES;
-    this.delays = options.retryDelaysMs ?? MEDIA_RETRY_DELAYS_MS;
-    this.random = options.random ?? Math.random;
     this.busy = options.busy ?? eventLoopBusy();
     this.busyPauseMs = options.busyPauseMs ?? 100;
   }
@@ -108,11 +90,11 @@ export class MediaWorker extends LeasedWorker<LeasedMedia> {
   }
 
   protected work(leased: LeasedMedia): Promise<void> {
-    return leased.record.work === 'delete' ? this.deleteAtTwilio(leased) : this.fetch(leased);
+    return leased.job.work === 'delete' ? this.deleteAtTwilio(leased) : this.fetch(leased);
   }
 
   private async fetch(leased: LeasedMedia): Promise<void> {
-    const r = leased.record;
+    const r = leased.job;
     const clinic = this.options.clinic(r.clinicId);
     if (!clinic) {
       await this.finish(leased, { state: 'failed', work: 'none', attempts: r.attempts, nextAttemptAt: r.nextAttemptAt, reason: 'clinic no longer configured' });
@@ -159,7 +141,7 @@ export class MediaWorker extends LeasedWorker<LeasedMedia> {
 
   /** Checks the bytes' real type, keeps an allowed file, and records the outcome. */
   private async keep(leased: LeasedMedia, clinic: Clinic, bytes: Buffer, attempts: number): Promise<void> {
-    const r = leased.record;
+    const r = leased.job;
     const detected = await detectType(bytes);
     if (detected === null || !ALLOWED_TYPES.has(detected)) {
       const reason = `type ${detected ?? 'unknown'} not allowed (declared ${r.declaredType || 'none'})`;
@@ -184,7 +166,7 @@ export class MediaWorker extends LeasedWorker<LeasedMedia> {
   }
 
   private async deleteAtTwilio(leased: LeasedMedia): Promise<void> {
-    const r = leased.record;
+    const r = leased.job;
     const clinic = this.options.clinic(r.clinicId);
     const checked = checkMediaUrl(r.url, this.options.policy);
     const auth = clinic && checked.ok ? mediaCredentials(clinic, checked.media.accountSid, this.options.env, this.options.defaultToken) : null;
@@ -216,9 +198,9 @@ export class MediaWorker extends LeasedWorker<LeasedMedia> {
   private async finish(leased: LeasedMedia, update: MediaUpdate): Promise<boolean> {
     const kept = await this.options.media.finish(leased, update);
     if (!kept) {
-      this.options.logger.warn({ media: leased.record.id }, 'media: the lease ran out before the job ended; another instance owns it now');
+      this.options.logger.warn({ media: leased.job.id }, 'media: the lease ran out before the job ended; another instance owns it now');
     } else if (update.work === 'none') {
-      this.options.onSettled?.(leased.record, update);
+      this.options.onSettled?.(leased.job, update);
     }
     return kept;
   }

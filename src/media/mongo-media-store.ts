@@ -1,19 +1,15 @@
-import { randomUUID } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { GridFSBucket, ObjectId, type Collection, type Db, type Filter } from 'mongodb';
-import { insertNew, storeOperation } from '../store/mongo-kit.js';
+import { GridFSBucket, ObjectId, type Collection, type Db } from 'mongodb';
+import { MongoJobs, fromDoc, storeOperation, type JobDoc } from '../store/mongo-kit.js';
 import { applyUpdate, type LeasedMedia, type MediaFileMeta, type MediaRecord, type MediaStore, type MediaUpdate } from './media-store.js';
 
 export const MEDIA_COLLECTION = 'media';
 export const MEDIA_BUCKET = 'media';
 
-type MediaDoc = Omit<MediaRecord, 'id'> & { _id: string; lockToken?: string };
+type MediaDoc = JobDoc<MediaRecord>;
 
-function toRecord(doc: MediaDoc): MediaRecord {
-  const { _id, lockToken: _token, ...rest } = doc;
-  return { id: _id, ...rest };
-}
+const toRecord = (doc: MediaDoc): MediaRecord => fromDoc(doc);
 
 /**
  * The media part on MongoDB: one document a media item in `media` (its state and its
@@ -24,6 +20,8 @@ function toRecord(doc: MediaDoc): MediaRecord {
 export class MongoMediaStore implements MediaStore {
   readonly kind = 'mongo' as const;
   private readonly bucket: GridFSBucket;
+  /** The records as jobs: due while work is left. */
+  private readonly jobs: MongoJobs<MediaRecord>;
 
   /**
    * @param db - the service's database
@@ -34,10 +32,11 @@ export class MongoMediaStore implements MediaStore {
     private readonly options: { maxTimeMS?: number } = {},
   ) {
     this.bucket = new GridFSBucket(db, { bucketName: MEDIA_BUCKET });
+    this.jobs = new MongoJobs(db, { collection: MEDIA_COLLECTION, due: { work: { $in: ['fetch', 'delete'] } }, name: 'media', ...options });
   }
 
   private get media(): Collection<MediaDoc> {
-    return this.db.collection<MediaDoc>(MEDIA_COLLECTION);
+    return this.jobs.collection;
   }
 
   private get maxTimeMS(): number {
@@ -59,34 +58,21 @@ export class MongoMediaStore implements MediaStore {
 
   async close(): Promise<void> {}
 
-  async addMedia(records: readonly MediaRecord[]): Promise<number> {
+  addJobs(records: readonly MediaRecord[]): Promise<number> {
     // A message's records in one round trip, not ten; the relay adding a message again adds none.
-    return storeOperation('media.add', () => insertNew(this.media, records.map(({ id, ...rest }) => ({ _id: id, ...rest }))));
+    return this.jobs.add(records);
   }
 
   async countWork(): Promise<number> {
     return storeOperation('media.countWork', () => this.media.countDocuments({ work: { $in: ['fetch', 'delete'] } }, { maxTimeMS: this.maxTimeMS }));
   }
 
-  async lease(now: Date, leaseMs: number): Promise<LeasedMedia | null> {
-    return storeOperation('media.lease', async () => {
-      const token = randomUUID();
-      const filter: Filter<MediaDoc> = { work: { $in: ['fetch', 'delete'] }, nextAttemptAt: { $lte: now }, lockedUntil: { $lte: now } };
-      const doc = await this.media.findOneAndUpdate(
-        filter,
-        { $set: { lockedUntil: new Date(now.getTime() + leaseMs), lockToken: token } },
-        { sort: { nextAttemptAt: 1 }, returnDocument: 'after', maxTimeMS: this.maxTimeMS },
-      );
-      return doc ? { record: toRecord(doc), token } : null;
-    });
+  lease(now: Date, leaseMs: number): Promise<LeasedMedia | null> {
+    return this.jobs.lease(now, leaseMs);
   }
 
-  async finish(leased: LeasedMedia, update: MediaUpdate): Promise<boolean> {
-    return storeOperation('media.finish', async () => {
-      const { id, ...next } = applyUpdate(leased.record, update);
-      const r = await this.media.replaceOne({ _id: id, lockToken: leased.token }, next);
-      return r.matchedCount === 1;
-    });
+  finish(leased: LeasedMedia, update: MediaUpdate): Promise<boolean> {
+    return this.jobs.finish(leased, applyUpdate(leased.job, update));
   }
 
   async saveFile(meta: MediaFileMeta, bytes: Buffer): Promise<string> {

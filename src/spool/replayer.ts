@@ -4,6 +4,7 @@ import { errorCode } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { Metrics } from '../metrics.js';
 import { maskPhone } from '../phone.js';
+import { PollLoop } from '../jobs/poll-loop.js';
 import type { Store } from '../store/store.js';
 import type { Spool } from './spool.js';
 import type { SpoolEntry } from './spool-entry.js';
@@ -16,7 +17,7 @@ export type ReplayHandler = (message: InboundMessage, receivedAt: Date) => Promi
 
 export interface ReplayerOptions {
   spool: Spool;
-  /** The store the replays write to: pinged before a pass, and init()ed again after an outage. */
+  /** The store the replays write to: pinged before a pass, and init()ed once before the first replay. */
   store: Pick<Store, 'ping' | 'init'>;
   replay: ReplayHandler;
   logger: Logger;
@@ -52,9 +53,9 @@ const isUnavailable = (err: unknown): boolean => errorCode(err) === 'STORE_UNAVA
 const codeOf = (err: unknown): string => String(errorCode(err) ?? 'INTERNAL');
 
 /**
- * Replays the outage spool through the pipeline once the store answers again: pings it
- * with exponential backoff while the spool holds anything, re-runs init() (the database
- * may be a fresh one), then hands each entry to the replay handler (the pipeline in
+ * Replays the outage spool through the pipeline once the store answers again: on the jobs
+ * kit's poll loop, it pings the store with exponential backoff while the spool holds
+ * anything, runs init() once before its first replay, then hands each entry to the replay handler (the pipeline in
  * 'replay' mode: rules and actions run, no reply is sent, idempotent by MessageSid) and removes an entry only after
  * its record is stored. Entries of one sender stay in order: after a failure the sender's
  * later entries wait for the next pass. Up to `concurrency` senders replay side by side: a
@@ -71,11 +72,14 @@ export class SpoolReplayer {
   private readonly maxDelayMs: number;
   private readonly concurrency: number;
   private readonly log: Logger;
-  private running: Promise<void> | null = null;
   private stopped = false;
-  private wake: (() => void) | null = null;
   private exclusive: Promise<unknown> = Promise.resolve();
+  /** Until the first init() that succeeds: the store's indexes, made once (see pass()). */
   private needsInit = true;
+  /** The jobs kit's poll loop: a pass while the spool holds anything, then a sleep of `sleepMs` (null: until notify()). */
+  private readonly loop: PollLoop;
+  private delay: number;
+  private sleepMs: number | null = null;
 
   constructor(options: ReplayerOptions) {
     this.spool = options.spool;
@@ -86,29 +90,30 @@ export class SpoolReplayer {
     this.maxDelayMs = options.maxDelayMs ?? 5000;
     this.concurrency = Math.max(1, options.concurrency ?? 8);
     this.log = options.logger.child({ component: 'spool-replayer' });
+    this.delay = this.minDelayMs;
+    this.loop = new PollLoop(
+      () => this.round(),
+      () => this.sleepMs,
+      (err) => this.log.error({ code: codeOf(err) }, 'spool replay round failed; retrying'),
+    );
   }
 
   /** Starts the background loop (idempotent). */
   start(): void {
-    if (this.running || this.stopped) {
-      return;
+    if (!this.stopped) {
+      this.loop.start();
     }
-    this.running = this.loop().catch((err: unknown) => {
-      this.log.error({ code: codeOf(err) }, 'spool replayer stopped unexpectedly');
-    });
   }
 
   /** Something was spooled: make sure the loop is awake. */
   notify(): void {
-    this.wake?.();
+    this.loop.notify();
   }
 
   /** Stops the loop after the entry in hand; resolves when it has. */
   async stop(): Promise<void> {
     this.stopped = true;
-    this.wake?.();
-    await this.running;
-    this.running = null;
+    await this.loop.stop();
   }
 
   /**
@@ -122,40 +127,27 @@ export class SpoolReplayer {
     return next;
   }
 
-  private async loop(): Promise<void> {
-    let delay = this.minDelayMs;
-    while (!this.stopped) {
-      if (this.spool.depth() === 0) {
-        delay = this.minDelayMs;
-        await this.sleep(null);
-        continue;
-      }
-      const report = await this.replayNow({ deadline: Number.POSITIVE_INFINITY });
-      if (report.left === 0 || (report.replayed > 0 && report.failed === 0)) {
-        delay = this.minDelayMs;
-        if (report.storeDown) {
-          // A slow database (some replays timed out, others went through): go on shortly.
-          await this.sleep(delay);
-        }
-        continue;
-      }
-      await this.sleep(delay);
-      delay = Math.min(delay * 2, this.maxDelayMs);
+  /**
+   * One round of the loop: a pass while the spool holds anything. Sets how long the loop
+   * sleeps after it: until notified when the spool is empty, shortly while the database is
+   * slow (some replays went through), and doubling from minDelayMs to maxDelayMs while it is down.
+   * @returns true when the next pass may start at once
+   */
+  private async round(): Promise<boolean> {
+    if (this.spool.depth() === 0) {
+      this.delay = this.minDelayMs;
+      this.sleepMs = null;
+      return false;
     }
-  }
-
-  /** Waits `ms` (null: until notified), or less when notified or stopped. */
-  private sleep(ms: number | null): Promise<void> {
-    return new Promise((resolve) => {
-      const done = (): void => {
-        clearTimeout(timer);
-        this.wake = null;
-        resolve();
-      };
-      const timer = ms === null ? undefined : setTimeout(done, ms);
-      timer?.unref();
-      this.wake = done;
-    });
+    const report = await this.replayNow({ deadline: Number.POSITIVE_INFINITY });
+    if (report.left === 0 || (report.replayed > 0 && report.failed === 0)) {
+      this.delay = this.minDelayMs;
+      this.sleepMs = report.left === 0 ? null : this.minDelayMs;
+      return report.left > 0 && !report.storeDown;
+    }
+    this.sleepMs = this.delay;
+    this.delay = Math.min(this.delay * 2, this.maxDelayMs);
+    return false;
   }
 
   private async pass(options: ReplayOptions): Promise<ReplayReport> {
@@ -173,12 +165,16 @@ export class SpoolReplayer {
     };
     try {
       await this.store.ping();
+      // The indexes (the unique MessageSid above all, which makes a replay idempotent) once,
+      // before the first replay: the start's lifecycle makes them too, retried until the
+      // database answers, and a database that comes back from an outage still has them. Not
+      // again after each unavailable store: on a saturated database that was 8 createIndexes a
+      // pass, making it slower still.
       if (this.needsInit) {
         await this.store.init();
         this.needsInit = false;
       }
     } catch (err) {
-      this.needsInit = true;
       report.storeDown = true;
       if (!isUnavailable(err)) {
         this.log.error({ code: codeOf(err) }, 'store check before replay failed');
@@ -231,11 +227,6 @@ export class SpoolReplayer {
       }
     };
     await Promise.all(Array.from({ length: Math.min(this.concurrency, waiting.length) }, runLanes));
-    if (report.storeDown && report.replayed === 0) {
-      // Nothing went through: an outage, after which the database may be a fresh one. (When
-      // some replays went through, the database is there, only slow: no createIndexes again.)
-      this.needsInit = true;
-    }
     return finish();
   }
 }

@@ -6,3 +6,4 @@
 export { insertNew, isDuplicateKey, storeOperation, toStoreError } from './mongo/mongo-errors.js';
 export { COLLECTIONS } from './mongo/indexes.js';
 export { docToMessage, type MessageDoc } from './mongo/documents.js';
+export { MongoJobs, fromDoc, toDoc, type JobDoc } from './mongo-jobs.js';

@@ -35,13 +35,13 @@ export function describeEventOutboxContract(name: string, make: () => Promise<{ 
     it('when the same deliveries are added twice, then they are stored once and the second add counts none', async function () {
       const clinicId = newClinicId();
       const d = aDelivery({ clinicId });
-      expect(await store.addDeliveries([d])).to.equal(1);
-      expect(await store.addDeliveries([d, d])).to.equal(0);
+      expect(await store.addJobs([d])).to.equal(1);
+      expect(await store.addJobs([d, d])).to.equal(0);
       expect(await store.find(d.eventId)).to.deep.equal([d]);
       expect(await store.find(d.id)).to.deep.equal([d]);
       // A relay copying an outbox again after a crash, part of it stored: the rest goes in once.
       const e = aDelivery({ clinicId });
-      expect(await store.addDeliveries([d, e, e])).to.equal(1);
+      expect(await store.addJobs([d, e, e])).to.equal(1);
       expect(await store.find(e.id)).to.deep.equal([e]);
     });
 
@@ -49,21 +49,21 @@ export function describeEventOutboxContract(name: string, make: () => Promise<{ 
       const clinicId = newClinicId();
       const endpoint = anEndpoint({ clinicId });
       const ds = [aDelivery({ clinicId }, endpoint), aDelivery({ clinicId }, endpoint)];
-      await store.addDeliveries(ds);
-      const mine = (l: { delivery: { clinicId: string } } | null): boolean => l !== null && l.delivery.clinicId === clinicId;
+      await store.addJobs(ds);
+      const mine = (l: { job: { clinicId: string } } | null): boolean => l !== null && l.job.clinicId === clinicId;
       const leases = (await Promise.all([1, 2, 3, 4].map(() => store.lease(now, 1000, [])))).filter(mine);
-      expect(leases.map((l) => l!.delivery.id).sort()).to.deep.equal(ds.map((d) => d.id).sort());
+      expect(leases.map((l) => l!.job.id).sort()).to.deep.equal(ds.map((d) => d.id).sort());
       expect(mine(await store.lease(later(999), 1000, []))).to.equal(false);
       const again = await store.lease(later(1001), 1000, []);
       expect(mine(again)).to.equal(true);
       // The first lease ran out and was taken: its holder can no longer write.
-      const first = leases.find((l) => l!.delivery.id === again!.delivery.id)!;
-      expect(await store.finishAttempt(first, { status: 'delivered', attempts: 1, at: later(1002) })).to.equal(false);
-      expect(await store.finishAttempt(again!, { status: 'delivered', attempts: 1, at: later(1002), lastStatus: 200 })).to.equal(true);
-      const [stored] = await store.find(again!.delivery.id);
+      const first = leases.find((l) => l!.job.id === again!.job.id)!;
+      expect(await store.finish(first, { status: 'delivered', attempts: 1, at: later(1002) })).to.equal(false);
+      expect(await store.finish(again!, { status: 'delivered', attempts: 1, at: later(1002), lastStatus: 200 })).to.equal(true);
+      const [stored] = await store.find(again!.job.id);
       expect(stored).to.include({ status: 'delivered', attempts: 1, lastStatus: 200 });
       expect(stored?.deliveredAt).to.deep.equal(later(1002));
-      await Promise.all(leases.map((l) => store.finishAttempt(l!, { status: 'delivered', attempts: 1, at: now })));
+      await Promise.all(leases.map((l) => store.finish(l!, { status: 'delivered', attempts: 1, at: now })));
     });
 
     it('when a delivery is not due yet or its endpoint is excluded, then it is not leased; the soonest due goes first', async function () {
@@ -73,7 +73,7 @@ export function describeEventOutboxContract(name: string, make: () => Promise<{ 
       const early = { ...aDelivery({ clinicId }, a), nextAttemptAt: later(-5000) };
       const lateOne = { ...aDelivery({ clinicId }, a), nextAttemptAt: later(60_000) };
       const other = aDelivery({ clinicId }, b);
-      await store.addDeliveries([other, lateOne, early]);
+      await store.addJobs([other, lateOne, early]);
       const excluded: string[] = [];
       const got: string[] = [];
       for (;;) {
@@ -81,15 +81,15 @@ export function describeEventOutboxContract(name: string, make: () => Promise<{ 
         if (!l) {
           break;
         }
-        if (l.delivery.clinicId === clinicId) {
-          got.push(l.delivery.id);
+        if (l.job.clinicId === clinicId) {
+          got.push(l.job.id);
         }
-        await store.finishAttempt(l, { status: 'delivered', attempts: 1, at: now });
+        await store.finish(l, { status: 'delivered', attempts: 1, at: now });
       }
       expect(got).to.deep.equal([early.id]);
       const l = await store.lease(now, 1000, []);
-      expect(l?.delivery.id).to.equal(other.id);
-      await store.finishAttempt(l!, { status: 'pending', attempts: 1, at: now, nextAttemptAt: later(5000), lastStatus: 500, lastError: 'HTTP 500' });
+      expect(l?.job.id).to.equal(other.id);
+      await store.finish(l!, { status: 'pending', attempts: 1, at: now, nextAttemptAt: later(5000), lastStatus: 500, lastError: 'HTTP 500' });
       const [retry] = await store.find(other.id);
       expect(retry).to.include({ status: 'pending', attempts: 1, lastStatus: 500, lastError: 'HTTP 500' });
       expect(retry?.nextAttemptAt).to.deep.equal(later(5000));
@@ -100,7 +100,7 @@ export function describeEventOutboxContract(name: string, make: () => Promise<{ 
       const clinicId = newClinicId();
       const e = anEndpoint({ clinicId });
       const ds = [aDelivery({ clinicId, type: 'consent.opted_out' }, e), aDelivery({ clinicId }, e)];
-      await store.addDeliveries(ds);
+      await store.addJobs(ds);
       expect(await store.disableEndpoint(e.id, now, 'endpoint disabled (410 Gone)')).to.equal(2);
       expect((await store.disabledEndpoints()).has(e.id)).to.equal(true);
       const failed = await store.list({ clinicId, status: 'failed' });
@@ -121,13 +121,13 @@ export function describeEventOutboxContract(name: string, make: () => Promise<{ 
       const clinicId = newClinicId();
       const e = anEndpoint({ clinicId });
       const d = aDelivery({ clinicId }, e);
-      await store.addDeliveries([d]);
+      await store.addJobs([d]);
       let l = await store.lease(now, 1000, []);
-      while (l && l.delivery.id !== d.id) {
-        await store.finishAttempt(l, { status: 'delivered', attempts: 1, at: now });
+      while (l && l.job.id !== d.id) {
+        await store.finish(l, { status: 'delivered', attempts: 1, at: now });
         l = await store.lease(now, 1000, []);
       }
-      await store.finishAttempt(l!, { status: 'failed', attempts: 10, at: now, lastStatus: 500, lastError: 'HTTP 500' });
+      await store.finish(l!, { status: 'failed', attempts: 10, at: now, lastStatus: 500, lastError: 'HTTP 500' });
       expect(await store.requeue({ ids: [d.id] }, later(10))).to.equal(1);
       const [once] = await store.find(d.id);
       expect(once).to.deep.include({ status: 'pending', attempts: 10 });
@@ -146,13 +146,13 @@ export function describeEventOutboxContract(name: string, make: () => Promise<{ 
       const e = anEndpoint({ clinicId });
       const old = { ...aDelivery({ clinicId, receivedAt: new Date('2000-01-01T00:00:00Z') }, e) };
       const done = aDelivery({ clinicId, type: 'message.routed' }, e);
-      await store.addDeliveries([old, done]);
+      await store.addJobs([old, done]);
       let l = await store.lease(now, 1000, []);
-      while (l && l.delivery.id !== done.id) {
-        await store.finishAttempt(l, { status: l.delivery.clinicId === clinicId ? 'pending' : 'delivered', attempts: 1, at: now, nextAttemptAt: later(60_000) });
+      while (l && l.job.id !== done.id) {
+        await store.finish(l, { status: l.job.clinicId === clinicId ? 'pending' : 'delivered', attempts: 1, at: now, nextAttemptAt: later(60_000) });
         l = await store.lease(now, 1000, []);
       }
-      await store.finishAttempt(l!, { status: 'delivered', attempts: 1, at: now });
+      await store.finish(l!, { status: 'delivered', attempts: 1, at: now });
       const stats = await store.stats();
       const mine = stats.counts.filter((c) => c.clinicId === clinicId).sort((a, b) => a.type.localeCompare(b.type));
       expect(mine).to.deep.equal([

@@ -29,10 +29,10 @@ describe('media records: database commands per message (MongoDB)', function () {
     const records = [first, ...Array.from({ length: 9 }, (_, i) => aMediaRecord({ clinicId, messageSid: first.messageSid, index: i + 1 }))];
     const commands = handle?.commands;
     commands?.reset();
-    expect(await media.addMedia(records)).to.equal(10);
+    expect(await media.addJobs(records)).to.equal(10);
     expect(commands?.names).to.deep.equal(['insert']);
     commands?.reset();
-    expect(await media.addMedia(records), 'the relay adding the same message again').to.equal(0);
+    expect(await media.addJobs(records), 'the relay adding the same message again').to.equal(0);
     expect(commands?.names).to.deep.equal(['insert']);
   });
 });

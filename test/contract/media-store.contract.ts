@@ -55,14 +55,14 @@ export function describeMediaStoreContract(name: string, make: MakeMediaStore): 
       const clinicId = newClinicId();
       const a = aMediaRecord({ clinicId });
       const b = aMediaRecord({ clinicId, messageSid: a.messageSid, index: 1 });
-      expect(await media.addMedia([a, b])).to.equal(2);
-      expect(await media.addMedia([a, b])).to.equal(0);
+      expect(await media.addJobs([a, b])).to.equal(2);
+      expect(await media.addJobs([a, b])).to.equal(0);
       expect(await media.listForMessages(clinicId, [a.messageSid])).to.deep.equal([a, b]);
       expect(await media.get(clinicId, a.id)).to.deep.equal(a);
       expect(await media.get(newClinicId(), a.id), 'another clinic sees nothing').to.equal(null);
       // A crash after part of a message's records went in: the rest are added, the others left alone.
       const c = aMediaRecord({ clinicId, messageSid: a.messageSid, index: 2 });
-      expect(await media.addMedia([a, c, b])).to.equal(1);
+      expect(await media.addJobs([a, c, b])).to.equal(1);
       expect(await media.listForMessages(clinicId, [a.messageSid])).to.deep.equal([a, b, c]);
     });
 
@@ -73,10 +73,10 @@ export function describeMediaStoreContract(name: string, make: MakeMediaStore): 
       const a = aMediaRecord({ clinicId, nextAttemptAt: T0 });
       const b = aMediaRecord({ clinicId, messageSid: a.messageSid, index: 1, nextAttemptAt: later(60_000) });
       const refused = aMediaRecord({ clinicId, messageSid: a.messageSid, index: 2, state: 'refused', work: 'none', reason: 'host is not Twilio' });
-      await media.addMedia([a, b, refused]);
+      await media.addJobs([a, b, refused]);
       expect(await media.countWork(), 'a due fetch and a later one; the refused record has no work').to.equal(2);
       const leased = await media.lease(later(1), 60_000);
-      expect(leased?.record.id).to.equal(a.id);
+      expect(leased?.job.id).to.equal(a.id);
       expect(await media.countWork(), 'a leased record still has its work').to.equal(2);
       await media.finish(leased!, { state: 'failed', work: 'none', attempts: 1, nextAttemptAt: T0, reason: 'HTTP 401' });
       expect(await media.countWork()).to.equal(1);
@@ -89,15 +89,15 @@ export function describeMediaStoreContract(name: string, make: MakeMediaStore): 
       const early = aMediaRecord({ clinicId, nextAttemptAt: later(-2000) });
       const future = aMediaRecord({ clinicId, nextAttemptAt: later(60_000) });
       const settled = aMediaRecord({ clinicId, work: 'none', state: 'stored', nextAttemptAt: later(-5000) });
-      await media.addMedia([late, early, future, settled]);
+      await media.addJobs([late, early, future, settled]);
       const first = await media.lease(T0, 1000);
       const second = await media.lease(T0, 1000);
-      expect(first?.record.id).to.equal(early.id);
-      expect(first?.record.lockedUntil).to.deep.equal(later(1000));
-      expect(second?.record.id).to.equal(late.id);
+      expect(first?.job.id).to.equal(early.id);
+      expect(first?.job.lockedUntil).to.deep.equal(later(1000));
+      expect(second?.job.id).to.equal(late.id);
       expect(await media.lease(T0, 1000), 'the rest is not due or settled').to.equal(null);
       const again = await media.lease(later(1000), 1000);
-      expect(again?.record.id, 'an expired lease is taken again').to.equal(early.id);
+      expect(again?.job.id, 'an expired lease is taken again').to.equal(early.id);
       expect(again?.token).to.not.equal(first?.token);
     });
 
@@ -105,17 +105,17 @@ export function describeMediaStoreContract(name: string, make: MakeMediaStore): 
       await drain();
       const clinicId = newClinicId();
       const [a, b, c] = [-3000, -2000, -1000].map((ms, index) => aMediaRecord({ clinicId, index, nextAttemptAt: later(ms) }));
-      await media.addMedia([c, a, b].map((r) => r!));
+      await media.addJobs([c, a, b].map((r) => r!));
       const first = await media.lease(T0, 1000);
-      expect(first?.record.id).to.equal(a?.id);
+      expect(first?.job.id).to.equal(a?.id);
       expect(await media.finish(first!, { state: 'pending', work: 'fetch', attempts: 1, nextAttemptAt: later(500), lastError: 'HTTP 404' })).to.equal(true);
       const second = await media.lease(T0, 1000);
       const third = await media.lease(T0, 1000);
-      expect([second?.record.id, third?.record.id]).to.deep.equal([b?.id, c?.id]);
+      expect([second?.job.id, third?.job.id]).to.deep.equal([b?.id, c?.id]);
       expect(await media.lease(T0, 1000), 'the put-off one is not due yet').to.equal(null);
       expect(await media.finish(second!, { state: 'stored', work: 'none', attempts: 1, nextAttemptAt: T0 })).to.equal(true);
-      expect((await media.lease(later(500), 1000))?.record.id, 'due again (the other is still leased)').to.equal(a?.id);
-      expect((await media.lease(later(1000), 1000))?.record.id, 'an expired lease, taken again').to.equal(c?.id);
+      expect((await media.lease(later(500), 1000))?.job.id, 'due again (the other is still leased)').to.equal(a?.id);
+      expect((await media.lease(later(1000), 1000))?.job.id, 'an expired lease, taken again').to.equal(c?.id);
       expect(await media.lease(later(60_000), 1000), 'the settled one is not taken').to.not.have.nested.property('record.id', b?.id);
     });
 
@@ -123,7 +123,7 @@ export function describeMediaStoreContract(name: string, make: MakeMediaStore): 
       await drain();
       const clinicId = newClinicId();
       const r = aMediaRecord({ clinicId, nextAttemptAt: later(-10), lastError: 'HTTP 404' });
-      await media.addMedia([r]);
+      await media.addJobs([r]);
       const stale = await media.lease(T0, 100);
       const current = await media.lease(later(100), 100);
       expect(stale && current).to.not.equal(null);
@@ -155,7 +155,7 @@ export function describeMediaStoreContract(name: string, make: MakeMediaStore): 
       const clinicId = newClinicId();
       const [m1, m2] = [sidOf('MM'), sidOf('MM')].sort();
       const records = [aMediaRecord({ clinicId, messageSid: m2, index: 1 }), aMediaRecord({ clinicId, messageSid: m1 }), aMediaRecord({ clinicId, messageSid: m2 })];
-      await media.addMedia([...records, aMediaRecord({ clinicId: newClinicId(), messageSid: m1, index: 3 })]);
+      await media.addJobs([...records, aMediaRecord({ clinicId: newClinicId(), messageSid: m1, index: 3 })]);
       const listed = await media.listForMessages(clinicId, [m1 as string, m2 as string]);
       expect(listed.map((r) => r.id)).to.deep.equal([`${m1}-0`, `${m2}-0`, `${m2}-1`]);
       expect(await media.listForMessages(clinicId, [])).to.deep.equal([]);

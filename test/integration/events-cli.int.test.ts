@@ -46,7 +46,7 @@ describe('clinic-sms events (command line)', function () {
     expect(endpoint.id).to.equal(endpointId('downtown', url));
     const ok = aDelivery({ clinicId: 'downtown' }, endpoint);
     const gone = aDelivery({ clinicId: 'downtown', type: 'consent.opted_out' }, endpoint);
-    await store.addDeliveries([ok, gone]);
+    await store.addJobs([ok, gone]);
     await store.disableEndpoint(endpoint.id, new Date(), 'endpoint disabled (410 Gone)');
     try {
       const env = { MONGODB_URI: handle.uri, CLINICS_FILE: clinicsFile };

@@ -71,7 +71,7 @@ for (const kind of eventStoreKinds()) {
       const clinicId = newClinicId();
       const endpoint = anEndpoint({ clinicId, url: r.url, secrets: [secret] });
       const d = aDelivery({ clinicId }, endpoint, now());
-      await store.addDeliveries([d]);
+      await store.addJobs([d]);
       dispatcher([endpoint]);
       await eventually(async () => (await store.find(d.id))[0]?.status === 'delivered', 10_000, 'delivered');
       expect(r.rejected).to.equal(0);
@@ -87,7 +87,7 @@ for (const kind of eventStoreKinds()) {
       const clinicId = newClinicId();
       const endpoint = anEndpoint({ clinicId, url: r.url, secrets: [current, previous] });
       const d = aDelivery({ clinicId }, endpoint, now());
-      await store.addDeliveries([d]);
+      await store.addJobs([d]);
       dispatcher([endpoint]);
       await eventually(() => r.received.length === 1, 10_000, 'one request');
       const got = r.received[0]!;
@@ -107,7 +107,7 @@ for (const kind of eventStoreKinds()) {
       const first = aDelivery({ clinicId }, a, now());
       const second = { ...aDelivery({ clinicId }, a, now()), nextAttemptAt: new Date(Date.now() + 60_000) };
       const other = aDelivery({ clinicId }, b, now());
-      await store.addDeliveries([first, second, other]);
+      await store.addJobs([first, second, other]);
       dispatcher([a, b]);
       // The 410'd delivery is finished first, then the endpoint is disabled and its other
       // pending deliveries fail: wait for the last of these writes too.
@@ -128,7 +128,7 @@ for (const kind of eventStoreKinds()) {
       const clinicId = newClinicId();
       const endpoint = anEndpoint({ clinicId, url: r.url, secrets: [secret] });
       const d = aDelivery({ clinicId }, endpoint, now());
-      await store.addDeliveries([d]);
+      await store.addJobs([d]);
       dispatcher([endpoint]);
       await eventually(() => r.received.length === 2, 10_000, 'the retry');
       expect(r.received[1]!.at - r.received[0]!.at).to.be.at.least(950);
@@ -143,11 +143,11 @@ for (const kind of eventStoreKinds()) {
       const a = anEndpoint({ clinicId, url: hang.url, secrets: [secret] });
       const b = anEndpoint({ clinicId, url: fine.url, secrets: [secret] });
       const stuck = aDelivery({ clinicId }, a, now());
-      await store.addDeliveries([stuck]);
+      await store.addJobs([stuck]);
       dispatcher([a, b], { timeoutMs: 1500, leaseMs: 3000, retryDelaysMs: [0, 60_000] });
       await eventually(() => hang.received.length === 1, 10_000, 'the hanging request');
       const other = aDelivery({ clinicId }, b, now());
-      await store.addDeliveries([other]);
+      await store.addJobs([other]);
       await eventually(async () => (await store.find(other.id))[0]?.status === 'delivered', 1200, 'the other endpoint, before the timeout');
       // Still in flight: the hanging request has not timed out yet.
       expect((await store.find(stuck.id))[0]).to.include({ status: 'pending', attempts: 0 });
@@ -162,7 +162,7 @@ for (const kind of eventStoreKinds()) {
       const clinicId = newClinicId();
       const endpoint = anEndpoint({ clinicId, url: r.url, secrets: [secret] });
       const d = aDelivery({ clinicId }, endpoint, now());
-      await store.addDeliveries([d]);
+      await store.addJobs([d]);
       dispatcher([endpoint]);
       await eventually(async () => (await store.find(d.id))[0]?.status === 'failed', 10_000, 'failed');
       expect(r.received).to.have.length(FAST.length);
@@ -176,7 +176,7 @@ for (const kind of eventStoreKinds()) {
       const clinicId = newClinicId();
       const endpoint = anEndpoint({ clinicId, url: r.url, secrets: [secret] });
       const d = aDelivery({ clinicId }, endpoint, now());
-      await store.addDeliveries([d]);
+      await store.addJobs([d]);
       dispatcher([endpoint]);
       await eventually(async () => (await store.find(d.id))[0]?.status === 'failed', 10_000, 'failed');
       expect(await store.requeue({ ids: [d.id] }, now())).to.equal(1);
@@ -192,7 +192,7 @@ for (const kind of eventStoreKinds()) {
       const clinicId = newClinicId();
       const endpoints = [anEndpoint({ clinicId, url: `${r.url}/a`, secrets: [secret] }), anEndpoint({ clinicId, url: `${r.url}/b`, secrets: [secret] })];
       const ds = Array.from({ length: 12 }, (_, i) => aDelivery({ clinicId }, endpoints[i % 2], now()));
-      await store.addDeliveries(ds);
+      await store.addJobs(ds);
       dispatcher(endpoints);
       dispatcher(endpoints, { store: handle.another() });
       await eventually(async () => (await store.list({ clinicId, status: 'delivered', limit: 100 })).length === ds.length, 10_000, 'all delivered');
@@ -207,7 +207,7 @@ for (const kind of eventStoreKinds()) {
       const clinicId = newClinicId();
       const endpoint = anEndpoint({ clinicId, url: r.url, secrets: [secret] });
       const d = aDelivery({ clinicId }, endpoint, now());
-      await store.addDeliveries([d]);
+      await store.addJobs([d]);
       const first = dispatcher([endpoint], { timeoutMs: 2000, leaseMs: 2500 });
       await eventually(() => r.received.length === 1, 10_000, 'the first attempt');
       await first.kill();

@@ -102,10 +102,10 @@ describe('tools/ferretdb: FerretDB on PostgreSQL, as CI starts it', function () 
     }
   });
 
-  it('when 12 clients lease "the first due job" at once, then they get the 12 first, one each; and $in on a field matches scalars and arrays as on MongoDB', async () => {
+  it('when 12 clients lease "the first due job" at once, then they get the 12 first, one each; and $in and $nin on a field treat scalars, arrays and a missing field as MongoDB does', async () => {
     const db = (client as MongoClient).db(`t_launcher_${Date.now().toString(36)}`);
     const jobs = db.collection<{ _id: string; due: number; owner: number | null }>('jobs');
-    const tags = db.collection<{ _id: string; tag: string | string[] }>('tags');
+    const tags = db.collection<{ _id: string; tag?: string | string[] }>('tags');
     try {
       const ids = Array.from({ length: 30 }, (_, i) => `j${String(i).padStart(2, '0')}`);
       await jobs.insertMany(ids.map((_id, due) => ({ _id, due, owner: null })));
@@ -121,9 +121,46 @@ describe('tools/ferretdb: FerretDB on PostgreSQL, as CI starts it', function () 
         { _id: 'array', tag: ['x', 'a'] },
         { _id: 'other', tag: 'b' },
         { _id: 'other-array', tag: ['b', 'c'] },
+        { _id: 'none' },
       ]);
       expect((await tags.find({ tag: { $in: ['a', 'z'] } }).toArray()).map((d) => d._id).sort()).to.deep.equal(['array', 'scalar']);
       expect((await tags.find({ tag: { $in: ['c'] }, _id: { $ne: 'x' } }).toArray()).map((d) => d._id)).to.deep.equal(['other-array']);
+      // $nin too: a missing field matches, an array holding a value does not.
+      expect((await tags.find({ tag: { $nin: ['a', 'z'] } }).toArray()).map((d) => d._id).sort()).to.deep.equal(['none', 'other', 'other-array']);
+    } finally {
+      await db.dropDatabase().catch(() => undefined);
+    }
+  });
+
+  it('when findAndModify takes documents in the order of one field, then the order is MongoDB\'s: by type (missing and null, numbers, strings by bytes, dates), then value, either way', async () => {
+    const db = (client as MongoClient).db(`t_launcher_${Date.now().toString(36)}`);
+    type Doc = { _id: string; due?: unknown; taken?: boolean };
+    // The patch's ORDER BY in PostgreSQL (ranked types only), and the sort in Go it falls back to (a double).
+    const ranked: Doc[] = [
+      { _id: 'late', due: new Date(3000) },
+      { _id: 'early', due: new Date(1000) },
+      { _id: 'missing' },
+      { _id: 'null', due: null },
+      { _id: 'lower', due: 'a' },
+      { _id: 'upper', due: 'B' },
+      { _id: 'int', due: 5 },
+    ];
+    const takeAll = async (name: string, docs: Doc[], direction: 1 | -1): Promise<string[]> => {
+      const col = db.collection<Doc>(`${name}_${direction}`);
+      await col.insertMany(docs);
+      const order: string[] = [];
+      for (let doc = await col.findOneAndUpdate({ taken: { $exists: false } }, { $set: { taken: true } }, { sort: { due: direction } }); doc; ) {
+        order.push(doc._id);
+        doc = await col.findOneAndUpdate({ taken: { $exists: false } }, { $set: { taken: true } }, { sort: { due: direction } });
+      }
+      return order;
+    };
+    try {
+      const nullsFirst = (order: string[]): string[] => [...order.slice(0, 2).sort(), ...order.slice(2)];
+      expect(nullsFirst(await takeAll('ranked', ranked, 1))).to.deep.equal(['missing', 'null', 'int', 'upper', 'lower', 'early', 'late']);
+      expect((await takeAll('ranked', ranked, -1)).slice(0, 5)).to.deep.equal(['late', 'early', 'lower', 'upper', 'int']);
+      const mixed = [...ranked, { _id: 'double', due: 2.5 }];
+      expect(nullsFirst(await takeAll('mixed', mixed, 1))).to.deep.equal(['missing', 'null', 'double', 'int', 'upper', 'lower', 'early', 'late']);
     } finally {
       await db.dropDatabase().catch(() => undefined);
     }

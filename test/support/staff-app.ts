@@ -17,11 +17,10 @@ import { MemoryStore } from '../../src/store/memory/memory-store.js';
 import type { Store } from '../../src/store/store.js';
 import { createLogCapture, type LogCapture } from './log-capture.js';
 import { getTestMongo, openTestMongoStore } from './mongo.js';
-import { AUTH_TOKEN, NORTHSIDE_TOKEN, PUBLIC_BASE_URL, stopAtEnd, uniquePhone } from './test-app.js';
+import { AUTH_TOKEN, NORTHSIDE_TOKEN, PUBLIC_BASE_URL, suiteOwnedBackend, uniquePhone } from './test-app.js';
 import { newId } from '../../src/conversations/conversation-service.js';
 import { aMessage } from '../contract/store-fixtures.js';
 import { FIXTURE_RULES_DIR } from './fixture-rules.js';
-import { backendFor } from './backends.js';
 
 /** The account downtown sends from in these tests (TWILIO_ACCOUNT_SID). */
 export const DOWNTOWN_ACCOUNT_SID = `AC${'d'.repeat(32)}`;
@@ -100,7 +99,7 @@ export async function buildStaffApp(
   const service = await buildService(
     { config: full, snapshot: await buildSnapshot(full, env), keys: { keys: [], missing: false }, staffFile: { directory: new StaffDirectory(options.staff ?? []), missing: false }, env },
     {
-      backend: backendFor(made.store),
+      backend: suiteOwnedBackend(made.store),
       logDestination: logs,
       metrics: createMetrics(),
       background: false,
@@ -113,12 +112,12 @@ export async function buildStaffApp(
       ...(options.pages ? { pages: options.pages } : {}),
     },
   );
-  const { app, store, ring, staffStores: stores } = service;
+  const { app, ring, staffStores: stores } = service;
+  const store = made.store;
   await store.init();
   await stores.conversations.init();
   await stores.accessLog.init();
   await service.runner.start();
-  stopAtEnd(service);
   const keys: ApiKey[] = [];
   const staff = { service: service.conversations };
   return {
@@ -138,8 +137,9 @@ export async function buildStaffApp(
       return key;
     },
     ...(options.pages ? { hub: service.pages.hub } : {}),
+    // The service's parts first (the store is the suite's: made.dispose closes it, dropping its database).
     dispose: async () => {
-      await service.pages.hub.stop();
+      await service.stop();
       await made.dispose();
     },
   };

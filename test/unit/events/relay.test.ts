@@ -9,7 +9,7 @@ import { anEndpoint, anEvent } from '../../support/event-builders.js';
 import { turnCounter } from '../../support/event-loop-turns.js';
 
 describe('OutboxRelay', () => {
-  it('when the relay takes a batch on the embedded store, then it stops at the batch size and lets the event loop turn between two messages', async () => {
+  it('when the relay takes a batch on the embedded store, then it stops at the batch size and lets the event loop turn between two messages of a lane', async () => {
     const clinicId = newClinicId();
     const source = new MemoryStore();
     for (let i = 0; i < 4; i++) {
@@ -19,13 +19,13 @@ describe('OutboxRelay', () => {
     }
     const store = new MemoryEventOutboxStore();
     const turnsAtAdd: number[] = [];
-    const add = store.addDeliveries.bind(store);
-    store.addDeliveries = async (deliveries: readonly EventDelivery[]): Promise<number> => {
+    const add = store.addJobs.bind(store);
+    store.addJobs = async (deliveries: readonly EventDelivery[]): Promise<number> => {
       turnsAtAdd.push(turns.now());
       return add(deliveries);
     };
     const endpoint = anEndpoint({ clinicId });
-    const relay = outboxRelay({ source, store, endpointsFor: () => [endpoint], logger: { warn: () => undefined }, batch: 3 });
+    const relay = outboxRelay({ source, store, endpointsFor: () => [endpoint], logger: { warn: () => undefined }, batch: 3, concurrency: 1 });
     const turns = turnCounter();
     try {
       expect(await relay.runOnce()).to.equal(3);

@@ -25,7 +25,7 @@ describe('MediaRelay', () => {
     await rm(dir, { recursive: true, force: true });
   });
 
-  it('when the relay takes a batch on the embedded store, then it stops at the batch size and lets the event loop turn between two messages', async () => {
+  it('when the relay takes a batch on the embedded store, then it stops at the batch size and lets the event loop turn between two messages of a lane', async () => {
     const store = new MemoryStore();
     const media = new MemoryMediaStore(dir);
     const clinicId = newClinicId();
@@ -36,13 +36,13 @@ describe('MediaRelay', () => {
       await store.claimMessage({ ...base, message: { ...base.message, numMedia: 1, media: [{ url, contentType: 'image/jpeg' }] } });
     }
     const turnsAtAdd: number[] = [];
-    const add = media.addMedia.bind(media);
-    media.addMedia = async (records: readonly MediaRecord[]): Promise<number> => {
+    const add = media.addJobs.bind(media);
+    media.addJobs = async (records: readonly MediaRecord[]): Promise<number> => {
       turnsAtAdd.push(turns.now());
       return add(records);
     };
     const clinic = { id: clinicId } as Clinic;
-    const relay = mediaRelay({ store, media, clinic: () => clinic, policy, logger: { warn: () => undefined }, batch: 3 });
+    const relay = mediaRelay({ store, media, clinic: () => clinic, policy, logger: { warn: () => undefined }, batch: 3, concurrency: 1 });
     const turns = turnCounter();
     try {
       expect(await relay.runOnce()).to.equal(3);

@@ -22,7 +22,7 @@ describe('MediaWorker under load', () => {
   /** How long step() took to lease its job, with the process busy or not. */
   async function msToLease(busy: boolean): Promise<number> {
     const media = new MemoryMediaStore(dir);
-    await media.addMedia([aMediaRecord({ clinicId: newClinicId(), nextAttemptAt: new Date(0) })]);
+    await media.addJobs([aMediaRecord({ clinicId: newClinicId(), nextAttemptAt: new Date(0) })]);
     let leasedAt = NaN;
     const lease = media.lease.bind(media);
     media.lease = async (now, leaseMs) => {

@@ -156,7 +156,7 @@ describe('SpoolReplayer', () => {
     expect((await store.getOptOut('downtown', phone))?.optedOut).to.equal(true);
   });
 
-  it('when the store is down, then nothing leaves the spool; once it answers, the loop replays everything and re-creates indexes', async () => {
+  it('when the store is down, then nothing leaves the spool; once it answers, the loop makes the indexes (once) and replays everything', async () => {
     store.down = true;
     const phone = uniquePhone();
     const msgs = [message(phone, 'STOP'), message(uniquePhone(), 'HELP'), message(uniquePhone(), 'hello')];
@@ -277,6 +277,26 @@ describe('SpoolReplayer', () => {
     expect(report).to.include({ found: 12, replayed: 9, failed: 0, left: 3, storeDown: true });
     store.slowEvery = 0;
     expect(await replayer.replayNow()).to.include({ found: 3, replayed: 3, left: 0, storeDown: false });
+    expect(store.inits).to.equal(inits);
+  });
+
+  it('when the store becomes unavailable after the indexes were made (every replay, then the ping, fail), then the loop backs off and init() is not run again once it answers', async () => {
+    await replayer.replayNow(); // the first pass creates the indexes
+    const inits = store.inits;
+    for (let i = 0; i < 3; i++) {
+      await spool.append(message(uniquePhone(), 'HELP'), new Date());
+    }
+    store.down = true;
+    replayer.start();
+    // Several passes fail (backing off 20, 40, 80, 80 ms ...) while the database is down.
+    await new Promise((r) => setTimeout(r, 300));
+    expect(spool.depth()).to.equal(3);
+    store.down = false;
+    const deadline = Date.now() + 3000;
+    while (spool.depth() > 0 && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    expect(spool.depth()).to.equal(0);
     expect(store.inits).to.equal(inits);
   });
 

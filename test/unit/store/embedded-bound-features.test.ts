@@ -107,13 +107,13 @@ describe('the embedded store bound, beyond messages (MEMORY_STORE_MAX_MESSAGES)'
       await media.init();
       const a = await handled(store, '+13125550031', 0);
       const record = aMediaRecord({ clinicId: CLINIC, messageSid: a.messageSid });
-      await media.addMedia([record]);
+      await media.addJobs([record]);
       const leased = await media.lease(new Date(Date.now() + 1000), 60_000);
       const fileId = await media.saveFile({ clinicId: CLINIC, messageSid: a.messageSid, index: 0, sha256: 'x', contentType: 'image/jpeg', size: 4, fetchedAt: new Date() }, Buffer.from('jpeg'));
       expect(await media.finish(leased!, { state: 'stored', work: 'none', attempts: 1, nextAttemptAt: new Date(0), file: { fileId, sha256: 'x', contentType: 'image/jpeg', size: 4, fetchedAt: new Date() } })).to.equal(true);
       const b = await handled(store, '+13125550032', 1);
       const other = aMediaRecord({ clinicId: CLINIC, messageSid: b.messageSid });
-      await media.addMedia([other]);
+      await media.addJobs([other]);
       await handled(store, '+13125550033', 2);
       expect(await media.get(CLINIC, record.id)).to.equal(null);
       expect(await media.get(CLINIC, other.id)).to.equal(null);
