@@ -12,7 +12,7 @@ import type { StaffPagesOptions } from '../../src/staff/start-staff-pages.js';
 import { createMetrics } from '../../src/metrics.js';
 import { buildService } from '../../src/process/build-service.js';
 import { buildSnapshot } from '../../src/service/build-snapshot.js';
-import { StaffDirectory } from '../../src/staff/auth/staff-file.js';
+import { StaffDirectory, type StaffEntry } from '../../src/staff/auth/staff-file.js';
 import { MemoryStore } from '../../src/store/memory/memory-store.js';
 import type { Store } from '../../src/store/store.js';
 import { createLogCapture, type LogCapture } from './log-capture.js';
@@ -41,9 +41,13 @@ export interface StaffTestApp {
   dispose(): Promise<void>;
 }
 
-/** The staff pages (/staff) mounted too, behind this session middleware. */
+/**
+ * The staff pages (/staff) mounted too: behind the real sign-in and sessions (the staff file
+ * is `staff`; sign in with test/support/staff-session.ts signInAs), or behind a session
+ * middleware of the test's own.
+ */
 export interface StaffPagesTestOptions extends Pick<StaffPagesOptions, 'staffOf' | 'quickReplies' | 'pollMs'> {
-  requirePerson: Middleware;
+  requirePerson?: Middleware;
 }
 
 export interface StaffStoreKind {
@@ -79,7 +83,7 @@ let keySeq = 0;
 export async function buildStaffApp(
   made: { store: Store; dbName: string; dispose(): Promise<void> },
   config: Partial<Config> = {},
-  options: { clock?: () => Date; attempts?: FailedKeyAttempts; sender?: SmsSender; staffClock?: () => Date; pages?: StaffPagesTestOptions } = {},
+  options: { clock?: () => Date; attempts?: FailedKeyAttempts; sender?: SmsSender; staffClock?: () => Date; pages?: StaffPagesTestOptions; staff?: StaffEntry[] } = {},
 ): Promise<StaffTestApp> {
   const env = { NORTHSIDE_AUTH_TOKEN: NORTHSIDE_TOKEN };
   const full = loadTestConfig({
@@ -93,7 +97,7 @@ export async function buildStaffApp(
   });
   const logs = createLogCapture();
   const service = await buildService(
-    { config: full, snapshot: await buildSnapshot(full, env), keys: { keys: [], missing: false }, staffFile: { directory: new StaffDirectory([]), missing: false }, env },
+    { config: full, snapshot: await buildSnapshot(full, env), keys: { keys: [], missing: false }, staffFile: { directory: new StaffDirectory(options.staff ?? []), missing: false }, env },
     {
       backend: suiteOwnedBackend(made.store),
       logDestination: logs,
