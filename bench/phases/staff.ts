@@ -6,7 +6,10 @@
  *  2. 100 open SSE streams (100 sessions, one stream each, as 100 tabs): a new message from a
  *     new number reaches every stream; p99 from sending the webhook to each stream's first
  *     event after it (target ≤ 2 s);
- *  3. the webhook's latency at a steady rate with those 100 streams open and with none.
+ *  3. the webhook's latency at a steady rate with those 100 streams open and with none, in
+ *     alternated rounds (without, with, without, with, …) so the shared machine's drift hits
+ *     both kinds alike; each round's p99 is kept, so the spread between rounds of one kind
+ *     shows the noise the ratio is to be read against.
  */
 import { randomBytes } from 'node:crypto';
 import { writeFile } from 'node:fs/promises';
@@ -29,6 +32,8 @@ export interface StaffBenchOptions {
   /** The webhook's steady rate and duration for the with/without-streams comparison. */
   ratePerS: number;
   durationS: number;
+  /** Rounds of (without streams, with streams), alternated so the shared machine's drift hits both alike. */
+  rounds: number;
 }
 
 export interface StaffBenchResult {
@@ -41,8 +46,10 @@ export interface StaffBenchResult {
   expected: number;
   liveMs: { p50: number; p99: number; max: number };
   webhookMs: { withoutStreams: { p50: number; p99: number; max: number }; withStreams: { p50: number; p99: number; max: number } };
-  /** Webhook p99 with the streams open over without (within noise: about 1). */
+  /** Webhook p99 with the streams open over without (within noise: about 1), over every round's latencies. */
   webhookP99Ratio: number;
+  /** Each round's p99 without and with the streams (the noise between rounds of one kind is the yardstick). */
+  webhookRounds: { withoutP99: number[]; withP99: number[] };
 }
 
 const STAFF_EMAIL = 'bench-desk@bench.example';
@@ -121,6 +128,34 @@ function openStream(port: number, path: string, cookie: string): Promise<Stream>
 }
 
 /**
+ * Sends `count` messages one at a time and times each stream's first event after each one.
+ * @param next - the next message to send
+ */
+async function liveDeliveries(port: number, streams: Stream[], next: () => SignedRequest[], count: number): Promise<{ latencies: number[]; delivered: number }> {
+  const latencies: number[] = [];
+  let delivered = 0;
+  for (let m = 0; m < count; m++) {
+    const before = streams.map((s) => s.arrivals.length);
+    const sentAt = performance.now();
+    await sendAtRate(port, next(), 1);
+    const deadline = sentAt + 5000;
+    while (performance.now() < deadline && streams.some((s, i) => s.arrivals.length === before[i])) {
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    streams.forEach((s, i) => {
+      const at = s.arrivals[before[i] as number];
+      if (at !== undefined) {
+        delivered += 1;
+        latencies.push(at - sentAt);
+      }
+    });
+    // The next message once every stream has had this one's events.
+    await new Promise((resolve) => setTimeout(resolve, 300));
+  }
+  return { latencies, delivered };
+}
+
+/**
  * @param root - the repository (the service runs from its dist/)
  * @param world - the clinics (the first one gets the conversations)
  */
@@ -128,7 +163,7 @@ export async function runStaff(root: string, world: World, options: StaffBenchOp
   const staffFile = join(world.dir, 'staff-bench.yaml');
   await writeFile(staffFile, `staff:\n  - email: ${STAFF_EMAIL}\n    name: Bench Desk\n    clinics: [${world.clinics.map((c) => c.id).join(', ')}]\n`);
   const clinic = world.clinics[0] as { id: string; number: string };
-  // No idle sign-out during the run, and no per-address connection cap: every stream and request comes from this one loopback address.
+  // No idle sign-out during the run. The per-address connection cap stays at its default (100): the signed-in streams give their slot back.
   const server: ServerChild = await startServer(root, 'full-service', serviceEnv(world, { STAFF_FILE: staffFile, STAFF_SESSION_IDLE_MINUTES: '720', MEMORY_STORE_MAX_MESSAGES: String(options.conversations * 3) }));
   const agent = new Agent({ keepAlive: true, maxSockets: 1 });
   try {
@@ -159,46 +194,51 @@ export async function runStaff(root: string, world: World, options: StaffBenchOp
     const listPageMs = { p50: round(quantile(sorted, 0.5)), p95: round(quantile(sorted, 0.95)), max: round(sorted.at(-1) ?? NaN) };
     log(`  list page (${options.pageLoads} loads): p50 ${listPageMs.p50} ms, p95 ${listPageMs.p95} ms`);
 
-    // 3a. The webhook without streams.
     let n = options.conversations;
     const batch = (count: number, tag: string): SignedRequest[] => Array.from({ length: count }, () => unknownNumberMessage(clinic.number, n++, tag));
     await sendAtRate(server.port, batch(options.ratePerS, 'warm'), options.ratePerS);
-    const without = await sendAtRate(server.port, batch(options.ratePerS * options.durationS, 'load'), options.ratePerS);
-
-    // 2. 100 streams, one session each; then messages one at a time.
-    const streams: Stream[] = [];
+    // One session a tab, made once; the streams are opened again for each round.
+    const cookies: string[] = [];
     for (let i = 0; i < options.streams; i++) {
-      streams.push(await openStream(server.port, `/staff/clinics/${encodeURIComponent(clinic.id)}/events`, await signIn(server.port, agent)));
+      cookies.push(await signIn(server.port, agent));
     }
-    await new Promise((resolve) => setTimeout(resolve, 1500));
-    const latencies: number[] = [];
-    let delivered = 0;
-    for (let m = 0; m < options.liveMessages; m++) {
-      const before = streams.map((s) => s.arrivals.length);
-      const sentAt = performance.now();
-      await sendAtRate(server.port, batch(1, 'live'), 1);
-      const deadline = sentAt + 5000;
-      while (performance.now() < deadline && streams.some((s, i) => s.arrivals.length === before[i])) {
-        await new Promise((resolve) => setTimeout(resolve, 20));
+    const openAll = async (): Promise<Stream[]> => {
+      const open: Stream[] = [];
+      for (const cookie of cookies) {
+        open.push(await openStream(server.port, `/staff/clinics/${encodeURIComponent(clinic.id)}/events`, cookie));
       }
-      streams.forEach((s, i) => {
-        const at = s.arrivals[before[i] as number];
-        if (at !== undefined) {
-          delivered += 1;
-          latencies.push(at - sentAt);
-        }
-      });
-      // The next message once every stream has had this one's events.
-      await new Promise((resolve) => setTimeout(resolve, 300));
+      // Past the hub's overlap window: the first look's replay of earlier changes is over.
+      await new Promise((resolve) => setTimeout(resolve, 3500));
+      return open;
+    };
+    const without: number[] = [];
+    const withStreams: number[] = [];
+    const webhookRounds: StaffBenchResult['webhookRounds'] = { withoutP99: [], withP99: [] };
+    let latencies: number[] = [];
+    let delivered = 0;
+    for (let round = 0; round < options.rounds; round++) {
+      // 3a. The webhook without streams.
+      const a = await sendAtRate(server.port, batch(options.ratePerS * options.durationS, 'load'), options.ratePerS);
+      without.push(...a.latencies);
+      webhookRounds.withoutP99.push(summary(a.latencies).p99);
+      const streams = await openAll();
+      if (round === 0) {
+        // 2. A new message reaches every stream: messages one at a time.
+        ({ latencies, delivered } = await liveDeliveries(server.port, streams, () => batch(1, 'live'), options.liveMessages));
+        const liveMs = summary(latencies);
+        log(`  ${options.streams} streams, ${options.liveMessages} messages: ${delivered}/${options.streams * options.liveMessages} delivered, p50 ${liveMs.p50} ms, p99 ${liveMs.p99} ms`);
+      }
+      // 3b. The webhook with the streams open.
+      const b = await sendAtRate(server.port, batch(options.ratePerS * options.durationS, 'load'), options.ratePerS);
+      withStreams.push(...b.latencies);
+      webhookRounds.withP99.push(summary(b.latencies).p99);
+      streams.forEach((s) => s.close());
+      await new Promise((resolve) => setTimeout(resolve, 1000));
+      log(`  round ${round + 1}: webhook at ${options.ratePerS}/s p99 ${webhookRounds.withoutP99.at(-1)} ms without streams, ${webhookRounds.withP99.at(-1)} ms with ${options.streams}`);
     }
     const liveMs = summary(latencies);
-    log(`  ${options.streams} streams, ${options.liveMessages} messages: ${delivered}/${options.streams * options.liveMessages} delivered, p50 ${liveMs.p50} ms, p99 ${liveMs.p99} ms`);
-
-    // 3b. The webhook with the streams open.
-    const withStreams = await sendAtRate(server.port, batch(options.ratePerS * options.durationS, 'load'), options.ratePerS);
-    streams.forEach((s) => s.close());
-    const webhookMs = { withoutStreams: summary(without.latencies), withStreams: summary(withStreams.latencies) };
-    log(`  webhook at ${options.ratePerS}/s: p99 ${webhookMs.withoutStreams.p99} ms without streams, ${webhookMs.withStreams.p99} ms with ${options.streams}`);
+    const webhookMs = { withoutStreams: summary(without), withStreams: summary(withStreams) };
+    log(`  webhook at ${options.ratePerS}/s over ${options.rounds} rounds: p99 ${webhookMs.withoutStreams.p99} ms without streams, ${webhookMs.withStreams.p99} ms with ${options.streams}`);
     return {
       conversations: options.conversations,
       seedS,
@@ -209,6 +249,7 @@ export async function runStaff(root: string, world: World, options: StaffBenchOp
       liveMs,
       webhookMs,
       webhookP99Ratio: round(webhookMs.withStreams.p99 / webhookMs.withoutStreams.p99),
+      webhookRounds,
     };
   } finally {
     agent.destroy();

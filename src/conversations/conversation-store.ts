@@ -8,6 +8,12 @@ export type AddEntryResult = { added: true } | { added: false; existing: StaffEn
  * (embedded) and mongo-conversation-store.ts (production); both pass
  * test/contract/conversation-store.contract.ts. Returns plain objects the caller may keep.
  */
+/** A change's place in the order changedSince reads in. */
+export interface ChangeKey {
+  changedAt: Date;
+  id: string;
+}
+
 export interface ConversationStore {
   /** Creates indexes; on MongoDB also moves the legacy `inbox` collection's items into conversations (once). Safe to call again. */
   init(): Promise<void>;
@@ -38,9 +44,11 @@ export interface ConversationStore {
   ensure(start: { clinicId: string; phone: string; clinicNumber: string; patients: PatientName[]; at: Date }, newId: string): Promise<{ conversation: Conversation; created: boolean }>;
   /**
    * Conversations of every clinic that changed at or after `since` (by the writer's clock),
-   * oldest change first, at most `limit`: what the live poller of each instance reads.
+   * in (change time, id) order, at most `limit`, and only those after `after` in that order
+   * when given (the next page: a burst of more than `limit` changes in one millisecond or one
+   * look is read in full): what the live poller of each instance reads.
    */
-  changedSince(since: Date, limit: number): Promise<ChangedConversation[]>;
+  changedSince(since: Date, limit: number, after?: ChangeKey): Promise<ChangedConversation[]>;
   /** Records that `reader` saw the conversation up to `at` (the mark only moves forward). */
   markRead(reader: string, conversationId: string, at: Date): Promise<void>;
   /** The reader's marks of these conversations (absent: never read). */

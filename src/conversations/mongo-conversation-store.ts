@@ -25,7 +25,7 @@ import {
   type RoutedMessage,
   type StaffEntry,
 } from './conversation.js';
-import type { AddEntryResult, ConversationStore } from './conversation-store.js';
+import type { AddEntryResult, ChangeKey, ConversationStore } from './conversation-store.js';
 import { newId } from './conversation-service.js';
 import { migrateLegacyInbox } from './migrate-inbox.js';
 
@@ -321,9 +321,13 @@ export class MongoConversationStore implements ConversationStore {
     });
   }
 
-  async changedSince(since: Date, limit: number): Promise<ChangedConversation[]> {
+  async changedSince(since: Date, limit: number, after?: ChangeKey): Promise<ChangedConversation[]> {
     return storeOperation('conversations.changedSince', async () => {
-      const docs = await this.conversations.find({ changedAt: { $gte: since } }, { maxTimeMS: this.maxTimeMS }).sort({ changedAt: 1 }).limit(limit).toArray();
+      // (changedAt, id) keyset: the changedAt index gives the range and order; ties are few.
+      const filter: Filter<ConversationDoc> = after
+        ? { changedAt: { $gte: since }, $or: [{ changedAt: { $gt: after.changedAt } }, { changedAt: after.changedAt, id: { $gt: after.id } }] }
+        : { changedAt: { $gte: since } };
+      const docs = await this.conversations.find(filter, { maxTimeMS: this.maxTimeMS }).sort({ changedAt: 1, id: 1 }).limit(limit).toArray();
       return docs.map((doc) => ({ conversation: toConversation(doc), changedAt: doc.changedAt ?? since, change: doc.change ?? 'conversation.updated' }));
     });
   }

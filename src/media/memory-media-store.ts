@@ -63,7 +63,7 @@ export class MemoryMediaStore implements MediaStore {
     return this.jobs.size;
   }
 
-  /** Where `key` is in the lease index, or would go (binary search). */
+  /** Records with work left (fetches, deletions at Twilio). */
   async countWork(): Promise<number> {
     return this.jobs.dueCount;
   }

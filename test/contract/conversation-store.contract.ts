@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { expect } from 'chai';
-import type { ConversationStore } from '../../src/conversations/conversation-store.js';
-import { DELIVERY_RANK, type ListPosition, type ListQuery, type RoutedMessage, type StaffEntry } from '../../src/conversations/conversation.js';
+import type { ChangeKey, ConversationStore } from '../../src/conversations/conversation-store.js';
+import { DELIVERY_RANK, type ChangedConversation, type ListPosition, type ListQuery, type RoutedMessage, type StaffEntry } from '../../src/conversations/conversation.js';
 import type { Store } from '../../src/store/store.js';
 import { aMessage, newClinicId, newPhone } from './store-fixtures.js';
 
@@ -427,6 +427,34 @@ export function describeConversationStoreContract(name: string, make: () => Prom
       expect(mine[1]!.conversation.status).to.equal('resolved');
       expect(mine[0]!.changedAt.getTime()).to.be.at.most(mine[1]!.changedAt.getTime());
       expect((await conversations.changedSince(new Date(Date.now() + 60_000), 1000)).filter((row) => row.conversation.clinicId === clinicId)).to.deep.equal([]);
+    });
+
+    it('when more changed than a page holds, then paging with the last row as `after` reads every change once, in (change time, id) order', async function () {
+      const clinicId = newClinicId();
+      const since = new Date(Date.now() - 1);
+      const ids = Array.from({ length: 7 }, () => newId());
+      for (const id of ids) {
+        await conversations.recordRouted(routed({ clinicId, phone: newPhone() }), id);
+      }
+      const read: ChangedConversation[] = [];
+      let after: ChangeKey | undefined;
+      for (let page = 0; page < 100; page++) {
+        const rows = await conversations.changedSince(since, 3, after);
+        read.push(...rows);
+        if (rows.length < 3) {
+          break;
+        }
+        after = { changedAt: rows.at(-1)!.changedAt, id: rows.at(-1)!.conversation.id };
+      }
+      const mine = read.filter((row) => row.conversation.clinicId === clinicId).map((row) => row.conversation.id);
+      expect([...mine].sort()).to.deep.equal([...ids].sort());
+      const keys = read.map((row) => [row.changedAt.getTime(), row.conversation.id] as const);
+      expect(new Set(keys.map((k) => k[1])).size, 'no change read twice').to.equal(keys.length);
+      for (let i = 1; i < keys.length; i++) {
+        const [prevAt, prevId] = keys[i - 1]!;
+        const [at, id] = keys[i]!;
+        expect(prevAt < at || (prevAt === at && prevId < id), `row ${i} in order`).to.equal(true);
+      }
     });
 
     it('when a reader marks conversations read, then the marks only move forward and are per reader', async function () {

@@ -13,7 +13,7 @@ import { SpoolReplayer } from '../../src/spool/replayer.js';
 import { Spool } from '../../src/spool/spool.js';
 import { MemoryStore } from '../../src/store/memory/memory-store.js';
 import { getTestMongo, openTestMongoStore } from '../support/mongo.js';
-import { WEBHOOK_PATH, addPatient, buildTestApp, inboundParams, signedRequest, uniquePhone, type TestApp } from '../support/test-app.js';
+import { WEBHOOK_PATH, addPatient, closingTestApps, inboundParams, signedRequest, uniquePhone, type TestApp } from '../support/test-app.js';
 import { conversationRouting } from '../../src/conversations/staff-routing.js';
 
 /** The embedded store with switches for the failures the audit trail must survive. */
@@ -47,6 +47,7 @@ function post(t: TestApp, params: Record<string, string>, token?: string): reque
 const TIMED = ['receivedAt', 'completedAt'] as const;
 
 describe('audit trail', () => {
+  const buildTestApp = closingTestApps();
   let dir: string;
 
   beforeEach(async () => {
@@ -164,6 +165,7 @@ describe('audit trail', () => {
   });
 
   describe('export for compliance requests', () => {
+    const buildTestApp = closingTestApps();
     it('when records are exported as CSV, then every record is one row with a header, quoted safely', async () => {
       const t = await buildTestApp();
       const phone = uniquePhone();

@@ -10,7 +10,7 @@ import { SpoolReplayer } from '../../src/spool/replayer.js';
 import { Spool } from '../../src/spool/spool.js';
 import { storeKinds } from '../support/store-kinds.js';
 import { switchableStore } from '../support/store-wrappers.js';
-import { WEBHOOK_PATH, addPatient, buildTestApp, inboundParams, signedRequest, uniquePhone, type TestApp } from '../support/test-app.js';
+import { WEBHOOK_PATH, addPatient, closingTestApps, inboundParams, signedRequest, uniquePhone, type TestApp } from '../support/test-app.js';
 import { conversationRouting } from '../../src/conversations/staff-routing.js';
 
 /**
@@ -19,6 +19,7 @@ import { conversationRouting } from '../../src/conversations/staff-routing.js';
  */
 for (const kind of storeKinds('consent-order')) {
   describe(`consent and responses follow the order patients texted (${kind.name})`, function () {
+    const buildTestApp = closingTestApps();
     let dir: string;
     let dispose: (() => Promise<void>) | undefined;
     let t: TestApp;

@@ -1,11 +1,12 @@
 import http from 'node:http';
 import zlib from 'node:zlib';
 import { expect } from 'chai';
-import { buildTestApp, inboundParams, signedRequest, uniquePhone, WEBHOOK_PATH, type TestApp } from '../support/test-app.js';
+import { closingTestApps, inboundParams, signedRequest, uniquePhone, WEBHOOK_PATH, type TestApp } from '../support/test-app.js';
 import { listenOnPort0, sendRaw, type Listening } from '../support/http-client.js';
 
 /** Twilio never compresses webhook bodies: every encoding but identity is refused before the body is read. */
 describe('webhook Content-Encoding', () => {
+  const buildTestApp = closingTestApps();
   let t: TestApp;
   let listening: Listening;
 

@@ -9,7 +9,7 @@ import { performance } from 'node:perf_hooks';
 import { createLogger } from '../../src/logger.js';
 import { FileWatcher, type Reloader } from '../../src/config/file-watch.js';
 import { rulesFiles, type ReloadResult } from '../../src/process/rules-reload.js';
-import { AUTH_TOKEN, NORTHSIDE_TOKEN, WEBHOOK_PATH, buildTestApp, inboundParams, signedRequest, uniquePhone, type TestApp } from '../support/test-app.js';
+import { AUTH_TOKEN, NORTHSIDE_TOKEN, WEBHOOK_PATH, closingTestApps, inboundParams, signedRequest, uniquePhone, type TestApp } from '../support/test-app.js';
 import { FIXTURE_RULES_DIR } from '../support/fixture-rules.js';
 
 const SEED_UNKNOWN = "We don't recognize this phone number. Please contact our office directly.";
@@ -27,6 +27,7 @@ function overrideUnknown(text: string): string {
 }
 
 describe('rules hot reload', function () {
+  const buildTestApp = closingTestApps();
   this.timeout(30_000);
   let dir: string;
   let t: TestApp;

@@ -3,7 +3,7 @@ import net from 'node:net';
 import type Router from '@koa/router';
 import { expect } from 'chai';
 import { createHttpServer, serverLimits } from '../../src/http/server-limits.js';
-import { buildTestApp, type TestApp } from '../support/test-app.js';
+import { closingTestApps, type TestApp } from '../support/test-app.js';
 import { listenOnPort0, sendRaw, type Listening } from '../support/http-client.js';
 
 /** Every route the app serves, read from its router, with the methods each one answers. */
@@ -34,6 +34,7 @@ function rawConnect(port: number, target: string): Promise<string> {
 }
 
 describe('HTTP methods on every route', () => {
+  const buildTestApp = closingTestApps();
   let t: TestApp;
   let listening: Listening;
 

@@ -13,7 +13,7 @@ import { FakeTwilioMedia } from '../support/fake-twilio-media.js';
 import { exeBytes, PDF_BYTES, PNG_BYTES, sidOf } from '../support/media-builders.js';
 import { mediaKinds, type MediaStores } from '../support/media-kinds.js';
 import { getTestMongo, openTestMongoStore } from '../support/mongo.js';
-import { AUTH_TOKEN, buildTestApp, inboundParams, signedRequest, WEBHOOK_PATH, type TestApp } from '../support/test-app.js';
+import { AUTH_TOKEN, closingTestApps, inboundParams, signedRequest, WEBHOOK_PATH, type TestApp } from '../support/test-app.js';
 import { ACCOUNT_SID, newMessageSid } from '../support/twilio-sign.js';
 import { conversationRouting } from '../../src/conversations/staff-routing.js';
 import { newId } from '../../src/conversations/conversation-service.js';
@@ -34,6 +34,7 @@ function mediaParams(items: { url: string; contentType: string }[]): Record<stri
 
 for (const kind of mediaKinds('media_webhook')) {
   describe(`media through the webhook and the staff route on the ${kind.name}`, function () {
+    const buildTestApp = closingTestApps();
     let stores: MediaStores;
     let fake: FakeTwilioMedia;
     let t: TestApp;

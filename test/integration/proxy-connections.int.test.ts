@@ -3,7 +3,7 @@ import { expect } from 'chai';
 import { loadConfig } from '../../src/config/load-config.js';
 import { createHttpServer, serverLimits } from '../../src/http/server-limits.js';
 import { listenOnPort0, type Listening } from '../support/http-client.js';
-import { buildTestApp } from '../support/test-app.js';
+import { closingTestApps } from '../support/test-app.js';
 
 /** A connection from a given loopback address; resolves with whether the server kept it open `ms` after it opened. */
 function connect(port: number, from: string): Promise<net.Socket> {
@@ -30,6 +30,7 @@ function stillOpen(socket: net.Socket, ms: number): Promise<boolean> {
  * TRUST_PROXY lists are exempt, every other address keeps its cap.
  */
 describe('the per-address connection cap with a trusted proxy', function () {
+  const buildTestApp = closingTestApps();
   let listening: Listening;
   const sockets: net.Socket[] = [];
 

@@ -3,7 +3,7 @@ import { expect } from 'chai';
 import request from 'supertest';
 import type { MessageRecord } from '../../src/domain.js';
 import { conversationOf } from '../support/conversations.js';
-import { WEBHOOK_PATH, addPatient, buildTestApp, inboundParams, signedRequest, uniquePhone, type TestApp } from '../support/test-app.js';
+import { WEBHOOK_PATH, addPatient, closingTestApps, inboundParams, signedRequest, uniquePhone, type TestApp } from '../support/test-app.js';
 
 const EMPTY = '<?xml version="1.0" encoding="UTF-8"?><Response/>';
 /** test/fixtures/clinics.yaml: downtown allows 5 messages a minute per sender. */
@@ -25,6 +25,7 @@ async function recordsOf(t: TestApp, phone: string, clinicId = 'downtown'): Prom
 }
 
 describe('rate limit per clinic and sender', () => {
+  const buildTestApp = closingTestApps();
   it('when a sender goes over the clinic limit, then the extra messages get an empty <Response/> (never a 429), a rate-limited record, a metric, and reach staff one by one', async () => {
     const t = await buildTestApp();
     const phone = uniquePhone();

@@ -11,7 +11,7 @@ import { errorCode, findingsOf, type AppError } from '../../src/errors.js';
 import { importData } from '../../src/import/import-data.js';
 import { dropTestDb, getTestMongo, openTestMongoStore, uriWithDb } from '../support/mongo.js';
 import { storeKinds } from '../support/store-kinds.js';
-import { buildTestApp, inboundParams, signedRequest, uniquePhone, WEBHOOK_PATH, type TestApp } from '../support/test-app.js';
+import { closingTestApps, inboundParams, signedRequest, uniquePhone, WEBHOOK_PATH, type TestApp } from '../support/test-app.js';
 
 const CLINICS_YAML = `clinics:
   - id: downtown
@@ -53,6 +53,7 @@ async function text(t: TestApp, from: string, body: string): Promise<string> {
 
 for (const kind of storeKinds('reimport')) {
   describe(`imports never erase what a patient said (${kind.name})`, function () {
+    const buildTestApp = closingTestApps();
     let t: TestApp;
     let dispose: (() => Promise<void>) | undefined;
 
@@ -156,6 +157,7 @@ for (const kind of storeKinds('reimport')) {
 }
 
 describe('clinic-sms import --dry-run against MongoDB', function () {
+  const buildTestApp = closingTestApps();
   it('when a re-import would move an appointment a patient confirmed, then the dry run prints the response it would retire and writes nothing; without MONGODB_URI it says what it did not check', async function () {
     const server = await getTestMongo();
     if (!server) {

@@ -7,7 +7,7 @@ import { createLogger } from '../../src/logger.js';
 import { reloadRules } from '../../src/process/rules-reload.js';
 import { FIXTURE_RULES_DIR } from '../support/fixture-rules.js';
 import { createLogCapture } from '../support/log-capture.js';
-import { buildTestApp, type TestApp } from '../support/test-app.js';
+import { closingTestApps, type TestApp } from '../support/test-app.js';
 
 /**
  * Issue 27, bug 7: a reload whose clinics file names an events secret that is not set leaves
@@ -15,6 +15,7 @@ import { buildTestApp, type TestApp } from '../support/test-app.js';
  * And a reload that finds nothing changed says so.
  */
 describe('rules reload with an events endpoint whose secret is missing', function () {
+  const buildTestApp = closingTestApps();
   let dir: string;
   let t: TestApp;
 

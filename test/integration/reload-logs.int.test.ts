@@ -4,10 +4,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createLogger } from '../../src/logger.js';
 import { reloadRules, type RulesReloadDeps } from '../../src/process/rules-reload.js';
-import { buildTestApp, type TestApp } from '../support/test-app.js';
+import { closingTestApps, type TestApp } from '../support/test-app.js';
 import { FIXTURE_RULES_DIR } from '../support/fixture-rules.js';
 
 describe('rules reload: what the log says', function () {
+  const buildTestApp = closingTestApps();
   this.timeout(30_000);
   let dir: string;
   let t: TestApp;

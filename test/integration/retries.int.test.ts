@@ -5,7 +5,7 @@ import request from 'supertest';
 import { AppError } from '../../src/errors.js';
 import { MemoryStore } from '../../src/store/memory/memory-store.js';
 import { storeKinds } from '../support/store-kinds.js';
-import { WEBHOOK_PATH, addPatient, buildTestApp, inboundParams, signedRequest, uniquePhone, type TestApp } from '../support/test-app.js';
+import { WEBHOOK_PATH, addPatient, closingTestApps, inboundParams, signedRequest, uniquePhone, type TestApp } from '../support/test-app.js';
 import { conversationOf } from '../support/conversations.js';
 
 const STORES = storeKinds('retries');
@@ -14,6 +14,7 @@ const tomorrow = (): Date => new Date(Date.now() + 86_400_000);
 
 for (const kind of STORES) {
   describe(`repeated deliveries of one MessageSid (${kind.name})`, function () {
+    const buildTestApp = closingTestApps();
     let t: TestApp;
     let server: Server;
     let dispose: () => Promise<void>;
@@ -129,6 +130,7 @@ for (const kind of STORES) {
 }
 
 describe('a repeated delivery after the first one failed', () => {
+  const buildTestApp = closingTestApps();
   it('when the first delivery hit an error, then the repeat takes the record over and processes the message once', async () => {
     class FlakyStore extends MemoryStore {
       failures = 1;

@@ -11,7 +11,7 @@ import type { Store } from '../../src/store/store.js';
 import { eventually } from '../support/event-receiver.js';
 import { storeKinds } from '../support/store-kinds.js';
 import { slowStore } from '../support/store-wrappers.js';
-import { WEBHOOK_PATH, addPatient, buildTestApp, inboundParams, signedRequest, uniquePhone, type TestApp } from '../support/test-app.js';
+import { WEBHOOK_PATH, addPatient, closingTestApps, inboundParams, signedRequest, uniquePhone, type TestApp } from '../support/test-app.js';
 import { conversationRouting } from '../../src/conversations/staff-routing.js';
 
 const SYSTEM_ERROR = 'technical difficulties';
@@ -19,6 +19,7 @@ const SYSTEM_ERROR = 'technical difficulties';
 /** Every delivery of one MessageSid answers with the same TwiML, however slow the database. */
 for (const kind of storeKinds('same-answer')) {
   describe(`one answer per MessageSid under load (${kind.name})`, function () {
+    const buildTestApp = closingTestApps();
     this.timeout(30_000);
     let dir: string;
     let real: Store;

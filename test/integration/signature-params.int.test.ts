@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import fc from 'fast-check';
 import request from 'supertest';
-import { buildTestApp, inboundParams, uniquePhone, WEBHOOK_PATH, WEBHOOK_URL, AUTH_TOKEN, type TestApp } from '../support/test-app.js';
+import { closingTestApps, inboundParams, uniquePhone, WEBHOOK_PATH, WEBHOOK_URL, AUTH_TOKEN, type TestApp } from '../support/test-app.js';
 import { newMessageSid, sign } from '../support/twilio-sign.js';
 
 /**
@@ -107,6 +107,7 @@ function mutate(pairs: readonly Pair[], m: Mutation): Pair[] | null {
 }
 
 describe('the signature covers exactly the parameters received', () => {
+  const buildTestApp = closingTestApps();
   let t: TestApp;
 
   before(async () => {

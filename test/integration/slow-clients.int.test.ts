@@ -2,7 +2,7 @@ import net from 'node:net';
 import { expect } from 'chai';
 import { createHttpServer, type ServerLimits } from '../../src/http/server-limits.js';
 import { loadConfig } from '../../src/config/load-config.js';
-import { buildTestApp, WEBHOOK_PATH } from '../support/test-app.js';
+import { closingTestApps, WEBHOOK_PATH } from '../support/test-app.js';
 import { listenOnPort0, type Listening } from '../support/http-client.js';
 
 /** Short limits so the test sees in well under a second what production does in 10 and 20 s. */
@@ -38,6 +38,7 @@ function closedWithin(o: Opened, ms: number): Promise<{ text: string; ms: number
 }
 
 describe('slow and greedy clients', () => {
+  const buildTestApp = closingTestApps();
   let listening: Listening;
   const sockets: net.Socket[] = [];
 

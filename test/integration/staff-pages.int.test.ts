@@ -4,7 +4,8 @@ import type { AccessRecord } from '../../src/auth/access-log.js';
 import { PAGE_CSP } from '../../src/staff/page-security.js';
 import { startFakeTwilio, type FakeTwilio } from '../support/fake-twilio.js';
 import { STAFF_STORE_KINDS, buildStaffApp, type StaffTestApp } from '../support/staff-app.js';
-import { testSession } from '../support/staff-test-session.js';
+import { DEMO_ISSUER } from '../../src/staff/auth/staff-person.js';
+import { signInAs } from '../support/staff-session.js';
 import { WEBHOOK_PATH, addPatient, inboundParams, signedRequest, uniquePhone } from '../support/test-app.js';
 
 const INBOX = '/staff/clinics/downtown';
@@ -15,8 +16,9 @@ for (const kind of STAFF_STORE_KINDS) {
   describe(`staff pages (${kind.name})`, function () {
     let t: StaffTestApp;
     let twilioFake: FakeTwilio;
-    const session = testSession();
-    const maria = session.as(MARIA);
+    /** Real sessions from the demo sign-in (the sign-in itself is tested in staff-sign-in.int.test.ts). */
+    let maria: { Cookie: string };
+    let nora: { Cookie: string };
 
     before(async function () {
       const made = await kind.make();
@@ -27,8 +29,17 @@ for (const kind of STAFF_STORE_KINDS) {
       t = await buildStaffApp(
         made,
         { twilioApiBaseUrl: twilioFake.baseUrl },
-        { pages: { requirePerson: session.requirePerson, staffOf: () => [MARIA, { email: 'sam@downtown.example', name: 'Sam Reyes' }] } },
+        {
+          pages: {},
+          staff: [
+            { ...MARIA, clinics: ['downtown'] },
+            { email: 'sam@downtown.example', name: 'Sam Reyes', clinics: ['downtown'] },
+            { email: 'nora@northside.example', name: 'Nora North', clinics: ['northside'] },
+          ],
+        },
       );
+      maria = { Cookie: await signInAs(t.app.callback(), MARIA.email) };
+      nora = { Cookie: await signInAs(t.app.callback(), 'nora@northside.example') };
     });
 
     after(async function () {
@@ -63,10 +74,15 @@ for (const kind of STAFF_STORE_KINDS) {
       return out;
     }
 
-    it('when nobody is signed in, then the inbox is refused and shows nothing', async function () {
+    it('when nobody is signed in, then the inbox sends to sign in and shows nothing; a state change and the stream are refused', async function () {
       const res = await web().get(INBOX);
-      expect(res.status).to.equal(401);
+      expect(res.status).to.equal(303);
+      expect(res.headers.location).to.equal(`/staff/auth/sign-in?next=${encodeURIComponent(INBOX)}`);
       expect(res.text).to.not.include('conversation');
+      expect((await web().post(`${INBOX}/search`).set(SAME_ORIGIN).type('form').send({ q: 'a' })).status).to.equal(401);
+      expect((await web().get(`${INBOX}/events`).set('Accept', 'text/event-stream')).status).to.equal(401);
+      const forged = await web().get(INBOX).set('Cookie', `clinic-sms-staff=${'A'.repeat(43)}`);
+      expect(forged.status, 'a made-up session id').to.equal(303);
     });
 
     it('when an unknown number texts, then it waits in Unassigned with its preview, the page has the CSP and no-store, and the access record names the person', async function () {
@@ -85,7 +101,7 @@ for (const kind of STAFF_STORE_KINDS) {
       const records = (await accessSince(since)).filter((r) => r.route === '/staff/clinics/:clinicId');
       expect(records).to.have.length(1);
       expect(records[0]).to.deep.include({ clinicId: 'downtown', method: 'GET', status: 200, keyId: null });
-      expect((records[0] as AccessRecord & { who: unknown }).who).to.deep.equal({ kind: 'staff', issuer: 'https://idp.example.test', subject: `sub-${MARIA.email}`, email: MARIA.email });
+      expect((records[0] as AccessRecord & { who: unknown }).who).to.deep.equal({ kind: 'staff', issuer: DEMO_ISSUER, subject: MARIA.email, email: MARIA.email });
     });
 
     it('when the list is shown, then the longest waiting comes first and a photo alone shows as a photo', async function () {
@@ -140,7 +156,7 @@ for (const kind of STAFF_STORE_KINDS) {
       const phone = uniquePhone();
       await text(phone, 'hello');
       const id = await rowId((await web().get(INBOX).set(maria)).text, phone);
-      const other = session.as({ email: 'nora@northside.example', clinics: ['northside'] });
+      const other = nora;
       expect((await web().get(INBOX).set(other)).status).to.equal(404);
       const res = await web().get(`${INBOX}/conversations/${id}`).set(other);
       expect(res.status).to.equal(404);

@@ -26,17 +26,20 @@ async function aConversation(t: StaffTestApp): Promise<string> {
 
 describe("a staff reply's StatusCallback comes from configuration only", function () {
   let twilioFake: FakeTwilio;
+  const built: StaffTestApp[] = [];
 
   before(async () => {
     twilioFake = await startFakeTwilio();
   });
 
   after(async () => {
+    await Promise.all(built.splice(0).map((t) => t.dispose()));
     await twilioFake.close();
   });
 
   async function reply(config: { publicBaseUrl: string | null }, headers: Record<string, string>): Promise<Record<string, string>> {
     const t = await buildStaffApp({ store: new MemoryStore(), dbName: 'unused', dispose: async () => undefined }, { twilioApiBaseUrl: twilioFake.baseUrl, ...config });
+    built.push(t);
     const key = t.key('downtown', ['conversations:read', 'conversations:write']);
     const id = await aConversation(t);
     const before = twilioFake.requests.length;

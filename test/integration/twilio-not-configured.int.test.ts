@@ -10,24 +10,27 @@ import { MemoryStore } from '../../src/store/memory/memory-store.js';
 import { startFakeTwilio, type FakeTwilio } from '../support/fake-twilio.js';
 import { createLogCapture } from '../support/log-capture.js';
 import { fixtureServiceEnv } from '../support/service-env.js';
-import { buildStaffApp } from '../support/staff-app.js';
+import { buildStaffApp, type StaffTestApp } from '../support/staff-app.js';
 import { uniquePhone } from '../support/test-app.js';
 
 const noKeys = async (): Promise<null> => null;
 
 describe('staff replies without Twilio credentials', function () {
   let twilioFake: FakeTwilio;
+  const built: StaffTestApp[] = [];
 
   before(async () => {
     twilioFake = await startFakeTwilio();
   });
 
   after(async () => {
+    await Promise.all(built.splice(0).map((t) => t.dispose()));
     await twilioFake.close();
   });
 
   it('when the clinic has no account SID, then the reply answers 409 TWILIO_NOT_CONFIGURED naming what to set, not "internal error", and nothing is sent', async () => {
     const t = await buildStaffApp({ store: new MemoryStore(), dbName: 'unused', dispose: async () => undefined }, { twilioApiBaseUrl: twilioFake.baseUrl, twilioAccountSid: null });
+    built.push(t);
     const key = t.key('downtown', ['conversations:read', 'conversations:write']);
     const id = newId('cv');
     await t.stores.conversations.recordRouted({ clinicId: 'downtown', phone: uniquePhone(), clinicNumber: '+13125550100', messageSid: `SM${'8'.repeat(32)}`, at: new Date(), body: 'hi', patients: [] }, id);

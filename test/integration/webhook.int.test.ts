@@ -9,7 +9,8 @@ import {
   WEBHOOK_PATH,
   WEBHOOK_URL,
   addPatient,
-  buildTestApp as buildAppOn,
+  closingTestApps,
+  type TestApp,
   type TestAppOptions,
   inboundParams,
   signedRequest,
@@ -23,7 +24,7 @@ const SYSTEM_ERROR = "We're experiencing technical difficulties. Please try agai
 const STORES = storeKinds('webhook');
 
 /** A signed POST as a proxy would forward it: the given Host and extra headers, signed over `signedOver`. */
-async function postVia(app: Awaited<ReturnType<typeof buildAppOn>>['app'], signedOver: string, headers: Record<string, string>) {
+async function postVia(app: TestApp['app'], signedOver: string, headers: Record<string, string>) {
   const params = inboundParams({ From: uniquePhone() });
   let req = request(app.callback()).post(WEBHOOK_PATH).type('form');
   for (const [name, value] of Object.entries(headers)) {
@@ -34,13 +35,14 @@ async function postVia(app: Awaited<ReturnType<typeof buildAppOn>>['app'], signe
 
 const FORWARDED = { Host: '10.0.0.5:3000', 'X-Forwarded-Proto': 'https', 'X-Forwarded-Host': 'api.clinic.test' };
 
-async function post(app: Awaited<ReturnType<typeof buildAppOn>>['app'], params: Record<string, string | string[]>, token = AUTH_TOKEN) {
+async function post(app: TestApp['app'], params: Record<string, string | string[]>, token = AUTH_TOKEN) {
   const { body, signature } = signedRequest(params, { token });
   return request(app.callback()).post(WEBHOOK_PATH).type('form').set('X-Twilio-Signature', signature).send(body);
 }
 
 for (const kind of STORES) {
 describe(`POST /v1/clinic/webhooks/twilio/sms (${kind.name})`, function () {
+  const buildAppOn = closingTestApps();
   const disposers: Array<() => Promise<void>> = [];
   let available = true;
 

@@ -2,7 +2,6 @@ import * as chai from 'chai';
 import chaiAsPromised from 'chai-as-promised';
 import { stopTestMongo } from './mongo.js';
 import { assertNoOpenHandles, startHandleTrace } from './open-handles.js';
-import { stopTestApps } from './test-app.js';
 
 chai.use(chaiAsPromised);
 
@@ -16,9 +15,6 @@ export const mochaHooks = {
     startHandleTrace();
   },
   afterAll: [
-    async function stopBuiltTestApps(): Promise<void> {
-      await stopTestApps();
-    },
     async function stopSharedTestMongo(): Promise<void> {
       await stopTestMongo();
     },

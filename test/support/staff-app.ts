@@ -12,16 +12,15 @@ import type { StaffPagesOptions } from '../../src/staff/start-staff-pages.js';
 import { createMetrics } from '../../src/metrics.js';
 import { buildService } from '../../src/process/build-service.js';
 import { buildSnapshot } from '../../src/service/build-snapshot.js';
-import { StaffDirectory } from '../../src/staff/auth/staff-file.js';
+import { StaffDirectory, type StaffEntry } from '../../src/staff/auth/staff-file.js';
 import { MemoryStore } from '../../src/store/memory/memory-store.js';
 import type { Store } from '../../src/store/store.js';
 import { createLogCapture, type LogCapture } from './log-capture.js';
 import { getTestMongo, openTestMongoStore } from './mongo.js';
-import { AUTH_TOKEN, NORTHSIDE_TOKEN, PUBLIC_BASE_URL, stopAtEnd, uniquePhone } from './test-app.js';
+import { AUTH_TOKEN, NORTHSIDE_TOKEN, PUBLIC_BASE_URL, suiteOwnedBackend, uniquePhone } from './test-app.js';
 import { newId } from '../../src/conversations/conversation-service.js';
 import { aMessage } from '../contract/store-fixtures.js';
 import { FIXTURE_RULES_DIR } from './fixture-rules.js';
-import { backendFor } from './backends.js';
 
 /** The account downtown sends from in these tests (TWILIO_ACCOUNT_SID). */
 export const DOWNTOWN_ACCOUNT_SID = `AC${'d'.repeat(32)}`;
@@ -42,9 +41,13 @@ export interface StaffTestApp {
   dispose(): Promise<void>;
 }
 
-/** The staff pages (/staff) mounted too, behind this session middleware. */
+/**
+ * The staff pages (/staff) mounted too: behind the real sign-in and sessions (the staff file
+ * is `staff`; sign in with test/support/staff-session.ts signInAs), or behind a session
+ * middleware of the test's own.
+ */
 export interface StaffPagesTestOptions extends Pick<StaffPagesOptions, 'staffOf' | 'quickReplies' | 'pollMs'> {
-  requirePerson: Middleware;
+  requirePerson?: Middleware;
 }
 
 export interface StaffStoreKind {
@@ -80,7 +83,7 @@ let keySeq = 0;
 export async function buildStaffApp(
   made: { store: Store; dbName: string; dispose(): Promise<void> },
   config: Partial<Config> = {},
-  options: { clock?: () => Date; attempts?: FailedKeyAttempts; sender?: SmsSender; staffClock?: () => Date; pages?: StaffPagesTestOptions } = {},
+  options: { clock?: () => Date; attempts?: FailedKeyAttempts; sender?: SmsSender; staffClock?: () => Date; pages?: StaffPagesTestOptions; staff?: StaffEntry[] } = {},
 ): Promise<StaffTestApp> {
   const env = { NORTHSIDE_AUTH_TOKEN: NORTHSIDE_TOKEN };
   const full = loadTestConfig({
@@ -94,9 +97,9 @@ export async function buildStaffApp(
   });
   const logs = createLogCapture();
   const service = await buildService(
-    { config: full, snapshot: await buildSnapshot(full, env), keys: { keys: [], missing: false }, staffFile: { directory: new StaffDirectory([]), missing: false }, env },
+    { config: full, snapshot: await buildSnapshot(full, env), keys: { keys: [], missing: false }, staffFile: { directory: new StaffDirectory(options.staff ?? []), missing: false }, env },
     {
-      backend: backendFor(made.store),
+      backend: suiteOwnedBackend(made.store),
       logDestination: logs,
       metrics: createMetrics(),
       background: false,
@@ -109,12 +112,12 @@ export async function buildStaffApp(
       ...(options.pages ? { pages: options.pages } : {}),
     },
   );
-  const { app, store, ring, staffStores: stores } = service;
+  const { app, ring, staffStores: stores } = service;
+  const store = made.store;
   await store.init();
   await stores.conversations.init();
   await stores.accessLog.init();
   await service.runner.start();
-  stopAtEnd(service);
   const keys: ApiKey[] = [];
   const staff = { service: service.conversations };
   return {
@@ -134,8 +137,9 @@ export async function buildStaffApp(
       return key;
     },
     ...(options.pages ? { hub: service.pages.hub } : {}),
+    // The service's parts first (the store is the suite's: made.dispose closes it, dropping its database).
     dispose: async () => {
-      await service.pages.hub.stop();
+      await service.stop();
       await made.dispose();
     },
   };

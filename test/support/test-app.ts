@@ -17,6 +17,7 @@ import { createLogCapture, type LogCapture } from './log-capture.js';
 import { formEncode, inboundParams, sign } from './twilio-sign.js';
 import { FIXTURE_RULES_DIR } from './fixture-rules.js';
 import { backendFor } from './backends.js';
+import type { Backend } from '../../src/store/backend.js';
 
 export const AUTH_TOKEN = 'test-auth-token-0123456789abcdef';
 export const NORTHSIDE_TOKEN = 'northside-token-fedcba9876543210';
@@ -37,6 +38,8 @@ export interface TestApp {
   logs: LogCapture;
   config: Readonly<Config>;
   env: Record<string, string>;
+  /** Stops the service's parts (runner, timers); a store the suite handed in stays open: the suite closes it. */
+  close(): Promise<void>;
 }
 
 export interface TestAppOptions {
@@ -53,24 +56,40 @@ export interface TestAppOptions {
   mediaStore?: MediaStore;
 }
 
-/** Every service buildTestApp started and nobody stopped yet. */
-const started = new Set<BuiltService>();
-
 /**
- * Stops the runner of every app buildTestApp made (its components' timers and init retries),
- * for the root after hook: most suites build an app per test and close only their store.
- * A stop that meets a store the suite already closed is ignored: the run is over.
+ * The backend of a store the suite owns, whose close() the service leaves alone: stopping
+ * the service stops its parts, and the suite closes the store (and drops its database) itself.
+ * @param store - the suite's store
  */
-export function stopAtEnd(service: BuiltService): void {
-  started.add(service);
+export function suiteOwnedBackend(store: Store): Backend {
+  const backend = backendFor(store);
+  const kept = new Proxy(backend.store, {
+    get(target, name) {
+      if (name === 'close') {
+        return async (): Promise<void> => undefined;
+      }
+      const value: unknown = Reflect.get(target, name, target);
+      return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(target) : value;
+    },
+  });
+  return { ...backend, store: kept } as Backend;
 }
 
-/** Stops every service handed to stopAtEnd or started by buildTestApp (see above). */
-export async function stopTestApps(): Promise<void> {
-  for (const service of started) {
-    await service.runner.stop(0).catch(() => undefined);
-  }
-  started.clear();
+/**
+ * buildTestApp for one suite: every app it builds is closed after the suite's tests (call it
+ * at the top of a describe body, so its after hook runs before the suite's own, which close
+ * the store). `const buildTestApp = closingTestApps();` keeps a suite's calls as they were.
+ */
+export function closingTestApps(): (options?: TestAppOptions) => Promise<TestApp> {
+  const built: TestApp[] = [];
+  after(async () => {
+    await Promise.all(built.splice(0).map((t) => t.close()));
+  });
+  return async (options) => {
+    const t = await buildTestApp(options);
+    built.push(t);
+    return t;
+  };
 }
 
 /**
@@ -92,7 +111,7 @@ export async function buildTestApp(options: TestAppOptions = {}): Promise<TestAp
   const service = await buildService(
     { config, snapshot: await buildSnapshot(config, env), keys: { keys: [], missing: false }, staffFile: { directory: new StaffDirectory([]), missing: false }, env },
     {
-      backend: backendFor(options.store ?? new MemoryStore()),
+      backend: options.store ? suiteOwnedBackend(options.store) : backendFor(new MemoryStore()),
       logDestination: logs,
       metrics: createMetrics(),
       background: false,
@@ -108,9 +127,9 @@ export async function buildTestApp(options: TestAppOptions = {}): Promise<TestAp
   await service.store.init();
   await service.staffStores.conversations.init();
   await service.runner.start();
-  started.add(service);
-  const { app, store, live, metrics } = service;
-  return { app, service, store, conversations: service.staffStores.conversations, routed, live, metrics, logs, config, env };
+  const { app, live, metrics } = service;
+  const store = options.store ?? service.store;
+  return { app, service, store, conversations: service.staffStores.conversations, routed, live, metrics, logs, config, env, close: async () => void (await service.stop()) };
 }
 
 /** A signed webhook request body and headers, as Twilio would send them. */

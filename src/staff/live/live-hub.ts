@@ -1,7 +1,7 @@
 import { PassThrough } from 'node:stream';
 import type { Context } from 'koa';
 import type { ChangedConversation } from '../../conversations/conversation.js';
-import type { ConversationStore } from '../../conversations/conversation-store.js';
+import type { ChangeKey, ConversationStore } from '../../conversations/conversation-store.js';
 import type { Logger } from '../../logger.js';
 import { releaseAddressSlot } from '../../http/server-limits.js';
 import { PollLoop } from '../../jobs/poll-loop.js';
@@ -51,6 +51,8 @@ export class LiveHub {
   private readonly overlapMs: number;
   private readonly heartbeatMs: number;
   private cursor: number;
+  /** The look in progress: where it started, and the last change of its previous page. */
+  private look: { since: Date; after: ChangeKey | undefined } | null = null;
   private heartbeat: NodeJS.Timeout | null = null;
 
   constructor(private readonly options: LiveHubOptions) {
@@ -125,15 +127,24 @@ export class LiveHub {
     body.once('error', close);
   }
 
-  /** Sends changes to the streams of their clinics (also what the poller does). */
+  /**
+   * Sends changes to the streams of their clinics (also what the poller does): one write a
+   * stream for the whole batch, not one a change, so a burst costs each stream one write.
+   */
   publish(changes: readonly ChangedConversation[]): void {
+    const frames = new Map<string, string>();
     for (const change of changes) {
       const id = change.conversation.id;
-      const frame = `event: ${change.change}\ndata: ${id}\n\nevent: ${id}\ndata: ${change.change}\n\n`;
-      for (const stream of this.streams) {
-        if (stream.clinicId === change.conversation.clinicId) {
-          stream.body.write(frame);
-        }
+      const clinicId = change.conversation.clinicId;
+      frames.set(clinicId, `${frames.get(clinicId) ?? ''}event: ${change.change}\ndata: ${id}\n\nevent: ${id}\ndata: ${change.change}\n\n`);
+    }
+    if (frames.size === 0) {
+      return;
+    }
+    for (const stream of this.streams) {
+      const frame = frames.get(stream.clinicId);
+      if (frame !== undefined) {
+        stream.body.write(frame);
       }
     }
   }
@@ -157,15 +168,24 @@ export class LiveHub {
     );
   }
 
-  /** One look at what changed; true when a full batch came (look again at once). */
+  /**
+   * One page of a look at what changed; true when a full page came (the next page at once).
+   * A look reads from its start (the cursor less the overlap, for writes whose clock or
+   * commit ran late) page by page in (change time, id) order until a page is short, so a
+   * burst of changes larger than a page is read in full rather than re-read from its start.
+   */
   private async step(): Promise<boolean> {
     if (this.streams.size === 0) {
       // Nobody watches: nothing to ask; the next stream starts from now.
       this.cursor = this.clock().getTime();
       this.seen.clear();
+      this.look = null;
       return false;
     }
-    const rows = await this.options.conversations.changedSince(new Date(this.cursor - this.overlapMs), BATCH);
+    this.look ??= { since: new Date(this.cursor - this.overlapMs), after: undefined };
+    const rows = await this.options.conversations.changedSince(this.look.since, BATCH, this.look.after);
+    const last = rows.at(-1);
+    this.look = rows.length === BATCH && last ? { since: this.look.since, after: { changedAt: last.changedAt, id: last.conversation.id } } : null;
     const fresh = rows.filter((row) => {
       const at = row.changedAt.getTime();
       if ((this.seen.get(row.conversation.id) ?? -1) >= at) {
@@ -182,6 +202,6 @@ export class LiveHub {
         this.seen.delete(id);
       }
     }
-    return rows.length === BATCH && fresh.length > 0;
+    return this.look !== null;
   }
 }

@@ -2,7 +2,7 @@ import { expect } from 'chai';
 import request from 'supertest';
 import { createRequestMix, formEncode, type MixTarget, type SignedRequest } from '../../../bench/lib/request-mix.js';
 import { MemoryStore } from '../../../src/store/memory/memory-store.js';
-import { AUTH_TOKEN, WEBHOOK_PATH, WEBHOOK_URL, addPatient, buildTestApp } from '../../support/test-app.js';
+import { AUTH_TOKEN, WEBHOOK_PATH, WEBHOOK_URL, addPatient, closingTestApps } from '../../support/test-app.js';
 import { ACCOUNT_SID } from '../../support/twilio-sign.js';
 
 function target(patients: Array<{ to: string; phone: string }>): MixTarget {
@@ -10,6 +10,7 @@ function target(patients: Array<{ to: string; phone: string }>): MixTarget {
 }
 
 describe('bench request mix', () => {
+  const buildTestApp = closingTestApps();
   it('when the bench form-encodes params, then they keep their order and are escaped', () => {
     const params = { Body: 'CONFIRM', From: '+13125550134', To: '+13125550100', MessageSid: 'SM0123', NumMedia: '0' };
     expect(formEncode(params)).to.equal('Body=CONFIRM&From=%2B13125550134&To=%2B13125550100&MessageSid=SM0123&NumMedia=0');
