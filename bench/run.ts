@@ -1,5 +1,5 @@
 /**
- * npm run bench -- [--quick] [--only=compare,rules,clinics,sustained,events,media,mongo,staff] [--rounds=N] [--duration=S] [--sustained=S]
+ * npm run bench -- [--quick] [--only=compare,rules,clinics,sustained,events,media,mongo,mongo-replay,staff] [--rounds=N] [--duration=S] [--sustained=S]
  *
  * Builds the service (npm run build) and the comparison servers, measures them on
  * loopback with autocannon, prints a Markdown table for docs/benchmarks.md and writes the
@@ -23,7 +23,7 @@ import { runSustained } from './phases/sustained.js';
 import { runStaff } from './phases/staff.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
-const PHASES = ['compare', 'rules', 'clinics', 'sustained', 'events', 'media', 'mongo', 'staff'] as const;
+const PHASES = ['compare', 'rules', 'clinics', 'sustained', 'events', 'media', 'mongo', 'mongo-replay', 'staff'] as const;
 const log = (line: string): void => void process.stdout.write(`${line}\n`);
 /** The events phase's steady inbound rate (issue 15: 200 messages/s). */
 const EVENTS_RATE = 200;
@@ -139,10 +139,11 @@ async function main(argv: string[]): Promise<void> {
       results.media = media;
       table.push(...mediaTable(media));
     }
-    if (args.phases.has('mongo')) {
+    if (args.phases.has('mongo') || args.phases.has('mongo-replay')) {
       const durationS = args.quick ? 5 : 20;
-      log(`\n== mongo: three instances on one database at ${MONGO_RATES.join(', ')} messages/s (${durationS} s each), the embedded store beside it, a spool replay`);
-      const m = await runMongo(ROOT, world, { rates: MONGO_RATES, durationS, warmupS: args.quick ? 2 : 5, spool: 1000, pauseS: 30, liveRatePerS: 50, log });
+      const replayOnly = !args.phases.has('mongo');
+      log(replayOnly ? '\n== mongo-replay: three instances on one database, a 30 s pause, the spool replay under live traffic' : `\n== mongo: three instances on one database at ${MONGO_RATES.join(', ')} messages/s (${durationS} s each), the embedded store beside it, a spool replay`);
+      const m = await runMongo(ROOT, world, { rates: MONGO_RATES, durationS, warmupS: args.quick ? 2 : 5, spool: 1000, pauseS: 30, liveRatePerS: 50, replayOnly, log });
       results.mongo = m;
       table.push('', ...mongoTable(m));
     }

@@ -82,7 +82,10 @@ export interface MongoPhaseResult {
   plans: QueryPlan[];
   replay: {
     pauseS: number;
+    /** In the spools when the database came back (spooled during the pause). */
     spooled: number;
+    /** Live messages spooled after the database came back (past their deadline during the drain). */
+    spooledDuringDrain: number;
     /** From the database's return to every instance's spool empty. */
     drainS: number;
     perS: number;
@@ -261,6 +264,8 @@ export interface MongoPhaseOptions {
   pauseS: number;
   /** Live traffic while the spool replays. */
   liveRatePerS: number;
+  /** Only the pause and the replay (`--only=mongo-replay`): no rates, no per-kind counts, no embedded store. */
+  replayOnly?: boolean;
   log: (line: string) => void;
 }
 
@@ -289,16 +294,18 @@ export async function runMongo(root: string, world: World, options: MongoPhaseOp
     const served = async (): Promise<number> => (await fake.stats()).counts?.served ?? 0;
 
     /** Runs the rates against the given instances (webhook p50/p99, events, media, spooled). */
-    const runRates = async (store: RateRun['store'], ports: number[], seed: number, jobs?: ServerChild, monitored: ServerChild[] = []): Promise<RateRun[]> => {
-      const countsOf = async (): Promise<Record<string, number>> => {
-        const sum: Record<string, number> = {};
-        for (const c of monitored) {
-          for (const [k, v] of Object.entries((await c.stats()).counts ?? {})) {
-            sum[k] = (sum[k] ?? 0) + v;
-          }
+    /** The driver's command counts (and ms) of the given instances, summed. */
+    const countsOfAll = async (monitored: ServerChild[]): Promise<Record<string, number>> => {
+      const sum: Record<string, number> = {};
+      for (const c of monitored) {
+        for (const [k, v] of Object.entries((await c.stats()).counts ?? {})) {
+          sum[k] = (sum[k] ?? 0) + v;
         }
-        return sum;
-      };
+      }
+      return sum;
+    };
+    const runRates = async (store: RateRun['store'], ports: number[], seed: number, jobs?: ServerChild, monitored: ServerChild[] = []): Promise<RateRun[]> => {
+      const countsOf = (): Promise<Record<string, number>> => countsOfAll(monitored);
       const mix = mixFor(world, seed);
       await sendSpread(ports, presign(mix, Math.ceil(options.rates[0]! * options.warmupS)), options.rates[0]!);
       const out: RateRun[] = [];
@@ -364,7 +371,7 @@ export async function runMongo(root: string, world: World, options: MongoPhaseOp
     const kinds = new Map<string, { counts: number[]; detail: string[] }>();
     const sample = presign(mixFor(world, 777), 300);
     // Every message of the sample is sent (a duplicate's first delivery comes before it); ten of each kind are counted.
-    for (const r of sample) {
+    for (const r of options.replayOnly ? [] : sample) {
       const k = kindOf(r);
       const entry = kinds.get(k) ?? { counts: [], detail: [] };
       if (entry.counts.length >= 10) {
@@ -392,23 +399,42 @@ export async function runMongo(root: string, world: World, options: MongoPhaseOp
       log(`  commands per message, ${k.kind} (${k.messages}): median ${k.median}: ${k.commands}`);
     }
 
-    const runs = await runRates('mongo', ports, 4242, jobs, instances);
+    const runs = options.replayOnly ? [] : await runRates('mongo', ports, 4242, jobs, instances);
 
     // The pause: messages keep coming while the database is frozen; they are spooled.
     const liveMix = mixFor(world, 9090);
     const pauseRate = Math.ceil(options.spool / options.pauseS);
-    const before = await sendSpread(ports, presign(liveMix, options.liveRatePerS * 5), options.liveRatePerS);
+    // (Replay only: 20 s of live traffic before the pause, the warm-up and the comparison.)
+    const beforeS = options.replayOnly ? 20 : 5;
+    log(`    live ${options.liveRatePerS}/s for ${beforeS} s before the pause`);
+    // Spooled counts from /metrics only outside the timed part: a scrape runs the stored
+    // gauges' aggregates (media backlogs, events stats), which FerretDB answers in Go.
     const spooled0 = await spooledCount(ports);
+    const before = await sendSpread(ports, presign(liveMix, options.liveRatePerS * beforeS), options.liveRatePerS);
+    log(`    the database is paused for ${options.pauseS} s`);
     db.pause();
     const pausedAt = performance.now();
     const pausedLoad = sendSpread(ports, presign(liveMix, pauseRate * options.pauseS), pauseRate);
     await sleep(Math.max(0, options.pauseS * 1000 - (performance.now() - pausedAt)));
     db.resume();
     const resumedAt = performance.now();
+    log('    the database is back: the replay and live traffic');
+    // The driver's commands during the drain (replays and live traffic together), per instance.
+    const drain0 = await Promise.all(instances.map((s) => countsOfAll([s])));
+    let window0 = drain0;
+    const sumOf = (c: Record<string, number>, pick: (k: string) => boolean): number => Object.keys(c).filter(pick).reduce((n, k) => n + (c[k] ?? 0), 0);
+    const delta = (a: Record<string, number>[], b: Record<string, number>[], pick: (k: string) => boolean): number => b.reduce((n, c, i) => n + sumOf(c, pick) - sumOf(a[i] ?? {}, pick), 0);
+    const commandLine = (a: Record<string, number>[], b: Record<string, number>[], s: number): string => {
+      const n = Math.max(1, delta(a, b, (k) => k === 'total'));
+      return (
+        b.map((c, i) => `W${i} ${round(((c.total ?? 0) - (a[i]?.total ?? 0)) / s, 0)}/s`).join(', ') +
+        `, mean wait for the answer ${round(delta(a, b, (k) => k.startsWith('ms ')) / n, 0)} ms, for a pooled connection ${round(delta(a, b, (k) => k === 'pool checkout ms') / Math.max(1, delta(a, b, (k) => k === 'pool checkouts')), 0)} ms`
+      );
+    };
     // Live traffic during the replay, until every spool is empty (or 120 s).
     const live = sendSpread(ports, presign(liveMix, options.liveRatePerS * 60), options.liveRatePerS);
-    await pausedLoad;
-    const spooled = (await spooledCount(ports)) - spooled0;
+    // The replayer waits out its backoff (up to 5 s) before its first pass: the first depth is what the pause spooled.
+    const spooled = await spoolDepth(ports);
     let drainS = NaN;
     let shownAt = resumedAt;
     while (performance.now() - resumedAt < 120_000) {
@@ -420,11 +446,17 @@ export async function runMongo(root: string, world: World, options: MongoPhaseOp
       if (performance.now() - shownAt >= 10_000) {
         // Where the replay stands (no /metrics scrape here: see spoolDepth).
         shownAt = performance.now();
-        log(`    ${round((shownAt - resumedAt) / 1000, 0)} s after the database came back: ${depth} in the spools`);
+        const window1 = await Promise.all(instances.map((s) => countsOfAll([s])));
+        log(`    ${round((shownAt - resumedAt) / 1000, 0)} s after the database came back: ${depth} in the spools; commands ${commandLine(window0, window1, 10)}`);
+        window0 = window1;
       }
       await sleep(1000);
     }
+    const drainEndS = (performance.now() - resumedAt) / 1000;
+    const drain1 = await Promise.all(instances.map((s) => countsOfAll([s])));
     const during = await live;
+    await pausedLoad;
+    const spooledDuringDrain = (await spooledCount(ports)) - spooled0 - spooled;
     // How the replays ended (sms_spool_replayed_total by result, every instance).
     const ended = new Map<string, number>();
     for (const m of await Promise.all(ports.map(metrics))) {
@@ -436,9 +468,26 @@ export async function runMongo(root: string, world: World, options: MongoPhaseOp
       }
     }
     log(`    replays by result: ${[...ended].map(([k, v]) => `${k} ${v}`).join(', ') || 'none'}`);
+    {
+      const replayedN = [...ended].filter(([k]) => k !== 'failed').reduce((n, [, v]) => n + v, 0);
+      const liveN = Math.min(during.latencies.length, Math.round(drainEndS * options.liveRatePerS));
+      const total = drain1.reduce((n, c, i) => n + (c.total ?? 0) - (drain0[i]?.total ?? 0), 0);
+      const byKind = new Map<string, number>();
+      for (const [i, c] of drain1.entries()) {
+        for (const k of Object.keys(c).filter((x) => x !== 'total' && !x.startsWith('ms ') && !x.startsWith('pool '))) {
+          byKind.set(k, (byKind.get(k) ?? 0) + (c[k] ?? 0) - (drain0[i]?.[k] ?? 0));
+        }
+      }
+      log(
+        `    drain (${round(drainEndS, 0)} s): ${total} commands (${round(total / drainEndS, 0)}/s: ${commandLine(drain0, drain1, drainEndS)}), ` +
+          `${replayedN} replayed + about ${liveN} live = ${round(total / Math.max(1, replayedN + liveN), 1)} commands a message; ` +
+          `by command: ${[...byKind].filter(([, n]) => n > 0).sort((a, b) => b[1] - a[1]).slice(0, 12).map(([k, n]) => `${k} ${n}`).join(', ')}`,
+      );
+    }
     const replay = {
       pauseS: options.pauseS,
       spooled,
+      spooledDuringDrain,
       drainS,
       perS: round(spooled / drainS, 1),
       liveRatePerS: options.liveRatePerS,
@@ -446,20 +495,23 @@ export async function runMongo(root: string, world: World, options: MongoPhaseOp
       liveDuring: summary(during.latencies),
     };
     log(
-      `  replay: ${spooled} spooled during a ${options.pauseS} s pause, every spool empty ${drainS} s after the database came back (${replay.perS}/s); ` +
+      `  replay: ${spooled} spooled during a ${options.pauseS} s pause (${spooledDuringDrain} live ones after it), every spool empty ${drainS} s after the database came back (${replay.perS}/s); ` +
         `live ${options.liveRatePerS}/s p99 ${replay.liveBefore.p99} ms before, ${replay.liveDuring.p99} ms during`,
     );
 
-    const plans = (await Promise.all([0, 1, 2].map((i) => explainShapes(db, `${commandsFile}.${i}`)))).flat();
+    const plans = options.replayOnly ? [] : (await Promise.all([0, 1, 2].map((i) => explainShapes(db, `${commandsFile}.${i}`)))).flat();
     const unique = [...new Map(plans.map((p) => [p.query, p])).values()].sort((a, b) => a.query.localeCompare(b.query));
     for (const s of instances) {
       await s.stop();
     }
 
     // ---- the embedded store beside it: one instance, the same rates ----
-    const embedded = await startServer(root, 'full-service', serviceEnv(world, base));
-    children.push(embedded);
-    const embeddedRuns = await runRates('embedded', [embedded.port], 4243);
+    let embeddedRuns: RateRun[] = [];
+    if (!options.replayOnly) {
+      const embedded = await startServer(root, 'full-service', serviceEnv(world, base));
+      children.push(embedded);
+      embeddedRuns = await runRates('embedded', [embedded.port], 4243);
+    }
     return { backend: db.backend, durationS: options.durationS, runs: [...runs, ...embeddedRuns], kinds: kindRows, plans: unique, replay };
   } finally {
     for (const c of children) {
@@ -490,7 +542,7 @@ export function mongoTable(r: MongoPhaseResult): string[] {
           `then a mean ${x.pool?.checkoutMs} ms for a pooled connection before each (${x.pool?.opened} opened)`,
       ),
     '',
-    `- spool replay: ${r.replay.spooled} messages spooled during a ${r.replay.pauseS} s database pause; every spool empty **${r.replay.drainS} s** after the database came back (${r.replay.perS} messages/s; goal 1,000 in < 60 s); live ${r.replay.liveRatePerS}/s p99 ${r.replay.liveBefore.p99} ms before, ${r.replay.liveDuring.p99} ms during`,
+    `- spool replay: ${r.replay.spooled} messages spooled during a ${r.replay.pauseS} s database pause (${r.replay.spooledDuringDrain} live ones during the drain); every spool empty **${r.replay.drainS} s** after the database came back (${r.replay.perS} messages/s; goal 1,000 in < 60 s); live ${r.replay.liveRatePerS}/s p99 ${r.replay.liveBefore.p99} ms before, ${r.replay.liveDuring.p99} ms during`,
     '',
     '| message kind (webhook path) | commands (median) | the commands of that message |',
     '|---|---:|---|',
