@@ -3,8 +3,8 @@ import type { EventEndpoint } from '../config/event-endpoints.js';
 import type { EventMetrics } from './event-metrics.js';
 import { attemptsSinceReplay, type EventOutboxStore, type LeasedDelivery, type AttemptResult } from './outbox-store.js';
 import { LeasedWorker, type LeasedWorkerTiming } from '../jobs/leased-worker.js';
-import { postEvent, type PostResult } from './post-event.js';
-import { RETRY_DELAYS_MS, nextDelayMs, parseRetryAfter } from '../jobs/retry-schedule.js';
+import { postEvent } from './post-event.js';
+import { RETRY_DELAYS_MS, attemptProblem, nextDelayMs, parseRetryAfter } from '../jobs/retry-schedule.js';
 import { signEvent } from './signer.js';
 
 /**
@@ -84,7 +84,7 @@ export class EventDispatcher extends LeasedWorker<LeasedDelivery> {
       );
       return;
     }
-    const lastError = describe(result);
+    const lastError = attemptProblem(result);
     const retryAfter = result.kind === 'answer' && (result.status === 429 || result.status === 503) ? parseRetryAfter(result.retryAfter, at) : null;
     // The schedule restarts after a replay; `attempts` keeps counting the whole history.
     const scheduled = attemptsSinceReplay(d) + 1;
@@ -101,22 +101,8 @@ export class EventDispatcher extends LeasedWorker<LeasedDelivery> {
 
   private async finish(leased: LeasedDelivery, result: AttemptResult, outcome: string): Promise<boolean> {
     const d = leased.job;
-    const kept = await this.options.store.finish(leased, result);
+    const kept = await this.written(this.options.store.finish(leased, result), { eventId: d.eventId, endpointId: d.endpointId });
     this.options.metrics.attempts.inc({ clinic: d.clinicId, type: d.type, result: kept ? outcome : 'lost-lease' });
-    if (!kept) {
-      this.options.logger.warn({ eventId: d.eventId, endpointId: d.endpointId }, 'events: the lease ran out before the attempt ended; another instance owns it now');
-    }
     return kept;
-  }
-}
-
-function describe(result: PostResult): string {
-  switch (result.kind) {
-    case 'answer':
-      return `HTTP ${result.status}`;
-    case 'timeout':
-      return 'timeout';
-    case 'network':
-      return `network error ${result.reason}`;
   }
 }

@@ -45,6 +45,8 @@ export abstract class LeasedWorker<L> {
   /** The retry schedule. */
   protected readonly delays: readonly number[];
   protected readonly random: () => number;
+  private readonly name: string;
+  private readonly logger: Pick<FieldLogger, 'warn'>;
 
   /**
    * Takes one due job under a lease (one atomic findOneAndUpdate on MongoDB, so instances
@@ -76,6 +78,22 @@ export abstract class LeasedWorker<L> {
     }
     this.delays = options.retryDelaysMs ?? options.defaults.retryDelaysMs;
     this.random = options.random ?? Math.random;
+    this.name = options.name;
+    this.logger = options.logger;
+  }
+
+  /**
+   * Waits for a result written under the lease token; when the lease was lost (it ran out and
+   * another instance took the job), says so: that instance owns the job now.
+   * @param write - the store's finish()
+   * @param fields - what names the job in the log line (no PHI)
+   */
+  protected async written(write: Promise<boolean>, fields: Record<string, unknown>): Promise<boolean> {
+    const kept = await write;
+    if (!kept) {
+      this.logger.warn(fields, `${this.name}: the lease ran out before the job ended; another instance owns it now`);
+    }
+    return kept;
   }
 
   /** Aborted by kill(): work in flight drops its requests and writes nothing back. */

@@ -92,3 +92,18 @@ export const MEDIA_RETRY_DELAYS_MS: readonly number[] = [5_000, 20_000, 60_000, 
 export function nextRetryMs(attempts: number, delays: readonly number[], random: number): number | null {
   return jitteredDelayMs(delays, attempts - 1, 0.2, random);
 }
+
+/** How an HTTP attempt of a job ended, as the workers see it (events: a POST; media: a download). */
+export type AttemptOutcome = { kind: 'answer' | 'status'; status: number } | { kind: 'timeout' } | { kind: 'network'; reason: string };
+
+/** A failed attempt in a few words, for lastError (never a response body). */
+export function attemptProblem(outcome: AttemptOutcome): string {
+  switch (outcome.kind) {
+    case 'timeout':
+      return 'timeout';
+    case 'network':
+      return `network error ${outcome.reason}`;
+    default:
+      return `HTTP ${outcome.status}`;
+  }
+}

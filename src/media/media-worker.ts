@@ -3,10 +3,10 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { Clinic } from '../domain.js';
 import type { FieldLogger } from '../logger.js';
 import { ALLOWED_TYPES, detectType } from './detect-type.js';
-import { deleteTwilioMedia, downloadMedia, type DownloadResult } from './download.js';
+import { deleteTwilioMedia, downloadMedia } from './download.js';
 import type { LeasedMedia, MediaRecord, MediaStore, MediaUpdate } from './media-store.js';
 import { LeasedWorker, type LeasedWorkerTiming } from '../jobs/leased-worker.js';
-import { MEDIA_RETRY_DELAYS_MS, nextRetryMs } from '../jobs/retry-schedule.js';
+import { MEDIA_RETRY_DELAYS_MS, attemptProblem, nextRetryMs } from '../jobs/retry-schedule.js';
 import { mediaCredentials } from './twilio-credentials.js';
 import { checkMediaUrl, type UrlPolicy } from './url-policy.js';
 import { eventLoopBusy } from '../event-loop-load.js';
@@ -128,7 +128,7 @@ export class MediaWorker extends LeasedWorker<LeasedMedia> {
       await this.finish(leased, { state: 'refused', work: 'none', attempts, nextAttemptAt: r.nextAttemptAt, reason: result.reason });
       return;
     }
-    const problem = describe(result);
+    const problem = attemptProblem(result);
     const retry = result.kind !== 'status' || RETRYABLE.has(result.status) ? nextRetryMs(attempts, this.delays, this.random()) : null;
     if (retry === null) {
       await this.finish(leased, { state: 'failed', work: 'none', attempts, nextAttemptAt: r.nextAttemptAt, reason: problem, lastError: problem });
@@ -196,23 +196,10 @@ export class MediaWorker extends LeasedWorker<LeasedMedia> {
   }
 
   private async finish(leased: LeasedMedia, update: MediaUpdate): Promise<boolean> {
-    const kept = await this.options.media.finish(leased, update);
-    if (!kept) {
-      this.options.logger.warn({ media: leased.job.id }, 'media: the lease ran out before the job ended; another instance owns it now');
-    } else if (update.work === 'none') {
+    const kept = await this.written(this.options.media.finish(leased, update), { media: leased.job.id });
+    if (kept && update.work === 'none') {
       this.options.onSettled?.(leased.job, update);
     }
     return kept;
-  }
-}
-
-function describe(result: Exclude<DownloadResult, { kind: 'ok' | 'too-large' | 'refused' }>): string {
-  switch (result.kind) {
-    case 'status':
-      return `HTTP ${result.status}`;
-    case 'timeout':
-      return 'timeout';
-    case 'network':
-      return `network error ${result.reason}`;
   }
 }
