@@ -11,6 +11,7 @@
  *     both kinds alike; each round's p99 is kept, so the spread between rounds of one kind
  *     shows the noise the ratio is to be read against.
  */
+import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { writeFile } from 'node:fs/promises';
 import { Agent, request, type IncomingMessage } from 'node:http';
@@ -127,6 +128,51 @@ function openStream(port: number, path: string, cookie: string): Promise<Stream>
   });
 }
 
+/** A child process that holds one stream per cookie, reading and counting events; stop() says how many came. */
+const HOLDER = `
+const http = require('node:http');
+const { port, path, cookies } = JSON.parse(process.env.HOLD);
+let events = 0, open = 0;
+const reqs = cookies.map((cookie) => {
+  const req = http.request({ host: '127.0.0.1', port, path, agent: false, headers: { cookie, accept: 'text/event-stream' } }, (res) => {
+    if (res.statusCode !== 200) { process.stderr.write('stream ' + res.statusCode + '\\n'); process.exit(1); }
+    res.on('data', (c) => { events += c.toString('utf8').split('\\nevent: ').length - 1; });
+    if (++open === cookies.length) process.stdout.write('ready\\n');
+  });
+  req.on('error', () => undefined);
+  req.end();
+  return req;
+});
+process.stdin.on('data', () => { reqs.forEach((r) => r.destroy()); process.stdout.write(events + '\\n'); process.exit(0); });
+`;
+
+async function holdStreams(port: number, path: string, cookies: string[]): Promise<{ stop(): Promise<number> }> {
+  const child = spawn(process.execPath, ['-e', HOLDER], { env: { HOLD: JSON.stringify({ port, path, cookies }) }, stdio: ['pipe', 'pipe', 'inherit'] });
+  let out = '';
+  child.stdout.setEncoding('utf8');
+  child.stdout.on('data', (c: string) => (out += c));
+  await new Promise<void>((resolve, reject) => {
+    const check = setInterval(() => {
+      if (out.includes('ready\n')) {
+        clearInterval(check);
+        resolve();
+      }
+    }, 20);
+    child.once('exit', (code) => {
+      clearInterval(check);
+      reject(new Error(`stream holder exited (${code})`));
+    });
+  });
+  return {
+    stop: async () => {
+      const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+      child.stdin.write('stop\n');
+      await exited;
+      return Number(out.replace('ready\n', '').trim());
+    },
+  };
+}
+
 /**
  * Sends `count` messages one at a time and times each stream's first event after each one.
  * @param next - the next message to send
@@ -221,18 +267,25 @@ export async function runStaff(root: string, world: World, options: StaffBenchOp
       const a = await sendAtRate(server.port, batch(options.ratePerS * options.durationS, 'load'), options.ratePerS);
       without.push(...a.latencies);
       webhookRounds.withoutP99.push(summary(a.latencies).p99);
-      const streams = await openAll();
       if (round === 0) {
-        // 2. A new message reaches every stream: messages one at a time.
+        // 2. A new message reaches every stream: messages one at a time, the streams in this process (arrival times).
+        const streams = await openAll();
         ({ latencies, delivered } = await liveDeliveries(server.port, streams, () => batch(1, 'live'), options.liveMessages));
         const liveMs = summary(latencies);
         log(`  ${options.streams} streams, ${options.liveMessages} messages: ${delivered}/${options.streams * options.liveMessages} delivered, p50 ${liveMs.p50} ms, p99 ${liveMs.p99} ms`);
+        streams.forEach((s) => s.close());
       }
-      // 3b. The webhook with the streams open.
+      // 3b. The webhook with the streams open, held by another process: reading 100 streams'
+      // events in the process that times the webhook would put the reader's work in its latencies.
+      const holder = await holdStreams(server.port, `/staff/clinics/${encodeURIComponent(clinic.id)}/events`, cookies);
+      await new Promise((resolve) => setTimeout(resolve, 3500));
       const b = await sendAtRate(server.port, batch(options.ratePerS * options.durationS, 'load'), options.ratePerS);
       withStreams.push(...b.latencies);
       webhookRounds.withP99.push(summary(b.latencies).p99);
-      streams.forEach((s) => s.close());
+      const events = await holder.stop();
+      if (events === 0) {
+        throw new Error('the streams held for the webhook comparison got no events');
+      }
       await new Promise((resolve) => setTimeout(resolve, 1000));
       log(`  round ${round + 1}: webhook at ${options.ratePerS}/s p99 ${webhookRounds.withoutP99.at(-1)} ms without streams, ${webhookRounds.withP99.at(-1)} ms with ${options.streams}`);
     }

@@ -255,7 +255,11 @@ export type ChangeKind = (typeof CHANGE_KINDS)[number];
 
 /** A conversation as the live poller sees it: when it last changed (the writing instance's clock) and how. */
 export interface ChangedConversation {
-  conversation: Conversation;
+  /**
+   * Which conversation: its ids only. The live poller sends ids (never PHI) and re-reads its
+   * overlap window every look, so a change costs no copy or transfer of the conversation.
+   */
+  conversation: Pick<Conversation, 'id' | 'clinicId'>;
   changedAt: Date;
   change: ChangeKind;
 }

@@ -130,8 +130,7 @@ export class MemoryConversationStore implements ConversationStore {
   }
 
   async changedSince(since: Date, limit: number, after?: ChangeKey): Promise<ChangedConversation[]> {
-    // Keys first (no copies), then only the page is copied: a look costs a pass over the
-    // change marks, not a clone of every conversation changed within the window.
+    // Keys first, then the page's ids: a look costs a pass over the change marks, no copies.
     const from = since.getTime();
     const keys: Array<{ id: string; at: number }> = [];
     for (const [id, mark] of this.changes) {
@@ -150,7 +149,7 @@ export class MemoryConversationStore implements ConversationStore {
       const conversation = key === undefined ? undefined : this.conversations.get(key);
       const mark = this.changes.get(id);
       if (conversation && mark) {
-        rows.push({ conversation: structuredClone(conversation), changedAt: mark.changedAt, change: mark.change });
+        rows.push({ conversation: { id: conversation.id, clinicId: conversation.clinicId }, changedAt: mark.changedAt, change: mark.change });
       }
     }
     return rows;

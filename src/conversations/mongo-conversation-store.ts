@@ -327,8 +327,12 @@ export class MongoConversationStore implements ConversationStore {
       const filter: Filter<ConversationDoc> = after
         ? { changedAt: { $gte: since }, $or: [{ changedAt: { $gt: after.changedAt } }, { changedAt: after.changedAt, id: { $gt: after.id } }] }
         : { changedAt: { $gte: since } };
-      const docs = await this.conversations.find(filter, { maxTimeMS: this.maxTimeMS }).sort({ changedAt: 1, id: 1 }).limit(limit).toArray();
-      return docs.map((doc) => ({ conversation: toConversation(doc), changedAt: doc.changedAt ?? since, change: doc.change ?? 'conversation.updated' }));
+      const docs = await this.conversations
+        .find(filter, { projection: { _id: 0, id: 1, clinicId: 1, changedAt: 1, change: 1 }, maxTimeMS: this.maxTimeMS })
+        .sort({ changedAt: 1, id: 1 })
+        .limit(limit)
+        .toArray();
+      return docs.map((doc) => ({ conversation: { id: doc.id, clinicId: doc.clinicId }, changedAt: doc.changedAt ?? since, change: doc.change ?? 'conversation.updated' }));
     });
   }
 

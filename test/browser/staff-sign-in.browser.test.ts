@@ -187,6 +187,30 @@ for (const kind of SERVICE_STORE_KINDS) {
       }
     });
 
+    it('when the provider ignores the request to authenticate again and answers from its open session, then the sign-in is refused and no session is made', async () => {
+      const watched = await openPage(browser, app.baseUrl);
+      const { page } = watched;
+      try {
+        await page.goto('/staff/auth/account');
+        await signInAtProvider(watched, 'maria');
+        await page.waitForURL(`${app.baseUrl}/staff/auth/account`);
+        await page.getByRole('button', { name: 'Sign out' }).click();
+        await page.getByRole('heading', { name: 'Signed out' }).waitFor();
+        provider.ignoreReauthentication(true);
+        await page.goto('/staff/auth/account');
+        await page.getByRole('heading', { name: 'Sign-in failed' }).waitFor();
+        expect(provider.authorizations.at(-1)!.get('prompt'), 'it was asked').to.equal('login');
+        expect(await page.locator('main').innerText()).to.include('did not ask you to sign in again');
+        const cookies = await page.context().cookies();
+        expect(cookies.some((c) => c.name === 'clinic-sms-staff'), 'no session').to.equal(false);
+        expect(cookies.find((c) => c.name === 'clinic-sms-reauth')?.value, 'the mark stays: the next sign-in asks again').to.equal('1');
+        expectNoCspViolations(watched);
+      } finally {
+        provider.ignoreReauthentication(false);
+        await watched.close();
+      }
+    });
+
     it('when the callback is replayed (the same code and state again), then it is refused: a sign-in is used once', async () => {
       const watched = await openPage(browser, app.baseUrl);
       const { page } = watched;

@@ -21,6 +21,12 @@ export interface LocalOidcProvider {
   tokenRequests: URLSearchParams[];
   /** Registers the app's callback (known once the app listens). */
   allowRedirect(uri: string): void;
+  /**
+   * true: behave as a provider that ignores `prompt=login` and `max_age` (they are taken off
+   * the authorization request before the provider reads it): its open session answers at once
+   * and its ID token says no auth_time.
+   */
+  ignoreReauthentication(on: boolean): void;
   close(): Promise<void>;
 }
 
@@ -32,12 +38,18 @@ export interface LocalOidcProvider {
  */
 export async function startOidcProvider(users: readonly ProviderUser[]): Promise<LocalOidcProvider> {
   const authorizations: URLSearchParams[] = [];
+  let ignoreReauth = false;
   const tokenRequests: URLSearchParams[] = [];
   let handler: ((req: IncomingMessage, res: ServerResponse) => void) | null = null;
   const server: Server = createServer((req, res) => {
     const url = new URL(req.url ?? '/', 'http://x');
     if (url.pathname === '/auth') {
-      authorizations.push(url.searchParams);
+      authorizations.push(new URLSearchParams(url.searchParams));
+      if (ignoreReauth) {
+        url.searchParams.delete('prompt');
+        url.searchParams.delete('max_age');
+        req.url = `${url.pathname}?${url.searchParams.toString()}`;
+      }
     }
     if (url.pathname === '/token' && req.method === 'POST') {
       // Read a copy of the form; oidc-provider reads the stream itself.
@@ -80,6 +92,9 @@ export async function startOidcProvider(users: readonly ProviderUser[]): Promise
     clientSecret,
     authorizations,
     tokenRequests,
+    ignoreReauthentication(on) {
+      ignoreReauth = on;
+    },
     allowRedirect(uri) {
       redirectUris.push(uri);
       build();
