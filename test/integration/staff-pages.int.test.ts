@@ -6,6 +6,7 @@ import { startFakeTwilio, type FakeTwilio } from '../support/fake-twilio.js';
 import { STAFF_STORE_KINDS, buildStaffApp, type StaffTestApp } from '../support/staff-app.js';
 import { DEMO_ISSUER } from '../../src/staff/auth/staff-person.js';
 import { signInAs } from '../support/staff-session.js';
+import { PNG_BYTES, aMediaRecord, sidOf } from '../support/media-builders.js';
 import { WEBHOOK_PATH, addPatient, inboundParams, signedRequest, uniquePhone } from '../support/test-app.js';
 
 const INBOX = '/staff/clinics/downtown';
@@ -73,6 +74,28 @@ for (const kind of STAFF_STORE_KINDS) {
       }
       return out;
     }
+
+    it('when a signed-in person opens a kept photo of their clinic, then it is served inert and recorded; nobody else and no other clinic gets it', async function () {
+      const fileId = await t.media.saveFile({ clinicId: 'downtown', messageSid: sidOf('MM'), index: 0, sha256: 'a'.repeat(64), contentType: 'image/png', size: PNG_BYTES.length, fetchedAt: new Date() }, PNG_BYTES);
+      const record = aMediaRecord({ clinicId: 'downtown', state: 'stored', work: 'none', file: { fileId, sha256: 'a'.repeat(64), contentType: 'image/png', size: PNG_BYTES.length, fetchedAt: new Date() } });
+      await t.media.addJobs([record]);
+      const since = new Date();
+      const res = await web().get(`${INBOX}/media/${record.id}`).set(maria).buffer(true).parse((r, done) => {
+        const chunks: Buffer[] = [];
+        r.on('data', (c: Buffer) => chunks.push(c));
+        r.on('end', () => done(null, Buffer.concat(chunks)));
+      });
+      expect(res.status).to.equal(200);
+      expect(Buffer.compare(res.body as Buffer, PNG_BYTES)).to.equal(0);
+      expect(res.headers).to.include({ 'content-type': 'image/png', 'content-length': String(PNG_BYTES.length), 'x-content-type-options': 'nosniff', 'content-security-policy': 'sandbox', 'cache-control': 'no-store' });
+      expect(res.headers['content-disposition']).to.equal(`inline; filename="${record.id}"`);
+      const trail = (await accessSince(since)).filter((r) => r.route === '/staff/clinics/:clinicId/media/:mediaId');
+      expect(trail.map((r) => [r.status, (r as { who?: { email?: string } }).who?.email])).to.deep.equal([[200, MARIA.email]]);
+      expect((await web().get(`${INBOX}/media/${record.id}`)).status).to.equal(303);
+      expect((await web().get(`/staff/clinics/northside/media/${record.id}`).set(nora)).status).to.equal(404);
+      expect((await web().get(`${INBOX}/media/${record.id}`).set(nora)).status).to.equal(404);
+      expect((await web().get(`${INBOX}/media/MM${'0'.repeat(32)}-0`).set(maria)).status).to.equal(404);
+    });
 
     it('when nobody is signed in, then the inbox sends to sign in and shows nothing; a state change and the stream are refused', async function () {
       const res = await web().get(INBOX);

@@ -1,6 +1,7 @@
 import type Koa from 'koa';
 import { createApiKey, type ApiKey, type Scope } from '../../src/auth/api-key.js';
 import type { KeyRing } from '../../src/auth/key-ring.js';
+import type { MediaStore } from '../../src/media/media-store.js';
 import type { FailedKeyAttempts } from '../../src/auth/require-api-key.js';
 import { loadTestConfig, type Config } from '../../src/config/load-config.js';
 import type { StaffStores } from '../../src/conversations/staff-api.js';
@@ -36,6 +37,8 @@ export interface StaffTestApp {
   /** A key of `clinicId` with `scopes`, added to the ring. */
   key(clinicId: string, scopes: Scope[]): string;
   keys: ApiKey[];
+  /** The media store the staff API and pages serve files from. */
+  media: MediaStore;
   /** The staff pages' live hub (with `pages`; started, stopped by dispose). */
   hub?: LiveHub;
   dispose(): Promise<void>;
@@ -125,6 +128,7 @@ export async function buildStaffApp(
     store,
     stores,
     service: staff.service,
+    media: service.media.store,
     ring,
     logs,
     config: full,
