@@ -3,7 +3,8 @@ import Router from '@koa/router';
 import type { Context, Middleware, Next } from 'koa';
 import bodyParser from 'koa-bodyparser';
 import type { VNode } from 'preact';
-import type { AccessLogStore, AccessRecord } from '../auth/access-log.js';
+import type { AccessLogStore } from '../auth/access-log.js';
+import { recordAccess } from '../auth/require-api-key.js';
 import { CONVERSATION_STATUSES, type ConversationStatus } from '../conversations/conversation.js';
 import { PATIENT_MATCHES, type ConversationService } from '../conversations/conversation-service.js';
 import type { Appointment, Clinic } from '../domain.js';
@@ -114,36 +115,8 @@ export function createStaffPages(deps: StaffPagesDeps): Router {
     }
   }
 
-  /** One access record a request, naming the person (issuer + subject, email), written before the response leaves. */
-  const access = (route: string): Middleware =>
-    async function staffPageAccess(ctx: Context, next: Next): Promise<void> {
-      let status: number;
-      let failure: unknown;
-      try {
-        await next();
-        status = ctx.status;
-      } catch (err) {
-        failure = err;
-        status = toAppError(err).status;
-      }
-      const state = ctx.state as PageState;
-      const person = state.person;
-      const record: AccessRecord & { who: { kind: 'staff'; issuer: string; subject: string; email: string | null } | null } = {
-        at: clock(),
-        requestId: ctx.response.get('X-Request-Id'),
-        keyId: null,
-        clinicId: (ctx.params as { clinicId?: string }).clinicId ?? null,
-        method: ctx.method,
-        route,
-        conversationId: state.conversationId ?? (ctx.params as { id?: string }).id?.slice(0, 100) ?? null,
-        status,
-        who: person ? { kind: 'staff', issuer: person.issuer, subject: person.subject, email: person.email } : null,
-      };
-      await deps.accessLog.append(record);
-      if (failure !== undefined) {
-        throw failure;
-      }
-    };
+  /** One access record a request, naming the person requirePerson found (state.who), as the staff API's are written. */
+  const access = (route: string): Middleware => recordAccess({ accessLog: deps.accessLog, clock }, route);
 
   /** The URL's clinic, when the person may see it and it is configured; else 404. */
   function clinicOf(ctx: Context): Clinic {

@@ -112,7 +112,7 @@ for (const kind of STAFF_STORE_KINDS) {
       const since = new Date();
       const phone = uniquePhone();
       await text(phone, 'Hello, is the clinic open on Saturday?');
-      const res = await web().get(INBOX).set(maria);
+      const res = await web().get(INBOX).set(maria).set('User-Agent', 'front-desk-browser/1.0');
       expect(res.status).to.equal(200);
       expect(res.headers['content-security-policy']).to.equal(PAGE_CSP);
       expect(res.headers['cache-control']).to.equal('no-store');
@@ -125,6 +125,10 @@ for (const kind of STAFF_STORE_KINDS) {
       expect(records).to.have.length(1);
       expect(records[0]).to.deep.include({ clinicId: 'downtown', method: 'GET', status: 200, keyId: null });
       expect((records[0] as AccessRecord & { who: unknown }).who).to.deep.equal({ kind: 'staff', issuer: DEMO_ISSUER, subject: MARIA.email, email: MARIA.email });
+      // The same request facts as the staff API's records: who asked from where, with what.
+      expect(records[0]?.requestId).to.match(/^[\w.:-]+$/);
+      expect(records[0]?.clientAddress).to.be.a('string').and.not.equal('');
+      expect(records[0]?.userAgent).to.equal('front-desk-browser/1.0');
     });
 
     it('when the list is shown, then the longest waiting comes first and a photo alone shows as a photo', async function () {
